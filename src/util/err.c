@@ -1,0 +1,91 @@
+/* err: failure detail beside a negative return code (see err.h). */
+#include "util/err.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+
+static int kind_errno(enum err_kind kind)
+{
+	switch (kind) {
+	case ERR_NONE: return 0;
+	case ERR_INVALID: return -EINVAL;
+	case ERR_NOT_FOUND: return -ENOENT;
+	case ERR_CONFLICT: return -EEXIST;
+	case ERR_UNPROCESSABLE: return -EINVAL;
+	case ERR_CAPACITY: return -ENOSPC;
+	case ERR_UNAUTHORIZED: return -EACCES;
+	case ERR_INTERNAL: return -EIO;
+	}
+	return -EIO;
+}
+
+int err_setv(struct err *e, enum err_kind kind, const char *fmt, va_list ap)
+{
+	if (e) {
+		e->kind = kind;
+		vsnprintf(e->msg, sizeof(e->msg), fmt, ap);
+	}
+	return kind_errno(kind);
+}
+
+int err_set(struct err *e, enum err_kind kind, const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	int rc = err_setv(e, kind, fmt, ap);
+	va_end(ap);
+	return rc;
+}
+
+void err_prefix(struct err *e, const char *fmt, ...)
+{
+	if (!e)
+		return;
+	char head[512];
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(head, sizeof(head), fmt, ap);
+	va_end(ap);
+	char old[sizeof(e->msg)];
+	memcpy(old, e->msg, sizeof(old));
+	snprintf(e->msg, sizeof(e->msg), "%s: %s", head, old);
+}
+
+void err_clear(struct err *e)
+{
+	if (e) {
+		e->kind = ERR_NONE;
+		e->msg[0] = '\0';
+	}
+}
+
+const char *err_kind_code(enum err_kind kind)
+{
+	switch (kind) {
+	case ERR_NONE: return "ok";
+	case ERR_INVALID: return "invalid_argument";
+	case ERR_NOT_FOUND: return "not_found";
+	case ERR_CONFLICT: return "conflict";
+	case ERR_UNPROCESSABLE: return "unprocessable";
+	case ERR_CAPACITY: return "insufficient_capacity";
+	case ERR_UNAUTHORIZED: return "unauthorized";
+	case ERR_INTERNAL: return "internal";
+	}
+	return "internal";
+}
+
+int err_kind_http_status(enum err_kind kind)
+{
+	switch (kind) {
+	case ERR_NONE: return 200;
+	case ERR_INVALID: return 400;
+	case ERR_NOT_FOUND: return 404;
+	case ERR_CONFLICT: return 409;
+	case ERR_UNPROCESSABLE: return 422;
+	case ERR_CAPACITY: return 507;
+	case ERR_UNAUTHORIZED: return 401;
+	case ERR_INTERNAL: return 500;
+	}
+	return 500;
+}

@@ -1,0 +1,130 @@
+/* fs: atomic writes, whole-file reads, recursive removal (see fs.h). */
+#include "util/fs.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <ftw.h>
+#include <limits.h>
+#include <libgen.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "util/str.h"
+
+int fs_mkdir_p(const char *path, mode_t mode, struct err *e)
+{
+	autofree char *p = xstrdup(path);
+	for (char *s = p + 1; *s; s++) {
+		if (*s != '/')
+			continue;
+		*s = '\0';
+		if (mkdir(p, mode) < 0 && errno != EEXIST)
+			return err_set(e, ERR_INTERNAL, "cannot create directory %s: %s", p, strerror(errno));
+		*s = '/';
+	}
+	if (mkdir(p, mode) < 0 && errno != EEXIST)
+		return err_set(e, ERR_INTERNAL, "cannot create directory %s: %s", p, strerror(errno));
+	return 0;
+}
+
+int fs_write_atomic(const char *path, const char *data, size_t len, mode_t mode, struct err *e)
+{
+	autofree char *tmp = xasprintf("%s.tmp.%d", path, (int)getpid());
+	int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, mode);
+	if (fd < 0)
+		return err_set(e, ERR_INTERNAL, "cannot write %s: %s", tmp, strerror(errno));
+	size_t off = 0;
+	while (off < len) {
+		ssize_t w = write(fd, data + off, len - off);
+		if (w < 0 && errno == EINTR)
+			continue;
+		if (w < 0) {
+			int saved = errno;
+			close(fd);
+			unlink(tmp);
+			return err_set(e, ERR_INTERNAL, "cannot write %s: %s", tmp, strerror(saved));
+		}
+		off += (size_t)w;
+	}
+	if (fchmod(fd, mode) < 0 || fsync(fd) < 0 || close(fd) < 0) {
+		int saved = errno;
+		unlink(tmp);
+		return err_set(e, ERR_INTERNAL, "cannot write %s: %s", tmp, strerror(saved));
+	}
+	if (rename(tmp, path) < 0) {
+		int saved = errno;
+		unlink(tmp);
+		return err_set(e, ERR_INTERNAL, "cannot rename %s to %s: %s", tmp, path, strerror(saved));
+	}
+	return 0;
+}
+
+int fs_read_file(const char *path, size_t max, char **out, size_t *len, struct err *e)
+{
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return err_set(e, errno == ENOENT ? ERR_NOT_FOUND : ERR_INTERNAL, "cannot read %s: %s",
+			       path, strerror(errno));
+	struct sbuf b = {0};
+	char chunk[65536];
+	for (;;) {
+		ssize_t r = read(fd, chunk, sizeof(chunk));
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r < 0) {
+			int saved = errno;
+			close(fd);
+			sbuf_free(&b);
+			return err_set(e, ERR_INTERNAL, "cannot read %s: %s", path, strerror(saved));
+		}
+		if (r == 0)
+			break;
+		if (b.len + (size_t)r > max) {
+			close(fd);
+			sbuf_free(&b);
+			return err_set(e, ERR_INVALID, "%s is larger than %zu bytes", path, max);
+		}
+		sbuf_addn(&b, chunk, (size_t)r);
+	}
+	close(fd);
+	if (len)
+		*len = b.len;
+	*out = sbuf_take(&b);
+	return 0;
+}
+
+static int rm_one(const char *p, const struct stat *st, int flag, struct FTW *ftw)
+{
+	(void)st;
+	(void)ftw;
+	int rc = (flag == FTW_DP) ? rmdir(p) : unlink(p);
+	return (rc < 0 && errno != ENOENT) ? -1 : 0;
+}
+
+int fs_rm_rf(const char *path, struct err *e)
+{
+	struct stat st;
+	if (lstat(path, &st) < 0)
+		return errno == ENOENT ? 0 : err_set(e, ERR_INTERNAL, "cannot remove %s: %s", path, strerror(errno));
+	if (nftw(path, rm_one, 16, FTW_DEPTH | FTW_PHYS) < 0)
+		return err_set(e, ERR_INTERNAL, "cannot remove %s: %s", path, strerror(errno));
+	return 0;
+}
+
+bool fs_exists(const char *path)
+{
+	return access(path, F_OK) == 0;
+}
+
+char *fs_self_dir(void)
+{
+	char buf[PATH_MAX];
+	ssize_t n = readlink("/proc/self/exe", buf, sizeof(buf) - 1);
+	if (n <= 0)
+		return xstrdup(".");
+	buf[n] = '\0';
+	return xstrdup(dirname(buf));
+}

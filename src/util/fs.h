@@ -1,0 +1,22 @@
+/*
+ * fs: the file operations nubo needs, each reporting failures through err.
+ * Writes are atomic (temp file + rename) so a crash never leaves half a file.
+ */
+#pragma once
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <sys/types.h>
+
+#include "util/err.h"
+
+int fs_mkdir_p(const char *path, mode_t mode, struct err *e);
+/* Writes data to path atomically with the given mode. */
+int fs_write_atomic(const char *path, const char *data, size_t len, mode_t mode, struct err *e);
+/* Reads a whole file (at most max bytes); *out is NUL-terminated, caller frees. */
+int fs_read_file(const char *path, size_t max, char **out, size_t *len, struct err *e);
+/* Removes path and everything below it; a missing path is success. */
+int fs_rm_rf(const char *path, struct err *e);
+bool fs_exists(const char *path);
+/* Directory of the running executable; caller frees. */
+char *fs_self_dir(void);

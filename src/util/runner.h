@@ -1,0 +1,42 @@
+/*
+ * runner: the single place where nubo runs another program.
+ *
+ * Every host command (qemu-img, ip, nft, dnsmasq, qemu-system-x86_64 with
+ * -daemonize, ...) goes through runner_run(). In dry-run mode nothing is
+ * executed: each command line is appended to a capture buffer instead, so
+ * unit and API tests can compare what nubo *would* do with expected text.
+ */
+#pragma once
+
+#include <stdbool.h>
+
+#include "util/err.h"
+
+struct run_result {
+	int status;    /* exit code, or 128+signal; 0 in dry-run */
+	char *out;     /* captured stdout (NUL-terminated, never NULL after a run); caller frees */
+	char *errout;  /* captured stderr, same */
+};
+
+struct run_opts {
+	const char *input;   /* data written to the child's stdin, or NULL for /dev/null */
+	int timeout_ms;      /* 0: 120 s */
+	bool dry_ok;         /* in dry-run, still run it (read-only probes such as `ip -j route`) */
+};
+
+/* Runs argv[0] (searched in PATH) and waits for it. Returns 0 if it ran and
+ * exited 0; otherwise a negative code with e naming the command and quoting
+ * the first line of its stderr. r may be NULL; if given, the caller frees it
+ * with run_result_free() whatever the outcome. */
+int runner_run(const char *const argv[], const struct run_opts *opts, struct run_result *r, struct err *e);
+void run_result_free(struct run_result *r);
+
+/* Dry-run: after runner_set_dry_run(true) commands are captured, not run. */
+void runner_set_dry_run(bool on);
+bool runner_dry_run(void);
+/* Returns the captured command lines so far ("argv joined by spaces\n" each,
+ * stdin appended as "<<<input>>>\n" when given) and clears them; caller frees. */
+char *runner_take_capture(void);
+
+/* Shell-quotes argv into one line (for logs and captures); caller frees. */
+char *runner_format_argv(const char *const argv[]);
