@@ -1,0 +1,52 @@
+/* api-priv: the request and response shapes the handler files share. */
+#pragma once
+
+#include <jansson.h>
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "ctl/ctl.h"
+
+#define API_BODY_MAX (1024 * 1024)
+#define API_PATH_ARGS 4
+
+struct api_req {
+	const char *method;
+	const char *path;
+	const char *args[API_PATH_ARGS];   /* the {} segments of the route, in order */
+	const char *body;                  /* NUL-terminated, may be empty */
+	size_t body_len;
+	struct ctl *ctl;
+};
+
+struct api_resp {
+	int status;
+	json_t *json;          /* owned; or */
+	char *text;            /* owned, sent as text/plain */
+	size_t text_len;
+};
+
+typedef void (*api_handler)(const struct api_req *req, struct api_resp *resp);
+
+struct api_route {
+	const char *method;
+	const char *pattern;   /* "/v1/vms/{}/start" */
+	api_handler handler;
+};
+
+/* Sets an error response from e. */
+void api_error(struct api_resp *resp, const struct err *e);
+void api_json(struct api_resp *resp, int status, json_t *json);
+
+/* Parses the body as a JSON object. An empty body is {} when allow_empty.
+ * On failure sets a 400 response and returns NULL. */
+json_t *api_body_object(const struct api_req *req, struct api_resp *resp, bool allow_empty);
+/* Fails (400) when obj has a key not in allowed (NULL-terminated). */
+bool api_check_fields(json_t *obj, const char *const allowed[], struct api_resp *resp);
+/* Reads an optional string field; a present non-string is a 400. */
+bool api_opt_string(json_t *obj, const char *key, const char **out, struct api_resp *resp);
+
+/* The route tables of each resource file. */
+extern const struct api_route api_vm_routes[];
+extern const struct api_route api_image_routes[];
+extern const struct api_route api_misc_routes[];

@@ -1,0 +1,75 @@
+/* images: the /v1/images endpoints. */
+#include "api/api-priv.h"
+
+static void list_images(const struct api_req *req, struct api_resp *resp)
+{
+	struct image *imgs = NULL;
+	int n = 0;
+	struct err e = {0};
+	if (store_image_list(ctl_store(req->ctl), &imgs, &n, &e) < 0) {
+		api_error(resp, &e);
+		return;
+	}
+	json_t *arr = json_array();
+	for (int i = 0; i < n; i++)
+		json_array_append_new(arr, image_to_json(&imgs[i]));
+	image_list_free(imgs, n);
+	api_json(resp, 200, json_pack("{s:o}", "images", arr));
+}
+
+static void get_image(const struct api_req *req, struct api_resp *resp)
+{
+	struct image img;
+	struct err e = {0};
+	if (store_image_get(ctl_store(req->ctl), req->args[0], &img, &e) < 0) {
+		api_error(resp, &e);
+		return;
+	}
+	api_json(resp, 200, image_to_json(&img));
+	image_free_fields(&img);
+}
+
+static void build_image(const struct api_req *req, struct api_resp *resp)
+{
+	static const char *const fields[] = {"name", "recipe", NULL};
+	json_t *body = api_body_object(req, resp, false);
+	if (!body)
+		return;
+	const char *name = NULL, *recipe = NULL;
+	if (api_check_fields(body, fields, resp) && api_opt_string(body, "name", &name, resp) &&
+	    api_opt_string(body, "recipe", &recipe, resp)) {
+		struct image img;
+		struct operation op;
+		struct err e = {0};
+		if (!recipe)
+			recipe = name;
+		if (!name)
+			name = recipe;
+		if (ctl_image_build(req->ctl, name ? name : "", recipe ? recipe : "", &img, &op, &e) < 0) {
+			api_error(resp, &e);
+		} else {
+			api_json(resp, 202, json_pack("{s:o, s:o}", "image", image_to_json(&img), "operation",
+						      operation_to_json(&op)));
+			image_free_fields(&img);
+			operation_free_fields(&op);
+		}
+	}
+	json_decref(body);
+}
+
+static void delete_image(const struct api_req *req, struct api_resp *resp)
+{
+	struct err e = {0};
+	if (ctl_image_delete(req->ctl, req->args[0], &e) < 0)
+		api_error(resp, &e);
+	else
+		api_json(resp, 200, json_pack("{s:s}", "deleted", req->args[0]));
+}
+
+const struct api_route api_image_routes[] = {
+	{"GET", "/v1/images", list_images},
+	{"POST", "/v1/images", build_image},
+	{"GET", "/v1/images/{}", get_image},
+	{"DELETE", "/v1/images/{}", delete_image},
+	{NULL, NULL, NULL},
+};

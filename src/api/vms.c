@@ -1,0 +1,172 @@
+/* vms: the /v1/vms endpoints. */
+#include <stdlib.h>
+#include <string.h>
+
+#include "api/api-priv.h"
+#include "util/str.h"
+
+static void list_vms(const struct api_req *req, struct api_resp *resp)
+{
+	struct vm *vms = NULL;
+	int n = 0;
+	struct err e = {0};
+	if (store_vm_list(ctl_store(req->ctl), &vms, &n, &e) < 0) {
+		api_error(resp, &e);
+		return;
+	}
+	json_t *arr = json_array();
+	for (int i = 0; i < n; i++)
+		json_array_append_new(arr, vm_to_json(&vms[i]));
+	vm_list_free(vms, n);
+	api_json(resp, 200, json_pack("{s:o}", "vms", arr));
+}
+
+static void get_vm(const struct api_req *req, struct api_resp *resp)
+{
+	struct vm vm;
+	struct err e = {0};
+	if (store_vm_get(ctl_store(req->ctl), req->args[0], &vm, &e) < 0) {
+		api_error(resp, &e);
+		return;
+	}
+	api_json(resp, 200, vm_to_json(&vm));
+	vm_free_fields(&vm);
+}
+
+static void answer_vm_op(struct api_resp *resp, int status, struct vm *vm, struct operation *op)
+{
+	api_json(resp, status, json_pack("{s:o, s:o}", "vm", vm_to_json(vm), "operation", operation_to_json(op)));
+	vm_free_fields(vm);
+	operation_free_fields(op);
+}
+
+/* ssh_keys: a list of strings; borrowed pointers into obj. */
+static bool read_keys(json_t *obj, const char ***keys, int *n, struct api_resp *resp)
+{
+	json_t *arr = json_object_get(obj, "ssh_keys");
+	*keys = NULL;
+	*n = 0;
+	if (!arr || json_is_null(arr))
+		return true;
+	struct err e = {0};
+	if (!json_is_array(arr)) {
+		err_set(&e, ERR_INVALID, "field \"ssh_keys\" must be a list of public keys");
+		api_error(resp, &e);
+		return false;
+	}
+	*keys = xcalloc(json_array_size(arr) + 1, sizeof(char *));
+	size_t i;
+	json_t *v;
+	json_array_foreach(arr, i, v) {
+		if (!json_is_string(v)) {
+			free(*keys);
+			*keys = NULL;
+			err_set(&e, ERR_INVALID, "ssh_keys[%zu] must be a string", i);
+			api_error(resp, &e);
+			return false;
+		}
+		(*keys)[(*n)++] = json_string_value(v);
+	}
+	return true;
+}
+
+static void create_vm(const struct api_req *req, struct api_resp *resp)
+{
+	static const char *const fields[] = {"name", "type", "image", "ssh_keys", "ssh_key_file", "user_data", NULL};
+	json_t *body = api_body_object(req, resp, false);
+	if (!body)
+		return;
+	struct vm_request r = {0};
+	const char **keys = NULL;
+	if (api_check_fields(body, fields, resp) && api_opt_string(body, "name", &r.name, resp) &&
+	    api_opt_string(body, "type", &r.type, resp) && api_opt_string(body, "image", &r.image, resp) &&
+	    api_opt_string(body, "ssh_key_file", &r.ssh_key_file, resp) &&
+	    api_opt_string(body, "user_data", &r.user_data, resp) && read_keys(body, &keys, &r.n_ssh_keys, resp)) {
+		r.ssh_keys = keys;
+		struct vm vm;
+		struct operation op;
+		struct err e = {0};
+		if (ctl_vm_create(req->ctl, &r, &vm, &op, &e) < 0)
+			api_error(resp, &e);
+		else
+			answer_vm_op(resp, 202, &vm, &op);
+	}
+	free(keys);
+	json_decref(body);
+}
+
+static void act(const struct api_req *req, struct api_resp *resp, enum vm_action a, bool takes_force)
+{
+	static const char *const with_force[] = {"force", NULL};
+	static const char *const none[] = {NULL};
+	json_t *body = api_body_object(req, resp, true);
+	if (!body)
+		return;
+	bool force = false;
+	if (!api_check_fields(body, takes_force ? with_force : none, resp))
+		goto out;
+	json_t *f = json_object_get(body, "force");
+	if (f && !json_is_boolean(f)) {
+		struct err e = {0};
+		err_set(&e, ERR_INVALID, "field \"force\" must be true or false");
+		api_error(resp, &e);
+		goto out;
+	}
+	force = json_is_true(f);
+	struct vm vm;
+	struct operation op;
+	bool accepted = false;
+	struct err e = {0};
+	if (ctl_vm_act(req->ctl, req->args[0], a, force, &vm, &op, &accepted, &e) < 0)
+		api_error(resp, &e);
+	else
+		answer_vm_op(resp, accepted ? 202 : 200, &vm, &op);
+out:
+	json_decref(body);
+}
+
+static void start_vm(const struct api_req *req, struct api_resp *resp)
+{
+	act(req, resp, VM_ACTION_START, false);
+}
+
+static void stop_vm(const struct api_req *req, struct api_resp *resp)
+{
+	act(req, resp, VM_ACTION_STOP, true);
+}
+
+static void reboot_vm(const struct api_req *req, struct api_resp *resp)
+{
+	act(req, resp, VM_ACTION_REBOOT, true);
+}
+
+static void delete_vm(const struct api_req *req, struct api_resp *resp)
+{
+	act(req, resp, VM_ACTION_DELETE, false);
+}
+
+static void console_vm(const struct api_req *req, struct api_resp *resp)
+{
+	struct err e = {0};
+	char *text = NULL;
+	size_t len = 0;
+	if (ctl_vm_console(req->ctl, req->args[0], &text, &len, &e) < 0) {
+		api_error(resp, &e);
+		return;
+	}
+	resp->status = 200;
+	resp->text = text;
+	resp->text_len = len;
+}
+
+const struct api_route api_vm_routes[] = {
+	{"GET", "/v1/vms", list_vms},
+	{"POST", "/v1/vms", create_vm},
+	{"GET", "/v1/vms/{}", get_vm},
+	{"DELETE", "/v1/vms/{}", delete_vm},
+	{"POST", "/v1/vms/{}/start", start_vm},
+	{"POST", "/v1/vms/{}/stop", stop_vm},
+	{"POST", "/v1/vms/{}/reboot", reboot_vm},
+	{"GET", "/v1/vms/{}/console", console_vm},
+	{NULL, NULL, NULL},
+};

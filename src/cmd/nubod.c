@@ -1,0 +1,168 @@
+/* nubod: the nubo daemon. Parses its flags, opens the store, starts the control layer and the API. */
+#include <errno.h>
+#include <getopt.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "api/api.h"
+#include "config.h"
+#include "ctl/ctl.h"
+#include "store/store.h"
+#include "util/fs.h"
+#include "util/log.h"
+#include "util/runner.h"
+#include "util/str.h"
+
+static const char usage[] =
+	"Usage: nubod [OPTIONS]\n"
+	"\n"
+	"The nubo daemon: serves the REST API, runs VMs with QEMU and keeps them as asked.\n"
+	"VMs keep running while nubod is stopped; a new nubod adopts them.\n"
+	"\n"
+	"Options:\n"
+	"  --state-dir DIR    state directory (default /var/lib/nubo, or $NUBO_STATE_DIR)\n"
+	"  --socket PATH      API unix socket (default /run/nubo/nubod.sock, or $NUBO_SOCKET)\n"
+	"  --accel MODE       auto, kvm or tcg (default auto: KVM only where the CPU has vmx/svm)\n"
+	"  --config FILE      settings and extra machine types (default /etc/nubo/nubod.json if present)\n"
+	"  --recipes-dir DIR  image recipes (default: the ones installed with nubo)\n"
+	"  --dry-run          run nothing on the host; log the commands instead (for tests)\n"
+	"  --destroy          stop every VM, remove every host object and all state, then exit\n"
+	"  --debug            log more\n"
+	"  --help, --version\n";
+
+static volatile sig_atomic_t quit;
+
+static void on_signal(int sig)
+{
+	(void)sig;
+	quit = 1;
+}
+
+static char *default_recipes_dir(void)
+{
+	autofree char *self = fs_self_dir();
+	char *installed = xasprintf("%s/../share/nubo/images", self);
+	if (fs_exists(installed))
+		return installed;
+	free(installed);
+	return xstrdup(NUBO_SOURCE_IMAGES_DIR);
+}
+
+static const char *env_or(const char *name, const char *fallback)
+{
+	const char *v = getenv(name);
+	return v && *v ? v : fallback;
+}
+
+int main(int argc, char **argv)
+{
+	const char *state_dir = env_or("NUBO_STATE_DIR", "/var/lib/nubo");
+	const char *socket_path = env_or("NUBO_SOCKET", "/run/nubo/nubod.sock");
+	const char *accel = "auto", *config_path = NULL;
+	autofree char *recipes = NULL;
+	bool destroy = false;
+	static const struct option opts[] = {
+		{"state-dir", required_argument, 0, 's'}, {"socket", required_argument, 0, 'S'},
+		{"accel", required_argument, 0, 'a'},     {"config", required_argument, 0, 'c'},
+		{"recipes-dir", required_argument, 0, 'r'}, {"dry-run", no_argument, 0, 'n'},
+		{"destroy", no_argument, 0, 'D'},         {"debug", no_argument, 0, 'd'},
+		{"help", no_argument, 0, 'h'},            {"version", no_argument, 0, 'V'},
+		{0, 0, 0, 0},
+	};
+	int ch;
+	while ((ch = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+		switch (ch) {
+		case 's': state_dir = optarg; break;
+		case 'S': socket_path = optarg; break;
+		case 'a': accel = optarg; break;
+		case 'c': config_path = optarg; break;
+		case 'r': recipes = xstrdup(optarg); break;
+		case 'n': runner_set_dry_run(true); break;
+		case 'D': destroy = true; break;
+		case 'd': log_set_level(LOG_DEBUG); break;
+		case 'h': fputs(usage, stdout); return 0;
+		case 'V': printf("nubod %s\n", NUBO_VERSION); return 0;
+		default: fputs(usage, stderr); return 2;
+		}
+	}
+	if (optind < argc) {
+		fprintf(stderr, "nubod: unexpected argument \"%s\"\n%s", argv[optind], usage);
+		return 2;
+	}
+	if (!recipes)
+		recipes = default_recipes_dir();
+
+	struct err e = {0};
+	struct ctl_options co = {.state_dir = state_dir, .recipes_dir = recipes, .accel = accel};
+	config_init_default(&co.config);
+	if (!config_path && fs_exists("/etc/nubo/nubod.json"))
+		config_path = "/etc/nubo/nubod.json";
+	if (config_path && config_load(&co.config, config_path, &e) < 0) {
+		fprintf(stderr, "nubod: %s\n", e.msg);
+		config_free(&co.config);
+		return 1;
+	}
+	if (fs_mkdir_p(state_dir, 0755, &e) < 0) {
+		fprintf(stderr, "nubod: %s\n", e.msg);
+		config_free(&co.config);
+		return 1;
+	}
+	autofree char *db = xasprintf("%s/nubo.db", state_dir);
+	struct store *st = NULL;
+	struct ctl *ctl = NULL;
+	struct api_server *api = NULL;
+	int rc = 1;
+	if (store_open(db, &st, &e) < 0) {
+		config_free(&co.config);
+		goto out;
+	}
+	if (ctl_open(st, &co, &ctl, &e) < 0)
+		goto out;
+	if (destroy) {
+		if (ctl_destroy_all(ctl, &e) < 0)
+			goto out;
+		ctl_close(ctl);
+		ctl = NULL;
+		store_close(st);
+		st = NULL;
+		const char *files[] = {"nubo.db", "nubo.db-wal", "nubo.db-shm", NULL};
+		for (int i = 0; files[i]; i++) {
+			autofree char *f = xasprintf("%s/%s", state_dir, files[i]);
+			unlink(f);
+		}
+		rmdir(state_dir);
+		log_info("destroyed all state in %s", state_dir);
+		return 0;
+	}
+	autofree char *sock_dir = xstrdup(socket_path);
+	char *slash = strrchr(sock_dir, '/');
+	if (slash && slash != sock_dir) {
+		*slash = '\0';
+		if (fs_mkdir_p(sock_dir, 0755, &e) < 0)
+			goto out;
+	}
+	struct sigaction sa = {.sa_handler = on_signal};
+	sigaction(SIGINT, &sa, NULL);
+	sigaction(SIGTERM, &sa, NULL);
+	signal(SIGPIPE, SIG_IGN);
+	if (ctl_start(ctl, &e) < 0)
+		goto out;
+	struct api_options ao = {.socket_path = socket_path};
+	if (api_start(ctl, &ao, &api, &e) < 0)
+		goto out;
+	log_info("nubod %s ready (state %s%s)", NUBO_VERSION, state_dir, runner_dry_run() ? ", dry-run" : "");
+	while (!quit)
+		pause();
+	log_info("nubod stopping; VMs keep running");
+	rc = 0;
+out:
+	if (rc)
+		fprintf(stderr, "nubod: %s\n", e.msg);
+	api_stop(api);
+	ctl_close(ctl);
+	store_close(st);
+	return rc;
+}

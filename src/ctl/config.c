@@ -1,0 +1,97 @@
+/* config: defaults and the optional JSON file (see config.h). */
+#include "ctl/config.h"
+
+#include <jansson.h>
+#include <string.h>
+
+void config_init_default(struct config *c)
+{
+	memset(c, 0, sizeof(*c));
+	c->cpu_overcommit = 4.0;
+	c->memory_overcommit = 1.0;
+	c->reserved_memory_mib = -1;
+	c->stop_timeout_s = 30;
+	c->ssh_wait_s = 300;
+	catalog_init_default(&c->types);
+}
+
+void config_free(struct config *c)
+{
+	catalog_free(&c->types);
+}
+
+static int number(json_t *v, const char *path, const char *key, double min, double max, double *out,
+		  struct err *e)
+{
+	if (!json_is_number(v) || json_number_value(v) < min || json_number_value(v) > max)
+		return err_set(e, ERR_INVALID, "%s: \"%s\" must be a number between %g and %g", path, key, min, max);
+	*out = json_number_value(v);
+	return 0;
+}
+
+static int load_types(struct config *c, const char *path, json_t *arr, struct err *e)
+{
+	if (!json_is_array(arr))
+		return err_set(e, ERR_INVALID, "%s: \"types\" must be a list", path);
+	size_t i;
+	json_t *t;
+	json_array_foreach(arr, i, t) {
+		json_error_t je;
+		const char *name = NULL;
+		struct machine_type mt = {0};
+		if (json_unpack_ex(t, &je, JSON_STRICT, "{s:s, s:i, s:i, s?F}", "name", &name, "vcpus", &mt.vcpus,
+				   "memory_mib", &mt.memory_mib, "price_per_hour", &mt.price_per_hour) < 0)
+			return err_set(e, ERR_INVALID, "%s: types[%zu]: %s", path, i, je.text);
+		if (strlen(name) >= sizeof(mt.name))
+			return err_set(e, ERR_INVALID, "%s: types[%zu]: name \"%s\" is too long", path, i, name);
+		strcpy(mt.name, name);
+		if (catalog_add(&c->types, &mt, e) < 0) {
+			err_prefix(e, "%s", path);
+			return -1;
+		}
+	}
+	return 0;
+}
+
+int config_load(struct config *c, const char *path, struct err *e)
+{
+	json_error_t je;
+	json_t *root = json_load_file(path, 0, &je);
+	if (!root)
+		return err_set(e, ERR_INVALID, "%s:%d: %s", path, je.line, je.text);
+	int rc = 0;
+	if (!json_is_object(root)) {
+		rc = err_set(e, ERR_INVALID, "%s: the top level must be an object", path);
+		goto out;
+	}
+	const char *key;
+	json_t *v;
+	json_object_foreach(root, key, v) {
+		double d;
+		if (strcmp(key, "cpu_overcommit") == 0)
+			rc = number(v, path, key, 0.1, 64, &c->cpu_overcommit, e);
+		else if (strcmp(key, "memory_overcommit") == 0)
+			rc = number(v, path, key, 0.1, 8, &c->memory_overcommit, e);
+		else if (strcmp(key, "reserved_memory_mib") == 0) {
+			rc = number(v, path, key, 0, 1 << 24, &d, e);
+			c->reserved_memory_mib = (int)d;
+		} else if (strcmp(key, "stop_timeout_s") == 0) {
+			rc = number(v, path, key, 0, 3600, &d, e);
+			c->stop_timeout_s = (int)d;
+		} else if (strcmp(key, "ssh_wait_s") == 0) {
+			rc = number(v, path, key, 1, 3600, &d, e);
+			c->ssh_wait_s = (int)d;
+		} else if (strcmp(key, "types") == 0)
+			rc = load_types(c, path, v, e);
+		else
+			rc = err_set(e, ERR_INVALID,
+				     "%s: unknown setting \"%s\"; known: cpu_overcommit, memory_overcommit, "
+				     "reserved_memory_mib, stop_timeout_s, ssh_wait_s, types",
+				     path, key);
+		if (rc < 0)
+			break;
+	}
+out:
+	json_decref(root);
+	return rc;
+}

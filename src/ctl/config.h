@@ -1,0 +1,27 @@
+/*
+ * config: nubod's settings. Defaults suit one host; a JSON file
+ * (--config, default /etc/nubo/nubod.json when present) overrides them and
+ * adds machine types:
+ *
+ *   {"cpu_overcommit": 4.0, "memory_overcommit": 1.0, "reserved_memory_mib": 1024,
+ *    "stop_timeout_s": 30, "ssh_wait_s": 300,
+ *    "types": [{"name": "xlarge", "vcpus": 8, "memory_mib": 16384, "price_per_hour": 0.27}]}
+ */
+#pragma once
+
+#include "model/machine_type.h"
+#include "util/err.h"
+
+struct config {
+	double cpu_overcommit;     /* vCPUs handed out per host CPU */
+	double memory_overcommit;  /* memory handed out per MiB of host memory left after the reserve */
+	int reserved_memory_mib;   /* kept for the host itself; -1: 10% of RAM, at least 512 MiB */
+	int stop_timeout_s;        /* ACPI power-down grace before a forced stop */
+	int ssh_wait_s;            /* how long a start waits for SSH before the operation fails */
+	struct type_catalog types;
+};
+
+void config_init_default(struct config *c);
+/* Reads path over the defaults; unknown keys and bad values are errors naming them. */
+int config_load(struct config *c, const char *path, struct err *e);
+void config_free(struct config *c);

@@ -1,0 +1,67 @@
+/* ctl-priv: what the files of ctl share; nothing outside ctl/ includes this. */
+#pragma once
+
+#include <pthread.h>
+#include <stdbool.h>
+
+#include "ctl/ctl.h"
+#include "host/accel.h"
+#include "model/network.h"
+
+struct ctl {
+	struct store *st;
+	char *state_dir;
+	char *recipes_dir;
+	struct config cfg;
+	enum accel accel;
+	char prefix[8];         /* per-daemon prefix of host objects: 4 hex digits */
+	int host_vcpus, host_memory_mib;
+
+	pthread_t thread;
+	bool running;
+	pthread_mutex_t mu;
+	pthread_cond_t cv;
+	bool kicked, quit;
+
+	/* networks whose host objects were ensured by this nubod (by name) */
+	char **ready_nets;
+	int n_ready_nets;
+	/* image builds running on their own threads, by image id */
+	pthread_mutex_t builds_mu;
+	char **builds;
+	int n_builds;
+};
+
+/* Paths under the state directory; caller frees. */
+char *ctl_vm_dir(struct ctl *c, const char *vm_id);
+char *ctl_image_dir(struct ctl *c, const char *image_id);
+char *ctl_network_dir(struct ctl *c, const char *net_id);
+/* Host object names (≤ 15 characters): "nt<prefix><6 hex of the id>". */
+void ctl_tap_name(struct ctl *c, const char *vm_id, char out[16]);
+void ctl_nft_table(struct ctl *c, char out[32]);
+
+/* Operations, as the reconcilers advance them. Each loads the op by id, changes it and saves it. */
+void ctl_op_phase(struct ctl *c, const char *op_id, const char *phase);
+void ctl_op_finish(struct ctl *c, const char *op_id, bool ok, const char *error);
+/* Records a finished (succeeded) operation, for no-op actions. */
+int ctl_op_record_done(struct ctl *c, const char *kind, const char *target, const char *name,
+		       struct operation *op, struct err *e);
+
+/* networks.c */
+int networks_init(struct ctl *c, struct err *e);           /* the default network row */
+int network_ensure_host(struct ctl *c, const char *name, struct err *e);
+/* Rewrites the network's DHCP reservations from the VMs in the store. */
+int network_sync_reservations(struct ctl *c, const char *name, struct err *e);
+int networks_destroy_host(struct ctl *c, struct err *e);
+
+/* scheduler.c */
+int sched_admit(struct ctl *c, const struct vm *vm, struct err *e);
+int sched_pick_ip(struct ctl *c, const struct network *net, char ip[16], struct err *e);
+
+/* instances.c */
+void instances_reconcile(struct ctl *c);
+void instances_adopt(struct ctl *c);
+int instances_destroy_all(struct ctl *c, struct err *e);
+
+/* images.c */
+void images_resume(struct ctl *c);

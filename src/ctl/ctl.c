@@ -1,0 +1,270 @@
+/*
+ * ctl: the control layer's life cycle, its reconciler thread and the helpers
+ * its parts share (see ctl.h). The thread wakes every half second, or at once
+ * when the API kicks it, and runs each reconciler once.
+ */
+#include "ctl/ctl-priv.h"
+
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "util/fs.h"
+#include "util/log.h"
+#include "util/runner.h"
+#include "util/str.h"
+#include "util/timeutil.h"
+
+#define TICK_MS 500
+
+static int host_memory_mib(void)
+{
+	long pages = sysconf(_SC_PHYS_PAGES), size = sysconf(_SC_PAGE_SIZE);
+	return (pages > 0 && size > 0) ? (int)((long long)pages * size / (1024 * 1024)) : 1024;
+}
+
+static int resolve_accel(struct ctl *c, const char *want, struct err *e)
+{
+	char why[256] = "";
+	if (!want || strcmp(want, "auto") == 0) {
+		c->accel = accel_probe(NULL, NULL, why, sizeof(why));
+		log_info("accel: %s (%s)", accel_name(c->accel), why);
+		return 0;
+	}
+	if (accel_from_name(want, &c->accel) < 0)
+		return err_set(e, ERR_INVALID, "--accel \"%s\" is not one of auto, kvm, tcg", want);
+	log_info("accel: %s (set by --accel)", accel_name(c->accel));
+	return 0;
+}
+
+/* The prefix is derived from the state directory once and then kept in the
+ * store, so host objects keep their names even if the directory moves. */
+static int load_prefix(struct ctl *c, struct err *e)
+{
+	char *saved = NULL;
+	if (store_meta_get(c->st, "host_prefix", &saved, e) < 0)
+		return -1;
+	if (saved) {
+		snprintf(c->prefix, sizeof(c->prefix), "%s", saved);
+		free(saved);
+		return 0;
+	}
+	char real[PATH_MAX];
+	const char *dir = realpath(c->state_dir, real) ? real : c->state_dir;
+	snprintf(c->prefix, sizeof(c->prefix), "%04x", id_hash32(dir) & 0xffff);
+	return store_meta_set(c->st, "host_prefix", c->prefix, e);
+}
+
+int ctl_open(struct store *st, struct ctl_options *o, struct ctl **out, struct err *e)
+{
+	struct ctl *c = xcalloc(1, sizeof(*c));
+	c->st = st;
+	c->state_dir = xstrdup(o->state_dir);
+	c->recipes_dir = xstrdup(o->recipes_dir);
+	c->cfg = o->config;
+	pthread_mutex_init(&c->mu, NULL);
+	pthread_cond_init(&c->cv, NULL);
+	pthread_mutex_init(&c->builds_mu, NULL);
+	c->host_vcpus = (int)sysconf(_SC_NPROCESSORS_ONLN);
+	c->host_memory_mib = host_memory_mib();
+	if (c->cfg.reserved_memory_mib < 0) {
+		c->cfg.reserved_memory_mib = c->host_memory_mib / 10;
+		if (c->cfg.reserved_memory_mib < 512)
+			c->cfg.reserved_memory_mib = 512;
+	}
+	const char *subdirs[] = {"vms", "images", "networks", NULL};
+	for (int i = 0; subdirs[i]; i++) {
+		autofree char *d = xasprintf("%s/%s", c->state_dir, subdirs[i]);
+		if (fs_mkdir_p(d, 0755, e) < 0)
+			goto fail;
+	}
+	if (resolve_accel(c, o->accel, e) < 0 || load_prefix(c, e) < 0 || networks_init(c, e) < 0)
+		goto fail;
+	*out = c;
+	return 0;
+fail:
+	ctl_close(c);
+	return -1;
+}
+
+static void *loop(void *arg)
+{
+	struct ctl *c = arg;
+	instances_adopt(c);
+	images_resume(c);
+	pthread_mutex_lock(&c->mu);
+	while (!c->quit) {
+		c->kicked = false;
+		pthread_mutex_unlock(&c->mu);
+		instances_reconcile(c);
+		pthread_mutex_lock(&c->mu);
+		if (c->kicked || c->quit)
+			continue;
+		struct timespec ts;
+		clock_gettime(CLOCK_REALTIME, &ts);
+		ts.tv_nsec += TICK_MS * 1000000L;
+		ts.tv_sec += ts.tv_nsec / 1000000000L;
+		ts.tv_nsec %= 1000000000L;
+		pthread_cond_timedwait(&c->cv, &c->mu, &ts);
+	}
+	pthread_mutex_unlock(&c->mu);
+	return NULL;
+}
+
+int ctl_start(struct ctl *c, struct err *e)
+{
+	if (pthread_create(&c->thread, NULL, loop, c) != 0)
+		return err_set(e, ERR_INTERNAL, "cannot start the reconciler thread");
+	c->running = true;
+	return 0;
+}
+
+void ctl_kick(struct ctl *c)
+{
+	pthread_mutex_lock(&c->mu);
+	c->kicked = true;
+	pthread_cond_signal(&c->cv);
+	pthread_mutex_unlock(&c->mu);
+}
+
+void ctl_close(struct ctl *c)
+{
+	if (!c)
+		return;
+	if (c->running) {
+		pthread_mutex_lock(&c->mu);
+		c->quit = true;
+		pthread_cond_signal(&c->cv);
+		pthread_mutex_unlock(&c->mu);
+		pthread_join(c->thread, NULL);
+	}
+	/* Image builds run detached; wait for them so none writes after we free. */
+	for (;;) {
+		pthread_mutex_lock(&c->builds_mu);
+		int n = c->n_builds;
+		pthread_mutex_unlock(&c->builds_mu);
+		if (n == 0)
+			break;
+		time_sleep_ms(100);
+	}
+	for (int i = 0; i < c->n_ready_nets; i++)
+		free(c->ready_nets[i]);
+	free(c->ready_nets);
+	free(c->builds);
+	config_free(&c->cfg);
+	free(c->state_dir);
+	free(c->recipes_dir);
+	free(c);
+}
+
+int ctl_destroy_all(struct ctl *c, struct err *e)
+{
+	if (instances_destroy_all(c, e) < 0 || networks_destroy_host(c, e) < 0)
+		return -1;
+	const char *subdirs[] = {"vms", "images", "networks", NULL};
+	for (int i = 0; subdirs[i]; i++) {
+		autofree char *d = xasprintf("%s/%s", c->state_dir, subdirs[i]);
+		if (fs_rm_rf(d, e) < 0)
+			return -1;
+	}
+	return 0;
+}
+
+struct store *ctl_store(struct ctl *c)
+{
+	return c->st;
+}
+
+const struct type_catalog *ctl_types(struct ctl *c)
+{
+	return &c->cfg.types;
+}
+
+const char *ctl_state_dir(struct ctl *c)
+{
+	return c->state_dir;
+}
+
+int ctl_host_info(struct ctl *c, struct host_info *h, struct err *e)
+{
+	memset(h, 0, sizeof(*h));
+	h->vcpus = c->host_vcpus;
+	h->memory_mib = c->host_memory_mib;
+	h->cpu_overcommit = c->cfg.cpu_overcommit;
+	h->memory_overcommit = c->cfg.memory_overcommit;
+	h->reserved_memory_mib = c->cfg.reserved_memory_mib;
+	h->vcpus_allocatable = (int)(c->host_vcpus * c->cfg.cpu_overcommit);
+	int usable = c->host_memory_mib - c->cfg.reserved_memory_mib;
+	h->memory_mib_allocatable = usable > 0 ? (int)(usable * c->cfg.memory_overcommit) : 0;
+	h->accel = accel_name(c->accel);
+	return store_vm_usage(c->st, NULL, &h->vcpus_used, &h->memory_mib_used, e);
+}
+
+char *ctl_vm_dir(struct ctl *c, const char *vm_id)
+{
+	return xasprintf("%s/vms/%s", c->state_dir, vm_id);
+}
+
+char *ctl_image_dir(struct ctl *c, const char *image_id)
+{
+	return xasprintf("%s/images/%s", c->state_dir, image_id);
+}
+
+char *ctl_network_dir(struct ctl *c, const char *net_id)
+{
+	return xasprintf("%s/networks/%s", c->state_dir, net_id);
+}
+
+void ctl_tap_name(struct ctl *c, const char *vm_id, char out[16])
+{
+	const char *dash = strchr(vm_id, '-');
+	snprintf(out, 16, "nt%s%.6s", c->prefix, dash ? dash + 1 : vm_id);
+}
+
+void ctl_nft_table(struct ctl *c, char out[32])
+{
+	snprintf(out, 32, "nubo_%s", c->prefix);
+}
+
+void ctl_op_phase(struct ctl *c, const char *op_id, const char *phase)
+{
+	struct operation op;
+	if (!op_id || !*op_id || store_op_get(c->st, op_id, &op, NULL) < 0)
+		return;
+	if (op.state == OP_RUNNING && !phases_has(&op.phases, phase)) {
+		phases_mark(&op.phases, phase, op.created_at, time_now_ms());
+		store_op_update(c->st, &op, NULL);
+	}
+	operation_free_fields(&op);
+}
+
+void ctl_op_finish(struct ctl *c, const char *op_id, bool ok, const char *error)
+{
+	struct operation op;
+	if (!op_id || !*op_id || store_op_get(c->st, op_id, &op, NULL) < 0)
+		return;
+	if (op.state == OP_RUNNING) {
+		op.state = ok ? OP_SUCCEEDED : OP_FAILED;
+		op.finished_at = time_now_ms();
+		free(op.error);
+		op.error = ok ? NULL : xstrdup(error);
+		store_op_update(c->st, &op, NULL);
+		if (ok)
+			log_info("operation %s (%s %s) succeeded in %.2f s", op.id, op.kind, op.target_name,
+				 (double)(op.finished_at - op.created_at) / 1000.0);
+		else
+			log_warn("operation %s (%s %s) failed: %s", op.id, op.kind, op.target_name, error);
+	}
+	operation_free_fields(&op);
+}
+
+int ctl_op_record_done(struct ctl *c, const char *kind, const char *target, const char *name,
+		       struct operation *op, struct err *e)
+{
+	operation_init(op, kind, target, name);
+	op->state = OP_SUCCEEDED;
+	op->finished_at = op->created_at;
+	return store_op_insert(c->st, op, e);
+}

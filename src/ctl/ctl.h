@@ -1,0 +1,79 @@
+/*
+ * ctl: nubod's control layer. The API calls it to change specs (create a VM,
+ * stop it, build an image); its reconcilers, on their own thread, compare
+ * each spec with what runs on the host and take idempotent steps toward it.
+ *
+ * The one idea: the store holds the truth and every step can be repeated, so
+ * nubod may die at any instant and the next nubod converges from the store.
+ */
+#pragma once
+
+#include <stdbool.h>
+
+#include "ctl/config.h"
+#include "model/image.h"
+#include "model/operation.h"
+#include "model/vm.h"
+#include "store/store.h"
+#include "util/err.h"
+
+struct ctl;
+
+struct ctl_options {
+	const char *state_dir;
+	const char *recipes_dir;   /* images/<recipe>/build.sh */
+	const char *accel;         /* "auto", "kvm" or "tcg" */
+	struct config config;      /* moved into the ctl; do not free */
+};
+
+int ctl_open(struct store *st, struct ctl_options *o, struct ctl **out, struct err *e);
+/* Starts the reconciler thread. */
+int ctl_start(struct ctl *c, struct err *e);
+/* Stops the thread (VMs keep running) and frees c. */
+void ctl_close(struct ctl *c);
+/* Wakes the reconciler now instead of at its next tick. */
+void ctl_kick(struct ctl *c);
+/* Stops every VM now, removes every host object nubo made (taps, dnsmasq,
+ * bridges, the nftables table) and the state directory's contents. */
+int ctl_destroy_all(struct ctl *c, struct err *e);
+
+struct store *ctl_store(struct ctl *c);
+const struct type_catalog *ctl_types(struct ctl *c);
+const char *ctl_state_dir(struct ctl *c);
+
+struct host_info {
+	int vcpus, memory_mib;                  /* the host's */
+	double cpu_overcommit, memory_overcommit;
+	int reserved_memory_mib;
+	int vcpus_allocatable, memory_mib_allocatable;
+	int vcpus_used, memory_mib_used;
+	const char *accel;
+};
+int ctl_host_info(struct ctl *c, struct host_info *h, struct err *e);
+
+/* --- what the API asks for (ctl/vms.c, ctl/images.c) --- */
+
+struct vm_request {
+	const char *name, *type, *image;
+	const char *const *ssh_keys;
+	int n_ssh_keys;
+	const char *ssh_key_file;
+	const char *user_data;
+};
+
+/* Validates, admits against capacity, allocates an IP and a MAC, and records
+ * the VM (pending) with its create operation, all in one transaction. */
+int ctl_vm_create(struct ctl *c, const struct vm_request *r, struct vm *vm, struct operation *op,
+		  struct err *e);
+/* Applies a user action. *accepted is false when the action was a no-op (the
+ * VM is already there or on its way); op is then the operation in progress
+ * or one that has already succeeded. */
+int ctl_vm_act(struct ctl *c, const char *ref, enum vm_action a, bool force, struct vm *vm,
+	       struct operation *op, bool *accepted, struct err *e);
+
+/* The last 256 KiB of the VM's serial console log; caller frees *text. */
+int ctl_vm_console(struct ctl *c, const char *ref, char **text, size_t *len, struct err *e);
+
+int ctl_image_build(struct ctl *c, const char *name, const char *recipe, struct image *img,
+		    struct operation *op, struct err *e);
+int ctl_image_delete(struct ctl *c, const char *ref, struct err *e);

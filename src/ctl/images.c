@@ -1,0 +1,256 @@
+/*
+ * images: building images from the recipes shipped with nubo
+ * (images/<recipe>/build.sh OUTDIR), and deleting them.
+ *
+ * A build runs on its own thread so VMs keep being reconciled meanwhile. The
+ * image row exists from the start (state "building") so the name is taken; a
+ * failed build removes the row and every file, leaving nothing behind. A
+ * build cut off by a nubod restart is started again.
+ */
+#include "ctl/ctl-priv.h"
+
+#include <dirent.h>
+#include <jansson.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "util/fs.h"
+#include "util/log.h"
+#include "util/runner.h"
+#include "util/str.h"
+#include "util/timeutil.h"
+
+#define BUILD_TIMEOUT_MS (30 * 60 * 1000)
+
+struct build_job {
+	struct ctl *c;
+	char image_id[ID_MAX];
+};
+
+static char *recipe_script(struct ctl *c, const char *recipe)
+{
+	return xasprintf("%s/%s/build.sh", c->recipes_dir, recipe);
+}
+
+static char *recipe_names(struct ctl *c)
+{
+	struct sbuf b = {0};
+	DIR *d = opendir(c->recipes_dir);
+	struct dirent *de;
+	while (d && (de = readdir(d))) {
+		if (de->d_name[0] == '.')
+			continue;
+		autofree char *script = recipe_script(c, de->d_name);
+		if (fs_exists(script))
+			sbuf_addf(&b, "%s%s", b.len ? ", " : "", de->d_name);
+	}
+	if (d)
+		closedir(d);
+	return sbuf_take(&b);
+}
+
+static void builds_track(struct ctl *c, const char *id, bool add)
+{
+	pthread_mutex_lock(&c->builds_mu);
+	if (add) {
+		c->builds = xrealloc(c->builds, sizeof(char *) * (size_t)(c->n_builds + 1));
+		c->builds[c->n_builds++] = xstrdup(id);
+	} else {
+		for (int i = 0; i < c->n_builds; i++) {
+			if (strcmp(c->builds[i], id) == 0) {
+				free(c->builds[i]);
+				c->builds[i] = c->builds[--c->n_builds];
+				break;
+			}
+		}
+	}
+	pthread_mutex_unlock(&c->builds_mu);
+}
+
+static bool builds_has(struct ctl *c, const char *id)
+{
+	pthread_mutex_lock(&c->builds_mu);
+	bool found = false;
+	for (int i = 0; i < c->n_builds && !found; i++)
+		found = strcmp(c->builds[i], id) == 0;
+	pthread_mutex_unlock(&c->builds_mu);
+	return found;
+}
+
+/* Reads what the recipe wrote into image.json. */
+static int read_manifest(const char *dir, struct image *img, struct err *e)
+{
+	autofree char *path = xasprintf("%s/image.json", dir);
+	json_error_t je;
+	json_t *m = json_load_file(path, 0, &je);
+	if (!m)
+		return err_set(e, ERR_INTERNAL, "the recipe wrote no valid %s: %s", path, je.text);
+	const char *boot = json_string_value(json_object_get(m, "boot"));
+	const char *user = json_string_value(json_object_get(m, "user"));
+	const char *cmdline = json_string_value(json_object_get(m, "cmdline"));
+	const char *os = json_string_value(json_object_get(m, "os"));
+	snprintf(img->boot, sizeof(img->boot), "%s", boot ? boot : "direct");
+	snprintf(img->user, sizeof(img->user), "%s", user ? user : "root");
+	free(img->cmdline);
+	free(img->os);
+	img->cmdline = xstrdup(cmdline);
+	img->os = xstrdup(os);
+	json_decref(m);
+	autofree char *disk = xasprintf("%s/disk.qcow2", dir);
+	struct stat st;
+	if (stat(disk, &st) < 0)
+		return err_set(e, ERR_INTERNAL, "the recipe produced no %s", disk);
+	img->size_bytes = (int64_t)st.st_blocks * 512;
+	return 0;
+}
+
+static void *build_thread(void *arg)
+{
+	struct build_job *job = arg;
+	struct ctl *c = job->c;
+	struct image img;
+	struct err e = {0};
+	if (store_image_get(c->st, job->image_id, &img, &e) < 0) {
+		log_error("image build %s: %s", job->image_id, e.msg);
+		goto done;
+	}
+	autofree char *dir = ctl_image_dir(c, img.id);
+	autofree char *script = recipe_script(c, img.recipe);
+	const char *argv[] = {"bash", script, dir, NULL};
+	int64_t t0 = time_mono_ms();
+	log_info("image %s: building from recipe %s", img.name, img.recipe);
+	struct run_opts opts = {.timeout_ms = BUILD_TIMEOUT_MS};
+	struct run_result r = {0};
+	int rc = fs_rm_rf(dir, &e);
+	if (rc == 0)
+		rc = runner_run(argv, &opts, &r, &e);
+	if (rc < 0 && r.errout && *r.errout)
+		log_error("image %s: build output:\n%s", img.name, r.errout);
+	run_result_free(&r);
+	ctl_op_phase(c, img.op_id, "build");
+	if (rc == 0) {
+		if (runner_dry_run()) {
+			snprintf(img.boot, sizeof(img.boot), "direct");
+			snprintf(img.user, sizeof(img.user), "root");
+		} else {
+			rc = read_manifest(dir, &img, &e);
+		}
+	}
+	if (rc == 0) {
+		snprintf(img.state, sizeof(img.state), "ready");
+		rc = store_image_update(c->st, &img, &e);
+	}
+	if (rc == 0) {
+		ctl_op_phase(c, img.op_id, "ready");
+		ctl_op_finish(c, img.op_id, true, NULL);
+		log_info("image %s: ready in %.1f s", img.name, (double)(time_mono_ms() - t0) / 1000.0);
+	} else {
+		fs_rm_rf(dir, NULL);
+		store_image_delete(c->st, img.id, NULL);
+		err_prefix(&e, "building image %s", img.name);
+		ctl_op_finish(c, img.op_id, false, e.msg);
+	}
+	image_free_fields(&img);
+done:
+	builds_track(c, job->image_id, false);
+	free(job);
+	return NULL;
+}
+
+static int start_build(struct ctl *c, const char *image_id, struct err *e)
+{
+	struct build_job *job = xcalloc(1, sizeof(*job));
+	job->c = c;
+	snprintf(job->image_id, sizeof(job->image_id), "%s", image_id);
+	builds_track(c, image_id, true);
+	pthread_t t;
+	pthread_attr_t attr;
+	pthread_attr_init(&attr);
+	pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
+	int rc = pthread_create(&t, &attr, build_thread, job);
+	pthread_attr_destroy(&attr);
+	if (rc != 0) {
+		builds_track(c, image_id, false);
+		free(job);
+		return err_set(e, ERR_INTERNAL, "cannot start a build thread");
+	}
+	return 0;
+}
+
+int ctl_image_build(struct ctl *c, const char *name, const char *recipe, struct image *img,
+		    struct operation *op, struct err *e)
+{
+	memset(img, 0, sizeof(*img));
+	if (vm_name_validate(name, "name", e) < 0 || vm_name_validate(recipe, "recipe", e) < 0)
+		return -1;
+	autofree char *script = recipe_script(c, recipe);
+	if (!fs_exists(script)) {
+		autofree char *names = recipe_names(c);
+		return err_set(e, ERR_UNPROCESSABLE, "recipe \"%s\" does not exist; available recipes: %s", recipe,
+			       *names ? names : "none");
+	}
+	id_new("img", img->id);
+	snprintf(img->name, sizeof(img->name), "%s", name);
+	snprintf(img->recipe, sizeof(img->recipe), "%s", recipe);
+	snprintf(img->state, sizeof(img->state), "building");
+	snprintf(img->boot, sizeof(img->boot), "direct");
+	snprintf(img->user, sizeof(img->user), "root");
+	img->created_at = time_now_ms();
+	operation_init(op, "image-build", img->id, img->name);
+	snprintf(img->op_id, sizeof(img->op_id), "%s", op->id);
+	if (store_tx_begin(c->st, e) < 0)
+		return -1;
+	bool ok = store_image_insert(c->st, img, e) == 0 && store_op_insert(c->st, op, e) == 0;
+	if (store_tx_end(c->st, ok, ok ? e : NULL) < 0 || !ok)
+		return -1;
+	return start_build(c, img->id, e);
+}
+
+int ctl_image_delete(struct ctl *c, const char *ref, struct err *e)
+{
+	struct image img;
+	if (store_image_get(c->st, ref, &img, e) < 0)
+		return -1;
+	int rc = 0, users = 0;
+	if (strcmp(img.state, "building") == 0) {
+		rc = err_set(e, ERR_CONFLICT, "image %s is still building; delete it when the build has ended",
+			     img.name);
+		goto out;
+	}
+	if (store_vm_count_by_image(c->st, img.id, &users, e) < 0) {
+		rc = -1;
+		goto out;
+	}
+	if (users > 0) {
+		rc = err_set(e, ERR_CONFLICT, "image %s is used by %d VM(s); delete them first", img.name, users);
+		goto out;
+	}
+	autofree char *dir = ctl_image_dir(c, img.id);
+	rc = store_image_delete(c->st, img.id, e);
+	if (rc == 0 && fs_rm_rf(dir, e) < 0)
+		log_warn("image %s: %s", img.name, e->msg);
+	if (rc == 0)
+		log_info("image %s (%s): deleted", img.name, img.id);
+out:
+	image_free_fields(&img);
+	return rc;
+}
+
+void images_resume(struct ctl *c)
+{
+	struct image *imgs = NULL;
+	int n = 0;
+	if (store_image_list(c->st, &imgs, &n, NULL) < 0)
+		return;
+	for (int i = 0; i < n; i++) {
+		if (strcmp(imgs[i].state, "building") != 0 || builds_has(c, imgs[i].id))
+			continue;
+		log_info("image %s: resuming a build cut off by a restart", imgs[i].name);
+		struct err e = {0};
+		if (start_build(c, imgs[i].id, &e) < 0)
+			log_error("image %s: %s", imgs[i].name, e.msg);
+	}
+	image_list_free(imgs, n);
+}

@@ -1,0 +1,447 @@
+/*
+ * instances: the VM reconciler. Each tick it reads every VM and takes at most
+ * one idempotent step toward its spec:
+ *
+ *   power=running, no QEMU      → network, disk, seed, tap, QEMU     (pending → running)
+ *   power=running, QEMU up      → wait for SSH; notice a guest power-off or a QEMU that died
+ *   power=stopped, QEMU up      → ACPI power-down (or quit if forced), then quit at the
+ *                                 deadline                           (running → stopping → stopped)
+ *   reboot asked                → the stop path, then the start path under the same operation
+ *   power=deleted               → quit, remove tap, files and row    (shutting-down → gone)
+ *
+ * QEMU runs with -no-shutdown, so a guest that powers off leaves QEMU up with
+ * QMP status "shutdown": that is a clean stop. A QEMU that vanishes without
+ * it crashed or was killed: the VM goes to error with a reason.
+ */
+#include "ctl/ctl-priv.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "host/bridge.h"
+#include "host/disk.h"
+#include "host/probe.h"
+#include "host/qemu.h"
+#include "host/qmp.h"
+#include "host/seed.h"
+#include "util/fs.h"
+#include "util/log.h"
+#include "util/runner.h"
+#include "util/str.h"
+#include "util/timeutil.h"
+
+struct vm_paths {
+	char *dir, *root, *seed, *console, *qmp, *pid;
+};
+
+static void paths_init(struct ctl *c, const struct vm *vm, struct vm_paths *p)
+{
+	p->dir = ctl_vm_dir(c, vm->id);
+	p->root = xasprintf("%s/root.qcow2", p->dir);
+	p->seed = xasprintf("%s/seed.iso", p->dir);
+	p->console = xasprintf("%s/console.log", p->dir);
+	p->qmp = xasprintf("%s/qmp.sock", p->dir);
+	p->pid = xasprintf("%s/qemu.pid", p->dir);
+}
+
+static void paths_free(struct vm_paths *p)
+{
+	free(p->dir);
+	free(p->root);
+	free(p->seed);
+	free(p->console);
+	free(p->qmp);
+	free(p->pid);
+}
+
+/* In dry-run no QEMU exists: a launched VM carries pid -1 until it is quit. */
+static bool vm_alive(const struct vm *vm)
+{
+	if (vm->pid == 0)
+		return false;
+	return runner_dry_run() || qemu_alive(vm->pid, vm->id);
+}
+
+static void set_state(struct vm *vm, enum vm_state s, const char *reason)
+{
+	if (vm->state != s)
+		vm->state_since = time_now_ms();
+	vm->state = s;
+	free(vm->reason);
+	vm->reason = xstrdup(reason);
+}
+
+static void save(struct ctl *c, struct vm *vm)
+{
+	struct err e = {0};
+	if (store_vm_update(c->st, vm, &e) < 0)
+		log_error("vm %s: cannot save its state: %s", vm->name, e.msg);
+}
+
+/* Marks a phase on the operation and, for starts, on the VM's boot timings. */
+static void phase(struct ctl *c, struct vm *vm, const char *name, bool boot)
+{
+	ctl_op_phase(c, vm->op_id, name);
+	if (boot) {
+		struct operation op;
+		if (store_op_get(c->st, vm->op_id, &op, NULL) == 0) {
+			if (op.state == OP_RUNNING)
+				vm->boot = op.phases;
+			operation_free_fields(&op);
+		}
+	}
+}
+
+/* Ends QEMU: quit over QMP, then SIGTERM/SIGKILL if it does not go. */
+static void kill_qemu(struct ctl *c, struct vm *vm, const struct vm_paths *p)
+{
+	(void)c;
+	if (!vm_alive(vm)) {
+		vm->pid = 0;
+		return;
+	}
+	struct err e = {0};
+	if (qmp_quit(p->qmp, &e) < 0)
+		log_warn("vm %s: QMP quit failed (%s); signalling QEMU", vm->name, e.msg);
+	if (!runner_dry_run() && !qemu_wait_exit(vm->pid, vm->id, 3000) && qemu_kill(vm->pid, vm->id, 3000, &e) < 0)
+		log_error("vm %s: cannot stop QEMU pid %d: %s", vm->name, vm->pid, e.msg);
+	vm->pid = 0;
+}
+
+static void release_tap(struct ctl *c, struct vm *vm)
+{
+	char tap[16];
+	struct err e = {0};
+	ctl_tap_name(c, vm->id, tap);
+	if (tap_remove(tap, &e) < 0)
+		log_warn("vm %s: %s", vm->name, e.msg);
+}
+
+/* The start failed at some step: nothing keeps running, the user sees why. */
+static void start_failed(struct ctl *c, struct vm *vm, const struct vm_paths *p, const char *step,
+			 const struct err *e)
+{
+	char reason[1200];
+	snprintf(reason, sizeof(reason), "start failed at %s: %s", step, e->msg);
+	log_error("vm %s: %s", vm->name, reason);
+	kill_qemu(c, vm, p);
+	release_tap(c, vm);
+	set_state(vm, VM_ERROR, reason);
+	vm->power = POWER_STOPPED;
+	ctl_op_finish(c, vm->op_id, false, reason);
+	save(c, vm);
+}
+
+static int build_seed(struct ctl *c, const struct vm *vm, const struct vm_paths *p, struct err *e)
+{
+	if (fs_exists(p->seed))
+		return 0;
+	const char *keys[VM_SSH_KEYS_MAX];
+	int n = 0;
+	autofree char *all = xstrdup(vm->ssh_keys ? vm->ssh_keys : "");
+	char *save_ptr = NULL;
+	for (char *k = strtok_r(all, "\n", &save_ptr); k && n < VM_SSH_KEYS_MAX; k = strtok_r(NULL, "\n", &save_ptr))
+		keys[n++] = k;
+	struct seed s = {.instance_id = vm->id, .hostname = vm->name, .ssh_keys = keys, .n_keys = n,
+			 .user_data = vm->user_data};
+	(void)c;
+	return seed_iso_build(&s, p->dir, p->seed, e);
+}
+
+static void start_vm(struct ctl *c, struct vm *vm, bool rebooting)
+{
+	struct vm_paths p;
+	struct err e = {0};
+	struct image img;
+	memset(&img, 0, sizeof(img));
+	paths_init(c, vm, &p);
+	if (vm->state != VM_PENDING) {
+		set_state(vm, VM_PENDING, NULL);
+		save(c, vm);
+	}
+	struct network net;
+	if (store_network_get(c->st, vm->network, &net, &e) < 0 || network_ensure_host(c, vm->network, &e) < 0) {
+		start_failed(c, vm, &p, "network", &e);
+		goto out;
+	}
+	if (store_image_get(c->st, vm->image_id, &img, &e) < 0) {
+		start_failed(c, vm, &p, "image", &e);
+		goto out;
+	}
+	autofree char *img_dir = ctl_image_dir(c, img.id);
+	autofree char *base = xasprintf("%s/disk.qcow2", img_dir);
+	if (fs_mkdir_p(p.dir, 0750, &e) < 0 || disk_overlay_create(base, p.root, &e) < 0 ||
+	    build_seed(c, vm, &p, &e) < 0) {
+		start_failed(c, vm, &p, "disk", &e);
+		goto out;
+	}
+	if (!rebooting)
+		phase(c, vm, "disk", true);
+	char tap[16];
+	ctl_tap_name(c, vm->id, tap);
+	if (tap_ensure(tap, net.bridge, &e) < 0 || network_sync_reservations(c, vm->network, &e) < 0) {
+		start_failed(c, vm, &p, "network", &e);
+		goto out;
+	}
+	autofree char *kernel = xasprintf("%s/vmlinuz", img_dir);
+	autofree char *initrd = xasprintf("%s/initrd.img", img_dir);
+	bool direct = strcmp(img.boot, "direct") == 0;
+	struct qemu_nic nic = {.tap = tap, .mac = vm->mac};
+	struct qemu_config qc = {
+		.vm_id = vm->id,
+		.accel = c->accel,
+		.vcpus = vm->vcpus,
+		.memory_mib = vm->memory_mib,
+		.kernel = direct ? kernel : NULL,
+		.initrd = direct ? initrd : NULL,
+		.cmdline = direct ? img.cmdline : NULL,
+		.root_disk = p.root,
+		.seed_iso = p.seed,
+		.nics = &nic,
+		.n_nics = 1,
+		.console_log = p.console,
+		.qmp_socket = p.qmp,
+		.pidfile = p.pid,
+	};
+	int pid = 0;
+	if (qemu_launch(&qc, &pid, &e) < 0) {
+		start_failed(c, vm, &p, "QEMU", &e);
+		goto out;
+	}
+	vm->pid = pid ? pid : -1;
+	snprintf(vm->accel, sizeof(vm->accel), "%s", accel_name(c->accel));
+	vm->started_at = time_now_ms();
+	vm->deadline = time_mono_ms() + (int64_t)c->cfg.ssh_wait_s * 1000;
+	set_state(vm, VM_RUNNING, NULL);
+	phase(c, vm, "boot", true);
+	log_info("vm %s: QEMU started (pid %d, %s, %d vCPU, %d MiB, ip %s)", vm->name, pid, vm->accel, vm->vcpus,
+		 vm->memory_mib, vm->ip);
+	save(c, vm);
+out:
+	image_free_fields(&img);
+	paths_free(&p);
+}
+
+/* QEMU is gone (or was quit): the VM is stopped. A reboot goes on to start. */
+static void finish_stop(struct ctl *c, struct vm *vm, const char *reason)
+{
+	vm->pid = 0;
+	release_tap(c, vm);
+	vm->force_stop = false;
+	vm->deadline = 0;
+	set_state(vm, VM_STOPPED, reason);
+	phase(c, vm, "stopped", false);
+	if (vm->reboot) {
+		vm->reboot = false;
+		save(c, vm);
+		log_info("vm %s: stopped for reboot; starting", vm->name);
+		start_vm(c, vm, true);
+		return;
+	}
+	if (vm->power == POWER_RUNNING)
+		vm->power = POWER_STOPPED;  /* the guest powered itself off */
+	ctl_op_finish(c, vm->op_id, true, NULL);
+	log_info("vm %s: stopped%s%s", vm->name, reason ? ": " : "", reason ? reason : "");
+	save(c, vm);
+}
+
+static void stop_step(struct ctl *c, struct vm *vm)
+{
+	struct vm_paths p;
+	paths_init(c, vm, &p);
+	struct err e = {0};
+	if (!vm_alive(vm)) {
+		finish_stop(c, vm, NULL);
+		goto out;
+	}
+	if (vm->state != VM_STOPPING) {
+		set_state(vm, VM_STOPPING, NULL);
+		vm->deadline = time_mono_ms() + (int64_t)c->cfg.stop_timeout_s * 1000;
+		if (vm->force_stop) {
+			kill_qemu(c, vm, &p);
+		} else if (qmp_system_powerdown(p.qmp, &e) < 0) {
+			log_warn("vm %s: ACPI power-down failed (%s); forcing", vm->name, e.msg);
+			kill_qemu(c, vm, &p);
+		}
+		phase(c, vm, "powerdown", false);
+		if (vm->pid == 0)
+			finish_stop(c, vm, NULL);
+		else
+			save(c, vm);
+		goto out;
+	}
+	char status[32] = "";
+	if (runner_dry_run())
+		snprintf(status, sizeof(status), "shutdown");
+	else if (qmp_query_status(p.qmp, status, sizeof(status), &e) < 0)
+		log_debug("vm %s: query-status: %s", vm->name, e.msg);
+	if (strcmp(status, "shutdown") == 0) {
+		kill_qemu(c, vm, &p);
+		finish_stop(c, vm, NULL);
+	} else if (time_mono_ms() >= vm->deadline) {
+		log_warn("vm %s: the guest did not power off within %d s; forcing", vm->name, c->cfg.stop_timeout_s);
+		kill_qemu(c, vm, &p);
+		finish_stop(c, vm, "forced off after the power-down timeout");
+	}
+out:
+	paths_free(&p);
+}
+
+static void running_step(struct ctl *c, struct vm *vm)
+{
+	struct vm_paths p;
+	paths_init(c, vm, &p);
+	if (!vm_alive(vm)) {
+		char reason[256];
+		snprintf(reason, sizeof(reason),
+			 "QEMU (pid %d) exited unexpectedly; see `nubo vm console %s` for the guest's last words",
+			 vm->pid, vm->name);
+		log_error("vm %s: %s", vm->name, reason);
+		vm->pid = 0;
+		release_tap(c, vm);
+		set_state(vm, VM_ERROR, reason);
+		vm->power = POWER_STOPPED;
+		ctl_op_finish(c, vm->op_id, false, reason);
+		save(c, vm);
+		goto out;
+	}
+	if (!runner_dry_run()) {
+		char status[32] = "";
+		if (qmp_query_status(p.qmp, status, sizeof(status), NULL) == 0 && strcmp(status, "shutdown") == 0) {
+			kill_qemu(c, vm, &p);
+			finish_stop(c, vm, "the guest powered itself off");
+			goto out;
+		}
+	}
+	if (!phases_has(&vm->boot, "ssh-ready") && vm->deadline) {
+		if (probe_banner(vm->ip, 22, "SSH-", 200)) {
+			phase(c, vm, "ssh-ready", true);
+			vm->deadline = 0;
+			ctl_op_finish(c, vm->op_id, true, NULL);
+			save(c, vm);
+		} else if (time_mono_ms() >= vm->deadline) {
+			char why[256];
+			snprintf(why, sizeof(why), "SSH on %s did not answer within %d s; see `nubo vm console %s`",
+				 vm->ip, c->cfg.ssh_wait_s, vm->name);
+			vm->deadline = 0;
+			ctl_op_finish(c, vm->op_id, false, why);
+			save(c, vm);
+		}
+	}
+out:
+	paths_free(&p);
+}
+
+static void delete_step(struct ctl *c, struct vm *vm)
+{
+	struct vm_paths p;
+	paths_init(c, vm, &p);
+	struct err e = {0};
+	if (vm->state != VM_SHUTTING_DOWN) {
+		set_state(vm, VM_SHUTTING_DOWN, NULL);
+		save(c, vm);
+	}
+	kill_qemu(c, vm, &p);
+	phase(c, vm, "stopped", false);
+	release_tap(c, vm);
+	if (fs_rm_rf(p.dir, &e) < 0) {
+		log_error("vm %s: %s", vm->name, e.msg);
+		goto out;
+	}
+	if (store_vm_delete(c->st, vm->id, &e) < 0) {
+		log_error("vm %s: %s", vm->name, e.msg);
+		goto out;
+	}
+	if (network_sync_reservations(c, vm->network, &e) < 0)
+		log_warn("vm %s: %s", vm->name, e.msg);
+	phase(c, vm, "cleaned", false);
+	ctl_op_finish(c, vm->op_id, true, NULL);
+	log_info("vm %s (%s): deleted", vm->name, vm->id);
+out:
+	paths_free(&p);
+}
+
+static void reconcile_one(struct ctl *c, struct vm *vm)
+{
+	switch (vm->power) {
+	case POWER_DELETED:
+		delete_step(c, vm);
+		return;
+	case POWER_STOPPED:
+		if (vm->state == VM_ERROR && !vm_alive(vm))
+			return;
+		if (vm->state != VM_STOPPED || vm_alive(vm))
+			stop_step(c, vm);
+		return;
+	case POWER_RUNNING:
+		if (vm->reboot) {
+			stop_step(c, vm);
+		} else if (vm->state == VM_RUNNING || vm->state == VM_STOPPING) {
+			running_step(c, vm);
+		} else if (vm->state != VM_ERROR || vm->pid == 0) {
+			start_vm(c, vm, false);
+		}
+		return;
+	}
+}
+
+void instances_reconcile(struct ctl *c)
+{
+	struct vm *vms = NULL;
+	int n = 0;
+	struct err e = {0};
+	if (store_vm_list(c->st, &vms, &n, &e) < 0) {
+		log_error("reconcile: %s", e.msg);
+		return;
+	}
+	for (int i = 0; i < n; i++)
+		reconcile_one(c, &vms[i]);
+	vm_list_free(vms, n);
+}
+
+/* After a nubod restart: recognise the QEMUs that kept running. A QEMU
+ * launched just before a crash, whose pid never reached the store, is found
+ * through its pidfile. */
+void instances_adopt(struct ctl *c)
+{
+	struct vm *vms = NULL;
+	int n = 0, adopted = 0;
+	if (store_vm_list(c->st, &vms, &n, NULL) < 0)
+		return;
+	for (int i = 0; i < n; i++) {
+		struct vm *vm = &vms[i];
+		if (runner_dry_run())
+			continue;
+		struct vm_paths p;
+		paths_init(c, vm, &p);
+		int pid = qemu_pid_from_file(p.pid, vm->id);
+		if (pid > 0) {
+			if (vm->pid != pid) {
+				vm->pid = pid;
+				save(c, vm);
+			}
+			adopted++;
+			log_info("vm %s: adopted running QEMU pid %d", vm->name, pid);
+		}
+		paths_free(&p);
+	}
+	if (n)
+		log_info("adopted %d running VM(s) of %d", adopted, n);
+	vm_list_free(vms, n);
+}
+
+int instances_destroy_all(struct ctl *c, struct err *e)
+{
+	struct vm *vms = NULL;
+	int n = 0;
+	instances_adopt(c);
+	if (store_vm_list(c->st, &vms, &n, e) < 0)
+		return -1;
+	for (int i = 0; i < n; i++) {
+		vms[i].power = POWER_DELETED;
+		delete_step(c, &vms[i]);
+	}
+	vm_list_free(vms, n);
+	return 0;
+}

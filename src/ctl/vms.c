@@ -1,0 +1,227 @@
+/*
+ * vms: what the API asks of VMs, turned into specs. Nothing here touches the
+ * host: each function validates, writes the spec and an operation in one
+ * transaction, and kicks the reconciler that will act on it.
+ */
+#include "ctl/ctl-priv.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "util/log.h"
+#include "util/str.h"
+#include "util/timeutil.h"
+
+static int check_request(struct ctl *c, const struct vm_request *r, const struct machine_type **type,
+			 struct image *img, struct err *e)
+{
+	if (vm_name_validate(r->name, "name", e) < 0)
+		return -1;
+	const char *type_name = r->type ? r->type : "small";
+	*type = catalog_find(&c->cfg.types, type_name);
+	if (!*type) {
+		autofree char *names = catalog_names(&c->cfg.types);
+		return err_set(e, ERR_UNPROCESSABLE, "type \"%s\" does not exist; valid types: %s", type_name, names);
+	}
+	const char *image_name = r->image ? r->image : "tiny";
+	struct err ie = {0};
+	if (store_image_get(c->st, image_name, img, &ie) < 0) {
+		if (ie.kind != ERR_NOT_FOUND)
+			return err_set(e, ie.kind, "%s", ie.msg);
+		struct image *imgs = NULL;
+		int n = 0;
+		struct sbuf names = {0};
+		if (store_image_list(c->st, &imgs, &n, NULL) == 0)
+			for (int i = 0; i < n; i++)
+				sbuf_addf(&names, "%s%s", i ? ", " : "", imgs[i].name);
+		image_list_free(imgs, n);
+		autofree char *list = sbuf_take(&names);
+		return err_set(e, ERR_UNPROCESSABLE, "image \"%s\" does not exist; available images: %s%s",
+			       image_name, *list ? list : "none",
+			       strcmp(image_name, "tiny") == 0 ? " (build it with: nubo image build tiny)" : "");
+	}
+	if (strcmp(img->state, "ready") != 0) {
+		int rc = err_set(e, ERR_UNPROCESSABLE, "image \"%s\" is %s, not ready", img->name, img->state);
+		image_free_fields(img);
+		return rc;
+	}
+	if (r->n_ssh_keys > VM_SSH_KEYS_MAX)
+		return err_set(e, ERR_INVALID, "ssh_keys has %d keys; the limit is %d", r->n_ssh_keys,
+			       VM_SSH_KEYS_MAX);
+	for (int i = 0; i < r->n_ssh_keys; i++) {
+		const char *k = r->ssh_keys[i];
+		if (!k || strchr(k, '\n') || strlen(k) > 16384 ||
+		    !(str_starts_with(k, "ssh-") || str_starts_with(k, "ecdsa-") || str_starts_with(k, "sk-")))
+			return err_set(e, ERR_INVALID,
+				       "ssh_keys[%d] is not an OpenSSH public key (one line starting with ssh-, "
+				       "ecdsa- or sk-)",
+				       i);
+	}
+	if (r->user_data && strlen(r->user_data) > VM_USER_DATA_MAX)
+		return err_set(e, ERR_INVALID, "user_data is %zu bytes; the limit is %d", strlen(r->user_data),
+			       VM_USER_DATA_MAX);
+	return 0;
+}
+
+int ctl_vm_create(struct ctl *c, const struct vm_request *r, struct vm *vm, struct operation *op,
+		  struct err *e)
+{
+	const struct machine_type *type;
+	struct image img;
+	memset(vm, 0, sizeof(*vm));
+	if (check_request(c, r, &type, &img, e) < 0)
+		return -1;
+	id_new("vm", vm->id);
+	snprintf(vm->name, sizeof(vm->name), "%s", r->name);
+	snprintf(vm->type, sizeof(vm->type), "%s", type->name);
+	vm->vcpus = type->vcpus;
+	vm->memory_mib = type->memory_mib;
+	snprintf(vm->image, sizeof(vm->image), "%s", img.name);
+	snprintf(vm->image_id, sizeof(vm->image_id), "%s", img.id);
+	snprintf(vm->ssh_user, sizeof(vm->ssh_user), "%s", img.user[0] ? img.user : "root");
+	image_free_fields(&img);
+	snprintf(vm->network, sizeof(vm->network), "default");
+	id_mac_new(vm->mac);
+	struct sbuf keys = {0};
+	for (int i = 0; i < r->n_ssh_keys; i++)
+		sbuf_addf(&keys, "%s%s", i ? "\n" : "", r->ssh_keys[i]);
+	vm->ssh_keys = sbuf_take(&keys);
+	vm->ssh_key_file = xstrdup(r->ssh_key_file);
+	vm->user_data = xstrdup(r->user_data);
+	vm->power = POWER_RUNNING;
+	vm->state = VM_PENDING;
+	vm->created_at = vm->state_since = time_now_ms();
+	operation_init(op, "create", vm->id, vm->name);
+	snprintf(vm->op_id, sizeof(vm->op_id), "%s", op->id);
+
+	struct network net;
+	if (store_tx_begin(c->st, e) < 0)
+		goto fail;
+	bool ok = store_network_get(c->st, vm->network, &net, e) == 0 && sched_admit(c, vm, e) == 0 &&
+		  sched_pick_ip(c, &net, vm->ip, e) == 0;
+	if (ok) {
+		phases_mark(&op->phases, "scheduled", op->created_at, time_now_ms());
+		vm->boot = op->phases;
+		ok = store_vm_insert(c->st, vm, e) == 0 && store_op_insert(c->st, op, e) == 0;
+	}
+	if (store_tx_end(c->st, ok, ok ? e : NULL) < 0 || !ok)
+		goto fail;
+	log_info("vm %s (%s): create accepted, type %s, image %s, ip %s", vm->name, vm->id, vm->type, vm->image,
+		 vm->ip);
+	ctl_kick(c);
+	return 0;
+fail:
+	vm_free_fields(vm);
+	return -1;
+}
+
+/* Marks the VM's previous operation failed when a new one takes over. */
+static void supersede(struct ctl *c, const struct vm *vm, const struct operation *next)
+{
+	if (!vm->op_id[0])
+		return;
+	char why[128];
+	snprintf(why, sizeof(why), "superseded by %s (%s)", next->kind, next->id);
+	ctl_op_finish(c, vm->op_id, false, why);
+}
+
+static int act_locked(struct ctl *c, struct vm *vm, enum vm_action a, bool force, struct operation *op,
+		      bool *accepted, struct err *e)
+{
+	enum vm_verdict v = vm_action_verdict(vm->state, vm->power, a);
+	if (v == VM_REFUSE)
+		return err_set(e, ERR_CONFLICT, "cannot %s VM %s while it is %s%s", vm_action_name(a), vm->name,
+			       vm_state_name(vm->state),
+			       a == VM_ACTION_REBOOT ? "; only a running VM can be rebooted" : "; try again shortly");
+	if (v == VM_NOOP) {
+		*accepted = false;
+		/* Already on its way: hand back the operation in progress, if any. */
+		if (vm->op_id[0] && store_op_get(c->st, vm->op_id, op, NULL) == 0) {
+			if (op->state == OP_RUNNING)
+				return 0;
+			operation_free_fields(op);
+		}
+		return ctl_op_record_done(c, vm_action_name(a), vm->id, vm->name, op, e);
+	}
+	*accepted = true;
+	operation_init(op, vm_action_name(a), vm->id, vm->name);
+	switch (a) {
+	case VM_ACTION_START:
+		vm->power = POWER_RUNNING;
+		if (sched_admit(c, vm, e) < 0)
+			return -1;
+		phases_mark(&op->phases, "scheduled", op->created_at, time_now_ms());
+		vm->boot = op->phases;
+		free(vm->reason);
+		vm->reason = NULL;
+		break;
+	case VM_ACTION_STOP:
+		vm->power = POWER_STOPPED;
+		vm->force_stop = force;
+		vm->deadline = 0;
+		break;
+	case VM_ACTION_REBOOT:
+		vm->reboot = true;
+		vm->force_stop = force;
+		vm->deadline = 0;
+		break;
+	case VM_ACTION_DELETE:
+		vm->power = POWER_DELETED;
+		vm->force_stop = true;
+		break;
+	}
+	supersede(c, vm, op);
+	snprintf(vm->op_id, sizeof(vm->op_id), "%s", op->id);
+	if (store_op_insert(c->st, op, e) < 0 || store_vm_update(c->st, vm, e) < 0)
+		return -1;
+	log_info("vm %s (%s): %s accepted%s", vm->name, vm->id, vm_action_name(a), force ? " (forced)" : "");
+	return 0;
+}
+
+int ctl_vm_act(struct ctl *c, const char *ref, enum vm_action a, bool force, struct vm *vm,
+	       struct operation *op, bool *accepted, struct err *e)
+{
+	memset(op, 0, sizeof(*op));
+	if (store_tx_begin(c->st, e) < 0)
+		return -1;
+	int rc = store_vm_get(c->st, ref, vm, e);
+	if (rc == 0) {
+		rc = act_locked(c, vm, a, force, op, accepted, e);
+		if (rc < 0)
+			vm_free_fields(vm);
+	}
+	if (store_tx_end(c->st, rc == 0, rc == 0 ? e : NULL) < 0 && rc == 0) {
+		vm_free_fields(vm);
+		rc = -1;
+	}
+	if (rc == 0 && *accepted)
+		ctl_kick(c);
+	return rc;
+}
+
+#define CONSOLE_TAIL (256 * 1024)
+
+int ctl_vm_console(struct ctl *c, const char *ref, char **text, size_t *len, struct err *e)
+{
+	struct vm vm;
+	if (store_vm_get(c->st, ref, &vm, e) < 0)
+		return -1;
+	autofree char *dir = ctl_vm_dir(c, vm.id);
+	autofree char *path = xasprintf("%s/console.log", dir);
+	vm_free_fields(&vm);
+	FILE *f = fopen(path, "rb");
+	if (!f) {
+		*text = xstrdup("");
+		*len = 0;
+		return 0;
+	}
+	fseek(f, 0, SEEK_END);
+	long size = ftell(f);
+	long start = size > CONSOLE_TAIL ? size - CONSOLE_TAIL : 0;
+	fseek(f, start, SEEK_SET);
+	*text = xcalloc((size_t)(size - start) + 1, 1);
+	*len = fread(*text, 1, (size_t)(size - start), f);
+	fclose(f);
+	return 0;
+}

@@ -1,0 +1,66 @@
+/*
+ * probe: a non-blocking connect and a read of the server's greeting. SSH
+ * servers speak first ("SSH-2.0-…"), so a banner proves sshd is serving,
+ * not only that the port is open.
+ */
+#include "host/probe.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "util/runner.h"
+#include "util/timeutil.h"
+
+static bool wait_fd(int fd, short events, int64_t deadline)
+{
+	for (;;) {
+		int64_t left = deadline - time_mono_ms();
+		if (left <= 0)
+			return false;
+		struct pollfd p = {fd, events, 0};
+		int n = poll(&p, 1, (int)left);
+		if (n < 0 && errno == EINTR)
+			continue;
+		return n > 0 && (p.revents & events);
+	}
+}
+
+bool probe_banner(const char *ip, int port, const char *prefix, int timeout_ms)
+{
+	if (runner_dry_run())
+		return true;
+	struct sockaddr_in sa = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port)};
+	if (!ip || inet_pton(AF_INET, ip, &sa.sin_addr) != 1)
+		return false;
+	int fd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		return false;
+	int64_t deadline = time_mono_ms() + timeout_ms;
+	bool ok = false;
+	if (connect(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0 && errno != EINPROGRESS)
+		goto out;
+	if (!wait_fd(fd, POLLOUT, deadline))
+		goto out;
+	int soerr = 0;
+	socklen_t len = sizeof(soerr);
+	if (getsockopt(fd, SOL_SOCKET, SO_ERROR, &soerr, &len) < 0 || soerr)
+		goto out;
+	char buf[64];
+	size_t got = 0, want = strlen(prefix);
+	while (got < want && wait_fd(fd, POLLIN, deadline)) {
+		ssize_t r = read(fd, buf + got, sizeof(buf) - got);
+		if (r <= 0)
+			break;
+		got += (size_t)r;
+	}
+	ok = got >= want && memcmp(buf, prefix, want) == 0;
+out:
+	close(fd);
+	return ok;
+}

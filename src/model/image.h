@@ -1,0 +1,31 @@
+/*
+ * image: a bootable base disk (and, for direct boot, its kernel and initrd)
+ * under <state-dir>/images/<id>/. VMs get qcow2 overlays on it, so an image
+ * in use cannot be deleted.
+ */
+#pragma once
+
+#include <jansson.h>
+#include <stdint.h>
+
+#include "model/machine_type.h"
+#include "util/ids.h"
+
+struct image {
+	char id[ID_MAX];
+	char name[NAME_MAX_LEN + 1];
+	char recipe[NAME_MAX_LEN + 1];
+	char state[16];        /* building | ready | error */
+	char boot[16];         /* direct | firmware */
+	char user[33];         /* default login user */
+	char *cmdline;         /* kernel command line for direct boot */
+	char *os;              /* what is inside, for people */
+	char *error;
+	int64_t size_bytes;
+	int64_t created_at;
+	char op_id[ID_MAX];
+};
+
+void image_free_fields(struct image *img);
+void image_list_free(struct image *imgs, int n);
+json_t *image_to_json(const struct image *img);

@@ -1,0 +1,102 @@
+/*
+ * vm: a virtual machine as nubo models it: the spec (what the user asked
+ * for) and the status (what was last observed), their validation, the state
+ * table that says what each user action does in each state, and the JSON the
+ * API shows.
+ *
+ * States follow EC2:
+ *
+ *            create/start               QEMU up
+ *   (new) ───────────────► pending ─────────────► running
+ *                             ▲                      │ stop / guest power-off
+ *                             │ start                ▼
+ *                          stopped ◄───────────── stopping
+ *                             ▲
+ *       QEMU died unexpectedly │ start
+ *                 error ───────┘
+ *   any state ── delete ──► shutting-down ──► terminated (row removed)
+ */
+#pragma once
+
+#include <jansson.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "model/machine_type.h"
+#include "model/phases.h"
+#include "util/err.h"
+#include "util/ids.h"
+
+enum vm_state {
+	VM_PENDING,
+	VM_RUNNING,
+	VM_STOPPING,
+	VM_STOPPED,
+	VM_SHUTTING_DOWN,
+	VM_TERMINATED,
+	VM_ERROR,
+};
+
+/* What the user asked for: the reconciler drives the VM toward it. */
+enum vm_power {
+	POWER_RUNNING,
+	POWER_STOPPED,
+	POWER_DELETED,
+};
+
+enum vm_action { VM_ACTION_START, VM_ACTION_STOP, VM_ACTION_REBOOT, VM_ACTION_DELETE };
+
+/* What an action does in a state. */
+enum vm_verdict {
+	VM_ACCEPT,    /* change the spec, start an operation: 202 */
+	VM_NOOP,      /* already there or on its way: 200 */
+	VM_REFUSE,    /* not in this state: 409 */
+};
+
+#define VM_USER_DATA_MAX (64 * 1024)
+#define VM_SSH_KEYS_MAX 16
+
+struct vm {
+	char id[ID_MAX];
+	char name[NAME_MAX_LEN + 1];
+	/* spec */
+	char type[NAME_MAX_LEN + 1];
+	int vcpus, memory_mib;
+	char image[NAME_MAX_LEN + 1];
+	char image_id[ID_MAX];
+	char network[NAME_MAX_LEN + 1];
+	char ip[16], mac[18];
+	char *ssh_keys;        /* newline-separated public keys */
+	char *ssh_key_file;    /* the client's .pub path, for `nubo vm ssh` */
+	char *user_data;
+	char ssh_user[33];
+	enum vm_power power;
+	bool force_stop;       /* stop without ACPI power-down */
+	bool reboot;           /* a reboot was asked and is not finished */
+	/* status */
+	enum vm_state state;
+	char *reason;          /* why error, or why it stopped */
+	int pid;
+	char accel[8];
+	int64_t created_at, started_at, state_since;  /* ms since the epoch */
+	int64_t deadline;      /* ms: when a graceful stop turns forced, or SSH wait gives up */
+	struct phases boot;    /* phases of the last start */
+	char op_id[ID_MAX];    /* the operation in progress or last finished */
+};
+
+void vm_free_fields(struct vm *vm);          /* frees heap fields; the struct stays */
+void vm_list_free(struct vm *vms, int n);
+
+const char *vm_state_name(enum vm_state s);
+int vm_state_parse(const char *s, enum vm_state *out);
+const char *vm_power_name(enum vm_power p);
+int vm_power_parse(const char *s, enum vm_power *out);
+
+/* DNS-safe: 1..63 of a-z 0-9 -, starting with a letter, not ending with -. */
+int vm_name_validate(const char *name, const char *field, struct err *e);
+enum vm_verdict vm_action_verdict(enum vm_state state, enum vm_power power, enum vm_action a);
+const char *vm_action_name(enum vm_action a);
+/* Whether a VM in this state holds host CPU and memory. */
+bool vm_holds_capacity(const struct vm *vm);
+
+json_t *vm_to_json(const struct vm *vm);

@@ -1,0 +1,35 @@
+/*
+ * migrations: append-only. A released step is never edited; a change to the
+ * schema is a new step with the next number.
+ */
+#include "store/migrations.h"
+
+const struct migration store_migrations[] = {
+	{1, "CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);"
+	    "CREATE TABLE networks ("
+	    "  id TEXT PRIMARY KEY, name TEXT NOT NULL UNIQUE, cidr TEXT NOT NULL,"
+	    "  bridge TEXT NOT NULL UNIQUE, nat INTEGER NOT NULL, created_at INTEGER NOT NULL);"
+	    "CREATE TABLE images ("
+	    "  id TEXT PRIMARY KEY, name TEXT NOT NULL UNIQUE, recipe TEXT NOT NULL, state TEXT NOT NULL,"
+	    "  boot TEXT NOT NULL, user TEXT NOT NULL, cmdline TEXT, os TEXT, error TEXT,"
+	    "  size_bytes INTEGER NOT NULL DEFAULT 0, created_at INTEGER NOT NULL, op_id TEXT);"
+	    "CREATE TABLE vms ("
+	    "  id TEXT PRIMARY KEY, name TEXT NOT NULL UNIQUE,"
+	    "  type TEXT NOT NULL, vcpus INTEGER NOT NULL, memory_mib INTEGER NOT NULL,"
+	    "  image TEXT NOT NULL, image_id TEXT NOT NULL, network TEXT NOT NULL, ip TEXT, mac TEXT NOT NULL,"
+	    "  ssh_keys TEXT, ssh_key_file TEXT, user_data TEXT, ssh_user TEXT NOT NULL,"
+	    "  power TEXT NOT NULL, force_stop INTEGER NOT NULL DEFAULT 0, reboot INTEGER NOT NULL DEFAULT 0,"
+	    "  state TEXT NOT NULL, reason TEXT, pid INTEGER NOT NULL DEFAULT 0, accel TEXT,"
+	    "  created_at INTEGER NOT NULL, started_at INTEGER NOT NULL DEFAULT 0,"
+	    "  state_since INTEGER NOT NULL DEFAULT 0, deadline INTEGER NOT NULL DEFAULT 0,"
+	    "  boot_phases TEXT, op_id TEXT);"
+	    "CREATE UNIQUE INDEX vms_network_ip ON vms (network, ip);"
+	    "CREATE INDEX vms_image ON vms (image_id);"
+	    "CREATE TABLE operations ("
+	    "  id TEXT PRIMARY KEY, kind TEXT NOT NULL, target TEXT NOT NULL, target_name TEXT NOT NULL,"
+	    "  state TEXT NOT NULL, error TEXT, phases TEXT, created_at INTEGER NOT NULL,"
+	    "  finished_at INTEGER NOT NULL DEFAULT 0);"
+	    "CREATE INDEX operations_target ON operations (target);"},
+};
+
+const int store_migrations_count = sizeof(store_migrations) / sizeof(store_migrations[0]);

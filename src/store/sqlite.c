@@ -1,0 +1,722 @@
+/*
+ * sqlite: the embedded store backend (see store.h).
+ *
+ * One connection in WAL mode, serialised by a recursive lock so that a
+ * transaction opened with store_tx_begin() can call the other functions.
+ * Column lists are written once per table and shared by the insert, update
+ * and select statements, so a new column is added in one place.
+ */
+#include "store/store.h"
+
+#include <pthread.h>
+#include <sqlite3.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "store/migrations.h"
+#include "util/log.h"
+#include "util/str.h"
+
+struct store {
+	sqlite3 *db;
+	pthread_mutex_t lock;
+};
+
+static int db_err(struct store *st, struct err *e, const char *what)
+{
+	return err_set(e, ERR_INTERNAL, "store: %s: %s", what, sqlite3_errmsg(st->db));
+}
+
+static int exec_sql(struct store *st, const char *sql, struct err *e)
+{
+	char *msg = NULL;
+	if (sqlite3_exec(st->db, sql, NULL, NULL, &msg) != SQLITE_OK) {
+		int rc = err_set(e, ERR_INTERNAL, "store: %s", msg ? msg : "unknown error");
+		sqlite3_free(msg);
+		return rc;
+	}
+	return 0;
+}
+
+static int migrate(struct store *st, struct err *e)
+{
+	sqlite3_stmt *s;
+	int version = 0;
+	if (sqlite3_prepare_v2(st->db, "PRAGMA user_version", -1, &s, NULL) != SQLITE_OK)
+		return db_err(st, e, "reading schema version");
+	if (sqlite3_step(s) == SQLITE_ROW)
+		version = sqlite3_column_int(s, 0);
+	sqlite3_finalize(s);
+	for (int i = 0; i < store_migrations_count; i++) {
+		const struct migration *m = &store_migrations[i];
+		if (m->version <= version)
+			continue;
+		char pragma[64];
+		snprintf(pragma, sizeof(pragma), "PRAGMA user_version = %d;", m->version);
+		if (exec_sql(st, "BEGIN IMMEDIATE", e) < 0)
+			return -1;
+		if (exec_sql(st, m->sql, e) < 0 || exec_sql(st, pragma, e) < 0) {
+			exec_sql(st, "ROLLBACK", NULL);
+			err_prefix(e, "migration %d", m->version);
+			return -1;
+		}
+		if (exec_sql(st, "COMMIT", e) < 0)
+			return -1;
+		log_info("store: schema migrated to version %d", m->version);
+	}
+	return 0;
+}
+
+int store_open(const char *path, struct store **out, struct err *e)
+{
+	struct store *st = xcalloc(1, sizeof(*st));
+	pthread_mutexattr_t attr;
+	pthread_mutexattr_init(&attr);
+	pthread_mutexattr_settype(&attr, PTHREAD_MUTEX_RECURSIVE);
+	pthread_mutex_init(&st->lock, &attr);
+	pthread_mutexattr_destroy(&attr);
+	if (sqlite3_open_v2(path, &st->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_FULLMUTEX,
+			    NULL) != SQLITE_OK) {
+		int rc = err_set(e, ERR_INTERNAL, "cannot open store %s: %s", path,
+				 st->db ? sqlite3_errmsg(st->db) : "out of memory");
+		store_close(st);
+		return rc;
+	}
+	sqlite3_busy_timeout(st->db, 5000);
+	if (exec_sql(st, "PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; PRAGMA foreign_keys = ON;",
+		     e) < 0 ||
+	    migrate(st, e) < 0) {
+		err_prefix(e, "store %s", path);
+		store_close(st);
+		return -1;
+	}
+	*out = st;
+	return 0;
+}
+
+void store_close(struct store *st)
+{
+	if (!st)
+		return;
+	sqlite3_close(st->db);
+	pthread_mutex_destroy(&st->lock);
+	free(st);
+}
+
+int store_tx_begin(struct store *st, struct err *e)
+{
+	pthread_mutex_lock(&st->lock);
+	if (exec_sql(st, "BEGIN IMMEDIATE", e) < 0) {
+		pthread_mutex_unlock(&st->lock);
+		return -1;
+	}
+	return 0;
+}
+
+int store_tx_end(struct store *st, bool ok, struct err *e)
+{
+	int rc = exec_sql(st, ok ? "COMMIT" : "ROLLBACK", e);
+	if (rc < 0 && ok)
+		exec_sql(st, "ROLLBACK", NULL);
+	pthread_mutex_unlock(&st->lock);
+	return rc;
+}
+
+/* --- statement helpers ---------------------------------------------------- */
+
+static sqlite3_stmt *prep(struct store *st, const char *sql, struct err *e)
+{
+	sqlite3_stmt *s = NULL;
+	if (sqlite3_prepare_v2(st->db, sql, -1, &s, NULL) != SQLITE_OK) {
+		db_err(st, e, "preparing a statement");
+		return NULL;
+	}
+	return s;
+}
+
+static void bind_text(sqlite3_stmt *s, int i, const char *v)
+{
+	if (v)
+		sqlite3_bind_text(s, i, v, -1, SQLITE_TRANSIENT);
+	else
+		sqlite3_bind_null(s, i);
+}
+
+static void bind_phases(sqlite3_stmt *s, int i, const struct phases *ph)
+{
+	json_t *j = phases_to_json(ph);
+	char *text = json_dumps(j, JSON_COMPACT);
+	sqlite3_bind_text(s, i, text, -1, SQLITE_TRANSIENT);
+	free(text);
+	json_decref(j);
+}
+
+static void col_copy(sqlite3_stmt *s, int i, char *buf, size_t n)
+{
+	const char *v = (const char *)sqlite3_column_text(s, i);
+	snprintf(buf, n, "%s", v ? v : "");
+}
+
+static char *col_dup(sqlite3_stmt *s, int i)
+{
+	const char *v = (const char *)sqlite3_column_text(s, i);
+	return v ? xstrdup(v) : NULL;
+}
+
+/* Runs a statement that returns no rows; maps a UNIQUE violation to ERR_CONFLICT with what. */
+static int step_done(struct store *st, sqlite3_stmt *s, const char *what, struct err *e)
+{
+	int rc = sqlite3_step(s);
+	int ext = sqlite3_extended_errcode(st->db);
+	int out = 0;
+	if (rc != SQLITE_DONE) {
+		if (ext == SQLITE_CONSTRAINT_UNIQUE || ext == SQLITE_CONSTRAINT_PRIMARYKEY)
+			out = err_set(e, ERR_CONFLICT, "%s already exists", what);
+		else
+			out = db_err(st, e, what);
+	}
+	sqlite3_finalize(s);
+	return out;
+}
+
+#define LOCKED(st, body)                             \
+	do {                                         \
+		pthread_mutex_lock(&(st)->lock);     \
+		int locked_rc_ = (body);             \
+		pthread_mutex_unlock(&(st)->lock);   \
+		return locked_rc_;                   \
+	} while (0)
+
+/* --- VMs ---------------------------------------------------------------- */
+
+#define VM_COLS                                                                                        \
+	"id, name, type, vcpus, memory_mib, image, image_id, network, ip, mac, ssh_keys, ssh_key_file, " \
+	"user_data, ssh_user, power, force_stop, reboot, state, reason, pid, accel, created_at, "         \
+	"started_at, state_since, deadline, boot_phases, op_id"
+#define VM_NCOLS 27
+#define VM_PARAMS "?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?"
+
+static void vm_bind(sqlite3_stmt *s, const struct vm *vm)
+{
+	int i = 1;
+	bind_text(s, i++, vm->id);
+	bind_text(s, i++, vm->name);
+	bind_text(s, i++, vm->type);
+	sqlite3_bind_int(s, i++, vm->vcpus);
+	sqlite3_bind_int(s, i++, vm->memory_mib);
+	bind_text(s, i++, vm->image);
+	bind_text(s, i++, vm->image_id);
+	bind_text(s, i++, vm->network);
+	bind_text(s, i++, vm->ip[0] ? vm->ip : NULL);
+	bind_text(s, i++, vm->mac);
+	bind_text(s, i++, vm->ssh_keys);
+	bind_text(s, i++, vm->ssh_key_file);
+	bind_text(s, i++, vm->user_data);
+	bind_text(s, i++, vm->ssh_user);
+	bind_text(s, i++, vm_power_name(vm->power));
+	sqlite3_bind_int(s, i++, vm->force_stop);
+	sqlite3_bind_int(s, i++, vm->reboot);
+	bind_text(s, i++, vm_state_name(vm->state));
+	bind_text(s, i++, vm->reason);
+	sqlite3_bind_int(s, i++, vm->pid);
+	bind_text(s, i++, vm->accel[0] ? vm->accel : NULL);
+	sqlite3_bind_int64(s, i++, vm->created_at);
+	sqlite3_bind_int64(s, i++, vm->started_at);
+	sqlite3_bind_int64(s, i++, vm->state_since);
+	sqlite3_bind_int64(s, i++, vm->deadline);
+	bind_phases(s, i++, &vm->boot);
+	bind_text(s, i++, vm->op_id[0] ? vm->op_id : NULL);
+}
+
+static void vm_read(sqlite3_stmt *s, struct vm *vm)
+{
+	memset(vm, 0, sizeof(*vm));
+	int i = 0;
+	col_copy(s, i++, vm->id, sizeof(vm->id));
+	col_copy(s, i++, vm->name, sizeof(vm->name));
+	col_copy(s, i++, vm->type, sizeof(vm->type));
+	vm->vcpus = sqlite3_column_int(s, i++);
+	vm->memory_mib = sqlite3_column_int(s, i++);
+	col_copy(s, i++, vm->image, sizeof(vm->image));
+	col_copy(s, i++, vm->image_id, sizeof(vm->image_id));
+	col_copy(s, i++, vm->network, sizeof(vm->network));
+	col_copy(s, i++, vm->ip, sizeof(vm->ip));
+	col_copy(s, i++, vm->mac, sizeof(vm->mac));
+	vm->ssh_keys = col_dup(s, i++);
+	vm->ssh_key_file = col_dup(s, i++);
+	vm->user_data = col_dup(s, i++);
+	col_copy(s, i++, vm->ssh_user, sizeof(vm->ssh_user));
+	vm_power_parse((const char *)sqlite3_column_text(s, i++), &vm->power);
+	vm->force_stop = sqlite3_column_int(s, i++);
+	vm->reboot = sqlite3_column_int(s, i++);
+	vm_state_parse((const char *)sqlite3_column_text(s, i++), &vm->state);
+	vm->reason = col_dup(s, i++);
+	vm->pid = sqlite3_column_int(s, i++);
+	col_copy(s, i++, vm->accel, sizeof(vm->accel));
+	vm->created_at = sqlite3_column_int64(s, i++);
+	vm->started_at = sqlite3_column_int64(s, i++);
+	vm->state_since = sqlite3_column_int64(s, i++);
+	vm->deadline = sqlite3_column_int64(s, i++);
+	phases_from_json_text(&vm->boot, (const char *)sqlite3_column_text(s, i++));
+	col_copy(s, i++, vm->op_id, sizeof(vm->op_id));
+}
+
+static int vm_insert_locked(struct store *st, const struct vm *vm, struct err *e)
+{
+	sqlite3_stmt *s = prep(st, "INSERT INTO vms (" VM_COLS ") VALUES (" VM_PARAMS ")", e);
+	if (!s)
+		return -1;
+	vm_bind(s, vm);
+	int rc = sqlite3_step(s);
+	int ext = sqlite3_extended_errcode(st->db);
+	const char *msg = sqlite3_errmsg(st->db);
+	int out = 0;
+	if (rc != SQLITE_DONE) {
+		if (ext == SQLITE_CONSTRAINT_UNIQUE && strstr(msg, "vms.ip"))
+			out = err_set(e, ERR_CONFLICT, "IP address %s is already in use on network %s", vm->ip,
+				      vm->network);
+		else if (ext == SQLITE_CONSTRAINT_UNIQUE || ext == SQLITE_CONSTRAINT_PRIMARYKEY)
+			out = err_set(e, ERR_CONFLICT, "a VM named \"%s\" already exists", vm->name);
+		else
+			out = db_err(st, e, "inserting a VM");
+	}
+	sqlite3_finalize(s);
+	return out;
+}
+
+int store_vm_insert(struct store *st, const struct vm *vm, struct err *e)
+{
+	LOCKED(st, vm_insert_locked(st, vm, e));
+}
+
+/* Reads the single row a statement selects into fill(row) or reports not_found. */
+static int get_one(struct store *st, sqlite3_stmt *s, void (*fill)(sqlite3_stmt *, void *), void *out,
+		   const char *what, const char *ref, struct err *e)
+{
+	int rc = sqlite3_step(s);
+	int result = 0;
+	if (rc == SQLITE_ROW)
+		fill(s, out);
+	else if (rc == SQLITE_DONE)
+		result = err_set(e, ERR_NOT_FOUND, "%s \"%s\" does not exist", what, ref);
+	else
+		result = db_err(st, e, what);
+	sqlite3_finalize(s);
+	return result;
+}
+
+static void vm_fill(sqlite3_stmt *s, void *out)
+{
+	vm_read(s, out);
+}
+
+static int vm_get_locked(struct store *st, const char *ref, struct vm *out, struct err *e)
+{
+	sqlite3_stmt *s = prep(st, "SELECT " VM_COLS " FROM vms WHERE name = ?1 OR id = ?1", e);
+	if (!s)
+		return -1;
+	bind_text(s, 1, ref);
+	return get_one(st, s, vm_fill, out, "VM", ref, e);
+}
+
+int store_vm_get(struct store *st, const char *ref, struct vm *out, struct err *e)
+{
+	LOCKED(st, vm_get_locked(st, ref, out, e));
+}
+
+/* Collects every row of s into a growing array of elements of size sz. */
+static int list_all(struct store *st, sqlite3_stmt *s, size_t sz, void (*fill)(sqlite3_stmt *, void *),
+		    void **out, int *n, struct err *e)
+{
+	char *arr = NULL;
+	int count = 0, cap = 0, rc;
+	while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+		if (count == cap) {
+			cap = cap ? cap * 2 : 16;
+			arr = xrealloc(arr, sz * (size_t)cap);
+		}
+		fill(s, arr + sz * (size_t)count);
+		count++;
+	}
+	sqlite3_finalize(s);
+	if (rc != SQLITE_DONE) {
+		free(arr);
+		return db_err(st, e, "listing");
+	}
+	*out = arr;
+	*n = count;
+	return 0;
+}
+
+static int vm_list_locked(struct store *st, struct vm **out, int *n, struct err *e)
+{
+	sqlite3_stmt *s = prep(st, "SELECT " VM_COLS " FROM vms ORDER BY name", e);
+	if (!s)
+		return -1;
+	return list_all(st, s, sizeof(struct vm), vm_fill, (void **)out, n, e);
+}
+
+int store_vm_list(struct store *st, struct vm **out, int *n, struct err *e)
+{
+	LOCKED(st, vm_list_locked(st, out, n, e));
+}
+
+static int vm_update_locked(struct store *st, const struct vm *vm, struct err *e)
+{
+	sqlite3_stmt *s = prep(st, "UPDATE vms SET (" VM_COLS ") = (" VM_PARAMS ") WHERE id = ?28", e);
+	if (!s)
+		return -1;
+	vm_bind(s, vm);
+	bind_text(s, VM_NCOLS + 1, vm->id);
+	return step_done(st, s, "updating a VM", e);
+}
+
+int store_vm_update(struct store *st, const struct vm *vm, struct err *e)
+{
+	LOCKED(st, vm_update_locked(st, vm, e));
+}
+
+static int delete_by_id(struct store *st, const char *sql, const char *id, struct err *e)
+{
+	sqlite3_stmt *s = prep(st, sql, e);
+	if (!s)
+		return -1;
+	bind_text(s, 1, id);
+	return step_done(st, s, "deleting", e);
+}
+
+int store_vm_delete(struct store *st, const char *id, struct err *e)
+{
+	LOCKED(st, delete_by_id(st, "DELETE FROM vms WHERE id = ?1", id, e));
+}
+
+static int vm_usage_locked(struct store *st, const char *exclude_id, int *vcpus, int *memory_mib,
+			   struct err *e)
+{
+	/* Mirrors vm_holds_capacity(): asked to run, or still running. */
+	sqlite3_stmt *s = prep(st,
+			       "SELECT COALESCE(SUM(vcpus),0), COALESCE(SUM(memory_mib),0) FROM vms "
+			       "WHERE (power = 'running' OR state IN ('running','pending','stopping')) "
+			       "AND id IS NOT ?1",
+			       e);
+	if (!s)
+		return -1;
+	bind_text(s, 1, exclude_id);
+	int rc = sqlite3_step(s);
+	if (rc == SQLITE_ROW) {
+		*vcpus = sqlite3_column_int(s, 0);
+		*memory_mib = sqlite3_column_int(s, 1);
+	}
+	sqlite3_finalize(s);
+	return rc == SQLITE_ROW ? 0 : db_err(st, e, "summing usage");
+}
+
+int store_vm_usage(struct store *st, const char *exclude_id, int *vcpus, int *memory_mib, struct err *e)
+{
+	LOCKED(st, vm_usage_locked(st, exclude_id, vcpus, memory_mib, e));
+}
+
+static int count_query(struct store *st, const char *sql, const char *a, const char *b, const char *c,
+		       int *n, struct err *e)
+{
+	sqlite3_stmt *s = prep(st, sql, e);
+	if (!s)
+		return -1;
+	bind_text(s, 1, a);
+	if (b)
+		bind_text(s, 2, b);
+	if (c)
+		bind_text(s, 3, c);
+	int rc = sqlite3_step(s);
+	if (rc == SQLITE_ROW)
+		*n = sqlite3_column_int(s, 0);
+	sqlite3_finalize(s);
+	return rc == SQLITE_ROW ? 0 : db_err(st, e, "counting");
+}
+
+static int ip_taken_locked(struct store *st, const char *network, const char *ip, bool *taken, struct err *e)
+{
+	int n = 0;
+	int rc = count_query(st, "SELECT COUNT(*) FROM vms WHERE network = ?1 AND ip = ?2", network, ip, NULL,
+			     &n, e);
+	*taken = n > 0;
+	return rc;
+}
+
+int store_vm_ip_taken(struct store *st, const char *network, const char *ip, bool *taken, struct err *e)
+{
+	LOCKED(st, ip_taken_locked(st, network, ip, taken, e));
+}
+
+int store_vm_count_by_image(struct store *st, const char *image_id, int *n, struct err *e)
+{
+	LOCKED(st, count_query(st, "SELECT COUNT(*) FROM vms WHERE image_id = ?1", image_id, NULL, NULL, n, e));
+}
+
+/* --- operations --------------------------------------------------------- */
+
+#define OP_COLS "id, kind, target, target_name, state, error, phases, created_at, finished_at"
+#define OP_PARAMS "?,?,?,?,?,?,?,?,?"
+
+static void op_bind(sqlite3_stmt *s, const struct operation *op)
+{
+	bind_text(s, 1, op->id);
+	bind_text(s, 2, op->kind);
+	bind_text(s, 3, op->target);
+	bind_text(s, 4, op->target_name);
+	bind_text(s, 5, op_state_name(op->state));
+	bind_text(s, 6, op->error);
+	bind_phases(s, 7, &op->phases);
+	sqlite3_bind_int64(s, 8, op->created_at);
+	sqlite3_bind_int64(s, 9, op->finished_at);
+}
+
+static void op_fill(sqlite3_stmt *s, void *out)
+{
+	struct operation *op = out;
+	memset(op, 0, sizeof(*op));
+	col_copy(s, 0, op->id, sizeof(op->id));
+	col_copy(s, 1, op->kind, sizeof(op->kind));
+	col_copy(s, 2, op->target, sizeof(op->target));
+	col_copy(s, 3, op->target_name, sizeof(op->target_name));
+	op_state_parse((const char *)sqlite3_column_text(s, 4), &op->state);
+	op->error = col_dup(s, 5);
+	phases_from_json_text(&op->phases, (const char *)sqlite3_column_text(s, 6));
+	op->created_at = sqlite3_column_int64(s, 7);
+	op->finished_at = sqlite3_column_int64(s, 8);
+}
+
+static int op_write_locked(struct store *st, const struct operation *op, bool insert, struct err *e)
+{
+	sqlite3_stmt *s = prep(st,
+			       insert ? "INSERT INTO operations (" OP_COLS ") VALUES (" OP_PARAMS ")"
+				      : "UPDATE operations SET (" OP_COLS ") = (" OP_PARAMS ") WHERE id = ?1",
+			       e);
+	if (!s)
+		return -1;
+	op_bind(s, op);
+	return step_done(st, s, "operation", e);
+}
+
+int store_op_insert(struct store *st, const struct operation *op, struct err *e)
+{
+	LOCKED(st, op_write_locked(st, op, true, e));
+}
+
+int store_op_update(struct store *st, const struct operation *op, struct err *e)
+{
+	LOCKED(st, op_write_locked(st, op, false, e));
+}
+
+static int op_get_locked(struct store *st, const char *id, struct operation *out, struct err *e)
+{
+	sqlite3_stmt *s = prep(st, "SELECT " OP_COLS " FROM operations WHERE id = ?1", e);
+	if (!s)
+		return -1;
+	bind_text(s, 1, id);
+	return get_one(st, s, op_fill, out, "operation", id, e);
+}
+
+int store_op_get(struct store *st, const char *id, struct operation *out, struct err *e)
+{
+	LOCKED(st, op_get_locked(st, id, out, e));
+}
+
+/* --- images ------------------------------------------------------------- */
+
+#define IMG_COLS "id, name, recipe, state, boot, user, cmdline, os, error, size_bytes, created_at, op_id"
+#define IMG_PARAMS "?,?,?,?,?,?,?,?,?,?,?,?"
+
+static void img_bind(sqlite3_stmt *s, const struct image *img)
+{
+	bind_text(s, 1, img->id);
+	bind_text(s, 2, img->name);
+	bind_text(s, 3, img->recipe);
+	bind_text(s, 4, img->state);
+	bind_text(s, 5, img->boot);
+	bind_text(s, 6, img->user);
+	bind_text(s, 7, img->cmdline);
+	bind_text(s, 8, img->os);
+	bind_text(s, 9, img->error);
+	sqlite3_bind_int64(s, 10, img->size_bytes);
+	sqlite3_bind_int64(s, 11, img->created_at);
+	bind_text(s, 12, img->op_id[0] ? img->op_id : NULL);
+}
+
+static void img_fill(sqlite3_stmt *s, void *out)
+{
+	struct image *img = out;
+	memset(img, 0, sizeof(*img));
+	col_copy(s, 0, img->id, sizeof(img->id));
+	col_copy(s, 1, img->name, sizeof(img->name));
+	col_copy(s, 2, img->recipe, sizeof(img->recipe));
+	col_copy(s, 3, img->state, sizeof(img->state));
+	col_copy(s, 4, img->boot, sizeof(img->boot));
+	col_copy(s, 5, img->user, sizeof(img->user));
+	img->cmdline = col_dup(s, 6);
+	img->os = col_dup(s, 7);
+	img->error = col_dup(s, 8);
+	img->size_bytes = sqlite3_column_int64(s, 9);
+	img->created_at = sqlite3_column_int64(s, 10);
+	col_copy(s, 11, img->op_id, sizeof(img->op_id));
+}
+
+static int img_write_locked(struct store *st, const struct image *img, bool insert, struct err *e)
+{
+	sqlite3_stmt *s = prep(st,
+			       insert ? "INSERT INTO images (" IMG_COLS ") VALUES (" IMG_PARAMS ")"
+				      : "UPDATE images SET (" IMG_COLS ") = (" IMG_PARAMS ") WHERE id = ?1",
+			       e);
+	if (!s)
+		return -1;
+	img_bind(s, img);
+	int rc = step_done(st, s, "image", e);
+	if (rc < 0 && e && e->kind == ERR_CONFLICT)
+		err_set(e, ERR_CONFLICT, "an image named \"%s\" already exists", img->name);
+	return rc;
+}
+
+int store_image_insert(struct store *st, const struct image *img, struct err *e)
+{
+	LOCKED(st, img_write_locked(st, img, true, e));
+}
+
+int store_image_update(struct store *st, const struct image *img, struct err *e)
+{
+	LOCKED(st, img_write_locked(st, img, false, e));
+}
+
+static int img_get_locked(struct store *st, const char *ref, struct image *out, struct err *e)
+{
+	sqlite3_stmt *s = prep(st, "SELECT " IMG_COLS " FROM images WHERE name = ?1 OR id = ?1", e);
+	if (!s)
+		return -1;
+	bind_text(s, 1, ref);
+	return get_one(st, s, img_fill, out, "image", ref, e);
+}
+
+int store_image_get(struct store *st, const char *ref, struct image *out, struct err *e)
+{
+	LOCKED(st, img_get_locked(st, ref, out, e));
+}
+
+static int img_list_locked(struct store *st, struct image **out, int *n, struct err *e)
+{
+	sqlite3_stmt *s = prep(st, "SELECT " IMG_COLS " FROM images ORDER BY name", e);
+	if (!s)
+		return -1;
+	return list_all(st, s, sizeof(struct image), img_fill, (void **)out, n, e);
+}
+
+int store_image_list(struct store *st, struct image **out, int *n, struct err *e)
+{
+	LOCKED(st, img_list_locked(st, out, n, e));
+}
+
+int store_image_delete(struct store *st, const char *id, struct err *e)
+{
+	LOCKED(st, delete_by_id(st, "DELETE FROM images WHERE id = ?1", id, e));
+}
+
+/* --- networks ----------------------------------------------------------- */
+
+#define NET_COLS "id, name, cidr, bridge, nat, created_at"
+
+static void net_fill(sqlite3_stmt *s, void *out)
+{
+	struct network *net = out;
+	memset(net, 0, sizeof(*net));
+	col_copy(s, 0, net->id, sizeof(net->id));
+	col_copy(s, 1, net->name, sizeof(net->name));
+	col_copy(s, 2, net->cidr, sizeof(net->cidr));
+	col_copy(s, 3, net->bridge, sizeof(net->bridge));
+	net->nat = sqlite3_column_int(s, 4);
+	net->created_at = sqlite3_column_int64(s, 5);
+}
+
+static int net_insert_locked(struct store *st, const struct network *net, struct err *e)
+{
+	sqlite3_stmt *s = prep(st, "INSERT INTO networks (" NET_COLS ") VALUES (?,?,?,?,?,?)", e);
+	if (!s)
+		return -1;
+	bind_text(s, 1, net->id);
+	bind_text(s, 2, net->name);
+	bind_text(s, 3, net->cidr);
+	bind_text(s, 4, net->bridge);
+	sqlite3_bind_int(s, 5, net->nat);
+	sqlite3_bind_int64(s, 6, net->created_at);
+	return step_done(st, s, "network", e);
+}
+
+int store_network_insert(struct store *st, const struct network *net, struct err *e)
+{
+	LOCKED(st, net_insert_locked(st, net, e));
+}
+
+static int net_get_locked(struct store *st, const char *ref, struct network *out, struct err *e)
+{
+	sqlite3_stmt *s = prep(st, "SELECT " NET_COLS " FROM networks WHERE name = ?1 OR id = ?1", e);
+	if (!s)
+		return -1;
+	bind_text(s, 1, ref);
+	return get_one(st, s, net_fill, out, "network", ref, e);
+}
+
+int store_network_get(struct store *st, const char *ref, struct network *out, struct err *e)
+{
+	LOCKED(st, net_get_locked(st, ref, out, e));
+}
+
+static int net_list_locked(struct store *st, struct network **out, int *n, struct err *e)
+{
+	sqlite3_stmt *s = prep(st, "SELECT " NET_COLS " FROM networks ORDER BY name", e);
+	if (!s)
+		return -1;
+	return list_all(st, s, sizeof(struct network), net_fill, (void **)out, n, e);
+}
+
+int store_network_list(struct store *st, struct network **out, int *n, struct err *e)
+{
+	LOCKED(st, net_list_locked(st, out, n, e));
+}
+
+int store_network_delete(struct store *st, const char *id, struct err *e)
+{
+	LOCKED(st, delete_by_id(st, "DELETE FROM networks WHERE id = ?1", id, e));
+}
+
+/* --- meta --------------------------------------------------------------- */
+
+static int meta_get_locked(struct store *st, const char *key, char **value, struct err *e)
+{
+	sqlite3_stmt *s = prep(st, "SELECT value FROM meta WHERE key = ?1", e);
+	if (!s)
+		return -1;
+	bind_text(s, 1, key);
+	int rc = sqlite3_step(s);
+	*value = rc == SQLITE_ROW ? col_dup(s, 0) : NULL;
+	sqlite3_finalize(s);
+	return (rc == SQLITE_ROW || rc == SQLITE_DONE) ? 0 : db_err(st, e, "reading meta");
+}
+
+int store_meta_get(struct store *st, const char *key, char **value, struct err *e)
+{
+	LOCKED(st, meta_get_locked(st, key, value, e));
+}
+
+static int meta_set_locked(struct store *st, const char *key, const char *value, struct err *e)
+{
+	sqlite3_stmt *s = prep(st, "INSERT INTO meta (key, value) VALUES (?1, ?2) "
+				   "ON CONFLICT (key) DO UPDATE SET value = excluded.value", e);
+	if (!s)
+		return -1;
+	bind_text(s, 1, key);
+	bind_text(s, 2, value);
+	return step_done(st, s, "meta", e);
+}
+
+int store_meta_set(struct store *st, const char *key, const char *value, struct err *e)
+{
+	LOCKED(st, meta_set_locked(st, key, value, e));
+}

@@ -1,0 +1,64 @@
+/*
+ * store: where the truth lives. Every resource row holds its spec and its
+ * last observed status; nubod can die at any instant and converge from here.
+ *
+ * One backend today (SQLite, WAL mode, one connection guarded by a recursive
+ * lock); PostgreSQL for clusters will put these functions behind a table of
+ * function pointers chosen at store_open(). Getters fill caller-owned
+ * structs whose heap fields the caller frees (vm_free_fields, …).
+ *
+ * Lookups by "ref" accept a name or an id.
+ */
+#pragma once
+
+#include <stdbool.h>
+
+#include "model/image.h"
+#include "model/network.h"
+#include "model/operation.h"
+#include "model/vm.h"
+#include "util/err.h"
+
+struct store;
+
+int store_open(const char *path, struct store **out, struct err *e);
+void store_close(struct store *st);
+
+/* A write transaction (BEGIN IMMEDIATE): everything between begin and end is
+ * atomic and no other writer interleaves. end commits when ok, else rolls back. */
+int store_tx_begin(struct store *st, struct err *e);
+int store_tx_end(struct store *st, bool ok, struct err *e);
+
+/* VMs */
+int store_vm_insert(struct store *st, const struct vm *vm, struct err *e);   /* name taken: ERR_CONFLICT */
+int store_vm_get(struct store *st, const char *ref, struct vm *out, struct err *e); /* ERR_NOT_FOUND */
+int store_vm_list(struct store *st, struct vm **out, int *n, struct err *e);  /* ordered by name */
+int store_vm_update(struct store *st, const struct vm *vm, struct err *e);   /* whole row by id */
+int store_vm_delete(struct store *st, const char *id, struct err *e);
+/* Sum of vCPUs and memory held by VMs (vm_holds_capacity), excluding exclude_id (may be NULL). */
+int store_vm_usage(struct store *st, const char *exclude_id, int *vcpus, int *memory_mib, struct err *e);
+/* Whether ip is taken on network by a VM other than exclude_id. */
+int store_vm_ip_taken(struct store *st, const char *network, const char *ip, bool *taken, struct err *e);
+int store_vm_count_by_image(struct store *st, const char *image_id, int *n, struct err *e);
+
+/* Operations */
+int store_op_insert(struct store *st, const struct operation *op, struct err *e);
+int store_op_get(struct store *st, const char *id, struct operation *out, struct err *e);
+int store_op_update(struct store *st, const struct operation *op, struct err *e);
+
+/* Images */
+int store_image_insert(struct store *st, const struct image *img, struct err *e);
+int store_image_get(struct store *st, const char *ref, struct image *out, struct err *e);
+int store_image_list(struct store *st, struct image **out, int *n, struct err *e);
+int store_image_update(struct store *st, const struct image *img, struct err *e);
+int store_image_delete(struct store *st, const char *id, struct err *e);
+
+/* Networks */
+int store_network_insert(struct store *st, const struct network *net, struct err *e);
+int store_network_get(struct store *st, const char *ref, struct network *out, struct err *e);
+int store_network_list(struct store *st, struct network **out, int *n, struct err *e);
+int store_network_delete(struct store *st, const char *id, struct err *e);
+
+/* Small settings that belong to this store (e.g. the host-object prefix). */
+int store_meta_get(struct store *st, const char *key, char **value, struct err *e); /* *value NULL if unset */
+int store_meta_set(struct store *st, const char *key, const char *value, struct err *e);
