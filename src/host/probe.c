@@ -31,6 +31,30 @@ static bool wait_fd(int fd, short events, int64_t deadline)
 	}
 }
 
+/* Reads until want bytes arrived, the peer closed, or the deadline passed. */
+static size_t read_some(int fd, char *buf, size_t cap, size_t want, int64_t deadline)
+{
+	size_t got = 0;
+	while (got < want && wait_fd(fd, POLLIN, deadline)) {
+		ssize_t r = read(fd, buf + got, cap - got);
+		if (r <= 0)
+			break;
+		got += (size_t)r;
+	}
+	return got;
+}
+
+static bool connected(int fd, const struct sockaddr_in *sa, int64_t deadline)
+{
+	if (connect(fd, (const struct sockaddr *)sa, sizeof(*sa)) < 0 && errno != EINPROGRESS)
+		return false;
+	if (!wait_fd(fd, POLLOUT, deadline))
+		return false;
+	int soerr = 0;
+	socklen_t len = sizeof(soerr);
+	return getsockopt(fd, SOL_SOCKET, SO_ERROR, &soerr, &len) == 0 && soerr == 0;
+}
+
 bool probe_banner(const char *ip, int port, const char *prefix, int timeout_ms)
 {
 	if (runner_dry_run())
@@ -42,25 +66,10 @@ bool probe_banner(const char *ip, int port, const char *prefix, int timeout_ms)
 	if (fd < 0)
 		return false;
 	int64_t deadline = time_mono_ms() + timeout_ms;
-	bool ok = false;
-	if (connect(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0 && errno != EINPROGRESS)
-		goto out;
-	if (!wait_fd(fd, POLLOUT, deadline))
-		goto out;
-	int soerr = 0;
-	socklen_t len = sizeof(soerr);
-	if (getsockopt(fd, SOL_SOCKET, SO_ERROR, &soerr, &len) < 0 || soerr)
-		goto out;
 	char buf[64];
-	size_t got = 0, want = strlen(prefix);
-	while (got < want && wait_fd(fd, POLLIN, deadline)) {
-		ssize_t r = read(fd, buf + got, sizeof(buf) - got);
-		if (r <= 0)
-			break;
-		got += (size_t)r;
-	}
-	ok = got >= want && memcmp(buf, prefix, want) == 0;
-out:
+	size_t want = strlen(prefix);
+	bool ok = connected(fd, &sa, deadline) && read_some(fd, buf, sizeof(buf), want, deadline) >= want &&
+		  memcmp(buf, prefix, want) == 0;
 	close(fd);
 	return ok;
 }

@@ -3,6 +3,7 @@
 
 #include <errno.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 static int kind_errno(enum err_kind kind)
@@ -42,14 +43,18 @@ void err_prefix(struct err *e, const char *fmt, ...)
 {
 	if (!e)
 		return;
-	char head[512];
+	char *head = NULL, *joined = NULL;
 	va_list ap;
 	va_start(ap, fmt);
-	vsnprintf(head, sizeof(head), fmt, ap);
+	int n = vasprintf(&head, fmt, ap);
 	va_end(ap);
-	char old[sizeof(e->msg)];
-	memcpy(old, e->msg, sizeof(old));
-	snprintf(e->msg, sizeof(e->msg), "%s: %s", head, old);
+	if (n < 0)
+		return;
+	if (asprintf(&joined, "%s: %s", head, e->msg) >= 0) {
+		snprintf(e->msg, sizeof(e->msg), "%s", joined);
+		free(joined);
+	}
+	free(head);
 }
 
 void err_clear(struct err *e)

@@ -10,6 +10,7 @@
 #include <poll.h>
 #include <pthread.h>
 #include <signal.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -40,6 +41,22 @@ char *runner_take_capture(void)
 	char *s = sbuf_take(&capture);
 	pthread_mutex_unlock(&capture_lock);
 	return s;
+}
+
+void runner_capture_note(const char *fmt, ...)
+{
+	if (!dry_run)
+		return;
+	va_list ap;
+	va_start(ap, fmt);
+	char *line = NULL;
+	if (vasprintf(&line, fmt, ap) < 0)
+		abort();
+	va_end(ap);
+	pthread_mutex_lock(&capture_lock);
+	sbuf_addf(&capture, "%s\n", line);
+	pthread_mutex_unlock(&capture_lock);
+	free(line);
 }
 
 static bool needs_quote(const char *s)
@@ -153,6 +170,9 @@ int runner_run(const char *const argv[], const struct run_opts *opts, struct run
 		dup2(pin[0], 0);
 		dup2(pout[1], 1);
 		dup2(perr[1], 2);
+		/* QEMU and dnsmasq live long: they must hold none of nubod's descriptors
+		 * (the API socket, the store), whatever flags those were opened with. */
+		close_range(3, ~0U, 0);
 		/* Children never inherit nubod's signal mask or dispositions. */
 		sigset_t all;
 		sigemptyset(&all);

@@ -37,6 +37,10 @@ bool runner_dry_run(void);
 /* Returns the captured command lines so far ("argv joined by spaces\n" each,
  * stdin appended as "<<<input>>>\n" when given) and clears them; caller frees. */
 char *runner_take_capture(void);
+/* Dry-run: appends one line to the capture for a host effect that is not a
+ * command (a QMP command, a /proc write, a signal), so tests see it in order
+ * with the commands. Does nothing outside dry-run. */
+void runner_capture_note(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
 /* Shell-quotes argv into one line (for logs and captures); caller frees. */
 char *runner_format_argv(const char *const argv[]);

@@ -1,0 +1,28 @@
+#!/usr/bin/env bash
+# Installs the Debian packages nubo needs to build, run, build its images and
+# test itself, if any is missing. Safe to run again: it does nothing when all
+# are there. Needs root (apt-get) only when something must be installed.
+set -euo pipefail
+
+build=(meson ninja-build pkg-config gcc libc6-dev libmicrohttpd-dev libjansson-dev libsqlite3-dev
+       libcurl4-openssl-dev libcmocka-dev)
+runtime=(qemu-system-x86 qemu-utils dnsmasq-base nftables iproute2 genisoimage openssh-client procps)
+images=(busybox-static dropbear-bin kmod cpio e2fsprogs gzip)
+tests=(curl jq socat clang libclang-rt-14-dev)
+
+missing=()
+for p in "${build[@]}" "${runtime[@]}" "${images[@]}" "${tests[@]}"; do
+	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+[ ${#missing[@]} -eq 0 ] && exit 0
+
+if [ "$(id -u)" -ne 0 ]; then
+	echo "nubo needs these Debian packages: ${missing[*]}" >&2
+	echo "install them as root: apt-get install ${missing[*]}" >&2
+	exit 1
+fi
+echo "==> installing ${missing[*]}"
+export DEBIAN_FRONTEND=noninteractive
+apt-get update -qq
+apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+echo "==> packages installed"

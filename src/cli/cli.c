@@ -1,0 +1,109 @@
+/*
+ * cli: entry point and the context shared by every verb (see cli.h).
+ *
+ * The API client is made lazily: a verb validates everything local first
+ * (flags, the SSH key file, user data), so a mistake there never reaches
+ * nubod, then asks for the client.
+ */
+#include "cli/cli.h"
+
+#include <curl/curl.h>
+#include <locale.h>
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "cli/commands.h"
+#include "util/str.h"
+#include "util/timeutil.h"
+
+struct client *cli_client(struct cli_ctx *ctx)
+{
+	if (!ctx->client)
+		ctx->client = client_new(&ctx->conn);
+	return ctx->client;
+}
+
+int cli_fail(struct cli_ctx *ctx, int code, const struct err *e)
+{
+	fprintf(ctx->err, "nubo: %s\n", e->msg[0] ? e->msg : "unknown error");
+	return code;
+}
+
+int cli_failf(struct cli_ctx *ctx, int code, const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	fputs("nubo: ", ctx->err);
+	vfprintf(ctx->err, fmt, ap);
+	fputc('\n', ctx->err);
+	va_end(ap);
+	return code;
+}
+
+int cli_print_json(struct cli_ctx *ctx, const json_t *j)
+{
+	/* 15 significant digits print a price of 0.0125 as 0.0125, not 0.012500000000000001. */
+	json_dumpf(j, ctx->out, JSON_INDENT(2) | JSON_REAL_PRECISION(15));
+	fputc('\n', ctx->out);
+	return 0;
+}
+
+json_t *cli_get(struct cli_ctx *ctx, const char *path)
+{
+	json_t *j = NULL;
+	struct err e = {0};
+	if (client_json(cli_client(ctx), "GET", path, NULL, &j, NULL, &e) < 0) {
+		cli_fail(ctx, CLI_EXIT_FAILED, &e);
+		return NULL;
+	}
+	return j;
+}
+
+const char *cli_jstr(const json_t *o, const char *key)
+{
+	return json_string_value(json_object_get(o, key));
+}
+
+int64_t cli_jint(const json_t *o, const char *key, int64_t dflt)
+{
+	const json_t *v = json_object_get(o, key);
+	if (json_is_integer(v))
+		return json_integer_value(v);
+	if (json_is_real(v))
+		return (int64_t)json_real_value(v);
+	return dflt;
+}
+
+double cli_jreal(const json_t *o, const char *key, double dflt)
+{
+	const json_t *v = json_object_get(o, key);
+	return json_is_number(v) ? json_number_value(v) : dflt;
+}
+
+int cli_run(int argc, char **argv, FILE *out, FILE *err)
+{
+	struct cli_ctx ctx = {
+		.out = out,
+		.err = err,
+		.tty = isatty(fileno(out)) == 1,
+		.now_ms = time_now_ms(),
+	};
+	int rc = commands_run(&ctx, argc > 0 ? argc - 1 : 0, argc > 0 ? argv + 1 : argv);
+	client_free(ctx.client);
+	fflush(out);
+	return rc;
+}
+
+int cli_main(int argc, char **argv)
+{
+	setlocale(LC_CTYPE, "");
+	if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK) {
+		fputs("nubo: cannot initialise libcurl\n", stderr);
+		return CLI_EXIT_FAILED;
+	}
+	int rc = cli_run(argc, argv, stdout, stderr);
+	curl_global_cleanup();
+	return rc;
+}

@@ -1,0 +1,55 @@
+/*
+ * cli: the nubo command, a thin client of nubod's REST API.
+ *
+ * cli_main() is all that src/cmd/nubo.c calls. The rest of this header is
+ * the context that every verb receives and the few helpers they share:
+ * the lazily made API client, "nubo: <message>" errors and --json output.
+ */
+#pragma once
+
+#include <jansson.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#include "cli/client.h"
+#include "util/err.h"
+
+/* Exit codes: 0 done; 1 the API or an operation said no; 2 the command line
+ * (or a local file it names) is wrong and nothing was sent; 130 interrupted. */
+enum {
+	CLI_EXIT_OK = 0,
+	CLI_EXIT_FAILED = 1,
+	CLI_EXIT_USAGE = 2,
+	CLI_EXIT_INTERRUPTED = 130,
+};
+
+struct cli_ctx {
+	FILE *out;                 /* results */
+	FILE *err;                 /* "nubo: ..." messages */
+	bool tty;                  /* out is a terminal: live progress while waiting */
+	struct client_opts conn;   /* from --socket/--url/--token and the environment */
+	struct client *client;     /* made on first use by cli_client() */
+	int64_t now_ms;            /* one "now" per run, so that ages in a table agree */
+};
+
+int cli_main(int argc, char **argv);
+/* cli_main with chosen output streams and without process-wide setup; for tests. */
+int cli_run(int argc, char **argv, FILE *out, FILE *err);
+
+/* The API client for this run (made on first call; freed when the run ends). */
+struct client *cli_client(struct cli_ctx *ctx);
+/* Prints "nubo: <e->msg>" on ctx->err and returns code. */
+int cli_fail(struct cli_ctx *ctx, int code, const struct err *e);
+/* Prints "nubo: <formatted>" on ctx->err and returns code. */
+int cli_failf(struct cli_ctx *ctx, int code, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+/* Pretty JSON for scripts (--json), with a final newline. Returns 0. */
+int cli_print_json(struct cli_ctx *ctx, const json_t *j);
+/* GETs path and returns the parsed JSON (caller decrefs), or NULL after
+ * printing the error. */
+json_t *cli_get(struct cli_ctx *ctx, const char *path);
+
+/* Fields of API objects; NULL or a default when missing or JSON null. */
+const char *cli_jstr(const json_t *o, const char *key);
+int64_t cli_jint(const json_t *o, const char *key, int64_t dflt);
+double cli_jreal(const json_t *o, const char *key, double dflt);

@@ -1,0 +1,277 @@
+/*
+ * client: nubod's REST API over libcurl (see client.h).
+ *
+ * One easy handle per client, reused for every request so that a waiting
+ * loop polling every 150 ms keeps its connection. Over the unix socket the
+ * URL's host is a placeholder ("http://nubo/v1/...") and libcurl connects
+ * to the socket path instead.
+ */
+#include "cli/client.h"
+
+#include <curl/curl.h>
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "config.h"
+#include "util/str.h"
+
+struct client {
+	char *socket_path;
+	char *base_url; /* without a trailing '/' */
+	char *auth_header;
+	char *endpoint;
+	CURL *curl;
+};
+
+struct client *client_new(const struct client_opts *opts)
+{
+	struct client *c = xcalloc(1, sizeof(*c));
+	if (opts->url && *opts->url) {
+		c->base_url = xstrdup(opts->url);
+		size_t n = strlen(c->base_url);
+		while (n > 0 && c->base_url[n - 1] == '/')
+			c->base_url[--n] = '\0';
+		c->endpoint = xstrdup(c->base_url);
+	} else {
+		c->socket_path = xstrdup(opts->socket_path && *opts->socket_path ? opts->socket_path
+										  : CLIENT_DEFAULT_SOCKET);
+		c->base_url = xstrdup("http://nubo");
+		c->endpoint = xasprintf("unix socket %s", c->socket_path);
+	}
+	if (opts->token && *opts->token)
+		c->auth_header = xasprintf("Authorization: Bearer %s", opts->token);
+	return c;
+}
+
+void client_free(struct client *c)
+{
+	if (!c)
+		return;
+	if (c->curl)
+		curl_easy_cleanup(c->curl);
+	free(c->socket_path);
+	free(c->base_url);
+	free(c->auth_header);
+	free(c->endpoint);
+	free(c);
+}
+
+const char *client_endpoint(const struct client *c)
+{
+	return c->endpoint;
+}
+
+void client_response_free(struct client_response *r)
+{
+	if (!r)
+		return;
+	free(r->body);
+	r->body = NULL;
+	r->len = 0;
+}
+
+static size_t on_body(char *data, size_t size, size_t n, void *userdata)
+{
+	sbuf_addn(userdata, data, size * n);
+	return size * n;
+}
+
+/* A sentence for a transport failure that tells the user what to check. */
+static int unreachable(struct client *c, CURLcode cc, const char *curl_msg, struct err *e)
+{
+	long os_errno = 0;
+	curl_easy_getinfo(c->curl, CURLINFO_OS_ERRNO, &os_errno);
+	const char *why = *curl_msg ? curl_msg : curl_easy_strerror(cc);
+	if (c->socket_path && cc == CURLE_COULDNT_CONNECT) {
+		if (os_errno == EACCES)
+			err_set(e, ERR_UNAUTHORIZED,
+				"cannot connect to nubod at %s: permission denied (run as root or as a member of the socket's group)",
+				c->socket_path);
+		else
+			err_set(e, ERR_INTERNAL,
+				"cannot connect to nubod at %s: %s (is nubod running? use --socket PATH or NUBO_SOCKET)",
+				c->socket_path, os_errno ? strerror((int)os_errno) : why);
+		return CLIENT_EUNREACHABLE;
+	}
+	if (cc == CURLE_COULDNT_CONNECT || cc == CURLE_COULDNT_RESOLVE_HOST || cc == CURLE_OPERATION_TIMEDOUT) {
+		err_set(e, ERR_INTERNAL, "cannot reach nubod at %s: %s", c->endpoint, why);
+		return CLIENT_EUNREACHABLE;
+	}
+	err_set(e, ERR_INTERNAL, "request to nubod at %s failed: %s", c->endpoint, why);
+	return cc == CURLE_GOT_NOTHING || cc == CURLE_RECV_ERROR || cc == CURLE_SEND_ERROR
+		       ? CLIENT_EUNREACHABLE
+		       : -EIO;
+}
+
+int client_call(struct client *c, const char *method, const char *path, const json_t *body,
+		struct client_response *r, struct err *e)
+{
+	memset(r, 0, sizeof(*r));
+	if (!c->curl) {
+		c->curl = curl_easy_init();
+		if (!c->curl)
+			return err_set(e, ERR_INTERNAL, "cannot initialise libcurl");
+	} else {
+		curl_easy_reset(c->curl);
+	}
+	CURL *h = c->curl;
+	autofree char *url = xasprintf("%s%s", c->base_url, path);
+	autofree char *payload = NULL;
+	struct curl_slist *headers = NULL;
+	struct sbuf out = {0};
+	char curl_msg[CURL_ERROR_SIZE] = "";
+
+	headers = curl_slist_append(headers, "Expect:"); /* no 100-continue round trip for user data */
+	if (c->auth_header)
+		headers = curl_slist_append(headers, c->auth_header);
+	if (body) {
+		payload = json_dumps(body, JSON_COMPACT);
+		if (!payload)
+			abort();
+		headers = curl_slist_append(headers, "Content-Type: application/json");
+	}
+
+	curl_easy_setopt(h, CURLOPT_URL, url);
+	if (c->socket_path)
+		curl_easy_setopt(h, CURLOPT_UNIX_SOCKET_PATH, c->socket_path);
+	curl_easy_setopt(h, CURLOPT_CUSTOMREQUEST, method);
+	if (payload) {
+		curl_easy_setopt(h, CURLOPT_POSTFIELDS, payload);
+		curl_easy_setopt(h, CURLOPT_POSTFIELDSIZE, (long)strlen(payload));
+	} else if (strcmp(method, "POST") == 0 || strcmp(method, "PUT") == 0) {
+		curl_easy_setopt(h, CURLOPT_POSTFIELDS, "");
+		curl_easy_setopt(h, CURLOPT_POSTFIELDSIZE, 0L);
+	} else if (strcmp(method, "GET") == 0) {
+		curl_easy_setopt(h, CURLOPT_HTTPGET, 1L);
+	}
+	curl_easy_setopt(h, CURLOPT_HTTPHEADER, headers);
+	curl_easy_setopt(h, CURLOPT_USERAGENT, "nubo/" NUBO_VERSION);
+	curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, on_body);
+	curl_easy_setopt(h, CURLOPT_WRITEDATA, &out);
+	curl_easy_setopt(h, CURLOPT_ERRORBUFFER, curl_msg);
+	curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
+	curl_easy_setopt(h, CURLOPT_CONNECTTIMEOUT, 10L);
+	/* Long actions answer 202 at once; only a console dump is big. */
+	curl_easy_setopt(h, CURLOPT_TIMEOUT, 300L);
+
+	CURLcode cc = curl_easy_perform(h);
+	curl_slist_free_all(headers);
+	if (cc != CURLE_OK) {
+		sbuf_free(&out);
+		return unreachable(c, cc, curl_msg, e);
+	}
+	curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &r->status);
+	r->len = out.len;
+	r->body = sbuf_take(&out);
+	return 0;
+}
+
+static enum err_kind kind_from_code(const char *code, long status)
+{
+	static const struct {
+		const char *code;
+		enum err_kind kind;
+	} codes[] = {
+		{"invalid_argument", ERR_INVALID},   {"not_found", ERR_NOT_FOUND},
+		{"conflict", ERR_CONFLICT},          {"unprocessable", ERR_UNPROCESSABLE},
+		{"insufficient_capacity", ERR_CAPACITY}, {"unauthorized", ERR_UNAUTHORIZED},
+		{"internal", ERR_INTERNAL},
+	};
+	for (size_t i = 0; code && i < sizeof(codes) / sizeof(codes[0]); i++)
+		if (strcmp(code, codes[i].code) == 0)
+			return codes[i].kind;
+	switch (status) {
+	case 400: return ERR_INVALID;
+	case 401: case 403: return ERR_UNAUTHORIZED;
+	case 404: return ERR_NOT_FOUND;
+	case 409: return ERR_CONFLICT;
+	case 422: return ERR_UNPROCESSABLE;
+	case 507: return ERR_CAPACITY;
+	default: return ERR_INTERNAL;
+	}
+}
+
+int client_error_from_response(const struct client_response *r, struct err *e)
+{
+	json_t *j = r->body ? json_loadb(r->body, r->len, 0, NULL) : NULL;
+	json_t *eo = json_object_get(j, "error");
+	const char *msg = json_string_value(json_object_get(eo, "message"));
+	const char *code = json_string_value(json_object_get(eo, "code"));
+	int rc;
+	if (msg && *msg) {
+		rc = err_set(e, kind_from_code(code, r->status), "%s", msg);
+	} else {
+		/* Not nubod's error shape (a proxy, or an old nubod): show the start of the text. */
+		autofree char *text = xstrndup(r->body ? r->body : "", 200);
+		text[strcspn(text, "\r\n")] = '\0';
+		str_rstrip(text);
+		if (*text)
+			rc = err_set(e, kind_from_code(code, r->status), "nubod answered HTTP %ld: %s", r->status, text);
+		else
+			rc = err_set(e, kind_from_code(code, r->status), "nubod answered HTTP %ld", r->status);
+	}
+	json_decref(j);
+	return rc;
+}
+
+int client_json(struct client *c, const char *method, const char *path, const json_t *body,
+		json_t **out, long *status, struct err *e)
+{
+	struct client_response r;
+	*out = NULL;
+	int rc = client_call(c, method, path, body, &r, e);
+	if (rc < 0)
+		return rc;
+	if (status)
+		*status = r.status;
+	if (r.status < 200 || r.status >= 300) {
+		rc = client_error_from_response(&r, e);
+		client_response_free(&r);
+		return rc;
+	}
+	json_error_t je;
+	*out = r.len ? json_loadb(r.body, r.len, 0, &je) : json_object();
+	client_response_free(&r);
+	if (!*out)
+		return err_set(e, ERR_INTERNAL, "nubod sent a reply that is not JSON (%s, line %d) for %s %s",
+			       je.text, je.line, method, path);
+	return 0;
+}
+
+char *client_escape(const char *s)
+{
+	static const char hex[] = "0123456789ABCDEF";
+	struct sbuf b = {0};
+	sbuf_add(&b, "");
+	for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
+		if ((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') || (*p >= '0' && *p <= '9') ||
+		    *p == '-' || *p == '.' || *p == '_' || *p == '~') {
+			sbuf_addn(&b, (const char *)p, 1);
+		} else {
+			char enc[3] = {'%', hex[*p >> 4], hex[*p & 15]};
+			sbuf_addn(&b, enc, 3);
+		}
+	}
+	return sbuf_take(&b);
+}
+
+char *client_path(const char *fmt, ...)
+{
+	struct sbuf b = {0};
+	va_list ap;
+	va_start(ap, fmt);
+	for (const char *p = fmt; *p; p++) {
+		if (p[0] == '%' && p[1] == 's') {
+			autofree char *enc = client_escape(va_arg(ap, const char *));
+			sbuf_add(&b, enc);
+			p++;
+		} else {
+			sbuf_addn(&b, p, 1);
+		}
+	}
+	va_end(ap);
+	return sbuf_take(&b);
+}

@@ -1,0 +1,65 @@
+/*
+ * client: nubo's HTTP client for nubod's REST API (docs/api.md), on libcurl.
+ *
+ * By default it talks HTTP over the unix socket /run/nubo/nubod.sock; with a
+ * base URL ("https://host:port") it talks TCP/TLS and, given a token, sends
+ * "Authorization: Bearer <token>". API errors ({"error":{"code","message"}})
+ * come back as a struct err whose message is the API's own sentence.
+ */
+#pragma once
+
+#include <jansson.h>
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "util/err.h"
+
+#define CLIENT_DEFAULT_SOCKET "/run/nubo/nubod.sock"
+
+struct client_opts {
+	const char *socket_path; /* NULL: CLIENT_DEFAULT_SOCKET; ignored when url is set */
+	const char *url;         /* "https://host:port" or NULL for the socket */
+	const char *token;       /* bearer token or NULL */
+};
+
+struct client_response {
+	long status;        /* HTTP status */
+	char *body;         /* NUL-terminated, never NULL after success */
+	size_t len;
+};
+
+/* Returned by client_call when nubod could not be reached at all (as opposed
+ * to answering with an error), so that waiting loops may retry. */
+#define CLIENT_EUNREACHABLE (-1000)
+
+struct client;
+
+/* Copies opts. Free with client_free(). */
+struct client *client_new(const struct client_opts *opts);
+void client_free(struct client *c);
+/* Where requests go, for messages: "unix socket /run/nubo/nubod.sock" or the URL. */
+const char *client_endpoint(const struct client *c);
+
+/* One request. path starts with "/v1/". body may be NULL (no request body).
+ * Returns 0 when nubod answered (any status; r filled, caller frees with
+ * client_response_free()), CLIENT_EUNREACHABLE or another negative code with
+ * e set when it did not. */
+int client_call(struct client *c, const char *method, const char *path, const json_t *body,
+		struct client_response *r, struct err *e);
+void client_response_free(struct client_response *r);
+
+/* A request whose answer is JSON. On 2xx, *out is the parsed body (caller
+ * decrefs) and *status (if not NULL) the HTTP status. On an error status, e
+ * holds the API's message and its kind, and the return is negative. */
+int client_json(struct client *c, const char *method, const char *path, const json_t *body,
+		json_t **out, long *status, struct err *e);
+
+/* Turns an error answer (status >= 400) into e: the API's message when the
+ * body is the documented error JSON, else "nubod answered HTTP 502: <text>". */
+int client_error_from_response(const struct client_response *r, struct err *e);
+
+/* "/v1/vms/<name>" with the name percent-encoded; fmt holds one %s per name,
+ * given as the following arguments. Caller frees. */
+char *client_path(const char *fmt, ...);
+/* Percent-encodes everything but RFC 3986 unreserved characters. Caller frees. */
+char *client_escape(const char *s);

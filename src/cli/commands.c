@@ -1,0 +1,271 @@
+/*
+ * commands: the command table, help and dispatch (see commands.h).
+ *
+ * Parsing happens in two steps: the global flags before the noun (where
+ * nubod is and how to authenticate), then the verb's own flags, which also
+ * accept the global ones so that `nubo vm list --socket X` works too.
+ */
+#include "cli/commands.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "config.h"
+#include "util/str.h"
+
+const struct arg_flag commands_global_flags[] = {
+	{"socket", 0, ARG_VALUE, "PATH", "nubod's unix socket (env NUBO_SOCKET; default " CLIENT_DEFAULT_SOCKET ")"},
+	{"url", 0, ARG_VALUE, "URL", "reach nubod over HTTP(S) at URL instead, e.g. https://host:8443 (env NUBO_URL)"},
+	{"token", 0, ARG_VALUE, "T", "send \"Authorization: Bearer T\" (env NUBO_TOKEN)"},
+	{NULL, 0, 0, NULL, NULL},
+};
+
+static const struct arg_flag top_flags[] = {
+	{"version", 0, ARG_BOOL, NULL, "print nubo's version"},
+	{NULL, 0, 0, NULL, NULL},
+};
+
+static const struct arg_flag no_flags[] = {{NULL, 0, 0, NULL, NULL}};
+
+static const struct cli_noun *const nouns[] = {
+	&vm_noun, &image_noun, &type_noun, &host_noun, &operation_noun, NULL,
+};
+
+static const struct cli_noun *find_noun(const char *name)
+{
+	for (size_t i = 0; nouns[i]; i++)
+		if (strcmp(nouns[i]->name, name) == 0)
+			return nouns[i];
+	if (strcmp(name, "op") == 0)
+		return &operation_noun;
+	return NULL;
+}
+
+static const struct cli_verb *find_verb(const struct cli_noun *n, const char *name)
+{
+	for (const struct cli_verb *v = n->verbs; v->name; v++)
+		if (strcmp(v->name, name) == 0)
+			return v;
+	return NULL;
+}
+
+char *commands_help(void)
+{
+	struct sbuf b = {0};
+	sbuf_add(&b, "nubo: virtual machines on your own servers, from nubod's API.\n\n"
+		     "Usage: nubo [--socket PATH | --url URL [--token T]] NOUN VERB [ARGS] [FLAGS]\n\n"
+		     "Commands:\n");
+	size_t width = 0;
+	for (size_t i = 0; nouns[i]; i++)
+		for (const struct cli_verb *v = nouns[i]->verbs; v->name; v++) {
+			size_t w = strlen(nouns[i]->name) + 1 + strlen(v->name);
+			if (w > width)
+				width = w;
+		}
+	for (size_t i = 0; nouns[i]; i++) {
+		for (const struct cli_verb *v = nouns[i]->verbs; v->name; v++) {
+			autofree char *cmd = xasprintf("%s %s", nouns[i]->name, v->name);
+			sbuf_addf(&b, "  %-*s   %s\n", (int)width, cmd, v->summary);
+		}
+	}
+	const struct arg_flag *const tables[] = {commands_global_flags, top_flags, NULL};
+	autofree char *flags = args_describe(tables);
+	sbuf_addf(&b, "\nGlobal flags (before the noun):\n%s", flags);
+	sbuf_add(&b, "\nRun 'nubo NOUN VERB --help' for a command's flags and examples.\n"
+		     "Exit status: 0 done, 1 nubod or the operation failed, 2 wrong command line.\n");
+	return sbuf_take(&b);
+}
+
+static char *noun_help(const struct cli_noun *n)
+{
+	struct sbuf b = {0};
+	sbuf_addf(&b, "%s\n\nUsage: nubo %s VERB ...\n\nVerbs:\n", n->summary, n->name);
+	size_t width = 0;
+	for (const struct cli_verb *v = n->verbs; v->name; v++)
+		if (strlen(v->name) > width)
+			width = strlen(v->name);
+	for (const struct cli_verb *v = n->verbs; v->name; v++)
+		sbuf_addf(&b, "  %-*s   %s\n", (int)width, v->name, v->summary);
+	sbuf_addf(&b, "\nRun 'nubo %s VERB --help' for a verb's flags.\n", n->name);
+	return sbuf_take(&b);
+}
+
+static char *verb_help(const struct cli_noun *n, const struct cli_verb *v)
+{
+	struct sbuf b = {0};
+	sbuf_addf(&b, "Usage: nubo %s %s%s%s\n\n%s.\n", n->name, v->name, v->usage[0] ? " " : "",
+		  v->usage, v->summary);
+	if (v->details)
+		sbuf_addf(&b, "\n%s", v->details);
+	const struct arg_flag *const tables[] = {v->flags ? v->flags : no_flags, NULL};
+	autofree char *flags = args_describe(tables);
+	sbuf_addf(&b, "\nFlags:\n%s", flags);
+	sbuf_add(&b, "\nGlobal flags --socket, --url and --token work here too (see 'nubo --help').\n");
+	return sbuf_take(&b);
+}
+
+static int usage_error(struct cli_ctx *ctx, const struct cli_noun *n, const struct cli_verb *v,
+		       const char *msg)
+{
+	fprintf(ctx->err, "nubo: %s\n", msg);
+	if (n && v)
+		fprintf(ctx->err, "Usage: nubo %s %s %s\nRun 'nubo %s %s --help' for details.\n", n->name,
+			v->name, v->usage, n->name, v->name);
+	else if (n)
+		fprintf(ctx->err, "Run 'nubo %s --help' for its verbs.\n", n->name);
+	else
+		fputs("Run 'nubo --help' for the list of commands.\n", ctx->err);
+	return CLI_EXIT_USAGE;
+}
+
+/* Takes --socket/--url/--token from a and, failing those, the environment. */
+static int apply_connection(struct cli_ctx *ctx, const struct args *global, const struct args *verb,
+			    struct err *e)
+{
+	const struct args *both[] = {verb, global};
+	const char *socket = NULL, *url = NULL, *token = NULL;
+	for (size_t i = 0; i < 2; i++) {
+		if (!both[i])
+			continue;
+		if (!socket)
+			socket = args_value(both[i], "socket");
+		if (!url)
+			url = args_value(both[i], "url");
+		if (!token)
+			token = args_value(both[i], "token");
+	}
+	if (socket && url)
+		return err_set(e, ERR_INVALID, "--socket and --url name two different nubods; give one");
+	if (!socket && !url) {
+		url = getenv("NUBO_URL");
+		if (!url || !*url) {
+			url = NULL;
+			socket = getenv("NUBO_SOCKET");
+		}
+	}
+	if (!token) {
+		token = getenv("NUBO_TOKEN");
+		if (token && !*token)
+			token = NULL;
+	}
+	if (url && !str_starts_with(url, "http://") && !str_starts_with(url, "https://"))
+		return err_set(e, ERR_INVALID, "--url %s: give a URL that starts with https:// (or http://)", url);
+	ctx->conn.socket_path = socket;
+	ctx->conn.url = url;
+	ctx->conn.token = token;
+	return 0;
+}
+
+/* Runs v once its flags are parsed into a; returns the exit code. */
+static int run_parsed(struct cli_ctx *ctx, const struct cli_noun *n, const struct cli_verb *v,
+		      const struct args *global, const struct args *a)
+{
+	struct err e = {0};
+	if (a->help) {
+		autofree char *h = verb_help(n, v);
+		fputs(h, ctx->out);
+		return CLI_EXIT_OK;
+	}
+	if ((int)a->npos < v->min_pos) {
+		/* Name the first missing word of the usage ("NAME", "RECIPE"). */
+		char word[64] = "arguments";
+		const char *u = v->usage;
+		for (int i = 0; i < (int)a->npos && u; i++) {
+			u = strchr(u, ' ');
+			u = u ? u + 1 : NULL;
+		}
+		if (u)
+			sscanf(u, "%63s", word);
+		autofree char *msg = xasprintf("missing %s", word);
+		return usage_error(ctx, n, v, msg);
+	}
+	if ((int)a->npos > v->max_pos) {
+		autofree char *msg = xasprintf("unexpected argument '%s'%s", a->pos[v->max_pos],
+					       v->rest ? "; put the remote command after --" : "");
+		return usage_error(ctx, n, v, msg);
+	}
+	if (apply_connection(ctx, global, a, &e) < 0)
+		return usage_error(ctx, NULL, NULL, e.msg);
+	return v->run(ctx, a);
+}
+
+static int run_verb(struct cli_ctx *ctx, const struct cli_noun *n, const struct cli_verb *v,
+		    const struct args *global, int argc, char **argv)
+{
+	const struct arg_flag *const tables[] = {v->flags ? v->flags : no_flags, commands_global_flags, NULL};
+	struct args a;
+	struct err e = {0};
+	int rc;
+	if (args_parse(argc, argv, tables, v->rest ? ARGS_REST : ARGS_INTERLEAVED, &a, &e) < 0) {
+		if (v->rest && str_starts_with(e.msg, "unknown flag"))
+			snprintf(e.msg + strlen(e.msg), sizeof(e.msg) - strlen(e.msg),
+				 "; put the remote command after --");
+		rc = usage_error(ctx, n, v, e.msg);
+	} else {
+		rc = run_parsed(ctx, n, v, global, &a);
+	}
+	args_free(&a);
+	return rc;
+}
+
+/* After the global flags: `help`, the noun, the verb. */
+static int dispatch(struct cli_ctx *ctx, const struct args *g, int argc, char **argv)
+{
+	/* `nubo help [NOUN [VERB]]` is `nubo [NOUN [VERB]] --help`. */
+	bool help = g->help;
+	if (argc > 0 && strcmp(argv[0], "help") == 0) {
+		help = true;
+		argc--;
+		argv++;
+	}
+	if (argc == 0) {
+		autofree char *h = commands_help();
+		fputs(h, help ? ctx->out : ctx->err);
+		return help ? CLI_EXIT_OK : CLI_EXIT_USAGE;
+	}
+	const struct cli_noun *n = find_noun(argv[0]);
+	if (!n) {
+		autofree char *msg = xasprintf("unknown command '%s'", argv[0]);
+		return usage_error(ctx, NULL, NULL, msg);
+	}
+	if (argc == 1 || strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0) {
+		autofree char *h = noun_help(n);
+		bool asked = help || argc > 1;
+		fputs(h, asked ? ctx->out : ctx->err);
+		return asked ? CLI_EXIT_OK : CLI_EXIT_USAGE;
+	}
+	const struct cli_verb *v = find_verb(n, argv[1]);
+	if (!v) {
+		struct sbuf names = {0};
+		for (const struct cli_verb *w = n->verbs; w->name; w++)
+			sbuf_addf(&names, "%s%s", w == n->verbs ? "" : ", ", w->name);
+		autofree char *list = sbuf_take(&names);
+		autofree char *msg = xasprintf("'nubo %s' has no verb '%s'; its verbs are: %s", n->name, argv[1], list);
+		return usage_error(ctx, NULL, NULL, msg);
+	}
+	if (help) {
+		autofree char *h = verb_help(n, v);
+		fputs(h, ctx->out);
+		return CLI_EXIT_OK;
+	}
+	return run_verb(ctx, n, v, g, argc - 2, argv + 2);
+}
+
+int commands_run(struct cli_ctx *ctx, int argc, char **argv)
+{
+	const struct arg_flag *const tables[] = {commands_global_flags, top_flags, NULL};
+	struct args g;
+	struct err e = {0};
+	int rc;
+	if (args_parse(argc, argv, tables, ARGS_STOP_AT_WORD, &g, &e) < 0) {
+		rc = usage_error(ctx, NULL, NULL, e.msg);
+	} else if (args_has(&g, "version")) {
+		fprintf(ctx->out, "nubo %s\n", NUBO_VERSION);
+		rc = CLI_EXIT_OK;
+	} else {
+		rc = dispatch(ctx, &g, argc - g.next, argv + g.next);
+	}
+	args_free(&g);
+	return rc;
+}

@@ -1,0 +1,49 @@
+/*
+ * commands: the table of nubo's commands, their help and their dispatch.
+ *
+ * A command is a noun ("vm") and a verb ("create"). Each resource file
+ * (vm.c, image.c, type.c, host.c, operation.c) defines one struct cli_noun
+ * whose verbs are rows: name, usage, flags, how many positionals, and the
+ * function that runs it. Adding a command is adding a row; help, usage
+ * errors and flag parsing come from the row.
+ */
+#pragma once
+
+#include <stdbool.h>
+
+#include "cli/args.h"
+#include "cli/cli.h"
+
+struct cli_verb {
+	const char *name;       /* "create"; NULL ends a noun's verbs */
+	const char *usage;      /* what follows the verb: "NAME [--type T] [--wait]" */
+	const char *summary;    /* one line for `nubo --help` */
+	const char *details;    /* more paragraphs for --help, or NULL */
+	const struct arg_flag *flags; /* table ending with a NULL name, or NULL */
+	int min_pos, max_pos;   /* positionals accepted */
+	bool rest;              /* accepts "-- CMD..." */
+	int (*run)(struct cli_ctx *ctx, const struct args *a);
+};
+
+struct cli_noun {
+	const char *name;
+	const char *summary;
+	const struct cli_verb *verbs;
+};
+
+/* The nouns, each defined in its own file. */
+extern const struct cli_noun vm_noun;
+extern const struct cli_noun image_noun;
+extern const struct cli_noun type_noun;
+extern const struct cli_noun host_noun;
+extern const struct cli_noun operation_noun;
+
+/* Flags every verb understands: --socket, --url, --token. */
+extern const struct arg_flag commands_global_flags[];
+
+/* Runs argv (without the program name): global flags, noun, verb, its flags.
+ * Returns the process exit code. */
+int commands_run(struct cli_ctx *ctx, int argc, char **argv);
+
+/* The text of `nubo --help`; caller frees. */
+char *commands_help(void);

@@ -1,0 +1,153 @@
+/*
+ * image: `nubo image list|show|build|delete` (GET/POST/DELETE /v1/images).
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli/commands.h"
+#include "cli/format.h"
+#include "cli/table.h"
+#include "cli/wait.h"
+#include "util/str.h"
+
+static const struct arg_flag json_flags[] = {
+	{"json", 0, ARG_BOOL, NULL, "print the API's JSON"},
+	{NULL, 0, 0, NULL, NULL},
+};
+
+static const struct arg_flag build_flags[] = {
+	{"name", 0, ARG_VALUE, "NAME", "name of the new image (default: the recipe's name)"},
+	{"wait", 0, ARG_BOOL, NULL, "follow the build to its end, printing each phase"},
+	{NULL, 0, 0, NULL, NULL},
+};
+
+static const char *or_dash(const char *s)
+{
+	return s ? s : "-";
+}
+
+static int image_list(struct cli_ctx *ctx, const struct args *a)
+{
+	json_t *j = cli_get(ctx, "/v1/images");
+	if (!j)
+		return CLI_EXIT_FAILED;
+	if (args_has(a, "json")) {
+		cli_print_json(ctx, j);
+		json_decref(j);
+		return CLI_EXIT_OK;
+	}
+	const json_t *images = json_object_get(j, "images");
+	if (json_array_size(images) == 0) {
+		fputs("No images. Build the default one with: nubo image build tiny --wait\n", ctx->out);
+		json_decref(j);
+		return CLI_EXIT_OK;
+	}
+	static const char *const headers[] = {"NAME", "STATE", "BOOT", "USER", "SIZE", "AGE"};
+	struct table *t = table_new(6, headers);
+	table_align_right(t, 4);
+	size_t i;
+	const json_t *img;
+	json_array_foreach(images, i, img) {
+		autofree char *size = json_is_integer(json_object_get(img, "size_bytes"))
+					      ? fmt_bytes(cli_jint(img, "size_bytes", 0))
+					      : NULL;
+		autofree char *age = fmt_age_since(cli_jstr(img, "created_at"), ctx->now_ms);
+		const char *row[] = {cli_jstr(img, "name"), cli_jstr(img, "state"), cli_jstr(img, "boot"),
+				     cli_jstr(img, "user"), size, age};
+		table_add_row(t, row);
+	}
+	autofree char *text = table_render(t);
+	fputs(text, ctx->out);
+	table_free(t);
+	json_decref(j);
+	return CLI_EXIT_OK;
+}
+
+static void print_image(struct cli_ctx *ctx, const json_t *img)
+{
+	autofree char *size = json_is_integer(json_object_get(img, "size_bytes"))
+				      ? fmt_bytes(cli_jint(img, "size_bytes", 0))
+				      : xstrdup("-");
+	autofree char *age = fmt_age_since(cli_jstr(img, "created_at"), ctx->now_ms);
+	fprintf(ctx->out, "Name:       %s\n", or_dash(cli_jstr(img, "name")));
+	fprintf(ctx->out, "ID:         %s\n", or_dash(cli_jstr(img, "id")));
+	fprintf(ctx->out, "State:      %s\n", or_dash(cli_jstr(img, "state")));
+	if (cli_jstr(img, "error"))
+		fprintf(ctx->out, "Error:      %s\n", cli_jstr(img, "error"));
+	fprintf(ctx->out, "Recipe:     %s\n", or_dash(cli_jstr(img, "recipe")));
+	fprintf(ctx->out, "Boot:       %s\n", or_dash(cli_jstr(img, "boot")));
+	fprintf(ctx->out, "User:       %s\n", or_dash(cli_jstr(img, "user")));
+	fprintf(ctx->out, "Size:       %s\n", size);
+	fprintf(ctx->out, "Created:    %s (%s ago)\n", or_dash(cli_jstr(img, "created_at")), age);
+}
+
+static int image_show(struct cli_ctx *ctx, const struct args *a)
+{
+	autofree char *path = client_path("/v1/images/%s", a->pos[0]);
+	json_t *img = cli_get(ctx, path);
+	if (!img)
+		return CLI_EXIT_FAILED;
+	if (args_has(a, "json"))
+		cli_print_json(ctx, img);
+	else
+		print_image(ctx, img);
+	json_decref(img);
+	return CLI_EXIT_OK;
+}
+
+static int image_build(struct cli_ctx *ctx, const struct args *a)
+{
+	const char *recipe = a->pos[0];
+	const char *name = args_value(a, "name") ? args_value(a, "name") : recipe;
+	json_t *body = json_pack("{s:s, s:s}", "name", name, "recipe", recipe);
+	json_t *resp = NULL;
+	struct err e = {0};
+	int rc = client_json(cli_client(ctx), "POST", "/v1/images", body, &resp, NULL, &e);
+	json_decref(body);
+	if (rc < 0)
+		return cli_fail(ctx, CLI_EXIT_FAILED, &e);
+	const json_t *img = json_object_get(resp, "image");
+	autofree char *doing = xasprintf("Building image %s (%s) from recipe %s", name,
+					 or_dash(cli_jstr(img, "id")), recipe);
+	bool done;
+	int64_t took = -1;
+	rc = wait_or_report(ctx, json_object_get(resp, "operation"), args_has(a, "wait"), doing, &done, &took);
+	if (done) {
+		autofree char *path = client_path("/v1/images/%s", name);
+		json_t *now = cli_get(ctx, path);
+		autofree char *d = fmt_duration_ms(took);
+		autofree char *size = fmt_bytes(cli_jint(now, "size_bytes", -1));
+		fprintf(ctx->out, "Built image %s (%s) in %s: %s, boot %s, user %s\n", name,
+			or_dash(cli_jstr(img, "id")), d, size, or_dash(cli_jstr(now, "boot")),
+			or_dash(cli_jstr(now, "user")));
+		json_decref(now);
+	}
+	json_decref(resp);
+	return rc;
+}
+
+static int image_delete(struct cli_ctx *ctx, const struct args *a)
+{
+	autofree char *path = client_path("/v1/images/%s", a->pos[0]);
+	json_t *resp = NULL;
+	struct err e = {0};
+	if (client_json(cli_client(ctx), "DELETE", path, NULL, &resp, NULL, &e) < 0)
+		return cli_fail(ctx, CLI_EXIT_FAILED, &e);
+	json_decref(resp);
+	fprintf(ctx->out, "Deleted image %s\n", a->pos[0]);
+	return CLI_EXIT_OK;
+}
+
+static const struct cli_verb image_verbs[] = {
+	{"list", "[--json]", "List images with their state, boot mode, login user, size and age", NULL,
+	 json_flags, 0, 0, false, image_list},
+	{"show", "NAME [--json]", "Show one image", NULL, json_flags, 1, 1, false, image_show},
+	{"build", "RECIPE [--name NAME] [--wait]", "Build an image from a recipe shipped with nubo (tiny, debian-12)",
+	 "Recipes live in nubo's images/ directory: 'tiny' (seconds to build, the default\n"
+	 "image of new VMs) and 'debian-12' (about a minute).\n",
+	 build_flags, 1, 1, false, image_build},
+	{"delete", "NAME", "Delete an image that no VM uses", NULL, NULL, 1, 1, false, image_delete},
+	{NULL, NULL, NULL, NULL, NULL, 0, 0, false, NULL},
+};
+
+const struct cli_noun image_noun = {"image", "Disk images that VMs boot from.", image_verbs};

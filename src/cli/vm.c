@@ -1,0 +1,459 @@
+/*
+ * vm: `nubo vm ...`, the life of a VM (docs/api.md, "VMs").
+ *
+ * Every action validates what is local first (the SSH key file, user data,
+ * the private key for ssh) and only then talks to nubod, so that a typo in
+ * a path never leaves a half-made VM behind.
+ */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "cli/commands.h"
+#include "cli/format.h"
+#include "cli/ssh.h"
+#include "cli/table.h"
+#include "cli/wait.h"
+#include "util/fs.h"
+#include "util/str.h"
+
+#define USER_DATA_MAX (64 * 1024)
+
+static const struct arg_flag json_flags[] = {
+	{"json", 0, ARG_BOOL, NULL, "print the API's JSON"},
+	{NULL, 0, 0, NULL, NULL},
+};
+
+static const struct arg_flag create_flags[] = {
+	{"type", 0, ARG_VALUE, "T", "machine type (default small; see 'nubo type list')"},
+	{"image", 0, ARG_VALUE, "I", "image to boot (default tiny; see 'nubo image list')"},
+	{"ssh-key", 0, ARG_VALUE, "FILE.pub", "public key to log in with (default: nubo's own key)"},
+	{"user-data", 0, ARG_VALUE, "FILE", "cloud-init user data, e.g. a #!/bin/sh script (max 64 KiB)"},
+	{"wait", 0, ARG_BOOL, NULL, "follow the boot to its end, printing each phase"},
+	{NULL, 0, 0, NULL, NULL},
+};
+
+static const struct arg_flag wait_flags[] = {
+	{"wait", 0, ARG_BOOL, NULL, "follow the action to its end, printing each phase"},
+	{NULL, 0, 0, NULL, NULL},
+};
+
+static const struct arg_flag stop_flags[] = {
+	{"force", 0, ARG_BOOL, NULL, "power off at once instead of asking the guest to shut down"},
+	{"wait", 0, ARG_BOOL, NULL, "follow the action to its end, printing each phase"},
+	{NULL, 0, 0, NULL, NULL},
+};
+
+static const struct arg_flag ssh_flags[] = {
+	{"identity", 'i', ARG_VALUE, "KEY", "private key to use (default: the VM's key file without .pub, else nubo's key)"},
+	{NULL, 0, 0, NULL, NULL},
+};
+
+static const char *or_dash(const char *s)
+{
+	return s ? s : "-";
+}
+
+static char *vm_path(const char *name, const char *suffix)
+{
+	autofree char *p = client_path("/v1/vms/%s", name);
+	return xasprintf("%s%s", p, suffix ? suffix : "");
+}
+
+/* --- create --------------------------------------------------------------- */
+
+/* The SSH keys to send: --ssh-key FILE, or nubo's own key (made on first use).
+ * Fills *keys and *key_file; returns an exit code. */
+static int create_keys(struct cli_ctx *ctx, const struct args *a, char ***keys, char **key_file)
+{
+	struct err e = {0};
+	const char *file = args_value(a, "ssh-key");
+	if (file) {
+		if (ssh_pubkey_read(file, keys, key_file, &e) < 0)
+			return cli_fail(ctx, CLI_EXIT_USAGE, &e);
+		return CLI_EXIT_OK;
+	}
+	autofree char *pub = NULL;
+	if (ssh_own_key_ensure(&pub, &e) < 0)
+		return cli_fail(ctx, CLI_EXIT_FAILED, &e);
+	if (ssh_pubkey_read(pub, keys, key_file, &e) < 0)
+		return cli_fail(ctx, CLI_EXIT_FAILED, &e);
+	return CLI_EXIT_OK;
+}
+
+/* --user-data FILE as a JSON string, or NULL with an exit code in *rc. */
+static json_t *create_user_data(struct cli_ctx *ctx, const char *file, int *rc)
+{
+	autofree char *data = NULL;
+	size_t len = 0;
+	struct err e = {0};
+	if (fs_read_file(file, USER_DATA_MAX, &data, &len, &e) < 0) {
+		*rc = cli_failf(ctx, CLI_EXIT_USAGE, "cannot read user data %s: %s", file,
+				e.kind == ERR_INVALID ? "larger than 64 KiB" : fmt_read_reason(&e, file));
+		return NULL;
+	}
+	json_t *s = json_stringn(data, len);
+	if (!s)
+		*rc = cli_failf(ctx, CLI_EXIT_USAGE, "cannot read user data %s: not UTF-8 text", file);
+	return s;
+}
+
+static void print_ready(struct cli_ctx *ctx, const char *verb, const char *name, int64_t took)
+{
+	autofree char *path = vm_path(name, NULL);
+	json_t *vm = cli_get(ctx, path);
+	autofree char *d = fmt_duration_ms(took);
+	const char *ip = cli_jstr(vm, "ip");
+	fprintf(ctx->out, "%s VM %s (%s)%s%s: %s, ssh: nubo vm ssh %s\n", verb, name, or_dash(cli_jstr(vm, "id")),
+		took >= 0 ? " in " : "", took >= 0 ? d : "", ip ? ip : "no IP yet", name);
+	json_decref(vm);
+}
+
+/* The body of POST /v1/vms, or NULL after printing why (exit code in *rc).
+ * Everything local is read here, before any request. */
+static json_t *create_body(struct cli_ctx *ctx, const struct args *a, int *rc)
+{
+	char **keys = NULL;
+	autofree char *key_file = NULL;
+	*rc = create_keys(ctx, a, &keys, &key_file);
+	if (*rc != CLI_EXIT_OK)
+		return NULL;
+	json_t *body = json_pack("{s:s}", "name", a->pos[0]);
+	if (args_value(a, "type"))
+		json_object_set_new(body, "type", json_string(args_value(a, "type")));
+	if (args_value(a, "image"))
+		json_object_set_new(body, "image", json_string(args_value(a, "image")));
+	json_t *jkeys = json_array();
+	for (size_t i = 0; keys[i]; i++)
+		json_array_append_new(jkeys, json_string(keys[i]));
+	ssh_keys_free(keys);
+	json_object_set_new(body, "ssh_keys", jkeys);
+	json_object_set_new(body, "ssh_key_file", json_string(key_file));
+	if (args_value(a, "user-data")) {
+		json_t *ud = create_user_data(ctx, args_value(a, "user-data"), rc);
+		if (!ud) {
+			json_decref(body);
+			return NULL;
+		}
+		json_object_set_new(body, "user_data", ud);
+	}
+	return body;
+}
+
+static int vm_create(struct cli_ctx *ctx, const struct args *a)
+{
+	const char *name = a->pos[0];
+	int rc;
+	json_t *body = create_body(ctx, a, &rc);
+	if (!body)
+		return rc;
+	json_t *resp = NULL;
+	struct err e = {0};
+	rc = client_json(cli_client(ctx), "POST", "/v1/vms", body, &resp, NULL, &e);
+	json_decref(body);
+	if (rc < 0)
+		return cli_fail(ctx, CLI_EXIT_FAILED, &e);
+	const json_t *vm = json_object_get(resp, "vm");
+	autofree char *doing = xasprintf("Creating VM %s (%s)", name, or_dash(cli_jstr(vm, "id")));
+	bool done;
+	int64_t took = -1;
+	rc = wait_or_report(ctx, json_object_get(resp, "operation"), args_has(a, "wait"), doing, &done, &took);
+	if (done)
+		print_ready(ctx, "Created", name, took);
+	json_decref(resp);
+	return rc;
+}
+
+/* --- list and show ---------------------------------------------------------- */
+
+static int vm_list(struct cli_ctx *ctx, const struct args *a)
+{
+	json_t *j = cli_get(ctx, "/v1/vms");
+	if (!j)
+		return CLI_EXIT_FAILED;
+	if (args_has(a, "json")) {
+		cli_print_json(ctx, j);
+		json_decref(j);
+		return CLI_EXIT_OK;
+	}
+	const json_t *vms = json_object_get(j, "vms");
+	if (json_array_size(vms) == 0) {
+		fputs("No VMs. Create one with: nubo vm create NAME --wait\n", ctx->out);
+		json_decref(j);
+		return CLI_EXIT_OK;
+	}
+	static const char *const headers[] = {"NAME", "STATE", "TYPE", "IMAGE", "IP", "AGE"};
+	struct table *t = table_new(6, headers);
+	size_t i;
+	const json_t *vm;
+	json_array_foreach(vms, i, vm) {
+		autofree char *age = fmt_age_since(cli_jstr(vm, "created_at"), ctx->now_ms);
+		const char *row[] = {cli_jstr(vm, "name"), cli_jstr(vm, "state"), cli_jstr(vm, "type"),
+				     cli_jstr(vm, "image"), cli_jstr(vm, "ip"), age};
+		table_add_row(t, row);
+	}
+	autofree char *text = table_render(t);
+	fputs(text, ctx->out);
+	table_free(t);
+	json_decref(j);
+	return CLI_EXIT_OK;
+}
+
+static void show_time(struct cli_ctx *ctx, const char *label, const char *ts)
+{
+	if (!ts)
+		return;
+	autofree char *age = fmt_age_since(ts, ctx->now_ms);
+	fprintf(ctx->out, "%-12s%s (%s ago)\n", label, ts, age);
+}
+
+static void print_vm(struct cli_ctx *ctx, const json_t *vm)
+{
+	const char *name = or_dash(cli_jstr(vm, "name"));
+	const char *state = or_dash(cli_jstr(vm, "state"));
+	int64_t vcpus = cli_jint(vm, "vcpus", -1);
+	autofree char *mem = fmt_mib(cli_jint(vm, "memory_mib", -1));
+
+	fprintf(ctx->out, "%-12s%s\n", "Name:", name);
+	fprintf(ctx->out, "%-12s%s\n", "ID:", or_dash(cli_jstr(vm, "id")));
+	fprintf(ctx->out, "%-12s%s", "State:", state);
+	if (cli_jstr(vm, "power") && strcmp(cli_jstr(vm, "power"), state) != 0 &&
+	    strcmp(state, "error") != 0)
+		fprintf(ctx->out, " (asked: %s)", cli_jstr(vm, "power"));
+	fputc('\n', ctx->out);
+	if (cli_jstr(vm, "reason"))
+		fprintf(ctx->out, "%-12s%s\n", "Reason:", cli_jstr(vm, "reason"));
+	fprintf(ctx->out, "%-12s%s (%lld vCPU%s, %s)\n", "Type:", or_dash(cli_jstr(vm, "type")), (long long)vcpus,
+		vcpus == 1 ? "" : "s", mem);
+	fprintf(ctx->out, "%-12s%s\n", "Image:", or_dash(cli_jstr(vm, "image")));
+	fprintf(ctx->out, "%-12s%s\n", "Network:", or_dash(cli_jstr(vm, "network")));
+	fprintf(ctx->out, "%-12s%s\n", "IP:", or_dash(cli_jstr(vm, "ip")));
+	fprintf(ctx->out, "%-12s%s\n", "MAC:", or_dash(cli_jstr(vm, "mac")));
+	fprintf(ctx->out, "%-12snubo vm ssh %s  (user %s, key %s)\n", "SSH:", name,
+		cli_jstr(vm, "ssh_user") ? cli_jstr(vm, "ssh_user") : "root", or_dash(cli_jstr(vm, "ssh_key_file")));
+	fprintf(ctx->out, "%-12s%s\n", "Accel:", or_dash(cli_jstr(vm, "accel")));
+	if (cli_jint(vm, "pid", 0) > 0)
+		fprintf(ctx->out, "%-12s%lld\n", "PID:", (long long)cli_jint(vm, "pid", 0));
+	show_time(ctx, "Created:", cli_jstr(vm, "created_at"));
+	show_time(ctx, "Started:", cli_jstr(vm, "started_at"));
+	if (cli_jstr(vm, "operation"))
+		fprintf(ctx->out, "%-12s%s\n", "Operation:", cli_jstr(vm, "operation"));
+	const json_t *phases = json_object_get(vm, "boot_phases");
+	if (json_array_size(phases) > 0) {
+		fputs("Boot phases:\n", ctx->out);
+		size_t i;
+		const json_t *p;
+		json_array_foreach(phases, i, p) {
+			autofree char *line = wait_phase_line(or_dash(cli_jstr(p, "name")), cli_jint(p, "at_ms", 0));
+			fprintf(ctx->out, "%s\n", line);
+		}
+	}
+}
+
+static int vm_show(struct cli_ctx *ctx, const struct args *a)
+{
+	autofree char *path = vm_path(a->pos[0], NULL);
+	json_t *vm = cli_get(ctx, path);
+	if (!vm)
+		return CLI_EXIT_FAILED;
+	if (args_has(a, "json"))
+		cli_print_json(ctx, vm);
+	else
+		print_vm(ctx, vm);
+	json_decref(vm);
+	return CLI_EXIT_OK;
+}
+
+/* --- start, stop, reboot, delete --------------------------------------------- */
+
+struct vm_action {
+	const char *method;   /* POST or DELETE */
+	const char *suffix;   /* "/start" or NULL */
+	const char *doing;    /* "Starting" */
+	const char *done;     /* "Started" */
+	bool prints_ip;       /* the VM is up afterwards: show how to reach it */
+};
+
+/* What to print once resp (the answer to act) is in; returns the exit code. */
+static int follow_action(struct cli_ctx *ctx, const struct args *a, const struct vm_action *act,
+			 const json_t *resp, long status)
+{
+	const char *name = a->pos[0];
+	const json_t *op = json_object_get(resp, "operation");
+	const char *op_state = cli_jstr(op, "state");
+	if (status == 200 && op_state && strcmp(op_state, "succeeded") == 0) {
+		/* Nothing to do: starting a running VM, stopping a stopped one. */
+		fprintf(ctx->out, "VM %s is already %s\n", name,
+			or_dash(cli_jstr(json_object_get(resp, "vm"), "state")));
+		return CLI_EXIT_OK;
+	}
+	autofree char *doing = xasprintf("%s VM %s", act->doing, name);
+	bool done;
+	int64_t took = -1;
+	int rc = wait_or_report(ctx, op, args_has(a, "wait"), doing, &done, &took);
+	if (!done)
+		return rc;
+	if (act->prints_ip) {
+		print_ready(ctx, act->done, name, took);
+	} else {
+		autofree char *d = fmt_duration_ms(took);
+		fprintf(ctx->out, "%s VM %s%s%s\n", act->done, name, took >= 0 ? " in " : "", took >= 0 ? d : "");
+	}
+	return rc;
+}
+
+static int run_action(struct cli_ctx *ctx, const struct args *a, const struct vm_action *act, json_t *body)
+{
+	autofree char *path = vm_path(a->pos[0], act->suffix);
+	json_t *resp = NULL;
+	long status = 0;
+	struct err e = {0};
+	if (client_json(cli_client(ctx), act->method, path, body, &resp, &status, &e) < 0)
+		return cli_fail(ctx, CLI_EXIT_FAILED, &e);
+	int rc = follow_action(ctx, a, act, resp, status);
+	json_decref(resp);
+	return rc;
+}
+
+static int vm_start(struct cli_ctx *ctx, const struct args *a)
+{
+	static const struct vm_action act = {"POST", "/start", "Starting", "Started", true};
+	return run_action(ctx, a, &act, NULL);
+}
+
+static int vm_stop(struct cli_ctx *ctx, const struct args *a)
+{
+	static const struct vm_action act = {"POST", "/stop", "Stopping", "Stopped", false};
+	json_t *body = args_has(a, "force") ? json_pack("{s:b}", "force", 1) : NULL;
+	int rc = run_action(ctx, a, &act, body);
+	json_decref(body);
+	return rc;
+}
+
+static int vm_reboot(struct cli_ctx *ctx, const struct args *a)
+{
+	static const struct vm_action act = {"POST", "/reboot", "Rebooting", "Rebooted", true};
+	return run_action(ctx, a, &act, NULL);
+}
+
+static int vm_delete(struct cli_ctx *ctx, const struct args *a)
+{
+	static const struct vm_action act = {"DELETE", NULL, "Deleting", "Deleted", false};
+	return run_action(ctx, a, &act, NULL);
+}
+
+/* --- ssh and console ------------------------------------------------------------ */
+
+/* Checks that vm can be reached; returns 0 or prints why and returns the exit code. */
+static int ssh_check_vm(struct cli_ctx *ctx, const char *name, const json_t *vm)
+{
+	const char *state = or_dash(cli_jstr(vm, "state"));
+	const char *ip = cli_jstr(vm, "ip");
+	const char *reason = cli_jstr(vm, "reason");
+	if (strcmp(state, "stopped") == 0)
+		return cli_failf(ctx, CLI_EXIT_FAILED, "VM %s is stopped; start it with: nubo vm start %s --wait",
+				 name, name);
+	if (strcmp(state, "pending") == 0)
+		return cli_failf(ctx, CLI_EXIT_FAILED,
+				 "VM %s is still starting (pending); follow it with: nubo operation wait %s", name,
+				 or_dash(cli_jstr(vm, "operation")));
+	if (strcmp(state, "running") != 0)
+		return cli_failf(ctx, CLI_EXIT_FAILED, "VM %s is %s, not running%s%s", name, state,
+				 reason ? ": " : "", reason ? reason : "");
+	if (!ip || !*ip)
+		return cli_failf(ctx, CLI_EXIT_FAILED, "VM %s has no IP address yet; see: nubo vm show %s", name,
+				 name);
+	return 0;
+}
+
+/* Replaces the process with ssh to vm; returns only on failure. */
+static int ssh_exec(struct cli_ctx *ctx, const struct args *a, const json_t *vm)
+{
+	autofree char *dir = ssh_config_dir();
+	autofree char *own = ssh_own_key_path();
+	autofree char *known_hosts = xasprintf("%s/known_hosts", dir);
+	autofree char *identity = ssh_choose_identity(args_value(a, "identity"), cli_jstr(vm, "ssh_key_file"), own);
+	struct err e = {0};
+	if (fs_mkdir_p(dir, 0700, &e) < 0)
+		return cli_fail(ctx, CLI_EXIT_FAILED, &e);
+	struct ssh_target t = {
+		.identity = identity,
+		.known_hosts = known_hosts,
+		.host_alias = cli_jstr(vm, "id") ? cli_jstr(vm, "id") : a->pos[0],
+		.user = cli_jstr(vm, "ssh_user") ? cli_jstr(vm, "ssh_user") : "root",
+		.ip = cli_jstr(vm, "ip"),
+	};
+	char **argv = ssh_argv(&t, a->rest, a->nrest);
+	fflush(ctx->out);
+	fflush(ctx->err);
+	execvp(argv[0], argv);
+	int saved = errno;
+	ssh_argv_free(argv);
+	return cli_failf(ctx, CLI_EXIT_FAILED, "cannot run ssh: %s (install openssh-client)", strerror(saved));
+}
+
+static int vm_ssh(struct cli_ctx *ctx, const struct args *a)
+{
+	const char *name = a->pos[0];
+	const char *explicit_key = args_value(a, "identity");
+	if (explicit_key && access(explicit_key, R_OK) < 0)
+		return cli_failf(ctx, CLI_EXIT_USAGE, "cannot read SSH key %s: %s", explicit_key, strerror(errno));
+	autofree char *path = vm_path(name, NULL);
+	json_t *vm = cli_get(ctx, path);
+	if (!vm)
+		return CLI_EXIT_FAILED;
+	int rc = ssh_check_vm(ctx, name, vm);
+	if (rc == 0)
+		rc = ssh_exec(ctx, a, vm);
+	json_decref(vm);
+	return rc;
+}
+
+static int vm_console(struct cli_ctx *ctx, const struct args *a)
+{
+	autofree char *path = vm_path(a->pos[0], "/console");
+	struct client_response r;
+	struct err e = {0};
+	if (client_call(cli_client(ctx), "GET", path, NULL, &r, &e) < 0)
+		return cli_fail(ctx, CLI_EXIT_FAILED, &e);
+	if (r.status >= 300) {
+		client_error_from_response(&r, &e);
+		client_response_free(&r);
+		return cli_fail(ctx, CLI_EXIT_FAILED, &e);
+	}
+	fwrite(r.body, 1, r.len, ctx->out);
+	client_response_free(&r);
+	return CLI_EXIT_OK;
+}
+
+static const struct cli_verb vm_verbs[] = {
+	{"create", "NAME [--type T] [--image I] [--ssh-key FILE.pub] [--user-data FILE] [--wait]",
+	 "Create a VM and boot it",
+	 "Without --ssh-key, nubo uses its own key pair, made on first use in\n"
+	 "$XDG_CONFIG_HOME/nubo/id_ed25519 (default ~/.config/nubo/). The key file is\n"
+	 "checked before anything is sent: a bad one exits 2 and creates nothing.\n"
+	 "Without --wait, nubo prints the operation to follow and returns at once.\n",
+	 create_flags, 1, 1, false, vm_create},
+	{"list", "[--json]", "List VMs with their state, type, image, IP and age", NULL, json_flags, 0, 0, false,
+	 vm_list},
+	{"show", "NAME [--json]", "Show one VM: state, size, address, SSH, boot phases, accel", NULL, json_flags,
+	 1, 1, false, vm_show},
+	{"start", "NAME [--wait]", "Start a stopped VM", NULL, wait_flags, 1, 1, false, vm_start},
+	{"stop", "NAME [--force] [--wait]", "Stop a VM (ACPI shutdown, or power off with --force)",
+	 "A stopped VM keeps its disk and IP address and uses no vCPU or memory.\n", stop_flags, 1, 1, false,
+	 vm_stop},
+	{"reboot", "NAME [--wait]", "Reboot a running VM", NULL, wait_flags, 1, 1, false, vm_reboot},
+	{"delete", "NAME [--wait]", "Delete a VM and its disk", NULL, wait_flags, 1, 1, false, vm_delete},
+	{"ssh", "NAME [-i KEY] [-- CMD...]", "Open a shell on a VM, or run CMD there",
+	 "The exit status is the remote command's (255 when ssh itself fails).\n"
+	 "The private key is -i KEY if given; else the VM's --ssh-key file without .pub\n"
+	 "if it exists here; else nubo's own key. Host keys are kept per VM id in\n"
+	 "~/.config/nubo/known_hosts, so a new VM reusing an old IP is no surprise.\n",
+	 ssh_flags, 1, 1, true, vm_ssh},
+	{"console", "NAME", "Print a VM's serial console log (the last 256 KiB)", NULL, NULL, 1, 1, false,
+	 vm_console},
+	{NULL, NULL, NULL, NULL, NULL, 0, 0, false, NULL},
+};
+
+const struct cli_noun vm_noun = {"vm", "Virtual machines.", vm_verbs};

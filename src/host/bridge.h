@@ -1,0 +1,49 @@
+/*
+ * bridge: the host's links for VM networks: one Linux bridge per network
+ * with the gateway address, and one persistent tap per VM NIC enslaved to it.
+ *
+ * Every change goes through `ip` via the runner, so dry-run captures it, and
+ * every function is idempotent: "ensure" brings the link to the wanted state
+ * whatever state it is in, "remove" of a missing link is success. Taps are
+ * persistent (created before QEMU, which opens them by name), so a QEMU that
+ * exits or is restarted does not take the VM's network identity with it.
+ */
+#pragma once
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "util/err.h"
+
+/* Interface names: 1 to 15 characters of [A-Za-z0-9_.-]. */
+bool link_name_valid(const char *name);
+
+/* Creates the bridge if missing, gives it gw_cidr ("10.77.3.1/24") and sets it
+ * up. Fails if name exists but is not a bridge. */
+int bridge_ensure(const char *name, const char *gw_cidr, struct err *e);
+/* Missing is success. In dry-run the `ip link del` is always captured. */
+int bridge_remove(const char *name, struct err *e);
+
+/* Creates a persistent tap if missing (ip tuntap add mode tap), enslaves it
+ * to bridge and sets it up. Fails if name exists but is not a tap. */
+int tap_ensure(const char *name, const char *bridge, struct err *e);
+int tap_remove(const char *name, struct err *e);      /* as bridge_remove */
+
+/* /sys/class/net/NAME exists; in dry-run always false. */
+bool link_exists(const char *name);
+
+/* /proc/sys/net/ipv4/ip_forward = 1, needed for NAT. Dry-run: captured as
+ * "write /proc/sys/net/ipv4/ip_forward 1". */
+int ip_forward_enable(struct err *e);
+
+/* *in_use = whether cidr ("10.77.3.0/24") overlaps any IPv4 route (all
+ * tables, the default route aside) or address on the host. Runs
+ * `ip -j -4 route show table all` and `ip -j -4 addr show` even in dry-run
+ * (they change nothing). */
+int host_subnet_in_use(const char *cidr, bool *in_use, struct err *e);
+
+/* The same, ignoring routes and addresses on except_dev (a network's own
+ * bridge, when re-checking an existing network; NULL: none). what (may be
+ * NULL) receives the conflicting object, e.g. "route 10.0.0.0/8 dev eth0". */
+int host_subnet_conflict(const char *cidr, const char *except_dev, bool *in_use, char *what, size_t what_len,
+			 struct err *e);

@@ -1,0 +1,51 @@
+/*
+ * dnsmasq: one dnsmasq per network, serving DHCP and DNS on its bridge.
+ *
+ * The one idea: the configuration is fixed for the life of the process and
+ * the per-VM part, the DHCP reservations, lives in a separate hosts file that
+ * dnsmasq re-reads on SIGHUP. Adding or removing a VM rewrites that file and
+ * signals; only a change of the network itself restarts dnsmasq. Only VMs
+ * with a reservation get a lease, so every VM keeps the address nubo gave it.
+ *
+ * Files in dir (networks/<id>/): dnsmasq.conf, hosts, leases, dnsmasq.pid.
+ * dnsmasq drops root after start and re-reads hosts as "nobody", so dir is
+ * made 0755 and hosts 0644, and dnsmasq_ensure refuses (with a sentence
+ * saying which) when a directory above dir is not searchable by others.
+ */
+#pragma once
+
+#include "util/err.h"
+
+struct dhcp_host {
+	const char *mac, *ip, *hostname;   /* hostname NULL or not a DNS label: left out */
+};
+
+struct dnsmasq_config {
+	const char *dir;
+	const char *bridge, *gateway_ip, *netmask, *range_start, *range_end;
+};
+
+/* The dnsmasq.conf text. Pure; caller frees. NULL if a field is missing or
+ * malformed (a bridge that is no interface name, an address that is no IPv4
+ * address, a newline in dir): it could otherwise inject options. */
+char *dnsmasq_conf_render(const struct dnsmasq_config *c);
+
+/* The hosts file text, one "MAC,IP[,HOSTNAME]\n" per reservation. Pure;
+ * caller frees. NULL if an entry's MAC or IP is not well formed (it could
+ * otherwise corrupt the file); dnsmasq_hosts_write says which. */
+char *dnsmasq_hosts_render(const struct dhcp_host *h, int n);
+
+/* Writes the configuration (and an empty hosts file if there is none) and
+ * starts `dnsmasq --conf-file=DIR/dnsmasq.conf` unless it already runs with
+ * this configuration; a changed configuration restarts it. In dry-run the
+ * files are written and the start is captured when the configuration is new
+ * or changed. */
+int dnsmasq_ensure(const struct dnsmasq_config *c, struct err *e);
+
+/* Rewrites the hosts file atomically and, if it changed and dnsmasq runs,
+ * sends SIGHUP (dry-run: captured as "reload dnsmasq DIR"). */
+int dnsmasq_hosts_write(const char *dir, const struct dhcp_host *h, int n, struct err *e);
+
+/* SIGTERM, wait (SIGKILL after 5 s). Not running is success. Dry-run:
+ * captured as "stop dnsmasq DIR". */
+int dnsmasq_stop(const char *dir, struct err *e);

@@ -1,0 +1,66 @@
+/*
+ * qemu: the command line of one VM's QEMU, and starting, recognising and
+ * stopping that process.
+ *
+ * The one idea: QEMU outlives nubod. It is started with -daemonize (its own
+ * session, stdio on /dev/null) and -pidfile, and is later recognised by its
+ * pid file plus "-name VMID" in /proc/<pid>/cmdline, so a restarted nubod
+ * re-adopts every VM instead of starting or killing it. -no-shutdown keeps
+ * QEMU alive after a guest power-off with QMP status "shutdown": that is how
+ * nubo tells a clean shutdown (status "shutdown") from a crash (no process).
+ */
+#pragma once
+
+#include <stdbool.h>
+
+#include "host/accel.h"
+#include "util/err.h"
+
+struct qemu_nic {
+	const char *tap;  /* existing persistent tap on a bridge */
+	const char *mac;  /* "52:54:00:xx:xx:xx" */
+};
+
+struct qemu_config {
+	const char *binary;            /* NULL: "qemu-system-x86_64" */
+	const char *vm_id;             /* -name; also how a process is recognised as ours */
+	enum accel accel;
+	int vcpus, memory_mib;
+	const char *kernel, *initrd, *cmdline;  /* direct boot; kernel NULL = firmware boot from the disk */
+	const char *root_disk;         /* qcow2; NULL: no disk (only useful in tests) */
+	const char *seed_iso;          /* NULL: none */
+	const struct qemu_nic *nics;
+	int n_nics;
+	const char *console_log;       /* serial output is appended here */
+	const char *console_socket;    /* NULL: -serial file:LOG. Otherwise an interactive
+					* unix socket for `nubo vm console`, still logged to console_log */
+	const char *qmp_socket, *pidfile;
+};
+
+/* The NULL-terminated argv for c; free with qemu_argv_free. Pure: no I/O.
+ * Values embedded in QEMU option lists (file=, ifname=, ...) have their commas
+ * doubled as QEMU requires. */
+char **qemu_argv_build(const struct qemu_config *c);
+void qemu_argv_free(char **argv);   /* NULL safe */
+
+/* Starts QEMU detached and reads its pid from the pid file. If a QEMU for
+ * c->vm_id already runs from c->pidfile, nothing is started and *pid is that
+ * process (idempotent). In dry-run the command line is captured and *pid = 0. */
+int qemu_launch(const struct qemu_config *c, int *pid, struct err *e);
+
+/* True when pid is alive and its /proc/<pid>/cmdline carries "-name" vm_id
+ * (guards against pid reuse). In dry-run always true. */
+bool qemu_alive(int pid, const char *vm_id);
+
+/* The pid of the running QEMU for vm_id named in pidfile (adoption after a
+ * nubod restart); 0 if none. In dry-run always 0 (there is no pid file). */
+int qemu_pid_from_file(const char *pidfile, const char *vm_id);
+
+/* Waits up to timeout_ms for the QEMU of vm_id to exit (after qmp_quit or a
+ * guest power-off without -no-shutdown); true if it did. Dry-run: true. */
+bool qemu_wait_exit(int pid, const char *vm_id, int timeout_ms);
+
+/* Last resort when QMP does not answer: SIGTERM (QEMU exits even with
+ * -no-shutdown), then SIGKILL after timeout_ms. Already gone is success.
+ * Dry-run: captured as "kill qemu VMID". */
+int qemu_kill(int pid, const char *vm_id, int timeout_ms, struct err *e);

@@ -1,0 +1,40 @@
+/*
+ * qmp: a small client of QEMU's machine protocol over its unix socket.
+ *
+ * QMP is one JSON object per line. After connecting, QEMU sends a greeting and
+ * accepts nothing but qmp_capabilities; then each command gets exactly one
+ * reply ({"return": ...} or {"error": ...}). Asynchronous events ({"event":
+ * ...}) may arrive at any time, including between a command and its reply, so
+ * the reader skips them while it waits. JSON is jansson's; nothing is parsed
+ * by hand.
+ */
+#pragma once
+
+#include <jansson.h>
+#include <stddef.h>
+
+#include "util/err.h"
+
+struct qmp;
+
+/* Connects (retrying a refused or missing socket for up to 0.5 s), reads the
+ * greeting and negotiates capabilities. timeout_ms bounds every reply.
+ * *out is freed with qmp_close. */
+int qmp_open(const char *sock_path, int timeout_ms, struct qmp **out, struct err *e);
+
+/* Runs cmd with args (borrowed, NULL for none). On success *ret (if ret is
+ * not NULL) is a new reference to the "return" value; the caller json_decref()s
+ * it. A QMP error reply fails with its description in e; a connection that
+ * QEMU closed (it exited) fails with -ECONNRESET. */
+int qmp_execute(struct qmp *q, const char *cmd, json_t *args, json_t **ret, struct err *e);
+
+void qmp_close(struct qmp *q);   /* NULL safe */
+
+/* One-shot helpers: open, run one command, close (5 s timeout). In dry-run
+ * they record "qmp SOCK COMMAND" in the runner capture and succeed; the status
+ * is then "running". */
+int qmp_query_status(const char *sock, char *status, size_t n, struct err *e); /* "running", "shutdown", "paused", ... */
+int qmp_system_powerdown(const char *sock, struct err *e);  /* ACPI power button: asks the guest */
+int qmp_quit(const char *sock, struct err *e);              /* QEMU exits at once */
+int qmp_system_reset(const char *sock, struct err *e);      /* hard reset */
+int qmp_cont(const char *sock, struct err *e);              /* resume; also boots again after "shutdown" once reset */

@@ -1,0 +1,172 @@
+#!/usr/bin/env bash
+# API tests: a real nubod and a real SQLite store, the host layer in dry-run.
+# Every error case of the VM API, idempotent actions, and concurrent creates.
+set -u
+. "$(dirname "$0")/../lib.sh"
+T_DESTROY_FLAGS=--dry-run
+
+nubod_start --dry-run || { ok 1 "nubod starts"; exit 1; }
+ok 0 "nubod starts in dry-run"
+
+# vm_count: how many VMs the API lists
+vm_count() { body_of "$(api GET /v1/vms)" | jq '.vms | length'; }
+vm_dirs() { ls "$T_STATE/vms" 2>/dev/null | wc -l; }
+KEY='ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIBv1nubotestkey test@nubo'
+
+r=$(api GET /v1/types)
+is "$(status_of "$r")" 200 "GET /v1/types answers 200"
+is "$(body_of "$r" | jq -r '[.types[].name] | join(",")')" "nano,micro,small,medium,large" "the catalog ships nano through large"
+is "$(body_of "$r" | jq -r '.types[] | select(.name=="large") | "\(.vcpus)/\(.memory_mib)"')" "4/8192" "large is 4 vCPU / 8 GiB"
+
+r=$(api POST /v1/vms '{"name":"early"}')
+is "$(status_of "$r")" 422 "creating a VM before any image exists is 422"
+like "$(body_of "$r" | jq -r .error.message)" 'image "tiny" does not exist.*nubo image build tiny' "the error says how to build the image"
+
+r=$(api POST /v1/images '{"name":"tiny","recipe":"tiny"}')
+is "$(status_of "$r")" 202 "image build is accepted"
+op=$(body_of "$r" | jq -r .operation.id)
+wait_for 10 sh -c "curl -s --unix-socket $T_SOCK http://nubo/v1/operations/$op | jq -e '.state==\"succeeded\"' >/dev/null"
+ok $? "the image build operation succeeds"
+r=$(api POST /v1/images '{"name":"tiny","recipe":"tiny"}')
+is "$(status_of "$r")" 409 "building an image name that exists is 409"
+r=$(api POST /v1/images '{"name":"x","recipe":"nope"}')
+is "$(status_of "$r")" 422 "an unknown recipe is 422"
+like "$(body_of "$r" | jq -r .error.message)" 'recipe "nope" does not exist; available recipes: .*tiny' "the error lists the recipes"
+
+r=$(api POST /v1/vms "{\"name\":\"web1\",\"type\":\"small\",\"ssh_keys\":[\"$KEY\"]}")
+is "$(status_of "$r")" 202 "create is accepted with 202"
+is "$(body_of "$r" | jq -r .vm.state)" pending "a new VM is pending"
+like "$(body_of "$r" | jq -r .vm.ip)" '^10\.[0-9]+\.[0-9]+\.2$' "the VM gets the first free IP of the default network"
+like "$(body_of "$r" | jq -r .vm.mac)" '^52:54:00:' "the VM gets a locally administered MAC"
+op=$(body_of "$r" | jq -r .operation.id)
+wait_for 10 sh -c "curl -s --unix-socket $T_SOCK http://nubo/v1/operations/$op | jq -e '.state==\"succeeded\"' >/dev/null"
+ok $? "the create operation succeeds"
+r=$(api GET /v1/operations/$op)
+is "$(body_of "$r" | jq -r '[.phases[].name] | join(",")')" "scheduled,disk,boot,ssh-ready" "create reports its phases in order"
+r=$(api GET /v1/vms/web1)
+is "$(body_of "$r" | jq -r .state)" running "the VM is running"
+is "$(body_of "$r" | jq -r .accel)" tcg "the VM records its accelerator"
+id=$(body_of "$r" | jq -r .id)
+is "$(status_of "$(api GET /v1/vms/$id)")" 200 "a VM is found by id as well as by name"
+
+# --- errors that must leave nothing behind ---
+before=$(vm_count); dirs_before=$(vm_dirs)
+r=$(api POST /v1/vms '{"name":"web1"}')
+is "$(status_of "$r")" 409 "a duplicate name is 409"
+like "$(body_of "$r" | jq -r .error.message)" 'web1' "the conflict names the VM"
+for bad in '' 'Web1' 'a_b' '-a' 'a-' '1abc' "$(printf 'a%.0s' $(seq 1 64))"; do
+	r=$(api POST /v1/vms "{\"name\":\"$bad\"}")
+	is "$(status_of "$r")" 400 "invalid name '${bad:0:20}' is 400"
+done
+like "$(body_of "$(api POST /v1/vms '{"name":"Web1"}')" | jq -r .error.message)" 'name "Web1"' "the error names the field and the value"
+r=$(api POST /v1/vms '{"name":"x1","type":"huge"}')
+is "$(status_of "$r")" 422 "an unknown type is 422"
+like "$(body_of "$r" | jq -r .error.message)" 'type "huge" does not exist; valid types: nano, micro, small, medium, large' "the error names the value and lists the valid types"
+r=$(api POST /v1/vms '{"name":"x1","image":"windows"}')
+is "$(status_of "$r")" 422 "an unknown image is 422"
+like "$(body_of "$r" | jq -r .error.message)" 'image "windows" does not exist; available images: tiny' "the error lists the images"
+r=$(api POST /v1/vms '{"name":"x1",')
+is "$(status_of "$r")" 400 "malformed JSON is 400"
+like "$(body_of "$r" | jq -r .error.code)" invalid_argument "with code invalid_argument"
+r=$(api POST /v1/vms '{"name":"x1","colour":"blue"}')
+is "$(status_of "$r")" 400 "an unknown field is 400"
+like "$(body_of "$r" | jq -r .error.message)" 'unknown field "colour"' "the error names the unknown field"
+is "$(status_of "$(api POST /v1/vms '{"name":5}')")" 400 "a name that is not a string is 400"
+is "$(status_of "$(api POST /v1/vms '[1,2]')")" 400 "a body that is not an object is 400"
+is "$(status_of "$(api POST /v1/vms '{"name":"x1","ssh_keys":"nope"}')")" 400 "ssh_keys that is not a list is 400"
+is "$(status_of "$(api POST /v1/vms '{"name":"x1","ssh_keys":["not a key"]}')")" 400 "an ssh key that is not a public key is 400"
+is "$(status_of "$(api POST /v1/vms '{"name":"x1","name":"x2"}')")" 400 "duplicate keys are 400"
+is "$(vm_count)" "$before" "no VM row is left by the failed creates"
+is "$(vm_dirs)" "$dirs_before" "no VM directory is left by the failed creates"
+
+# --- capacity ---
+host=$(body_of "$(api GET /v1/host)")
+alloc=$(echo "$host" | jq .vcpus_allocatable)
+like "$alloc" '^[0-9]+$' "GET /v1/host reports allocatable vCPUs"
+used=$(echo "$host" | jq .vcpus_used)
+is "$used" 1 "the running small VM holds 1 vCPU"
+# fill the vCPUs with large VMs (4 vCPU each) until one does not fit
+n=0; last=
+while :; do
+	n=$((n + 1))
+	last=$(api POST /v1/vms "{\"name\":\"big$n\",\"type\":\"large\"}")
+	[ "$(status_of "$last")" = 202 ] || break
+	[ $n -gt 64 ] && break
+done
+is "$(status_of "$last")" 507 "a create that does not fit is 507"
+like "$(body_of "$last" | jq -r .error.message)" 'insufficient capacity: .* needs 4 vCPU and 8192 MiB; the host has [0-9]+ of [0-9]+ vCPUs and [0-9]+ of [0-9]+ MiB free' "the capacity error gives the numbers"
+is "$(status_of "$(api GET /v1/vms/big$n)")" 404 "the refused VM was not recorded"
+# stopped VMs do not hold capacity: stop one large VM, then the create fits
+r=$(api POST /v1/vms/big1/stop '{"force":true}')
+is "$(status_of "$r")" 202 "stop is accepted"
+wait_for 10 sh -c "curl -s --unix-socket $T_SOCK http://nubo/v1/vms/big1 | jq -e '.state==\"stopped\"' >/dev/null"
+ok $? "the VM stops"
+is "$(status_of "$(api POST /v1/vms "{\"name\":\"big$n\",\"type\":\"large\"}")")" 202 "a stopped VM's capacity is free again"
+is "$(status_of "$(api POST /v1/vms/big1/start)")" 507 "starting a VM that no longer fits is 507"
+for i in $(seq 1 $n); do api DELETE /v1/vms/big$i >/dev/null; done
+wait_for 10 sh -c "[ \$(curl -s --unix-socket $T_SOCK http://nubo/v1/vms | jq '.vms | length') = 1 ]"
+ok $? "deleted VMs disappear"
+
+# --- idempotent actions and the state table ---
+r=$(api POST /v1/vms/web1/start)
+is "$(status_of "$r")" 200 "starting a running VM is a 200 no-op"
+is "$(body_of "$r" | jq -r .operation.state)" succeeded "with an operation that has already succeeded"
+r=$(api POST /v1/vms/web1/stop)
+is "$(status_of "$r")" 202 "stopping a running VM is accepted"
+op=$(body_of "$r" | jq -r .operation.id)
+wait_for 10 sh -c "curl -s --unix-socket $T_SOCK http://nubo/v1/operations/$op | jq -e '.state==\"succeeded\"' >/dev/null"
+ok $? "the stop operation succeeds"
+is "$(body_of "$(api GET /v1/operations/$op)" | jq -r '[.phases[].name] | join(",")')" "powerdown,stopped" "stop reports powerdown then stopped"
+r=$(api POST /v1/vms/web1/stop)
+is "$(status_of "$r")" 200 "stopping a stopped VM is a 200 no-op"
+is "$(status_of "$(api POST /v1/vms/web1/reboot)")" 409 "rebooting a stopped VM is 409"
+is "$(status_of "$(api POST /v1/vms/web1/stop '{"force":"yes"}')")" 400 "force that is not a boolean is 400"
+is "$(status_of "$(api POST /v1/vms/web1/start '{"force":true}')")" 400 "start takes no force field"
+r=$(api POST /v1/vms/web1/start)
+is "$(status_of "$r")" 202 "starting a stopped VM is accepted"
+ip_before=$(body_of "$r" | jq -r .vm.ip)
+wait_for 10 sh -c "curl -s --unix-socket $T_SOCK http://nubo/v1/vms/web1 | jq -e '.state==\"running\"' >/dev/null"
+ok $? "the VM runs again"
+is "$(body_of "$(api GET /v1/vms/web1)" | jq -r .ip)" "$ip_before" "it keeps its IP"
+r=$(api POST /v1/vms/web1/reboot)
+is "$(status_of "$r")" 202 "rebooting a running VM is accepted"
+op=$(body_of "$r" | jq -r .operation.id)
+wait_for 10 sh -c "curl -s --unix-socket $T_SOCK http://nubo/v1/operations/$op | jq -e '.state==\"succeeded\"' >/dev/null"
+ok $? "the reboot operation succeeds"
+is "$(body_of "$(api GET /v1/operations/$op)" | jq -r '[.phases[].name] | join(",")')" "powerdown,stopped,boot,ssh-ready" "reboot reports its phases"
+
+# --- lookups and routes ---
+is "$(status_of "$(api GET /v1/vms/nope)")" 404 "an unknown VM is 404"
+is "$(status_of "$(api POST /v1/vms/nope/stop)")" 404 "stopping an unknown VM is 404"
+is "$(status_of "$(api GET /v1/operations/op-000000000000)")" 404 "an unknown operation is 404"
+is "$(status_of "$(api GET /v1/nothing)")" 404 "an unknown endpoint is 404"
+is "$(status_of "$(api PUT /v1/vms)")" 405 "a wrong method is 405"
+is "$(status_of "$(api GET /v1/vms/web1/console)")" 200 "the console endpoint answers"
+is "$(status_of "$(api DELETE /v1/images/tiny)")" 409 "an image in use cannot be deleted"
+
+# --- concurrent creates of one name: exactly one wins ---
+pids=()
+for i in $(seq 1 12); do
+	curl -s -o /dev/null -w '%{http_code}\n' --unix-socket "$T_SOCK" -X POST -d '{"name":"race","type":"nano"}' http://nubo/v1/vms >"$T_DIR/race.$i" &
+	pids+=($!)
+done
+wait "${pids[@]}"
+codes=$(cat "$T_DIR"/race.* | sort | uniq -c | awk '{print $2":"$1}' | paste -sd' ')
+is "$codes" "202:1 409:11" "12 concurrent creates of one name: one 202, eleven 409"
+is "$(body_of "$(api GET /v1/vms)" | jq '[.vms[] | select(.name=="race")] | length')" 1 "exactly one VM named race exists"
+
+# --- the store survives a restart, and so do operations ---
+nubod_kill9
+nubod_start --dry-run
+ok $? "nubod restarts on the same state"
+is "$(body_of "$(api GET /v1/vms/web1)" | jq -r .ip)" "$ip_before" "the VM and its IP survive the restart"
+
+# --- delete ---
+r=$(api DELETE /v1/vms/web1)
+is "$(status_of "$r")" 202 "delete is accepted"
+wait_for 10 sh -c "[ \"\$(curl -s -o /dev/null -w '%{http_code}' --unix-socket $T_SOCK http://nubo/v1/vms/web1)\" = 404 ]"
+ok $? "a deleted VM is gone"
+[ ! -e "$T_STATE/vms/$id" ]
+ok $? "its directory is removed"
+
+echo "1..$T_N"

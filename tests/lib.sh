@@ -1,0 +1,102 @@
+# Shared by the api and e2e suites: TAP output, a private nubod, HTTP helpers.
+# Each test script sources this, calls nubod_start, and checks with ok/is.
+#
+# Everything a script makes lives under one temporary directory and one
+# per-daemon host prefix, and is removed on exit even when a check fails.
+
+NUBO_BIN=${NUBO_BIN:-build/src/cmd}
+NUBOD=$NUBO_BIN/nubod
+NUBO=$NUBO_BIN/nubo
+T_DIR=$(mktemp -d /tmp/nubo-t.XXXXXX)
+chmod 755 "$T_DIR"   # dnsmasq re-reads its hosts file as nobody
+T_STATE=$T_DIR/state
+T_SOCK=$T_DIR/nubod.sock
+T_LOG=$T_DIR/nubod.log
+T_N=0
+T_FAILED=0
+NUBOD_PID=
+export NUBO_SOCKET=$T_SOCK
+export XDG_CONFIG_HOME=$T_DIR/config
+
+# ok CONDITION_EXIT_CODE DESCRIPTION [DETAIL]
+ok() {
+	T_N=$((T_N + 1))
+	if [ "$1" -eq 0 ]; then
+		echo "ok $T_N - $2"
+	else
+		T_FAILED=$((T_FAILED + 1))
+		echo "not ok $T_N - $2"
+		[ -n "${3:-}" ] && printf '%s\n' "$3" | head -20 | sed 's/^/#   /'
+	fi
+	return 0
+}
+
+# is ACTUAL EXPECTED DESCRIPTION
+is() {
+	if [ "$1" = "$2" ]; then ok 0 "$3"; else ok 1 "$3" "expected: $2"$'\n'"got:      $1"; fi
+}
+
+# like ACTUAL REGEX DESCRIPTION
+like() {
+	if printf '%s' "$1" | grep -Eq -- "$2"; then ok 0 "$3"; else ok 1 "$3" "expected to match: $2"$'\n'"got: $1"; fi
+}
+
+# nubod_start [extra flags]: starts a private nubod and waits for its socket.
+nubod_start() {
+	"$NUBOD" --state-dir "$T_STATE" --socket "$T_SOCK" "$@" >>"$T_LOG" 2>&1 &
+	NUBOD_PID=$!
+	local i
+	for i in $(seq 1 100); do
+		[ -S "$T_SOCK" ] && curl -s --unix-socket "$T_SOCK" http://nubo/v1/types >/dev/null && return 0
+		sleep 0.05
+	done
+	echo "# nubod did not start; its log:"; sed 's/^/#   /' "$T_LOG"
+	return 1
+}
+
+nubod_stop() { # SIGTERM: a clean exit; VMs keep running
+	[ -n "$NUBOD_PID" ] || return 0
+	kill "$NUBOD_PID" 2>/dev/null
+	wait "$NUBOD_PID" 2>/dev/null
+	NUBOD_PID=
+}
+
+nubod_kill9() {
+	[ -n "$NUBOD_PID" ] || return 0
+	kill -9 "$NUBOD_PID" 2>/dev/null
+	wait "$NUBOD_PID" 2>/dev/null
+	NUBOD_PID=
+}
+
+# api METHOD PATH [BODY]: prints "STATUS BODY"
+api() {
+	local out
+	out=$(curl -s --unix-socket "$T_SOCK" -X "$1" ${3:+-d "$3"} -w '\n%{http_code}' "http://nubo$2")
+	local status=${out##*$'\n'}
+	printf '%s %s' "$status" "${out%$'\n'*}"
+}
+status_of() { printf '%s' "${1%% *}"; }
+body_of() { printf '%s' "${1#* }"; }
+
+# wait_for SECONDS COMMAND...: polls until COMMAND succeeds
+wait_for() {
+	local limit=$1; shift
+	local end=$((SECONDS + limit))
+	while [ $SECONDS -lt $end ]; do
+		"$@" && return 0
+		sleep 0.2
+	done
+	return 1
+}
+
+t_cleanup() {
+	nubod_kill9
+	# --destroy stops every VM and removes taps, dnsmasq, bridge, nft table and files.
+	[ -d "$T_STATE" ] && "$NUBOD" --state-dir "$T_STATE" --socket "$T_SOCK" --destroy ${T_DESTROY_FLAGS:-} >>"$T_LOG" 2>&1
+	if [ "$T_FAILED" -gt 0 ] && [ -f "$T_LOG" ]; then
+		echo "# nubod log (last 40 lines):"
+		tail -40 "$T_LOG" | sed 's/^/#   /'
+	fi
+	rm -rf "$T_DIR"
+}
+trap t_cleanup EXIT
