@@ -106,55 +106,63 @@ static int read_manifest(const char *dir, struct image *img, struct err *e)
 	return 0;
 }
 
-static void *build_thread(void *arg)
+/* Runs the recipe and records the outcome; the image row and its files go
+ * away if anything fails. */
+static void build_image(struct ctl *c, struct image *img)
 {
-	struct build_job *job = arg;
-	struct ctl *c = job->c;
-	struct image img;
 	struct err e = {0};
-	if (store_image_get(c->st, job->image_id, &img, &e) < 0) {
-		log_error("image build %s: %s", job->image_id, e.msg);
-		goto done;
-	}
-	autofree char *dir = ctl_image_dir(c, img.id);
-	autofree char *script = recipe_script(c, img.recipe);
+	char *dir = ctl_image_dir(c, img->id);
+	char *script = recipe_script(c, img->recipe);
 	const char *argv[] = {"bash", script, dir, NULL};
 	int64_t t0 = time_mono_ms();
-	log_info("image %s: building from recipe %s", img.name, img.recipe);
+	log_info("image %s: building from recipe %s", img->name, img->recipe);
 	struct run_opts opts = {.timeout_ms = BUILD_TIMEOUT_MS};
 	struct run_result r = {0};
 	int rc = fs_rm_rf(dir, &e);
 	if (rc == 0)
 		rc = runner_run(argv, &opts, &r, &e);
 	if (rc < 0 && r.errout && *r.errout)
-		log_error("image %s: build output:\n%s", img.name, r.errout);
+		log_error("image %s: build output:\n%s", img->name, r.errout);
 	run_result_free(&r);
-	ctl_op_phase(c, img.op_id, "build");
+	ctl_op_phase(c, img->op_id, "build");
 	if (rc == 0) {
 		if (runner_dry_run()) {
-			snprintf(img.boot, sizeof(img.boot), "direct");
-			snprintf(img.user, sizeof(img.user), "root");
+			snprintf(img->boot, sizeof(img->boot), "direct");
+			snprintf(img->user, sizeof(img->user), "root");
 		} else {
-			rc = read_manifest(dir, &img, &e);
+			rc = read_manifest(dir, img, &e);
 		}
 	}
 	if (rc == 0) {
-		snprintf(img.state, sizeof(img.state), "ready");
-		rc = store_image_update(c->st, &img, &e);
+		snprintf(img->state, sizeof(img->state), "ready");
+		rc = store_image_update(c->st, img, &e);
 	}
 	if (rc == 0) {
-		ctl_op_phase(c, img.op_id, "ready");
-		ctl_op_finish(c, img.op_id, true, NULL);
-		log_info("image %s: ready in %.1f s", img.name, (double)(time_mono_ms() - t0) / 1000.0);
+		ctl_op_phase(c, img->op_id, "ready");
+		ctl_op_finish(c, img->op_id, true, NULL);
+		log_info("image %s: ready in %.1f s", img->name, (double)(time_mono_ms() - t0) / 1000.0);
 	} else {
 		fs_rm_rf(dir, NULL);
-		store_image_delete(c->st, img.id, NULL);
-		err_prefix(&e, "building image %s", img.name);
-		ctl_op_finish(c, img.op_id, false, e.msg);
+		store_image_delete(c->st, img->id, NULL);
+		err_prefix(&e, "building image %s", img->name);
+		ctl_op_finish(c, img->op_id, false, e.msg);
 	}
-	image_free_fields(&img);
-done:
-	builds_track(c, job->image_id, false);
+	free(dir);
+	free(script);
+}
+
+static void *build_thread(void *arg)
+{
+	struct build_job *job = arg;
+	struct image img;
+	struct err e = {0};
+	if (store_image_get(job->c->st, job->image_id, &img, &e) < 0) {
+		log_error("image build %s: %s", job->image_id, e.msg);
+	} else {
+		build_image(job->c, &img);
+		image_free_fields(&img);
+	}
+	builds_track(job->c, job->image_id, false);
 	free(job);
 	return NULL;
 }
@@ -214,6 +222,7 @@ int ctl_image_delete(struct ctl *c, const char *ref, struct err *e)
 	if (store_image_get(c->st, ref, &img, e) < 0)
 		return -1;
 	int rc = 0, users = 0;
+	char *dir = ctl_image_dir(c, img.id);
 	if (strcmp(img.state, "building") == 0) {
 		rc = err_set(e, ERR_CONFLICT, "image %s is still building; delete it when the build has ended",
 			     img.name);
@@ -227,13 +236,13 @@ int ctl_image_delete(struct ctl *c, const char *ref, struct err *e)
 		rc = err_set(e, ERR_CONFLICT, "image %s is used by %d VM(s); delete them first", img.name, users);
 		goto out;
 	}
-	autofree char *dir = ctl_image_dir(c, img.id);
 	rc = store_image_delete(c->st, img.id, e);
 	if (rc == 0 && fs_rm_rf(dir, e) < 0)
 		log_warn("image %s: %s", img.name, e->msg);
 	if (rc == 0)
 		log_info("image %s (%s): deleted", img.name, img.id);
 out:
+	free(dir);
 	image_free_fields(&img);
 	return rc;
 }

@@ -149,77 +149,94 @@ static int build_seed(struct ctl *c, const struct vm *vm, const struct vm_paths 
 	return seed_iso_build(&s, p->dir, p->seed, e);
 }
 
+/* The steps of a start; each is idempotent, so a start cut off by a crash is
+ * simply run again. Returns 0, or fills step and e. */
+static int start_steps(struct ctl *c, struct vm *vm, const struct vm_paths *p, bool rebooting,
+		       const char **step, struct err *e)
+{
+	struct network net;
+	struct image img;
+	*step = "network";
+	if (store_network_get(c->st, vm->network, &net, e) < 0 || network_ensure_host(c, vm->network, e) < 0)
+		return -1;
+	*step = "image";
+	if (store_image_get(c->st, vm->image_id, &img, e) < 0)
+		return -1;
+	char *img_dir = ctl_image_dir(c, img.id);
+	char *base = xasprintf("%s/disk.qcow2", img_dir);
+	char *kernel = xasprintf("%s/vmlinuz", img_dir);
+	char *initrd = xasprintf("%s/initrd.img", img_dir);
+	char tap[16];
+	ctl_tap_name(c, vm->id, tap);
+	int rc;
+	*step = "disk";
+	rc = fs_mkdir_p(p->dir, 0750, e);
+	if (rc == 0)
+		rc = disk_overlay_create(base, p->root, e);
+	if (rc == 0)
+		rc = build_seed(c, vm, p, e);
+	if (rc == 0 && !rebooting)
+		phase(c, vm, "disk", true);
+	if (rc == 0) {
+		*step = "network";
+		rc = tap_ensure(tap, net.bridge, e);
+	}
+	if (rc == 0)
+		rc = network_sync_reservations(c, vm->network, e);
+	if (rc == 0) {
+		bool direct = strcmp(img.boot, "direct") == 0;
+		struct qemu_nic nic = {.tap = tap, .mac = vm->mac};
+		struct qemu_config qc = {
+			.vm_id = vm->id,
+			.accel = c->accel,
+			.vcpus = vm->vcpus,
+			.memory_mib = vm->memory_mib,
+			.kernel = direct ? kernel : NULL,
+			.initrd = direct ? initrd : NULL,
+			.cmdline = direct ? img.cmdline : NULL,
+			.root_disk = p->root,
+			.seed_iso = p->seed,
+			.nics = &nic,
+			.n_nics = 1,
+			.console_log = p->console,
+			.qmp_socket = p->qmp,
+			.pidfile = p->pid,
+		};
+		int pid = 0;
+		*step = "QEMU";
+		rc = qemu_launch(&qc, &pid, e);
+		vm->pid = pid ? pid : -1;
+	}
+	free(img_dir);
+	free(base);
+	free(kernel);
+	free(initrd);
+	image_free_fields(&img);
+	return rc;
+}
+
 static void start_vm(struct ctl *c, struct vm *vm, bool rebooting)
 {
 	struct vm_paths p;
 	struct err e = {0};
-	struct image img;
-	memset(&img, 0, sizeof(img));
+	const char *step = "";
 	paths_init(c, vm, &p);
 	if (vm->state != VM_PENDING) {
 		set_state(vm, VM_PENDING, NULL);
 		save(c, vm);
 	}
-	struct network net;
-	if (store_network_get(c->st, vm->network, &net, &e) < 0 || network_ensure_host(c, vm->network, &e) < 0) {
-		start_failed(c, vm, &p, "network", &e);
-		goto out;
+	if (start_steps(c, vm, &p, rebooting, &step, &e) < 0) {
+		start_failed(c, vm, &p, step, &e);
+	} else {
+		snprintf(vm->accel, sizeof(vm->accel), "%s", accel_name(c->accel));
+		vm->started_at = time_now_ms();
+		vm->deadline = time_mono_ms() + (int64_t)c->cfg.ssh_wait_s * 1000;
+		set_state(vm, VM_RUNNING, NULL);
+		phase(c, vm, "boot", true);
+		log_info("vm %s: QEMU started (pid %d, %s, %d vCPU, %d MiB, ip %s)", vm->name, vm->pid, vm->accel,
+			 vm->vcpus, vm->memory_mib, vm->ip);
+		save(c, vm);
 	}
-	if (store_image_get(c->st, vm->image_id, &img, &e) < 0) {
-		start_failed(c, vm, &p, "image", &e);
-		goto out;
-	}
-	autofree char *img_dir = ctl_image_dir(c, img.id);
-	autofree char *base = xasprintf("%s/disk.qcow2", img_dir);
-	if (fs_mkdir_p(p.dir, 0750, &e) < 0 || disk_overlay_create(base, p.root, &e) < 0 ||
-	    build_seed(c, vm, &p, &e) < 0) {
-		start_failed(c, vm, &p, "disk", &e);
-		goto out;
-	}
-	if (!rebooting)
-		phase(c, vm, "disk", true);
-	char tap[16];
-	ctl_tap_name(c, vm->id, tap);
-	if (tap_ensure(tap, net.bridge, &e) < 0 || network_sync_reservations(c, vm->network, &e) < 0) {
-		start_failed(c, vm, &p, "network", &e);
-		goto out;
-	}
-	autofree char *kernel = xasprintf("%s/vmlinuz", img_dir);
-	autofree char *initrd = xasprintf("%s/initrd.img", img_dir);
-	bool direct = strcmp(img.boot, "direct") == 0;
-	struct qemu_nic nic = {.tap = tap, .mac = vm->mac};
-	struct qemu_config qc = {
-		.vm_id = vm->id,
-		.accel = c->accel,
-		.vcpus = vm->vcpus,
-		.memory_mib = vm->memory_mib,
-		.kernel = direct ? kernel : NULL,
-		.initrd = direct ? initrd : NULL,
-		.cmdline = direct ? img.cmdline : NULL,
-		.root_disk = p.root,
-		.seed_iso = p.seed,
-		.nics = &nic,
-		.n_nics = 1,
-		.console_log = p.console,
-		.qmp_socket = p.qmp,
-		.pidfile = p.pid,
-	};
-	int pid = 0;
-	if (qemu_launch(&qc, &pid, &e) < 0) {
-		start_failed(c, vm, &p, "QEMU", &e);
-		goto out;
-	}
-	vm->pid = pid ? pid : -1;
-	snprintf(vm->accel, sizeof(vm->accel), "%s", accel_name(c->accel));
-	vm->started_at = time_now_ms();
-	vm->deadline = time_mono_ms() + (int64_t)c->cfg.ssh_wait_s * 1000;
-	set_state(vm, VM_RUNNING, NULL);
-	phase(c, vm, "boot", true);
-	log_info("vm %s: QEMU started (pid %d, %s, %d vCPU, %d MiB, ip %s)", vm->name, pid, vm->accel, vm->vcpus,
-		 vm->memory_mib, vm->ip);
-	save(c, vm);
-out:
-	image_free_fields(&img);
 	paths_free(&p);
 }
 
@@ -251,6 +268,7 @@ static void stop_step(struct ctl *c, struct vm *vm)
 	struct vm_paths p;
 	paths_init(c, vm, &p);
 	struct err e = {0};
+	char status[32] = "";
 	if (!vm_alive(vm)) {
 		finish_stop(c, vm, NULL);
 		goto out;
@@ -271,7 +289,6 @@ static void stop_step(struct ctl *c, struct vm *vm)
 			save(c, vm);
 		goto out;
 	}
-	char status[32] = "";
 	if (runner_dry_run())
 		snprintf(status, sizeof(status), "shutdown");
 	else if (qmp_query_status(p.qmp, status, sizeof(status), &e) < 0)
