@@ -1,0 +1,126 @@
+#!/usr/bin/env bash
+# e2e: a VM's whole life under real QEMU (TCG here, KVM where the CPU has it),
+# with a real bridge, dnsmasq, nftables and SSH, driven through the nubo CLI.
+#
+#   create → ssh → stop/start (same IP, disk kept) → reboot → kill -9 nubod
+#   (VM adopted, same QEMU, uptime goes on) → kill -9 QEMU (error with a
+#   reason) → start again → guest powers itself off → delete (nothing left)
+#   → destroy (no bridge, dnsmasq or nftables table left)
+set -u
+. "$(dirname "$0")/../lib.sh"
+
+nubod_start || { ok 1 "nubod starts"; exit 1; }
+ok 0 "nubod starts"
+ssh-keygen -q -t ed25519 -N "" -C e2e -f "$T_DIR/id" || exit 1
+show() { "$NUBO" vm show "$1" --json | jq -r ".$2"; }
+on_vm() { "$NUBO" vm ssh web1 -- "$@" 2>>"$T_DIR/ssh.err"; }
+
+out=$("$NUBO" image build tiny --wait 2>&1)
+ok $? "nubo image build tiny --wait" "$out"
+is "$("$NUBO" image show tiny --json | jq -r .state)" ready "the tiny image is ready"
+
+out=$("$NUBO" vm create web1 --ssh-key /nonexistent/key.pub 2>&1)
+is "$?" 2 "an unreadable SSH key file is a CLI error (exit 2)"
+like "$out" "cannot read SSH key /nonexistent/key.pub" "the error names the file"
+grep -q "POST /v1/vms" "$T_LOG"
+ok $((! $?)) "no request reached nubod"
+
+out=$("$NUBO" vm create web1 --type small --ssh-key "$T_DIR/id.pub" --wait 2>&1)
+ok $? "nubo vm create web1 --wait" "$out"
+for phase in scheduled disk boot ssh-ready; do
+	like "$out" "$phase +[0-9]+\.[0-9]+s" "create shows the $phase phase with its time"
+done
+is "$(show web1 state)" running "web1 is running"
+vm_id=$(show web1 id)
+ip1=$(show web1 ip)
+prefix=$(sqlite3 "$T_STATE/nubo.db" "select value from meta where key='host_prefix'")
+tap="nt$prefix${vm_id:3:6}"
+like "$ip1" '^10\.' "web1 has an address on the default network"
+like "$(on_vm uname -a)" '^Linux web1 ' "ssh runs uname -a in the VM (hostname from the seed)"
+is "$(on_vm nproc)" 1 "nproc is 1 for a small VM"
+"$NUBO" vm ssh web1 -- exit 7
+is "$?" 7 "nubo vm ssh returns the remote command's exit code"
+like "$("$NUBO" vm console web1)" 'Linux version' "the console log holds the kernel's boot messages"
+on_vm 'echo kept > /root/persist && sync'
+ok $? "a file is written in the VM"
+
+out=$("$NUBO" vm stop web1 --wait 2>&1)
+ok $? "nubo vm stop web1 --wait" "$out"
+is "$(show web1 state)" stopped "web1 is stopped"
+pgrep -f -- "-name $vm_id" >/dev/null
+ok $((! $?)) "no QEMU runs for a stopped VM"
+is "$(show web1 pid)" null "a stopped VM has no pid"
+is "$("$NUBO" host show --json | jq .vcpus_used)" 0 "a stopped VM holds no vCPU"
+out=$("$NUBO" vm stop web1 2>&1)
+ok $? "stopping a stopped VM succeeds" "$out"
+
+out=$("$NUBO" vm start web1 --wait 2>&1)
+ok $? "nubo vm start web1 --wait" "$out"
+is "$(show web1 ip)" "$ip1" "web1 keeps its IP across stop and start"
+is "$(on_vm cat /root/persist)" kept "the file written before the stop is still there"
+
+boot0=$(on_vm cat /proc/sys/kernel/random/boot_id)
+out=$("$NUBO" vm reboot web1 --wait 2>&1)
+ok $? "nubo vm reboot web1 --wait" "$out"
+boot1=$(on_vm cat /proc/sys/kernel/random/boot_id)
+[ -n "$boot1" ] && [ "$boot1" != "$boot0" ]
+ok $? "web1 answers over SSH after the reboot, with a new boot id"
+
+# kill -9 nubod: the VM keeps running and the next nubod adopts it.
+pid=$(show web1 pid)
+up_before=$(on_vm cut -d. -f1 /proc/uptime)
+nubod_kill9
+sleep 1
+kill -0 "$pid" 2>/dev/null
+ok $? "QEMU outlives a kill -9 of nubod"
+nubod_start
+ok $? "nubod restarts"
+is "$(show web1 state)" running "the VM is still running after the restart"
+is "$(show web1 pid)" "$pid" "it is adopted: the same QEMU process"
+up_after=$(on_vm cut -d. -f1 /proc/uptime)
+[ -n "$up_after" ] && [ "$up_after" -ge "$up_before" ]
+ok $? "its uptime went on ($up_before s → $up_after s): it was not restarted"
+grep -q "adopted running QEMU pid $pid" "$T_LOG"
+ok $? "nubod logs the adoption"
+
+# kill -9 QEMU: the VM is reported in error, with a reason.
+kill -9 "$pid"
+wait_for 15 sh -c "[ \"\$($NUBO vm show web1 --json | jq -r .state)\" = error ]"
+ok $? "a VM whose QEMU was killed goes to error"
+like "$(show web1 reason)" "exited unexpectedly" "the error gives a reason"
+ip link show "$tap" >/dev/null 2>&1
+ok $((! $?)) "the dead VM's tap is removed"
+out=$("$NUBO" vm start web1 --wait 2>&1)
+ok $? "a VM in error starts again" "$out"
+is "$(on_vm cat /root/persist)" kept "and its disk is intact"
+
+# The guest powers itself off: a clean stop, not an error.
+on_vm poweroff
+wait_for 30 sh -c "[ \"\$($NUBO vm show web1 --json | jq -r .state)\" = stopped ]"
+ok $? "a guest that powers itself off is reported stopped"
+like "$(show web1 reason)" "powered itself off" "with the reason"
+
+out=$("$NUBO" vm delete web1 --wait 2>&1)
+ok $? "nubo vm delete web1 --wait" "$out"
+is "$("$NUBO" vm list --json | jq '.vms | length')" 0 "no VM is listed"
+pgrep -f -- "-name $vm_id" >/dev/null
+ok $((! $?)) "no QEMU process is left"
+ip link show "$tap" >/dev/null 2>&1
+ok $((! $?)) "no tap is left"
+[ ! -e "$T_STATE/vms/$vm_id" ]
+ok $? "no VM files are left"
+! grep -rqs "$ip1" "$T_STATE"/networks/*/hosts
+ok $? "no DHCP reservation is left"
+
+# Destroying the state removes the network's host objects too.
+nubod_stop
+"$NUBOD" --state-dir "$T_STATE" --socket "$T_SOCK" --destroy >>"$T_LOG" 2>&1
+ok $? "nubod --destroy succeeds"
+ip -o link show type bridge | grep -q "nb$prefix"
+ok $((! $?)) "no bridge is left"
+nft list tables 2>/dev/null | grep -q "nubo_$prefix"
+ok $((! $?)) "no nftables table is left"
+pgrep -f "dnsmasq --conf-file=$T_STATE" >/dev/null
+ok $((! $?)) "no dnsmasq is left"
+
+echo "1..$T_N"
