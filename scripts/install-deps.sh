@@ -8,7 +8,7 @@ build=(meson ninja-build pkg-config gcc libc6-dev libmicrohttpd-dev libjansson-d
        libcurl4-openssl-dev libcmocka-dev)
 runtime=(qemu-system-x86 qemu-utils dnsmasq-base nftables iproute2 genisoimage openssh-client procps)
 images=(busybox-static dropbear-bin kmod cpio e2fsprogs gzip)
-tests=(curl jq sqlite3 socat clang libclang-rt-14-dev)
+tests=(curl jq sqlite3 socat)
 
 missing=()
 for p in "${build[@]}" "${runtime[@]}" "${images[@]}" "${tests[@]}"; do

@@ -1,0 +1,266 @@
+/* Unit tests for model/ (validation, the VM state table, subnets, phases,
+ * the type catalog) and ctl/config (the settings file). */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "ctl/config.h"
+#include "model/cidr.h"
+#include "model/machine_type.h"
+#include "model/phases.h"
+#include "model/vm.h"
+#include "util/str.h"
+
+static void test_names(void **state)
+{
+	(void)state;
+	struct err e = {0};
+	const char *good[] = {"a", "web1", "db-primary-2", "x123456789012345678901234567890123456789012345678901234567890ab"};
+	for (size_t i = 0; i < sizeof(good) / sizeof(good[0]); i++)
+		assert_int_equal(vm_name_validate(good[i], "name", &e), 0);
+	struct {
+		const char *name, *msg;
+	} bad[] = {
+		{"", "name must not be empty"},
+		{"Web1", "name \"Web1\" must start with a lowercase letter"},
+		{"1web", "name \"1web\" must start with a lowercase letter"},
+		{"web_1", "name \"web_1\" contains '_'"},
+		{"web.1", "name \"web.1\" contains '.'"},
+		{"web-", "name \"web-\" must not end with '-'"},
+		{"a123456789012345678901234567890123456789012345678901234567890abc", "is 64 characters long; the limit is 63"},
+	};
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		assert_true(vm_name_validate(bad[i].name, "name", &e) < 0);
+		assert_int_equal(e.kind, ERR_INVALID);
+		assert_non_null(strstr(e.msg, bad[i].msg));
+	}
+	assert_true(vm_name_validate(NULL, "name", &e) < 0);
+}
+
+/* The whole state table: every (state, power, action) and its verdict. */
+static void test_state_table(void **state)
+{
+	(void)state;
+	/* running VM */
+	assert_int_equal(vm_action_verdict(VM_RUNNING, POWER_RUNNING, VM_ACTION_START), VM_NOOP);
+	assert_int_equal(vm_action_verdict(VM_RUNNING, POWER_RUNNING, VM_ACTION_STOP), VM_ACCEPT);
+	assert_int_equal(vm_action_verdict(VM_RUNNING, POWER_RUNNING, VM_ACTION_REBOOT), VM_ACCEPT);
+	assert_int_equal(vm_action_verdict(VM_RUNNING, POWER_RUNNING, VM_ACTION_DELETE), VM_ACCEPT);
+	/* pending: starting is already under way, stopping is allowed */
+	assert_int_equal(vm_action_verdict(VM_PENDING, POWER_RUNNING, VM_ACTION_START), VM_NOOP);
+	assert_int_equal(vm_action_verdict(VM_PENDING, POWER_RUNNING, VM_ACTION_STOP), VM_ACCEPT);
+	assert_int_equal(vm_action_verdict(VM_PENDING, POWER_RUNNING, VM_ACTION_REBOOT), VM_REFUSE);
+	/* stopping */
+	assert_int_equal(vm_action_verdict(VM_STOPPING, POWER_STOPPED, VM_ACTION_STOP), VM_NOOP);
+	assert_int_equal(vm_action_verdict(VM_STOPPING, POWER_STOPPED, VM_ACTION_START), VM_REFUSE);
+	assert_int_equal(vm_action_verdict(VM_STOPPING, POWER_STOPPED, VM_ACTION_DELETE), VM_ACCEPT);
+	/* stopped */
+	assert_int_equal(vm_action_verdict(VM_STOPPED, POWER_STOPPED, VM_ACTION_STOP), VM_NOOP);
+	assert_int_equal(vm_action_verdict(VM_STOPPED, POWER_STOPPED, VM_ACTION_START), VM_ACCEPT);
+	assert_int_equal(vm_action_verdict(VM_STOPPED, POWER_STOPPED, VM_ACTION_REBOOT), VM_REFUSE);
+	/* error: start recovers it, stop is a no-op */
+	assert_int_equal(vm_action_verdict(VM_ERROR, POWER_STOPPED, VM_ACTION_START), VM_ACCEPT);
+	assert_int_equal(vm_action_verdict(VM_ERROR, POWER_STOPPED, VM_ACTION_STOP), VM_NOOP);
+	assert_int_equal(vm_action_verdict(VM_ERROR, POWER_STOPPED, VM_ACTION_REBOOT), VM_REFUSE);
+	/* being deleted: only delete, and it is a no-op */
+	assert_int_equal(vm_action_verdict(VM_SHUTTING_DOWN, POWER_DELETED, VM_ACTION_DELETE), VM_NOOP);
+	assert_int_equal(vm_action_verdict(VM_SHUTTING_DOWN, POWER_DELETED, VM_ACTION_START), VM_REFUSE);
+	assert_int_equal(vm_action_verdict(VM_SHUTTING_DOWN, POWER_DELETED, VM_ACTION_STOP), VM_REFUSE);
+}
+
+static void test_holds_capacity(void **state)
+{
+	(void)state;
+	struct vm vm = {0};
+	vm.power = POWER_STOPPED;
+	vm.state = VM_STOPPED;
+	assert_false(vm_holds_capacity(&vm));
+	vm.state = VM_ERROR;
+	assert_false(vm_holds_capacity(&vm));
+	vm.state = VM_STOPPING;
+	assert_true(vm_holds_capacity(&vm));
+	vm.state = VM_STOPPED;
+	vm.power = POWER_RUNNING;
+	assert_true(vm_holds_capacity(&vm));
+}
+
+static void test_state_names_round_trip(void **state)
+{
+	(void)state;
+	for (int s = VM_PENDING; s <= VM_ERROR; s++) {
+		enum vm_state back;
+		assert_int_equal(vm_state_parse(vm_state_name((enum vm_state)s), &back), 0);
+		assert_int_equal(back, s);
+	}
+	enum vm_state x;
+	assert_int_equal(vm_state_parse("bogus", &x), -1);
+	assert_string_equal(vm_state_name(VM_SHUTTING_DOWN), "shutting-down");
+}
+
+static void test_cidr(void **state)
+{
+	(void)state;
+	struct cidr c;
+	struct err e = {0};
+	char ip[16];
+	assert_int_equal(cidr4_parse("10.77.3.0/24", "cidr", &c, &e), 0);
+	assert_int_equal(cidr4_host_count(&c), 254);
+	cidr4_host(&c, 1, ip);
+	assert_string_equal(ip, "10.77.3.1");
+	cidr4_host(&c, 254, ip);
+	assert_string_equal(ip, "10.77.3.254");
+	cidr4_netmask(&c, ip);
+	assert_string_equal(ip, "255.255.255.0");
+	assert_int_equal(cidr4_index_of(&c, "10.77.3.9"), 9);
+	assert_int_equal(cidr4_index_of(&c, "10.77.4.9"), 0);
+	assert_int_equal(cidr4_index_of(&c, "10.77.3.255"), 0);
+	struct cidr d;
+	assert_int_equal(cidr4_parse("10.77.0.0/16", "cidr", &d, &e), 0);
+	assert_true(cidr4_overlaps(&c, &d));
+	assert_int_equal(cidr4_parse("10.78.0.0/16", "cidr", &d, &e), 0);
+	assert_false(cidr4_overlaps(&c, &d));
+
+	assert_true(cidr4_parse("10.77.3.1/24", "cidr", &c, &e) < 0);
+	assert_string_equal(e.msg, "cidr \"10.77.3.1/24\" has host bits set; did you mean 10.77.3.0/24?");
+	assert_true(cidr4_parse("10.77.3.0", "cidr", &c, &e) < 0);
+	assert_true(cidr4_parse("10.77.3.0/33", "cidr", &c, &e) < 0);
+	assert_true(cidr4_parse("10.300.3.0/24", "cidr", &c, &e) < 0);
+	assert_true(cidr4_parse("10.77.3.0/24x", "cidr", &c, &e) < 0);
+	assert_true(cidr4_parse("10.0.0.0/31", "cidr", &c, &e) < 0);
+}
+
+static void test_phases(void **state)
+{
+	(void)state;
+	struct phases ph = {0};
+	phases_mark(&ph, "scheduled", 1000, 1002);
+	phases_mark(&ph, "disk", 1000, 1040);
+	phases_mark(&ph, "disk", 1000, 1090);   /* recorded once */
+	phases_mark(&ph, "boot", 1000, 1100);
+	assert_int_equal(ph.n, 3);
+	assert_int_equal(ph.p[1].at_ms, 40);
+	assert_int_equal(ph.p[1].duration_ms, 38);
+	json_t *j = phases_to_json(&ph);
+	char *text = json_dumps(j, JSON_COMPACT);
+	json_decref(j);
+	assert_string_equal(text, "[{\"name\":\"scheduled\",\"at_ms\":2,\"duration_ms\":2},"
+				  "{\"name\":\"disk\",\"at_ms\":40,\"duration_ms\":38},"
+				  "{\"name\":\"boot\",\"at_ms\":100,\"duration_ms\":60}]");
+	struct phases back;
+	phases_from_json_text(&back, text);
+	free(text);
+	assert_int_equal(back.n, 3);
+	assert_string_equal(back.p[2].name, "boot");
+	assert_int_equal(back.p[2].duration_ms, 60);
+	phases_from_json_text(&back, "not json");
+	assert_int_equal(back.n, 0);
+}
+
+static void test_catalog(void **state)
+{
+	(void)state;
+	struct type_catalog cat;
+	catalog_init_default(&cat);
+	const struct machine_type *nano = catalog_find(&cat, "nano"), *large = catalog_find(&cat, "large");
+	assert_non_null(nano);
+	assert_int_equal(nano->vcpus, 1);
+	assert_int_equal(nano->memory_mib, 256);
+	assert_int_equal(large->vcpus, 4);
+	assert_int_equal(large->memory_mib, 8192);
+	assert_null(catalog_find(&cat, "huge"));
+	char *names = catalog_names(&cat);
+	assert_string_equal(names, "nano, micro, small, medium, large");
+	free(names);
+	struct err e = {0};
+	struct machine_type bad = {"bad", 0, 512, 0.1};
+	assert_true(catalog_add(&cat, &bad, &e) < 0);
+	assert_non_null(strstr(e.msg, "vcpus 0 must be between 1 and 256"));
+	catalog_free(&cat);
+}
+
+static char *write_tmp(const char *text)
+{
+	char *path = xstrdup("/tmp/nubo-config-XXXXXX");
+	int fd = mkstemp(path);
+	assert_true(fd >= 0);
+	assert_int_equal(write(fd, text, strlen(text)), (ssize_t)strlen(text));
+	close(fd);
+	return path;
+}
+
+static void test_config(void **state)
+{
+	(void)state;
+	struct config c;
+	struct err e = {0};
+	config_init_default(&c);
+	assert_true(c.cpu_overcommit == 4.0);
+	char *p = write_tmp("{\"cpu_overcommit\": 2, \"stop_timeout_s\": 5,"
+			    " \"types\": [{\"name\": \"xlarge\", \"vcpus\": 8, \"memory_mib\": 16384, \"price_per_hour\": 0.27}]}");
+	assert_int_equal(config_load(&c, p, &e), 0);
+	assert_true(c.cpu_overcommit == 2.0);
+	assert_int_equal(c.stop_timeout_s, 5);
+	assert_non_null(catalog_find(&c.types, "xlarge"));
+	assert_non_null(catalog_find(&c.types, "nano"));
+	unlink(p);
+	free(p);
+	config_free(&c);
+
+	const char *bad[][2] = {
+		{"{\"cpu_overcomit\": 2}", "unknown setting \"cpu_overcomit\""},
+		{"{\"cpu_overcommit\": -1}", "\"cpu_overcommit\" must be a number between"},
+		{"{\"types\": [{\"name\": \"X\", \"vcpus\": 1, \"memory_mib\": 512}]}", "type name \"X\" must start"},
+		{"{\"types\": [{\"name\": \"x\", \"vcpus\": 1}]}", "types[0]"},
+		{"{not json", ":1:"},
+	};
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		config_init_default(&c);
+		p = write_tmp(bad[i][0]);
+		assert_true(config_load(&c, p, &e) < 0);
+		if (!strstr(e.msg, bad[i][1]))
+			fail_msg("config %s: got \"%s\", expected it to contain \"%s\"", bad[i][0], e.msg, bad[i][1]);
+		unlink(p);
+		free(p);
+		config_free(&c);
+	}
+}
+
+static void test_vm_json(void **state)
+{
+	(void)state;
+	struct vm vm = {0};
+	snprintf(vm.id, sizeof(vm.id), "vm-0123456789ab");
+	snprintf(vm.name, sizeof(vm.name), "web1");
+	snprintf(vm.ip, sizeof(vm.ip), "10.77.3.2");
+	vm.state = VM_STOPPED;
+	vm.power = POWER_STOPPED;
+	vm.pid = 0;
+	json_t *j = vm_to_json(&vm);
+	assert_string_equal(json_string_value(json_object_get(j, "state")), "stopped");
+	assert_true(json_is_null(json_object_get(j, "pid")));
+	assert_true(json_is_null(json_object_get(j, "reason")));
+	assert_string_equal(json_string_value(json_object_get(j, "ssh_user")), "root");
+	json_decref(j);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_names),
+		cmocka_unit_test(test_state_table),
+		cmocka_unit_test(test_holds_capacity),
+		cmocka_unit_test(test_state_names_round_trip),
+		cmocka_unit_test(test_cidr),
+		cmocka_unit_test(test_phases),
+		cmocka_unit_test(test_catalog),
+		cmocka_unit_test(test_config),
+		cmocka_unit_test(test_vm_json),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
