@@ -54,11 +54,13 @@ nubod_start() {
 	return 1
 }
 
-nubod_stop() { # SIGTERM: a clean exit; VMs keep running
+nubod_stop() { # SIGTERM: a clean exit (VMs keep running); returns nubod's exit status
 	[ -n "$NUBOD_PID" ] || return 0
 	kill "$NUBOD_PID" 2>/dev/null
 	wait "$NUBOD_PID" 2>/dev/null
+	local rc=$?
 	NUBOD_PID=
+	return $rc
 }
 
 nubod_kill9() {

@@ -169,4 +169,10 @@ ok $? "a deleted VM is gone"
 [ ! -e "$T_STATE/vms/$id" ]
 ok $? "its directory is removed"
 
+# A clean exit: under the sanitizer build this is where leaks are reported.
+nubod_stop
+ok $? "nubod exits cleanly on SIGTERM"
+grep -Eq "Sanitizer|runtime error" "$T_LOG"
+ok $((! $?)) "no sanitizer report in nubod's log"
+
 echo "1..$T_N"
