@@ -59,7 +59,8 @@ int sched_admit(struct ctl *c, const struct vm *vm, struct err *e);
 int sched_pick_ip(struct ctl *c, const struct network *net, char ip[16], struct err *e);
 
 /* instances.c */
-void instances_reconcile(struct ctl *c);
+/* One pass over every VM; true while some VM is between states. */
+bool instances_reconcile(struct ctl *c);
 void instances_adopt(struct ctl *c);
 int instances_destroy_all(struct ctl *c, struct err *e);
 

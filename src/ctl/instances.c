@@ -379,6 +379,16 @@ out:
 	paths_free(&p);
 }
 
+/* Whether a VM is between states, so the reconciler should look again soon. */
+static bool in_flight(const struct vm *vm)
+{
+	if (vm->power == POWER_DELETED || vm->reboot)
+		return true;
+	if (vm->state == VM_PENDING || vm->state == VM_STOPPING || vm->state == VM_SHUTTING_DOWN)
+		return true;
+	return vm->state == VM_RUNNING && vm->deadline != 0;  /* waiting for SSH */
+}
+
 static void reconcile_one(struct ctl *c, struct vm *vm)
 {
 	switch (vm->power) {
@@ -403,18 +413,22 @@ static void reconcile_one(struct ctl *c, struct vm *vm)
 	}
 }
 
-void instances_reconcile(struct ctl *c)
+bool instances_reconcile(struct ctl *c)
 {
 	struct vm *vms = NULL;
 	int n = 0;
 	struct err e = {0};
+	bool busy = false;
 	if (store_vm_list(c->st, &vms, &n, &e) < 0) {
 		log_error("reconcile: %s", e.msg);
-		return;
+		return false;
 	}
-	for (int i = 0; i < n; i++)
+	for (int i = 0; i < n; i++) {
 		reconcile_one(c, &vms[i]);
+		busy = busy || in_flight(&vms[i]);
+	}
 	vm_list_free(vms, n);
+	return busy;
 }
 
 /* After a nubod restart: recognise the QEMUs that kept running. A QEMU

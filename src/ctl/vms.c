@@ -96,10 +96,11 @@ int ctl_vm_create(struct ctl *c, const struct vm_request *r, struct vm *vm, stru
 	snprintf(vm->op_id, sizeof(vm->op_id), "%s", op->id);
 
 	struct network net;
-	if (store_tx_begin(c->st, e) < 0)
+	bool ok = store_tx_begin(c->st, e) == 0;
+	if (!ok)
 		goto fail;
-	bool ok = store_network_get(c->st, vm->network, &net, e) == 0 && sched_admit(c, vm, e) == 0 &&
-		  sched_pick_ip(c, &net, vm->ip, e) == 0;
+	ok = store_network_get(c->st, vm->network, &net, e) == 0 && sched_admit(c, vm, e) == 0 &&
+	     sched_pick_ip(c, &net, vm->ip, e) == 0;
 	if (ok) {
 		phases_mark(&op->phases, "scheduled", op->created_at, time_now_ms());
 		vm->boot = op->phases;

@@ -14,6 +14,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -173,6 +174,10 @@ int runner_run(const char *const argv[], const struct run_opts *opts, struct run
 		/* QEMU and dnsmasq live long: they must hold none of nubod's descriptors
 		 * (the API socket, the store), whatever flags those were opened with. */
 		close_range(3, ~0U, 0);
+		/* A child dies with nubod (an image build must not run on as an
+		 * orphan); programs that daemonize (QEMU, dnsmasq) fork, which
+		 * clears this, so their daemons live on. */
+		prctl(PR_SET_PDEATHSIG, SIGKILL);
 		/* Children never inherit nubod's signal mask or dispositions. */
 		sigset_t all;
 		sigemptyset(&all);
