@@ -61,6 +61,20 @@ json_t *cli_get(struct cli_ctx *ctx, const char *path)
 	return j;
 }
 
+int cli_show(struct cli_ctx *ctx, const struct args *a, const char *path,
+	     void (*print)(struct cli_ctx *ctx, const json_t *answer))
+{
+	json_t *j = cli_get(ctx, path);
+	if (!j)
+		return CLI_EXIT_FAILED;
+	if (args_has(a, "json"))
+		cli_print_json(ctx, j);
+	else
+		print(ctx, j);
+	json_decref(j);
+	return CLI_EXIT_OK;
+}
+
 const char *cli_jstr(const json_t *o, const char *key)
 {
 	return json_string_value(json_object_get(o, key));

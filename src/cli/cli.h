@@ -12,6 +12,7 @@
 #include <stdint.h>
 #include <stdio.h>
 
+#include "cli/args.h"
 #include "cli/client.h"
 #include "util/err.h"
 
@@ -48,6 +49,10 @@ int cli_print_json(struct cli_ctx *ctx, const json_t *j);
 /* GETs path and returns the parsed JSON (caller decrefs), or NULL after
  * printing the error. */
 json_t *cli_get(struct cli_ctx *ctx, const char *path);
+/* What every list and show does: GET path, then print the API's JSON with
+ * --json, or hand the answer to print (for people). Returns the exit code. */
+int cli_show(struct cli_ctx *ctx, const struct args *a, const char *path,
+	     void (*print)(struct cli_ctx *ctx, const json_t *answer));
 
 /* Fields of API objects; NULL or a default when missing or JSON null. */
 const char *cli_jstr(const json_t *o, const char *key);

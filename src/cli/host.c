@@ -14,16 +14,8 @@ static const struct arg_flag show_flags[] = {
 	{NULL, 0, 0, NULL, NULL},
 };
 
-static int host_show(struct cli_ctx *ctx, const struct args *a)
+static void print_host(struct cli_ctx *ctx, const json_t *h)
 {
-	json_t *h = cli_get(ctx, "/v1/host");
-	if (!h)
-		return CLI_EXIT_FAILED;
-	if (args_has(a, "json")) {
-		cli_print_json(ctx, h);
-		json_decref(h);
-		return CLI_EXIT_OK;
-	}
 	int64_t vcpus = cli_jint(h, "vcpus", -1), vcpus_alloc = cli_jint(h, "vcpus_allocatable", -1);
 	int64_t vcpus_used = cli_jint(h, "vcpus_used", -1);
 	int64_t mem = cli_jint(h, "memory_mib", -1), mem_alloc = cli_jint(h, "memory_mib_allocatable", -1);
@@ -39,8 +31,11 @@ static int host_show(struct cli_ctx *ctx, const struct args *a)
 		(long long)vcpus, cli_jreal(h, "cpu_overcommit", 1.0));
 	fprintf(ctx->out, "Memory:     %s used of %s allocatable, %s free (%s on the host, overcommit %.1fx)\n",
 		mu, ma, mf, m, cli_jreal(h, "memory_overcommit", 1.0));
-	json_decref(h);
-	return CLI_EXIT_OK;
+}
+
+static int host_show(struct cli_ctx *ctx, const struct args *a)
+{
+	return cli_show(ctx, a, "/v1/host", print_host);
 }
 
 static const struct cli_verb host_verbs[] = {

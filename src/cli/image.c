@@ -26,21 +26,12 @@ static const char *or_dash(const char *s)
 	return s ? s : "-";
 }
 
-static int image_list(struct cli_ctx *ctx, const struct args *a)
+static void print_images(struct cli_ctx *ctx, const json_t *j)
 {
-	json_t *j = cli_get(ctx, "/v1/images");
-	if (!j)
-		return CLI_EXIT_FAILED;
-	if (args_has(a, "json")) {
-		cli_print_json(ctx, j);
-		json_decref(j);
-		return CLI_EXIT_OK;
-	}
 	const json_t *images = json_object_get(j, "images");
 	if (json_array_size(images) == 0) {
 		fputs("No images. Build the default one with: nubo image build tiny --wait\n", ctx->out);
-		json_decref(j);
-		return CLI_EXIT_OK;
+		return;
 	}
 	static const char *const headers[] = {"NAME", "STATE", "BOOT", "USER", "SIZE", "AGE"};
 	struct table *t = table_new(6, headers);
@@ -59,8 +50,11 @@ static int image_list(struct cli_ctx *ctx, const struct args *a)
 	autofree char *text = table_render(t);
 	fputs(text, ctx->out);
 	table_free(t);
-	json_decref(j);
-	return CLI_EXIT_OK;
+}
+
+static int image_list(struct cli_ctx *ctx, const struct args *a)
+{
+	return cli_show(ctx, a, "/v1/images", print_images);
 }
 
 static void print_image(struct cli_ctx *ctx, const json_t *img)
@@ -84,15 +78,7 @@ static void print_image(struct cli_ctx *ctx, const json_t *img)
 static int image_show(struct cli_ctx *ctx, const struct args *a)
 {
 	autofree char *path = client_path("/v1/images/%s", a->pos[0]);
-	json_t *img = cli_get(ctx, path);
-	if (!img)
-		return CLI_EXIT_FAILED;
-	if (args_has(a, "json"))
-		cli_print_json(ctx, img);
-	else
-		print_image(ctx, img);
-	json_decref(img);
-	return CLI_EXIT_OK;
+	return cli_show(ctx, a, path, print_image);
 }
 
 static int image_build(struct cli_ctx *ctx, const struct args *a)

@@ -21,16 +21,8 @@ static json_t *get_op(struct cli_ctx *ctx, const char *id)
 	return cli_get(ctx, path);
 }
 
-static int op_show(struct cli_ctx *ctx, const struct args *a)
+static void print_op(struct cli_ctx *ctx, const json_t *op)
 {
-	json_t *op = get_op(ctx, a->pos[0]);
-	if (!op)
-		return CLI_EXIT_FAILED;
-	if (args_has(a, "json")) {
-		cli_print_json(ctx, op);
-		json_decref(op);
-		return CLI_EXIT_OK;
-	}
 	const char *target_name = cli_jstr(op, "target_name");
 	fprintf(ctx->out, "ID:         %s\n", cli_jstr(op, "id") ? cli_jstr(op, "id") : "-");
 	fprintf(ctx->out, "Kind:       %s\n", cli_jstr(op, "kind") ? cli_jstr(op, "kind") : "-");
@@ -46,19 +38,13 @@ static int op_show(struct cli_ctx *ctx, const struct args *a)
 		autofree char *d = fmt_duration_ms(took);
 		fprintf(ctx->out, "Finished:   %s (took %s)\n", cli_jstr(op, "finished_at"), d);
 	}
-	const json_t *phases = json_object_get(op, "phases");
-	if (json_array_size(phases) > 0) {
-		fputs("Phases:\n", ctx->out);
-		size_t i;
-		const json_t *p;
-		json_array_foreach(phases, i, p) {
-			autofree char *line = wait_phase_line(cli_jstr(p, "name") ? cli_jstr(p, "name") : "?",
-							     cli_jint(p, "at_ms", 0));
-			fprintf(ctx->out, "%s\n", line);
-		}
-	}
-	json_decref(op);
-	return CLI_EXIT_OK;
+	wait_print_phases(ctx->out, "Phases", json_object_get(op, "phases"));
+}
+
+static int op_show(struct cli_ctx *ctx, const struct args *a)
+{
+	autofree char *path = client_path("/v1/operations/%s", a->pos[0]);
+	return cli_show(ctx, a, path, print_op);
 }
 
 static int op_wait(struct cli_ctx *ctx, const struct args *a)

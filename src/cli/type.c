@@ -13,16 +13,8 @@ static const struct arg_flag list_flags[] = {
 	{NULL, 0, 0, NULL, NULL},
 };
 
-static int type_list(struct cli_ctx *ctx, const struct args *a)
+static void print_types(struct cli_ctx *ctx, const json_t *j)
 {
-	json_t *j = cli_get(ctx, "/v1/types");
-	if (!j)
-		return CLI_EXIT_FAILED;
-	if (args_has(a, "json")) {
-		cli_print_json(ctx, j);
-		json_decref(j);
-		return CLI_EXIT_OK;
-	}
 	static const char *const headers[] = {"NAME", "VCPUS", "MEMORY", "PRICE/HOUR"};
 	struct table *t = table_new(4, headers);
 	table_align_right(t, 1);
@@ -42,8 +34,11 @@ static int type_list(struct cli_ctx *ctx, const struct args *a)
 	autofree char *text = table_render(t);
 	fputs(text, ctx->out);
 	table_free(t);
-	json_decref(j);
-	return CLI_EXIT_OK;
+}
+
+static int type_list(struct cli_ctx *ctx, const struct args *a)
+{
+	return cli_show(ctx, a, "/v1/types", print_types);
 }
 
 static const struct cli_verb type_verbs[] = {

@@ -167,21 +167,12 @@ static int vm_create(struct cli_ctx *ctx, const struct args *a)
 
 /* --- list and show ---------------------------------------------------------- */
 
-static int vm_list(struct cli_ctx *ctx, const struct args *a)
+static void print_vms(struct cli_ctx *ctx, const json_t *j)
 {
-	json_t *j = cli_get(ctx, "/v1/vms");
-	if (!j)
-		return CLI_EXIT_FAILED;
-	if (args_has(a, "json")) {
-		cli_print_json(ctx, j);
-		json_decref(j);
-		return CLI_EXIT_OK;
-	}
 	const json_t *vms = json_object_get(j, "vms");
 	if (json_array_size(vms) == 0) {
 		fputs("No VMs. Create one with: nubo vm create NAME --wait\n", ctx->out);
-		json_decref(j);
-		return CLI_EXIT_OK;
+		return;
 	}
 	static const char *const headers[] = {"NAME", "STATE", "TYPE", "IMAGE", "IP", "AGE"};
 	struct table *t = table_new(6, headers);
@@ -196,8 +187,11 @@ static int vm_list(struct cli_ctx *ctx, const struct args *a)
 	autofree char *text = table_render(t);
 	fputs(text, ctx->out);
 	table_free(t);
-	json_decref(j);
-	return CLI_EXIT_OK;
+}
+
+static int vm_list(struct cli_ctx *ctx, const struct args *a)
+{
+	return cli_show(ctx, a, "/v1/vms", print_vms);
 }
 
 static void show_time(struct cli_ctx *ctx, const char *label, const char *ts)
@@ -239,30 +233,13 @@ static void print_vm(struct cli_ctx *ctx, const json_t *vm)
 	show_time(ctx, "Started:", cli_jstr(vm, "started_at"));
 	if (cli_jstr(vm, "operation"))
 		fprintf(ctx->out, "%-12s%s\n", "Operation:", cli_jstr(vm, "operation"));
-	const json_t *phases = json_object_get(vm, "boot_phases");
-	if (json_array_size(phases) > 0) {
-		fputs("Boot phases:\n", ctx->out);
-		size_t i;
-		const json_t *p;
-		json_array_foreach(phases, i, p) {
-			autofree char *line = wait_phase_line(or_dash(cli_jstr(p, "name")), cli_jint(p, "at_ms", 0));
-			fprintf(ctx->out, "%s\n", line);
-		}
-	}
+	wait_print_phases(ctx->out, "Boot phases", json_object_get(vm, "boot_phases"));
 }
 
 static int vm_show(struct cli_ctx *ctx, const struct args *a)
 {
 	autofree char *path = vm_path(a->pos[0], NULL);
-	json_t *vm = cli_get(ctx, path);
-	if (!vm)
-		return CLI_EXIT_FAILED;
-	if (args_has(a, "json"))
-		cli_print_json(ctx, vm);
-	else
-		print_vm(ctx, vm);
-	json_decref(vm);
-	return CLI_EXIT_OK;
+	return cli_show(ctx, a, path, print_vm);
 }
 
 /* --- start, stop, reboot, delete --------------------------------------------- */

@@ -210,3 +210,18 @@ int wait_or_report(struct cli_ctx *ctx, const json_t *op, bool follow, const cha
 		id ? id : "?");
 	return CLI_EXIT_OK;
 }
+
+void wait_print_phases(FILE *out, const char *title, const json_t *phases)
+{
+	if (json_array_size(phases) == 0)
+		return;
+	fprintf(out, "%s:\n", title);
+	size_t i;
+	const json_t *p;
+	json_array_foreach(phases, i, p) {
+		const char *name = json_string_value(json_object_get(p, "name"));
+		char *line = wait_phase_line(name ? name : "?", json_integer_value(json_object_get(p, "at_ms")));
+		fprintf(out, "%s\n", line);
+		free(line);
+	}
+}

@@ -37,6 +37,8 @@ int wait_or_report(struct cli_ctx *ctx, const json_t *op, bool follow, const cha
 
 /* "  scheduled   0.00s": one finished phase. Caller frees. */
 char *wait_phase_line(const char *name, int64_t at_ms);
+/* Prints "TITLE:" and one wait_phase_line per phase of a JSON phase list; nothing if empty. */
+void wait_print_phases(FILE *out, const char *title, const json_t *phases);
 /* The phase expected after the first done phases of an operation of kind
  * (docs/api.md), or NULL when unknown. */
 const char *wait_next_phase(const char *kind, size_t done);
