@@ -29,30 +29,50 @@ static void get_image(const struct api_req *req, struct api_resp *resp)
 	image_free_fields(&img);
 }
 
-static void build_image(const struct api_req *req, struct api_resp *resp)
+static void answer_image_op(struct api_resp *resp, struct image *img, struct operation *op)
 {
-	static const char *const fields[] = {"name", "recipe", NULL};
+	api_json(resp, 202, json_pack("{s:o, s:o}", "image", image_to_json(img), "operation", operation_to_json(op)));
+	image_free_fields(img);
+	operation_free_fields(op);
+}
+
+/* POST /v1/images: {"name", "recipe"} builds from a recipe shipped with nubo;
+ * {"name", "file", "sha256", "user", "boot"} imports an image file. */
+static void create_image(const struct api_req *req, struct api_resp *resp)
+{
+	static const char *const fields[] = {"name", "recipe", "file", "sha256", "user", "boot", NULL};
 	json_t *body = api_body_object(req, resp, false);
-	if (!body)
-		return;
 	const char *name = NULL, *recipe = NULL;
-	if (api_check_fields(body, fields, resp) && api_opt_string(body, "name", &name, resp) &&
-	    api_opt_string(body, "recipe", &recipe, resp)) {
-		struct image img;
-		struct operation op;
-		struct err e = {0};
+	struct image_import imp = {0};
+	struct image img;
+	struct operation op;
+	struct err e = {0};
+	if (!body || !api_check_fields(body, fields, resp) || !api_opt_string(body, "name", &name, resp) ||
+	    !api_opt_string(body, "recipe", &recipe, resp) || !api_opt_string(body, "file", &imp.file, resp) ||
+	    !api_opt_string(body, "sha256", &imp.sha256, resp) || !api_opt_string(body, "user", &imp.user, resp) ||
+	    !api_opt_string(body, "boot", &imp.boot, resp)) {
+		/* answered */
+	} else if (recipe && imp.file) {
+		err_set(&e, ERR_INVALID, "give either recipe (to build an image) or file (to import one), not both");
+		api_error(resp, &e);
+	} else if (imp.file) {
+		imp.name = name;
+		if (ctl_image_import(req->ctl, &imp, &img, &op, &e) < 0)
+			api_error(resp, &e);
+		else
+			answer_image_op(resp, &img, &op);
+	} else if (imp.sha256 || imp.user || imp.boot) {
+		err_set(&e, ERR_INVALID, "sha256, user and boot go with file (an import), not with a recipe");
+		api_error(resp, &e);
+	} else {
 		if (!recipe)
 			recipe = name;
 		if (!name)
 			name = recipe;
-		if (ctl_image_build(req->ctl, name ? name : "", recipe ? recipe : "", &img, &op, &e) < 0) {
+		if (ctl_image_build(req->ctl, name ? name : "", recipe ? recipe : "", &img, &op, &e) < 0)
 			api_error(resp, &e);
-		} else {
-			api_json(resp, 202, json_pack("{s:o, s:o}", "image", image_to_json(&img), "operation",
-						      operation_to_json(&op)));
-			image_free_fields(&img);
-			operation_free_fields(&op);
-		}
+		else
+			answer_image_op(resp, &img, &op);
 	}
 	json_decref(body);
 }
@@ -68,7 +88,7 @@ static void delete_image(const struct api_req *req, struct api_resp *resp)
 
 const struct api_route api_image_routes[] = {
 	{"GET", "/v1/images", list_images},
-	{"POST", "/v1/images", build_image},
+	{"POST", "/v1/images", create_image},
 	{"GET", "/v1/images/{}", get_image},
 	{"DELETE", "/v1/images/{}", delete_image},
 	{NULL, NULL, NULL},

@@ -72,7 +72,8 @@ static bool read_keys(json_t *obj, const char ***keys, int *n, struct api_resp *
 
 static void create_vm(const struct api_req *req, struct api_resp *resp)
 {
-	static const char *const fields[] = {"name", "type", "image", "ssh_keys", "ssh_key_file", "user_data", NULL};
+	static const char *const fields[] = {"name",	     "type",	  "image",     "ssh_keys",
+					     "ssh_key_file", "user_data", "disk_size", NULL};
 	json_t *body = api_body_object(req, resp, false);
 	if (!body)
 		return;
@@ -81,7 +82,8 @@ static void create_vm(const struct api_req *req, struct api_resp *resp)
 	if (api_check_fields(body, fields, resp) && api_opt_string(body, "name", &r.name, resp) &&
 	    api_opt_string(body, "type", &r.type, resp) && api_opt_string(body, "image", &r.image, resp) &&
 	    api_opt_string(body, "ssh_key_file", &r.ssh_key_file, resp) &&
-	    api_opt_string(body, "user_data", &r.user_data, resp) && read_keys(body, &keys, &r.n_ssh_keys, resp)) {
+	    api_opt_string(body, "user_data", &r.user_data, resp) &&
+	    api_opt_string(body, "disk_size", &r.disk_size, resp) && read_keys(body, &keys, &r.n_ssh_keys, resp)) {
 		r.ssh_keys = keys;
 		struct vm vm;
 		struct operation op;
@@ -99,29 +101,22 @@ static void act(const struct api_req *req, struct api_resp *resp, enum vm_action
 {
 	static const char *const with_force[] = {"force", NULL};
 	static const char *const none[] = {NULL};
-	json_t *body = api_body_object(req, resp, true);
-	if (!body)
-		return;
-	bool force = false;
-	if (!api_check_fields(body, takes_force ? with_force : none, resp))
-		goto out;
-	json_t *f = json_object_get(body, "force");
-	if (f && !json_is_boolean(f)) {
-		struct err e = {0};
-		err_set(&e, ERR_INVALID, "field \"force\" must be true or false");
-		api_error(resp, &e);
-		goto out;
-	}
-	force = json_is_true(f);
 	struct vm vm;
 	struct operation op;
 	bool accepted = false;
 	struct err e = {0};
-	if (ctl_vm_act(req->ctl, req->args[0], a, force, &vm, &op, &accepted, &e) < 0)
+	json_t *body = api_body_object(req, resp, true);
+	json_t *f = json_object_get(body, "force");
+	if (!body || !api_check_fields(body, takes_force ? with_force : none, resp)) {
+		/* api_body_object or api_check_fields answered */
+	} else if (f && !json_is_boolean(f)) {
+		err_set(&e, ERR_INVALID, "field \"force\" must be true or false");
 		api_error(resp, &e);
-	else
+	} else if (ctl_vm_act(req->ctl, req->args[0], a, json_is_true(f), &vm, &op, &accepted, &e) < 0) {
+		api_error(resp, &e);
+	} else {
 		answer_vm_op(resp, accepted ? 202 : 200, &vm, &op);
-out:
+	}
 	json_decref(body);
 }
 

@@ -57,6 +57,52 @@ static const char *env_or(const char *name, const char *fallback)
 	return v && *v ? v : fallback;
 }
 
+/* Stops every VM and removes every host object and file of this state. */
+static int destroy_state(struct ctl **ctl, struct store **st, const char *state_dir, struct err *e)
+{
+	if (ctl_destroy_all(*ctl, e) < 0)
+		return -1;
+	ctl_close(*ctl);
+	*ctl = NULL;
+	store_close(*st);
+	*st = NULL;
+	static const char *const files[] = {"nubo.db", "nubo.db-wal", "nubo.db-shm", NULL};
+	for (int i = 0; files[i]; i++) {
+		char *f = xasprintf("%s/%s", state_dir, files[i]);
+		unlink(f);
+		free(f);
+	}
+	rmdir(state_dir);
+	log_info("destroyed all state in %s", state_dir);
+	return 0;
+}
+
+/* Runs the reconcilers and the API until SIGINT or SIGTERM; VMs keep running after. */
+static int serve(struct ctl *ctl, const char *socket_path, struct err *e)
+{
+	autofree char *sock_dir = xstrdup(socket_path);
+	char *slash = strrchr(sock_dir, '/');
+	if (slash && slash != sock_dir) {
+		*slash = '\0';
+		if (fs_mkdir_p(sock_dir, 0755, e) < 0)
+			return -1;
+	}
+	struct sigaction sa = {.sa_handler = on_signal};
+	sigaction(SIGINT, &sa, NULL);
+	sigaction(SIGTERM, &sa, NULL);
+	signal(SIGPIPE, SIG_IGN);
+	struct api_options ao = {.socket_path = socket_path};
+	struct api_server *api = NULL;
+	if (ctl_start(ctl, e) < 0 || api_start(ctl, &ao, &api, e) < 0)
+		return -1;
+	log_info("nubod %s ready (state %s%s)", NUBO_VERSION, ctl_state_dir(ctl), runner_dry_run() ? ", dry-run" : "");
+	while (!quit)
+		pause();
+	log_info("nubod stopping; VMs keep running");
+	api_stop(api);
+	return 0;
+}
+
 int main(int argc, char **argv)
 {
 	const char *state_dir = env_or("NUBO_STATE_DIR", "/var/lib/nubo");
@@ -100,12 +146,7 @@ int main(int argc, char **argv)
 	config_init_default(&co.config);
 	if (!config_path && fs_exists("/etc/nubo/nubod.json"))
 		config_path = "/etc/nubo/nubod.json";
-	if (config_path && config_load(&co.config, config_path, &e) < 0) {
-		fprintf(stderr, "nubod: %s\n", e.msg);
-		config_free(&co.config);
-		return 1;
-	}
-	if (fs_mkdir_p(state_dir, 0755, &e) < 0) {
+	if ((config_path && config_load(&co.config, config_path, &e) < 0) || fs_mkdir_p(state_dir, 0755, &e) < 0) {
 		fprintf(stderr, "nubod: %s\n", e.msg);
 		config_free(&co.config);
 		return 1;
@@ -113,56 +154,16 @@ int main(int argc, char **argv)
 	autofree char *db = xasprintf("%s/nubo.db", state_dir);
 	struct store *st = NULL;
 	struct ctl *ctl = NULL;
-	struct api_server *api = NULL;
-	int rc = 1;
-	if (store_open(db, &st, &e) < 0) {
+	int rc = store_open(db, &st, &e);
+	if (rc < 0)
 		config_free(&co.config);
-		goto out;
-	}
-	if (ctl_open(st, &co, &ctl, &e) < 0)
-		goto out;
-	if (destroy) {
-		if (ctl_destroy_all(ctl, &e) < 0)
-			goto out;
-		ctl_close(ctl);
-		ctl = NULL;
-		store_close(st);
-		st = NULL;
-		const char *files[] = {"nubo.db", "nubo.db-wal", "nubo.db-shm", NULL};
-		for (int i = 0; files[i]; i++) {
-			autofree char *f = xasprintf("%s/%s", state_dir, files[i]);
-			unlink(f);
-		}
-		rmdir(state_dir);
-		log_info("destroyed all state in %s", state_dir);
-		return 0;
-	}
-	autofree char *sock_dir = xstrdup(socket_path);
-	char *slash = strrchr(sock_dir, '/');
-	if (slash && slash != sock_dir) {
-		*slash = '\0';
-		if (fs_mkdir_p(sock_dir, 0755, &e) < 0)
-			goto out;
-	}
-	struct sigaction sa = {.sa_handler = on_signal};
-	sigaction(SIGINT, &sa, NULL);
-	sigaction(SIGTERM, &sa, NULL);
-	signal(SIGPIPE, SIG_IGN);
-	if (ctl_start(ctl, &e) < 0)
-		goto out;
-	struct api_options ao = {.socket_path = socket_path};
-	if (api_start(ctl, &ao, &api, &e) < 0)
-		goto out;
-	log_info("nubod %s ready (state %s%s)", NUBO_VERSION, state_dir, runner_dry_run() ? ", dry-run" : "");
-	while (!quit)
-		pause();
-	log_info("nubod stopping; VMs keep running");
-	rc = 0;
-out:
-	if (rc)
+	else
+		rc = ctl_open(st, &co, &ctl, &e);
+	if (rc == 0)
+		rc = destroy ? destroy_state(&ctl, &st, state_dir, &e) : serve(ctl, socket_path, &e);
+	if (rc < 0)
 		fprintf(stderr, "nubod: %s\n", e.msg);
-	api_stop(api);
 	ctl_close(ctl);
 	store_close(st);
-	return rc;
+	return rc < 0 ? 1 : 0;
 }

@@ -59,6 +59,7 @@ struct vm_request {
 	int n_ssh_keys;
 	const char *ssh_key_file;
 	const char *user_data;
+	const char *disk_size;     /* "20G"; NULL: the image's size */
 };
 
 /* Validates, admits against capacity, allocates an IP and a MAC, and records
@@ -77,3 +78,15 @@ int ctl_vm_console(struct ctl *c, const char *ref, char **text, size_t *len, str
 int ctl_image_build(struct ctl *c, const char *name, const char *recipe, struct image *img,
 		    struct operation *op, struct err *e);
 int ctl_image_delete(struct ctl *c, const char *ref, struct err *e);
+
+struct image_import {
+	const char *name;
+	const char *file;      /* absolute path of a qcow2 or raw image on the host */
+	const char *sha256;    /* NULL, or the hex digest the file must have */
+	const char *user;      /* default login user; NULL: root */
+	const char *boot;      /* "firmware" (NULL) */
+};
+/* Records the image (state "importing") and copies it in on a thread of its own:
+ * checksum, format detection, conversion to a standalone qcow2. */
+int ctl_image_import(struct ctl *c, const struct image_import *r, struct image *img, struct operation *op,
+		     struct err *e);

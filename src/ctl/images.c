@@ -10,12 +10,15 @@
 #include "ctl/ctl-priv.h"
 
 #include <dirent.h>
+#include <errno.h>
+#include <unistd.h>
 #include <jansson.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 
+#include "host/disk.h"
 #include "util/fs.h"
 #include "util/log.h"
 #include "util/runner.h"
@@ -103,6 +106,10 @@ static int read_manifest(const char *dir, struct image *img, struct err *e)
 	if (stat(disk, &st) < 0)
 		return err_set(e, ERR_INTERNAL, "the recipe produced no %s", disk);
 	img->size_bytes = (int64_t)st.st_blocks * 512;
+	struct disk_info info;
+	if (disk_info(disk, &info, e) < 0)
+		return -1;
+	img->virtual_size_bytes = (int64_t)info.virtual_size;
 	return 0;
 }
 
@@ -151,6 +158,58 @@ static void build_image(struct ctl *c, struct image *img)
 	free(script);
 }
 
+/* Copies an image file in: checksum first (a wrong file is refused before
+ * any copy), then qemu-img converts it to a standalone qcow2 and checks it. */
+static int import_steps(struct ctl *c, struct image *img, const char *dir, struct err *e)
+{
+	if (img->sha256[0]) {
+		char got[65];
+		if (disk_sha256(img->source, got, e) < 0)
+			return -1;
+		if (strcmp(got, img->sha256) != 0)
+			return err_set(e, ERR_UNPROCESSABLE, "checksum mismatch for %s: expected sha256 %s, got %s",
+				       img->source, img->sha256, got);
+		ctl_op_phase(c, img->op_id, "verify");
+	}
+	autofree char *disk = xasprintf("%s/disk.qcow2", dir);
+	struct disk_info info;
+	if (fs_mkdir_p(dir, 0755, e) < 0 || disk_import(img->source, disk, &info, e) < 0)
+		return -1;
+	ctl_op_phase(c, img->op_id, "convert");
+	struct stat st;
+	img->virtual_size_bytes = (int64_t)info.virtual_size;
+	img->size_bytes = stat(disk, &st) == 0 ? (int64_t)st.st_blocks * 512 : 0;
+	free(img->os);
+	img->os = xasprintf("imported %s image", info.format);
+	return 0;
+}
+
+static void import_image(struct ctl *c, struct image *img)
+{
+	struct err e = {0};
+	char *dir = ctl_image_dir(c, img->id);
+	int64_t t0 = time_mono_ms();
+	log_info("image %s: importing %s", img->name, img->source);
+	int rc = fs_rm_rf(dir, &e);
+	if (rc == 0 && !runner_dry_run())
+		rc = import_steps(c, img, dir, &e);
+	if (rc == 0) {
+		snprintf(img->state, sizeof(img->state), "ready");
+		rc = store_image_update(c->st, img, &e);
+	}
+	if (rc == 0) {
+		ctl_op_phase(c, img->op_id, "ready");
+		ctl_op_finish(c, img->op_id, true, NULL);
+		log_info("image %s: imported in %.1f s", img->name, (double)(time_mono_ms() - t0) / 1000.0);
+	} else {
+		fs_rm_rf(dir, NULL);
+		store_image_delete(c->st, img->id, NULL);
+		err_prefix(&e, "importing image %s", img->name);
+		ctl_op_finish(c, img->op_id, false, e.msg);
+	}
+	free(dir);
+}
+
 static void *build_thread(void *arg)
 {
 	struct build_job *job = arg;
@@ -159,7 +218,10 @@ static void *build_thread(void *arg)
 	if (store_image_get(job->c->st, job->image_id, &img, &e) < 0) {
 		log_error("image build %s: %s", job->image_id, e.msg);
 	} else {
-		build_image(job->c, &img);
+		if (img.source)
+			import_image(job->c, &img);
+		else
+			build_image(job->c, &img);
 		image_free_fields(&img);
 	}
 	builds_track(job->c, job->image_id, false);
@@ -216,6 +278,69 @@ int ctl_image_build(struct ctl *c, const char *name, const char *recipe, struct 
 	return start_build(c, img->id, e);
 }
 
+static bool is_hex64(const char *s)
+{
+	size_t n = 0;
+	for (; s[n]; n++)
+		if (!strchr("0123456789abcdef", s[n]))
+			return false;
+	return n == 64;
+}
+
+static bool user_name_valid(const char *u)
+{
+	size_t n = strlen(u);
+	if (n == 0 || n > 32 || !((u[0] >= 'a' && u[0] <= 'z') || u[0] == '_'))
+		return false;
+	for (size_t i = 0; i < n; i++)
+		if (!((u[i] >= 'a' && u[i] <= 'z') || (u[i] >= '0' && u[i] <= '9') || u[i] == '_' || u[i] == '-'))
+			return false;
+	return true;
+}
+
+int ctl_image_import(struct ctl *c, const struct image_import *r, struct image *img, struct operation *op,
+		     struct err *e)
+{
+	memset(img, 0, sizeof(*img));
+	if (vm_name_validate(r->name, "name", e) < 0)
+		return -1;
+	if (!r->file || r->file[0] != '/')
+		return err_set(e, ERR_INVALID, "file \"%s\" must be an absolute path on nubod's host",
+			       r->file ? r->file : "");
+	if (access(r->file, R_OK) < 0)
+		return err_set(e, ERR_UNPROCESSABLE, "file %s cannot be read: %s", r->file, strerror(errno));
+	if (r->sha256 && !is_hex64(r->sha256))
+		return err_set(e, ERR_INVALID, "sha256 \"%s\" is not 64 lowercase hex digits", r->sha256);
+	if (r->user && !user_name_valid(r->user))
+		return err_set(e, ERR_INVALID, "user \"%s\" is not a valid login name", r->user);
+	if (r->boot && strcmp(r->boot, "firmware") != 0)
+		return err_set(e, ERR_INVALID,
+			       "boot \"%s\" is not supported for imports; imported images boot through their own "
+			       "bootloader (firmware)",
+			       r->boot);
+	id_new("img", img->id);
+	snprintf(img->name, sizeof(img->name), "%s", r->name);
+	snprintf(img->state, sizeof(img->state), "importing");
+	snprintf(img->boot, sizeof(img->boot), "firmware");
+	snprintf(img->user, sizeof(img->user), "%s", r->user ? r->user : "root");
+	snprintf(img->sha256, sizeof(img->sha256), "%s", r->sha256 ? r->sha256 : "");
+	img->source = xstrdup(r->file);
+	img->created_at = time_now_ms();
+	operation_init(op, "image-import", img->id, img->name);
+	snprintf(img->op_id, sizeof(img->op_id), "%s", op->id);
+	bool ok = store_tx_begin(c->st, e) == 0;
+	if (ok) {
+		ok = store_image_insert(c->st, img, e) == 0 && store_op_insert(c->st, op, e) == 0;
+		if (store_tx_end(c->st, ok, ok ? e : NULL) < 0)
+			ok = false;
+	}
+	if (!ok || start_build(c, img->id, e) < 0) {
+		image_free_fields(img);
+		return -1;
+	}
+	return 0;
+}
+
 int ctl_image_delete(struct ctl *c, const char *ref, struct err *e)
 {
 	struct image img;
@@ -223,9 +348,9 @@ int ctl_image_delete(struct ctl *c, const char *ref, struct err *e)
 		return -1;
 	int rc = 0, users = 0;
 	char *dir = ctl_image_dir(c, img.id);
-	if (strcmp(img.state, "building") == 0) {
-		rc = err_set(e, ERR_CONFLICT, "image %s is still building; delete it when the build has ended",
-			     img.name);
+	if (strcmp(img.state, "ready") != 0) {
+		rc = err_set(e, ERR_CONFLICT, "image %s is still %s; delete it when that has ended", img.name,
+			     img.state);
 		goto out;
 	}
 	if (store_vm_count_by_image(c->st, img.id, &users, e) < 0) {
@@ -254,7 +379,8 @@ void images_resume(struct ctl *c)
 	if (store_image_list(c->st, &imgs, &n, NULL) < 0)
 		return;
 	for (int i = 0; i < n; i++) {
-		if (strcmp(imgs[i].state, "building") != 0 || builds_has(c, imgs[i].id))
+		bool unfinished = strcmp(imgs[i].state, "building") == 0 || strcmp(imgs[i].state, "importing") == 0;
+		if (!unfinished || builds_has(c, imgs[i].id))
 			continue;
 		log_info("image %s: resuming a build cut off by a restart", imgs[i].name);
 		struct err e = {0};

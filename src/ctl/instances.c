@@ -72,11 +72,17 @@ static void set_state(struct vm *vm, enum vm_state s, const char *reason)
 	vm->reason = xstrdup(reason);
 }
 
+/* Saves what the reconciler observed. The user may have changed the spec
+ * since this pass read it: then only the status is written, and the next
+ * pass acts on the new spec. */
 static void save(struct ctl *c, struct vm *vm)
 {
 	struct err e = {0};
-	if (store_vm_update(c->st, vm, &e) < 0)
+	bool spec_saved = true;
+	if (store_vm_save_status(c->st, vm, &spec_saved, &e) < 0)
 		log_error("vm %s: cannot save its state: %s", vm->name, e.msg);
+	else if (!spec_saved)
+		log_debug("vm %s: its spec changed during reconciliation; looking again", vm->name);
 }
 
 /* Marks a phase on the operation and, for starts, on the VM's boot timings. */
@@ -172,7 +178,7 @@ static int start_steps(struct ctl *c, struct vm *vm, const struct vm_paths *p, b
 	*step = "disk";
 	rc = fs_mkdir_p(p->dir, 0750, e);
 	if (rc == 0)
-		rc = disk_overlay_create(base, p->root, e);
+		rc = disk_overlay_create_sized(base, p->root, vm->disk_size_bytes, e);
 	if (rc == 0)
 		rc = build_seed(c, vm, p, e);
 	if (rc == 0 && !rebooting)

@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "model/size.h"
 #include "util/log.h"
 #include "util/str.h"
 #include "util/timeutil.h"
@@ -41,11 +42,8 @@ static int check_request(struct ctl *c, const struct vm_request *r, const struct
 			       image_name, *list ? list : "none",
 			       strcmp(image_name, "tiny") == 0 ? " (build it with: nubo image build tiny)" : "");
 	}
-	if (strcmp(img->state, "ready") != 0) {
-		int rc = err_set(e, ERR_UNPROCESSABLE, "image \"%s\" is %s, not ready", img->name, img->state);
-		image_free_fields(img);
-		return rc;
-	}
+	if (strcmp(img->state, "ready") != 0)
+		return err_set(e, ERR_UNPROCESSABLE, "image \"%s\" is %s, not ready", img->name, img->state);
 	if (r->n_ssh_keys > VM_SSH_KEYS_MAX)
 		return err_set(e, ERR_INVALID, "ssh_keys has %d keys; the limit is %d", r->n_ssh_keys,
 			       VM_SSH_KEYS_MAX);
@@ -57,6 +55,17 @@ static int check_request(struct ctl *c, const struct vm_request *r, const struct
 				       "ssh_keys[%d] is not an OpenSSH public key (one line starting with ssh-, "
 				       "ecdsa- or sk-)",
 				       i);
+	}
+	if (r->disk_size) {
+		uint64_t want = 0;
+		char have[32], max[32];
+		if (size_parse(r->disk_size, "disk_size", &want, e) < 0)
+			return -1;
+		size_format((uint64_t)img->virtual_size_bytes, have);
+		size_format(VM_DISK_MAX, max);
+		if (want < (uint64_t)img->virtual_size_bytes || want > VM_DISK_MAX)
+			return err_set(e, ERR_INVALID, "disk_size %s is outside what image %s allows: from %s to %s",
+				       r->disk_size, img->name, have, max);
 	}
 	if (r->user_data && strlen(r->user_data) > VM_USER_DATA_MAX)
 		return err_set(e, ERR_INVALID, "user_data is %zu bytes; the limit is %d", strlen(r->user_data),
@@ -70,8 +79,11 @@ int ctl_vm_create(struct ctl *c, const struct vm_request *r, struct vm *vm, stru
 	const struct machine_type *type;
 	struct image img;
 	memset(vm, 0, sizeof(*vm));
-	if (check_request(c, r, &type, &img, e) < 0)
+	memset(&img, 0, sizeof(img));
+	if (check_request(c, r, &type, &img, e) < 0) {
+		image_free_fields(&img);
 		return -1;
+	}
 	id_new("vm", vm->id);
 	snprintf(vm->name, sizeof(vm->name), "%s", r->name);
 	snprintf(vm->type, sizeof(vm->type), "%s", type->name);
@@ -80,6 +92,8 @@ int ctl_vm_create(struct ctl *c, const struct vm_request *r, struct vm *vm, stru
 	snprintf(vm->image, sizeof(vm->image), "%s", img.name);
 	snprintf(vm->image_id, sizeof(vm->image_id), "%s", img.id);
 	snprintf(vm->ssh_user, sizeof(vm->ssh_user), "%s", img.user[0] ? img.user : "root");
+	if (r->disk_size)
+		size_parse(r->disk_size, "disk_size", &vm->disk_size_bytes, NULL);
 	image_free_fields(&img);
 	snprintf(vm->network, sizeof(vm->network), "default");
 	id_mac_new(vm->mac);
@@ -174,6 +188,7 @@ static int act_locked(struct ctl *c, struct vm *vm, enum vm_action a, bool force
 	}
 	supersede(c, vm, op);
 	snprintf(vm->op_id, sizeof(vm->op_id), "%s", op->id);
+	vm->generation++;   /* a reconciler holding the old spec must not write it back */
 	if (store_op_insert(c->st, op, e) < 0 || store_vm_update(c->st, vm, e) < 0)
 		return -1;
 	log_info("vm %s (%s): %s accepted%s", vm->name, vm->id, vm_action_name(a), force ? " (forced)" : "");

@@ -3,6 +3,7 @@
 
 #include <errno.h>
 #include <inttypes.h>
+#include <jansson.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <string.h>
@@ -43,4 +44,82 @@ int disk_overlay_create_sized(const char *base, const char *path, uint64_t size_
 int disk_overlay_create(const char *base, const char *path, struct err *e)
 {
 	return disk_overlay_create_sized(base, path, 0, e);
+}
+
+int disk_info(const char *path, struct disk_info *out, struct err *e)
+{
+	memset(out, 0, sizeof(*out));
+	const char *argv[] = {"qemu-img", "info", "--output=json", path, NULL};
+	struct run_opts opts = {.timeout_ms = 30000, .dry_ok = true};
+	struct run_result r = {0};
+	int rc = runner_run(argv, &opts, &r, e);
+	if (rc < 0) {
+		run_result_free(&r);
+		char why[sizeof(e->msg)];
+		snprintf(why, sizeof(why), "%s", e ? e->msg : "");
+		return err_set(e, ERR_UNPROCESSABLE, "%s is not an image qemu-img can read: %s", path, why);
+	}
+	json_error_t je;
+	json_t *j = json_loads(r.out, 0, &je);
+	run_result_free(&r);
+	const char *fmt = json_string_value(json_object_get(j, "format"));
+	if (!fmt) {
+		json_decref(j);
+		return err_set(e, ERR_INTERNAL, "qemu-img info %s gave no format", path);
+	}
+	snprintf(out->format, sizeof(out->format), "%s", fmt);
+	out->virtual_size = (uint64_t)json_integer_value(json_object_get(j, "virtual-size"));
+	out->actual_size = (uint64_t)json_integer_value(json_object_get(j, "actual-size"));
+	out->has_backing = json_object_get(j, "backing-filename") != NULL;
+	json_decref(j);
+	return 0;
+}
+
+int disk_sha256(const char *path, char out[65], struct err *e)
+{
+	const char *argv[] = {"sha256sum", "--", path, NULL};
+	struct run_opts opts = {.timeout_ms = 30 * 60 * 1000, .dry_ok = true};
+	struct run_result r = {0};
+	int rc = runner_run(argv, &opts, &r, e);
+	if (rc == 0 && strlen(r.out) >= 64) {
+		memcpy(out, r.out, 64);
+		out[64] = '\0';
+	} else if (rc == 0) {
+		rc = err_set(e, ERR_INTERNAL, "sha256sum %s gave no digest", path);
+	}
+	run_result_free(&r);
+	return rc;
+}
+
+int disk_import(const char *src, const char *dst, struct disk_info *info, struct err *e)
+{
+	if (disk_info(src, info, e) < 0)
+		return -1;
+	if (strcmp(info->format, "qcow2") != 0 && strcmp(info->format, "raw") != 0)
+		return err_set(e, ERR_UNPROCESSABLE, "%s is a %s image; nubo imports qcow2 and raw images", src,
+			       info->format);
+	if (info->has_backing)
+		return err_set(e, ERR_UNPROCESSABLE,
+			       "%s is a qcow2 overlay on another file; import a standalone image "
+			       "(qemu-img convert -O qcow2 makes one)",
+			       src);
+	autofree char *tmp = xasprintf("%s.tmp", dst);
+	/* -n would reuse a target; a fresh one is what we want. No compression: compressed clusters are slow to read. */
+	const char *convert[] = {"qemu-img", "convert", "-f", info->format, "-O", "qcow2", src, tmp, NULL};
+	const char *check[] = {"qemu-img", "check", "-q", tmp, NULL};
+	struct run_opts opts = {.timeout_ms = 60 * 60 * 1000};
+	unlink(tmp);
+	if (runner_run(convert, &opts, NULL, e) < 0 || runner_run(check, &opts, NULL, e) < 0) {
+		unlink(tmp);
+		err_prefix(e, "importing %s", src);
+		return -1;
+	}
+	if (runner_dry_run())
+		return 0;
+	if (rename(tmp, dst) < 0) {
+		int saved = errno;
+		unlink(tmp);
+		return err_set(e, ERR_INTERNAL, "cannot rename %s to %s: %s", tmp, dst, strerror(saved));
+	}
+	return 0;
 }

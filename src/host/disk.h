@@ -9,6 +9,7 @@
  */
 #pragma once
 
+#include <stdbool.h>
 #include <stdint.h>
 
 #include "util/err.h"
@@ -21,3 +22,24 @@ int disk_overlay_create(const char *base, const char *path, struct err *e);
 /* The same with a virtual size in bytes larger than the base's (0: the base's
  * size). */
 int disk_overlay_create_sized(const char *base, const char *path, uint64_t size_bytes, struct err *e);
+
+/* What qemu-img says of an image file. */
+struct disk_info {
+	char format[16];          /* "qcow2", "raw", "vmdk", ... */
+	uint64_t virtual_size;    /* bytes the guest sees */
+	uint64_t actual_size;     /* bytes used on the host */
+	bool has_backing;         /* a qcow2 overlay on another file */
+};
+
+/* `qemu-img info --output=json PATH`. */
+int disk_info(const char *path, struct disk_info *out, struct err *e);
+
+/* Makes dst a standalone qcow2 copy of src (qcow2 or raw, detected with
+ * qemu-img info). Only a finished copy appears under dst: it is written to
+ * dst.tmp, checked with `qemu-img check`, then renamed. A format other than
+ * qcow2 or raw, a qcow2 with a backing file, or a damaged file is an
+ * ERR_UNPROCESSABLE error naming it. */
+int disk_import(const char *src, const char *dst, struct disk_info *info, struct err *e);
+
+/* Lowercase hex SHA-256 of a file, through sha256sum; out has 65 bytes. */
+int disk_sha256(const char *path, char out[65], struct err *e);

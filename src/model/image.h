@@ -21,7 +21,10 @@ struct image {
 	char *cmdline;         /* kernel command line for direct boot */
 	char *os;              /* what is inside, for people */
 	char *error;
-	int64_t size_bytes;
+	int64_t size_bytes;          /* used on the host */
+	int64_t virtual_size_bytes;  /* what a VM's root disk starts at */
+	char *source;                /* imports: the file or URL it came from */
+	char sha256[65];             /* imports: the checksum it was verified against, if given */
 	int64_t created_at;
 	char op_id[ID_MAX];
 };

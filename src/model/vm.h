@@ -55,6 +55,7 @@ enum vm_verdict {
 
 #define VM_USER_DATA_MAX (64 * 1024)
 #define VM_SSH_KEYS_MAX 16
+#define VM_DISK_MAX (16ull << 40)   /* 16 TiB */
 
 struct vm {
 	char id[ID_MAX];
@@ -70,9 +71,11 @@ struct vm {
 	char *ssh_key_file;    /* the client's .pub path, for `nubo vm ssh` */
 	char *user_data;
 	char ssh_user[33];
+	uint64_t disk_size_bytes;  /* root disk's virtual size; 0: the image's */
 	enum vm_power power;
 	bool force_stop;       /* stop without ACPI power-down */
 	bool reboot;           /* a reboot was asked and is not finished */
+	int64_t generation;    /* bumped by every change of the spec from the API */
 	/* status */
 	enum vm_state state;
 	char *reason;          /* why error, or why it stopped */

@@ -30,6 +30,11 @@ const struct migration store_migrations[] = {
 	    "  state TEXT NOT NULL, error TEXT, phases TEXT, created_at INTEGER NOT NULL,"
 	    "  finished_at INTEGER NOT NULL DEFAULT 0);"
 	    "CREATE INDEX operations_target ON operations (target);"},
+	{2, "ALTER TABLE vms ADD COLUMN disk_size_bytes INTEGER NOT NULL DEFAULT 0;"
+	    "ALTER TABLE vms ADD COLUMN generation INTEGER NOT NULL DEFAULT 0;"
+	    "ALTER TABLE images ADD COLUMN virtual_size_bytes INTEGER NOT NULL DEFAULT 0;"
+	    "ALTER TABLE images ADD COLUMN source TEXT;"
+	    "ALTER TABLE images ADD COLUMN sha256 TEXT;"},
 };
 
 const int store_migrations_count = sizeof(store_migrations) / sizeof(store_migrations[0]);

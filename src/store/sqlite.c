@@ -193,9 +193,9 @@ static int step_done(struct store *st, sqlite3_stmt *s, const char *what, struct
 #define VM_COLS                                                                                        \
 	"id, name, type, vcpus, memory_mib, image, image_id, network, ip, mac, ssh_keys, ssh_key_file, " \
 	"user_data, ssh_user, power, force_stop, reboot, state, reason, pid, accel, created_at, "         \
-	"started_at, state_since, deadline, boot_phases, op_id"
-#define VM_NCOLS 27
-#define VM_PARAMS "?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?"
+	"started_at, state_since, deadline, boot_phases, op_id, disk_size_bytes, generation"
+#define VM_NCOLS 29
+#define VM_PARAMS "?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?"
 
 static void vm_bind(sqlite3_stmt *s, const struct vm *vm)
 {
@@ -227,6 +227,8 @@ static void vm_bind(sqlite3_stmt *s, const struct vm *vm)
 	sqlite3_bind_int64(s, i++, vm->deadline);
 	bind_phases(s, i++, &vm->boot);
 	bind_text(s, i++, vm->op_id[0] ? vm->op_id : NULL);
+	sqlite3_bind_int64(s, i++, (sqlite3_int64)vm->disk_size_bytes);
+	sqlite3_bind_int64(s, i++, vm->generation);
 }
 
 static void vm_read(sqlite3_stmt *s, struct vm *vm)
@@ -260,6 +262,8 @@ static void vm_read(sqlite3_stmt *s, struct vm *vm)
 	vm->deadline = sqlite3_column_int64(s, i++);
 	phases_from_json_text(&vm->boot, (const char *)sqlite3_column_text(s, i++));
 	col_copy(s, i++, vm->op_id, sizeof(vm->op_id));
+	vm->disk_size_bytes = (uint64_t)sqlite3_column_int64(s, i++);
+	vm->generation = sqlite3_column_int64(s, i++);
 }
 
 static int vm_insert_locked(struct store *st, const struct vm *vm, struct err *e)
@@ -364,7 +368,7 @@ int store_vm_list(struct store *st, struct vm **out, int *n, struct err *e)
 
 static int vm_update_locked(struct store *st, const struct vm *vm, struct err *e)
 {
-	sqlite3_stmt *s = prep(st, "UPDATE vms SET (" VM_COLS ") = (" VM_PARAMS ") WHERE id = ?28", e);
+	sqlite3_stmt *s = prep(st, "UPDATE vms SET (" VM_COLS ") = (" VM_PARAMS ") WHERE id = ?30", e);
 	if (!s)
 		return -1;
 	vm_bind(s, vm);
@@ -375,6 +379,46 @@ static int vm_update_locked(struct store *st, const struct vm *vm, struct err *e
 int store_vm_update(struct store *st, const struct vm *vm, struct err *e)
 {
 	LOCKED(st, vm_update_locked(st, vm, e));
+}
+
+static int save_status_locked(struct store *st, const struct vm *vm, bool *spec_saved, struct err *e)
+{
+	sqlite3_stmt *s = prep(st,
+			       "UPDATE vms SET state = ?2, reason = ?3, pid = ?4, accel = ?5, started_at = ?6, "
+			       "state_since = ?7, deadline = ?8, boot_phases = ?9 WHERE id = ?1",
+			       e);
+	if (!s)
+		return -1;
+	bind_text(s, 1, vm->id);
+	bind_text(s, 2, vm_state_name(vm->state));
+	bind_text(s, 3, vm->reason);
+	sqlite3_bind_int(s, 4, vm->pid);
+	bind_text(s, 5, vm->accel[0] ? vm->accel : NULL);
+	sqlite3_bind_int64(s, 6, vm->started_at);
+	sqlite3_bind_int64(s, 7, vm->state_since);
+	sqlite3_bind_int64(s, 8, vm->deadline);
+	bind_phases(s, 9, &vm->boot);
+	if (step_done(st, s, "saving a VM's status", e) < 0)
+		return -1;
+	s = prep(st,
+		 "UPDATE vms SET power = ?2, reboot = ?3, force_stop = ?4 WHERE id = ?1 AND generation = ?5", e);
+	if (!s)
+		return -1;
+	bind_text(s, 1, vm->id);
+	bind_text(s, 2, vm_power_name(vm->power));
+	sqlite3_bind_int(s, 3, vm->reboot);
+	sqlite3_bind_int(s, 4, vm->force_stop);
+	sqlite3_bind_int64(s, 5, vm->generation);
+	if (step_done(st, s, "saving a VM's status", e) < 0)
+		return -1;
+	if (spec_saved)
+		*spec_saved = sqlite3_changes(st->db) > 0;
+	return 0;
+}
+
+int store_vm_save_status(struct store *st, const struct vm *vm, bool *spec_saved, struct err *e)
+{
+	LOCKED(st, save_status_locked(st, vm, spec_saved, e));
 }
 
 static int delete_by_id(struct store *st, const char *sql, const char *id, struct err *e)
@@ -525,8 +569,10 @@ int store_op_get(struct store *st, const char *id, struct operation *out, struct
 
 /* --- images ------------------------------------------------------------- */
 
-#define IMG_COLS "id, name, recipe, state, boot, user, cmdline, os, error, size_bytes, created_at, op_id"
-#define IMG_PARAMS "?,?,?,?,?,?,?,?,?,?,?,?"
+#define IMG_COLS                                                                          \
+	"id, name, recipe, state, boot, user, cmdline, os, error, size_bytes, created_at, op_id, " \
+	"virtual_size_bytes, source, sha256"
+#define IMG_PARAMS "?,?,?,?,?,?,?,?,?,?,?,?,?,?,?"
 
 static void img_bind(sqlite3_stmt *s, const struct image *img)
 {
@@ -542,6 +588,9 @@ static void img_bind(sqlite3_stmt *s, const struct image *img)
 	sqlite3_bind_int64(s, 10, img->size_bytes);
 	sqlite3_bind_int64(s, 11, img->created_at);
 	bind_text(s, 12, img->op_id[0] ? img->op_id : NULL);
+	sqlite3_bind_int64(s, 13, img->virtual_size_bytes);
+	bind_text(s, 14, img->source);
+	bind_text(s, 15, img->sha256[0] ? img->sha256 : NULL);
 }
 
 static void img_fill(sqlite3_stmt *s, void *out)
@@ -560,6 +609,9 @@ static void img_fill(sqlite3_stmt *s, void *out)
 	img->size_bytes = sqlite3_column_int64(s, 9);
 	img->created_at = sqlite3_column_int64(s, 10);
 	col_copy(s, 11, img->op_id, sizeof(img->op_id));
+	img->virtual_size_bytes = sqlite3_column_int64(s, 12);
+	img->source = col_dup(s, 13);
+	col_copy(s, 14, img->sha256, sizeof(img->sha256));
 }
 
 static int img_write_locked(struct store *st, const struct image *img, bool insert, struct err *e)

@@ -34,6 +34,11 @@ int store_vm_insert(struct store *st, const struct vm *vm, struct err *e);   /* 
 int store_vm_get(struct store *st, const char *ref, struct vm *out, struct err *e); /* ERR_NOT_FOUND */
 int store_vm_list(struct store *st, struct vm **out, int *n, struct err *e);  /* ordered by name */
 int store_vm_update(struct store *st, const struct vm *vm, struct err *e);   /* whole row by id */
+/* What a reconciler saves: the status always; power, reboot and force_stop
+ * only if the spec's generation is still vm->generation (the API did not
+ * change it meanwhile). *spec_saved (may be NULL) says which happened. A
+ * row that is gone is success. */
+int store_vm_save_status(struct store *st, const struct vm *vm, bool *spec_saved, struct err *e);
 int store_vm_delete(struct store *st, const char *id, struct err *e);
 /* Sum of vCPUs and memory held by VMs (vm_holds_capacity), excluding exclude_id (may be NULL). */
 int store_vm_usage(struct store *st, const char *exclude_id, int *vcpus, int *memory_mib, struct err *e);

@@ -76,8 +76,29 @@ is "$(status_of "$(api POST /v1/vms '[1,2]')")" 400 "a body that is not an objec
 is "$(status_of "$(api POST /v1/vms '{"name":"x1","ssh_keys":"nope"}')")" 400 "ssh_keys that is not a list is 400"
 is "$(status_of "$(api POST /v1/vms '{"name":"x1","ssh_keys":["not a key"]}')")" 400 "an ssh key that is not a public key is 400"
 is "$(status_of "$(api POST /v1/vms '{"name":"x1","name":"x2"}')")" 400 "duplicate keys are 400"
+r=$(api POST /v1/vms '{"name":"x1","disk_size":"lots"}')
+is "$(status_of "$r")" 400 "a disk_size that is not a size is 400"
+like "$(body_of "$r" | jq -r .error.message)" 'disk_size "lots" is not a size' "the error names the field and value"
+is "$(status_of "$(api POST /v1/vms '{"name":"x1","disk_size":"17T"}')")" 400 "a disk_size past 16T is 400"
 is "$(vm_count)" "$before" "no VM row is left by the failed creates"
 is "$(vm_dirs)" "$dirs_before" "no VM directory is left by the failed creates"
+
+r=$(api POST /v1/vms '{"name":"sized","type":"nano","disk_size":"20G"}')
+is "$(status_of "$r")" 202 "a create with disk_size is accepted"
+is "$(body_of "$r" | jq .vm.disk_size_bytes)" 21474836480 "disk_size 20G is 20 GiB"
+api DELETE /v1/vms/sized >/dev/null
+
+# --- image imports: bad input is refused before anything is recorded ---
+imgs_before=$(body_of "$(api GET /v1/images)" | jq '.images | length')
+is "$(status_of "$(api POST /v1/images '{"name":"imp","file":"relative.qcow2"}')")" 400 "an import file that is not an absolute path is 400"
+r=$(api POST /v1/images '{"name":"imp","file":"/nonexistent/x.qcow2"}')
+is "$(status_of "$r")" 422 "an unreadable import file is 422"
+like "$(body_of "$r" | jq -r .error.message)" 'file /nonexistent/x.qcow2 cannot be read' "the error names the file"
+is "$(status_of "$(api POST /v1/images '{"name":"imp","file":"/etc/hostname","sha256":"xyz"}')")" 400 "a malformed sha256 is 400"
+is "$(status_of "$(api POST /v1/images '{"name":"imp","file":"/etc/hostname","recipe":"tiny"}')")" 400 "recipe and file together are 400"
+is "$(status_of "$(api POST /v1/images '{"name":"imp","recipe":"tiny","user":"me"}')")" 400 "user without file is 400"
+is "$(status_of "$(api POST /v1/images '{"name":"imp","file":"/etc/hostname","boot":"direct"}')")" 400 "direct boot for an import is 400"
+is "$(body_of "$(api GET /v1/images)" | jq '.images | length')" "$imgs_before" "no image row is left by the refused imports"
 
 # --- capacity ---
 host=$(body_of "$(api GET /v1/host)")

@@ -1,0 +1,69 @@
+#!/usr/bin/env bash
+# e2e: disks and images. --disk-size is what the guest sees; qcow2 and raw
+# files import; a wrong checksum or an unsupported format leaves no image
+# behind; every qcow2 nubo leaves passes `qemu-img check`.
+set -u
+. "$(dirname "$0")/../lib.sh"
+
+nubod_start || { ok 1 "nubod starts"; exit 1; }
+ok 0 "nubod starts"
+out=$("$NUBO" image build tiny --wait 2>&1)
+ok $? "the tiny image builds" "$out"
+is "$("$NUBO" image show tiny --json | jq .virtual_size_bytes)" 1073741824 "tiny records its virtual size (1 GiB)"
+
+# --disk-size: the root disk is bigger and the guest's filesystem grows into it
+out=$("$NUBO" vm create big --type nano --disk-size 3G --wait 2>&1)
+ok $? "nubo vm create --disk-size 3G --wait" "$out"
+is "$("$NUBO" vm show big --json | jq .disk_size_bytes)" 3221225472 "the VM records its disk size"
+size_kib=$("$NUBO" vm ssh big -- df -k / 2>/dev/null | awk 'NR==2 {print $2}')
+[ -n "$size_kib" ] && [ "$size_kib" -gt 2900000 ]
+ok $? "the guest's root filesystem is about 3 GiB (${size_kib:-?} KiB)"
+out=$("$NUBO" vm create small1 --type nano --disk-size 100M 2>&1)
+is "$?" 1 "a disk smaller than the image is refused"
+like "$out" 'disk_size 100M is outside what image tiny allows: from 1G' "the error gives the allowed range"
+
+# imports of a qcow2 and a raw file made here
+qemu-img create -q -f qcow2 "$T_DIR/a.qcow2" 64M
+qemu-img create -q -f raw "$T_DIR/b.raw" 32M
+qemu-img create -q -f vmdk "$T_DIR/c.vmdk" 16M
+sum=$(sha256sum "$T_DIR/a.qcow2" | cut -d' ' -f1)
+out=$("$NUBO" image import qa --file "$T_DIR/a.qcow2" --sha256 "$sum" --user cloud --wait 2>&1)
+ok $? "a qcow2 file imports with its checksum" "$out"
+j=$("$NUBO" image show qa --json)
+is "$(echo "$j" | jq -r .state)/$(echo "$j" | jq -r .boot)/$(echo "$j" | jq -r .user)" ready/firmware/cloud "it is ready, boots by firmware, logs in as the given user"
+is "$(echo "$j" | jq .virtual_size_bytes)" 67108864 "its virtual size is the file's (64 MiB)"
+out=$("$NUBO" image import rb --file "$T_DIR/b.raw" --wait 2>&1)
+ok $? "a raw file imports" "$out"
+rb_id=$("$NUBO" image show rb --json | jq -r .id)
+is "$(qemu-img info --output=json "$T_STATE/images/$rb_id/disk.qcow2" | jq -r .format)" qcow2 "a raw import is stored as qcow2"
+
+out=$("$NUBO" image import bad --file "$T_DIR/a.qcow2" --sha256 "$(printf '0%.0s' $(seq 64))" --wait 2>&1)
+is "$?" 1 "an import with a wrong checksum fails"
+like "$out" "checksum mismatch" "the error says the checksum did not match"
+"$NUBO" image show bad >/dev/null 2>&1
+ok $((! $?)) "no image is left by the failed import"
+out=$("$NUBO" image import vm1 --file "$T_DIR/c.vmdk" --wait 2>&1)
+is "$?" 1 "a vmdk import fails"
+like "$out" "is a vmdk image; nubo imports qcow2 and raw" "the error names the format"
+out=$("$NUBO" image import nofile --file "$T_DIR/missing.qcow2" 2>&1)
+is "$?" 2 "a missing file is refused by the CLI before any request"
+is "$(ls "$T_STATE/images" | wc -l)" 3 "only the three good images have directories"
+
+# Every qcow2 nubo keeps is consistent (checked with the VM stopped: a
+# running QEMU holds its disk's lock).
+"$NUBO" vm stop big --wait >/dev/null 2>&1
+ok $? "the VM stops"
+bad=0
+for f in $(find "$T_STATE" -name '*.qcow2'); do
+	qemu-img check -q "$f" >/dev/null 2>&1 || { bad=$((bad + 1)); echo "# qemu-img check failed: $f"; }
+done
+is "$bad" 0 "every qcow2 under the state directory passes qemu-img check"
+
+out=$("$NUBO" image delete qa 2>&1)
+ok $? "an unused image can be deleted" "$out"
+out=$("$NUBO" image delete tiny 2>&1)
+is "$?" 1 "an image in use cannot be deleted"
+"$NUBO" vm delete big --wait >/dev/null 2>&1
+ok $? "the VM is deleted"
+
+echo "1..$T_N"
