@@ -2,7 +2,7 @@
 # meson and ninja do the building; this file only strings the steps together.
 
 BUILD ?= build
-MESON_OPTS ?=
+MESON_OPTS ?= -Dwerror=true
 
 .PHONY: all deps build demo test install clean
 
