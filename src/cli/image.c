@@ -1,9 +1,6 @@
 /*
- * image: `nubo image list|show|build|delete` (GET/POST/DELETE /v1/images).
+ * image: `nubo image list|show|build|import|delete` (GET/POST/DELETE /v1/images).
  */
-#include <stdlib.h>
-#include <string.h>
-
 #include <errno.h>
 #include <limits.h>
 #include <stdlib.h>

@@ -64,5 +64,17 @@ bool instances_reconcile(struct ctl *c);
 void instances_adopt(struct ctl *c);
 int instances_destroy_all(struct ctl *c, struct err *e);
 
+/* volumes.c */
+struct qemu_volume;
+char *ctl_volume_path(struct ctl *c, const char *vol_id);
+bool volumes_reconcile(struct ctl *c);
+int volumes_release_vm(struct ctl *c, const char *vm_id, struct err *e);
+/* After a VM's QEMU is gone for good (deleted): its volumes are unplugged. */
+void volumes_forget_vm(struct ctl *c, const char *vm_id);
+/* The volumes plugged into vm_id, for its QEMU command line; free with volumes_for_vm_free. */
+int volumes_for_vm(struct ctl *c, const char *vm_id, struct qemu_volume **out, char ***paths, int *n,
+		   struct err *e);
+void volumes_for_vm_free(struct qemu_volume *v, char **paths, int n);
+
 /* images.c */
 void images_resume(struct ctl *c);

@@ -20,6 +20,9 @@
 /* Idle VMs are checked twice a second; while one boots or stops, ten times,
  * so SSH-ready is seen within 100 ms of the guest's sshd answering. */
 #define TICK_MS 500
+
+/* What the state directory holds besides nubo.db (see ARCHITECTURE.md). */
+static const char *const state_subdirs[] = {"vms", "images", "volumes", "networks", NULL};
 #define BUSY_TICK_MS 100
 
 static int host_memory_mib(void)
@@ -77,9 +80,8 @@ int ctl_open(struct store *st, struct ctl_options *o, struct ctl **out, struct e
 		if (c->cfg.reserved_memory_mib < 512)
 			c->cfg.reserved_memory_mib = 512;
 	}
-	const char *subdirs[] = {"vms", "images", "networks", NULL};
-	for (int i = 0; subdirs[i]; i++) {
-		autofree char *d = xasprintf("%s/%s", c->state_dir, subdirs[i]);
+	for (int i = 0; state_subdirs[i]; i++) {
+		autofree char *d = xasprintf("%s/%s", c->state_dir, state_subdirs[i]);
 		if (fs_mkdir_p(d, 0755, e) < 0)
 			goto fail;
 	}
@@ -102,6 +104,7 @@ static void *loop(void *arg)
 		c->kicked = false;
 		pthread_mutex_unlock(&c->mu);
 		bool busy = instances_reconcile(c);
+		busy = volumes_reconcile(c) || busy;
 		pthread_mutex_lock(&c->mu);
 		if (c->kicked || c->quit)
 			continue;
@@ -166,9 +169,8 @@ int ctl_destroy_all(struct ctl *c, struct err *e)
 {
 	if (instances_destroy_all(c, e) < 0 || networks_destroy_host(c, e) < 0)
 		return -1;
-	const char *subdirs[] = {"vms", "images", "networks", NULL};
-	for (int i = 0; subdirs[i]; i++) {
-		autofree char *d = xasprintf("%s/%s", c->state_dir, subdirs[i]);
+	for (int i = 0; state_subdirs[i]; i++) {
+		autofree char *d = xasprintf("%s/%s", c->state_dir, state_subdirs[i]);
 		if (fs_rm_rf(d, e) < 0)
 			return -1;
 	}

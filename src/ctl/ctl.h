@@ -41,6 +41,15 @@ struct store *ctl_store(struct ctl *c);
 const struct type_catalog *ctl_types(struct ctl *c);
 const char *ctl_state_dir(struct ctl *c);
 
+/* Volumes (ctl/volumes.c). attach and detach set *accepted false when there was nothing to do. */
+int ctl_volume_create(struct ctl *c, const char *name, const char *size, struct volume *v, struct operation *op,
+		      struct err *e);
+int ctl_volume_attach(struct ctl *c, const char *ref, const char *vm_ref, struct volume *v, struct operation *op,
+		      bool *accepted, struct err *e);
+int ctl_volume_detach(struct ctl *c, const char *ref, struct volume *v, struct operation *op, bool *accepted,
+		      struct err *e);
+int ctl_volume_delete(struct ctl *c, const char *ref, struct volume *v, struct operation *op, struct err *e);
+
 struct host_info {
 	int vcpus, memory_mib;                  /* the host's */
 	double cpu_overcommit, memory_overcommit;

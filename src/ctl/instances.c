@@ -174,6 +174,9 @@ static int start_steps(struct ctl *c, struct vm *vm, const struct vm_paths *p, b
 	char *initrd = xasprintf("%s/initrd.img", img_dir);
 	char tap[16];
 	ctl_tap_name(c, vm->id, tap);
+	struct qemu_volume *vols = NULL;
+	char **vol_paths = NULL;
+	int n_vols = 0;
 	int rc;
 	*step = "disk";
 	rc = fs_mkdir_p(p->dir, 0750, e);
@@ -190,6 +193,10 @@ static int start_steps(struct ctl *c, struct vm *vm, const struct vm_paths *p, b
 	if (rc == 0)
 		rc = network_sync_reservations(c, vm->network, e);
 	if (rc == 0) {
+		*step = "volumes";
+		rc = volumes_for_vm(c, vm->id, &vols, &vol_paths, &n_vols, e);
+	}
+	if (rc == 0) {
 		bool direct = strcmp(img.boot, "direct") == 0;
 		struct qemu_nic nic = {.tap = tap, .mac = vm->mac};
 		struct qemu_config qc = {
@@ -204,6 +211,9 @@ static int start_steps(struct ctl *c, struct vm *vm, const struct vm_paths *p, b
 			.seed_iso = p->seed,
 			.nics = &nic,
 			.n_nics = 1,
+			.hotplug_slots = VOLUME_SLOTS,
+			.volumes = vols,
+			.n_volumes = n_vols,
 			.console_log = p->console,
 			.qmp_socket = p->qmp,
 			.pidfile = p->pid,
@@ -213,6 +223,7 @@ static int start_steps(struct ctl *c, struct vm *vm, const struct vm_paths *p, b
 		rc = qemu_launch(&qc, &pid, e);
 		vm->pid = pid ? pid : -1;
 	}
+	volumes_for_vm_free(vols, vol_paths, n_vols);
 	free(img_dir);
 	free(base);
 	free(kernel);
@@ -372,6 +383,7 @@ static void delete_step(struct ctl *c, struct vm *vm)
 		log_error("vm %s: %s", vm->name, e.msg);
 		goto out;
 	}
+	volumes_forget_vm(c, vm->id);
 	if (store_vm_delete(c->st, vm->id, &e) < 0) {
 		log_error("vm %s: %s", vm->name, e.msg);
 		goto out;

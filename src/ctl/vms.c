@@ -184,6 +184,8 @@ static int act_locked(struct ctl *c, struct vm *vm, enum vm_action a, bool force
 	case VM_ACTION_DELETE:
 		vm->power = POWER_DELETED;
 		vm->force_stop = true;
+		if (volumes_release_vm(c, vm->id, e) < 0)   /* volumes outlive the VM */
+			return -1;
 		break;
 	}
 	supersede(c, vm, op);

@@ -131,6 +131,21 @@ char **qemu_argv_build(const struct qemu_config *c)
 		arg(&a, "-device");
 		argf(&a, "virtio-net-pci,netdev=n%d,mac=%s", i, c->nics[i].mac);
 	}
+	/* q35 cannot hot-plug into its root bus: each slot is a PCIe root port,
+	 * and a volume (at boot or later) is a virtio-blk device on one. Volumes
+	 * are -blockdev nodes so that detaching is the same at any time. */
+	for (int i = 0; i < c->hotplug_slots; i++) {
+		arg(&a, "-device");
+		argf(&a, "pcie-root-port,id=hp%d,chassis=%d", i, i + 1);
+	}
+	for (int i = 0; i < c->n_volumes; i++) {
+		autofree char *f = opt_escape(c->volumes[i].path);
+		arg(&a, "-blockdev");
+		argf(&a, "driver=qcow2,node-name=%s,file.driver=file,file.filename=%s", c->volumes[i].id, f);
+		arg(&a, "-device");
+		argf(&a, "virtio-blk-pci,drive=%s,id=dev-%s,bus=hp%d,serial=%s", c->volumes[i].id, c->volumes[i].id,
+		     c->volumes[i].slot, c->volumes[i].id);
+	}
 	if (c->console_socket) {
 		autofree char *sock = opt_escape(c->console_socket);
 		arg(&a, "-chardev");

@@ -21,6 +21,9 @@ struct qemu_nic {
 	const char *mac;  /* "52:54:00:xx:xx:xx" */
 };
 
+/* A volume plugged at boot into hot-plug slot `slot` (node and device ids derive from id). */
+struct qemu_volume { const char *id; const char *path; int slot; };
+
 struct qemu_config {
 	const char *binary;            /* NULL: "qemu-system-x86_64" */
 	const char *vm_id;             /* -name; also how a process is recognised as ours */
@@ -31,6 +34,9 @@ struct qemu_config {
 	const char *seed_iso;          /* NULL: none */
 	const struct qemu_nic *nics;
 	int n_nics;
+	int hotplug_slots;             /* empty PCIe root ports "hp0".. for volumes plugged later */
+	const struct qemu_volume *volumes;
+	int n_volumes;
 	const char *console_log;       /* serial output is appended here */
 	const char *console_socket;    /* NULL: -serial file:LOG. Otherwise an interactive
 					* unix socket for `nubo vm console`, still logged to console_log */

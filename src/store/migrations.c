@@ -35,6 +35,11 @@ const struct migration store_migrations[] = {
 	    "ALTER TABLE images ADD COLUMN virtual_size_bytes INTEGER NOT NULL DEFAULT 0;"
 	    "ALTER TABLE images ADD COLUMN source TEXT;"
 	    "ALTER TABLE images ADD COLUMN sha256 TEXT;"},
+	{3, "CREATE TABLE volumes ("
+	    "  id TEXT PRIMARY KEY, name TEXT NOT NULL UNIQUE, size_bytes INTEGER NOT NULL, state TEXT NOT NULL,"
+	    "  attach_to TEXT NOT NULL DEFAULT '', deleted INTEGER NOT NULL DEFAULT 0,"
+	    "  attached_vm TEXT NOT NULL DEFAULT '', slot INTEGER NOT NULL DEFAULT -1,"
+	    "  unplugging INTEGER NOT NULL DEFAULT 0, created_at INTEGER NOT NULL, op_id TEXT);"},
 };
 
 const int store_migrations_count = sizeof(store_migrations) / sizeof(store_migrations[0]);

@@ -671,6 +671,100 @@ int store_image_delete(struct store *st, const char *id, struct err *e)
 	LOCKED(st, delete_by_id(st, "DELETE FROM images WHERE id = ?1", id, e));
 }
 
+/* --- volumes ------------------------------------------------------------ */
+
+#define VOL_COLS "id, name, size_bytes, state, attach_to, deleted, attached_vm, slot, unplugging, created_at, op_id"
+#define VOL_PARAMS "?,?,?,?,?,?,?,?,?,?,?"
+
+static void vol_bind(sqlite3_stmt *s, const struct volume *v)
+{
+	bind_text(s, 1, v->id);
+	bind_text(s, 2, v->name);
+	sqlite3_bind_int64(s, 3, (sqlite3_int64)v->size_bytes);
+	bind_text(s, 4, v->state);
+	bind_text(s, 5, v->attach_to);
+	sqlite3_bind_int(s, 6, v->deleted);
+	bind_text(s, 7, v->attached_vm);
+	sqlite3_bind_int(s, 8, v->slot);
+	sqlite3_bind_int(s, 9, v->unplugging);
+	sqlite3_bind_int64(s, 10, v->created_at);
+	bind_text(s, 11, v->op_id[0] ? v->op_id : NULL);
+}
+
+static void vol_fill(sqlite3_stmt *s, void *out)
+{
+	struct volume *v = out;
+	memset(v, 0, sizeof(*v));
+	col_copy(s, 0, v->id, sizeof(v->id));
+	col_copy(s, 1, v->name, sizeof(v->name));
+	v->size_bytes = (uint64_t)sqlite3_column_int64(s, 2);
+	col_copy(s, 3, v->state, sizeof(v->state));
+	col_copy(s, 4, v->attach_to, sizeof(v->attach_to));
+	v->deleted = sqlite3_column_int(s, 5);
+	col_copy(s, 6, v->attached_vm, sizeof(v->attached_vm));
+	v->slot = sqlite3_column_int(s, 7);
+	v->unplugging = sqlite3_column_int(s, 8);
+	v->created_at = sqlite3_column_int64(s, 9);
+	col_copy(s, 10, v->op_id, sizeof(v->op_id));
+}
+
+static int vol_write_locked(struct store *st, const struct volume *v, bool insert, struct err *e)
+{
+	sqlite3_stmt *s = prep(st,
+			       insert ? "INSERT INTO volumes (" VOL_COLS ") VALUES (" VOL_PARAMS ")"
+				      : "UPDATE volumes SET (" VOL_COLS ") = (" VOL_PARAMS ") WHERE id = ?1",
+			       e);
+	if (!s)
+		return -1;
+	vol_bind(s, v);
+	int rc = step_done(st, s, "volume", e);
+	if (rc < 0 && e && e->kind == ERR_CONFLICT)
+		err_set(e, ERR_CONFLICT, "a volume named \"%s\" already exists", v->name);
+	return rc;
+}
+
+int store_volume_insert(struct store *st, const struct volume *v, struct err *e)
+{
+	LOCKED(st, vol_write_locked(st, v, true, e));
+}
+
+int store_volume_update(struct store *st, const struct volume *v, struct err *e)
+{
+	LOCKED(st, vol_write_locked(st, v, false, e));
+}
+
+static int vol_get_locked(struct store *st, const char *ref, struct volume *out, struct err *e)
+{
+	sqlite3_stmt *s = prep(st, "SELECT " VOL_COLS " FROM volumes WHERE name = ?1 OR id = ?1", e);
+	if (!s)
+		return -1;
+	bind_text(s, 1, ref);
+	return get_one(st, s, vol_fill, out, "volume", ref, e);
+}
+
+int store_volume_get(struct store *st, const char *ref, struct volume *out, struct err *e)
+{
+	LOCKED(st, vol_get_locked(st, ref, out, e));
+}
+
+static int vol_list_locked(struct store *st, struct volume **out, int *n, struct err *e)
+{
+	sqlite3_stmt *s = prep(st, "SELECT " VOL_COLS " FROM volumes ORDER BY name", e);
+	if (!s)
+		return -1;
+	return list_all(st, s, sizeof(struct volume), vol_fill, (void **)out, n, e);
+}
+
+int store_volume_list(struct store *st, struct volume **out, int *n, struct err *e)
+{
+	LOCKED(st, vol_list_locked(st, out, n, e));
+}
+
+int store_volume_delete(struct store *st, const char *id, struct err *e)
+{
+	LOCKED(st, delete_by_id(st, "DELETE FROM volumes WHERE id = ?1", id, e));
+}
+
 /* --- networks ----------------------------------------------------------- */
 
 #define NET_COLS "id, name, cidr, bridge, nat, created_at"

@@ -17,6 +17,7 @@
 #include "model/network.h"
 #include "model/operation.h"
 #include "model/vm.h"
+#include "model/volume.h"
 #include "util/err.h"
 
 struct store;
@@ -57,6 +58,13 @@ int store_image_get(struct store *st, const char *ref, struct image *out, struct
 int store_image_list(struct store *st, struct image **out, int *n, struct err *e);
 int store_image_update(struct store *st, const struct image *img, struct err *e);
 int store_image_delete(struct store *st, const char *id, struct err *e);
+
+/* Volumes */
+int store_volume_insert(struct store *st, const struct volume *v, struct err *e);
+int store_volume_get(struct store *st, const char *ref, struct volume *out, struct err *e);
+int store_volume_list(struct store *st, struct volume **out, int *n, struct err *e);
+int store_volume_update(struct store *st, const struct volume *v, struct err *e);
+int store_volume_delete(struct store *st, const char *id, struct err *e);
 
 /* Networks */
 int store_network_insert(struct store *st, const struct network *net, struct err *e);

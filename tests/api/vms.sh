@@ -100,6 +100,34 @@ is "$(status_of "$(api POST /v1/images '{"name":"imp","recipe":"tiny","user":"me
 is "$(status_of "$(api POST /v1/images '{"name":"imp","file":"/etc/hostname","boot":"direct"}')")" 400 "direct boot for an import is 400"
 is "$(body_of "$(api GET /v1/images)" | jq '.images | length')" "$imgs_before" "no image row is left by the refused imports"
 
+# --- volumes ---
+r=$(api POST /v1/volumes '{"name":"v1","size":"1G"}')
+is "$(status_of "$r")" 202 "a volume create is accepted"
+wait_for 10 sh -c "curl -s --unix-socket $T_SOCK http://nubo/v1/volumes/v1 | jq -e '.state==\"available\"' >/dev/null"
+ok $? "the volume becomes available"
+is "$(status_of "$(api POST /v1/volumes '{"name":"v1","size":"1G"}')")" 409 "a duplicate volume name is 409"
+is "$(status_of "$(api POST /v1/volumes '{"name":"v2"}')")" 400 "a volume without size is 400"
+like "$(body_of "$(api POST /v1/volumes '{"name":"v2","size":"1K"}')" | jq -r .error.message)" 'size 1K must be between 1M and 16T' "a tiny volume is refused with the range"
+is "$(status_of "$(api POST /v1/volumes/v1/attach '{}')")" 400 "attach without a VM is 400"
+is "$(status_of "$(api POST /v1/volumes/v1/attach '{"vm":"nope"}')")" 404 "attach to an unknown VM is 404"
+is "$(status_of "$(api POST /v1/volumes/nope/attach '{"vm":"web1"}')")" 404 "attach of an unknown volume is 404"
+is "$(status_of "$(api POST /v1/volumes/v1/detach)")" 200 "detaching a detached volume is a 200 no-op"
+is "$(status_of "$(api POST /v1/volumes/v1/attach '{"vm":"web1"}')")" 202 "attach is accepted"
+is "$(status_of "$(api POST /v1/volumes/v1/attach '{"vm":"web1"}')")" 200 "attaching it again is a 200 no-op"
+is "$(status_of "$(api DELETE /v1/volumes/v1)")" 409 "an attached volume cannot be deleted"
+for i in 2 3 4 5; do api POST /v1/volumes "{\"name\":\"v$i\",\"size\":\"1M\"}" >/dev/null; done
+wait_for 10 sh -c "[ \$(curl -s --unix-socket $T_SOCK http://nubo/v1/volumes | jq '[.volumes[] | select(.state==\"available\")] | length') = 4 ]"
+for i in 2 3 4; do api POST /v1/volumes/v$i/attach '{"vm":"web1"}' >/dev/null; done
+r=$(api POST /v1/volumes/v5/attach '{"vm":"web1"}')
+is "$(status_of "$r")" 409 "a fifth volume on one VM is 409"
+like "$(body_of "$r" | jq -r .error.message)" 'already has 4 volumes' "the error gives the limit"
+for i in 1 2 3 4; do api POST /v1/volumes/v$i/detach >/dev/null; done
+wait_for 10 sh -c "[ \$(curl -s --unix-socket $T_SOCK http://nubo/v1/volumes | jq '[.volumes[] | select(.state==\"available\")] | length') = 5 ]"
+ok $? "detached volumes are available again"
+for i in 1 2 3 4 5; do api DELETE /v1/volumes/v$i >/dev/null; done
+wait_for 10 sh -c "[ \$(curl -s --unix-socket $T_SOCK http://nubo/v1/volumes | jq '.volumes | length') = 0 ]"
+ok $? "deleted volumes disappear"
+
 # --- capacity ---
 host=$(body_of "$(api GET /v1/host)")
 alloc=$(echo "$host" | jq .vcpus_allocatable)

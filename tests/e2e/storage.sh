@@ -49,6 +49,32 @@ out=$("$NUBO" image import nofile --file "$T_DIR/missing.qcow2" 2>&1)
 is "$?" 2 "a missing file is refused by the CLI before any request"
 is "$(ls "$T_STATE/images" | wc -l)" 3 "only the three good images have directories"
 
+# Volumes: hot-plugged into a running VM, data kept across detach and the
+# deletion of the VM, readable from another VM.
+on() { local vm=$1; shift; "$NUBO" vm ssh "$vm" -- "$@" 2>>"$T_DIR/ssh.err"; }
+out=$("$NUBO" volume create data --size 256M --wait 2>&1)
+ok $? "nubo volume create data --size 256M --wait" "$out"
+vol_id=$("$NUBO" volume show data --json | jq -r .id)
+out=$("$NUBO" volume attach data --vm big --wait 2>&1)
+ok $? "the volume is attached to the running VM" "$out"
+is "$(on big cat /sys/block/vdc/serial)" "$vol_id" "it appears in the guest at once as /dev/vdc, serial = the volume's id"
+on big 'mke2fs -q /dev/vdc && mkdir -p /mnt/d && mount /dev/vdc /mnt/d && echo precious > /mnt/d/f && umount /mnt/d'
+ok $? "a filesystem and a file are written on it"
+out=$("$NUBO" volume delete data 2>&1)
+is "$?" 1 "an attached volume cannot be deleted"
+like "$out" "attached to a VM; detach it first" "the error says why"
+out=$("$NUBO" volume detach data --wait 2>&1)
+ok $? "the volume is detached from the running VM" "$out"
+on big test -e /dev/vdc
+ok $((! $?)) "the device is gone from the guest"
+out=$("$NUBO" vm create other --type nano --wait 2>&1)
+ok $? "a second VM starts" "$out"
+"$NUBO" volume attach data --vm other --wait >/dev/null 2>&1
+is "$(on other 'mkdir -p /mnt/d && mount /dev/vdc /mnt/d && cat /mnt/d/f')" precious "the second VM reads the data"
+"$NUBO" vm delete other --wait >/dev/null 2>&1
+ok $? "the second VM is deleted"
+is "$("$NUBO" volume show data --json | jq -r '.state + " " + (.vm // "-")')" "available -" "the volume outlives the VM it was attached to"
+
 # Every qcow2 nubo keeps is consistent (checked with the VM stopped: a
 # running QEMU holds its disk's lock).
 "$NUBO" vm stop big --wait >/dev/null 2>&1
@@ -59,6 +85,10 @@ for f in $(find "$T_STATE" -name '*.qcow2'); do
 done
 is "$bad" 0 "every qcow2 under the state directory passes qemu-img check"
 
+out=$("$NUBO" volume delete data --wait 2>&1)
+ok $? "the volume is deleted" "$out"
+[ ! -e "$T_STATE/volumes/$vol_id.qcow2" ]
+ok $? "its file is gone"
 out=$("$NUBO" image delete qa 2>&1)
 ok $? "an unused image can be deleted" "$out"
 out=$("$NUBO" image delete tiny 2>&1)

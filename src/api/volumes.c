@@ -1,0 +1,129 @@
+/* volumes: the /v1/volumes endpoints. */
+#include <string.h>
+
+#include "api/api-priv.h"
+
+/* The name of the VM a volume is attached to, for people; NULL if none. */
+static json_t *volume_json(const struct api_req *req, const struct volume *v)
+{
+	struct vm vm;
+	const char *ref = v->attach_to[0] ? v->attach_to : v->attached_vm;
+	bool named = ref[0] && store_vm_get(ctl_store(req->ctl), ref, &vm, NULL) == 0;
+	json_t *j = volume_to_json(v, named ? vm.name : NULL);
+	if (named)
+		vm_free_fields(&vm);
+	return j;
+}
+
+static void answer(const struct api_req *req, struct api_resp *resp, int status, const struct volume *v,
+		   struct operation *op)
+{
+	api_json(resp, status, json_pack("{s:o, s:o}", "volume", volume_json(req, v), "operation", operation_to_json(op)));
+	operation_free_fields(op);
+}
+
+static void list_volumes(const struct api_req *req, struct api_resp *resp)
+{
+	struct volume *vols = NULL;
+	int n = 0;
+	struct err e = {0};
+	if (store_volume_list(ctl_store(req->ctl), &vols, &n, &e) < 0) {
+		api_error(resp, &e);
+		return;
+	}
+	json_t *arr = json_array();
+	for (int i = 0; i < n; i++)
+		json_array_append_new(arr, volume_json(req, &vols[i]));
+	volume_list_free(vols, n);
+	api_json(resp, 200, json_pack("{s:o}", "volumes", arr));
+}
+
+static void get_volume(const struct api_req *req, struct api_resp *resp)
+{
+	struct volume v;
+	struct err e = {0};
+	if (store_volume_get(ctl_store(req->ctl), req->args[0], &v, &e) < 0)
+		api_error(resp, &e);
+	else
+		api_json(resp, 200, volume_json(req, &v));
+}
+
+static void create_volume(const struct api_req *req, struct api_resp *resp)
+{
+	static const char *const fields[] = {"name", "size", NULL};
+	json_t *body = api_body_object(req, resp, false);
+	const char *name = NULL, *size = NULL;
+	struct volume v;
+	struct operation op;
+	struct err e = {0};
+	if (!body || !api_check_fields(body, fields, resp) || !api_opt_string(body, "name", &name, resp) ||
+	    !api_opt_string(body, "size", &size, resp)) {
+		/* answered */
+	} else if (ctl_volume_create(req->ctl, name ? name : "", size, &v, &op, &e) < 0) {
+		api_error(resp, &e);
+	} else {
+		answer(req, resp, 202, &v, &op);
+	}
+	json_decref(body);
+}
+
+static void attach_volume(const struct api_req *req, struct api_resp *resp)
+{
+	static const char *const fields[] = {"vm", NULL};
+	json_t *body = api_body_object(req, resp, false);
+	const char *vm = NULL;
+	struct volume v;
+	struct operation op;
+	bool accepted = false;
+	struct err e = {0};
+	if (!body || !api_check_fields(body, fields, resp) || !api_opt_string(body, "vm", &vm, resp)) {
+		/* answered */
+	} else if (!vm) {
+		err_set(&e, ERR_INVALID, "field \"vm\" is required: the VM to attach the volume to");
+		api_error(resp, &e);
+	} else if (ctl_volume_attach(req->ctl, req->args[0], vm, &v, &op, &accepted, &e) < 0) {
+		api_error(resp, &e);
+	} else {
+		answer(req, resp, accepted ? 202 : 200, &v, &op);
+	}
+	json_decref(body);
+}
+
+static void detach_volume(const struct api_req *req, struct api_resp *resp)
+{
+	static const char *const none[] = {NULL};
+	json_t *body = api_body_object(req, resp, true);
+	struct volume v;
+	struct operation op;
+	bool accepted = false;
+	struct err e = {0};
+	if (!body || !api_check_fields(body, none, resp)) {
+		/* answered */
+	} else if (ctl_volume_detach(req->ctl, req->args[0], &v, &op, &accepted, &e) < 0) {
+		api_error(resp, &e);
+	} else {
+		answer(req, resp, accepted ? 202 : 200, &v, &op);
+	}
+	json_decref(body);
+}
+
+static void delete_volume(const struct api_req *req, struct api_resp *resp)
+{
+	struct volume v;
+	struct operation op;
+	struct err e = {0};
+	if (ctl_volume_delete(req->ctl, req->args[0], &v, &op, &e) < 0)
+		api_error(resp, &e);
+	else
+		answer(req, resp, 202, &v, &op);
+}
+
+const struct api_route api_volume_routes[] = {
+	{"GET", "/v1/volumes", list_volumes},
+	{"POST", "/v1/volumes", create_volume},
+	{"GET", "/v1/volumes/{}", get_volume},
+	{"DELETE", "/v1/volumes/{}", delete_volume},
+	{"POST", "/v1/volumes/{}/attach", attach_volume},
+	{"POST", "/v1/volumes/{}/detach", detach_volume},
+	{NULL, NULL, NULL},
+};

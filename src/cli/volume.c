@@ -1,0 +1,168 @@
+/*
+ * volume: `nubo volume create|list|show|attach|detach|delete` (/v1/volumes).
+ */
+#include <string.h>
+
+#include "cli/commands.h"
+#include "cli/format.h"
+#include "cli/table.h"
+#include "cli/wait.h"
+#include "util/str.h"
+
+static const struct arg_flag json_flags[] = {
+	{"json", 0, ARG_BOOL, NULL, "print the API's JSON"},
+	{NULL, 0, 0, NULL, NULL},
+};
+
+static const struct arg_flag create_flags[] = {
+	{"size", 0, ARG_VALUE, "SIZE", "the volume's size, e.g. 5G"},
+	{"wait", 0, ARG_BOOL, NULL, "follow the action to its end"},
+	{NULL, 0, 0, NULL, NULL},
+};
+
+static const struct arg_flag attach_flags[] = {
+	{"vm", 0, ARG_VALUE, "VM", "the VM to attach it to (running: hot-plugged now; stopped: at its start)"},
+	{"wait", 0, ARG_BOOL, NULL, "follow the action to its end"},
+	{NULL, 0, 0, NULL, NULL},
+};
+
+static const struct arg_flag wait_flags[] = {
+	{"wait", 0, ARG_BOOL, NULL, "follow the action to its end"},
+	{NULL, 0, 0, NULL, NULL},
+};
+
+static const char *or_dash(const char *s)
+{
+	return s ? s : "-";
+}
+
+static void print_volumes(struct cli_ctx *ctx, const json_t *j)
+{
+	const json_t *vols = json_object_get(j, "volumes");
+	if (json_array_size(vols) == 0) {
+		fputs("No volumes. Create one with: nubo volume create NAME --size 5G\n", ctx->out);
+		return;
+	}
+	static const char *const headers[] = {"NAME", "STATE", "SIZE", "VM", "AGE"};
+	struct table *t = table_new(5, headers);
+	table_align_right(t, 2);
+	size_t i;
+	const json_t *v;
+	json_array_foreach(vols, i, v) {
+		autofree char *size = fmt_bytes(cli_jint(v, "size_bytes", 0));
+		autofree char *age = fmt_age_since(cli_jstr(v, "created_at"), ctx->now_ms);
+		const char *row[] = {cli_jstr(v, "name"), cli_jstr(v, "state"), size, or_dash(cli_jstr(v, "vm")), age};
+		table_add_row(t, row);
+	}
+	autofree char *text = table_render(t);
+	fputs(text, ctx->out);
+	table_free(t);
+}
+
+static void print_volume(struct cli_ctx *ctx, const json_t *v)
+{
+	autofree char *size = fmt_bytes(cli_jint(v, "size_bytes", 0));
+	autofree char *age = fmt_age_since(cli_jstr(v, "created_at"), ctx->now_ms);
+	fprintf(ctx->out, "Name:       %s\n", or_dash(cli_jstr(v, "name")));
+	fprintf(ctx->out, "ID:         %s\n", or_dash(cli_jstr(v, "id")));
+	fprintf(ctx->out, "State:      %s\n", or_dash(cli_jstr(v, "state")));
+	fprintf(ctx->out, "Size:       %s\n", size);
+	fprintf(ctx->out, "VM:         %s\n", or_dash(cli_jstr(v, "vm")));
+	if (cli_jstr(v, "vm"))
+		fprintf(ctx->out, "In the VM:  a /dev/vdX whose serial is %s (/dev/disk/by-id/virtio-%s with udev)\n",
+			or_dash(cli_jstr(v, "id")), or_dash(cli_jstr(v, "id")));
+	fprintf(ctx->out, "Created:    %s (%s ago)\n", or_dash(cli_jstr(v, "created_at")), age);
+}
+
+static int volume_list(struct cli_ctx *ctx, const struct args *a)
+{
+	return cli_show(ctx, a, "/v1/volumes", print_volumes);
+}
+
+static int volume_show(struct cli_ctx *ctx, const struct args *a)
+{
+	autofree char *path = client_path("/v1/volumes/%s", a->pos[0]);
+	return cli_show(ctx, a, path, print_volume);
+}
+
+/* Sends an action and follows its operation; done says what happened, for people. */
+static int volume_action(struct cli_ctx *ctx, const struct args *a, const char *method, const char *path,
+			 json_t *body, const char *doing, const char *done)
+{
+	json_t *resp = NULL;
+	struct err e = {0};
+	long status = 0;
+	int rc = client_json(cli_client(ctx), method, path, body, &resp, &status, &e);
+	json_decref(body);
+	if (rc < 0)
+		return cli_fail(ctx, CLI_EXIT_FAILED, &e);
+	const char *name = a->pos[0];
+	autofree char *what = xasprintf("%s volume %s", doing, name);
+	bool finished = false;
+	int64_t took = -1;
+	if (status == 200) {
+		fprintf(ctx->out, "Volume %s: nothing to do\n", name);
+	} else {
+		rc = wait_or_report(ctx, json_object_get(resp, "operation"), args_has(a, "wait"), what, &finished,
+				    &took);
+		if (finished) {
+			autofree char *d = fmt_duration_ms(took);
+			fprintf(ctx->out, "%s volume %s in %s\n", done, name, d);
+		}
+	}
+	json_decref(resp);
+	return rc;
+}
+
+static int volume_create(struct cli_ctx *ctx, const struct args *a)
+{
+	if (!args_value(a, "size")) {
+		fprintf(ctx->err, "nubo: volume create needs --size SIZE, e.g. --size 5G\n");
+		return CLI_EXIT_USAGE;
+	}
+	json_t *body = json_pack("{s:s, s:s}", "name", a->pos[0], "size", args_value(a, "size"));
+	return volume_action(ctx, a, "POST", "/v1/volumes", body, "Creating", "Created");
+}
+
+static int volume_attach(struct cli_ctx *ctx, const struct args *a)
+{
+	if (!args_value(a, "vm")) {
+		fprintf(ctx->err, "nubo: volume attach needs --vm VM\n");
+		return CLI_EXIT_USAGE;
+	}
+	autofree char *path = client_path("/v1/volumes/%s/attach", a->pos[0]);
+	return volume_action(ctx, a, "POST", path, json_pack("{s:s}", "vm", args_value(a, "vm")), "Attaching",
+			     "Attached");
+}
+
+static int volume_detach(struct cli_ctx *ctx, const struct args *a)
+{
+	autofree char *path = client_path("/v1/volumes/%s/detach", a->pos[0]);
+	return volume_action(ctx, a, "POST", path, NULL, "Detaching", "Detached");
+}
+
+static int volume_delete(struct cli_ctx *ctx, const struct args *a)
+{
+	autofree char *path = client_path("/v1/volumes/%s", a->pos[0]);
+	return volume_action(ctx, a, "DELETE", path, NULL, "Deleting", "Deleted");
+}
+
+static const struct cli_verb volume_verbs[] = {
+	{"create", "NAME --size SIZE [--wait]", "Create an empty persistent volume", NULL, create_flags, 1, 1, false,
+	 volume_create},
+	{"list", "[--json]", "List volumes with their state, size and VM", NULL, json_flags, 0, 0, false, volume_list},
+	{"show", "NAME [--json]", "Show one volume", NULL, json_flags, 1, 1, false, volume_show},
+	{"attach", "NAME --vm VM [--wait]", "Attach a volume to a VM",
+	 "A running VM gets it at once as a new /dev/vdX (hot-plug); a stopped VM at its\n"
+	 "next start. Its serial is the volume's id (/sys/block/vdX/serial, or\n"
+	 "/dev/disk/by-id/virtio-<id> where udev runs). A VM takes up to 4 volumes.\n",
+	 attach_flags, 1, 1, false, volume_attach},
+	{"detach", "NAME [--wait]", "Detach a volume from its VM",
+	 "A running VM is asked to release the device (the guest must let go of it:\n"
+	 "unmount it first); the data stays on the volume.\n",
+	 wait_flags, 1, 1, false, volume_detach},
+	{"delete", "NAME [--wait]", "Delete a volume that no VM uses", NULL, wait_flags, 1, 1, false, volume_delete},
+	{NULL, NULL, NULL, NULL, NULL, 0, 0, false, NULL},
+};
+
+const struct cli_noun volume_noun = {"volume", "Persistent disks that outlive VMs.", volume_verbs};
