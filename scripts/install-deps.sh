@@ -6,7 +6,7 @@ set -euo pipefail
 
 build=(meson ninja-build pkg-config gcc libc6-dev libmicrohttpd-dev libjansson-dev libsqlite3-dev
        libcurl4-openssl-dev libcmocka-dev)
-runtime=(qemu-system-x86 qemu-utils dnsmasq-base nftables iproute2 genisoimage openssh-client procps)
+runtime=(qemu-system-x86 qemu-utils dnsmasq-base dnsmasq-utils nftables iproute2 genisoimage openssh-client procps)
 images=(busybox-static dropbear-bin kmod cpio e2fsprogs gzip)
 tests=(curl jq sqlite3 socat)
 

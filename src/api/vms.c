@@ -73,7 +73,7 @@ static bool read_keys(json_t *obj, const char ***keys, int *n, struct api_resp *
 static void create_vm(const struct api_req *req, struct api_resp *resp)
 {
 	static const char *const fields[] = {"name",	     "type",	  "image",     "ssh_keys",
-					     "ssh_key_file", "user_data", "disk_size", NULL};
+					     "ssh_key_file", "user_data", "disk_size", "ephemeral", NULL};
 	json_t *body = api_body_object(req, resp, false);
 	if (!body)
 		return;
@@ -83,7 +83,8 @@ static void create_vm(const struct api_req *req, struct api_resp *resp)
 	    api_opt_string(body, "type", &r.type, resp) && api_opt_string(body, "image", &r.image, resp) &&
 	    api_opt_string(body, "ssh_key_file", &r.ssh_key_file, resp) &&
 	    api_opt_string(body, "user_data", &r.user_data, resp) &&
-	    api_opt_string(body, "disk_size", &r.disk_size, resp) && read_keys(body, &keys, &r.n_ssh_keys, resp)) {
+	    api_opt_string(body, "disk_size", &r.disk_size, resp) &&
+	    api_opt_string(body, "ephemeral", &r.ephemeral, resp) && read_keys(body, &keys, &r.n_ssh_keys, resp)) {
 		r.ssh_keys = keys;
 		struct vm vm;
 		struct operation op;

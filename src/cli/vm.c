@@ -31,6 +31,7 @@ static const struct arg_flag create_flags[] = {
 	{"ssh-key", 0, ARG_VALUE, "FILE.pub", "public key to log in with (default: nubo's own key)"},
 	{"user-data", 0, ARG_VALUE, "FILE", "cloud-init user data, e.g. a #!/bin/sh script (max 64 KiB)"},
 	{"disk-size", 0, ARG_VALUE, "SIZE", "root disk size, e.g. 20G (default: the image's); the guest grows into it"},
+	{"ephemeral", 0, ARG_VALUE, "SIZE", "an instance-store disk, empty at every start, gone on stop and delete"},
 	{"wait", 0, ARG_BOOL, NULL, "follow the boot to its end, printing each phase"},
 	{NULL, 0, 0, NULL, NULL},
 };
@@ -127,6 +128,8 @@ static json_t *create_body(struct cli_ctx *ctx, const struct args *a, int *rc)
 		json_object_set_new(body, "image", json_string(args_value(a, "image")));
 	if (args_value(a, "disk-size"))
 		json_object_set_new(body, "disk_size", json_string(args_value(a, "disk-size")));
+	if (args_value(a, "ephemeral"))
+		json_object_set_new(body, "ephemeral", json_string(args_value(a, "ephemeral")));
 	json_t *jkeys = json_array();
 	for (size_t i = 0; keys[i]; i++)
 		json_array_append_new(jkeys, json_string(keys[i]));
@@ -408,7 +411,7 @@ static int vm_console(struct cli_ctx *ctx, const struct args *a)
 }
 
 static const struct cli_verb vm_verbs[] = {
-	{"create", "NAME [--type T] [--image I] [--ssh-key FILE.pub] [--user-data FILE] [--disk-size SIZE] [--wait]",
+	{"create", "NAME [--type T] [--image I] [--ssh-key FILE.pub] [--user-data FILE] [--disk-size SIZE] [--ephemeral SIZE] [--wait]",
 	 "Create a VM and boot it",
 	 "Without --ssh-key, nubo uses its own key pair, made on first use in\n"
 	 "$XDG_CONFIG_HOME/nubo/id_ed25519 (default ~/.config/nubo/). The key file is\n"

@@ -53,6 +53,8 @@ int network_ensure_host(struct ctl *c, const char *name, struct err *e);
 /* Rewrites the network's DHCP reservations from the VMs in the store. */
 int network_sync_reservations(struct ctl *c, const char *name, struct err *e);
 int networks_destroy_host(struct ctl *c, struct err *e);
+/* A deleted VM's address goes back to the pool at once (its lease is ended). */
+int network_release_lease(struct ctl *c, const struct vm *vm, struct err *e);
 
 /* scheduler.c */
 int sched_admit(struct ctl *c, const struct vm *vm, struct err *e);

@@ -69,6 +69,7 @@ struct vm_request {
 	const char *ssh_key_file;
 	const char *user_data;
 	const char *disk_size;     /* "20G"; NULL: the image's size */
+	const char *ephemeral;     /* "2G": an instance-store disk empty at every start; NULL: none */
 };
 
 /* Validates, admits against capacity, allocates an IP and a MAC, and records

@@ -18,6 +18,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "host/bridge.h"
 #include "host/disk.h"
@@ -32,7 +33,7 @@
 #include "util/timeutil.h"
 
 struct vm_paths {
-	char *dir, *root, *seed, *console, *qmp, *pid;
+	char *dir, *root, *seed, *ephemeral, *console, *qmp, *pid;
 };
 
 static void paths_init(struct ctl *c, const struct vm *vm, struct vm_paths *p)
@@ -40,6 +41,7 @@ static void paths_init(struct ctl *c, const struct vm *vm, struct vm_paths *p)
 	p->dir = ctl_vm_dir(c, vm->id);
 	p->root = xasprintf("%s/root.qcow2", p->dir);
 	p->seed = xasprintf("%s/seed.iso", p->dir);
+	p->ephemeral = xasprintf("%s/ephemeral.qcow2", p->dir);
 	p->console = xasprintf("%s/console.log", p->dir);
 	p->qmp = xasprintf("%s/qmp.sock", p->dir);
 	p->pid = xasprintf("%s/qemu.pid", p->dir);
@@ -50,6 +52,7 @@ static void paths_free(struct vm_paths *p)
 	free(p->dir);
 	free(p->root);
 	free(p->seed);
+	free(p->ephemeral);
 	free(p->console);
 	free(p->qmp);
 	free(p->pid);
@@ -184,6 +187,9 @@ static int start_steps(struct ctl *c, struct vm *vm, const struct vm_paths *p, b
 		rc = disk_overlay_create_sized(base, p->root, vm->disk_size_bytes, e);
 	if (rc == 0)
 		rc = build_seed(c, vm, p, e);
+	/* Instance storage starts empty at every boot. */
+	if (rc == 0 && vm->ephemeral_bytes)
+		rc = disk_create_empty(p->ephemeral, vm->ephemeral_bytes, e);
 	if (rc == 0 && !rebooting)
 		phase(c, vm, "disk", true);
 	if (rc == 0) {
@@ -209,6 +215,7 @@ static int start_steps(struct ctl *c, struct vm *vm, const struct vm_paths *p, b
 			.cmdline = direct ? img.cmdline : NULL,
 			.root_disk = p->root,
 			.seed_iso = p->seed,
+			.ephemeral_disk = vm->ephemeral_bytes ? p->ephemeral : NULL,
 			.nics = &nic,
 			.n_nics = 1,
 			.hotplug_slots = VOLUME_SLOTS,
@@ -262,6 +269,10 @@ static void finish_stop(struct ctl *c, struct vm *vm, const char *reason)
 {
 	vm->pid = 0;
 	release_tap(c, vm);
+	struct vm_paths p;
+	paths_init(c, vm, &p);
+	unlink(p.ephemeral);   /* instance storage does not outlive the instance's run */
+	paths_free(&p);
 	vm->force_stop = false;
 	vm->deadline = 0;
 	set_state(vm, VM_STOPPED, reason);
@@ -388,7 +399,7 @@ static void delete_step(struct ctl *c, struct vm *vm)
 		log_error("vm %s: %s", vm->name, e.msg);
 		goto out;
 	}
-	if (network_sync_reservations(c, vm->network, &e) < 0)
+	if (network_sync_reservations(c, vm->network, &e) < 0 || network_release_lease(c, vm, &e) < 0)
 		log_warn("vm %s: %s", vm->name, e.msg);
 	phase(c, vm, "cleaned", false);
 	ctl_op_finish(c, vm->op_id, true, NULL);

@@ -153,6 +153,16 @@ int network_sync_reservations(struct ctl *c, const char *name, struct err *e)
 	return rc;
 }
 
+int network_release_lease(struct ctl *c, const struct vm *vm, struct err *e)
+{
+	struct network net;
+	if (!vm->ip[0] || store_network_get(c->st, vm->network, &net, e) < 0)
+		return vm->ip[0] ? -1 : 0;
+	if (!runner_dry_run() && !link_exists(net.bridge))
+		return 0;   /* no bridge, no dnsmasq, no lease */
+	return dnsmasq_release_lease(net.bridge, vm->ip, vm->mac, e);
+}
+
 int networks_destroy_host(struct ctl *c, struct err *e)
 {
 	struct network *nets = NULL;

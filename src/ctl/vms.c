@@ -67,6 +67,13 @@ static int check_request(struct ctl *c, const struct vm_request *r, const struct
 			return err_set(e, ERR_INVALID, "disk_size %s is outside what image %s allows: from %s to %s",
 				       r->disk_size, img->name, have, max);
 	}
+	if (r->ephemeral) {
+		uint64_t eph = 0;
+		if (size_parse(r->ephemeral, "ephemeral", &eph, e) < 0)
+			return -1;
+		if (eph < (1ull << 20) || eph > VM_DISK_MAX)
+			return err_set(e, ERR_INVALID, "ephemeral %s must be between 1M and 16T", r->ephemeral);
+	}
 	if (r->user_data && strlen(r->user_data) > VM_USER_DATA_MAX)
 		return err_set(e, ERR_INVALID, "user_data is %zu bytes; the limit is %d", strlen(r->user_data),
 			       VM_USER_DATA_MAX);
@@ -94,6 +101,8 @@ int ctl_vm_create(struct ctl *c, const struct vm_request *r, struct vm *vm, stru
 	snprintf(vm->ssh_user, sizeof(vm->ssh_user), "%s", img.user[0] ? img.user : "root");
 	if (r->disk_size)
 		size_parse(r->disk_size, "disk_size", &vm->disk_size_bytes, NULL);
+	if (r->ephemeral)
+		size_parse(r->ephemeral, "ephemeral", &vm->ephemeral_bytes, NULL);
 	image_free_fields(&img);
 	snprintf(vm->network, sizeof(vm->network), "default");
 	id_mac_new(vm->mac);

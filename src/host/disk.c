@@ -123,3 +123,18 @@ int disk_import(const char *src, const char *dst, struct disk_info *info, struct
 	}
 	return 0;
 }
+
+int disk_create_empty(const char *path, uint64_t size_bytes, struct err *e)
+{
+	autofree char *size = xasprintf("%" PRIu64, size_bytes);
+	const char *argv[] = {"qemu-img", "create", "-q", "-f", "qcow2", path, size, NULL};
+	if (!runner_dry_run())
+		unlink(path);
+	if (runner_run(argv, NULL, NULL, e) < 0) {
+		if (!runner_dry_run())
+			unlink(path);
+		err_prefix(e, "cannot create disk %s", path);
+		return -1;
+	}
+	return 0;
+}

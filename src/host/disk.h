@@ -23,6 +23,9 @@ int disk_overlay_create(const char *base, const char *path, struct err *e);
  * size). */
 int disk_overlay_create_sized(const char *base, const char *path, uint64_t size_bytes, struct err *e);
 
+/* A new empty qcow2 of size bytes at path, replacing any file there. */
+int disk_create_empty(const char *path, uint64_t size_bytes, struct err *e);
+
 /* What qemu-img says of an image file. */
 struct disk_info {
 	char format[16];          /* "qcow2", "raw", "vmdk", ... */

@@ -297,3 +297,13 @@ int dnsmasq_stop(const char *dir, struct err *e)
 	paths_free(&p);
 	return rc;
 }
+
+int dnsmasq_release_lease(const char *bridge, const char *ip, const char *mac, struct err *e)
+{
+	const char *argv[] = {"dhcp_release", bridge, ip, mac, NULL};
+	if (runner_run(argv, NULL, NULL, e) < 0) {
+		err_prefix(e, "releasing the DHCP lease of %s", ip);
+		return -1;
+	}
+	return 0;
+}

@@ -46,6 +46,11 @@ int dnsmasq_ensure(const struct dnsmasq_config *c, struct err *e);
  * sends SIGHUP (dry-run: captured as "reload dnsmasq DIR"). */
 int dnsmasq_hosts_write(const char *dir, const struct dhcp_host *h, int n, struct err *e);
 
+/* Ends the lease of ip held by mac (dhcp_release sends dnsmasq a DHCPRELEASE),
+ * so the address can go to another VM at once: dnsmasq will not hand out an
+ * address that is still leased to another MAC, reservation or not. */
+int dnsmasq_release_lease(const char *bridge, const char *ip, const char *mac, struct err *e);
+
 /* SIGTERM, wait (SIGKILL after 5 s). Not running is success. Dry-run:
  * captured as "stop dnsmasq DIR". */
 int dnsmasq_stop(const char *dir, struct err *e);

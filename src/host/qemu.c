@@ -124,6 +124,13 @@ char **qemu_argv_build(const struct qemu_config *c)
 		arg(&a, "-device");
 		arg(&a, "virtio-blk-pci,drive=seed");
 	}
+	if (c->ephemeral_disk) {
+		autofree char *f = opt_escape(c->ephemeral_disk);
+		arg(&a, "-drive");
+		argf(&a, "file=%s,if=none,id=ephemeral,format=qcow2,discard=unmap", f);
+		arg(&a, "-device");
+		arg(&a, "virtio-blk-pci,drive=ephemeral,serial=ephemeral");
+	}
 	for (int i = 0; i < c->n_nics; i++) {
 		autofree char *tap = opt_escape(c->nics[i].tap);
 		arg(&a, "-netdev");

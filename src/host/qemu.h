@@ -32,6 +32,7 @@ struct qemu_config {
 	const char *kernel, *initrd, *cmdline;  /* direct boot; kernel NULL = firmware boot from the disk */
 	const char *root_disk;         /* qcow2; NULL: no disk (only useful in tests) */
 	const char *seed_iso;          /* NULL: none */
+	const char *ephemeral_disk;    /* qcow2 instance-store disk, NULL: none */
 	const struct qemu_nic *nics;
 	int n_nics;
 	int hotplug_slots;             /* empty PCIe root ports "hp0".. for volumes plugged later */

@@ -193,9 +193,9 @@ static int step_done(struct store *st, sqlite3_stmt *s, const char *what, struct
 #define VM_COLS                                                                                        \
 	"id, name, type, vcpus, memory_mib, image, image_id, network, ip, mac, ssh_keys, ssh_key_file, " \
 	"user_data, ssh_user, power, force_stop, reboot, state, reason, pid, accel, created_at, "         \
-	"started_at, state_since, deadline, boot_phases, op_id, disk_size_bytes, generation"
-#define VM_NCOLS 29
-#define VM_PARAMS "?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?"
+	"started_at, state_since, deadline, boot_phases, op_id, disk_size_bytes, generation, ephemeral_bytes"
+#define VM_NCOLS 30
+#define VM_PARAMS "?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?"
 
 static void vm_bind(sqlite3_stmt *s, const struct vm *vm)
 {
@@ -229,6 +229,7 @@ static void vm_bind(sqlite3_stmt *s, const struct vm *vm)
 	bind_text(s, i++, vm->op_id[0] ? vm->op_id : NULL);
 	sqlite3_bind_int64(s, i++, (sqlite3_int64)vm->disk_size_bytes);
 	sqlite3_bind_int64(s, i++, vm->generation);
+	sqlite3_bind_int64(s, i++, (sqlite3_int64)vm->ephemeral_bytes);
 }
 
 static void vm_read(sqlite3_stmt *s, struct vm *vm)
@@ -264,6 +265,7 @@ static void vm_read(sqlite3_stmt *s, struct vm *vm)
 	col_copy(s, i++, vm->op_id, sizeof(vm->op_id));
 	vm->disk_size_bytes = (uint64_t)sqlite3_column_int64(s, i++);
 	vm->generation = sqlite3_column_int64(s, i++);
+	vm->ephemeral_bytes = (uint64_t)sqlite3_column_int64(s, i++);
 }
 
 static int vm_insert_locked(struct store *st, const struct vm *vm, struct err *e)
@@ -368,7 +370,7 @@ int store_vm_list(struct store *st, struct vm **out, int *n, struct err *e)
 
 static int vm_update_locked(struct store *st, const struct vm *vm, struct err *e)
 {
-	sqlite3_stmt *s = prep(st, "UPDATE vms SET (" VM_COLS ") = (" VM_PARAMS ") WHERE id = ?30", e);
+	sqlite3_stmt *s = prep(st, "UPDATE vms SET (" VM_COLS ") = (" VM_PARAMS ") WHERE id = ?31", e);
 	if (!s)
 		return -1;
 	vm_bind(s, vm);

@@ -69,11 +69,29 @@ on big test -e /dev/vdc
 ok $((! $?)) "the device is gone from the guest"
 out=$("$NUBO" vm create other --type nano --wait 2>&1)
 ok $? "a second VM starts" "$out"
+other_ip=$("$NUBO" vm show other --json | jq -r .ip)
 "$NUBO" volume attach data --vm other --wait >/dev/null 2>&1
 is "$(on other 'mkdir -p /mnt/d && mount /dev/vdc /mnt/d && cat /mnt/d/f')" precious "the second VM reads the data"
 "$NUBO" vm delete other --wait >/dev/null 2>&1
 ok $? "the second VM is deleted"
 is "$("$NUBO" volume show data --json | jq -r '.state + " " + (.vm // "-")')" "available -" "the volume outlives the VM it was attached to"
+
+# An ephemeral disk: there while the VM runs, empty at every start, gone on stop.
+out=$("$NUBO" vm create scratch --type nano --ephemeral 64M --wait 2>&1)
+ok $? "nubo vm create --ephemeral 64M --wait" "$out"
+scratch_id=$("$NUBO" vm show scratch --json | jq -r .id)
+is "$("$NUBO" vm show scratch --json | jq -r .ip)" "$other_ip" "a deleted VM's address goes to the next VM, whose DHCP gets it at once"
+is "$(on scratch cat /sys/block/vdc/serial)" ephemeral "the guest sees the ephemeral disk as /dev/vdc"
+is "$(on scratch cat /sys/block/vdc/size)" 131072 "it is 64 MiB"
+on scratch 'echo marker | dd of=/dev/vdc 2>/dev/null; sync'
+is "$(on scratch head -c 6 /dev/vdc)" marker "data written to it is there while the VM runs"
+"$NUBO" vm stop scratch --wait >/dev/null 2>&1
+[ ! -e "$T_STATE/vms/$scratch_id/ephemeral.qcow2" ]
+ok $? "a stop removes the ephemeral disk"
+"$NUBO" vm start scratch --wait >/dev/null 2>&1
+is "$(on scratch head -c 6 /dev/vdc | tr -d '\\000')" "" "after a start the ephemeral disk is empty again"
+"$NUBO" vm delete scratch --wait >/dev/null 2>&1
+ok $? "the VM with an ephemeral disk is deleted"
 
 # Every qcow2 nubo keeps is consistent (checked with the VM stopped: a
 # running QEMU holds its disk's lock).
