@@ -91,7 +91,10 @@ wait_for() {
 	return 1
 }
 
+T_BG_PIDS=()   # helper servers a test starts; killed on exit
+
 t_cleanup() {
+	[ ${#T_BG_PIDS[@]} -gt 0 ] && kill "${T_BG_PIDS[@]}" 2>/dev/null
 	nubod_kill9
 	# --destroy stops every VM and removes taps, dnsmasq, bridge, nft table and files.
 	[ -d "$T_STATE" ] && "$NUBOD" --state-dir "$T_STATE" --socket "$T_SOCK" --destroy ${T_DESTROY_FLAGS:-} >>"$T_LOG" 2>&1

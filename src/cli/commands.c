@@ -119,22 +119,30 @@ static int usage_error(struct cli_ctx *ctx, const struct cli_noun *n, const stru
 	return CLI_EXIT_USAGE;
 }
 
-/* Takes --socket/--url/--token from a and, failing those, the environment. */
-static int apply_connection(struct cli_ctx *ctx, const struct args *global, const struct args *verb,
-			    struct err *e)
+static bool verb_has_flag(const struct cli_verb *v, const char *name)
 {
-	const struct args *both[] = {verb, global};
-	const char *socket = NULL, *url = NULL, *token = NULL;
-	for (size_t i = 0; i < 2; i++) {
-		if (!both[i])
-			continue;
-		if (!socket)
-			socket = args_value(both[i], "socket");
-		if (!url)
-			url = args_value(both[i], "url");
-		if (!token)
-			token = args_value(both[i], "token");
-	}
+	for (const struct arg_flag *f = v && v->flags ? v->flags : NULL; f && f->name; f++)
+		if (strcmp(f->name, name) == 0)
+			return true;
+	return false;
+}
+
+/* A global flag's value: after the verb only when the verb has no flag of that
+ * name (`image import --url` is the image's URL, not nubod's). */
+static const char *connection_flag(const struct cli_verb *v, const struct args *global, const struct args *verb,
+				   const char *name)
+{
+	const char *value = verb && !verb_has_flag(v, name) ? args_value(verb, name) : NULL;
+	return value ? value : (global ? args_value(global, name) : NULL);
+}
+
+/* Takes --socket/--url/--token from the flags and, failing those, the environment. */
+static int apply_connection(struct cli_ctx *ctx, const struct cli_verb *v, const struct args *global,
+			    const struct args *verb, struct err *e)
+{
+	const char *socket = connection_flag(v, global, verb, "socket");
+	const char *url = connection_flag(v, global, verb, "url");
+	const char *token = connection_flag(v, global, verb, "token");
 	if (socket && url)
 		return err_set(e, ERR_INVALID, "--socket and --url name two different nubods; give one");
 	if (!socket && !url) {
@@ -185,7 +193,7 @@ static int run_parsed(struct cli_ctx *ctx, const struct cli_noun *n, const struc
 					       v->rest ? "; put the remote command after --" : "");
 		return usage_error(ctx, n, v, msg);
 	}
-	if (apply_connection(ctx, global, a, &e) < 0)
+	if (apply_connection(ctx, v, global, a, &e) < 0)
 		return usage_error(ctx, NULL, NULL, e.msg);
 	return v->run(ctx, a);
 }

@@ -25,6 +25,7 @@ static const struct arg_flag build_flags[] = {
 
 static const struct arg_flag import_flags[] = {
 	{"file", 0, ARG_VALUE, "FILE", "the qcow2 or raw image file on nubod's host"},
+	{"url", 0, ARG_VALUE, "URL", "or download it from an http:// or https:// URL (progress is shown)"},
 	{"sha256", 0, ARG_VALUE, "HEX", "refuse the file unless its SHA-256 is HEX"},
 	{"user", 0, ARG_VALUE, "USER", "the image's default login user (default root)"},
 	{"boot", 0, ARG_VALUE, "MODE", "firmware: the image boots through its own bootloader (the default)"},
@@ -138,18 +139,23 @@ static int image_build(struct cli_ctx *ctx, const struct args *a)
 
 static int image_import(struct cli_ctx *ctx, const struct args *a)
 {
-	const char *name = a->pos[0], *file = args_value(a, "file");
-	if (!file) {
-		fprintf(ctx->err, "nubo: image import needs --file FILE\n");
+	const char *name = a->pos[0], *file = args_value(a, "file"), *url = args_value(a, "url");
+	if (!file == !url) {
+		fprintf(ctx->err, "nubo: image import needs one of --file FILE or --url URL\n");
 		return CLI_EXIT_USAGE;
 	}
-	/* nubod reads the file itself: give it an absolute path. */
-	char real[PATH_MAX];
-	if (!realpath(file, real)) {
-		fprintf(ctx->err, "nubo: cannot read image file %s: %s\n", file, strerror(errno));
-		return CLI_EXIT_USAGE;
+	json_t *body;
+	if (url) {
+		body = json_pack("{s:s, s:s}", "name", name, "url", url);
+	} else {
+		/* nubod reads the file itself: give it an absolute path. */
+		char real[PATH_MAX];
+		if (!realpath(file, real)) {
+			fprintf(ctx->err, "nubo: cannot read image file %s: %s\n", file, strerror(errno));
+			return CLI_EXIT_USAGE;
+		}
+		body = json_pack("{s:s, s:s}", "name", name, "file", real);
 	}
-	json_t *body = json_pack("{s:s, s:s}", "name", name, "file", real);
 	static const char *const passed[] = {"sha256", "user", "boot", NULL};
 	for (int i = 0; passed[i]; i++)
 		if (args_value(a, passed[i]))
@@ -177,8 +183,8 @@ static const struct cli_verb image_verbs[] = {
 	 "Recipes live in nubo's images/ directory: 'tiny' (seconds to build, the default\n"
 	 "image of new VMs) and 'debian-12' (about a minute).\n",
 	 build_flags, 1, 1, false, image_build},
-	{"import", "NAME --file FILE [--sha256 HEX] [--user USER] [--boot firmware] [--wait]",
-	 "Import a qcow2 or raw image file",
+	{"import", "NAME --file FILE | --url URL [--sha256 HEX] [--user USER] [--boot firmware] [--wait]",
+	 "Import a qcow2 or raw image from a file or a URL",
 	 "The format is detected with qemu-img; the file is verified against --sha256\n"
 	 "when given and copied into nubo as a standalone qcow2. Imported images boot\n"
 	 "through their own bootloader and get nubo's NoCloud seed, so cloud images\n"

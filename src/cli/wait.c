@@ -98,6 +98,25 @@ static void live_draw(struct watch *w, const char *note)
 	w->live_shown = true;
 }
 
+/* "[#########...........] 45%  120M of 264M" for an operation with byte progress; caller frees. */
+char *wait_progress_note(const json_t *op)
+{
+	const json_t *p = json_object_get(op, "progress");
+	if (!json_is_object(p))
+		return NULL;
+	int64_t done = cli_jint(p, "done_bytes", 0), total = cli_jint(p, "total_bytes", 0);
+	autofree char *d = fmt_bytes(done);
+	if (total <= 0)
+		return xasprintf("%s", d);
+	autofree char *t = fmt_bytes(total);
+	int pct = (int)(done * 100 / total), filled = pct / 5;
+	char bar[21];
+	for (int i = 0; i < 20; i++)
+		bar[i] = i < filled ? '#' : '.';
+	bar[20] = '\0';
+	return xasprintf("[%s] %3d%%  %s of %s", bar, pct, d, t);
+}
+
 static void print_new_phases(struct watch *w, const json_t *op)
 {
 	const json_t *phases = json_object_get(op, "phases");
@@ -162,7 +181,8 @@ int wait_operation(struct cli_ctx *ctx, const json_t *op0, int64_t *elapsed_ms)
 			rc = op_failed(&w, op);
 			break;
 		}
-		live_draw(&w, unreachable_since >= 0 ? "(nubod unreachable, retrying)" : NULL);
+		autofree char *progress = wait_progress_note(op);
+		live_draw(&w, unreachable_since >= 0 ? "(nubod unreachable, retrying)" : progress);
 		time_sleep_ms(WAIT_POLL_MS);
 		if (interrupted) {
 			live_clear(&w);

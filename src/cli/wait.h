@@ -35,6 +35,8 @@ int wait_operation(struct cli_ctx *ctx, const json_t *op, int64_t *elapsed_ms);
 int wait_or_report(struct cli_ctx *ctx, const json_t *op, bool follow, const char *doing,
 		   bool *done, int64_t *elapsed_ms);
 
+/* A progress bar for an operation that reports bytes ("progress"), or NULL. Caller frees. */
+char *wait_progress_note(const json_t *op);
 /* "  scheduled   0.00s": one finished phase. Caller frees. */
 char *wait_phase_line(const char *name, int64_t at_ms);
 /* Prints "TITLE:" and one wait_phase_line per phase of a JSON phase list; nothing if empty. */

@@ -1,4 +1,5 @@
 /* nubod: the nubo daemon. Parses its flags, opens the store, starts the control layer and the API. */
+#include <curl/curl.h>
 #include <errno.h>
 #include <getopt.h>
 #include <signal.h>
@@ -141,6 +142,7 @@ int main(int argc, char **argv)
 	if (!recipes)
 		recipes = default_recipes_dir();
 
+	curl_global_init(CURL_GLOBAL_DEFAULT);   /* before any thread: downloads run on build threads */
 	struct err e = {0};
 	struct ctl_options co = {.state_dir = state_dir, .recipes_dir = recipes, .accel = accel};
 	config_init_default(&co.config);

@@ -43,6 +43,7 @@ void ctl_nft_table(struct ctl *c, char out[32]);
 /* Operations, as the reconcilers advance them. Each loads the op by id, changes it and saves it. */
 void ctl_op_phase(struct ctl *c, const char *op_id, const char *phase);
 void ctl_op_finish(struct ctl *c, const char *op_id, bool ok, const char *error);
+void ctl_op_progress(struct ctl *c, const char *op_id, int64_t done, int64_t total);
 /* Records a finished (succeeded) operation, for no-op actions. */
 int ctl_op_record_done(struct ctl *c, const char *kind, const char *target, const char *name,
 		       struct operation *op, struct err *e);

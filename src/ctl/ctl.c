@@ -245,6 +245,19 @@ void ctl_op_phase(struct ctl *c, const char *op_id, const char *phase)
 	operation_free_fields(&op);
 }
 
+void ctl_op_progress(struct ctl *c, const char *op_id, int64_t done, int64_t total)
+{
+	struct operation op;
+	if (!op_id || !*op_id || store_op_get(c->st, op_id, &op, NULL) < 0)
+		return;
+	if (op.state == OP_RUNNING) {
+		op.progress_done = done;
+		op.progress_total = total;
+		store_op_update(c->st, &op, NULL);
+	}
+	operation_free_fields(&op);
+}
+
 void ctl_op_finish(struct ctl *c, const char *op_id, bool ok, const char *error)
 {
 	struct operation op;

@@ -91,7 +91,8 @@ int ctl_image_delete(struct ctl *c, const char *ref, struct err *e);
 
 struct image_import {
 	const char *name;
-	const char *file;      /* absolute path of a qcow2 or raw image on the host */
+	const char *file;      /* absolute path of a qcow2 or raw image on the host; or */
+	const char *url;       /* an http(s) URL to download it from */
 	const char *sha256;    /* NULL, or the hex digest the file must have */
 	const char *user;      /* default login user; NULL: root */
 	const char *boot;      /* "firmware" (NULL) */

@@ -19,6 +19,7 @@
 #include <sys/stat.h>
 
 #include "host/disk.h"
+#include "host/download.h"
 #include "util/fs.h"
 #include "util/log.h"
 #include "util/runner.h"
@@ -160,11 +161,38 @@ static void build_image(struct ctl *c, struct image *img)
 
 /* Copies an image file in: checksum first (a wrong file is refused before
  * any copy), then qemu-img converts it to a standalone qcow2 and checks it. */
+struct progress_ctx {
+	struct ctl *c;
+	const char *op_id;
+};
+
+static void on_download_progress(void *arg, uint64_t done, uint64_t total)
+{
+	struct progress_ctx *p = arg;
+	ctl_op_progress(p->c, p->op_id, (int64_t)done, (int64_t)total);
+}
+
+static bool is_url(const char *s)
+{
+	return str_starts_with(s, "http://") || str_starts_with(s, "https://");
+}
+
 static int import_steps(struct ctl *c, struct image *img, const char *dir, struct err *e)
 {
+	autofree char *download = xasprintf("%s/download", dir);
+	const char *src = img->source;
+	if (fs_mkdir_p(dir, 0755, e) < 0)
+		return -1;
+	if (is_url(img->source)) {
+		struct progress_ctx pc = {c, img->op_id};
+		if (download_file(img->source, download, on_download_progress, &pc, e) < 0)
+			return -1;
+		ctl_op_phase(c, img->op_id, "download");
+		src = download;
+	}
 	if (img->sha256[0]) {
 		char got[65];
-		if (disk_sha256(img->source, got, e) < 0)
+		if (disk_sha256(src, got, e) < 0)
 			return -1;
 		if (strcmp(got, img->sha256) != 0)
 			return err_set(e, ERR_UNPROCESSABLE, "checksum mismatch for %s: expected sha256 %s, got %s",
@@ -173,7 +201,9 @@ static int import_steps(struct ctl *c, struct image *img, const char *dir, struc
 	}
 	autofree char *disk = xasprintf("%s/disk.qcow2", dir);
 	struct disk_info info;
-	if (fs_mkdir_p(dir, 0755, e) < 0 || disk_import(img->source, disk, &info, e) < 0)
+	int rc = disk_import(src, disk, &info, e);
+	unlink(download);
+	if (rc < 0)
 		return -1;
 	ctl_op_phase(c, img->op_id, "convert");
 	struct stat st;
@@ -304,11 +334,15 @@ int ctl_image_import(struct ctl *c, const struct image_import *r, struct image *
 	memset(img, 0, sizeof(*img));
 	if (vm_name_validate(r->name, "name", e) < 0)
 		return -1;
-	if (!r->file || r->file[0] != '/')
+	if (r->url) {
+		if (!is_url(r->url) || strlen(r->url) > 2048 || strpbrk(r->url, " \t\r\n"))
+			return err_set(e, ERR_INVALID, "url \"%.200s\" is not an http:// or https:// URL", r->url);
+	} else if (!r->file || r->file[0] != '/') {
 		return err_set(e, ERR_INVALID, "file \"%s\" must be an absolute path on nubod's host",
 			       r->file ? r->file : "");
-	if (access(r->file, R_OK) < 0)
+	} else if (access(r->file, R_OK) < 0) {
 		return err_set(e, ERR_UNPROCESSABLE, "file %s cannot be read: %s", r->file, strerror(errno));
+	}
 	if (r->sha256 && !is_hex64(r->sha256))
 		return err_set(e, ERR_INVALID, "sha256 \"%s\" is not 64 lowercase hex digits", r->sha256);
 	if (r->user && !user_name_valid(r->user))
@@ -324,7 +358,7 @@ int ctl_image_import(struct ctl *c, const struct image_import *r, struct image *
 	snprintf(img->boot, sizeof(img->boot), "firmware");
 	snprintf(img->user, sizeof(img->user), "%s", r->user ? r->user : "root");
 	snprintf(img->sha256, sizeof(img->sha256), "%s", r->sha256 ? r->sha256 : "");
-	img->source = xstrdup(r->file);
+	img->source = xstrdup(r->url ? r->url : r->file);
 	img->created_at = time_now_ms();
 	operation_init(op, "image-import", img->id, img->name);
 	snprintf(img->op_id, sizeof(img->op_id), "%s", op->id);

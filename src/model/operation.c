@@ -71,5 +71,10 @@ json_t *operation_to_json(const struct operation *op)
 	json_object_set_new(o, "phases", phases_to_json(&op->phases));
 	json_object_set_new(o, "created_at", time_ms_json(op->created_at));
 	json_object_set_new(o, "finished_at", time_ms_json(op->finished_at));
+	json_object_set_new(o, "progress",
+			    op->progress_done || op->progress_total
+				    ? json_pack("{s:I, s:I}", "done_bytes", (json_int_t)op->progress_done, "total_bytes",
+						(json_int_t)op->progress_total)
+				    : json_null());
 	return o;
 }

@@ -23,6 +23,7 @@ struct operation {
 	char *error;
 	struct phases phases;
 	int64_t created_at, finished_at;
+	int64_t progress_done, progress_total;  /* bytes, for long transfers; 0/0: none */
 };
 
 /* A fresh running operation of kind on target, created now. */

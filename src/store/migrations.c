@@ -41,6 +41,8 @@ const struct migration store_migrations[] = {
 	    "  attached_vm TEXT NOT NULL DEFAULT '', slot INTEGER NOT NULL DEFAULT -1,"
 	    "  unplugging INTEGER NOT NULL DEFAULT 0, created_at INTEGER NOT NULL, op_id TEXT);"},
 	{4, "ALTER TABLE vms ADD COLUMN ephemeral_bytes INTEGER NOT NULL DEFAULT 0;"},
+	{5, "ALTER TABLE operations ADD COLUMN progress_done INTEGER NOT NULL DEFAULT 0;"
+	    "ALTER TABLE operations ADD COLUMN progress_total INTEGER NOT NULL DEFAULT 0;"},
 };
 
 const int store_migrations_count = sizeof(store_migrations) / sizeof(store_migrations[0]);

@@ -502,8 +502,10 @@ int store_vm_count_by_image(struct store *st, const char *image_id, int *n, stru
 
 /* --- operations --------------------------------------------------------- */
 
-#define OP_COLS "id, kind, target, target_name, state, error, phases, created_at, finished_at"
-#define OP_PARAMS "?,?,?,?,?,?,?,?,?"
+#define OP_COLS                                                                              \
+	"id, kind, target, target_name, state, error, phases, created_at, finished_at, progress_done, " \
+	"progress_total"
+#define OP_PARAMS "?,?,?,?,?,?,?,?,?,?,?"
 
 static void op_bind(sqlite3_stmt *s, const struct operation *op)
 {
@@ -516,6 +518,8 @@ static void op_bind(sqlite3_stmt *s, const struct operation *op)
 	bind_phases(s, 7, &op->phases);
 	sqlite3_bind_int64(s, 8, op->created_at);
 	sqlite3_bind_int64(s, 9, op->finished_at);
+	sqlite3_bind_int64(s, 10, op->progress_done);
+	sqlite3_bind_int64(s, 11, op->progress_total);
 }
 
 static void op_fill(sqlite3_stmt *s, void *out)
@@ -531,6 +535,8 @@ static void op_fill(sqlite3_stmt *s, void *out)
 	phases_from_json_text(&op->phases, (const char *)sqlite3_column_text(s, 6));
 	op->created_at = sqlite3_column_int64(s, 7);
 	op->finished_at = sqlite3_column_int64(s, 8);
+	op->progress_done = sqlite3_column_int64(s, 9);
+	op->progress_total = sqlite3_column_int64(s, 10);
 }
 
 static int op_write_locked(struct store *st, const struct operation *op, bool insert, struct err *e)

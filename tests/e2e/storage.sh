@@ -37,6 +37,29 @@ ok $? "a raw file imports" "$out"
 rb_id=$("$NUBO" image show rb --json | jq -r .id)
 is "$(qemu-img info --output=json "$T_STATE/images/$rb_id/disk.qcow2" | jq -r .format)" qcow2 "a raw import is stored as qcow2"
 
+# Imports over HTTP from servers on this machine's loopback.
+mkdir -p "$T_DIR/www" && cp "$T_DIR/a.qcow2" "$T_DIR/www/"
+port=$((20000 + RANDOM % 20000))
+busybox httpd -f -p "127.0.0.1:$port" -h "$T_DIR/www" & T_BG_PIDS+=($!)
+cut_port=$((port + 1))
+# A server that promises a million bytes and sends a thousand.
+printf '%s\n' "printf 'HTTP/1.0 200 OK\\r\\nContent-Length: 1000000\\r\\n\\r\\n'" 'head -c 1000 /dev/zero' >"$T_DIR/cut.sh"
+socat "TCP-LISTEN:$cut_port,bind=127.0.0.1,reuseaddr,fork" SYSTEM:"sh $T_DIR/cut.sh" & T_BG_PIDS+=($!)
+sleep 0.3
+out=$("$NUBO" image import qu --url "http://127.0.0.1:$port/a.qcow2" --sha256 "$sum" --wait 2>&1)
+ok $? "an image imports from a URL with its checksum" "$out"
+like "$out" "download +[0-9.]+s" "the download is a phase of the import"
+out=$("$NUBO" image import q404 --url "http://127.0.0.1:$port/missing.qcow2" --wait 2>&1)
+is "$?" 1 "an import from a URL that answers 404 fails"
+like "$out" "cannot download http://127.0.0.1:$port/missing.qcow2: .*404" "the error gives the URL and the status"
+out=$("$NUBO" image import qcut --url "http://127.0.0.1:$cut_port/x.qcow2" --wait 2>&1)
+is "$?" 1 "a truncated download fails"
+like "$out" "was cut short after 1000 bytes" "the error says it was cut short"
+"$NUBO" image show q404 >/dev/null 2>&1 || "$NUBO" image show qcut >/dev/null 2>&1
+ok $((! $?)) "no image is left by the failed downloads"
+"$NUBO" image delete qu >/dev/null
+ok $? "the downloaded image can be deleted"
+
 out=$("$NUBO" image import bad --file "$T_DIR/a.qcow2" --sha256 "$(printf '0%.0s' $(seq 64))" --wait 2>&1)
 is "$?" 1 "an import with a wrong checksum fails"
 like "$out" "checksum mismatch" "the error says the checksum did not match"

@@ -451,6 +451,20 @@ static void test_help_lists_every_verb(void **state)
 	free(help);
 }
 
+static void test_progress_note(void **state)
+{
+	(void)state;
+	json_t *op = json_pack("{s:{s:I, s:I}}", "progress", "done_bytes", (json_int_t)(50 << 20), "total_bytes",
+			       (json_int_t)(200 << 20));
+	char *s = wait_progress_note(op);
+	assert_string_equal(s, "[#####...............]  25%  50M of 200M");
+	free(s);
+	json_decref(op);
+	op = json_pack("{s:n}", "progress");
+	assert_null(wait_progress_note(op));
+	json_decref(op);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -474,6 +488,7 @@ int main(void)
 		cmocka_unit_test(test_client_paths),
 		cmocka_unit_test(test_client_errors),
 		cmocka_unit_test(test_help_lists_every_verb),
+		cmocka_unit_test(test_progress_note),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -265,6 +265,26 @@ static void test_create_sends_key_and_user_data(void **state)
 	run_free(&r);
 }
 
+/* `image import --url` is the image's URL; it must not redirect nubo to another nubod. */
+static void test_import_url_is_the_images(void **state)
+{
+	(void)state;
+	static const struct canned script[] = {
+		{"POST /v1/images", 202,
+		 "{\"image\":{\"id\":\"img-1\",\"name\":\"x\"},\"operation\":" OP_RUNNING("image-import") "}", NULL},
+	};
+	fake_start(script, 1);
+	struct run r = nubo("image", "import", "x", "--url", "https://example.org/x.qcow2", "--sha256", "ab", NULL);
+	assert_int_equal(r.rc, 0);
+	assert_string_equal(requests(), "POST /v1/images\n");
+	json_t *body = json_loads(fk.last_body[0], 0, NULL);
+	assert_string_equal(json_string_value(json_object_get(body, "url")), "https://example.org/x.qcow2");
+	assert_string_equal(json_string_value(json_object_get(body, "sha256")), "ab");
+	assert_null(json_object_get(body, "file"));
+	json_decref(body);
+	run_free(&r);
+}
+
 static void test_create_with_bad_local_files_sends_nothing(void **state)
 {
 	(void)state;
@@ -589,6 +609,7 @@ int main(void)
 #define T(f) cmocka_unit_test_setup_teardown(f, setup, teardown)
 	const struct CMUnitTest tests[] = {
 		T(test_create_sends_key_and_user_data),
+		T(test_import_url_is_the_images),
 		T(test_create_with_bad_local_files_sends_nothing),
 		T(test_create_makes_and_reuses_own_key),
 		T(test_create_wait_prints_phases),
