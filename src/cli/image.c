@@ -33,6 +33,12 @@ static const struct arg_flag import_flags[] = {
 	{NULL, 0, 0, NULL, NULL},
 };
 
+static const struct arg_flag create_flags[] = {
+	{"from-vm", 0, ARG_VALUE, "VM", "the VM whose root disk becomes the image (running: copied live)"},
+	{"wait", 0, ARG_BOOL, NULL, "follow the copy to its end"},
+	{NULL, 0, 0, NULL, NULL},
+};
+
 static const char *or_dash(const char *s)
 {
 	return s ? s : "-";
@@ -163,6 +169,17 @@ static int image_import(struct cli_ctx *ctx, const struct args *a)
 	return post_image(ctx, a, body, name, "Importing", "Imported");
 }
 
+static int image_create(struct cli_ctx *ctx, const struct args *a)
+{
+	const char *vm = args_value(a, "from-vm");
+	if (!vm) {
+		fprintf(ctx->err, "nubo: image create needs --from-vm VM\n");
+		return CLI_EXIT_USAGE;
+	}
+	json_t *body = json_pack("{s:s, s:s}", "name", a->pos[0], "from_vm", vm);
+	return post_image(ctx, a, body, a->pos[0], "Making", "Made");
+}
+
 static int image_delete(struct cli_ctx *ctx, const struct args *a)
 {
 	autofree char *path = client_path("/v1/images/%s", a->pos[0]);
@@ -190,6 +207,11 @@ static const struct cli_verb image_verbs[] = {
 	 "through their own bootloader and get nubo's NoCloud seed, so cloud images\n"
 	 "work unchanged.\n",
 	 import_flags, 1, 1, false, image_import},
+	{"create", "NAME --from-vm VM [--wait]", "Make an image (a template) from a VM's root disk",
+	 "A stopped VM's disk is copied as it is; a running VM's is copied at one instant\n"
+	 "while the guest keeps running (crash-consistent, like pulling the plug). The\n"
+	 "image boots like the VM's own image and keeps its login user.\n",
+	 create_flags, 1, 1, false, image_create},
 	{"delete", "NAME", "Delete an image that no VM uses", NULL, NULL, 1, 1, false, image_delete},
 	{NULL, NULL, NULL, NULL, NULL, 0, 0, false, NULL},
 };

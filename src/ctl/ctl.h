@@ -88,6 +88,9 @@ int ctl_vm_console(struct ctl *c, const char *ref, char **text, size_t *len, str
 int ctl_image_build(struct ctl *c, const char *name, const char *recipe, struct image *img,
 		    struct operation *op, struct err *e);
 int ctl_image_delete(struct ctl *c, const char *ref, struct err *e);
+/* A template from a VM's root disk: copied live if it runs, else from its file. */
+int ctl_image_from_vm(struct ctl *c, const char *name, const char *vm_ref, struct image *img,
+		      struct operation *op, struct err *e);
 
 struct image_import {
 	const char *name;

@@ -20,6 +20,7 @@
 
 #include "host/disk.h"
 #include "host/download.h"
+#include "host/qemu.h"
 #include "util/fs.h"
 #include "util/log.h"
 #include "util/runner.h"
@@ -214,6 +215,54 @@ static int import_steps(struct ctl *c, struct image *img, const char *dir, struc
 	return 0;
 }
 
+#define FROM_VM "vm:"
+
+/* Copies a VM's root disk into the image: live (drive-backup) when its QEMU
+ * runs, else from the file. The kernel and initrd come from the VM's image. */
+static int capture_steps(struct ctl *c, struct image *img, const char *dir, struct err *e)
+{
+	struct vm vm;
+	struct image src;
+	memset(&src, 0, sizeof(src));
+	if (store_vm_get(c->st, img->source + strlen(FROM_VM), &vm, e) < 0)
+		return -1;
+	int rc = store_image_get(c->st, vm.image_id, &src, e);
+	autofree char *vm_dir = ctl_vm_dir(c, vm.id);
+	autofree char *root = xasprintf("%s/root.qcow2", vm_dir);
+	autofree char *qmp = xasprintf("%s/qmp.sock", vm_dir);
+	autofree char *disk = xasprintf("%s/disk.qcow2", dir);
+	autofree char *src_dir = ctl_image_dir(c, vm.image_id);
+	bool running = vm.pid != 0 && (runner_dry_run() || qemu_alive(vm.pid, vm.id));
+	if (rc == 0)
+		rc = fs_mkdir_p(dir, 0755, e);
+	if (rc == 0)
+		rc = running ? disk_backup_running(qmp, img->id, disk, e) : disk_flatten(root, disk, e);
+	ctl_op_phase(c, img->op_id, "copy");
+	static const char *const boot_files[] = {"vmlinuz", "initrd.img", NULL};
+	for (int i = 0; rc == 0 && boot_files[i] && strcmp(src.boot, "direct") == 0; i++) {
+		autofree char *from = xasprintf("%s/%s", src_dir, boot_files[i]);
+		autofree char *to = xasprintf("%s/%s", dir, boot_files[i]);
+		const char *cp[] = {"cp", "--reflink=auto", from, to, NULL};
+		rc = runner_run(cp, NULL, NULL, e);
+	}
+	if (rc == 0) {
+		snprintf(img->boot, sizeof(img->boot), "%s", src.boot);
+		snprintf(img->user, sizeof(img->user), "%s", src.user);
+		free(img->cmdline);
+		free(img->os);
+		img->cmdline = xstrdup(src.cmdline);
+		img->os = xasprintf("%s, from VM %s", src.os ? src.os : src.name, vm.name);
+		struct disk_info info;
+		struct stat st;
+		if (!runner_dry_run() && disk_info(disk, &info, e) == 0)
+			img->virtual_size_bytes = (int64_t)info.virtual_size;
+		img->size_bytes = stat(disk, &st) == 0 ? (int64_t)st.st_blocks * 512 : 0;
+	}
+	image_free_fields(&src);
+	vm_free_fields(&vm);
+	return rc;
+}
+
 static void import_image(struct ctl *c, struct image *img)
 {
 	struct err e = {0};
@@ -221,7 +270,9 @@ static void import_image(struct ctl *c, struct image *img)
 	int64_t t0 = time_mono_ms();
 	log_info("image %s: importing %s", img->name, img->source);
 	int rc = fs_rm_rf(dir, &e);
-	if (rc == 0 && !runner_dry_run())
+	if (rc == 0 && str_starts_with(img->source, FROM_VM))
+		rc = capture_steps(c, img, dir, &e);
+	else if (rc == 0 && !runner_dry_run())
 		rc = import_steps(c, img, dir, &e);
 	if (rc == 0) {
 		snprintf(img->state, sizeof(img->state), "ready");
@@ -234,7 +285,7 @@ static void import_image(struct ctl *c, struct image *img)
 	} else {
 		fs_rm_rf(dir, NULL);
 		store_image_delete(c->st, img->id, NULL);
-		err_prefix(&e, "importing image %s", img->name);
+		err_prefix(&e, "making image %s", img->name);
 		ctl_op_finish(c, img->op_id, false, e.msg);
 	}
 	free(dir);
@@ -361,6 +412,44 @@ int ctl_image_import(struct ctl *c, const struct image_import *r, struct image *
 	img->source = xstrdup(r->url ? r->url : r->file);
 	img->created_at = time_now_ms();
 	operation_init(op, "image-import", img->id, img->name);
+	snprintf(img->op_id, sizeof(img->op_id), "%s", op->id);
+	bool ok = store_tx_begin(c->st, e) == 0;
+	if (ok) {
+		ok = store_image_insert(c->st, img, e) == 0 && store_op_insert(c->st, op, e) == 0;
+		if (store_tx_end(c->st, ok, ok ? e : NULL) < 0)
+			ok = false;
+	}
+	if (!ok || start_build(c, img->id, e) < 0) {
+		image_free_fields(img);
+		return -1;
+	}
+	return 0;
+}
+
+int ctl_image_from_vm(struct ctl *c, const char *name, const char *vm_ref, struct image *img,
+		      struct operation *op, struct err *e)
+{
+	memset(img, 0, sizeof(*img));
+	struct vm vm;
+	if (vm_name_validate(name, "name", e) < 0 || store_vm_get(c->st, vm_ref, &vm, e) < 0)
+		return -1;
+	bool usable = vm.power != POWER_DELETED && (vm.state == VM_RUNNING || vm.state == VM_STOPPED ||
+						    (vm.state == VM_ERROR && vm.pid == 0));
+	if (!usable) {
+		int rc = err_set(e, ERR_CONFLICT, "VM %s is %s; make an image from it when it is running or stopped",
+				 vm.name, vm_state_name(vm.state));
+		vm_free_fields(&vm);
+		return rc;
+	}
+	id_new("img", img->id);
+	snprintf(img->name, sizeof(img->name), "%s", name);
+	snprintf(img->state, sizeof(img->state), "building");
+	snprintf(img->boot, sizeof(img->boot), "direct");
+	snprintf(img->user, sizeof(img->user), "root");
+	img->source = xasprintf(FROM_VM "%s", vm.id);
+	img->created_at = time_now_ms();
+	vm_free_fields(&vm);
+	operation_init(op, "image-create", img->id, img->name);
 	snprintf(img->op_id, sizeof(img->op_id), "%s", op->id);
 	bool ok = store_tx_begin(c->st, e) == 0;
 	if (ok) {

@@ -7,7 +7,10 @@
 #include <stdbool.h>
 #include <stdio.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
+
+#include "host/qmp.h"
 
 #include "util/fs.h"
 #include "util/runner.h"
@@ -137,4 +140,85 @@ int disk_create_empty(const char *path, uint64_t size_bytes, struct err *e)
 		return -1;
 	}
 	return 0;
+}
+
+/* Checks dst.tmp and renames it into place; removes it on any failure. */
+static int finish_copy(const char *tmp, const char *dst, int rc, struct err *e)
+{
+	const char *check[] = {"qemu-img", "check", "-q", tmp, NULL};
+	struct run_opts opts = {.timeout_ms = 60 * 60 * 1000};
+	if (rc == 0)
+		rc = runner_run(check, &opts, NULL, e);
+	if (rc == 0 && !runner_dry_run() && rename(tmp, dst) < 0)
+		rc = err_set(e, ERR_INTERNAL, "cannot rename %s to %s: %s", tmp, dst, strerror(errno));
+	if (rc < 0 && !runner_dry_run())
+		unlink(tmp);
+	return rc;
+}
+
+int disk_flatten(const char *src, const char *dst, struct err *e)
+{
+	autofree char *tmp = xasprintf("%s.tmp", dst);
+	const char *convert[] = {"qemu-img", "convert", "-O", "qcow2", src, tmp, NULL};
+	struct run_opts opts = {.timeout_ms = 60 * 60 * 1000};
+	if (!runner_dry_run())
+		unlink(tmp);
+	return finish_copy(tmp, dst, runner_run(convert, &opts, NULL, e), e);
+}
+
+/* Waits for a block job to conclude; returns its error, if any, in e. */
+static int wait_job(struct qmp *q, const char *job_id, struct err *e)
+{
+	for (int i = 0; i < 60 * 60 * 10; i++) {
+		json_t *jobs = NULL;
+		if (qmp_execute(q, "query-jobs", NULL, &jobs, e) < 0)
+			return -1;
+		const char *status = NULL, *error = NULL;
+		size_t k;
+		json_t *j;
+		json_array_foreach(jobs, k, j) {
+			const char *id = json_string_value(json_object_get(j, "id"));
+			if (id && strcmp(id, job_id) == 0) {
+				status = json_string_value(json_object_get(j, "status"));
+				error = json_string_value(json_object_get(j, "error"));
+			}
+		}
+		int rc = 1;
+		if (!status)
+			rc = err_set(e, ERR_INTERNAL, "block job %s vanished", job_id);
+		else if (strcmp(status, "concluded") == 0)
+			rc = error ? err_set(e, ERR_INTERNAL, "copying the disk failed: %s", error) : 0;
+		json_decref(jobs);
+		if (rc <= 0) {
+			json_t *args = json_pack("{s:s}", "id", job_id);
+			qmp_execute(q, "job-dismiss", args, NULL, NULL);
+			json_decref(args);
+			return rc;
+		}
+		struct timespec ts = {0, 100 * 1000000L};
+		nanosleep(&ts, NULL);
+	}
+	return err_set(e, ERR_INTERNAL, "copying the disk did not finish within an hour");
+}
+
+int disk_backup_running(const char *qmp_sock, const char *job_id, const char *dst, struct err *e)
+{
+	autofree char *tmp = xasprintf("%s.tmp", dst);
+	if (runner_dry_run()) {
+		runner_capture_note("qmp %s drive-backup root %s", qmp_sock, tmp);
+		return 0;
+	}
+	unlink(tmp);
+	struct qmp *q = NULL;
+	int rc = qmp_open(qmp_sock, 2000, &q, e);
+	if (rc == 0) {
+		json_t *args = json_pack("{s:s, s:s, s:s, s:s, s:s, s:b}", "job-id", job_id, "device", "root", "target",
+					 tmp, "sync", "full", "format", "qcow2", "auto-dismiss", 0);
+		rc = qmp_execute(q, "drive-backup", args, NULL, e);
+		json_decref(args);
+	}
+	if (rc == 0)
+		rc = wait_job(q, job_id, e);
+	qmp_close(q);
+	return finish_copy(tmp, dst, rc, e);
 }

@@ -44,5 +44,12 @@ int disk_info(const char *path, struct disk_info *out, struct err *e);
  * ERR_UNPROCESSABLE error naming it. */
 int disk_import(const char *src, const char *dst, struct disk_info *info, struct err *e);
 
+/* A standalone qcow2 copy of what the running VM behind qmp_sock sees on its
+ * root disk, at one instant (QMP drive-backup, sync=full: the guest keeps
+ * running and pauses for no copy). Written to dst.tmp, renamed when whole. */
+int disk_backup_running(const char *qmp_sock, const char *job_id, const char *dst, struct err *e);
+/* The same for a stopped VM's disk file (qemu-img convert flattens its chain). */
+int disk_flatten(const char *src, const char *dst, struct err *e);
+
 /* Lowercase hex SHA-256 of a file, through sha256sum; out has 65 bytes. */
 int disk_sha256(const char *path, char out[65], struct err *e);

@@ -99,6 +99,25 @@ is "$(on other 'mkdir -p /mnt/d && mount /dev/vdc /mnt/d && cat /mnt/d/f')" prec
 ok $? "the second VM is deleted"
 is "$("$NUBO" volume show data --json | jq -r '.state + " " + (.vm // "-")')" "available -" "the volume outlives the VM it was attached to"
 
+# Templates: an image made from a running VM, then from a stopped one; VMs boot from both.
+on big 'echo golden > /root/golden && sync'
+out=$("$NUBO" image create golden --from-vm big --wait 2>&1)
+ok $? "nubo image create golden --from-vm big (running) --wait" "$out"
+is "$("$NUBO" vm show big --json | jq -r .state)" running "the VM kept running during the copy"
+out=$("$NUBO" vm create clone --type nano --image golden --wait 2>&1)
+ok $? "a VM boots from the image made of a running VM" "$out"
+is "$(on clone cat /root/golden)" golden "it has the source VM's files"
+"$NUBO" vm delete clone --wait >/dev/null 2>&1
+"$NUBO" vm stop big --wait >/dev/null 2>&1
+out=$("$NUBO" image create golden2 --from-vm big --wait 2>&1)
+ok $? "an image is made from a stopped VM" "$out"
+"$NUBO" vm start big --wait >/dev/null 2>&1
+ok $? "the source VM starts again"
+out=$("$NUBO" vm create clone2 --type nano --image golden2 --wait 2>&1)
+ok $? "a VM boots from the image made of a stopped VM" "$out"
+is "$(on clone2 cat /root/golden)" golden "it has the source VM's files too"
+"$NUBO" vm delete clone2 --wait >/dev/null 2>&1
+
 # An ephemeral disk: there while the VM runs, empty at every start, gone on stop.
 out=$("$NUBO" vm create scratch --type nano --ephemeral 64M --wait 2>&1)
 ok $? "nubo vm create --ephemeral 64M --wait" "$out"
