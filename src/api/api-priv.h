@@ -50,4 +50,5 @@ bool api_opt_string(json_t *obj, const char *key, const char **out, struct api_r
 extern const struct api_route api_vm_routes[];
 extern const struct api_route api_image_routes[];
 extern const struct api_route api_volume_routes[];
+extern const struct api_route api_snapshot_routes[];
 extern const struct api_route api_misc_routes[];

@@ -73,7 +73,7 @@ static bool read_keys(json_t *obj, const char ***keys, int *n, struct api_resp *
 static void create_vm(const struct api_req *req, struct api_resp *resp)
 {
 	static const char *const fields[] = {"name",	     "type",	  "image",     "ssh_keys",
-					     "ssh_key_file", "user_data", "disk_size", "ephemeral", NULL};
+					     "ssh_key_file", "user_data", "disk_size", "ephemeral", "from_snapshot", NULL};
 	json_t *body = api_body_object(req, resp, false);
 	if (!body)
 		return;
@@ -84,7 +84,8 @@ static void create_vm(const struct api_req *req, struct api_resp *resp)
 	    api_opt_string(body, "ssh_key_file", &r.ssh_key_file, resp) &&
 	    api_opt_string(body, "user_data", &r.user_data, resp) &&
 	    api_opt_string(body, "disk_size", &r.disk_size, resp) &&
-	    api_opt_string(body, "ephemeral", &r.ephemeral, resp) && read_keys(body, &keys, &r.n_ssh_keys, resp)) {
+	    api_opt_string(body, "ephemeral", &r.ephemeral, resp) &&
+	    api_opt_string(body, "from_snapshot", &r.from_snapshot, resp) && read_keys(body, &keys, &r.n_ssh_keys, resp)) {
 		r.ssh_keys = keys;
 		struct vm vm;
 		struct operation op;
@@ -141,6 +142,27 @@ static void delete_vm(const struct api_req *req, struct api_resp *resp)
 	act(req, resp, VM_ACTION_DELETE, false);
 }
 
+static void restore_vm(const struct api_req *req, struct api_resp *resp)
+{
+	static const char *const fields[] = {"snapshot", NULL};
+	json_t *body = api_body_object(req, resp, false);
+	const char *snap = NULL;
+	struct vm vm;
+	struct operation op;
+	struct err e = {0};
+	if (!body || !api_check_fields(body, fields, resp) || !api_opt_string(body, "snapshot", &snap, resp)) {
+		/* answered */
+	} else if (!snap) {
+		err_set(&e, ERR_INVALID, "field \"snapshot\" is required: the snapshot to roll back to");
+		api_error(resp, &e);
+	} else if (ctl_vm_restore(req->ctl, req->args[0], snap, &vm, &op, &e) < 0) {
+		api_error(resp, &e);
+	} else {
+		answer_vm_op(resp, 202, &vm, &op);
+	}
+	json_decref(body);
+}
+
 static void console_vm(const struct api_req *req, struct api_resp *resp)
 {
 	struct err e = {0};
@@ -163,6 +185,7 @@ const struct api_route api_vm_routes[] = {
 	{"POST", "/v1/vms/{}/start", start_vm},
 	{"POST", "/v1/vms/{}/stop", stop_vm},
 	{"POST", "/v1/vms/{}/reboot", reboot_vm},
+	{"POST", "/v1/vms/{}/restore", restore_vm},
 	{"GET", "/v1/vms/{}/console", console_vm},
 	{NULL, NULL, NULL},
 };

@@ -38,6 +38,7 @@ extern const struct cli_noun type_noun;
 extern const struct cli_noun host_noun;
 extern const struct cli_noun operation_noun;
 extern const struct cli_noun volume_noun;
+extern const struct cli_noun snapshot_noun;
 
 /* Flags every verb understands: --socket, --url, --token. */
 extern const struct arg_flag commands_global_flags[];

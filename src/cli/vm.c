@@ -32,12 +32,19 @@ static const struct arg_flag create_flags[] = {
 	{"user-data", 0, ARG_VALUE, "FILE", "cloud-init user data, e.g. a #!/bin/sh script (max 64 KiB)"},
 	{"disk-size", 0, ARG_VALUE, "SIZE", "root disk size, e.g. 20G (default: the image's); the guest grows into it"},
 	{"ephemeral", 0, ARG_VALUE, "SIZE", "an instance-store disk, empty at every start, gone on stop and delete"},
+	{"from-snapshot", 0, ARG_VALUE, "SNAPSHOT", "start from a snapshot's disk (instead of --image)"},
 	{"wait", 0, ARG_BOOL, NULL, "follow the boot to its end, printing each phase"},
 	{NULL, 0, 0, NULL, NULL},
 };
 
 static const struct arg_flag wait_flags[] = {
 	{"wait", 0, ARG_BOOL, NULL, "follow the action to its end, printing each phase"},
+	{NULL, 0, 0, NULL, NULL},
+};
+
+static const struct arg_flag restore_flags[] = {
+	{"snapshot", 0, ARG_VALUE, "SNAPSHOT", "the snapshot of this VM to roll its disk back to"},
+	{"wait", 0, ARG_BOOL, NULL, "follow the action to its end"},
 	{NULL, 0, 0, NULL, NULL},
 };
 
@@ -130,6 +137,8 @@ static json_t *create_body(struct cli_ctx *ctx, const struct args *a, int *rc)
 		json_object_set_new(body, "disk_size", json_string(args_value(a, "disk-size")));
 	if (args_value(a, "ephemeral"))
 		json_object_set_new(body, "ephemeral", json_string(args_value(a, "ephemeral")));
+	if (args_value(a, "from-snapshot"))
+		json_object_set_new(body, "from_snapshot", json_string(args_value(a, "from-snapshot")));
 	json_t *jkeys = json_array();
 	for (size_t i = 0; keys[i]; i++)
 		json_array_append_new(jkeys, json_string(keys[i]));
@@ -314,6 +323,19 @@ static int vm_stop(struct cli_ctx *ctx, const struct args *a)
 	return rc;
 }
 
+static int vm_restore(struct cli_ctx *ctx, const struct args *a)
+{
+	static const struct vm_action act = {"POST", "/restore", "Restoring", "Restored", false};
+	if (!args_value(a, "snapshot")) {
+		fprintf(ctx->err, "nubo: vm restore needs --snapshot SNAPSHOT\n");
+		return CLI_EXIT_USAGE;
+	}
+	json_t *body = json_pack("{s:s}", "snapshot", args_value(a, "snapshot"));
+	int rc = run_action(ctx, a, &act, body);
+	json_decref(body);
+	return rc;
+}
+
 static int vm_reboot(struct cli_ctx *ctx, const struct args *a)
 {
 	static const struct vm_action act = {"POST", "/reboot", "Rebooting", "Rebooted", true};
@@ -411,7 +433,7 @@ static int vm_console(struct cli_ctx *ctx, const struct args *a)
 }
 
 static const struct cli_verb vm_verbs[] = {
-	{"create", "NAME [--type T] [--image I] [--ssh-key FILE.pub] [--user-data FILE] [--disk-size SIZE] [--ephemeral SIZE] [--wait]",
+	{"create", "NAME [--type T] [--image I] [--ssh-key FILE.pub] [--user-data FILE] [--disk-size SIZE] [--ephemeral SIZE] [--from-snapshot S] [--wait]",
 	 "Create a VM and boot it",
 	 "Without --ssh-key, nubo uses its own key pair, made on first use in\n"
 	 "$XDG_CONFIG_HOME/nubo/id_ed25519 (default ~/.config/nubo/). The key file is\n"
@@ -427,6 +449,10 @@ static const struct cli_verb vm_verbs[] = {
 	 "A stopped VM keeps its disk and IP address and uses no vCPU or memory.\n", stop_flags, 1, 1, false,
 	 vm_stop},
 	{"reboot", "NAME [--wait]", "Reboot a running VM", NULL, wait_flags, 1, 1, false, vm_reboot},
+	{"restore", "NAME --snapshot SNAPSHOT [--wait]", "Roll a stopped VM's disk back to one of its snapshots",
+	 "What was written since the snapshot is gone; the snapshot stays. Stop the VM\n"
+	 "first; start it again afterwards.\n",
+	 restore_flags, 1, 1, false, vm_restore},
 	{"delete", "NAME [--wait]", "Delete a VM and its disk", NULL, wait_flags, 1, 1, false, vm_delete},
 	{"ssh", "NAME [-i KEY] [-- CMD...]", "Open a shell on a VM, or run CMD there",
 	 "The exit status is the remote command's (255 when ssh itself fails).\n"

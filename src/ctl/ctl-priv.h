@@ -79,5 +79,10 @@ int volumes_for_vm(struct ctl *c, const char *vm_id, struct qemu_volume **out, c
 		   struct err *e);
 void volumes_for_vm_free(struct qemu_volume *v, char **paths, int n);
 
+/* snapshots.c */
+char *ctl_snapshot_path(struct ctl *c, const char *snap_id);
+bool snapshots_reconcile(struct ctl *c);
+void snapshots_restore_vm(struct ctl *c, struct vm *vm);
+
 /* images.c */
 void images_resume(struct ctl *c);

@@ -22,7 +22,7 @@
 #define TICK_MS 500
 
 /* What the state directory holds besides nubo.db (see ARCHITECTURE.md). */
-static const char *const state_subdirs[] = {"vms", "images", "volumes", "networks", NULL};
+static const char *const state_subdirs[] = {"vms", "images", "volumes", "snapshots", "networks", NULL};
 #define BUSY_TICK_MS 100
 
 static int host_memory_mib(void)
@@ -105,6 +105,7 @@ static void *loop(void *arg)
 		pthread_mutex_unlock(&c->mu);
 		bool busy = instances_reconcile(c);
 		busy = volumes_reconcile(c) || busy;
+		busy = snapshots_reconcile(c) || busy;
 		pthread_mutex_lock(&c->mu);
 		if (c->kicked || c->quit)
 			continue;

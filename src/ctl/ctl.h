@@ -50,6 +50,14 @@ int ctl_volume_detach(struct ctl *c, const char *ref, struct volume *v, struct o
 		      struct err *e);
 int ctl_volume_delete(struct ctl *c, const char *ref, struct volume *v, struct operation *op, struct err *e);
 
+/* Snapshots (ctl/snapshots.c). name NULL: "<vm>-<id>". */
+int ctl_snapshot_create(struct ctl *c, const char *vm_ref, const char *name, struct snapshot *sn,
+			struct operation *op, struct err *e);
+int ctl_snapshot_delete(struct ctl *c, const char *ref, struct snapshot *sn, struct operation *op, struct err *e);
+/* Rolls a stopped VM's disk back to one of its snapshots. */
+int ctl_vm_restore(struct ctl *c, const char *vm_ref, const char *snap_ref, struct vm *vm, struct operation *op,
+		   struct err *e);
+
 struct host_info {
 	int vcpus, memory_mib;                  /* the host's */
 	double cpu_overcommit, memory_overcommit;
@@ -70,6 +78,7 @@ struct vm_request {
 	const char *user_data;
 	const char *disk_size;     /* "20G"; NULL: the image's size */
 	const char *ephemeral;     /* "2G": an instance-store disk empty at every start; NULL: none */
+	const char *from_snapshot; /* boot from this snapshot's disk (and its VM's image) */
 };
 
 /* Validates, admits against capacity, allocates an IP and a MAC, and records

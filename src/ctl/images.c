@@ -469,7 +469,8 @@ int ctl_image_delete(struct ctl *c, const char *ref, struct err *e)
 	struct image img;
 	if (store_image_get(c->st, ref, &img, e) < 0)
 		return -1;
-	int rc = 0, users = 0;
+	int rc = 0, users = 0, n_snaps = 0;
+	struct snapshot *snaps = NULL;
 	char *dir = ctl_image_dir(c, img.id);
 	if (strcmp(img.state, "ready") != 0) {
 		rc = err_set(e, ERR_CONFLICT, "image %s is still %s; delete it when that has ended", img.name,
@@ -482,6 +483,17 @@ int ctl_image_delete(struct ctl *c, const char *ref, struct err *e)
 	}
 	if (users > 0) {
 		rc = err_set(e, ERR_CONFLICT, "image %s is used by %d VM(s); delete them first", img.name, users);
+		goto out;
+	}
+	if (store_snapshot_list(c->st, &snaps, &n_snaps, e) < 0) {
+		rc = -1;
+		goto out;
+	}
+	for (int i = 0; i < n_snaps; i++)
+		users += strcmp(snaps[i].image_id, img.id) == 0;
+	free(snaps);
+	if (users > 0) {
+		rc = err_set(e, ERR_CONFLICT, "image %s is under %d snapshot(s); delete them first", img.name, users);
 		goto out;
 	}
 	rc = store_image_delete(c->st, img.id, e);

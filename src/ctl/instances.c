@@ -172,7 +172,8 @@ static int start_steps(struct ctl *c, struct vm *vm, const struct vm_paths *p, b
 	if (store_image_get(c->st, vm->image_id, &img, e) < 0)
 		return -1;
 	char *img_dir = ctl_image_dir(c, img.id);
-	char *base = xasprintf("%s/disk.qcow2", img_dir);
+	/* A VM made from a snapshot starts on the snapshot's layer, not the image. */
+	char *base = vm->base_snapshot[0] ? ctl_snapshot_path(c, vm->base_snapshot) : xasprintf("%s/disk.qcow2", img_dir);
 	char *kernel = xasprintf("%s/vmlinuz", img_dir);
 	char *initrd = xasprintf("%s/initrd.img", img_dir);
 	char tap[16];
@@ -411,7 +412,7 @@ out:
 /* Whether a VM is between states, so the reconciler should look again soon. */
 static bool in_flight(const struct vm *vm)
 {
-	if (vm->power == POWER_DELETED || vm->reboot)
+	if (vm->power == POWER_DELETED || vm->reboot || vm->restore_from[0])
 		return true;
 	if (vm->state == VM_PENDING || vm->state == VM_STOPPING || vm->state == VM_SHUTTING_DOWN)
 		return true;
@@ -425,6 +426,10 @@ static void reconcile_one(struct ctl *c, struct vm *vm)
 		delete_step(c, vm);
 		return;
 	case POWER_STOPPED:
+		if (vm->state == VM_STOPPED && vm->restore_from[0] && !vm_alive(vm)) {
+			snapshots_restore_vm(c, vm);
+			return;
+		}
 		if (vm->state == VM_ERROR && !vm_alive(vm))
 			return;
 		if (vm->state != VM_STOPPED || vm_alive(vm))

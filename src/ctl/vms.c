@@ -26,6 +26,18 @@ static int check_request(struct ctl *c, const struct vm_request *r, const struct
 		return err_set(e, ERR_UNPROCESSABLE, "type \"%s\" does not exist; valid types: %s", type_name, names);
 	}
 	const char *image_name = r->image ? r->image : "tiny";
+	struct snapshot sn;
+	if (r->from_snapshot) {
+		if (r->image)
+			return err_set(e, ERR_INVALID, "give image or from_snapshot, not both: a snapshot boots like its VM's image");
+		if (store_snapshot_get(c->st, r->from_snapshot, &sn, e) < 0) {
+			e->kind = ERR_UNPROCESSABLE;
+			return -1;
+		}
+		if (strcmp(sn.state, "ready") != 0)
+			return err_set(e, ERR_UNPROCESSABLE, "snapshot %s is %s, not ready", sn.name, sn.state);
+		image_name = sn.image_id;
+	}
 	struct err ie = {0};
 	if (store_image_get(c->st, image_name, img, &ie) < 0) {
 		if (ie.kind != ERR_NOT_FOUND)
@@ -103,6 +115,9 @@ int ctl_vm_create(struct ctl *c, const struct vm_request *r, struct vm *vm, stru
 		size_parse(r->disk_size, "disk_size", &vm->disk_size_bytes, NULL);
 	if (r->ephemeral)
 		size_parse(r->ephemeral, "ephemeral", &vm->ephemeral_bytes, NULL);
+	struct snapshot from;
+	if (r->from_snapshot && store_snapshot_get(c->st, r->from_snapshot, &from, NULL) == 0)
+		snprintf(vm->base_snapshot, sizeof(vm->base_snapshot), "%s", from.id);
 	image_free_fields(&img);
 	snprintf(vm->network, sizeof(vm->network), "default");
 	id_mac_new(vm->mac);
@@ -251,4 +266,49 @@ int ctl_vm_console(struct ctl *c, const char *ref, char **text, size_t *len, str
 	*len = fread(*text, 1, (size_t)(size - start), f);
 	fclose(f);
 	return 0;
+}
+
+static int restore_locked(struct ctl *c, const char *vm_ref, const char *snap_ref, struct vm *vm,
+			  struct operation *op, struct err *e)
+{
+	struct snapshot sn;
+	if (store_vm_get(c->st, vm_ref, vm, e) < 0)
+		return -1;
+	if (store_snapshot_get(c->st, snap_ref, &sn, e) < 0)
+		return -1;
+	if (vm->state != VM_STOPPED || vm->power != POWER_STOPPED)
+		return err_set(e, ERR_CONFLICT, "VM %s is %s; stop it before restoring a snapshot (nubo vm stop %s --wait)",
+			       vm->name, vm_state_name(vm->state), vm->name);
+	if (strcmp(sn.vm_id, vm->id) != 0)
+		return err_set(e, ERR_CONFLICT,
+			       "snapshot %s is of VM %s, not of %s; make a new VM from it with --from-snapshot", sn.name,
+			       sn.vm_name, vm->name);
+	if (strcmp(sn.state, "ready") != 0)
+		return err_set(e, ERR_CONFLICT, "snapshot %s is %s, not ready", sn.name, sn.state);
+	operation_init(op, "restore", vm->id, vm->name);
+	supersede(c, vm, op);
+	snprintf(vm->op_id, sizeof(vm->op_id), "%s", op->id);
+	snprintf(vm->restore_from, sizeof(vm->restore_from), "%s", sn.id);
+	vm->generation++;
+	if (store_op_insert(c->st, op, e) < 0 || store_vm_update(c->st, vm, e) < 0)
+		return -1;
+	log_info("vm %s (%s): restore to snapshot %s accepted", vm->name, vm->id, sn.name);
+	return 0;
+}
+
+int ctl_vm_restore(struct ctl *c, const char *vm_ref, const char *snap_ref, struct vm *vm, struct operation *op,
+		   struct err *e)
+{
+	memset(vm, 0, sizeof(*vm));
+	memset(op, 0, sizeof(*op));
+	if (store_tx_begin(c->st, e) < 0)
+		return -1;
+	int rc = restore_locked(c, vm_ref, snap_ref, vm, op, e);
+	if (store_tx_end(c->st, rc == 0, rc == 0 ? e : NULL) < 0)
+		rc = -1;
+	if (rc < 0)
+		vm_free_fields(vm);
+	else
+		ctl_kick(c);
+	return rc;
 }

@@ -77,6 +77,8 @@ struct vm {
 	bool force_stop;       /* stop without ACPI power-down */
 	bool reboot;           /* a reboot was asked and is not finished */
 	int64_t generation;    /* bumped by every change of the spec from the API */
+	char restore_from[ID_MAX];   /* spec: roll the (stopped) disk back to this snapshot */
+	char base_snapshot[ID_MAX];  /* status: the snapshot layer root.qcow2 sits on, or "" (the image) */
 	/* status */
 	enum vm_state state;
 	char *reason;          /* why error, or why it stopped */

@@ -43,6 +43,12 @@ const struct migration store_migrations[] = {
 	{4, "ALTER TABLE vms ADD COLUMN ephemeral_bytes INTEGER NOT NULL DEFAULT 0;"},
 	{5, "ALTER TABLE operations ADD COLUMN progress_done INTEGER NOT NULL DEFAULT 0;"
 	    "ALTER TABLE operations ADD COLUMN progress_total INTEGER NOT NULL DEFAULT 0;"},
+	{6, "CREATE TABLE snapshots ("
+	    "  id TEXT PRIMARY KEY, name TEXT NOT NULL UNIQUE, vm_id TEXT NOT NULL, vm_name TEXT NOT NULL,"
+	    "  image_id TEXT NOT NULL, parent TEXT NOT NULL DEFAULT '', state TEXT NOT NULL,"
+	    "  virtual_size INTEGER NOT NULL DEFAULT 0, created_at INTEGER NOT NULL, op_id TEXT);"
+	    "ALTER TABLE vms ADD COLUMN base_snapshot TEXT NOT NULL DEFAULT '';"
+	    "ALTER TABLE vms ADD COLUMN restore_from TEXT NOT NULL DEFAULT '';"},
 };
 
 const int store_migrations_count = sizeof(store_migrations) / sizeof(store_migrations[0]);

@@ -193,9 +193,10 @@ static int step_done(struct store *st, sqlite3_stmt *s, const char *what, struct
 #define VM_COLS                                                                                        \
 	"id, name, type, vcpus, memory_mib, image, image_id, network, ip, mac, ssh_keys, ssh_key_file, " \
 	"user_data, ssh_user, power, force_stop, reboot, state, reason, pid, accel, created_at, "         \
-	"started_at, state_since, deadline, boot_phases, op_id, disk_size_bytes, generation, ephemeral_bytes"
-#define VM_NCOLS 30
-#define VM_PARAMS "?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?"
+	"started_at, state_since, deadline, boot_phases, op_id, disk_size_bytes, generation, ephemeral_bytes, " \
+	"base_snapshot, restore_from"
+#define VM_NCOLS 32
+#define VM_PARAMS "?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?"
 
 static void vm_bind(sqlite3_stmt *s, const struct vm *vm)
 {
@@ -230,6 +231,8 @@ static void vm_bind(sqlite3_stmt *s, const struct vm *vm)
 	sqlite3_bind_int64(s, i++, (sqlite3_int64)vm->disk_size_bytes);
 	sqlite3_bind_int64(s, i++, vm->generation);
 	sqlite3_bind_int64(s, i++, (sqlite3_int64)vm->ephemeral_bytes);
+	bind_text(s, i++, vm->base_snapshot);
+	bind_text(s, i++, vm->restore_from);
 }
 
 static void vm_read(sqlite3_stmt *s, struct vm *vm)
@@ -266,6 +269,8 @@ static void vm_read(sqlite3_stmt *s, struct vm *vm)
 	vm->disk_size_bytes = (uint64_t)sqlite3_column_int64(s, i++);
 	vm->generation = sqlite3_column_int64(s, i++);
 	vm->ephemeral_bytes = (uint64_t)sqlite3_column_int64(s, i++);
+	col_copy(s, i++, vm->base_snapshot, sizeof(vm->base_snapshot));
+	col_copy(s, i++, vm->restore_from, sizeof(vm->restore_from));
 }
 
 static int vm_insert_locked(struct store *st, const struct vm *vm, struct err *e)
@@ -370,7 +375,7 @@ int store_vm_list(struct store *st, struct vm **out, int *n, struct err *e)
 
 static int vm_update_locked(struct store *st, const struct vm *vm, struct err *e)
 {
-	sqlite3_stmt *s = prep(st, "UPDATE vms SET (" VM_COLS ") = (" VM_PARAMS ") WHERE id = ?31", e);
+	sqlite3_stmt *s = prep(st, "UPDATE vms SET (" VM_COLS ") = (" VM_PARAMS ") WHERE id = ?33", e);
 	if (!s)
 		return -1;
 	vm_bind(s, vm);
@@ -387,7 +392,7 @@ static int save_status_locked(struct store *st, const struct vm *vm, bool *spec_
 {
 	sqlite3_stmt *s = prep(st,
 			       "UPDATE vms SET state = ?2, reason = ?3, pid = ?4, accel = ?5, started_at = ?6, "
-			       "state_since = ?7, deadline = ?8, boot_phases = ?9 WHERE id = ?1",
+			       "state_since = ?7, deadline = ?8, boot_phases = ?9, base_snapshot = ?10 WHERE id = ?1",
 			       e);
 	if (!s)
 		return -1;
@@ -400,10 +405,12 @@ static int save_status_locked(struct store *st, const struct vm *vm, bool *spec_
 	sqlite3_bind_int64(s, 7, vm->state_since);
 	sqlite3_bind_int64(s, 8, vm->deadline);
 	bind_phases(s, 9, &vm->boot);
+	bind_text(s, 10, vm->base_snapshot);
 	if (step_done(st, s, "saving a VM's status", e) < 0)
 		return -1;
 	s = prep(st,
-		 "UPDATE vms SET power = ?2, reboot = ?3, force_stop = ?4 WHERE id = ?1 AND generation = ?5", e);
+		 "UPDATE vms SET power = ?2, reboot = ?3, force_stop = ?4, restore_from = ?6 "
+		 "WHERE id = ?1 AND generation = ?5", e);
 	if (!s)
 		return -1;
 	bind_text(s, 1, vm->id);
@@ -411,6 +418,7 @@ static int save_status_locked(struct store *st, const struct vm *vm, bool *spec_
 	sqlite3_bind_int(s, 3, vm->reboot);
 	sqlite3_bind_int(s, 4, vm->force_stop);
 	sqlite3_bind_int64(s, 5, vm->generation);
+	bind_text(s, 6, vm->restore_from);
 	if (step_done(st, s, "saving a VM's status", e) < 0)
 		return -1;
 	if (spec_saved)
@@ -771,6 +779,98 @@ int store_volume_list(struct store *st, struct volume **out, int *n, struct err 
 int store_volume_delete(struct store *st, const char *id, struct err *e)
 {
 	LOCKED(st, delete_by_id(st, "DELETE FROM volumes WHERE id = ?1", id, e));
+}
+
+/* --- snapshots ---------------------------------------------------------- */
+
+#define SNAP_COLS "id, name, vm_id, vm_name, image_id, parent, state, virtual_size, created_at, op_id"
+#define SNAP_PARAMS "?,?,?,?,?,?,?,?,?,?"
+
+static void snap_bind(sqlite3_stmt *s, const struct snapshot *sn)
+{
+	bind_text(s, 1, sn->id);
+	bind_text(s, 2, sn->name);
+	bind_text(s, 3, sn->vm_id);
+	bind_text(s, 4, sn->vm_name);
+	bind_text(s, 5, sn->image_id);
+	bind_text(s, 6, sn->parent);
+	bind_text(s, 7, sn->state);
+	sqlite3_bind_int64(s, 8, (sqlite3_int64)sn->virtual_size);
+	sqlite3_bind_int64(s, 9, sn->created_at);
+	bind_text(s, 10, sn->op_id[0] ? sn->op_id : NULL);
+}
+
+static void snap_fill(sqlite3_stmt *s, void *out)
+{
+	struct snapshot *sn = out;
+	memset(sn, 0, sizeof(*sn));
+	col_copy(s, 0, sn->id, sizeof(sn->id));
+	col_copy(s, 1, sn->name, sizeof(sn->name));
+	col_copy(s, 2, sn->vm_id, sizeof(sn->vm_id));
+	col_copy(s, 3, sn->vm_name, sizeof(sn->vm_name));
+	col_copy(s, 4, sn->image_id, sizeof(sn->image_id));
+	col_copy(s, 5, sn->parent, sizeof(sn->parent));
+	col_copy(s, 6, sn->state, sizeof(sn->state));
+	sn->virtual_size = (uint64_t)sqlite3_column_int64(s, 7);
+	sn->created_at = sqlite3_column_int64(s, 8);
+	col_copy(s, 9, sn->op_id, sizeof(sn->op_id));
+}
+
+static int snap_write_locked(struct store *st, const struct snapshot *sn, bool insert, struct err *e)
+{
+	sqlite3_stmt *s = prep(st,
+			       insert ? "INSERT INTO snapshots (" SNAP_COLS ") VALUES (" SNAP_PARAMS ")"
+				      : "UPDATE snapshots SET (" SNAP_COLS ") = (" SNAP_PARAMS ") WHERE id = ?1",
+			       e);
+	if (!s)
+		return -1;
+	snap_bind(s, sn);
+	int rc = step_done(st, s, "snapshot", e);
+	if (rc < 0 && e && e->kind == ERR_CONFLICT)
+		err_set(e, ERR_CONFLICT, "a snapshot named \"%s\" already exists", sn->name);
+	return rc;
+}
+
+int store_snapshot_insert(struct store *st, const struct snapshot *sn, struct err *e)
+{
+	LOCKED(st, snap_write_locked(st, sn, true, e));
+}
+
+int store_snapshot_update(struct store *st, const struct snapshot *sn, struct err *e)
+{
+	LOCKED(st, snap_write_locked(st, sn, false, e));
+}
+
+static int snap_get_locked(struct store *st, const char *ref, struct snapshot *out, struct err *e)
+{
+	sqlite3_stmt *s = prep(st, "SELECT " SNAP_COLS " FROM snapshots WHERE name = ?1 OR id = ?1", e);
+	if (!s)
+		return -1;
+	bind_text(s, 1, ref);
+	return get_one(st, s, snap_fill, out, "snapshot", ref, e);
+}
+
+int store_snapshot_get(struct store *st, const char *ref, struct snapshot *out, struct err *e)
+{
+	LOCKED(st, snap_get_locked(st, ref, out, e));
+}
+
+static int snap_list_locked(struct store *st, struct snapshot **out, int *n, struct err *e)
+{
+	sqlite3_stmt *s = prep(st, "SELECT " SNAP_COLS " FROM snapshots ORDER BY created_at", e);
+	if (!s)
+		return -1;
+	return list_all(st, s, sizeof(struct snapshot), snap_fill, (void **)out, n, e);
+}
+
+int store_snapshot_list(struct store *st, struct snapshot **out, int *n, struct err *e)
+{
+	LOCKED(st, snap_list_locked(st, out, n, e));
+}
+
+int store_snapshot_delete(struct store *st, const char *id, struct err *e)
+{
+	LOCKED(st, delete_by_id(st, "DELETE FROM snapshots WHERE id = ?1", id, e));
 }
 
 /* --- networks ----------------------------------------------------------- */

@@ -16,6 +16,7 @@
 #include "model/image.h"
 #include "model/network.h"
 #include "model/operation.h"
+#include "model/snapshot.h"
 #include "model/vm.h"
 #include "model/volume.h"
 #include "util/err.h"
@@ -65,6 +66,13 @@ int store_volume_get(struct store *st, const char *ref, struct volume *out, stru
 int store_volume_list(struct store *st, struct volume **out, int *n, struct err *e);
 int store_volume_update(struct store *st, const struct volume *v, struct err *e);
 int store_volume_delete(struct store *st, const char *id, struct err *e);
+
+/* Snapshots (listed oldest first) */
+int store_snapshot_insert(struct store *st, const struct snapshot *sn, struct err *e);
+int store_snapshot_get(struct store *st, const char *ref, struct snapshot *out, struct err *e);
+int store_snapshot_list(struct store *st, struct snapshot **out, int *n, struct err *e);
+int store_snapshot_update(struct store *st, const struct snapshot *sn, struct err *e);
+int store_snapshot_delete(struct store *st, const char *id, struct err *e);
 
 /* Networks */
 int store_network_insert(struct store *st, const struct network *net, struct err *e);

@@ -128,6 +128,34 @@ for i in 1 2 3 4 5; do api DELETE /v1/volumes/v$i >/dev/null; done
 wait_for 10 sh -c "[ \$(curl -s --unix-socket $T_SOCK http://nubo/v1/volumes | jq '.volumes | length') = 0 ]"
 ok $? "deleted volumes disappear"
 
+# --- snapshots ---
+is "$(status_of "$(api POST /v1/snapshots '{}')")" 400 "a snapshot without a VM is 400"
+is "$(status_of "$(api POST /v1/snapshots '{"vm":"nope"}')")" 404 "a snapshot of an unknown VM is 404"
+is "$(status_of "$(api POST /v1/snapshots '{"vm":"web1","name":"Bad Name"}')")" 400 "an invalid snapshot name is 400"
+r=$(api POST /v1/snapshots '{"vm":"web1","name":"snap1"}')
+is "$(status_of "$r")" 202 "a snapshot of a running VM is accepted"
+wait_for 10 sh -c "curl -s --unix-socket $T_SOCK http://nubo/v1/snapshots/snap1 | jq -e '.state==\"ready\"' >/dev/null"
+ok $? "the snapshot becomes ready"
+is "$(status_of "$(api POST /v1/snapshots '{"vm":"web1","name":"snap1"}')")" 409 "a duplicate snapshot name is 409"
+r=$(api POST /v1/vms/web1/restore '{"snapshot":"snap1"}')
+is "$(status_of "$r")" 409 "restoring a running VM is 409"
+is "$(status_of "$(api POST /v1/vms/web1/restore '{}')")" 400 "restore without a snapshot is 400"
+is "$(status_of "$(api POST /v1/vms '{"name":"fs1","from_snapshot":"snap1","image":"tiny"}')")" 400 "from_snapshot with image is 400"
+is "$(status_of "$(api POST /v1/vms '{"name":"fs1","from_snapshot":"nope"}')")" 422 "from an unknown snapshot is 422"
+r=$(api POST /v1/vms '{"name":"fs1","type":"nano","from_snapshot":"snap1"}')
+is "$(status_of "$r")" 202 "a VM from a snapshot is accepted"
+r=$(api POST /v1/vms/fs1/restore '{"snapshot":"snap1"}')
+is "$(status_of "$r")" 409 "a VM cannot be restored to another VM's snapshot"
+api DELETE /v1/vms/fs1 >/dev/null
+wait_for 10 sh -c "[ \"\$(curl -s -o /dev/null -w '%{http_code}' --unix-socket $T_SOCK http://nubo/v1/vms/fs1)\" = 404 ]"
+r=$(api DELETE /v1/snapshots/snap1)
+is "$(status_of "$r")" 202 "a snapshot delete is accepted"
+op=$(body_of "$r" | jq -r .operation.id)
+wait_for 10 sh -c "curl -s --unix-socket $T_SOCK http://nubo/v1/operations/$op | jq -e '.state==\"failed\"' >/dev/null"
+ok $? "deleting a snapshot under a running VM's disk fails"
+like "$(body_of "$(api GET /v1/operations/$op)" | jq -r .error)" 'part of the disk of VM web1, which is running' "with the reason"
+is "$(body_of "$(api GET /v1/snapshots/snap1)" | jq -r .state)" ready "and the snapshot is kept"
+
 # --- capacity ---
 host=$(body_of "$(api GET /v1/host)")
 alloc=$(echo "$host" | jq .vcpus_allocatable)

@@ -1,0 +1,127 @@
+/*
+ * snapshot: `nubo snapshot create|list|show|delete` (/v1/snapshots).
+ */
+#include <string.h>
+
+#include "cli/commands.h"
+#include "cli/format.h"
+#include "cli/table.h"
+#include "cli/wait.h"
+#include "util/str.h"
+
+static const struct arg_flag json_flags[] = {
+	{"json", 0, ARG_BOOL, NULL, "print the API's JSON"},
+	{NULL, 0, 0, NULL, NULL},
+};
+
+static const struct arg_flag create_flags[] = {
+	{"name", 0, ARG_VALUE, "NAME", "the snapshot's name (default: the VM's name and an id)"},
+	{"wait", 0, ARG_BOOL, NULL, "follow the action to its end"},
+	{NULL, 0, 0, NULL, NULL},
+};
+
+static const struct arg_flag wait_flags[] = {
+	{"wait", 0, ARG_BOOL, NULL, "follow the action to its end"},
+	{NULL, 0, 0, NULL, NULL},
+};
+
+static const char *or_dash(const char *s)
+{
+	return s ? s : "-";
+}
+
+static void print_snapshots(struct cli_ctx *ctx, const json_t *j)
+{
+	const json_t *all = json_object_get(j, "snapshots");
+	if (json_array_size(all) == 0) {
+		fputs("No snapshots. Take one with: nubo snapshot create VM --name NAME\n", ctx->out);
+		return;
+	}
+	static const char *const headers[] = {"NAME", "VM", "STATE", "AGE"};
+	struct table *t = table_new(4, headers);
+	size_t i;
+	const json_t *s;
+	json_array_foreach(all, i, s) {
+		autofree char *age = fmt_age_since(cli_jstr(s, "created_at"), ctx->now_ms);
+		const char *row[] = {cli_jstr(s, "name"), cli_jstr(s, "vm"), cli_jstr(s, "state"), age};
+		table_add_row(t, row);
+	}
+	autofree char *text = table_render(t);
+	fputs(text, ctx->out);
+	table_free(t);
+}
+
+static void print_snapshot(struct cli_ctx *ctx, const json_t *s)
+{
+	autofree char *age = fmt_age_since(cli_jstr(s, "created_at"), ctx->now_ms);
+	fprintf(ctx->out, "Name:       %s\n", or_dash(cli_jstr(s, "name")));
+	fprintf(ctx->out, "ID:         %s\n", or_dash(cli_jstr(s, "id")));
+	fprintf(ctx->out, "VM:         %s\n", or_dash(cli_jstr(s, "vm")));
+	fprintf(ctx->out, "State:      %s\n", or_dash(cli_jstr(s, "state")));
+	fprintf(ctx->out, "Taken:      %s (%s ago)\n", or_dash(cli_jstr(s, "created_at")), age);
+}
+
+static int snapshot_list(struct cli_ctx *ctx, const struct args *a)
+{
+	return cli_show(ctx, a, "/v1/snapshots", print_snapshots);
+}
+
+static int snapshot_show(struct cli_ctx *ctx, const struct args *a)
+{
+	autofree char *path = client_path("/v1/snapshots/%s", a->pos[0]);
+	return cli_show(ctx, a, path, print_snapshot);
+}
+
+static int snapshot_action(struct cli_ctx *ctx, const struct args *a, const char *method, const char *path,
+			   json_t *body, const char *doing, const char *done)
+{
+	json_t *resp = NULL;
+	struct err e = {0};
+	int rc = client_json(cli_client(ctx), method, path, body, &resp, NULL, &e);
+	json_decref(body);
+	if (rc < 0)
+		return cli_fail(ctx, CLI_EXIT_FAILED, &e);
+	const char *name = cli_jstr(json_object_get(resp, "snapshot"), "name");
+	autofree char *what = xasprintf("%s snapshot %s", doing, or_dash(name));
+	bool finished = false;
+	int64_t took = -1;
+	rc = wait_or_report(ctx, json_object_get(resp, "operation"), args_has(a, "wait"), what, &finished, &took);
+	if (finished) {
+		autofree char *d = fmt_duration_ms(took);
+		fprintf(ctx->out, "%s snapshot %s in %s\n", done, or_dash(name), d);
+	}
+	json_decref(resp);
+	return rc;
+}
+
+static int snapshot_create(struct cli_ctx *ctx, const struct args *a)
+{
+	json_t *body = json_pack("{s:s}", "vm", a->pos[0]);
+	if (args_value(a, "name"))
+		json_object_set_new(body, "name", json_string(args_value(a, "name")));
+	return snapshot_action(ctx, a, "POST", "/v1/snapshots", body, "Taking", "Took");
+}
+
+static int snapshot_delete(struct cli_ctx *ctx, const struct args *a)
+{
+	autofree char *path = client_path("/v1/snapshots/%s", a->pos[0]);
+	return snapshot_action(ctx, a, "DELETE", path, NULL, "Deleting", "Deleted");
+}
+
+static const struct cli_verb snapshot_verbs[] = {
+	{"create", "VM [--name NAME] [--wait]", "Take a snapshot of a VM's disk, running or stopped",
+	 "A running VM is not stopped: its disk is frozen at one instant (the guest\n"
+	 "pauses for milliseconds) and it goes on writing on top. Like pulling the\n"
+	 "plug, what the guest had not yet written is not in it.\n",
+	 create_flags, 1, 1, false, snapshot_create},
+	{"list", "[--json]", "List snapshots with their VM, state and age", NULL, json_flags, 0, 0, false,
+	 snapshot_list},
+	{"show", "NAME [--json]", "Show one snapshot", NULL, json_flags, 1, 1, false, snapshot_show},
+	{"delete", "NAME [--wait]", "Delete a snapshot",
+	 "Its data is merged into the disks and snapshots built on it, so nothing else\n"
+	 "changes. Refused while a running VM's disk is built on it: stop the VM first.\n",
+	 wait_flags, 1, 1, false, snapshot_delete},
+	{NULL, NULL, NULL, NULL, NULL, 0, 0, false, NULL},
+};
+
+const struct cli_noun snapshot_noun = {"snapshot", "Point-in-time copies of VMs' disks.", snapshot_verbs};

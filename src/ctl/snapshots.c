@@ -1,0 +1,279 @@
+/*
+ * snapshots: point-in-time layers of VMs' root disks (see model/snapshot.h).
+ *
+ * The API records what is asked (a snapshot "creating" or "deleting", a VM's
+ * restore_from); this reconciler, on the same thread as the VM reconciler so
+ * the two never race over a disk, does it:
+ *
+ *   create   freeze the VM's root.qcow2 into snapshots/<id>/disk.qcow2 under a
+ *            new empty top (live for a running VM); the VM now sits on it
+ *   restore  (stopped VM) a new empty top on the snapshot: later changes gone
+ *   delete   merge the layer into each layer or VM disk directly on it, then
+ *            remove it; refused, with the reason, while a running VM reads it
+ */
+#include "ctl/ctl-priv.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "host/layers.h"
+#include "host/qemu.h"
+#include "util/fs.h"
+#include "util/log.h"
+#include "util/runner.h"
+#include "util/str.h"
+#include "util/timeutil.h"
+
+char *ctl_snapshot_path(struct ctl *c, const char *snap_id)
+{
+	return xasprintf("%s/snapshots/%s/disk.qcow2", c->state_dir, snap_id);
+}
+
+/* The file a layer (snapshot id, or "" for the image) keeps its data in. */
+static char *layer_path(struct ctl *c, const char *snap_id, const char *image_id)
+{
+	if (snap_id[0])
+		return ctl_snapshot_path(c, snap_id);
+	return xasprintf("%s/images/%s/disk.qcow2", c->state_dir, image_id);
+}
+
+static bool vm_up(const struct vm *vm)
+{
+	return vm->pid != 0 && (runner_dry_run() || qemu_alive(vm->pid, vm->id));
+}
+
+/* --- what the API asks ---------------------------------------------------- */
+
+int ctl_snapshot_create(struct ctl *c, const char *vm_ref, const char *name, struct snapshot *sn,
+			struct operation *op, struct err *e)
+{
+	memset(sn, 0, sizeof(*sn));
+	struct vm vm;
+	if (store_vm_get(c->st, vm_ref, &vm, e) < 0)
+		return -1;
+	int rc = 0;
+	if (vm.power == POWER_DELETED || !(vm.state == VM_RUNNING || vm.state == VM_STOPPED))
+		rc = err_set(e, ERR_CONFLICT, "VM %s is %s; take a snapshot when it is running or stopped", vm.name,
+			     vm_state_name(vm.state));
+	id_new("snap", sn->id);
+	if (rc == 0 && name)
+		rc = vm_name_validate(name, "name", e);
+	if (rc == 0) {
+		if (name) {
+			snprintf(sn->name, sizeof(sn->name), "%s", name);
+		} else {
+			/* vm name, cut so that "-" and the id's 12 hex digits fit a name */
+			snprintf(sn->name, sizeof(sn->name), "%.*s-%s", NAME_MAX_LEN - 13, vm.name, sn->id + 5);
+		}
+		snprintf(sn->vm_id, sizeof(sn->vm_id), "%s", vm.id);
+		snprintf(sn->vm_name, sizeof(sn->vm_name), "%s", vm.name);
+		snprintf(sn->image_id, sizeof(sn->image_id), "%s", vm.image_id);
+		snprintf(sn->state, sizeof(sn->state), "creating");
+		sn->created_at = time_now_ms();
+		operation_init(op, "snapshot-create", sn->id, sn->name);
+		snprintf(sn->op_id, sizeof(sn->op_id), "%s", op->id);
+		rc = store_tx_begin(c->st, e);
+		if (rc == 0) {
+			rc = store_snapshot_insert(c->st, sn, e) == 0 && store_op_insert(c->st, op, e) == 0 ? 0 : -1;
+			if (store_tx_end(c->st, rc == 0, rc == 0 ? e : NULL) < 0)
+				rc = -1;
+		}
+	}
+	vm_free_fields(&vm);
+	if (rc == 0)
+		ctl_kick(c);
+	return rc;
+}
+
+static int delete_locked(struct ctl *c, const char *ref, struct snapshot *sn, struct operation *op, struct err *e)
+{
+	if (store_snapshot_get(c->st, ref, sn, e) < 0)
+		return -1;
+	if (strcmp(sn->state, "ready") != 0)
+		return err_set(e, ERR_CONFLICT, "snapshot %s is %s; try again when it is ready", sn->name, sn->state);
+	operation_init(op, "snapshot-delete", sn->id, sn->name);
+	snprintf(sn->op_id, sizeof(sn->op_id), "%s", op->id);
+	snprintf(sn->state, sizeof(sn->state), "deleting");
+	if (store_op_insert(c->st, op, e) < 0 || store_snapshot_update(c->st, sn, e) < 0)
+		return -1;
+	return 0;
+}
+
+int ctl_snapshot_delete(struct ctl *c, const char *ref, struct snapshot *sn, struct operation *op, struct err *e)
+{
+	if (store_tx_begin(c->st, e) < 0)
+		return -1;
+	int rc = delete_locked(c, ref, sn, op, e);
+	if (store_tx_end(c->st, rc == 0, rc == 0 ? e : NULL) < 0)
+		rc = -1;
+	if (rc == 0)
+		ctl_kick(c);
+	return rc;
+}
+
+/* --- the reconciler ------------------------------------------------------- */
+
+static void set_snapshot_state(struct ctl *c, struct snapshot *sn, const char *state)
+{
+	snprintf(sn->state, sizeof(sn->state), "%s", state);
+	store_snapshot_update(c->st, sn, NULL);
+}
+
+static void create_step(struct ctl *c, struct snapshot *sn)
+{
+	struct vm vm;
+	struct err e = {0};
+	if (store_vm_get(c->st, sn->vm_id, &vm, &e) < 0) {
+		ctl_op_finish(c, sn->op_id, false, "the VM is gone");
+		store_snapshot_delete(c->st, sn->id, NULL);
+		return;
+	}
+	bool up = vm_up(&vm);
+	/* Between states (booting, stopping): look again at the next tick. */
+	if (!(up && vm.state == VM_RUNNING) && !(!up && vm.state == VM_STOPPED)) {
+		vm_free_fields(&vm);
+		return;
+	}
+	autofree char *dir = ctl_vm_dir(c, vm.id);
+	autofree char *root = xasprintf("%s/root.qcow2", dir);
+	autofree char *qmp = xasprintf("%s/qmp.sock", dir);
+	autofree char *layer = ctl_snapshot_path(c, sn->id);
+	autofree char *layer_dir = xasprintf("%s/snapshots/%s", c->state_dir, sn->id);
+	char node[48];
+	snprintf(node, sizeof(node), "top-%s", sn->id);
+	int64_t t0 = time_mono_ms();
+	int rc = fs_mkdir_p(layer_dir, 0755, &e);
+	if (rc == 0 && !runner_dry_run() && !fs_exists(root))
+		rc = err_set(&e, ERR_CONFLICT, "VM %s has no disk yet; start it once first", vm.name);
+	if (rc == 0)
+		rc = up ? layer_freeze_running(qmp, root, layer, node, &e) : layer_freeze_stopped(root, layer, &e);
+	if (rc < 0) {
+		fs_rm_rf(layer_dir, NULL);
+		store_snapshot_delete(c->st, sn->id, NULL);
+		ctl_op_finish(c, sn->op_id, false, e.msg);
+		log_error("snapshot %s of VM %s: %s", sn->name, vm.name, e.msg);
+	} else {
+		snprintf(sn->parent, sizeof(sn->parent), "%s", vm.base_snapshot);
+		sn->virtual_size = vm.disk_size_bytes;
+		snprintf(vm.base_snapshot, sizeof(vm.base_snapshot), "%s", sn->id);
+		store_vm_save_status(c->st, &vm, NULL, NULL);
+		set_snapshot_state(c, sn, "ready");
+		ctl_op_phase(c, sn->op_id, "frozen");
+		ctl_op_finish(c, sn->op_id, true, NULL);
+		log_info("snapshot %s of VM %s (%s) taken in %lld ms", sn->name, vm.name, up ? "running" : "stopped",
+			 (long long)(time_mono_ms() - t0));
+	}
+	vm_free_fields(&vm);
+}
+
+/* Whether snapshot id is in the chain under vm's disk. */
+static bool in_chain(const struct vm *vm, const char *id, const struct snapshot *all, int n)
+{
+	const char *cur = vm->base_snapshot;
+	for (int hops = 0; cur[0] && hops <= n; hops++) {
+		if (strcmp(cur, id) == 0)
+			return true;
+		const char *next = "";
+		for (int i = 0; i < n; i++)
+			if (strcmp(all[i].id, cur) == 0)
+				next = all[i].parent;
+		cur = next;
+	}
+	return false;
+}
+
+/* Merges sn into what sits directly on it, or says why it cannot. */
+static int merge_away(struct ctl *c, const struct snapshot *sn, struct snapshot *all, int n, struct vm *vms,
+		      int nv, struct err *e)
+{
+	for (int i = 0; i < nv; i++)
+		if (vm_up(&vms[i]) && in_chain(&vms[i], sn->id, all, n))
+			return err_set(e, ERR_CONFLICT,
+				       "snapshot %s is part of the disk of VM %s, which is running; stop the VM to "
+				       "delete it (its data is then merged into the disk)",
+				       sn->name, vms[i].name);
+	autofree char *below = layer_path(c, sn->parent, sn->image_id);
+	for (int i = 0; i < n; i++) {
+		if (strcmp(all[i].parent, sn->id) != 0)
+			continue;
+		autofree char *file = ctl_snapshot_path(c, all[i].id);
+		if (layer_rebase(file, below, e) < 0)
+			return -1;
+		snprintf(all[i].parent, sizeof(all[i].parent), "%s", sn->parent);
+		store_snapshot_update(c->st, &all[i], NULL);
+	}
+	for (int i = 0; i < nv; i++) {
+		if (strcmp(vms[i].base_snapshot, sn->id) != 0)
+			continue;
+		autofree char *dir = ctl_vm_dir(c, vms[i].id);
+		autofree char *root = xasprintf("%s/root.qcow2", dir);
+		if ((runner_dry_run() || fs_exists(root)) && layer_rebase(root, below, e) < 0)
+			return -1;
+		snprintf(vms[i].base_snapshot, sizeof(vms[i].base_snapshot), "%s", sn->parent);
+		store_vm_save_status(c->st, &vms[i], NULL, NULL);
+	}
+	return 0;
+}
+
+static void delete_step(struct ctl *c, struct snapshot *sn, struct snapshot *all, int n)
+{
+	struct vm *vms = NULL;
+	int nv = 0;
+	struct err e = {0};
+	int rc = store_vm_list(c->st, &vms, &nv, &e);
+	if (rc == 0)
+		rc = merge_away(c, sn, all, n, vms, nv, &e);
+	vm_list_free(vms, nv);
+	if (rc < 0) {
+		set_snapshot_state(c, sn, "ready");
+		ctl_op_finish(c, sn->op_id, false, e.msg);
+		return;
+	}
+	autofree char *dir = xasprintf("%s/snapshots/%s", c->state_dir, sn->id);
+	fs_rm_rf(dir, NULL);
+	store_snapshot_delete(c->st, sn->id, NULL);
+	ctl_op_phase(c, sn->op_id, "merged");
+	ctl_op_finish(c, sn->op_id, true, NULL);
+	log_info("snapshot %s deleted", sn->name);
+}
+
+bool snapshots_reconcile(struct ctl *c)
+{
+	struct snapshot *all = NULL;
+	int n = 0;
+	bool busy = false;
+	if (store_snapshot_list(c->st, &all, &n, NULL) < 0)
+		return false;
+	for (int i = 0; i < n; i++) {
+		if (strcmp(all[i].state, "creating") == 0) {
+			create_step(c, &all[i]);
+			busy = true;
+		} else if (strcmp(all[i].state, "deleting") == 0) {
+			delete_step(c, &all[i], all, n);
+			busy = true;
+			break;   /* the list changed under us */
+		}
+	}
+	free(all);
+	return busy;
+}
+
+/* A stopped VM rolls back: a new empty top on the snapshot. Called by the VM reconciler. */
+void snapshots_restore_vm(struct ctl *c, struct vm *vm)
+{
+	struct err e = {0};
+	autofree char *dir = ctl_vm_dir(c, vm->id);
+	autofree char *root = xasprintf("%s/root.qcow2", dir);
+	autofree char *layer = ctl_snapshot_path(c, vm->restore_from);
+	if (layer_overlay_new(root, layer, &e) < 0) {
+		ctl_op_finish(c, vm->op_id, false, e.msg);
+	} else {
+		snprintf(vm->base_snapshot, sizeof(vm->base_snapshot), "%s", vm->restore_from);
+		ctl_op_phase(c, vm->op_id, "restored");
+		ctl_op_finish(c, vm->op_id, true, NULL);
+		log_info("vm %s: disk restored to snapshot %s", vm->name, vm->restore_from);
+	}
+	vm->restore_from[0] = '\0';
+	store_vm_save_status(c->st, vm, NULL, NULL);
+}
