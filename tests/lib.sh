@@ -92,6 +92,7 @@ wait_for() {
 }
 
 T_BG_PIDS=()   # helper servers a test starts; killed on exit
+T_MOUNTS=()    # file systems a test mounts; unmounted on exit
 
 t_cleanup() {
 	[ ${#T_BG_PIDS[@]} -gt 0 ] && kill "${T_BG_PIDS[@]}" 2>/dev/null
@@ -102,6 +103,7 @@ t_cleanup() {
 		echo "# nubod log (last 40 lines):"
 		tail -40 "$T_LOG" | sed 's/^/#   /'
 	fi
+	[ ${#T_MOUNTS[@]} -gt 0 ] && umount "${T_MOUNTS[@]}" 2>/dev/null
 	rm -rf "$T_DIR"
 }
 trap t_cleanup EXIT
