@@ -6,7 +6,10 @@
  * nubod, then asks for the client.
  */
 #include "cli/cli.h"
+#include "cli/format.h"
+#include "cli/wait.h"
 
+#include <ctype.h>
 #include <curl/curl.h>
 #include <locale.h>
 #include <stdarg.h>
@@ -59,6 +62,38 @@ json_t *cli_get(struct cli_ctx *ctx, const char *path)
 		return NULL;
 	}
 	return j;
+}
+
+int cli_act(struct cli_ctx *ctx, const struct args *a, const char *method, const char *path, json_t *body,
+	    const char *noun, const char *name, const char *doing, const char *done)
+{
+	json_t *resp = NULL;
+	struct err e = {0};
+	long status = 0;
+	int rc = client_json(cli_client(ctx), method, path, body, &resp, &status, &e);
+	json_decref(body);
+	if (rc < 0)
+		return cli_fail(ctx, CLI_EXIT_FAILED, &e);
+	if (!name)
+		name = cli_jstr(json_object_get(resp, noun), "name");
+	if (!name)
+		name = "?";
+	if (status == 200) {
+		fprintf(ctx->out, "%c%s %s: nothing to do\n", toupper((unsigned char)noun[0]), noun + 1, name);
+	} else {
+		char *what = xasprintf("%s %s %s", doing, noun, name);
+		bool finished = false;
+		int64_t took = -1;
+		rc = wait_or_report(ctx, json_object_get(resp, "operation"), args_has(a, "wait"), what, &finished, &took);
+		if (finished) {
+			char *d = fmt_duration_ms(took);
+			fprintf(ctx->out, "%s %s %s in %s\n", done, noun, name, d);
+			free(d);
+		}
+		free(what);
+	}
+	json_decref(resp);
+	return rc;
 }
 
 int cli_show(struct cli_ctx *ctx, const struct args *a, const char *path,

@@ -49,6 +49,12 @@ int cli_print_json(struct cli_ctx *ctx, const json_t *j);
 /* GETs path and returns the parsed JSON (caller decrefs), or NULL after
  * printing the error. */
 json_t *cli_get(struct cli_ctx *ctx, const char *path);
+/* What every action on a resource does: send it, then follow the operation
+ * (with --wait) or say how to. noun is the answer's key ("volume") and names
+ * it for people; name NULL takes the resource's name from the answer. A 200
+ * answer means there was nothing to do. Returns the exit code. */
+int cli_act(struct cli_ctx *ctx, const struct args *a, const char *method, const char *path, json_t *body,
+	    const char *noun, const char *name, const char *doing, const char *done);
 /* What every list and show does: GET path, then print the API's JSON with
  * --json, or hand the answer to print (for people). Returns the exit code. */
 int cli_show(struct cli_ctx *ctx, const struct args *a, const char *path,

@@ -72,40 +72,18 @@ static int snapshot_show(struct cli_ctx *ctx, const struct args *a)
 	return cli_show(ctx, a, path, print_snapshot);
 }
 
-static int snapshot_action(struct cli_ctx *ctx, const struct args *a, const char *method, const char *path,
-			   json_t *body, const char *doing, const char *done)
-{
-	json_t *resp = NULL;
-	struct err e = {0};
-	int rc = client_json(cli_client(ctx), method, path, body, &resp, NULL, &e);
-	json_decref(body);
-	if (rc < 0)
-		return cli_fail(ctx, CLI_EXIT_FAILED, &e);
-	const char *name = cli_jstr(json_object_get(resp, "snapshot"), "name");
-	autofree char *what = xasprintf("%s snapshot %s", doing, or_dash(name));
-	bool finished = false;
-	int64_t took = -1;
-	rc = wait_or_report(ctx, json_object_get(resp, "operation"), args_has(a, "wait"), what, &finished, &took);
-	if (finished) {
-		autofree char *d = fmt_duration_ms(took);
-		fprintf(ctx->out, "%s snapshot %s in %s\n", done, or_dash(name), d);
-	}
-	json_decref(resp);
-	return rc;
-}
-
 static int snapshot_create(struct cli_ctx *ctx, const struct args *a)
 {
 	json_t *body = json_pack("{s:s}", "vm", a->pos[0]);
 	if (args_value(a, "name"))
 		json_object_set_new(body, "name", json_string(args_value(a, "name")));
-	return snapshot_action(ctx, a, "POST", "/v1/snapshots", body, "Taking", "Took");
+	return cli_act(ctx, a, "POST", "/v1/snapshots", body, "snapshot", NULL, "Taking", "Took");
 }
 
 static int snapshot_delete(struct cli_ctx *ctx, const struct args *a)
 {
 	autofree char *path = client_path("/v1/snapshots/%s", a->pos[0]);
-	return snapshot_action(ctx, a, "DELETE", path, NULL, "Deleting", "Deleted");
+	return cli_act(ctx, a, "DELETE", path, NULL, "snapshot", a->pos[0], "Deleting", "Deleted");
 }
 
 static const struct cli_verb snapshot_verbs[] = {

@@ -85,35 +85,6 @@ static int volume_show(struct cli_ctx *ctx, const struct args *a)
 	return cli_show(ctx, a, path, print_volume);
 }
 
-/* Sends an action and follows its operation; done says what happened, for people. */
-static int volume_action(struct cli_ctx *ctx, const struct args *a, const char *method, const char *path,
-			 json_t *body, const char *doing, const char *done)
-{
-	json_t *resp = NULL;
-	struct err e = {0};
-	long status = 0;
-	int rc = client_json(cli_client(ctx), method, path, body, &resp, &status, &e);
-	json_decref(body);
-	if (rc < 0)
-		return cli_fail(ctx, CLI_EXIT_FAILED, &e);
-	const char *name = a->pos[0];
-	autofree char *what = xasprintf("%s volume %s", doing, name);
-	bool finished = false;
-	int64_t took = -1;
-	if (status == 200) {
-		fprintf(ctx->out, "Volume %s: nothing to do\n", name);
-	} else {
-		rc = wait_or_report(ctx, json_object_get(resp, "operation"), args_has(a, "wait"), what, &finished,
-				    &took);
-		if (finished) {
-			autofree char *d = fmt_duration_ms(took);
-			fprintf(ctx->out, "%s volume %s in %s\n", done, name, d);
-		}
-	}
-	json_decref(resp);
-	return rc;
-}
-
 static int volume_create(struct cli_ctx *ctx, const struct args *a)
 {
 	if (!args_value(a, "size")) {
@@ -121,7 +92,7 @@ static int volume_create(struct cli_ctx *ctx, const struct args *a)
 		return CLI_EXIT_USAGE;
 	}
 	json_t *body = json_pack("{s:s, s:s}", "name", a->pos[0], "size", args_value(a, "size"));
-	return volume_action(ctx, a, "POST", "/v1/volumes", body, "Creating", "Created");
+	return cli_act(ctx, a, "POST", "/v1/volumes", body, "volume", a->pos[0], "Creating", "Created");
 }
 
 static int volume_attach(struct cli_ctx *ctx, const struct args *a)
@@ -131,20 +102,20 @@ static int volume_attach(struct cli_ctx *ctx, const struct args *a)
 		return CLI_EXIT_USAGE;
 	}
 	autofree char *path = client_path("/v1/volumes/%s/attach", a->pos[0]);
-	return volume_action(ctx, a, "POST", path, json_pack("{s:s}", "vm", args_value(a, "vm")), "Attaching",
-			     "Attached");
+	return cli_act(ctx, a, "POST", path, json_pack("{s:s}", "vm", args_value(a, "vm")), "volume", a->pos[0],
+		       "Attaching", "Attached");
 }
 
 static int volume_detach(struct cli_ctx *ctx, const struct args *a)
 {
 	autofree char *path = client_path("/v1/volumes/%s/detach", a->pos[0]);
-	return volume_action(ctx, a, "POST", path, NULL, "Detaching", "Detached");
+	return cli_act(ctx, a, "POST", path, NULL, "volume", a->pos[0], "Detaching", "Detached");
 }
 
 static int volume_delete(struct cli_ctx *ctx, const struct args *a)
 {
 	autofree char *path = client_path("/v1/volumes/%s", a->pos[0]);
-	return volume_action(ctx, a, "DELETE", path, NULL, "Deleting", "Deleted");
+	return cli_act(ctx, a, "DELETE", path, NULL, "volume", a->pos[0], "Deleting", "Deleted");
 }
 
 static const struct cli_verb volume_verbs[] = {

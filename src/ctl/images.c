@@ -115,6 +115,26 @@ static int read_manifest(const char *dir, struct image *img, struct err *e)
 	return 0;
 }
 
+/* Records how making an image ended: ready, or no row and no file at all. */
+static void finish_image(struct ctl *c, struct image *img, const char *dir, int rc, struct err *e, const char *doing,
+			 int64_t t0)
+{
+	if (rc == 0) {
+		snprintf(img->state, sizeof(img->state), "ready");
+		rc = store_image_update(c->st, img, e);
+	}
+	if (rc == 0) {
+		ctl_op_phase(c, img->op_id, "ready");
+		ctl_op_finish(c, img->op_id, true, NULL);
+		log_info("image %s: ready in %.1f s", img->name, (double)(time_mono_ms() - t0) / 1000.0);
+		return;
+	}
+	fs_rm_rf(dir, NULL);
+	store_image_delete(c->st, img->id, NULL);
+	err_prefix(e, "%s image %s", doing, img->name);
+	ctl_op_finish(c, img->op_id, false, e->msg);
+}
+
 /* Runs the recipe and records the outcome; the image row and its files go
  * away if anything fails. */
 static void build_image(struct ctl *c, struct image *img)
@@ -142,20 +162,7 @@ static void build_image(struct ctl *c, struct image *img)
 			rc = read_manifest(dir, img, &e);
 		}
 	}
-	if (rc == 0) {
-		snprintf(img->state, sizeof(img->state), "ready");
-		rc = store_image_update(c->st, img, &e);
-	}
-	if (rc == 0) {
-		ctl_op_phase(c, img->op_id, "ready");
-		ctl_op_finish(c, img->op_id, true, NULL);
-		log_info("image %s: ready in %.1f s", img->name, (double)(time_mono_ms() - t0) / 1000.0);
-	} else {
-		fs_rm_rf(dir, NULL);
-		store_image_delete(c->st, img->id, NULL);
-		err_prefix(&e, "building image %s", img->name);
-		ctl_op_finish(c, img->op_id, false, e.msg);
-	}
+	finish_image(c, img, dir, rc, &e, "building", t0);
 	free(dir);
 	free(script);
 }
@@ -274,20 +281,7 @@ static void import_image(struct ctl *c, struct image *img)
 		rc = capture_steps(c, img, dir, &e);
 	else if (rc == 0 && !runner_dry_run())
 		rc = import_steps(c, img, dir, &e);
-	if (rc == 0) {
-		snprintf(img->state, sizeof(img->state), "ready");
-		rc = store_image_update(c->st, img, &e);
-	}
-	if (rc == 0) {
-		ctl_op_phase(c, img->op_id, "ready");
-		ctl_op_finish(c, img->op_id, true, NULL);
-		log_info("image %s: imported in %.1f s", img->name, (double)(time_mono_ms() - t0) / 1000.0);
-	} else {
-		fs_rm_rf(dir, NULL);
-		store_image_delete(c->st, img->id, NULL);
-		err_prefix(&e, "making image %s", img->name);
-		ctl_op_finish(c, img->op_id, false, e.msg);
-	}
+	finish_image(c, img, dir, rc, &e, "making", t0);
 	free(dir);
 }
 
