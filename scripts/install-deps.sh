@@ -7,7 +7,7 @@ set -euo pipefail
 build=(meson ninja-build pkg-config gcc libc6-dev libmicrohttpd-dev libjansson-dev libsqlite3-dev
        libcurl4-openssl-dev libcmocka-dev)
 runtime=(qemu-system-x86 qemu-utils dnsmasq-base dnsmasq-utils nftables iproute2 genisoimage openssh-client procps)
-images=(busybox-static dropbear-bin kmod cpio e2fsprogs gzip)
+images=(busybox-static dropbear-bin kmod cpio e2fsprogs gzip debootstrap gpgv debian-archive-keyring zstd util-linux)
 tests=(curl jq sqlite3 socat)
 
 missing=()
