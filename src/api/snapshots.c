@@ -35,19 +35,20 @@ static void get_snapshot(const struct api_req *req, struct api_resp *resp)
 
 static void create_snapshot(const struct api_req *req, struct api_resp *resp)
 {
-	static const char *const fields[] = {"vm", "name", NULL};
+	static const char *const fields[] = {"vm", "volume", "name", NULL};
 	json_t *body = api_body_object(req, resp, false);
-	const char *vm = NULL, *name = NULL;
+	const char *vm = NULL, *volume = NULL, *name = NULL;
 	struct snapshot sn;
 	struct operation op;
 	struct err e = {0};
 	if (!body || !api_check_fields(body, fields, resp) || !api_opt_string(body, "vm", &vm, resp) ||
-	    !api_opt_string(body, "name", &name, resp)) {
+	    !api_opt_string(body, "name", &name, resp) || !api_opt_string(body, "volume", &volume, resp)) {
 		/* answered */
-	} else if (!vm) {
-		err_set(&e, ERR_INVALID, "field \"vm\" is required: the VM to take a snapshot of");
+	} else if (!vm == !volume) {
+		err_set(&e, ERR_INVALID, "give one of \"vm\" or \"volume\": what to take a snapshot of");
 		api_error(resp, &e);
-	} else if (ctl_snapshot_create(req->ctl, vm, name, &sn, &op, &e) < 0) {
+	} else if ((vm ? ctl_snapshot_create(req->ctl, vm, name, &sn, &op, &e)
+		       : ctl_snapshot_create_volume(req->ctl, volume, name, &sn, &op, &e)) < 0) {
 		api_error(resp, &e);
 	} else {
 		answer(resp, &sn, &op);

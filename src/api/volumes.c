@@ -50,16 +50,16 @@ static void get_volume(const struct api_req *req, struct api_resp *resp)
 
 static void create_volume(const struct api_req *req, struct api_resp *resp)
 {
-	static const char *const fields[] = {"name", "size", NULL};
+	static const char *const fields[] = {"name", "size", "from_snapshot", NULL};
 	json_t *body = api_body_object(req, resp, false);
-	const char *name = NULL, *size = NULL;
+	const char *name = NULL, *size = NULL, *from = NULL;
 	struct volume v;
 	struct operation op;
 	struct err e = {0};
 	if (!body || !api_check_fields(body, fields, resp) || !api_opt_string(body, "name", &name, resp) ||
-	    !api_opt_string(body, "size", &size, resp)) {
+	    !api_opt_string(body, "size", &size, resp) || !api_opt_string(body, "from_snapshot", &from, resp)) {
 		/* answered */
-	} else if (ctl_volume_create(req->ctl, name ? name : "", size, &v, &op, &e) < 0) {
+	} else if (ctl_volume_create(req->ctl, name ? name : "", size, from, &v, &op, &e) < 0) {
 		api_error(resp, &e);
 	} else {
 		answer(req, resp, 202, &v, &op);

@@ -16,6 +16,7 @@ static const struct arg_flag json_flags[] = {
 
 static const struct arg_flag create_flags[] = {
 	{"size", 0, ARG_VALUE, "SIZE", "the volume's size, e.g. 5G"},
+	{"from-snapshot", 0, ARG_VALUE, "SNAPSHOT", "or a copy of a volume snapshot (as large as it)"},
 	{"wait", 0, ARG_BOOL, NULL, "follow the action to its end"},
 	{NULL, 0, 0, NULL, NULL},
 };
@@ -87,11 +88,12 @@ static int volume_show(struct cli_ctx *ctx, const struct args *a)
 
 static int volume_create(struct cli_ctx *ctx, const struct args *a)
 {
-	if (!args_value(a, "size")) {
-		fprintf(ctx->err, "nubo: volume create needs --size SIZE, e.g. --size 5G\n");
+	const char *size = args_value(a, "size"), *from = args_value(a, "from-snapshot");
+	if (!size == !from) {
+		fprintf(ctx->err, "nubo: volume create needs --size SIZE (e.g. --size 5G) or --from-snapshot SNAPSHOT\n");
 		return CLI_EXIT_USAGE;
 	}
-	json_t *body = json_pack("{s:s, s:s}", "name", a->pos[0], "size", args_value(a, "size"));
+	json_t *body = json_pack("{s:s, s:s}", "name", a->pos[0], size ? "size" : "from_snapshot", size ? size : from);
 	return cli_act(ctx, a, "POST", "/v1/volumes", body, "volume", a->pos[0], "Creating", "Created");
 }
 
@@ -119,7 +121,7 @@ static int volume_delete(struct cli_ctx *ctx, const struct args *a)
 }
 
 static const struct cli_verb volume_verbs[] = {
-	{"create", "NAME --size SIZE [--wait]", "Create an empty persistent volume", NULL, create_flags, 1, 1, false,
+	{"create", "NAME --size SIZE | --from-snapshot SNAPSHOT [--wait]", "Create a persistent volume", NULL, create_flags, 1, 1, false,
 	 volume_create},
 	{"list", "[--json]", "List volumes with their state, size and VM", NULL, json_flags, 0, 0, false, volume_list},
 	{"show", "NAME [--json]", "Show one volume", NULL, json_flags, 1, 1, false, volume_show},

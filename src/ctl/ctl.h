@@ -42,8 +42,9 @@ const struct type_catalog *ctl_types(struct ctl *c);
 const char *ctl_state_dir(struct ctl *c);
 
 /* Volumes (ctl/volumes.c). attach and detach set *accepted false when there was nothing to do. */
-int ctl_volume_create(struct ctl *c, const char *name, const char *size, struct volume *v, struct operation *op,
-		      struct err *e);
+/* size NULL with from_snapshot: a copy of a volume snapshot, as large as it. */
+int ctl_volume_create(struct ctl *c, const char *name, const char *size, const char *from_snapshot, struct volume *v,
+		      struct operation *op, struct err *e);
 int ctl_volume_attach(struct ctl *c, const char *ref, const char *vm_ref, struct volume *v, struct operation *op,
 		      bool *accepted, struct err *e);
 int ctl_volume_detach(struct ctl *c, const char *ref, struct volume *v, struct operation *op, bool *accepted,
@@ -53,6 +54,8 @@ int ctl_volume_delete(struct ctl *c, const char *ref, struct volume *v, struct o
 /* Snapshots (ctl/snapshots.c). name NULL: "<vm>-<id>". */
 int ctl_snapshot_create(struct ctl *c, const char *vm_ref, const char *name, struct snapshot *sn,
 			struct operation *op, struct err *e);
+int ctl_snapshot_create_volume(struct ctl *c, const char *vol_ref, const char *name, struct snapshot *sn,
+			       struct operation *op, struct err *e);
 int ctl_snapshot_delete(struct ctl *c, const char *ref, struct snapshot *sn, struct operation *op, struct err *e);
 /* Rolls a stopped VM's disk back to one of its snapshots. */
 int ctl_vm_restore(struct ctl *c, const char *vm_ref, const char *snap_ref, struct vm *vm, struct operation *op,

@@ -17,6 +17,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "host/disk.h"
 #include "host/layers.h"
 #include "host/qemu.h"
 #include "util/fs.h"
@@ -100,6 +101,41 @@ static int delete_locked(struct ctl *c, const char *ref, struct snapshot *sn, st
 	return 0;
 }
 
+int ctl_snapshot_create_volume(struct ctl *c, const char *vol_ref, const char *name, struct snapshot *sn,
+			       struct operation *op, struct err *e)
+{
+	memset(sn, 0, sizeof(*sn));
+	struct volume v;
+	if (store_volume_get(c->st, vol_ref, &v, e) < 0)
+		return -1;
+	if (v.deleted || !(strcmp(v.state, "available") == 0 || strcmp(v.state, "in-use") == 0))
+		return err_set(e, ERR_CONFLICT, "volume %s is %s; take a snapshot when it is available or in use", v.name,
+			       v.state);
+	if (name && vm_name_validate(name, "name", e) < 0)
+		return -1;
+	id_new("snap", sn->id);
+	if (name)
+		snprintf(sn->name, sizeof(sn->name), "%s", name);
+	else
+		snprintf(sn->name, sizeof(sn->name), "%.*s-%s", NAME_MAX_LEN - 13, v.name, sn->id + 5);
+	snprintf(sn->volume_id, sizeof(sn->volume_id), "%s", v.id);
+	snprintf(sn->vm_name, sizeof(sn->vm_name), "%s", v.name);
+	snprintf(sn->state, sizeof(sn->state), "creating");
+	sn->virtual_size = v.size_bytes;
+	sn->created_at = time_now_ms();
+	operation_init(op, "snapshot-create", sn->id, sn->name);
+	snprintf(sn->op_id, sizeof(sn->op_id), "%s", op->id);
+	int rc = store_tx_begin(c->st, e);
+	if (rc == 0) {
+		rc = store_snapshot_insert(c->st, sn, e) == 0 && store_op_insert(c->st, op, e) == 0 ? 0 : -1;
+		if (store_tx_end(c->st, rc == 0, rc == 0 ? e : NULL) < 0)
+			rc = -1;
+	}
+	if (rc == 0)
+		ctl_kick(c);
+	return rc;
+}
+
 int ctl_snapshot_delete(struct ctl *c, const char *ref, struct snapshot *sn, struct operation *op, struct err *e)
 {
 	if (store_tx_begin(c->st, e) < 0)
@@ -120,8 +156,51 @@ static void set_snapshot_state(struct ctl *c, struct snapshot *sn, const char *s
 	store_snapshot_update(c->st, sn, NULL);
 }
 
+/* A volume's snapshot is a standalone copy: live (drive-backup of its node)
+ * while a running VM has it, else from its file. */
+static void volume_snapshot_step(struct ctl *c, struct snapshot *sn)
+{
+	struct volume v;
+	struct vm vm;
+	struct err e = {0};
+	if (store_volume_get(c->st, sn->volume_id, &v, &e) < 0) {
+		ctl_op_finish(c, sn->op_id, false, "the volume is gone");
+		store_snapshot_delete(c->st, sn->id, NULL);
+		return;
+	}
+	if (v.unplugging || strcmp(v.attach_to, v.attached_vm) != 0)
+		return;   /* attaching or detaching: look again at the next tick */
+	bool live = v.attached_vm[0] && store_vm_get(c->st, v.attached_vm, &vm, NULL) == 0;
+	if (live) {
+		live = vm_up(&vm);
+		vm_free_fields(&vm);
+	}
+	autofree char *layer = ctl_snapshot_path(c, sn->id);
+	autofree char *layer_dir = xasprintf("%s/snapshots/%s", c->state_dir, sn->id);
+	autofree char *vm_dir = ctl_vm_dir(c, v.attached_vm);
+	autofree char *qmp = xasprintf("%s/qmp.sock", vm_dir);
+	autofree char *file = ctl_volume_path(c, v.id);
+	int rc = fs_mkdir_p(layer_dir, 0755, &e);
+	if (rc == 0)
+		rc = live ? disk_backup_node(qmp, v.id, sn->id, layer, &e) : disk_flatten(file, layer, &e);
+	if (rc < 0) {
+		fs_rm_rf(layer_dir, NULL);
+		store_snapshot_delete(c->st, sn->id, NULL);
+		ctl_op_finish(c, sn->op_id, false, e.msg);
+		return;
+	}
+	set_snapshot_state(c, sn, "ready");
+	ctl_op_phase(c, sn->op_id, "copied");
+	ctl_op_finish(c, sn->op_id, true, NULL);
+	log_info("snapshot %s of volume %s taken (%s)", sn->name, v.name, live ? "live" : "offline");
+}
+
 static void create_step(struct ctl *c, struct snapshot *sn)
 {
+	if (sn->volume_id[0]) {
+		volume_snapshot_step(c, sn);
+		return;
+	}
 	struct vm vm;
 	struct err e = {0};
 	if (store_vm_get(c->st, sn->vm_id, &vm, &e) < 0) {

@@ -34,6 +34,10 @@ static int check_request(struct ctl *c, const struct vm_request *r, const struct
 			e->kind = ERR_UNPROCESSABLE;
 			return -1;
 		}
+		if (sn.volume_id[0])
+			return err_set(e, ERR_UNPROCESSABLE,
+				       "snapshot %s is of volume %s; make a volume from it: nubo volume create NAME --from-snapshot %s",
+				       sn.name, sn.vm_name, sn.name);
 		if (strcmp(sn.state, "ready") != 0)
 			return err_set(e, ERR_UNPROCESSABLE, "snapshot %s is %s, not ready", sn.name, sn.state);
 		image_name = sn.image_id;

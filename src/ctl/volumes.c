@@ -13,6 +13,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "host/disk.h"
 #include "host/hotplug.h"
 #include "host/qemu.h"
 #include "model/size.h"
@@ -58,12 +59,27 @@ static int record(struct ctl *c, struct volume *v, const char *kind, struct oper
 		return tx_rc_;                                         \
 	} while (0)
 
-int ctl_volume_create(struct ctl *c, const char *name, const char *size, struct volume *v, struct operation *op,
-		      struct err *e)
+int ctl_volume_create(struct ctl *c, const char *name, const char *size, const char *from_snapshot, struct volume *v,
+		      struct operation *op, struct err *e)
 {
 	memset(v, 0, sizeof(*v));
-	if (vm_name_validate(name, "name", e) < 0 || size_parse(size, "size", &v->size_bytes, e) < 0)
+	if (vm_name_validate(name, "name", e) < 0)
 		return -1;
+	if (from_snapshot) {
+		struct snapshot sn;
+		if (size)
+			return err_set(e, ERR_INVALID, "give size or from_snapshot, not both: a copy is as large as its snapshot");
+		if (store_snapshot_get(c->st, from_snapshot, &sn, e) < 0) {
+			e->kind = ERR_UNPROCESSABLE;
+			return -1;
+		}
+		if (!sn.volume_id[0] || strcmp(sn.state, "ready") != 0)
+			return err_set(e, ERR_UNPROCESSABLE, "snapshot %s is not a ready snapshot of a volume", sn.name);
+		snprintf(v->from_snapshot, sizeof(v->from_snapshot), "%s", sn.id);
+		v->size_bytes = sn.virtual_size;
+	} else if (size_parse(size, "size", &v->size_bytes, e) < 0) {
+		return -1;
+	}
 	if (v->size_bytes < VOLUME_MIN || v->size_bytes > VM_DISK_MAX)
 		return err_set(e, ERR_INVALID, "size %s must be between 1M and 16T", size);
 	id_new("vol", v->id);
@@ -334,8 +350,10 @@ static bool reconcile_volume(struct ctl *c, struct volume *v, struct volume *all
 	autofree char *path = ctl_volume_path(c, v->id);
 	if (strcmp(v->state, "creating") == 0) {
 		autofree char *size = xasprintf("%llu", (unsigned long long)v->size_bytes);
+		autofree char *snap = v->from_snapshot[0] ? ctl_snapshot_path(c, v->from_snapshot) : NULL;
 		const char *argv[] = {"qemu-img", "create", "-q", "-f", "qcow2", path, size, NULL};
-		if (runner_run(argv, NULL, NULL, &e) < 0) {
+		int rc = snap ? disk_flatten(snap, path, &e) : runner_run(argv, NULL, NULL, &e);
+		if (rc < 0) {
 			ctl_op_finish(c, v->op_id, false, e.msg);
 			store_volume_delete(c->st, v->id, NULL);
 			unlink(path);

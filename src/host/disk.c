@@ -203,16 +203,21 @@ static int wait_job(struct qmp *q, const char *job_id, struct err *e)
 
 int disk_backup_running(const char *qmp_sock, const char *job_id, const char *dst, struct err *e)
 {
+	return disk_backup_node(qmp_sock, "root", job_id, dst, e);
+}
+
+int disk_backup_node(const char *qmp_sock, const char *node, const char *job_id, const char *dst, struct err *e)
+{
 	autofree char *tmp = xasprintf("%s.tmp", dst);
 	if (runner_dry_run()) {
-		runner_capture_note("qmp %s drive-backup root %s", qmp_sock, tmp);
+		runner_capture_note("qmp %s drive-backup %s %s", qmp_sock, node, tmp);
 		return 0;
 	}
 	unlink(tmp);
 	struct qmp *q = NULL;
 	int rc = qmp_open(qmp_sock, 2000, &q, e);
 	if (rc == 0) {
-		json_t *args = json_pack("{s:s, s:s, s:s, s:s, s:s, s:b}", "job-id", job_id, "device", "root", "target",
+		json_t *args = json_pack("{s:s, s:s, s:s, s:s, s:s, s:b}", "job-id", job_id, "device", node, "target",
 					 tmp, "sync", "full", "format", "qcow2", "auto-dismiss", 0);
 		rc = qmp_execute(q, "drive-backup", args, NULL, e);
 		json_decref(args);

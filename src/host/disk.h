@@ -48,6 +48,8 @@ int disk_import(const char *src, const char *dst, struct disk_info *info, struct
  * root disk, at one instant (QMP drive-backup, sync=full: the guest keeps
  * running and pauses for no copy). Written to dst.tmp, renamed when whole. */
 int disk_backup_running(const char *qmp_sock, const char *job_id, const char *dst, struct err *e);
+/* The same for any drive or node of the VM (a volume's node is its id). */
+int disk_backup_node(const char *qmp_sock, const char *node, const char *job_id, const char *dst, struct err *e);
 /* The same for a stopped VM's disk file (qemu-img convert flattens its chain). */
 int disk_flatten(const char *src, const char *dst, struct err *e);
 

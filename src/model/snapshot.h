@@ -16,7 +16,8 @@
 struct snapshot {
 	char id[ID_MAX];
 	char name[NAME_MAX_LEN + 1];
-	char vm_id[ID_MAX];              /* the VM it was taken of */
+	char vm_id[ID_MAX];              /* the VM it was taken of; or */
+	char volume_id[ID_MAX];          /* the volume (a standalone copy, no chain) */
 	char vm_name[NAME_MAX_LEN + 1];
 	char image_id[ID_MAX];           /* what boots it: the VM's image */
 	char parent[ID_MAX];             /* the snapshot layer under it, or "" (the image) */

@@ -23,6 +23,7 @@ struct volume {
 	/* spec */
 	char attach_to[ID_MAX];  /* VM id, or "" */
 	bool deleted;
+	char from_snapshot[ID_MAX];  /* created as a copy of this volume snapshot */
 	/* status */
 	char attached_vm[ID_MAX];  /* VM id it is plugged into (or will be at its start), or "" */
 	int slot;                  /* hot-plug slot in that VM, -1 if none */

@@ -49,6 +49,8 @@ const struct migration store_migrations[] = {
 	    "  virtual_size INTEGER NOT NULL DEFAULT 0, created_at INTEGER NOT NULL, op_id TEXT);"
 	    "ALTER TABLE vms ADD COLUMN base_snapshot TEXT NOT NULL DEFAULT '';"
 	    "ALTER TABLE vms ADD COLUMN restore_from TEXT NOT NULL DEFAULT '';"},
+	{7, "ALTER TABLE snapshots ADD COLUMN volume_id TEXT NOT NULL DEFAULT '';"
+	    "ALTER TABLE volumes ADD COLUMN from_snapshot TEXT NOT NULL DEFAULT '';"},
 };
 
 const int store_migrations_count = sizeof(store_migrations) / sizeof(store_migrations[0]);

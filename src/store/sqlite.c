@@ -689,8 +689,10 @@ int store_image_delete(struct store *st, const char *id, struct err *e)
 
 /* --- volumes ------------------------------------------------------------ */
 
-#define VOL_COLS "id, name, size_bytes, state, attach_to, deleted, attached_vm, slot, unplugging, created_at, op_id"
-#define VOL_PARAMS "?,?,?,?,?,?,?,?,?,?,?"
+#define VOL_COLS                                                                                      \
+	"id, name, size_bytes, state, attach_to, deleted, attached_vm, slot, unplugging, created_at, op_id, " \
+	"from_snapshot"
+#define VOL_PARAMS "?,?,?,?,?,?,?,?,?,?,?,?"
 
 static void vol_bind(sqlite3_stmt *s, const struct volume *v)
 {
@@ -705,6 +707,7 @@ static void vol_bind(sqlite3_stmt *s, const struct volume *v)
 	sqlite3_bind_int(s, 9, v->unplugging);
 	sqlite3_bind_int64(s, 10, v->created_at);
 	bind_text(s, 11, v->op_id[0] ? v->op_id : NULL);
+	bind_text(s, 12, v->from_snapshot);
 }
 
 static void vol_fill(sqlite3_stmt *s, void *out)
@@ -722,6 +725,7 @@ static void vol_fill(sqlite3_stmt *s, void *out)
 	v->unplugging = sqlite3_column_int(s, 8);
 	v->created_at = sqlite3_column_int64(s, 9);
 	col_copy(s, 10, v->op_id, sizeof(v->op_id));
+	col_copy(s, 11, v->from_snapshot, sizeof(v->from_snapshot));
 }
 
 static int vol_write_locked(struct store *st, const struct volume *v, bool insert, struct err *e)
@@ -783,8 +787,8 @@ int store_volume_delete(struct store *st, const char *id, struct err *e)
 
 /* --- snapshots ---------------------------------------------------------- */
 
-#define SNAP_COLS "id, name, vm_id, vm_name, image_id, parent, state, virtual_size, created_at, op_id"
-#define SNAP_PARAMS "?,?,?,?,?,?,?,?,?,?"
+#define SNAP_COLS "id, name, vm_id, vm_name, image_id, parent, state, virtual_size, created_at, op_id, volume_id"
+#define SNAP_PARAMS "?,?,?,?,?,?,?,?,?,?,?"
 
 static void snap_bind(sqlite3_stmt *s, const struct snapshot *sn)
 {
@@ -798,6 +802,7 @@ static void snap_bind(sqlite3_stmt *s, const struct snapshot *sn)
 	sqlite3_bind_int64(s, 8, (sqlite3_int64)sn->virtual_size);
 	sqlite3_bind_int64(s, 9, sn->created_at);
 	bind_text(s, 10, sn->op_id[0] ? sn->op_id : NULL);
+	bind_text(s, 11, sn->volume_id);
 }
 
 static void snap_fill(sqlite3_stmt *s, void *out)
@@ -814,6 +819,7 @@ static void snap_fill(sqlite3_stmt *s, void *out)
 	sn->virtual_size = (uint64_t)sqlite3_column_int64(s, 7);
 	sn->created_at = sqlite3_column_int64(s, 8);
 	col_copy(s, 9, sn->op_id, sizeof(sn->op_id));
+	col_copy(s, 10, sn->volume_id, sizeof(sn->volume_id));
 }
 
 static int snap_write_locked(struct store *st, const struct snapshot *sn, bool insert, struct err *e)

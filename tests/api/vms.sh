@@ -130,6 +130,7 @@ ok $? "deleted volumes disappear"
 
 # --- snapshots ---
 is "$(status_of "$(api POST /v1/snapshots '{}')")" 400 "a snapshot without a VM is 400"
+is "$(status_of "$(api POST /v1/snapshots '{"vm":"web1","volume":"v1"}')")" 400 "a snapshot of a VM and a volume at once is 400"
 is "$(status_of "$(api POST /v1/snapshots '{"vm":"nope"}')")" 404 "a snapshot of an unknown VM is 404"
 is "$(status_of "$(api POST /v1/snapshots '{"vm":"web1","name":"Bad Name"}')")" 400 "an invalid snapshot name is 400"
 r=$(api POST /v1/snapshots '{"vm":"web1","name":"snap1"}')

@@ -95,6 +95,18 @@ ok $? "a second VM starts" "$out"
 other_ip=$("$NUBO" vm show other --json | jq -r .ip)
 "$NUBO" volume attach data --vm other --wait >/dev/null 2>&1
 is "$(on other 'mkdir -p /mnt/d && mount /dev/vdc /mnt/d && cat /mnt/d/f')" precious "the second VM reads the data"
+out=$("$NUBO" snapshot create --volume data --name datasnap --wait 2>&1)
+ok $? "a snapshot of the volume, attached to a running VM" "$out"
+on other 'echo changed > /mnt/d/f && sync'
+out=$("$NUBO" volume create data2 --from-snapshot datasnap --wait 2>&1)
+ok $? "a volume is made from the snapshot" "$out"
+"$NUBO" volume attach data2 --vm big --wait >/dev/null 2>&1
+is "$(on big 'mkdir -p /mnt/e && mount /dev/vdc /mnt/e && cat /mnt/e/f && umount /mnt/e')" precious "it holds the data as it was at the snapshot"
+"$NUBO" volume detach data2 --wait >/dev/null 2>&1
+"$NUBO" volume delete data2 --wait >/dev/null 2>&1
+"$NUBO" snapshot delete datasnap --wait >/dev/null 2>&1
+ok $? "the volume snapshot is deleted"
+on other umount /mnt/d
 "$NUBO" vm delete other --wait >/dev/null 2>&1
 ok $? "the second VM is deleted"
 is "$("$NUBO" volume show data --json | jq -r '.state + " " + (.vm // "-")')" "available -" "the volume outlives the VM it was attached to"
