@@ -40,7 +40,8 @@ static void answer_image_op(struct api_resp *resp, struct image *img, struct ope
  * {"name", "file", "sha256", "user", "boot"} imports an image file. */
 static void create_image(const struct api_req *req, struct api_resp *resp)
 {
-	static const char *const fields[] = {"name", "recipe", "file", "url", "from_vm", "sha256", "user", "boot", NULL};
+	static const char *const fields[] = {"name", "recipe", "file", "url", "from_vm", "sha256", "user",
+					     "boot", "kernel", "initrd", "cmdline", NULL};
 	json_t *body = api_body_object(req, resp, false);
 	const char *name = NULL, *recipe = NULL, *from_vm = NULL;
 	struct image_import imp = {0};
@@ -51,13 +52,14 @@ static void create_image(const struct api_req *req, struct api_resp *resp)
 	    !api_opt_string(body, "recipe", &recipe, resp) || !api_opt_string(body, "file", &imp.file, resp) ||
 	    !api_opt_string(body, "url", &imp.url, resp) || !api_opt_string(body, "from_vm", &from_vm, resp) ||
 	    !api_opt_string(body, "sha256", &imp.sha256, resp) || !api_opt_string(body, "user", &imp.user, resp) ||
-	    !api_opt_string(body, "boot", &imp.boot, resp)) {
+	    !api_opt_string(body, "boot", &imp.boot, resp) || !api_opt_string(body, "kernel", &imp.kernel, resp) ||
+	    !api_opt_string(body, "initrd", &imp.initrd, resp) || !api_opt_string(body, "cmdline", &imp.cmdline, resp)) {
 		/* answered */
 	} else if ((recipe != NULL) + (imp.file != NULL) + (imp.url != NULL) + (from_vm != NULL) > 1) {
 		err_set(&e, ERR_INVALID,
 			"give one of recipe (to build an image), file or url (to import one), from_vm (to copy a VM's disk)");
 		api_error(resp, &e);
-	} else if (from_vm && (imp.sha256 || imp.user || imp.boot)) {
+	} else if (from_vm && (imp.sha256 || imp.user || imp.boot || imp.kernel || imp.initrd || imp.cmdline)) {
 		err_set(&e, ERR_INVALID, "sha256, user and boot go with file or url, not with from_vm");
 		api_error(resp, &e);
 	} else if (from_vm) {
@@ -71,8 +73,8 @@ static void create_image(const struct api_req *req, struct api_resp *resp)
 			api_error(resp, &e);
 		else
 			answer_image_op(resp, &img, &op);
-	} else if (imp.sha256 || imp.user || imp.boot) {
-		err_set(&e, ERR_INVALID, "sha256, user and boot go with file or url (an import), not with a recipe");
+	} else if (imp.sha256 || imp.user || imp.boot || imp.kernel || imp.initrd || imp.cmdline) {
+		err_set(&e, ERR_INVALID, "sha256, user, boot, kernel, initrd and cmdline go with file or url (an import), not with a recipe");
 		api_error(resp, &e);
 	} else {
 		if (!recipe)

@@ -110,7 +110,9 @@ struct image_import {
 	const char *url;       /* an http(s) URL to download it from */
 	const char *sha256;    /* NULL, or the hex digest the file must have */
 	const char *user;      /* default login user; NULL: root */
-	const char *boot;      /* "firmware" (NULL) */
+	const char *boot;      /* "firmware" (NULL) or "direct", which needs: */
+	const char *kernel, *initrd;   /* absolute paths on the host, copied in beside the disk */
+	const char *cmdline;   /* NULL: "console=ttyS0 root=/dev/vda1 rw" */
 };
 /* Records the image (state "importing") and copies it in on a thread of its own:
  * checksum, format detection, conversion to a standalone qcow2. */

@@ -185,6 +185,21 @@ static bool is_url(const char *s)
 	return str_starts_with(s, "http://") || str_starts_with(s, "https://");
 }
 
+/* For direct boot: the kernel and initrd the import names, copied in beside the disk. */
+static int copy_boot_files(struct image *img, const char *dir, struct err *e)
+{
+	if (!img->kernel_source || !img->initrd_source)
+		return err_set(e, ERR_INTERNAL, "image %s has no kernel and initrd to copy", img->name);
+	const char *from[] = {img->kernel_source, img->initrd_source}, *to[] = {"vmlinuz", "initrd.img"};
+	for (int i = 0; i < 2; i++) {
+		autofree char *dst = xasprintf("%s/%s", dir, to[i]);
+		const char *cp[] = {"cp", "--", from[i], dst, NULL};
+		if (runner_run(cp, NULL, NULL, e) < 0)
+			return -1;
+	}
+	return 0;
+}
+
 static int import_steps(struct ctl *c, struct image *img, const char *dir, struct err *e)
 {
 	autofree char *download = xasprintf("%s/download", dir);
@@ -213,12 +228,15 @@ static int import_steps(struct ctl *c, struct image *img, const char *dir, struc
 	unlink(download);
 	if (rc < 0)
 		return -1;
+	if (strcmp(img->boot, "direct") == 0 && copy_boot_files(img, dir, e) < 0)
+		return -1;
 	ctl_op_phase(c, img->op_id, "convert");
 	struct stat st;
 	img->virtual_size_bytes = (int64_t)info.virtual_size;
 	img->size_bytes = stat(disk, &st) == 0 ? (int64_t)st.st_blocks * 512 : 0;
 	free(img->os);
-	img->os = xasprintf("imported %s image", info.format);
+	img->os = xasprintf("imported %s image%s", info.format,
+			    strcmp(img->boot, "direct") == 0 ? ", booted with its own kernel and initrd" : "");
 	return 0;
 }
 
@@ -392,16 +410,33 @@ int ctl_image_import(struct ctl *c, const struct image_import *r, struct image *
 		return err_set(e, ERR_INVALID, "sha256 \"%s\" is not 64 lowercase hex digits", r->sha256);
 	if (r->user && !user_name_valid(r->user))
 		return err_set(e, ERR_INVALID, "user \"%s\" is not a valid login name", r->user);
-	if (r->boot && strcmp(r->boot, "firmware") != 0)
-		return err_set(e, ERR_INVALID,
-			       "boot \"%s\" is not supported for imports; imported images boot through their own "
-			       "bootloader (firmware)",
-			       r->boot);
+	bool direct = r->boot && strcmp(r->boot, "direct") == 0;
+	if (r->boot && !direct && strcmp(r->boot, "firmware") != 0)
+		return err_set(e, ERR_INVALID, "boot \"%s\" is not one of firmware, direct", r->boot);
+	if (direct && (!r->kernel || !r->initrd))
+		return err_set(e, ERR_INVALID, "boot direct needs kernel and initrd: the files to boot the image with");
+	if (!direct && (r->kernel || r->initrd || r->cmdline))
+		return err_set(e, ERR_INVALID, "kernel, initrd and cmdline go with boot direct");
+	const char *const files[] = {r->kernel, r->initrd};
+	for (int i = 0; direct && i < 2; i++) {
+		if (files[i][0] != '/')
+			return err_set(e, ERR_INVALID, "%s \"%s\" must be an absolute path on nubod's host",
+				       i ? "initrd" : "kernel", files[i]);
+		if (access(files[i], R_OK) < 0)
+			return err_set(e, ERR_UNPROCESSABLE, "%s %s cannot be read: %s", i ? "initrd" : "kernel", files[i],
+				       strerror(errno));
+	}
 	id_new("img", img->id);
 	snprintf(img->name, sizeof(img->name), "%s", r->name);
 	snprintf(img->state, sizeof(img->state), "importing");
-	snprintf(img->boot, sizeof(img->boot), "firmware");
+	snprintf(img->boot, sizeof(img->boot), "%s", direct ? "direct" : "firmware");
 	snprintf(img->user, sizeof(img->user), "%s", r->user ? r->user : "root");
+	if (direct) {
+		/* Where the import finds them; the job copies them in beside the disk. */
+		img->cmdline = xstrdup(r->cmdline ? r->cmdline : "console=ttyS0 root=/dev/vda1 rw");
+		img->kernel_source = xstrdup(r->kernel);
+		img->initrd_source = xstrdup(r->initrd);
+	}
 	snprintf(img->sha256, sizeof(img->sha256), "%s", r->sha256 ? r->sha256 : "");
 	img->source = xstrdup(r->url ? r->url : r->file);
 	img->created_at = time_now_ms();

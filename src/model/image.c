@@ -13,7 +13,9 @@ void image_free_fields(struct image *img)
 	free(img->os);
 	free(img->error);
 	free(img->source);
-	img->cmdline = img->os = img->error = img->source = NULL;
+	free(img->kernel_source);
+	free(img->initrd_source);
+	img->cmdline = img->os = img->error = img->source = img->kernel_source = img->initrd_source = NULL;
 }
 
 void image_list_free(struct image *imgs, int n)

@@ -25,6 +25,7 @@ struct image {
 	int64_t virtual_size_bytes;  /* what a VM's root disk starts at */
 	char *source;                /* imports: the file or URL it came from */
 	char sha256[65];             /* imports: the checksum it was verified against, if given */
+	char *kernel_source, *initrd_source;  /* direct-boot imports: where the boot files came from */
 	int64_t created_at;
 	char op_id[ID_MAX];
 };

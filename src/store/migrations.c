@@ -51,6 +51,8 @@ const struct migration store_migrations[] = {
 	    "ALTER TABLE vms ADD COLUMN restore_from TEXT NOT NULL DEFAULT '';"},
 	{7, "ALTER TABLE snapshots ADD COLUMN volume_id TEXT NOT NULL DEFAULT '';"
 	    "ALTER TABLE volumes ADD COLUMN from_snapshot TEXT NOT NULL DEFAULT '';"},
+	{8, "ALTER TABLE images ADD COLUMN kernel_source TEXT;"
+	    "ALTER TABLE images ADD COLUMN initrd_source TEXT;"},
 };
 
 const int store_migrations_count = sizeof(store_migrations) / sizeof(store_migrations[0]);

@@ -587,8 +587,8 @@ int store_op_get(struct store *st, const char *id, struct operation *out, struct
 
 #define IMG_COLS                                                                          \
 	"id, name, recipe, state, boot, user, cmdline, os, error, size_bytes, created_at, op_id, " \
-	"virtual_size_bytes, source, sha256"
-#define IMG_PARAMS "?,?,?,?,?,?,?,?,?,?,?,?,?,?,?"
+	"virtual_size_bytes, source, sha256, kernel_source, initrd_source"
+#define IMG_PARAMS "?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?"
 
 static void img_bind(sqlite3_stmt *s, const struct image *img)
 {
@@ -607,6 +607,8 @@ static void img_bind(sqlite3_stmt *s, const struct image *img)
 	sqlite3_bind_int64(s, 13, img->virtual_size_bytes);
 	bind_text(s, 14, img->source);
 	bind_text(s, 15, img->sha256[0] ? img->sha256 : NULL);
+	bind_text(s, 16, img->kernel_source);
+	bind_text(s, 17, img->initrd_source);
 }
 
 static void img_fill(sqlite3_stmt *s, void *out)
@@ -628,6 +630,8 @@ static void img_fill(sqlite3_stmt *s, void *out)
 	img->virtual_size_bytes = sqlite3_column_int64(s, 12);
 	img->source = col_dup(s, 13);
 	col_copy(s, 14, img->sha256, sizeof(img->sha256));
+	img->kernel_source = col_dup(s, 15);
+	img->initrd_source = col_dup(s, 16);
 }
 
 static int img_write_locked(struct store *st, const struct image *img, bool insert, struct err *e)

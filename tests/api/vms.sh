@@ -97,7 +97,9 @@ like "$(body_of "$r" | jq -r .error.message)" 'file /nonexistent/x.qcow2 cannot 
 is "$(status_of "$(api POST /v1/images '{"name":"imp","file":"/etc/hostname","sha256":"xyz"}')")" 400 "a malformed sha256 is 400"
 is "$(status_of "$(api POST /v1/images '{"name":"imp","file":"/etc/hostname","recipe":"tiny"}')")" 400 "recipe and file together are 400"
 is "$(status_of "$(api POST /v1/images '{"name":"imp","recipe":"tiny","user":"me"}')")" 400 "user without file is 400"
-is "$(status_of "$(api POST /v1/images '{"name":"imp","file":"/etc/hostname","boot":"direct"}')")" 400 "direct boot for an import is 400"
+is "$(status_of "$(api POST /v1/images '{"name":"imp","file":"/etc/hostname","boot":"direct"}')")" 400 "direct boot without kernel and initrd is 400"
+is "$(status_of "$(api POST /v1/images '{"name":"imp","file":"/etc/hostname","boot":"bios"}')")" 400 "an unknown boot mode is 400"
+is "$(status_of "$(api POST /v1/images '{"name":"imp","file":"/etc/hostname","kernel":"/etc/hostname"}')")" 400 "a kernel without boot direct is 400"
 is "$(body_of "$(api GET /v1/images)" | jq '.images | length')" "$imgs_before" "no image row is left by the refused imports"
 
 # --- volumes ---

@@ -37,6 +37,20 @@ ok $? "a raw file imports" "$out"
 rb_id=$("$NUBO" image show rb --json | jq -r .id)
 is "$(qemu-img info --output=json "$T_STATE/images/$rb_id/disk.qcow2" | jq -r .format)" qcow2 "a raw import is stored as qcow2"
 
+# A direct-boot import: tiny's own disk, kernel and initrd, imported back; a VM boots from it.
+tiny_dir="$T_STATE/images/$("$NUBO" image show tiny --json | jq -r .id)"
+out=$("$NUBO" image import tiny2 --file "$tiny_dir/disk.qcow2" --boot direct --kernel "$tiny_dir/vmlinuz" \
+	--initrd "$tiny_dir/initrd.img" --cmdline "$(jq -r .cmdline "$tiny_dir/image.json")" --wait 2>&1)
+ok $? "an image imports for direct boot with its kernel and initrd" "$out"
+is "$("$NUBO" image show tiny2 --json | jq -r .boot)" direct "it boots direct"
+out=$("$NUBO" vm create direct1 --type nano --image tiny2 --wait 2>&1)
+ok $? "a VM boots from the direct-boot import" "$out"
+"$NUBO" vm delete direct1 --wait >/dev/null 2>&1
+"$NUBO" image delete tiny2 >/dev/null
+out=$("$NUBO" image import x --file "$T_DIR/a.qcow2" --boot direct 2>&1)
+is "$?" 1 "direct boot without a kernel is refused"
+like "$out" "boot direct needs kernel and initrd" "the error says what is missing"
+
 # Imports over HTTP from servers on this machine's loopback.
 mkdir -p "$T_DIR/www" && cp "$T_DIR/a.qcow2" "$T_DIR/www/"
 port=$((20000 + RANDOM % 20000))
