@@ -4,7 +4,7 @@
 BUILD ?= build
 MESON_OPTS ?= -Dwerror=true
 
-.PHONY: all deps build demo test install clean
+.PHONY: all deps build demo test bench install clean
 
 all: build
 
@@ -22,6 +22,9 @@ demo: build
 
 test: build
 	@tests/run.sh $(BUILD)
+
+bench: build
+	@bench/run.sh $(BUILD)
 
 install: build
 	meson install -C $(BUILD)
