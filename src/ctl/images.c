@@ -342,6 +342,26 @@ static int start_build(struct ctl *c, const char *image_id, struct err *e)
 	return 0;
 }
 
+/* Records the image and its operation in one transaction, then starts the
+ * job that makes it; on failure nothing is recorded and img's fields are freed. */
+static int record_and_start(struct ctl *c, struct image *img, struct operation *op, struct err *e)
+{
+	bool ok = store_tx_begin(c->st, e) == 0;
+	if (ok) {
+		ok = store_image_insert(c->st, img, e) == 0 && store_op_insert(c->st, op, e) == 0;
+		if (store_tx_end(c->st, ok, ok ? e : NULL) < 0)
+			ok = false;
+	}
+	if (ok && start_build(c, img->id, e) < 0) {
+		store_image_delete(c->st, img->id, NULL);   /* nothing half-made is left */
+		ctl_op_finish(c, op->id, false, e->msg);
+		ok = false;
+	}
+	if (!ok)
+		image_free_fields(img);
+	return ok ? 0 : -1;
+}
+
 int ctl_image_build(struct ctl *c, const char *name, const char *recipe, struct image *img,
 		    struct operation *op, struct err *e)
 {
@@ -363,12 +383,7 @@ int ctl_image_build(struct ctl *c, const char *name, const char *recipe, struct 
 	img->created_at = time_now_ms();
 	operation_init(op, "image-build", img->id, img->name);
 	snprintf(img->op_id, sizeof(img->op_id), "%s", op->id);
-	if (store_tx_begin(c->st, e) < 0)
-		return -1;
-	bool ok = store_image_insert(c->st, img, e) == 0 && store_op_insert(c->st, op, e) == 0;
-	if (store_tx_end(c->st, ok, ok ? e : NULL) < 0 || !ok)
-		return -1;
-	return start_build(c, img->id, e);
+	return record_and_start(c, img, op, e);
 }
 
 static bool is_hex64(const char *s)
@@ -442,17 +457,7 @@ int ctl_image_import(struct ctl *c, const struct image_import *r, struct image *
 	img->created_at = time_now_ms();
 	operation_init(op, "image-import", img->id, img->name);
 	snprintf(img->op_id, sizeof(img->op_id), "%s", op->id);
-	bool ok = store_tx_begin(c->st, e) == 0;
-	if (ok) {
-		ok = store_image_insert(c->st, img, e) == 0 && store_op_insert(c->st, op, e) == 0;
-		if (store_tx_end(c->st, ok, ok ? e : NULL) < 0)
-			ok = false;
-	}
-	if (!ok || start_build(c, img->id, e) < 0) {
-		image_free_fields(img);
-		return -1;
-	}
-	return 0;
+	return record_and_start(c, img, op, e);
 }
 
 int ctl_image_from_vm(struct ctl *c, const char *name, const char *vm_ref, struct image *img,
@@ -480,17 +485,7 @@ int ctl_image_from_vm(struct ctl *c, const char *name, const char *vm_ref, struc
 	vm_free_fields(&vm);
 	operation_init(op, "image-create", img->id, img->name);
 	snprintf(img->op_id, sizeof(img->op_id), "%s", op->id);
-	bool ok = store_tx_begin(c->st, e) == 0;
-	if (ok) {
-		ok = store_image_insert(c->st, img, e) == 0 && store_op_insert(c->st, op, e) == 0;
-		if (store_tx_end(c->st, ok, ok ? e : NULL) < 0)
-			ok = false;
-	}
-	if (!ok || start_build(c, img->id, e) < 0) {
-		image_free_fields(img);
-		return -1;
-	}
-	return 0;
+	return record_and_start(c, img, op, e);
 }
 
 int ctl_image_delete(struct ctl *c, const char *ref, struct err *e)
