@@ -17,11 +17,17 @@ set -uo pipefail
 IMAGE=${BENCH_IMAGE:-tiny}
 TAG=${BENCH_TAG:-01}
 TYPE=${BENCH_TYPE:-small}
-MEM=$(api_get /v1/types | jq -r --arg t "$TYPE" '.types[] | select(.name == $t) | .memory_mib')
-image_env "$IMAGE" || die "no image $IMAGE"
 OUT=$BENCH_DIR/data/$TAG-ssh-ready-$IMAGE.tsv
 WORK=$BENCH_DIR/b$TAG
 mkdir -p "$WORK"
+# BENCH_REPORT_ONLY=1: only the report, from the data of an earlier run (BENCH_KEEP).
+if [ -n "${BENCH_REPORT_ONLY:-}" ]; then
+	. "$WORK/meta"
+else
+	MEM=$(api_get /v1/types | jq -r --arg t "$TYPE" '.types[] | select(.name == $t) | .memory_mib')
+	image_env "$IMAGE" || die "no image $IMAGE"
+	printf 'MEM=%q\nIMG_BOOT=%q\n' "$MEM" "$IMG_BOOT" >"$WORK/meta"
+fi
 # Console lines that mark the guest's progress. tiny: the kernel starting the
 # initrd; its boot script done (dropbear starts), DHCP client started, lease
 # obtained, "ssh ready on IP". debian-12: systemd, cloud-init's first stage,
@@ -37,6 +43,7 @@ else
 	GUEST="guest: sshd started (console line)"
 fi
 HDR=$'peer\trun\taccepted\tdisk\tqemu\tconsole\tkernel0\tinit\tguest_ssh\tssh\tnubo_boot\tnubo_ssh\tdone\t'"$X3"$'\t'"$X4"$'\t'"$X5"
+if [ -z "${BENCH_REPORT_ONLY:-}" ]; then
 echo "$HDR" >"$OUT"
 
 # row PEER RUN WATCH_TSV ACCEPTED DISK NUBO_BOOT NUBO_SSH DONE: one line of $OUT.
@@ -164,6 +171,7 @@ for i in $(seq 1 "$BENCH_N"); do
 	done
 	say "run $i/$BENCH_N: $(awk -F'\t' -v r="$i" '$2 == r { printf "%s %.2f s  ", $1, $10 / 1000 }' "$OUT")"
 done
+fi
 
 # --- report ---------------------------------------------------------------------------
 for p in nubo plain libvirt nubopvh plainpvh; do where "$OUT" peer "$p" >"$WORK/$p.tsv"; done
@@ -250,6 +258,12 @@ fi
 	echo
 	md_table <"$WORK/table.tsv"
 	echo
+	cut=$(awk -F'\t' 'NR > 1 && $1 == "nubo" && $13 !~ /^[0-9]+$/ { c++ } END { print c + 0 }' "$OUT")
+	if [ "$cut" -gt 0 ]; then
+		echo "In $cut of the $BENCH_N nubo runs nubod had not reported ssh-ready ${BENCH_GRACE:-15} s after SSH answered;"
+		echo "the benchmark stopped waiting there (nubod gives up only after ssh_wait_s, 300 s)."
+		echo
+	fi
 	echo "Where the time goes (medians of the per-run differences):"
 	echo
 	md_table <"$WORK/segments.tsv"

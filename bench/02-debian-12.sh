@@ -15,6 +15,7 @@ if [ ! -f "$REPO/images/debian-12/build.sh" ]; then
 	} >"$BENCH_DIR/out/02-ssh-ready.md"
 	exit 0
 fi
+[ -n "${BENCH_REPORT_ONLY:-}" ] && BENCH_IMAGE=debian-12 BENCH_TAG=02 exec bash "$BENCH_SRC/01-ssh-ready.sh"
 t=$(now_ms)
 if [ "$(api_get /v1/images/debian-12 2>/dev/null | jq -r .state)" != ready ]; then
 	"$NUBO" image build debian-12 --wait >"$BENCH_DIR/logs/image-build-debian-12.log" 2>&1 ||

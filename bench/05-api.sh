@@ -24,6 +24,8 @@ SEC=${BENCH_API_SECONDS:-1}
 SEC_LONG=${BENCH_API_SECONDS_LONG:-5}
 CONNS=4
 ROWS=${BENCH_API_ROWS:-0 100 10000}
+# BENCH_REPORT_ONLY=1: only the report, from the data of an earlier run (BENCH_KEEP).
+if [ -z "${BENCH_REPORT_ONLY:-}" ]; then
 echo $'target\trows\tclient\trun\trequests\trps\tp50_ms\tp99_ms\tmax_ms\tbytes' >"$OUT"
 echo $'rows\trss_idle_kib\trss_after_kib\thwm_kib\tidle_cpu_pct' >"$MEMOUT"
 
@@ -100,12 +102,20 @@ for rows in $ROWS; do
 			"$BENCHTOOL" load --unix "$d/nubod.sock" --path /v1/vms --conns "$CONNS" --duration 4 --warmup 0 >/dev/null 2>&1 &
 			lp=$!
 			sleep 0.5
-			perf record -F 499 -g -o "$WORK/perf.data" -p "$pid" -- sleep 3 >/dev/null 2>&1 &&
-				perf report -i "$WORK/perf.data" --stdio --no-children --sort symbol 2>/dev/null |
-				awk '/^ +[0-9.]+%/ && n < 12 { sub(/^ +/, ""); pct = $1; $1 = ""; sub(/^ +\[.\] +/, ""); printf "%s\t%s\n", pct, $0; n++ }' \
-					>"$WORK/profile.tsv" && PROFILE=1
+			perf record -F 499 -g -o "$WORK/perf.data" -p "$pid" -- sleep 3 >/dev/null 2>&1 && PROFILE=1
 			wait $lp
 		fi
+	fi
+	if [ "$rows" = 10000 ] && [ -n "$PROFILE" ]; then
+		# Self time by library, then the top symbols (with their library).
+		{
+			printf 'library\tshare\n'
+			perf report -i "$WORK/perf.data" --stdio --no-children --sort dso 2>/dev/null |
+				awk '/^ +[0-9.]+%/ && n < 6 { printf "%s\t%s\n", $2, $1; n++ }'
+		} >"$BENCH_DIR/data/05-api-profile.tsv"
+		perf report -i "$WORK/perf.data" --stdio --no-children --sort dso,symbol 2>/dev/null |
+			awk '/^ +[0-9.]+%/ && n < 12 { sym = $4; if (sym ~ /^0x/) sym = "(no symbols)"; printf "%s\t`%s`\t%s\n", $1, sym, $2; n++ }' \
+			>"$WORK/profile.tsv"
 	fi
 	rss_after=$(status_kib "$pid" VmRSS)
 	hwm=$(status_kib "$pid" VmHWM)
@@ -129,6 +139,8 @@ if [ -f "$WORK/payload.json" ]; then
 	done
 	kill "$socat_pid" "$fp" 2>/dev/null
 fi
+fi
+[ -f "$WORK/perf.data" ] && [ -s "$BENCH_DIR/data/05-api-profile.tsv" ] && PROFILE=1
 
 # --- report ---------------------------------------------------------------------
 sel() { awk -F'\t' -v t="$1" -v r="$2" -v c="$3" -v k="$4" 'NR == 1 { for (i = 1; i <= NF; i++) if ($i == k) x = i; next }
@@ -205,9 +217,12 @@ per_vm() { # COLUMN → KiB per VM between 0 and 10,000 rows
 	md_table <"$WORK/memory.tsv"
 	if [ -n "$PROFILE" ]; then
 		echo
-		echo "Where nubod's CPU goes while serving the 10,000-row list (perf, self time, top symbols):"
+		echo "Where nubod's CPU goes while serving the 10,000-row list (perf, 3 s under load, self"
+		echo "time), by library and by symbol:"
 		echo
-		{ printf 'share\tsymbol\n'; cat "$WORK/profile.tsv"; } | md_table
+		md_table <"$BENCH_DIR/data/05-api-profile.tsv"
+		echo
+		{ printf 'share\tsymbol\tlibrary\n'; cat "$WORK/profile.tsv"; } | md_table
 	fi
 } >"$BENCH_DIR/out/05-api.md"
 echo

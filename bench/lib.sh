@@ -92,7 +92,8 @@ fmt_ms() {
 # fmt_x: ratios "1.23× (1.10–1.40)"
 fmt_x() {
 	awk -v s="$1" 'BEGIN { split(s, v, " "); if (v[4] == 0) { print "–"; exit }
-		if (v[4] == 1) printf "%.2f×\n", v[1]; else printf "%.2f× (%.2f–%.2f)\n", v[1], v[2], v[3] }'
+		f = (v[1] < 0.01) ? "%.4f" : (v[1] < 0.1 ? "%.3f" : "%.2f")
+		if (v[4] == 1) printf f "×\n", v[1]; else printf f "× (" f "–" f ")\n", v[1], v[2], v[3] }'
 }
 # fmt_n FORMAT: any number "median (min–max)" with a printf format
 fmt_n() {
@@ -149,10 +150,11 @@ nubod_down() {
 }
 
 # nubo_retire NAME...: takes measured VMs out of the way. They are stopped
-# (--force), not deleted: nubod gives a deleted VM's address to the next VM
-# at once while dnsmasq still holds the old VM's lease for it, so that VM is
-# given another address and its SSH is never found (see the findings). The
-# stopped VMs hold no vCPU or memory; nubod --destroy removes them at the end.
+# (--force), not deleted, so that no VM reuses a just-freed address: builds
+# of nubod before commit 90ce19c left the deleted VM's lease in dnsmasq, and
+# the next VM got another address than the one nubod probed (run.sh's last
+# check tests reuse on its own). Stopped VMs hold no vCPU or memory; nubod
+# --destroy removes them at the end.
 nubo_retire() {
 	local n
 	for n in "$@"; do
