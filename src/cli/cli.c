@@ -64,6 +64,21 @@ json_t *cli_get(struct cli_ctx *ctx, const char *path)
 	return j;
 }
 
+const char *cli_or_dash(const char *s)
+{
+	return s ? s : "-";
+}
+
+const struct arg_flag cli_json_flags[] = {
+	{"json", 0, ARG_BOOL, NULL, "print the API's JSON"},
+	{NULL, 0, 0, NULL, NULL},
+};
+
+const struct arg_flag cli_wait_flags[] = {
+	{"wait", 0, ARG_BOOL, NULL, "follow the action to its end, printing each phase"},
+	{NULL, 0, 0, NULL, NULL},
+};
+
 int cli_act(struct cli_ctx *ctx, const struct args *a, const char *method, const char *path, json_t *body,
 	    const char *noun, const char *name, const char *doing, const char *done)
 {

@@ -49,6 +49,12 @@ int cli_print_json(struct cli_ctx *ctx, const json_t *j);
 /* GETs path and returns the parsed JSON (caller decrefs), or NULL after
  * printing the error. */
 json_t *cli_get(struct cli_ctx *ctx, const char *path);
+/* s, or "-" for a field that is not set (tables and key: value views). */
+const char *cli_or_dash(const char *s);
+/* The flag tables most list/show and action verbs take. */
+extern const struct arg_flag cli_json_flags[];   /* --json */
+extern const struct arg_flag cli_wait_flags[];   /* --wait */
+
 /* What every action on a resource does: send it, then follow the operation
  * (with --wait) or say how to. noun is the answer's key ("volume") and names
  * it for people; name NULL takes the resource's name from the answer. A 200

@@ -9,11 +9,6 @@
 #include "cli/format.h"
 #include "util/str.h"
 
-static const struct arg_flag show_flags[] = {
-	{"json", 0, ARG_BOOL, NULL, "print the API's JSON"},
-	{NULL, 0, 0, NULL, NULL},
-};
-
 static void print_host(struct cli_ctx *ctx, const json_t *h)
 {
 	int64_t vcpus = cli_jint(h, "vcpus", -1), vcpus_alloc = cli_jint(h, "vcpus_allocatable", -1);
@@ -39,7 +34,7 @@ static int host_show(struct cli_ctx *ctx, const struct args *a)
 }
 
 static const struct cli_verb host_verbs[] = {
-	{"show", "[--json]", "Show the host's capacity: vCPUs and memory, used and free", NULL, show_flags, 0, 0,
+	{"show", "[--json]", "Show the host's capacity: vCPUs and memory, used and free", NULL, cli_json_flags, 0, 0,
 	 false, host_show},
 	{NULL, NULL, NULL, NULL, NULL, 0, 0, false, NULL},
 };

@@ -12,11 +12,6 @@
 #include "cli/wait.h"
 #include "util/str.h"
 
-static const struct arg_flag json_flags[] = {
-	{"json", 0, ARG_BOOL, NULL, "print the API's JSON"},
-	{NULL, 0, 0, NULL, NULL},
-};
-
 static const struct arg_flag build_flags[] = {
 	{"name", 0, ARG_VALUE, "NAME", "name of the new image (default: the recipe's name)"},
 	{"wait", 0, ARG_BOOL, NULL, "follow the build to its end, printing each phase"},
@@ -41,11 +36,6 @@ static const struct arg_flag create_flags[] = {
 	{"wait", 0, ARG_BOOL, NULL, "follow the copy to its end"},
 	{NULL, 0, 0, NULL, NULL},
 };
-
-static const char *or_dash(const char *s)
-{
-	return s ? s : "-";
-}
 
 static void print_images(struct cli_ctx *ctx, const json_t *j)
 {
@@ -84,14 +74,14 @@ static void print_image(struct cli_ctx *ctx, const json_t *img)
 				      ? fmt_bytes(cli_jint(img, "size_bytes", 0))
 				      : xstrdup("-");
 	autofree char *age = fmt_age_since(cli_jstr(img, "created_at"), ctx->now_ms);
-	fprintf(ctx->out, "Name:       %s\n", or_dash(cli_jstr(img, "name")));
-	fprintf(ctx->out, "ID:         %s\n", or_dash(cli_jstr(img, "id")));
-	fprintf(ctx->out, "State:      %s\n", or_dash(cli_jstr(img, "state")));
+	fprintf(ctx->out, "Name:       %s\n", cli_or_dash(cli_jstr(img, "name")));
+	fprintf(ctx->out, "ID:         %s\n", cli_or_dash(cli_jstr(img, "id")));
+	fprintf(ctx->out, "State:      %s\n", cli_or_dash(cli_jstr(img, "state")));
 	if (cli_jstr(img, "error"))
 		fprintf(ctx->out, "Error:      %s\n", cli_jstr(img, "error"));
-	fprintf(ctx->out, "Recipe:     %s\n", or_dash(cli_jstr(img, "recipe")));
-	fprintf(ctx->out, "Boot:       %s\n", or_dash(cli_jstr(img, "boot")));
-	fprintf(ctx->out, "User:       %s\n", or_dash(cli_jstr(img, "user")));
+	fprintf(ctx->out, "Recipe:     %s\n", cli_or_dash(cli_jstr(img, "recipe")));
+	fprintf(ctx->out, "Boot:       %s\n", cli_or_dash(cli_jstr(img, "boot")));
+	fprintf(ctx->out, "User:       %s\n", cli_or_dash(cli_jstr(img, "user")));
 	fprintf(ctx->out, "Size:       %s on disk", size);
 	if (json_is_integer(json_object_get(img, "virtual_size_bytes"))) {
 		autofree char *vsize = fmt_bytes(cli_jint(img, "virtual_size_bytes", 0));
@@ -101,7 +91,7 @@ static void print_image(struct cli_ctx *ctx, const json_t *img)
 	if (cli_jstr(img, "source"))
 		fprintf(ctx->out, "Source:     %s%s%s\n", cli_jstr(img, "source"), cli_jstr(img, "sha256") ? " sha256 " : "",
 			cli_jstr(img, "sha256") ? cli_jstr(img, "sha256") : "");
-	fprintf(ctx->out, "Created:    %s (%s ago)\n", or_dash(cli_jstr(img, "created_at")), age);
+	fprintf(ctx->out, "Created:    %s (%s ago)\n", cli_or_dash(cli_jstr(img, "created_at")), age);
 }
 
 static int image_show(struct cli_ctx *ctx, const struct args *a)
@@ -121,7 +111,7 @@ static int post_image(struct cli_ctx *ctx, const struct args *a, json_t *body, c
 	if (rc < 0)
 		return cli_fail(ctx, CLI_EXIT_FAILED, &e);
 	const json_t *img = json_object_get(resp, "image");
-	autofree char *what = xasprintf("%s image %s (%s)", doing, name, or_dash(cli_jstr(img, "id")));
+	autofree char *what = xasprintf("%s image %s (%s)", doing, name, cli_or_dash(cli_jstr(img, "id")));
 	bool finished;
 	int64_t took = -1;
 	rc = wait_or_report(ctx, json_object_get(resp, "operation"), args_has(a, "wait"), what, &finished, &took);
@@ -131,8 +121,8 @@ static int post_image(struct cli_ctx *ctx, const struct args *a, json_t *body, c
 		autofree char *d = fmt_duration_ms(took);
 		autofree char *size = fmt_bytes(cli_jint(now, "size_bytes", -1));
 		fprintf(ctx->out, "%s image %s (%s) in %s: %s, boot %s, user %s\n", done, name,
-			or_dash(cli_jstr(img, "id")), d, size, or_dash(cli_jstr(now, "boot")),
-			or_dash(cli_jstr(now, "user")));
+			cli_or_dash(cli_jstr(img, "id")), d, size, cli_or_dash(cli_jstr(now, "boot")),
+			cli_or_dash(cli_jstr(now, "user")));
 		json_decref(now);
 	}
 	json_decref(resp);
@@ -210,8 +200,8 @@ static int image_delete(struct cli_ctx *ctx, const struct args *a)
 
 static const struct cli_verb image_verbs[] = {
 	{"list", "[--json]", "List images with their state, boot mode, login user, size and age", NULL,
-	 json_flags, 0, 0, false, image_list},
-	{"show", "NAME [--json]", "Show one image", NULL, json_flags, 1, 1, false, image_show},
+	 cli_json_flags, 0, 0, false, image_list},
+	{"show", "NAME [--json]", "Show one image", NULL, cli_json_flags, 1, 1, false, image_show},
 	{"build", "RECIPE [--name NAME] [--wait]", "Build an image from a recipe shipped with nubo (tiny, debian-12)",
 	 "Recipes live in nubo's images/ directory: 'tiny' (seconds to build, the default\n"
 	 "image of new VMs) and 'debian-12' (about a minute).\n",

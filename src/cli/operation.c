@@ -10,11 +10,6 @@
 #include "cli/wait.h"
 #include "util/str.h"
 
-static const struct arg_flag show_flags[] = {
-	{"json", 0, ARG_BOOL, NULL, "print the API's JSON"},
-	{NULL, 0, 0, NULL, NULL},
-};
-
 static json_t *get_op(struct cli_ctx *ctx, const char *id)
 {
 	autofree char *path = client_path("/v1/operations/%s", id);
@@ -66,7 +61,7 @@ static int op_wait(struct cli_ctx *ctx, const struct args *a)
 }
 
 static const struct cli_verb op_verbs[] = {
-	{"show", "ID [--json]", "Show a long action: its kind, target, phases and outcome", NULL, show_flags, 1, 1,
+	{"show", "ID [--json]", "Show a long action: its kind, target, phases and outcome", NULL, cli_json_flags, 1, 1,
 	 false, op_show},
 	{"wait", "ID", "Follow a long action to its end, printing each phase; exit 1 if it fails", NULL, NULL, 1, 1,
 	 false, op_wait},

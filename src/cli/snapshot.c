@@ -9,27 +9,12 @@
 #include "cli/wait.h"
 #include "util/str.h"
 
-static const struct arg_flag json_flags[] = {
-	{"json", 0, ARG_BOOL, NULL, "print the API's JSON"},
-	{NULL, 0, 0, NULL, NULL},
-};
-
 static const struct arg_flag create_flags[] = {
 	{"name", 0, ARG_VALUE, "NAME", "the snapshot's name (default: the VM's name and an id)"},
 	{"volume", 0, ARG_VALUE, "VOLUME", "take it of a volume instead of a VM (a standalone copy)"},
 	{"wait", 0, ARG_BOOL, NULL, "follow the action to its end"},
 	{NULL, 0, 0, NULL, NULL},
 };
-
-static const struct arg_flag wait_flags[] = {
-	{"wait", 0, ARG_BOOL, NULL, "follow the action to its end"},
-	{NULL, 0, 0, NULL, NULL},
-};
-
-static const char *or_dash(const char *s)
-{
-	return s ? s : "-";
-}
 
 static void print_snapshots(struct cli_ctx *ctx, const json_t *j)
 {
@@ -45,7 +30,7 @@ static void print_snapshots(struct cli_ctx *ctx, const json_t *j)
 	json_array_foreach(all, i, s) {
 		autofree char *age = fmt_age_since(cli_jstr(s, "created_at"), ctx->now_ms);
 		autofree char *of = cli_jstr(s, "volume") ? xasprintf("volume %s", cli_jstr(s, "volume"))
-							 : xasprintf("vm %s", or_dash(cli_jstr(s, "vm")));
+							 : xasprintf("vm %s", cli_or_dash(cli_jstr(s, "vm")));
 		const char *row[] = {cli_jstr(s, "name"), of, cli_jstr(s, "state"), age};
 		table_add_row(t, row);
 	}
@@ -57,14 +42,14 @@ static void print_snapshots(struct cli_ctx *ctx, const json_t *j)
 static void print_snapshot(struct cli_ctx *ctx, const json_t *s)
 {
 	autofree char *age = fmt_age_since(cli_jstr(s, "created_at"), ctx->now_ms);
-	fprintf(ctx->out, "Name:       %s\n", or_dash(cli_jstr(s, "name")));
-	fprintf(ctx->out, "ID:         %s\n", or_dash(cli_jstr(s, "id")));
+	fprintf(ctx->out, "Name:       %s\n", cli_or_dash(cli_jstr(s, "name")));
+	fprintf(ctx->out, "ID:         %s\n", cli_or_dash(cli_jstr(s, "id")));
 	if (cli_jstr(s, "volume"))
 		fprintf(ctx->out, "Volume:     %s\n", cli_jstr(s, "volume"));
 	else
-		fprintf(ctx->out, "VM:         %s\n", or_dash(cli_jstr(s, "vm")));
-	fprintf(ctx->out, "State:      %s\n", or_dash(cli_jstr(s, "state")));
-	fprintf(ctx->out, "Taken:      %s (%s ago)\n", or_dash(cli_jstr(s, "created_at")), age);
+		fprintf(ctx->out, "VM:         %s\n", cli_or_dash(cli_jstr(s, "vm")));
+	fprintf(ctx->out, "State:      %s\n", cli_or_dash(cli_jstr(s, "state")));
+	fprintf(ctx->out, "Taken:      %s (%s ago)\n", cli_or_dash(cli_jstr(s, "created_at")), age);
 }
 
 static int snapshot_list(struct cli_ctx *ctx, const struct args *a)
@@ -105,13 +90,13 @@ static const struct cli_verb snapshot_verbs[] = {
 	 "is a copy made at one instant; make a volume from it with\n"
 	 "nubo volume create NAME --from-snapshot SNAPSHOT.\n",
 	 create_flags, 0, 1, false, snapshot_create},
-	{"list", "[--json]", "List snapshots with their VM, state and age", NULL, json_flags, 0, 0, false,
+	{"list", "[--json]", "List snapshots with their VM, state and age", NULL, cli_json_flags, 0, 0, false,
 	 snapshot_list},
-	{"show", "NAME [--json]", "Show one snapshot", NULL, json_flags, 1, 1, false, snapshot_show},
+	{"show", "NAME [--json]", "Show one snapshot", NULL, cli_json_flags, 1, 1, false, snapshot_show},
 	{"delete", "NAME [--wait]", "Delete a snapshot",
 	 "Its data is merged into the disks and snapshots built on it, so nothing else\n"
 	 "changes. Refused while a running VM's disk is built on it: stop the VM first.\n",
-	 wait_flags, 1, 1, false, snapshot_delete},
+	 cli_wait_flags, 1, 1, false, snapshot_delete},
 	{NULL, NULL, NULL, NULL, NULL, 0, 0, false, NULL},
 };
 

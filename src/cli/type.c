@@ -8,11 +8,6 @@
 #include "cli/table.h"
 #include "util/str.h"
 
-static const struct arg_flag list_flags[] = {
-	{"json", 0, ARG_BOOL, NULL, "print the API's JSON"},
-	{NULL, 0, 0, NULL, NULL},
-};
-
 static void print_types(struct cli_ctx *ctx, const json_t *j)
 {
 	static const char *const headers[] = {"NAME", "VCPUS", "MEMORY", "PRICE/HOUR"};
@@ -42,7 +37,7 @@ static int type_list(struct cli_ctx *ctx, const struct args *a)
 }
 
 static const struct cli_verb type_verbs[] = {
-	{"list", "[--json]", "List machine types: vCPUs, memory and price per hour", NULL, list_flags, 0, 0,
+	{"list", "[--json]", "List machine types: vCPUs, memory and price per hour", NULL, cli_json_flags, 0, 0,
 	 false, type_list},
 	{NULL, NULL, NULL, NULL, NULL, 0, 0, false, NULL},
 };

@@ -20,11 +20,6 @@
 
 #define USER_DATA_MAX (64 * 1024)
 
-static const struct arg_flag json_flags[] = {
-	{"json", 0, ARG_BOOL, NULL, "print the API's JSON"},
-	{NULL, 0, 0, NULL, NULL},
-};
-
 static const struct arg_flag create_flags[] = {
 	{"type", 0, ARG_VALUE, "T", "machine type (default small; see 'nubo type list')"},
 	{"image", 0, ARG_VALUE, "I", "image to boot (default tiny; see 'nubo image list')"},
@@ -34,11 +29,6 @@ static const struct arg_flag create_flags[] = {
 	{"ephemeral", 0, ARG_VALUE, "SIZE", "an instance-store disk, empty at every start, gone on stop and delete"},
 	{"from-snapshot", 0, ARG_VALUE, "SNAPSHOT", "start from a snapshot's disk (instead of --image)"},
 	{"wait", 0, ARG_BOOL, NULL, "follow the boot to its end, printing each phase"},
-	{NULL, 0, 0, NULL, NULL},
-};
-
-static const struct arg_flag wait_flags[] = {
-	{"wait", 0, ARG_BOOL, NULL, "follow the action to its end, printing each phase"},
 	{NULL, 0, 0, NULL, NULL},
 };
 
@@ -58,11 +48,6 @@ static const struct arg_flag ssh_flags[] = {
 	{"identity", 'i', ARG_VALUE, "KEY", "private key to use (default: the VM's key file without .pub, else nubo's key)"},
 	{NULL, 0, 0, NULL, NULL},
 };
-
-static const char *or_dash(const char *s)
-{
-	return s ? s : "-";
-}
 
 static char *vm_path(const char *name, const char *suffix)
 {
@@ -114,7 +99,7 @@ static void print_ready(struct cli_ctx *ctx, const char *verb, const char *name,
 	json_t *vm = cli_get(ctx, path);
 	autofree char *d = fmt_duration_ms(took);
 	const char *ip = cli_jstr(vm, "ip");
-	fprintf(ctx->out, "%s VM %s (%s)%s%s: %s, ssh: nubo vm ssh %s\n", verb, name, or_dash(cli_jstr(vm, "id")),
+	fprintf(ctx->out, "%s VM %s (%s)%s%s: %s, ssh: nubo vm ssh %s\n", verb, name, cli_or_dash(cli_jstr(vm, "id")),
 		took >= 0 ? " in " : "", took >= 0 ? d : "", ip ? ip : "no IP yet", name);
 	json_decref(vm);
 }
@@ -170,7 +155,7 @@ static int vm_create(struct cli_ctx *ctx, const struct args *a)
 	if (rc < 0)
 		return cli_fail(ctx, CLI_EXIT_FAILED, &e);
 	const json_t *vm = json_object_get(resp, "vm");
-	autofree char *doing = xasprintf("Creating VM %s (%s)", name, or_dash(cli_jstr(vm, "id")));
+	autofree char *doing = xasprintf("Creating VM %s (%s)", name, cli_or_dash(cli_jstr(vm, "id")));
 	bool done;
 	int64_t took = -1;
 	rc = wait_or_report(ctx, json_object_get(resp, "operation"), args_has(a, "wait"), doing, &done, &took);
@@ -219,13 +204,13 @@ static void show_time(struct cli_ctx *ctx, const char *label, const char *ts)
 
 static void print_vm(struct cli_ctx *ctx, const json_t *vm)
 {
-	const char *name = or_dash(cli_jstr(vm, "name"));
-	const char *state = or_dash(cli_jstr(vm, "state"));
+	const char *name = cli_or_dash(cli_jstr(vm, "name"));
+	const char *state = cli_or_dash(cli_jstr(vm, "state"));
 	int64_t vcpus = cli_jint(vm, "vcpus", -1);
 	autofree char *mem = fmt_mib(cli_jint(vm, "memory_mib", -1));
 
 	fprintf(ctx->out, "%-12s%s\n", "Name:", name);
-	fprintf(ctx->out, "%-12s%s\n", "ID:", or_dash(cli_jstr(vm, "id")));
+	fprintf(ctx->out, "%-12s%s\n", "ID:", cli_or_dash(cli_jstr(vm, "id")));
 	fprintf(ctx->out, "%-12s%s", "State:", state);
 	if (cli_jstr(vm, "power") && strcmp(cli_jstr(vm, "power"), state) != 0 &&
 	    strcmp(state, "error") != 0)
@@ -233,15 +218,15 @@ static void print_vm(struct cli_ctx *ctx, const json_t *vm)
 	fputc('\n', ctx->out);
 	if (cli_jstr(vm, "reason"))
 		fprintf(ctx->out, "%-12s%s\n", "Reason:", cli_jstr(vm, "reason"));
-	fprintf(ctx->out, "%-12s%s (%lld vCPU%s, %s)\n", "Type:", or_dash(cli_jstr(vm, "type")), (long long)vcpus,
+	fprintf(ctx->out, "%-12s%s (%lld vCPU%s, %s)\n", "Type:", cli_or_dash(cli_jstr(vm, "type")), (long long)vcpus,
 		vcpus == 1 ? "" : "s", mem);
-	fprintf(ctx->out, "%-12s%s\n", "Image:", or_dash(cli_jstr(vm, "image")));
-	fprintf(ctx->out, "%-12s%s\n", "Network:", or_dash(cli_jstr(vm, "network")));
-	fprintf(ctx->out, "%-12s%s\n", "IP:", or_dash(cli_jstr(vm, "ip")));
-	fprintf(ctx->out, "%-12s%s\n", "MAC:", or_dash(cli_jstr(vm, "mac")));
+	fprintf(ctx->out, "%-12s%s\n", "Image:", cli_or_dash(cli_jstr(vm, "image")));
+	fprintf(ctx->out, "%-12s%s\n", "Network:", cli_or_dash(cli_jstr(vm, "network")));
+	fprintf(ctx->out, "%-12s%s\n", "IP:", cli_or_dash(cli_jstr(vm, "ip")));
+	fprintf(ctx->out, "%-12s%s\n", "MAC:", cli_or_dash(cli_jstr(vm, "mac")));
 	fprintf(ctx->out, "%-12snubo vm ssh %s  (user %s, key %s)\n", "SSH:", name,
-		cli_jstr(vm, "ssh_user") ? cli_jstr(vm, "ssh_user") : "root", or_dash(cli_jstr(vm, "ssh_key_file")));
-	fprintf(ctx->out, "%-12s%s\n", "Accel:", or_dash(cli_jstr(vm, "accel")));
+		cli_jstr(vm, "ssh_user") ? cli_jstr(vm, "ssh_user") : "root", cli_or_dash(cli_jstr(vm, "ssh_key_file")));
+	fprintf(ctx->out, "%-12s%s\n", "Accel:", cli_or_dash(cli_jstr(vm, "accel")));
 	if (cli_jint(vm, "pid", 0) > 0)
 		fprintf(ctx->out, "%-12s%lld\n", "PID:", (long long)cli_jint(vm, "pid", 0));
 	show_time(ctx, "Created:", cli_jstr(vm, "created_at"));
@@ -277,7 +262,7 @@ static int follow_action(struct cli_ctx *ctx, const struct args *a, const struct
 	if (status == 200 && op_state && strcmp(op_state, "succeeded") == 0) {
 		/* Nothing to do: starting a running VM, stopping a stopped one. */
 		fprintf(ctx->out, "VM %s is already %s\n", name,
-			or_dash(cli_jstr(json_object_get(resp, "vm"), "state")));
+			cli_or_dash(cli_jstr(json_object_get(resp, "vm"), "state")));
 		return CLI_EXIT_OK;
 	}
 	autofree char *doing = xasprintf("%s VM %s", act->doing, name);
@@ -353,7 +338,7 @@ static int vm_delete(struct cli_ctx *ctx, const struct args *a)
 /* Checks that vm can be reached; returns 0 or prints why and returns the exit code. */
 static int ssh_check_vm(struct cli_ctx *ctx, const char *name, const json_t *vm)
 {
-	const char *state = or_dash(cli_jstr(vm, "state"));
+	const char *state = cli_or_dash(cli_jstr(vm, "state"));
 	const char *ip = cli_jstr(vm, "ip");
 	const char *reason = cli_jstr(vm, "reason");
 	if (strcmp(state, "stopped") == 0)
@@ -362,7 +347,7 @@ static int ssh_check_vm(struct cli_ctx *ctx, const char *name, const json_t *vm)
 	if (strcmp(state, "pending") == 0)
 		return cli_failf(ctx, CLI_EXIT_FAILED,
 				 "VM %s is still starting (pending); follow it with: nubo operation wait %s", name,
-				 or_dash(cli_jstr(vm, "operation")));
+				 cli_or_dash(cli_jstr(vm, "operation")));
 	if (strcmp(state, "running") != 0)
 		return cli_failf(ctx, CLI_EXIT_FAILED, "VM %s is %s, not running%s%s", name, state,
 				 reason ? ": " : "", reason ? reason : "");
@@ -440,20 +425,20 @@ static const struct cli_verb vm_verbs[] = {
 	 "checked before anything is sent: a bad one exits 2 and creates nothing.\n"
 	 "Without --wait, nubo prints the operation to follow and returns at once.\n",
 	 create_flags, 1, 1, false, vm_create},
-	{"list", "[--json]", "List VMs with their state, type, image, IP and age", NULL, json_flags, 0, 0, false,
+	{"list", "[--json]", "List VMs with their state, type, image, IP and age", NULL, cli_json_flags, 0, 0, false,
 	 vm_list},
-	{"show", "NAME [--json]", "Show one VM: state, size, address, SSH, boot phases, accel", NULL, json_flags,
+	{"show", "NAME [--json]", "Show one VM: state, size, address, SSH, boot phases, accel", NULL, cli_json_flags,
 	 1, 1, false, vm_show},
-	{"start", "NAME [--wait]", "Start a stopped VM", NULL, wait_flags, 1, 1, false, vm_start},
+	{"start", "NAME [--wait]", "Start a stopped VM", NULL, cli_wait_flags, 1, 1, false, vm_start},
 	{"stop", "NAME [--force] [--wait]", "Stop a VM (ACPI shutdown, or power off with --force)",
 	 "A stopped VM keeps its disk and IP address and uses no vCPU or memory.\n", stop_flags, 1, 1, false,
 	 vm_stop},
-	{"reboot", "NAME [--wait]", "Reboot a running VM", NULL, wait_flags, 1, 1, false, vm_reboot},
+	{"reboot", "NAME [--wait]", "Reboot a running VM", NULL, cli_wait_flags, 1, 1, false, vm_reboot},
 	{"restore", "NAME --snapshot SNAPSHOT [--wait]", "Roll a stopped VM's disk back to one of its snapshots",
 	 "What was written since the snapshot is gone; the snapshot stays. Stop the VM\n"
 	 "first; start it again afterwards.\n",
 	 restore_flags, 1, 1, false, vm_restore},
-	{"delete", "NAME [--wait]", "Delete a VM and its disk", NULL, wait_flags, 1, 1, false, vm_delete},
+	{"delete", "NAME [--wait]", "Delete a VM and its disk", NULL, cli_wait_flags, 1, 1, false, vm_delete},
 	{"ssh", "NAME [-i KEY] [-- CMD...]", "Open a shell on a VM, or run CMD there",
 	 "The exit status is the remote command's (255 when ssh itself fails).\n"
 	 "The private key is -i KEY if given; else the VM's --ssh-key file without .pub\n"

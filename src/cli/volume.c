@@ -9,11 +9,6 @@
 #include "cli/wait.h"
 #include "util/str.h"
 
-static const struct arg_flag json_flags[] = {
-	{"json", 0, ARG_BOOL, NULL, "print the API's JSON"},
-	{NULL, 0, 0, NULL, NULL},
-};
-
 static const struct arg_flag create_flags[] = {
 	{"size", 0, ARG_VALUE, "SIZE", "the volume's size, e.g. 5G"},
 	{"from-snapshot", 0, ARG_VALUE, "SNAPSHOT", "or a copy of a volume snapshot (as large as it)"},
@@ -26,16 +21,6 @@ static const struct arg_flag attach_flags[] = {
 	{"wait", 0, ARG_BOOL, NULL, "follow the action to its end"},
 	{NULL, 0, 0, NULL, NULL},
 };
-
-static const struct arg_flag wait_flags[] = {
-	{"wait", 0, ARG_BOOL, NULL, "follow the action to its end"},
-	{NULL, 0, 0, NULL, NULL},
-};
-
-static const char *or_dash(const char *s)
-{
-	return s ? s : "-";
-}
 
 static void print_volumes(struct cli_ctx *ctx, const json_t *j)
 {
@@ -52,7 +37,7 @@ static void print_volumes(struct cli_ctx *ctx, const json_t *j)
 	json_array_foreach(vols, i, v) {
 		autofree char *size = fmt_bytes(cli_jint(v, "size_bytes", 0));
 		autofree char *age = fmt_age_since(cli_jstr(v, "created_at"), ctx->now_ms);
-		const char *row[] = {cli_jstr(v, "name"), cli_jstr(v, "state"), size, or_dash(cli_jstr(v, "vm")), age};
+		const char *row[] = {cli_jstr(v, "name"), cli_jstr(v, "state"), size, cli_or_dash(cli_jstr(v, "vm")), age};
 		table_add_row(t, row);
 	}
 	autofree char *text = table_render(t);
@@ -64,15 +49,15 @@ static void print_volume(struct cli_ctx *ctx, const json_t *v)
 {
 	autofree char *size = fmt_bytes(cli_jint(v, "size_bytes", 0));
 	autofree char *age = fmt_age_since(cli_jstr(v, "created_at"), ctx->now_ms);
-	fprintf(ctx->out, "Name:       %s\n", or_dash(cli_jstr(v, "name")));
-	fprintf(ctx->out, "ID:         %s\n", or_dash(cli_jstr(v, "id")));
-	fprintf(ctx->out, "State:      %s\n", or_dash(cli_jstr(v, "state")));
+	fprintf(ctx->out, "Name:       %s\n", cli_or_dash(cli_jstr(v, "name")));
+	fprintf(ctx->out, "ID:         %s\n", cli_or_dash(cli_jstr(v, "id")));
+	fprintf(ctx->out, "State:      %s\n", cli_or_dash(cli_jstr(v, "state")));
 	fprintf(ctx->out, "Size:       %s\n", size);
-	fprintf(ctx->out, "VM:         %s\n", or_dash(cli_jstr(v, "vm")));
+	fprintf(ctx->out, "VM:         %s\n", cli_or_dash(cli_jstr(v, "vm")));
 	if (cli_jstr(v, "vm"))
 		fprintf(ctx->out, "In the VM:  a /dev/vdX whose serial is %s (/dev/disk/by-id/virtio-%s with udev)\n",
-			or_dash(cli_jstr(v, "id")), or_dash(cli_jstr(v, "id")));
-	fprintf(ctx->out, "Created:    %s (%s ago)\n", or_dash(cli_jstr(v, "created_at")), age);
+			cli_or_dash(cli_jstr(v, "id")), cli_or_dash(cli_jstr(v, "id")));
+	fprintf(ctx->out, "Created:    %s (%s ago)\n", cli_or_dash(cli_jstr(v, "created_at")), age);
 }
 
 static int volume_list(struct cli_ctx *ctx, const struct args *a)
@@ -123,8 +108,8 @@ static int volume_delete(struct cli_ctx *ctx, const struct args *a)
 static const struct cli_verb volume_verbs[] = {
 	{"create", "NAME --size SIZE | --from-snapshot SNAPSHOT [--wait]", "Create a persistent volume", NULL, create_flags, 1, 1, false,
 	 volume_create},
-	{"list", "[--json]", "List volumes with their state, size and VM", NULL, json_flags, 0, 0, false, volume_list},
-	{"show", "NAME [--json]", "Show one volume", NULL, json_flags, 1, 1, false, volume_show},
+	{"list", "[--json]", "List volumes with their state, size and VM", NULL, cli_json_flags, 0, 0, false, volume_list},
+	{"show", "NAME [--json]", "Show one volume", NULL, cli_json_flags, 1, 1, false, volume_show},
 	{"attach", "NAME --vm VM [--wait]", "Attach a volume to a VM",
 	 "A running VM gets it at once as a new /dev/vdX (hot-plug); a stopped VM at its\n"
 	 "next start. Its serial is the volume's id (/sys/block/vdX/serial, or\n"
@@ -133,8 +118,8 @@ static const struct cli_verb volume_verbs[] = {
 	{"detach", "NAME [--wait]", "Detach a volume from its VM",
 	 "A running VM is asked to release the device (the guest must let go of it:\n"
 	 "unmount it first); the data stays on the volume.\n",
-	 wait_flags, 1, 1, false, volume_detach},
-	{"delete", "NAME [--wait]", "Delete a volume that no VM uses", NULL, wait_flags, 1, 1, false, volume_delete},
+	 cli_wait_flags, 1, 1, false, volume_detach},
+	{"delete", "NAME [--wait]", "Delete a volume that no VM uses", NULL, cli_wait_flags, 1, 1, false, volume_delete},
 	{NULL, NULL, NULL, NULL, NULL, 0, 0, false, NULL},
 };
 
