@@ -46,9 +46,18 @@ bool api_check_fields(json_t *obj, const char *const allowed[], struct api_resp 
 /* Reads an optional string field; a present non-string is a 400. */
 bool api_opt_string(json_t *obj, const char *key, const char **out, struct api_resp *resp);
 
+/* api/fields.c: more optional fields; a present value of another type is a 400. */
+bool api_opt_bool(json_t *obj, const char *key, bool dflt, bool *out, struct api_resp *resp);
+/* A list of strings; *out (free it) points into obj. */
+bool api_opt_string_list(json_t *obj, const char *key, const char ***out, int *n, struct api_resp *resp);
+/* A port or range given as a number or a string; *out is text (in buf or obj). */
+bool api_opt_port(json_t *obj, const char *key, char buf[16], const char **out, struct api_resp *resp);
+
 /* The route tables of each resource file. */
 extern const struct api_route api_vm_routes[];
 extern const struct api_route api_image_routes[];
 extern const struct api_route api_volume_routes[];
 extern const struct api_route api_snapshot_routes[];
 extern const struct api_route api_misc_routes[];
+extern const struct api_route api_network_routes[];
+extern const struct api_route api_firewall_routes[];

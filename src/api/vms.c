@@ -70,23 +70,61 @@ static bool read_keys(json_t *obj, const char ***keys, int *n, struct api_resp *
 	return true;
 }
 
+/* nics: a list of {"network": N, "ip": A (optional)}; borrowed pointers into obj. */
+static bool read_nics(json_t *obj, struct vm_nic_request **nics, int *n, struct api_resp *resp)
+{
+	static const char *const fields[] = {"network", "ip", NULL};
+	json_t *arr = json_object_get(obj, "nics");
+	*nics = NULL;
+	*n = 0;
+	if (!arr || json_is_null(arr))
+		return true;
+	struct err e = {0};
+	if (!json_is_array(arr)) {
+		err_set(&e, ERR_INVALID, "field \"nics\" must be a list of {\"network\": NAME, \"ip\": ADDRESS}");
+		api_error(resp, &e);
+		return false;
+	}
+	*nics = xcalloc(json_array_size(arr) + 1, sizeof(**nics));
+	size_t i;
+	json_t *v;
+	json_array_foreach(arr, i, v) {
+		struct vm_nic_request *r = &(*nics)[i];
+		if (!json_is_object(v)) {
+			err_set(&e, ERR_INVALID, "nics[%zu] must be an object such as {\"network\": \"default\"}", i);
+			api_error(resp, &e);
+			return false;
+		}
+		if (!api_check_fields(v, fields, resp) || !api_opt_string(v, "network", &r->network, resp) ||
+		    !api_opt_string(v, "ip", &r->ip, resp))
+			return false;
+		(*n)++;
+	}
+	return true;
+}
+
 static void create_vm(const struct api_req *req, struct api_resp *resp)
 {
-	static const char *const fields[] = {"name",	     "type",	  "image",     "ssh_keys",
-					     "ssh_key_file", "user_data", "disk_size", "ephemeral", "from_snapshot", NULL};
+	static const char *const fields[] = {"name",	  "type",      "image",	    "ssh_keys",	     "ssh_key_file",
+					     "user_data", "disk_size", "ephemeral", "from_snapshot", "nics",
+					     "firewalls", NULL};
 	json_t *body = api_body_object(req, resp, false);
 	if (!body)
 		return;
 	struct vm_request r = {0};
-	const char **keys = NULL;
+	const char **keys = NULL, **fws = NULL;
+	struct vm_nic_request *nics = NULL;
 	if (api_check_fields(body, fields, resp) && api_opt_string(body, "name", &r.name, resp) &&
 	    api_opt_string(body, "type", &r.type, resp) && api_opt_string(body, "image", &r.image, resp) &&
 	    api_opt_string(body, "ssh_key_file", &r.ssh_key_file, resp) &&
 	    api_opt_string(body, "user_data", &r.user_data, resp) &&
 	    api_opt_string(body, "disk_size", &r.disk_size, resp) &&
 	    api_opt_string(body, "ephemeral", &r.ephemeral, resp) &&
-	    api_opt_string(body, "from_snapshot", &r.from_snapshot, resp) && read_keys(body, &keys, &r.n_ssh_keys, resp)) {
+	    api_opt_string(body, "from_snapshot", &r.from_snapshot, resp) && read_keys(body, &keys, &r.n_ssh_keys, resp) &&
+	    read_nics(body, &nics, &r.n_nics, resp) && api_opt_string_list(body, "firewalls", &fws, &r.n_firewalls, resp)) {
 		r.ssh_keys = keys;
+		r.nics = nics;
+		r.firewalls = fws;
 		struct vm vm;
 		struct operation op;
 		struct err e = {0};
@@ -96,6 +134,8 @@ static void create_vm(const struct api_req *req, struct api_resp *resp)
 			answer_vm_op(resp, 202, &vm, &op);
 	}
 	free(keys);
+	free(nics);
+	free(fws);
 	json_decref(body);
 }
 

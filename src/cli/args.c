@@ -161,6 +161,15 @@ const char *args_value(const struct args *a, const char *name)
 	return NULL;
 }
 
+size_t args_values(const struct args *a, const char *name, const char **out, size_t max)
+{
+	size_t n = 0;
+	for (size_t i = 0; i < a->nflags; i++)
+		if (strcmp(a->flags[i]->name, name) == 0 && n < max)
+			out[n++] = a->values[i];
+	return n;
+}
+
 bool args_has(const struct args *a, const char *name)
 {
 	return args_value(a, name) != NULL;

@@ -59,6 +59,8 @@ void args_free(struct args *a);
 
 /* The value of --name (last one wins), or NULL when absent. */
 const char *args_value(const struct args *a, const char *name);
+/* Every value of a flag given more than once, in order (at most max); the count. */
+size_t args_values(const struct args *a, const char *name, const char **out, size_t max);
 /* Whether --name was given. */
 bool args_has(const struct args *a, const char *name);
 

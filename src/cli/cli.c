@@ -79,6 +79,19 @@ const struct arg_flag cli_wait_flags[] = {
 	{NULL, 0, 0, NULL, NULL},
 };
 
+json_t *cli_send(struct cli_ctx *ctx, const char *method, const char *path, json_t *body)
+{
+	json_t *resp = NULL;
+	struct err e = {0};
+	int rc = client_json(cli_client(ctx), method, path, body, &resp, NULL, &e);
+	json_decref(body);
+	if (rc < 0) {
+		cli_fail(ctx, CLI_EXIT_FAILED, &e);
+		return NULL;
+	}
+	return resp;
+}
+
 int cli_act(struct cli_ctx *ctx, const struct args *a, const char *method, const char *path, json_t *body,
 	    const char *noun, const char *name, const char *doing, const char *done)
 {

@@ -55,6 +55,11 @@ const char *cli_or_dash(const char *s);
 extern const struct arg_flag cli_json_flags[];   /* --json */
 extern const struct arg_flag cli_wait_flags[];   /* --wait */
 
+/* A request whose answer is the resource itself (no operation to follow):
+ * the answer (caller decrefs; {} for 204), or NULL after printing the error.
+ * Takes body. */
+json_t *cli_send(struct cli_ctx *ctx, const char *method, const char *path, json_t *body);
+
 /* What every action on a resource does: send it, then follow the operation
  * (with --wait) or say how to. noun is the answer's key ("volume") and names
  * it for people; name NULL takes the resource's name from the answer. A 200

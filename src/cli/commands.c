@@ -29,7 +29,8 @@ static const struct arg_flag top_flags[] = {
 static const struct arg_flag no_flags[] = {{NULL, 0, 0, NULL, NULL}};
 
 static const struct cli_noun *const nouns[] = {
-	&vm_noun, &image_noun, &volume_noun, &snapshot_noun, &type_noun, &host_noun, &operation_noun, NULL,
+	&vm_noun, &image_noun, &volume_noun, &snapshot_noun, &network_noun, &firewall_noun, &type_noun, &host_noun,
+	&operation_noun, NULL,
 };
 
 static const struct cli_noun *find_noun(const char *name)

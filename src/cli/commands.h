@@ -39,6 +39,14 @@ extern const struct cli_noun host_noun;
 extern const struct cli_noun operation_noun;
 extern const struct cli_noun volume_noun;
 extern const struct cli_noun snapshot_noun;
+extern const struct cli_noun network_noun;
+extern const struct cli_noun firewall_noun;
+
+/* VM verbs about its network (firewall.c): set-firewall, expose, unexpose, ports. */
+int vm_set_firewall(struct cli_ctx *ctx, const struct args *a);
+int vm_expose(struct cli_ctx *ctx, const struct args *a);
+int vm_unexpose(struct cli_ctx *ctx, const struct args *a);
+int vm_ports(struct cli_ctx *ctx, const struct args *a);
 
 /* Flags every verb understands: --socket, --url, --token. */
 extern const struct arg_flag commands_global_flags[];

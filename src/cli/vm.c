@@ -28,6 +28,9 @@ static const struct arg_flag create_flags[] = {
 	{"disk-size", 0, ARG_VALUE, "SIZE", "root disk size, e.g. 20G (default: the image's); the guest grows into it"},
 	{"ephemeral", 0, ARG_VALUE, "SIZE", "an instance-store disk, empty at every start, gone on stop and delete"},
 	{"from-snapshot", 0, ARG_VALUE, "SNAPSHOT", "start from a snapshot's disk (instead of --image)"},
+	{"network", 0, ARG_VALUE, "N", "a NIC on network N; repeat for more, in order (default: default)"},
+	{"ip", 0, ARG_VALUE, "A", "fixed address of the NIC on the --network given just before (default: next free)"},
+	{"firewall", 0, ARG_VALUE, "F[,F…]", "firewalls (security groups) to join; repeatable (default: default)"},
 	{"wait", 0, ARG_BOOL, NULL, "follow the boot to its end, printing each phase"},
 	{NULL, 0, 0, NULL, NULL},
 };
@@ -104,6 +107,52 @@ static void print_ready(struct cli_ctx *ctx, const char *verb, const char *name,
 	json_decref(vm);
 }
 
+/* --firewall web,ssh --firewall db: ["web","ssh","db"]. */
+static json_t *firewall_list(const struct args *a)
+{
+	const char *vals[32];
+	size_t n = args_values(a, "firewall", vals, 32);
+	json_t *list = json_array();
+	for (size_t i = 0; i < n; i++) {
+		autofree char *copy = xstrdup(vals[i]);
+		char *save = NULL;
+		for (char *w = strtok_r(copy, ",", &save); w; w = strtok_r(NULL, ",", &save))
+			json_array_append_new(list, json_string(w));
+	}
+	return list;
+}
+
+/* --network N [--ip A] ...: each --ip belongs to the --network before it. */
+static bool add_nics(struct cli_ctx *ctx, const struct args *a, json_t *body, int *rc)
+{
+	json_t *nics = json_array();
+	json_t *last = NULL;
+	for (size_t i = 0; i < a->nflags; i++) {
+		const char *flag = a->flags[i]->name, *v = a->values[i];
+		if (strcmp(flag, "network") == 0) {
+			last = json_pack("{s:s}", "network", v);
+			json_array_append_new(nics, last);
+		} else if (strcmp(flag, "ip") == 0) {
+			if (!last) {   /* --ip before any --network: the default network's NIC */
+				last = json_pack("{s:s}", "network", "default");
+				json_array_append_new(nics, last);
+			}
+			if (json_object_get(last, "ip")) {
+				fprintf(ctx->err, "nubo: --ip %s: give one --ip per --network, right after it\n", v);
+				json_decref(nics);
+				*rc = CLI_EXIT_USAGE;
+				return false;
+			}
+			json_object_set_new(last, "ip", json_string(v));
+		}
+	}
+	if (json_array_size(nics))
+		json_object_set_new(body, "nics", nics);
+	else
+		json_decref(nics);
+	return true;
+}
+
 /* The body of POST /v1/vms, or NULL after printing why (exit code in *rc).
  * Everything local is read here, before any request. */
 static json_t *create_body(struct cli_ctx *ctx, const struct args *a, int *rc)
@@ -124,6 +173,13 @@ static json_t *create_body(struct cli_ctx *ctx, const struct args *a, int *rc)
 		json_object_set_new(body, "ephemeral", json_string(args_value(a, "ephemeral")));
 	if (args_value(a, "from-snapshot"))
 		json_object_set_new(body, "from_snapshot", json_string(args_value(a, "from-snapshot")));
+	if (!add_nics(ctx, a, body, rc)) {
+		ssh_keys_free(keys);
+		json_decref(body);
+		return NULL;
+	}
+	if (args_has(a, "firewall"))
+		json_object_set_new(body, "firewalls", firewall_list(a));
 	json_t *jkeys = json_array();
 	for (size_t i = 0; keys[i]; i++)
 		json_array_append_new(jkeys, json_string(keys[i]));
@@ -221,9 +277,18 @@ static void print_vm(struct cli_ctx *ctx, const json_t *vm)
 	fprintf(ctx->out, "%-12s%s (%lld vCPU%s, %s)\n", "Type:", cli_or_dash(cli_jstr(vm, "type")), (long long)vcpus,
 		vcpus == 1 ? "" : "s", mem);
 	fprintf(ctx->out, "%-12s%s\n", "Image:", cli_or_dash(cli_jstr(vm, "image")));
-	fprintf(ctx->out, "%-12s%s\n", "Network:", cli_or_dash(cli_jstr(vm, "network")));
 	fprintf(ctx->out, "%-12s%s\n", "IP:", cli_or_dash(cli_jstr(vm, "ip")));
-	fprintf(ctx->out, "%-12s%s\n", "MAC:", cli_or_dash(cli_jstr(vm, "mac")));
+	size_t i;
+	const json_t *nic;
+	json_array_foreach(json_object_get(vm, "nics"), i, nic)
+		fprintf(ctx->out, "%-12s%s on %s, MAC %s%s\n", i ? "" : "NICs:", cli_or_dash(cli_jstr(nic, "ip")),
+			cli_or_dash(cli_jstr(nic, "network")), cli_or_dash(cli_jstr(nic, "mac")), i ? "" : " (primary)");
+	struct sbuf fws = {0};
+	const json_t *fw;
+	json_array_foreach(json_object_get(vm, "firewalls"), i, fw)
+		sbuf_addf(&fws, "%s%s", i ? ", " : "", json_string_value(fw));
+	autofree char *fw_text = sbuf_take(&fws);
+	fprintf(ctx->out, "%-12s%s\n", "Firewalls:", *fw_text ? fw_text : "-");
 	fprintf(ctx->out, "%-12snubo vm ssh %s  (user %s, key %s)\n", "SSH:", name,
 		cli_jstr(vm, "ssh_user") ? cli_jstr(vm, "ssh_user") : "root", cli_or_dash(cli_jstr(vm, "ssh_key_file")));
 	fprintf(ctx->out, "%-12s%s\n", "Accel:", cli_or_dash(cli_jstr(vm, "accel")));
@@ -418,7 +483,7 @@ static int vm_console(struct cli_ctx *ctx, const struct args *a)
 }
 
 static const struct cli_verb vm_verbs[] = {
-	{"create", "NAME [--type T] [--image I] [--ssh-key FILE.pub] [--user-data FILE] [--disk-size SIZE] [--ephemeral SIZE] [--from-snapshot S] [--wait]",
+	{"create", "NAME [--type T] [--image I] [--ssh-key FILE.pub] [--user-data FILE] [--disk-size SIZE] [--ephemeral SIZE] [--from-snapshot S] [--network N [--ip A]]... [--firewall F,...] [--wait]",
 	 "Create a VM and boot it",
 	 "Without --ssh-key, nubo uses its own key pair, made on first use in\n"
 	 "$XDG_CONFIG_HOME/nubo/id_ed25519 (default ~/.config/nubo/). The key file is\n"
@@ -447,6 +512,18 @@ static const struct cli_verb vm_verbs[] = {
 	 ssh_flags, 1, 1, true, vm_ssh},
 	{"console", "NAME", "Print a VM's serial console log (the last 256 KiB)", NULL, NULL, 1, 1, false,
 	 vm_console},
+	{"set-firewall", "NAME FIREWALL[,FIREWALL...]", "Replace the firewalls a VM is a member of",
+	 "In force within a second, on a running VM too. Connections already open stay\n"
+	 "open; new ones meet the new rules.\n",
+	 NULL, 2, 2, false, vm_set_firewall},
+	{"expose", "NAME HOST_PORT:VM_PORT[/tcp|udp]", "Forward a port of this host to a VM",
+	 "Traffic to the port on any of the host's addresses (localhost included)\n"
+	 "reaches the VM's primary address; the VM's firewalls do not filter it.\n",
+	 NULL, 2, 2, false, vm_expose},
+	{"unexpose", "NAME HOST_PORT[/tcp|udp]", "Stop forwarding a host port to a VM", NULL, NULL, 2, 2, false,
+	 vm_unexpose},
+	{"ports", "NAME [--json]", "List the host ports forwarded to a VM", NULL, cli_json_flags, 1, 1, false,
+	 vm_ports},
 	{NULL, NULL, NULL, NULL, NULL, 0, 0, false, NULL},
 };
 

@@ -67,7 +67,8 @@ static int destroy_state(struct ctl **ctl, struct store **st, const char *state_
 	*ctl = NULL;
 	store_close(*st);
 	*st = NULL;
-	static const char *const files[] = {"nubo.db", "nubo.db-wal", "nubo.db-shm", NULL};
+	runner_set_capture_log(NULL);
+	static const char *const files[] = {"nubo.db", "nubo.db-wal", "nubo.db-shm", "dry-run.log", NULL};
 	for (int i = 0; files[i]; i++) {
 		char *f = xasprintf("%s/%s", state_dir, files[i]);
 		unlink(f);
@@ -144,6 +145,11 @@ int main(int argc, char **argv)
 
 	curl_global_init(CURL_GLOBAL_DEFAULT);   /* before any thread: downloads run on build threads */
 	struct err e = {0};
+	if (runner_dry_run()) {
+		autofree char *log_path = xasprintf("%s/dry-run.log", state_dir);
+		if (fs_mkdir_p(state_dir, 0755, NULL) == 0)
+			runner_set_capture_log(log_path);
+	}
 	struct ctl_options co = {.state_dir = state_dir, .recipes_dir = recipes, .accel = accel};
 	config_init_default(&co.config);
 	if (!config_path && fs_exists("/etc/nubo/nubod.json"))

@@ -3,10 +3,15 @@
 
 #include <pthread.h>
 #include <stdbool.h>
+#include <stdint.h>
 
 #include "ctl/ctl.h"
 #include "host/accel.h"
+#include "model/cidr.h"
 #include "model/network.h"
+
+/* The reconciler's idle tick (ctl.c). */
+#define TICK_MS 500
 
 struct ctl {
 	struct store *st;
@@ -23,7 +28,10 @@ struct ctl {
 	pthread_cond_t cv;
 	bool kicked, quit;
 
-	/* networks whose host objects were ensured by this nubod (by name) */
+	/* The nftables ruleset: bumped by every change it depends on, and the
+	 * generation last applied (under mu). */
+	uint64_t rules_gen, rules_applied;
+	/* networks whose host objects were ensured by this nubod (by id) */
 	char **ready_nets;
 	int n_ready_nets;
 	/* image builds running on their own threads, by image id */
@@ -36,8 +44,9 @@ struct ctl {
 char *ctl_vm_dir(struct ctl *c, const char *vm_id);
 char *ctl_image_dir(struct ctl *c, const char *image_id);
 char *ctl_network_dir(struct ctl *c, const char *net_id);
-/* Host object names (≤ 15 characters): "nt<prefix><6 hex of the id>". */
-void ctl_tap_name(struct ctl *c, const char *vm_id, char out[16]);
+/* Host object names (≤ 15 characters): "nt<prefix><6 hex of the id>", and
+ * the NIC's index after that for every NIC but the first. */
+void ctl_tap_name(struct ctl *c, const char *vm_id, int nic, char out[16]);
 void ctl_nft_table(struct ctl *c, char out[32]);
 
 /* Operations, as the reconcilers advance them. Each loads the op by id, changes it and saves it. */
@@ -50,16 +59,41 @@ int ctl_op_record_done(struct ctl *c, const char *kind, const char *target, cons
 
 /* networks.c */
 int networks_init(struct ctl *c, struct err *e);           /* the default network row */
-int network_ensure_host(struct ctl *c, const char *name, struct err *e);
+/* Whether want overlaps a network's subnet; other (may be NULL) gets its name. */
+int networks_overlap(struct ctl *c, const struct cidr *want, bool *overlaps, char other[NAME_MAX_LEN + 1],
+		     struct err *e);
+/* Takes down deleted networks and applies the ruleset if stale; true while not done. */
+bool networks_reconcile(struct ctl *c);
+int network_ensure_host(struct ctl *c, const char *ref, struct err *e);
 /* Rewrites the network's DHCP reservations from the VMs in the store. */
-int network_sync_reservations(struct ctl *c, const char *name, struct err *e);
+int network_sync_reservations(struct ctl *c, const char *ref, struct err *e);
 int networks_destroy_host(struct ctl *c, struct err *e);
-/* A deleted VM's address goes back to the pool at once (its lease is ended). */
-int network_release_lease(struct ctl *c, const struct vm *vm, struct err *e);
+/* A deleted VM's addresses go back to the pools at once: its reservations
+ * are dropped and its leases ended. */
+int network_release_vm(struct ctl *c, const struct vm *vm, struct err *e);
+
+/* firewalls.c */
+int firewalls_init(struct ctl *c, struct err *e);          /* the default firewall and its rules */
+/* Names or ids to memberships; unknown: 404, duplicates: 400 (field names the list). */
+int firewalls_resolve(struct ctl *c, const char *const *refs, int n, const char *field, struct vm_firewall *out,
+		      int *n_out, struct err *e);
+
+/* rules.c */
+/* Something the ruleset depends on changed: apply it again (wakes the reconciler). */
+void ctl_rules_changed(struct ctl *c);
+/* Renders the ruleset from the store and applies it now. */
+int network_rules_apply(struct ctl *c, struct err *e);
+/* Applies it if a change is not applied yet (a failure is logged and tried
+ * again at the next tick). Returns false: nothing to hurry for. */
+bool rules_sync(struct ctl *c);
 
 /* scheduler.c */
 int sched_admit(struct ctl *c, const struct vm *vm, struct err *e);
 int sched_pick_ip(struct ctl *c, const struct network *net, char ip[16], struct err *e);
+/* The address the user asked for: usable in the subnet, not the gateway, not taken (409). */
+int sched_claim_ip(struct ctl *c, const struct network *net, const char *want, const char *field, char ip[16],
+		   struct err *e);
+int sched_pick_mac(struct ctl *c, char mac[18], struct err *e);
 
 /* instances.c */
 /* One pass over every VM; true while some VM is between states. */

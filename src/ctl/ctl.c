@@ -19,7 +19,6 @@
 
 /* Idle VMs are checked twice a second; while one boots or stops, ten times,
  * so SSH-ready is seen within 100 ms of the guest's sshd answering. */
-#define TICK_MS 500
 
 /* What the state directory holds besides nubo.db (see ARCHITECTURE.md). */
 static const char *const state_subdirs[] = {"vms", "images", "volumes", "snapshots", "networks", NULL};
@@ -73,6 +72,7 @@ int ctl_open(struct store *st, struct ctl_options *o, struct ctl **out, struct e
 	pthread_mutex_init(&c->mu, NULL);
 	pthread_cond_init(&c->cv, NULL);
 	pthread_mutex_init(&c->builds_mu, NULL);
+	c->rules_gen = 1;   /* apply the ruleset at the first tick: it may be gone (a host reboot) */
 	c->host_vcpus = (int)sysconf(_SC_NPROCESSORS_ONLN);
 	c->host_memory_mib = host_memory_mib();
 	if (c->cfg.reserved_memory_mib < 0) {
@@ -85,7 +85,8 @@ int ctl_open(struct store *st, struct ctl_options *o, struct ctl **out, struct e
 		if (fs_mkdir_p(d, 0755, e) < 0)
 			goto fail;
 	}
-	if (resolve_accel(c, o->accel, e) < 0 || load_prefix(c, e) < 0 || networks_init(c, e) < 0)
+	if (resolve_accel(c, o->accel, e) < 0 || load_prefix(c, e) < 0 || networks_init(c, e) < 0 ||
+	    firewalls_init(c, e) < 0)
 		goto fail;
 	*out = c;
 	return 0;
@@ -106,6 +107,7 @@ static void *loop(void *arg)
 		bool busy = instances_reconcile(c);
 		busy = volumes_reconcile(c) || busy;
 		busy = snapshots_reconcile(c) || busy;
+		busy = networks_reconcile(c) || busy;
 		pthread_mutex_lock(&c->mu);
 		if (c->kicked || c->quit)
 			continue;
@@ -223,10 +225,13 @@ char *ctl_network_dir(struct ctl *c, const char *net_id)
 	return xasprintf("%s/networks/%s", c->state_dir, net_id);
 }
 
-void ctl_tap_name(struct ctl *c, const char *vm_id, char out[16])
+void ctl_tap_name(struct ctl *c, const char *vm_id, int nic, char out[16])
 {
 	const char *dash = strchr(vm_id, '-');
-	snprintf(out, 16, "nt%s%.6s", c->prefix, dash ? dash + 1 : vm_id);
+	if (nic == 0)
+		snprintf(out, 16, "nt%s%.6s", c->prefix, dash ? dash + 1 : vm_id);
+	else
+		snprintf(out, 16, "nt%.4s%.6s%d", c->prefix, dash ? dash + 1 : vm_id, nic % 10);
 }
 
 void ctl_nft_table(struct ctl *c, char out[32])

@@ -11,7 +11,9 @@
 #include <stdbool.h>
 
 #include "ctl/config.h"
+#include "model/firewall.h"
 #include "model/image.h"
+#include "model/network.h"
 #include "model/operation.h"
 #include "model/vm.h"
 #include "store/store.h"
@@ -61,6 +63,28 @@ int ctl_snapshot_delete(struct ctl *c, const char *ref, struct snapshot *sn, str
 int ctl_vm_restore(struct ctl *c, const char *vm_ref, const char *snap_ref, struct vm *vm, struct operation *op,
 		   struct err *e);
 
+/* Networks (ctl/networks.c). Delete is refused (409) while NICs use it. */
+int ctl_network_create(struct ctl *c, const char *name, const char *cidr, bool nat, struct network *net,
+		       struct err *e);
+int ctl_network_delete(struct ctl *c, const char *ref, struct network *net, struct err *e);
+
+/* Firewalls and port forwards (ctl/firewalls.c). Every change is in force
+ * within a reconciler tick. */
+int ctl_firewall_create(struct ctl *c, const char *name, const char *description, struct firewall *fw,
+			struct err *e);
+int ctl_firewall_delete(struct ctl *c, const char *ref, struct err *e);
+/* proto "tcp"|"udp"|"icmp"|"all"; port NULL: all; from (CIDR) or from_firewall (members), not both. */
+int ctl_firewall_rule_add(struct ctl *c, const char *fw_ref, const char *proto, const char *port, const char *from,
+			  const char *from_firewall, struct fw_rule *r, struct err *e);
+int ctl_firewall_rule_delete(struct ctl *c, const char *fw_ref, const char *rule_id, struct err *e);
+/* Replaces the VM's firewalls; vm gets the VM as it is now. */
+int ctl_vm_set_firewalls(struct ctl *c, const char *vm_ref, const char *const *refs, int n, struct vm *vm,
+			 struct err *e);
+/* map: "8080:80[/tcp|udp]"; a host port taken by nubo or a program on the host: 409. */
+int ctl_vm_expose(struct ctl *c, const char *vm_ref, const char *map, struct forward *f, struct err *e);
+/* proto NULL: tcp. */
+int ctl_vm_unexpose(struct ctl *c, const char *vm_ref, const char *host_port, const char *proto, struct err *e);
+
 struct host_info {
 	int vcpus, memory_mib;                  /* the host's */
 	double cpu_overcommit, memory_overcommit;
@@ -73,8 +97,17 @@ int ctl_host_info(struct ctl *c, struct host_info *h, struct err *e);
 
 /* --- what the API asks for (ctl/vms.c, ctl/images.c) --- */
 
+struct vm_nic_request {
+	const char *network;   /* name or id */
+	const char *ip;        /* NULL: the next free address */
+};
+
 struct vm_request {
 	const char *name, *type, *image;
+	const struct vm_nic_request *nics;   /* in order, the first is the primary; none: one on "default" */
+	int n_nics;
+	const char *const *firewalls;        /* names or ids; none: "default" */
+	int n_firewalls;
 	const char *const *ssh_keys;
 	int n_ssh_keys;
 	const char *ssh_key_file;

@@ -118,13 +118,32 @@ static void kill_qemu(struct ctl *c, struct vm *vm, const struct vm_paths *p)
 	vm->pid = 0;
 }
 
-static void release_tap(struct ctl *c, struct vm *vm)
+static void release_taps(struct ctl *c, struct vm *vm)
 {
-	char tap[16];
-	struct err e = {0};
-	ctl_tap_name(c, vm->id, tap);
-	if (tap_remove(tap, &e) < 0)
-		log_warn("vm %s: %s", vm->name, e.msg);
+	for (int i = 0; i < vm->n_nics; i++) {
+		char tap[16];
+		struct err e = {0};
+		ctl_tap_name(c, vm->id, i, tap);
+		if (tap_remove(tap, &e) < 0)
+			log_warn("vm %s: %s", vm->name, e.msg);
+	}
+}
+
+/* Every network the VM has a NIC on is up, its tap is on the bridge and its
+ * DHCP reservation is in place; nics[] gets what QEMU needs. */
+static int plug_nics(struct ctl *c, struct vm *vm, char taps[][16], struct qemu_nic *nics, struct err *e)
+{
+	for (int i = 0; i < vm->n_nics; i++) {
+		struct network net;
+		const char *ref = vm->nics[i].network_id;
+		if (store_network_get(c->st, ref, &net, e) < 0 || network_ensure_host(c, ref, e) < 0)
+			return -1;
+		ctl_tap_name(c, vm->id, i, taps[i]);
+		if (tap_ensure(taps[i], net.bridge, e) < 0 || network_sync_reservations(c, ref, e) < 0)
+			return -1;
+		nics[i] = (struct qemu_nic){.tap = taps[i], .mac = vm->nics[i].mac};
+	}
+	return 0;
 }
 
 /* The start failed at some step: nothing keeps running, the user sees why. */
@@ -135,7 +154,7 @@ static void start_failed(struct ctl *c, struct vm *vm, const struct vm_paths *p,
 	snprintf(reason, sizeof(reason), "start failed at %s: %s", step, e->msg);
 	log_error("vm %s: %s", vm->name, reason);
 	kill_qemu(c, vm, p);
-	release_tap(c, vm);
+	release_taps(c, vm);
 	set_state(vm, VM_ERROR, reason);
 	vm->power = POWER_STOPPED;
 	ctl_op_finish(c, vm->op_id, false, reason);
@@ -163,11 +182,7 @@ static int build_seed(struct ctl *c, const struct vm *vm, const struct vm_paths 
 static int start_steps(struct ctl *c, struct vm *vm, const struct vm_paths *p, bool rebooting,
 		       const char **step, struct err *e)
 {
-	struct network net;
 	struct image img;
-	*step = "network";
-	if (store_network_get(c->st, vm->network, &net, e) < 0 || network_ensure_host(c, vm->network, e) < 0)
-		return -1;
 	*step = "image";
 	if (store_image_get(c->st, vm->image_id, &img, e) < 0)
 		return -1;
@@ -176,8 +191,8 @@ static int start_steps(struct ctl *c, struct vm *vm, const struct vm_paths *p, b
 	char *base = vm->base_snapshot[0] ? ctl_snapshot_path(c, vm->base_snapshot) : xasprintf("%s/disk.qcow2", img_dir);
 	char *kernel = xasprintf("%s/vmlinuz", img_dir);
 	char *initrd = xasprintf("%s/initrd.img", img_dir);
-	char tap[16];
-	ctl_tap_name(c, vm->id, tap);
+	char taps[VM_NICS_MAX][16];
+	struct qemu_nic nics[VM_NICS_MAX];
 	struct qemu_volume *vols = NULL;
 	char **vol_paths = NULL;
 	int n_vols = 0;
@@ -195,17 +210,14 @@ static int start_steps(struct ctl *c, struct vm *vm, const struct vm_paths *p, b
 		phase(c, vm, "disk", true);
 	if (rc == 0) {
 		*step = "network";
-		rc = tap_ensure(tap, net.bridge, e);
+		rc = plug_nics(c, vm, taps, nics, e);
 	}
-	if (rc == 0)
-		rc = network_sync_reservations(c, vm->network, e);
 	if (rc == 0) {
 		*step = "volumes";
 		rc = volumes_for_vm(c, vm->id, &vols, &vol_paths, &n_vols, e);
 	}
 	if (rc == 0) {
 		bool direct = strcmp(img.boot, "direct") == 0;
-		struct qemu_nic nic = {.tap = tap, .mac = vm->mac};
 		struct qemu_config qc = {
 			.vm_id = vm->id,
 			.accel = c->accel,
@@ -217,8 +229,8 @@ static int start_steps(struct ctl *c, struct vm *vm, const struct vm_paths *p, b
 			.root_disk = p->root,
 			.seed_iso = p->seed,
 			.ephemeral_disk = vm->ephemeral_bytes ? p->ephemeral : NULL,
-			.nics = &nic,
-			.n_nics = 1,
+			.nics = nics,
+			.n_nics = vm->n_nics,
 			.hotplug_slots = VOLUME_SLOTS,
 			.volumes = vols,
 			.n_volumes = n_vols,
@@ -259,7 +271,7 @@ static void start_vm(struct ctl *c, struct vm *vm, bool rebooting)
 		set_state(vm, VM_RUNNING, NULL);
 		phase(c, vm, "boot", true);
 		log_info("vm %s: QEMU started (pid %d, %s, %d vCPU, %d MiB, ip %s)", vm->name, vm->pid, vm->accel,
-			 vm->vcpus, vm->memory_mib, vm->ip);
+			 vm->vcpus, vm->memory_mib, vm_ip(vm));
 		save(c, vm);
 	}
 	paths_free(&p);
@@ -269,7 +281,7 @@ static void start_vm(struct ctl *c, struct vm *vm, bool rebooting)
 static void finish_stop(struct ctl *c, struct vm *vm, const char *reason)
 {
 	vm->pid = 0;
-	release_tap(c, vm);
+	release_taps(c, vm);
 	struct vm_paths p;
 	paths_init(c, vm, &p);
 	unlink(p.ephemeral);   /* instance storage does not outlive the instance's run */
@@ -345,7 +357,7 @@ static void running_step(struct ctl *c, struct vm *vm)
 			 vm->pid, vm->name);
 		log_error("vm %s: %s", vm->name, reason);
 		vm->pid = 0;
-		release_tap(c, vm);
+		release_taps(c, vm);
 		set_state(vm, VM_ERROR, reason);
 		vm->power = POWER_STOPPED;
 		ctl_op_finish(c, vm->op_id, false, reason);
@@ -361,7 +373,7 @@ static void running_step(struct ctl *c, struct vm *vm)
 		}
 	}
 	if (!phases_has(&vm->boot, "ssh-ready") && vm->deadline) {
-		if (probe_banner(vm->ip, 22, "SSH-", 200)) {
+		if (probe_banner(vm_ip(vm), 22, "SSH-", 200)) {
 			phase(c, vm, "ssh-ready", true);
 			vm->deadline = 0;
 			ctl_op_finish(c, vm->op_id, true, NULL);
@@ -369,7 +381,7 @@ static void running_step(struct ctl *c, struct vm *vm)
 		} else if (time_mono_ms() >= vm->deadline) {
 			char why[256];
 			snprintf(why, sizeof(why), "SSH on %s did not answer within %d s; see `nubo vm console %s`",
-				 vm->ip, c->cfg.ssh_wait_s, vm->name);
+				 vm_ip(vm), c->cfg.ssh_wait_s, vm->name);
 			vm->deadline = 0;
 			ctl_op_finish(c, vm->op_id, false, why);
 			save(c, vm);
@@ -390,7 +402,7 @@ static void delete_step(struct ctl *c, struct vm *vm)
 	}
 	kill_qemu(c, vm, &p);
 	phase(c, vm, "stopped", false);
-	release_tap(c, vm);
+	release_taps(c, vm);
 	if (fs_rm_rf(p.dir, &e) < 0) {
 		log_error("vm %s: %s", vm->name, e.msg);
 		goto out;
@@ -400,7 +412,8 @@ static void delete_step(struct ctl *c, struct vm *vm)
 		log_error("vm %s: %s", vm->name, e.msg);
 		goto out;
 	}
-	if (network_sync_reservations(c, vm->network, &e) < 0 || network_release_lease(c, vm, &e) < 0)
+	ctl_rules_changed(c);
+	if (network_release_vm(c, vm, &e) < 0)
 		log_warn("vm %s: %s", vm->name, e.msg);
 	phase(c, vm, "cleaned", false);
 	ctl_op_finish(c, vm->op_id, true, NULL);

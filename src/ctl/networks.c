@@ -1,11 +1,12 @@
 /*
- * networks: the host side of VM networks. Each network is a bridge with the
- * gateway address, a dnsmasq serving DHCP with one reservation per VM, and
- * its share of the nftables table this nubod owns. They are made the first
- * time a VM needs them and removed when nubod's state is destroyed.
+ * networks: VM networks, from the API's requests to the host. Each network
+ * is a bridge with the gateway address, a dnsmasq serving DHCP with one
+ * reservation per NIC, and its share of the nftables ruleset this nubod
+ * owns. The host side is made the first time a VM needs it, and taken down
+ * by the reconciler when the network is deleted.
  *
- * Names and subnets come from the per-daemon prefix, so a second nubod with
- * another state directory never collides with the first.
+ * Names and the default subnet come from the per-daemon prefix, so a second
+ * nubod with another state directory never collides with the first.
  */
 #include "ctl/ctl-priv.h"
 
@@ -23,7 +24,8 @@
 #include "util/str.h"
 #include "util/timeutil.h"
 
-/* 10.64.0.0 – 10.127.255.0: a /24 per try, starting where the prefix points. */
+/* 10.64.0.0 – 10.127.255.0: a /24 per try, starting where the prefix points,
+ * skipping subnets the host or another network uses. */
 static int pick_subnet(struct ctl *c, char out[20], struct err *e)
 {
 	unsigned start = (unsigned)strtoul(c->prefix, NULL, 16) & 0x3fff;
@@ -31,12 +33,19 @@ static int pick_subnet(struct ctl *c, char out[20], struct err *e)
 		unsigned slot = (start + k) & 0x3fff;
 		snprintf(out, 20, "10.%u.%u.0/24", 64 + (slot >> 8), slot & 255);
 		bool in_use = false;
-		if (host_subnet_in_use(out, &in_use, e) < 0)
+		struct cidr want;
+		cidr4_parse(out, "cidr", &want, NULL);
+		if (host_subnet_in_use(out, &in_use, e) < 0 || (!in_use && networks_overlap(c, &want, &in_use, NULL, e) < 0))
 			return -1;
 		if (!in_use)
 			return 0;
 	}
 	return err_set(e, ERR_INTERNAL, "no free /24 subnet in 10.64.0.0/10 for the default network");
+}
+
+static void bridge_name(struct ctl *c, const char *net_id, char out[16])
+{
+	snprintf(out, 16, "nb%s%.4s", c->prefix, strchr(net_id, '-') + 1);
 }
 
 int networks_init(struct ctl *c, struct err *e)
@@ -50,7 +59,7 @@ int networks_init(struct ctl *c, struct err *e)
 	memset(&net, 0, sizeof(net));
 	id_new("net", net.id);
 	snprintf(net.name, sizeof(net.name), "default");
-	snprintf(net.bridge, sizeof(net.bridge), "nb%s%.4s", c->prefix, net.id + 4);
+	bridge_name(c, net.id, net.bridge);
 	net.nat = true;
 	net.created_at = time_now_ms();
 	if (pick_subnet(c, net.cidr, e) < 0)
@@ -59,38 +68,106 @@ int networks_init(struct ctl *c, struct err *e)
 	return store_network_insert(c->st, &net, e);
 }
 
-static bool is_ready(struct ctl *c, const char *name)
-{
-	for (int i = 0; i < c->n_ready_nets; i++)
-		if (strcmp(c->ready_nets[i], name) == 0)
-			return true;
-	return false;
-}
-
-static int apply_firewall(struct ctl *c, struct err *e)
+int networks_overlap(struct ctl *c, const struct cidr *want, bool *overlaps, char other[NAME_MAX_LEN + 1],
+		     struct err *e)
 {
 	struct network *nets = NULL;
 	int n = 0;
+	*overlaps = false;
 	if (store_network_list(c->st, &nets, &n, e) < 0)
 		return -1;
-	struct nft_network *nn = xcalloc((size_t)n, sizeof(*nn));
-	for (int i = 0; i < n; i++)
-		nn[i] = (struct nft_network){.bridge = nets[i].bridge, .cidr = nets[i].cidr, .nat = nets[i].nat};
-	char table[32];
-	ctl_nft_table(c, table);
-	autofree char *rules = nft_ruleset_render(table, nn, n);
-	int rc = nft_apply(rules, e);
-	free(nn);
+	for (int i = 0; i < n && !*overlaps; i++) {
+		struct cidr have;
+		if (cidr4_parse(nets[i].cidr, "cidr", &have, NULL) == 0 && cidr4_overlaps(want, &have)) {
+			*overlaps = true;
+			if (other)
+				snprintf(other, NAME_MAX_LEN + 1, "%s", nets[i].name);
+		}
+	}
 	free(nets);
-	return rc;
+	return 0;
 }
 
-static void dnsmasq_config_of(struct ctl *c, const struct network *net, const struct cidr *cidr, char *dir,
-			      char gw[16], char mask[16], char first[16], char last[16],
-			      struct dnsmasq_config *out)
+/* --- what the API asks for ------------------------------------------------ */
+
+int ctl_network_create(struct ctl *c, const char *name, const char *cidr_text, bool nat, struct network *net,
+		       struct err *e)
 {
-	(void)c;
-	cidr4_host(cidr, 1, gw);
+	struct cidr cidr;
+	if (vm_name_validate(name, "name", e) < 0)
+		return -1;
+	if (!cidr_text)
+		return err_set(e, ERR_INVALID, "field \"cidr\" is required, e.g. 10.20.0.0/24");
+	if (network_cidr_parse(cidr_text, "cidr", &cidr, e) < 0)
+		return -1;
+	memset(net, 0, sizeof(*net));
+	id_new("net", net->id);
+	snprintf(net->name, sizeof(net->name), "%s", name);
+	cidr4_format(&cidr, net->cidr);
+	bridge_name(c, net->id, net->bridge);
+	net->nat = nat;
+	net->created_at = time_now_ms();
+
+	char what[160] = "";
+	bool in_use = false;
+	if (host_subnet_conflict(net->cidr, NULL, &in_use, what, sizeof(what), e) < 0)
+		return -1;
+	if (in_use)
+		return err_set(e, ERR_CONFLICT, "cidr \"%s\" overlaps a subnet the host already uses (%s)", cidr_text,
+			       what);
+	char other[NAME_MAX_LEN + 1];
+	bool ok = store_tx_begin(c->st, e) == 0;
+	if (!ok)
+		return -1;
+	ok = networks_overlap(c, &cidr, &in_use, other, e) == 0;
+	if (ok && in_use)
+		ok = err_set(e, ERR_CONFLICT, "cidr \"%s\" overlaps network %s", cidr_text, other) == 0;
+	if (ok)
+		ok = store_network_insert(c->st, net, e) == 0;
+	if (store_tx_end(c->st, ok, ok ? e : NULL) < 0 || !ok)
+		return -1;
+	log_info("network %s: created, %s on bridge %s%s", net->name, net->cidr, net->bridge, nat ? " (NAT)" : "");
+	ctl_rules_changed(c);
+	return 0;
+}
+
+int ctl_network_delete(struct ctl *c, const char *ref, struct network *net, struct err *e)
+{
+	if (store_tx_begin(c->st, e) < 0)
+		return -1;
+	int nics = 0;
+	bool ok = store_network_get(c->st, ref, net, e) == 0;
+	if (ok && strcmp(net->name, "default") == 0)
+		ok = err_set(e, ERR_CONFLICT, "the default network cannot be deleted: VMs created without --network use it") == 0;
+	if (ok)
+		ok = store_network_nic_count(c->st, net->id, &nics, e) == 0;
+	if (ok && nics > 0)
+		ok = err_set(e, ERR_CONFLICT, "network %s is in use by %d NIC%s; delete those VMs first", net->name, nics,
+			     nics == 1 ? "" : "s") == 0;
+	if (ok && !net->deleted)
+		ok = store_network_mark_deleted(c->st, net->id, e) == 0;
+	if (store_tx_end(c->st, ok, ok ? e : NULL) < 0 || !ok)
+		return -1;
+	net->deleted = true;
+	log_info("network %s: delete accepted", net->name);
+	ctl_kick(c);
+	return 0;
+}
+
+/* --- the host side -------------------------------------------------------- */
+
+static int ready_index(struct ctl *c, const char *net_id)
+{
+	for (int i = 0; i < c->n_ready_nets; i++)
+		if (strcmp(c->ready_nets[i], net_id) == 0)
+			return i;
+	return -1;
+}
+
+static void dnsmasq_config_of(const struct network *net, const struct cidr *cidr, char *dir, char gw[16],
+			      char mask[16], char first[16], char last[16], struct dnsmasq_config *out)
+{
+	network_gateway(cidr, gw);
 	cidr4_netmask(cidr, mask);
 	cidr4_host(cidr, 2, first);
 	cidr4_host(cidr, cidr4_host_count(cidr), last);
@@ -98,12 +175,12 @@ static void dnsmasq_config_of(struct ctl *c, const struct network *net, const st
 				       .range_start = first, .range_end = last};
 }
 
-int network_ensure_host(struct ctl *c, const char *name, struct err *e)
+int network_ensure_host(struct ctl *c, const char *ref, struct err *e)
 {
 	struct network net;
-	if (store_network_get(c->st, name, &net, e) < 0)
+	if (store_network_get(c->st, ref, &net, e) < 0)
 		return -1;
-	if (is_ready(c, name) && (runner_dry_run() || link_exists(net.bridge)))
+	if (ready_index(c, net.id) >= 0 && (runner_dry_run() || link_exists(net.bridge)))
 		return 0;
 	struct cidr cidr;
 	if (cidr4_parse(net.cidr, "cidr", &cidr, e) < 0)
@@ -112,37 +189,41 @@ int network_ensure_host(struct ctl *c, const char *name, struct err *e)
 	autofree char *dir = ctl_network_dir(c, net.id);
 	autofree char *gw_cidr = NULL;
 	struct dnsmasq_config dc;
-	dnsmasq_config_of(c, &net, &cidr, dir, gw, mask, first, last, &dc);
+	dnsmasq_config_of(&net, &cidr, dir, gw, mask, first, last, &dc);
 	gw_cidr = xasprintf("%s/%d", gw, cidr.prefix);
-	if (fs_mkdir_p(dir, 0755, e) < 0 || bridge_ensure(net.bridge, gw_cidr, e) < 0 ||
-	    (net.nat && ip_forward_enable(e) < 0) || apply_firewall(c, e) < 0 || dnsmasq_ensure(&dc, e) < 0 ||
-	    network_sync_reservations(c, name, e) < 0) {
-		err_prefix(e, "network %s", name);
+	if (fs_mkdir_p(dir, 0755, e) < 0 || network_rules_apply(c, e) < 0 || bridge_ensure(net.bridge, gw_cidr, e) < 0 ||
+	    ip_forward_enable(e) < 0 || dnsmasq_ensure(&dc, e) < 0 || network_sync_reservations(c, net.id, e) < 0) {
+		err_prefix(e, "network %s", net.name);
 		return -1;
 	}
-	if (!is_ready(c, name)) {
+	if (ready_index(c, net.id) < 0) {
 		c->ready_nets = xrealloc(c->ready_nets, sizeof(char *) * (size_t)(c->n_ready_nets + 1));
-		c->ready_nets[c->n_ready_nets++] = xstrdup(name);
+		c->ready_nets[c->n_ready_nets++] = xstrdup(net.id);
 	}
-	log_info("network %s: bridge %s up with %s, DHCP on", name, net.bridge, gw_cidr);
+	log_info("network %s: bridge %s up with %s, DHCP on", net.name, net.bridge, gw_cidr);
 	return 0;
 }
 
-int network_sync_reservations(struct ctl *c, const char *name, struct err *e)
+int network_sync_reservations(struct ctl *c, const char *ref, struct err *e)
 {
 	struct network net;
-	if (store_network_get(c->st, name, &net, e) < 0)
+	if (store_network_get(c->st, ref, &net, e) < 0)
 		return -1;
 	struct vm *vms = NULL;
 	int n = 0;
 	if (store_vm_list(c->st, &vms, &n, e) < 0)
 		return -1;
-	struct dhcp_host *hosts = xcalloc((size_t)n, sizeof(*hosts));
+	struct dhcp_host *hosts = xcalloc((size_t)n * VM_NICS_MAX + 1, sizeof(*hosts));
 	int k = 0;
 	for (int i = 0; i < n; i++) {
-		if (strcmp(vms[i].network, name) != 0 || !vms[i].ip[0] || vms[i].power == POWER_DELETED)
+		if (vms[i].power == POWER_DELETED)
 			continue;
-		hosts[k++] = (struct dhcp_host){.mac = vms[i].mac, .ip = vms[i].ip, .hostname = vms[i].name};
+		for (int j = 0; j < vms[i].n_nics; j++) {
+			const struct vm_nic *nic = &vms[i].nics[j];
+			if (strcmp(nic->network_id, net.id) == 0)
+				hosts[k++] = (struct dhcp_host){.mac = nic->mac, .ip = nic->ip, .hostname = vms[i].name,
+								.secondary = j > 0};
+		}
 	}
 	autofree char *dir = ctl_network_dir(c, net.id);
 	int rc = fs_mkdir_p(dir, 0755, e);
@@ -153,14 +234,56 @@ int network_sync_reservations(struct ctl *c, const char *name, struct err *e)
 	return rc;
 }
 
-int network_release_lease(struct ctl *c, const struct vm *vm, struct err *e)
+int network_release_vm(struct ctl *c, const struct vm *vm, struct err *e)
 {
-	struct network net;
-	if (!vm->ip[0] || store_network_get(c->st, vm->network, &net, e) < 0)
-		return vm->ip[0] ? -1 : 0;
-	if (!runner_dry_run() && !link_exists(net.bridge))
-		return 0;   /* no bridge, no dnsmasq, no lease */
-	return dnsmasq_release_lease(net.bridge, vm->ip, vm->mac, e);
+	for (int i = 0; i < vm->n_nics; i++) {
+		const struct vm_nic *nic = &vm->nics[i];
+		struct network net;
+		if (store_network_get(c->st, nic->network_id, &net, e) < 0 ||
+		    network_sync_reservations(c, net.id, e) < 0)
+			return -1;
+		if (!runner_dry_run() && !link_exists(net.bridge))
+			continue;   /* no bridge, no dnsmasq, no lease */
+		if (dnsmasq_release_lease(net.bridge, nic->ip, nic->mac, e) < 0)
+			return -1;
+	}
+	return 0;
+}
+
+static int teardown(struct ctl *c, const struct network *net, struct err *e)
+{
+	autofree char *dir = ctl_network_dir(c, net->id);
+	if (dnsmasq_stop(dir, e) < 0 || bridge_remove(net->bridge, e) < 0 || fs_rm_rf(dir, e) < 0)
+		return -1;
+	int k = ready_index(c, net->id);
+	if (k >= 0) {
+		free(c->ready_nets[k]);
+		c->ready_nets[k] = c->ready_nets[--c->n_ready_nets];
+	}
+	return 0;
+}
+
+bool networks_reconcile(struct ctl *c)
+{
+	struct network *nets = NULL;
+	int n = 0;
+	struct err e = {0};
+	if (store_network_list(c->st, &nets, &n, &e) < 0) {
+		log_error("networks: %s", e.msg);
+		return false;
+	}
+	for (int i = 0; i < n; i++) {
+		if (!nets[i].deleted)
+			continue;
+		if (teardown(c, &nets[i], &e) < 0 || store_network_delete(c->st, nets[i].id, &e) < 0) {
+			log_error("network %s: cannot delete: %s", nets[i].name, e.msg);
+			continue;
+		}
+		log_info("network %s: deleted", nets[i].name);
+		ctl_rules_changed(c);
+	}
+	free(nets);
+	return rules_sync(c);
 }
 
 int networks_destroy_host(struct ctl *c, struct err *e)
@@ -170,12 +293,8 @@ int networks_destroy_host(struct ctl *c, struct err *e)
 	if (store_network_list(c->st, &nets, &n, e) < 0)
 		return -1;
 	int rc = 0;
-	for (int i = 0; i < n && rc == 0; i++) {
-		autofree char *dir = ctl_network_dir(c, nets[i].id);
-		rc = dnsmasq_stop(dir, e);
-		if (rc == 0)
-			rc = bridge_remove(nets[i].bridge, e);
-	}
+	for (int i = 0; i < n && rc == 0; i++)
+		rc = teardown(c, &nets[i], e);
 	free(nets);
 	char table[32];
 	ctl_nft_table(c, table);

@@ -10,6 +10,8 @@
 
 #include "model/cidr.h"
 
+#include <string.h>
+
 int sched_admit(struct ctl *c, const struct vm *vm, struct err *e)
 {
 	struct host_info h;
@@ -39,10 +41,47 @@ int sched_pick_ip(struct ctl *c, const struct network *net, char ip[16], struct 
 	for (uint32_t i = 2; i <= cidr4_host_count(&cidr); i++) {
 		bool taken = false;
 		cidr4_host(&cidr, i, ip);
-		if (store_vm_ip_taken(c->st, net->name, ip, &taken, e) < 0)
+		if (store_ip_taken(c->st, net->id, ip, &taken, e) < 0)
 			return -1;
 		if (!taken)
 			return 0;
 	}
 	return err_set(e, ERR_CAPACITY, "network %s (%s) has no free IP address left", net->name, net->cidr);
+}
+
+int sched_claim_ip(struct ctl *c, const struct network *net, const char *want, const char *field, char ip[16],
+		   struct err *e)
+{
+	struct cidr cidr;
+	if (cidr4_parse(net->cidr, "network cidr", &cidr, e) < 0)
+		return -1;
+	uint32_t i = cidr4_index_of(&cidr, want);
+	if (i == 0 || strlen(want) >= 16)
+		return err_set(e, ERR_INVALID, "%s \"%s\" is not a usable address in network %s (%s)", field, want,
+			       net->name, net->cidr);
+	cidr4_host(&cidr, i, ip);
+	if (strcmp(ip, want) != 0)   /* "10.20.0.010" and the like: only the usual spelling */
+		return err_set(e, ERR_INVALID, "%s \"%s\": write the address as %s", field, want, ip);
+	if (i == 1)
+		return err_set(e, ERR_INVALID, "%s \"%s\" is the gateway of network %s (the host's address)", field,
+			       want, net->name);
+	bool taken = false;
+	if (store_ip_taken(c->st, net->id, ip, &taken, e) < 0)
+		return -1;
+	if (taken)
+		return err_set(e, ERR_CONFLICT, "%s \"%s\" is already in use on network %s", field, want, net->name);
+	return 0;
+}
+
+int sched_pick_mac(struct ctl *c, char mac[18], struct err *e)
+{
+	for (int tries = 0; tries < 64; tries++) {
+		bool taken = false;
+		id_mac_new(mac);
+		if (store_mac_taken(c->st, mac, &taken, e) < 0)
+			return -1;
+		if (!taken)
+			return 0;
+	}
+	return err_set(e, ERR_INTERNAL, "could not find a free MAC address in 64 tries");
 }

@@ -96,6 +96,52 @@ static int check_request(struct ctl *c, const struct vm_request *r, const struct
 	return 0;
 }
 
+/* One NIC per requested network, each with its address (asked for, or the
+ * next free one) and a MAC no other NIC has. In the create transaction. */
+static int place_nics(struct ctl *c, const struct vm_request *r, struct vm *vm, struct err *e)
+{
+	static const struct vm_nic_request default_nic = {.network = "default"};
+	const struct vm_nic_request *req = r->n_nics ? r->nics : &default_nic;
+	int n = r->n_nics ? r->n_nics : 1;
+	if (n > VM_NICS_MAX)
+		return err_set(e, ERR_INVALID, "nics has %d entries; a VM has at most %d", n, VM_NICS_MAX);
+	for (int i = 0; i < n; i++) {
+		struct network net;
+		struct vm_nic *nic = &vm->nics[i];
+		if (!req[i].network)
+			return err_set(e, ERR_INVALID, "nics[%d].network is missing", i);
+		if (store_network_get(c->st, req[i].network, &net, e) < 0) {
+			err_prefix(e, "nics[%d].network", i);
+			return -1;
+		}
+		if (net.deleted)
+			return err_set(e, ERR_CONFLICT, "nics[%d].network \"%s\" is being deleted", i, net.name);
+		for (int j = 0; j < i; j++)
+			if (strcmp(vm->nics[j].network_id, net.id) == 0)
+				return err_set(e, ERR_INVALID, "nics[%d].network \"%s\": a VM has one NIC per network", i,
+					       req[i].network);
+		snprintf(nic->network, sizeof(nic->network), "%s", net.name);
+		snprintf(nic->network_id, sizeof(nic->network_id), "%s", net.id);
+		char field[32];
+		snprintf(field, sizeof(field), "nics[%d].ip", i);
+		if (req[i].ip ? sched_claim_ip(c, &net, req[i].ip, field, nic->ip, e) < 0
+			      : sched_pick_ip(c, &net, nic->ip, e) < 0)
+			return -1;
+		if (sched_pick_mac(c, nic->mac, e) < 0)
+			return -1;
+		vm->n_nics = i + 1;
+	}
+	return 0;
+}
+
+static int join_firewalls(struct ctl *c, const struct vm_request *r, struct vm *vm, struct err *e)
+{
+	static const char *const default_fw[] = {"default"};
+	const char *const *names = r->n_firewalls ? r->firewalls : default_fw;
+	int n = r->n_firewalls ? r->n_firewalls : 1;
+	return firewalls_resolve(c, names, n, "firewalls", vm->firewalls, &vm->n_firewalls, e);
+}
+
 int ctl_vm_create(struct ctl *c, const struct vm_request *r, struct vm *vm, struct operation *op,
 		  struct err *e)
 {
@@ -123,8 +169,6 @@ int ctl_vm_create(struct ctl *c, const struct vm_request *r, struct vm *vm, stru
 	if (r->from_snapshot && store_snapshot_get(c->st, r->from_snapshot, &from, NULL) == 0)
 		snprintf(vm->base_snapshot, sizeof(vm->base_snapshot), "%s", from.id);
 	image_free_fields(&img);
-	snprintf(vm->network, sizeof(vm->network), "default");
-	id_mac_new(vm->mac);
 	struct sbuf keys = {0};
 	for (int i = 0; i < r->n_ssh_keys; i++)
 		sbuf_addf(&keys, "%s%s", i ? "\n" : "", r->ssh_keys[i]);
@@ -137,12 +181,10 @@ int ctl_vm_create(struct ctl *c, const struct vm_request *r, struct vm *vm, stru
 	operation_init(op, "create", vm->id, vm->name);
 	snprintf(vm->op_id, sizeof(vm->op_id), "%s", op->id);
 
-	struct network net;
 	bool ok = store_tx_begin(c->st, e) == 0;
 	if (!ok)
 		goto fail;
-	ok = store_network_get(c->st, vm->network, &net, e) == 0 && sched_admit(c, vm, e) == 0 &&
-	     sched_pick_ip(c, &net, vm->ip, e) == 0;
+	ok = sched_admit(c, vm, e) == 0 && place_nics(c, r, vm, e) == 0 && join_firewalls(c, r, vm, e) == 0;
 	if (ok) {
 		phases_mark(&op->phases, "scheduled", op->created_at, time_now_ms());
 		vm->boot = op->phases;
@@ -151,8 +193,8 @@ int ctl_vm_create(struct ctl *c, const struct vm_request *r, struct vm *vm, stru
 	if (store_tx_end(c->st, ok, ok ? e : NULL) < 0 || !ok)
 		goto fail;
 	log_info("vm %s (%s): create accepted, type %s, image %s, ip %s", vm->name, vm->id, vm->type, vm->image,
-		 vm->ip);
-	ctl_kick(c);
+		 vm_ip(vm));
+	ctl_rules_changed(c);
 	return 0;
 fail:
 	vm_free_fields(vm);

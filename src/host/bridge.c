@@ -55,6 +55,50 @@ static int link_create(const char *const add[], const char *name, struct err *e)
 	return rc;
 }
 
+/* Writes a /proc/sys setting unless it already has that value (dry-run: captured). */
+static int sysctl_write(const char *path, const char *value, struct err *e)
+{
+	if (runner_dry_run()) {
+		runner_capture_note("write %s %s", path, value);
+		return 0;
+	}
+	autofree char *cur = NULL;
+	if (fs_read_file(path, 64, &cur, NULL, NULL) == 0 && strncmp(cur, value, strlen(value)) == 0 &&
+	    cur[strlen(value)] == '\n')
+		return 0;
+	FILE *f = fopen(path, "we");
+	if (!f)
+		return err_set(e, ERR_INTERNAL, "cannot set %s to %s: %s", path, value, strerror(errno));
+	int ok = fprintf(f, "%s\n", value) >= 0;
+	ok = (fclose(f) == 0) && ok;
+	if (!ok)
+		return err_set(e, ERR_INTERNAL, "cannot set %s to %s: %s", path, value, strerror(errno));
+	return 0;
+}
+
+static int conf_set(const char *dev, const char *key, const char *value, struct err *e)
+{
+	autofree char *path = xasprintf("/proc/sys/net/ipv4/conf/%s/%s", dev, key);
+	return sysctl_write(path, value, e);
+}
+
+/*
+ * VMs on one bridge do not reach each other directly: their taps are
+ * isolated ports (tap_ensure), and the host answers ARP for the whole
+ * subnet on the bridge (proxy_arp_pvlan). Their traffic to each other is
+ * routed through the host, where nftables filters it with connection
+ * tracking. No ICMP redirects tell them otherwise. route_localnet lets a
+ * port forward used as localhost:PORT on the host reach a VM (nft.c drops
+ * anything from VMs to the host's loopback addresses).
+ */
+static int bridge_routing_setup(const char *name, struct err *e)
+{
+	if (conf_set(name, "proxy_arp_pvlan", "1", e) < 0 || conf_set(name, "send_redirects", "0", e) < 0 ||
+	    conf_set(name, "route_localnet", "1", e) < 0)
+		return -1;
+	return 0;
+}
+
 int bridge_ensure(const char *name, const char *gw_cidr, struct err *e)
 {
 	if (!link_name_valid(name))
@@ -72,6 +116,8 @@ int bridge_ensure(const char *name, const char *gw_cidr, struct err *e)
 		return err_set(e, ERR_INTERNAL, "cannot use %s as a bridge: an interface of another kind has that name", name);
 	if (rc == 0)
 		rc = ip_run(address, e);
+	if (rc == 0)
+		rc = bridge_routing_setup(name, e);
 	if (rc == 0)
 		rc = ip_run(up, e);
 	if (rc < 0)
@@ -106,11 +152,14 @@ int tap_ensure(const char *name, const char *bridge, struct err *e)
 		return err_set(e, ERR_INTERNAL, "tap \"%s\" on bridge \"%s\": not valid interface names", name, bridge);
 	const char *add[] = {"ip", "tuntap", "add", "dev", name, "mode", "tap", NULL};
 	const char *attach[] = {"ip", "link", "set", "dev", name, "master", bridge, "up", NULL};
+	const char *isolate[] = {"ip", "link", "set", "dev", name, "type", "bridge_slave", "isolated", "on", NULL};
 	int rc = link_create(add, name, e);
 	if (rc == 0 && !runner_dry_run() && !sys_net_has(name, "tun_flags"))
 		return err_set(e, ERR_INTERNAL, "cannot use %s as a tap: an interface of another kind has that name", name);
 	if (rc == 0)
 		rc = ip_run(attach, e);
+	if (rc == 0)
+		rc = ip_run(isolate, e);
 	if (rc < 0)
 		err_prefix(e, "cannot set up tap %s on bridge %s", name, bridge);
 	return rc;
@@ -123,21 +172,7 @@ int tap_remove(const char *name, struct err *e)
 
 int ip_forward_enable(struct err *e)
 {
-	if (runner_dry_run()) {
-		runner_capture_note("write %s 1", IP_FORWARD);
-		return 0;
-	}
-	autofree char *cur = NULL;
-	if (fs_read_file(IP_FORWARD, 64, &cur, NULL, NULL) == 0 && cur[0] == '1')
-		return 0;
-	FILE *f = fopen(IP_FORWARD, "we");
-	if (!f)
-		return err_set(e, ERR_INTERNAL, "cannot enable IPv4 forwarding: %s: %s", IP_FORWARD, strerror(errno));
-	int ok = fputs("1\n", f) >= 0;
-	ok = (fclose(f) == 0) && ok;
-	if (!ok)
-		return err_set(e, ERR_INTERNAL, "cannot enable IPv4 forwarding: writing %s: %s", IP_FORWARD, strerror(errno));
-	return 0;
+	return sysctl_write(IP_FORWARD, "1", e);
 }
 
 int cidr_parse(const char *s, uint32_t *addr, int *len)
@@ -278,4 +313,36 @@ int host_subnet_conflict(const char *cidr, const char *except_dev, bool *in_use,
 int host_subnet_in_use(const char *cidr, bool *in_use, struct err *e)
 {
 	return host_subnet_conflict(cidr, NULL, in_use, NULL, 0, e);
+}
+
+/* Lines of /proc/net/{tcp,udp}[6]: "sl local_address:PORT rem_address st ...", hex. */
+static bool port_in_table(const char *path, uint16_t port, bool tcp)
+{
+	FILE *f = fopen(path, "re");
+	if (!f)
+		return false;
+	char line[512];
+	bool found = false;
+	if (!fgets(line, sizeof(line), f))   /* the header */
+		line[0] = '\0';
+	while (!found && fgets(line, sizeof(line), f)) {
+		char local[64], remote[64];
+		unsigned st = 0;
+		if (sscanf(line, " %*s %63s %63s %x", local, remote, &st) != 3)
+			continue;
+		const char *colon = strrchr(local, ':');
+		unsigned p = colon ? (unsigned)strtoul(colon + 1, NULL, 16) : 0;
+		found = p == port && (!tcp || st == 0x0a);   /* TCP_LISTEN */
+	}
+	fclose(f);
+	return found;
+}
+
+int host_port_in_use(enum proto proto, uint16_t port, bool *in_use, struct err *e)
+{
+	(void)e;
+	bool tcp = proto == PROTO_TCP;
+	*in_use = port_in_table(tcp ? "/proc/net/tcp" : "/proc/net/udp", port, tcp) ||
+		  port_in_table(tcp ? "/proc/net/tcp6" : "/proc/net/udp6", port, tcp);
+	return 0;
 }

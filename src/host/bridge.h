@@ -13,6 +13,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 
+#include "model/port.h"
 #include "util/err.h"
 
 /* Interface names: 1 to 15 characters of [A-Za-z0-9_.-]. */
@@ -47,3 +48,7 @@ int host_subnet_in_use(const char *cidr, bool *in_use, struct err *e);
  * NULL) receives the conflicting object, e.g. "route 10.0.0.0/8 dev eth0". */
 int host_subnet_conflict(const char *cidr, const char *except_dev, bool *in_use, char *what, size_t what_len,
 			 struct err *e);
+
+/* Whether a program on the host listens on (tcp) or has bound (udp) this
+ * port, on any address, IPv4 or IPv6 (from /proc/net). */
+int host_port_in_use(enum proto proto, uint16_t port, bool *in_use, struct err *e);

@@ -102,6 +102,8 @@ char *dnsmasq_conf_render(const struct dnsmasq_config *c)
 	sbuf_add(&b, "dhcp-ignore=tag:!known\n");
 	sbuf_add(&b, "dhcp-authoritative\n");
 	sbuf_addf(&b, "dhcp-option=option:router,%s\n", c->gateway_ip);
+	/* A VM's other NICs get no default route: its first NIC has it. */
+	sbuf_add(&b, "dhcp-option=tag:secondary,option:router\n");
 	sbuf_addf(&b, "dhcp-option=option:dns-server,%s\n", c->gateway_ip);
 	sbuf_addf(&b, "dhcp-hostsfile=%s\n", p.hosts);
 	sbuf_addf(&b, "dhcp-leasefile=%s\n", p.leases);
@@ -130,10 +132,10 @@ char *dnsmasq_hosts_render(const struct dhcp_host *h, int n)
 		return NULL;
 	struct sbuf b = {0};
 	for (int i = 0; i < n; i++) {
+		sbuf_addf(&b, "%s,%s%s", h[i].mac, h[i].secondary ? "set:secondary," : "", h[i].ip);
 		if (hostname_valid(h[i].hostname))
-			sbuf_addf(&b, "%s,%s,%s\n", h[i].mac, h[i].ip, h[i].hostname);
-		else
-			sbuf_addf(&b, "%s,%s\n", h[i].mac, h[i].ip);
+			sbuf_addf(&b, ",%s", h[i].hostname);
+		sbuf_add(&b, "\n");
 	}
 	return sbuf_take(&b);
 }

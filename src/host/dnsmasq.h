@@ -14,10 +14,13 @@
  */
 #pragma once
 
+#include <stdbool.h>
+
 #include "util/err.h"
 
 struct dhcp_host {
 	const char *mac, *ip, *hostname;   /* hostname NULL or not a DNS label: left out */
+	bool secondary;                    /* not the VM's first NIC: no default route through this network */
 };
 
 struct dnsmasq_config {
@@ -30,7 +33,7 @@ struct dnsmasq_config {
  * address, a newline in dir): it could otherwise inject options. */
 char *dnsmasq_conf_render(const struct dnsmasq_config *c);
 
-/* The hosts file text, one "MAC,IP[,HOSTNAME]\n" per reservation. Pure;
+/* The hosts file text, one "MAC[,set:secondary],IP[,HOSTNAME]\n" per reservation. Pure;
  * caller frees. NULL if an entry's MAC or IP is not well formed (it could
  * otherwise corrupt the file); dnsmasq_hosts_write says which. */
 char *dnsmasq_hosts_render(const struct dhcp_host *h, int n);

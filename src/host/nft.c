@@ -1,4 +1,4 @@
-/* nft: whole-table rendering and atomic replacement (see nft.h). */
+/* nft: whole-ruleset rendering and atomic replacement (see nft.h). */
 #include "host/nft.h"
 
 #include <string.h>
@@ -6,65 +6,265 @@
 #include "util/runner.h"
 #include "util/str.h"
 
-#define FAMILY "ip"
-
 static bool only(const char *s, const char *allowed, size_t max)
 {
 	size_t n = s ? strlen(s) : 0;
 	return n > 0 && n <= max && strspn(s, allowed) == n;
 }
 
+#define ALNUM "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789"
+
 static bool table_name_valid(const char *s)
 {
-	return only(s, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_", 64);
+	return only(s, ALNUM "_", 64);
 }
 
-char *nft_ruleset_render(const char *table, const struct nft_network *nets, int n)
+static bool ifname_valid(const char *s)
 {
-	if (!table_name_valid(table))
+	return only(s, ALNUM "_.-", 15);
+}
+
+static bool ip_valid(const char *s)
+{
+	return only(s, "0123456789.", 15);
+}
+
+static bool cidr_valid(const char *s)
+{
+	return only(s, "0123456789./", 18) && strchr(s, '/');
+}
+
+static bool input_valid(const struct nft_ruleset *rs)
+{
+	if (!table_name_valid(rs->table) || !only(rs->bridge_glob, ALNUM "*", 15))
+		return false;
+	for (int i = 0; i < rs->n_nets; i++) {
+		const struct nft_network *n = &rs->nets[i];
+		if (!ifname_valid(n->bridge) || !cidr_valid(n->cidr) || !ip_valid(n->gateway))
+			return false;
+	}
+	for (int i = 0; i < rs->n_vms; i++) {
+		const struct nft_vm *vm = &rs->vms[i];
+		const char *dash = vm->id ? strchr(vm->id, '-') : NULL;
+		if (!dash || !only(dash + 1, ALNUM, 32))
+			return false;
+		for (int k = 0; k < vm->n_nics; k++) {
+			const struct nft_nic *nic = &vm->nics[k];
+			if (nic->net < 0 || nic->net >= rs->n_nets || !ifname_valid(nic->tap) ||
+			    !only(nic->mac, "0123456789abcdefABCDEF:", 17) || !ip_valid(nic->ip))
+				return false;
+		}
+		for (int k = 0; k < vm->n_rules; k++) {
+			const struct nft_rule *r = &vm->rules[k];
+			if (r->from_cidr && !cidr_valid(r->from_cidr))
+				return false;
+			for (int j = 0; j < r->n_from_ips; j++)
+				if (!ip_valid(r->from_ips[j]))
+					return false;
+		}
+	}
+	for (int i = 0; i < rs->n_forwards; i++) {
+		const struct nft_forward *f = &rs->forwards[i];
+		if (!ip_valid(f->ip) || f->net < 0 || f->net >= rs->n_nets ||
+		    (f->proto != PROTO_TCP && f->proto != PROTO_UDP))
+			return false;
+	}
+	return true;
+}
+
+static void base_chain(struct sbuf *b, const char *name, const char *type, const char *hook, const char *prio)
+{
+	sbuf_addf(b, "\tchain %s {\n\t\ttype %s hook %s priority %s; policy accept;\n", name, type, hook, prio);
+}
+
+static void nat_rules(struct sbuf *b, const struct nft_ruleset *rs)
+{
+	/* Port forwards: traffic to any of the host's addresses, from outside
+	 * (prerouting) or from the host itself (output). */
+	for (int pass = 0; pass < 2; pass++) {
+		base_chain(b, pass ? "nat_output" : "nat_prerouting", "nat", pass ? "output" : "prerouting",
+			   pass ? "-100" : "dstnat");
+		for (int i = 0; i < rs->n_forwards; i++) {
+			const struct nft_forward *f = &rs->forwards[i];
+			sbuf_addf(b, "\t\tfib daddr type local %s dport %u dnat ip to %s:%u\n", proto_name(f->proto),
+				  f->host_port, f->ip, f->guest_port);
+		}
+		sbuf_add(b, "\t}\n");
+	}
+	base_chain(b, "nat_postrouting", "nat", "postrouting", "srcnat");
+	for (int i = 0; i < rs->n_nets; i++) {
+		const struct nft_network *n = &rs->nets[i];
+		if (n->nat)
+			sbuf_addf(b, "\t\tip saddr %s oifname != \"%s\" masquerade\n", n->cidr, n->bridge);
+		/* A forward used from the host's own loopback leaves with a
+		 * 127/8 source; the VM could not answer it. */
+		sbuf_addf(b, "\t\toifname \"%s\" ip saddr 127.0.0.0/8 masquerade\n", n->bridge);
+	}
+	sbuf_add(b, "\t}\n");
+}
+
+/* Per network: to_N (traffic that leaves by its bridge: to a VM), from_N
+ * (traffic from its VMs to elsewhere), in_N (from its VMs to the host). */
+static void network_chains(struct sbuf *b, const struct nft_ruleset *rs, int i)
+{
+	const struct nft_network *n = &rs->nets[i];
+	sbuf_addf(b, "\tchain to_%d {\n", i);
+	sbuf_add(b, "\t\tct state established,related accept\n");
+	sbuf_add(b, "\t\tct state invalid drop\n");
+	sbuf_addf(b, "\t\tiifname \"%s\" iifname != \"%s\" drop\n", rs->bridge_glob, n->bridge);
+	sbuf_add(b, "\t\tct status dnat accept\n");
+	bool any = false;
+	for (int v = 0; v < rs->n_vms; v++)
+		for (int k = 0; k < rs->vms[v].n_nics; k++) {
+			const struct nft_nic *nic = &rs->vms[v].nics[k];
+			if (nic->net != i)
+				continue;
+			sbuf_addf(b, "%s%s : jump vm_%s", any ? ", " : "\t\tip daddr vmap { ", nic->ip,
+				  strchr(rs->vms[v].id, '-') + 1);
+			any = true;
+		}
+	if (any)
+		sbuf_add(b, " }\n");
+	sbuf_add(b, "\t\tdrop\n\t}\n");
+
+	sbuf_addf(b, "\tchain from_%d {\n", i);
+	sbuf_addf(b, "\t\toifname \"%s\" drop\n", rs->bridge_glob);
+	sbuf_addf(b, "\t\t%s\n\t}\n", n->nat ? "accept" : "drop");
+
+	sbuf_addf(b, "\tchain in_%d {\n", i);
+	sbuf_add(b, "\t\tct state established,related accept\n");
+	sbuf_add(b, "\t\tudp sport 68 udp dport 67 accept\n");
+	sbuf_addf(b, "\t\tip daddr %s udp dport 53 accept\n", n->gateway);
+	sbuf_addf(b, "\t\tip daddr %s tcp dport 53 accept\n", n->gateway);
+	sbuf_add(b, "\t\ticmp type echo-request accept\n");
+	sbuf_add(b, "\t\tdrop\n\t}\n");
+}
+
+static void rule_text(struct sbuf *b, const struct nft_rule *r)
+{
+	if (!r->from_cidr && r->n_from_ips == 0) {
+		sbuf_add(b, "\t\t# a rule from an empty firewall: matches nothing\n");
+		return;
+	}
+	sbuf_add(b, "\t\t");
+	if (r->from_cidr && strcmp(r->from_cidr, "0.0.0.0/0") != 0) {
+		sbuf_addf(b, "ip saddr %s ", r->from_cidr);
+	} else if (!r->from_cidr) {
+		sbuf_add(b, "ip saddr { ");
+		for (int j = 0; j < r->n_from_ips; j++)
+			sbuf_addf(b, "%s%s", j ? ", " : "", r->from_ips[j]);
+		sbuf_add(b, " } ");
+	}
+	switch (r->proto) {
+	case PROTO_TCP:
+	case PROTO_UDP:
+		if (!r->port_lo)
+			sbuf_addf(b, "meta l4proto %s ", proto_name(r->proto));
+		else if (r->port_lo == r->port_hi)
+			sbuf_addf(b, "%s dport %u ", proto_name(r->proto), r->port_lo);
+		else
+			sbuf_addf(b, "%s dport %u-%u ", proto_name(r->proto), r->port_lo, r->port_hi);
+		break;
+	case PROTO_ICMP:
+		sbuf_add(b, "icmp type echo-request ");
+		break;
+	case PROTO_ALL:
+		break;
+	}
+	sbuf_add(b, "accept\n");
+}
+
+static void inet_table(struct sbuf *b, const struct nft_ruleset *rs)
+{
+	sbuf_addf(b, "table inet %s {\n", rs->table);
+	nat_rules(b, rs);
+
+	base_chain(b, "forward", "filter", "forward", "filter");
+	for (int i = 0; i < rs->n_nets; i++) {
+		const struct nft_network *n = &rs->nets[i];
+		sbuf_addf(b, "\t\tiifname \"%s\" ip saddr != %s drop\n", n->bridge, n->cidr);
+		sbuf_addf(b, "\t\toifname \"%s\" jump to_%d\n", n->bridge, i);
+		sbuf_addf(b, "\t\tiifname \"%s\" jump from_%d\n", n->bridge, i);
+	}
+	sbuf_add(b, "\t}\n");
+	base_chain(b, "input", "filter", "input", "filter");
+	for (int i = 0; i < rs->n_nets; i++)
+		sbuf_addf(b, "\t\tiifname \"%s\" jump in_%d\n", rs->nets[i].bridge, i);
+	sbuf_add(b, "\t}\n");
+	/* The host's own connections to VMs meet the same filters. */
+	base_chain(b, "output", "filter", "output", "filter");
+	for (int i = 0; i < rs->n_nets; i++) {
+		/* dnsmasq's answers to DHCP requests, which conntrack cannot pair */
+		sbuf_addf(b, "\t\toifname \"%s\" udp sport 67 udp dport 68 accept\n", rs->nets[i].bridge);
+		sbuf_addf(b, "\t\toifname \"%s\" jump to_%d\n", rs->nets[i].bridge, i);
+	}
+	sbuf_add(b, "\t}\n");
+
+	for (int i = 0; i < rs->n_nets; i++)
+		network_chains(b, rs, i);
+	for (int v = 0; v < rs->n_vms; v++) {
+		const struct nft_vm *vm = &rs->vms[v];
+		sbuf_addf(b, "\tchain vm_%s {\n", strchr(vm->id, '-') + 1);
+		for (int k = 0; k < vm->n_rules; k++)
+			rule_text(b, &vm->rules[k]);
+		sbuf_add(b, "\t\tdrop\n\t}\n");
+	}
+	sbuf_add(b, "}\n");
+}
+
+static void bridge_table(struct sbuf *b, const struct nft_ruleset *rs)
+{
+	sbuf_addf(b, "table bridge %s {\n", rs->table);
+	base_chain(b, "prerouting", "filter", "prerouting", "filter");
+	int k = 0;
+	for (int v = 0; v < rs->n_vms; v++)
+		for (int i = 0; i < rs->vms[v].n_nics; i++)
+			sbuf_addf(b, "\t\tiifname \"%s\" jump tap_%d\n", rs->vms[v].nics[i].tap, k++);
+	sbuf_add(b, "\t}\n");
+	k = 0;
+	for (int v = 0; v < rs->n_vms; v++)
+		for (int i = 0; i < rs->vms[v].n_nics; i++) {
+			const struct nft_nic *nic = &rs->vms[v].nics[i];
+			sbuf_addf(b, "\tchain tap_%d {\n", k++);
+			sbuf_addf(b, "\t\tether saddr != %s drop\n", nic->mac);
+			sbuf_addf(b, "\t\tarp saddr ip != { %s, 0.0.0.0 } drop\n", nic->ip);
+			sbuf_addf(b, "\t\tip saddr %s return\n", nic->ip);
+			sbuf_add(b, "\t\tip saddr 0.0.0.0 udp sport 68 udp dport 67 return\n");
+			sbuf_add(b, "\t\tether type ip drop\n");
+			sbuf_add(b, "\t\tether type ip6 drop\n");
+			sbuf_add(b, "\t}\n");
+		}
+	sbuf_add(b, "}\n");
+}
+
+char *nft_ruleset_render(const struct nft_ruleset *rs)
+{
+	if (!input_valid(rs))
 		return NULL;
-	for (int i = 0; i < n; i++) {
-		if (!only(nets[i].bridge, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_.-", 15) ||
-		    !only(nets[i].cidr, "0123456789./", 18) || !strchr(nets[i].cidr, '/'))
-			return NULL;
-	}
 	struct sbuf b = {0};
-	sbuf_addf(&b, "# Written by nubo; the whole table is replaced at once.\n");
+	sbuf_add(&b, "# Written by nubo; both tables are replaced at once.\n");
 	/* Create-if-missing then delete: "delete" alone fails on a missing table. */
-	sbuf_addf(&b, "table %s %s\n", FAMILY, table);
-	sbuf_addf(&b, "delete table %s %s\n", FAMILY, table);
-	sbuf_addf(&b, "table %s %s {\n", FAMILY, table);
-
-	sbuf_add(&b, "\tchain postrouting {\n");
-	sbuf_add(&b, "\t\ttype nat hook postrouting priority srcnat; policy accept;\n");
-	for (int i = 0; i < n; i++)
-		if (nets[i].nat)
-			sbuf_addf(&b, "\t\tip saddr %s oifname != \"%s\" masquerade\n", nets[i].cidr, nets[i].bridge);
-	sbuf_add(&b, "\t}\n");
-
-	/* policy accept: packets that match no rule here are not nubo's and
-	 * go on to whatever else the host's firewall decides. */
-	sbuf_add(&b, "\tchain forward {\n");
-	sbuf_add(&b, "\t\ttype filter hook forward priority filter; policy accept;\n");
-	for (int i = 0; i < n; i++) {
-		const char *br = nets[i].bridge, *cidr = nets[i].cidr;
-		sbuf_addf(&b, "\t\tiifname \"%s\" ip saddr %s accept\n", br, cidr);
-		sbuf_addf(&b, "\t\tiifname \"%s\" drop\n", br);
-		sbuf_addf(&b, "\t\toifname \"%s\" ct state established,related accept\n", br);
-		sbuf_addf(&b, "\t\toifname \"%s\" drop\n", br);
-	}
-	sbuf_add(&b, "\t}\n");
-	sbuf_add(&b, "}\n");
+	sbuf_addf(&b, "table inet %s\ndelete table inet %s\n", rs->table, rs->table);
+	sbuf_addf(&b, "table bridge %s\ndelete table bridge %s\n", rs->table, rs->table);
+	/* nubo's rules lived in an ip-family table before; gone on upgrade. */
+	sbuf_addf(&b, "table ip %s\ndelete table ip %s\n", rs->table, rs->table);
+	inet_table(&b, rs);
+	bridge_table(&b, rs);
 	return sbuf_take(&b);
+}
+
+static int nft_run(const char *script, struct err *e)
+{
+	const char *argv[] = {"nft", "-f", "-", NULL};
+	struct run_opts o = {.input = script, .timeout_ms = 30000};
+	return runner_run(argv, &o, NULL, e);
 }
 
 int nft_apply(const char *ruleset, struct err *e)
 {
 	if (!ruleset)
 		return err_set(e, ERR_INTERNAL, "cannot apply nftables rules: no ruleset (a name was not valid)");
-	const char *argv[] = {"nft", "-f", "-", NULL};
-	struct run_opts o = {.input = ruleset, .timeout_ms = 30000};
-	int rc = runner_run(argv, &o, NULL, e);
+	int rc = nft_run(ruleset, e);
 	if (rc < 0)
 		err_prefix(e, "cannot apply nftables rules");
 	return rc;
@@ -74,11 +274,12 @@ int nft_table_delete(const char *table, struct err *e)
 {
 	if (!table_name_valid(table))
 		return err_set(e, ERR_INTERNAL, "cannot delete nftables table \"%s\": not a valid table name", table);
-	autofree char *script = xasprintf("table %s %s\ndelete table %s %s\n", FAMILY, table, FAMILY, table);
-	const char *argv[] = {"nft", "-f", "-", NULL};
-	struct run_opts o = {.input = script, .timeout_ms = 30000};
-	int rc = runner_run(argv, &o, NULL, e);
+	/* The table of the ip family is what nubo used before inet and bridge. */
+	autofree char *script = xasprintf("table inet %s\ndelete table inet %s\ntable bridge %s\ndelete table bridge %s\n"
+					  "table ip %s\ndelete table ip %s\n",
+					  table, table, table, table, table, table);
+	int rc = nft_run(script, e);
 	if (rc < 0)
-		err_prefix(e, "cannot delete nftables table %s", table);
+		err_prefix(e, "cannot delete nftables tables %s", table);
 	return rc;
 }

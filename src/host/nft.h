@@ -1,40 +1,92 @@
 /*
- * nft: the one nftables table a nubod owns.
+ * nft: the nftables ruleset a nubod owns.
  *
- * The one idea: nubo never edits rules one by one. It renders the whole table
- * from the desired state and hands it to `nft -f -`, which applies the file
- * as one transaction: "create the table if missing, delete it, create it
- * again with every rule". Either the new ruleset is in place or the old one
- * still is; there is no moment without rules and no leftover rule. The table
- * holds only rules that match nubo's bridges and subnets, so traffic that is
- * not nubo's passes through untouched.
+ * The one idea: nubo never edits rules one by one. It renders every rule
+ * from the desired state and hands the text to `nft -f -`, which applies the
+ * file as one transaction: each table is created if missing, deleted, and
+ * created again with every rule. Either the new ruleset is in place or the
+ * old one still is; there is no moment without rules and no leftover rule.
+ *
+ * Two tables of the same name hold it, both replaced in that one transaction:
+ *
+ *   inet <table>    everything that needs connection tracking: NAT to the
+ *                   uplink, port forwards, isolation between networks,
+ *                   what VMs may reach on the host, and one inbound filter
+ *                   chain per VM (its firewalls' rules), stateful: replies
+ *                   and outbound traffic pass, inbound is dropped unless a
+ *                   rule allows it;
+ *   bridge <table>  anti-spoofing per tap: a VM sends only from its own
+ *                   MAC and IP (stateless, so it needs no bridge conntrack).
+ *
+ * VM-to-VM traffic on one network is routed through the host (the taps are
+ * isolated bridge ports and the host answers ARP for the subnet), so it
+ * passes the inet hooks like any other traffic: the VM chains apply to it
+ * and no br_netfilter is needed. Every rule matches only nubo's interfaces
+ * or addresses, so traffic that is not nubo's passes through untouched.
  */
 #pragma once
 
 #include <stdbool.h>
+#include <stdint.h>
 
+#include "model/port.h"
 #include "util/err.h"
 
 struct nft_network {
-	const char *bridge;   /* "nb1a2b3c" */
-	const char *cidr;     /* "10.77.3.0/24" */
-	bool nat;             /* masquerade traffic that leaves the host */
+	const char *bridge;    /* "nb1a2b3c4d" */
+	const char *cidr;      /* "10.77.3.0/24" */
+	const char *gateway;   /* "10.77.3.1": the host's address on it */
+	bool nat;              /* reaches the uplink, masqueraded */
 };
 
-/* The ruleset text for table (family ip) with these networks. Pure; caller
- * frees. Per network:
- *   - postrouting (nat): saddr CIDR leaving by another interface is masqueraded;
- *   - forward: from the bridge with a source in CIDR: accepted; from the
- *     bridge otherwise (spoofed source): dropped; to the bridge: replies
- *     (established, related) accepted, anything else dropped (inbound is
- *     denied by default).
- * NULL if table, a bridge or a cidr holds characters that have no place in
- * them (they could otherwise inject rules). */
-char *nft_ruleset_render(const char *table, const struct nft_network *nets, int n);
+/* One allow rule of a VM's inbound filter. */
+struct nft_rule {
+	enum proto proto;
+	uint16_t port_lo, port_hi;            /* tcp/udp; 0: every port */
+	const char *from_cidr;                /* "0.0.0.0/0" matches anything; or NULL and: */
+	const char *const *from_ips;          /* the member addresses of a firewall; none: matches nothing */
+	int n_from_ips;
+};
+
+struct nft_nic {
+	int net;                /* index into the networks */
+	const char *tap, *mac, *ip;
+};
+
+struct nft_vm {
+	const char *id;         /* "vm-1a2b3c4d5e6f": its chain is "vm_1a2b3c4d5e6f" */
+	const struct nft_nic *nics;
+	int n_nics;
+	const struct nft_rule *rules;
+	int n_rules;
+};
+
+/* Host port → a VM's address and port. */
+struct nft_forward {
+	enum proto proto;       /* PROTO_TCP or PROTO_UDP */
+	uint16_t host_port, guest_port;
+	const char *ip;
+	int net;                /* the network of ip */
+};
+
+struct nft_ruleset {
+	const char *table;          /* "nubo_1a2b" */
+	const char *bridge_glob;    /* "nb1a2b*": matches every bridge of this nubod and nothing else */
+	const struct nft_network *nets;
+	int n_nets;
+	const struct nft_vm *vms;
+	int n_vms;
+	const struct nft_forward *forwards;
+	int n_forwards;
+};
+
+/* The ruleset text. Pure; caller frees. NULL if a name or address holds
+ * characters that have no place in it (it could otherwise inject rules). */
+char *nft_ruleset_render(const struct nft_ruleset *rs);
 
 /* Applies a rendered ruleset with `nft -f -` (dry-run: captured with it). */
 int nft_apply(const char *ruleset, struct err *e);
 
-/* Deletes table; a missing table is success (same create-then-delete trick,
- * in one transaction). */
+/* Deletes both tables; missing tables are success (same create-then-delete
+ * trick, in one transaction). */
 int nft_table_delete(const char *table, struct err *e);

@@ -8,10 +8,36 @@
 
 static uint32_t mask_of(int prefix)
 {
-	return prefix == 0 ? 0 : 0xffffffffu << (32 - prefix);
+	return prefix <= 0 ? 0 : 0xffffffffu << (32 - prefix);
 }
 
+static int parse_range(const char *s, const char *field, int min, int max, struct cidr *out, struct err *e);
+
 int cidr4_parse(const char *s, const char *field, struct cidr *out, struct err *e)
+{
+	return parse_range(s, field, 8, 30, out, e);
+}
+
+int cidr4_parse_source(const char *s, const char *field, struct cidr *out, struct err *e)
+{
+	if (s && !strchr(s, '/')) {   /* a single address: a /32 */
+		struct in_addr in;
+		if (inet_pton(AF_INET, s, &in) != 1)
+			return err_set(e, ERR_INVALID, "%s \"%s\" is not an IPv4 address or CIDR such as 0.0.0.0/0",
+				       field, s);
+		*out = (struct cidr){ntohl(in.s_addr), 32};
+		return 0;
+	}
+	return parse_range(s, field, 0, 32, out, e);
+}
+
+void cidr4_format(const struct cidr *c, char out[20])
+{
+	snprintf(out, 20, "%u.%u.%u.%u/%d", c->net >> 24, (c->net >> 16) & 255, (c->net >> 8) & 255, c->net & 255,
+		 c->prefix);
+}
+
+static int parse_range(const char *s, const char *field, int min, int max, struct cidr *out, struct err *e)
 {
 	char addr[32];
 	const char *slash = s ? strchr(s, '/') : NULL;
@@ -24,8 +50,9 @@ int cidr4_parse(const char *s, const char *field, struct cidr *out, struct err *
 	long prefix = strtol(slash + 1, &end, 10);
 	if (inet_pton(AF_INET, addr, &in) != 1 || !end || *end || end == slash + 1)
 		return err_set(e, ERR_INVALID, "%s \"%s\" is not a CIDR such as 10.20.0.0/24", field, s);
-	if (prefix < 8 || prefix > 30)
-		return err_set(e, ERR_INVALID, "%s \"%s\": the prefix length must be between 8 and 30", field, s);
+	if (prefix < min || prefix > max)
+		return err_set(e, ERR_INVALID, "%s \"%s\": the prefix length must be between %d and %d", field, s, min,
+			       max);
 	uint32_t a = ntohl(in.s_addr);
 	if (a & ~mask_of((int)prefix))
 		return err_set(e, ERR_INVALID, "%s \"%s\" has host bits set; did you mean %u.%u.%u.%u/%ld?", field,

@@ -8,11 +8,15 @@
 
 struct cidr {
 	uint32_t net;   /* host byte order, host bits zero */
-	int prefix;     /* 8..30 */
+	int prefix;     /* 8..30 for networks; 0..32 for traffic sources */
 };
 
 /* Parses "a.b.c.d/n"; field names the input in error messages. */
 int cidr4_parse(const char *s, const char *field, struct cidr *out, struct err *e);
+/* A traffic source: "a.b.c.d/n" with n 0..32, or a bare address (/32). */
+int cidr4_parse_source(const char *s, const char *field, struct cidr *out, struct err *e);
+/* "a.b.c.d/n" into out[20]. */
+void cidr4_format(const struct cidr *c, char out[20]);
 /* Number of usable host addresses (network and broadcast excluded). */
 uint32_t cidr4_host_count(const struct cidr *c);
 /* The address of host index i (1 = first usable) as dotted text into out[16]. */

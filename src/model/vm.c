@@ -137,6 +137,11 @@ bool vm_holds_capacity(const struct vm *vm)
 	       vm->state == VM_STOPPING;
 }
 
+const char *vm_ip(const struct vm *vm)
+{
+	return vm->n_nics ? vm->nics[0].ip : "";
+}
+
 static json_t *time_or_null(int64_t ms)
 {
 	if (!ms)
@@ -166,9 +171,21 @@ json_t *vm_to_json(const struct vm *vm)
 	json_object_set_new(o, "ssh_user", json_string(vm->ssh_user[0] ? vm->ssh_user : "root"));
 	json_object_set_new(o, "disk_size_bytes", vm->disk_size_bytes ? json_integer((json_int_t)vm->disk_size_bytes) : json_null());
 	json_object_set_new(o, "ephemeral_bytes", vm->ephemeral_bytes ? json_integer((json_int_t)vm->ephemeral_bytes) : json_null());
-	json_object_set_new(o, "network", json_string(vm->network));
-	json_object_set_new(o, "ip", str_or_null(vm->ip));
-	json_object_set_new(o, "mac", json_string(vm->mac));
+	/* network, ip and mac: the primary NIC's, for people and scripts that want one address. */
+	json_object_set_new(o, "network", vm->n_nics ? json_string(vm->nics[0].network) : json_null());
+	json_object_set_new(o, "ip", str_or_null(vm_ip(vm)));
+	json_object_set_new(o, "mac", vm->n_nics ? json_string(vm->nics[0].mac) : json_null());
+	json_t *nics = json_array();
+	for (int i = 0; i < vm->n_nics; i++) {
+		const struct vm_nic *n = &vm->nics[i];
+		json_t *nj = json_pack("{s:s, s:s, s:s}", "network", n->network, "ip", n->ip, "mac", n->mac);
+		json_array_append_new(nics, nj);
+	}
+	json_object_set_new(o, "nics", nics);
+	json_t *fws = json_array();
+	for (int i = 0; i < vm->n_firewalls; i++)
+		json_array_append_new(fws, json_string(vm->firewalls[i].name));
+	json_object_set_new(o, "firewalls", fws);
 	json_object_set_new(o, "accel", str_or_null(vm->accel));
 	json_object_set_new(o, "pid", vm->pid > 0 ? json_integer(vm->pid) : json_null());
 	json_object_set_new(o, "ssh_key_file", str_or_null(vm->ssh_key_file));

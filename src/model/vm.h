@@ -56,6 +56,21 @@ enum vm_verdict {
 #define VM_USER_DATA_MAX (64 * 1024)
 #define VM_SSH_KEYS_MAX 16
 #define VM_DISK_MAX (16ull << 40)   /* 16 TiB */
+#define VM_NICS_MAX 4             /* one NIC per network, in order; the first is the primary */
+#define VM_FIREWALLS_MAX 8
+
+/* A network interface: the VM's place on one network. */
+struct vm_nic {
+	char network[NAME_MAX_LEN + 1];   /* the network's name, for people */
+	char network_id[ID_MAX];
+	char ip[16], mac[18];
+};
+
+/* A firewall (security group) the VM is a member of. */
+struct vm_firewall {
+	char id[ID_MAX];
+	char name[NAME_MAX_LEN + 1];
+};
 
 struct vm {
 	char id[ID_MAX];
@@ -65,8 +80,10 @@ struct vm {
 	int vcpus, memory_mib;
 	char image[NAME_MAX_LEN + 1];
 	char image_id[ID_MAX];
-	char network[NAME_MAX_LEN + 1];
-	char ip[16], mac[18];
+	struct vm_nic nics[VM_NICS_MAX];
+	int n_nics;
+	struct vm_firewall firewalls[VM_FIREWALLS_MAX];
+	int n_firewalls;
 	char *ssh_keys;        /* newline-separated public keys */
 	char *ssh_key_file;    /* the client's .pub path, for `nubo vm ssh` */
 	char *user_data;
@@ -104,5 +121,8 @@ enum vm_verdict vm_action_verdict(enum vm_state state, enum vm_power power, enum
 const char *vm_action_name(enum vm_action a);
 /* Whether a VM in this state holds host CPU and memory. */
 bool vm_holds_capacity(const struct vm *vm);
+
+/* The primary NIC's address ("" before one is given). */
+const char *vm_ip(const struct vm *vm);
 
 json_t *vm_to_json(const struct vm *vm);

@@ -53,6 +53,35 @@ const struct migration store_migrations[] = {
 	    "ALTER TABLE volumes ADD COLUMN from_snapshot TEXT NOT NULL DEFAULT '';"},
 	{8, "ALTER TABLE images ADD COLUMN kernel_source TEXT;"
 	    "ALTER TABLE images ADD COLUMN initrd_source TEXT;"},
+	/* Several NICs per VM; firewalls (security groups) and port forwards. */
+	{9, "CREATE TABLE nics ("
+	    "  vm_id TEXT NOT NULL, idx INTEGER NOT NULL, network_id TEXT NOT NULL, ip TEXT NOT NULL,"
+	    "  mac TEXT NOT NULL, PRIMARY KEY (vm_id, idx));"
+	    "CREATE UNIQUE INDEX nics_network_ip ON nics (network_id, ip);"
+	    "CREATE UNIQUE INDEX nics_mac ON nics (mac);"
+	    "INSERT INTO nics (vm_id, idx, network_id, ip, mac)"
+	    "  SELECT v.id, 0, n.id, v.ip, v.mac FROM vms v JOIN networks n ON n.name = v.network"
+	    "  WHERE v.ip IS NOT NULL AND v.ip != '';"
+	    "DROP INDEX vms_network_ip;"
+	    "ALTER TABLE vms DROP COLUMN network;"
+	    "ALTER TABLE vms DROP COLUMN ip;"
+	    "ALTER TABLE vms DROP COLUMN mac;"
+	    "ALTER TABLE networks ADD COLUMN deleted INTEGER NOT NULL DEFAULT 0;"
+	    "CREATE TABLE firewalls ("
+	    "  id TEXT PRIMARY KEY, name TEXT NOT NULL UNIQUE, description TEXT NOT NULL DEFAULT '',"
+	    "  created_at INTEGER NOT NULL);"
+	    "CREATE TABLE firewall_rules ("
+	    "  id TEXT PRIMARY KEY, firewall_id TEXT NOT NULL, proto TEXT NOT NULL, port_lo INTEGER NOT NULL,"
+	    "  port_hi INTEGER NOT NULL, from_cidr TEXT NOT NULL DEFAULT '',"
+	    "  from_firewall_id TEXT NOT NULL DEFAULT '', created_at INTEGER NOT NULL);"
+	    "CREATE INDEX firewall_rules_fw ON firewall_rules (firewall_id);"
+	    "CREATE TABLE vm_firewalls ("
+	    "  vm_id TEXT NOT NULL, idx INTEGER NOT NULL, firewall_id TEXT NOT NULL,"
+	    "  PRIMARY KEY (vm_id, firewall_id));"
+	    "CREATE INDEX vm_firewalls_fw ON vm_firewalls (firewall_id);"
+	    "CREATE TABLE forwards ("
+	    "  vm_id TEXT NOT NULL, proto TEXT NOT NULL, host_port INTEGER NOT NULL, guest_port INTEGER NOT NULL,"
+	    "  created_at INTEGER NOT NULL, PRIMARY KEY (proto, host_port));"},
 };
 
 const int store_migrations_count = sizeof(store_migrations) / sizeof(store_migrations[0]);

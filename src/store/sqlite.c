@@ -191,12 +191,12 @@ static int step_done(struct store *st, sqlite3_stmt *s, const char *what, struct
 /* --- VMs ---------------------------------------------------------------- */
 
 #define VM_COLS                                                                                        \
-	"id, name, type, vcpus, memory_mib, image, image_id, network, ip, mac, ssh_keys, ssh_key_file, " \
+	"id, name, type, vcpus, memory_mib, image, image_id, ssh_keys, ssh_key_file, " \
 	"user_data, ssh_user, power, force_stop, reboot, state, reason, pid, accel, created_at, "         \
 	"started_at, state_since, deadline, boot_phases, op_id, disk_size_bytes, generation, ephemeral_bytes, " \
 	"base_snapshot, restore_from"
-#define VM_NCOLS 32
-#define VM_PARAMS "?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?"
+#define VM_NCOLS 29
+#define VM_PARAMS "?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?"
 
 static void vm_bind(sqlite3_stmt *s, const struct vm *vm)
 {
@@ -208,9 +208,6 @@ static void vm_bind(sqlite3_stmt *s, const struct vm *vm)
 	sqlite3_bind_int(s, i++, vm->memory_mib);
 	bind_text(s, i++, vm->image);
 	bind_text(s, i++, vm->image_id);
-	bind_text(s, i++, vm->network);
-	bind_text(s, i++, vm->ip[0] ? vm->ip : NULL);
-	bind_text(s, i++, vm->mac);
 	bind_text(s, i++, vm->ssh_keys);
 	bind_text(s, i++, vm->ssh_key_file);
 	bind_text(s, i++, vm->user_data);
@@ -246,9 +243,6 @@ static void vm_read(sqlite3_stmt *s, struct vm *vm)
 	vm->memory_mib = sqlite3_column_int(s, i++);
 	col_copy(s, i++, vm->image, sizeof(vm->image));
 	col_copy(s, i++, vm->image_id, sizeof(vm->image_id));
-	col_copy(s, i++, vm->network, sizeof(vm->network));
-	col_copy(s, i++, vm->ip, sizeof(vm->ip));
-	col_copy(s, i++, vm->mac, sizeof(vm->mac));
 	vm->ssh_keys = col_dup(s, i++);
 	vm->ssh_key_file = col_dup(s, i++);
 	vm->user_data = col_dup(s, i++);
@@ -273,7 +267,62 @@ static void vm_read(sqlite3_stmt *s, struct vm *vm)
 	col_copy(s, i++, vm->restore_from, sizeof(vm->restore_from));
 }
 
-static int vm_insert_locked(struct store *st, const struct vm *vm, struct err *e)
+/* Savepoints make a multi-statement write atomic whether or not the caller
+ * holds a transaction (store_tx_begin) around it. */
+static int savepoint_end(struct store *st, int rc)
+{
+	exec_sql(st, rc == 0 ? "RELEASE multi" : "ROLLBACK TO multi; RELEASE multi", NULL);
+	return rc;
+}
+
+static int nics_insert_locked(struct store *st, const struct vm *vm, struct err *e)
+{
+	for (int i = 0; i < vm->n_nics; i++) {
+		const struct vm_nic *n = &vm->nics[i];
+		sqlite3_stmt *s = prep(st, "INSERT INTO nics (vm_id, idx, network_id, ip, mac) VALUES (?,?,?,?,?)", e);
+		if (!s)
+			return -1;
+		bind_text(s, 1, vm->id);
+		sqlite3_bind_int(s, 2, i);
+		bind_text(s, 3, n->network_id);
+		bind_text(s, 4, n->ip);
+		bind_text(s, 5, n->mac);
+		int rc = sqlite3_step(s);
+		int ext = sqlite3_extended_errcode(st->db);
+		bool ip_taken = rc != SQLITE_DONE && ext == SQLITE_CONSTRAINT_UNIQUE &&
+				strstr(sqlite3_errmsg(st->db), "nics.ip");
+		sqlite3_finalize(s);
+		if (ip_taken)
+			return err_set(e, ERR_CONFLICT, "ip \"%s\" is already in use on network %s", n->ip, n->network);
+		if (rc != SQLITE_DONE)
+			return db_err(st, e, "inserting a NIC");
+	}
+	return 0;
+}
+
+static int vm_firewalls_set_locked(struct store *st, const char *vm_id, const struct vm_firewall *fws, int n,
+				   struct err *e)
+{
+	sqlite3_stmt *s = prep(st, "DELETE FROM vm_firewalls WHERE vm_id = ?1", e);
+	if (!s)
+		return -1;
+	bind_text(s, 1, vm_id);
+	if (step_done(st, s, "clearing a VM's firewalls", e) < 0)
+		return -1;
+	for (int i = 0; i < n; i++) {
+		s = prep(st, "INSERT INTO vm_firewalls (vm_id, idx, firewall_id) VALUES (?,?,?)", e);
+		if (!s)
+			return -1;
+		bind_text(s, 1, vm_id);
+		sqlite3_bind_int(s, 2, i);
+		bind_text(s, 3, fws[i].id);
+		if (step_done(st, s, "firewall membership", e) < 0)
+			return -1;
+	}
+	return 0;
+}
+
+static int vm_row_insert(struct store *st, const struct vm *vm, struct err *e)
 {
 	sqlite3_stmt *s = prep(st, "INSERT INTO vms (" VM_COLS ") VALUES (" VM_PARAMS ")", e);
 	if (!s)
@@ -281,19 +330,27 @@ static int vm_insert_locked(struct store *st, const struct vm *vm, struct err *e
 	vm_bind(s, vm);
 	int rc = sqlite3_step(s);
 	int ext = sqlite3_extended_errcode(st->db);
-	const char *msg = sqlite3_errmsg(st->db);
 	int out = 0;
 	if (rc != SQLITE_DONE) {
-		if (ext == SQLITE_CONSTRAINT_UNIQUE && strstr(msg, "vms.ip"))
-			out = err_set(e, ERR_CONFLICT, "IP address %s is already in use on network %s", vm->ip,
-				      vm->network);
-		else if (ext == SQLITE_CONSTRAINT_UNIQUE || ext == SQLITE_CONSTRAINT_PRIMARYKEY)
+		if (ext == SQLITE_CONSTRAINT_UNIQUE || ext == SQLITE_CONSTRAINT_PRIMARYKEY)
 			out = err_set(e, ERR_CONFLICT, "a VM named \"%s\" already exists", vm->name);
 		else
 			out = db_err(st, e, "inserting a VM");
 	}
 	sqlite3_finalize(s);
 	return out;
+}
+
+static int vm_insert_locked(struct store *st, const struct vm *vm, struct err *e)
+{
+	if (exec_sql(st, "SAVEPOINT multi", e) < 0)
+		return -1;
+	int rc = vm_row_insert(st, vm, e);
+	if (rc == 0)
+		rc = nics_insert_locked(st, vm, e);
+	if (rc == 0)
+		rc = vm_firewalls_set_locked(st, vm->id, vm->firewalls, vm->n_firewalls, e);
+	return savepoint_end(st, rc);
 }
 
 int store_vm_insert(struct store *st, const struct vm *vm, struct err *e)
@@ -322,13 +379,70 @@ static void vm_fill(sqlite3_stmt *s, void *out)
 	vm_read(s, out);
 }
 
+/* The NICs and firewalls of VMs live in their own tables; this attaches
+ * them to VMs already read, vms[0..n) in id order (vm_id NULL: every VM's). */
+static struct vm *vm_cursor(struct vm *vms, int n, int *k, const char *id)
+{
+	while (*k < n && strcmp(vms[*k].id, id) < 0)
+		(*k)++;
+	return (*k < n && strcmp(vms[*k].id, id) == 0) ? &vms[*k] : NULL;
+}
+
+static int vm_attach_children(struct store *st, struct vm *vms, int n, const char *vm_id, struct err *e)
+{
+	const char *nic_sql =
+		"SELECT n.vm_id, n.network_id, COALESCE(net.name, ''), n.ip, n.mac FROM nics n "
+		"LEFT JOIN networks net ON net.id = n.network_id WHERE ?1 IS NULL OR n.vm_id = ?1 ORDER BY n.vm_id, n.idx";
+	const char *fw_sql =
+		"SELECT v.vm_id, v.firewall_id, COALESCE(f.name, '') FROM vm_firewalls v "
+		"LEFT JOIN firewalls f ON f.id = v.firewall_id WHERE ?1 IS NULL OR v.vm_id = ?1 ORDER BY v.vm_id, v.idx";
+	sqlite3_stmt *s = prep(st, nic_sql, e);
+	if (!s)
+		return -1;
+	bind_text(s, 1, vm_id);
+	int rc, k = 0;
+	while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+		struct vm *vm = vm_cursor(vms, n, &k, (const char *)sqlite3_column_text(s, 0));
+		if (!vm || vm->n_nics == VM_NICS_MAX)
+			continue;
+		struct vm_nic *nic = &vm->nics[vm->n_nics++];
+		col_copy(s, 1, nic->network_id, sizeof(nic->network_id));
+		col_copy(s, 2, nic->network, sizeof(nic->network));
+		col_copy(s, 3, nic->ip, sizeof(nic->ip));
+		col_copy(s, 4, nic->mac, sizeof(nic->mac));
+	}
+	sqlite3_finalize(s);
+	if (rc != SQLITE_DONE)
+		return db_err(st, e, "reading NICs");
+	if (!(s = prep(st, fw_sql, e)))
+		return -1;
+	bind_text(s, 1, vm_id);
+	k = 0;
+	while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+		struct vm *vm = vm_cursor(vms, n, &k, (const char *)sqlite3_column_text(s, 0));
+		if (!vm || vm->n_firewalls == VM_FIREWALLS_MAX)
+			continue;
+		struct vm_firewall *fw = &vm->firewalls[vm->n_firewalls++];
+		col_copy(s, 1, fw->id, sizeof(fw->id));
+		col_copy(s, 2, fw->name, sizeof(fw->name));
+	}
+	sqlite3_finalize(s);
+	return rc == SQLITE_DONE ? 0 : db_err(st, e, "reading firewall memberships");
+}
+
 static int vm_get_locked(struct store *st, const char *ref, struct vm *out, struct err *e)
 {
 	sqlite3_stmt *s = prep(st, "SELECT " VM_COLS " FROM vms WHERE name = ?1 OR id = ?1", e);
 	if (!s)
 		return -1;
 	bind_text(s, 1, ref);
-	return get_one(st, s, vm_fill, out, "VM", ref, e);
+	if (get_one(st, s, vm_fill, out, "VM", ref, e) < 0)
+		return -1;
+	if (vm_attach_children(st, out, 1, out->id, e) < 0) {
+		vm_free_fields(out);
+		return -1;
+	}
+	return 0;
 }
 
 int store_vm_get(struct store *st, const char *ref, struct vm *out, struct err *e)
@@ -360,12 +474,27 @@ static int list_all(struct store *st, sqlite3_stmt *s, size_t sz, void (*fill)(s
 	return 0;
 }
 
+static int cmp_vm_name(const void *a, const void *b)
+{
+	return strcmp(((const struct vm *)a)->name, ((const struct vm *)b)->name);
+}
+
+/* Read in id order so vm_attach_children walks both lists together, then
+ * sorted by name as callers expect. */
 static int vm_list_locked(struct store *st, struct vm **out, int *n, struct err *e)
 {
-	sqlite3_stmt *s = prep(st, "SELECT " VM_COLS " FROM vms ORDER BY name", e);
+	sqlite3_stmt *s = prep(st, "SELECT " VM_COLS " FROM vms ORDER BY id", e);
 	if (!s)
 		return -1;
-	return list_all(st, s, sizeof(struct vm), vm_fill, (void **)out, n, e);
+	if (list_all(st, s, sizeof(struct vm), vm_fill, (void **)out, n, e) < 0)
+		return -1;
+	if (vm_attach_children(st, *out, *n, NULL, e) < 0) {
+		vm_list_free(*out, *n);
+		*out = NULL;
+		return -1;
+	}
+	qsort(*out, (size_t)*n, sizeof(struct vm), cmp_vm_name);
+	return 0;
 }
 
 int store_vm_list(struct store *st, struct vm **out, int *n, struct err *e)
@@ -375,7 +504,7 @@ int store_vm_list(struct store *st, struct vm **out, int *n, struct err *e)
 
 static int vm_update_locked(struct store *st, const struct vm *vm, struct err *e)
 {
-	sqlite3_stmt *s = prep(st, "UPDATE vms SET (" VM_COLS ") = (" VM_PARAMS ") WHERE id = ?33", e);
+	sqlite3_stmt *s = prep(st, "UPDATE vms SET (" VM_COLS ") = (" VM_PARAMS ") WHERE id = ?30", e);
 	if (!s)
 		return -1;
 	vm_bind(s, vm);
@@ -440,9 +569,34 @@ static int delete_by_id(struct store *st, const char *sql, const char *id, struc
 	return step_done(st, s, "deleting", e);
 }
 
+static int vm_delete_locked(struct store *st, const char *id, struct err *e)
+{
+	static const char *const sql[] = {
+		"DELETE FROM nics WHERE vm_id = ?1", "DELETE FROM vm_firewalls WHERE vm_id = ?1",
+		"DELETE FROM forwards WHERE vm_id = ?1", "DELETE FROM vms WHERE id = ?1",
+	};
+	if (exec_sql(st, "SAVEPOINT multi", e) < 0)
+		return -1;
+	int rc = 0;
+	for (size_t i = 0; i < sizeof(sql) / sizeof(sql[0]) && rc == 0; i++)
+		rc = delete_by_id(st, sql[i], id, e);
+	return savepoint_end(st, rc);
+}
+
 int store_vm_delete(struct store *st, const char *id, struct err *e)
 {
-	LOCKED(st, delete_by_id(st, "DELETE FROM vms WHERE id = ?1", id, e));
+	LOCKED(st, vm_delete_locked(st, id, e));
+}
+
+int store_vm_set_firewalls(struct store *st, const char *vm_id, const struct vm_firewall *fws, int n,
+			   struct err *e)
+{
+	pthread_mutex_lock(&st->lock);
+	int rc = exec_sql(st, "SAVEPOINT multi", e);
+	if (rc == 0)
+		rc = savepoint_end(st, vm_firewalls_set_locked(st, vm_id, fws, n, e));
+	pthread_mutex_unlock(&st->lock);
+	return rc;
 }
 
 static int vm_usage_locked(struct store *st, const char *exclude_id, int *vcpus, int *memory_mib,
@@ -489,18 +643,33 @@ static int count_query(struct store *st, const char *sql, const char *a, const c
 	return rc == SQLITE_ROW ? 0 : db_err(st, e, "counting");
 }
 
-static int ip_taken_locked(struct store *st, const char *network, const char *ip, bool *taken, struct err *e)
+static int ip_taken_locked(struct store *st, const char *network_id, const char *ip, bool *taken, struct err *e)
 {
 	int n = 0;
-	int rc = count_query(st, "SELECT COUNT(*) FROM vms WHERE network = ?1 AND ip = ?2", network, ip, NULL,
-			     &n, e);
+	int rc = count_query(st, "SELECT COUNT(*) FROM nics WHERE network_id = ?1 AND ip = ?2", network_id, ip,
+			     NULL, &n, e);
 	*taken = n > 0;
 	return rc;
 }
 
-int store_vm_ip_taken(struct store *st, const char *network, const char *ip, bool *taken, struct err *e)
+int store_ip_taken(struct store *st, const char *network_id, const char *ip, bool *taken, struct err *e)
 {
-	LOCKED(st, ip_taken_locked(st, network, ip, taken, e));
+	LOCKED(st, ip_taken_locked(st, network_id, ip, taken, e));
+}
+
+int store_mac_taken(struct store *st, const char *mac, bool *taken, struct err *e)
+{
+	int n = 0;
+	pthread_mutex_lock(&st->lock);
+	int rc = count_query(st, "SELECT COUNT(*) FROM nics WHERE mac = ?1", mac, NULL, NULL, &n, e);
+	pthread_mutex_unlock(&st->lock);
+	*taken = n > 0;
+	return rc;
+}
+
+int store_network_nic_count(struct store *st, const char *network_id, int *n, struct err *e)
+{
+	LOCKED(st, count_query(st, "SELECT COUNT(*) FROM nics WHERE network_id = ?1", network_id, NULL, NULL, n, e));
 }
 
 int store_vm_count_by_image(struct store *st, const char *image_id, int *n, struct err *e)
@@ -885,7 +1054,7 @@ int store_snapshot_delete(struct store *st, const char *id, struct err *e)
 
 /* --- networks ----------------------------------------------------------- */
 
-#define NET_COLS "id, name, cidr, bridge, nat, created_at"
+#define NET_COLS "id, name, cidr, bridge, nat, created_at, deleted"
 
 static void net_fill(sqlite3_stmt *s, void *out)
 {
@@ -897,11 +1066,12 @@ static void net_fill(sqlite3_stmt *s, void *out)
 	col_copy(s, 3, net->bridge, sizeof(net->bridge));
 	net->nat = sqlite3_column_int(s, 4);
 	net->created_at = sqlite3_column_int64(s, 5);
+	net->deleted = sqlite3_column_int(s, 6);
 }
 
 static int net_insert_locked(struct store *st, const struct network *net, struct err *e)
 {
-	sqlite3_stmt *s = prep(st, "INSERT INTO networks (" NET_COLS ") VALUES (?,?,?,?,?,?)", e);
+	sqlite3_stmt *s = prep(st, "INSERT INTO networks (" NET_COLS ") VALUES (?,?,?,?,?,?,?)", e);
 	if (!s)
 		return -1;
 	bind_text(s, 1, net->id);
@@ -910,7 +1080,18 @@ static int net_insert_locked(struct store *st, const struct network *net, struct
 	bind_text(s, 4, net->bridge);
 	sqlite3_bind_int(s, 5, net->nat);
 	sqlite3_bind_int64(s, 6, net->created_at);
-	return step_done(st, s, "network", e);
+	sqlite3_bind_int(s, 7, net->deleted);
+	int rc = sqlite3_step(s);
+	int ext = sqlite3_extended_errcode(st->db);
+	bool bridge_taken = rc != SQLITE_DONE && strstr(sqlite3_errmsg(st->db), "networks.bridge");
+	sqlite3_finalize(s);
+	if (rc == SQLITE_DONE)
+		return 0;
+	if (ext == SQLITE_CONSTRAINT_UNIQUE && bridge_taken)
+		return err_set(e, ERR_CONFLICT, "bridge name %s is taken; try again", net->bridge);
+	if (ext == SQLITE_CONSTRAINT_UNIQUE || ext == SQLITE_CONSTRAINT_PRIMARYKEY)
+		return err_set(e, ERR_CONFLICT, "a network named \"%s\" already exists", net->name);
+	return db_err(st, e, "inserting a network");
 }
 
 int store_network_insert(struct store *st, const struct network *net, struct err *e)
@@ -950,6 +1131,11 @@ int store_network_delete(struct store *st, const char *id, struct err *e)
 	LOCKED(st, delete_by_id(st, "DELETE FROM networks WHERE id = ?1", id, e));
 }
 
+int store_network_mark_deleted(struct store *st, const char *id, struct err *e)
+{
+	LOCKED(st, delete_by_id(st, "UPDATE networks SET deleted = 1 WHERE id = ?1", id, e));
+}
+
 /* --- meta --------------------------------------------------------------- */
 
 static int meta_get_locked(struct store *st, const char *key, char **value, struct err *e)
@@ -983,4 +1169,245 @@ static int meta_set_locked(struct store *st, const char *key, const char *value,
 int store_meta_set(struct store *st, const char *key, const char *value, struct err *e)
 {
 	LOCKED(st, meta_set_locked(st, key, value, e));
+}
+
+/* --- firewalls ------------------------------------------------------------ */
+
+#define FW_COLS "id, name, description, created_at"
+
+static void fw_fill(sqlite3_stmt *s, void *out)
+{
+	struct firewall *fw = out;
+	memset(fw, 0, sizeof(*fw));
+	col_copy(s, 0, fw->id, sizeof(fw->id));
+	col_copy(s, 1, fw->name, sizeof(fw->name));
+	col_copy(s, 2, fw->description, sizeof(fw->description));
+	fw->created_at = sqlite3_column_int64(s, 3);
+}
+
+static int fw_insert_locked(struct store *st, const struct firewall *fw, struct err *e)
+{
+	sqlite3_stmt *s = prep(st, "INSERT INTO firewalls (" FW_COLS ") VALUES (?,?,?,?)", e);
+	if (!s)
+		return -1;
+	bind_text(s, 1, fw->id);
+	bind_text(s, 2, fw->name);
+	bind_text(s, 3, fw->description);
+	sqlite3_bind_int64(s, 4, fw->created_at);
+	autofree char *what = xasprintf("a firewall named \"%s\"", fw->name);
+	return step_done(st, s, what, e);
+}
+
+int store_firewall_insert(struct store *st, const struct firewall *fw, struct err *e)
+{
+	LOCKED(st, fw_insert_locked(st, fw, e));
+}
+
+static int fw_get_locked(struct store *st, const char *ref, struct firewall *out, struct err *e)
+{
+	sqlite3_stmt *s = prep(st, "SELECT " FW_COLS " FROM firewalls WHERE name = ?1 OR id = ?1", e);
+	if (!s)
+		return -1;
+	bind_text(s, 1, ref);
+	return get_one(st, s, fw_fill, out, "firewall", ref, e);
+}
+
+int store_firewall_get(struct store *st, const char *ref, struct firewall *out, struct err *e)
+{
+	LOCKED(st, fw_get_locked(st, ref, out, e));
+}
+
+static int fw_list_locked(struct store *st, struct firewall **out, int *n, struct err *e)
+{
+	sqlite3_stmt *s = prep(st, "SELECT " FW_COLS " FROM firewalls ORDER BY name", e);
+	if (!s)
+		return -1;
+	return list_all(st, s, sizeof(struct firewall), fw_fill, (void **)out, n, e);
+}
+
+int store_firewall_list(struct store *st, struct firewall **out, int *n, struct err *e)
+{
+	LOCKED(st, fw_list_locked(st, out, n, e));
+}
+
+static int fw_delete_locked(struct store *st, const char *id, struct err *e)
+{
+	if (exec_sql(st, "SAVEPOINT multi", e) < 0)
+		return -1;
+	int rc = delete_by_id(st, "DELETE FROM firewall_rules WHERE firewall_id = ?1", id, e);
+	if (rc == 0)
+		rc = delete_by_id(st, "DELETE FROM firewalls WHERE id = ?1", id, e);
+	return savepoint_end(st, rc);
+}
+
+int store_firewall_delete(struct store *st, const char *id, struct err *e)
+{
+	LOCKED(st, fw_delete_locked(st, id, e));
+}
+
+int store_firewall_usage(struct store *st, const char *id, int *members, int *referencing_rules, struct err *e)
+{
+	pthread_mutex_lock(&st->lock);
+	int rc = count_query(st, "SELECT COUNT(*) FROM vm_firewalls WHERE firewall_id = ?1", id, NULL, NULL, members, e);
+	if (rc == 0)
+		rc = count_query(st, "SELECT COUNT(*) FROM firewall_rules WHERE from_firewall_id = ?1 AND firewall_id != ?1",
+				 id, NULL, NULL, referencing_rules, e);
+	pthread_mutex_unlock(&st->lock);
+	return rc;
+}
+
+#define RULE_COLS                                                                                       \
+	"r.id, r.firewall_id, r.proto, r.port_lo, r.port_hi, r.from_cidr, r.from_firewall_id, "          \
+	"COALESCE(f.name, ''), r.created_at"
+
+static void rule_fill(sqlite3_stmt *s, void *out)
+{
+	struct fw_rule *r = out;
+	memset(r, 0, sizeof(*r));
+	col_copy(s, 0, r->id, sizeof(r->id));
+	col_copy(s, 1, r->firewall_id, sizeof(r->firewall_id));
+	proto_parse((const char *)sqlite3_column_text(s, 2), "proto", &r->proto, NULL);
+	r->port_lo = (uint16_t)sqlite3_column_int(s, 3);
+	r->port_hi = (uint16_t)sqlite3_column_int(s, 4);
+	col_copy(s, 5, r->from_cidr, sizeof(r->from_cidr));
+	col_copy(s, 6, r->from_firewall_id, sizeof(r->from_firewall_id));
+	col_copy(s, 7, r->from_firewall, sizeof(r->from_firewall));
+	r->created_at = sqlite3_column_int64(s, 8);
+}
+
+static int rule_insert_locked(struct store *st, const struct fw_rule *r, struct err *e)
+{
+	int n = 0;
+	if (count_query(st, "SELECT COUNT(*) FROM firewall_rules WHERE firewall_id = ?1", r->firewall_id, NULL, NULL,
+			&n, e) < 0)
+		return -1;
+	if (n >= FIREWALL_RULES_MAX)
+		return err_set(e, ERR_CONFLICT, "the firewall has %d rules, the most it may have", n);
+	sqlite3_stmt *s = prep(st,
+			       "INSERT INTO firewall_rules (id, firewall_id, proto, port_lo, port_hi, from_cidr, "
+			       "from_firewall_id, created_at) VALUES (?,?,?,?,?,?,?,?)", e);
+	if (!s)
+		return -1;
+	bind_text(s, 1, r->id);
+	bind_text(s, 2, r->firewall_id);
+	bind_text(s, 3, proto_name(r->proto));
+	sqlite3_bind_int(s, 4, r->port_lo);
+	sqlite3_bind_int(s, 5, r->port_hi);
+	bind_text(s, 6, r->from_cidr);
+	bind_text(s, 7, r->from_firewall_id);
+	sqlite3_bind_int64(s, 8, r->created_at);
+	return step_done(st, s, "firewall rule", e);
+}
+
+int store_fw_rule_insert(struct store *st, const struct fw_rule *r, struct err *e)
+{
+	LOCKED(st, rule_insert_locked(st, r, e));
+}
+
+static int rule_list_locked(struct store *st, const char *firewall_id, struct fw_rule **out, int *n,
+			    struct err *e)
+{
+	sqlite3_stmt *s = prep(st,
+			       "SELECT " RULE_COLS " FROM firewall_rules r LEFT JOIN firewalls f ON f.id = r.from_firewall_id "
+			       "WHERE ?1 IS NULL OR r.firewall_id = ?1 ORDER BY r.created_at, r.id", e);
+	if (!s)
+		return -1;
+	bind_text(s, 1, firewall_id);
+	return list_all(st, s, sizeof(struct fw_rule), rule_fill, (void **)out, n, e);
+}
+
+int store_fw_rule_list(struct store *st, const char *firewall_id, struct fw_rule **out, int *n, struct err *e)
+{
+	LOCKED(st, rule_list_locked(st, firewall_id, out, n, e));
+}
+
+static int rule_delete_locked(struct store *st, const char *firewall_id, const char *rule_id, struct err *e)
+{
+	sqlite3_stmt *s = prep(st, "DELETE FROM firewall_rules WHERE firewall_id = ?1 AND id = ?2", e);
+	if (!s)
+		return -1;
+	bind_text(s, 1, firewall_id);
+	bind_text(s, 2, rule_id);
+	if (step_done(st, s, "deleting a rule", e) < 0)
+		return -1;
+	if (sqlite3_changes(st->db) == 0)
+		return err_set(e, ERR_NOT_FOUND, "rule \"%s\" does not exist in this firewall", rule_id);
+	return 0;
+}
+
+int store_fw_rule_delete(struct store *st, const char *firewall_id, const char *rule_id, struct err *e)
+{
+	LOCKED(st, rule_delete_locked(st, firewall_id, rule_id, e));
+}
+
+/* --- port forwards -------------------------------------------------------- */
+
+static void fwd_fill(sqlite3_stmt *s, void *out)
+{
+	struct forward *f = out;
+	memset(f, 0, sizeof(*f));
+	col_copy(s, 0, f->vm_id, sizeof(f->vm_id));
+	col_copy(s, 1, f->vm_name, sizeof(f->vm_name));
+	proto_parse((const char *)sqlite3_column_text(s, 2), "proto", &f->proto, NULL);
+	f->host_port = (uint16_t)sqlite3_column_int(s, 3);
+	f->guest_port = (uint16_t)sqlite3_column_int(s, 4);
+	f->created_at = sqlite3_column_int64(s, 5);
+}
+
+static int fwd_insert_locked(struct store *st, const struct forward *f, struct err *e)
+{
+	sqlite3_stmt *s = prep(st,
+			       "INSERT INTO forwards (vm_id, proto, host_port, guest_port, created_at) VALUES (?,?,?,?,?)", e);
+	if (!s)
+		return -1;
+	bind_text(s, 1, f->vm_id);
+	bind_text(s, 2, proto_name(f->proto));
+	sqlite3_bind_int(s, 3, f->host_port);
+	sqlite3_bind_int(s, 4, f->guest_port);
+	sqlite3_bind_int64(s, 5, f->created_at);
+	autofree char *what = xasprintf("a forward of host port %u/%s", f->host_port, proto_name(f->proto));
+	return step_done(st, s, what, e);
+}
+
+int store_forward_insert(struct store *st, const struct forward *f, struct err *e)
+{
+	LOCKED(st, fwd_insert_locked(st, f, e));
+}
+
+static int fwd_list_locked(struct store *st, const char *vm_id, struct forward **out, int *n, struct err *e)
+{
+	sqlite3_stmt *s = prep(st,
+			       "SELECT f.vm_id, COALESCE(v.name, ''), f.proto, f.host_port, f.guest_port, f.created_at "
+			       "FROM forwards f LEFT JOIN vms v ON v.id = f.vm_id WHERE ?1 IS NULL OR f.vm_id = ?1 "
+			       "ORDER BY f.host_port, f.proto", e);
+	if (!s)
+		return -1;
+	bind_text(s, 1, vm_id);
+	return list_all(st, s, sizeof(struct forward), fwd_fill, (void **)out, n, e);
+}
+
+int store_forward_list(struct store *st, const char *vm_id, struct forward **out, int *n, struct err *e)
+{
+	LOCKED(st, fwd_list_locked(st, vm_id, out, n, e));
+}
+
+static int fwd_delete_locked(struct store *st, const char *vm_id, enum proto proto, int host_port, struct err *e)
+{
+	sqlite3_stmt *s = prep(st, "DELETE FROM forwards WHERE vm_id = ?1 AND proto = ?2 AND host_port = ?3", e);
+	if (!s)
+		return -1;
+	bind_text(s, 1, vm_id);
+	bind_text(s, 2, proto_name(proto));
+	sqlite3_bind_int(s, 3, host_port);
+	if (step_done(st, s, "deleting a forward", e) < 0)
+		return -1;
+	if (sqlite3_changes(st->db) == 0)
+		return err_set(e, ERR_NOT_FOUND, "host port %d/%s is not forwarded to this VM", host_port,
+			       proto_name(proto));
+	return 0;
+}
+
+int store_forward_delete(struct store *st, const char *vm_id, enum proto proto, int host_port, struct err *e)
+{
+	LOCKED(st, fwd_delete_locked(st, vm_id, proto, host_port, e));
 }

@@ -13,6 +13,7 @@
 
 #include <stdbool.h>
 
+#include "model/firewall.h"
 #include "model/image.h"
 #include "model/network.h"
 #include "model/operation.h"
@@ -44,8 +45,12 @@ int store_vm_save_status(struct store *st, const struct vm *vm, bool *spec_saved
 int store_vm_delete(struct store *st, const char *id, struct err *e);
 /* Sum of vCPUs and memory held by VMs (vm_holds_capacity), excluding exclude_id (may be NULL). */
 int store_vm_usage(struct store *st, const char *exclude_id, int *vcpus, int *memory_mib, struct err *e);
-/* Whether ip is taken on network by a VM other than exclude_id. */
-int store_vm_ip_taken(struct store *st, const char *network, const char *ip, bool *taken, struct err *e);
+/* Whether ip is held by a NIC on the network. */
+int store_ip_taken(struct store *st, const char *network_id, const char *ip, bool *taken, struct err *e);
+int store_mac_taken(struct store *st, const char *mac, bool *taken, struct err *e);
+/* Replaces the VM's firewall memberships (in this order). */
+int store_vm_set_firewalls(struct store *st, const char *vm_id, const struct vm_firewall *fws, int n,
+			   struct err *e);
 int store_vm_count_by_image(struct store *st, const char *image_id, int *n, struct err *e);
 
 /* Operations */
@@ -79,6 +84,26 @@ int store_network_insert(struct store *st, const struct network *net, struct err
 int store_network_get(struct store *st, const char *ref, struct network *out, struct err *e);
 int store_network_list(struct store *st, struct network **out, int *n, struct err *e);
 int store_network_delete(struct store *st, const char *id, struct err *e);
+int store_network_mark_deleted(struct store *st, const char *id, struct err *e);
+int store_network_nic_count(struct store *st, const char *network_id, int *n, struct err *e);
+
+/* Firewalls and their rules. Deleting a firewall deletes its rules. */
+int store_firewall_insert(struct store *st, const struct firewall *fw, struct err *e);
+int store_firewall_get(struct store *st, const char *ref, struct firewall *out, struct err *e);
+int store_firewall_list(struct store *st, struct firewall **out, int *n, struct err *e);
+int store_firewall_delete(struct store *st, const char *id, struct err *e);
+/* VMs in it, and rules of other firewalls that name it as their source. */
+int store_firewall_usage(struct store *st, const char *id, int *members, int *referencing_rules, struct err *e);
+int store_fw_rule_insert(struct store *st, const struct fw_rule *r, struct err *e);
+/* firewall_id NULL: every firewall's rules. Oldest first. */
+int store_fw_rule_list(struct store *st, const char *firewall_id, struct fw_rule **out, int *n, struct err *e);
+int store_fw_rule_delete(struct store *st, const char *firewall_id, const char *rule_id, struct err *e);
+
+/* Port forwards; (proto, host_port) is unique on the host: a taken one is ERR_CONFLICT. */
+int store_forward_insert(struct store *st, const struct forward *f, struct err *e);
+/* vm_id NULL: every forward. */
+int store_forward_list(struct store *st, const char *vm_id, struct forward **out, int *n, struct err *e);
+int store_forward_delete(struct store *st, const char *vm_id, enum proto proto, int host_port, struct err *e);
 
 /* Small settings that belong to this store (e.g. the host-object prefix). */
 int store_meta_get(struct store *st, const char *key, char **value, struct err *e); /* *value NULL if unset */

@@ -25,6 +25,7 @@
 static bool dry_run;
 static pthread_mutex_t capture_lock = PTHREAD_MUTEX_INITIALIZER;
 static struct sbuf capture;
+static FILE *capture_log;
 
 void runner_set_dry_run(bool on)
 {
@@ -44,6 +45,34 @@ char *runner_take_capture(void)
 	return s;
 }
 
+void runner_set_capture_log(const char *path)
+{
+	pthread_mutex_lock(&capture_lock);
+	if (capture_log)
+		fclose(capture_log);
+	capture_log = path ? fopen(path, "ae") : NULL;
+	if (capture_log)
+		setvbuf(capture_log, NULL, _IOLBF, 0);
+	pthread_mutex_unlock(&capture_lock);
+}
+
+/* One captured command or note (with its stdin), to the log or the buffer. */
+static void capture_add(const char *line, const char *input)
+{
+	pthread_mutex_lock(&capture_lock);
+	if (capture_log) {
+		fprintf(capture_log, "%s\n", line);
+		if (input)
+			fprintf(capture_log, "<<<%s>>>\n", input);
+		fflush(capture_log);
+	} else {
+		sbuf_addf(&capture, "%s\n", line);
+		if (input)
+			sbuf_addf(&capture, "<<<%s>>>\n", input);
+	}
+	pthread_mutex_unlock(&capture_lock);
+}
+
 void runner_capture_note(const char *fmt, ...)
 {
 	if (!dry_run)
@@ -54,9 +83,7 @@ void runner_capture_note(const char *fmt, ...)
 	if (vasprintf(&line, fmt, ap) < 0)
 		abort();
 	va_end(ap);
-	pthread_mutex_lock(&capture_lock);
-	sbuf_addf(&capture, "%s\n", line);
-	pthread_mutex_unlock(&capture_lock);
+	capture_add(line, NULL);
 	free(line);
 }
 
@@ -129,11 +156,7 @@ int runner_run(const char *const argv[], const struct run_opts *opts, struct run
 	autofree char *line = runner_format_argv(argv);
 
 	if (dry_run && !opts->dry_ok) {
-		pthread_mutex_lock(&capture_lock);
-		sbuf_addf(&capture, "%s\n", line);
-		if (opts->input)
-			sbuf_addf(&capture, "<<<%s>>>\n", opts->input);
-		pthread_mutex_unlock(&capture_lock);
+		capture_add(line, opts->input);
 		if (r) {
 			r->out = xstrdup("");
 			r->errout = xstrdup("");

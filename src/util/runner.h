@@ -37,6 +37,10 @@ bool runner_dry_run(void);
 /* Returns the captured command lines so far ("argv joined by spaces\n" each,
  * stdin appended as "<<<input>>>\n" when given) and clears them; caller frees. */
 char *runner_take_capture(void);
+/* From now on the capture goes to the file at path (appended, one write per
+ * command) instead of the buffer; NULL: back to the buffer. For nubod
+ * --dry-run, so tests can read what it would have done. */
+void runner_set_capture_log(const char *path);
 /* Dry-run: appends one line to the capture for a host effect that is not a
  * command (a QMP command, a /proc write, a signal), so tests see it in order
  * with the commands. Does nothing outside dry-run. */

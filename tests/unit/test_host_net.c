@@ -80,6 +80,7 @@ static const struct dnsmasq_config dcfg = {
 	"dhcp-ignore=tag:!known\n" \
 	"dhcp-authoritative\n" \
 	"dhcp-option=option:router,10.77.3.1\n" \
+	"dhcp-option=tag:secondary,option:router\n" \
 	"dhcp-option=option:dns-server,10.77.3.1\n" \
 	"dhcp-hostsfile=/s/networks/net-1/hosts\n" \
 	"dhcp-leasefile=/s/networks/net-1/leases\n" \
@@ -108,21 +109,23 @@ static void test_dnsmasq_hosts_text(void **state)
 {
 	(void)state;
 	const struct dhcp_host h[] = {
-		{"52:54:00:12:34:56", "10.77.3.10", "web1"},
-		{"52:54:00:AB:cd:ef", "10.77.3.11", NULL},
-		{"52:54:00:00:00:01", "10.77.3.12", "bad,name"},   /* not a DNS label: left out */
+		{"52:54:00:12:34:56", "10.77.3.10", "web1", false},
+		{"52:54:00:AB:cd:ef", "10.77.3.11", NULL, false},
+		{"52:54:00:00:00:01", "10.77.3.12", "bad,name", false},   /* not a DNS label: left out */
+		{"52:54:00:00:00:02", "10.77.3.13", "db1", true},         /* a second NIC: no default route */
 	};
-	char *text = dnsmasq_hosts_render(h, 3);
+	char *text = dnsmasq_hosts_render(h, 4);
 	assert_string_equal(text, "52:54:00:12:34:56,10.77.3.10,web1\n"
 				  "52:54:00:AB:cd:ef,10.77.3.11\n"
-				  "52:54:00:00:00:01,10.77.3.12\n");
+				  "52:54:00:00:00:01,10.77.3.12\n"
+				  "52:54:00:00:00:02,set:secondary,10.77.3.13,db1\n");
 	free(text);
 	text = dnsmasq_hosts_render(NULL, 0);
 	assert_string_equal(text, "");
 	free(text);
-	const struct dhcp_host bad[] = {{"52:54:00:12:34:56\n", "10.77.3.10", "x"}};
+	const struct dhcp_host bad[] = {{"52:54:00:12:34:56\n", "10.77.3.10", "x", false}};
 	assert_null(dnsmasq_hosts_render(bad, 1));
-	const struct dhcp_host bad_ip[] = {{"52:54:00:12:34:56", "10.77.3.300", "x"}};
+	const struct dhcp_host bad_ip[] = {{"52:54:00:12:34:56", "10.77.3.300", "x", false}};
 	assert_null(dnsmasq_hosts_render(bad_ip, 1));
 }
 
@@ -143,7 +146,7 @@ static void test_dnsmasq_dry_run(void **state)
 	assert_string_equal(hosts, "");
 	/* Unchanged configuration: nothing more to do. */
 	assert_int_equal(dnsmasq_ensure(&c, &e), 0);
-	const struct dhcp_host h[] = {{"52:54:00:12:34:56", "10.77.3.10", "web1"}};
+	const struct dhcp_host h[] = {{"52:54:00:12:34:56", "10.77.3.10", "web1", false}};
 	assert_int_equal(dnsmasq_hosts_write(dir, h, 1, &e), 0);
 	assert_int_equal(dnsmasq_hosts_write(dir, h, 1, &e), 0);   /* unchanged: no reload */
 	/* A changed network restarts dnsmasq. */
@@ -159,7 +162,7 @@ static void test_dnsmasq_dry_run(void **state)
 	autofree char *hosts2 = read_text(hosts_path);
 	assert_string_equal(hosts2, "52:54:00:12:34:56,10.77.3.10,web1\n");
 
-	const struct dhcp_host bad[] = {{"nope", "10.77.3.10", "web1"}};
+	const struct dhcp_host bad[] = {{"nope", "10.77.3.10", "web1", false}};
 	assert_true(dnsmasq_hosts_write(dir, bad, 1, &e) < 0);
 	assert_non_null(strstr(e.msg, "mac \"nope\""));
 	assert_int_equal(fs_rm_rf(dir, &e), 0);
@@ -167,46 +170,209 @@ static void test_dnsmasq_dry_run(void **state)
 
 /* --- nftables ----------------------------------------------------------- */
 
+/* Two networks (NAT and not), a VM with two NICs, one with one; rules by
+ * CIDR, by members, ICMP and all; a port forward. */
+static const struct nft_network t_nets[] = {
+	{"nbab12aaaa", "10.77.3.0/24", "10.77.3.1", true},
+	{"nbab12bbbb", "10.20.0.0/24", "10.20.0.1", false},
+};
+static const struct nft_nic t_nics1[] = {
+	{0, "ntab120123456", "52:54:00:00:00:01", "10.77.3.2"},
+	{1, "ntab1201234561", "52:54:00:00:00:02", "10.20.0.10"},
+};
+static const struct nft_nic t_nics2[] = {{0, "ntab12abcdef", "52:54:00:00:00:03", "10.77.3.3"}};
+static const char *const t_members[] = {"10.77.3.2", "10.20.0.10"};
+static const struct nft_rule t_rules1[] = {
+	{PROTO_TCP, 22, 22, "0.0.0.0/0", NULL, 0},
+	{PROTO_ICMP, 0, 0, "0.0.0.0/0", NULL, 0},
+	{PROTO_ALL, 0, 0, NULL, t_members, 2},
+};
+static const struct nft_rule t_rules2[] = {
+	{PROTO_TCP, 8000, 8100, "192.168.1.0/24", NULL, 0},
+	{PROTO_UDP, 0, 0, "10.0.0.5/32", NULL, 0},
+	{PROTO_TCP, 5432, 5432, NULL, NULL, 0},   /* from an empty firewall */
+};
+static const struct nft_vm t_vms[] = {
+	{"vm-0123456789ab", t_nics1, 2, t_rules1, 3},
+	{"vm-abcdef012345", t_nics2, 1, t_rules2, 3},
+};
+static const struct nft_forward t_fwd[] = {{PROTO_TCP, 8080, 80, "10.77.3.3", 0}};
+static const struct nft_ruleset t_rs = {"nubo_ab12", "nbab12*", t_nets, 2, t_vms, 2, t_fwd, 1};
+
+/* Checked by hand, and by `nft -c -f` in tests/e2e/network.sh. */
+#define NFT_EXPECTED \
+	"# Written by nubo; both tables are replaced at once.\n" \
+	"table inet nubo_ab12\n" \
+	"delete table inet nubo_ab12\n" \
+	"table bridge nubo_ab12\n" \
+	"delete table bridge nubo_ab12\n" \
+	"table ip nubo_ab12\n" \
+	"delete table ip nubo_ab12\n" \
+	"table inet nubo_ab12 {\n" \
+	"\tchain nat_prerouting {\n" \
+	"\t\ttype nat hook prerouting priority dstnat; policy accept;\n" \
+	"\t\tfib daddr type local tcp dport 8080 dnat ip to 10.77.3.3:80\n" \
+	"\t}\n" \
+	"\tchain nat_output {\n" \
+	"\t\ttype nat hook output priority -100; policy accept;\n" \
+	"\t\tfib daddr type local tcp dport 8080 dnat ip to 10.77.3.3:80\n" \
+	"\t}\n" \
+	"\tchain nat_postrouting {\n" \
+	"\t\ttype nat hook postrouting priority srcnat; policy accept;\n" \
+	"\t\tip saddr 10.77.3.0/24 oifname != \"nbab12aaaa\" masquerade\n" \
+	"\t\toifname \"nbab12aaaa\" ip saddr 127.0.0.0/8 masquerade\n" \
+	"\t\toifname \"nbab12bbbb\" ip saddr 127.0.0.0/8 masquerade\n" \
+	"\t}\n" \
+	"\tchain forward {\n" \
+	"\t\ttype filter hook forward priority filter; policy accept;\n" \
+	"\t\tiifname \"nbab12aaaa\" ip saddr != 10.77.3.0/24 drop\n" \
+	"\t\toifname \"nbab12aaaa\" jump to_0\n" \
+	"\t\tiifname \"nbab12aaaa\" jump from_0\n" \
+	"\t\tiifname \"nbab12bbbb\" ip saddr != 10.20.0.0/24 drop\n" \
+	"\t\toifname \"nbab12bbbb\" jump to_1\n" \
+	"\t\tiifname \"nbab12bbbb\" jump from_1\n" \
+	"\t}\n" \
+	"\tchain input {\n" \
+	"\t\ttype filter hook input priority filter; policy accept;\n" \
+	"\t\tiifname \"nbab12aaaa\" jump in_0\n" \
+	"\t\tiifname \"nbab12bbbb\" jump in_1\n" \
+	"\t}\n" \
+	"\tchain output {\n" \
+	"\t\ttype filter hook output priority filter; policy accept;\n" \
+	"\t\toifname \"nbab12aaaa\" udp sport 67 udp dport 68 accept\n" \
+	"\t\toifname \"nbab12aaaa\" jump to_0\n" \
+	"\t\toifname \"nbab12bbbb\" udp sport 67 udp dport 68 accept\n" \
+	"\t\toifname \"nbab12bbbb\" jump to_1\n" \
+	"\t}\n" \
+	"\tchain to_0 {\n" \
+	"\t\tct state established,related accept\n" \
+	"\t\tct state invalid drop\n" \
+	"\t\tiifname \"nbab12*\" iifname != \"nbab12aaaa\" drop\n" \
+	"\t\tct status dnat accept\n" \
+	"\t\tip daddr vmap { 10.77.3.2 : jump vm_0123456789ab, 10.77.3.3 : jump vm_abcdef012345 }\n" \
+	"\t\tdrop\n" \
+	"\t}\n" \
+	"\tchain from_0 {\n" \
+	"\t\toifname \"nbab12*\" drop\n" \
+	"\t\taccept\n" \
+	"\t}\n" \
+	"\tchain in_0 {\n" \
+	"\t\tct state established,related accept\n" \
+	"\t\tudp sport 68 udp dport 67 accept\n" \
+	"\t\tip daddr 10.77.3.1 udp dport 53 accept\n" \
+	"\t\tip daddr 10.77.3.1 tcp dport 53 accept\n" \
+	"\t\ticmp type echo-request accept\n" \
+	"\t\tdrop\n" \
+	"\t}\n" \
+	"\tchain to_1 {\n" \
+	"\t\tct state established,related accept\n" \
+	"\t\tct state invalid drop\n" \
+	"\t\tiifname \"nbab12*\" iifname != \"nbab12bbbb\" drop\n" \
+	"\t\tct status dnat accept\n" \
+	"\t\tip daddr vmap { 10.20.0.10 : jump vm_0123456789ab }\n" \
+	"\t\tdrop\n" \
+	"\t}\n" \
+	"\tchain from_1 {\n" \
+	"\t\toifname \"nbab12*\" drop\n" \
+	"\t\tdrop\n" \
+	"\t}\n" \
+	"\tchain in_1 {\n" \
+	"\t\tct state established,related accept\n" \
+	"\t\tudp sport 68 udp dport 67 accept\n" \
+	"\t\tip daddr 10.20.0.1 udp dport 53 accept\n" \
+	"\t\tip daddr 10.20.0.1 tcp dport 53 accept\n" \
+	"\t\ticmp type echo-request accept\n" \
+	"\t\tdrop\n" \
+	"\t}\n" \
+	"\tchain vm_0123456789ab {\n" \
+	"\t\ttcp dport 22 accept\n" \
+	"\t\ticmp type echo-request accept\n" \
+	"\t\tip saddr { 10.77.3.2, 10.20.0.10 } accept\n" \
+	"\t\tdrop\n" \
+	"\t}\n" \
+	"\tchain vm_abcdef012345 {\n" \
+	"\t\tip saddr 192.168.1.0/24 tcp dport 8000-8100 accept\n" \
+	"\t\tip saddr 10.0.0.5/32 meta l4proto udp accept\n" \
+	"\t\t# a rule from an empty firewall: matches nothing\n" \
+	"\t\tdrop\n" \
+	"\t}\n" \
+	"}\n" \
+	"table bridge nubo_ab12 {\n" \
+	"\tchain prerouting {\n" \
+	"\t\ttype filter hook prerouting priority filter; policy accept;\n" \
+	"\t\tiifname \"ntab120123456\" jump tap_0\n" \
+	"\t\tiifname \"ntab1201234561\" jump tap_1\n" \
+	"\t\tiifname \"ntab12abcdef\" jump tap_2\n" \
+	"\t}\n" \
+	"\tchain tap_0 {\n" \
+	"\t\tether saddr != 52:54:00:00:00:01 drop\n" \
+	"\t\tarp saddr ip != { 10.77.3.2, 0.0.0.0 } drop\n" \
+	"\t\tip saddr 10.77.3.2 return\n" \
+	"\t\tip saddr 0.0.0.0 udp sport 68 udp dport 67 return\n" \
+	"\t\tether type ip drop\n" \
+	"\t\tether type ip6 drop\n" \
+	"\t}\n" \
+	"\tchain tap_1 {\n" \
+	"\t\tether saddr != 52:54:00:00:00:02 drop\n" \
+	"\t\tarp saddr ip != { 10.20.0.10, 0.0.0.0 } drop\n" \
+	"\t\tip saddr 10.20.0.10 return\n" \
+	"\t\tip saddr 0.0.0.0 udp sport 68 udp dport 67 return\n" \
+	"\t\tether type ip drop\n" \
+	"\t\tether type ip6 drop\n" \
+	"\t}\n" \
+	"\tchain tap_2 {\n" \
+	"\t\tether saddr != 52:54:00:00:00:03 drop\n" \
+	"\t\tarp saddr ip != { 10.77.3.3, 0.0.0.0 } drop\n" \
+	"\t\tip saddr 10.77.3.3 return\n" \
+	"\t\tip saddr 0.0.0.0 udp sport 68 udp dport 67 return\n" \
+	"\t\tether type ip drop\n" \
+	"\t\tether type ip6 drop\n" \
+	"\t}\n" \
+	"}\n"
+
 static void test_nft_ruleset_text(void **state)
 {
 	(void)state;
-	const struct nft_network nets[] = {
-		{"nbbr1", "10.77.3.0/24", true},
-		{"nbbr2", "10.77.4.0/24", false},
-	};
-	char *rs = nft_ruleset_render("nubo_ab12", nets, 2);
-	assert_string_equal(rs,
-		"# Written by nubo; the whole table is replaced at once.\n"
-		"table ip nubo_ab12\n"
-		"delete table ip nubo_ab12\n"
-		"table ip nubo_ab12 {\n"
-		"\tchain postrouting {\n"
-		"\t\ttype nat hook postrouting priority srcnat; policy accept;\n"
-		"\t\tip saddr 10.77.3.0/24 oifname != \"nbbr1\" masquerade\n"
-		"\t}\n"
-		"\tchain forward {\n"
-		"\t\ttype filter hook forward priority filter; policy accept;\n"
-		"\t\tiifname \"nbbr1\" ip saddr 10.77.3.0/24 accept\n"
-		"\t\tiifname \"nbbr1\" drop\n"
-		"\t\toifname \"nbbr1\" ct state established,related accept\n"
-		"\t\toifname \"nbbr1\" drop\n"
-		"\t\tiifname \"nbbr2\" ip saddr 10.77.4.0/24 accept\n"
-		"\t\tiifname \"nbbr2\" drop\n"
-		"\t\toifname \"nbbr2\" ct state established,related accept\n"
-		"\t\toifname \"nbbr2\" drop\n"
-		"\t}\n"
-		"}\n");
+	char *rs = nft_ruleset_render(&t_rs);
+	assert_non_null(rs);
+	assert_string_equal(rs, NFT_EXPECTED);
 	free(rs);
 }
 
 static void test_nft_rejects_injection(void **state)
 {
 	(void)state;
-	const struct nft_network evil[] = {{"nb\" accept; #", "10.77.3.0/24", true}};
-	assert_null(nft_ruleset_render("nubo", evil, 1));
-	const struct nft_network evil_cidr[] = {{"nbbr1", "0.0.0.0/0 accept", true}};
-	assert_null(nft_ruleset_render("nubo", evil_cidr, 1));
-	assert_null(nft_ruleset_render("nubo; flush ruleset", NULL, 0));
+	struct nft_network evil_net = t_nets[0];
+	struct nft_ruleset rs = t_rs;
+	rs.nets = &evil_net;
+	rs.n_nets = 1;
+	rs.n_vms = 0;
+	rs.n_forwards = 0;
+	char *fine = nft_ruleset_render(&rs);
+	assert_non_null(fine);
+	free(fine);
+	evil_net.bridge = "nb\" accept; #";
+	assert_null(nft_ruleset_render(&rs));
+	evil_net = t_nets[0];
+	evil_net.cidr = "0.0.0.0/0 accept";
+	assert_null(nft_ruleset_render(&rs));
+	evil_net = t_nets[0];
+	evil_net.gateway = "10.0.0.1; flush ruleset";
+	assert_null(nft_ruleset_render(&rs));
+	rs = t_rs;
+	rs.table = "nubo; flush ruleset";
+	assert_null(nft_ruleset_render(&rs));
+	struct nft_nic nic = t_nics2[0];
+	struct nft_vm vm = t_vms[1];
+	vm.nics = &nic;
+	rs = t_rs;
+	rs.vms = &vm;
+	rs.n_vms = 1;
+	nic.mac = "52:54:00:00:00:03 accept";
+	assert_null(nft_ruleset_render(&rs));
+	nic = t_nics2[0];
+	nic.net = 7;   /* no such network */
+	assert_null(nft_ruleset_render(&rs));
 	struct err e = {0};
 	assert_true(nft_apply(NULL, &e) < 0);
 }
@@ -214,28 +380,19 @@ static void test_nft_rejects_injection(void **state)
 static void test_nft_dry_run(void **state)
 {
 	(void)state;
-	char *rs = nft_ruleset_render("nubo_t", NULL, 0);
+	struct nft_ruleset rs = {.table = "nubo_t", .bridge_glob = "nbt*"};
+	char *text = nft_ruleset_render(&rs);
 	struct err e = {0};
-	assert_int_equal(nft_apply(rs, &e), 0);
+	assert_int_equal(nft_apply(text, &e), 0);
 	assert_int_equal(nft_table_delete("nubo_t", &e), 0);
-	assert_capture("nft -f -\n"
-		       "<<<# Written by nubo; the whole table is replaced at once.\n"
-		       "table ip nubo_t\n"
-		       "delete table ip nubo_t\n"
-		       "table ip nubo_t {\n"
-		       "\tchain postrouting {\n"
-		       "\t\ttype nat hook postrouting priority srcnat; policy accept;\n"
-		       "\t}\n"
-		       "\tchain forward {\n"
-		       "\t\ttype filter hook forward priority filter; policy accept;\n"
-		       "\t}\n"
-		       "}\n"
-		       ">>>\n"
-		       "nft -f -\n"
-		       "<<<table ip nubo_t\n"
-		       "delete table ip nubo_t\n"
-		       ">>>\n");
-	free(rs);
+	autofree char *want = xasprintf("nft -f -\n<<<%s>>>\n"
+					"nft -f -\n"
+					"<<<table inet nubo_t\ndelete table inet nubo_t\n"
+					"table bridge nubo_t\ndelete table bridge nubo_t\n"
+					"table ip nubo_t\ndelete table ip nubo_t\n"
+					">>>\n", text);
+	assert_capture(want);
+	free(text);
 }
 
 /* --- seed --------------------------------------------------------------- */
@@ -299,9 +456,14 @@ static void test_links_dry_run(void **state)
 	assert_false(link_exists("lo"));   /* dry-run sees no links */
 	assert_capture("ip link add name nbbr1 type bridge\n"
 		       "ip addr replace 10.77.3.1/24 dev nbbr1\n"
+		       /* VM-to-VM traffic is routed through the host (nft.h) */
+		       "write /proc/sys/net/ipv4/conf/nbbr1/proxy_arp_pvlan 1\n"
+		       "write /proc/sys/net/ipv4/conf/nbbr1/send_redirects 0\n"
+		       "write /proc/sys/net/ipv4/conf/nbbr1/route_localnet 1\n"
 		       "ip link set dev nbbr1 up\n"
 		       "ip tuntap add dev nbt1 mode tap\n"
 		       "ip link set dev nbt1 master nbbr1 up\n"
+		       "ip link set dev nbt1 type bridge_slave isolated on\n"
 		       "write /proc/sys/net/ipv4/ip_forward 1\n"
 		       "ip link del dev nbt1\n"
 		       "ip link del dev nbbr1\n");

@@ -237,7 +237,13 @@ static void test_vm_json(void **state)
 	struct vm vm = {0};
 	snprintf(vm.id, sizeof(vm.id), "vm-0123456789ab");
 	snprintf(vm.name, sizeof(vm.name), "web1");
-	snprintf(vm.ip, sizeof(vm.ip), "10.77.3.2");
+	vm.n_nics = 2;
+	snprintf(vm.nics[0].network, sizeof(vm.nics[0].network), "default");
+	snprintf(vm.nics[0].ip, sizeof(vm.nics[0].ip), "10.77.3.2");
+	snprintf(vm.nics[1].network, sizeof(vm.nics[1].network), "backend");
+	snprintf(vm.nics[1].ip, sizeof(vm.nics[1].ip), "10.20.0.10");
+	vm.n_firewalls = 1;
+	snprintf(vm.firewalls[0].name, sizeof(vm.firewalls[0].name), "web");
 	vm.state = VM_STOPPED;
 	vm.power = POWER_STOPPED;
 	vm.pid = 0;
@@ -246,6 +252,13 @@ static void test_vm_json(void **state)
 	assert_true(json_is_null(json_object_get(j, "pid")));
 	assert_true(json_is_null(json_object_get(j, "reason")));
 	assert_string_equal(json_string_value(json_object_get(j, "ssh_user")), "root");
+	/* The primary NIC's address is the VM's "ip"; every NIC is listed in order. */
+	assert_string_equal(json_string_value(json_object_get(j, "ip")), "10.77.3.2");
+	assert_string_equal(json_string_value(json_object_get(j, "network")), "default");
+	json_t *nics = json_object_get(j, "nics");
+	assert_int_equal(json_array_size(nics), 2);
+	assert_string_equal(json_string_value(json_object_get(json_array_get(nics, 1), "ip")), "10.20.0.10");
+	assert_string_equal(json_string_value(json_array_get(json_object_get(j, "firewalls"), 0)), "web");
 	json_decref(j);
 }
 

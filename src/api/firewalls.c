@@ -1,0 +1,211 @@
+/* firewalls: /v1/firewalls, their rules, and the firewall and port-forward
+ * settings of VMs (/v1/vms/{}/firewalls, /v1/vms/{}/forwards). */
+#include <stdlib.h>
+
+#include "api/api-priv.h"
+
+static json_t *firewall_json(const struct api_req *req, const struct firewall *fw, bool with_rules)
+{
+	struct store *st = ctl_store(req->ctl);
+	struct fw_rule *rules = NULL;
+	int n = 0, members = -1, refs = 0;
+	if (store_fw_rule_list(st, fw->id, &rules, &n, NULL) < 0)
+		n = 0;
+	if (store_firewall_usage(st, fw->id, &members, &refs, NULL) < 0)
+		members = -1;
+	json_t *j = firewall_to_json(fw, with_rules ? rules : NULL, n, members);
+	free(rules);
+	return j;
+}
+
+static void list_firewalls(const struct api_req *req, struct api_resp *resp)
+{
+	struct firewall *fws = NULL;
+	int n = 0;
+	struct err e = {0};
+	if (store_firewall_list(ctl_store(req->ctl), &fws, &n, &e) < 0) {
+		api_error(resp, &e);
+		return;
+	}
+	json_t *arr = json_array();
+	for (int i = 0; i < n; i++)
+		json_array_append_new(arr, firewall_json(req, &fws[i], false));
+	free(fws);
+	api_json(resp, 200, json_pack("{s:o}", "firewalls", arr));
+}
+
+static void get_firewall(const struct api_req *req, struct api_resp *resp)
+{
+	struct firewall fw;
+	struct err e = {0};
+	if (store_firewall_get(ctl_store(req->ctl), req->args[0], &fw, &e) < 0)
+		api_error(resp, &e);
+	else
+		api_json(resp, 200, firewall_json(req, &fw, true));
+}
+
+static void create_firewall(const struct api_req *req, struct api_resp *resp)
+{
+	static const char *const fields[] = {"name", "description", NULL};
+	json_t *body = api_body_object(req, resp, false);
+	const char *name = NULL, *desc = NULL;
+	struct firewall fw;
+	struct err e = {0};
+	if (!body || !api_check_fields(body, fields, resp) || !api_opt_string(body, "name", &name, resp) ||
+	    !api_opt_string(body, "description", &desc, resp)) {
+		/* answered */
+	} else if (ctl_firewall_create(req->ctl, name, desc, &fw, &e) < 0) {
+		api_error(resp, &e);
+	} else {
+		api_json(resp, 201, firewall_json(req, &fw, true));
+	}
+	json_decref(body);
+}
+
+static void delete_firewall(const struct api_req *req, struct api_resp *resp)
+{
+	struct err e = {0};
+	if (ctl_firewall_delete(req->ctl, req->args[0], &e) < 0)
+		api_error(resp, &e);
+	else
+		resp->status = 204;
+}
+
+static void list_rules(const struct api_req *req, struct api_resp *resp)
+{
+	struct firewall fw;
+	struct fw_rule *rules = NULL;
+	int n = 0;
+	struct err e = {0};
+	if (store_firewall_get(ctl_store(req->ctl), req->args[0], &fw, &e) < 0 ||
+	    store_fw_rule_list(ctl_store(req->ctl), fw.id, &rules, &n, &e) < 0) {
+		api_error(resp, &e);
+		return;
+	}
+	json_t *arr = json_array();
+	for (int i = 0; i < n; i++)
+		json_array_append_new(arr, fw_rule_to_json(&rules[i]));
+	free(rules);
+	api_json(resp, 200, json_pack("{s:o}", "rules", arr));
+}
+
+static void add_rule(const struct api_req *req, struct api_resp *resp)
+{
+	static const char *const fields[] = {"proto", "port", "from", "from_firewall", NULL};
+	json_t *body = api_body_object(req, resp, false);
+	const char *proto = NULL, *port = NULL, *from = NULL, *from_fw = NULL;
+	char port_buf[16];
+	struct fw_rule r;
+	struct err e = {0};
+	if (!body || !api_check_fields(body, fields, resp) || !api_opt_string(body, "proto", &proto, resp) ||
+	    !api_opt_port(body, "port", port_buf, &port, resp) || !api_opt_string(body, "from", &from, resp) ||
+	    !api_opt_string(body, "from_firewall", &from_fw, resp)) {
+		/* answered */
+	} else if (!proto) {
+		err_set(&e, ERR_INVALID, "field \"proto\" is required: tcp, udp, icmp or all");
+		api_error(resp, &e);
+	} else if (ctl_firewall_rule_add(req->ctl, req->args[0], proto, port, from, from_fw, &r, &e) < 0) {
+		api_error(resp, &e);
+	} else {
+		api_json(resp, 201, fw_rule_to_json(&r));
+	}
+	json_decref(body);
+}
+
+static void delete_rule(const struct api_req *req, struct api_resp *resp)
+{
+	struct err e = {0};
+	if (ctl_firewall_rule_delete(req->ctl, req->args[0], req->args[1], &e) < 0)
+		api_error(resp, &e);
+	else
+		resp->status = 204;
+}
+
+static void set_vm_firewalls(const struct api_req *req, struct api_resp *resp)
+{
+	static const char *const fields[] = {"firewalls", NULL};
+	json_t *body = api_body_object(req, resp, false);
+	const char **names = NULL;
+	int n = 0;
+	struct vm vm;
+	struct err e = {0};
+	if (!body || !api_check_fields(body, fields, resp) || !api_opt_string_list(body, "firewalls", &names, &n, resp)) {
+		/* answered */
+	} else if (ctl_vm_set_firewalls(req->ctl, req->args[0], names, n, &vm, &e) < 0) {
+		api_error(resp, &e);
+	} else {
+		api_json(resp, 200, vm_to_json(&vm));
+		vm_free_fields(&vm);
+	}
+	free(names);
+	json_decref(body);
+}
+
+static void list_forwards(const struct api_req *req, struct api_resp *resp)
+{
+	struct vm vm;
+	struct forward *f = NULL;
+	int n = 0;
+	struct err e = {0};
+	if (store_vm_get(ctl_store(req->ctl), req->args[0], &vm, &e) < 0) {
+		api_error(resp, &e);
+		return;
+	}
+	int rc = store_forward_list(ctl_store(req->ctl), vm.id, &f, &n, &e);
+	vm_free_fields(&vm);
+	if (rc < 0) {
+		api_error(resp, &e);
+		return;
+	}
+	json_t *arr = json_array();
+	for (int i = 0; i < n; i++)
+		json_array_append_new(arr, forward_to_json(&f[i]));
+	free(f);
+	api_json(resp, 200, json_pack("{s:o}", "forwards", arr));
+}
+
+static void add_forward(const struct api_req *req, struct api_resp *resp)
+{
+	static const char *const fields[] = {"ports", NULL};
+	json_t *body = api_body_object(req, resp, false);
+	const char *ports = NULL;
+	struct forward f;
+	struct err e = {0};
+	if (!body || !api_check_fields(body, fields, resp) || !api_opt_string(body, "ports", &ports, resp)) {
+		/* answered */
+	} else if (!ports) {
+		err_set(&e, ERR_INVALID, "field \"ports\" is required: HOST:GUEST, e.g. 8080:80 or 5353:53/udp");
+		api_error(resp, &e);
+	} else if (ctl_vm_expose(req->ctl, req->args[0], ports, &f, &e) < 0) {
+		api_error(resp, &e);
+	} else {
+		api_json(resp, 201, forward_to_json(&f));
+	}
+	json_decref(body);
+}
+
+/* DELETE /v1/vms/{vm}/forwards/{host_port}[/{proto}] */
+static void delete_forward(const struct api_req *req, struct api_resp *resp)
+{
+	struct err e = {0};
+	if (ctl_vm_unexpose(req->ctl, req->args[0], req->args[1], req->args[2], &e) < 0)
+		api_error(resp, &e);
+	else
+		resp->status = 204;
+}
+
+const struct api_route api_firewall_routes[] = {
+	{"GET", "/v1/firewalls", list_firewalls},
+	{"POST", "/v1/firewalls", create_firewall},
+	{"GET", "/v1/firewalls/{}", get_firewall},
+	{"DELETE", "/v1/firewalls/{}", delete_firewall},
+	{"GET", "/v1/firewalls/{}/rules", list_rules},
+	{"POST", "/v1/firewalls/{}/rules", add_rule},
+	{"DELETE", "/v1/firewalls/{}/rules/{}", delete_rule},
+	{"PUT", "/v1/vms/{}/firewalls", set_vm_firewalls},
+	{"GET", "/v1/vms/{}/forwards", list_forwards},
+	{"POST", "/v1/vms/{}/forwards", add_forward},
+	{"DELETE", "/v1/vms/{}/forwards/{}", delete_forward},
+	{"DELETE", "/v1/vms/{}/forwards/{}/{}", delete_forward},
+	{NULL, NULL, NULL},
+};
