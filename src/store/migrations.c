@@ -53,6 +53,9 @@ const struct migration store_migrations[] = {
 	    "ALTER TABLE volumes ADD COLUMN from_snapshot TEXT NOT NULL DEFAULT '';"},
 	{8, "ALTER TABLE images ADD COLUMN kernel_source TEXT;"
 	    "ALTER TABLE images ADD COLUMN initrd_source TEXT;"},
+	{10, "CREATE TABLE tokens ("
+	     "  id TEXT PRIMARY KEY, name TEXT NOT NULL UNIQUE, hash TEXT NOT NULL UNIQUE,"
+	     "  created_at INTEGER NOT NULL, last_used_at INTEGER NOT NULL DEFAULT 0);"},
 };
 
 const int store_migrations_count = sizeof(store_migrations) / sizeof(store_migrations[0]);

@@ -17,6 +17,7 @@
 #include "model/network.h"
 #include "model/operation.h"
 #include "model/snapshot.h"
+#include "model/token.h"
 #include "model/vm.h"
 #include "model/volume.h"
 #include "util/err.h"
@@ -79,6 +80,14 @@ int store_network_insert(struct store *st, const struct network *net, struct err
 int store_network_get(struct store *st, const char *ref, struct network *out, struct err *e);
 int store_network_list(struct store *st, struct network **out, int *n, struct err *e);
 int store_network_delete(struct store *st, const char *id, struct err *e);
+
+/* API tokens (listed by name). Deleting one revokes it at once. */
+int store_token_insert(struct store *st, const struct token *t, struct err *e);   /* name taken: ERR_CONFLICT */
+int store_token_get(struct store *st, const char *ref, struct token *out, struct err *e);
+int store_token_list(struct store *st, struct token **out, int *n, struct err *e);
+int store_token_delete(struct store *st, const char *id, struct err *e);
+/* Records that the token was used at when_ms; a token that is gone is success. */
+int store_token_touch(struct store *st, const char *id, int64_t when_ms, struct err *e);
 
 /* Small settings that belong to this store (e.g. the host-object prefix). */
 int store_meta_get(struct store *st, const char *key, char **value, struct err *e); /* *value NULL if unset */
