@@ -39,8 +39,9 @@ extern const struct cli_noun host_noun;
 extern const struct cli_noun operation_noun;
 extern const struct cli_noun volume_noun;
 extern const struct cli_noun snapshot_noun;
+extern const struct cli_noun token_noun;
 
-/* Flags every verb understands: --socket, --url, --token. */
+/* Flags every verb understands: --socket, --url, --token, --cacert. */
 extern const struct arg_flag commands_global_flags[];
 
 /* Runs argv (without the program name): global flags, noun, verb, its flags.
