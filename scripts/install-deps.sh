@@ -5,10 +5,19 @@
 set -euo pipefail
 
 build=(meson ninja-build pkg-config gcc libc6-dev libmicrohttpd-dev libjansson-dev libsqlite3-dev
-       libcurl4-openssl-dev libcmocka-dev)
+       libcurl4-openssl-dev libcmocka-dev libgnutls28-dev)
 runtime=(qemu-system-x86 qemu-utils dnsmasq-base dnsmasq-utils nftables iproute2 genisoimage openssh-client procps)
 images=(busybox-static dropbear-bin kmod cpio e2fsprogs gzip debootstrap gpgv debian-archive-keyring zstd util-linux)
-tests=(curl jq sqlite3 socat)
+tests=(curl jq sqlite3 socat openssl)
+
+# Members of the system group nubo may use nubod's unix socket without root.
+if ! getent group nubo >/dev/null; then
+	if [ "$(id -u)" -eq 0 ]; then
+		groupadd --system nubo && echo "==> created the system group nubo (its members may use nubod's socket)"
+	else
+		echo "nubo: the group nubo does not exist; create it as root: groupadd --system nubo" >&2
+	fi
+fi
 
 missing=()
 for p in "${build[@]}" "${runtime[@]}" "${images[@]}" "${tests[@]}"; do

@@ -61,3 +61,15 @@ extern const struct api_route api_snapshot_routes[];
 extern const struct api_route api_misc_routes[];
 extern const struct api_route api_network_routes[];
 extern const struct api_route api_firewall_routes[];
+extern const struct api_route api_token_routes[];
+
+enum api_auth {
+	API_AUTH_OK,
+	API_AUTH_DENIED,   /* answered 401, the same for every reason */
+	API_AUTH_ERROR,    /* the store failed: e says how */
+};
+
+/* Checks the value of a request's Authorization header (NULL if absent)
+ * against the stored tokens. On API_AUTH_DENIED, *why says for the log (never
+ * for the client) what was wrong; it never contains the secret. */
+enum api_auth api_token_check(struct store *st, const char *authorization, const char **why, struct err *e);

@@ -3,29 +3,54 @@
  * of a request; the body is gathered (up to API_BODY_MAX), the route table
  * picks a handler, and its JSON is sent with the status it chose. Every
  * request is logged with its status and duration.
+ *
+ * Each way in is a listener with its own libmicrohttpd daemon: the unix
+ * socket (trusted: its mode and group decide who connects) and, when asked,
+ * a TCP port with TLS where the token check runs as soon as the headers are
+ * in, before any body is read or any handler runs.
  */
 #include "api/api.h"
 
 #include <errno.h>
+#include <gnutls/gnutls.h>
+#include <gnutls/x509.h>
+#include <grp.h>
 #include <microhttpd.h>
+#include <netdb.h>
+#include <netinet/in.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "api/api-priv.h"
+#include "util/fs.h"
 #include "util/log.h"
 #include "util/str.h"
 #include "util/timeutil.h"
 
-struct api_server {
+#define TLS_FILE_MAX (1024 * 1024)
+/* TLS 1.2 and 1.3 only: every client nubo knows of speaks them. */
+#define TLS_PRIORITIES "NORMAL:-VERS-ALL:+VERS-TLS1.3:+VERS-TLS1.2"
+
+struct api_server;
+
+struct listener {
+	struct api_server *srv;
 	struct MHD_Daemon *daemon;
+	bool need_token;
+};
+
+struct api_server {
 	struct ctl *ctl;
-	int listen_fd;
+	struct listener local;    /* the unix socket */
+	struct listener remote;   /* HTTPS over TCP, or daemon NULL */
 	char *socket_path;
+	char *tls_cert, *tls_key; /* PEM text, kept while the TLS daemon runs */
 };
 
 struct conn {
@@ -34,9 +59,9 @@ struct conn {
 	int64_t t0;
 };
 
-static const struct api_route *const tables[] = {api_vm_routes,       api_image_routes,   api_volume_routes,
-						  api_snapshot_routes, api_misc_routes,    api_network_routes,
-						  api_firewall_routes};
+static const struct api_route *const tables[] = {api_vm_routes,	   api_image_routes,	api_volume_routes,
+						  api_snapshot_routes, api_misc_routes,	api_network_routes,
+						  api_firewall_routes, api_token_routes};
 
 /* Matches path against pattern; {} matches one non-empty segment. */
 static bool route_match(const char *pattern, const char *path, char segs[API_PATH_ARGS][256], int *nseg)
@@ -110,9 +135,54 @@ static enum MHD_Result send_resp(struct MHD_Connection *conn, struct api_resp *r
 	}
 	struct MHD_Response *r = MHD_create_response_from_buffer(len, data, MHD_RESPMEM_MUST_FREE);
 	MHD_add_response_header(r, "Content-Type", type);
+	if (resp->status == 401)   /* RFC 6750: say which scheme would be accepted */
+		MHD_add_response_header(r, MHD_HTTP_HEADER_WWW_AUTHENTICATE, "Bearer realm=\"nubo\"");
 	enum MHD_Result ret = MHD_queue_response(conn, (unsigned)resp->status, r);
 	MHD_destroy_response(r);
 	return ret;
+}
+
+/* The client's address for the log: "192.0.2.7" or "[2001:db8::7]". */
+static void peer_name(struct MHD_Connection *conn, char *out, size_t n)
+{
+	const union MHD_ConnectionInfo *ci = MHD_get_connection_info(conn, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
+	char host[NI_MAXHOST] = "?";
+	const struct sockaddr *sa = ci ? ci->client_addr : NULL;
+	socklen_t len = sa && sa->sa_family == AF_INET6 ? sizeof(struct sockaddr_in6) : sizeof(struct sockaddr_in);
+	if (sa && getnameinfo(sa, len, host, sizeof(host), NULL, 0, NI_NUMERICHOST) == 0 && sa->sa_family == AF_INET6)
+		snprintf(out, n, "[%s]", host);
+	else
+		snprintf(out, n, "%s", host);
+}
+
+/* The token check of a listener that needs one. Returns true to go on; on
+ * false the answer (401, or 500 if the store failed) is queued in *ret.
+ * A refused client learns nothing of why: the reason goes to the log only. */
+static bool authorized(struct listener *l, struct MHD_Connection *conn, const char *method, const char *url,
+		       enum MHD_Result *ret)
+{
+	const char *header = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_AUTHORIZATION);
+	const char *why = NULL;
+	struct err e = {0};
+	enum api_auth a = api_token_check(ctl_store(l->srv->ctl), header, &why, &e);
+	if (a == API_AUTH_OK)
+		return true;
+	char peer[NI_MAXHOST + 2];
+	peer_name(conn, peer, sizeof(peer));
+	struct api_resp resp = {0};
+	if (a == API_AUTH_DENIED) {
+		struct err u = {0};
+		err_set(&u, ERR_UNAUTHORIZED,
+			"a valid API token is required: send the header \"Authorization: Bearer <token>\"");
+		api_error(&resp, &u);
+		log_warn("%s %s from %s → 401: %s", method, url, peer, why);
+	} else {
+		api_error(&resp, &e);
+		log_error("%s %s from %s → %d: cannot check its token: %s", method, url, peer, resp.status, e.msg);
+	}
+	*ret = send_resp(conn, &resp);
+	json_decref(resp.json);
+	return false;
 }
 
 static enum MHD_Result on_request(void *cls, struct MHD_Connection *connection, const char *url,
@@ -120,9 +190,13 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *connection, 
 				  size_t *upload_data_size, void **con_cls)
 {
 	(void)version;
-	struct api_server *srv = cls;
+	struct listener *l = cls;
 	struct conn *c = *con_cls;
 	if (!c) {
+		/* Headers are in, the body is not: a refusal here never reads it. */
+		enum MHD_Result refused;
+		if (l->need_token && !authorized(l, connection, method, url, &refused))
+			return refused;
 		c = xcalloc(1, sizeof(*c));
 		c->t0 = time_mono_ms();
 		*con_cls = c;
@@ -136,7 +210,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *connection, 
 		*upload_data_size = 0;
 		return MHD_YES;
 	}
-	struct api_req req = {.method = method, .path = url, .ctl = srv->ctl,
+	struct api_req req = {.method = method, .path = url, .ctl = l->srv->ctl,
 			      .body = c->body.data ? c->body.data : "", .body_len = c->body.len};
 	struct api_resp resp = {0};
 	if (c->too_large) {
@@ -173,6 +247,31 @@ static void on_completed(void *cls, struct MHD_Connection *connection, void **co
 	}
 }
 
+/* --- the unix socket ---------------------------------------------------- */
+
+/* Gives the socket to API_SOCKET_GROUP so that its members may use nubo
+ * without root. Without the group the socket keeps its owner and group
+ * (root:root for a nubod run as root), and says so. */
+static void socket_set_group(const char *path)
+{
+	struct group gr, *found = NULL;
+	char buf[4096];
+	int rc = getgrnam_r(API_SOCKET_GROUP, &gr, buf, sizeof(buf), &found);
+	if (!found) {
+		log_warn("api: group \"%s\" does not exist%s%s, so %s stays owned by uid %u, gid %u (mode 0660) and only "
+			 "they can use nubo; to let other users in: groupadd --system %s, add them to it, restart nubod",
+			 API_SOCKET_GROUP, rc ? ": " : "", rc ? strerror(rc) : "", path, (unsigned)geteuid(),
+			 (unsigned)getegid(), API_SOCKET_GROUP);
+		return;
+	}
+	if (chown(path, (uid_t)-1, found->gr_gid) < 0)
+		log_warn("api: cannot give %s to group %s: %s; only its owner can use nubo", path, API_SOCKET_GROUP,
+			 strerror(errno));
+	else
+		log_info("api: %s is mode 0660, group %s: members of %s may use nubo", path, API_SOCKET_GROUP,
+			 API_SOCKET_GROUP);
+}
+
 static int listen_unix(const char *path, struct err *e)
 {
 	struct sockaddr_un sa = {.sun_family = AF_UNIX};
@@ -197,30 +296,187 @@ static int listen_unix(const char *path, struct err *e)
 		return err_set(e, ERR_INTERNAL, "cannot listen on %s: %s", path, strerror(saved));
 	}
 	chmod(path, 0660);
+	socket_set_group(path);
 	return fd;
+}
+
+/* --- HTTPS over TCP ----------------------------------------------------- */
+
+/* Splits "HOST:PORT" or "[IPV6]:PORT" into *host and *port (caller frees both). */
+static int split_listen(const char *addr, char **host, char **port, struct err *e)
+{
+	const char *colon = strrchr(addr, ':');
+	const char *h = addr, *h_end = colon;
+	if (addr[0] == '[') {
+		h = addr + 1;
+		h_end = strchr(addr, ']');
+		if (!h_end || h_end[1] != ':')
+			h_end = NULL;
+		colon = h_end ? h_end + 1 : NULL;
+	}
+	if (!colon || h_end == h)
+		return err_set(e, ERR_INVALID,
+			       "--listen %s: give HOST:PORT, e.g. 0.0.0.0:8443 (all IPv4 addresses), [::]:8443 or "
+			       "127.0.0.1:8443", addr);
+	char *end = NULL;
+	errno = 0;
+	long p = strtol(colon + 1, &end, 10);
+	if (!colon[1] || *end || errno || p < 1 || p > 65535)
+		return err_set(e, ERR_INVALID, "--listen %s: the port \"%s\" must be a number from 1 to 65535", addr,
+			       colon + 1);
+	*host = xstrndup(h, (size_t)(h_end - h));
+	*port = xstrdup(colon + 1);
+	return 0;
+}
+
+static int listen_tcp(const char *addr, struct err *e)
+{
+	char *host = NULL, *port = NULL;
+	if (split_listen(addr, &host, &port, e) < 0)
+		return -1;
+	struct addrinfo hints = {.ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM,
+				 .ai_flags = AI_PASSIVE | AI_NUMERICSERV};
+	struct addrinfo *ai = NULL;
+	int gai = getaddrinfo(host, port, &hints, &ai);
+	int fd = -1;
+	if (gai != 0) {
+		err_set(e, ERR_INVALID, "--listen %s: cannot resolve \"%s\": %s", addr, host, gai_strerror(gai));
+	} else {
+		fd = socket(ai->ai_family, ai->ai_socktype | SOCK_CLOEXEC, ai->ai_protocol);
+		int one = 1;
+		if (fd < 0 || setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)) < 0 ||
+		    bind(fd, ai->ai_addr, ai->ai_addrlen) < 0 || listen(fd, 128) < 0) {
+			err_set(e, ERR_INTERNAL, "cannot listen on %s: %s", addr, strerror(errno));
+			if (fd >= 0)
+				close(fd);
+			fd = -1;
+		}
+		freeaddrinfo(ai);
+	}
+	free(host);
+	free(port);
+	return fd;
+}
+
+/* Reads the certificate and key and checks, with GnuTLS, that each parses
+ * and that they belong together, so a mistake is named here rather than as
+ * a failed handshake later. */
+static int tls_load(struct api_server *s, const struct api_options *o, struct err *e)
+{
+	size_t cert_len = 0, key_len = 0;
+	if (fs_read_file(o->tls_cert, TLS_FILE_MAX, &s->tls_cert, &cert_len, e) < 0) {
+		err_prefix(e, "--tls-cert");
+		return -1;
+	}
+	if (fs_read_file(o->tls_key, TLS_FILE_MAX, &s->tls_key, &key_len, e) < 0) {
+		err_prefix(e, "--tls-key");
+		return -1;
+	}
+	gnutls_datum_t cert = {(unsigned char *)s->tls_cert, (unsigned)cert_len};
+	gnutls_datum_t key = {(unsigned char *)s->tls_key, (unsigned)key_len};
+	gnutls_x509_crt_t *crts = NULL;
+	unsigned ncrt = 0;
+	int rc = gnutls_x509_crt_list_import2(&crts, &ncrt, &cert, GNUTLS_X509_FMT_PEM, 0);
+	if (rc < 0)
+		return err_set(e, ERR_INVALID, "--tls-cert %s is not a PEM certificate: %s", o->tls_cert,
+			       gnutls_strerror(rc));
+	time_t expires = gnutls_x509_crt_get_expiration_time(crts[0]);
+	for (unsigned i = 0; i < ncrt; i++)
+		gnutls_x509_crt_deinit(crts[i]);
+	gnutls_free(crts);
+	if (expires != (time_t)-1 && expires < time(NULL))
+		log_warn("api: the certificate in %s has expired; clients will refuse it", o->tls_cert);
+
+	gnutls_x509_privkey_t pk;
+	gnutls_x509_privkey_init(&pk);
+	rc = gnutls_x509_privkey_import2(pk, &key, GNUTLS_X509_FMT_PEM, NULL, 0);
+	gnutls_x509_privkey_deinit(pk);
+	if (rc < 0)
+		return err_set(e, ERR_INVALID, "--tls-key %s is not an unencrypted PEM private key: %s", o->tls_key,
+			       gnutls_strerror(rc));
+
+	gnutls_certificate_credentials_t cred;
+	gnutls_certificate_allocate_credentials(&cred);
+	rc = gnutls_certificate_set_x509_key_mem(cred, &cert, &key, GNUTLS_X509_FMT_PEM);
+	gnutls_certificate_free_credentials(cred);
+	if (rc < 0)
+		return err_set(e, ERR_INVALID, "--tls-cert %s and --tls-key %s do not go together: %s", o->tls_cert,
+			       o->tls_key, gnutls_strerror(rc));
+	struct stat kst;
+	if (stat(o->tls_key, &kst) == 0 && (kst.st_mode & 0044))
+		log_warn("api: the private key %s can be read by other users (mode %03o); chmod 600 it",
+			 o->tls_key, (unsigned)(kst.st_mode & 0777));
+	return 0;
+}
+
+static int start_remote(struct api_server *s, const struct api_options *o, struct err *e)
+{
+	if (!o->tls_cert || !o->tls_key)
+		return err_set(e, ERR_INVALID,
+			       "--listen %s needs --tls-cert FILE and --tls-key FILE: tokens never cross a network "
+			       "in clear", o->listen);
+	if (!MHD_is_feature_supported(MHD_FEATURE_TLS))
+		return err_set(e, ERR_INTERNAL, "--listen: this libmicrohttpd was built without TLS support");
+	if (tls_load(s, o, e) < 0)
+		return -1;
+	int fd = listen_tcp(o->listen, e);
+	if (fd < 0)
+		return -1;
+	s->remote.srv = s;
+	s->remote.need_token = true;
+	s->remote.daemon = MHD_start_daemon(
+		MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_USE_TLS, 0, NULL, NULL, on_request, &s->remote,
+		MHD_OPTION_LISTEN_SOCKET, fd, MHD_OPTION_HTTPS_MEM_CERT, s->tls_cert, MHD_OPTION_HTTPS_MEM_KEY,
+		s->tls_key, MHD_OPTION_HTTPS_PRIORITIES, TLS_PRIORITIES, MHD_OPTION_THREAD_POOL_SIZE, 2,
+		MHD_OPTION_NOTIFY_COMPLETED, on_completed, &s->remote, MHD_OPTION_CONNECTION_TIMEOUT, 60,
+		MHD_OPTION_END);
+	if (!s->remote.daemon) {
+		close(fd);
+		return err_set(e, ERR_INTERNAL, "cannot start the HTTPS server on %s (certificate %s, key %s)",
+			       o->listen, o->tls_cert, o->tls_key);
+	}
+	log_info("api: listening on https://%s (TLS; every request needs an API token)", o->listen);
+	return 0;
+}
+
+static void server_free(struct api_server *s)
+{
+	if (s->tls_key)
+		explicit_bzero(s->tls_key, strlen(s->tls_key));
+	free(s->tls_key);
+	free(s->tls_cert);
+	free(s->socket_path);
+	free(s);
 }
 
 int api_start(struct ctl *ctl, const struct api_options *o, struct api_server **out, struct err *e)
 {
 	struct api_server *s = xcalloc(1, sizeof(*s));
 	s->ctl = ctl;
-	s->socket_path = xstrdup(o->socket_path);
-	s->listen_fd = listen_unix(o->socket_path, e);
-	if (s->listen_fd < 0) {
-		free(s->socket_path);
-		free(s);
+	if (o->listen && start_remote(s, o, e) < 0) {
+		server_free(s);
 		return -1;
 	}
-	s->daemon = MHD_start_daemon(MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_USE_TURBO, 0, NULL, NULL,
-				     on_request, s, MHD_OPTION_LISTEN_SOCKET, s->listen_fd,
-				     MHD_OPTION_THREAD_POOL_SIZE, 4, MHD_OPTION_NOTIFY_COMPLETED, on_completed, s,
-				     MHD_OPTION_CONNECTION_TIMEOUT, 60, MHD_OPTION_END);
-	if (!s->daemon) {
-		close(s->listen_fd);
-		unlink(s->socket_path);
-		free(s->socket_path);
-		free(s);
-		return err_set(e, ERR_INTERNAL, "cannot start the HTTP server on %s", o->socket_path);
+	s->socket_path = xstrdup(o->socket_path);
+	int fd = listen_unix(o->socket_path, e);
+	if (fd >= 0) {
+		s->local.srv = s;
+		s->local.daemon = MHD_start_daemon(
+			MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_USE_TURBO, 0, NULL, NULL, on_request,
+			&s->local, MHD_OPTION_LISTEN_SOCKET, fd, MHD_OPTION_THREAD_POOL_SIZE, 4,
+			MHD_OPTION_NOTIFY_COMPLETED, on_completed, &s->local, MHD_OPTION_CONNECTION_TIMEOUT, 60,
+			MHD_OPTION_END);
+		if (!s->local.daemon) {
+			close(fd);
+			unlink(s->socket_path);
+			err_set(e, ERR_INTERNAL, "cannot start the HTTP server on %s", o->socket_path);
+		}
+	}
+	if (!s->local.daemon) {
+		if (s->remote.daemon)
+			MHD_stop_daemon(s->remote.daemon);   /* closes its listening socket */
+		server_free(s);
+		return -1;
 	}
 	log_info("api: listening on %s", o->socket_path);
 	*out = s;
@@ -231,11 +487,12 @@ void api_stop(struct api_server *s)
 {
 	if (!s)
 		return;
-	MHD_stop_daemon(s->daemon);
-	close(s->listen_fd);
+	/* Each daemon closes the listening socket it was given. */
+	if (s->remote.daemon)
+		MHD_stop_daemon(s->remote.daemon);
+	MHD_stop_daemon(s->local.daemon);
 	unlink(s->socket_path);
-	free(s->socket_path);
-	free(s);
+	server_free(s);
 }
 
 /* --- helpers for handlers ------------------------------------------------ */

@@ -31,6 +31,17 @@ struct client *cli_client(struct cli_ctx *ctx)
 int cli_fail(struct cli_ctx *ctx, int code, const struct err *e)
 {
 	fprintf(ctx->err, "nubo: %s\n", e->msg[0] ? e->msg : "unknown error");
+	/* nubod over TCP says only "401": the client knows whether it sent a token. */
+	if (e->kind == ERR_UNAUTHORIZED && ctx->conn.url) {
+		if (ctx->conn.token)
+			fprintf(ctx->err, "nubo: nubod at %s refused the token: it is wrong or was revoked; check --token "
+					  "or NUBO_TOKEN ('nubo token list' where nubod runs shows the valid ones)\n",
+				ctx->conn.url);
+		else
+			fprintf(ctx->err, "nubo: nubod at %s needs an API token: give --token T or set NUBO_TOKEN (make "
+					  "one where nubod runs with: nubo token create NAME)\n",
+				ctx->conn.url);
+	}
 	return code;
 }
 

@@ -22,6 +22,7 @@ struct client {
 	char *socket_path;
 	char *base_url; /* without a trailing '/' */
 	char *auth_header;
+	char *cacert;
 	char *endpoint;
 	CURL *curl;
 };
@@ -43,6 +44,8 @@ struct client *client_new(const struct client_opts *opts)
 	}
 	if (opts->token && *opts->token)
 		c->auth_header = xasprintf("Authorization: Bearer %s", opts->token);
+	if (opts->cacert && *opts->cacert)
+		c->cacert = xstrdup(opts->cacert);
 	return c;
 }
 
@@ -55,6 +58,7 @@ void client_free(struct client *c)
 	free(c->socket_path);
 	free(c->base_url);
 	free(c->auth_header);
+	free(c->cacert);
 	free(c->endpoint);
 	free(c);
 }
@@ -94,6 +98,27 @@ static int unreachable(struct client *c, CURLcode cc, const char *curl_msg, stru
 			err_set(e, ERR_INTERNAL,
 				"cannot connect to nubod at %s: %s (is nubod running? use --socket PATH or NUBO_SOCKET)",
 				c->socket_path, os_errno ? strerror((int)os_errno) : why);
+		return CLIENT_EUNREACHABLE;
+	}
+	/* TLS: say which side failed and what would fix it; retrying would not. */
+	if (cc == CURLE_PEER_FAILED_VERIFICATION) {
+		if (c->cacert)
+			return err_set(e, ERR_INTERNAL, "cannot trust nubod's certificate at %s: %s (checked against --cacert %s)",
+				       c->endpoint, why, c->cacert);
+		return err_set(e, ERR_INTERNAL,
+			       "cannot trust nubod's certificate at %s: %s; if nubod uses a self-signed certificate or a "
+			       "private CA, give that certificate with --cacert FILE (or NUBO_CACERT)",
+			       c->endpoint, why);
+	}
+	if (cc == CURLE_SSL_CACERT_BADFILE)
+		return err_set(e, ERR_INVALID, "cannot use --cacert %s: %s (give a PEM certificate file)",
+			       c->cacert ? c->cacert : "(the system's CA bundle)", why);
+	if (cc == CURLE_SSL_CONNECT_ERROR)
+		return err_set(e, ERR_INTERNAL, "TLS handshake with nubod at %s failed: %s (is this nubod's --listen port?)",
+			       c->endpoint, why);
+	if (cc == CURLE_GOT_NOTHING && str_starts_with(c->endpoint, "http://")) {
+		err_set(e, ERR_INTERNAL, "nubod at %s closed the connection without an answer: %s (nubod's TCP port "
+			"speaks only TLS: use an https:// URL)", c->endpoint, why);
 		return CLIENT_EUNREACHABLE;
 	}
 	if (cc == CURLE_COULDNT_CONNECT || cc == CURLE_COULDNT_RESOLVE_HOST || cc == CURLE_OPERATION_TIMEDOUT) {
@@ -137,6 +162,8 @@ int client_call(struct client *c, const char *method, const char *path, const js
 	curl_easy_setopt(h, CURLOPT_URL, url);
 	if (c->socket_path)
 		curl_easy_setopt(h, CURLOPT_UNIX_SOCKET_PATH, c->socket_path);
+	if (c->cacert)
+		curl_easy_setopt(h, CURLOPT_CAINFO, c->cacert);
 	curl_easy_setopt(h, CURLOPT_CUSTOMREQUEST, method);
 	if (payload) {
 		curl_easy_setopt(h, CURLOPT_POSTFIELDS, payload);

@@ -3,7 +3,8 @@
  *
  * By default it talks HTTP over the unix socket /run/nubo/nubod.sock; with a
  * base URL ("https://host:port") it talks TCP/TLS and, given a token, sends
- * "Authorization: Bearer <token>". API errors ({"error":{"code","message"}})
+ * "Authorization: Bearer <token>", checking nubod's certificate against the
+ * system's CAs or a --cacert file. API errors ({"error":{"code","message"}})
  * come back as a struct err whose message is the API's own sentence.
  */
 #pragma once
@@ -20,6 +21,8 @@ struct client_opts {
 	const char *socket_path; /* NULL: CLIENT_DEFAULT_SOCKET; ignored when url is set */
 	const char *url;         /* "https://host:port" or NULL for the socket */
 	const char *token;       /* bearer token or NULL */
+	const char *cacert;      /* PEM file of the CA (or self-signed certificate) to trust for an https
+				    URL, or NULL: the system's CAs */
 };
 
 struct client_response {

@@ -18,6 +18,7 @@ const struct arg_flag commands_global_flags[] = {
 	{"socket", 0, ARG_VALUE, "PATH", "nubod's unix socket (env NUBO_SOCKET; default " CLIENT_DEFAULT_SOCKET ")"},
 	{"url", 0, ARG_VALUE, "URL", "reach nubod over HTTP(S) at URL instead, e.g. https://host:8443 (env NUBO_URL)"},
 	{"token", 0, ARG_VALUE, "T", "send \"Authorization: Bearer T\" (env NUBO_TOKEN)"},
+	{"cacert", 0, ARG_VALUE, "FILE", "trust this PEM certificate for --url https://… (env NUBO_CACERT)"},
 	{NULL, 0, 0, NULL, NULL},
 };
 
@@ -30,7 +31,7 @@ static const struct arg_flag no_flags[] = {{NULL, 0, 0, NULL, NULL}};
 
 static const struct cli_noun *const nouns[] = {
 	&vm_noun, &image_noun, &volume_noun, &snapshot_noun, &network_noun, &firewall_noun, &type_noun, &host_noun,
-	&operation_noun, NULL,
+	&operation_noun, &token_noun, NULL,
 };
 
 static const struct cli_noun *find_noun(const char *name)
@@ -55,7 +56,7 @@ char *commands_help(void)
 {
 	struct sbuf b = {0};
 	sbuf_add(&b, "nubo: virtual machines on your own servers, from nubod's API.\n\n"
-		     "Usage: nubo [--socket PATH | --url URL [--token T]] NOUN VERB [ARGS] [FLAGS]\n\n"
+		     "Usage: nubo [--socket PATH | --url URL [--token T] [--cacert FILE]] NOUN VERB [ARGS] [FLAGS]\n\n"
 		     "Commands:\n");
 	size_t width = 0;
 	for (size_t i = 0; nouns[i]; i++)
@@ -102,7 +103,7 @@ static char *verb_help(const struct cli_noun *n, const struct cli_verb *v)
 	const struct arg_flag *const tables[] = {v->flags ? v->flags : no_flags, NULL};
 	autofree char *flags = args_describe(tables);
 	sbuf_addf(&b, "\nFlags:\n%s", flags);
-	sbuf_add(&b, "\nGlobal flags --socket, --url and --token work here too (see 'nubo --help').\n");
+	sbuf_add(&b, "\nGlobal flags --socket, --url, --token and --cacert work here too (see 'nubo --help').\n");
 	return sbuf_take(&b);
 }
 
@@ -137,13 +138,14 @@ static const char *connection_flag(const struct cli_verb *v, const struct args *
 	return value ? value : (global ? args_value(global, name) : NULL);
 }
 
-/* Takes --socket/--url/--token from the flags and, failing those, the environment. */
+/* Takes --socket/--url/--token/--cacert from the flags and, failing those, the environment. */
 static int apply_connection(struct cli_ctx *ctx, const struct cli_verb *v, const struct args *global,
 			    const struct args *verb, struct err *e)
 {
 	const char *socket = connection_flag(v, global, verb, "socket");
 	const char *url = connection_flag(v, global, verb, "url");
 	const char *token = connection_flag(v, global, verb, "token");
+	const char *cacert = connection_flag(v, global, verb, "cacert");
 	if (socket && url)
 		return err_set(e, ERR_INVALID, "--socket and --url name two different nubods; give one");
 	if (!socket && !url) {
@@ -158,11 +160,17 @@ static int apply_connection(struct cli_ctx *ctx, const struct cli_verb *v, const
 		if (token && !*token)
 			token = NULL;
 	}
+	if (!cacert) {
+		cacert = getenv("NUBO_CACERT");
+		if (cacert && !*cacert)
+			cacert = NULL;
+	}
 	if (url && !str_starts_with(url, "http://") && !str_starts_with(url, "https://"))
 		return err_set(e, ERR_INVALID, "--url %s: give a URL that starts with https:// (or http://)", url);
 	ctx->conn.socket_path = socket;
 	ctx->conn.url = url;
 	ctx->conn.token = token;
+	ctx->conn.cacert = cacert;
 	return 0;
 }
 

@@ -47,8 +47,9 @@ int vm_set_firewall(struct cli_ctx *ctx, const struct args *a);
 int vm_expose(struct cli_ctx *ctx, const struct args *a);
 int vm_unexpose(struct cli_ctx *ctx, const struct args *a);
 int vm_ports(struct cli_ctx *ctx, const struct args *a);
+extern const struct cli_noun token_noun;
 
-/* Flags every verb understands: --socket, --url, --token. */
+/* Flags every verb understands: --socket, --url, --token, --cacert. */
 extern const struct arg_flag commands_global_flags[];
 
 /* Runs argv (without the program name): global flags, noun, verb, its flags.

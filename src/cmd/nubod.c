@@ -25,7 +25,12 @@ static const char usage[] =
 	"\n"
 	"Options:\n"
 	"  --state-dir DIR    state directory (default /var/lib/nubo, or $NUBO_STATE_DIR)\n"
-	"  --socket PATH      API unix socket (default /run/nubo/nubod.sock, or $NUBO_SOCKET)\n"
+	"  --socket PATH      API unix socket (default /run/nubo/nubod.sock, or $NUBO_SOCKET);\n"
+	"                     mode 0660, group " API_SOCKET_GROUP " when that group exists\n"
+	"  --listen HOST:PORT also serve the API over HTTPS, e.g. 0.0.0.0:8443; every request\n"
+	"                     must carry an API token (nubo token create NAME)\n"
+	"  --tls-cert FILE    PEM certificate (chain) for --listen\n"
+	"  --tls-key FILE     PEM private key for --listen\n"
 	"  --accel MODE       auto, kvm or tcg (default auto: KVM only where the CPU has vmx/svm)\n"
 	"  --config FILE      settings and extra machine types (default /etc/nubo/nubod.json if present)\n"
 	"  --recipes-dir DIR  image recipes (default: the ones installed with nubo)\n"
@@ -80,9 +85,9 @@ static int destroy_state(struct ctl **ctl, struct store **st, const char *state_
 }
 
 /* Runs the reconcilers and the API until SIGINT or SIGTERM; VMs keep running after. */
-static int serve(struct ctl *ctl, const char *socket_path, struct err *e)
+static int serve(struct ctl *ctl, const struct api_options *ao, struct err *e)
 {
-	autofree char *sock_dir = xstrdup(socket_path);
+	autofree char *sock_dir = xstrdup(ao->socket_path);
 	char *slash = strrchr(sock_dir, '/');
 	if (slash && slash != sock_dir) {
 		*slash = '\0';
@@ -93,9 +98,8 @@ static int serve(struct ctl *ctl, const char *socket_path, struct err *e)
 	sigaction(SIGINT, &sa, NULL);
 	sigaction(SIGTERM, &sa, NULL);
 	signal(SIGPIPE, SIG_IGN);
-	struct api_options ao = {.socket_path = socket_path};
 	struct api_server *api = NULL;
-	if (ctl_start(ctl, e) < 0 || api_start(ctl, &ao, &api, e) < 0)
+	if (ctl_start(ctl, e) < 0 || api_start(ctl, ao, &api, e) < 0)
 		return -1;
 	log_info("nubod %s ready (state %s%s)", NUBO_VERSION, ctl_state_dir(ctl), runner_dry_run() ? ", dry-run" : "");
 	while (!quit)
@@ -110,6 +114,7 @@ int main(int argc, char **argv)
 	const char *state_dir = env_or("NUBO_STATE_DIR", "/var/lib/nubo");
 	const char *socket_path = env_or("NUBO_SOCKET", "/run/nubo/nubod.sock");
 	const char *accel = "auto", *config_path = NULL;
+	const char *listen_addr = NULL, *tls_cert = NULL, *tls_key = NULL;
 	autofree char *recipes = NULL;
 	bool destroy = false;
 	static const struct option opts[] = {
@@ -117,6 +122,8 @@ int main(int argc, char **argv)
 		{"accel", required_argument, 0, 'a'},     {"config", required_argument, 0, 'c'},
 		{"recipes-dir", required_argument, 0, 'r'}, {"dry-run", no_argument, 0, 'n'},
 		{"destroy", no_argument, 0, 'D'},         {"debug", no_argument, 0, 'd'},
+		{"listen", required_argument, 0, 'l'},    {"tls-cert", required_argument, 0, 'C'},
+		{"tls-key", required_argument, 0, 'K'},
 		{"help", no_argument, 0, 'h'},            {"version", no_argument, 0, 'V'},
 		{0, 0, 0, 0},
 	};
@@ -130,6 +137,9 @@ int main(int argc, char **argv)
 		case 'r': recipes = xstrdup(optarg); break;
 		case 'n': runner_set_dry_run(true); break;
 		case 'D': destroy = true; break;
+		case 'l': listen_addr = optarg; break;
+		case 'C': tls_cert = optarg; break;
+		case 'K': tls_key = optarg; break;
 		case 'd': log_set_level(LOG_DEBUG); break;
 		case 'h': fputs(usage, stdout); return 0;
 		case 'V': printf("nubod %s\n", NUBO_VERSION); return 0;
@@ -138,6 +148,16 @@ int main(int argc, char **argv)
 	}
 	if (optind < argc) {
 		fprintf(stderr, "nubod: unexpected argument \"%s\"\n%s", argv[optind], usage);
+		return 2;
+	}
+	/* Checked before anything starts: a TCP port never opens without TLS. */
+	if (listen_addr && (!tls_cert || !tls_key)) {
+		fprintf(stderr, "nubod: --listen %s needs --tls-cert FILE and --tls-key FILE (a PEM certificate and its "
+				"key): API tokens never cross a network in clear\n", listen_addr);
+		return 2;
+	}
+	if (!listen_addr && (tls_cert || tls_key)) {
+		fprintf(stderr, "nubod: --tls-cert and --tls-key are for --listen HOST:PORT; give it too\n");
 		return 2;
 	}
 	if (!recipes)
@@ -167,8 +187,10 @@ int main(int argc, char **argv)
 		config_free(&co.config);
 	else
 		rc = ctl_open(st, &co, &ctl, &e);
+	struct api_options ao = {.socket_path = socket_path, .listen = listen_addr, .tls_cert = tls_cert,
+				 .tls_key = tls_key};
 	if (rc == 0)
-		rc = destroy ? destroy_state(&ctl, &st, state_dir, &e) : serve(ctl, socket_path, &e);
+		rc = destroy ? destroy_state(&ctl, &st, state_dir, &e) : serve(ctl, &ao, &e);
 	if (rc < 0)
 		fprintf(stderr, "nubod: %s\n", e.msg);
 	ctl_close(ctl);

@@ -82,6 +82,9 @@ const struct migration store_migrations[] = {
 	    "CREATE TABLE forwards ("
 	    "  vm_id TEXT NOT NULL, proto TEXT NOT NULL, host_port INTEGER NOT NULL, guest_port INTEGER NOT NULL,"
 	    "  created_at INTEGER NOT NULL, PRIMARY KEY (proto, host_port));"},
+	{10, "CREATE TABLE tokens ("
+	     "  id TEXT PRIMARY KEY, name TEXT NOT NULL UNIQUE, hash TEXT NOT NULL UNIQUE,"
+	     "  created_at INTEGER NOT NULL, last_used_at INTEGER NOT NULL DEFAULT 0);"},
 };
 
 const int store_migrations_count = sizeof(store_migrations) / sizeof(store_migrations[0]);

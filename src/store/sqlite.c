@@ -1052,6 +1052,89 @@ int store_snapshot_delete(struct store *st, const char *id, struct err *e)
 	LOCKED(st, delete_by_id(st, "DELETE FROM snapshots WHERE id = ?1", id, e));
 }
 
+/* --- tokens ------------------------------------------------------------- */
+
+#define TOK_COLS "id, name, hash, created_at, last_used_at"
+
+static void tok_fill(sqlite3_stmt *s, void *out)
+{
+	struct token *t = out;
+	memset(t, 0, sizeof(*t));
+	col_copy(s, 0, t->id, sizeof(t->id));
+	col_copy(s, 1, t->name, sizeof(t->name));
+	col_copy(s, 2, t->hash, sizeof(t->hash));
+	t->created_at = sqlite3_column_int64(s, 3);
+	t->last_used_at = sqlite3_column_int64(s, 4);
+}
+
+static int tok_insert_locked(struct store *st, const struct token *t, struct err *e)
+{
+	sqlite3_stmt *s = prep(st, "INSERT INTO tokens (" TOK_COLS ") VALUES (?,?,?,?,?)", e);
+	if (!s)
+		return -1;
+	bind_text(s, 1, t->id);
+	bind_text(s, 2, t->name);
+	bind_text(s, 3, t->hash);
+	sqlite3_bind_int64(s, 4, t->created_at);
+	sqlite3_bind_int64(s, 5, t->last_used_at);
+	int rc = step_done(st, s, "token", e);
+	if (rc < 0 && e && e->kind == ERR_CONFLICT)
+		err_set(e, ERR_CONFLICT, "a token named \"%s\" already exists", t->name);
+	return rc;
+}
+
+int store_token_insert(struct store *st, const struct token *t, struct err *e)
+{
+	LOCKED(st, tok_insert_locked(st, t, e));
+}
+
+static int tok_get_locked(struct store *st, const char *ref, struct token *out, struct err *e)
+{
+	sqlite3_stmt *s = prep(st, "SELECT " TOK_COLS " FROM tokens WHERE name = ?1 OR id = ?1", e);
+	if (!s)
+		return -1;
+	bind_text(s, 1, ref);
+	return get_one(st, s, tok_fill, out, "token", ref, e);
+}
+
+int store_token_get(struct store *st, const char *ref, struct token *out, struct err *e)
+{
+	LOCKED(st, tok_get_locked(st, ref, out, e));
+}
+
+static int tok_list_locked(struct store *st, struct token **out, int *n, struct err *e)
+{
+	sqlite3_stmt *s = prep(st, "SELECT " TOK_COLS " FROM tokens ORDER BY name", e);
+	if (!s)
+		return -1;
+	return list_all(st, s, sizeof(struct token), tok_fill, (void **)out, n, e);
+}
+
+int store_token_list(struct store *st, struct token **out, int *n, struct err *e)
+{
+	LOCKED(st, tok_list_locked(st, out, n, e));
+}
+
+int store_token_delete(struct store *st, const char *id, struct err *e)
+{
+	LOCKED(st, delete_by_id(st, "DELETE FROM tokens WHERE id = ?1", id, e));
+}
+
+static int tok_touch_locked(struct store *st, const char *id, int64_t when_ms, struct err *e)
+{
+	sqlite3_stmt *s = prep(st, "UPDATE tokens SET last_used_at = ?2 WHERE id = ?1", e);
+	if (!s)
+		return -1;
+	bind_text(s, 1, id);
+	sqlite3_bind_int64(s, 2, when_ms);
+	return step_done(st, s, "token", e);
+}
+
+int store_token_touch(struct store *st, const char *id, int64_t when_ms, struct err *e)
+{
+	LOCKED(st, tok_touch_locked(st, id, when_ms, e));
+}
+
 /* --- networks ----------------------------------------------------------- */
 
 #define NET_COLS "id, name, cidr, bridge, nat, created_at, deleted"

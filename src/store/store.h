@@ -18,6 +18,7 @@
 #include "model/network.h"
 #include "model/operation.h"
 #include "model/snapshot.h"
+#include "model/token.h"
 #include "model/vm.h"
 #include "model/volume.h"
 #include "util/err.h"
@@ -104,6 +105,14 @@ int store_forward_insert(struct store *st, const struct forward *f, struct err *
 /* vm_id NULL: every forward. */
 int store_forward_list(struct store *st, const char *vm_id, struct forward **out, int *n, struct err *e);
 int store_forward_delete(struct store *st, const char *vm_id, enum proto proto, int host_port, struct err *e);
+
+/* API tokens (listed by name). Deleting one revokes it at once. */
+int store_token_insert(struct store *st, const struct token *t, struct err *e);   /* name taken: ERR_CONFLICT */
+int store_token_get(struct store *st, const char *ref, struct token *out, struct err *e);
+int store_token_list(struct store *st, struct token **out, int *n, struct err *e);
+int store_token_delete(struct store *st, const char *id, struct err *e);
+/* Records that the token was used at when_ms; a token that is gone is success. */
+int store_token_touch(struct store *st, const char *id, int64_t when_ms, struct err *e);
 
 /* Small settings that belong to this store (e.g. the host-object prefix). */
 int store_meta_get(struct store *st, const char *key, char **value, struct err *e); /* *value NULL if unset */
