@@ -7,6 +7,7 @@
 #include "util/str.h"
 
 #define FAMILY "ip"
+#define METADATA_IP "169.254.169.254"
 
 static bool only(const char *s, const char *allowed, size_t max)
 {
@@ -19,6 +20,34 @@ static bool table_name_valid(const char *s)
 	return only(s, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_", 64);
 }
 
+/* The metadata service's DNAT and its door in input; nothing without a
+ * network that has a metadata port. */
+static void render_metadata(struct sbuf *b, const struct nft_network *nets, int n)
+{
+	bool any = false;
+	for (int i = 0; i < n; i++)
+		any = any || nets[i].metadata_port;
+	if (!any)
+		return;
+	sbuf_add(b, "\tchain prerouting {\n");
+	sbuf_add(b, "\t\ttype nat hook prerouting priority dstnat; policy accept;\n");
+	for (int i = 0; i < n; i++)
+		if (nets[i].metadata_port)
+			sbuf_addf(b, "\t\tiifname \"%s\" ip daddr " METADATA_IP " tcp dport 80 dnat to %s:%d\n",
+				  nets[i].bridge, nets[i].gateway, nets[i].metadata_port);
+	sbuf_add(b, "\t}\n");
+	sbuf_add(b, "\tchain input {\n");
+	sbuf_add(b, "\t\ttype filter hook input priority filter; policy accept;\n");
+	for (int i = 0; i < n; i++) {
+		if (!nets[i].metadata_port)
+			continue;
+		sbuf_addf(b, "\t\tiifname \"%s\" ip daddr %s tcp dport %d accept\n", nets[i].bridge, nets[i].gateway,
+			  nets[i].metadata_port);
+		sbuf_addf(b, "\t\tip daddr %s tcp dport %d drop\n", nets[i].gateway, nets[i].metadata_port);
+	}
+	sbuf_add(b, "\t}\n");
+}
+
 char *nft_ruleset_render(const char *table, const struct nft_network *nets, int n)
 {
 	if (!table_name_valid(table))
@@ -26,6 +55,9 @@ char *nft_ruleset_render(const char *table, const struct nft_network *nets, int 
 	for (int i = 0; i < n; i++) {
 		if (!only(nets[i].bridge, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_.-", 15) ||
 		    !only(nets[i].cidr, "0123456789./", 18) || !strchr(nets[i].cidr, '/'))
+			return NULL;
+		if (nets[i].metadata_port &&
+		    (!only(nets[i].gateway, "0123456789.", 15) || nets[i].metadata_port < 1 || nets[i].metadata_port > 65535))
 			return NULL;
 	}
 	struct sbuf b = {0};
@@ -54,6 +86,7 @@ char *nft_ruleset_render(const char *table, const struct nft_network *nets, int 
 		sbuf_addf(&b, "\t\toifname \"%s\" drop\n", br);
 	}
 	sbuf_add(&b, "\t}\n");
+	render_metadata(&b, nets, n);
 	sbuf_add(&b, "}\n");
 	return sbuf_take(&b);
 }

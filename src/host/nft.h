@@ -19,6 +19,10 @@ struct nft_network {
 	const char *bridge;   /* "nb1a2b3c" */
 	const char *cidr;     /* "10.77.3.0/24" */
 	bool nat;             /* masquerade traffic that leaves the host */
+	/* The metadata service (host/metadata.h): 0, or the port its listener
+	 * has on gateway, the bridge's own address. */
+	const char *gateway;  /* "10.77.3.1" */
+	int metadata_port;
 };
 
 /* The ruleset text for table (family ip) with these networks. Pure; caller
@@ -27,8 +31,11 @@ struct nft_network {
  *   - forward: from the bridge with a source in CIDR: accepted; from the
  *     bridge otherwise (spoofed source): dropped; to the bridge: replies
  *     (established, related) accepted, anything else dropped (inbound is
- *     denied by default).
- * NULL if table, a bridge or a cidr holds characters that have no place in
+ *     denied by default);
+ *   - with a metadata port: prerouting (dstnat) sends 169.254.169.254:80
+ *     from the bridge to gateway:port, and input takes gateway:port only from
+ *     the bridge (never from another interface or the host itself).
+ * NULL if table, a bridge, a cidr or a gateway holds characters that have no place in
  * them (they could otherwise inject rules). */
 char *nft_ruleset_render(const char *table, const struct nft_network *nets, int n);
 

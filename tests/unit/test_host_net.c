@@ -16,6 +16,7 @@
 #include "host/bridge.h"
 #include "host/disk.h"
 #include "host/dnsmasq.h"
+#include "host/metadata.h"
 #include "host/nft.h"
 #include "host/seed.h"
 #include "util/fs.h"
@@ -171,8 +172,8 @@ static void test_nft_ruleset_text(void **state)
 {
 	(void)state;
 	const struct nft_network nets[] = {
-		{"nbbr1", "10.77.3.0/24", true},
-		{"nbbr2", "10.77.4.0/24", false},
+		{"nbbr1", "10.77.3.0/24", true, NULL, 0},
+		{"nbbr2", "10.77.4.0/24", false, NULL, 0},
 	};
 	char *rs = nft_ruleset_render("nubo_ab12", nets, 2);
 	assert_string_equal(rs,
@@ -199,12 +200,126 @@ static void test_nft_ruleset_text(void **state)
 	free(rs);
 }
 
+/* The metadata service's part: DNAT of 169.254.169.254:80 per bridge, and
+ * the metadata port open in input only from that bridge. */
+static void test_nft_metadata_text(void **state)
+{
+	(void)state;
+	const struct nft_network nets[] = {
+		{"nbbr1", "10.77.3.0/24", false, "10.77.3.1", 8775},
+		{"nbbr2", "10.77.4.0/24", false, NULL, 0},
+		{"nbbr3", "10.77.5.0/24", false, "10.77.5.1", 9000},
+	};
+	char *rs = nft_ruleset_render("nubo_ab12", nets, 3);
+	assert_string_equal(rs,
+		"# Written by nubo; the whole table is replaced at once.\n"
+		"table ip nubo_ab12\n"
+		"delete table ip nubo_ab12\n"
+		"table ip nubo_ab12 {\n"
+		"\tchain postrouting {\n"
+		"\t\ttype nat hook postrouting priority srcnat; policy accept;\n"
+		"\t}\n"
+		"\tchain forward {\n"
+		"\t\ttype filter hook forward priority filter; policy accept;\n"
+		"\t\tiifname \"nbbr1\" ip saddr 10.77.3.0/24 accept\n"
+		"\t\tiifname \"nbbr1\" drop\n"
+		"\t\toifname \"nbbr1\" ct state established,related accept\n"
+		"\t\toifname \"nbbr1\" drop\n"
+		"\t\tiifname \"nbbr2\" ip saddr 10.77.4.0/24 accept\n"
+		"\t\tiifname \"nbbr2\" drop\n"
+		"\t\toifname \"nbbr2\" ct state established,related accept\n"
+		"\t\toifname \"nbbr2\" drop\n"
+		"\t\tiifname \"nbbr3\" ip saddr 10.77.5.0/24 accept\n"
+		"\t\tiifname \"nbbr3\" drop\n"
+		"\t\toifname \"nbbr3\" ct state established,related accept\n"
+		"\t\toifname \"nbbr3\" drop\n"
+		"\t}\n"
+		"\tchain prerouting {\n"
+		"\t\ttype nat hook prerouting priority dstnat; policy accept;\n"
+		"\t\tiifname \"nbbr1\" ip daddr 169.254.169.254 tcp dport 80 dnat to 10.77.3.1:8775\n"
+		"\t\tiifname \"nbbr3\" ip daddr 169.254.169.254 tcp dport 80 dnat to 10.77.5.1:9000\n"
+		"\t}\n"
+		"\tchain input {\n"
+		"\t\ttype filter hook input priority filter; policy accept;\n"
+		"\t\tiifname \"nbbr1\" ip daddr 10.77.3.1 tcp dport 8775 accept\n"
+		"\t\tip daddr 10.77.3.1 tcp dport 8775 drop\n"
+		"\t\tiifname \"nbbr3\" ip daddr 10.77.5.1 tcp dport 9000 accept\n"
+		"\t\tip daddr 10.77.5.1 tcp dport 9000 drop\n"
+		"\t}\n"
+		"}\n");
+	free(rs);
+	const struct nft_network evil_gw[] = {{"nbbr1", "10.77.3.0/24", false, "10.77.3.1 accept", 8775}};
+	assert_null(nft_ruleset_render("nubo", evil_gw, 1));
+	const struct nft_network no_gw[] = {{"nbbr1", "10.77.3.0/24", false, NULL, 8775}};
+	assert_null(nft_ruleset_render("nubo", no_gw, 1));
+	const struct nft_network bad_port[] = {{"nbbr1", "10.77.3.0/24", false, "10.77.3.1", 70000}};
+	assert_null(nft_ruleset_render("nubo", bad_port, 1));
+}
+
+/* --- metadata listener -------------------------------------------------- */
+
+static const char *arp_text =
+	"IP address       HW type     Flags       HW address            Mask     Device\n"
+	"10.0.0.1         0x1         0x2         aa:bb:cc:dd:ee:ff     *        eth0\n"
+	"10.77.3.10       0x1         0x2         52:54:00:AB:CD:EF     *        nbbr2\n"
+	"10.77.3.10       0x1         0x2         52:54:00:12:34:56     *        nbbr1\n"
+	"10.77.3.11       0x1         0x0         00:00:00:00:00:00     *        nbbr1\n";
+
+static void test_metadata_arp(void **state)
+{
+	(void)state;
+	char mac[18] = "";
+	assert_true(metadata_arp_find(arp_text, "10.77.3.10", "nbbr1", mac));
+	assert_string_equal(mac, "52:54:00:12:34:56");
+	assert_true(metadata_arp_find(arp_text, "10.77.3.10", "nbbr2", mac));
+	assert_string_equal(mac, "52:54:00:ab:cd:ef");   /* lowercase, as nubo stores MACs */
+	assert_false(metadata_arp_find(arp_text, "10.77.3.11", "nbbr1", mac));   /* incomplete entry */
+	assert_false(metadata_arp_find(arp_text, "10.77.3.1", "nbbr1", mac));    /* no entry */
+	assert_false(metadata_arp_find(arp_text, "10.0.0.1", "nbbr1", mac));     /* another interface */
+	assert_false(metadata_arp_find("", "10.77.3.10", "nbbr1", mac));
+	assert_false(metadata_arp_find(NULL, "10.77.3.10", "nbbr1", mac));
+}
+
+static void no_handler(void *ctx, const struct metadata_request *req, struct metadata_reply *out)
+{
+	(void)ctx;
+	(void)req;
+	(void)out;
+	fail_msg("dry-run listeners answer nothing");
+}
+
+static void test_metadata_dry_run(void **state)
+{
+	(void)state;
+	struct metadata_listener *l = NULL;
+	struct err e = {0};
+	assert_int_equal(metadata_listen("default", "nbbr1", "10.77.3.1", 8775, no_handler, NULL, &l, &e), 0);
+	assert_string_equal(metadata_listener_network(l), "default");
+	metadata_stop(l);
+	metadata_stop(NULL);
+	assert_capture("metadata listen 10.77.3.1:8775 nbbr1\n"
+		       "metadata stop 10.77.3.1:8775\n");
+}
+
+static void test_metadata_listen_errors(void **state)
+{
+	(void)state;
+	struct metadata_listener *l = NULL;
+	struct err e = {0};
+	assert_true(metadata_listen("default", "nbbr1", "10.77.3.x", 8775, no_handler, NULL, &l, &e) < 0);
+	assert_non_null(strstr(e.msg, "10.77.3.x:8775"));
+	assert_true(metadata_listen("default", "nbbr1", "127.0.0.1", 0, no_handler, NULL, &l, &e) < 0);
+	/* 192.0.2.1 (TEST-NET-1) is on no host: it cannot be bound. */
+	assert_true(metadata_listen("default", "nbbr1", "192.0.2.1", 8775, no_handler, NULL, &l, &e) < 0);
+	assert_non_null(strstr(e.msg, "cannot listen on 192.0.2.1:8775"));
+}
+
 static void test_nft_rejects_injection(void **state)
 {
 	(void)state;
-	const struct nft_network evil[] = {{"nb\" accept; #", "10.77.3.0/24", true}};
+	const struct nft_network evil[] = {{"nb\" accept; #", "10.77.3.0/24", true, NULL, 0}};
 	assert_null(nft_ruleset_render("nubo", evil, 1));
-	const struct nft_network evil_cidr[] = {{"nbbr1", "0.0.0.0/0 accept", true}};
+	const struct nft_network evil_cidr[] = {{"nbbr1", "0.0.0.0/0 accept", true, NULL, 0}};
 	assert_null(nft_ruleset_render("nubo", evil_cidr, 1));
 	assert_null(nft_ruleset_render("nubo; flush ruleset", NULL, 0));
 	struct err e = {0};
@@ -396,6 +511,10 @@ int main(void)
 		cmocka_unit_test(test_dnsmasq_hosts_text),
 		cmocka_unit_test_setup_teardown(test_dnsmasq_dry_run, dry_setup, dry_teardown),
 		cmocka_unit_test(test_nft_ruleset_text),
+		cmocka_unit_test(test_nft_metadata_text),
+		cmocka_unit_test(test_metadata_arp),
+		cmocka_unit_test_setup_teardown(test_metadata_dry_run, dry_setup, dry_teardown),
+		cmocka_unit_test(test_metadata_listen_errors),
 		cmocka_unit_test(test_nft_rejects_injection),
 		cmocka_unit_test_setup_teardown(test_nft_dry_run, dry_setup, dry_teardown),
 		cmocka_unit_test(test_seed_meta_data_quoting),
