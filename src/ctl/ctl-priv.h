@@ -23,6 +23,7 @@ struct ctl {
 	pthread_cond_t cv;
 	bool kicked, quit;
 
+	struct ctl_metadata *md;   /* the metadata service's listeners and tokens (metadata.c) */
 	/* networks whose host objects were ensured by this nubod (by name) */
 	char **ready_nets;
 	int n_ready_nets;
@@ -56,6 +57,20 @@ int network_sync_reservations(struct ctl *c, const char *name, struct err *e);
 int networks_destroy_host(struct ctl *c, struct err *e);
 /* A deleted VM's address goes back to the pool at once (its lease is ended). */
 int network_release_lease(struct ctl *c, const struct vm *vm, struct err *e);
+
+/* metadata.c: the metadata service's glue */
+struct ctl_metadata;
+void metadata_init(struct ctl *c);
+void metadata_free(struct ctl *c);   /* stops every listener */
+/* Starts the network's listener on gateway unless it already listens. */
+int metadata_ensure(struct ctl *c, const struct network *net, const char *gateway, struct err *e);
+void metadata_stop_all(struct ctl *c);
+/* Listeners for the networks of VMs that run (after a restart). */
+void metadata_resume(struct ctl *c);
+/* The VM whose NIC on network has ip and mac; ERR_NOT_FOUND if none. The
+ * caller frees out's fields. */
+int metadata_find_vm(struct ctl *c, const char *network, const char *ip, const char *mac, struct vm *out,
+		     struct err *e);
 
 /* scheduler.c */
 int sched_admit(struct ctl *c, const struct vm *vm, struct err *e);

@@ -1,7 +1,8 @@
 /*
  * networks: the host side of VM networks. Each network is a bridge with the
- * gateway address, a dnsmasq serving DHCP with one reservation per VM, and
- * its share of the nftables table this nubod owns. They are made the first
+ * gateway address, a dnsmasq serving DHCP with one reservation per VM, the
+ * metadata service's listener on the gateway, and its share of the nftables
+ * table this nubod owns. They are made the first
  * time a VM needs them and removed when nubod's state is destroyed.
  *
  * Names and subnets come from the per-daemon prefix, so a second nubod with
@@ -74,12 +75,21 @@ static int apply_firewall(struct ctl *c, struct err *e)
 	if (store_network_list(c->st, &nets, &n, e) < 0)
 		return -1;
 	struct nft_network *nn = xcalloc((size_t)n, sizeof(*nn));
-	for (int i = 0; i < n; i++)
+	char (*gws)[16] = xcalloc((size_t)n + 1, sizeof(*gws));
+	for (int i = 0; i < n; i++) {
 		nn[i] = (struct nft_network){.bridge = nets[i].bridge, .cidr = nets[i].cidr, .nat = nets[i].nat};
+		struct cidr cidr;
+		if (cidr4_parse(nets[i].cidr, "cidr", &cidr, NULL) == 0) {   /* the metadata service on the gateway */
+			cidr4_host(&cidr, 1, gws[i]);
+			nn[i].gateway = gws[i];
+			nn[i].metadata_port = c->cfg.metadata_port;
+		}
+	}
 	char table[32];
 	ctl_nft_table(c, table);
 	autofree char *rules = nft_ruleset_render(table, nn, n);
 	int rc = nft_apply(rules, e);
+	free(gws);
 	free(nn);
 	free(nets);
 	return rc;
@@ -115,7 +125,8 @@ int network_ensure_host(struct ctl *c, const char *name, struct err *e)
 	dnsmasq_config_of(c, &net, &cidr, dir, gw, mask, first, last, &dc);
 	gw_cidr = xasprintf("%s/%d", gw, cidr.prefix);
 	if (fs_mkdir_p(dir, 0755, e) < 0 || bridge_ensure(net.bridge, gw_cidr, e) < 0 ||
-	    (net.nat && ip_forward_enable(e) < 0) || apply_firewall(c, e) < 0 || dnsmasq_ensure(&dc, e) < 0 ||
+	    (net.nat && ip_forward_enable(e) < 0) || apply_firewall(c, e) < 0 || metadata_ensure(c, &net, gw, e) < 0 ||
+	    dnsmasq_ensure(&dc, e) < 0 ||
 	    network_sync_reservations(c, name, e) < 0) {
 		err_prefix(e, "network %s", name);
 		return -1;
@@ -170,6 +181,7 @@ int networks_destroy_host(struct ctl *c, struct err *e)
 	if (store_network_list(c->st, &nets, &n, e) < 0)
 		return -1;
 	int rc = 0;
+	metadata_stop_all(c);
 	for (int i = 0; i < n && rc == 0; i++) {
 		autofree char *dir = ctl_network_dir(c, nets[i].id);
 		rc = dnsmasq_stop(dir, e);
