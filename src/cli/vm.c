@@ -28,6 +28,7 @@ static const struct arg_flag create_flags[] = {
 	{"disk-size", 0, ARG_VALUE, "SIZE", "root disk size, e.g. 20G (default: the image's); the guest grows into it"},
 	{"ephemeral", 0, ARG_VALUE, "SIZE", "an instance-store disk, empty at every start, gone on stop and delete"},
 	{"from-snapshot", 0, ARG_VALUE, "SNAPSHOT", "start from a snapshot's disk (instead of --image)"},
+	{"no-seed", 0, ARG_BOOL, NULL, "no NoCloud seed disk: the guest reads the metadata service at 169.254.169.254"},
 	{"wait", 0, ARG_BOOL, NULL, "follow the boot to its end, printing each phase"},
 	{NULL, 0, 0, NULL, NULL},
 };
@@ -124,6 +125,8 @@ static json_t *create_body(struct cli_ctx *ctx, const struct args *a, int *rc)
 		json_object_set_new(body, "ephemeral", json_string(args_value(a, "ephemeral")));
 	if (args_value(a, "from-snapshot"))
 		json_object_set_new(body, "from_snapshot", json_string(args_value(a, "from-snapshot")));
+	if (args_value(a, "no-seed"))
+		json_object_set_new(body, "seed", json_false());
 	json_t *jkeys = json_array();
 	for (size_t i = 0; keys[i]; i++)
 		json_array_append_new(jkeys, json_string(keys[i]));
@@ -418,7 +421,7 @@ static int vm_console(struct cli_ctx *ctx, const struct args *a)
 }
 
 static const struct cli_verb vm_verbs[] = {
-	{"create", "NAME [--type T] [--image I] [--ssh-key FILE.pub] [--user-data FILE] [--disk-size SIZE] [--ephemeral SIZE] [--from-snapshot S] [--wait]",
+	{"create", "NAME [--type T] [--image I] [--ssh-key FILE.pub] [--user-data FILE] [--disk-size SIZE] [--ephemeral SIZE] [--from-snapshot S] [--no-seed] [--wait]",
 	 "Create a VM and boot it",
 	 "Without --ssh-key, nubo uses its own key pair, made on first use in\n"
 	 "$XDG_CONFIG_HOME/nubo/id_ed25519 (default ~/.config/nubo/). The key file is\n"

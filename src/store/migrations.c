@@ -53,6 +53,7 @@ const struct migration store_migrations[] = {
 	    "ALTER TABLE volumes ADD COLUMN from_snapshot TEXT NOT NULL DEFAULT '';"},
 	{8, "ALTER TABLE images ADD COLUMN kernel_source TEXT;"
 	    "ALTER TABLE images ADD COLUMN initrd_source TEXT;"},
+	{11, "ALTER TABLE vms ADD COLUMN no_seed INTEGER NOT NULL DEFAULT 0;"},
 };
 
 const int store_migrations_count = sizeof(store_migrations) / sizeof(store_migrations[0]);
