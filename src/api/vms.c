@@ -103,11 +103,29 @@ static bool read_nics(json_t *obj, struct vm_nic_request **nics, int *n, struct 
 	return true;
 }
 
+/* seed: true (the default) or false, for a VM that reads the metadata service alone. */
+static bool read_seed(json_t *obj, bool *no_seed, struct api_resp *resp)
+{
+	json_t *v = json_object_get(obj, "seed");
+	*no_seed = false;
+	if (!v || json_is_null(v))
+		return true;
+	if (!json_is_boolean(v)) {
+		struct err e = {0};
+		err_set(&e, ERR_INVALID, "field \"seed\" must be true or false (false: no NoCloud seed disk; the guest "
+				       "reads the metadata service at 169.254.169.254)");
+		api_error(resp, &e);
+		return false;
+	}
+	*no_seed = json_is_false(v);
+	return true;
+}
+
 static void create_vm(const struct api_req *req, struct api_resp *resp)
 {
 	static const char *const fields[] = {"name",	  "type",      "image",	    "ssh_keys",	     "ssh_key_file",
 					     "user_data", "disk_size", "ephemeral", "from_snapshot", "nics",
-					     "firewalls", NULL};
+					     "firewalls", "seed",      NULL};
 	json_t *body = api_body_object(req, resp, false);
 	if (!body)
 		return;
@@ -120,8 +138,9 @@ static void create_vm(const struct api_req *req, struct api_resp *resp)
 	    api_opt_string(body, "user_data", &r.user_data, resp) &&
 	    api_opt_string(body, "disk_size", &r.disk_size, resp) &&
 	    api_opt_string(body, "ephemeral", &r.ephemeral, resp) &&
-	    api_opt_string(body, "from_snapshot", &r.from_snapshot, resp) && read_keys(body, &keys, &r.n_ssh_keys, resp) &&
-	    read_nics(body, &nics, &r.n_nics, resp) && api_opt_string_list(body, "firewalls", &fws, &r.n_firewalls, resp)) {
+	    api_opt_string(body, "from_snapshot", &r.from_snapshot, resp) && read_seed(body, &r.no_seed, resp) &&
+	    read_keys(body, &keys, &r.n_ssh_keys, resp) && read_nics(body, &nics, &r.n_nics, resp) &&
+	    api_opt_string_list(body, "firewalls", &fws, &r.n_firewalls, resp)) {
 		r.ssh_keys = keys;
 		r.nics = nics;
 		r.firewalls = fws;

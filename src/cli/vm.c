@@ -31,6 +31,7 @@ static const struct arg_flag create_flags[] = {
 	{"network", 0, ARG_VALUE, "N", "a NIC on network N; repeat for more, in order (default: default)"},
 	{"ip", 0, ARG_VALUE, "A", "fixed address of the NIC on the --network given just before (default: next free)"},
 	{"firewall", 0, ARG_VALUE, "F[,F…]", "firewalls (security groups) to join; repeatable (default: default)"},
+	{"no-seed", 0, ARG_BOOL, NULL, "no NoCloud seed disk: the guest reads the metadata service at 169.254.169.254"},
 	{"wait", 0, ARG_BOOL, NULL, "follow the boot to its end, printing each phase"},
 	{NULL, 0, 0, NULL, NULL},
 };
@@ -180,6 +181,8 @@ static json_t *create_body(struct cli_ctx *ctx, const struct args *a, int *rc)
 	}
 	if (args_has(a, "firewall"))
 		json_object_set_new(body, "firewalls", firewall_list(a));
+	if (args_value(a, "no-seed"))
+		json_object_set_new(body, "seed", json_false());
 	json_t *jkeys = json_array();
 	for (size_t i = 0; keys[i]; i++)
 		json_array_append_new(jkeys, json_string(keys[i]));
@@ -483,7 +486,7 @@ static int vm_console(struct cli_ctx *ctx, const struct args *a)
 }
 
 static const struct cli_verb vm_verbs[] = {
-	{"create", "NAME [--type T] [--image I] [--ssh-key FILE.pub] [--user-data FILE] [--disk-size SIZE] [--ephemeral SIZE] [--from-snapshot S] [--network N [--ip A]]... [--firewall F,...] [--wait]",
+	{"create", "NAME [--type T] [--image I] [--ssh-key FILE.pub] [--user-data FILE] [--disk-size SIZE] [--ephemeral SIZE] [--from-snapshot S] [--network N [--ip A]]... [--firewall F,...] [--no-seed] [--wait]",
 	 "Create a VM and boot it",
 	 "Without --ssh-key, nubo uses its own key pair, made on first use in\n"
 	 "$XDG_CONFIG_HOME/nubo/id_ed25519 (default ~/.config/nubo/). The key file is\n"

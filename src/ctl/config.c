@@ -4,6 +4,8 @@
 #include <jansson.h>
 #include <string.h>
 
+#include "host/metadata.h"
+
 void config_init_default(struct config *c)
 {
 	memset(c, 0, sizeof(*c));
@@ -12,6 +14,7 @@ void config_init_default(struct config *c)
 	c->reserved_memory_mib = -1;
 	c->stop_timeout_s = 30;
 	c->ssh_wait_s = 300;
+	c->metadata_port = METADATA_PORT_DEFAULT;
 	catalog_init_default(&c->types);
 }
 
@@ -81,12 +84,15 @@ int config_load(struct config *c, const char *path, struct err *e)
 		} else if (strcmp(key, "ssh_wait_s") == 0) {
 			rc = number(v, path, key, 1, 3600, &d, e);
 			c->ssh_wait_s = (int)d;
+		} else if (strcmp(key, "metadata_port") == 0) {
+			rc = number(v, path, key, 1, 65535, &d, e);
+			c->metadata_port = (int)d;
 		} else if (strcmp(key, "types") == 0)
 			rc = load_types(c, path, v, e);
 		else
 			rc = err_set(e, ERR_INVALID,
 				     "%s: unknown setting \"%s\"; known: cpu_overcommit, memory_overcommit, "
-				     "reserved_memory_mib, stop_timeout_s, ssh_wait_s, types",
+				     "reserved_memory_mib, stop_timeout_s, ssh_wait_s, metadata_port, types",
 				     path, key);
 		if (rc < 0)
 			break;

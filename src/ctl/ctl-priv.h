@@ -31,6 +31,7 @@ struct ctl {
 	/* The nftables ruleset: bumped by every change it depends on, and the
 	 * generation last applied (under mu). */
 	uint64_t rules_gen, rules_applied;
+	struct ctl_metadata *md;   /* the metadata service's listeners and tokens (metadata.c) */
 	/* networks whose host objects were ensured by this nubod (by id) */
 	char **ready_nets;
 	int n_ready_nets;
@@ -86,6 +87,21 @@ int network_rules_apply(struct ctl *c, struct err *e);
 /* Applies it if a change is not applied yet (a failure is logged and tried
  * again at the next tick). Returns false: nothing to hurry for. */
 bool rules_sync(struct ctl *c);
+
+/* metadata.c: the metadata service's glue */
+struct ctl_metadata;
+void metadata_init(struct ctl *c);
+void metadata_free(struct ctl *c);   /* stops every listener */
+/* Starts the network's listener on gateway unless it already listens. */
+int metadata_ensure(struct ctl *c, const struct network *net, const char *gateway, struct err *e);
+void metadata_stop_all(struct ctl *c);
+void metadata_stop_network(struct ctl *c, const char *net_id);
+/* Listeners for the networks of VMs that run (after a restart). */
+void metadata_resume(struct ctl *c);
+/* The VM whose NIC (*nic its index) on the network has ip and mac;
+ * ERR_NOT_FOUND if none. The caller frees out's fields. */
+int metadata_find_vm(struct ctl *c, const char *network_id, const char *ip, const char *mac, struct vm *out,
+		     int *nic, struct err *e);
 
 /* scheduler.c */
 int sched_admit(struct ctl *c, const struct vm *vm, struct err *e);

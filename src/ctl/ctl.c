@@ -73,6 +73,7 @@ int ctl_open(struct store *st, struct ctl_options *o, struct ctl **out, struct e
 	pthread_cond_init(&c->cv, NULL);
 	pthread_mutex_init(&c->builds_mu, NULL);
 	c->rules_gen = 1;   /* apply the ruleset at the first tick: it may be gone (a host reboot) */
+	metadata_init(c);
 	c->host_vcpus = (int)sysconf(_SC_NPROCESSORS_ONLN);
 	c->host_memory_mib = host_memory_mib();
 	if (c->cfg.reserved_memory_mib < 0) {
@@ -99,6 +100,7 @@ static void *loop(void *arg)
 {
 	struct ctl *c = arg;
 	instances_adopt(c);
+	metadata_resume(c);
 	images_resume(c);
 	pthread_mutex_lock(&c->mu);
 	while (!c->quit) {
@@ -158,6 +160,7 @@ void ctl_close(struct ctl *c)
 			break;
 		time_sleep_ms(100);
 	}
+	metadata_free(c);
 	for (int i = 0; i < c->n_ready_nets; i++)
 		free(c->ready_nets[i]);
 	free(c->ready_nets);

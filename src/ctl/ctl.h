@@ -115,6 +115,7 @@ struct vm_request {
 	const char *disk_size;     /* "20G"; NULL: the image's size */
 	const char *ephemeral;     /* "2G": an instance-store disk empty at every start; NULL: none */
 	const char *from_snapshot; /* boot from this snapshot's disk (and its VM's image) */
+	bool no_seed;              /* no NoCloud seed: the guest must read the metadata service */
 };
 
 /* Validates, admits against capacity, allocates an IP and a MAC, and records

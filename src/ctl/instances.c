@@ -163,7 +163,7 @@ static void start_failed(struct ctl *c, struct vm *vm, const struct vm_paths *p,
 
 static int build_seed(struct ctl *c, const struct vm *vm, const struct vm_paths *p, struct err *e)
 {
-	if (fs_exists(p->seed))
+	if (vm->no_seed || fs_exists(p->seed))
 		return 0;
 	const char *keys[VM_SSH_KEYS_MAX];
 	int n = 0;
@@ -227,7 +227,7 @@ static int start_steps(struct ctl *c, struct vm *vm, const struct vm_paths *p, b
 			.initrd = direct ? initrd : NULL,
 			.cmdline = direct ? img.cmdline : NULL,
 			.root_disk = p->root,
-			.seed_iso = p->seed,
+			.seed_iso = vm->no_seed ? NULL : p->seed,
 			.ephemeral_disk = vm->ephemeral_bytes ? p->ephemeral : NULL,
 			.nics = nics,
 			.n_nics = vm->n_nics,

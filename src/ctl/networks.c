@@ -1,9 +1,10 @@
 /*
  * networks: VM networks, from the API's requests to the host. Each network
  * is a bridge with the gateway address, a dnsmasq serving DHCP with one
- * reservation per NIC, and its share of the nftables ruleset this nubod
- * owns. The host side is made the first time a VM needs it, and taken down
- * by the reconciler when the network is deleted.
+ * reservation per NIC, the metadata service's listener on the gateway, and
+ * its share of the nftables ruleset this nubod owns. The host side is made
+ * the first time a VM needs it, and taken down by the reconciler when the
+ * network is deleted.
  *
  * Names and the default subnet come from the per-daemon prefix, so a second
  * nubod with another state directory never collides with the first.
@@ -192,7 +193,8 @@ int network_ensure_host(struct ctl *c, const char *ref, struct err *e)
 	dnsmasq_config_of(&net, &cidr, dir, gw, mask, first, last, &dc);
 	gw_cidr = xasprintf("%s/%d", gw, cidr.prefix);
 	if (fs_mkdir_p(dir, 0755, e) < 0 || network_rules_apply(c, e) < 0 || bridge_ensure(net.bridge, gw_cidr, e) < 0 ||
-	    ip_forward_enable(e) < 0 || dnsmasq_ensure(&dc, e) < 0 || network_sync_reservations(c, net.id, e) < 0) {
+	    ip_forward_enable(e) < 0 || metadata_ensure(c, &net, gw, e) < 0 || dnsmasq_ensure(&dc, e) < 0 ||
+	    network_sync_reservations(c, net.id, e) < 0) {
 		err_prefix(e, "network %s", net.name);
 		return -1;
 	}
@@ -253,6 +255,7 @@ int network_release_vm(struct ctl *c, const struct vm *vm, struct err *e)
 static int teardown(struct ctl *c, const struct network *net, struct err *e)
 {
 	autofree char *dir = ctl_network_dir(c, net->id);
+	metadata_stop_network(c, net->id);
 	if (dnsmasq_stop(dir, e) < 0 || bridge_remove(net->bridge, e) < 0 || fs_rm_rf(dir, e) < 0)
 		return -1;
 	int k = ready_index(c, net->id);
@@ -293,6 +296,7 @@ int networks_destroy_host(struct ctl *c, struct err *e)
 	if (store_network_list(c->st, &nets, &n, e) < 0)
 		return -1;
 	int rc = 0;
+	metadata_stop_all(c);
 	for (int i = 0; i < n && rc == 0; i++)
 		rc = teardown(c, &nets[i], e);
 	free(nets);

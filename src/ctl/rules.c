@@ -120,7 +120,8 @@ static int load(struct ctl *c, struct ruleset_data *d, struct err *e)
 			return -1;
 		network_gateway(&cidr, d->gateways[i]);
 		d->nn[i] = (struct nft_network){.bridge = d->nets[i].bridge, .cidr = d->nets[i].cidr,
-						.gateway = d->gateways[i], .nat = d->nets[i].nat};
+						.gateway = d->gateways[i], .nat = d->nets[i].nat,
+						.metadata_port = c->cfg.metadata_port};
 	}
 	d->nv = xcalloc(vms, sizeof(*d->nv));
 	d->nics = xcalloc(nics, sizeof(*d->nics));

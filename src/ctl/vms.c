@@ -175,6 +175,7 @@ int ctl_vm_create(struct ctl *c, const struct vm_request *r, struct vm *vm, stru
 	vm->ssh_keys = sbuf_take(&keys);
 	vm->ssh_key_file = xstrdup(r->ssh_key_file);
 	vm->user_data = xstrdup(r->user_data);
+	vm->no_seed = r->no_seed;
 	vm->power = POWER_RUNNING;
 	vm->state = VM_PENDING;
 	vm->created_at = vm->state_since = time_now_ms();

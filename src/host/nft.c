@@ -34,13 +34,16 @@ static bool cidr_valid(const char *s)
 	return only(s, "0123456789./", 18) && strchr(s, '/');
 }
 
+#define METADATA_IP "169.254.169.254"
+
 static bool input_valid(const struct nft_ruleset *rs)
 {
 	if (!table_name_valid(rs->table) || !only(rs->bridge_glob, ALNUM "*", 15))
 		return false;
 	for (int i = 0; i < rs->n_nets; i++) {
 		const struct nft_network *n = &rs->nets[i];
-		if (!ifname_valid(n->bridge) || !cidr_valid(n->cidr) || !ip_valid(n->gateway))
+		if (!ifname_valid(n->bridge) || !cidr_valid(n->cidr) || !ip_valid(n->gateway) || n->metadata_port < 0 ||
+		    n->metadata_port > 65535)
 			return false;
 	}
 	for (int i = 0; i < rs->n_vms; i++) {
@@ -84,6 +87,14 @@ static void nat_rules(struct sbuf *b, const struct nft_ruleset *rs)
 	for (int pass = 0; pass < 2; pass++) {
 		base_chain(b, pass ? "nat_output" : "nat_prerouting", "nat", pass ? "output" : "prerouting",
 			   pass ? "-100" : "dstnat");
+		/* The metadata service: 169.254.169.254:80 from a network's VMs
+		 * goes to its listener on the network's gateway. */
+		for (int i = 0; i < rs->n_nets && !pass; i++) {
+			const struct nft_network *n = &rs->nets[i];
+			if (n->metadata_port)
+				sbuf_addf(b, "\t\tiifname \"%s\" ip daddr " METADATA_IP " tcp dport 80 dnat ip to %s:%d\n",
+					  n->bridge, n->gateway, n->metadata_port);
+		}
 		for (int i = 0; i < rs->n_forwards; i++) {
 			const struct nft_forward *f = &rs->forwards[i];
 			sbuf_addf(b, "\t\tfib daddr type local %s dport %u dnat ip to %s:%u\n", proto_name(f->proto),
@@ -136,6 +147,8 @@ static void network_chains(struct sbuf *b, const struct nft_ruleset *rs, int i)
 	sbuf_add(b, "\t\tudp sport 68 udp dport 67 accept\n");
 	sbuf_addf(b, "\t\tip daddr %s udp dport 53 accept\n", n->gateway);
 	sbuf_addf(b, "\t\tip daddr %s tcp dport 53 accept\n", n->gateway);
+	if (n->metadata_port)
+		sbuf_addf(b, "\t\tip daddr %s tcp dport %d accept\n", n->gateway, n->metadata_port);
 	sbuf_add(b, "\t\ticmp type echo-request accept\n");
 	sbuf_add(b, "\t\tdrop\n\t}\n");
 }
@@ -190,6 +203,11 @@ static void inet_table(struct sbuf *b, const struct nft_ruleset *rs)
 	base_chain(b, "input", "filter", "input", "filter");
 	for (int i = 0; i < rs->n_nets; i++)
 		sbuf_addf(b, "\t\tiifname \"%s\" jump in_%d\n", rs->nets[i].bridge, i);
+	/* A metadata listener answers its network's VMs only (in_N), never
+	 * another interface or the host itself. */
+	for (int i = 0; i < rs->n_nets; i++)
+		if (rs->nets[i].metadata_port)
+			sbuf_addf(b, "\t\tip daddr %s tcp dport %d drop\n", rs->nets[i].gateway, rs->nets[i].metadata_port);
 	sbuf_add(b, "\t}\n");
 	/* The host's own connections to VMs meet the same filters. */
 	base_chain(b, "output", "filter", "output", "filter");

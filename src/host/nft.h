@@ -37,6 +37,9 @@ struct nft_network {
 	const char *cidr;      /* "10.77.3.0/24" */
 	const char *gateway;   /* "10.77.3.1": the host's address on it */
 	bool nat;              /* reaches the uplink, masqueraded */
+	/* The metadata service (host/metadata.h): 0, or the port its listener
+	 * has on the gateway; 169.254.169.254:80 from the bridge goes there. */
+	int metadata_port;
 };
 
 /* One allow rule of a VM's inbound filter. */

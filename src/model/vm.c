@@ -171,6 +171,7 @@ json_t *vm_to_json(const struct vm *vm)
 	json_object_set_new(o, "ssh_user", json_string(vm->ssh_user[0] ? vm->ssh_user : "root"));
 	json_object_set_new(o, "disk_size_bytes", vm->disk_size_bytes ? json_integer((json_int_t)vm->disk_size_bytes) : json_null());
 	json_object_set_new(o, "ephemeral_bytes", vm->ephemeral_bytes ? json_integer((json_int_t)vm->ephemeral_bytes) : json_null());
+	json_object_set_new(o, "seed", json_boolean(!vm->no_seed));
 	/* network, ip and mac: the primary NIC's, for people and scripts that want one address. */
 	json_object_set_new(o, "network", vm->n_nics ? json_string(vm->nics[0].network) : json_null());
 	json_object_set_new(o, "ip", str_or_null(vm_ip(vm)));

@@ -90,6 +90,7 @@ struct vm {
 	char ssh_user[33];
 	uint64_t disk_size_bytes;  /* root disk's virtual size; 0: the image's */
 	uint64_t ephemeral_bytes;  /* instance-store disk, empty at every start; 0: none */
+	bool no_seed;          /* no NoCloud seed disk: the guest reads the metadata service */
 	enum vm_power power;
 	bool force_stop;       /* stop without ACPI power-down */
 	bool reboot;           /* a reboot was asked and is not finished */

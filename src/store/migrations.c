@@ -85,6 +85,7 @@ const struct migration store_migrations[] = {
 	{10, "CREATE TABLE tokens ("
 	     "  id TEXT PRIMARY KEY, name TEXT NOT NULL UNIQUE, hash TEXT NOT NULL UNIQUE,"
 	     "  created_at INTEGER NOT NULL, last_used_at INTEGER NOT NULL DEFAULT 0);"},
+	{11, "ALTER TABLE vms ADD COLUMN no_seed INTEGER NOT NULL DEFAULT 0;"},
 };
 
 const int store_migrations_count = sizeof(store_migrations) / sizeof(store_migrations[0]);

@@ -194,9 +194,9 @@ static int step_done(struct store *st, sqlite3_stmt *s, const char *what, struct
 	"id, name, type, vcpus, memory_mib, image, image_id, ssh_keys, ssh_key_file, " \
 	"user_data, ssh_user, power, force_stop, reboot, state, reason, pid, accel, created_at, "         \
 	"started_at, state_since, deadline, boot_phases, op_id, disk_size_bytes, generation, ephemeral_bytes, " \
-	"base_snapshot, restore_from"
-#define VM_NCOLS 29
-#define VM_PARAMS "?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?"
+	"base_snapshot, restore_from, no_seed"
+#define VM_NCOLS 30
+#define VM_PARAMS "?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?"
 
 static void vm_bind(sqlite3_stmt *s, const struct vm *vm)
 {
@@ -230,6 +230,7 @@ static void vm_bind(sqlite3_stmt *s, const struct vm *vm)
 	sqlite3_bind_int64(s, i++, (sqlite3_int64)vm->ephemeral_bytes);
 	bind_text(s, i++, vm->base_snapshot);
 	bind_text(s, i++, vm->restore_from);
+	sqlite3_bind_int(s, i++, vm->no_seed);
 }
 
 static void vm_read(sqlite3_stmt *s, struct vm *vm)
@@ -265,6 +266,7 @@ static void vm_read(sqlite3_stmt *s, struct vm *vm)
 	vm->ephemeral_bytes = (uint64_t)sqlite3_column_int64(s, i++);
 	col_copy(s, i++, vm->base_snapshot, sizeof(vm->base_snapshot));
 	col_copy(s, i++, vm->restore_from, sizeof(vm->restore_from));
+	vm->no_seed = sqlite3_column_int(s, i++);
 }
 
 /* Savepoints make a multi-statement write atomic whether or not the caller
@@ -504,7 +506,7 @@ int store_vm_list(struct store *st, struct vm **out, int *n, struct err *e)
 
 static int vm_update_locked(struct store *st, const struct vm *vm, struct err *e)
 {
-	sqlite3_stmt *s = prep(st, "UPDATE vms SET (" VM_COLS ") = (" VM_PARAMS ") WHERE id = ?30", e);
+	sqlite3_stmt *s = prep(st, "UPDATE vms SET (" VM_COLS ") = (" VM_PARAMS ") WHERE id = ?31", e);
 	if (!s)
 		return -1;
 	vm_bind(s, vm);

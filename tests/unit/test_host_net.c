@@ -16,6 +16,7 @@
 #include "host/bridge.h"
 #include "host/disk.h"
 #include "host/dnsmasq.h"
+#include "host/metadata.h"
 #include "host/nft.h"
 #include "host/seed.h"
 #include "util/fs.h"
@@ -173,8 +174,8 @@ static void test_dnsmasq_dry_run(void **state)
 /* Two networks (NAT and not), a VM with two NICs, one with one; rules by
  * CIDR, by members, ICMP and all; a port forward. */
 static const struct nft_network t_nets[] = {
-	{"nbab12aaaa", "10.77.3.0/24", "10.77.3.1", true},
-	{"nbab12bbbb", "10.20.0.0/24", "10.20.0.1", false},
+	{"nbab12aaaa", "10.77.3.0/24", "10.77.3.1", true, 8775},   /* with the metadata service */
+	{"nbab12bbbb", "10.20.0.0/24", "10.20.0.1", false, 0},
 };
 static const struct nft_nic t_nics1[] = {
 	{0, "ntab120123456", "52:54:00:00:00:01", "10.77.3.2"},
@@ -211,6 +212,7 @@ static const struct nft_ruleset t_rs = {"nubo_ab12", "nbab12*", t_nets, 2, t_vms
 	"table inet nubo_ab12 {\n" \
 	"\tchain nat_prerouting {\n" \
 	"\t\ttype nat hook prerouting priority dstnat; policy accept;\n" \
+	"\t\tiifname \"nbab12aaaa\" ip daddr 169.254.169.254 tcp dport 80 dnat ip to 10.77.3.1:8775\n" \
 	"\t\tfib daddr type local tcp dport 8080 dnat ip to 10.77.3.3:80\n" \
 	"\t}\n" \
 	"\tchain nat_output {\n" \
@@ -236,6 +238,7 @@ static const struct nft_ruleset t_rs = {"nubo_ab12", "nbab12*", t_nets, 2, t_vms
 	"\t\ttype filter hook input priority filter; policy accept;\n" \
 	"\t\tiifname \"nbab12aaaa\" jump in_0\n" \
 	"\t\tiifname \"nbab12bbbb\" jump in_1\n" \
+	"\t\tip daddr 10.77.3.1 tcp dport 8775 drop\n" \
 	"\t}\n" \
 	"\tchain output {\n" \
 	"\t\ttype filter hook output priority filter; policy accept;\n" \
@@ -261,6 +264,7 @@ static const struct nft_ruleset t_rs = {"nubo_ab12", "nbab12*", t_nets, 2, t_vms
 	"\t\tudp sport 68 udp dport 67 accept\n" \
 	"\t\tip daddr 10.77.3.1 udp dport 53 accept\n" \
 	"\t\tip daddr 10.77.3.1 tcp dport 53 accept\n" \
+	"\t\tip daddr 10.77.3.1 tcp dport 8775 accept\n" \
 	"\t\ticmp type echo-request accept\n" \
 	"\t\tdrop\n" \
 	"\t}\n" \
@@ -339,6 +343,64 @@ static void test_nft_ruleset_text(void **state)
 	free(rs);
 }
 
+/* --- metadata listener -------------------------------------------------- */
+
+static const char *arp_text =
+	"IP address       HW type     Flags       HW address            Mask     Device\n"
+	"10.0.0.1         0x1         0x2         aa:bb:cc:dd:ee:ff     *        eth0\n"
+	"10.77.3.10       0x1         0x2         52:54:00:AB:CD:EF     *        nbbr2\n"
+	"10.77.3.10       0x1         0x2         52:54:00:12:34:56     *        nbbr1\n"
+	"10.77.3.11       0x1         0x0         00:00:00:00:00:00     *        nbbr1\n";
+
+static void test_metadata_arp(void **state)
+{
+	(void)state;
+	char mac[18] = "";
+	assert_true(metadata_arp_find(arp_text, "10.77.3.10", "nbbr1", mac));
+	assert_string_equal(mac, "52:54:00:12:34:56");
+	assert_true(metadata_arp_find(arp_text, "10.77.3.10", "nbbr2", mac));
+	assert_string_equal(mac, "52:54:00:ab:cd:ef");   /* lowercase, as nubo stores MACs */
+	assert_false(metadata_arp_find(arp_text, "10.77.3.11", "nbbr1", mac));   /* incomplete entry */
+	assert_false(metadata_arp_find(arp_text, "10.77.3.1", "nbbr1", mac));    /* no entry */
+	assert_false(metadata_arp_find(arp_text, "10.0.0.1", "nbbr1", mac));     /* another interface */
+	assert_false(metadata_arp_find("", "10.77.3.10", "nbbr1", mac));
+	assert_false(metadata_arp_find(NULL, "10.77.3.10", "nbbr1", mac));
+}
+
+static void no_handler(void *ctx, const struct metadata_request *req, struct metadata_reply *out)
+{
+	(void)ctx;
+	(void)req;
+	(void)out;
+	fail_msg("dry-run listeners answer nothing");
+}
+
+static void test_metadata_dry_run(void **state)
+{
+	(void)state;
+	struct metadata_listener *l = NULL;
+	struct err e = {0};
+	assert_int_equal(metadata_listen("default", "nbbr1", "10.77.3.1", 8775, no_handler, NULL, &l, &e), 0);
+	assert_string_equal(metadata_listener_network(l), "default");
+	metadata_stop(l);
+	metadata_stop(NULL);
+	assert_capture("metadata listen 10.77.3.1:8775 nbbr1\n"
+		       "metadata stop 10.77.3.1:8775\n");
+}
+
+static void test_metadata_listen_errors(void **state)
+{
+	(void)state;
+	struct metadata_listener *l = NULL;
+	struct err e = {0};
+	assert_true(metadata_listen("default", "nbbr1", "10.77.3.x", 8775, no_handler, NULL, &l, &e) < 0);
+	assert_non_null(strstr(e.msg, "10.77.3.x:8775"));
+	assert_true(metadata_listen("default", "nbbr1", "127.0.0.1", 0, no_handler, NULL, &l, &e) < 0);
+	/* 192.0.2.1 (TEST-NET-1) is on no host: it cannot be bound. */
+	assert_true(metadata_listen("default", "nbbr1", "192.0.2.1", 8775, no_handler, NULL, &l, &e) < 0);
+	assert_non_null(strstr(e.msg, "cannot listen on 192.0.2.1:8775"));
+}
+
 static void test_nft_rejects_injection(void **state)
 {
 	(void)state;
@@ -358,6 +420,9 @@ static void test_nft_rejects_injection(void **state)
 	assert_null(nft_ruleset_render(&rs));
 	evil_net = t_nets[0];
 	evil_net.gateway = "10.0.0.1; flush ruleset";
+	assert_null(nft_ruleset_render(&rs));
+	evil_net = t_nets[0];
+	evil_net.metadata_port = 70000;
 	assert_null(nft_ruleset_render(&rs));
 	rs = t_rs;
 	rs.table = "nubo; flush ruleset";
@@ -558,6 +623,9 @@ int main(void)
 		cmocka_unit_test(test_dnsmasq_hosts_text),
 		cmocka_unit_test_setup_teardown(test_dnsmasq_dry_run, dry_setup, dry_teardown),
 		cmocka_unit_test(test_nft_ruleset_text),
+		cmocka_unit_test(test_metadata_arp),
+		cmocka_unit_test_setup_teardown(test_metadata_dry_run, dry_setup, dry_teardown),
+		cmocka_unit_test(test_metadata_listen_errors),
 		cmocka_unit_test(test_nft_rejects_injection),
 		cmocka_unit_test_setup_teardown(test_nft_dry_run, dry_setup, dry_teardown),
 		cmocka_unit_test(test_seed_meta_data_quoting),

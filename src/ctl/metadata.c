@@ -1,0 +1,198 @@
+/*
+ * metadata: the glue of the metadata service. host/metadata.c listens (one
+ * listener per network, started with the network's host side) and names the
+ * asker by network, source address and MAC; this file finds the VM those
+ * three belong to in the store and lets model/imds answer with that VM's
+ * data alone. A request that matches no VM gets 403 and nothing else.
+ *
+ * IMDSv2 tokens live in memory, in one table for all networks: a nubod
+ * restart forgets them, and guests ask again after their 401 (as EC2 clients
+ * do when a token expires).
+ */
+#include "ctl/ctl-priv.h"
+
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/random.h>
+
+#include "host/metadata.h"
+#include "model/imds.h"
+#include "util/log.h"
+#include "util/runner.h"
+#include "util/str.h"
+#include "util/timeutil.h"
+
+struct ctl_metadata {
+	pthread_mutex_t mu;              /* tokens and the listener list */
+	struct imds_tokens tokens;
+	struct metadata_listener **listeners;
+	int n_listeners;
+};
+
+void metadata_init(struct ctl *c)
+{
+	c->md = xcalloc(1, sizeof(*c->md));
+	pthread_mutex_init(&c->md->mu, NULL);
+}
+
+int metadata_find_vm(struct ctl *c, const char *network_id, const char *ip, const char *mac, struct vm *out,
+		     int *nic, struct err *e)
+{
+	struct vm *vms = NULL;
+	int n = 0;
+	if (store_vm_list(c->st, &vms, &n, e) < 0)
+		return -1;
+	int found = -1;
+	for (int i = 0; i < n && found < 0; i++) {
+		if (vms[i].power == POWER_DELETED)
+			continue;
+		for (int k = 0; k < vms[i].n_nics && found < 0; k++) {
+			const struct vm_nic *m = &vms[i].nics[k];
+			if (strcmp(m->network_id, network_id) == 0 && strcmp(m->ip, ip) == 0 && strcasecmp(m->mac, mac) == 0) {
+				found = i;
+				*nic = k;
+			}
+		}
+	}
+	if (found >= 0) {
+		*out = vms[found];   /* moved: the list no longer owns its fields */
+		memset(&vms[found], 0, sizeof(vms[found]));
+	}
+	vm_list_free(vms, n);
+	if (found < 0)
+		return err_set(e, ERR_NOT_FOUND, "no VM on network %s has address %s and MAC %s", network_id, ip, mac);
+	return 0;
+}
+
+static void reply_text(struct metadata_reply *out, int status, const char *text)
+{
+	out->status = status;
+	out->content_type = "text/plain";
+	out->body = xstrdup(text);
+	out->body_len = strlen(text);
+}
+
+static void handle(void *ctx, const struct metadata_request *req, struct metadata_reply *out)
+{
+	struct ctl *c = ctx;
+	struct vm vm;
+	int nic = 0;
+	struct err e = {0};
+	if (metadata_find_vm(c, req->network, req->ip, req->mac, &vm, &nic, &e) < 0) {
+		if (e.kind == ERR_NOT_FOUND) {
+			log_info("metadata %s: %s", req->network, e.msg);
+			reply_text(out, 403, "403 Forbidden: this address and MAC belong to no VM\n");
+		} else {
+			log_error("metadata %s: %s", req->network, e.msg);
+			reply_text(out, 500, "500 Internal Server Error\n");
+		}
+		return;
+	}
+	unsigned char rnd[IMDS_TOKEN_RANDOM];
+	if (getrandom(rnd, sizeof(rnd), 0) != (ssize_t)sizeof(rnd)) {
+		vm_free_fields(&vm);
+		reply_text(out, 500, "500 Internal Server Error: no random bytes\n");
+		return;
+	}
+	const struct imds_vm iv = {
+		.instance_id = vm.id,
+		.hostname = vm.name,
+		.local_ipv4 = vm.nics[nic].ip,
+		.mac = vm.nics[nic].mac,
+		.instance_type = vm.type,
+		.ssh_keys = vm.ssh_keys,
+		.user_data = vm.user_data && *vm.user_data ? vm.user_data : NULL,
+	};
+	const struct imds_request ir = {.method = req->method, .path = req->path, .path_len = req->path_len,
+					.token = req->token, .ttl = req->ttl, .forwarded = req->forwarded};
+	struct imds_response r;
+	pthread_mutex_lock(&c->md->mu);
+	imds_respond(&c->md->tokens, &ir, &iv, time_mono_ms(), rnd, &r);
+	pthread_mutex_unlock(&c->md->mu);
+	*out = (struct metadata_reply){.status = r.status, .content_type = r.content_type, .body = r.body,
+				       .body_len = r.body_len, .allow = r.allow, .token_ttl = r.token_ttl};
+	vm_free_fields(&vm);
+}
+
+int metadata_ensure(struct ctl *c, const struct network *net, const char *gateway, struct err *e)
+{
+	struct ctl_metadata *md = c->md;
+	struct metadata_listener *l = NULL;
+	int rc = 0;
+	pthread_mutex_lock(&md->mu);
+	for (int i = 0; i < md->n_listeners; i++)
+		if (strcmp(metadata_listener_network(md->listeners[i]), net->id) == 0)
+			goto out;   /* already listening */
+	rc = metadata_listen(net->id, net->bridge, gateway, c->cfg.metadata_port, handle, c, &l, e);
+	if (rc == 0) {
+		md->listeners = xrealloc(md->listeners, sizeof(*md->listeners) * (size_t)(md->n_listeners + 1));
+		md->listeners[md->n_listeners++] = l;
+	}
+out:
+	pthread_mutex_unlock(&md->mu);
+	return rc;
+}
+
+void metadata_stop_network(struct ctl *c, const char *net_id)
+{
+	struct ctl_metadata *md = c->md;
+	struct metadata_listener *l = NULL;
+	pthread_mutex_lock(&md->mu);
+	for (int i = 0; i < md->n_listeners && !l; i++)
+		if (strcmp(metadata_listener_network(md->listeners[i]), net_id) == 0) {
+			l = md->listeners[i];
+			md->listeners[i] = md->listeners[--md->n_listeners];
+		}
+	pthread_mutex_unlock(&md->mu);
+	if (l)
+		metadata_stop(l);   /* outside the lock, as below */
+}
+
+void metadata_stop_all(struct ctl *c)
+{
+	struct ctl_metadata *md = c->md;
+	if (!md)
+		return;
+	pthread_mutex_lock(&md->mu);
+	struct metadata_listener **ls = md->listeners;
+	int n = md->n_listeners;
+	md->listeners = NULL;
+	md->n_listeners = 0;
+	pthread_mutex_unlock(&md->mu);
+	/* Outside the lock: stopping waits for requests in flight, which take it. */
+	for (int i = 0; i < n; i++)
+		metadata_stop(ls[i]);
+	free(ls);
+}
+
+void metadata_free(struct ctl *c)
+{
+	if (!c->md)
+		return;
+	metadata_stop_all(c);
+	imds_tokens_free(&c->md->tokens);
+	pthread_mutex_destroy(&c->md->mu);
+	free(c->md);
+	c->md = NULL;
+}
+
+/* After a restart nubod adopts running VMs without starting them, so their
+ * networks' host side (and listener) is ensured here. */
+void metadata_resume(struct ctl *c)
+{
+	if (runner_dry_run())
+		return;
+	struct vm *vms = NULL;
+	int n = 0;
+	struct err e = {0};
+	if (store_vm_list(c->st, &vms, &n, &e) < 0) {
+		log_error("metadata: %s", e.msg);
+		return;
+	}
+	for (int i = 0; i < n; i++)
+		for (int k = 0; k < vms[i].n_nics && vms[i].pid > 0 && vms[i].power != POWER_DELETED; k++)
+			if (network_ensure_host(c, vms[i].nics[k].network_id, &e) < 0)
+				log_error("metadata: network %s: %s", vms[i].nics[k].network, e.msg);
+	vm_list_free(vms, n);
+}
