@@ -21,11 +21,27 @@ static int kind_errno(enum err_kind kind)
 	return -EIO;
 }
 
+/* A message cut to fit msg must not end inside a UTF-8 character: the API
+ * sends it in JSON, and half a character makes no JSON at all. */
+static void cut_at_char(char *msg)
+{
+	size_t n = strlen(msg), i = n;
+	while (i > 0 && ((unsigned char)msg[i - 1] & 0xc0) == 0x80)
+		i--;
+	if (i == 0)
+		return;
+	unsigned char lead = (unsigned char)msg[i - 1];
+	size_t want = lead >= 0xf0 ? 4 : lead >= 0xe0 ? 3 : lead >= 0xc0 ? 2 : 1;
+	if (n - (i - 1) < want)
+		msg[i - 1] = '\0';
+}
+
 int err_setv(struct err *e, enum err_kind kind, const char *fmt, va_list ap)
 {
 	if (e) {
 		e->kind = kind;
-		vsnprintf(e->msg, sizeof(e->msg), fmt, ap);
+		if (vsnprintf(e->msg, sizeof(e->msg), fmt, ap) >= (int)sizeof(e->msg))
+			cut_at_char(e->msg);
 	}
 	return kind_errno(kind);
 }
@@ -51,7 +67,8 @@ void err_prefix(struct err *e, const char *fmt, ...)
 	if (n < 0)
 		return;
 	if (asprintf(&joined, "%s: %s", head, e->msg) >= 0) {
-		snprintf(e->msg, sizeof(e->msg), "%s", joined);
+		if (snprintf(e->msg, sizeof(e->msg), "%s", joined) >= (int)sizeof(e->msg))
+			cut_at_char(e->msg);
 		free(joined);
 	}
 	free(head);
