@@ -89,6 +89,11 @@ static void test_err_kinds(void **state)
 	assert_int_equal((unsigned char)e.msg[n - 1], 0xa9);
 	err_prefix(&e, "b");
 	assert_int_equal((unsigned char)e.msg[strlen(e.msg) - 1], 0xa9);
+	/* bytes that are not UTF-8 (a client's, quoted back) become '?': the message goes into JSON */
+	err_set(&e, ERR_INVALID, "name \"%s\" is bad", "a\xff\xc3z\xe2\x82\xed\xa0\x80\xc0\xaf\xf0\x9f\x98\x80");
+	assert_string_equal(e.msg, "name \"a??z???????\xf0\x9f\x98\x80\" is bad");
+	err_prefix(&e, "x\x80");
+	assert_string_equal(e.msg, "x?: name \"a??z???????\xf0\x9f\x98\x80\" is bad");
 }
 
 static void test_ids(void **state)
