@@ -8,7 +8,7 @@ build=(meson ninja-build pkg-config gcc libc6-dev libmicrohttpd-dev libjansson-d
        libcurl4-openssl-dev libcmocka-dev)
 runtime=(qemu-system-x86 qemu-utils dnsmasq-base dnsmasq-utils nftables iproute2 genisoimage openssh-client procps)
 images=(busybox-static dropbear-bin kmod cpio e2fsprogs gzip debootstrap gpgv debian-archive-keyring zstd util-linux)
-tests=(curl jq sqlite3 socat)
+tests=(curl jq sqlite3 socat clang libclang-rt-dev)   # tests/fuzz: clang, and libFuzzer and the sanitizers (libclang-rt-14-dev)
 
 missing=()
 for p in "${build[@]}" "${runtime[@]}" "${images[@]}" "${tests[@]}"; do
