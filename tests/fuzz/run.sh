@@ -10,7 +10,7 @@
 # stopped. An input that crashes or fails a check is saved as
 # build-fuzz/crashes/NAME-crash-*; replay it with build-fuzz/tests/fuzz/fuzz_NAME FILE.
 set -uo pipefail
-cd "$(dirname "$0")/../.."
+cd "$(dirname "$0")/../.." || exit 1
 b=${FUZZ_BUILD:-build-fuzz}
 seconds=${FUZZ_SECONDS:-10}
 n=0
