@@ -5,13 +5,14 @@
 #   api   a real nubod (host in dry-run)       tests/api/*.sh
 #   e2e   real QEMU, dnsmasq, nftables (root)  tests/e2e/*.sh
 #   asan  unit and api again, built with AddressSanitizer and UBSan
+#   fuzz  every libFuzzer harness for FUZZ_SECONDS (10) each  tests/fuzz
 #
 # Every suite speaks TAP ("ok N - what" / "not ok N - what"); this script
 # counts the lines. NUBO_SUITES="unit api" runs a subset.
 set -uo pipefail
 cd "$(dirname "$0")/.."
 build=${1:-build}
-suites=${NUBO_SUITES:-unit api e2e asan}
+suites=${NUBO_SUITES:-unit api e2e asan fuzz}
 results=$(mktemp -d /tmp/nubo-test.XXXXXX)
 trap 'rm -rf "$results"' EXIT
 
@@ -64,6 +65,7 @@ for s in $suites; do
 	api) run_suite api api_tests "$build" ;;
 	e2e) run_suite e2e e2e_tests ;;
 	asan) run_suite asan asan_tests ;;
+	fuzz) run_suite fuzz tests/fuzz/run.sh ;;
 	*) echo "unknown suite $s" >&2; exit 2 ;;
 	esac
 done

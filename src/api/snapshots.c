@@ -1,5 +1,8 @@
 /* snapshots: the /v1/snapshots endpoints. */
+#include <string.h>
+
 #include "api/api-priv.h"
+#include "api/body-priv.h"
 
 static void answer(struct api_resp *resp, const struct snapshot *sn, struct operation *op)
 {
@@ -33,27 +36,43 @@ static void get_snapshot(const struct api_req *req, struct api_resp *resp)
 		api_json(resp, 200, snapshot_to_json(&sn));
 }
 
-static void create_snapshot(const struct api_req *req, struct api_resp *resp)
+bool api_snapshot_create_parse(const struct api_req *req, struct api_resp *resp, struct api_snapshot_create *out)
 {
 	static const char *const fields[] = {"vm", "volume", "name", NULL};
+	memset(out, 0, sizeof(*out));
 	json_t *body = api_body_object(req, resp, false);
-	const char *vm = NULL, *volume = NULL, *name = NULL;
+	if (!body)
+		return false;
+	if (!api_check_fields(body, fields, resp) || !api_opt_string(body, "vm", &out->vm, resp) ||
+	    !api_opt_string(body, "name", &out->name, resp) || !api_opt_string(body, "volume", &out->volume, resp)) {
+		/* answered */
+	} else if (!out->vm == !out->volume) {
+		struct err e = {0};
+		err_set(&e, ERR_INVALID, "give one of \"vm\" or \"volume\": what to take a snapshot of");
+		api_error(resp, &e);
+	} else {
+		out->json = body;
+		return true;
+	}
+	json_decref(body);
+	memset(out, 0, sizeof(*out));
+	return false;
+}
+
+static void create_snapshot(const struct api_req *req, struct api_resp *resp)
+{
+	struct api_snapshot_create b;
 	struct snapshot sn;
 	struct operation op;
 	struct err e = {0};
-	if (!body || !api_check_fields(body, fields, resp) || !api_opt_string(body, "vm", &vm, resp) ||
-	    !api_opt_string(body, "name", &name, resp) || !api_opt_string(body, "volume", &volume, resp)) {
-		/* answered */
-	} else if (!vm == !volume) {
-		err_set(&e, ERR_INVALID, "give one of \"vm\" or \"volume\": what to take a snapshot of");
+	if (!api_snapshot_create_parse(req, resp, &b))
+		return;
+	if ((b.vm ? ctl_snapshot_create(req->ctl, b.vm, b.name, &sn, &op, &e)
+		  : ctl_snapshot_create_volume(req->ctl, b.volume, b.name, &sn, &op, &e)) < 0)
 		api_error(resp, &e);
-	} else if ((vm ? ctl_snapshot_create(req->ctl, vm, name, &sn, &op, &e)
-		       : ctl_snapshot_create_volume(req->ctl, volume, name, &sn, &op, &e)) < 0) {
-		api_error(resp, &e);
-	} else {
+	else
 		answer(resp, &sn, &op);
-	}
-	json_decref(body);
+	json_decref(b.json);
 }
 
 static void delete_snapshot(const struct api_req *req, struct api_resp *resp)

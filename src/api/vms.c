@@ -3,6 +3,7 @@
 #include <string.h>
 
 #include "api/api-priv.h"
+#include "api/body-priv.h"
 #include "util/str.h"
 
 static void list_vms(const struct api_req *req, struct api_resp *resp)
@@ -121,64 +122,102 @@ static bool read_seed(json_t *obj, bool *no_seed, struct api_resp *resp)
 	return true;
 }
 
-static void create_vm(const struct api_req *req, struct api_resp *resp)
+bool api_vm_create_parse(const struct api_req *req, struct api_resp *resp, struct api_vm_create *out)
 {
 	static const char *const fields[] = {"name",	  "type",      "image",	    "ssh_keys",	     "ssh_key_file",
 					     "user_data", "disk_size", "ephemeral", "from_snapshot", "nics",
 					     "firewalls", "seed",      NULL};
+	memset(out, 0, sizeof(*out));
 	json_t *body = api_body_object(req, resp, false);
 	if (!body)
-		return;
-	struct vm_request r = {0};
+		return false;
+	struct vm_request *r = &out->r;
 	const char **keys = NULL, **fws = NULL;
 	struct vm_nic_request *nics = NULL;
-	if (api_check_fields(body, fields, resp) && api_opt_string(body, "name", &r.name, resp) &&
-	    api_opt_string(body, "type", &r.type, resp) && api_opt_string(body, "image", &r.image, resp) &&
-	    api_opt_string(body, "ssh_key_file", &r.ssh_key_file, resp) &&
-	    api_opt_string(body, "user_data", &r.user_data, resp) &&
-	    api_opt_string(body, "disk_size", &r.disk_size, resp) &&
-	    api_opt_string(body, "ephemeral", &r.ephemeral, resp) &&
-	    api_opt_string(body, "from_snapshot", &r.from_snapshot, resp) && read_seed(body, &r.no_seed, resp) &&
-	    read_keys(body, &keys, &r.n_ssh_keys, resp) && read_nics(body, &nics, &r.n_nics, resp) &&
-	    api_opt_string_list(body, "firewalls", &fws, &r.n_firewalls, resp)) {
-		r.ssh_keys = keys;
-		r.nics = nics;
-		r.firewalls = fws;
-		struct vm vm;
-		struct operation op;
-		struct err e = {0};
-		if (ctl_vm_create(req->ctl, &r, &vm, &op, &e) < 0)
-			api_error(resp, &e);
-		else
-			answer_vm_op(resp, 202, &vm, &op);
+	if (!api_check_fields(body, fields, resp) || !api_opt_string(body, "name", &r->name, resp) ||
+	    !api_opt_string(body, "type", &r->type, resp) || !api_opt_string(body, "image", &r->image, resp) ||
+	    !api_opt_string(body, "ssh_key_file", &r->ssh_key_file, resp) ||
+	    !api_opt_string(body, "user_data", &r->user_data, resp) ||
+	    !api_opt_string(body, "disk_size", &r->disk_size, resp) ||
+	    !api_opt_string(body, "ephemeral", &r->ephemeral, resp) ||
+	    !api_opt_string(body, "from_snapshot", &r->from_snapshot, resp) ||
+	    !read_seed(body, &r->no_seed, resp) || !read_keys(body, &keys, &r->n_ssh_keys, resp) ||
+	    !read_nics(body, &nics, &r->n_nics, resp) ||
+	    !api_opt_string_list(body, "firewalls", &fws, &r->n_firewalls, resp)) {
+		free(keys);
+		free(nics);
+		free(fws);
+		json_decref(body);
+		memset(out, 0, sizeof(*out));
+		return false;
 	}
-	free(keys);
-	free(nics);
-	free(fws);
+	r->ssh_keys = keys;
+	r->nics = nics;
+	r->firewalls = fws;
+	out->json = body;
+	return true;
+}
+
+void api_vm_create_free(struct api_vm_create *b)
+{
+	if (!b)
+		return;
+	free((void *)b->r.ssh_keys);
+	free((void *)b->r.nics);
+	free((void *)b->r.firewalls);
+	json_decref(b->json);
+	memset(b, 0, sizeof(*b));
+}
+
+static void create_vm(const struct api_req *req, struct api_resp *resp)
+{
+	struct api_vm_create b;
+	if (!api_vm_create_parse(req, resp, &b))
+		return;
+	struct vm vm;
+	struct operation op;
+	struct err e = {0};
+	if (ctl_vm_create(req->ctl, &b.r, &vm, &op, &e) < 0)
+		api_error(resp, &e);
+	else
+		answer_vm_op(resp, 202, &vm, &op);
+	api_vm_create_free(&b);
+}
+
+bool api_vm_action_parse(const struct api_req *req, struct api_resp *resp, bool takes_force, bool *force)
+{
+	static const char *const with_force[] = {"force", NULL};
+	static const char *const none[] = {NULL};
+	*force = false;
+	json_t *body = api_body_object(req, resp, true);
+	if (!body)
+		return false;
+	json_t *f = json_object_get(body, "force");
+	bool ok = api_check_fields(body, takes_force ? with_force : none, resp);
+	if (ok && f && !json_is_boolean(f)) {
+		struct err e = {0};
+		err_set(&e, ERR_INVALID, "field \"force\" must be true or false");
+		api_error(resp, &e);
+		ok = false;
+	}
+	if (ok)
+		*force = json_is_true(f);
 	json_decref(body);
+	return ok;
 }
 
 static void act(const struct api_req *req, struct api_resp *resp, enum vm_action a, bool takes_force)
 {
-	static const char *const with_force[] = {"force", NULL};
-	static const char *const none[] = {NULL};
 	struct vm vm;
 	struct operation op;
-	bool accepted = false;
+	bool accepted = false, force;
 	struct err e = {0};
-	json_t *body = api_body_object(req, resp, true);
-	json_t *f = json_object_get(body, "force");
-	if (!body || !api_check_fields(body, takes_force ? with_force : none, resp)) {
-		/* api_body_object or api_check_fields answered */
-	} else if (f && !json_is_boolean(f)) {
-		err_set(&e, ERR_INVALID, "field \"force\" must be true or false");
+	if (!api_vm_action_parse(req, resp, takes_force, &force))
+		return;
+	if (ctl_vm_act(req->ctl, req->args[0], a, force, &vm, &op, &accepted, &e) < 0)
 		api_error(resp, &e);
-	} else if (ctl_vm_act(req->ctl, req->args[0], a, json_is_true(f), &vm, &op, &accepted, &e) < 0) {
-		api_error(resp, &e);
-	} else {
+	else
 		answer_vm_op(resp, accepted ? 202 : 200, &vm, &op);
-	}
-	json_decref(body);
 }
 
 static void start_vm(const struct api_req *req, struct api_resp *resp)
@@ -201,25 +240,41 @@ static void delete_vm(const struct api_req *req, struct api_resp *resp)
 	act(req, resp, VM_ACTION_DELETE, false);
 }
 
-static void restore_vm(const struct api_req *req, struct api_resp *resp)
+bool api_vm_restore_parse(const struct api_req *req, struct api_resp *resp, struct api_vm_restore *out)
 {
 	static const char *const fields[] = {"snapshot", NULL};
+	memset(out, 0, sizeof(*out));
 	json_t *body = api_body_object(req, resp, false);
-	const char *snap = NULL;
+	if (!body)
+		return false;
+	if (!api_check_fields(body, fields, resp) || !api_opt_string(body, "snapshot", &out->snapshot, resp)) {
+		/* answered */
+	} else if (!out->snapshot) {
+		struct err e = {0};
+		err_set(&e, ERR_INVALID, "field \"snapshot\" is required: the snapshot to roll back to");
+		api_error(resp, &e);
+	} else {
+		out->json = body;
+		return true;
+	}
+	json_decref(body);
+	memset(out, 0, sizeof(*out));
+	return false;
+}
+
+static void restore_vm(const struct api_req *req, struct api_resp *resp)
+{
+	struct api_vm_restore b;
 	struct vm vm;
 	struct operation op;
 	struct err e = {0};
-	if (!body || !api_check_fields(body, fields, resp) || !api_opt_string(body, "snapshot", &snap, resp)) {
-		/* answered */
-	} else if (!snap) {
-		err_set(&e, ERR_INVALID, "field \"snapshot\" is required: the snapshot to roll back to");
+	if (!api_vm_restore_parse(req, resp, &b))
+		return;
+	if (ctl_vm_restore(req->ctl, req->args[0], b.snapshot, &vm, &op, &e) < 0)
 		api_error(resp, &e);
-	} else if (ctl_vm_restore(req->ctl, req->args[0], snap, &vm, &op, &e) < 0) {
-		api_error(resp, &e);
-	} else {
+	else
 		answer_vm_op(resp, 202, &vm, &op);
-	}
-	json_decref(body);
+	json_decref(b.json);
 }
 
 static void console_vm(const struct api_req *req, struct api_resp *resp)

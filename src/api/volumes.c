@@ -2,6 +2,7 @@
 #include <string.h>
 
 #include "api/api-priv.h"
+#include "api/body-priv.h"
 
 /* The name of the VM a volume is attached to, for people; NULL if none. */
 static json_t *volume_json(const struct api_req *req, const struct volume *v)
@@ -48,63 +49,100 @@ static void get_volume(const struct api_req *req, struct api_resp *resp)
 		api_json(resp, 200, volume_json(req, &v));
 }
 
-static void create_volume(const struct api_req *req, struct api_resp *resp)
+bool api_volume_create_parse(const struct api_req *req, struct api_resp *resp, struct api_volume_create *out)
 {
 	static const char *const fields[] = {"name", "size", "from_snapshot", NULL};
+	memset(out, 0, sizeof(*out));
 	json_t *body = api_body_object(req, resp, false);
-	const char *name = NULL, *size = NULL, *from = NULL;
+	if (!body)
+		return false;
+	if (!api_check_fields(body, fields, resp) || !api_opt_string(body, "name", &out->name, resp) ||
+	    !api_opt_string(body, "size", &out->size, resp) ||
+	    !api_opt_string(body, "from_snapshot", &out->from_snapshot, resp)) {
+		json_decref(body);
+		memset(out, 0, sizeof(*out));
+		return false;
+	}
+	if (!out->name)
+		out->name = "";
+	out->json = body;
+	return true;
+}
+
+static void create_volume(const struct api_req *req, struct api_resp *resp)
+{
+	struct api_volume_create b;
 	struct volume v;
 	struct operation op;
 	struct err e = {0};
-	if (!body || !api_check_fields(body, fields, resp) || !api_opt_string(body, "name", &name, resp) ||
-	    !api_opt_string(body, "size", &size, resp) || !api_opt_string(body, "from_snapshot", &from, resp)) {
+	if (!api_volume_create_parse(req, resp, &b))
+		return;
+	if (ctl_volume_create(req->ctl, b.name, b.size, b.from_snapshot, &v, &op, &e) < 0)
+		api_error(resp, &e);
+	else
+		answer(req, resp, 202, &v, &op);
+	json_decref(b.json);
+}
+
+bool api_volume_attach_parse(const struct api_req *req, struct api_resp *resp, struct api_volume_attach *out)
+{
+	static const char *const fields[] = {"vm", NULL};
+	memset(out, 0, sizeof(*out));
+	json_t *body = api_body_object(req, resp, false);
+	if (!body)
+		return false;
+	if (!api_check_fields(body, fields, resp) || !api_opt_string(body, "vm", &out->vm, resp)) {
 		/* answered */
-	} else if (ctl_volume_create(req->ctl, name ? name : "", size, from, &v, &op, &e) < 0) {
+	} else if (!out->vm) {
+		struct err e = {0};
+		err_set(&e, ERR_INVALID, "field \"vm\" is required: the VM to attach the volume to");
 		api_error(resp, &e);
 	} else {
-		answer(req, resp, 202, &v, &op);
+		out->json = body;
+		return true;
 	}
 	json_decref(body);
+	memset(out, 0, sizeof(*out));
+	return false;
 }
 
 static void attach_volume(const struct api_req *req, struct api_resp *resp)
 {
-	static const char *const fields[] = {"vm", NULL};
-	json_t *body = api_body_object(req, resp, false);
-	const char *vm = NULL;
+	struct api_volume_attach b;
 	struct volume v;
 	struct operation op;
 	bool accepted = false;
 	struct err e = {0};
-	if (!body || !api_check_fields(body, fields, resp) || !api_opt_string(body, "vm", &vm, resp)) {
-		/* answered */
-	} else if (!vm) {
-		err_set(&e, ERR_INVALID, "field \"vm\" is required: the VM to attach the volume to");
+	if (!api_volume_attach_parse(req, resp, &b))
+		return;
+	if (ctl_volume_attach(req->ctl, req->args[0], b.vm, &v, &op, &accepted, &e) < 0)
 		api_error(resp, &e);
-	} else if (ctl_volume_attach(req->ctl, req->args[0], vm, &v, &op, &accepted, &e) < 0) {
-		api_error(resp, &e);
-	} else {
+	else
 		answer(req, resp, accepted ? 202 : 200, &v, &op);
-	}
+	json_decref(b.json);
+}
+
+bool api_volume_detach_parse(const struct api_req *req, struct api_resp *resp)
+{
+	static const char *const none[] = {NULL};
+	json_t *body = api_body_object(req, resp, true);
+	bool ok = body && api_check_fields(body, none, resp);
 	json_decref(body);
+	return ok;
 }
 
 static void detach_volume(const struct api_req *req, struct api_resp *resp)
 {
-	static const char *const none[] = {NULL};
-	json_t *body = api_body_object(req, resp, true);
 	struct volume v;
 	struct operation op;
 	bool accepted = false;
 	struct err e = {0};
-	if (!body || !api_check_fields(body, none, resp)) {
-		/* answered */
-	} else if (ctl_volume_detach(req->ctl, req->args[0], &v, &op, &accepted, &e) < 0) {
+	if (!api_volume_detach_parse(req, resp))
+		return;
+	if (ctl_volume_detach(req->ctl, req->args[0], &v, &op, &accepted, &e) < 0)
 		api_error(resp, &e);
-	} else {
+	else
 		answer(req, resp, accepted ? 202 : 200, &v, &op);
-	}
-	json_decref(body);
 }
 
 static void delete_volume(const struct api_req *req, struct api_resp *resp)

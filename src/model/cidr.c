@@ -46,10 +46,14 @@ static int parse_range(const char *s, const char *field, int min, int max, struc
 	memcpy(addr, s, (size_t)(slash - s));
 	addr[slash - s] = '\0';
 	struct in_addr in;
-	char *end = NULL;
-	long prefix = strtol(slash + 1, &end, 10);
-	if (inet_pton(AF_INET, addr, &in) != 1 || !end || *end || end == slash + 1)
+	/* The prefix is one or two plain digits: the text goes as given into
+	 * nftables rules, so " 24", "+24" or "024" must not pass as 24. */
+	const char *p = slash + 1;
+	size_t digits = strspn(p, "0123456789");
+	if (inet_pton(AF_INET, addr, &in) != 1 || digits == 0 || digits > 2 || p[digits] ||
+	    (p[0] == '0' && digits > 1))
 		return err_set(e, ERR_INVALID, "%s \"%s\" is not a CIDR such as 10.20.0.0/24", field, s);
+	long prefix = strtol(p, NULL, 10);
 	if (prefix < min || prefix > max)
 		return err_set(e, ERR_INVALID, "%s \"%s\": the prefix length must be between %d and %d", field, s, min,
 			       max);

@@ -33,6 +33,8 @@ int size_parse(const char *s, const char *field, uint64_t *out, struct err *e)
 		double bytes = v * (double)units[i].mult;
 		if (bytes > (double)(1ull << 50))
 			return err_set(e, ERR_INVALID, "%s \"%s\" is too large", field, s);
+		if (bytes < 1)
+			return err_set(e, ERR_INVALID, "%s \"%s\" is less than one byte", field, s);
 		*out = (uint64_t)bytes;
 		return 0;
 	}

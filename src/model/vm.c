@@ -75,19 +75,28 @@ int vm_name_validate(const char *name, const char *field, struct err *e)
 	if (!name || !*name)
 		return err_set(e, ERR_INVALID, "%s must not be empty", field);
 	size_t n = strlen(name);
-	if (n > NAME_MAX_LEN)
-		return err_set(e, ERR_INVALID, "%s \"%.80s%s\" is %zu characters long; the limit is %d", field, name,
-			       n > 80 ? "…" : "", n, NAME_MAX_LEN);
+	if (n > NAME_MAX_LEN) {
+		/* quote at most 80 bytes, cut between UTF-8 characters: the message travels in JSON */
+		size_t cut = n > 80 ? 80 : n;
+		while (cut > 0 && cut < n && ((unsigned char)name[cut] & 0xc0) == 0x80)
+			cut--;
+		return err_set(e, ERR_INVALID, "%s \"%.*s%s\" is %zu characters long; the limit is %d", field,
+			       (int)cut, name, cut < n ? "…" : "", n, NAME_MAX_LEN);
+	}
 	if (!(name[0] >= 'a' && name[0] <= 'z'))
 		return err_set(e, ERR_INVALID,
 			       "%s \"%s\" must start with a lowercase letter (names are DNS labels: a-z, 0-9 and -)",
 			       field, name);
 	for (size_t i = 0; i < n; i++) {
 		char c = name[i];
-		if (!((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-'))
-			return err_set(e, ERR_INVALID,
-				       "%s \"%s\" contains '%c'; names are DNS labels: a-z, 0-9 and -", field,
-				       name, c);
+		if ((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-')
+			continue;
+		/* quote the whole character, not its first byte, so that the message stays UTF-8 */
+		size_t len = 1;
+		while ((unsigned char)c >= 0xc0 && len < 4 && ((unsigned char)name[i + len] & 0xc0) == 0x80)
+			len++;
+		return err_set(e, ERR_INVALID, "%s \"%s\" contains '%.*s'; names are DNS labels: a-z, 0-9 and -",
+			       field, name, (int)len, name + i);
 	}
 	if (name[n - 1] == '-')
 		return err_set(e, ERR_INVALID, "%s \"%s\" must not end with '-'", field, name);

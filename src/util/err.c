@@ -2,6 +2,7 @@
 #include "util/err.h"
 
 #include <errno.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -21,11 +22,67 @@ static int kind_errno(enum err_kind kind)
 	return -EIO;
 }
 
+/* Length of the valid UTF-8 character at s (1..4), or 0 if s does not start
+ * one (a stray continuation byte, an overlong form, a surrogate, past U+10FFFF,
+ * or a character cut short by the end of the string). */
+static size_t utf8_char_len(const unsigned char *s)
+{
+	unsigned char c = s[0];
+	if (c < 0x80)
+		return 1;
+	size_t n;
+	unsigned char lo = 0x80, hi = 0xbf;
+	if (c >= 0xc2 && c <= 0xdf)
+		n = 2;
+	else if (c >= 0xe0 && c <= 0xef)
+		n = 3, lo = c == 0xe0 ? 0xa0 : 0x80, hi = c == 0xed ? 0x9f : 0xbf;
+	else if (c >= 0xf0 && c <= 0xf4)
+		n = 4, lo = c == 0xf0 ? 0x90 : 0x80, hi = c == 0xf4 ? 0x8f : 0xbf;
+	else
+		return 0;
+	if (s[1] < lo || s[1] > hi)
+		return 0;
+	for (size_t i = 2; i < n; i++)
+		if ((s[i] & 0xc0) != 0x80)
+			return 0;
+	return n;
+}
+
+/*
+ * A message is always UTF-8: the API sends it in JSON, where a single bad
+ * byte makes no JSON at all (and an empty answer). A message cut to fit msg
+ * loses the character cut in half; any other byte that is not UTF-8 (a
+ * client's raw bytes quoted back) becomes '?'.
+ */
+static void make_utf8(char *msg, bool cut)
+{
+	unsigned char *s = (unsigned char *)msg;
+	size_t i = 0;
+	while (s[i]) {
+		size_t n = utf8_char_len(s + i);
+		if (n) {
+			i += n;
+			continue;
+		}
+		if (cut && s[i] >= 0xc2 && s[i] <= 0xf4 && strlen(msg + i) < 4) {
+			/* the tail may be a character cut short: drop it if every byte after the lead continues it */
+			size_t j = i + 1;
+			while (s[j] && (s[j] & 0xc0) == 0x80)
+				j++;
+			if (!s[j]) {
+				s[i] = '\0';
+				return;
+			}
+		}
+		s[i++] = '?';
+	}
+}
+
 int err_setv(struct err *e, enum err_kind kind, const char *fmt, va_list ap)
 {
 	if (e) {
 		e->kind = kind;
-		vsnprintf(e->msg, sizeof(e->msg), fmt, ap);
+		make_utf8(e->msg, vsnprintf(e->msg, sizeof(e->msg), fmt, ap) >= (int)sizeof(e->msg));
 	}
 	return kind_errno(kind);
 }
@@ -51,7 +108,7 @@ void err_prefix(struct err *e, const char *fmt, ...)
 	if (n < 0)
 		return;
 	if (asprintf(&joined, "%s: %s", head, e->msg) >= 0) {
-		snprintf(e->msg, sizeof(e->msg), "%s", joined);
+		make_utf8(e->msg, snprintf(e->msg, sizeof(e->msg), "%s", joined) >= (int)sizeof(e->msg));
 		free(joined);
 	}
 	free(head);

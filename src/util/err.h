@@ -29,7 +29,8 @@ struct err {
  * write `return err_set(e, ERR_INVALID, "...", ...);`. */
 int err_set(struct err *e, enum err_kind kind, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
-int err_setv(struct err *e, enum err_kind kind, const char *fmt, va_list ap);
+int err_setv(struct err *e, enum err_kind kind, const char *fmt, va_list ap)
+	__attribute__((format(printf, 3, 0)));
 
 /* Prefixes the existing message with context: "ctx: old message". */
 void err_prefix(struct err *e, const char *fmt, ...) __attribute__((format(printf, 2, 3)));

@@ -14,6 +14,7 @@
 #include "model/cidr.h"
 #include "model/machine_type.h"
 #include "model/phases.h"
+#include "model/size.h"
 #include "model/vm.h"
 #include "util/str.h"
 
@@ -33,6 +34,9 @@ static void test_names(void **state)
 		{"web_1", "name \"web_1\" contains '_'"},
 		{"web.1", "name \"web.1\" contains '.'"},
 		{"web-", "name \"web-\" must not end with '-'"},
+		{"caf\xc3\xa9", "name \"caf\xc3\xa9\" contains '\xc3\xa9'"},   /* the whole character, not a byte */
+		{"a\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9",
+		 "\xc3\xa9\xc3\xa9\xe2\x80\xa6\" is 83 characters long"},   /* cut before a whole character */
 		{"a123456789012345678901234567890123456789012345678901234567890abc", "is 64 characters long; the limit is 63"},
 	};
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
@@ -133,6 +137,32 @@ static void test_cidr(void **state)
 	assert_true(cidr4_parse("10.300.3.0/24", "cidr", &c, &e) < 0);
 	assert_true(cidr4_parse("10.77.3.0/24x", "cidr", &c, &e) < 0);
 	assert_true(cidr4_parse("10.0.0.0/31", "cidr", &c, &e) < 0);
+	/* the prefix is plain digits: the text goes as given into nftables */
+	assert_true(cidr4_parse("10.77.3.0/ 24", "cidr", &c, &e) < 0);
+	assert_true(cidr4_parse("10.77.3.0/+24", "cidr", &c, &e) < 0);
+	assert_true(cidr4_parse("10.77.3.0/024", "cidr", &c, &e) < 0);
+	assert_string_equal(e.msg, "cidr \"10.77.3.0/024\" is not a CIDR such as 10.20.0.0/24");
+	assert_true(cidr4_parse("10.77.3.0/", "cidr", &c, &e) < 0);
+	assert_int_equal(cidr4_parse("10.0.0.0/8", "cidr", &c, &e), 0);
+	assert_int_equal(c.prefix, 8);
+}
+
+static void test_size(void **state)
+{
+	(void)state;
+	struct err e = {0};
+	uint64_t b = 0;
+	assert_int_equal(size_parse("20G", "size", &b, &e), 0);
+	assert_true(b == 20ull << 30);
+	assert_int_equal(size_parse("1.5K", "size", &b, &e), 0);
+	assert_true(b == 1536);
+	assert_int_equal(size_parse("1", "size", &b, &e), 0);
+	assert_true(b == 1);
+	/* a size rounds to at least one byte, or it is refused */
+	assert_true(size_parse("0.5", "size", &b, &e) < 0);
+	assert_string_equal(e.msg, "size \"0.5\" is less than one byte");
+	assert_true(size_parse("0.1333333", "size", &b, &e) < 0);
+	assert_true(size_parse("0", "size", &b, &e) < 0);
 }
 
 static void test_phases(void **state)
@@ -270,6 +300,7 @@ int main(void)
 		cmocka_unit_test(test_holds_capacity),
 		cmocka_unit_test(test_state_names_round_trip),
 		cmocka_unit_test(test_cidr),
+		cmocka_unit_test(test_size),
 		cmocka_unit_test(test_phases),
 		cmocka_unit_test(test_catalog),
 		cmocka_unit_test(test_config),

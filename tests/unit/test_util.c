@@ -74,6 +74,26 @@ static void test_err_kinds(void **state)
 	err_prefix(&e, "create");
 	assert_string_equal(e.msg, "create: vm \"web1\" exists");
 	assert_string_equal(err_kind_code(ERR_CAPACITY), "insufficient_capacity");
+	/* a message cut to fit ends between UTF-8 characters ("é" is 2 bytes, cut at an odd offset) */
+	char big[2100] = "x";
+	for (size_t i = 1; i + 2 < sizeof(big); i += 2)
+		memcpy(big + i, "\xc3\xa9", 2);
+	big[sizeof(big) - 1] = '\0';
+	err_set(&e, ERR_INVALID, "%s", big);
+	size_t n = strlen(e.msg);
+	assert_true(n == sizeof(e.msg) - 1);
+	assert_int_equal((unsigned char)e.msg[n - 1], 0xa9);
+	err_set(&e, ERR_INVALID, "a%s", big);
+	n = strlen(e.msg);
+	assert_true(n == sizeof(e.msg) - 2);
+	assert_int_equal((unsigned char)e.msg[n - 1], 0xa9);
+	err_prefix(&e, "b");
+	assert_int_equal((unsigned char)e.msg[strlen(e.msg) - 1], 0xa9);
+	/* bytes that are not UTF-8 (a client's, quoted back) become '?': the message goes into JSON */
+	err_set(&e, ERR_INVALID, "name \"%s\" is bad", "a\xff\xc3z\xe2\x82\xed\xa0\x80\xc0\xaf\xf0\x9f\x98\x80");
+	assert_string_equal(e.msg, "name \"a??z???????\xf0\x9f\x98\x80\" is bad");
+	err_prefix(&e, "x\x80");
+	assert_string_equal(e.msg, "x?: name \"a??z???????\xf0\x9f\x98\x80\" is bad");
 }
 
 static void test_ids(void **state)

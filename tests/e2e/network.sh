@@ -1,0 +1,159 @@
+#!/usr/bin/env bash
+# e2e: networks and firewalls with real VMs and real packets.
+#
+#   same-network reach, cross-network isolation (any protocol), NAT to an
+#   uplink (a network namespace stands in for it) and none without NAT;
+#   firewall allow and deny by rule, checked with TCP connects from the host;
+#   a rule change with a connection open (it stays, new ones are refused);
+#   set-firewall in force within a second; a port forward from the host's
+#   address and localhost; a spoofed source dropped at the bridge; the
+#   ruleset restored by nubod after it was flushed (as after a reboot).
+set -u
+. "$(dirname "$0")/../lib.sh"
+
+nubod_start || { ok 1 "nubod starts"; exit 1; }
+ok 0 "nubod starts"
+ssh-keygen -q -t ed25519 -N "" -C e2e -f "$T_DIR/id" || exit 1
+show() { "$NUBO" vm show "$1" --json | jq -r ".$2"; }
+on() { local vm=$1; shift; "$NUBO" vm ssh "$vm" -- "$@" 2>>"$T_DIR/ssh.err"; }
+# tcp_open IP PORT: whether a TCP connect from the host succeeds within 2 s
+tcp_open() { timeout 3 socat -T1 /dev/null "TCP:$1:$2,connect-timeout=2" 2>/dev/null; }
+
+# A stand-in for the uplink: a namespace behind a veth, reached by routing.
+# Its /30 is picked per run so parallel runs never collide.
+u=$((RANDOM % 250 + 2))
+UP_HOST=198.18.$u.1 UP_PEER=198.18.$u.2 UP_NS=nubo-up-$$
+ip netns add "$UP_NS" && ip link add "nuup$$" type veth peer name eth0 netns "$UP_NS" &&
+	ip addr add "$UP_HOST/30" dev "nuup$$" && ip link set "nuup$$" up &&
+	ip -n "$UP_NS" addr add "$UP_PEER/30" dev eth0 && ip -n "$UP_NS" link set eth0 up &&
+	ip -n "$UP_NS" link set lo up
+ok $? "an uplink stand-in is set up ($UP_PEER)"
+cleanup_uplink() { ip link del "nuup$$" 2>/dev/null; ip netns del "$UP_NS" 2>/dev/null; }
+trap 'cleanup_uplink; t_cleanup' EXIT
+ip netns exec "$UP_NS" socat TCP-LISTEN:7,fork,reuseaddr SYSTEM:'echo uplink' &
+T_BG_PIDS+=($!)
+
+out=$("$NUBO" image build tiny --wait 2>&1)
+ok $? "nubo image build tiny --wait" "$out"
+n=$((RANDOM % 200 + 20))
+BACK=10.$n.77.0/24 B1=10.$n.77.10
+out=$("$NUBO" network create back --cidr "$BACK" --no-nat 2>&1)
+ok $? "nubo network create back --no-nat" "$out"
+
+create() { "$NUBO" vm create "$@" --type nano --ssh-key "$T_DIR/id.pub" 2>&1; }
+out=$(create a1) && out=$(create a2) && out=$(create b1 --network back --ip "$B1") &&
+	out=$(create w1 --firewall web 2>&1 || true)
+like "$out" 'firewall "web" does not exist' "a VM in an unknown firewall is refused"
+"$NUBO" firewall create web >/dev/null && "$NUBO" firewall rule add web --proto tcp --port 80 >/dev/null
+ok $? "firewall web allows tcp 80 from anywhere"
+out=$(create w1 --firewall web,default)
+ok $? "w1 joins web and default" "$out"
+for vm in a1 a2 b1 w1; do
+	wait_for 120 sh -c "[ \"\$($NUBO vm show $vm --json | jq -r '.boot_phases | map(.name) | index(\"ssh-ready\")')\" != null ]"
+	ok $? "$vm answers SSH"
+done
+A1=$(show a1 ip) A2=$(show a2 ip) W1=$(show w1 ip)
+is "$(show b1 ip)" "$B1" "b1 has the fixed address it asked for"
+
+# --- reach and isolation ------------------------------------------------------------
+on a1 ping -c1 -W3 "$A2" >/dev/null
+ok $? "a1 pings a2 (same network)"
+on a2 sh -c 'nc -lk -p 5000 -e echo same-net >/dev/null 2>&1 &'
+like "$(on a1 sh -c "echo | nc -w3 $A2 5000")" 'same-net' "a1 reaches a2 over TCP"
+on b1 sh -c 'nc -lk -p 5000 -e echo back-net >/dev/null 2>&1 &'
+on a1 ping -c1 -W3 "$B1" >/dev/null
+ok $((! $?)) "a1 cannot ping b1 (another network)"
+like "$(on a1 sh -c "echo | nc -w3 $B1 5000; echo rc=\$?")" 'rc=1' "a1 cannot reach b1 over TCP"
+on b1 ping -c1 -W3 "$A1" >/dev/null
+ok $((! $?)) "b1 cannot ping a1"
+like "$(on a1 sh -c "echo | nc -w3 $UP_PEER 7")" 'uplink' "a1 reaches the uplink (NAT)"
+like "$(on b1 sh -c "echo | nc -w3 $UP_PEER 7; echo rc=\$?")" 'rc=1' "b1 does not reach the uplink (no NAT)"
+on b1 sh -c "ip addr add $(echo "$B1" | sed 's/\.10$/.99/')/24 dev eth0 && ping -c1 -W3 -I $(echo "$B1" | sed 's/\.10$/.99/') $(show b1 ip | sed 's/\.10$/.1/')" >/dev/null
+ok $((! $?)) "a VM sending from an address not its own is dropped at the bridge"
+
+# --- firewalls -------------------------------------------------------------------------
+on w1 sh -c 'mkdir -p /tmp/www && echo hello > /tmp/www/index.html && httpd -p 80 -h /tmp/www && httpd -p 81 -h /tmp/www'
+on w1 sh -c 'nc -lk -p 7000 -e cat >/dev/null 2>&1 &'
+tcp_open "$W1" 80
+ok $? "the host reaches w1:80 (allowed by web)"
+tcp_open "$W1" 81
+ok $((! $?)) "the host cannot reach w1:81 (no rule allows it)"
+on a1 sh -c "echo | nc -w3 $W1 81" >/dev/null
+ok $? "a1 reaches w1:81: all traffic from members of default is allowed"
+tcp_open "$A1" 80
+ok $((! $?)) "the host cannot reach a1:80 (a1 is only in default)"
+
+# A rule change with a connection open: it stays open, new ones are refused.
+rule=$("$NUBO" firewall rule add web --proto tcp --port 7000 --json | jq -r .id)
+wait_for 3 tcp_open "$W1" 7000
+ok $? "a rule for port 7000 is in force"
+coproc CONN { socat - "TCP:$W1:7000" 2>/dev/null; }
+echo one >&"${CONN[1]}"
+got=; read -r -t 5 got <&"${CONN[0]}"
+is "$got" one "a connection to w1:7000 is open"
+"$NUBO" firewall rule delete web "$rule" >/dev/null
+ok $? "the rule is deleted while the connection is open"
+sleep 1
+tcp_open "$W1" 7000
+ok $((! $?)) "a new connection to w1:7000 is refused"
+echo two >&"${CONN[1]}"
+got=; read -r -t 5 got <&"${CONN[0]}"
+is "$got" two "the open connection still works (the firewall is stateful)"
+kill "$CONN_PID" 2>/dev/null
+
+# set-firewall on a running VM is in force within a second.
+on a1 sh -c 'mkdir -p /tmp/www && echo a1 > /tmp/www/index.html && httpd -p 80 -h /tmp/www'
+tcp_open "$A1" 80
+ok $((! $?)) "a1:80 is closed to the host"
+"$NUBO" vm set-firewall a1 default,web >/dev/null
+t0=$(date +%s%N)
+until timeout 1 socat -T1 /dev/null "TCP:$A1:80,connect-timeout=0.2" 2>/dev/null; do
+	[ $(( ($(date +%s%N) - t0) / 1000000 )) -gt 3000 ] && break
+done
+took=$(( ($(date +%s%N) - t0) / 1000000 ))
+[ "$took" -le 1000 ]
+ok $? "after set-firewall a1 default,web, a1:80 opens within a second (${took} ms)"
+
+# --- port forwards ------------------------------------------------------------------
+hp=$((20000 + RANDOM % 20000))
+out=$("$NUBO" vm expose w1 "$hp:81" 2>&1)
+ok $? "nubo vm expose w1 $hp:81" "$out"
+like "$(curl -s -m 5 "http://$UP_HOST:$hp/")" hello "the host's address:$hp reaches w1:81 (firewalls do not filter forwards)"
+like "$(curl -s -m 5 "http://127.0.0.1:$hp/")" hello "localhost:$hp reaches it too"
+like "$(ip netns exec "$UP_NS" curl -s -m 5 "http://$UP_HOST:$hp/")" hello "a client beyond the uplink reaches it"
+out=$("$NUBO" vm expose a1 "$hp:80" 2>&1)
+like "$out" "already exists|in use" "the same host port twice is refused"
+"$NUBO" vm unexpose w1 "$hp" >/dev/null
+ok $? "nubo vm unexpose w1 $hp"
+curl -s -m 3 "http://$UP_HOST:$hp/" >/dev/null
+ok $((! $?)) "the port is no longer forwarded"
+
+# --- the ruleset: one pair of tables, restored after a flush ------------------------------
+prefix=$(sqlite3 "$T_STATE/nubo.db" "select value from meta where key='host_prefix'")
+nft list table inet "nubo_$prefix" >/dev/null && nft list table bridge "nubo_$prefix" >/dev/null
+ok $? "nubod's rules live in its tables nubo_$prefix (inet and bridge)"
+nubod_kill9
+nft delete table inet "nubo_$prefix" && nft delete table bridge "nubo_$prefix"
+ok $? "the tables are flushed behind nubod's back (as by a reboot)"
+tcp_open "$W1" 81
+ok $? "without them w1:81 is open"
+nubod_start
+ok $? "nubod restarts"
+wait_for 5 nft list table inet "nubo_$prefix" >/dev/null 2>&1
+ok $? "nubod restores its tables"
+tcp_open "$W1" 81
+ok $((! $?)) "w1:81 is closed again"
+tcp_open "$W1" 80
+ok $? "and w1:80 open"
+
+# --- delete ------------------------------------------------------------------------------
+out=$("$NUBO" network delete back 2>&1)
+like "$out" 'in use by 1 NIC' "a network with a VM cannot be deleted"
+"$NUBO" vm delete b1 --wait >/dev/null 2>&1
+out=$("$NUBO" network delete back 2>&1)
+ok $? "the network is deleted once its VM is gone" "$out"
+br=$("$NUBO" network show back --json 2>/dev/null | jq -r .bridge)
+wait_for 5 sh -c "! \"$NUBO\" network show back >/dev/null 2>&1"
+ok $? "the network is gone"
+
+echo "1..$T_N"
