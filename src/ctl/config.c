@@ -2,6 +2,8 @@
 #include "ctl/config.h"
 
 #include <jansson.h>
+#include <stdbool.h>
+#include <stdio.h>
 #include <string.h>
 
 void config_init_default(struct config *c)
@@ -12,6 +14,7 @@ void config_init_default(struct config *c)
 	c->reserved_memory_mib = -1;
 	c->stop_timeout_s = 30;
 	c->ssh_wait_s = 300;
+	snprintf(c->qemu_user, sizeof(c->qemu_user), "nubo-qemu");
 	catalog_init_default(&c->types);
 }
 
@@ -26,6 +29,22 @@ static int number(json_t *v, const char *path, const char *key, double min, doub
 	if (!json_is_number(v) || json_number_value(v) < min || json_number_value(v) > max)
 		return err_set(e, ERR_INVALID, "%s: \"%s\" must be a number between %g and %g", path, key, min, max);
 	*out = json_number_value(v);
+	return 0;
+}
+
+/* A user name as useradd accepts it, and not root: QEMU must not run as root. */
+static int user_name(json_t *v, const char *path, char *out, size_t n, struct err *e)
+{
+	const char *s = json_string_value(v);
+	bool ok = s && *s && strlen(s) < n && *s != '-';
+	for (const char *p = s; ok && *p; p++)
+		ok = strchr("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789._-", *p) != NULL;
+	if (!ok)
+		return err_set(e, ERR_INVALID, "%s: \"qemu_user\" must be a user name (letters, digits, . _ -; at most %zu)",
+			       path, n - 1);
+	if (strcmp(s, "root") == 0)
+		return err_set(e, ERR_INVALID, "%s: \"qemu_user\" cannot be root: QEMU runs unprivileged", path);
+	snprintf(out, n, "%s", s);
 	return 0;
 }
 
@@ -81,12 +100,14 @@ int config_load(struct config *c, const char *path, struct err *e)
 		} else if (strcmp(key, "ssh_wait_s") == 0) {
 			rc = number(v, path, key, 1, 3600, &d, e);
 			c->ssh_wait_s = (int)d;
-		} else if (strcmp(key, "types") == 0)
+		} else if (strcmp(key, "qemu_user") == 0)
+			rc = user_name(v, path, c->qemu_user, sizeof(c->qemu_user), e);
+		else if (strcmp(key, "types") == 0)
 			rc = load_types(c, path, v, e);
 		else
 			rc = err_set(e, ERR_INVALID,
 				     "%s: unknown setting \"%s\"; known: cpu_overcommit, memory_overcommit, "
-				     "reserved_memory_mib, stop_timeout_s, ssh_wait_s, types",
+				     "reserved_memory_mib, stop_timeout_s, ssh_wait_s, qemu_user, types",
 				     path, key);
 		if (rc < 0)
 			break;

@@ -4,7 +4,7 @@
  * adds machine types:
  *
  *   {"cpu_overcommit": 4.0, "memory_overcommit": 1.0, "reserved_memory_mib": 1024,
- *    "stop_timeout_s": 30, "ssh_wait_s": 300,
+ *    "stop_timeout_s": 30, "ssh_wait_s": 300, "qemu_user": "nubo-qemu",
  *    "types": [{"name": "xlarge", "vcpus": 8, "memory_mib": 16384, "price_per_hour": 0.27}]}
  */
 #pragma once
@@ -18,6 +18,7 @@ struct config {
 	int reserved_memory_mib;   /* kept for the host itself; -1: 10% of RAM, at least 512 MiB */
 	int stop_timeout_s;        /* ACPI power-down grace before a forced stop */
 	int ssh_wait_s;            /* how long a start waits for SSH before the operation fails */
+	char qemu_user[33];        /* the unprivileged user every QEMU runs as */
 	struct type_catalog types;
 };
 

@@ -6,6 +6,7 @@
 
 #include "ctl/ctl.h"
 #include "host/accel.h"
+#include "host/cgroup.h"
 #include "model/network.h"
 
 struct ctl {
@@ -16,6 +17,7 @@ struct ctl {
 	enum accel accel;
 	char prefix[8];         /* per-daemon prefix of host objects: 4 hex digits */
 	int host_vcpus, host_memory_mib;
+	struct cgroup_host cgroups;   /* where each QEMU gets its cgroup; mode none: nowhere */
 
 	pthread_t thread;
 	bool running;
@@ -66,6 +68,9 @@ int sched_pick_ip(struct ctl *c, const struct network *net, char ip[16], struct 
 bool instances_reconcile(struct ctl *c);
 void instances_adopt(struct ctl *c);
 int instances_destroy_all(struct ctl *c, struct err *e);
+/* The user QEMU runs as (config qemu_user); in dry-run its name alone. */
+struct qemu_user;
+int ctl_qemu_user(struct ctl *c, struct qemu_user *u, struct err *e);
 
 /* volumes.c */
 struct qemu_volume;
