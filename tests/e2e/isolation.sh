@@ -93,7 +93,7 @@ sleep 3
 cpu_ticks() { awk '{print $14 + $15}' "/proc/$pid_a/stat"; }
 c0=$(cpu_ticks); sleep 3; c1=$(cpu_ticks)
 hz=$(getconf CLK_TCK)
-[ $(( (c1 - c0) * 100 / hz )) -ge 150 ]
+[ $(( (c1 - c0) * 100 / hz )) -ge 75 ]   # an idle VM takes a few percent; a loaded host shares its CPUs
 ok $? "A's QEMU burns CPU ($(( (c1 - c0) * 100 / hz / 3 ))% of a CPU over 3 s)"
 # While A burns and fills, B and nubod answer.
 out=$(timeout 60 "$NUBO" vm ssh b -- 'echo b-answers' 2>&1)
