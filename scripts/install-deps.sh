@@ -19,11 +19,26 @@ if ! getent group nubo >/dev/null; then
 	fi
 fi
 
+# Every QEMU drops to this unprivileged user (nubod's qemu_user setting).
+qemu_user=${NUBO_QEMU_USER:-nubo-qemu}
+ensure_qemu_user() {
+	id -u "$qemu_user" >/dev/null 2>&1 && return 0
+	if [ "$(id -u)" -ne 0 ]; then
+		echo "nubo needs the system user $qemu_user; as root: useradd --system --no-create-home --shell /usr/sbin/nologin $qemu_user" >&2
+		return 1
+	fi
+	useradd --system --no-create-home --shell /usr/sbin/nologin "$qemu_user"
+	echo "==> created the system user $qemu_user"
+}
+
 missing=()
 for p in "${build[@]}" "${runtime[@]}" "${images[@]}" "${tests[@]}"; do
 	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
 done
-[ ${#missing[@]} -eq 0 ] && exit 0
+if [ ${#missing[@]} -eq 0 ]; then
+	ensure_qemu_user
+	exit 0
+fi
 
 if [ "$(id -u)" -ne 0 ]; then
 	echo "nubo needs these Debian packages: ${missing[*]}" >&2
@@ -35,3 +50,4 @@ export DEBIAN_FRONTEND=noninteractive
 apt-get update -qq
 apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 echo "==> packages installed"
+ensure_qemu_user

@@ -2,6 +2,8 @@
 #include "ctl/config.h"
 
 #include <jansson.h>
+#include <stdbool.h>
+#include <stdio.h>
 #include <string.h>
 
 #include "host/metadata.h"
@@ -15,6 +17,7 @@ void config_init_default(struct config *c)
 	c->stop_timeout_s = 30;
 	c->ssh_wait_s = 300;
 	c->metadata_port = METADATA_PORT_DEFAULT;
+	snprintf(c->qemu_user, sizeof(c->qemu_user), "nubo-qemu");
 	catalog_init_default(&c->types);
 }
 
@@ -29,6 +32,22 @@ static int number(json_t *v, const char *path, const char *key, double min, doub
 	if (!json_is_number(v) || json_number_value(v) < min || json_number_value(v) > max)
 		return err_set(e, ERR_INVALID, "%s: \"%s\" must be a number between %g and %g", path, key, min, max);
 	*out = json_number_value(v);
+	return 0;
+}
+
+/* A user name as useradd accepts it, and not root: QEMU must not run as root. */
+static int user_name(json_t *v, const char *path, char *out, size_t n, struct err *e)
+{
+	const char *s = json_string_value(v);
+	bool ok = s && *s && strlen(s) < n && *s != '-';
+	for (const char *p = s; ok && *p; p++)
+		ok = strchr("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789._-", *p) != NULL;
+	if (!ok)
+		return err_set(e, ERR_INVALID, "%s: \"qemu_user\" must be a user name (letters, digits, . _ -; at most %zu)",
+			       path, n - 1);
+	if (strcmp(s, "root") == 0)
+		return err_set(e, ERR_INVALID, "%s: \"qemu_user\" cannot be root: QEMU runs unprivileged", path);
+	snprintf(out, n, "%s", s);
 	return 0;
 }
 
@@ -87,12 +106,14 @@ int config_load(struct config *c, const char *path, struct err *e)
 		} else if (strcmp(key, "metadata_port") == 0) {
 			rc = number(v, path, key, 1, 65535, &d, e);
 			c->metadata_port = (int)d;
+		} else if (strcmp(key, "qemu_user") == 0) {
+			rc = user_name(v, path, c->qemu_user, sizeof(c->qemu_user), e);
 		} else if (strcmp(key, "types") == 0)
 			rc = load_types(c, path, v, e);
 		else
 			rc = err_set(e, ERR_INVALID,
 				     "%s: unknown setting \"%s\"; known: cpu_overcommit, memory_overcommit, "
-				     "reserved_memory_mib, stop_timeout_s, ssh_wait_s, metadata_port, types",
+				     "reserved_memory_mib, stop_timeout_s, ssh_wait_s, metadata_port, qemu_user, types",
 				     path, key);
 		if (rc < 0)
 			break;

@@ -5,6 +5,7 @@
  *
  *   {"cpu_overcommit": 4.0, "memory_overcommit": 1.0, "reserved_memory_mib": 1024,
  *    "stop_timeout_s": 30, "ssh_wait_s": 300, "metadata_port": 8775,
+ *    "qemu_user": "nubo-qemu",
  *    "types": [{"name": "xlarge", "vcpus": 8, "memory_mib": 16384, "price_per_hour": 0.27}]}
  */
 #pragma once
@@ -19,6 +20,7 @@ struct config {
 	int stop_timeout_s;        /* ACPI power-down grace before a forced stop */
 	int ssh_wait_s;            /* how long a start waits for SSH before the operation fails */
 	int metadata_port;         /* the metadata service's port on each network's gateway address */
+	char qemu_user[33];        /* the unprivileged user every QEMU runs as */
 	struct type_catalog types;
 };
 

@@ -7,6 +7,7 @@
 
 #include "ctl/ctl.h"
 #include "host/accel.h"
+#include "host/cgroup.h"
 #include "model/cidr.h"
 #include "model/network.h"
 
@@ -21,6 +22,7 @@ struct ctl {
 	enum accel accel;
 	char prefix[8];         /* per-daemon prefix of host objects: 4 hex digits */
 	int host_vcpus, host_memory_mib;
+	struct cgroup_host cgroups;   /* where each QEMU gets its cgroup; mode none: nowhere */
 
 	pthread_t thread;
 	bool running;
@@ -116,6 +118,9 @@ int sched_pick_mac(struct ctl *c, char mac[18], struct err *e);
 bool instances_reconcile(struct ctl *c);
 void instances_adopt(struct ctl *c);
 int instances_destroy_all(struct ctl *c, struct err *e);
+/* The user QEMU runs as (config qemu_user); in dry-run its name alone. */
+struct qemu_user;
+int ctl_qemu_user(struct ctl *c, struct qemu_user *u, struct err *e);
 
 /* volumes.c */
 struct qemu_volume;

@@ -44,6 +44,19 @@ static int resolve_accel(struct ctl *c, const char *want, struct err *e)
 	return 0;
 }
 
+/* Said once: VMs start without limits where no usable hierarchy exists. */
+static void probe_cgroups(struct ctl *c)
+{
+	char why[512];
+	if (runner_dry_run())
+		return;   /* mode none: dry-run touches no host state */
+	cgroup_probe("/sys/fs/cgroup", &c->cgroups, why, sizeof(why));
+	if (c->cgroups.mode == CGROUP_NONE)
+		log_warn("cgroups: %s; VMs run without CPU and memory limits", why);
+	else
+		log_info("cgroups: %s", why);
+}
+
 /* The prefix is derived from the state directory once and then kept in the
  * store, so host objects keep their names even if the directory moves. */
 static int load_prefix(struct ctl *c, struct err *e)
@@ -89,6 +102,7 @@ int ctl_open(struct store *st, struct ctl_options *o, struct ctl **out, struct e
 	if (resolve_accel(c, o->accel, e) < 0 || load_prefix(c, e) < 0 || networks_init(c, e) < 0 ||
 	    firewalls_init(c, e) < 0)
 		goto fail;
+	probe_cgroups(c);
 	*out = c;
 	return 0;
 fail:
@@ -173,7 +187,8 @@ void ctl_close(struct ctl *c)
 
 int ctl_destroy_all(struct ctl *c, struct err *e)
 {
-	if (instances_destroy_all(c, e) < 0 || networks_destroy_host(c, e) < 0)
+	if (instances_destroy_all(c, e) < 0 || networks_destroy_host(c, e) < 0 ||
+	    cgroup_parent_remove(&c->cgroups, c->prefix, e) < 0)
 		return -1;
 	for (int i = 0; state_subdirs[i]; i++) {
 		autofree char *d = xasprintf("%s/%s", c->state_dir, state_subdirs[i]);

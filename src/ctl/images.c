@@ -260,8 +260,11 @@ static int capture_steps(struct ctl *c, struct image *img, const char *dir, stru
 	bool running = vm.pid != 0 && (runner_dry_run() || qemu_alive(vm.pid, vm.id));
 	if (rc == 0)
 		rc = fs_mkdir_p(dir, 0755, e);
+	struct qemu_user user;
+	if (rc == 0 && running)
+		rc = ctl_qemu_user(c, &user, e);
 	if (rc == 0)
-		rc = running ? disk_backup_running(qmp, img->id, disk, e) : disk_flatten(root, disk, e);
+		rc = running ? disk_backup_running(qmp, img->id, disk, &user, e) : disk_flatten(root, disk, e);
 	ctl_op_phase(c, img->op_id, "copy");
 	static const char *const boot_files[] = {"vmlinuz", "initrd.img", NULL};
 	for (int i = 0; rc == 0 && boot_files[i] && strcmp(src.boot, "direct") == 0; i++) {

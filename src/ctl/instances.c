@@ -33,7 +33,7 @@
 #include "util/timeutil.h"
 
 struct vm_paths {
-	char *dir, *root, *seed, *ephemeral, *console, *qmp, *pid;
+	char *dir, *root, *seed, *ephemeral, *console, *qmp, *pid, *qemu_log;
 };
 
 static void paths_init(struct ctl *c, const struct vm *vm, struct vm_paths *p)
@@ -45,6 +45,7 @@ static void paths_init(struct ctl *c, const struct vm *vm, struct vm_paths *p)
 	p->console = xasprintf("%s/console.log", p->dir);
 	p->qmp = xasprintf("%s/qmp.sock", p->dir);
 	p->pid = xasprintf("%s/qemu.pid", p->dir);
+	p->qemu_log = xasprintf("%s/qemu.log", p->dir);
 }
 
 static void paths_free(struct vm_paths *p)
@@ -56,6 +57,7 @@ static void paths_free(struct vm_paths *p)
 	free(p->console);
 	free(p->qmp);
 	free(p->pid);
+	free(p->qemu_log);
 }
 
 /* In dry-run no QEMU exists: a launched VM carries pid -1 until it is quit. */
@@ -146,6 +148,52 @@ static int plug_nics(struct ctl *c, struct vm *vm, char taps[][16], struct qemu_
 	return 0;
 }
 
+int ctl_qemu_user(struct ctl *c, struct qemu_user *u, struct err *e)
+{
+	if (runner_dry_run()) {
+		memset(u, 0, sizeof(*u));
+		snprintf(u->name, sizeof(u->name), "%s", c->cfg.qemu_user);
+		return 0;
+	}
+	return qemu_user_lookup(c->cfg.qemu_user, u, e);
+}
+
+/* QEMU is gone: so is its cgroup. */
+static void release_cgroup(struct ctl *c, const struct vm *vm)
+{
+	struct err e = {0};
+	if (cgroup_vm_remove(&c->cgroups, c->prefix, vm->id, &e) < 0)
+		log_warn("vm %s: %s", vm->name, e.msg);
+}
+
+/* QEMU drops to its user before the guest runs and then reopens some of its
+ * files (a disk reopened read-only under a snapshot), so they are handed to
+ * that user: the directory readable by its group, disks writable by it. */
+static int grant_files(const struct qemu_user *u, const struct vm *vm, const struct vm_paths *p,
+		       char **vol_paths, int n_vols, struct err *e)
+{
+	int rc = qemu_file_owner(p->dir, 0, u->gid, 0750, e);
+	if (rc == 0)
+		rc = qemu_file_owner(p->root, u->uid, u->gid, 0600, e);
+	if (rc == 0)
+		rc = qemu_file_owner(p->seed, 0, u->gid, 0640, e);
+	if (rc == 0 && vm->ephemeral_bytes)
+		rc = qemu_file_owner(p->ephemeral, u->uid, u->gid, 0600, e);
+	for (int i = 0; rc == 0 && i < n_vols; i++)
+		rc = qemu_file_owner(vol_paths[i], u->uid, u->gid, 0600, e);
+	return rc;
+}
+
+/* The VM's cgroup, made and limited before QEMU exists; *plan's procs are
+ * what QEMU joins. Mode none: no group, no error. */
+static int make_cgroup(struct ctl *c, const struct vm *vm, struct cgroup_plan *plan, struct err *e)
+{
+	int64_t mib = (int64_t)vm->memory_mib + qemu_memory_overhead_mib(c->accel);
+	if (cgroup_plan_build(&c->cgroups, c->prefix, vm->id, vm->vcpus, mib * 1024 * 1024, plan) < 0)
+		return 0;
+	return cgroup_apply(plan, e);
+}
+
 /* The start failed at some step: nothing keeps running, the user sees why. */
 static void start_failed(struct ctl *c, struct vm *vm, const struct vm_paths *p, const char *step,
 			 const struct err *e)
@@ -155,6 +203,7 @@ static void start_failed(struct ctl *c, struct vm *vm, const struct vm_paths *p,
 	log_error("vm %s: %s", vm->name, reason);
 	kill_qemu(c, vm, p);
 	release_taps(c, vm);
+	release_cgroup(c, vm);
 	set_state(vm, VM_ERROR, reason);
 	vm->power = POWER_STOPPED;
 	ctl_op_finish(c, vm->op_id, false, reason);
@@ -196,6 +245,8 @@ static int start_steps(struct ctl *c, struct vm *vm, const struct vm_paths *p, b
 	struct qemu_volume *vols = NULL;
 	char **vol_paths = NULL;
 	int n_vols = 0;
+	struct qemu_user user = {0};
+	struct cgroup_plan cg = {0};
 	int rc;
 	*step = "disk";
 	rc = fs_mkdir_p(p->dir, 0750, e);
@@ -215,6 +266,16 @@ static int start_steps(struct ctl *c, struct vm *vm, const struct vm_paths *p, b
 	if (rc == 0) {
 		*step = "volumes";
 		rc = volumes_for_vm(c, vm->id, &vols, &vol_paths, &n_vols, e);
+	}
+	if (rc == 0) {
+		*step = "QEMU user";
+		rc = ctl_qemu_user(c, &user, e);
+		if (rc == 0)
+			rc = grant_files(&user, vm, p, vol_paths, n_vols, e);
+	}
+	if (rc == 0) {
+		*step = "cgroup";
+		rc = make_cgroup(c, vm, &cg, e);
 	}
 	if (rc == 0) {
 		bool direct = strcmp(img.boot, "direct") == 0;
@@ -237,6 +298,9 @@ static int start_steps(struct ctl *c, struct vm *vm, const struct vm_paths *p, b
 			.console_log = p->console,
 			.qmp_socket = p->qmp,
 			.pidfile = p->pid,
+			.stderr_log = p->qemu_log,
+			.run_as = c->cfg.qemu_user,
+			.cgroup_procs = cg.n_dirs ? (const char *const *)cg.procs : NULL,
 		};
 		int pid = 0;
 		*step = "QEMU";
@@ -244,6 +308,7 @@ static int start_steps(struct ctl *c, struct vm *vm, const struct vm_paths *p, b
 		vm->pid = pid ? pid : -1;
 	}
 	volumes_for_vm_free(vols, vol_paths, n_vols);
+	cgroup_plan_free(&cg);
 	free(img_dir);
 	free(base);
 	free(kernel);
@@ -282,6 +347,7 @@ static void finish_stop(struct ctl *c, struct vm *vm, const char *reason)
 {
 	vm->pid = 0;
 	release_taps(c, vm);
+	release_cgroup(c, vm);
 	struct vm_paths p;
 	paths_init(c, vm, &p);
 	unlink(p.ephemeral);   /* instance storage does not outlive the instance's run */
@@ -358,6 +424,7 @@ static void running_step(struct ctl *c, struct vm *vm)
 		log_error("vm %s: %s", vm->name, reason);
 		vm->pid = 0;
 		release_taps(c, vm);
+		release_cgroup(c, vm);
 		set_state(vm, VM_ERROR, reason);
 		vm->power = POWER_STOPPED;
 		ctl_op_finish(c, vm->op_id, false, reason);
@@ -403,6 +470,7 @@ static void delete_step(struct ctl *c, struct vm *vm)
 	kill_qemu(c, vm, &p);
 	phase(c, vm, "stopped", false);
 	release_taps(c, vm);
+	release_cgroup(c, vm);
 	if (fs_rm_rf(p.dir, &e) < 0) {
 		log_error("vm %s: %s", vm->name, e.msg);
 		goto out;

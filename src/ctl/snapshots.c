@@ -180,9 +180,12 @@ static void volume_snapshot_step(struct ctl *c, struct snapshot *sn)
 	autofree char *vm_dir = ctl_vm_dir(c, v.attached_vm);
 	autofree char *qmp = xasprintf("%s/qmp.sock", vm_dir);
 	autofree char *file = ctl_volume_path(c, v.id);
+	struct qemu_user user;
 	int rc = fs_mkdir_p(layer_dir, 0755, &e);
+	if (rc == 0 && live)
+		rc = ctl_qemu_user(c, &user, &e);
 	if (rc == 0)
-		rc = live ? disk_backup_node(qmp, v.id, sn->id, layer, &e) : disk_flatten(file, layer, &e);
+		rc = live ? disk_backup_node(qmp, v.id, sn->id, layer, &user, &e) : disk_flatten(file, layer, &e);
 	if (rc < 0) {
 		fs_rm_rf(layer_dir, NULL);
 		store_snapshot_delete(c->st, sn->id, NULL);
@@ -222,11 +225,20 @@ static void create_step(struct ctl *c, struct snapshot *sn)
 	char node[48];
 	snprintf(node, sizeof(node), "top-%s", sn->id);
 	int64_t t0 = time_mono_ms();
+	struct qemu_user user;
 	int rc = fs_mkdir_p(layer_dir, 0755, &e);
 	if (rc == 0 && !runner_dry_run() && !fs_exists(root))
 		rc = err_set(&e, ERR_CONFLICT, "VM %s has no disk yet; start it once first", vm.name);
 	if (rc == 0)
-		rc = up ? layer_freeze_running(qmp, root, layer, node, &e) : layer_freeze_stopped(root, layer, &e);
+		rc = ctl_qemu_user(c, &user, &e);
+	if (rc == 0)
+		rc = up ? layer_freeze_running(qmp, root, layer, node, &user, &e) : layer_freeze_stopped(root, layer, &e);
+	/* A frozen layer is a read-only base from now on, like an image's: root's,
+	 * readable by the QEMUs that read it (the running one holds it open).
+	 * The snapshot is taken either way: a failure here is only logged. */
+	struct err owner_err = {0};
+	if (rc == 0 && qemu_file_owner(layer, 0, 0, 0644, &owner_err) < 0)
+		log_warn("snapshot %s of VM %s: %s", sn->name, vm.name, owner_err.msg);
 	if (rc < 0) {
 		fs_rm_rf(layer_dir, NULL);
 		store_snapshot_delete(c->st, sn->id, NULL);

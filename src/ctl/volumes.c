@@ -330,7 +330,10 @@ static void plug_step(struct ctl *c, struct volume *v, struct volume *all, int n
 		autofree char *dir = ctl_vm_dir(c, vm.id);
 		autofree char *qmp = xasprintf("%s/qmp.sock", dir);
 		autofree char *path = ctl_volume_path(c, v->id);
-		if (hotplug_volume_add(qmp, v->id, path, slot, &e) < 0) {
+		struct qemu_user user;
+		/* QEMU opens the volume after it dropped to its user. */
+		if (ctl_qemu_user(c, &user, &e) < 0 || qemu_file_owner(path, user.uid, user.gid, 0600, &e) < 0 ||
+		    hotplug_volume_add(qmp, v->id, path, slot, &e) < 0) {
 			ctl_op_finish(c, v->op_id, false, e.msg);
 			log_error("volume %s: %s", v->name, e.msg);
 			vm_free_fields(&vm);

@@ -10,6 +10,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "host/qemu.h"
 #include "host/qmp.h"
 
 #include "util/fs.h"
@@ -201,12 +202,47 @@ static int wait_job(struct qmp *q, const char *job_id, struct err *e)
 	return err_set(e, ERR_INTERNAL, "copying the disk did not finish within an hour");
 }
 
-int disk_backup_running(const char *qmp_sock, const char *job_id, const char *dst, struct err *e)
+int disk_backup_running(const char *qmp_sock, const char *job_id, const char *dst, const struct qemu_user *u,
+			struct err *e)
 {
-	return disk_backup_node(qmp_sock, "root", job_id, dst, e);
+	return disk_backup_node(qmp_sock, "root", job_id, dst, u, e);
 }
 
-int disk_backup_node(const char *qmp_sock, const char *node, const char *job_id, const char *dst, struct err *e)
+/* The virtual size of a drive (by its name, "root") or a named node (a volume). */
+static int node_size(struct qmp *q, const char *node, uint64_t *size, struct err *e)
+{
+	json_t *blocks = NULL, *nodes = NULL;
+	bool found = false;
+	size_t i;
+	json_t *b;
+	if (qmp_execute(q, "query-block", NULL, &blocks, e) < 0)
+		return -1;
+	json_array_foreach(blocks, i, b) {
+		const char *dev = json_string_value(json_object_get(b, "device"));
+		json_t *image = json_object_get(json_object_get(b, "inserted"), "image");
+		if (!found && dev && strcmp(dev, node) == 0 && image) {
+			*size = (uint64_t)json_integer_value(json_object_get(image, "virtual-size"));
+			found = true;
+		}
+	}
+	json_decref(blocks);
+	if (found)
+		return 0;
+	if (qmp_execute(q, "query-named-block-nodes", NULL, &nodes, e) < 0)
+		return -1;
+	json_array_foreach(nodes, i, b) {
+		const char *name = json_string_value(json_object_get(b, "node-name"));
+		if (!found && name && strcmp(name, node) == 0) {
+			*size = (uint64_t)json_integer_value(json_object_get(json_object_get(b, "image"), "virtual-size"));
+			found = true;
+		}
+	}
+	json_decref(nodes);
+	return found ? 0 : err_set(e, ERR_INTERNAL, "the VM has no drive or node \"%s\"", node);
+}
+
+int disk_backup_node(const char *qmp_sock, const char *node, const char *job_id, const char *dst,
+		     const struct qemu_user *u, struct err *e)
 {
 	autofree char *tmp = xasprintf("%s.tmp", dst);
 	if (runner_dry_run()) {
@@ -215,15 +251,30 @@ int disk_backup_node(const char *qmp_sock, const char *node, const char *job_id,
 	}
 	unlink(tmp);
 	struct qmp *q = NULL;
+	uint64_t size = 0;
 	int rc = qmp_open(qmp_sock, 2000, &q, e);
+	if (rc == 0)
+		rc = node_size(q, node, &size, e);
+	/* QEMU runs unprivileged and may not create files in our directories:
+	 * the target exists, empty and of the right size, before it opens it. */
 	if (rc == 0) {
-		json_t *args = json_pack("{s:s, s:s, s:s, s:s, s:s, s:b}", "job-id", job_id, "device", node, "target",
-					 tmp, "sync", "full", "format", "qcow2", "auto-dismiss", 0);
+		autofree char *size_text = xasprintf("%" PRIu64, size);
+		const char *create[] = {"qemu-img", "create", "-q", "-f", "qcow2", tmp, size_text, NULL};
+		rc = runner_run(create, NULL, NULL, e);
+	}
+	if (rc == 0)
+		rc = qemu_file_owner(tmp, u->uid, u->gid, 0600, e);
+	if (rc == 0) {
+		json_t *args = json_pack("{s:s, s:s, s:s, s:s, s:s, s:s, s:b}", "job-id", job_id, "device", node, "target",
+					 tmp, "sync", "full", "format", "qcow2", "mode", "existing", "auto-dismiss", 0);
 		rc = qmp_execute(q, "drive-backup", args, NULL, e);
 		json_decref(args);
 	}
 	if (rc == 0)
 		rc = wait_job(q, job_id, e);
 	qmp_close(q);
-	return finish_copy(tmp, dst, rc, e);
+	rc = finish_copy(tmp, dst, rc, e);
+	if (rc == 0)
+		rc = qemu_file_owner(dst, 0, 0, 0644, e);
+	return rc;
 }

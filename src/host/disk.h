@@ -14,6 +14,8 @@
 
 #include "util/err.h"
 
+struct qemu_user;
+
 /* qemu-img create -f qcow2 -F qcow2 -b BASE PATH (via PATH.tmp). An existing
  * PATH is left as it is and is success. BASE should be an absolute path: it
  * is recorded in the overlay. */
@@ -47,9 +49,14 @@ int disk_import(const char *src, const char *dst, struct disk_info *info, struct
 /* A standalone qcow2 copy of what the running VM behind qmp_sock sees on its
  * root disk, at one instant (QMP drive-backup, sync=full: the guest keeps
  * running and pauses for no copy). Written to dst.tmp, renamed when whole. */
-int disk_backup_running(const char *qmp_sock, const char *job_id, const char *dst, struct err *e);
+/* QEMU writes the copy after it dropped to user u: dst.tmp is made
+ * beforehand and handed to u, and the finished dst is root's, read-only for
+ * others (mode 0644), like every image base. */
+int disk_backup_running(const char *qmp_sock, const char *job_id, const char *dst, const struct qemu_user *u,
+			struct err *e);
 /* The same for any drive or node of the VM (a volume's node is its id). */
-int disk_backup_node(const char *qmp_sock, const char *node, const char *job_id, const char *dst, struct err *e);
+int disk_backup_node(const char *qmp_sock, const char *node, const char *job_id, const char *dst,
+		     const struct qemu_user *u, struct err *e);
 /* The same for a stopped VM's disk file (qemu-img convert flattens its chain). */
 int disk_flatten(const char *src, const char *dst, struct err *e);
 

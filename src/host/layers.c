@@ -8,6 +8,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "host/qemu.h"
 #include "host/qmp.h"
 #include "util/runner.h"
 #include "util/str.h"
@@ -56,7 +57,7 @@ static int root_top(struct qmp *q, char *node, size_t n, uint64_t *size, struct 
 }
 
 int layer_freeze_running(const char *qmp_sock, const char *root, const char *layer, const char *node_name,
-			 struct err *e)
+			 const struct qemu_user *u, struct err *e)
 {
 	if (runner_dry_run()) {
 		runner_capture_note("qmp %s blockdev-snapshot root -> %s", qmp_sock, layer);
@@ -77,6 +78,8 @@ int layer_freeze_running(const char *qmp_sock, const char *root, const char *lay
 		unlink(next);
 		rc = runner_run(create, NULL, NULL, e);
 	}
+	if (rc == 0)
+		rc = qemu_file_owner(next, u->uid, u->gid, 0600, e);
 	bool added = false;
 	if (rc == 0) {
 		json_t *args = json_pack("{s:s, s:s, s:{s:s, s:s}, s:n}", "driver", "qcow2", "node-name", node_name,

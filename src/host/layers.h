@@ -13,10 +13,13 @@
 
 #include "util/err.h"
 
+struct qemu_user;
+
 /* Freezes root into layer (a path that does not exist yet, in an existing directory). */
 int layer_freeze_stopped(const char *root, const char *layer, struct err *e);
+/* The new top is QEMU's to write: it opens it after dropping to user u. */
 int layer_freeze_running(const char *qmp_sock, const char *root, const char *layer, const char *node_name,
-			 struct err *e);
+			 const struct qemu_user *u, struct err *e);
 /* Replaces root with a new empty top on layer (what was in root is gone). */
 int layer_overlay_new(const char *root, const char *layer, struct err *e);
 /* Puts file on new_backing instead of its current backing without changing

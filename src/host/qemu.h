@@ -8,10 +8,18 @@
  * re-adopts every VM instead of starting or killing it. -no-shutdown keeps
  * QEMU alive after a guest power-off with QMP status "shutdown": that is how
  * nubo tells a clean shutdown (status "shutdown") from a crash (no process).
+ *
+ * Isolation: QEMU opens what the command line names as root, then drops to an
+ * unprivileged user (-runas) under a seccomp filter (-sandbox) before it runs
+ * the guest, inside the VM's own cgroup (see cgroup.h). Whatever QEMU opens
+ * later (hot-plugged volumes, snapshot overlays, backup targets, a layer
+ * reopened read-only) must therefore be reachable by that user: nubo hands
+ * such files to it with qemu_file_owner().
  */
 #pragma once
 
 #include <stdbool.h>
+#include <sys/types.h>
 
 #include "host/accel.h"
 #include "util/err.h"
@@ -42,7 +50,33 @@ struct qemu_config {
 	const char *console_socket;    /* NULL: -serial file:LOG. Otherwise an interactive
 					* unix socket for `nubo vm console`, still logged to console_log */
 	const char *qmp_socket, *pidfile;
+	const char *stderr_log;        /* QEMU's own messages are appended here; NULL: /dev/null */
+	const char *run_as;            /* -runas: the user QEMU drops to; NULL: stays root (tests only) */
+	const char *const *cgroup_procs; /* cgroup.procs files QEMU joins before it executes; NULL: none */
 };
+
+/* Under TCG, QEMU 7.2 reserves a translation cache of up to 1 GiB per VM by
+ * default, which it fills as the guest runs new code; nubo bounds it so that
+ * a VM's memory is guest memory plus a known overhead. */
+#define QEMU_TCG_TB_MIB 64
+
+/* Memory QEMU itself needs beside the guest's, for the VM's memory limit:
+ * measured RSS of a busy tiny VM with a full translation cache, with room. */
+int qemu_memory_overhead_mib(enum accel accel);
+
+/* The unprivileged user QEMU runs as. */
+struct qemu_user {
+	char name[64];
+	uid_t uid;
+	gid_t gid;
+};
+
+/* Looks up name; an unknown user is an error saying how to create it. */
+int qemu_user_lookup(const char *name, struct qemu_user *u, struct err *e);
+
+/* chown + chmod of path, for files and directories QEMU reaches after it
+ * dropped privileges. Does nothing in dry-run. */
+int qemu_file_owner(const char *path, uid_t uid, gid_t gid, mode_t mode, struct err *e);
 
 /* The NULL-terminated argv for c; free with qemu_argv_free. Pure: no I/O.
  * Values embedded in QEMU option lists (file=, ifname=, ...) have their commas
@@ -50,9 +84,11 @@ struct qemu_config {
 char **qemu_argv_build(const struct qemu_config *c);
 void qemu_argv_free(char **argv);   /* NULL safe */
 
-/* Starts QEMU detached and reads its pid from the pid file. If a QEMU for
- * c->vm_id already runs from c->pidfile, nothing is started and *pid is that
- * process (idempotent). In dry-run the command line is captured and *pid = 0. */
+/* Starts QEMU detached (its own session, outliving nubod) and waits until its
+ * QMP answers, so the VM is set up when this returns; a QEMU that exits
+ * first fails with its last message. If a QEMU for c->vm_id already runs from
+ * c->pidfile, nothing is started and *pid is that process (idempotent). In
+ * dry-run the command line is captured and *pid = 0. */
 int qemu_launch(const struct qemu_config *c, int *pid, struct err *e);
 
 /* True when pid is alive and its /proc/<pid>/cmdline carries "-name" vm_id

@@ -2,6 +2,9 @@
  * runner: fork/exec with stdin, stdout and stderr through pipes, a deadline,
  * and a dry-run capture (see runner.h). poll() drains both output pipes while
  * feeding stdin, so a chatty child never blocks on a full pipe.
+ *
+ * Between fork and exec nubod's other threads may hold any lock (malloc's,
+ * stdio's), so the children below call only async-signal-safe functions.
  */
 #include "util/runner.h"
 
@@ -146,6 +149,93 @@ static void first_line(const char *s, char *out, size_t n)
 	out[i] = '\0';
 }
 
+/* Decimal text of n into buf (at least 12 bytes); returns its length. */
+static int child_itoa(int n, char *buf)
+{
+	char tmp[12];
+	int t = 0, len = 0;
+	do {
+		tmp[t++] = (char)('0' + n % 10);
+		n /= 10;
+	} while (n > 0);
+	while (t)
+		buf[len++] = tmp[--t];
+	return len;
+}
+
+static void child_say(const char *s)
+{
+	ssize_t w = write(2, s, strlen(s));
+	(void)w;
+}
+
+/* In a forked child: writes its pid into each of files (joining those
+ * cgroups). Returns -1, or the index of the file that failed with *err set. */
+static int child_join(const char *const *files, int *err)
+{
+	char buf[12];
+	int len = child_itoa((int)getpid(), buf);
+	for (int i = 0; files && files[i]; i++) {
+		int fd = open(files[i], O_WRONLY | O_CLOEXEC);
+		if (fd < 0 || write(fd, buf, (size_t)len) != len) {
+			*err = errno;
+			if (fd >= 0)
+				close(fd);
+			return i;
+		}
+		close(fd);
+	}
+	return -1;
+}
+
+/* What the children of runner_spawn tell nubod through the status pipe. */
+struct spawn_msg {
+	int kind;   /* SPAWN_PID: value is the program's pid; else a step that failed with errno value */
+	int value;
+	int index;  /* SPAWN_JOIN: which of join_files */
+};
+enum { SPAWN_PID = 1, SPAWN_SETSID, SPAWN_FORK, SPAWN_OUTPUT, SPAWN_STDIN, SPAWN_JOIN, SPAWN_EXEC };
+
+static void spawn_tell(int fd, int kind, int value, int index)
+{
+	if (fd < 0)
+		return;
+	struct spawn_msg m = {kind, value, index};
+	ssize_t w = write(fd, &m, sizeof(m));
+	(void)w;
+}
+
+/* The child side of both runner_run and runner_spawn, after its stdio is set:
+ * joins the files, resets signals and executes. Never returns. */
+static void child_exec(const char *const argv[], const struct run_opts *opts, int status_fd)
+{
+	int err = 0;
+	int bad = child_join(opts->join_files, &err);
+	if (bad >= 0) {
+		spawn_tell(status_fd, SPAWN_JOIN, err, bad);
+		child_say("cannot move into ");
+		child_say(opts->join_files[bad]);
+		child_say(": ");
+		child_say(strerror(err));
+		child_say("\n");
+		_exit(126);
+	}
+	/* Children never inherit nubod's signal mask or dispositions. */
+	sigset_t all;
+	sigemptyset(&all);
+	sigprocmask(SIG_SETMASK, &all, NULL);
+	signal(SIGPIPE, SIG_DFL);
+	execvp(argv[0], (char *const *)argv);
+	err = errno;
+	spawn_tell(status_fd, SPAWN_EXEC, err, 0);
+	child_say("cannot execute ");
+	child_say(argv[0]);
+	child_say(": ");
+	child_say(strerror(err));
+	child_say("\n");
+	_exit(127);
+}
+
 int runner_run(const char *const argv[], const struct run_opts *opts, struct run_result *r, struct err *e)
 {
 	static const struct run_opts none = {0};
@@ -201,14 +291,7 @@ int runner_run(const char *const argv[], const struct run_opts *opts, struct run
 		 * orphan); programs that daemonize (QEMU, dnsmasq) fork, which
 		 * clears this, so their daemons live on. */
 		prctl(PR_SET_PDEATHSIG, SIGKILL);
-		/* Children never inherit nubod's signal mask or dispositions. */
-		sigset_t all;
-		sigemptyset(&all);
-		sigprocmask(SIG_SETMASK, &all, NULL);
-		signal(SIGPIPE, SIG_DFL);
-		execvp(argv[0], (char *const *)argv);
-		fprintf(stderr, "cannot execute %s: %s\n", argv[0], strerror(errno));
-		_exit(127);
+		child_exec(argv, opts, -1);
 	}
 	close(pin[0]);
 	close(pout[1]);
@@ -294,4 +377,99 @@ int runner_run(const char *const argv[], const struct run_opts *opts, struct run
 		free(eo);
 	}
 	return rc;
+}
+
+/* The grandchild: the program itself. fd 3 is the status pipe, closed by exec. */
+static void spawn_grandchild(const char *const argv[], const struct run_opts *opts)
+{
+	int in = open("/dev/null", O_RDONLY);
+	if (in < 0 || dup2(in, 0) < 0) {
+		spawn_tell(3, SPAWN_STDIN, errno, 0);
+		_exit(126);
+	}
+	int out = open(opts->output_file ? opts->output_file : "/dev/null", O_WRONLY | O_CREAT | O_APPEND, 0600);
+	if (out < 0 || dup2(out, 1) < 0 || dup2(out, 2) < 0) {
+		spawn_tell(3, SPAWN_OUTPUT, errno, 0);
+		_exit(126);
+	}
+	close_range(4, ~0U, 0);
+	child_exec(argv, opts, 3);
+}
+
+int runner_spawn(const char *const argv[], const struct run_opts *opts, int *pid, struct err *e)
+{
+	static const struct run_opts none = {0};
+	if (!opts)
+		opts = &none;
+	*pid = 0;
+	autofree char *line = runner_format_argv(argv);
+	if (dry_run && !opts->dry_ok) {
+		pthread_mutex_lock(&capture_lock);
+		sbuf_addf(&capture, "%s\n", line);
+		pthread_mutex_unlock(&capture_lock);
+		return 0;
+	}
+	log_debug("spawn: %s", line);
+	int st[2];
+	if (pipe2(st, O_CLOEXEC) < 0)
+		return err_set(e, ERR_INTERNAL, "cannot run %s: pipe: %s", argv[0], strerror(errno));
+	/* Two forks: the middle child starts a session and exits at once, so the
+	 * program is nobody's child but init's and outlives nubod. */
+	pid_t mid = fork();
+	if (mid < 0) {
+		int saved = errno;
+		close(st[0]);
+		close(st[1]);
+		return err_set(e, ERR_INTERNAL, "cannot run %s: fork: %s", argv[0], strerror(saved));
+	}
+	if (mid == 0) {
+		if (dup2(st[1], 3) < 0)
+			_exit(126);
+		fcntl(3, F_SETFD, FD_CLOEXEC);
+		if (setsid() < 0) {
+			spawn_tell(3, SPAWN_SETSID, errno, 0);
+			_exit(126);
+		}
+		pid_t g = fork();
+		if (g < 0) {
+			spawn_tell(3, SPAWN_FORK, errno, 0);
+			_exit(126);
+		}
+		if (g == 0)
+			spawn_grandchild(argv, opts);
+		spawn_tell(3, SPAWN_PID, (int)g, 0);
+		_exit(0);
+	}
+	close(st[1]);
+	/* EOF comes once the middle child exited and the program executed (the
+	 * pipe is close-on-exec) or failed before that. */
+	struct spawn_msg m, failed = {0};
+	int got_pid = 0;
+	ssize_t n;
+	while ((n = read(st[0], &m, sizeof(m))) != 0) {
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n != (ssize_t)sizeof(m))
+			break;
+		if (m.kind == SPAWN_PID)
+			got_pid = m.value;
+		else
+			failed = m;
+	}
+	close(st[0]);
+	while (waitpid(mid, NULL, 0) < 0 && errno == EINTR)
+		;
+	if (failed.kind == SPAWN_JOIN)
+		return err_set(e, ERR_INTERNAL, "cannot run %s: cannot move it into %s: %s", argv[0],
+			       opts->join_files[failed.index], strerror(failed.value));
+	static const char *const steps[] = {[SPAWN_SETSID] = "setsid", [SPAWN_FORK] = "fork",
+					    [SPAWN_OUTPUT] = "opening its output file", [SPAWN_STDIN] = "opening /dev/null",
+					    [SPAWN_EXEC] = "exec"};
+	if (failed.kind > SPAWN_PID && failed.kind <= SPAWN_EXEC)
+		return err_set(e, ERR_INTERNAL, "cannot run %s: %s: %s", argv[0], steps[failed.kind],
+			       strerror(failed.value));
+	if (!got_pid)
+		return err_set(e, ERR_INTERNAL, "cannot run %s: its starter exited without a pid", argv[0]);
+	*pid = got_pid;
+	return 0;
 }

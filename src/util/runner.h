@@ -22,6 +22,14 @@ struct run_opts {
 	const char *input;   /* data written to the child's stdin, or NULL for /dev/null */
 	int timeout_ms;      /* 0: 120 s */
 	bool dry_ok;         /* in dry-run, still run it (read-only probes such as `ip -j route`) */
+	/* Files the child writes its own pid into just before exec, in order: the
+	 * cgroup.procs files of the cgroups it must run in from its first
+	 * instruction. A write that fails ends the child (exit 126, the reason on
+	 * its stderr). NULL: none. */
+	const char *const *join_files;
+	/* runner_spawn only: stdout and stderr are appended to this file (created
+	 * 0600); NULL: /dev/null. */
+	const char *output_file;
 };
 
 /* Runs argv[0] (searched in PATH) and waits for it. Returns 0 if it ran and
@@ -30,6 +38,13 @@ struct run_opts {
  * with run_result_free() whatever the outcome. */
 int runner_run(const char *const argv[], const struct run_opts *opts, struct run_result *r, struct err *e);
 void run_result_free(struct run_result *r);
+
+/* Starts argv[0] detached and does not wait for it: the program runs in its
+ * own session, reparented away from nubod (it outlives nubod), with stdin on
+ * /dev/null and its output in opts->output_file. *pid is its pid. Fails, with
+ * nothing left running, when it cannot be executed or cannot join
+ * opts->join_files. Dry-run: captured like runner_run, *pid = 0. */
+int runner_spawn(const char *const argv[], const struct run_opts *opts, int *pid, struct err *e);
 
 /* Dry-run: after runner_set_dry_run(true) commands are captured, not run. */
 void runner_set_dry_run(bool on);

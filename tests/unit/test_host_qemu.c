@@ -22,6 +22,10 @@
 static const struct qemu_nic one_nic[] = {{"nbt1", "52:54:00:12:34:56"}};
 static const struct qemu_nic two_nics[] = {{"nbt1", "52:54:00:12:34:56"}, {"nbt2", "52:54:00:ab:cd:ef"}};
 
+/* Every QEMU drops to its user and runs under seccomp; no -daemonize (which
+ * spawn=deny forbids): nubo detaches QEMU itself. */
+#define ISOLATION " -runas nubo-qemu -sandbox on,obsolete=deny,spawn=deny,resourcecontrol=deny"
+
 /* A direct-boot VM as nubo starts them; tests change one thing at a time. */
 static struct qemu_config base_config(void)
 {
@@ -40,6 +44,7 @@ static struct qemu_config base_config(void)
 		.console_log = "/s/vms/vm-0123456789ab/console.log",
 		.qmp_socket = "/s/vms/vm-0123456789ab/qmp.sock",
 		.pidfile = "/s/vms/vm-0123456789ab/qemu.pid",
+		.run_as = "nubo-qemu",
 	};
 }
 
@@ -61,7 +66,7 @@ static void assert_argv(const struct qemu_config *c, const char *expected)
 	" -device virtio-net-pci,netdev=n0,mac=52:54:00:12:34:56" \
 	" -serial file:/s/vms/vm-0123456789ab/console.log" \
 	" -qmp unix:/s/vms/vm-0123456789ab/qmp.sock,server=on,wait=off" \
-	" -pidfile /s/vms/vm-0123456789ab/qemu.pid -daemonize"
+	" -pidfile /s/vms/vm-0123456789ab/qemu.pid" ISOLATION
 
 #define COMMON_HEAD " -nodefaults -no-user-config -display none -vga none -no-shutdown" \
 	" -kernel /s/images/img-1/kernel -initrd /s/images/img-1/initrd -append 'console=ttyS0 root=/dev/vda rw'"
@@ -70,7 +75,7 @@ static void test_tcg_one_vcpu(void **state)
 {
 	(void)state;
 	struct qemu_config c = base_config();
-	assert_argv(&c, "qemu-system-x86_64 -name vm-0123456789ab -machine q35,accel=tcg -cpu max -smp 1 -m 512"
+	assert_argv(&c, "qemu-system-x86_64 -name vm-0123456789ab -machine q35 -accel tcg,tb-size=64 -cpu max -smp 1 -m 512"
 			COMMON_HEAD DISKS_AND_TAIL);
 }
 
@@ -81,7 +86,7 @@ static void test_tcg_two_vcpus_uses_multithreaded_tcg(void **state)
 	c.vcpus = 2;
 	c.memory_mib = 1024;
 	/* QEMU refuses "-machine accel=" together with "-accel". */
-	assert_argv(&c, "qemu-system-x86_64 -name vm-0123456789ab -machine q35 -accel tcg,thread=multi -cpu max"
+	assert_argv(&c, "qemu-system-x86_64 -name vm-0123456789ab -machine q35 -accel tcg,thread=multi,tb-size=64 -cpu max"
 			" -smp 2 -m 1024" COMMON_HEAD DISKS_AND_TAIL);
 }
 
@@ -103,7 +108,7 @@ static void test_without_seed_two_nics_custom_binary(void **state)
 	c.seed_iso = NULL;
 	c.nics = two_nics;
 	c.n_nics = 2;
-	assert_argv(&c, "/opt/qemu/bin/qemu-system-x86_64 -name vm-0123456789ab -machine q35,accel=tcg -cpu max -smp 1 -m 512"
+	assert_argv(&c, "/opt/qemu/bin/qemu-system-x86_64 -name vm-0123456789ab -machine q35 -accel tcg,tb-size=64 -cpu max -smp 1 -m 512"
 			COMMON_HEAD
 			" -drive file=/s/vms/vm-0123456789ab/root.qcow2,if=none,id=root,format=qcow2,discard=unmap"
 			" -device virtio-blk-pci,drive=root"
@@ -113,7 +118,7 @@ static void test_without_seed_two_nics_custom_binary(void **state)
 			" -device virtio-net-pci,netdev=n1,mac=52:54:00:ab:cd:ef"
 			" -serial file:/s/vms/vm-0123456789ab/console.log"
 			" -qmp unix:/s/vms/vm-0123456789ab/qmp.sock,server=on,wait=off"
-			" -pidfile /s/vms/vm-0123456789ab/qemu.pid -daemonize");
+			" -pidfile /s/vms/vm-0123456789ab/qemu.pid" ISOLATION);
 }
 
 static void test_firmware_boot_and_console_socket(void **state)
@@ -125,7 +130,7 @@ static void test_firmware_boot_and_console_socket(void **state)
 	c.n_nics = 0;
 	c.root_disk = "/s/dir,with,commas/root.qcow2";
 	c.console_socket = "/s/vms/vm-0123456789ab/console.sock";
-	assert_argv(&c, "qemu-system-x86_64 -name vm-0123456789ab -machine q35,accel=tcg -cpu max -smp 1 -m 512"
+	assert_argv(&c, "qemu-system-x86_64 -name vm-0123456789ab -machine q35 -accel tcg,tb-size=64 -cpu max -smp 1 -m 512"
 			" -nodefaults -no-user-config -display none -vga none -no-shutdown"
 			" -drive file=/s/dir,,with,,commas/root.qcow2,if=none,id=root,format=qcow2,discard=unmap"
 			" -device virtio-blk-pci,drive=root,bootindex=1"
@@ -133,7 +138,31 @@ static void test_firmware_boot_and_console_socket(void **state)
 			"logfile=/s/vms/vm-0123456789ab/console.log,logappend=on"
 			" -serial chardev:console"
 			" -qmp unix:/s/vms/vm-0123456789ab/qmp.sock,server=on,wait=off"
-			" -pidfile /s/vms/vm-0123456789ab/qemu.pid -daemonize");
+			" -pidfile /s/vms/vm-0123456789ab/qemu.pid" ISOLATION);
+}
+
+static void test_without_user_still_sandboxed(void **state)
+{
+	(void)state;
+	struct qemu_config c = base_config();
+	c.run_as = NULL;
+	char **argv = qemu_argv_build(&c);
+	char *line = runner_format_argv((const char *const *)argv);
+	assert_null(strstr(line, "-runas"));
+	assert_non_null(strstr(line, " -sandbox on,obsolete=deny,spawn=deny,resourcecontrol=deny"));
+	assert_null(strstr(line, "-daemonize"));
+	free(line);
+	qemu_argv_free(argv);
+}
+
+static void test_tcg_memory_overhead_covers_translation_cache(void **state)
+{
+	(void)state;
+	/* The cgroup limit is guest memory plus this: under TCG it must hold the
+	 * translation cache QEMU is told to keep (tb-size) and more. */
+	assert_true(qemu_memory_overhead_mib(ACCEL_TCG) > QEMU_TCG_TB_MIB);
+	assert_true(qemu_memory_overhead_mib(ACCEL_KVM) < qemu_memory_overhead_mib(ACCEL_TCG));
+	assert_true(qemu_memory_overhead_mib(ACCEL_KVM) > 0);
 }
 
 static void test_launch_dry_run_captures_command(void **state)
@@ -149,7 +178,7 @@ static void test_launch_dry_run_captures_command(void **state)
 	assert_true(qemu_alive(pid, c.vm_id));
 	assert_int_equal(qemu_pid_from_file(c.pidfile, c.vm_id), 0);
 	char *cap = runner_take_capture();
-	assert_string_equal(cap, "qemu-system-x86_64 -name vm-0123456789ab -machine q35,accel=tcg -cpu max -smp 1 -m 512"
+	assert_string_equal(cap, "qemu-system-x86_64 -name vm-0123456789ab -machine q35 -accel tcg,tb-size=64 -cpu max -smp 1 -m 512"
 				 COMMON_HEAD DISKS_AND_TAIL "\n");
 	free(cap);
 	runner_set_dry_run(false);
@@ -311,6 +340,8 @@ int main(void)
 		cmocka_unit_test(test_kvm),
 		cmocka_unit_test(test_without_seed_two_nics_custom_binary),
 		cmocka_unit_test(test_firmware_boot_and_console_socket),
+		cmocka_unit_test(test_without_user_still_sandboxed),
+		cmocka_unit_test(test_tcg_memory_overhead_covers_translation_cache),
 		cmocka_unit_test(test_launch_dry_run_captures_command),
 		cmocka_unit_test(test_launch_rejects_comma_in_vm_id),
 		cmocka_unit_test(test_qmp_dry_run_notes),

@@ -231,11 +231,13 @@ static void test_config(void **state)
 	struct err e = {0};
 	config_init_default(&c);
 	assert_true(c.cpu_overcommit == 4.0);
-	char *p = write_tmp("{\"cpu_overcommit\": 2, \"stop_timeout_s\": 5,"
+	assert_string_equal(c.qemu_user, "nubo-qemu");
+	char *p = write_tmp("{\"cpu_overcommit\": 2, \"stop_timeout_s\": 5, \"qemu_user\": \"kvm-guest_1\","
 			    " \"types\": [{\"name\": \"xlarge\", \"vcpus\": 8, \"memory_mib\": 16384, \"price_per_hour\": 0.27}]}");
 	assert_int_equal(config_load(&c, p, &e), 0);
 	assert_true(c.cpu_overcommit == 2.0);
 	assert_int_equal(c.stop_timeout_s, 5);
+	assert_string_equal(c.qemu_user, "kvm-guest_1");
 	assert_non_null(catalog_find(&c.types, "xlarge"));
 	assert_non_null(catalog_find(&c.types, "nano"));
 	unlink(p);
@@ -248,6 +250,11 @@ static void test_config(void **state)
 		{"{\"types\": [{\"name\": \"X\", \"vcpus\": 1, \"memory_mib\": 512}]}", "type name \"X\" must start"},
 		{"{\"types\": [{\"name\": \"x\", \"vcpus\": 1}]}", "types[0]"},
 		{"{not json", ":1:"},
+		{"{\"qemu_user\": \"root\"}", "\"qemu_user\" cannot be root"},
+		{"{\"qemu_user\": \"a b\"}", "\"qemu_user\" must be a user name"},
+		{"{\"qemu_user\": \"\"}", "\"qemu_user\" must be a user name"},
+		{"{\"qemu_user\": 7}", "\"qemu_user\" must be a user name"},
+		{"{\"qemu_user\": \"-rf\"}", "\"qemu_user\" must be a user name"},
 	};
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
 		config_init_default(&c);

@@ -4,8 +4,11 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <cmocka.h>
+#include <stdbool.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "util/err.h"
 #include "util/ids.h"
@@ -54,6 +57,86 @@ static void test_runner_timeout(void **state)
 	struct err e = {0};
 	assert_true(runner_run(slow, &o, NULL, &e) < 0);
 	assert_non_null(strstr(e.msg, "did not finish"));
+}
+
+/* Polls for up to 5 s until path holds want. */
+static bool file_has_line(const char *path, const char *want)
+{
+	for (int i = 0; i < 100; i++) {
+		char buf[256] = "";
+		FILE *f = fopen(path, "r");
+		if (f) {
+			size_t n = fread(buf, 1, sizeof(buf) - 1, f);
+			buf[n] = '\0';
+			fclose(f);
+		}
+		if (strstr(buf, want))
+			return true;
+		usleep(50000);
+	}
+	return false;
+}
+
+static void test_runner_spawn_detaches_and_joins(void **state)
+{
+	(void)state;
+	char dir[] = "/tmp/nubo-test-spawn-XXXXXX";
+	assert_non_null(mkdtemp(dir));
+	char join[128], out[128], script[512];
+	snprintf(join, sizeof(join), "%s/procs", dir);
+	snprintf(out, sizeof(out), "%s/out", dir);
+	FILE *f = fopen(join, "w");
+	fclose(f);
+	/* The program reports its session and parent once its starter is gone. */
+	snprintf(script, sizeof(script), "sleep 0.2; echo \"sid=$(cut -d' ' -f6 /proc/$$/stat) ppid=$(cut -d' ' -f4 /proc/$$/stat).\"; sleep 0.5");
+	const char *argv[] = {"sh", "-c", script, NULL};
+	const char *const files[] = {join, NULL};
+	struct run_opts o = {.join_files = files, .output_file = out};
+	int pid = 0;
+	struct err e = {0};
+	assert_int_equal(runner_spawn(argv, &o, &pid, &e), 0);
+	assert_true(pid > 0);
+	char want[128];
+	/* It wrote its pid into the join file before exec. */
+	snprintf(want, sizeof(want), "%d", pid);
+	assert_true(file_has_line(join, want));
+	/* It runs in a session that is not ours, and is not our child: it
+	 * outlives nubod. */
+	assert_true(file_has_line(out, "."));
+	int sid = 0, ppid = 0;
+	f = fopen(out, "r");
+	assert_non_null(f);
+	assert_int_equal(fscanf(f, "sid=%d ppid=%d.", &sid, &ppid), 2);
+	fclose(f);
+	assert_true(sid > 0 && sid != (int)getsid(0));
+	assert_true(ppid > 0 && ppid != (int)getpid());
+	usleep(700000);
+	unlink(join);
+	unlink(out);
+	rmdir(dir);
+}
+
+static void test_runner_spawn_failures_are_errors(void **state)
+{
+	(void)state;
+	const char *argv[] = {"sh", "-c", "exit 0", NULL};
+	const char *const files[] = {"/nonexistent/nubo/cgroup.procs", NULL};
+	struct run_opts o = {.join_files = files};
+	int pid = -1;
+	struct err e = {0};
+	assert_true(runner_spawn(argv, &o, &pid, &e) < 0);
+	assert_int_equal(pid, 0);
+	assert_string_equal(e.msg, "cannot run sh: cannot move it into /nonexistent/nubo/cgroup.procs: No such file or directory");
+	const char *missing[] = {"/nonexistent/qemu", NULL};
+	assert_true(runner_spawn(missing, NULL, &pid, &e) < 0);
+	assert_string_equal(e.msg, "cannot run /nonexistent/qemu: exec: No such file or directory");
+	runner_set_dry_run(true);
+	free(runner_take_capture());
+	assert_int_equal(runner_spawn(missing, NULL, &pid, &e), 0);
+	char *cap = runner_take_capture();
+	assert_string_equal(cap, "/nonexistent/qemu\n");
+	free(cap);
+	runner_set_dry_run(false);
 }
 
 static void test_format_argv_quotes(void **state)
@@ -128,6 +211,8 @@ int main(void)
 		cmocka_unit_test(test_runner_captures_in_dry_run),
 		cmocka_unit_test(test_runner_runs_and_reports_failure),
 		cmocka_unit_test(test_runner_timeout),
+		cmocka_unit_test(test_runner_spawn_detaches_and_joins),
+		cmocka_unit_test(test_runner_spawn_failures_are_errors),
 		cmocka_unit_test(test_format_argv_quotes),
 		cmocka_unit_test(test_err_kinds),
 		cmocka_unit_test(test_ids),
