@@ -220,8 +220,11 @@ static int build_seed(struct ctl *c, const struct vm *vm, const struct vm_paths 
 	char *save_ptr = NULL;
 	for (char *k = strtok_r(all, "\n", &save_ptr); k && n < VM_SSH_KEYS_MAX; k = strtok_r(NULL, "\n", &save_ptr))
 		keys[n++] = k;
+	const char *macs[VM_NICS_MAX];
+	for (int i = 0; i < vm->n_nics; i++)
+		macs[i] = vm->nics[i].mac;
 	struct seed s = {.instance_id = vm->id, .hostname = vm->name, .ssh_keys = keys, .n_keys = n,
-			 .user_data = vm->user_data};
+			 .user_data = vm->user_data, .macs = macs, .n_macs = vm->n_nics};
 	(void)c;
 	return seed_iso_build(&s, p->dir, p->seed, e);
 }

@@ -53,6 +53,20 @@ char *seed_meta_data_render(const struct seed *s)
 	return sbuf_take(&b);
 }
 
+char *seed_network_config_render(const struct seed *s)
+{
+	if (s->n_macs < 2)
+		return NULL;
+	struct sbuf b = {0};
+	sbuf_add(&b, "version: 2\nethernets:\n");
+	for (int i = 0; i < s->n_macs; i++) {
+		sbuf_addf(&b, "  nic%d:\n    match:\n      macaddress: ", i);
+		yaml_quote(&b, s->macs[i]);
+		sbuf_add(&b, "\n    dhcp4: true\n");
+	}
+	return sbuf_take(&b);
+}
+
 int seed_iso_build(const struct seed *s, const char *work_dir, const char *iso_path, struct err *e)
 {
 	int rc = fs_mkdir_p(work_dir, 0700, e);
@@ -60,17 +74,20 @@ int seed_iso_build(const struct seed *s, const char *work_dir, const char *iso_p
 		return rc;
 	autofree char *meta_path = xasprintf("%s/meta-data", work_dir);
 	autofree char *user_path = xasprintf("%s/user-data", work_dir);
+	autofree char *net_path = xasprintf("%s/network-config", work_dir);
 	autofree char *meta = seed_meta_data_render(s);
+	autofree char *net = seed_network_config_render(s);
 	const char *user = s->user_data ? s->user_data : "#cloud-config\n";
 	/* 0600: user-data may carry secrets. */
 	if ((rc = fs_write_atomic(meta_path, meta, strlen(meta), 0600, e)) < 0 ||
-	    (rc = fs_write_atomic(user_path, user, strlen(user), 0600, e)) < 0) {
+	    (rc = fs_write_atomic(user_path, user, strlen(user), 0600, e)) < 0 ||
+	    (net && (rc = fs_write_atomic(net_path, net, strlen(net), 0600, e)) < 0)) {
 		err_prefix(e, "cannot build seed %s", iso_path);
 		return rc;
 	}
 	autofree char *tmp = xasprintf("%s.tmp", iso_path);
 	const char *argv[] = {"genisoimage", "-quiet", "-output", tmp, "-volid", "cidata", "-joliet", "-rock",
-			      user_path, meta_path, NULL};
+			      user_path, meta_path, net ? net_path : NULL, NULL};
 	bool real = !runner_dry_run();
 	rc = runner_run(argv, NULL, NULL, e);
 	if (rc < 0) {

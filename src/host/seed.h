@@ -16,6 +16,8 @@ struct seed {
 	const char *const *ssh_keys;
 	int n_keys;
 	const char *user_data;   /* NULL: "#cloud-config\n" (nothing to do) */
+	const char *const *macs; /* the NICs' MACs, the primary first */
+	int n_macs;
 };
 
 /* The meta-data text. Pure; caller frees. Example:
@@ -26,7 +28,13 @@ struct seed {
  * (no keys: "public-keys: []"). */
 char *seed_meta_data_render(const struct seed *s);
 
-/* Writes meta-data and user-data into work_dir (created if missing) and runs
+/* The network-config text (version 2) for a VM with several NICs: DHCP on
+ * each, matched by MAC; NULL for one NIC or none (cloud-init's fallback,
+ * DHCP on the first NIC, is then right). Pure; caller frees. The DHCP
+ * server gives the default route on the primary NIC only. */
+char *seed_network_config_render(const struct seed *s);
+
+/* Writes meta-data and user-data (and network-config, if any) into work_dir (created if missing) and runs
  * genisoimage -output ISO.tmp -volid cidata -joliet -rock ..., then renames
  * ISO.tmp to iso_path, so iso_path is either the old or the complete new
  * seed. In dry-run the files are written and the command is captured. */

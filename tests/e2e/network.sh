@@ -42,13 +42,14 @@ ok $? "nubo network create back --no-nat" "$out"
 
 create() { "$NUBO" vm create "$@" --type nano --ssh-key "$T_DIR/id.pub" 2>&1; }
 out=$(create a1) && out=$(create a2) && out=$(create b1 --network back --ip "$B1") &&
+	out=$(create m1 --network default --network back) &&
 	out=$(create w1 --firewall web 2>&1 || true)
 like "$out" 'firewall "web" does not exist' "a VM in an unknown firewall is refused"
 "$NUBO" firewall create web >/dev/null && "$NUBO" firewall rule add web --proto tcp --port 80 >/dev/null
 ok $? "firewall web allows tcp 80 from anywhere"
 out=$(create w1 --firewall web,default)
 ok $? "w1 joins web and default" "$out"
-for vm in a1 a2 b1 w1; do
+for vm in a1 a2 b1 m1 w1; do
 	wait_for 120 sh -c "[ \"\$($NUBO vm show $vm --json | jq -r '.boot_phases | map(.name) | index(\"ssh-ready\")')\" != null ]"
 	ok $? "$vm answers SSH"
 done
@@ -68,6 +69,12 @@ ok $((! $?)) "a1 cannot ping b1 (another network)"
 is "$(on a1 "echo | nc -w3 $B1 5000")" "" "a1 cannot reach b1 over TCP"
 on b1 ping -c1 -W3 "$A1" >/dev/null
 ok $((! $?)) "b1 cannot ping a1"
+# m1 has a NIC on each network, in order: eth0 on default, eth1 on back.
+M1_BACK=$("$NUBO" vm show m1 --json | jq -r '.nics[1].ip')
+like "$M1_BACK" "^${B1%.10}\." "m1's second NIC has an address on back"
+like "$(on m1 "ip -4 addr show eth1")" "$M1_BACK/" "the guest took it on eth1"
+like "$(on m1 "ip route show default")" 'dev eth0' "the default route stays on the primary NIC"
+like "$(on m1 "echo | nc -w3 $B1 5000")" 'back-net' "m1 reaches b1 on back through its second NIC"
 like "$(on a1 "echo | nc -w3 $UP_PEER 7")" 'uplink' "a1 reaches the uplink (NAT)"
 is "$(on b1 "echo | nc -w3 $UP_PEER 7")" "" "b1 does not reach the uplink (no NAT)"
 SPOOF=${B1%.10}.99 GW_B=${B1%.10}.1
@@ -155,10 +162,10 @@ ok $? "and w1:80 open"
 
 # --- delete ------------------------------------------------------------------------------
 out=$("$NUBO" network delete back 2>&1)
-like "$out" 'in use by 1 NIC' "a network with a VM cannot be deleted"
-"$NUBO" vm delete b1 --wait >/dev/null 2>&1
+like "$out" 'in use by 2 NICs' "a network with NICs on it cannot be deleted"
+"$NUBO" vm delete b1 --wait >/dev/null 2>&1 && "$NUBO" vm delete m1 --wait >/dev/null 2>&1
 out=$("$NUBO" network delete back 2>&1)
-ok $? "the network is deleted once its VM is gone" "$out"
+ok $? "the network is deleted once its VMs are gone" "$out"
 br=$("$NUBO" network show back --json 2>/dev/null | jq -r .bridge)
 wait_for 5 sh -c "! \"$NUBO\" network show back >/dev/null 2>&1"
 ok $? "the network is gone"

@@ -462,6 +462,28 @@ static void test_nft_dry_run(void **state)
 
 /* --- seed --------------------------------------------------------------- */
 
+static void test_seed_network_config(void **state)
+{
+	(void)state;
+	const char *macs[] = {"52:54:00:00:00:01", "52:54:00:00:00:02"};
+	struct seed one = {.instance_id = "vm-1", .hostname = "a", .macs = macs, .n_macs = 1};
+	assert_null(seed_network_config_render(&one));   /* cloud-init's fallback does it */
+	struct seed two = one;
+	two.n_macs = 2;
+	char *nc = seed_network_config_render(&two);
+	assert_string_equal(nc, "version: 2\n"
+				"ethernets:\n"
+				"  nic0:\n"
+				"    match:\n"
+				"      macaddress: \"52:54:00:00:00:01\"\n"
+				"    dhcp4: true\n"
+				"  nic1:\n"
+				"    match:\n"
+				"      macaddress: \"52:54:00:00:00:02\"\n"
+				"    dhcp4: true\n");
+	free(nc);
+}
+
 static void test_seed_meta_data_quoting(void **state)
 {
 	(void)state;
@@ -629,6 +651,7 @@ int main(void)
 		cmocka_unit_test(test_nft_rejects_injection),
 		cmocka_unit_test_setup_teardown(test_nft_dry_run, dry_setup, dry_teardown),
 		cmocka_unit_test(test_seed_meta_data_quoting),
+		cmocka_unit_test(test_seed_network_config),
 		cmocka_unit_test_setup_teardown(test_seed_iso_dry_run, dry_setup, dry_teardown),
 		cmocka_unit_test_setup_teardown(test_links_dry_run, dry_setup, dry_teardown),
 		cmocka_unit_test_setup_teardown(test_links_reject_bad_names, dry_setup, dry_teardown),
