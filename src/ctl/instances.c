@@ -175,7 +175,7 @@ static int grant_files(const struct qemu_user *u, const struct vm *vm, const str
 	int rc = qemu_file_owner(p->dir, 0, u->gid, 0750, e);
 	if (rc == 0)
 		rc = qemu_file_owner(p->root, u->uid, u->gid, 0600, e);
-	if (rc == 0)
+	if (rc == 0 && !vm->no_seed)
 		rc = qemu_file_owner(p->seed, 0, u->gid, 0640, e);
 	if (rc == 0 && vm->ephemeral_bytes)
 		rc = qemu_file_owner(p->ephemeral, u->uid, u->gid, 0600, e);
