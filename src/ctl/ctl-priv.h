@@ -34,6 +34,9 @@ struct ctl {
 	 * generation last applied (under mu). */
 	uint64_t rules_gen, rules_applied;
 	struct ctl_metadata *md;   /* the metadata service's listeners and tokens (metadata.c) */
+	/* SSH-ready probes of booting VMs, kept open across ticks (reconciler thread only) */
+	struct ssh_probe *ssh_probes;
+	int n_ssh_probes;
 	/* networks whose host objects were ensured by this nubod (by id) */
 	char **ready_nets;
 	int n_ready_nets;
@@ -117,6 +120,8 @@ int sched_pick_mac(struct ctl *c, char mac[18], struct err *e);
 /* One pass over every VM; true while some VM is between states. */
 bool instances_reconcile(struct ctl *c);
 void instances_adopt(struct ctl *c);
+/* Closes the SSH probes still open (when the reconciler stops). */
+void instances_free(struct ctl *c);
 int instances_destroy_all(struct ctl *c, struct err *e);
 /* The user QEMU runs as (config qemu_user); in dry-run its name alone. */
 struct qemu_user;

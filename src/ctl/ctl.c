@@ -175,6 +175,7 @@ void ctl_close(struct ctl *c)
 		time_sleep_ms(100);
 	}
 	metadata_free(c);
+	instances_free(c);
 	for (int i = 0; i < c->n_ready_nets; i++)
 		free(c->ready_nets[i]);
 	free(c->ready_nets);

@@ -10,66 +10,100 @@
 #include <fcntl.h>
 #include <netinet/in.h>
 #include <poll.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
 #include "util/runner.h"
+#include "util/str.h"
 #include "util/timeutil.h"
 
-static bool wait_fd(int fd, short events, int64_t deadline)
+#define PROBE_STALL_MS 10000
+
+struct probe {
+	int fd;
+	bool connected;
+	int64_t started;
+	size_t got;
+	char buf[64];
+};
+
+void probe_free(struct probe *p)
 {
-	for (;;) {
-		int64_t left = deadline - time_mono_ms();
-		if (left <= 0)
-			return false;
-		struct pollfd p = {fd, events, 0};
-		int n = poll(&p, 1, (int)left);
-		if (n < 0 && errno == EINTR)
-			continue;
-		return n > 0 && (p.revents & events);
-	}
+	if (!p)
+		return;
+	if (p->fd >= 0)
+		close(p->fd);
+	free(p);
 }
 
-/* Reads until want bytes arrived, the peer closed, or the deadline passed. */
-static size_t read_some(int fd, char *buf, size_t cap, size_t want, int64_t deadline)
+static struct probe *probe_start(const char *ip, int port)
 {
-	size_t got = 0;
-	while (got < want && wait_fd(fd, POLLIN, deadline)) {
-		ssize_t r = read(fd, buf + got, cap - got);
-		if (r <= 0)
-			break;
-		got += (size_t)r;
-	}
-	return got;
-}
-
-static bool connected(int fd, const struct sockaddr_in *sa, int64_t deadline)
-{
-	if (connect(fd, (const struct sockaddr *)sa, sizeof(*sa)) < 0 && errno != EINPROGRESS)
-		return false;
-	if (!wait_fd(fd, POLLOUT, deadline))
-		return false;
-	int soerr = 0;
-	socklen_t len = sizeof(soerr);
-	return getsockopt(fd, SOL_SOCKET, SO_ERROR, &soerr, &len) == 0 && soerr == 0;
-}
-
-bool probe_banner(const char *ip, int port, const char *prefix, int timeout_ms)
-{
-	if (runner_dry_run())
-		return true;
 	struct sockaddr_in sa = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port)};
 	if (!ip || inet_pton(AF_INET, ip, &sa.sin_addr) != 1)
-		return false;
+		return NULL;
 	int fd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
 	if (fd < 0)
-		return false;
-	int64_t deadline = time_mono_ms() + timeout_ms;
-	char buf[64];
+		return NULL;
+	if (connect(fd, (const struct sockaddr *)&sa, sizeof(sa)) < 0 && errno != EINPROGRESS) {
+		close(fd);
+		return NULL;
+	}
+	struct probe *p = xcalloc(1, sizeof(*p));
+	p->fd = fd;
+	p->started = time_mono_ms();
+	return p;
+}
+
+/* Advances p; false when the attempt is over without a banner. */
+static bool probe_advance(struct probe *p, const char *prefix, bool *ready)
+{
+	struct pollfd pf = {p->fd, p->connected ? POLLIN : POLLOUT, 0};
+	if (poll(&pf, 1, 0) < 0)
+		return errno == EINTR;
+	if (!p->connected) {
+		if (!(pf.revents & (POLLOUT | POLLERR | POLLHUP)))
+			return true;   /* still connecting */
+		int soerr = 0;
+		socklen_t len = sizeof(soerr);
+		if (getsockopt(p->fd, SOL_SOCKET, SO_ERROR, &soerr, &len) < 0 || soerr != 0)
+			return false;
+		p->connected = true;
+		p->started = time_mono_ms();
+		pf.revents = 0;
+	}
 	size_t want = strlen(prefix);
-	bool ok = connected(fd, &sa, deadline) && read_some(fd, buf, sizeof(buf), want, deadline) >= want &&
-		  memcmp(buf, prefix, want) == 0;
-	close(fd);
-	return ok;
+	for (;;) {
+		ssize_t r = read(p->fd, p->buf + p->got, sizeof(p->buf) - p->got);
+		if (r > 0) {
+			p->got += (size_t)r;
+			if (p->got >= want) {
+				*ready = memcmp(p->buf, prefix, want) == 0;
+				return *ready;
+			}
+			continue;
+		}
+		if (r == 0)
+			return false;   /* closed before the banner */
+		return errno == EAGAIN || errno == EINTR;
+	}
+}
+
+enum probe_state probe_step(struct probe **p, const char *ip, int port, const char *prefix)
+{
+	if (runner_dry_run())
+		return PROBE_READY;
+	if (!*p && !(*p = probe_start(ip, port)))
+		return PROBE_WAITING;
+	bool ready = false;
+	bool going = probe_advance(*p, prefix, &ready);
+	if (ready)
+		return PROBE_READY;
+	/* A connect has its own kernel timeout; a silent connection gets ours. */
+	if (!going || ((*p)->connected && time_mono_ms() - (*p)->started > PROBE_STALL_MS)) {
+		probe_free(*p);
+		*p = NULL;
+	}
+	return PROBE_WAITING;
 }

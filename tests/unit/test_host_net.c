@@ -11,6 +11,10 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <time.h>
 
 #include "host/bridge-priv.h"
 #include "host/bridge.h"
@@ -18,6 +22,7 @@
 #include "host/dnsmasq.h"
 #include "host/metadata.h"
 #include "host/nft.h"
+#include "host/probe.h"
 #include "host/seed.h"
 #include "util/fs.h"
 #include "util/runner.h"
@@ -460,6 +465,68 @@ static void test_nft_dry_run(void **state)
 	free(text);
 }
 
+/* --- the SSH-ready probe --------------------------------------------------- */
+
+static int listen_local(int *port)
+{
+	int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	struct sockaddr_in sa = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+	socklen_t len = sizeof(sa);
+	assert_int_equal(bind(fd, (struct sockaddr *)&sa, sizeof(sa)), 0);
+	assert_int_equal(listen(fd, 4), 0);
+	assert_int_equal(getsockname(fd, (struct sockaddr *)&sa, &len), 0);
+	*port = ntohs(sa.sin_port);
+	return fd;
+}
+
+static void sleep_ms(long ms)
+{
+	struct timespec ts = {ms / 1000, (ms % 1000) * 1000000L};
+	nanosleep(&ts, NULL);
+}
+
+/* A server slow to greet: the probe keeps its connection and never blocks. */
+static void test_probe_waits_for_a_slow_banner(void **state)
+{
+	(void)state;
+	int port;
+	int lfd = listen_local(&port);
+	struct probe *p = NULL;
+	assert_int_equal(probe_step(&p, "127.0.0.1", port, "SSH-"), PROBE_WAITING);
+	sleep_ms(50);
+	int cfd = accept(lfd, NULL, NULL);
+	assert_true(cfd >= 0);
+	for (int i = 0; i < 5; i++) {   /* connected, no banner yet */
+		assert_int_equal(probe_step(&p, "127.0.0.1", port, "SSH-"), PROBE_WAITING);
+		sleep_ms(20);
+	}
+	assert_int_equal(write(cfd, "SSH-", 4), 4);   /* the banner in two pieces */
+	sleep_ms(20);
+	assert_int_equal(write(cfd, "2.0-dropbear\r\n", 15), 15);
+	sleep_ms(20);
+	assert_int_equal(probe_step(&p, "127.0.0.1", port, "SSH-"), PROBE_READY);
+	probe_free(p);
+	close(cfd);
+
+	/* Something that is not SSH, and a closed port: waiting, each try anew. */
+	p = NULL;
+	assert_int_equal(probe_step(&p, "127.0.0.1", port, "SSH-"), PROBE_WAITING);
+	sleep_ms(50);
+	cfd = accept(lfd, NULL, NULL);
+	assert_int_equal(write(cfd, "HTTP/1.0 200\r\n", 15), 15);
+	sleep_ms(20);
+	assert_int_equal(probe_step(&p, "127.0.0.1", port, "SSH-"), PROBE_WAITING);
+	assert_null(p);   /* that attempt is over */
+	close(cfd);
+	close(lfd);
+	assert_int_equal(probe_step(&p, "127.0.0.1", port, "SSH-"), PROBE_WAITING);
+	sleep_ms(50);
+	assert_int_equal(probe_step(&p, "127.0.0.1", port, "SSH-"), PROBE_WAITING);
+	assert_null(p);   /* refused */
+	assert_int_equal(probe_step(&p, "not an address", 22, "SSH-"), PROBE_WAITING);
+	probe_free(p);
+}
+
 /* --- seed --------------------------------------------------------------- */
 
 static void test_seed_network_config(void **state)
@@ -652,6 +719,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_nft_dry_run, dry_setup, dry_teardown),
 		cmocka_unit_test(test_seed_meta_data_quoting),
 		cmocka_unit_test(test_seed_network_config),
+		cmocka_unit_test(test_probe_waits_for_a_slow_banner),
 		cmocka_unit_test_setup_teardown(test_seed_iso_dry_run, dry_setup, dry_teardown),
 		cmocka_unit_test_setup_teardown(test_links_dry_run, dry_setup, dry_teardown),
 		cmocka_unit_test_setup_teardown(test_links_reject_bad_names, dry_setup, dry_teardown),
