@@ -5,8 +5,10 @@
  *
  *   seed_store DB vms COUNT [PREFIX]
  *       COUNT VM rows named PREFIX-000001… (default "bench"), type small,
- *       state running with boot phases and an address each, as a booted VM
- *       would have; nothing is started (nubod runs with --dry-run on them).
+ *       state running with boot phases, a NIC on the default network (with
+ *       an address of its own, not necessarily inside the subnet) and the
+ *       default firewall each, as a booted VM would have; nothing is started
+ *       (nubod runs with --dry-run on them).
  *   seed_store DB image NEW_NAME FROM_IMAGE
  *       A new ready image row that copies FROM_IMAGE's fields under a fresh
  *       id; prints the id. The caller puts the files in images/<id>/.
@@ -23,7 +25,11 @@ static int seed_vms(struct store *st, int count, const char *prefix)
 {
 	struct err e = {0};
 	int64_t now = time_now_ms();
-	if (store_tx_begin(st, &e) < 0)
+	struct network net;
+	struct firewall fw;
+	/* nubod made both when it first opened the store. */
+	if (store_network_get(st, "default", &net, &e) < 0 || store_firewall_get(st, "default", &fw, &e) < 0 ||
+	    store_tx_begin(st, &e) < 0)
 		goto fail;
 	for (int i = 1; i <= count; i++) {
 		struct vm vm = {0};
@@ -34,10 +40,15 @@ static int seed_vms(struct store *st, int count, const char *prefix)
 		vm.memory_mib = 1024;
 		snprintf(vm.image, sizeof(vm.image), "tiny");
 		snprintf(vm.image_id, sizeof(vm.image_id), "img-000000000000");
-		snprintf(vm.network, sizeof(vm.network), "bench");
-		snprintf(vm.ip, sizeof(vm.ip), "10.%hhu.%hhu.%hhu", (unsigned char)(100 + i / 62500),
+		struct vm_nic *nic = &vm.nics[vm.n_nics++];
+		snprintf(nic->network, sizeof(nic->network), "%s", net.name);
+		snprintf(nic->network_id, sizeof(nic->network_id), "%s", net.id);
+		snprintf(nic->ip, sizeof(nic->ip), "10.%hhu.%hhu.%hhu", (unsigned char)(100 + i / 62500),
 			 (unsigned char)((i / 250) % 250), (unsigned char)(i % 250 + 2));
-		id_mac_new(vm.mac);
+		snprintf(nic->mac, sizeof(nic->mac), "52:54:01:%02x:%02x:%02x", (i >> 16) & 255, (i >> 8) & 255, i & 255);
+		vm.firewalls[vm.n_firewalls++] = (struct vm_firewall){0};
+		snprintf(vm.firewalls[0].id, sizeof(vm.firewalls[0].id), "%s", fw.id);
+		snprintf(vm.firewalls[0].name, sizeof(vm.firewalls[0].name), "%s", fw.name);
 		vm.ssh_keys = (char *)"ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIBenchBenchBenchBenchBenchBenchBenchBenchBe bench";
 		vm.ssh_key_file = (char *)"/root/.ssh/id_ed25519.pub";
 		snprintf(vm.ssh_user, sizeof(vm.ssh_user), "root");
