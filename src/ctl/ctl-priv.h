@@ -33,6 +33,8 @@ struct ctl {
 	/* The nftables ruleset: bumped by every change it depends on, and the
 	 * generation last applied (under mu). */
 	uint64_t rules_gen, rules_applied;
+	pthread_cond_t rules_cv;   /* signalled when a generation was tried (under mu) */
+	uint64_t rules_tried;
 	struct ctl_metadata *md;   /* the metadata service's listeners and tokens (metadata.c) */
 	/* SSH-ready probes of booting VMs, kept open across ticks (reconciler thread only) */
 	struct ssh_probe *ssh_probes;
@@ -68,7 +70,7 @@ int networks_init(struct ctl *c, struct err *e);           /* the default networ
 /* Whether want overlaps a network's subnet; other (may be NULL) gets its name. */
 int networks_overlap(struct ctl *c, const struct cidr *want, bool *overlaps, char other[NAME_MAX_LEN + 1],
 		     struct err *e);
-/* Takes down deleted networks and applies the ruleset if stale; true while not done. */
+/* Takes down deleted networks (and their rules). Returns false: nothing to hurry for. */
 bool networks_reconcile(struct ctl *c);
 int network_ensure_host(struct ctl *c, const char *ref, struct err *e);
 /* Rewrites the network's DHCP reservations from the VMs in the store. */
@@ -87,6 +89,10 @@ int firewalls_resolve(struct ctl *c, const char *const *refs, int n, const char 
 /* rules.c */
 /* Something the ruleset depends on changed: apply it again (wakes the reconciler). */
 void ctl_rules_changed(struct ctl *c);
+/* The same, for a change the user waits on (a rule, a forward, a VM's
+ * firewalls): returns when the reconciler has applied it, or tried and
+ * failed (logged; the previous ruleset stays), or after 3 s. */
+void ctl_rules_changed_wait(struct ctl *c);
 /* Renders the ruleset from the store and applies it now. */
 int network_rules_apply(struct ctl *c, struct err *e);
 /* Applies it if a change is not applied yet (a failure is logged and tried

@@ -84,6 +84,7 @@ int ctl_open(struct store *st, struct ctl_options *o, struct ctl **out, struct e
 	c->cfg = o->config;
 	pthread_mutex_init(&c->mu, NULL);
 	pthread_cond_init(&c->cv, NULL);
+	pthread_cond_init(&c->rules_cv, NULL);
 	pthread_mutex_init(&c->builds_mu, NULL);
 	c->rules_gen = 1;   /* apply the ruleset at the first tick: it may be gone (a host reboot) */
 	metadata_init(c);
@@ -120,6 +121,9 @@ static void *loop(void *arg)
 	while (!c->quit) {
 		c->kicked = false;
 		pthread_mutex_unlock(&c->mu);
+		/* First, so a firewall change is in force before anything else
+		 * this tick does, and a new VM's rules before its QEMU starts. */
+		rules_sync(c);
 		bool busy = instances_reconcile(c);
 		busy = volumes_reconcile(c) || busy;
 		busy = snapshots_reconcile(c) || busy;

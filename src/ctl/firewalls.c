@@ -128,7 +128,7 @@ int ctl_firewall_delete(struct ctl *c, const char *ref, struct err *e)
 	if (store_tx_end(c->st, ok, ok ? e : NULL) < 0 || !ok)
 		return -1;
 	log_info("firewall %s: deleted", fw.name);
-	ctl_rules_changed(c);
+	ctl_rules_changed_wait(c);
 	return 0;
 }
 
@@ -157,7 +157,7 @@ int ctl_firewall_rule_add(struct ctl *c, const char *fw_ref, const char *proto, 
 	char what[160];
 	fw_rule_describe(r, what, sizeof(what));
 	log_info("firewall %s: rule %s added: %s", fw.name, r->id, what);
-	ctl_rules_changed(c);
+	ctl_rules_changed_wait(c);
 	return 0;
 }
 
@@ -167,7 +167,7 @@ int ctl_firewall_rule_delete(struct ctl *c, const char *fw_ref, const char *rule
 	if (store_firewall_get(c->st, fw_ref, &fw, e) < 0 || store_fw_rule_delete(c->st, fw.id, rule_id, e) < 0)
 		return -1;
 	log_info("firewall %s: rule %s deleted", fw.name, rule_id);
-	ctl_rules_changed(c);
+	ctl_rules_changed_wait(c);
 	return 0;
 }
 
@@ -188,7 +188,7 @@ int ctl_vm_set_firewalls(struct ctl *c, const char *vm_ref, const char *const *r
 		return -1;
 	}
 	log_info("vm %s: firewalls set (%d)", vm->name, vm->n_firewalls);
-	ctl_rules_changed(c);
+	ctl_rules_changed_wait(c);
 	return 0;
 }
 
@@ -219,7 +219,7 @@ int ctl_vm_expose(struct ctl *c, const char *vm_ref, const char *map, struct for
 		return -1;
 	log_info("vm %s: host port %u/%s forwarded to port %u", f->vm_name, f->host_port, proto_name(f->proto),
 		 f->guest_port);
-	ctl_rules_changed(c);
+	ctl_rules_changed_wait(c);
 	return 0;
 }
 
@@ -237,6 +237,6 @@ int ctl_vm_unexpose(struct ctl *c, const char *vm_ref, const char *host_port, co
 		log_info("vm %s: host port %u/%s no longer forwarded", vm.name, port, proto_name(p));
 	vm_free_fields(&vm);
 	if (rc == 0)
-		ctl_rules_changed(c);
+		ctl_rules_changed_wait(c);
 	return rc;
 }

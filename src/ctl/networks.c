@@ -286,7 +286,7 @@ bool networks_reconcile(struct ctl *c)
 		ctl_rules_changed(c);
 	}
 	free(nets);
-	return rules_sync(c);
+	return false;
 }
 
 int networks_destroy_host(struct ctl *c, struct err *e)

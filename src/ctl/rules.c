@@ -24,6 +24,21 @@ void ctl_rules_changed(struct ctl *c)
 	ctl_kick(c);
 }
 
+void ctl_rules_changed_wait(struct ctl *c)
+{
+	pthread_mutex_lock(&c->mu);
+	uint64_t want = ++c->rules_gen;
+	c->kicked = true;
+	pthread_cond_signal(&c->cv);
+	struct timespec ts;
+	clock_gettime(CLOCK_REALTIME, &ts);
+	ts.tv_sec += 3;
+	while (c->rules_tried < want && c->running)
+		if (pthread_cond_timedwait(&c->rules_cv, &c->mu, &ts) != 0)
+			break;
+	pthread_mutex_unlock(&c->mu);
+}
+
 /* Everything render needs, owned in one place. */
 struct ruleset_data {
 	struct network *nets;
@@ -204,7 +219,8 @@ int network_rules_apply(struct ctl *c, struct err *e)
 bool rules_sync(struct ctl *c)
 {
 	pthread_mutex_lock(&c->mu);
-	bool stale = c->rules_applied != c->rules_gen;
+	uint64_t gen = c->rules_gen;
+	bool stale = c->rules_applied != gen;
 	pthread_mutex_unlock(&c->mu);
 	if (!stale)
 		return false;
@@ -213,5 +229,10 @@ bool rules_sync(struct ctl *c)
 		log_error("firewall: the previous rules stay in force (tried again in %d ms): %s", TICK_MS, e.msg);
 	else
 		log_debug("firewall: rules applied");
+	pthread_mutex_lock(&c->mu);
+	if (c->rules_tried < gen)
+		c->rules_tried = gen;
+	pthread_cond_broadcast(&c->rules_cv);
+	pthread_mutex_unlock(&c->mu);
 	return false;   /* a failure is tried again at the next idle tick, not at once */
 }
