@@ -17,7 +17,11 @@ struct api_req {
 	const char *body;                  /* NUL-terminated, may be empty */
 	size_t body_len;
 	struct ctl *ctl;
+	void *conn;                        /* the MHD connection, for api_query */
 };
+
+/* The value of a query parameter ("?limit=100"), or NULL. */
+const char *api_query(const struct api_req *req, const char *key);
 
 struct api_resp {
 	int status;

@@ -122,7 +122,9 @@ static enum MHD_Result send_resp(struct MHD_Connection *conn, struct api_resp *r
 	size_t len;
 	const char *type;
 	if (resp->json) {
-		data = json_dumps(resp->json, JSON_INDENT(2) | JSON_ENCODE_ANY);
+		/* Compact: a third smaller than indented, and as cheap to make.
+		 * The CLI indents what it prints. */
+		data = json_dumps(resp->json, JSON_COMPACT | JSON_ENCODE_ANY);
 		len = strlen(data);
 		type = "application/json";
 	} else {
@@ -211,7 +213,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *connection, 
 		return MHD_YES;
 	}
 	struct api_req req = {.method = method, .path = url, .ctl = l->srv->ctl,
-			      .body = c->body.data ? c->body.data : "", .body_len = c->body.len};
+			      .body = c->body.data ? c->body.data : "", .body_len = c->body.len, .conn = connection};
 	struct api_resp resp = {0};
 	if (c->too_large) {
 		struct err e = {0};
@@ -496,6 +498,11 @@ void api_stop(struct api_server *s)
 }
 
 /* --- helpers for handlers ------------------------------------------------ */
+
+const char *api_query(const struct api_req *req, const char *key)
+{
+	return req->conn ? MHD_lookup_connection_value(req->conn, MHD_GET_ARGUMENT_KIND, key) : NULL;
+}
 
 void api_json(struct api_resp *resp, int status, json_t *json)
 {

@@ -6,20 +6,41 @@
 #include "api/body-priv.h"
 #include "util/str.h"
 
+/* GET /v1/vms[?limit=N][&page_token=T]: one page, by name; next_page_token
+ * (the last name) when more follow. A page costs the same however many VMs
+ * there are. */
+#define VM_PAGE_DEFAULT 100
+#define VM_PAGE_MAX 1000
+
 static void list_vms(const struct api_req *req, struct api_resp *resp)
 {
+	struct err e = {0};
+	const char *limit_text = api_query(req, "limit"), *token = api_query(req, "page_token");
+	long limit = VM_PAGE_DEFAULT;
+	if (limit_text) {
+		char *end = NULL;
+		limit = strtol(limit_text, &end, 10);
+		if (!*limit_text || *end || limit < 1 || limit > VM_PAGE_MAX) {
+			err_set(&e, ERR_INVALID, "limit \"%.32s\" must be a number from 1 to %d", limit_text, VM_PAGE_MAX);
+			api_error(resp, &e);
+			return;
+		}
+	}
 	struct vm *vms = NULL;
 	int n = 0;
-	struct err e = {0};
-	if (store_vm_list(ctl_store(req->ctl), &vms, &n, &e) < 0) {
+	bool more = false;
+	if (store_vm_page(ctl_store(req->ctl), token, (int)limit, &vms, &n, &more, &e) < 0) {
 		api_error(resp, &e);
 		return;
 	}
 	json_t *arr = json_array();
 	for (int i = 0; i < n; i++)
 		json_array_append_new(arr, vm_to_json(&vms[i]));
+	json_t *body = json_pack("{s:o}", "vms", arr);
+	if (more)
+		json_object_set_new(body, "next_page_token", json_string(vms[n - 1].name));
 	vm_list_free(vms, n);
-	api_json(resp, 200, json_pack("{s:o}", "vms", arr));
+	api_json(resp, 200, body);
 }
 
 static void get_vm(const struct api_req *req, struct api_resp *resp)

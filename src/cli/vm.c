@@ -248,9 +248,32 @@ static void print_vms(struct cli_ctx *ctx, const json_t *j)
 	table_free(t);
 }
 
+/* Every page of GET /v1/vms as one {"vms": [...]}. */
 static int vm_list(struct cli_ctx *ctx, const struct args *a)
 {
-	return cli_show(ctx, a, "/v1/vms", print_vms);
+	json_t *all = json_array();
+	autofree char *token = NULL;
+	do {
+		/* Names are DNS labels: nothing to escape in the query. */
+		autofree char *path = token ? xasprintf("/v1/vms?limit=1000&page_token=%s", token)
+					    : xstrdup("/v1/vms?limit=1000");
+		json_t *page = cli_get(ctx, path);
+		if (!page) {
+			json_decref(all);
+			return CLI_EXIT_FAILED;
+		}
+		json_array_extend(all, json_object_get(page, "vms"));
+		free(token);
+		token = xstrdup(cli_jstr(page, "next_page_token"));
+		json_decref(page);
+	} while (token);
+	json_t *j = json_pack("{s:o}", "vms", all);
+	if (args_has(a, "json"))
+		cli_print_json(ctx, j);
+	else
+		print_vms(ctx, j);
+	json_decref(j);
+	return CLI_EXIT_OK;
 }
 
 static void show_time(struct cli_ctx *ctx, const char *label, const char *ts)

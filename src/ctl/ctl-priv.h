@@ -14,6 +14,15 @@
 /* The reconciler's idle tick (ctl.c). */
 #define TICK_MS 500
 
+/* The VMs as the instance reconciler last read them (instances.c). */
+struct vm_cache {
+	struct vm *vms;
+	int n;
+	bool valid, busy;       /* busy: some VM was between states */
+	int64_t changes;        /* store_change_count() before that read */
+	int64_t loaded_at;      /* ms, monotonic */
+};
+
 struct ctl {
 	struct store *st;
 	char *state_dir;
@@ -36,6 +45,7 @@ struct ctl {
 	pthread_cond_t rules_cv;   /* signalled when a generation was tried (under mu) */
 	uint64_t rules_tried;
 	struct ctl_metadata *md;   /* the metadata service's listeners and tokens (metadata.c) */
+	struct vm_cache vm_cache;   /* reconciler thread only */
 	/* SSH-ready probes of booting VMs, kept open across ticks (reconciler thread only) */
 	struct ssh_probe *ssh_probes;
 	int n_ssh_probes;

@@ -59,7 +59,8 @@ static bool input_valid(const struct nft_ruleset *rs)
 		}
 		for (int k = 0; k < vm->n_rules; k++) {
 			const struct nft_rule *r = &vm->rules[k];
-			if (r->from_cidr && !cidr_valid(r->from_cidr))
+			if ((r->from_cidr && !cidr_valid(r->from_cidr)) ||
+			    (r->proto != PROTO_TCP && r->proto != PROTO_UDP && r->proto != PROTO_ICMP && r->proto != PROTO_ALL))
 				return false;
 			for (int j = 0; j < r->n_from_ips; j++)
 				if (!ip_valid(r->from_ips[j]))

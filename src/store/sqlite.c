@@ -104,6 +104,18 @@ void store_close(struct store *st)
 	free(st);
 }
 
+int64_t store_change_count(struct store *st)
+{
+	pthread_mutex_lock(&st->lock);
+	int64_t n = sqlite3_total_changes64(st->db);
+	sqlite3_stmt *s = NULL;
+	if (sqlite3_prepare_v2(st->db, "PRAGMA data_version", -1, &s, NULL) == SQLITE_OK && sqlite3_step(s) == SQLITE_ROW)
+		n += (int64_t)sqlite3_column_int64(s, 0) << 32;   /* other connections' commits */
+	sqlite3_finalize(s);
+	pthread_mutex_unlock(&st->lock);
+	return n;
+}
+
 int store_tx_begin(struct store *st, struct err *e)
 {
 	pthread_mutex_lock(&st->lock);
@@ -382,7 +394,8 @@ static void vm_fill(sqlite3_stmt *s, void *out)
 }
 
 /* The NICs and firewalls of VMs live in their own tables; this attaches
- * them to VMs already read, vms[0..n) in id order (vm_id NULL: every VM's). */
+ * them to VMs already read, vms[0..n) in id order: every VM's rows when
+ * all, else those of these VMs. */
 static struct vm *vm_cursor(struct vm *vms, int n, int *k, const char *id)
 {
 	while (*k < n && strcmp(vms[*k].id, id) < 0)
@@ -390,18 +403,36 @@ static struct vm *vm_cursor(struct vm *vms, int n, int *k, const char *id)
 	return (*k < n && strcmp(vms[*k].id, id) == 0) ? &vms[*k] : NULL;
 }
 
-static int vm_attach_children(struct store *st, struct vm *vms, int n, const char *vm_id, struct err *e)
+/* "SELECT … WHERE <col> IN (?,?,…) ORDER BY …" for these VMs, or unfiltered. */
+static sqlite3_stmt *children_query(struct store *st, const char *head, const char *col, const char *order,
+				    const struct vm *vms, int n, bool all, struct err *e)
 {
-	const char *nic_sql =
-		"SELECT n.vm_id, n.network_id, COALESCE(net.name, ''), n.ip, n.mac FROM nics n "
-		"LEFT JOIN networks net ON net.id = n.network_id WHERE ?1 IS NULL OR n.vm_id = ?1 ORDER BY n.vm_id, n.idx";
-	const char *fw_sql =
-		"SELECT v.vm_id, v.firewall_id, COALESCE(f.name, '') FROM vm_firewalls v "
-		"LEFT JOIN firewalls f ON f.id = v.firewall_id WHERE ?1 IS NULL OR v.vm_id = ?1 ORDER BY v.vm_id, v.idx";
-	sqlite3_stmt *s = prep(st, nic_sql, e);
+	struct sbuf q = {0};
+	sbuf_add(&q, head);
+	if (!all) {
+		sbuf_addf(&q, " WHERE %s IN (", col);
+		for (int i = 0; i < n; i++)
+			sbuf_add(&q, i ? ",?" : "?");
+		sbuf_add(&q, ")");
+	}
+	sbuf_addf(&q, " ORDER BY %s", order);
+	autofree char *sql = sbuf_take(&q);
+	sqlite3_stmt *s = prep(st, sql, e);
+	for (int i = 0; s && !all && i < n; i++)
+		bind_text(s, i + 1, vms[i].id);
+	return s;
+}
+
+static int vm_attach_children(struct store *st, struct vm *vms, int n, bool all, struct err *e)
+{
+	if (n == 0)
+		return 0;
+	sqlite3_stmt *s = children_query(st,
+					 "SELECT n.vm_id, n.network_id, COALESCE(net.name, ''), n.ip, n.mac FROM nics n "
+					 "LEFT JOIN networks net ON net.id = n.network_id",
+					 "n.vm_id", "n.vm_id, n.idx", vms, n, all, e);
 	if (!s)
 		return -1;
-	bind_text(s, 1, vm_id);
 	int rc, k = 0;
 	while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
 		struct vm *vm = vm_cursor(vms, n, &k, (const char *)sqlite3_column_text(s, 0));
@@ -416,9 +447,12 @@ static int vm_attach_children(struct store *st, struct vm *vms, int n, const cha
 	sqlite3_finalize(s);
 	if (rc != SQLITE_DONE)
 		return db_err(st, e, "reading NICs");
-	if (!(s = prep(st, fw_sql, e)))
+	s = children_query(st,
+			   "SELECT v.vm_id, v.firewall_id, COALESCE(f.name, '') FROM vm_firewalls v "
+			   "LEFT JOIN firewalls f ON f.id = v.firewall_id",
+			   "v.vm_id", "v.vm_id, v.idx", vms, n, all, e);
+	if (!s)
 		return -1;
-	bind_text(s, 1, vm_id);
 	k = 0;
 	while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
 		struct vm *vm = vm_cursor(vms, n, &k, (const char *)sqlite3_column_text(s, 0));
@@ -440,7 +474,7 @@ static int vm_get_locked(struct store *st, const char *ref, struct vm *out, stru
 	bind_text(s, 1, ref);
 	if (get_one(st, s, vm_fill, out, "VM", ref, e) < 0)
 		return -1;
-	if (vm_attach_children(st, out, 1, out->id, e) < 0) {
+	if (vm_attach_children(st, out, 1, false, e) < 0) {
 		vm_free_fields(out);
 		return -1;
 	}
@@ -490,7 +524,7 @@ static int vm_list_locked(struct store *st, struct vm **out, int *n, struct err 
 		return -1;
 	if (list_all(st, s, sizeof(struct vm), vm_fill, (void **)out, n, e) < 0)
 		return -1;
-	if (vm_attach_children(st, *out, *n, NULL, e) < 0) {
+	if (vm_attach_children(st, *out, *n, true, e) < 0) {
 		vm_list_free(*out, *n);
 		*out = NULL;
 		return -1;
@@ -502,6 +536,40 @@ static int vm_list_locked(struct store *st, struct vm **out, int *n, struct err 
 int store_vm_list(struct store *st, struct vm **out, int *n, struct err *e)
 {
 	LOCKED(st, vm_list_locked(st, out, n, e));
+}
+
+static int cmp_vm_id(const void *a, const void *b)
+{
+	return strcmp(((const struct vm *)a)->id, ((const struct vm *)b)->id);
+}
+
+static int vm_page_locked(struct store *st, const char *after, int limit, struct vm **out, int *n, bool *more,
+			  struct err *e)
+{
+	sqlite3_stmt *s = prep(st, "SELECT " VM_COLS " FROM vms WHERE name > ?1 ORDER BY name LIMIT ?2", e);
+	if (!s)
+		return -1;
+	bind_text(s, 1, after ? after : "");
+	sqlite3_bind_int(s, 2, limit + 1);   /* one more says whether there is a next page */
+	if (list_all(st, s, sizeof(struct vm), vm_fill, (void **)out, n, e) < 0)
+		return -1;
+	*more = *n > limit;
+	if (*more)
+		vm_free_fields(&(*out)[--*n]);
+	qsort(*out, (size_t)*n, sizeof(struct vm), cmp_vm_id);
+	if (vm_attach_children(st, *out, *n, false, e) < 0) {
+		vm_list_free(*out, *n);
+		*out = NULL;
+		return -1;
+	}
+	qsort(*out, (size_t)*n, sizeof(struct vm), cmp_vm_name);
+	return 0;
+}
+
+int store_vm_page(struct store *st, const char *after, int limit, struct vm **out, int *n, bool *more,
+		  struct err *e)
+{
+	LOCKED(st, vm_page_locked(st, after, limit, out, n, more, e));
 }
 
 static int vm_update_locked(struct store *st, const struct vm *vm, struct err *e)

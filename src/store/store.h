@@ -12,6 +12,7 @@
 #pragma once
 
 #include <stdbool.h>
+#include <stdint.h>
 
 #include "model/firewall.h"
 #include "model/image.h"
@@ -33,10 +34,20 @@ void store_close(struct store *st);
 int store_tx_begin(struct store *st, struct err *e);
 int store_tx_end(struct store *st, bool ok, struct err *e);
 
+/* A number that changes whenever any row of the store changed, by this
+ * process or another: equal numbers mean nothing was written in between.
+ * Cheap; for reconcilers that skip work when nothing changed. */
+int64_t store_change_count(struct store *st);
+
 /* VMs */
 int store_vm_insert(struct store *st, const struct vm *vm, struct err *e);   /* name taken: ERR_CONFLICT */
 int store_vm_get(struct store *st, const char *ref, struct vm *out, struct err *e); /* ERR_NOT_FOUND */
 int store_vm_list(struct store *st, struct vm **out, int *n, struct err *e);  /* ordered by name */
+/* At most limit VMs whose names sort after after (NULL: from the start), by
+ * name; *more says whether others follow. The cost follows limit, not the
+ * number of VMs. */
+int store_vm_page(struct store *st, const char *after, int limit, struct vm **out, int *n, bool *more,
+		  struct err *e);
 int store_vm_update(struct store *st, const struct vm *vm, struct err *e);   /* whole row by id */
 /* What a reconciler saves: the status always; power, reboot and force_stop
  * only if the spec's generation is still vm->generation (the API did not

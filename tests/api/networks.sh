@@ -198,6 +198,22 @@ like "$("$NUBO" vm ports web9)" '18443 +443 +tcp' "nubo vm ports"
 like "$("$NUBO" vm unexpose web9 18443 2>&1)" 'no longer forwarded' "nubo vm unexpose"
 like "$("$NUBO" vm set-firewall web9 default 2>&1)" 'now in firewall default' "nubo vm set-firewall"
 
+# --- paging the VM list ----------------------------------------------------------------
+api POST /v1/vms '{"name":"web8","type":"nano"}' >/dev/null
+r=$(api GET '/v1/vms?limit=1')
+is "$(body_of "$r" | jq -r '[.vms[].name] | join(",")') $(body_of "$r" | jq -r .next_page_token)" "web8 web8" \
+	"a page of one VM, and the token of the next"
+r=$(api GET '/v1/vms?limit=1&page_token=web8')
+is "$(body_of "$r" | jq -r '[.vms[].name] | join(",")') $(body_of "$r" | jq -r .next_page_token)" "web9 null" \
+	"the last page has no next token"
+is "$(body_of "$(api GET /v1/vms)" | jq '.vms | length')" 2 "without a limit, a page of up to 100"
+for bad in 0 1001 abc -5 ''; do
+	r=$(api GET "/v1/vms?limit=$bad")
+	is "$(status_of "$r")" 400 "limit=$bad is 400"
+done
+like "$(err_of "$(api GET '/v1/vms?limit=abc')")" 'limit "abc" must be a number from 1 to 1000' "the error names the value"
+like "$("$NUBO" vm list | tr '\n' ' ')" 'web8 .* web9 ' "nubo vm list walks every page"
+
 nubod_stop
 ok $? "nubod exits cleanly on SIGTERM"
 grep -Eq "Sanitizer|runtime error" "$T_LOG"

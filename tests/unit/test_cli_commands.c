@@ -462,8 +462,12 @@ static void test_vm_list_shows_age_and_missing_ip(void **state)
 		"{\"vms\":[{\"name\":\"db\",\"state\":\"stopped\",\"type\":\"large\",\"image\":\"debian-12\",\"ip\":\"10.77.12.9\",\"created_at\":\"%s\"},"
 		"{\"name\":\"web1\",\"state\":\"pending\",\"type\":\"small\",\"image\":\"tiny\",\"ip\":null,\"created_at\":\"%s\"}]}",
 		old, recent);
-	const struct canned script[] = {{"GET /v1/vms", 200, vms, NULL}};
-	fake_start(script, 1);
+	/* The CLI asks for big pages and follows next_page_token. */
+	const char *page2 = "{\"vms\":[]}";
+	autofree char *page1 = xasprintf("%.*s,\"next_page_token\":\"web1\"}", (int)strlen(vms) - 1, vms);
+	const struct canned script[] = {{"GET /v1/vms?limit=1000", 200, page1, NULL},
+					{"GET /v1/vms?limit=1000&page_token=web1", 200, page2, NULL}};
+	fake_start(script, 2);
 	struct run r = nubo("vm", "list", NULL);
 	assert_int_equal(r.rc, 0);
 	/* The recent VM may be 4s or 5s old by the time the table is drawn. */

@@ -443,6 +443,12 @@ static void test_nft_rejects_injection(void **state)
 	nic = t_nics2[0];
 	nic.net = 7;   /* no such network */
 	assert_null(nft_ruleset_render(&rs));
+	nic = t_nics2[0];
+	struct nft_rule rule = t_rules2[0];
+	vm.rules = &rule;
+	vm.n_rules = 1;
+	rule.proto = (enum proto)42;   /* would render a bare "accept" */
+	assert_null(nft_ruleset_render(&rs));
 	struct err e = {0};
 	assert_true(nft_apply(NULL, &e) < 0);
 }
