@@ -90,7 +90,7 @@ struct api_fw_rule_add {
 	json_t *json;
 	const char *proto;     /* never NULL */
 	const char *port, *from, *from_firewall;
-	char port_buf[16];
+	char port_buf[API_PORT_BUF];
 };
 bool api_fw_rule_add_parse(const struct api_req *req, struct api_resp *resp, struct api_fw_rule_add *out);
 
