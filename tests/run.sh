@@ -5,7 +5,7 @@
 #   api   a real nubod (host in dry-run)       tests/api/*.sh
 #   e2e   real QEMU, dnsmasq, nftables (root)  tests/e2e/*.sh
 #   asan  unit and api again, built with AddressSanitizer and UBSan
-#   fuzz  every libFuzzer harness for FUZZ_SECONDS (10) each  tests/fuzz
+#   fuzz  every libFuzzer harness for FUZZ_SECONDS (8) each   tests/fuzz
 #
 # Every suite speaks TAP ("ok N - what" / "not ok N - what"); this script
 # counts the lines. NUBO_SUITES="unit api" runs a subset.

@@ -54,8 +54,10 @@ bool api_opt_string(json_t *obj, const char *key, const char **out, struct api_r
 bool api_opt_bool(json_t *obj, const char *key, bool dflt, bool *out, struct api_resp *resp);
 /* A list of strings; *out (free it) points into obj. */
 bool api_opt_string_list(json_t *obj, const char *key, const char ***out, int *n, struct api_resp *resp);
-/* A port or range given as a number or a string; *out is text (in buf or obj). */
-bool api_opt_port(json_t *obj, const char *key, char buf[16], const char **out, struct api_resp *resp);
+/* A port or range given as a number or a string; *out is text (in buf or obj).
+ * buf holds any JSON integer in full, so an error names the number as sent. */
+#define API_PORT_BUF 24
+bool api_opt_port(json_t *obj, const char *key, char buf[API_PORT_BUF], const char **out, struct api_resp *resp);
 
 /* The route tables of each resource file. */
 extern const struct api_route api_vm_routes[];

@@ -68,3 +68,52 @@ struct api_snapshot_create {
 	const char *vm, *volume, *name;
 };
 bool api_snapshot_create_parse(const struct api_req *req, struct api_resp *resp, struct api_snapshot_create *out);
+
+/* POST /v1/networks. name and cidr may be NULL (ctl picks defaults). */
+struct api_network_create {
+	json_t *json;
+	const char *name, *cidr;
+	bool nat;              /* true unless the body says false */
+};
+bool api_network_create_parse(const struct api_req *req, struct api_resp *resp, struct api_network_create *out);
+
+/* POST /v1/firewalls. name and description may be NULL. */
+struct api_firewall_create {
+	json_t *json;
+	const char *name, *description;
+};
+bool api_firewall_create_parse(const struct api_req *req, struct api_resp *resp, struct api_firewall_create *out);
+
+/* POST /v1/firewalls/{}/rules. port is a string as given, or a JSON number
+ * printed into port_buf (so out must not be copied while port is in use). */
+struct api_fw_rule_add {
+	json_t *json;
+	const char *proto;     /* never NULL */
+	const char *port, *from, *from_firewall;
+	char port_buf[API_PORT_BUF];
+};
+bool api_fw_rule_add_parse(const struct api_req *req, struct api_resp *resp, struct api_fw_rule_add *out);
+
+/* PUT /v1/vms/{}/firewalls: the complete list (none or empty: no firewall
+ * given). names is allocated: free with api_vm_firewalls_free. */
+struct api_vm_firewalls {
+	json_t *json;
+	const char **names;
+	int n;
+};
+bool api_vm_firewalls_parse(const struct api_req *req, struct api_resp *resp, struct api_vm_firewalls *out);
+void api_vm_firewalls_free(struct api_vm_firewalls *b);
+
+/* POST /v1/vms/{}/forwards */
+struct api_forward_add {
+	json_t *json;
+	const char *ports;     /* never NULL: "HOST:GUEST[/PROTO]" as given, read by ctl */
+};
+bool api_forward_add_parse(const struct api_req *req, struct api_resp *resp, struct api_forward_add *out);
+
+/* POST /v1/tokens: the name is checked as a VM name is (vm_name_validate). */
+struct api_token_create {
+	json_t *json;
+	const char *name;      /* never NULL */
+};
+bool api_token_create_parse(const struct api_req *req, struct api_resp *resp, struct api_token_create *out);

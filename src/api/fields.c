@@ -52,7 +52,7 @@ bool api_opt_string_list(json_t *obj, const char *key, const char ***out, int *n
 	return true;
 }
 
-bool api_opt_port(json_t *obj, const char *key, char buf[16], const char **out, struct api_resp *resp)
+bool api_opt_port(json_t *obj, const char *key, char buf[API_PORT_BUF], const char **out, struct api_resp *resp)
 {
 	json_t *v = json_object_get(obj, key);
 	*out = NULL;
@@ -65,7 +65,7 @@ bool api_opt_port(json_t *obj, const char *key, char buf[16], const char **out, 
 	if (!json_is_integer(v))
 		return bad(resp, key, "a port (80) or a range (\"8000-8100\")");
 	/* Out-of-range numbers keep their value so the error names it. */
-	snprintf(buf, 16, "%lld", (long long)json_integer_value(v));
+	snprintf(buf, API_PORT_BUF, "%lld", (long long)json_integer_value(v));
 	*out = buf;
 	return true;
 }

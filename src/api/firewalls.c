@@ -1,8 +1,10 @@
 /* firewalls: /v1/firewalls, their rules, and the firewall and port-forward
  * settings of VMs (/v1/vms/{}/firewalls, /v1/vms/{}/forwards). */
 #include <stdlib.h>
+#include <string.h>
 
 #include "api/api-priv.h"
+#include "api/body-priv.h"
 
 static json_t *firewall_json(const struct api_req *req, const struct firewall *fw, bool with_rules)
 {
@@ -44,22 +46,35 @@ static void get_firewall(const struct api_req *req, struct api_resp *resp)
 		api_json(resp, 200, firewall_json(req, &fw, true));
 }
 
-static void create_firewall(const struct api_req *req, struct api_resp *resp)
+bool api_firewall_create_parse(const struct api_req *req, struct api_resp *resp, struct api_firewall_create *out)
 {
 	static const char *const fields[] = {"name", "description", NULL};
+	memset(out, 0, sizeof(*out));
 	json_t *body = api_body_object(req, resp, false);
-	const char *name = NULL, *desc = NULL;
+	if (!body)
+		return false;
+	if (!api_check_fields(body, fields, resp) || !api_opt_string(body, "name", &out->name, resp) ||
+	    !api_opt_string(body, "description", &out->description, resp)) {
+		json_decref(body);
+		memset(out, 0, sizeof(*out));
+		return false;
+	}
+	out->json = body;
+	return true;
+}
+
+static void create_firewall(const struct api_req *req, struct api_resp *resp)
+{
+	struct api_firewall_create b;
 	struct firewall fw;
 	struct err e = {0};
-	if (!body || !api_check_fields(body, fields, resp) || !api_opt_string(body, "name", &name, resp) ||
-	    !api_opt_string(body, "description", &desc, resp)) {
-		/* answered */
-	} else if (ctl_firewall_create(req->ctl, name, desc, &fw, &e) < 0) {
+	if (!api_firewall_create_parse(req, resp, &b))
+		return;
+	if (ctl_firewall_create(req->ctl, b.name, b.description, &fw, &e) < 0)
 		api_error(resp, &e);
-	} else {
+	else
 		api_json(resp, 201, firewall_json(req, &fw, true));
-	}
-	json_decref(body);
+	json_decref(b.json);
 }
 
 static void delete_firewall(const struct api_req *req, struct api_resp *resp)
@@ -89,27 +104,43 @@ static void list_rules(const struct api_req *req, struct api_resp *resp)
 	api_json(resp, 200, json_pack("{s:o}", "rules", arr));
 }
 
-static void add_rule(const struct api_req *req, struct api_resp *resp)
+bool api_fw_rule_add_parse(const struct api_req *req, struct api_resp *resp, struct api_fw_rule_add *out)
 {
 	static const char *const fields[] = {"proto", "port", "from", "from_firewall", NULL};
+	memset(out, 0, sizeof(*out));
 	json_t *body = api_body_object(req, resp, false);
-	const char *proto = NULL, *port = NULL, *from = NULL, *from_fw = NULL;
-	char port_buf[16];
-	struct fw_rule r;
-	struct err e = {0};
-	if (!body || !api_check_fields(body, fields, resp) || !api_opt_string(body, "proto", &proto, resp) ||
-	    !api_opt_port(body, "port", port_buf, &port, resp) || !api_opt_string(body, "from", &from, resp) ||
-	    !api_opt_string(body, "from_firewall", &from_fw, resp)) {
+	if (!body)
+		return false;
+	if (!api_check_fields(body, fields, resp) || !api_opt_string(body, "proto", &out->proto, resp) ||
+	    !api_opt_port(body, "port", out->port_buf, &out->port, resp) ||
+	    !api_opt_string(body, "from", &out->from, resp) ||
+	    !api_opt_string(body, "from_firewall", &out->from_firewall, resp)) {
 		/* answered */
-	} else if (!proto) {
+	} else if (!out->proto) {
+		struct err e = {0};
 		err_set(&e, ERR_INVALID, "field \"proto\" is required: tcp, udp, icmp or all");
 		api_error(resp, &e);
-	} else if (ctl_firewall_rule_add(req->ctl, req->args[0], proto, port, from, from_fw, &r, &e) < 0) {
-		api_error(resp, &e);
 	} else {
-		api_json(resp, 201, fw_rule_to_json(&r));
+		out->json = body;
+		return true;
 	}
 	json_decref(body);
+	memset(out, 0, sizeof(*out));
+	return false;
+}
+
+static void add_rule(const struct api_req *req, struct api_resp *resp)
+{
+	struct api_fw_rule_add b;
+	struct fw_rule r;
+	struct err e = {0};
+	if (!api_fw_rule_add_parse(req, resp, &b))
+		return;
+	if (ctl_firewall_rule_add(req->ctl, req->args[0], b.proto, b.port, b.from, b.from_firewall, &r, &e) < 0)
+		api_error(resp, &e);
+	else
+		api_json(resp, 201, fw_rule_to_json(&r));
+	json_decref(b.json);
 }
 
 static void delete_rule(const struct api_req *req, struct api_resp *resp)
@@ -121,24 +152,46 @@ static void delete_rule(const struct api_req *req, struct api_resp *resp)
 		resp->status = 204;
 }
 
-static void set_vm_firewalls(const struct api_req *req, struct api_resp *resp)
+bool api_vm_firewalls_parse(const struct api_req *req, struct api_resp *resp, struct api_vm_firewalls *out)
 {
 	static const char *const fields[] = {"firewalls", NULL};
+	memset(out, 0, sizeof(*out));
 	json_t *body = api_body_object(req, resp, false);
-	const char **names = NULL;
-	int n = 0;
+	if (!body)
+		return false;
+	if (!api_check_fields(body, fields, resp) ||
+	    !api_opt_string_list(body, "firewalls", &out->names, &out->n, resp)) {
+		json_decref(body);
+		memset(out, 0, sizeof(*out));
+		return false;
+	}
+	out->json = body;
+	return true;
+}
+
+void api_vm_firewalls_free(struct api_vm_firewalls *b)
+{
+	if (!b)
+		return;
+	free(b->names);
+	json_decref(b->json);
+	memset(b, 0, sizeof(*b));
+}
+
+static void set_vm_firewalls(const struct api_req *req, struct api_resp *resp)
+{
+	struct api_vm_firewalls b;
 	struct vm vm;
 	struct err e = {0};
-	if (!body || !api_check_fields(body, fields, resp) || !api_opt_string_list(body, "firewalls", &names, &n, resp)) {
-		/* answered */
-	} else if (ctl_vm_set_firewalls(req->ctl, req->args[0], names, n, &vm, &e) < 0) {
+	if (!api_vm_firewalls_parse(req, resp, &b))
+		return;
+	if (ctl_vm_set_firewalls(req->ctl, req->args[0], b.names, b.n, &vm, &e) < 0) {
 		api_error(resp, &e);
 	} else {
 		api_json(resp, 200, vm_to_json(&vm));
 		vm_free_fields(&vm);
 	}
-	free(names);
-	json_decref(body);
+	api_vm_firewalls_free(&b);
 }
 
 static void list_forwards(const struct api_req *req, struct api_resp *resp)
@@ -164,24 +217,40 @@ static void list_forwards(const struct api_req *req, struct api_resp *resp)
 	api_json(resp, 200, json_pack("{s:o}", "forwards", arr));
 }
 
-static void add_forward(const struct api_req *req, struct api_resp *resp)
+bool api_forward_add_parse(const struct api_req *req, struct api_resp *resp, struct api_forward_add *out)
 {
 	static const char *const fields[] = {"ports", NULL};
+	memset(out, 0, sizeof(*out));
 	json_t *body = api_body_object(req, resp, false);
-	const char *ports = NULL;
-	struct forward f;
-	struct err e = {0};
-	if (!body || !api_check_fields(body, fields, resp) || !api_opt_string(body, "ports", &ports, resp)) {
+	if (!body)
+		return false;
+	if (!api_check_fields(body, fields, resp) || !api_opt_string(body, "ports", &out->ports, resp)) {
 		/* answered */
-	} else if (!ports) {
+	} else if (!out->ports) {
+		struct err e = {0};
 		err_set(&e, ERR_INVALID, "field \"ports\" is required: HOST:GUEST, e.g. 8080:80 or 5353:53/udp");
 		api_error(resp, &e);
-	} else if (ctl_vm_expose(req->ctl, req->args[0], ports, &f, &e) < 0) {
-		api_error(resp, &e);
 	} else {
-		api_json(resp, 201, forward_to_json(&f));
+		out->json = body;
+		return true;
 	}
 	json_decref(body);
+	memset(out, 0, sizeof(*out));
+	return false;
+}
+
+static void add_forward(const struct api_req *req, struct api_resp *resp)
+{
+	struct api_forward_add b;
+	struct forward f;
+	struct err e = {0};
+	if (!api_forward_add_parse(req, resp, &b))
+		return;
+	if (ctl_vm_expose(req->ctl, req->args[0], b.ports, &f, &e) < 0)
+		api_error(resp, &e);
+	else
+		api_json(resp, 201, forward_to_json(&f));
+	json_decref(b.json);
 }
 
 /* DELETE /v1/vms/{vm}/forwards/{host_port}[/{proto}] */

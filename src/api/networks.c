@@ -1,7 +1,9 @@
 /* networks: the /v1/networks endpoints. */
 #include <stdlib.h>
+#include <string.h>
 
 #include "api/api-priv.h"
+#include "api/body-priv.h"
 
 static json_t *network_json(const struct api_req *req, const struct network *net)
 {
@@ -37,23 +39,35 @@ static void get_network(const struct api_req *req, struct api_resp *resp)
 		api_json(resp, 200, network_json(req, &net));
 }
 
-static void create_network(const struct api_req *req, struct api_resp *resp)
+bool api_network_create_parse(const struct api_req *req, struct api_resp *resp, struct api_network_create *out)
 {
 	static const char *const fields[] = {"name", "cidr", "nat", NULL};
+	memset(out, 0, sizeof(*out));
 	json_t *body = api_body_object(req, resp, false);
-	const char *name = NULL, *cidr = NULL;
-	bool nat = true;
+	if (!body)
+		return false;
+	if (!api_check_fields(body, fields, resp) || !api_opt_string(body, "name", &out->name, resp) ||
+	    !api_opt_string(body, "cidr", &out->cidr, resp) || !api_opt_bool(body, "nat", true, &out->nat, resp)) {
+		json_decref(body);
+		memset(out, 0, sizeof(*out));
+		return false;
+	}
+	out->json = body;
+	return true;
+}
+
+static void create_network(const struct api_req *req, struct api_resp *resp)
+{
+	struct api_network_create b;
 	struct network net;
 	struct err e = {0};
-	if (!body || !api_check_fields(body, fields, resp) || !api_opt_string(body, "name", &name, resp) ||
-	    !api_opt_string(body, "cidr", &cidr, resp) || !api_opt_bool(body, "nat", true, &nat, resp)) {
-		/* answered */
-	} else if (ctl_network_create(req->ctl, name, cidr, nat, &net, &e) < 0) {
+	if (!api_network_create_parse(req, resp, &b))
+		return;
+	if (ctl_network_create(req->ctl, b.name, b.cidr, b.nat, &net, &e) < 0)
 		api_error(resp, &e);
-	} else {
+	else
 		api_json(resp, 201, network_json(req, &net));
-	}
-	json_decref(body);
+	json_decref(b.json);
 }
 
 static void delete_network(const struct api_req *req, struct api_resp *resp)

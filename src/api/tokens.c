@@ -13,6 +13,7 @@
 #include <strings.h>
 
 #include "api/api-priv.h"
+#include "api/body-priv.h"
 #include "util/log.h"
 #include "util/timeutil.h"
 
@@ -49,33 +50,48 @@ static void get_token(const struct api_req *req, struct api_resp *resp)
 		api_json(resp, 200, token_to_json(&t));
 }
 
-static void create_token(const struct api_req *req, struct api_resp *resp)
+bool api_token_create_parse(const struct api_req *req, struct api_resp *resp, struct api_token_create *out)
 {
 	static const char *const fields[] = {"name", NULL};
+	memset(out, 0, sizeof(*out));
 	json_t *body = api_body_object(req, resp, false);
-	const char *name = NULL;
+	if (!body)
+		return false;
 	struct err e = {0};
-	if (!body || !api_check_fields(body, fields, resp) || !api_opt_string(body, "name", &name, resp)) {
+	if (!api_check_fields(body, fields, resp) || !api_opt_string(body, "name", &out->name, resp)) {
 		/* answered */
-	} else if (vm_name_validate(name, "name", &e) < 0) {
+	} else if (vm_name_validate(out->name, "name", &e) < 0) {
 		api_error(resp, &e);
 	} else {
-		struct token t = {0};
-		char secret[SECRET_LEN + 1];
-		id_new("tok", t.id);
-		snprintf(t.name, sizeof(t.name), "%s", name);
-		secret_new(secret);
-		secret_hash(secret, t.hash);
-		t.created_at = time_now_ms();
-		if (store_token_insert(ctl_store(req->ctl), &t, &e) < 0) {
-			api_error(resp, &e);
-		} else {
-			api_json(resp, 201, json_pack("{s:o, s:s}", "token", token_to_json(&t), "secret", secret));
-			log_info("api: token %s (%s) created", t.name, t.id);
-		}
-		explicit_bzero(secret, sizeof(secret));
+		out->json = body;
+		return true;
 	}
 	json_decref(body);
+	memset(out, 0, sizeof(*out));
+	return false;
+}
+
+static void create_token(const struct api_req *req, struct api_resp *resp)
+{
+	struct api_token_create b;
+	struct err e = {0};
+	if (!api_token_create_parse(req, resp, &b))
+		return;
+	struct token t = {0};
+	char secret[SECRET_LEN + 1];
+	id_new("tok", t.id);
+	snprintf(t.name, sizeof(t.name), "%s", b.name);
+	secret_new(secret);
+	secret_hash(secret, t.hash);
+	t.created_at = time_now_ms();
+	if (store_token_insert(ctl_store(req->ctl), &t, &e) < 0) {
+		api_error(resp, &e);
+	} else {
+		api_json(resp, 201, json_pack("{s:o, s:s}", "token", token_to_json(&t), "secret", secret));
+		log_info("api: token %s (%s) created", t.name, t.id);
+	}
+	explicit_bzero(secret, sizeof(secret));
+	json_decref(b.json);
 }
 
 static void delete_token(const struct api_req *req, struct api_resp *resp)

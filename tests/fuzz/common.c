@@ -63,6 +63,33 @@ void fuzz_check_resp(bool ok, struct api_resp *resp)
 	memset(resp, 0, sizeof(*resp));
 }
 
+void fuzz_check_field(json_t *body, const char *key, const char *got)
+{
+	json_t *v = json_object_get(body, key);
+	if (!v || json_is_null(v))
+		FUZZ_ASSERT(!got, "field %s is absent but parsed as \"%s\"", key, got);
+	else
+		FUZZ_ASSERT(got && got == json_string_value(v), "field %s was not read from the body", key);
+}
+
+int fuzz_split(const uint8_t *data, size_t size, char **out, int max)
+{
+	int n = 0;
+	size_t start = 0;
+	while (n < max && start <= size) {
+		const uint8_t *nul = memchr(data + start, '\0', size - start);
+		size_t end = nul ? (size_t)(nul - data) : size;
+		out[n] = malloc(end - start + 1);
+		if (!out[n])
+			abort();
+		memcpy(out[n], data + start, end - start);
+		out[n][end - start] = '\0';
+		n++;
+		start = end + 1;
+	}
+	return n;
+}
+
 struct api_req fuzz_req(const char *body, size_t len)
 {
 	return (struct api_req){.method = "POST", .path = "/v1/fuzz", .body = body, .body_len = len};

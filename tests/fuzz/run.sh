@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # Builds the libFuzzer harnesses (build-fuzz, clang, ASan + UBSan) and runs
-# each for FUZZ_SECONDS (default 10), printing one TAP line per harness:
+# each for FUZZ_SECONDS (default 8), printing one TAP line per harness:
 #
-#   tests/fuzz/run.sh                     every harness, 10 s each (the "fuzz" suite of tests/run.sh)
+#   tests/fuzz/run.sh                     every harness, 8 s each (the "fuzz" suite of tests/run.sh)
 #   FUZZ_SECONDS=600 tests/fuzz/run.sh port api_vms   two harnesses, 10 minutes each
 #
 # Seeds come from tests/fuzz/corpus/NAME (read only); what a run discovers
@@ -12,7 +12,7 @@
 set -uo pipefail
 cd "$(dirname "$0")/../.." || exit 1
 b=${FUZZ_BUILD:-build-fuzz}
-seconds=${FUZZ_SECONDS:-10}
+seconds=${FUZZ_SECONDS:-8}
 n=0
 
 fail_build() {
