@@ -2,7 +2,9 @@
 # Benchmark 5: the API under load. GET /v1/vms on a nubod with --dry-run
 # (nothing boots) over stores holding 0, 100 and 10,000 VM rows, inserted
 # through the store library (seed_store), as running VMs with an address and
-# boot phases each.
+# boot phases each. The list is paged: GET /v1/vms answers the first 100 VMs
+# by name and a next_page_token; ?limit=1000 (the most a page holds) is
+# measured too, as is walking all 10,000 VMs page by page.
 #
 # Load, closed loop, 4 keep-alive connections, BENCH_API_SECONDS per run:
 #   benchtool  straight over nubod's unix socket (no proxy in the way)
@@ -95,7 +97,19 @@ for rows in $ROWS; do
 	done
 	if [ "$rows" = 10000 ]; then
 		DUR=$dur CONNS_NOW=1 bt nubod "$rows" "direct, 1 conn" 1 --unix "$d/nubod.sock" --path /v1/vms
+		DUR=$dur bt nubod "$rows" "direct, page of 1000" 1 --unix "$d/nubod.sock" --path '/v1/vms?limit=1000'
 		bt nubod "$rows" "direct, GET one VM" 1 --unix "$d/nubod.sock" --path /v1/vms/bench-005000
+		# The whole list, page by page (as nubo vm list reads it), five times.
+		t0=$(now_ms)
+		for _ in 1 2 3 4 5; do
+			tok=
+			while :; do
+				page=$(curl -s --unix-socket "$d/nubod.sock" "http://nubo/v1/vms?limit=1000${tok:+&page_token=$tok}")
+				tok=$(jq -r '.next_page_token // empty' <<<"$page")
+				[ -n "$tok" ] || break
+			done
+		done
+		echo "$(( ($(now_ms) - t0) / 5 ))" >"$BENCH_DIR/data/05-api-walk-ms.txt"
 		curl -s --unix-socket "$d/nubod.sock" http://nubo/v1/vms >"$WORK/payload.json"
 		jq -c . "$WORK/payload.json" | wc -c >"$BENCH_DIR/data/05-api-compact-bytes.txt"
 		if command -v perf >/dev/null; then
@@ -152,7 +166,7 @@ sel_ratio() { # T1 R1 C1 T2 R2 C2 KEY
 {
 	printf 'server\tVM rows\tclient\trequests/s\tp50\tp99\tresponse\n'
 	for rows in $ROWS; do
-		for c in direct wrk+socat "direct, 1 conn" "direct, GET one VM"; do
+		for c in direct wrk+socat "direct, 1 conn" "direct, page of 1000" "direct, GET one VM"; do
 			[ -n "$(sel nubod "$rows" "$c" rps)" ] || continue
 			printf 'nubod\t%s\t%s\t%s\t%s\t%s\t%s\n' "$rows" "$c" "$(fmt_n "$(sel nubod "$rows" "$c" rps | summ)" %.1f)" \
 				"$(fmt_ms "$(sel nubod "$rows" "$c" p50_ms | summ)")" "$(fmt_ms "$(sel nubod "$rows" "$c" p99_ms | summ)")" \
@@ -203,7 +217,8 @@ per_vm() { # COLUMN → KiB per VM between 0 and 10,000 rows
 	echo
 	echo "nubod with \`--dry-run\` over stores of 0, 100 and 10,000 VM rows inserted through the"
 	echo "store library (\`bench/seed_store.c\`), each row a running VM with an address and boot"
-	echo "phases. Closed-loop load on $CONNS keep-alive connections, N=$BENCH_N runs of ${SEC} s each (${SEC_LONG} s"
+	echo "phases. \`GET /v1/vms\` answers a page: the first 100 VMs by name and a \`next_page_token\`"
+	echo "(\`?limit=\` up to 1,000). Closed-loop load on $CONNS keep-alive connections, N=$BENCH_N runs of ${SEC} s each (${SEC_LONG} s"
 	echo "for 10,000 rows; the one-connection and one-VM rows are single runs) after a short"
 	echo "warm-up: \`benchtool load\` straight over the unix socket, and \`wrk\`"
 	echo "(-t2 -c$CONNS) through a socat TCP forward. The peer is the floor for serving the same"
@@ -211,6 +226,9 @@ per_vm() { # COLUMN → KiB per VM between 0 and 10,000 rows
 	echo "Client, proxy and server share the 2 cores."
 	echo
 	md_table <"$WORK/table.tsv"
+	echo
+	[ -s "$BENCH_DIR/data/05-api-walk-ms.txt" ] &&
+		echo "Reading all 10,000 VMs page by page (10 pages of 1,000, with curl and jq, as \`nubo vm list\` does): $(cat "$BENCH_DIR/data/05-api-walk-ms.txt") ms."
 	echo
 	md_table <"$WORK/ratios.tsv"
 	echo

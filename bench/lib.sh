@@ -263,8 +263,11 @@ make_seed() {
 }
 
 # plain_boot DIR TAP MAC MEM_MIB: everything nubo does for a start, by hand:
-# overlay on the same base, seed, tap on the bridge, QEMU with the argv nubo
-# uses (plus $PLAIN_EXTRA, for what-if variants). Writes DIR/t_disk and
+# overlay on the same base, seed, tap on the bridge, QEMU with the machine,
+# accelerator (TCG with nubo's 64 MiB translation cache), devices and boot
+# nubo uses (plus $PLAIN_EXTRA, for what-if variants), started with
+# -daemonize. Not nubo's own additions: -runas, -sandbox, the cgroup and the
+# spare PCIe ports for hot-plug count as nubo's cost. Writes DIR/t_disk and
 # DIR/t_qemu (ms) and DIR/qemu.pid.
 plain_boot() {
 	local dir=$1 tap=$2 mac=$3 mem=$4
@@ -277,7 +280,7 @@ plain_boot() {
 	local boot=(-device virtio-blk-pci,drive=root,bootindex=1)
 	[ "$IMG_BOOT" = direct ] &&
 		boot=(-kernel "$IMG_DIR/vmlinuz" -initrd "$IMG_DIR/initrd.img" -append "$IMG_CMDLINE" -device virtio-blk-pci,drive=root)
-	qemu-system-x86_64 -name "bench-$(basename "$dir")" -machine q35,accel=tcg -cpu max -smp 1 -m "$mem" \
+	qemu-system-x86_64 -name "bench-$(basename "$dir")" -machine q35 -accel tcg,tb-size=64 -cpu max -smp 1 -m "$mem" \
 		-nodefaults -no-user-config -display none -vga none -no-shutdown \
 		-drive "file=$dir/root.qcow2,if=none,id=root,format=qcow2,discard=unmap" "${boot[@]}" \
 		-drive "file=$dir/seed.iso,if=none,id=seed,format=raw,readonly=on" -device virtio-blk-pci,drive=seed \
