@@ -529,7 +529,8 @@ static int vm_list_locked(struct store *st, struct vm **out, int *n, struct err 
 		*out = NULL;
 		return -1;
 	}
-	qsort(*out, (size_t)*n, sizeof(struct vm), cmp_vm_name);
+	if (*n > 1)   /* qsort of no array: undefined, UBSan says */
+		qsort(*out, (size_t)*n, sizeof(struct vm), cmp_vm_name);
 	return 0;
 }
 
@@ -556,13 +557,15 @@ static int vm_page_locked(struct store *st, const char *after, int limit, struct
 	*more = *n > limit;
 	if (*more)
 		vm_free_fields(&(*out)[--*n]);
-	qsort(*out, (size_t)*n, sizeof(struct vm), cmp_vm_id);
+	if (*n > 1)
+		qsort(*out, (size_t)*n, sizeof(struct vm), cmp_vm_id);
 	if (vm_attach_children(st, *out, *n, false, e) < 0) {
 		vm_list_free(*out, *n);
 		*out = NULL;
 		return -1;
 	}
-	qsort(*out, (size_t)*n, sizeof(struct vm), cmp_vm_name);
+	if (*n > 1)   /* qsort of no array: undefined, UBSan says */
+		qsort(*out, (size_t)*n, sizeof(struct vm), cmp_vm_name);
 	return 0;
 }
 
