@@ -52,6 +52,11 @@ bool api_opt_string(json_t *obj, const char *key, const char **out, struct api_r
 
 /* api/fields.c: more optional fields; a present value of another type is a 400. */
 bool api_opt_bool(json_t *obj, const char *key, bool dflt, bool *out, struct api_resp *resp);
+/* A body of one required string field, {"KEY": "…"}: on success *json is the
+ * body (caller decrefs) and *value points into it; a missing KEY is a 400
+ * "field "KEY" is required: WHAT". */
+bool api_body_one_string(const struct api_req *req, struct api_resp *resp, const char *key, const char *what,
+			 json_t **json, const char **value);
 /* A list of strings; *out (free it) points into obj. */
 bool api_opt_string_list(json_t *obj, const char *key, const char ***out, int *n, struct api_resp *resp);
 /* A port or range given as a number or a string; *out is text (in buf or obj).

@@ -69,3 +69,27 @@ bool api_opt_port(json_t *obj, const char *key, char buf[API_PORT_BUF], const ch
 	*out = buf;
 	return true;
 }
+
+bool api_body_one_string(const struct api_req *req, struct api_resp *resp, const char *key, const char *what,
+			 json_t **json, const char **value)
+{
+	const char *const fields[] = {key, NULL};
+	*json = NULL;
+	*value = NULL;
+	json_t *body = api_body_object(req, resp, false);
+	if (!body)
+		return false;
+	if (!api_check_fields(body, fields, resp) || !api_opt_string(body, key, value, resp)) {
+		/* answered */
+	} else if (!*value) {
+		struct err e = {0};
+		err_set(&e, ERR_INVALID, "field \"%s\" is required: %s", key, what);
+		api_error(resp, &e);
+	} else {
+		*json = body;
+		return true;
+	}
+	json_decref(body);
+	*value = NULL;
+	return false;
+}

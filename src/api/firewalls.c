@@ -219,24 +219,8 @@ static void list_forwards(const struct api_req *req, struct api_resp *resp)
 
 bool api_forward_add_parse(const struct api_req *req, struct api_resp *resp, struct api_forward_add *out)
 {
-	static const char *const fields[] = {"ports", NULL};
 	memset(out, 0, sizeof(*out));
-	json_t *body = api_body_object(req, resp, false);
-	if (!body)
-		return false;
-	if (!api_check_fields(body, fields, resp) || !api_opt_string(body, "ports", &out->ports, resp)) {
-		/* answered */
-	} else if (!out->ports) {
-		struct err e = {0};
-		err_set(&e, ERR_INVALID, "field \"ports\" is required: HOST:GUEST, e.g. 8080:80 or 5353:53/udp");
-		api_error(resp, &e);
-	} else {
-		out->json = body;
-		return true;
-	}
-	json_decref(body);
-	memset(out, 0, sizeof(*out));
-	return false;
+	return api_body_one_string(req, resp, "ports", "HOST:GUEST, e.g. 8080:80 or 5353:53/udp", &out->json, &out->ports);
 }
 
 static void add_forward(const struct api_req *req, struct api_resp *resp)

@@ -263,24 +263,8 @@ static void delete_vm(const struct api_req *req, struct api_resp *resp)
 
 bool api_vm_restore_parse(const struct api_req *req, struct api_resp *resp, struct api_vm_restore *out)
 {
-	static const char *const fields[] = {"snapshot", NULL};
 	memset(out, 0, sizeof(*out));
-	json_t *body = api_body_object(req, resp, false);
-	if (!body)
-		return false;
-	if (!api_check_fields(body, fields, resp) || !api_opt_string(body, "snapshot", &out->snapshot, resp)) {
-		/* answered */
-	} else if (!out->snapshot) {
-		struct err e = {0};
-		err_set(&e, ERR_INVALID, "field \"snapshot\" is required: the snapshot to roll back to");
-		api_error(resp, &e);
-	} else {
-		out->json = body;
-		return true;
-	}
-	json_decref(body);
-	memset(out, 0, sizeof(*out));
-	return false;
+	return api_body_one_string(req, resp, "snapshot", "the snapshot to roll back to", &out->json, &out->snapshot);
 }
 
 static void restore_vm(const struct api_req *req, struct api_resp *resp)

@@ -86,24 +86,8 @@ static void create_volume(const struct api_req *req, struct api_resp *resp)
 
 bool api_volume_attach_parse(const struct api_req *req, struct api_resp *resp, struct api_volume_attach *out)
 {
-	static const char *const fields[] = {"vm", NULL};
 	memset(out, 0, sizeof(*out));
-	json_t *body = api_body_object(req, resp, false);
-	if (!body)
-		return false;
-	if (!api_check_fields(body, fields, resp) || !api_opt_string(body, "vm", &out->vm, resp)) {
-		/* answered */
-	} else if (!out->vm) {
-		struct err e = {0};
-		err_set(&e, ERR_INVALID, "field \"vm\" is required: the VM to attach the volume to");
-		api_error(resp, &e);
-	} else {
-		out->json = body;
-		return true;
-	}
-	json_decref(body);
-	memset(out, 0, sizeof(*out));
-	return false;
+	return api_body_one_string(req, resp, "vm", "the VM to attach the volume to", &out->json, &out->vm);
 }
 
 static void attach_volume(const struct api_req *req, struct api_resp *resp)
