@@ -1,7 +1,7 @@
 /*
  * rules: the nftables ruleset of this nubod, built from the store: networks,
- * every VM's NICs and the rules of its firewalls (with "from members of F"
- * turned into F's member addresses), and port forwards. The whole ruleset
+ * every VM's NICs and the rules of its firewalls ("from members of F" as a
+ * named set of F's member addresses), and port forwards. The whole ruleset
  * is rendered and applied as one transaction whenever something it depends
  * on changed; a failed apply leaves the previous ruleset in force and is
  * tried again at the next tick.
@@ -50,14 +50,20 @@ struct ruleset_data {
 	struct forward *fwds;
 	int n_fwds;
 	char (*gateways)[16];
-	char (*taps)[16];
 	struct nft_network *nn;
+	/* one set per firewall that is the source of a rule */
+	struct nft_set *sets;
+	int n_sets;
+	char (*set_names)[32];
+	const char **set_fw;       /* the firewall id of each set */
+	const char **set_ips;      /* every set's addresses, one slice per set */
 	struct nft_vm *nv;
+	int n_nv;
 	struct nft_nic *nics;
+	char (*taps)[16];
 	struct nft_rule *nr;
-	const char **ips;          /* member addresses, sliced per rule */
 	struct nft_forward *nf;
-	int n_vms_out, n_nf;
+	int n_nf;
 };
 
 static void data_free(struct ruleset_data *d)
@@ -67,12 +73,15 @@ static void data_free(struct ruleset_data *d)
 	free(d->rules);
 	free(d->fwds);
 	free(d->gateways);
-	free(d->taps);
 	free(d->nn);
+	free(d->sets);
+	free(d->set_names);
+	free(d->set_fw);
+	free(d->set_ips);
 	free(d->nv);
 	free(d->nics);
+	free(d->taps);
 	free(d->nr);
-	free(d->ips);
 	free(d->nf);
 }
 
@@ -92,43 +101,23 @@ static bool vm_in(const struct vm *vm, const char *fw_id)
 	return false;
 }
 
-/* The rules that apply to vm (those of its firewalls), appended to d->nr;
- * member addresses go to d->ips from *n_ips on. */
-static int vm_rules(struct ruleset_data *d, const struct vm *vm, int *n_nr, int *n_ips, int ips_cap)
+static bool live(const struct vm *vm)
 {
-	int first = *n_nr;
-	for (int r = 0; r < d->n_rules; r++) {
-		const struct fw_rule *fr = &d->rules[r];
-		if (!vm_in(vm, fr->firewall_id))
-			continue;
-		struct nft_rule *out = &d->nr[(*n_nr)++];
-		*out = (struct nft_rule){.proto = fr->proto, .port_lo = fr->port_lo, .port_hi = fr->port_hi,
-					 .from_cidr = fr->from_cidr[0] ? fr->from_cidr : NULL};
-		if (fr->from_cidr[0])
-			continue;
-		out->from_ips = &d->ips[*n_ips];
-		for (int v = 0; v < d->n_vms; v++) {
-			if (d->vms[v].power == POWER_DELETED || !vm_in(&d->vms[v], fr->from_firewall_id))
-				continue;
-			for (int k = 0; k < d->vms[v].n_nics && *n_ips < ips_cap; k++) {
-				d->ips[(*n_ips)++] = d->vms[v].nics[k].ip;
-				out->n_from_ips++;
-			}
-		}
-	}
-	return *n_nr - first;
+	return vm->power != POWER_DELETED;
 }
 
-static int load(struct ctl *c, struct ruleset_data *d, struct err *e)
+static int set_index(const struct ruleset_data *d, const char *fw_id)
 {
-	if (store_network_list(c->st, &d->nets, &d->n_nets, e) < 0 || store_vm_list(c->st, &d->vms, &d->n_vms, e) < 0 ||
-	    store_fw_rule_list(c->st, NULL, &d->rules, &d->n_rules, e) < 0 ||
-	    store_forward_list(c->st, NULL, &d->fwds, &d->n_fwds, e) < 0)
-		return -1;
-	size_t nets = (size_t)d->n_nets + 1, vms = (size_t)d->n_vms + 1;
-	size_t nics = vms * VM_NICS_MAX;
-	d->gateways = xcalloc(nets, sizeof(*d->gateways));
-	d->nn = xcalloc(nets, sizeof(*d->nn));
+	for (int i = 0; i < d->n_sets; i++)
+		if (strcmp(d->set_fw[i], fw_id) == 0)
+			return i;
+	return -1;
+}
+
+static int load_networks(struct ruleset_data *d, int metadata_port, struct err *e)
+{
+	d->gateways = xcalloc((size_t)d->n_nets + 1, sizeof(*d->gateways));
+	d->nn = xcalloc((size_t)d->n_nets + 1, sizeof(*d->nn));
 	for (int i = 0; i < d->n_nets; i++) {
 		struct cidr cidr;
 		if (cidr4_parse(d->nets[i].cidr, "cidr", &cidr, e) < 0)
@@ -136,58 +125,102 @@ static int load(struct ctl *c, struct ruleset_data *d, struct err *e)
 		network_gateway(&cidr, d->gateways[i]);
 		d->nn[i] = (struct nft_network){.bridge = d->nets[i].bridge, .cidr = d->nets[i].cidr,
 						.gateway = d->gateways[i], .nat = d->nets[i].nat,
-						.metadata_port = c->cfg.metadata_port};
+						.metadata_port = metadata_port};
 	}
-	d->nv = xcalloc(vms, sizeof(*d->nv));
-	d->nics = xcalloc(nics, sizeof(*d->nics));
-	d->taps = xcalloc(nics, sizeof(*d->taps));
-	/* Each VM gets each rule at most once; each member rule at most every NIC. */
-	size_t rules_cap = vms * (size_t)(d->n_rules + 1);
-	size_t ips_cap = 0;
+	return 0;
+}
+
+/* A set per source firewall, holding every address of its live members. */
+static void load_sets(struct ruleset_data *d)
+{
+	d->set_fw = xcalloc((size_t)d->n_rules + 1, sizeof(*d->set_fw));
+	for (int r = 0; r < d->n_rules; r++)
+		if (!d->rules[r].from_cidr[0] && set_index(d, d->rules[r].from_firewall_id) < 0)
+			d->set_fw[d->n_sets++] = d->rules[r].from_firewall_id;
+	d->sets = xcalloc((size_t)d->n_sets + 1, sizeof(*d->sets));
+	d->set_names = xcalloc((size_t)d->n_sets + 1, sizeof(*d->set_names));
+	d->set_ips = xcalloc((size_t)d->n_sets * (size_t)d->n_vms * VM_NICS_MAX + 1, sizeof(*d->set_ips));
+	const char **ip = d->set_ips;
+	for (int i = 0; i < d->n_sets; i++) {
+		const char *dash = strchr(d->set_fw[i], '-');
+		snprintf(d->set_names[i], sizeof(d->set_names[i]), "fw_%.24s", dash ? dash + 1 : d->set_fw[i]);
+		d->sets[i] = (struct nft_set){.name = d->set_names[i], .ips = ip};
+		for (int v = 0; v < d->n_vms; v++)
+			if (live(&d->vms[v]) && vm_in(&d->vms[v], d->set_fw[i]))
+				for (int k = 0; k < d->vms[v].n_nics; k++, d->sets[i].n_ips++)
+					*ip++ = d->vms[v].nics[k].ip;
+	}
+}
+
+/* Per live VM: its NICs (taps) and the rules of its firewalls. */
+static void load_vms(struct ctl *c, struct ruleset_data *d)
+{
+	size_t n_rules = 0;
 	for (int v = 0; v < d->n_vms; v++)
 		for (int r = 0; r < d->n_rules; r++)
-			if (!d->rules[r].from_cidr[0] && vm_in(&d->vms[v], d->rules[r].firewall_id))
-				ips_cap += nics;
-	d->nr = xcalloc(rules_cap, sizeof(*d->nr));
-	d->ips = xcalloc(ips_cap + 1, sizeof(*d->ips));
-	int n_nics = 0, n_nr = 0, n_ips = 0, nv = 0;
+			n_rules += live(&d->vms[v]) && vm_in(&d->vms[v], d->rules[r].firewall_id);
+	d->nv = xcalloc((size_t)d->n_vms + 1, sizeof(*d->nv));
+	d->nics = xcalloc((size_t)d->n_vms * VM_NICS_MAX + 1, sizeof(*d->nics));
+	d->taps = xcalloc((size_t)d->n_vms * VM_NICS_MAX + 1, sizeof(*d->taps));
+	d->nr = xcalloc(n_rules + 1, sizeof(*d->nr));
+	struct nft_nic *nic = d->nics;
+	struct nft_rule *nr = d->nr;
 	for (int v = 0; v < d->n_vms; v++) {
 		const struct vm *vm = &d->vms[v];
-		if (vm->power == POWER_DELETED)
+		if (!live(vm))
 			continue;
-		struct nft_vm *out = &d->nv[nv++];
-		out->id = vm->id;
-		out->nics = &d->nics[n_nics];
+		struct nft_vm *out = &d->nv[d->n_nv++];
+		*out = (struct nft_vm){.id = vm->id, .nics = nic, .rules = nr};
 		for (int k = 0; k < vm->n_nics; k++) {
 			int net = net_index(d, vm->nics[k].network_id);
 			if (net < 0)
 				continue;
-			ctl_tap_name(c, vm->id, k, d->taps[n_nics]);
-			d->nics[n_nics] = (struct nft_nic){.net = net, .tap = d->taps[n_nics], .mac = vm->nics[k].mac,
-							  .ip = vm->nics[k].ip};
-			n_nics++;
+			char *tap = d->taps[nic - d->nics];
+			ctl_tap_name(c, vm->id, k, tap);
+			*nic++ = (struct nft_nic){.net = net, .tap = tap, .mac = vm->nics[k].mac, .ip = vm->nics[k].ip};
 			out->n_nics++;
 		}
-		out->rules = &d->nr[n_nr];
-		out->n_rules = vm_rules(d, vm, &n_nr, &n_ips, (int)ips_cap);
+		for (int r = 0; r < d->n_rules; r++) {
+			const struct fw_rule *fr = &d->rules[r];
+			if (!vm_in(vm, fr->firewall_id))
+				continue;
+			*nr++ = (struct nft_rule){.proto = fr->proto, .port_lo = fr->port_lo, .port_hi = fr->port_hi,
+						  .from_cidr = fr->from_cidr[0] ? fr->from_cidr : NULL,
+						  .from_set = fr->from_cidr[0] ? -1 : set_index(d, fr->from_firewall_id)};
+			out->n_rules++;
+		}
 	}
-	d->n_vms_out = nv;
+}
+
+/* Forwards go to the VM's primary address. */
+static void load_forwards(struct ruleset_data *d)
+{
 	d->nf = xcalloc((size_t)d->n_fwds + 1, sizeof(*d->nf));
-	int nf = 0;
 	for (int i = 0; i < d->n_fwds; i++) {
 		const struct forward *f = &d->fwds[i];
 		for (int v = 0; v < d->n_vms; v++) {
 			const struct vm *vm = &d->vms[v];
-			if (strcmp(vm->id, f->vm_id) != 0 || !vm->n_nics || vm->power == POWER_DELETED)
+			if (strcmp(vm->id, f->vm_id) != 0 || !vm->n_nics || !live(vm))
 				continue;
 			int net = net_index(d, vm->nics[0].network_id);
 			if (net >= 0)
-				d->nf[nf++] = (struct nft_forward){.proto = f->proto, .host_port = f->host_port,
-								   .guest_port = f->guest_port, .ip = vm->nics[0].ip,
-								   .net = net};
+				d->nf[d->n_nf++] = (struct nft_forward){.proto = f->proto, .host_port = f->host_port,
+									.guest_port = f->guest_port, .ip = vm->nics[0].ip,
+									.net = net};
 		}
 	}
-	d->n_nf = nf;
+}
+
+static int load(struct ctl *c, struct ruleset_data *d, struct err *e)
+{
+	if (store_network_list(c->st, &d->nets, &d->n_nets, e) < 0 || store_vm_list(c->st, &d->vms, &d->n_vms, e) < 0 ||
+	    store_fw_rule_list(c->st, NULL, &d->rules, &d->n_rules, e) < 0 ||
+	    store_forward_list(c->st, NULL, &d->fwds, &d->n_fwds, e) < 0 ||
+	    load_networks(d, c->cfg.metadata_port, e) < 0)
+		return -1;
+	load_sets(d);
+	load_vms(c, d);
+	load_forwards(d);
 	return 0;
 }
 
@@ -202,8 +235,9 @@ int network_rules_apply(struct ctl *c, struct err *e)
 		char table[32], glob[16];
 		ctl_nft_table(c, table);
 		snprintf(glob, sizeof(glob), "nb%s*", c->prefix);
-		struct nft_ruleset rs = {.table = table, .bridge_glob = glob, .nets = d.nn, .n_nets = d.n_nets,
-					 .vms = d.nv, .n_vms = d.n_vms_out, .forwards = d.nf, .n_forwards = d.n_nf};
+		struct nft_ruleset rs = {.table = table,  .bridge_glob = glob,	.nets = d.nn,	     .n_nets = d.n_nets,
+					 .sets = d.sets,  .n_sets = d.n_sets,	.vms = d.nv,	     .n_vms = d.n_nv,
+					 .forwards = d.nf, .n_forwards = d.n_nf};
 		autofree char *text = nft_ruleset_render(&rs);
 		rc = nft_apply(text, e);
 	}

@@ -60,12 +60,17 @@ static bool input_valid(const struct nft_ruleset *rs)
 		for (int k = 0; k < vm->n_rules; k++) {
 			const struct nft_rule *r = &vm->rules[k];
 			if ((r->from_cidr && !cidr_valid(r->from_cidr)) ||
+			    (!r->from_cidr && (r->from_set < 0 || r->from_set >= rs->n_sets)) ||
 			    (r->proto != PROTO_TCP && r->proto != PROTO_UDP && r->proto != PROTO_ICMP && r->proto != PROTO_ALL))
 				return false;
-			for (int j = 0; j < r->n_from_ips; j++)
-				if (!ip_valid(r->from_ips[j]))
-					return false;
 		}
+	}
+	for (int i = 0; i < rs->n_sets; i++) {
+		if (!only(rs->sets[i].name, ALNUM "_", 31))
+			return false;
+		for (int j = 0; j < rs->sets[i].n_ips; j++)
+			if (!ip_valid(rs->sets[i].ips[j]))
+				return false;
 	}
 	for (int i = 0; i < rs->n_forwards; i++) {
 		const struct nft_forward *f = &rs->forwards[i];
@@ -154,21 +159,13 @@ static void network_chains(struct sbuf *b, const struct nft_ruleset *rs, int i)
 	sbuf_add(b, "\t\tdrop\n\t}\n");
 }
 
-static void rule_text(struct sbuf *b, const struct nft_rule *r)
+static void rule_text(struct sbuf *b, const struct nft_ruleset *rs, const struct nft_rule *r)
 {
-	if (!r->from_cidr && r->n_from_ips == 0) {
-		sbuf_add(b, "\t\t# a rule from an empty firewall: matches nothing\n");
-		return;
-	}
 	sbuf_add(b, "\t\t");
-	if (r->from_cidr && strcmp(r->from_cidr, "0.0.0.0/0") != 0) {
+	if (r->from_cidr && strcmp(r->from_cidr, "0.0.0.0/0") != 0)
 		sbuf_addf(b, "ip saddr %s ", r->from_cidr);
-	} else if (!r->from_cidr) {
-		sbuf_add(b, "ip saddr { ");
-		for (int j = 0; j < r->n_from_ips; j++)
-			sbuf_addf(b, "%s%s", j ? ", " : "", r->from_ips[j]);
-		sbuf_add(b, " } ");
-	}
+	else if (!r->from_cidr)
+		sbuf_addf(b, "ip saddr @%s ", rs->sets[r->from_set].name);
 	switch (r->proto) {
 	case PROTO_TCP:
 	case PROTO_UDP:
@@ -191,6 +188,13 @@ static void rule_text(struct sbuf *b, const struct nft_rule *r)
 static void inet_table(struct sbuf *b, const struct nft_ruleset *rs)
 {
 	sbuf_addf(b, "table inet %s {\n", rs->table);
+	for (int i = 0; i < rs->n_sets; i++) {
+		const struct nft_set *set = &rs->sets[i];
+		sbuf_addf(b, "\tset %s {\n\t\ttype ipv4_addr\n", set->name);
+		for (int j = 0; j < set->n_ips; j++)
+			sbuf_addf(b, "%s%s", j ? ", " : "\t\telements = { ", set->ips[j]);
+		sbuf_add(b, set->n_ips ? " }\n\t}\n" : "\t}\n");
+	}
 	nat_rules(b, rs);
 
 	base_chain(b, "forward", "filter", "forward", "filter");
@@ -225,7 +229,7 @@ static void inet_table(struct sbuf *b, const struct nft_ruleset *rs)
 		const struct nft_vm *vm = &rs->vms[v];
 		sbuf_addf(b, "\tchain vm_%s {\n", strchr(vm->id, '-') + 1);
 		for (int k = 0; k < vm->n_rules; k++)
-			rule_text(b, &vm->rules[k]);
+			rule_text(b, rs, &vm->rules[k]);
 		sbuf_add(b, "\t\tdrop\n\t}\n");
 	}
 	sbuf_add(b, "}\n");
@@ -237,8 +241,10 @@ static void bridge_table(struct sbuf *b, const struct nft_ruleset *rs)
 	base_chain(b, "prerouting", "filter", "prerouting", "filter");
 	int k = 0;
 	for (int v = 0; v < rs->n_vms; v++)
-		for (int i = 0; i < rs->vms[v].n_nics; i++)
-			sbuf_addf(b, "\t\tiifname \"%s\" jump tap_%d\n", rs->vms[v].nics[i].tap, k++);
+		for (int i = 0; i < rs->vms[v].n_nics; i++, k++)
+			sbuf_addf(b, "%s\"%s\" : jump tap_%d", k ? ", " : "\t\tiifname vmap { ", rs->vms[v].nics[i].tap, k);
+	if (k)
+		sbuf_add(b, " }\n");
 	sbuf_add(b, "\t}\n");
 	k = 0;
 	for (int v = 0; v < rs->n_vms; v++)

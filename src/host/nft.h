@@ -18,6 +18,11 @@
  *   bridge <table>  anti-spoofing per tap: a VM sends only from its own
  *                   MAC and IP (stateless, so it needs no bridge conntrack).
  *
+ * Packets find their VM's chain through verdict maps (by tap, by address)
+ * and rules "from the members of F" use one named set per firewall, so the
+ * cost of a packet and the size of the ruleset grow with the VMs, not with
+ * their square.
+ *
  * VM-to-VM traffic on one network is routed through the host (the taps are
  * isolated bridge ports and the host answers ARP for the subnet), so it
  * passes the inet hooks like any other traffic: the VM chains apply to it
@@ -42,13 +47,20 @@ struct nft_network {
 	int metadata_port;
 };
 
+/* A named set of addresses: the members of a firewall, for the rules that
+ * allow traffic from them. Rendered once however many rules use it. */
+struct nft_set {
+	const char *name;                     /* "fw_1a2b3c4d5e6f" */
+	const char *const *ips;
+	int n_ips;                            /* may be 0: then it matches nothing */
+};
+
 /* One allow rule of a VM's inbound filter. */
 struct nft_rule {
 	enum proto proto;
 	uint16_t port_lo, port_hi;            /* tcp/udp; 0: every port */
 	const char *from_cidr;                /* "0.0.0.0/0" matches anything; or NULL and: */
-	const char *const *from_ips;          /* the member addresses of a firewall; none: matches nothing */
-	int n_from_ips;
+	int from_set;                         /* index into the sets */
 };
 
 struct nft_nic {
@@ -77,6 +89,8 @@ struct nft_ruleset {
 	const char *bridge_glob;    /* "nb1a2b*": matches every bridge of this nubod and nothing else */
 	const struct nft_network *nets;
 	int n_nets;
+	const struct nft_set *sets;
+	int n_sets;
 	const struct nft_vm *vms;
 	int n_vms;
 	const struct nft_forward *forwards;

@@ -129,8 +129,11 @@ like "$chain" 'tcp dport 80 accept' "www1's chain allows port 80"
 like "$chain" 'ip saddr 192\.168\.0\.0/16 tcp dport 8000-8100 accept' "and the range from the CIDR"
 like "$chain" 'tcp dport 22 accept' "and SSH (default firewall)"
 like "$chain" 'drop' "and drops everything else"
-db1=$(body_of "$(api GET /v1/vms/db1)" | jq -r .id)
-like "$(printf '%s' "$chain" | grep 5432)" '10\.231\.0\.10' "a from-firewall rule lists the members' addresses"
+fw_default=$(body_of "$(api GET /v1/firewalls/default)" | jq -r '.id | sub("fw-"; "")')
+like "$(printf '%s' "$chain" | grep 5432)" "ip saddr @fw_$fw_default tcp dport 5432 accept" \
+	"a from-firewall rule matches the source firewall's set"
+like "$(printf '%s' "$rs" | awk "/set fw_$fw_default /,/^\t}/" | tr '\n' ' ')" 'elements = \{ .*10\.231\.0\.10' \
+	"which holds its members' addresses"
 
 r=$(api PUT /v1/vms/www1/firewalls '{"firewalls":["default"]}')
 is "$(status_of "$r")" 200 "set-firewall answers 200"

@@ -55,17 +55,19 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	};
 	struct nft_nic nic = {.net = 0, .tap = f[TAP], .mac = f[MAC], .ip = f[IP]};
 	const char *from_ips[] = {f[FROM_IP], f[IP]};
+	struct nft_set set = {.name = "fw_members", .ips = from_ips, .n_ips = 2};
 	enum proto proto = (enum proto)((flags >> 2) & 3);
 	struct nft_rule rules[] = {
-		{.proto = proto, .port_lo = 22, .port_hi = 22, .from_cidr = f[FROM_CIDR]},
-		{.proto = proto, .port_lo = 8000, .port_hi = 8100, .from_ips = from_ips, .n_from_ips = 2},
+		{.proto = proto, .port_lo = 22, .port_hi = 22, .from_cidr = f[FROM_CIDR], .from_set = -1},
+		{.proto = proto, .port_lo = 8000, .port_hi = 8100, .from_set = 0},
 	};
 	struct nft_vm vm = {.id = f[VM_ID], .nics = &nic, .n_nics = 1, .rules = rules, .n_rules = 2};
 	struct nft_forward fwd = {
 		.proto = (flags & 16) ? PROTO_UDP : PROTO_TCP, .host_port = 8080, .guest_port = 80, .ip = f[FWD_IP],
 	};
 	struct nft_ruleset rs = {
-		.table = f[TABLE], .bridge_glob = f[GLOB], .nets = &net, .n_nets = 1, .vms = &vm, .n_vms = 1,
+		.table = f[TABLE], .bridge_glob = f[GLOB], .nets = &net, .n_nets = 1, .sets = &set, .n_sets = 1,
+		.vms = &vm, .n_vms = 1,
 		.forwards = &fwd, .n_forwards = 1,
 	};
 

@@ -188,22 +188,26 @@ static const struct nft_nic t_nics1[] = {
 };
 static const struct nft_nic t_nics2[] = {{0, "ntab12abcdef", "52:54:00:00:00:03", "10.77.3.3"}};
 static const char *const t_members[] = {"10.77.3.2", "10.20.0.10"};
+static const struct nft_set t_sets[] = {
+	{"fw_0123456789ab", t_members, 2},
+	{"fw_abcdef012345", NULL, 0},   /* a firewall without members */
+};
 static const struct nft_rule t_rules1[] = {
-	{PROTO_TCP, 22, 22, "0.0.0.0/0", NULL, 0},
-	{PROTO_ICMP, 0, 0, "0.0.0.0/0", NULL, 0},
-	{PROTO_ALL, 0, 0, NULL, t_members, 2},
+	{PROTO_TCP, 22, 22, "0.0.0.0/0", -1},
+	{PROTO_ICMP, 0, 0, "0.0.0.0/0", -1},
+	{PROTO_ALL, 0, 0, NULL, 0},
 };
 static const struct nft_rule t_rules2[] = {
-	{PROTO_TCP, 8000, 8100, "192.168.1.0/24", NULL, 0},
-	{PROTO_UDP, 0, 0, "10.0.0.5/32", NULL, 0},
-	{PROTO_TCP, 5432, 5432, NULL, NULL, 0},   /* from an empty firewall */
+	{PROTO_TCP, 8000, 8100, "192.168.1.0/24", -1},
+	{PROTO_UDP, 0, 0, "10.0.0.5/32", -1},
+	{PROTO_TCP, 5432, 5432, NULL, 1},   /* from an empty firewall */
 };
 static const struct nft_vm t_vms[] = {
 	{"vm-0123456789ab", t_nics1, 2, t_rules1, 3},
 	{"vm-abcdef012345", t_nics2, 1, t_rules2, 3},
 };
 static const struct nft_forward t_fwd[] = {{PROTO_TCP, 8080, 80, "10.77.3.3", 0}};
-static const struct nft_ruleset t_rs = {"nubo_ab12", "nbab12*", t_nets, 2, t_vms, 2, t_fwd, 1};
+static const struct nft_ruleset t_rs = {"nubo_ab12", "nbab12*", t_nets, 2, t_sets, 2, t_vms, 2, t_fwd, 1};
 
 /* Checked by hand, and by `nft -c -f` in tests/e2e/network.sh. */
 #define NFT_EXPECTED \
@@ -215,6 +219,13 @@ static const struct nft_ruleset t_rs = {"nubo_ab12", "nbab12*", t_nets, 2, t_vms
 	"table ip nubo_ab12\n" \
 	"delete table ip nubo_ab12\n" \
 	"table inet nubo_ab12 {\n" \
+	"\tset fw_0123456789ab {\n" \
+	"\t\ttype ipv4_addr\n" \
+	"\t\telements = { 10.77.3.2, 10.20.0.10 }\n" \
+	"\t}\n" \
+	"\tset fw_abcdef012345 {\n" \
+	"\t\ttype ipv4_addr\n" \
+	"\t}\n" \
 	"\tchain nat_prerouting {\n" \
 	"\t\ttype nat hook prerouting priority dstnat; policy accept;\n" \
 	"\t\tiifname \"nbab12aaaa\" ip daddr 169.254.169.254 tcp dport 80 dnat ip to 10.77.3.1:8775\n" \
@@ -296,22 +307,20 @@ static const struct nft_ruleset t_rs = {"nubo_ab12", "nbab12*", t_nets, 2, t_vms
 	"\tchain vm_0123456789ab {\n" \
 	"\t\ttcp dport 22 accept\n" \
 	"\t\ticmp type echo-request accept\n" \
-	"\t\tip saddr { 10.77.3.2, 10.20.0.10 } accept\n" \
+	"\t\tip saddr @fw_0123456789ab accept\n" \
 	"\t\tdrop\n" \
 	"\t}\n" \
 	"\tchain vm_abcdef012345 {\n" \
 	"\t\tip saddr 192.168.1.0/24 tcp dport 8000-8100 accept\n" \
 	"\t\tip saddr 10.0.0.5/32 meta l4proto udp accept\n" \
-	"\t\t# a rule from an empty firewall: matches nothing\n" \
+	"\t\tip saddr @fw_abcdef012345 tcp dport 5432 accept\n" \
 	"\t\tdrop\n" \
 	"\t}\n" \
 	"}\n" \
 	"table bridge nubo_ab12 {\n" \
 	"\tchain prerouting {\n" \
 	"\t\ttype filter hook prerouting priority filter; policy accept;\n" \
-	"\t\tiifname \"ntab120123456\" jump tap_0\n" \
-	"\t\tiifname \"ntab1201234561\" jump tap_1\n" \
-	"\t\tiifname \"ntab12abcdef\" jump tap_2\n" \
+	"\t\tiifname vmap { \"ntab120123456\" : jump tap_0, \"ntab1201234561\" : jump tap_1, \"ntab12abcdef\" : jump tap_2 }\n" \
 	"\t}\n" \
 	"\tchain tap_0 {\n" \
 	"\t\tether saddr != 52:54:00:00:00:01 drop\n" \
@@ -448,6 +457,15 @@ static void test_nft_rejects_injection(void **state)
 	vm.rules = &rule;
 	vm.n_rules = 1;
 	rule.proto = (enum proto)42;   /* would render a bare "accept" */
+	assert_null(nft_ruleset_render(&rs));
+	rule = t_rules2[2];
+	rule.from_set = 2;   /* no such set */
+	assert_null(nft_ruleset_render(&rs));
+	struct nft_set set = t_sets[0];
+	rs = t_rs;
+	rs.sets = &set;
+	rs.n_sets = 1;
+	set.name = "fw_x; flush ruleset";
 	assert_null(nft_ruleset_render(&rs));
 	struct err e = {0};
 	assert_true(nft_apply(NULL, &e) < 0);
