@@ -251,11 +251,13 @@ extract_vmlinux() {
 	[ -s "$2" ] && [ "$(od -An -t x1 -N 4 "$2" | tr -d ' \n')" = 7f454c46 ]
 }
 
-# make_seed DIR HOSTNAME: a NoCloud seed.iso as nubo makes it (genisoimage, label cidata).
+# make_seed DIR HOSTNAME MAC: a NoCloud seed.iso as nubo makes it (genisoimage,
+# label cidata), with the address the peers' dnsmasq has for MAC.
 make_seed() {
-	local dir=$1 name=$2
+	local dir=$1 name=$2 mac=$3
 	mkdir -p "$dir/seed"
-	printf 'instance-id: "%s"\nlocal-hostname: "%s"\npublic-keys:\n  - "%s"\n' "i-$name" "$name" \
+	printf 'instance-id: "%s"\nlocal-hostname: "%s"\nnubo-ipv4: "%s/24"\nnubo-gateway: "%s.1"\npublic-keys:\n  - "%s"\n' \
+		"i-$name" "$name" "$(peer_ip $((16#${mac:12:2})) $((16#${mac:15:2})))" "$PEER_NET" \
 		"$(cat "$BENCH_KEY.pub")" >"$dir/seed/meta-data"
 	printf '#cloud-config\n' >"$dir/seed/user-data"
 	genisoimage -quiet -output "$dir/seed.iso" -volid cidata -joliet -rock \
@@ -273,7 +275,7 @@ plain_boot() {
 	local dir=$1 tap=$2 mac=$3 mem=$4
 	mkdir -p "$dir"
 	qemu-img create -q -f qcow2 -F qcow2 -b "$IMG_DIR/disk.qcow2" "$dir/root.qcow2" &&
-		make_seed "$dir" "$(basename "$dir")" || return 1
+		make_seed "$dir" "$(basename "$dir")" "$mac" || return 1
 	now_ms >"$dir/t_disk"
 	ip tuntap add dev "$tap" mode tap && register tap "$tap" &&
 		ip link set "$tap" master "$PEER_BR" && ip link set "$tap" up || return 1
@@ -350,7 +352,7 @@ libvirt_boot() {
 	local dir=$1 name=$2 mac=$3 mem=$4
 	mkdir -p "$dir"
 	chmod 755 "$dir"
-	cp --sparse=always "$LV_DIR/disk.qcow2" "$dir/disk.qcow2" && make_seed "$dir" "$name" || return 1
+	cp --sparse=always "$LV_DIR/disk.qcow2" "$dir/disk.qcow2" && make_seed "$dir" "$name" "$mac" || return 1
 	local boot=()
 	[ "$IMG_BOOT" = direct ] &&
 		boot=(--boot "kernel=$LV_DIR/vmlinuz,initrd=$LV_DIR/initrd.img,kernel_args=$IMG_CMDLINE")

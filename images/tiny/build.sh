@@ -46,6 +46,7 @@ declare -A PKG_OF=(
 	[/bin/busybox]=busybox-static [dropbear]=dropbear-bin
 	[dropbearkey]=dropbear-bin [depmod]=kmod [modinfo]=kmod [cpio]=cpio
 	[mke2fs]=e2fsprogs [resize2fs]=e2fsprogs [qemu-img]=qemu-utils
+	[lz4]=lz4 [zstd]=zstd [xz]=xz-utils [readelf]=binutils
 )
 
 phase() { echo "==> $*"; }
@@ -88,6 +89,31 @@ if [ ${#missing[@]} -gt 0 ]; then
 fi
 
 # --- kernel --------------------------------------------------------------------
+# kernel_elf BZIMAGE OUT: the ELF inside a bzImage (its payload_offset and
+# payload_length in the setup header), if it carries the PVH entry note
+# (XEN_ELFNOTE_PHYS32_ENTRY, type 0x12) that lets QEMU boot it directly.
+kernel_elf() {
+	local setup off len magic payload=$2.payload
+	setup=$(od -An -t u1 -j $((0x1f1)) -N 1 "$1" | tr -d ' ')
+	[ "$setup" = 0 ] && setup=4
+	read -r off len < <(od -An -t u4 -j $((0x248)) -N 8 "$1")
+	[ -n "$len" ] && [ "$len" -gt 0 ] || return 1
+	tail -c +$(((setup + 1) * 512 + off + 1)) "$1" | head -c "$len" >"$payload"
+	magic=$(od -An -t x1 -N 4 "$payload" | tr -d ' \n')
+	# The kernel appends the uncompressed size to the payload, which the
+	# decompressors call trailing garbage after writing everything: the
+	# ELF magic of the result is the test.
+	case $magic in
+	02214c18) lz4 -d -q -f "$payload" "$2" ;;
+	28b52ffd) zstd -d -q -f "$payload" -o "$2" ;;
+	fd377a58) xz -dc "$payload" >"$2" ;;
+	1f8b08*) gzip -dc "$payload" >"$2" ;;
+	esac 2>/dev/null
+	rm -f "$payload"
+	[ -s "$2" ] && [ "$(od -An -t x1 -N 4 "$2" | tr -d ' \n')" = 7f454c46 ] &&
+		readelf -n "$2" 2>/dev/null | grep -q 'Xen .*(0x00000012)'
+}
+
 # "PACKAGE VERSION" of the kernel the meta package points to (apt's lists
 # decide). One apt-cache call: each one parses all lists when apt keeps no
 # binary cache.
@@ -309,7 +335,16 @@ mkdir -p "$OUTPARENT"
 # Staged beside OUT so that the final moves are renames.
 STAGE=$(mktemp -d "$OUTPARENT/.tiny-build.XXXXXX")
 qemu-img convert -O qcow2 "$WORK/disk.raw" "$STAGE/disk.qcow2" || die "qemu-img convert failed"
-install -m 0644 "$vmlinuz" "$STAGE/vmlinuz"
+# The kernel as its uncompressed ELF: QEMU boots that through the kernel's
+# PVH entry, skipping the firmware's real-mode boot path and decompression
+# under emulation (about 0.4 s less to SSH under TCG, measured in bench/).
+# A kernel without the PVH note keeps its bzImage.
+if kernel_elf "$vmlinuz" "$WORK/vmlinux"; then
+	install -m 0644 "$WORK/vmlinux" "$STAGE/vmlinuz"
+	echo "    kernel booted through its PVH entry ($(du -h --apparent-size "$WORK/vmlinux" | cut -f1) ELF)"
+else
+	install -m 0644 "$vmlinuz" "$STAGE/vmlinuz"
+fi
 install -m 0644 "$WORK/initrd.img" "$STAGE/initrd.img"
 
 phase "image.json"

@@ -265,9 +265,17 @@ static int build_seed(struct ctl *c, const struct vm *vm, const struct vm_paths 
 	const char *macs[VM_NICS_MAX];
 	for (int i = 0; i < vm->n_nics; i++)
 		macs[i] = vm->nics[i].mac;
+	char ipv4[24] = "", gateway[16] = "";
+	struct network net;
+	struct cidr cidr;
+	if (vm->n_nics && store_network_get(c->st, vm->nics[0].network_id, &net, NULL) == 0 &&
+	    cidr4_parse(net.cidr, "cidr", &cidr, NULL) == 0) {
+		snprintf(ipv4, sizeof(ipv4), "%s/%d", vm->nics[0].ip, cidr.prefix);
+		network_gateway(&cidr, gateway);
+	}
 	struct seed s = {.instance_id = vm->id, .hostname = vm->name, .ssh_keys = keys, .n_keys = n,
-			 .user_data = vm->user_data, .macs = macs, .n_macs = vm->n_nics};
-	(void)c;
+			 .user_data = vm->user_data, .macs = macs, .n_macs = vm->n_nics,
+			 .ipv4 = ipv4[0] ? ipv4 : NULL, .gateway = gateway[0] ? gateway : NULL};
 	return seed_iso_build(&s, p->dir, p->seed, e);
 }
 

@@ -40,6 +40,12 @@ char *seed_meta_data_render(const struct seed *s)
 	yaml_quote(&b, s->instance_id);
 	sbuf_add(&b, "\nlocal-hostname: ");
 	yaml_quote(&b, s->hostname);
+	if (s->ipv4 && s->gateway) {
+		sbuf_add(&b, "\nnubo-ipv4: ");
+		yaml_quote(&b, s->ipv4);
+		sbuf_add(&b, "\nnubo-gateway: ");
+		yaml_quote(&b, s->gateway);
+	}
 	if (s->n_keys == 0) {
 		sbuf_add(&b, "\npublic-keys: []\n");
 		return sbuf_take(&b);

@@ -18,11 +18,17 @@ struct seed {
 	const char *user_data;   /* NULL: "#cloud-config\n" (nothing to do) */
 	const char *const *macs; /* the NICs' MACs, the primary first */
 	int n_macs;
+	/* The primary NIC's address ("10.77.3.2/24") and gateway, or NULL: for
+	 * guests that configure it at once instead of asking DHCP (tiny does;
+	 * cloud-init ignores the keys and uses DHCP). */
+	const char *ipv4, *gateway;
 };
 
 /* The meta-data text. Pure; caller frees. Example:
  *   instance-id: "vm-3f9a1c0b2d4e"
  *   local-hostname: "web1"
+ *   nubo-ipv4: "10.77.3.2/24"        (when ipv4 and gateway are given)
+ *   nubo-gateway: "10.77.3.1"
  *   public-keys:
  *     - "ssh-ed25519 AAAA... alice@laptop"
  * (no keys: "public-keys: []"). */

@@ -559,6 +559,16 @@ static void test_seed_network_config(void **state)
 	const char *macs[] = {"52:54:00:00:00:01", "52:54:00:00:00:02"};
 	struct seed one = {.instance_id = "vm-1", .hostname = "a", .macs = macs, .n_macs = 1};
 	assert_null(seed_network_config_render(&one));   /* cloud-init's fallback does it */
+	/* The primary NIC's static address, for guests that skip DHCP. */
+	one.ipv4 = "10.77.3.2/24";
+	one.gateway = "10.77.3.1";
+	char *md = seed_meta_data_render(&one);
+	assert_string_equal(md, "instance-id: \"vm-1\"\n"
+				"local-hostname: \"a\"\n"
+				"nubo-ipv4: \"10.77.3.2/24\"\n"
+				"nubo-gateway: \"10.77.3.1\"\n"
+				"public-keys: []\n");
+	free(md);
 	struct seed two = one;
 	two.n_macs = 2;
 	char *nc = seed_network_config_render(&two);
