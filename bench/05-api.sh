@@ -80,6 +80,10 @@ PROFILE=
 for rows in $ROWS; do
 	d=$WORK/rows-$rows
 	mkdir -p "$d"
+	# A first start makes the store with its default network and firewall,
+	# which the seeded VMs join.
+	pid=$(nubod_up "$d" "$d/nubod.sock" "$d/nubod.log" --dry-run) || die "dry-run nubod did not start"
+	nubod_down "$pid"
 	"$SEED_STORE" "$d/nubo.db" vms "$rows" >>"$WORK/seed.log" 2>&1 || die "seed_store failed for $rows rows"
 	pid=$(nubod_up "$d" "$d/nubod.sock" "$d/nubod.log" --dry-run) || die "dry-run nubod did not start"
 	sleep 2 # start-up done, the reconciler has been through the rows a few times

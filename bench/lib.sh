@@ -206,6 +206,7 @@ net_up() {
 
 peer_mac() { printf '52:54:00:be:%02x:%02x' "$1" $(($2 % 30)); } # GROUP K
 peer_ip() { echo "$PEER_NET.$((10 + 40 * $1 + $2 % 30))"; }      # GROUP K
+peer_ip_of_mac() { peer_ip $((16#${1:12:2})) $((16#${1:15:2})); }   # MAC
 
 # image_env NAME: IMG_DIR, IMG_BOOT (direct|firmware), IMG_CMDLINE of a nubo
 # image, and LV_DIR with the copies libvirt gets (made on first use; libvirt
@@ -257,7 +258,7 @@ make_seed() {
 	local dir=$1 name=$2 mac=$3
 	mkdir -p "$dir/seed"
 	printf 'instance-id: "%s"\nlocal-hostname: "%s"\nnubo-ipv4: "%s/24"\nnubo-gateway: "%s.1"\npublic-keys:\n  - "%s"\n' \
-		"i-$name" "$name" "$(peer_ip $((16#${mac:12:2})) $((16#${mac:15:2})))" "$PEER_NET" \
+		"i-$name" "$name" "$(peer_ip_of_mac "$mac")" "$PEER_NET" \
 		"$(cat "$BENCH_KEY.pub")" >"$dir/seed/meta-data"
 	printf '#cloud-config\n' >"$dir/seed/user-data"
 	genisoimage -quiet -output "$dir/seed.iso" -volid cidata -joliet -rock \
@@ -278,7 +279,8 @@ plain_boot() {
 		make_seed "$dir" "$(basename "$dir")" "$mac" || return 1
 	now_ms >"$dir/t_disk"
 	ip tuntap add dev "$tap" mode tap && register tap "$tap" &&
-		ip link set "$tap" master "$PEER_BR" && ip link set "$tap" up || return 1
+		ip link set "$tap" master "$PEER_BR" && ip link set "$tap" up &&
+		ip neigh replace "$(peer_ip_of_mac "$mac")" lladdr "$mac" dev "$PEER_BR" nud permanent || return 1
 	local boot=(-device virtio-blk-pci,drive=root,bootindex=1)
 	[ "$IMG_BOOT" = direct ] &&
 		boot=(-kernel "$IMG_DIR/vmlinuz" -initrd "$IMG_DIR/initrd.img" -append "$IMG_CMDLINE" -device virtio-blk-pci,drive=root)

@@ -167,8 +167,11 @@ static void release_taps(struct ctl *c, struct vm *vm)
 	for (int i = 0; i < vm->n_nics; i++) {
 		char tap[16];
 		struct err e = {0};
+		struct network net;
 		ctl_tap_name(c, vm->id, i, tap);
-		if (tap_remove(tap, &e) < 0)
+		if (tap_remove(tap, &e) < 0 ||
+		    (store_network_get(c->st, vm->nics[i].network_id, &net, NULL) == 0 &&
+		     neigh_remove(net.bridge, vm->nics[i].ip, &e) < 0))
 			log_warn("vm %s: %s", vm->name, e.msg);
 	}
 }
@@ -183,7 +186,9 @@ static int plug_nics(struct ctl *c, struct vm *vm, char taps[][16], struct qemu_
 		if (store_network_get(c->st, ref, &net, e) < 0 || network_ensure_host(c, ref, e) < 0)
 			return -1;
 		ctl_tap_name(c, vm->id, i, taps[i]);
-		if (tap_ensure(taps[i], net.bridge, e) < 0 || network_sync_reservations(c, ref, e) < 0)
+		if (tap_ensure(taps[i], net.bridge, e) < 0 ||
+		    neigh_set(net.bridge, vm->nics[i].ip, vm->nics[i].mac, e) < 0 ||
+		    network_sync_reservations(c, ref, e) < 0)
 			return -1;
 		nics[i] = (struct qemu_nic){.tap = taps[i], .mac = vm->nics[i].mac};
 	}

@@ -170,6 +170,43 @@ int tap_remove(const char *name, struct err *e)
 	return link_remove("tap", name, e);
 }
 
+static bool neigh_args_valid(const char *bridge, const char *ip, const char *mac)
+{
+	struct in_addr a;
+	size_t n = mac ? strlen(mac) : 17;
+	return link_name_valid(bridge) && ip && inet_pton(AF_INET, ip, &a) == 1 && n == 17 &&
+	       (!mac || strspn(mac, "0123456789abcdefABCDEF:") == n);
+}
+
+int neigh_set(const char *bridge, const char *ip, const char *mac, struct err *e)
+{
+	if (!mac || !neigh_args_valid(bridge, ip, mac))
+		return err_set(e, ERR_INTERNAL, "neighbour %s %s on %s: not a valid address, MAC or bridge",
+			       ip ? ip : "?", mac ? mac : "?", bridge ? bridge : "?");
+	const char *argv[] = {"ip", "neigh", "replace", ip, "lladdr", mac, "dev", bridge, "nud", "permanent", NULL};
+	int rc = ip_run(argv, e);
+	if (rc < 0)
+		err_prefix(e, "cannot set the neighbour entry of %s", ip);
+	return rc;
+}
+
+int neigh_remove(const char *bridge, const char *ip, struct err *e)
+{
+	if (!neigh_args_valid(bridge, ip, NULL))
+		return err_set(e, ERR_INTERNAL, "neighbour %s on %s: not a valid address or bridge", ip ? ip : "?",
+			       bridge ? bridge : "?");
+	if (!runner_dry_run() && !link_exists(bridge))
+		return 0;   /* the bridge took its neighbours with it */
+	const char *argv[] = {"ip", "neigh", "del", ip, "dev", bridge, NULL};
+	struct run_result r;
+	int rc = runner_run(argv, NULL, &r, e);
+	/* "RTNETLINK answers: No such file or directory": nothing to remove. */
+	if (rc < 0 && r.errout && strstr(r.errout, "No such file"))
+		rc = 0;
+	run_result_free(&r);
+	return rc;
+}
+
 int ip_forward_enable(struct err *e)
 {
 	return sysctl_write(IP_FORWARD, "1", e);

@@ -30,6 +30,13 @@ int bridge_remove(const char *name, struct err *e);
 int tap_ensure(const char *name, const char *bridge, struct err *e);
 int tap_remove(const char *name, struct err *e);      /* as bridge_remove */
 
+/* The host's neighbour entry for a VM's address, fixed to its MAC on the
+ * bridge (`ip neigh replace … nud permanent`): the host reaches the VM the
+ * moment it is up, with no ARP round trip and no answer another VM could
+ * forge. neigh_remove: a missing entry is success. */
+int neigh_set(const char *bridge, const char *ip, const char *mac, struct err *e);
+int neigh_remove(const char *bridge, const char *ip, struct err *e);
+
 /* /sys/class/net/NAME exists; in dry-run always false. */
 bool link_exists(const char *name);
 

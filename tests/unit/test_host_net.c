@@ -665,7 +665,14 @@ static void test_links_reject_bad_names(void **state)
 	assert_true(bridge_ensure("nbbr1", "10.77.3.1", &e) < 0);     /* no prefix length */
 	assert_true(tap_ensure("nb t1", "nbbr1", &e) < 0);
 	assert_true(tap_remove("", &e) < 0);
+	assert_true(neigh_set("nbbr1", "10.77.3.2", "52:54:00:12:34:5", &e) < 0);
+	assert_true(neigh_set("nbbr1", "10.77.3.2 nud", "52:54:00:12:34:56", &e) < 0);
+	assert_true(neigh_remove("nb br1", "10.77.3.2", &e) < 0);
 	assert_capture("");
+	assert_int_equal(neigh_set("nbbr1", "10.77.3.2", "52:54:00:12:34:56", &e), 0);
+	assert_int_equal(neigh_remove("nbbr1", "10.77.3.2", &e), 0);
+	assert_capture("ip neigh replace 10.77.3.2 lladdr 52:54:00:12:34:56 dev nbbr1 nud permanent\n"
+		       "ip neigh del 10.77.3.2 dev nbbr1\n");
 	assert_true(link_name_valid("nb0123456789abc"));
 	assert_false(link_name_valid("nb0123456789abcd"));
 }
