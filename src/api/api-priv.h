@@ -26,8 +26,10 @@ const char *api_query(const struct api_req *req, const char *key);
 struct api_resp {
 	int status;
 	json_t *json;          /* owned; or */
-	char *text;            /* owned, sent as text/plain */
+	char *text;            /* owned, sent as text/plain; or */
 	size_t text_len;
+	char *json_text;       /* owned, JSON already written, sent as application/json */
+	size_t json_len;
 };
 
 typedef void (*api_handler)(const struct api_req *req, struct api_resp *resp);

@@ -28,6 +28,7 @@
 #include <unistd.h>
 
 #include "api/api-priv.h"
+#include "api/vmcache.h"
 #include "util/fs.h"
 #include "util/log.h"
 #include "util/str.h"
@@ -126,6 +127,11 @@ static enum MHD_Result send_resp(struct MHD_Connection *conn, struct api_resp *r
 		 * The CLI indents what it prints. */
 		data = json_dumps(resp->json, JSON_COMPACT | JSON_ENCODE_ANY);
 		len = strlen(data);
+		type = "application/json";
+	} else if (resp->json_text) {
+		data = resp->json_text;
+		resp->json_text = NULL;
+		len = resp->json_len;
 		type = "application/json";
 	} else {
 		data = resp->text ? resp->text : xstrdup("");
@@ -227,6 +233,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *connection, 
 	enum MHD_Result ret = send_resp(connection, &resp);
 	json_decref(resp.json);
 	free(resp.text);
+	free(resp.json_text);   /* not sent (send_resp takes it when it is) */
 	int64_t ms = time_mono_ms() - c->t0;
 	if (strcmp(method, "GET") == 0 && status < 400)
 		log_debug("%s %s → %d (%lld ms)", method, url, status, (long long)ms);
@@ -495,6 +502,7 @@ void api_stop(struct api_server *s)
 	MHD_stop_daemon(s->local.daemon);
 	unlink(s->socket_path);
 	server_free(s);
+	vmcache_clear();
 }
 
 /* --- helpers for handlers ------------------------------------------------ */

@@ -86,6 +86,20 @@ const struct migration store_migrations[] = {
 	     "  id TEXT PRIMARY KEY, name TEXT NOT NULL UNIQUE, hash TEXT NOT NULL UNIQUE,"
 	     "  created_at INTEGER NOT NULL, last_used_at INTEGER NOT NULL DEFAULT 0);"},
 	{11, "ALTER TABLE vms ADD COLUMN no_seed INTEGER NOT NULL DEFAULT 0;"},
+	/* A revision per VM that changes with anything its JSON shows (its row,
+	 * its NICs, its firewalls), for caches of rendered VMs. Triggers, so no
+	 * writer can forget it. */
+	{12, "ALTER TABLE vms ADD COLUMN rev INTEGER NOT NULL DEFAULT 0;"
+	     "CREATE TRIGGER vms_rev AFTER UPDATE ON vms WHEN NEW.rev = OLD.rev"
+	     "  BEGIN UPDATE vms SET rev = OLD.rev + 1 WHERE id = NEW.id; END;"
+	     "CREATE TRIGGER nics_rev_ins AFTER INSERT ON nics"
+	     "  BEGIN UPDATE vms SET rev = rev + 1 WHERE id = NEW.vm_id; END;"
+	     "CREATE TRIGGER nics_rev_del AFTER DELETE ON nics"
+	     "  BEGIN UPDATE vms SET rev = rev + 1 WHERE id = OLD.vm_id; END;"
+	     "CREATE TRIGGER vm_firewalls_rev_ins AFTER INSERT ON vm_firewalls"
+	     "  BEGIN UPDATE vms SET rev = rev + 1 WHERE id = NEW.vm_id; END;"
+	     "CREATE TRIGGER vm_firewalls_rev_del AFTER DELETE ON vm_firewalls"
+	     "  BEGIN UPDATE vms SET rev = rev + 1 WHERE id = OLD.vm_id; END;"},
 };
 
 const int store_migrations_count = sizeof(store_migrations) / sizeof(store_migrations[0]);

@@ -207,7 +207,7 @@ static int step_done(struct store *st, sqlite3_stmt *s, const char *what, struct
 	"user_data, ssh_user, power, force_stop, reboot, state, reason, pid, accel, created_at, "         \
 	"started_at, state_since, deadline, boot_phases, op_id, disk_size_bytes, generation, ephemeral_bytes, " \
 	"base_snapshot, restore_from, no_seed"
-#define VM_NCOLS 30
+#define VM_NCOLS 30   /* rev is left out: triggers keep it (migration 12) */
 #define VM_PARAMS "?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?"
 
 static void vm_bind(sqlite3_stmt *s, const struct vm *vm)
@@ -567,6 +567,70 @@ static int vm_page_locked(struct store *st, const char *after, int limit, struct
 	if (*n > 1)   /* qsort of no array: undefined, UBSan says */
 		qsort(*out, (size_t)*n, sizeof(struct vm), cmp_vm_name);
 	return 0;
+}
+
+static void rev_fill(sqlite3_stmt *s, void *out)
+{
+	struct vm_rev *r = out;
+	col_copy(s, 0, r->id, sizeof(r->id));
+	col_copy(s, 1, r->name, sizeof(r->name));
+	r->rev = sqlite3_column_int64(s, 2);
+}
+
+static int page_revs_locked(struct store *st, const char *after, int limit, struct vm_rev **out, int *n,
+			    bool *more, struct err *e)
+{
+	sqlite3_stmt *s = prep(st, "SELECT id, name, rev FROM vms WHERE name > ?1 ORDER BY name LIMIT ?2", e);
+	if (!s)
+		return -1;
+	bind_text(s, 1, after ? after : "");
+	sqlite3_bind_int(s, 2, limit + 1);
+	if (list_all(st, s, sizeof(struct vm_rev), rev_fill, (void **)out, n, e) < 0)
+		return -1;
+	*more = *n > limit;
+	if (*more)
+		--*n;
+	return 0;
+}
+
+int store_vm_page_revs(struct store *st, const char *after, int limit, struct vm_rev **out, int *n, bool *more,
+		       struct err *e)
+{
+	LOCKED(st, page_revs_locked(st, after, limit, out, n, more, e));
+}
+
+static int get_many_locked(struct store *st, const char *const *ids, int n_ids, struct vm **out, int *n,
+			   struct err *e)
+{
+	*out = NULL;
+	*n = 0;
+	if (n_ids == 0)
+		return 0;
+	struct sbuf q = {0};
+	sbuf_add(&q, "SELECT " VM_COLS " FROM vms WHERE id IN (");
+	for (int i = 0; i < n_ids; i++)
+		sbuf_add(&q, i ? ",?" : "?");
+	sbuf_add(&q, ") ORDER BY id");
+	autofree char *sql = sbuf_take(&q);
+	sqlite3_stmt *s = prep(st, sql, e);
+	if (!s)
+		return -1;
+	for (int i = 0; i < n_ids; i++)
+		bind_text(s, i + 1, ids[i]);
+	if (list_all(st, s, sizeof(struct vm), vm_fill, (void **)out, n, e) < 0)
+		return -1;
+	if (vm_attach_children(st, *out, *n, false, e) < 0) {
+		vm_list_free(*out, *n);
+		*out = NULL;
+		*n = 0;
+		return -1;
+	}
+	return 0;
+}
+
+int store_vm_get_many(struct store *st, const char *const *ids, int n_ids, struct vm **out, int *n, struct err *e)
+{
+	LOCKED(st, get_many_locked(st, ids, n_ids, out, n, e));
 }
 
 int store_vm_page(struct store *st, const char *after, int limit, struct vm **out, int *n, bool *more,

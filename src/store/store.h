@@ -48,6 +48,17 @@ int store_vm_list(struct store *st, struct vm **out, int *n, struct err *e);  /*
  * number of VMs. */
 int store_vm_page(struct store *st, const char *after, int limit, struct vm **out, int *n, bool *more,
 		  struct err *e);
+/* The same page as ids, names and revisions only. A VM's revision changes
+ * whenever anything its JSON shows changes (its row, NICs or firewalls). */
+struct vm_rev {
+	char id[ID_MAX];
+	char name[NAME_MAX_LEN + 1];
+	int64_t rev;
+};
+int store_vm_page_revs(struct store *st, const char *after, int limit, struct vm_rev **out, int *n, bool *more,
+		       struct err *e);
+/* The VMs with these ids that exist, in id order, with NICs and firewalls. */
+int store_vm_get_many(struct store *st, const char *const *ids, int n_ids, struct vm **out, int *n, struct err *e);
 int store_vm_update(struct store *st, const struct vm *vm, struct err *e);   /* whole row by id */
 /* What a reconciler saves: the status always; power, reboot and force_stop
  * only if the spec's generation is still vm->generation (the API did not

@@ -216,6 +216,16 @@ for bad in 0 1001 abc -5 ''; do
 done
 like "$(err_of "$(api GET '/v1/vms?limit=abc')")" 'limit "abc" must be a number from 1 to 1000' "the error names the value"
 like "$("$NUBO" vm list | tr '\n' ' ')" 'web8 .* web9 ' "nubo vm list walks every page"
+# The list keeps each VM's JSON until the VM changes: every change shows.
+fw_of() { body_of "$(api GET /v1/vms)" | jq -r ".vms[] | select(.name==\"$1\") | .firewalls | join(\",\")"; }
+is "$(fw_of web9)" "default" "the list shows web9's firewalls"
+api PUT /v1/vms/web9/firewalls '{"firewalls":["app","default"]}' >/dev/null
+is "$(fw_of web9)" "app,default" "a change of firewalls shows in the list at once"
+api POST /v1/vms/web8/stop '{"force":true}' >/dev/null
+wait_for 5 sh -c "curl -s --unix-socket $T_SOCK 'http://nubo/v1/vms?limit=1' | jq -e '.vms[0].state==\"stopped\"' >/dev/null"
+ok $? "a change of state shows in the list"
+is "$(body_of "$(api GET /v1/vms/web8)" | jq -c '{state, power}')" \
+	"$(body_of "$(api GET '/v1/vms?limit=1')" | jq -c '.vms[0] | {state, power}')" "the list and the VM agree"
 
 nubod_stop
 ok $? "nubod exits cleanly on SIGTERM"
