@@ -20,6 +20,9 @@
 #include "util/timeutil.h"
 
 #define PROBE_STALL_MS 10000
+/* A SYN that got no answer is retried by the kernel only after a second;
+ * a guest that was not up yet answers a fresh one at once. */
+#define PROBE_CONNECT_MS 200
 
 struct probe {
 	int fd;
@@ -100,8 +103,8 @@ enum probe_state probe_step(struct probe **p, const char *ip, int port, const ch
 	bool going = probe_advance(*p, prefix, &ready);
 	if (ready)
 		return PROBE_READY;
-	/* A connect has its own kernel timeout; a silent connection gets ours. */
-	if (!going || ((*p)->connected && time_mono_ms() - (*p)->started > PROBE_STALL_MS)) {
+	int64_t age = time_mono_ms() - (*p)->started;
+	if (!going || age > ((*p)->connected ? PROBE_STALL_MS : PROBE_CONNECT_MS)) {
 		probe_free(*p);
 		*p = NULL;
 	}

@@ -12,8 +12,9 @@
  */
 enum probe_state { PROBE_WAITING, PROBE_READY };
 struct probe;
-/* *p NULL: starts an attempt. A refused, failed or stalled attempt (no
- * banner 10 s after connecting) is closed and the next call starts anew.
+/* *p NULL: starts an attempt. A refused, failed or stalled attempt (not
+ * connected within 200 ms, or no banner 10 s after connecting) is closed
+ * and the next call starts anew.
  * In dry-run: PROBE_READY at once. */
 enum probe_state probe_step(struct probe **p, const char *ip, int port, const char *prefix);
 void probe_free(struct probe *p);
