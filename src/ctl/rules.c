@@ -242,11 +242,15 @@ int network_rules_apply(struct ctl *c, struct err *e)
 		rc = nft_apply(text, e);
 	}
 	data_free(&d);
-	if (rc == 0) {
-		pthread_mutex_lock(&c->mu);
+	/* Whoever applies (this tick, or a VM start bringing up its network),
+	 * API calls waiting for this generation are answered. */
+	pthread_mutex_lock(&c->mu);
+	if (rc == 0)
 		c->rules_applied = gen;
-		pthread_mutex_unlock(&c->mu);
-	}
+	if (c->rules_tried < gen)
+		c->rules_tried = gen;
+	pthread_cond_broadcast(&c->rules_cv);
+	pthread_mutex_unlock(&c->mu);
 	return rc;
 }
 
@@ -263,10 +267,5 @@ bool rules_sync(struct ctl *c)
 		log_error("firewall: the previous rules stay in force (tried again in %d ms): %s", TICK_MS, e.msg);
 	else
 		log_debug("firewall: rules applied");
-	pthread_mutex_lock(&c->mu);
-	if (c->rules_tried < gen)
-		c->rules_tried = gen;
-	pthread_cond_broadcast(&c->rules_cv);
-	pthread_mutex_unlock(&c->mu);
 	return false;   /* a failure is tried again at the next idle tick, not at once */
 }
