@@ -85,7 +85,7 @@ int cgroup_plan_build(const struct cgroup_host *h, const char *prefix, const cha
 		return -1;
 	char parent[32];
 	cgroup_parent_name(prefix, parent);
-	int64_t quota = (int64_t)(vcpus > 0 ? vcpus : 1) * CGROUP_CPU_PERIOD_US;
+	int64_t quota = (int64_t)(vcpus > 0 ? vcpus : 1) * CGROUP_CPU_PERIOD_US + CGROUP_EMULATOR_US;
 	if (h->mode == CGROUP_V2) {
 		char *top = xasprintf("%s/%s", h->root, parent);
 		char *vm = xasprintf("%s/%s", top, vm_id);

@@ -61,7 +61,7 @@ for vm in a b; do
 		is "$(grep -E '^[0-9]+:(cpu|memory):' "/proc/$pid/cgroup" | cut -d: -f2- | sort | tr '\n' ' ')" \
 			"cpu:/nubo-$prefix/$id memory:/nubo-$prefix/$id " "QEMU of $vm is in its own cpu and memory cgroups"
 	fi
-	is "$(cg_cpu "$id")" "$((vcpus * 100000)) 100000" "$vm may use $vcpus CPU(s) of time"
+	is "$(cg_cpu "$id")" "$((vcpus * 100000 + 50000)) 100000" "$vm may use $vcpus CPU(s) of time, and half a CPU for QEMU's own threads"
 	limit=$(cg_mem_limit "$id")
 	[ "$limit" -gt $((guest_mib << 20)) ] && [ "$limit" -le $(((guest_mib + 512) << 20)) ]
 	ok $? "$vm's memory limit is its guest memory plus a bounded overhead" "limit $limit bytes, guest $guest_mib MiB"

@@ -40,7 +40,7 @@ static void test_v2_plan(void **state)
 				  "mkdir /sys/fs/cgroup/nubo-ab12/vm-0123456789ab\n"
 				  "/sys/fs/cgroup/cgroup.subtree_control = +cpu +memory\n"
 				  "/sys/fs/cgroup/nubo-ab12/cgroup.subtree_control = +cpu +memory\n"
-				  "/sys/fs/cgroup/nubo-ab12/vm-0123456789ab/cpu.max = 200000 100000\n"
+				  "/sys/fs/cgroup/nubo-ab12/vm-0123456789ab/cpu.max = 250000 100000\n"
 				  "/sys/fs/cgroup/nubo-ab12/vm-0123456789ab/memory.max = 1275068416\n"
 				  "join /sys/fs/cgroup/nubo-ab12/vm-0123456789ab/cgroup.procs\n");
 	free(text);
@@ -60,7 +60,7 @@ static void test_v1_plan_one_group_per_controller(void **state)
 				  "mkdir /sys/fs/cgroup/memory/nubo-00ff\n"
 				  "mkdir /sys/fs/cgroup/memory/nubo-00ff/vm-aaaaaaaaaaaa\n"
 				  "/sys/fs/cgroup/cpu/nubo-00ff/vm-aaaaaaaaaaaa/cpu.cfs_period_us = 100000\n"
-				  "/sys/fs/cgroup/cpu/nubo-00ff/vm-aaaaaaaaaaaa/cpu.cfs_quota_us = 100000\n"
+				  "/sys/fs/cgroup/cpu/nubo-00ff/vm-aaaaaaaaaaaa/cpu.cfs_quota_us = 150000\n"
 				  "/sys/fs/cgroup/memory/nubo-00ff/vm-aaaaaaaaaaaa/memory.limit_in_bytes = 738197504\n"
 				  "join /sys/fs/cgroup/cpu/nubo-00ff/vm-aaaaaaaaaaaa/cgroup.procs\n"
 				  "join /sys/fs/cgroup/memory/nubo-00ff/vm-aaaaaaaaaaaa/cgroup.procs\n");
@@ -75,11 +75,11 @@ static void test_cpu_quota_scales_with_vcpus(void **state)
 	struct cgroup_plan p;
 	assert_int_equal(cgroup_plan_build(&h, "1", "vm-1", 8, 1, &p), 0);
 	assert_string_equal(p.settings[2].path, "/c/nubo-1/vm-1/cpu.max");
-	assert_string_equal(p.settings[2].value, "800000 100000");
+	assert_string_equal(p.settings[2].value, "850000 100000");   /* 8 vCPUs and half a CPU for QEMU */
 	cgroup_plan_free(&p);
 	/* A VM with no vCPU count still gets one CPU, never an unlimited "0". */
 	assert_int_equal(cgroup_plan_build(&h, "1", "vm-1", 0, 1, &p), 0);
-	assert_string_equal(p.settings[2].value, "100000 100000");
+	assert_string_equal(p.settings[2].value, "150000 100000");
 	cgroup_plan_free(&p);
 }
 
