@@ -198,7 +198,7 @@ findings() {
 		cand() { printf '%s\t%s\t%s\t%s\n' "$1" "$2" "$3" "${4:-~}" >>"$T/cand.tsv"; }
 		local g
 		g=$(segm nubo ssh nubo_ssh)
-		cand "$g" "nubod: notice SSH as soon as it answers. Today the reconciler probes each waiting VM once per 100 ms tick, one after another, with a 200 ms deadline for connect *and* banner, and drops the connection when it misses; a busy guest's sshd often needs longer, so probes fail and each leaves the guest another sshd to fork. Keep one connection per VM open and wait for the banner on it, all VMs polled together (or watch tiny's \`ssh ready on\` console line, then read the banner once)." \
+		cand "$g" "nubod: notice SSH sooner. The reconciler keeps one non-blocking connection per booting VM and reads the banner when it comes, but only at its 100 ms tick; waking on the socket (poll on all probes at once) instead of the tick would remove most of what is left." \
 			"SSH banner → nubod's ssh-ready: $(fmt_ms "$(seg nubo ssh nubo_ssh)") for one tiny VM$(probe_debian)" "≤"
 		g=$(segm nubo nubo_ssh done)
 		cand "$g" "CLI: stop polling. \`--wait\` polls the operation; a long-poll (\`GET /v1/operations/ID?wait=30s\` answering on the next phase) returns the moment the phase is recorded." \
@@ -242,9 +242,8 @@ findings() {
 		} | md_table
 		echo
 		if [ -s "$T/d12.tsv" ]; then
-			echo "For debian-12 the ranking changes: nubod's SSH probe comes first by far. Its"
-			echo "200 ms deadline is shorter than OpenSSH needs to answer under TCG, so nubod reports"
-			echo "ssh-ready (and \`--wait\` returns) long after SSH works:$(probe_debian | sed 's/^; for debian-12 ([^)]*)://')."
+			echo "For debian-12 (OpenSSH, slow to greet under TCG) nubod's probe keeps its connection"
+			echo "until the banner comes:$(probe_debian | sed 's/^; for debian-12 ([^)]*)://')."
 			echo "(The guests themselves answered SSH in $(fmt_x "$(pair_ratio "$T/d12.tsv" ssh "$T/d12p.tsv" ssh | summ)") the time of plain QEMU's.)"
 			echo
 		fi
@@ -259,14 +258,15 @@ findings() {
 		rall=$(pair_ratio "$T/bn.tsv" all_ssh "$T/bp.tsv" all_ssh | summ)
 		echo "- All ten answered SSH $(fmt_s "$(col "$T/bn.tsv" all_ssh | summ)") after the request under nubo, $(fmt_s "$(col "$T/bp.tsv" all_ssh | summ)") as plain"
 		echo "  QEMUs: $(fmt_x "$rall"). Ten TCG guests on two cores are bound by the CPU, not by nubod."
-		echo "- nubod starts the ten QEMUs one after another from its single reconciler thread:"
-		echo "  the last one runs $(fmt_s "$(col "$T/bn.tsv" all_qemu | summ)") after the request, against $(fmt_s "$(col "$T/bp.tsv" all_qemu | summ)") when"
-		echo "  ten start-ups run in parallel. On this CPU-bound machine that costs little at the end;"
-		echo "  with KVM (guests boot in well under a second) it would dominate: start VMs from a"
-		echo "  small pool of workers (each start is independent and idempotent)."
+		echo "- nubod starts the ten QEMUs one after another from its single reconciler thread,"
+		echo "  each start waiting until its QEMU answers on QMP (nubod detaches QEMU itself, as"
+		echo "  QEMU's seccomp sandbox forbids -daemonize's fork): the last one runs"
+		echo "  $(fmt_s "$(col "$T/bn.tsv" all_qemu | summ)") after the request, against $(fmt_s "$(col "$T/bp.tsv" all_qemu | summ)") when ten start-ups run in"
+		echo "  parallel. On this CPU-bound machine that costs little at the end; with KVM (guests"
+		echo "  boot in well under a second) it would dominate: start VMs from a small pool of"
+		echo "  workers (each start is independent and idempotent)."
 		echo "- nubod reported the last ssh-ready at $(fmt_s "$(col "$T/bn.tsv" all_nubo_ssh | summ)") and the last \`--wait\` returned at"
-		echo "  $(fmt_s "$(col "$T/bn.tsv" all_done | summ)"): its serial, 200 ms probes kept up here because tiny's dropbear"
-		echo "  answers quickly; with OpenSSH guests (debian-12) they would not (above)."
+		echo "  $(fmt_s "$(col "$T/bn.tsv" all_done | summ)")."
 		echo
 	fi
 
