@@ -209,7 +209,7 @@ static const struct nft_vm t_vms[] = {
 static const struct nft_forward t_fwd[] = {{PROTO_TCP, 8080, 80, "10.77.3.3", 0}};
 static const struct nft_ruleset t_rs = {"nubo_ab12", "nbab12*", t_nets, 2, t_sets, 2, t_vms, 2, t_fwd, 1};
 
-/* Checked by hand, and by `nft -c -f` in tests/e2e/network.sh. */
+/* Checked by hand and with `nft -c -f`; tests/e2e/network.sh applies such rulesets for real. */
 #define NFT_EXPECTED \
 	"# Written by nubo; both tables are replaced at once.\n" \
 	"table inet nubo_ab12\n" \
