@@ -39,30 +39,22 @@ void metadata_init(struct ctl *c)
 int metadata_find_vm(struct ctl *c, const char *network_id, const char *ip, const char *mac, struct vm *out,
 		     int *nic, struct err *e)
 {
-	struct vm *vms = NULL;
-	int n = 0;
-	if (store_vm_list(c->st, &vms, &n, e) < 0)
-		return -1;
-	int found = -1;
-	for (int i = 0; i < n && found < 0; i++) {
-		if (vms[i].power == POWER_DELETED)
-			continue;
-		for (int k = 0; k < vms[i].n_nics && found < 0; k++) {
-			const struct vm_nic *m = &vms[i].nics[k];
-			if (strcmp(m->network_id, network_id) == 0 && strcmp(m->ip, ip) == 0 && strcasecmp(m->mac, mac) == 0) {
-				found = i;
-				*nic = k;
-			}
+	struct err fe = {0};
+	if (store_vm_by_nic(c->st, network_id, ip, out, &fe) < 0) {
+		if (fe.kind != ERR_NOT_FOUND)
+			return err_set(e, fe.kind, "%s", fe.msg);
+		return err_set(e, ERR_NOT_FOUND, "no VM on network %s has address %s and MAC %s", network_id, ip, mac);
+	}
+	for (int k = 0; k < out->n_nics; k++) {
+		const struct vm_nic *m = &out->nics[k];
+		if (out->power != POWER_DELETED && strcmp(m->network_id, network_id) == 0 && strcmp(m->ip, ip) == 0 &&
+		    strcasecmp(m->mac, mac) == 0) {
+			*nic = k;
+			return 0;
 		}
 	}
-	if (found >= 0) {
-		*out = vms[found];   /* moved: the list no longer owns its fields */
-		memset(&vms[found], 0, sizeof(vms[found]));
-	}
-	vm_list_free(vms, n);
-	if (found < 0)
-		return err_set(e, ERR_NOT_FOUND, "no VM on network %s has address %s and MAC %s", network_id, ip, mac);
-	return 0;
+	vm_free_fields(out);
+	return err_set(e, ERR_NOT_FOUND, "no VM on network %s has address %s and MAC %s", network_id, ip, mac);
 }
 
 static void reply_text(struct metadata_reply *out, int status, const char *text)

@@ -593,6 +593,30 @@ static int page_revs_locked(struct store *st, const char *after, int limit, stru
 	return 0;
 }
 
+static int by_nic_locked(struct store *st, const char *network_id, const char *ip, struct vm *out, struct err *e)
+{
+	sqlite3_stmt *s = prep(st, "SELECT vm_id FROM nics WHERE network_id = ?1 AND ip = ?2", e);
+	if (!s)
+		return -1;
+	bind_text(s, 1, network_id);
+	bind_text(s, 2, ip);
+	char id[ID_MAX] = "";
+	int rc = sqlite3_step(s);
+	if (rc == SQLITE_ROW)
+		col_copy(s, 0, id, sizeof(id));
+	sqlite3_finalize(s);
+	if (rc == SQLITE_ROW)
+		return vm_get_locked(st, id, out, e);
+	if (rc == SQLITE_DONE)
+		return err_set(e, ERR_NOT_FOUND, "no VM has address %s on network %s", ip, network_id);
+	return db_err(st, e, "finding a NIC");
+}
+
+int store_vm_by_nic(struct store *st, const char *network_id, const char *ip, struct vm *out, struct err *e)
+{
+	LOCKED(st, by_nic_locked(st, network_id, ip, out, e));
+}
+
 int store_vm_page_revs(struct store *st, const char *after, int limit, struct vm_rev **out, int *n, bool *more,
 		       struct err *e)
 {

@@ -57,6 +57,8 @@ struct vm_rev {
 };
 int store_vm_page_revs(struct store *st, const char *after, int limit, struct vm_rev **out, int *n, bool *more,
 		       struct err *e);
+/* The VM whose NIC on network_id has ip (one query, however many VMs). */
+int store_vm_by_nic(struct store *st, const char *network_id, const char *ip, struct vm *out, struct err *e);
 /* The VMs with these ids that exist, in id order, with NICs and firewalls. */
 int store_vm_get_many(struct store *st, const char *const *ids, int n_ids, struct vm **out, int *n, struct err *e);
 int store_vm_update(struct store *st, const struct vm *vm, struct err *e);   /* whole row by id */
