@@ -138,30 +138,8 @@ run_libvirt() {
 	libvirt_stop "$name"
 }
 
-# What-if peers (tiny only; BENCH_WHATIF=0 leaves them out): the same image
-# with its kernel as the uncompressed ELF inside vmlinuz, which QEMU boots
-# through the PVH entry point (no firmware boot path, no decompression), as a
-# nubo image (tiny-pvh, added to the store like benchmark 3's) and by hand.
-run_nubopvh() { run_nubo "$1" nubopvh tiny-pvh; }
-run_plainpvh() { run_plain "$1" plainpvh "$PVH_DIR"; }
 peers=(nubo plain)
 [ -n "${LIBVIRT_OK:-}" ] && peers+=(libvirt)
-if [ "$IMAGE" = tiny ] && [ "${BENCH_WHATIF:-1}" = 1 ] && [ "$IMG_BOOT" = direct ]; then
-	PVH_DIR=$WORK/pvh-image
-	mkdir -p "$PVH_DIR"
-	if extract_vmlinux "$IMG_DIR/vmlinuz" "$PVH_DIR/vmlinuz"; then
-		ln -sf "$IMG_DIR/initrd.img" "$PVH_DIR/initrd.img"
-		ln -sf "$IMG_DIR/disk.qcow2" "$PVH_DIR/disk.qcow2"
-		if id=$("$SEED_STORE" "$NUBO_STATE/nubo.db" image tiny-pvh tiny 2>>"$WORK/seed.log"); then
-			mkdir -p "$NUBO_STATE/images/$id"
-			cp "$PVH_DIR/vmlinuz" "$IMG_DIR/initrd.img" "$IMG_DIR/image.json" "$NUBO_STATE/images/$id/"
-			cp --sparse=always "$IMG_DIR/disk.qcow2" "$NUBO_STATE/images/$id/"
-			peers+=(nubopvh plainpvh)
-		fi
-	else
-		say "cannot extract an ELF kernel from tiny's vmlinuz: no what-if peers"
-	fi
-fi
 for i in $(seq 1 "$BENCH_N"); do
 	n=${#peers[@]}
 	for k in $(seq 0 $((n - 1))); do
@@ -174,7 +152,7 @@ done
 fi
 
 # --- report ---------------------------------------------------------------------------
-for p in nubo plain libvirt nubopvh plainpvh; do where "$OUT" peer "$p" >"$WORK/$p.tsv"; done
+for p in nubo plain libvirt; do where "$OUT" peer "$p" >"$WORK/$p.tsv"; done
 phase_row() { # LABEL COLUMN [noratio]
 	local label=$1 c=$2 a b l r1 r2
 	a=$(col "$WORK/nubo.tsv" "$c" | summ)
@@ -204,7 +182,7 @@ seg() { # PEER FROM TO → median of TO-FROM
 		$x ~ /^[0-9]+$/ && $y ~ /^[0-9]+$/ { print $y - $x }' "$WORK/$1.tsv" | summ
 }
 zero_col() { awk -F'\t' 'NR == 1 { print $0 "\tzero"; next } { print $0 "\t0" }' "$WORK/$1.tsv" >"$WORK/$1.z.tsv" && mv "$WORK/$1.z.tsv" "$WORK/$1.tsv"; }
-for p in nubo plain libvirt nubopvh plainpvh; do zero_col "$p"; done
+for p in nubo plain libvirt; do zero_col "$p"; done
 {
 	printf 'segment\tnubo\tplain QEMU\tlibvirt\n'
 	segrow() { printf '%s\t%s\t%s\t%s\n' "$1" "$(fmt_ms "$(seg nubo "$2" "$3")")" "$(fmt_ms "$(seg plain "$2" "$3")")" "$(fmt_ms "$(seg libvirt "$2" "$3")")"; }
@@ -226,24 +204,6 @@ for p in nubo plain libvirt nubopvh plainpvh; do zero_col "$p"; done
 	segrow "nubo's ssh-ready → CLI returns (the CLI's polling)" nubo_ssh done
 } >"$WORK/segments.tsv"
 
-if [ -s "$WORK/nubopvh.tsv" ] && [ "$(wc -l <"$WORK/nubopvh.tsv")" -gt 1 ]; then
-	wrow() { # LABEL COLUMN
-		local c=$2
-		printf '%s\t%s\t%s\t%s\t%s\t%s\n' "$1" "$(fmt_s "$(col "$WORK/nubo.tsv" "$c" | summ)")" \
-			"$(fmt_s "$(col "$WORK/nubopvh.tsv" "$c" | summ)")" "$(fmt_s "$(col "$WORK/plainpvh.tsv" "$c" | summ)")" \
-			"$(fmt_x "$(pair_ratio "$WORK/nubopvh.tsv" "$c" "$WORK/nubo.tsv" "$c" | summ)")" \
-			"$(fmt_x "$(pair_ratio "$WORK/nubopvh.tsv" "$c" "$WORK/plainpvh.tsv" "$c" | summ)")"
-	}
-	{
-		printf 'phase (time since the request)\tnubo\tnubo, PVH kernel\tplain QEMU, PVH kernel\tnubo PVH ÷ nubo\tnubo PVH ÷ plain PVH\n'
-		wrow "QEMU started (its pid file appears)" qemu
-		wrow "kernel running (first console line)" console
-		wrow "initrd runs /init" init
-		wrow "$GUEST" guest_ssh
-		wrow "**SSH answers**" ssh
-		wrow "command returned (nubo --wait)" done
-	} >"$WORK/whatif.tsv"
-fi
 {
 	if [ "$TAG" = 01 ]; then
 		echo "## 1. Request → SSH-ready, default image (tiny)"
@@ -267,22 +227,9 @@ fi
 	echo "Where the time goes (medians of the per-run differences):"
 	echo
 	md_table <"$WORK/segments.tsv"
-	if [ -s "$WORK/whatif.tsv" ]; then
-		echo
-		echo "What if tiny's kernel were booted as an ELF through QEMU's PVH entry (no SeaBIOS"
-		echo "boot path, no decompression in the guest)? Two more peers, in the same runs: nubo with"
-		echo "an image \`tiny-pvh\` (tiny with the uncompressed kernel extracted from its vmlinuz,"
-		echo "added to the store) and plain QEMU with that kernel. Nothing else changes."
-		echo
-		md_table <"$WORK/whatif.tsv"
-	fi
 } >"$BENCH_DIR/out/$TAG-ssh-ready.md"
 echo
 term_table <"$WORK/table.tsv"
 echo
 term_table <"$WORK/segments.tsv"
-if [ -s "$WORK/whatif.tsv" ]; then
-	echo
-	term_table <"$WORK/whatif.tsv"
-fi
 exit 0

@@ -14,7 +14,7 @@ B1=$D/01-ssh-ready-tiny.tsv
 have1=
 if [ -s "$B1" ]; then
 	have1=1
-	for p in nubo plain libvirt nubopvh plainpvh; do
+	for p in nubo plain libvirt; do
 		where "$B1" peer "$p" | awk -F'\t' 'NR == 1 { print $0 "\tzero"; next } { print $0 "\t0" }' >"$T/$p.tsv"
 	done
 fi
@@ -97,11 +97,6 @@ targets() {
 		echo "this floor, so no change to nubod alone can meet it on this machine: it needs the guest"
 		echo "to boot faster (firmware, kernel, user space: see the ranked list below), which"
 		echo "would lower plain QEMU's time too. nubo's own additions are listed there as well."
-		if [ "$(wc -l <"$T/nubopvh.tsv" 2>/dev/null || echo 0)" -gt 1 ]; then
-			echo "One such change is measured in this run (benchmark 1's what-if: the same image with"
-			echo "its kernel booted as an ELF through QEMU's PVH entry): nubo then answers in"
-			echo "$(fmt_s "$(col "$T/nubopvh.tsv" ssh | summ)") and plain QEMU in $(fmt_s "$(col "$T/plainpvh.tsv" ssh | summ)")."
-		fi
 	fi
 	if [ -s "$D/05-api.tsv" ]; then
 		local bytes
@@ -206,19 +201,8 @@ findings() {
 		g=$(awk -v a="$(segm nubo guest_ssh ssh)" 'BEGIN { v = a - 100; print (v > 0) ? v : 0 }')
 		[ "${g%.*}" -gt 150 ] 2>/dev/null && cand "$g" "Host side of the first packet: give the host a neighbour entry for the VM when its tap is made (nubod knows the IP and MAC: \`ip neigh replace IP lladdr MAC dev BRIDGE nud reachable\`), or have tiny's DHCP script send a gratuitous ARP. The host's connection attempts to a not-yet-configured guest leave an INCOMPLETE neighbour entry that is only retried once a second, so the first SYN can wait up to 1 s after the guest is up. (Gain: the measured wait minus ~100 ms that dropbear's banner takes.)" \
 			"\"ssh ready\" line → banner at the host: $(fmt_ms "$(seg nubo guest_ssh ssh)") (nubo), $(fmt_ms "$(seg plain guest_ssh ssh)") (plain)"
-		g=$(segm nubo dhcp_start lease)
-		cand "$g" "Guest: no DHCP on the boot path. nubod assigns the address before boot; put it in the seed (NoCloud \`network-config\`) and let tiny's boot script configure it directly (keep DHCP as the fallback for stock images)." \
-			"udhcpc started → lease: $(fmt_ms "$(seg nubo dhcp_start lease)")" "≤"
-		if [ "$(wc -l <"$T/nubopvh.tsv" 2>/dev/null || echo 0)" -gt 1 ]; then
-			g=$(awk -F'\t' '
-				FNR == 1 { for (i = 1; i <= NF; i++) { if ($i == "run") r = i; if ($i == "ssh") c = i }; next }
-				FILENAME == ARGV[1] { a[$r] = $c; next } ($r in a) && a[$r] ~ /^[0-9]+$/ && $c ~ /^[0-9]+$/ { print a[$r] - $c }' "$T/nubo.tsv" "$T/nubopvh.tsv" | summ)
-			cand "$(med "$g")" "Image: boot tiny's kernel as the uncompressed ELF (vmlinux) through QEMU's PVH entry instead of the bzImage through SeaBIOS's Linux boot path: no real-mode setup, no decompression under emulation. A change to the tiny recipe only (extract the ELF at build time; nubod passes it with \`-kernel\` as now). Measured in this run as the what-if peers of benchmark 1." \
-				"SSH answers, nubo − nubo with PVH kernel, per run: $(fmt_ms "$g"); first kernel line $(fmt_s "$(col "$T/nubo.tsv" console | summ)") → $(fmt_s "$(col "$T/nubopvh.tsv" console | summ)")"
-		else
-			cand "$(segm plain qemu console)" "QEMU: a shorter way into the kernel for direct-kernel images (the uncompressed ELF kernel through QEMU's PVH entry, or qboot, or \`-machine microvm\`). Upper bound: all of QEMU start → first kernel line." \
-				"QEMU process → first kernel line: $(fmt_ms "$(seg plain qemu console)")" "≤"
-		fi
+		cand "$(segm plain qemu console)" "QEMU: a shorter way into the kernel (tiny's kernel already boots through the PVH entry; \`-machine microvm\` or qboot would drop the PC firmware and devices too). Upper bound: all of QEMU start → first kernel line." \
+			"QEMU process → first kernel line: $(fmt_ms "$(seg plain qemu console)")" "≤"
 		local gaps
 		[ -n "$con" ] && gaps=$(kernel_gaps "$con" | awk -F'\t' '{ s += $1 } END { print s + 0 }')
 		cand "${gaps:-0}" "Kernel: the largest gaps in its own boot (listed above) are each a candidate for a command-line switch, or for a kernel of tiny's own configured for a VM with two virtio devices (drivers built in, which also ends the module loading in the initrd). Bound: the sum of those gaps." \

@@ -227,31 +227,6 @@ image_env() {
 	export IMG_DIR IMG_BOOT IMG_CMDLINE LV_DIR
 }
 
-# extract_vmlinux BZIMAGE OUT: the uncompressed ELF kernel inside a bzImage
-# (the payload the header points to, decompressed). QEMU boots such an ELF
-# directly through its PVH entry point: no firmware boot path, no
-# decompression in the guest.
-extract_vmlinux() {
-	local setup off len magic tmp=$2.payload
-	setup=$(od -An -t u1 -j $((0x1f1)) -N 1 "$1" | tr -d ' ')
-	[ "$setup" = 0 ] && setup=4
-	read -r off len < <(od -An -t u4 -j $((0x248)) -N 8 "$1")
-	[ -n "$len" ] && [ "$len" -gt 0 ] || return 1
-	tail -c +$(((setup + 1) * 512 + off + 1)) "$1" | head -c "$len" >"$tmp"
-	magic=$(od -An -t x1 -N 4 "$tmp" | tr -d ' ')
-	# The kernel appends the uncompressed size to the payload; decompressors
-	# call that trailing garbage and fail after writing everything: the ELF
-	# magic of the result is the test.
-	case $magic in
-	02214c18) lz4 -d -q -f "$tmp" "$2" ;;
-	28b52ffd) zstd -d -q -f "$tmp" -o "$2" ;;
-	fd377a58) xz -dc "$tmp" >"$2" ;;
-	1f8b08*) gzip -dc "$tmp" >"$2" ;;
-	esac 2>/dev/null
-	rm -f "$tmp"
-	[ -s "$2" ] && [ "$(od -An -t x1 -N 4 "$2" | tr -d ' \n')" = 7f454c46 ]
-}
-
 # make_seed DIR HOSTNAME MAC: a NoCloud seed.iso as nubo makes it (genisoimage,
 # label cidata), with the address the peers' dnsmasq has for MAC.
 make_seed() {

@@ -8,7 +8,6 @@
 #   BENCH_N2=2           runs of benchmark 2 (debian-12 boots take ~40 s per peer here)
 #   BENCH_N4=3           runs of benchmark 4 (ten VMs at once, ~25 s per peer here)
 #   BENCH_ONLY="1 2 3 4 5 6"   which benchmarks (see bench/README.md)
-#   BENCH_WHATIF=0       leave out benchmark 1's what-if peers (PVH kernel)
 #   BENCH_API_SECONDS=1 BENCH_API_SECONDS_LONG=5   length of each API load run
 #                        (the long one for the 10,000-row list)
 #   BENCH_RESULTS=bench/RESULTS.md   where the report goes
@@ -44,7 +43,6 @@ command -v wrk >/dev/null || need+=(wrk)
 command -v virt-install >/dev/null || need+=(virtinst)
 command -v libvirtd >/dev/null || need+=(libvirt-daemon-system)
 command -v genisoimage >/dev/null || need+=(genisoimage)
-command -v lz4 >/dev/null || need+=(lz4)   # to unpack the kernel for the PVH what-if
 command -v zstd >/dev/null || need+=(zstd)
 command -v xz >/dev/null || need+=(xz-utils)
 if [ ${#need[@]} -gt 0 ]; then
