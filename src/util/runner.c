@@ -404,9 +404,7 @@ int runner_spawn(const char *const argv[], const struct run_opts *opts, int *pid
 	*pid = 0;
 	autofree char *line = runner_format_argv(argv);
 	if (dry_run && !opts->dry_ok) {
-		pthread_mutex_lock(&capture_lock);
-		sbuf_addf(&capture, "%s\n", line);
-		pthread_mutex_unlock(&capture_lock);
+		capture_add(line, NULL);   /* to the log when there is one, like every other command */
 		return 0;
 	}
 	log_debug("spawn: %s", line);
