@@ -23,9 +23,9 @@ static const struct arg_flag import_flags[] = {
 	{"url", 0, ARG_VALUE, "URL", "or download it from an http:// or https:// URL (progress is shown)"},
 	{"sha256", 0, ARG_VALUE, "HEX", "refuse the file unless its SHA-256 is HEX"},
 	{"user", 0, ARG_VALUE, "USER", "the image's default login user (default root)"},
-	{"boot", 0, ARG_VALUE, "MODE", "firmware (its own bootloader, the default) or direct (--kernel and --initrd)"},
+	{"boot", 0, ARG_VALUE, "MODE", "firmware (its own bootloader, the default) or direct (--kernel, and --initrd if it has one)"},
 	{"kernel", 0, ARG_VALUE, "FILE", "with --boot direct: the kernel to boot it with"},
-	{"initrd", 0, ARG_VALUE, "FILE", "with --boot direct: the initrd"},
+	{"initrd", 0, ARG_VALUE, "FILE", "with --boot direct: the initrd (none: the kernel mounts the root itself)"},
 	{"cmdline", 0, ARG_VALUE, "TEXT", "with --boot direct: the kernel command line (default console=ttyS0 root=/dev/vda1 rw)"},
 	{"wait", 0, ARG_BOOL, NULL, "follow the import to its end, printing each phase"},
 	{NULL, 0, 0, NULL, NULL},
@@ -208,13 +208,13 @@ static const struct cli_verb image_verbs[] = {
 	 build_flags, 1, 1, false, image_build},
 	{"import",
 	 "NAME --file FILE | --url URL [--sha256 HEX] [--user USER]\n"
-	 "       [--boot firmware | --boot direct --kernel FILE --initrd FILE [--cmdline TEXT]] [--wait]",
+	 "       [--boot firmware | --boot direct --kernel FILE [--initrd FILE] [--cmdline TEXT]] [--wait]",
 	 "Import a qcow2 or raw image from a file or a URL",
 	 "The format is detected with qemu-img; the file is verified against --sha256\n"
 	 "when given and copied into nubo as a standalone qcow2. Imported images boot\n"
-	 "through their own bootloader, or with --boot direct from the kernel and initrd\n"
-	 "given (many cloud images publish them beside the disk: faster to boot), and\n"
-	 "get nubo's NoCloud seed, so cloud images work unchanged.\n",
+	 "through their own bootloader, or with --boot direct from the kernel given, and\n"
+	 "its initrd if it needs one (many cloud images publish them beside the disk:\n"
+	 "faster to boot), and get nubo's NoCloud seed, so cloud images work unchanged.\n",
 	 import_flags, 1, 1, false, image_import},
 	{"create", "NAME --from-vm VM [--wait]", "Make an image (a template) from a VM's root disk",
 	 "A stopped VM's disk is copied as it is; a running VM's is copied at one instant\n"

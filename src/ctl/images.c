@@ -185,13 +185,14 @@ static bool is_url(const char *s)
 	return str_starts_with(s, "http://") || str_starts_with(s, "https://");
 }
 
-/* For direct boot: the kernel and initrd the import names, copied in beside the disk. */
+/* For direct boot: the kernel (and the initrd, when the import names one)
+ * copied in beside the disk. */
 static int copy_boot_files(struct image *img, const char *dir, struct err *e)
 {
-	if (!img->kernel_source || !img->initrd_source)
-		return err_set(e, ERR_INTERNAL, "image %s has no kernel and initrd to copy", img->name);
+	if (!img->kernel_source)
+		return err_set(e, ERR_INTERNAL, "image %s has no kernel to copy", img->name);
 	const char *from[] = {img->kernel_source, img->initrd_source}, *to[] = {"vmlinuz", "initrd.img"};
-	for (int i = 0; i < 2; i++) {
+	for (int i = 0; i < 2 && from[i]; i++) {
 		autofree char *dst = xasprintf("%s/%s", dir, to[i]);
 		const char *cp[] = {"cp", "--", from[i], dst, NULL};
 		if (runner_run(cp, NULL, NULL, e) < 0)
@@ -235,15 +236,17 @@ static int import_steps(struct ctl *c, struct image *img, const char *dir, struc
 	img->virtual_size_bytes = (int64_t)info.virtual_size;
 	img->size_bytes = stat(disk, &st) == 0 ? (int64_t)st.st_blocks * 512 : 0;
 	free(img->os);
-	img->os = xasprintf("imported %s image%s", info.format,
-			    strcmp(img->boot, "direct") == 0 ? ", booted with its own kernel and initrd" : "");
+	bool direct = strcmp(img->boot, "direct") == 0;
+	img->os = xasprintf("imported %s image%s%s", info.format, direct ? ", booted with its own kernel" : "",
+			    direct && img->initrd_source ? " and initrd" : "");
 	return 0;
 }
 
 #define FROM_VM "vm:"
 
 /* Copies a VM's root disk into the image: live (drive-backup) when its QEMU
- * runs, else from the file. The kernel and initrd come from the VM's image. */
+ * runs, else from the file. The kernel and initrd come from the VM's image
+ * (the initrd only if that image has one). */
 static int capture_steps(struct ctl *c, struct image *img, const char *dir, struct err *e)
 {
 	struct vm vm;
@@ -270,6 +273,8 @@ static int capture_steps(struct ctl *c, struct image *img, const char *dir, stru
 	for (int i = 0; rc == 0 && boot_files[i] && strcmp(src.boot, "direct") == 0; i++) {
 		autofree char *from = xasprintf("%s/%s", src_dir, boot_files[i]);
 		autofree char *to = xasprintf("%s/%s", dir, boot_files[i]);
+		if (i > 0 && !fs_exists(from))
+			continue;   /* no initrd: the kernel mounts its root itself */
 		const char *cp[] = {"cp", "--reflink=auto", from, to, NULL};
 		rc = runner_run(cp, NULL, NULL, e);
 	}
@@ -431,12 +436,15 @@ int ctl_image_import(struct ctl *c, const struct image_import *r, struct image *
 	bool direct = r->boot && strcmp(r->boot, "direct") == 0;
 	if (r->boot && !direct && strcmp(r->boot, "firmware") != 0)
 		return err_set(e, ERR_INVALID, "boot \"%s\" is not one of firmware, direct", r->boot);
-	if (direct && (!r->kernel || !r->initrd))
-		return err_set(e, ERR_INVALID, "boot direct needs kernel and initrd: the files to boot the image with");
+	if (direct && !r->kernel)
+		return err_set(e, ERR_INVALID,
+			       "boot direct needs kernel: the file to boot the image with (initrd is optional)");
 	if (!direct && (r->kernel || r->initrd || r->cmdline))
 		return err_set(e, ERR_INVALID, "kernel, initrd and cmdline go with boot direct");
 	const char *const files[] = {r->kernel, r->initrd};
 	for (int i = 0; direct && i < 2; i++) {
+		if (!files[i])
+			continue;   /* no initrd */
 		if (files[i][0] != '/')
 			return err_set(e, ERR_INVALID, "%s \"%s\" must be an absolute path on nubod's host",
 				       i ? "initrd" : "kernel", files[i]);
@@ -453,7 +461,7 @@ int ctl_image_import(struct ctl *c, const struct image_import *r, struct image *
 		/* Where the import finds them; the job copies them in beside the disk. */
 		img->cmdline = xstrdup(r->cmdline ? r->cmdline : "console=ttyS0 root=/dev/vda1 rw");
 		img->kernel_source = xstrdup(r->kernel);
-		img->initrd_source = xstrdup(r->initrd);
+		img->initrd_source = xstrdup(r->initrd);   /* NULL: none */
 	}
 	snprintf(img->sha256, sizeof(img->sha256), "%s", r->sha256 ? r->sha256 : "");
 	img->source = xstrdup(r->url ? r->url : r->file);

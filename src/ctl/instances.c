@@ -297,7 +297,12 @@ static int start_steps(struct ctl *c, struct vm *vm, const struct vm_paths *p, b
 	/* A VM made from a snapshot starts on the snapshot's layer, not the image. */
 	char *base = vm->base_snapshot[0] ? ctl_snapshot_path(c, vm->base_snapshot) : xasprintf("%s/disk.qcow2", img_dir);
 	char *kernel = xasprintf("%s/vmlinuz", img_dir);
+	/* The image directory is the truth: an initrd only if the image has one. */
 	char *initrd = xasprintf("%s/initrd.img", img_dir);
+	if (!fs_exists(initrd)) {
+		free(initrd);
+		initrd = NULL;
+	}
 	char taps[VM_NICS_MAX][16];
 	struct qemu_nic nics[VM_NICS_MAX];
 	struct qemu_volume *vols = NULL;
