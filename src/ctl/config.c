@@ -18,6 +18,7 @@ void config_init_default(struct config *c)
 	c->ssh_wait_s = 300;
 	c->metadata_port = METADATA_PORT_DEFAULT;
 	snprintf(c->qemu_user, sizeof(c->qemu_user), "nubo-qemu");
+	snprintf(c->qboot, sizeof(c->qboot), "%s", CONFIG_QBOOT_DEFAULT);
 	catalog_init_default(&c->types);
 }
 
@@ -47,6 +48,17 @@ static int user_name(json_t *v, const char *path, char *out, size_t n, struct er
 			       path, n - 1);
 	if (strcmp(s, "root") == 0)
 		return err_set(e, ERR_INVALID, "%s: \"qemu_user\" cannot be root: QEMU runs unprivileged", path);
+	snprintf(out, n, "%s", s);
+	return 0;
+}
+
+/* An absolute path, or "" for none. */
+static int file_path(json_t *v, const char *path, const char *key, char *out, size_t n, struct err *e)
+{
+	const char *s = json_string_value(v);
+	if (!s || (*s && *s != '/') || strlen(s) >= n)
+		return err_set(e, ERR_INVALID, "%s: \"%s\" must be an absolute path (at most %zu characters) or \"\"",
+			       path, key, n - 1);
 	snprintf(out, n, "%s", s);
 	return 0;
 }
@@ -108,12 +120,14 @@ int config_load(struct config *c, const char *path, struct err *e)
 			c->metadata_port = (int)d;
 		} else if (strcmp(key, "qemu_user") == 0) {
 			rc = user_name(v, path, c->qemu_user, sizeof(c->qemu_user), e);
+		} else if (strcmp(key, "qboot") == 0) {
+			rc = file_path(v, path, key, c->qboot, sizeof(c->qboot), e);
 		} else if (strcmp(key, "types") == 0)
 			rc = load_types(c, path, v, e);
 		else
 			rc = err_set(e, ERR_INVALID,
 				     "%s: unknown setting \"%s\"; known: cpu_overcommit, memory_overcommit, "
-				     "reserved_memory_mib, stop_timeout_s, ssh_wait_s, metadata_port, qemu_user, types",
+				     "reserved_memory_mib, stop_timeout_s, ssh_wait_s, metadata_port, qemu_user, qboot, types",
 				     path, key);
 		if (rc < 0)
 			break;

@@ -5,13 +5,16 @@
  *
  *   {"cpu_overcommit": 4.0, "memory_overcommit": 1.0, "reserved_memory_mib": 1024,
  *    "stop_timeout_s": 30, "ssh_wait_s": 300, "metadata_port": 8775,
- *    "qemu_user": "nubo-qemu",
+ *    "qemu_user": "nubo-qemu", "qboot": "/usr/share/qemu/qboot.rom",
  *    "types": [{"name": "xlarge", "vcpus": 8, "memory_mib": 16384, "price_per_hour": 0.27}]}
  */
 #pragma once
 
 #include "model/machine_type.h"
 #include "util/err.h"
+
+/* Where Debian's qemu-system-data puts QEMU's qboot ROM. */
+#define CONFIG_QBOOT_DEFAULT "/usr/share/qemu/qboot.rom"
 
 struct config {
 	double cpu_overcommit;     /* vCPUs handed out per host CPU */
@@ -21,6 +24,11 @@ struct config {
 	int ssh_wait_s;            /* how long a start waits for SSH before the operation fails */
 	int metadata_port;         /* the metadata service's port on each network's gateway address */
 	char qemu_user[33];        /* the unprivileged user every QEMU runs as */
+	/* The firmware of direct boots (kernel beside the disk): qboot, which
+	 * only loads that kernel and so starts it sooner than SeaBIOS. "": none,
+	 * SeaBIOS as for firmware boots. A missing file means SeaBIOS too
+	 * (said once at startup). */
+	char qboot[256];
 	struct type_catalog types;
 };
 

@@ -5,6 +5,7 @@
  */
 #include "ctl/ctl-priv.h"
 
+#include <errno.h>
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -57,6 +58,22 @@ static void probe_cgroups(struct ctl *c)
 		log_info("cgroups: %s", why);
 }
 
+/* Said once: which firmware direct boots get. A qboot that is not there
+ * (QEMU built without it, or moved) leaves them on SeaBIOS, as firmware
+ * boots always are: qboot loads a kernel handed to QEMU and cannot boot a
+ * disk. */
+static void probe_qboot(struct ctl *c)
+{
+	if (!c->cfg.qboot[0]) {
+		log_info("qboot: off (config); direct boots use SeaBIOS");
+	} else if (access(c->cfg.qboot, R_OK) < 0) {
+		log_info("qboot: %s cannot be read (%s); direct boots use SeaBIOS", c->cfg.qboot, strerror(errno));
+		c->cfg.qboot[0] = '\0';
+	} else {
+		log_info("qboot: direct boots start from %s", c->cfg.qboot);
+	}
+}
+
 /* The prefix is derived from the state directory once and then kept in the
  * store, so host objects keep their names even if the directory moves. */
 static int load_prefix(struct ctl *c, struct err *e)
@@ -104,6 +121,7 @@ int ctl_open(struct store *st, struct ctl_options *o, struct ctl **out, struct e
 	    firewalls_init(c, e) < 0)
 		goto fail;
 	probe_cgroups(c);
+	probe_qboot(c);
 	*out = c;
 	return 0;
 fail:

@@ -350,6 +350,8 @@ static int start_steps(struct ctl *c, struct vm *vm, const struct vm_paths *p, b
 			.kernel = direct ? kernel : NULL,
 			.initrd = direct ? initrd : NULL,
 			.cmdline = direct ? img.cmdline : NULL,
+			/* qboot loads -kernel only; a disk's bootloader needs SeaBIOS. */
+			.firmware = direct && c->cfg.qboot[0] ? c->cfg.qboot : NULL,
 			.root_disk = p->root,
 			.seed_iso = vm->no_seed ? NULL : p->seed,
 			.ephemeral_disk = vm->ephemeral_bytes ? p->ephemeral : NULL,

@@ -117,6 +117,10 @@ char **qemu_argv_build(const struct qemu_config *c)
 	arg(&a, "-vga");
 	arg(&a, "none");
 	arg(&a, "-no-shutdown");
+	if (c->firmware) {
+		arg(&a, "-bios");
+		arg(&a, c->firmware);
+	}
 
 	if (c->kernel) {
 		arg(&a, "-kernel");

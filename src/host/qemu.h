@@ -37,7 +37,9 @@ struct qemu_config {
 	const char *vm_id;             /* -name; also how a process is recognised as ours */
 	enum accel accel;
 	int vcpus, memory_mib;
-	const char *kernel, *initrd, *cmdline;  /* direct boot; kernel NULL = firmware boot from the disk */
+	const char *kernel, *initrd, *cmdline;  /* direct boot; kernel NULL = firmware boot from the disk;
+						 * initrd NULL: the kernel mounts its root itself */
+	const char *firmware;          /* -bios: the ROM QEMU runs first; NULL: QEMU's own (SeaBIOS) */
 	const char *root_disk;         /* qcow2; NULL: no disk (only useful in tests) */
 	const char *seed_iso;          /* NULL: none */
 	const char *ephemeral_disk;    /* qcow2 instance-store disk, NULL: none */

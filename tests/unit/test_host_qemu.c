@@ -121,6 +121,21 @@ static void test_without_seed_two_nics_custom_binary(void **state)
 			" -pidfile /s/vms/vm-0123456789ab/qemu.pid" ISOLATION);
 }
 
+/* A kernel with its drivers built in boots without an initrd; qboot, the
+ * firmware of direct boots, goes in as -bios before the kernel. */
+static void test_direct_boot_qboot_without_initrd(void **state)
+{
+	(void)state;
+	struct qemu_config c = base_config();
+	c.initrd = NULL;
+	c.firmware = "/usr/share/qemu/qboot.rom";
+	assert_argv(&c, "qemu-system-x86_64 -name vm-0123456789ab -machine q35 -accel tcg,tb-size=64 -cpu max -smp 1 -m 512"
+			" -nodefaults -no-user-config -display none -vga none -no-shutdown"
+			" -bios /usr/share/qemu/qboot.rom"
+			" -kernel /s/images/img-1/kernel -append 'console=ttyS0 root=/dev/vda rw'"
+			DISKS_AND_TAIL);
+}
+
 static void test_firmware_boot_and_console_socket(void **state)
 {
 	(void)state;
@@ -339,6 +354,7 @@ int main(void)
 		cmocka_unit_test(test_tcg_two_vcpus_uses_multithreaded_tcg),
 		cmocka_unit_test(test_kvm),
 		cmocka_unit_test(test_without_seed_two_nics_custom_binary),
+		cmocka_unit_test(test_direct_boot_qboot_without_initrd),
 		cmocka_unit_test(test_firmware_boot_and_console_socket),
 		cmocka_unit_test(test_without_user_still_sandboxed),
 		cmocka_unit_test(test_tcg_memory_overhead_covers_translation_cache),

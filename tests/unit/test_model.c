@@ -232,14 +232,25 @@ static void test_config(void **state)
 	config_init_default(&c);
 	assert_true(c.cpu_overcommit == 4.0);
 	assert_string_equal(c.qemu_user, "nubo-qemu");
+	assert_string_equal(c.qboot, "/usr/share/qemu/qboot.rom");
 	char *p = write_tmp("{\"cpu_overcommit\": 2, \"stop_timeout_s\": 5, \"qemu_user\": \"kvm-guest_1\","
+			    " \"qboot\": \"/opt/qemu/share/qboot.rom\","
 			    " \"types\": [{\"name\": \"xlarge\", \"vcpus\": 8, \"memory_mib\": 16384, \"price_per_hour\": 0.27}]}");
 	assert_int_equal(config_load(&c, p, &e), 0);
 	assert_true(c.cpu_overcommit == 2.0);
 	assert_int_equal(c.stop_timeout_s, 5);
 	assert_string_equal(c.qemu_user, "kvm-guest_1");
+	assert_string_equal(c.qboot, "/opt/qemu/share/qboot.rom");
 	assert_non_null(catalog_find(&c.types, "xlarge"));
 	assert_non_null(catalog_find(&c.types, "nano"));
+	unlink(p);
+	free(p);
+	config_free(&c);
+	/* "" turns qboot off: direct boots use SeaBIOS. */
+	config_init_default(&c);
+	p = write_tmp("{\"qboot\": \"\"}");
+	assert_int_equal(config_load(&c, p, &e), 0);
+	assert_string_equal(c.qboot, "");
 	unlink(p);
 	free(p);
 	config_free(&c);
@@ -255,6 +266,8 @@ static void test_config(void **state)
 		{"{\"qemu_user\": \"\"}", "\"qemu_user\" must be a user name"},
 		{"{\"qemu_user\": 7}", "\"qemu_user\" must be a user name"},
 		{"{\"qemu_user\": \"-rf\"}", "\"qemu_user\" must be a user name"},
+		{"{\"qboot\": \"qboot.rom\"}", "\"qboot\" must be an absolute path"},
+		{"{\"qboot\": false}", "\"qboot\" must be an absolute path"},
 	};
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
 		config_init_default(&c);
