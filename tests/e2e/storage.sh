@@ -37,19 +37,35 @@ ok $? "a raw file imports" "$out"
 rb_id=$("$NUBO" image show rb --json | jq -r .id)
 is "$(qemu-img info --output=json "$T_STATE/images/$rb_id/disk.qcow2" | jq -r .format)" qcow2 "a raw import is stored as qcow2"
 
-# A direct-boot import: tiny's own disk, kernel and initrd, imported back; a VM boots from it.
+# A direct-boot import: tiny's own disk, kernel and (if tiny has one) initrd,
+# imported back; a VM boots from it, from qboot when QEMU has it.
 tiny_dir="$T_STATE/images/$("$NUBO" image show tiny --json | jq -r .id)"
+initrd=()
+[ -f "$tiny_dir/initrd.img" ] && initrd=(--initrd "$tiny_dir/initrd.img")
 out=$("$NUBO" image import tiny2 --file "$tiny_dir/disk.qcow2" --boot direct --kernel "$tiny_dir/vmlinuz" \
-	--initrd "$tiny_dir/initrd.img" --cmdline "$(jq -r .cmdline "$tiny_dir/image.json")" --wait 2>&1)
-ok $? "an image imports for direct boot with its kernel and initrd" "$out"
-is "$("$NUBO" image show tiny2 --json | jq -r .boot)" direct "it boots direct"
+	"${initrd[@]}" --cmdline "$(jq -r .cmdline "$tiny_dir/image.json")" --wait 2>&1)
+ok $? "an image imports for direct boot with its kernel${initrd:+ and initrd}" "$out"
+j=$("$NUBO" image show tiny2 --json)
+is "$(echo "$j" | jq -r .boot)" direct "it boots direct"
+is "$(echo "$j" | jq -r .os)" "imported qcow2 image, booted with its own kernel${initrd:+ and initrd}" "its os says what it boots with"
+tiny2_dir="$T_STATE/images/$(echo "$j" | jq -r .id)"
+is "$(ls "$tiny2_dir" | grep -Ec '^(vmlinuz|initrd.img)$')" "$((1 + ${#initrd[@]} / 2))" "exactly the boot files given are copied in"
 out=$("$NUBO" vm create direct1 --type nano --image tiny2 --wait 2>&1)
 ok $? "a VM boots from the direct-boot import" "$out"
+pid=$(cat "$T_STATE/vms/$("$NUBO" vm show direct1 --json | jq -r .id)/qemu.pid" 2>/dev/null)
+argv=$(tr '\0' ' ' <"/proc/${pid:-0}/cmdline" 2>/dev/null)
+if [ -r /usr/share/qemu/qboot.rom ]; then
+	like "$argv" " -bios /usr/share/qemu/qboot.rom -kernel $tiny2_dir/vmlinuz " "its QEMU starts the kernel from qboot"
+else
+	like "$argv" " -no-shutdown -kernel $tiny2_dir/vmlinuz " "its QEMU starts the kernel from SeaBIOS (no qboot here)"
+fi
+if [ ${#initrd[@]} -gt 0 ]; then like "$argv" " -initrd $tiny2_dir/initrd.img " "with the initrd"
+else [[ "$argv" != *" -initrd "* ]]; ok $? "without an initrd" "$argv"; fi
 "$NUBO" vm delete direct1 --wait >/dev/null 2>&1
 "$NUBO" image delete tiny2 >/dev/null
 out=$("$NUBO" image import x --file "$T_DIR/a.qcow2" --boot direct 2>&1)
 is "$?" 1 "direct boot without a kernel is refused"
-like "$out" "boot direct needs kernel and initrd" "the error says what is missing"
+like "$out" "boot direct needs kernel: " "the error says what is missing"
 
 # Imports over HTTP from servers on this machine's loopback.
 mkdir -p "$T_DIR/www" && cp "$T_DIR/a.qcow2" "$T_DIR/www/"
