@@ -187,7 +187,7 @@ for p in nubo plain libvirt; do zero_col "$p"; done
 	printf 'segment\tnubo\tplain QEMU\tlibvirt\n'
 	segrow() { printf '%s\t%s\t%s\t%s\n' "$1" "$(fmt_ms "$(seg nubo "$2" "$3")")" "$(fmt_ms "$(seg plain "$2" "$3")")" "$(fmt_ms "$(seg libvirt "$2" "$3")")"; }
 	segrow "request → QEMU process (control plane, disk, seed, tap, exec)" zero qemu
-	segrow "QEMU process → first console line (QEMU init, SeaBIOS, loading kernel and initrd)" qemu console
+	segrow "QEMU process → first console line (QEMU init, firmware, loading kernel and initrd)" qemu console
 	segrow "first console line → /init (kernel boot)" console init
 	if [ "$IMAGE" = tiny ]; then
 		segrow "/init → boot script done (initrd modules, root fs, mounts, seed)" init booted

@@ -22,7 +22,8 @@ make_image() {
 	local id
 	id=$("$SEED_STORE" "$DB" image "$1" tiny 2>>"$WORK/seed.log") || return 1
 	mkdir -p "$NUBO_STATE/images/$id"
-	cp "$TINY_DIR/vmlinuz" "$TINY_DIR/initrd.img" "$TINY_DIR/image.json" "$NUBO_STATE/images/$id/"
+	cp "$TINY_DIR/vmlinuz" "$TINY_DIR/image.json" "$NUBO_STATE/images/$id/"
+	[ ! -f "$TINY_DIR/initrd.img" ] || cp "$TINY_DIR/initrd.img" "$NUBO_STATE/images/$id/"
 	echo "$NUBO_STATE/images/$id"
 }
 

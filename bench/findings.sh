@@ -90,7 +90,7 @@ targets() {
 		floor=$(m plain ssh)
 		echo "**What bounds request → SSH-ready.** Plain QEMU, with nothing around it, needs"
 		echo "$(s "$floor") here: the guest itself under TCG emulation. Of that, $(msf "$(segm plain zero qemu)") is getting"
-		echo "QEMU started, $(msf "$(segm plain qemu console)") is QEMU and SeaBIOS until the kernel prints,"
+		echo "QEMU started, $(msf "$(segm plain qemu console)") is QEMU and its firmware until the kernel prints,"
 		echo "$(msf "$(segm plain console init)") the kernel's own boot until it runs /init, $(msf "$(segm plain init guest_ssh)") the guest's"
 		echo "user space (modules, root file system, boot script, DHCP, dropbear) and $(msf "$(segm plain guest_ssh ssh)")"
 		echo "from the guest being up to its SSH banner reaching the host. The 2.5 s target is below"
@@ -158,7 +158,7 @@ findings() {
 					"$(awk -v a="$a" -v b="$b" 'BEGIN { if (a == "nan" || b == "nan" || a == "" || b == "") print "–"; else printf "%+.0f ms", a - b }')"
 			}
 			row "request → QEMU process" zero qemu
-			row "QEMU process → first kernel line (QEMU, SeaBIOS, kernel and initrd loading)" qemu console
+			row "QEMU process → first kernel line (QEMU, firmware, kernel and initrd loading)" qemu console
 			row "first kernel line → /init (kernel boot)" console init
 			row "/init → boot script done" init booted
 			row "boot script done → lease (DHCP)" booted lease

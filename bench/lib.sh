@@ -222,7 +222,8 @@ image_env() {
 		mkdir -p "$LV_DIR"
 		chmod 755 "$BENCH_DIR/libvirt" "$LV_DIR"
 		cp --sparse=always "$IMG_DIR/disk.qcow2" "$LV_DIR/disk.qcow2"
-		[ "$IMG_BOOT" = direct ] && cp "$IMG_DIR/vmlinuz" "$IMG_DIR/initrd.img" "$LV_DIR/"
+		[ "$IMG_BOOT" = direct ] && cp "$IMG_DIR/vmlinuz" "$LV_DIR/"
+		[ "$IMG_BOOT" = direct ] && [ -f "$IMG_DIR/initrd.img" ] && cp "$IMG_DIR/initrd.img" "$LV_DIR/"
 	fi
 	export IMG_DIR IMG_BOOT IMG_CMDLINE LV_DIR
 }
@@ -240,10 +241,15 @@ make_seed() {
 		"$dir/seed/user-data" "$dir/seed/meta-data"
 }
 
+# The firmware nubod gives direct boots (its config's default "qboot"); a
+# host without it boots them with SeaBIOS, as nubod then does.
+QBOOT=${QBOOT:-/usr/share/qemu/qboot.rom}
+
 # plain_boot DIR TAP MAC MEM_MIB: everything nubo does for a start, by hand:
 # overlay on the same base, seed, tap on the bridge, QEMU with the machine,
 # accelerator (TCG with nubo's 64 MiB translation cache), devices and boot
-# nubo uses (plus $PLAIN_EXTRA, for what-if variants), started with
+# nubo uses (qboot and the image's kernel, and its initrd if it has one, for
+# a direct boot; plus $PLAIN_EXTRA, for what-if variants), started with
 # -daemonize. Not nubo's own additions: -runas, -sandbox, the cgroup and the
 # spare PCIe ports for hot-plug count as nubo's cost. Writes DIR/t_disk and
 # DIR/t_qemu (ms) and DIR/qemu.pid.
@@ -257,8 +263,13 @@ plain_boot() {
 		ip link set "$tap" master "$PEER_BR" && ip link set "$tap" up &&
 		ip neigh replace "$(peer_ip_of_mac "$mac")" lladdr "$mac" dev "$PEER_BR" nud permanent || return 1
 	local boot=(-device virtio-blk-pci,drive=root,bootindex=1)
-	[ "$IMG_BOOT" = direct ] &&
-		boot=(-kernel "$IMG_DIR/vmlinuz" -initrd "$IMG_DIR/initrd.img" -append "$IMG_CMDLINE" -device virtio-blk-pci,drive=root)
+	if [ "$IMG_BOOT" = direct ]; then
+		boot=()
+		[ -r "$QBOOT" ] && boot+=(-bios "$QBOOT")
+		boot+=(-kernel "$IMG_DIR/vmlinuz")
+		[ -f "$IMG_DIR/initrd.img" ] && boot+=(-initrd "$IMG_DIR/initrd.img")
+		boot+=(-append "$IMG_CMDLINE" -device virtio-blk-pci,drive=root)
+	fi
 	qemu-system-x86_64 -name "bench-$(basename "$dir")" -machine q35 -accel tcg,tb-size=64 -cpu max -smp 1 -m "$mem" \
 		-nodefaults -no-user-config -display none -vga none -no-shutdown \
 		-drive "file=$dir/root.qcow2,if=none,id=root,format=qcow2,discard=unmap" "${boot[@]}" \
@@ -322,8 +333,8 @@ libvirt_up() {
 }
 
 # libvirt_boot DIR NAME MAC MEM_MIB: virt-install --import on a copy of the
-# image's disk, direct kernel boot with the image's kernel, initrd and command
-# line, the same seed, a NIC on the peers' bridge, domain type qemu (TCG).
+# image's disk, direct kernel boot with the image's kernel, initrd (if it has
+# one) and command line (libvirt's own firmware), the same seed, a NIC on the peers' bridge, domain type qemu (TCG).
 # Writes DIR/t_disk and DIR/t_api (virt-install returned).
 libvirt_boot() {
 	local dir=$1 name=$2 mac=$3 mem=$4
@@ -331,8 +342,11 @@ libvirt_boot() {
 	chmod 755 "$dir"
 	cp --sparse=always "$LV_DIR/disk.qcow2" "$dir/disk.qcow2" && make_seed "$dir" "$name" "$mac" || return 1
 	local boot=()
-	[ "$IMG_BOOT" = direct ] &&
-		boot=(--boot "kernel=$LV_DIR/vmlinuz,initrd=$LV_DIR/initrd.img,kernel_args=$IMG_CMDLINE")
+	if [ "$IMG_BOOT" = direct ]; then
+		local initrd=
+		[ -f "$LV_DIR/initrd.img" ] && initrd="initrd=$LV_DIR/initrd.img,"
+		boot=(--boot "kernel=$LV_DIR/vmlinuz,${initrd}kernel_args=$IMG_CMDLINE")
+	fi
 	now_ms >"$dir/t_disk"
 	register virsh "$name"
 	virt-install --connect qemu:///system --name "$name" --virt-type qemu --memory "$mem" --vcpus 1 --import \
