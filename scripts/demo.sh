@@ -27,7 +27,7 @@ fi
 "$nubo" host show
 
 if [ "$("$nubo" image show tiny --json 2>/dev/null | jq -r .state)" != ready ]; then
-	step "building the default image 'tiny' from Debian's packages"
+	step "building the default image 'tiny' from Debian's packages (the first build compiles its kernel: a few minutes)"
 	"$nubo" image build tiny --wait
 fi
 
