@@ -83,7 +83,8 @@ avail_kib=$("$NUBO" vm ssh a -- "awk '/MemAvailable/ {print \$2}' /proc/meminfo"
 fill_mib=$(( avail_kib / 1024 - 48 ))
 [ "$fill_mib" -gt 100 ]
 ok $? "A has memory to fill ($fill_mib MiB)"
-"$NUBO" vm ssh a -- "for i in 1 2 3 4; do nohup sh -c 'while :; do :; done' >/dev/null 2>&1 </dev/null & done;
+# setsid (tiny's busybox has no nohup): the loops outlive the SSH session.
+"$NUBO" vm ssh a -- "for i in 1 2 3 4; do setsid sh -c 'while :; do :; done' >/dev/null 2>&1 </dev/null & done;
 	mkdir -p /mnt/fill && mount -t tmpfs -o size=100% fill /mnt/fill &&
 	dd if=/dev/zero of=/mnt/fill/z bs=1M count=$fill_mib 2>/dev/null && echo filled" \
 	>"$T_DIR/burn.out" 2>&1 &
