@@ -28,16 +28,16 @@ else
 	image_env "$IMAGE" || die "no image $IMAGE"
 	printf 'MEM=%q\nIMG_BOOT=%q\n' "$MEM" "$IMG_BOOT" >"$WORK/meta"
 fi
-# Console lines that mark the guest's progress. tiny: the kernel starting the
-# initrd; its boot script done (dropbear starts), DHCP client started, lease
+# Console lines that mark the guest's progress. tiny: the kernel starting
+# init (/sbin/init; an image with an initrd: its /init); its boot script done (dropbear starts), DHCP client started, lease
 # obtained, "ssh ready on IP". debian-12: systemd, cloud-init's first stage,
 # the network online, sshd started.
 if [ "$IMAGE" = tiny ]; then
-	MARKS=(--mark 'Run /init' --mark 'ssh ready on' --mark 'booted (hostname' --mark 'udhcpc: started' --mark 'lease of')
+	MARKS=(--mark 'Run /' --mark 'ssh ready on' --mark 'booted (hostname' --mark 'udhcpc: started' --mark 'lease of')
 	X3=booted X4=dhcp_start X5=lease
 	GUEST="guest: address and sshd up (console line)"
 else
-	MARKS=(--mark 'Run /init' --mark 'Started ssh.service' --mark 'running in system mode' --mark "running 'init-local'"
+	MARKS=(--mark 'Run /' --mark 'Started ssh.service' --mark 'running in system mode' --mark "running 'init-local'"
 		--mark 'Reached target network-online.target')
 	X3=systemd X4=cloudinit_local X5=net_online
 	GUEST="guest: sshd started (console line)"
@@ -169,7 +169,7 @@ phase_row() { # LABEL COLUMN [noratio]
 	phase_row "disk ready (overlay or copy, and seed)" disk
 	phase_row "QEMU started (its pid file appears)" qemu
 	phase_row "kernel running (first console line)" console
-	phase_row "initrd runs /init" init
+	phase_row "kernel runs init (Run /…init)" init
 	phase_row "$GUEST" guest_ssh
 	phase_row "**SSH answers** (banner, probed every 50 ms)" ssh
 	phase_row "nubo's own ssh-ready phase" nubo_ssh
@@ -188,11 +188,11 @@ for p in nubo plain libvirt; do zero_col "$p"; done
 	segrow() { printf '%s\t%s\t%s\t%s\n' "$1" "$(fmt_ms "$(seg nubo "$2" "$3")")" "$(fmt_ms "$(seg plain "$2" "$3")")" "$(fmt_ms "$(seg libvirt "$2" "$3")")"; }
 	segrow "request → QEMU process (control plane, disk, seed, tap, exec)" zero qemu
 	segrow "QEMU process → first console line (QEMU init, firmware, loading kernel and initrd)" qemu console
-	segrow "first console line → /init (kernel boot)" console init
+	segrow "first console line → init (kernel boot)" console init
 	if [ "$IMAGE" = tiny ]; then
-		segrow "/init → boot script done (initrd modules, root fs, mounts, seed)" init booted
+		segrow "init → boot script done (mounts, seed, hostname, keys)" init booted
 		segrow "DHCP: client started → lease" dhcp_start lease
-		segrow "/init → address and sshd up (all of the guest's user space)" init guest_ssh
+		segrow "init → address and sshd up (all of the guest's user space)" init guest_ssh
 	else
 		segrow "/init → systemd runs (initramfs)" init systemd
 		segrow "systemd → cloud-init's first stage" systemd cloudinit_local
@@ -211,7 +211,7 @@ for p in nubo plain libvirt; do zero_col "$p"; done
 		echo "## $((10#$TAG)). Request → SSH-ready, $IMAGE"
 	fi
 	echo
-	echo "Type $TYPE ($MEM MiB) for all three, image $IMAGE (boot $IMG_BOOT); the same kernel, initrd, base disk and"
+	echo "Type $TYPE ($MEM MiB) for all three, image $IMAGE (boot $IMG_BOOT); the same kernel (and initrd, if any), base disk and"
 	echo "kind of seed; nubo from \`nubo vm create --wait\`, plain QEMU with nubo's own QEMU"
 	echo "argv by hand, libvirt with \`virt-install --import\` (direct kernel boot, domain type"
 	echo "qemu). N=$BENCH_N runs; times from the request; ratios are per run, then median (min–max)."

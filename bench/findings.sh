@@ -119,7 +119,7 @@ kernel_gaps() {
 			line = substr($0, RLENGTH + 2)
 			if (seen && t - prev > 0.02) printf "%.0f\t%s\n", (t - prev) * 1000, substr(line, 1, 70)
 			prev = t; seen = 1
-			if (line ~ /Run \/init/) exit
+			if (line ~ /Run \//) exit
 		}' "$1" | sort -t$'\t' -k1,1nr | head -n 8
 }
 
