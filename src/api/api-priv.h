@@ -4,11 +4,21 @@
 #include <jansson.h>
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 #include "ctl/ctl.h"
 
 #define API_BODY_MAX (1024 * 1024)
 #define API_PATH_ARGS 4
+
+/* A request its handler wants held until something changes (long-polling,
+ * api/longpoll.h): the server suspends it and runs the handler again when
+ * key changes, at until_ms, or when nubod stops (then with until_ms 0). */
+struct api_hold {
+	char key[64];           /* what it watches: an operation id */
+	char since[32];         /* the state the client has seen (an operation's revision) */
+	int64_t until_ms;       /* time_mono_ms() at which to answer anyway */
+};
 
 struct api_req {
 	const char *method;
@@ -18,6 +28,7 @@ struct api_req {
 	size_t body_len;
 	struct ctl *ctl;
 	void *conn;                        /* the MHD connection, for api_query */
+	const struct api_hold *held;       /* when run again after being held: what it asked; else NULL */
 };
 
 /* The value of a query parameter ("?limit=100"), or NULL. */
@@ -30,6 +41,7 @@ struct api_resp {
 	size_t text_len;
 	char *json_text;       /* owned, JSON already written, sent as application/json */
 	size_t json_len;
+	struct api_hold hold;  /* hold.key set (and no answer): hold the request */
 };
 
 typedef void (*api_handler)(const struct api_req *req, struct api_resp *resp);

@@ -1,6 +1,12 @@
 /* misc: machine types, the host's capacity, operations. */
 #include "api/api-priv.h"
 
+#include <stdio.h>
+#include <string.h>
+
+#include "api/longpoll.h"
+#include "util/timeutil.h"
+
 static void list_types(const struct api_req *req, struct api_resp *resp)
 {
 	const struct type_catalog *cat = ctl_types(req->ctl);
@@ -26,15 +32,47 @@ static void get_host(const struct api_req *req, struct api_resp *resp)
 			   h.vcpus_used, "memory_mib_used", h.memory_mib_used, "accel", h.accel));
 }
 
+/* GET /v1/operations/{id}[?wait=SECONDS[&after=REVISION]]: with wait, a
+ * running operation whose revision is still `after` (or, without it, the one
+ * read now) is held until it changes or the wait runs out; a finished one is
+ * answered at once. Either way the answer is the operation as it is then. */
 static void get_operation(const struct api_req *req, struct api_resp *resp)
 {
-	struct operation op;
+	const char *wait = api_query(req, "wait"), *after = api_query(req, "after");
+	int64_t wait_ms = 0;
 	struct err e = {0};
+	if (wait && longpoll_wait_parse("wait", wait, &wait_ms, &e) < 0) {
+		api_error(resp, &e);
+		return;
+	}
+	if (after && !wait) {
+		err_set(&e, ERR_INVALID, "after \"%s\" needs wait=SECONDS: it says which revision to wait past", after);
+		api_error(resp, &e);
+		return;
+	}
+	if (after && !operation_revision_valid(after)) {
+		err_set(&e, ERR_INVALID,
+			"after \"%s\" is not an operation revision: give the \"revision\" field (16 hex digits) of an "
+			"earlier answer", after);
+		api_error(resp, &e);
+		return;
+	}
+	struct operation op;
 	if (store_op_get(ctl_store(req->ctl), req->args[0], &op, &e) < 0) {
 		api_error(resp, &e);
 		return;
 	}
-	api_json(resp, 200, operation_to_json(&op));
+	char rev[OP_REVISION_LEN];
+	operation_revision(&op, rev);
+	const char *since = req->held ? req->held->since : after ? after : rev;
+	int64_t until = req->held ? req->held->until_ms : time_mono_ms() + wait_ms;
+	if (wait_ms > 0 && op.state == OP_RUNNING && strcmp(rev, since) == 0 && time_mono_ms() < until) {
+		snprintf(resp->hold.key, sizeof(resp->hold.key), "%s", op.id);
+		snprintf(resp->hold.since, sizeof(resp->hold.since), "%s", since);
+		resp->hold.until_ms = until;
+	} else {
+		api_json(resp, 200, operation_to_json(&op));
+	}
 	operation_free_fields(&op);
 }
 

@@ -4,6 +4,12 @@
  * picks a handler, and its JSON is sent with the status it chose. Every
  * request is logged with its status and duration.
  *
+ * A handler may ask for its request to be held (long-polling, see
+ * longpoll.h): its connection is then suspended, which costs no thread, and
+ * the handler runs again when the operation it watches changes, when its
+ * wait runs out, or when nubod stops; every held request is answered before
+ * the daemons stop.
+ *
  * Each way in is a listener with its own libmicrohttpd daemon: the unix
  * socket (trusted: its mode and group decide who connects) and, when asked,
  * a TCP port with TLS where the token check runs as soon as the headers are
@@ -28,6 +34,7 @@
 #include <unistd.h>
 
 #include "api/api-priv.h"
+#include "api/longpoll.h"
 #include "api/vmcache.h"
 #include "util/fs.h"
 #include "util/log.h"
@@ -52,12 +59,21 @@ struct api_server {
 	struct listener remote;   /* HTTPS over TCP, or daemon NULL */
 	char *socket_path;
 	char *tls_cert, *tls_key; /* PEM text, kept while the TLS daemon runs */
+	struct longpoll *lp;      /* held requests of both listeners */
 };
+
+/* How long nubod's stop waits for held requests to be answered. */
+#define HELD_ANSWER_MAX_MS 3000
+/* Runs of a handler in a row that notifications may cause before it answers anyway. */
+#define HOLD_RETRIES_MAX 100
 
 struct conn {
 	struct sbuf body;
 	bool too_large;
 	int64_t t0;
+	bool held;                    /* hold is what the handler asked for */
+	struct api_hold hold;
+	struct longpoll_entry lpe;
 };
 
 static const struct api_route *const tables[] = {api_vm_routes,	   api_image_routes,	api_volume_routes,
@@ -219,7 +235,8 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *connection, 
 		return MHD_YES;
 	}
 	struct api_req req = {.method = method, .path = url, .ctl = l->srv->ctl,
-			      .body = c->body.data ? c->body.data : "", .body_len = c->body.len, .conn = connection};
+			      .body = c->body.data ? c->body.data : "", .body_len = c->body.len, .conn = connection,
+			      .held = c->held ? &c->hold : NULL};
 	struct api_resp resp = {0};
 	if (c->too_large) {
 		struct err e = {0};
@@ -227,7 +244,26 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *connection, 
 		api_error(&resp, &e);
 		resp.status = 413;
 	} else {
-		dispatch(&req, &resp);
+		for (int run = 0;; run++) {
+			struct longpoll *lp = l->srv->lp;
+			uint64_t seq = longpoll_seq(lp);
+			dispatch(&req, &resp);
+			if (!resp.hold.key[0])
+				break;
+			c->hold = resp.hold;
+			c->held = true;
+			req.held = &c->hold;
+			memset(&resp, 0, sizeof(resp));
+			c->lpe.conn = connection;
+			snprintf(c->lpe.key, sizeof(c->lpe.key), "%s", c->hold.key);
+			c->lpe.until_ms = c->hold.until_ms;
+			enum longpoll_result r = run < HOLD_RETRIES_MAX ? longpoll_hold(lp, &c->lpe, seq)
+									: LONGPOLL_STOPPING;
+			if (r == LONGPOLL_HELD)
+				return MHD_YES;   /* resumed later: this function runs again */
+			if (r == LONGPOLL_STOPPING)
+				c->hold.until_ms = 0;   /* answer the state as it is */
+		}
 	}
 	int status = resp.status;
 	enum MHD_Result ret = send_resp(connection, &resp);
@@ -245,11 +281,12 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *connection, 
 static void on_completed(void *cls, struct MHD_Connection *connection, void **con_cls,
 			 enum MHD_RequestTerminationCode toe)
 {
-	(void)cls;
+	struct listener *l = cls;
 	(void)connection;
 	(void)toe;
 	struct conn *c = *con_cls;
 	if (c) {
+		longpoll_done(l->srv->lp, &c->lpe);
 		sbuf_free(&c->body);
 		free(c);
 		*con_cls = NULL;
@@ -434,7 +471,7 @@ static int start_remote(struct api_server *s, const struct api_options *o, struc
 	s->remote.srv = s;
 	s->remote.need_token = true;
 	s->remote.daemon = MHD_start_daemon(
-		MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_USE_TLS, 0, NULL, NULL, on_request, &s->remote,
+		MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_USE_TLS | MHD_ALLOW_SUSPEND_RESUME, 0, NULL, NULL, on_request, &s->remote,
 		MHD_OPTION_LISTEN_SOCKET, fd, MHD_OPTION_HTTPS_MEM_CERT, s->tls_cert, MHD_OPTION_HTTPS_MEM_KEY,
 		s->tls_key, MHD_OPTION_HTTPS_PRIORITIES, TLS_PRIORITIES, MHD_OPTION_THREAD_POOL_SIZE, 2,
 		MHD_OPTION_NOTIFY_COMPLETED, on_completed, &s->remote, MHD_OPTION_CONNECTION_TIMEOUT, 60,
@@ -448,8 +485,27 @@ static int start_remote(struct api_server *s, const struct api_options *o, struc
 	return 0;
 }
 
+/* longpoll's hands on libmicrohttpd; suspend runs inside the request's own callback. */
+static void conn_suspend(void *conn)
+{
+	MHD_suspend_connection(conn);
+}
+
+static void conn_resume(void *conn)
+{
+	MHD_resume_connection(conn);
+}
+
+/* ctl's word that an operation changed: requests waiting on it answer now. */
+static void on_op_changed(void *arg, const char *op_id)
+{
+	struct api_server *s = arg;
+	longpoll_notify(s->lp, op_id);
+}
+
 static void server_free(struct api_server *s)
 {
+	longpoll_free(s->lp);
 	if (s->tls_key)
 		explicit_bzero(s->tls_key, strlen(s->tls_key));
 	free(s->tls_key);
@@ -462,6 +518,7 @@ int api_start(struct ctl *ctl, const struct api_options *o, struct api_server **
 {
 	struct api_server *s = xcalloc(1, sizeof(*s));
 	s->ctl = ctl;
+	s->lp = longpoll_new(conn_suspend, conn_resume);
 	if (o->listen && start_remote(s, o, e) < 0) {
 		server_free(s);
 		return -1;
@@ -471,7 +528,7 @@ int api_start(struct ctl *ctl, const struct api_options *o, struct api_server **
 	if (fd >= 0) {
 		s->local.srv = s;
 		s->local.daemon = MHD_start_daemon(
-			MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_USE_TURBO, 0, NULL, NULL, on_request,
+			MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_USE_TURBO | MHD_ALLOW_SUSPEND_RESUME, 0, NULL, NULL, on_request,
 			&s->local, MHD_OPTION_LISTEN_SOCKET, fd, MHD_OPTION_THREAD_POOL_SIZE, 4,
 			MHD_OPTION_NOTIFY_COMPLETED, on_completed, &s->local, MHD_OPTION_CONNECTION_TIMEOUT, 60,
 			MHD_OPTION_END);
@@ -487,6 +544,7 @@ int api_start(struct ctl *ctl, const struct api_options *o, struct api_server **
 		server_free(s);
 		return -1;
 	}
+	ctl_set_op_listener(ctl, on_op_changed, s);
 	log_info("api: listening on %s", o->socket_path);
 	*out = s;
 	return 0;
@@ -496,6 +554,13 @@ void api_stop(struct api_server *s)
 {
 	if (!s)
 		return;
+	ctl_set_op_listener(s->ctl, NULL, NULL);
+	/* Held requests are answered (the state as it is) before the daemons
+	 * stop; a client that does not read its answer is not waited for long. */
+	int left = longpoll_stop(s->lp, HELD_ANSWER_MAX_MS);
+	if (left)
+		log_warn("api: %d waiting request%s not answered within %d ms of stopping", left, left == 1 ? " was" : "s were",
+			 HELD_ANSWER_MAX_MS);
 	/* Each daemon closes the listening socket it was given. */
 	if (s->remote.daemon)
 		MHD_stop_daemon(s->remote.daemon);

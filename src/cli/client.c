@@ -17,6 +17,7 @@
 
 #include "config.h"
 #include "util/str.h"
+#include "util/timeutil.h"
 
 struct client {
 	char *socket_path;
@@ -25,6 +26,7 @@ struct client {
 	char *cacert;
 	char *endpoint;
 	CURL *curl;
+	CURLM *multi;   /* for requests that tick while they wait (client_json_ticking) */
 };
 
 struct client *client_new(const struct client_opts *opts)
@@ -53,6 +55,8 @@ void client_free(struct client *c)
 {
 	if (!c)
 		return;
+	if (c->multi)
+		curl_multi_cleanup(c->multi);
 	if (c->curl)
 		curl_easy_cleanup(c->curl);
 	free(c->socket_path);
@@ -131,8 +135,56 @@ static int unreachable(struct client *c, CURLcode cc, const char *curl_msg, stru
 		       : -EIO;
 }
 
-int client_call(struct client *c, const char *method, const char *path, const json_t *body,
-		struct client_response *r, struct err *e)
+struct ticker {
+	int every_ms;
+	bool (*fn)(void *arg);
+	void *arg;
+	bool aborted;
+};
+
+/* curl_easy_perform, but through the multi interface so that t->fn runs
+ * about every t->every_ms while the answer is awaited (a held request may
+ * take many seconds); it returns false to drop the request. */
+static CURLcode perform_ticking(struct client *c, CURL *h, struct ticker *t)
+{
+	if (!c->multi && !(c->multi = curl_multi_init()))
+		return CURLE_OUT_OF_MEMORY;
+	if (curl_multi_add_handle(c->multi, h) != CURLM_OK)
+		return CURLE_FAILED_INIT;
+	CURLcode cc = CURLE_GOT_NOTHING;
+	int64_t next = time_mono_ms() + t->every_ms;
+	for (;;) {
+		int running = 0;
+		if (curl_multi_perform(c->multi, &running) != CURLM_OK) {
+			cc = CURLE_RECV_ERROR;
+			break;
+		}
+		if (!running) {
+			CURLMsg *m;
+			int left;
+			while ((m = curl_multi_info_read(c->multi, &left)))
+				if (m->msg == CURLMSG_DONE && m->easy_handle == h)
+					cc = m->data.result;
+			break;
+		}
+		int64_t now = time_mono_ms();
+		if (now >= next) {
+			if (!t->fn(t->arg)) {
+				t->aborted = true;
+				break;
+			}
+			next = now + t->every_ms;
+		}
+		/* A signal (Ctrl-C) ends the poll early: tick at once to notice it. */
+		if (curl_multi_poll(c->multi, NULL, 0, (int)(next - now), NULL) != CURLM_OK)
+			next = 0;
+	}
+	curl_multi_remove_handle(c->multi, h);
+	return cc;
+}
+
+static int call(struct client *c, const char *method, const char *path, const json_t *body,
+		struct client_response *r, struct ticker *t, struct err *e)
 {
 	memset(r, 0, sizeof(*r));
 	if (!c->curl) {
@@ -184,8 +236,13 @@ int client_call(struct client *c, const char *method, const char *path, const js
 	/* Long actions answer 202 at once; only a console dump is big. */
 	curl_easy_setopt(h, CURLOPT_TIMEOUT, 300L);
 
-	CURLcode cc = curl_easy_perform(h);
+	CURLcode cc = t ? perform_ticking(c, h, t) : curl_easy_perform(h);
 	curl_slist_free_all(headers);
+	if (t && t->aborted) {
+		sbuf_free(&out);
+		err_set(e, ERR_INTERNAL, "the request to nubod at %s was dropped", c->endpoint);
+		return CLIENT_EABORTED;
+	}
 	if (cc != CURLE_OK) {
 		sbuf_free(&out);
 		return unreachable(c, cc, curl_msg, e);
@@ -194,6 +251,12 @@ int client_call(struct client *c, const char *method, const char *path, const js
 	r->len = out.len;
 	r->body = sbuf_take(&out);
 	return 0;
+}
+
+int client_call(struct client *c, const char *method, const char *path, const json_t *body,
+		struct client_response *r, struct err *e)
+{
+	return call(c, method, path, body, r, NULL, e);
 }
 
 static enum err_kind kind_from_code(const char *code, long status)
@@ -244,12 +307,12 @@ int client_error_from_response(const struct client_response *r, struct err *e)
 	return rc;
 }
 
-int client_json(struct client *c, const char *method, const char *path, const json_t *body,
-		json_t **out, long *status, struct err *e)
+static int json_call(struct client *c, const char *method, const char *path, const json_t *body, json_t **out,
+		     long *status, struct ticker *t, struct err *e)
 {
 	struct client_response r;
 	*out = NULL;
-	int rc = client_call(c, method, path, body, &r, e);
+	int rc = call(c, method, path, body, &r, t, e);
 	if (rc < 0)
 		return rc;
 	if (status)
@@ -266,6 +329,19 @@ int client_json(struct client *c, const char *method, const char *path, const js
 		return err_set(e, ERR_INTERNAL, "nubod sent a reply that is not JSON (%s, line %d) for %s %s",
 			       je.text, je.line, method, path);
 	return 0;
+}
+
+int client_json(struct client *c, const char *method, const char *path, const json_t *body,
+		json_t **out, long *status, struct err *e)
+{
+	return json_call(c, method, path, body, out, status, NULL, e);
+}
+
+int client_json_ticking(struct client *c, const char *path, json_t **out, int tick_ms, bool (*tick)(void *arg),
+			void *arg, struct err *e)
+{
+	struct ticker t = {.every_ms = tick_ms > 0 ? tick_ms : 100, .fn = tick, .arg = arg};
+	return json_call(c, "GET", path, NULL, out, NULL, &t, e);
 }
 
 char *client_escape(const char *s)

@@ -34,6 +34,8 @@ struct client_response {
 /* Returned by client_call when nubod could not be reached at all (as opposed
  * to answering with an error), so that waiting loops may retry. */
 #define CLIENT_EUNREACHABLE (-1000)
+/* Returned by client_json_ticking when its tick asked to drop the request. */
+#define CLIENT_EABORTED (-1001)
 
 struct client;
 
@@ -56,6 +58,13 @@ void client_response_free(struct client_response *r);
  * holds the API's message and its kind, and the return is negative. */
 int client_json(struct client *c, const char *method, const char *path, const json_t *body,
 		json_t **out, long *status, struct err *e);
+
+/* A GET like client_json, for answers that may be held for seconds (a
+ * long-poll): tick(arg) runs about every tick_ms while the answer is
+ * awaited, to redraw a clock or notice Ctrl-C; when it returns false the
+ * request is dropped and the return is CLIENT_EABORTED. */
+int client_json_ticking(struct client *c, const char *path, json_t **out, int tick_ms, bool (*tick)(void *arg),
+			void *arg, struct err *e);
 
 /* Turns an error answer (status >= 400) into e: the API's message when the
  * body is the documented error JSON, else "nubod answered HTTP 502: <text>". */

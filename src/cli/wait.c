@@ -1,5 +1,11 @@
 /*
- * wait: polling an operation and showing its phases (see wait.h).
+ * wait: following an operation and showing its phases (see wait.h).
+ *
+ * Each request long-polls: nubod holds it until the operation's revision
+ * moves past the one we have (or WAIT_HOLD_S pass), so a phase is printed
+ * the moment nubod records it, with one request per change. A nubod that
+ * answers at once anyway (one that does not know wait=) is asked again only
+ * after WAIT_POLL_MS, as a poll.
  *
  * The idea: the operation is the truth and lives in nubod; the CLI only
  * watches it. So Ctrl-C merely stops watching (the action goes on and the
@@ -17,6 +23,8 @@
 
 /* How long nubod may be unreachable (restarting) before waiting gives up. */
 #define WAIT_UNREACHABLE_MS 30000
+/* How long nubod may hold one request (the API allows up to 60 s). */
+#define WAIT_HOLD_S 30
 
 static volatile sig_atomic_t interrupted;
 
@@ -142,6 +150,31 @@ static int op_failed(struct watch *w, const json_t *op)
 			 target ? " " : "", target ? target : "", msg ? msg : "no reason given");
 }
 
+/* While a request is held: keep the live line's clock going, and drop the
+ * request on Ctrl-C. */
+struct tick_ctx {
+	struct watch *w;
+	const char *note;
+};
+
+static bool on_tick(void *arg)
+{
+	struct tick_ctx *t = arg;
+	if (interrupted)
+		return false;
+	live_draw(t->w, t->note);
+	return true;
+}
+
+char *wait_poll_path(const char *path, const json_t *op)
+{
+	const char *rev = cli_jstr(op, "revision");
+	if (!rev)   /* a nubod that gives no revision does not hold requests either */
+		return xstrdup(path);
+	autofree char *enc = client_escape(rev);
+	return xasprintf("%s?wait=%d&after=%s", path, WAIT_HOLD_S, enc);
+}
+
 int wait_operation(struct cli_ctx *ctx, const json_t *op0, int64_t *elapsed_ms)
 {
 	const char *id = cli_jstr(op0, "id");
@@ -160,6 +193,7 @@ int wait_operation(struct cli_ctx *ctx, const json_t *op0, int64_t *elapsed_ms)
 	autofree char *op_id = xstrdup(id);
 	json_t *op = json_incref((json_t *)op0);
 	int64_t unreachable_since = -1;
+	bool again = false;   /* the last answer brought nothing new: pause before asking again */
 	int rc;
 
 	interrupted = 0;
@@ -182,9 +216,19 @@ int wait_operation(struct cli_ctx *ctx, const json_t *op0, int64_t *elapsed_ms)
 			break;
 		}
 		autofree char *progress = wait_progress_note(op);
-		live_draw(&w, unreachable_since >= 0 ? "(nubod unreachable, retrying)" : progress);
-		time_sleep_ms(WAIT_POLL_MS);
-		if (interrupted) {
+		struct tick_ctx tick = {&w, unreachable_since >= 0 ? "(nubod unreachable, retrying)" : progress};
+		live_draw(&w, tick.note);
+		if (again)
+			time_sleep_ms(WAIT_POLL_MS);
+		json_t *next = NULL;
+		struct err e = {0};
+		int r = CLIENT_EABORTED;
+		if (!interrupted) {
+			autofree char *poll = wait_poll_path(path, op);
+			r = client_json_ticking(cli_client(ctx), poll, &next, WAIT_POLL_MS, on_tick, &tick, &e);
+		}
+		if (r == CLIENT_EABORTED || interrupted) {
+			json_decref(next);
 			live_clear(&w);
 			fflush(ctx->out);
 			rc = cli_failf(ctx, CLI_EXIT_INTERRUPTED,
@@ -192,12 +236,10 @@ int wait_operation(struct cli_ctx *ctx, const json_t *op0, int64_t *elapsed_ms)
 				       op_id, op_id);
 			break;
 		}
-		json_t *next = NULL;
-		struct err e = {0};
-		int r = client_json(cli_client(ctx), "GET", path, NULL, &next, NULL, &e);
 		if (r == CLIENT_EUNREACHABLE) {
 			if (unreachable_since < 0)
 				unreachable_since = time_mono_ms();
+			again = true;
 			if (time_mono_ms() - unreachable_since < WAIT_UNREACHABLE_MS)
 				continue;
 		}
@@ -208,6 +250,7 @@ int wait_operation(struct cli_ctx *ctx, const json_t *op0, int64_t *elapsed_ms)
 			break;
 		}
 		unreachable_since = -1;
+		again = json_equal(op, next);
 		json_decref(op);
 		op = next;
 	}

@@ -2,8 +2,9 @@
  * wait: following a long action (an operation) to its end.
  *
  * Create, start, stop, reboot, delete and image build answer at once with an
- * operation; the CLI either prints how to follow it or, with --wait, polls
- * GET /v1/operations/{id} every 150 ms and prints each phase as it completes:
+ * operation; the CLI either prints how to follow it or, with --wait, follows
+ * GET /v1/operations/{id}?wait=30&after=REVISION (each request held by nubod
+ * until the operation changes) and prints each phase as it completes:
  *
  *     scheduled   0.00s
  *     disk        0.04s
@@ -21,6 +22,8 @@
 
 #include "cli/cli.h"
 
+/* The pause between two requests when an answer brought nothing new (a nubod
+ * that does not hold requests), and how often the live line is redrawn. */
 #define WAIT_POLL_MS 150
 
 /* Follows op (as the API returned it) until it is no longer running.
@@ -41,6 +44,10 @@ char *wait_progress_note(const json_t *op);
 char *wait_phase_line(const char *name, int64_t at_ms);
 /* Prints "TITLE:" and one wait_phase_line per phase of a JSON phase list; nothing if empty. */
 void wait_print_phases(FILE *out, const char *title, const json_t *phases);
+/* The path that waits for the next change of op, whose plain path is path:
+ * "PATH?wait=30&after=REVISION", or path itself when op has no revision.
+ * Caller frees. */
+char *wait_poll_path(const char *path, const json_t *op);
 /* The phase expected after the first done phases of an operation of kind
  * (docs/api.md), or NULL when unknown. */
 const char *wait_next_phase(const char *kind, size_t done);

@@ -52,6 +52,10 @@ struct ctl {
 	/* networks whose host objects were ensured by this nubod (by id) */
 	char **ready_nets;
 	int n_ready_nets;
+	/* who hears of operation changes (ctl_set_op_listener) */
+	pthread_mutex_t op_listener_mu;
+	void (*op_listener)(void *arg, const char *op_id);
+	void *op_listener_arg;
 	/* image builds running on their own threads, by image id */
 	pthread_mutex_t builds_mu;
 	char **builds;

@@ -103,6 +103,7 @@ int ctl_open(struct store *st, struct ctl_options *o, struct ctl **out, struct e
 	pthread_cond_init(&c->cv, NULL);
 	pthread_cond_init(&c->rules_cv, NULL);
 	pthread_mutex_init(&c->builds_mu, NULL);
+	pthread_mutex_init(&c->op_listener_mu, NULL);
 	c->rules_gen = 1;   /* apply the ruleset at the first tick: it may be gone (a host reboot) */
 	metadata_init(c);
 	c->host_vcpus = (int)sysconf(_SC_NPROCESSORS_ONLN);
@@ -280,6 +281,24 @@ void ctl_nft_table(struct ctl *c, char out[32])
 	snprintf(out, 32, "nubo_%s", c->prefix);
 }
 
+void ctl_set_op_listener(struct ctl *c, void (*fn)(void *arg, const char *op_id), void *arg)
+{
+	pthread_mutex_lock(&c->op_listener_mu);
+	c->op_listener = fn;
+	c->op_listener_arg = arg;
+	pthread_mutex_unlock(&c->op_listener_mu);
+}
+
+/* After every store_op_update of an operation, so that clients waiting on
+ * it (GET /v1/operations/{id}?wait=) hear of it at once. */
+static void op_changed(struct ctl *c, const char *op_id)
+{
+	pthread_mutex_lock(&c->op_listener_mu);
+	if (c->op_listener)
+		c->op_listener(c->op_listener_arg, op_id);
+	pthread_mutex_unlock(&c->op_listener_mu);
+}
+
 void ctl_op_phase(struct ctl *c, const char *op_id, const char *phase)
 {
 	struct operation op;
@@ -287,7 +306,8 @@ void ctl_op_phase(struct ctl *c, const char *op_id, const char *phase)
 		return;
 	if (op.state == OP_RUNNING && !phases_has(&op.phases, phase)) {
 		phases_mark(&op.phases, phase, op.created_at, time_now_ms());
-		store_op_update(c->st, &op, NULL);
+		if (store_op_update(c->st, &op, NULL) == 0)
+			op_changed(c, op.id);
 	}
 	operation_free_fields(&op);
 }
@@ -300,7 +320,8 @@ void ctl_op_progress(struct ctl *c, const char *op_id, int64_t done, int64_t tot
 	if (op.state == OP_RUNNING) {
 		op.progress_done = done;
 		op.progress_total = total;
-		store_op_update(c->st, &op, NULL);
+		if (store_op_update(c->st, &op, NULL) == 0)
+			op_changed(c, op.id);
 	}
 	operation_free_fields(&op);
 }
@@ -315,7 +336,8 @@ void ctl_op_finish(struct ctl *c, const char *op_id, bool ok, const char *error)
 		op.finished_at = time_now_ms();
 		free(op.error);
 		op.error = ok ? NULL : xstrdup(error);
-		store_op_update(c->st, &op, NULL);
+		if (store_op_update(c->st, &op, NULL) == 0)
+			op_changed(c, op.id);
 		if (ok)
 			log_info("operation %s (%s %s) succeeded in %.2f s", op.id, op.kind, op.target_name,
 				 (double)(op.finished_at - op.created_at) / 1000.0);

@@ -6,6 +6,7 @@
 #pragma once
 
 #include <jansson.h>
+#include <stdbool.h>
 #include <stdint.h>
 
 #include "model/machine_type.h"
@@ -32,3 +33,13 @@ void operation_free_fields(struct operation *op);
 const char *op_state_name(enum op_state s);
 int op_state_parse(const char *s, enum op_state *out);
 json_t *operation_to_json(const struct operation *op);
+
+/* The revision: 16 hex digits that change whenever anything a client sees of
+ * the operation changes (state, error, phases, progress, end), and only then.
+ * Derived from those fields, so it needs no storage and reads the same after
+ * a restart; clients hand it back to wait for the next change
+ * (GET /v1/operations/{id}?wait=…&after=REVISION). */
+#define OP_REVISION_LEN 17
+void operation_revision(const struct operation *op, char out[OP_REVISION_LEN]);
+/* Whether s has the shape of a revision (16 lowercase hex digits). */
+bool operation_revision_valid(const char *s);

@@ -372,6 +372,21 @@ static void test_ssh_argv(void **state)
 	ssh_argv_free(argv);
 }
 
+/* Following an operation holds each request until the revision we have is
+ * passed; a nubod without revisions is polled plainly. */
+static void test_wait_poll_path(void **state)
+{
+	(void)state;
+	json_t *op = json_pack("{s:s, s:s}", "id", "op-0a1b2c3d4e5f", "revision", "0123456789abcdef");
+	assert_fmt(wait_poll_path("/v1/operations/op-0a1b2c3d4e5f", op),
+		   "/v1/operations/op-0a1b2c3d4e5f?wait=30&after=0123456789abcdef");
+	json_object_set_new(op, "revision", json_string("a&b c"));   /* never sent raw into the query */
+	assert_fmt(wait_poll_path("/v1/operations/x", op), "/v1/operations/x?wait=30&after=a%26b%20c");
+	json_object_del(op, "revision");
+	assert_fmt(wait_poll_path("/v1/operations/x", op), "/v1/operations/x");
+	json_decref(op);
+}
+
 static void test_wait_phase_lines(void **state)
 {
 	(void)state;
@@ -485,6 +500,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_ssh_config_dir_and_identity, make_tmpdir, remove_tmpdir),
 		cmocka_unit_test(test_ssh_argv),
 		cmocka_unit_test(test_wait_phase_lines),
+		cmocka_unit_test(test_wait_poll_path),
 		cmocka_unit_test(test_client_paths),
 		cmocka_unit_test(test_client_errors),
 		cmocka_unit_test(test_help_lists_every_verb),
