@@ -46,9 +46,8 @@ struct ctl {
 	uint64_t rules_tried;
 	struct ctl_metadata *md;   /* the metadata service's listeners and tokens (metadata.c) */
 	struct vm_cache vm_cache;   /* reconciler thread only */
-	/* SSH-ready probes of booting VMs, kept open across ticks (reconciler thread only) */
-	struct ssh_probe *ssh_probes;
-	int n_ssh_probes;
+	/* watches booting VMs' SSH on its own thread (instances.c); NULL until ctl_start */
+	struct prober *prober;
 	/* networks whose host objects were ensured by this nubod (by id) */
 	char **ready_nets;
 	int n_ready_nets;
@@ -140,7 +139,9 @@ int sched_pick_mac(struct ctl *c, char mac[18], struct err *e);
 /* One pass over every VM; true while some VM is between states. */
 bool instances_reconcile(struct ctl *c);
 void instances_adopt(struct ctl *c);
-/* Closes the SSH probes still open (when the reconciler stops). */
+/* Starts the SSH prober's thread (before the reconciler's). */
+int instances_start(struct ctl *c, struct err *e);
+/* Stops the SSH prober, closing its sockets, and drops the VM cache (after the reconciler stopped). */
 void instances_free(struct ctl *c);
 int instances_destroy_all(struct ctl *c, struct err *e);
 /* The user QEMU runs as (config qemu_user); in dry-run its name alone. */

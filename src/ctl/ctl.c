@@ -18,8 +18,8 @@
 #include "util/str.h"
 #include "util/timeutil.h"
 
-/* Idle VMs are checked twice a second; while one boots or stops, ten times,
- * so SSH-ready is seen within 100 ms of the guest's sshd answering. */
+/* Idle VMs are checked twice a second; while one boots or stops, ten times.
+ * SSH-ready does not wait for a tick: the prober kicks the loop (instances.c). */
 
 /* What the state directory holds besides nubo.db (see ARCHITECTURE.md). */
 static const char *const state_subdirs[] = {"vms", "images", "volumes", "snapshots", "networks", NULL};
@@ -163,6 +163,8 @@ static void *loop(void *arg)
 
 int ctl_start(struct ctl *c, struct err *e)
 {
+	if (instances_start(c, e) < 0)
+		return -1;
 	if (pthread_create(&c->thread, NULL, loop, c) != 0)
 		return err_set(e, ERR_INTERNAL, "cannot start the reconciler thread");
 	c->running = true;

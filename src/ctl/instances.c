@@ -122,48 +122,29 @@ static void kill_qemu(struct ctl *c, struct vm *vm, const struct vm_paths *p)
 
 /* --- SSH-ready probes ---------------------------------------------------------- */
 
-struct ssh_probe {
-	char vm_id[ID_MAX];
-	struct probe *p;
-};
-
-/* The probe of a booting VM, kept across ticks; made on first use. */
-static struct probe **ssh_probe_slot(struct ctl *c, const char *vm_id)
+/* The prober saw a banner: run the reconciler now so ssh-ready is recorded
+ * within milliseconds, not at the next tick. */
+static void ssh_ready_kick(void *arg)
 {
-	for (int i = 0; i < c->n_ssh_probes; i++)
-		if (strcmp(c->ssh_probes[i].vm_id, vm_id) == 0)
-			return &c->ssh_probes[i].p;
-	c->ssh_probes = xrealloc(c->ssh_probes, sizeof(*c->ssh_probes) * (size_t)(c->n_ssh_probes + 1));
-	struct ssh_probe *sp = &c->ssh_probes[c->n_ssh_probes++];
-	snprintf(sp->vm_id, sizeof(sp->vm_id), "%s", vm_id);
-	sp->p = NULL;
-	return &sp->p;
+	ctl_kick(arg);
 }
 
-static void ssh_probe_drop(struct ctl *c, const char *vm_id)
+int instances_start(struct ctl *c, struct err *e)
 {
-	for (int i = 0; i < c->n_ssh_probes; i++)
-		if (strcmp(c->ssh_probes[i].vm_id, vm_id) == 0) {
-			probe_free(c->ssh_probes[i].p);
-			c->ssh_probes[i] = c->ssh_probes[--c->n_ssh_probes];
-			return;
-		}
+	return prober_start(ssh_ready_kick, c, &c->prober, e);
 }
 
 void instances_free(struct ctl *c)
 {
 	vm_list_free(c->vm_cache.vms, c->vm_cache.n);
 	c->vm_cache = (struct vm_cache){0};
-	for (int i = 0; i < c->n_ssh_probes; i++)
-		probe_free(c->ssh_probes[i].p);
-	free(c->ssh_probes);
-	c->ssh_probes = NULL;
-	c->n_ssh_probes = 0;
+	prober_stop(c->prober);
+	c->prober = NULL;
 }
 
 static void release_taps(struct ctl *c, struct vm *vm)
 {
-	ssh_probe_drop(c, vm->id);   /* whatever ends a VM's run ends its probe */
+	prober_drop(c->prober, vm->id);   /* whatever ends a VM's run ends its probe */
 	for (int i = 0; i < vm->n_nics; i++) {
 		char tap[16];
 		struct err e = {0};
@@ -505,14 +486,16 @@ static void running_step(struct ctl *c, struct vm *vm)
 		}
 	}
 	if (!phases_has(&vm->boot, "ssh-ready") && vm->deadline) {
-		if (probe_step(ssh_probe_slot(c, vm->id), vm_ip(vm), 22, "SSH-") == PROBE_READY) {
-			ssh_probe_drop(c, vm->id);
+		/* The prober (its own thread) watches the guest's port 22 from
+		 * the first look on and kicks the reconciler when sshd greets. */
+		if (prober_check(c->prober, vm->id, vm_ip(vm), 22, "SSH-") == PROBE_READY) {
+			prober_drop(c->prober, vm->id);
 			phase(c, vm, "ssh-ready", true);
 			vm->deadline = 0;
 			ctl_op_finish(c, vm->op_id, true, NULL);
 			save(c, vm);
 		} else if (time_mono_ms() >= vm->deadline) {
-			ssh_probe_drop(c, vm->id);
+			prober_drop(c->prober, vm->id);
 			char why[256];
 			snprintf(why, sizeof(why), "SSH on %s did not answer within %d s; see `nubo vm console %s`",
 				 vm_ip(vm), c->cfg.ssh_wait_s, vm->name);

@@ -1,20 +1,38 @@
-/* probe: whether a guest service answers, seen from the host (the SSH banner). */
+/*
+ * probe: whether a guest service answers, seen from the host (the SSH banner).
+ *
+ * The one idea: a prober thread of its own waits in poll() on every probe
+ * socket at once, so a banner is seen the moment it arrives, not at the
+ * caller's next look; and while a target does not answer it dials afresh
+ * every PROBE_DIAL_MS, so a guest whose network comes up is found at once
+ * rather than when the kernel retries a lost SYN (a second later). The
+ * caller (the reconciler) only asks "is it ready?" and is called back when
+ * it becomes so.
+ */
 #pragma once
 
+#include "util/err.h"
 
+enum probe_state { PROBE_WAITING, PROBE_READY };
+
+struct prober;
+
+/* Called on the prober's thread, with none of its locks held, after some
+ * target became ready. */
+typedef void prober_ready_fn(void *arg);
+
+/* Starts the prober's thread. fn may be NULL. Stop it with prober_stop. */
+int prober_start(prober_ready_fn *fn, void *arg, struct prober **out, struct err *e);
+/* Stops the thread (fn is not called after this returns), closes every
+ * socket and frees pr. NULL is fine. */
+void prober_stop(struct prober *pr);
 
 /*
- * A probe that never blocks, for a reconciler that checks many booting VMs
- * on one thread: each call advances one connection attempt as far as it can
- * go now and returns. The connection stays open between calls, so a server
- * that is slow to greet (OpenSSH under emulation) is seen the moment its
- * banner arrives rather than missed by a short blocking wait.
+ * Whether the service of key (a VM id) at ip:port greeted with prefix. The
+ * first call for a key starts watching it; later calls only look (a new ip
+ * or port starts over). A target stays ready until it is dropped.
+ * In dry-run: PROBE_READY at once, watching nothing. pr NULL: PROBE_WAITING.
  */
-enum probe_state { PROBE_WAITING, PROBE_READY };
-struct probe;
-/* *p NULL: starts an attempt. A refused, failed or stalled attempt (not
- * connected within 200 ms, or no banner 10 s after connecting) is closed
- * and the next call starts anew.
- * In dry-run: PROBE_READY at once. */
-enum probe_state probe_step(struct probe **p, const char *ip, int port, const char *prefix);
-void probe_free(struct probe *p);
+enum probe_state prober_check(struct prober *pr, const char *key, const char *ip, int port, const char *prefix);
+/* Stops watching key and closes its sockets before returning; unknown keys and NULL pr are fine. */
+void prober_drop(struct prober *pr, const char *key);
