@@ -198,10 +198,10 @@ findings() {
 		cand() { printf '%s\t%s\t%s\t%s\n' "$1" "$2" "$3" "${4:-~}" >>"$T/cand.tsv"; }
 		local g
 		g=$(segm nubo ssh nubo_ssh)
-		cand "$g" "nubod: notice SSH sooner. The reconciler keeps one non-blocking connection per booting VM and reads the banner when it comes, but only at its 100 ms tick; waking on the socket (poll on all probes at once) instead of the tick would remove most of what is left." \
+		cand "$g" "nubod: notice SSH sooner. Its prober thread already polls every booting VM's socket, dials again every 50 ms until one connects and wakes the reconciler when the banner arrives; what is left is the reconciler recording the phase (a negative median: nubod saw the banner before the benchmark's own 50 ms probe did)." \
 			"SSH banner → nubod's ssh-ready: $(fmt_ms "$(seg nubo ssh nubo_ssh)") for one tiny VM$(probe_debian)" "≤"
 		g=$(segm nubo nubo_ssh done)
-		cand "$g" "CLI: stop polling. \`--wait\` polls the operation; a long-poll (\`GET /v1/operations/ID?wait=30s\` answering on the next phase) returns the moment the phase is recorded." \
+		cand "$g" "CLI: \`--wait\` already long-polls the operation (\`GET /v1/operations/ID?wait=30&after=REV\` answers when the phase is recorded); what is left is the answer's way back and the CLI's exit." \
 			"nubod's ssh-ready → CLI returns: $(fmt_ms "$(seg nubo nubo_ssh done)")" "≤"
 		g=$(awk -v a="$(segm nubo guest_ssh ssh)" 'BEGIN { v = a - 100; print (v > 0) ? v : 0 }')
 		[ "${g%.*}" -gt 150 ] 2>/dev/null && cand "$g" "Host side of the first packet: give the host a neighbour entry for the VM when its tap is made (nubod knows the IP and MAC: \`ip neigh replace IP lladdr MAC dev BRIDGE nud reachable\`), or have tiny's DHCP script send a gratuitous ARP. The host's connection attempts to a not-yet-configured guest leave an INCOMPLETE neighbour entry that is only retried once a second, so the first SYN can wait up to 1 s after the guest is up. (Gain: the measured wait minus ~100 ms that dropbear's banner takes.)" \
