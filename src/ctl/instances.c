@@ -32,6 +32,10 @@
 #include "util/str.h"
 #include "util/timeutil.h"
 
+/* How long a launched QEMU may take to answer on QMP (it sets up the machine
+ * first; a few hundred ms under TCG). */
+#define QEMU_SETUP_MS 60000
+
 struct vm_paths {
 	char *dir, *root, *seed, *ephemeral, *console, *qmp, *pid, *qemu_log;
 };
@@ -363,6 +367,41 @@ static int start_steps(struct ctl *c, struct vm *vm, const struct vm_paths *p, b
 	return rc;
 }
 
+/* A launched QEMU answers on QMP: the VM runs, and SSH is waited for. Until
+ * then the VM stays pending with its pid; a QEMU that exits or does not
+ * answer by vm->deadline fails the start. */
+static void launched_step(struct ctl *c, struct vm *vm)
+{
+	struct vm_paths p;
+	struct err e = {0};
+	paths_init(c, vm, &p);
+	int ready = qemu_ready(vm->pid, vm->id, p.qmp, p.qemu_log, &e);
+	if (ready == 0 && vm->deadline == 0) {
+		/* Adopted mid-start after a nubod restart: the clock starts now. */
+		vm->deadline = time_mono_ms() + QEMU_SETUP_MS;
+	} else if (ready == 0 && time_mono_ms() >= vm->deadline) {
+		err_set(&e, ERR_INTERNAL, "QEMU for %s did not answer on %s within %d s", vm->id, p.qmp,
+			QEMU_SETUP_MS / 1000);
+		start_failed(c, vm, &p, "QEMU", &e);
+	} else if (ready < 0) {
+		vm->pid = 0;   /* gone: nothing to kill */
+		start_failed(c, vm, &p, "QEMU", &e);
+	} else if (ready > 0) {
+		snprintf(vm->accel, sizeof(vm->accel), "%s", accel_name(c->accel));
+		vm->started_at = time_now_ms();
+		vm->deadline = time_mono_ms() + (int64_t)c->cfg.ssh_wait_s * 1000;
+		set_state(vm, VM_RUNNING, NULL);
+		phase(c, vm, "boot", true);
+		log_info("vm %s: QEMU started (pid %d, %s, %d vCPU, %d MiB, ip %s)", vm->name, vm->pid, vm->accel,
+			 vm->vcpus, vm->memory_mib, vm_ip(vm));
+		save(c, vm);
+	}
+	paths_free(&p);
+}
+
+/* Prepares and launches a VM's QEMU without waiting for it to set up (which
+ * takes a few hundred ms under TCG): launched_step follows it, so that the
+ * reconciler launches many VMs at once rather than one after another. */
 static void start_vm(struct ctl *c, struct vm *vm, bool rebooting)
 {
 	struct vm_paths p;
@@ -376,14 +415,9 @@ static void start_vm(struct ctl *c, struct vm *vm, bool rebooting)
 	if (start_steps(c, vm, &p, rebooting, &step, &e) < 0) {
 		start_failed(c, vm, &p, step, &e);
 	} else {
-		snprintf(vm->accel, sizeof(vm->accel), "%s", accel_name(c->accel));
-		vm->started_at = time_now_ms();
-		vm->deadline = time_mono_ms() + (int64_t)c->cfg.ssh_wait_s * 1000;
-		set_state(vm, VM_RUNNING, NULL);
-		phase(c, vm, "boot", true);
-		log_info("vm %s: QEMU started (pid %d, %s, %d vCPU, %d MiB, ip %s)", vm->name, vm->pid, vm->accel,
-			 vm->vcpus, vm->memory_mib, vm_ip(vm));
+		vm->deadline = time_mono_ms() + QEMU_SETUP_MS;
 		save(c, vm);
+		launched_step(c, vm);   /* at once: an adopted or quick QEMU needs no second pass */
 	}
 	paths_free(&p);
 }
@@ -571,6 +605,8 @@ static void reconcile_one(struct ctl *c, struct vm *vm)
 			stop_step(c, vm);
 		} else if (vm->state == VM_RUNNING || vm->state == VM_STOPPING) {
 			running_step(c, vm);
+		} else if (vm->state == VM_PENDING && vm->pid != 0) {
+			launched_step(c, vm);
 		} else if (vm->state != VM_ERROR || vm->pid == 0) {
 			start_vm(c, vm, false);
 		}

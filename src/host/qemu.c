@@ -298,27 +298,25 @@ static void last_line(const char *path, char *out, size_t n)
 }
 
 /* Waits until QEMU answers on QMP (its set-up is done) or exits. */
-static int wait_ready(const struct qemu_config *c, int pid, struct err *e)
+int qemu_ready(int pid, const char *vm_id, const char *qmp_socket, const char *stderr_log, struct err *e)
 {
-	int64_t deadline = time_mono_ms() + 60000;
-	struct err qe = {0};
-	while (time_mono_ms() < deadline) {
-		if (!proc_has_args(pid, "-name", c->vm_id)) {
-			char why[512];
-			last_line(c->stderr_log, why, sizeof(why));
-			if (why[0])
-				return err_set(e, ERR_INTERNAL, "QEMU for %s exited during start-up: %s", c->vm_id, why);
-			return err_set(e, ERR_INTERNAL, "QEMU for %s exited during start-up without a message", c->vm_id);
-		}
-		struct qmp *q = NULL;
-		if (qmp_open(c->qmp_socket, 1000, &q, &qe) == 0) {
-			qmp_close(q);
-			return 0;
-		}
-		time_sleep_ms(50);
+	if (runner_dry_run())
+		return 1;
+	if (!proc_has_args(pid, "-name", vm_id)) {
+		char why[512];
+		last_line(stderr_log, why, sizeof(why));
+		if (why[0])
+			return err_set(e, ERR_INTERNAL, "QEMU for %s exited during start-up: %s", vm_id, why);
+		return err_set(e, ERR_INTERNAL, "QEMU for %s exited during start-up without a message", vm_id);
 	}
-	return err_set(e, ERR_INTERNAL, "QEMU for %s did not answer on %s within 60 s: %s", c->vm_id, c->qmp_socket,
-		       qe.msg);
+	/* A QEMU still setting up has its socket listening but greets only from
+	 * its main loop: a short wait, the caller asks again later. */
+	struct qmp *q = NULL;
+	struct err qe = {0};
+	if (qmp_open(qmp_socket, QEMU_READY_POLL_MS, &q, &qe) < 0)
+		return 0;
+	qmp_close(q);
+	return 1;
 }
 
 int qemu_launch(const struct qemu_config *c, int *pid, struct err *e)
@@ -343,14 +341,6 @@ int qemu_launch(const struct qemu_config *c, int *pid, struct err *e)
 	qemu_argv_free(argv);
 	if (rc < 0) {
 		err_prefix(e, "cannot start QEMU for %s", c->vm_id);
-		return rc;
-	}
-	if (runner_dry_run())
-		return 0;
-	rc = wait_ready(c, p, e);
-	if (rc < 0) {
-		autofree char *what = xasprintf("QEMU of %s", c->vm_id);
-		proc_terminate(p, "-name", c->vm_id, 3000, what, NULL);
 		return rc;
 	}
 	*pid = p;

@@ -86,12 +86,19 @@ int qemu_file_owner(const char *path, uid_t uid, gid_t gid, mode_t mode, struct 
 char **qemu_argv_build(const struct qemu_config *c);
 void qemu_argv_free(char **argv);   /* NULL safe */
 
-/* Starts QEMU detached (its own session, outliving nubod) and waits until its
- * QMP answers, so the VM is set up when this returns; a QEMU that exits
- * first fails with its last message. If a QEMU for c->vm_id already runs from
- * c->pidfile, nothing is started and *pid is that process (idempotent). In
- * dry-run the command line is captured and *pid = 0. */
+/* Starts QEMU detached (its own session, outliving nubod) and returns without
+ * waiting for it to set up: qemu_ready says when it has. If a QEMU for
+ * c->vm_id already runs from c->pidfile, nothing is started and *pid is that
+ * process (idempotent). In dry-run the command line is captured and *pid = 0. */
 int qemu_launch(const struct qemu_config *c, int *pid, struct err *e);
+
+/* How long qemu_ready waits for a listening QMP socket's greeting. */
+#define QEMU_READY_POLL_MS 20
+
+/* Whether a launched QEMU has set up its VM: 1 once it answers on QMP, 0 not
+ * yet (ask again later; waits at most QEMU_READY_POLL_MS), or a negative code
+ * when it has exited, e quoting the last line of its stderr_log. Dry-run: 1. */
+int qemu_ready(int pid, const char *vm_id, const char *qmp_socket, const char *stderr_log, struct err *e);
 
 /* True when pid is alive and its /proc/<pid>/cmdline carries "-name" vm_id
  * (guards against pid reuse). In dry-run always true. */

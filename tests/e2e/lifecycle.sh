@@ -112,6 +112,22 @@ ok $? "no VM files are left"
 ! grep -rqs "$ip1" "$T_STATE"/networks/*/hosts
 ok $? "no DHCP reservation is left"
 
+# A QEMU that exits while it sets up (here: a kernel it cannot load) fails
+# the start with QEMU's own message, and leaves nothing running.
+tiny_dir=$T_STATE/images/$("$NUBO" image show tiny --json | jq -r .id)
+printf 'not a kernel\n' >"$T_DIR/bad-kernel"
+out=$("$NUBO" image import badkernel --file "$tiny_dir/disk.qcow2" --boot direct --kernel "$T_DIR/bad-kernel" --wait 2>&1)
+ok $? "an image with a kernel QEMU cannot load imports" "$out"
+out=$("$NUBO" vm create bad --image badkernel --wait 2>&1)
+ok $((! $?)) "creating a VM from it fails" "$out"
+like "$out" "exited during start-up: qemu: invalid kernel header" "with QEMU's own message"
+is "$(show bad state)" error "the VM is in error"
+bad_id=$(show bad id)
+pgrep -f -- "-name $bad_id" >/dev/null
+ok $((! $?)) "no QEMU is left of it"
+out=$("$NUBO" vm delete bad --wait 2>&1)
+ok $? "the failed VM deletes" "$out"
+
 # Destroying the state removes the network's host objects too.
 nubod_stop
 "$NUBOD" --state-dir "$T_STATE" --socket "$T_SOCK" --destroy >>"$T_LOG" 2>&1
