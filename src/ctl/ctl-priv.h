@@ -21,6 +21,8 @@ struct vm_cache {
 	bool valid, busy;       /* busy: some VM was between states */
 	int64_t changes;        /* store_change_count() before that read */
 	int64_t loaded_at;      /* ms, monotonic */
+	int64_t status_at;      /* ms, monotonic: running QEMUs last asked for their run state */
+	bool status_due;        /* this pass asks them again */
 };
 
 struct ctl {

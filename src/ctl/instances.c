@@ -511,7 +511,11 @@ static void running_step(struct ctl *c, struct vm *vm)
 		save(c, vm);
 		goto out;
 	}
-	if (!runner_dry_run()) {
+	/* A guest that powers itself off leaves its QEMU in "shutdown"
+	 * (-no-shutdown). Asking every running QEMU at every busy tick cost each
+	 * one a QMP session ten times a second: once a second is soon enough to
+	 * notice, except while a stop waits for it. */
+	if (!runner_dry_run() && (c->vm_cache.status_due || vm->state == VM_STOPPING)) {
 		char status[32] = "";
 		if (qmp_query_status(p.qmp, status, sizeof(status), NULL) == 0 && strcmp(status, "shutdown") == 0) {
 			kill_qemu(c, vm, &p);
@@ -623,6 +627,7 @@ static void reconcile_one(struct ctl *c, struct vm *vm)
  * steady VM only needs its QEMU looked at.
  */
 #define RELOAD_MS 10000
+#define STATUS_EVERY_MS 1000
 
 bool instances_reconcile(struct ctl *c)
 {
@@ -642,6 +647,9 @@ bool instances_reconcile(struct ctl *c)
 		vc->changes = changes;
 		vc->loaded_at = now;
 	}
+	vc->status_due = now - vc->status_at >= STATUS_EVERY_MS;
+	if (vc->status_due)
+		vc->status_at = now;
 	bool busy = false;
 	for (int i = 0; i < vc->n; i++) {
 		reconcile_one(c, &vc->vms[i]);
