@@ -215,9 +215,15 @@ findings() {
 		g=$(segm nubo init booted)
 		cand "$g" "Guest user space before SSH: busybox init and tiny's boot script (mounts, seed, hostname, keys), then dropbear, under TCG where every program run for the first time costs translation. Fewer programs (more shell built-ins) or a compiled first stage would shorten it. Bound: all of it." \
 			"init → boot script done: $(fmt_ms "$(seg nubo init booted)")" "≤"
+		g=$(awk -v a="$(segm nubo qemu init)" -v b="$(segm plain qemu init)" 'BEGIN { v = a - b; print (v > 0) ? v : 0 }')
+		cand "$g" "What nubo's QEMU carries that plain QEMU does not: its own user, the seccomp sandbox, a cgroup, and four PCIe root ports for hot-plug, which the guest kernel enumerates (with ACPI hot-plug slots) at boot. Not separated here: by hand, with each added alone, the differences were within the noise." \
+			"QEMU process → init: $(fmt_ms "$(seg nubo qemu init)") (nubo), $(fmt_ms "$(seg plain qemu init)") (plain)"
+		g=$(awk -v a="$(segm nubo guest_ssh ssh)" -v b="$(segm plain guest_ssh ssh)" 'BEGIN { v = a - b; print (v > 0) ? v : 0 }')
+		cand "$g" "Most likely the benchmark's own measure: under nubo, nubod's prober connects to port 22 at the same moment as the benchmark's probe, so the guest's dropbear serves two connections (a fork each under TCG) before its banner reaches the benchmark. A user's ssh comes after nubod's ssh-ready and meets one. Not a cost to remove: nubod's own ssh-ready is the time a user gets." \
+			"\"ssh ready\" line → banner at the host: $(fmt_ms "$(seg nubo guest_ssh ssh)") (nubo), $(fmt_ms "$(seg plain guest_ssh ssh)") (plain)"
 		nq=$(segm nubo zero qemu)
 		pq=$(segm plain zero qemu)
-		cand "$(awk -v a="$nq" -v b="$pq" 'BEGIN { v = a - b; print (v > 0) ? v : 0 }')" "nubod's control plane up to QEMU running (API, store, disk overlay, seed, tap, exec). Already at or near the floor; nothing to gain beyond noise." \
+		cand "$(awk -v a="$nq" -v b="$pq" 'BEGIN { v = a - b; print (v > 0) ? v : 0 }')" "nubod's control plane up to QEMU running. Traced (strace of nubod, one create): the VM's firewall rules (one \`nft -f\`, ~27 ms) go in before anything else, then \`qemu-img create\` (~30 ms), genisoimage (~11 ms) and four \`ip\` runs for the tap and its neighbour entry (~5 ms each), one after another. Overlapping the rules with the disk and seed work, and netlink instead of \`ip\`, would remove most of the difference to plain QEMU, which does the same disk, seed and tap work by hand." \
 			"request → QEMU process: $(fmt_ms "$(seg nubo zero qemu)") (nubo), $(fmt_ms "$(seg plain zero qemu)") (plain)"
 
 		echo "**Suggestions for one VM, ranked by the time each would remove** (medians measured"
