@@ -48,8 +48,8 @@ static void cond_wait_until(pthread_cond_t *cv, pthread_mutex_t *mu, int64_t unt
 	pthread_cond_timedwait(cv, mu, &ts);
 }
 
-/* Under lp->mu: takes en out of the list and resumes its connection. */
-static void release_locked(struct longpoll *lp, struct longpoll_entry *en)
+/* Under lp->mu: takes en out of the list. */
+static void unlink_locked(struct longpoll *lp, struct longpoll_entry *en)
 {
 	if (en->prev)
 		en->prev->next = en->next;
@@ -60,6 +60,12 @@ static void release_locked(struct longpoll *lp, struct longpoll_entry *en)
 	en->prev = en->next = NULL;
 	en->listed = false;
 	lp->listed--;
+}
+
+/* Under lp->mu: takes en out of the list and resumes its connection. */
+static void release_locked(struct longpoll *lp, struct longpoll_entry *en)
+{
+	unlink_locked(lp, en);
 	lp->resume(en->conn);
 }
 
@@ -178,14 +184,7 @@ void longpoll_done(struct longpoll *lp, struct longpoll_entry *en)
 		/* Cannot happen through libmicrohttpd (a suspended connection
 		 * does not complete); kept so that the list never holds freed
 		 * memory. */
-		en->listed = false;
-		if (en->prev)
-			en->prev->next = en->next;
-		else
-			lp->head = en->next;
-		if (en->next)
-			en->next->prev = en->prev;
-		lp->listed--;
+		unlink_locked(lp, en);
 	}
 	if (en->counted) {
 		en->counted = false;
