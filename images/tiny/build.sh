@@ -188,17 +188,22 @@ if [ -n "$kver" ]; then
 	if [ ! -s "$KDIR/vmlinux" ]; then
 		# apt-get download's name for it (an epoch's ":" becomes "%3a").
 		deb=$DEBS/${KSRC_PKG}_${kver//:/%3a}_all.deb
-		[ -s "$deb" ] || download "$KSRC_PKG" || { apt-get update -q >/dev/null 2>&1 && download "$KSRC_PKG"; } ||
-			die "cannot download $KSRC_PKG $kver"
-		# After an update the version may differ from the lists read above.
-		[ -s "$deb" ] || deb=$(ls -1 "$DEBS/${KSRC_PKG}_"*.deb | sort -V | tail -n 1)
-		build_kernel "$deb" "$KDIR"
+		if [ -s "$deb" ] || download "$KSRC_PKG" || { apt-get update -q >/dev/null 2>&1 && download "$KSRC_PKG"; }; then
+			# After an update the version may differ from the lists read above.
+			[ -s "$deb" ] || deb=$(ls -1 "$DEBS/${KSRC_PKG}_"*.deb | sort -V | tail -n 1)
+			build_kernel "$deb" "$KDIR"
+		else
+			KDIR=
+		fi
 	fi
-else
-	# Offline: a kernel built earlier with this configuration will do.
+fi
+if [ -z "$KDIR" ]; then
+	# Offline, or the archive cannot provide the source: a kernel built
+	# earlier with this configuration will do.
 	KDIR=$(ls -1d "$KERNELS"/*-"$CONFIG_SUM" 2>/dev/null | sort -V | tail -n 1) || true
-	[ -n "$KDIR" ] || die "$KSRC_PKG is not in apt's lists and no kernel of this configuration is cached in $KERNELS"
-	echo "    (apt has no $KSRC_PKG: using the kernel built earlier)"
+	[ -n "$KDIR" ] ||
+		die "apt cannot provide $KSRC_PKG${kver:+ $kver} and no kernel of this configuration is cached in $KERNELS"
+	echo "    (apt cannot provide $KSRC_PKG${kver:+ $kver}: using the kernel built earlier)"
 fi
 read -r KVER <"$KDIR/release"
 readelf -n "$KDIR/vmlinux" 2>/dev/null | grep -q 'Xen .*(0x00000012)' ||
