@@ -90,7 +90,18 @@ int fuzz_split(const uint8_t *data, size_t size, char **out, int max)
 	return n;
 }
 
-struct api_req fuzz_req(const char *body, size_t len)
+struct api_req fuzz_req(const uint8_t *data, size_t size)
 {
-	return (struct api_req){.method = "POST", .path = "/v1/fuzz", .body = body, .body_len = len};
+	char *body = malloc(size + 1);
+	if (!body)
+		abort();
+	memcpy(body, data, size);
+	body[size] = '\0';
+	return (struct api_req){.method = "POST", .path = "/v1/fuzz", .body = body, .body_len = size};
+}
+
+void fuzz_req_free(struct api_req *req)
+{
+	free((char *)req->body);
+	req->body = NULL;
 }

@@ -34,5 +34,7 @@ void fuzz_check_field(json_t *body, const char *key, const char *got);
 /* Splits data at NUL bytes into at most max C strings (copies, caller frees
  * each); returns how many. For harnesses whose input is several strings. */
 int fuzz_split(const uint8_t *data, size_t size, char **out, int max);
-/* A request carrying data as its body; body is the caller's NUL-terminated copy. */
-struct api_req fuzz_req(const char *body, size_t len);
+/* A request carrying data as its body (a NUL-terminated copy, NULs inside
+ * kept as they came: the API reads body_len bytes); free with fuzz_req_free. */
+struct api_req fuzz_req(const uint8_t *data, size_t size);
+void fuzz_req_free(struct api_req *req);

@@ -93,10 +93,7 @@ static void check_forward(const struct api_req *req)
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-	char *body = malloc(size + 1);
-	memcpy(body, data, size);
-	body[size] = '\0';
-	struct api_req req = fuzz_req(body, size);
+	struct api_req req = fuzz_req(data, size);
 	struct api_resp resp = {0};
 
 	struct api_firewall_create c;
@@ -111,6 +108,6 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	check_rule(&req);
 	check_vm_firewalls(&req);
 	check_forward(&req);
-	free(body);
+	fuzz_req_free(&req);
 	return 0;
 }

@@ -15,10 +15,7 @@ static bool has(json_t *body, const char *key)
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-	char *body = malloc(size + 1);
-	memcpy(body, data, size);
-	body[size] = '\0';
-	struct api_req req = fuzz_req(body, size);
+	struct api_req req = fuzz_req(data, size);
 	struct api_resp resp = {0};
 	struct api_image_create b;
 	bool ok = api_image_create_parse(&req, &resp, &b);
@@ -44,6 +41,6 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		}
 		json_decref(b.json);
 	}
-	free(body);
+	fuzz_req_free(&req);
 	return 0;
 }

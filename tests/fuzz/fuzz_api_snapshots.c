@@ -8,10 +8,7 @@
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-	char *body = malloc(size + 1);
-	memcpy(body, data, size);
-	body[size] = '\0';
-	struct api_req req = fuzz_req(body, size);
+	struct api_req req = fuzz_req(data, size);
 	struct api_resp resp = {0};
 	struct api_snapshot_create b;
 	bool ok = api_snapshot_create_parse(&req, &resp, &b);
@@ -20,6 +17,6 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		FUZZ_ASSERT(!b.vm != !b.volume, "a snapshot needs exactly one of vm and volume");
 		json_decref(b.json);
 	}
-	free(body);
+	fuzz_req_free(&req);
 	return 0;
 }

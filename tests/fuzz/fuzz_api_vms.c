@@ -11,10 +11,7 @@
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-	char *body = malloc(size + 1);
-	memcpy(body, data, size);
-	body[size] = '\0';
-	struct api_req req = fuzz_req(body, size);
+	struct api_req req = fuzz_req(data, size);
 	struct api_resp resp = {0};
 
 	struct api_vm_create c;
@@ -73,6 +70,6 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		fuzz_check_field(rs.json, "snapshot", rs.snapshot);
 		json_decref(rs.json);
 	}
-	free(body);
+	fuzz_req_free(&req);
 	return 0;
 }

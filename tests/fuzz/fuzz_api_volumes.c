@@ -8,10 +8,7 @@
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-	char *body = malloc(size + 1);
-	memcpy(body, data, size);
-	body[size] = '\0';
-	struct api_req req = fuzz_req(body, size);
+	struct api_req req = fuzz_req(data, size);
 	struct api_resp resp = {0};
 
 	struct api_volume_create c;
@@ -36,6 +33,6 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
 	ok = api_volume_detach_parse(&req, &resp);
 	fuzz_check_resp(ok, &resp);
-	free(body);
+	fuzz_req_free(&req);
 	return 0;
 }
