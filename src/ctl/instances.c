@@ -377,8 +377,10 @@ static void launched_step(struct ctl *c, struct vm *vm)
 	paths_init(c, vm, &p);
 	int ready = qemu_ready(vm->pid, vm->id, p.qmp, p.qemu_log, &e);
 	if (ready == 0 && vm->deadline == 0) {
-		/* Adopted mid-start after a nubod restart: the clock starts now. */
+		/* Adopted mid-start after a nubod restart: the clock starts now
+		 * (saved: the reconciler re-reads pending VMs every tick). */
 		vm->deadline = time_mono_ms() + QEMU_SETUP_MS;
+		save(c, vm);
 	} else if (ready == 0 && time_mono_ms() >= vm->deadline) {
 		err_set(&e, ERR_INTERNAL, "QEMU for %s did not answer on %s within %d s", vm->id, p.qmp,
 			QEMU_SETUP_MS / 1000);
