@@ -1,0 +1,59 @@
+# The crash-point harness, sourced by tests/e2e/crash_*.sh after tests/lib.sh.
+#
+# A nubod built with -Dcrashpoints=true (build-crash, see util/crashpoint.h)
+# can be told to kill itself with SIGKILL at a named step. A script runs an
+# action once with a trace to learn the steps it passes (crash_trace_start /
+# crash_steps), then, for each step, arms it (crash_arm STEP), runs the same
+# action, waits for nubod to die there (crash_wait_dead), restarts it
+# unarmed, and checks that it converges.
+
+NUBO_CRASH_BIN=${NUBO_CRASH_BIN:-build-crash/src/cmd}
+NUBOD=$NUBO_CRASH_BIN/nubod
+CRASH_TRACE=$T_DIR/crash-trace
+
+# crash_build_ok: whether this nubod has crash points (prints why not).
+crash_build_ok() {
+	if [ ! -x "$NUBOD" ]; then
+		echo "# $NUBOD missing: configure it with meson setup build-crash -Dcrashpoints=true -Dtests=false"
+		return 1
+	fi
+}
+
+# crash_trace_start [flags]: (re)starts nubod recording every step it passes.
+crash_trace_start() {
+	nubod_stop
+	: >"$CRASH_TRACE"
+	NUBO_CRASH_TRACE=$CRASH_TRACE nubod_start "$@"
+}
+
+# crash_steps PREFIX: the distinct steps named PREFIX* in the trace, in order.
+crash_steps() {
+	grep "^$1" "$CRASH_TRACE" 2>/dev/null | awk '!seen[$0]++'
+}
+
+# crash_arm STEP [flags]: (re)starts nubod armed to die at STEP (NAME or NAME:N).
+crash_arm() {
+	local step=$1; shift
+	nubod_stop
+	NUBO_CRASH_AT=$step nubod_start "$@"
+}
+
+# crash_wait_dead SECONDS: waits for the armed nubod to die; 1 if it still runs.
+crash_wait_dead() {
+	local end=$((SECONDS + $1))
+	while [ $SECONDS -lt "$end" ]; do
+		if ! kill -0 "$NUBOD_PID" 2>/dev/null; then
+			wait "$NUBOD_PID" 2>/dev/null
+			NUBOD_PID=
+			return 0
+		fi
+		sleep 0.05
+	done
+	return 1
+}
+
+# crash_restart: starts nubod again, unarmed, after a crash.
+crash_restart() {
+	nubod_kill9
+	nubod_start "$@"
+}
