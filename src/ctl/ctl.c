@@ -74,6 +74,38 @@ static void probe_qboot(struct ctl *c)
 	}
 }
 
+/*
+ * The reconcilers, one row per kind of resource, in the order each tick runs
+ * them. A new kind is a file in ctl/ and a row here:
+ *   init       at ctl_open: rows the kind needs (the default network, ...)
+ *   resume     on the reconciler thread before the first tick: take up what
+ *              the host already has (QEMUs, listeners, cut-off builds)
+ *   reconcile  once a tick: one idempotent step toward the spec; true while
+ *              something is between states (the next tick comes sooner)
+ *   free       at ctl_close, in reverse order
+ * rules comes first, so a firewall change is in force before anything else a
+ * tick does, and a new VM's rules before its QEMU starts.
+ */
+struct reconciler {
+	const char *name;
+	int (*init)(struct ctl *c, struct err *e);
+	void (*resume)(struct ctl *c);
+	bool (*reconcile)(struct ctl *c);
+	void (*free)(struct ctl *c);
+};
+
+static const struct reconciler reconcilers[] = {
+	{"rules", NULL, NULL, rules_sync, NULL},
+	{"instances", NULL, instances_adopt, instances_reconcile, instances_free},
+	{"metadata", NULL, metadata_resume, NULL, metadata_free},
+	{"images", NULL, images_resume, NULL, NULL},
+	{"volumes", NULL, NULL, volumes_reconcile, NULL},
+	{"snapshots", NULL, NULL, snapshots_reconcile, NULL},
+	{"networks", networks_init, NULL, networks_reconcile, NULL},
+	{"firewalls", firewalls_init, NULL, NULL, NULL},
+};
+#define N_RECONCILERS (sizeof(reconcilers) / sizeof(reconcilers[0]))
+
 /* The prefix is derived from the state directory once and then kept in the
  * store, so host objects keep their names even if the directory moves. */
 static int load_prefix(struct ctl *c, struct err *e)
@@ -118,9 +150,13 @@ int ctl_open(struct store *st, struct ctl_options *o, struct ctl **out, struct e
 		if (fs_mkdir_p(d, 0755, e) < 0)
 			goto fail;
 	}
-	if (resolve_accel(c, o->accel, e) < 0 || load_prefix(c, e) < 0 || networks_init(c, e) < 0 ||
-	    firewalls_init(c, e) < 0)
+	if (resolve_accel(c, o->accel, e) < 0 || load_prefix(c, e) < 0)
 		goto fail;
+	for (size_t i = 0; i < N_RECONCILERS; i++)
+		if (reconcilers[i].init && reconcilers[i].init(c, e) < 0) {
+			err_prefix(e, "%s", reconcilers[i].name);
+			goto fail;
+		}
 	probe_cgroups(c);
 	probe_qboot(c);
 	*out = c;
@@ -133,20 +169,17 @@ fail:
 static void *loop(void *arg)
 {
 	struct ctl *c = arg;
-	instances_adopt(c);
-	metadata_resume(c);
-	images_resume(c);
+	for (size_t i = 0; i < N_RECONCILERS; i++)
+		if (reconcilers[i].resume)
+			reconcilers[i].resume(c);
 	pthread_mutex_lock(&c->mu);
 	while (!c->quit) {
 		c->kicked = false;
 		pthread_mutex_unlock(&c->mu);
-		/* First, so a firewall change is in force before anything else
-		 * this tick does, and a new VM's rules before its QEMU starts. */
-		rules_sync(c);
-		bool busy = instances_reconcile(c);
-		busy = volumes_reconcile(c) || busy;
-		busy = snapshots_reconcile(c) || busy;
-		busy = networks_reconcile(c) || busy;
+		bool busy = false;
+		for (size_t i = 0; i < N_RECONCILERS; i++)
+			if (reconcilers[i].reconcile && reconcilers[i].reconcile(c))
+				busy = true;
 		pthread_mutex_lock(&c->mu);
 		if (c->kicked || c->quit)
 			continue;
@@ -199,8 +232,9 @@ void ctl_close(struct ctl *c)
 			break;
 		time_sleep_ms(100);
 	}
-	metadata_free(c);
-	instances_free(c);
+	for (size_t i = N_RECONCILERS; i-- > 0;)
+		if (reconcilers[i].free)
+			reconcilers[i].free(c);
 	for (int i = 0; i < c->n_ready_nets; i++)
 		free(c->ready_nets[i]);
 	free(c->ready_nets);
