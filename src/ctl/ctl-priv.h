@@ -166,6 +166,8 @@ void volumes_for_vm_free(struct qemu_volume *v, char **paths, int n);
 char *ctl_snapshot_path(struct ctl *c, const char *snap_id);
 bool snapshots_reconcile(struct ctl *c);
 void snapshots_restore_vm(struct ctl *c, struct vm *vm);
+/* Whether a snapshot of the VM is being taken (its start must wait). */
+bool snapshots_vm_busy(struct ctl *c, const char *vm_id);
 
 /* images.c */
 void images_resume(struct ctl *c);

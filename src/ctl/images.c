@@ -21,6 +21,7 @@
 #include "host/disk.h"
 #include "host/download.h"
 #include "host/qemu.h"
+#include "util/crashpoint.h"
 #include "util/fs.h"
 #include "util/log.h"
 #include "util/runner.h"
@@ -268,6 +269,8 @@ static int capture_steps(struct ctl *c, struct image *img, const char *dir, stru
 		rc = ctl_qemu_user(c, &user, e);
 	if (rc == 0)
 		rc = running ? disk_backup_running(qmp, img->id, disk, &user, e) : disk_flatten(root, disk, e);
+	if (rc == 0)
+		crashpoint("image.disk-copied");
 	ctl_op_phase(c, img->op_id, "copy");
 	static const char *const boot_files[] = {"vmlinuz", "initrd.img", NULL};
 	for (int i = 0; rc == 0 && boot_files[i] && strcmp(src.boot, "direct") == 0; i++) {

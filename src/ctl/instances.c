@@ -414,7 +414,19 @@ static void start_vm(struct ctl *c, struct vm *vm, bool rebooting)
 		set_state(vm, VM_PENDING, NULL);
 		save(c, vm);
 	}
-	if (start_steps(c, vm, &p, rebooting, &step, &e) < 0) {
+	/* A snapshot being taken holds the disk: its files may be mid-way
+	 * (layers.h), and a QEMU started now would miss the new top. The
+	 * snapshot is taken offline first; the start goes on after it. */
+	if (snapshots_vm_busy(c, vm->id)) {
+		paths_free(&p);
+		return;
+	}
+	if (vm->started_at && !runner_dry_run() && !fs_exists(p.root)) {
+		/* Never an empty disk in place of one that existed. */
+		err_set(&e, ERR_INTERNAL, "the VM's disk %s is missing; nubo does not replace it with an empty one",
+			p.root);
+		start_failed(c, vm, &p, "disk", &e);
+	} else if (start_steps(c, vm, &p, rebooting, &step, &e) < 0) {
 		start_failed(c, vm, &p, step, &e);
 	} else {
 		vm->deadline = time_mono_ms() + QEMU_SETUP_MS;

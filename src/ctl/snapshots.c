@@ -16,10 +16,12 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "host/disk.h"
 #include "host/layers.h"
 #include "host/qemu.h"
+#include "util/crashpoint.h"
 #include "util/fs.h"
 #include "util/log.h"
 #include "util/runner.h"
@@ -192,12 +194,40 @@ static void volume_snapshot_step(struct ctl *c, struct snapshot *sn)
 		ctl_op_finish(c, sn->op_id, false, e.msg);
 		return;
 	}
+	crashpoint("snapshot.volume-copied");
 	set_snapshot_state(c, sn, "ready");
 	ctl_op_phase(c, sn->op_id, "copied");
 	ctl_op_finish(c, sn->op_id, true, NULL);
 	log_info("snapshot %s of volume %s taken (%s)", sn->name, v.name, live ? "live" : "offline");
 }
 
+/* Records a taken snapshot: the VM sits on it, and it is ready, in one
+ * transaction, so a retry never sees one without the other. */
+static int commit_taken(struct ctl *c, struct snapshot *sn, struct vm *vm, struct err *e)
+{
+	snprintf(sn->parent, sizeof(sn->parent), "%s", vm->base_snapshot);
+	sn->virtual_size = vm->disk_size_bytes;
+	snprintf(sn->state, sizeof(sn->state), "ready");
+	snprintf(vm->base_snapshot, sizeof(vm->base_snapshot), "%s", sn->id);
+	if (store_tx_begin(c->st, e) < 0)
+		return -1;
+	int rc = store_vm_save_status(c->st, vm, NULL, e) == 0 && store_snapshot_update(c->st, sn, e) == 0 ? 0 : -1;
+	if (rc == 0) {
+		ctl_op_phase(c, sn->op_id, "frozen");
+		ctl_op_finish(c, sn->op_id, true, NULL);
+	}
+	if (store_tx_end(c->st, rc == 0, rc == 0 ? e : NULL) < 0)
+		rc = -1;
+	return rc;
+}
+
+/*
+ * One step of taking a VM's snapshot; run again from the top after a crash
+ * (layers.h has the states of the files). Live while the VM's QEMU runs,
+ * from the files while none does; a VM between states (booting with its QEMU
+ * up, stopping) is looked at again at the next tick. A VM whose start was
+ * asked waits for the snapshot (snapshots_vm_busy), so it is taken offline.
+ */
 static void create_step(struct ctl *c, struct snapshot *sn)
 {
 	if (sn->volume_id[0]) {
@@ -212,8 +242,7 @@ static void create_step(struct ctl *c, struct snapshot *sn)
 		return;
 	}
 	bool up = vm_up(&vm);
-	/* Between states (booting, stopping): look again at the next tick. */
-	if (!(up && vm.state == VM_RUNNING) && !(!up && vm.state == VM_STOPPED)) {
+	if (up && vm.state != VM_RUNNING) {
 		vm_free_fields(&vm);
 		return;
 	}
@@ -227,35 +256,46 @@ static void create_step(struct ctl *c, struct snapshot *sn)
 	int64_t t0 = time_mono_ms();
 	struct qemu_user user;
 	int rc = fs_mkdir_p(layer_dir, 0755, &e);
-	if (rc == 0 && !runner_dry_run() && !fs_exists(root))
-		rc = err_set(&e, ERR_CONFLICT, "VM %s has no disk yet; start it once first", vm.name);
 	if (rc == 0)
 		rc = ctl_qemu_user(c, &user, &e);
 	if (rc == 0)
-		rc = up ? layer_freeze_running(qmp, root, layer, node, &user, &e) : layer_freeze_stopped(root, layer, &e);
+		rc = up ? layer_freeze_running(qmp, root, layer, sn->id, node, &user, &e)
+			: layer_freeze_stopped(root, layer, sn->id, &e);
 	/* A frozen layer is a read-only base from now on, like an image's: root's,
 	 * readable by the QEMUs that read it (the running one holds it open).
 	 * The snapshot is taken either way: a failure here is only logged. */
 	struct err owner_err = {0};
 	if (rc == 0 && qemu_file_owner(layer, 0, 0, 0644, &owner_err) < 0)
 		log_warn("snapshot %s of VM %s: %s", sn->name, vm.name, owner_err.msg);
-	if (rc < 0) {
-		fs_rm_rf(layer_dir, NULL);
+	if (rc == 0)
+		rc = commit_taken(c, sn, &vm, &e);
+	if (rc == 0) {
+		log_info("snapshot %s of VM %s (%s) taken in %lld ms", sn->name, vm.name, up ? "running" : "stopped",
+			 (long long)(time_mono_ms() - t0));
+	} else if (!runner_dry_run() && fs_exists(layer)) {
+		/* Past the point of no return (the VM's data is in the layer):
+		 * never undo, try again at the next tick. */
+		log_error("snapshot %s of VM %s: %s; trying again", sn->name, vm.name, e.msg);
+	} else {
+		rmdir(layer_dir);   /* empty: nothing was frozen */
 		store_snapshot_delete(c->st, sn->id, NULL);
 		ctl_op_finish(c, sn->op_id, false, e.msg);
 		log_error("snapshot %s of VM %s: %s", sn->name, vm.name, e.msg);
-	} else {
-		snprintf(sn->parent, sizeof(sn->parent), "%s", vm.base_snapshot);
-		sn->virtual_size = vm.disk_size_bytes;
-		snprintf(vm.base_snapshot, sizeof(vm.base_snapshot), "%s", sn->id);
-		store_vm_save_status(c->st, &vm, NULL, NULL);
-		set_snapshot_state(c, sn, "ready");
-		ctl_op_phase(c, sn->op_id, "frozen");
-		ctl_op_finish(c, sn->op_id, true, NULL);
-		log_info("snapshot %s of VM %s (%s) taken in %lld ms", sn->name, vm.name, up ? "running" : "stopped",
-			 (long long)(time_mono_ms() - t0));
 	}
 	vm_free_fields(&vm);
+}
+
+bool snapshots_vm_busy(struct ctl *c, const char *vm_id)
+{
+	struct snapshot *all = NULL;
+	int n = 0;
+	bool busy = false;
+	if (store_snapshot_list(c->st, &all, &n, NULL) < 0)
+		return true;   /* cannot tell: wait */
+	for (int i = 0; i < n && !busy; i++)
+		busy = strcmp(all[i].vm_id, vm_id) == 0 && strcmp(all[i].state, "creating") == 0;
+	free(all);
+	return busy;
 }
 
 /* Whether snapshot id is in the chain under vm's disk. */
@@ -291,6 +331,7 @@ static int merge_away(struct ctl *c, const struct snapshot *sn, struct snapshot 
 		autofree char *file = ctl_snapshot_path(c, all[i].id);
 		if (layer_rebase(file, below, e) < 0)
 			return -1;
+		crashpoint("merge.layer-rebased");
 		snprintf(all[i].parent, sizeof(all[i].parent), "%s", sn->parent);
 		store_snapshot_update(c->st, &all[i], NULL);
 	}
@@ -301,6 +342,7 @@ static int merge_away(struct ctl *c, const struct snapshot *sn, struct snapshot 
 		autofree char *root = xasprintf("%s/root.qcow2", dir);
 		if ((runner_dry_run() || fs_exists(root)) && layer_rebase(root, below, e) < 0)
 			return -1;
+		crashpoint("merge.disk-rebased");
 		snprintf(vms[i].base_snapshot, sizeof(vms[i].base_snapshot), "%s", sn->parent);
 		store_vm_save_status(c->st, &vms[i], NULL, NULL);
 	}
@@ -321,12 +363,20 @@ static void delete_step(struct ctl *c, struct snapshot *sn, struct snapshot *all
 		ctl_op_finish(c, sn->op_id, false, e.msg);
 		return;
 	}
+	/* The store says nothing sits on the layer any more (merge_away saved
+	 * each rebase): only now are its files removed, then its row. */
 	autofree char *dir = xasprintf("%s/snapshots/%s", c->state_dir, sn->id);
 	fs_rm_rf(dir, NULL);
-	store_snapshot_delete(c->st, sn->id, NULL);
-	ctl_op_phase(c, sn->op_id, "merged");
-	ctl_op_finish(c, sn->op_id, true, NULL);
-	log_info("snapshot %s deleted", sn->name);
+	crashpoint("merge.layer-removed");
+	if (store_tx_begin(c->st, &e) < 0)
+		return;   /* the row stays "deleting": the next tick finishes */
+	rc = store_snapshot_delete(c->st, sn->id, &e);
+	if (rc == 0) {
+		ctl_op_phase(c, sn->op_id, "merged");
+		ctl_op_finish(c, sn->op_id, true, NULL);
+	}
+	if (store_tx_end(c->st, rc == 0, rc == 0 ? &e : NULL) == 0 && rc == 0)
+		log_info("snapshot %s deleted", sn->name);
 }
 
 bool snapshots_reconcile(struct ctl *c)
@@ -357,14 +407,20 @@ void snapshots_restore_vm(struct ctl *c, struct vm *vm)
 	autofree char *dir = ctl_vm_dir(c, vm->id);
 	autofree char *root = xasprintf("%s/root.qcow2", dir);
 	autofree char *layer = ctl_snapshot_path(c, vm->restore_from);
-	if (layer_overlay_new(root, layer, &e) < 0) {
-		ctl_op_finish(c, vm->op_id, false, e.msg);
-	} else {
-		snprintf(vm->base_snapshot, sizeof(vm->base_snapshot), "%s", vm->restore_from);
-		ctl_op_phase(c, vm->op_id, "restored");
-		ctl_op_finish(c, vm->op_id, true, NULL);
+	bool ok = layer_overlay_new(root, layer, &e) == 0;
+	if (ok) {
+		crashpoint("restore.top-made");   /* a retry makes the same empty top again */
 		log_info("vm %s: disk restored to snapshot %s", vm->name, vm->restore_from);
+		snprintf(vm->base_snapshot, sizeof(vm->base_snapshot), "%s", vm->restore_from);
 	}
 	vm->restore_from[0] = '\0';
-	store_vm_save_status(c->st, vm, NULL, NULL);
+	/* The outcome and the operation's end in one transaction. */
+	if (store_tx_begin(c->st, NULL) < 0)
+		return;
+	int rc = store_vm_save_status(c->st, vm, NULL, NULL);
+	if (rc == 0 && ok)
+		ctl_op_phase(c, vm->op_id, "restored");
+	if (rc == 0)
+		ctl_op_finish(c, vm->op_id, ok, e.msg);
+	store_tx_end(c->st, rc == 0, NULL);
 }

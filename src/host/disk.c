@@ -202,6 +202,32 @@ static int wait_job(struct qmp *q, const char *job_id, struct err *e)
 	return err_set(e, ERR_INTERNAL, "copying the disk did not finish within an hour");
 }
 
+/* A job of this id left by a nubod killed mid-copy still writes into a file
+ * the retry is about to replace: it is cancelled and dismissed first, so the
+ * retry starts clean (and QEMU accepts its job id). */
+static int drop_stale_job(struct qmp *q, const char *job_id, struct err *e)
+{
+	json_t *jobs = NULL;
+	if (qmp_execute(q, "query-jobs", NULL, &jobs, e) < 0)
+		return -1;
+	bool found = false;
+	size_t k;
+	json_t *j;
+	json_array_foreach(jobs, k, j) {
+		const char *id = json_string_value(json_object_get(j, "id"));
+		found = found || (id && strcmp(id, job_id) == 0);
+	}
+	json_decref(jobs);
+	if (!found)
+		return 0;
+	json_t *args = json_pack("{s:s}", "id", job_id);
+	qmp_execute(q, "job-cancel", args, NULL, NULL);   /* fails if it concluded already: fine */
+	json_decref(args);
+	struct err ignored = {0};
+	wait_job(q, job_id, &ignored);   /* concluded (cancelled) and dismissed */
+	return 0;
+}
+
 int disk_backup_running(const char *qmp_sock, const char *job_id, const char *dst, const struct qemu_user *u,
 			struct err *e)
 {
@@ -249,10 +275,12 @@ int disk_backup_node(const char *qmp_sock, const char *node, const char *job_id,
 		runner_capture_note("qmp %s drive-backup %s %s", qmp_sock, node, tmp);
 		return 0;
 	}
-	unlink(tmp);
 	struct qmp *q = NULL;
 	uint64_t size = 0;
 	int rc = qmp_open(qmp_sock, 2000, &q, e);
+	if (rc == 0)
+		rc = drop_stale_job(q, job_id, e);
+	unlink(tmp);
 	if (rc == 0)
 		rc = node_size(q, node, &size, e);
 	/* QEMU runs unprivileged and may not create files in our directories:

@@ -1,0 +1,74 @@
+#!/usr/bin/env bash
+# e2e, random kills: nubod is killed with kill -9 at a random moment (0 to
+# NUBO_CRASH_WINDOW_MS, default 80 ms) after asking for a snapshot of a
+# running VM, or of a stopped one every fourth round, then started again.
+# Each round it must converge: the snapshot's operation ends, the guest reads
+# every line it wrote, every qcow2 is sound with its chain whole; at the end
+# every snapshot taken restores to what it held.
+#
+# make test runs NUBO_CRASH_ROUNDS (default 6) rounds; by hand, for the
+# figures in docs/testing.md:  NUBO_CRASH_ROUNDS=300 bash tests/e2e/crash_random.sh
+set -u
+. "$(dirname "$0")/../lib.sh"
+
+rounds=${NUBO_CRASH_ROUNDS:-6}
+window=${NUBO_CRASH_WINDOW_MS:-80}
+nubod_start || { ok 1 "nubod starts"; echo "1..$T_N"; exit 1; }
+"$NUBO" image build tiny --wait >/dev/null 2>&1
+ok $? "the tiny image builds"
+"$NUBO" vm create r1 --type nano --wait >/dev/null 2>&1
+ok $? "a VM starts"
+
+on() { "$NUBO" vm ssh r1 -- "$@" 2>>"$T_DIR/ssh.err"; }
+op_state() { body_of "$(api GET "/v1/operations/$1")" | jq -r .state; }
+op_ended() { case $(op_state "$1") in succeeded | failed) return 0 ;; *) return 1 ;; esac; }
+chains_ok() {
+	local f bad=""
+	for f in $(find "$T_STATE" -name '*.qcow2'); do
+		qemu-img check -U -q "$f" >/dev/null 2>&1 || bad="$bad check:$f"
+		qemu-img info -U --backing-chain "$f" >/dev/null 2>&1 || bad="$bad chain:$f"
+	done
+	printf '%s' "$bad"
+}
+
+written=""
+snaps=() snap_log=()
+cut=0 after=0 failed_rounds=0   # kills that found the operation running / already ended
+for r in $(seq 1 "$rounds"); do
+	offline=$((r % 4 == 0))
+	if [ $offline = 1 ]; then
+		"$NUBO" vm stop r1 --wait >/dev/null 2>&1
+	else
+		on "echo $r >> /root/log && sync" && written="$written$r "
+	fi
+	resp=$(api POST /v1/snapshots "{\"vm\":\"r1\",\"name\":\"rnd$r\"}")
+	op=$(body_of "$resp" | jq -r '.operation.id // empty')
+	sleep "0.$(printf '%03d' $((RANDOM % (window + 1))))"
+	state_at_kill=$(op_state "$op")
+	nubod_kill9
+	[ "$state_at_kill" = running ] && cut=$((cut + 1)) || after=$((after + 1))
+	nubod_start || { ok 1 "round $r: nubod starts again"; break; }
+	bad=""
+	wait_for 120 op_ended "$op" || bad="the operation is stuck"
+	st=$(op_state "$op")
+	[ "$st" = succeeded ] && { snaps+=("rnd$r"); snap_log+=("$written"); }
+	[ "$st" = failed ] && bad="$bad failed: $(body_of "$(api GET "/v1/operations/$op")" | jq -r .error)"
+	[ $offline = 1 ] && { "$NUBO" vm start r1 --wait >/dev/null 2>&1 || bad="$bad the VM does not start"; }
+	got=$(on cat /root/log | tr '\n' ' ')
+	[ "$got" = "$written" ] || bad="$bad the guest reads '$got', wrote '$written'"
+	chains=$(chains_ok)
+	[ -z "$chains" ] || bad="$bad$chains"
+	[ -z "$bad" ] || failed_rounds=$((failed_rounds + 1))
+	is "$bad" "" "round $r ($([ $offline = 1 ] && echo stopped || echo running) VM, op $state_at_kill at the kill): converged"
+done
+
+"$NUBO" vm stop r1 --wait >/dev/null 2>&1
+step=$(((${#snaps[@]} + 7) / 8))   # at most 8 restores, spread over the rounds
+for j in "${!snaps[@]}"; do
+	[ $((j % step)) -eq 0 ] || continue
+	"$NUBO" vm restore r1 --snapshot "${snaps[$j]}" --wait >/dev/null 2>&1 && "$NUBO" vm start r1 --wait >/dev/null 2>&1
+	is "$(on cat /root/log | tr '\n' ' ')" "${snap_log[$j]}" "snapshot ${snaps[$j]} restores to what it held"
+	"$NUBO" vm stop r1 --wait >/dev/null 2>&1
+done
+echo "# $rounds rounds: $cut kills cut a snapshot midway, $after came after it ended; $failed_rounds rounds did not converge"
+echo "1..$T_N"
