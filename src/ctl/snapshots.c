@@ -251,6 +251,7 @@ static void create_step(struct ctl *c, struct snapshot *sn)
 	autofree char *qmp = xasprintf("%s/qmp.sock", dir);
 	autofree char *layer = ctl_snapshot_path(c, sn->id);
 	autofree char *layer_dir = xasprintf("%s/snapshots/%s", c->state_dir, sn->id);
+	autofree char *next = layer_next_path(root, sn->id);
 	char node[48];
 	snprintf(node, sizeof(node), "top-%s", sn->id);
 	int64_t t0 = time_mono_ms();
@@ -272,10 +273,15 @@ static void create_step(struct ctl *c, struct snapshot *sn)
 	if (rc == 0) {
 		log_info("snapshot %s of VM %s (%s) taken in %lld ms", sn->name, vm.name, up ? "running" : "stopped",
 			 (long long)(time_mono_ms() - t0));
-	} else if (!runner_dry_run() && fs_exists(layer)) {
-		/* Past the point of no return (the VM's data is in the layer):
-		 * never undo, try again at the next tick. */
-		log_error("snapshot %s of VM %s: %s; trying again", sn->name, vm.name, e.msg);
+	} else if (!runner_dry_run() && (fs_exists(layer) || fs_exists(next))) {
+		/* The VM's data may be in the layer or in the new top (a QEMU
+		 * that switched to it and died): never undo, try again at the
+		 * next tick (layers.h), saying so every 10 s. */
+		static int64_t said_at;
+		if (time_mono_ms() - said_at >= 10000) {
+			said_at = time_mono_ms();
+			log_error("snapshot %s of VM %s: %s; trying again", sn->name, vm.name, e.msg);
+		}
 	} else {
 		rmdir(layer_dir);   /* empty: nothing was frozen */
 		store_snapshot_delete(c->st, sn->id, NULL);

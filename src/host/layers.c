@@ -158,8 +158,10 @@ static int switch_to_next(struct qmp *q, const char *next, const char *layer, co
 		if (qmp_node_cmd(q, "blockdev-add",
 				 json_pack("{s:s, s:s, s:{s:s, s:s}, s:n}", "driver", "qcow2", "node-name", node_name,
 					   "file", "driver", "file", "filename", next, "backing"),
-				 e) < 0)
+				 e) < 0) {
+			unlink(next);   /* QEMU did not take it */
 			return -1;
+		}
 		crashpoint("snapshot.next-added");
 	}
 	if (qmp_node_cmd(q, "blockdev-snapshot", json_pack("{s:s, s:s}", "node", top, "overlay", node_name), e) < 0) {

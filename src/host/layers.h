@@ -22,7 +22,9 @@
  *   E      on L     -                frozen   N, under its old name
  *
  * A..C: nothing of the user's is moved yet; a failure removes N only if no
- * QEMU reads it, and leaves R as it was. From D on the snapshot is taken:
+ * QEMU reads it, and leaves R as it was. An N that is left may hold the
+ * guest's writes (its QEMU switched to it, then died): the caller tries
+ * again rather than giving up, and the next call puts it on top. From D on the snapshot is taken:
  * calls only go forward (D -> E) and never delete or overwrite L or N. A
  * stopped VM goes A -> D -> (N made) -> E: when L exists and R does not, N
  * is made if missing, then renamed to R. N is made under a temporary name
