@@ -70,7 +70,7 @@ out=$("$NUBO" snapshot create c1 --name traced --wait 2>&1)
 ok $? "a traced snapshot of the running VM" "$out"
 snaps+=(traced); snap_log+=("$written")
 is "$(crash_steps snapshot. | tr '\n' ' ')" \
-	"snapshot.next-made snapshot.next-added snapshot.switched snapshot.frozen snapshot.top-renamed " \
+	"snapshot.next-made snapshot.next-added snapshot.switched snapshot.frozen snapshot.top-made snapshot.top-renamed " \
 	"a running VM's snapshot passes its named steps in order"
 running_steps=$(crash_steps snapshot.)
 
