@@ -296,6 +296,11 @@ void store_close(struct store *st)
 	free(st);
 }
 
+bool store_target_is_pg(const char *target)
+{
+	return db_target_is_pg(target);
+}
+
 const char *store_engine(const struct store *st)
 {
 	return st->drv->name;

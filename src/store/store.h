@@ -31,6 +31,8 @@ struct store;
  * URI). Brings the schema up to date before it returns. */
 int store_open(const char *target, struct store **out, struct err *e);
 void store_close(struct store *st);
+/* Whether target is a PostgreSQL connection URI (postgres://, postgresql://). */
+bool store_target_is_pg(const char *target);
 /* "sqlite" or "postgresql". */
 const char *store_engine(const struct store *st);
 /* The target as logs and messages may show it: without a password. */
