@@ -50,7 +50,6 @@ T_PG_OWN=       # this script started the cluster itself
 if [ "${NUBO_TEST_DATABASE:-sqlite}" = postgres ]; then
 	if [ -z "${NUBO_TEST_PG_DIR:-}" ]; then
 		source "$(dirname "${BASH_SOURCE[0]}")/pg.sh"
-		PG_AS=()
 		pg_cluster_start || { rm -rf "$T_DIR"; exit 1; }
 		T_PG_OWN=1
 	fi

@@ -29,16 +29,32 @@ pg_cluster_start() {
 	chmod 755 "$dir"
 	"${as[@]}" "$PG_BINDIR/initdb" -D "$dir/data" -A trust -U nubo --no-sync >"$dir/initdb.log" 2>&1 ||
 		{ echo "# initdb failed:"; sed 's/^/#   /' "$dir/initdb.log"; rm -rf "$dir"; return 1; } >&2
-	"${as[@]}" "$PG_BINDIR/pg_ctl" -D "$dir/data" -l "$dir/server.log" -w \
-		-o "-p $port -k $dir -c listen_addresses='' -c fsync=off -c max_connections=300" start >/dev/null ||
-		{ echo "# the PostgreSQL server did not start:"; sed 's/^/#   /' "$dir/server.log"; rm -rf "$dir"; return 1; } >&2
 	export NUBO_TEST_PG_DIR=$dir NUBO_TEST_PG_PORT=$port
-	PG_AS=("${as[@]}")
+	pg_server_start || { rm -rf "$dir"; unset NUBO_TEST_PG_DIR NUBO_TEST_PG_PORT; return 1; }
+}
+
+# pg_server_start / pg_server_stop: the server of the running cluster, for
+# tests of a database that goes away and comes back.
+pg_server_as() {
+	if [ "$(id -u)" -eq 0 ]; then
+		runuser -u "$(stat -c %U "$NUBO_TEST_PG_DIR/data")" -- "$@"
+	else
+		"$@"
+	fi
+}
+pg_server_start() {
+	pg_server_as "$PG_BINDIR/pg_ctl" -D "$NUBO_TEST_PG_DIR/data" -l "$NUBO_TEST_PG_DIR/server.log" -w \
+		-o "-p $NUBO_TEST_PG_PORT -k $NUBO_TEST_PG_DIR -c listen_addresses='' -c fsync=off -c max_connections=300" \
+		start >/dev/null ||
+		{ echo "# the PostgreSQL server did not start:"; sed 's/^/#   /' "$NUBO_TEST_PG_DIR/server.log"; return 1; } >&2
+}
+pg_server_stop() {
+	pg_server_as "$PG_BINDIR/pg_ctl" -D "$NUBO_TEST_PG_DIR/data" -m fast -w stop >/dev/null
 }
 
 pg_cluster_stop() {
 	[ -n "${NUBO_TEST_PG_DIR:-}" ] || return 0
-	"${PG_AS[@]}" "$PG_BINDIR/pg_ctl" -D "$NUBO_TEST_PG_DIR/data" -m immediate stop >/dev/null 2>&1
+	pg_server_as "$PG_BINDIR/pg_ctl" -D "$NUBO_TEST_PG_DIR/data" -m immediate stop >/dev/null 2>&1
 	rm -rf "$NUBO_TEST_PG_DIR"
 	unset NUBO_TEST_PG_DIR NUBO_TEST_PG_PORT
 }
@@ -46,7 +62,6 @@ pg_cluster_stop() {
 if [ "${BASH_SOURCE[0]}" = "$0" ]; then
 	set -uo pipefail
 	[ $# -gt 0 ] || { echo "usage: tests/pg.sh COMMAND [ARGS…]" >&2; exit 2; }
-	PG_AS=()
 	trap pg_cluster_stop EXIT
 	pg_cluster_start || { echo "not ok 1 - start a private PostgreSQL cluster"; exit 1; }
 	export NUBO_TEST_DATABASE=postgres
