@@ -207,9 +207,12 @@ static void pg_close(struct db_conn *c)
 	free(c);
 }
 
+/* PQconsumeInput reads what the server sent meanwhile without waiting, so
+ * a connection the server closed (a restart) is seen as broken here, before
+ * a call fails on it. */
 static bool pg_ok(struct db_conn *c)
 {
-	return PQstatus(c->pg) == CONNECTION_OK;
+	return PQconsumeInput(c->pg) && PQstatus(c->pg) == CONNECTION_OK;
 }
 
 static bool pg_reconnect(struct db_conn *c)

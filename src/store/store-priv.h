@@ -23,6 +23,14 @@ struct cx {
 	bool tx;            /* an explicit transaction (store_tx_begin) is open */
 	bool wrote;         /* a write transaction is open (explicit or for one call) */
 	bool savepoint;     /* the current call runs under a savepoint */
+	struct after_commit *after;   /* store_after_commit() calls waiting for the commit */
+	int n_after;
+};
+
+struct after_commit {
+	void (*fn)(void *arg, const char *key);
+	void *arg;
+	char *key;
 };
 
 struct store {

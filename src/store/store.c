@@ -236,6 +236,17 @@ int store_tx_begin(struct store *st, struct err *e)
 	return 0;
 }
 
+void store_after_commit(struct store *st, void (*fn)(void *arg, const char *key), void *arg, const char *key)
+{
+	struct cx *cx = tls_tx && tls_tx->st == st ? tls_tx : NULL;
+	if (!cx) {
+		fn(arg, key);
+		return;
+	}
+	cx->after = xrealloc(cx->after, sizeof(*cx->after) * (size_t)(cx->n_after + 1));
+	cx->after[cx->n_after++] = (struct after_commit){fn, arg, xstrdup(key)};
+}
+
 int store_tx_end(struct store *st, bool ok, struct err *e)
 {
 	struct cx *cx = tls_tx;
@@ -244,7 +255,17 @@ int store_tx_end(struct store *st, bool ok, struct err *e)
 	tls_tx = NULL;
 	cx->tx = false;
 	int rc = end_write(cx, ok ? 0 : -1, e);
+	struct after_commit *after = cx->after;
+	int n_after = cx->n_after;
+	cx->after = NULL;
+	cx->n_after = 0;
 	release(cx);
+	for (int i = 0; i < n_after; i++) {
+		if (ok && rc == 0)
+			after[i].fn(after[i].arg, after[i].key);
+		free(after[i].key);
+	}
+	free(after);
 	return ok ? rc : 0;
 }
 

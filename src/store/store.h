@@ -45,6 +45,11 @@ const char *store_target_shown(const struct store *st);
 int store_tx_begin(struct store *st, struct err *e);
 int store_tx_end(struct store *st, bool ok, struct err *e);
 
+/* Runs fn(arg, key) once the calling thread's transaction commits (never if
+ * it rolls back), or at once if the thread holds none: what is told then
+ * (e.g. "operation X changed") is what other threads can already read. */
+void store_after_commit(struct store *st, void (*fn)(void *arg, const char *key), void *arg, const char *key);
+
 /* A number that changes whenever any row of the store changed, by this
  * process or another: equal numbers mean nothing was written in between.
  * Cheap; for reconcilers that skip work when nothing changed. */
