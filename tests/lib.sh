@@ -3,6 +3,10 @@
 #
 # Everything a script makes lives under one temporary directory and one
 # per-daemon host prefix, and is removed on exit even when a check fails.
+#
+# NUBO_TEST_DATABASE=postgres: nubod keeps its store in a fresh PostgreSQL
+# database of the cluster tests/pg.sh started (or, for a script run alone, a
+# private cluster this script starts and removes); t_sql reads either store.
 
 NUBO_BIN=${NUBO_BIN:-build/src/cmd}
 NUBOD=$NUBO_BIN/nubod
@@ -41,9 +45,41 @@ like() {
 	if printf '%s' "$1" | grep -Eq -- "$2"; then ok 0 "$3"; else ok 1 "$3" "expected to match: $2"$'\n'"got: $1"; fi
 }
 
+T_DB_FLAGS=()   # --database URL on PostgreSQL; every nubod of the script gets it
+T_PG_OWN=       # this script started the cluster itself
+if [ "${NUBO_TEST_DATABASE:-sqlite}" = postgres ]; then
+	if [ -z "${NUBO_TEST_PG_DIR:-}" ]; then
+		source "$(dirname "${BASH_SOURCE[0]}")/pg.sh"
+		pg_cluster_start || { rm -rf "$T_DIR"; exit 1; }
+		T_PG_OWN=1
+	fi
+	T_PG_DB=nubo_t_$$   # unique among the scripts running now
+	T_PSQL=(psql -X -q -A -t -v ON_ERROR_STOP=1 -h "$NUBO_TEST_PG_DIR" -p "$NUBO_TEST_PG_PORT" -U nubo)
+	"${T_PSQL[@]}" -d postgres -c "CREATE DATABASE $T_PG_DB" >/dev/null || { rm -rf "$T_DIR"; exit 1; }
+	T_DB_FLAGS=(--database "postgres://nubo@/$T_PG_DB?host=$NUBO_TEST_PG_DIR&port=$NUBO_TEST_PG_PORT")
+fi
+
+# t_sql SQL: runs SQL on the store of this script's nubod; rows as a|b|c.
+t_sql() {
+	if [ ${#T_DB_FLAGS[@]} -gt 0 ]; then
+		"${T_PSQL[@]}" -d "$T_PG_DB" -c "$1"
+	else
+		sqlite3 -cmd ".timeout 5000" "$T_STATE/nubo.db" "$1"
+	fi
+}
+
+# t_store_dump: everything the store holds, as bytes (files or pg_dump).
+t_store_dump() {
+	if [ ${#T_DB_FLAGS[@]} -gt 0 ]; then
+		pg_dump -h "$NUBO_TEST_PG_DIR" -p "$NUBO_TEST_PG_PORT" -U nubo "$T_PG_DB"
+	else
+		cat "$T_STATE"/nubo.db*
+	fi
+}
+
 # nubod_start [extra flags]: starts a private nubod and waits for its socket.
 nubod_start() {
-	"$NUBOD" --state-dir "$T_STATE" --socket "$T_SOCK" "$@" >>"$T_LOG" 2>&1 &
+	"$NUBOD" --state-dir "$T_STATE" --socket "$T_SOCK" "${T_DB_FLAGS[@]}" "$@" >>"$T_LOG" 2>&1 &
 	NUBOD_PID=$!
 	local i
 	for i in $(seq 1 100); do
@@ -98,12 +134,19 @@ t_cleanup() {
 	[ ${#T_BG_PIDS[@]} -gt 0 ] && kill "${T_BG_PIDS[@]}" 2>/dev/null
 	nubod_kill9
 	# --destroy stops every VM and removes taps, dnsmasq, bridge, nft table and files.
-	[ -d "$T_STATE" ] && "$NUBOD" --state-dir "$T_STATE" --socket "$T_SOCK" --destroy ${T_DESTROY_FLAGS:-} >>"$T_LOG" 2>&1
+	[ -d "$T_STATE" ] && "$NUBOD" --state-dir "$T_STATE" --socket "$T_SOCK" "${T_DB_FLAGS[@]}" --destroy ${T_DESTROY_FLAGS:-} >>"$T_LOG" 2>&1
 	if [ "$T_FAILED" -gt 0 ] && [ -f "$T_LOG" ]; then
 		echo "# nubod log (last 40 lines):"
 		tail -40 "$T_LOG" | sed 's/^/#   /'
 	fi
 	[ ${#T_MOUNTS[@]} -gt 0 ] && umount "${T_MOUNTS[@]}" 2>/dev/null
 	rm -rf "$T_DIR"
+	if [ -n "${T_PG_DB:-}" ]; then
+		if [ -n "$T_PG_OWN" ]; then
+			pg_cluster_stop
+		else
+			"${T_PSQL[@]}" -d postgres -c "DROP DATABASE IF EXISTS $T_PG_DB WITH (FORCE)" >/dev/null 2>&1
+		fi
+	fi
 }
 trap t_cleanup EXIT

@@ -3,6 +3,7 @@
 #
 #   unit  cmocka, no root                      tests/unit
 #   api   a real nubod (host in dry-run)       tests/api/*.sh
+#   api-pg  the same on a private PostgreSQL    tests/pg.sh
 #   e2e   real QEMU, dnsmasq, nftables (root)  tests/e2e/*.sh
 #   asan  unit and api again, built with AddressSanitizer and UBSan
 #   fuzz  every libFuzzer harness for FUZZ_SECONDS (8) each   tests/fuzz
@@ -12,7 +13,7 @@
 set -uo pipefail
 cd "$(dirname "$0")/.."
 build=${1:-build}
-suites=${NUBO_SUITES:-unit api e2e asan fuzz}
+suites=${NUBO_SUITES:-unit api api-pg e2e asan fuzz}
 results=$(mktemp -d /tmp/nubo-test.XXXXXX)
 trap 'rm -rf "$results"' EXIT
 
@@ -63,6 +64,7 @@ for s in $suites; do
 	case $s in
 	unit) run_suite unit unit_tests "$build" ;;
 	api) run_suite api api_tests "$build" ;;
+	api-pg) export -f api_tests; run_suite api-pg tests/pg.sh api_tests "$build" ;;
 	e2e) run_suite e2e e2e_tests ;;
 	asan) run_suite asan asan_tests ;;
 	fuzz) run_suite fuzz tests/fuzz/run.sh ;;

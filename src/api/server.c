@@ -336,7 +336,7 @@ static int listen_unix(const char *path, struct err *e)
 	mode_t old = umask(0117);
 	int rc = bind(fd, (struct sockaddr *)&sa, sizeof(sa));
 	umask(old);
-	if (rc < 0 || listen(fd, 128) < 0) {
+	if (rc < 0 || listen(fd, SOMAXCONN) < 0) {   /* a burst of local clients waits, not refused */
 		int saved = errno;
 		close(fd);
 		return err_set(e, ERR_INTERNAL, "cannot listen on %s: %s", path, strerror(saved));

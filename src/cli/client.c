@@ -268,7 +268,7 @@ static enum err_kind kind_from_code(const char *code, long status)
 		{"invalid_argument", ERR_INVALID},   {"not_found", ERR_NOT_FOUND},
 		{"conflict", ERR_CONFLICT},          {"unprocessable", ERR_UNPROCESSABLE},
 		{"insufficient_capacity", ERR_CAPACITY}, {"unauthorized", ERR_UNAUTHORIZED},
-		{"internal", ERR_INTERNAL},
+		{"internal", ERR_INTERNAL},          {"unavailable", ERR_UNAVAILABLE},
 	};
 	for (size_t i = 0; code && i < sizeof(codes) / sizeof(codes[0]); i++)
 		if (strcmp(code, codes[i].code) == 0)
@@ -280,6 +280,7 @@ static enum err_kind kind_from_code(const char *code, long status)
 	case 409: return ERR_CONFLICT;
 	case 422: return ERR_UNPROCESSABLE;
 	case 507: return ERR_CAPACITY;
+	case 503: return ERR_UNAVAILABLE;
 	default: return ERR_INTERNAL;
 	}
 }

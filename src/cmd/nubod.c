@@ -31,6 +31,8 @@ static const char usage[] =
 	"                     must carry an API token (nubo token create NAME)\n"
 	"  --tls-cert FILE    PEM certificate (chain) for --listen\n"
 	"  --tls-key FILE     PEM private key for --listen\n"
+	"  --database URL     postgres://user@host/db: keep the store in PostgreSQL (default:\n"
+	"                     SQLite at STATE-DIR/nubo.db, or \"database\" in the config file)\n"
 	"  --accel MODE       auto, kvm or tcg (default auto: KVM only where the CPU has vmx/svm)\n"
 	"  --config FILE      settings and extra machine types (default /etc/nubo/nubod.json if present)\n"
 	"  --recipes-dir DIR  image recipes (default: the ones installed with nubo)\n"
@@ -66,6 +68,7 @@ static const char *env_or(const char *name, const char *fallback)
 /* Stops every VM and removes every host object and file of this state. */
 static int destroy_state(struct ctl **ctl, struct store **st, const char *state_dir, struct err *e)
 {
+	autofree char *pg_shown = strcmp(store_engine(*st), "sqlite") ? xstrdup(store_target_shown(*st)) : NULL;
 	if (ctl_destroy_all(*ctl, e) < 0)
 		return -1;
 	ctl_close(*ctl);
@@ -81,6 +84,8 @@ static int destroy_state(struct ctl **ctl, struct store **st, const char *state_
 	}
 	rmdir(state_dir);
 	log_info("destroyed all state in %s", state_dir);
+	if (pg_shown)
+		log_info("the PostgreSQL database %s is left as it is: drop it (dropdb) to remove its rows too", pg_shown);
 	return 0;
 }
 
@@ -113,7 +118,7 @@ int main(int argc, char **argv)
 {
 	const char *state_dir = env_or("NUBO_STATE_DIR", "/var/lib/nubo");
 	const char *socket_path = env_or("NUBO_SOCKET", "/run/nubo/nubod.sock");
-	const char *accel = "auto", *config_path = NULL;
+	const char *accel = "auto", *config_path = NULL, *database = NULL;
 	const char *listen_addr = NULL, *tls_cert = NULL, *tls_key = NULL;
 	autofree char *recipes = NULL;
 	bool destroy = false;
@@ -123,7 +128,7 @@ int main(int argc, char **argv)
 		{"recipes-dir", required_argument, 0, 'r'}, {"dry-run", no_argument, 0, 'n'},
 		{"destroy", no_argument, 0, 'D'},         {"debug", no_argument, 0, 'd'},
 		{"listen", required_argument, 0, 'l'},    {"tls-cert", required_argument, 0, 'C'},
-		{"tls-key", required_argument, 0, 'K'},
+		{"tls-key", required_argument, 0, 'K'},   {"database", required_argument, 0, 'B'},
 		{"help", no_argument, 0, 'h'},            {"version", no_argument, 0, 'V'},
 		{0, 0, 0, 0},
 	};
@@ -140,6 +145,7 @@ int main(int argc, char **argv)
 		case 'l': listen_addr = optarg; break;
 		case 'C': tls_cert = optarg; break;
 		case 'K': tls_key = optarg; break;
+		case 'B': database = optarg; break;
 		case 'd': log_set_level(LOG_DEBUG); break;
 		case 'h': fputs(usage, stdout); return 0;
 		case 'V': printf("nubod %s\n", NUBO_VERSION); return 0;
@@ -179,7 +185,15 @@ int main(int argc, char **argv)
 		config_free(&co.config);
 		return 1;
 	}
-	autofree char *db = xasprintf("%s/nubo.db", state_dir);
+	if (!database && co.config.database[0])
+		database = co.config.database;
+	if (database && !store_target_is_pg(database)) {
+		fprintf(stderr, "nubod: --database must be a postgres:// URI, e.g. postgres://nubo@db.example/nubo; "
+				"without it the store is SQLite at %s/nubo.db\n", state_dir);
+		config_free(&co.config);
+		return 2;
+	}
+	autofree char *db = database ? xstrdup(database) : xasprintf("%s/nubo.db", state_dir);
 	struct store *st = NULL;
 	struct ctl *ctl = NULL;
 	int rc = store_open(db, &st, &e);

@@ -63,6 +63,21 @@ static int file_path(json_t *v, const char *path, const char *key, char *out, si
 	return 0;
 }
 
+/* "" or a PostgreSQL connection URI; the value is not repeated in the
+ * message, since it may hold a password. */
+static int database(json_t *v, const char *path, char *out, size_t n, struct err *e)
+{
+	const char *s = json_string_value(v);
+	if (!s || strlen(s) >= n ||
+	    (*s && strncmp(s, "postgres://", 11) != 0 && strncmp(s, "postgresql://", 13) != 0))
+		return err_set(e, ERR_INVALID,
+			       "%s: \"database\" must be \"\" (SQLite in the state directory) or a postgres:// URI "
+			       "(at most %zu characters), e.g. postgres://nubo@db.example/nubo",
+			       path, n - 1);
+	snprintf(out, n, "%s", s);
+	return 0;
+}
+
 static int load_types(struct config *c, const char *path, json_t *arr, struct err *e)
 {
 	if (!json_is_array(arr))
@@ -122,12 +137,14 @@ int config_load(struct config *c, const char *path, struct err *e)
 			rc = user_name(v, path, c->qemu_user, sizeof(c->qemu_user), e);
 		} else if (strcmp(key, "qboot") == 0) {
 			rc = file_path(v, path, key, c->qboot, sizeof(c->qboot), e);
+		} else if (strcmp(key, "database") == 0) {
+			rc = database(v, path, c->database, sizeof(c->database), e);
 		} else if (strcmp(key, "types") == 0)
 			rc = load_types(c, path, v, e);
 		else
 			rc = err_set(e, ERR_INVALID,
 				     "%s: unknown setting \"%s\"; known: cpu_overcommit, memory_overcommit, "
-				     "reserved_memory_mib, stop_timeout_s, ssh_wait_s, metadata_port, qemu_user, qboot, types",
+				     "reserved_memory_mib, stop_timeout_s, ssh_wait_s, metadata_port, qemu_user, qboot, database, types",
 				     path, key);
 		if (rc < 0)
 			break;

@@ -325,14 +325,22 @@ void ctl_set_op_listener(struct ctl *c, void (*fn)(void *arg, const char *op_id)
 	pthread_mutex_unlock(&c->op_listener_mu);
 }
 
-/* After every store_op_update of an operation, so that clients waiting on
- * it (GET /v1/operations/{id}?wait=) hear of it at once. */
-static void op_changed(struct ctl *c, const char *op_id)
+static void tell_op_listener(void *arg, const char *op_id)
 {
+	struct ctl *c = arg;
 	pthread_mutex_lock(&c->op_listener_mu);
 	if (c->op_listener)
 		c->op_listener(c->op_listener_arg, op_id);
 	pthread_mutex_unlock(&c->op_listener_mu);
+}
+
+/* After every store_op_update of an operation, so that clients waiting on
+ * it (GET /v1/operations/{id}?wait=) hear of it at once; inside a
+ * transaction, once it commits: a client told earlier would read, on
+ * another connection, the operation as it was, and wait on. */
+static void op_changed(struct ctl *c, const char *op_id)
+{
+	store_after_commit(c->st, tell_op_listener, c, op_id);
 }
 
 void ctl_op_phase(struct ctl *c, const char *op_id, const char *phase)

@@ -1,11 +1,109 @@
 /*
  * migrations: append-only. A released step is never edited; a change to the
- * schema is a new step with the next number.
+ * schema is a new step with the next number, run by whichever nubod starts
+ * first (on PostgreSQL under an advisory lock, so the others wait for it).
+ *
+ * One list for both engines. A step's sql is what both run; where
+ * PostgreSQL needs other words (types, triggers), the step's pg says so.
+ * PostgreSQL stores begin at step 12, which creates the schema of steps
+ * 1-12 at once with its own types: BIGINT for every column that holds
+ * milliseconds or bytes, and text compared byte by byte (COLLATE "C"), as
+ * SQLite does, so that names and ids sort the same on both. New steps
+ * write 64-bit columns as BIGINT (SQLite reads it as INTEGER, 64-bit too).
  */
 #include "store/migrations.h"
 
+#include <stdio.h>
+
+#include "store/store-priv.h"
+#include "util/log.h"
+
+/* Steps 1-11 on PostgreSQL: nothing; step 12 makes the whole schema. */
+#define PG_BEFORE_12 ""
+
+#define T "TEXT COLLATE \"C\""
+#define PG_SCHEMA_12                                                                                         \
+	"CREATE TABLE meta (key " T " PRIMARY KEY, value " T " NOT NULL);"                                     \
+	"CREATE TABLE networks ("                                                                             \
+	"  id " T " PRIMARY KEY, name " T " NOT NULL UNIQUE, cidr " T " NOT NULL,"                              \
+	"  bridge " T " NOT NULL UNIQUE, nat INTEGER NOT NULL, created_at BIGINT NOT NULL,"                      \
+	"  deleted INTEGER NOT NULL DEFAULT 0);"                                                              \
+	"CREATE TABLE images ("                                                                               \
+	"  id " T " PRIMARY KEY, name " T " NOT NULL UNIQUE, recipe " T " NOT NULL, state " T " NOT NULL,"       \
+	"  boot " T " NOT NULL, \"user\" " T " NOT NULL, cmdline " T ", os " T ", error " T ","                  \
+	"  size_bytes BIGINT NOT NULL DEFAULT 0, created_at BIGINT NOT NULL, op_id " T ","                      \
+	"  virtual_size_bytes BIGINT NOT NULL DEFAULT 0, source " T ", sha256 " T ","                          \
+	"  kernel_source " T ", initrd_source " T ");"                                                        \
+	"CREATE TABLE vms ("                                                                                  \
+	"  id " T " PRIMARY KEY, name " T " NOT NULL UNIQUE,"                                                  \
+	"  type " T " NOT NULL, vcpus INTEGER NOT NULL, memory_mib INTEGER NOT NULL,"                          \
+	"  image " T " NOT NULL, image_id " T " NOT NULL,"                                                     \
+	"  ssh_keys " T ", ssh_key_file " T ", user_data " T ", ssh_user " T " NOT NULL,"                        \
+	"  power " T " NOT NULL, force_stop INTEGER NOT NULL DEFAULT 0, reboot INTEGER NOT NULL DEFAULT 0,"     \
+	"  state " T " NOT NULL, reason " T ", pid INTEGER NOT NULL DEFAULT 0, accel " T ","                    \
+	"  created_at BIGINT NOT NULL, started_at BIGINT NOT NULL DEFAULT 0,"                                  \
+	"  state_since BIGINT NOT NULL DEFAULT 0, deadline BIGINT NOT NULL DEFAULT 0,"                         \
+	"  boot_phases " T ", op_id " T ", disk_size_bytes BIGINT NOT NULL DEFAULT 0,"                          \
+	"  generation BIGINT NOT NULL DEFAULT 0, ephemeral_bytes BIGINT NOT NULL DEFAULT 0,"                   \
+	"  base_snapshot " T " NOT NULL DEFAULT '', restore_from " T " NOT NULL DEFAULT '',"                    \
+	"  no_seed INTEGER NOT NULL DEFAULT 0, rev BIGINT NOT NULL DEFAULT 0);"                               \
+	"CREATE INDEX vms_image ON vms (image_id);"                                                           \
+	"CREATE TABLE operations ("                                                                           \
+	"  id " T " PRIMARY KEY, kind " T " NOT NULL, target " T " NOT NULL, target_name " T " NOT NULL,"       \
+	"  state " T " NOT NULL, error " T ", phases " T ", created_at BIGINT NOT NULL,"                        \
+	"  finished_at BIGINT NOT NULL DEFAULT 0, progress_done BIGINT NOT NULL DEFAULT 0,"                    \
+	"  progress_total BIGINT NOT NULL DEFAULT 0);"                                                        \
+	"CREATE INDEX operations_target ON operations (target);"                                              \
+	"CREATE TABLE volumes ("                                                                              \
+	"  id " T " PRIMARY KEY, name " T " NOT NULL UNIQUE, size_bytes BIGINT NOT NULL, state " T " NOT NULL," \
+	"  attach_to " T " NOT NULL DEFAULT '', deleted INTEGER NOT NULL DEFAULT 0,"                           \
+	"  attached_vm " T " NOT NULL DEFAULT '', slot INTEGER NOT NULL DEFAULT -1,"                           \
+	"  unplugging INTEGER NOT NULL DEFAULT 0, created_at BIGINT NOT NULL, op_id " T ","                     \
+	"  from_snapshot " T " NOT NULL DEFAULT '');"                                                         \
+	"CREATE TABLE snapshots ("                                                                            \
+	"  id " T " PRIMARY KEY, name " T " NOT NULL UNIQUE, vm_id " T " NOT NULL, vm_name " T " NOT NULL,"      \
+	"  image_id " T " NOT NULL, parent " T " NOT NULL DEFAULT '', state " T " NOT NULL,"                    \
+	"  virtual_size BIGINT NOT NULL DEFAULT 0, created_at BIGINT NOT NULL, op_id " T ","                    \
+	"  volume_id " T " NOT NULL DEFAULT '');"                                                             \
+	"CREATE TABLE nics ("                                                                                 \
+	"  vm_id " T " NOT NULL, idx INTEGER NOT NULL, network_id " T " NOT NULL, ip " T " NOT NULL,"           \
+	"  mac " T " NOT NULL, PRIMARY KEY (vm_id, idx));"                                                    \
+	"CREATE UNIQUE INDEX nics_network_ip ON nics (network_id, ip);"                                       \
+	"CREATE UNIQUE INDEX nics_mac ON nics (mac);"                                                         \
+	"CREATE TABLE firewalls ("                                                                            \
+	"  id " T " PRIMARY KEY, name " T " NOT NULL UNIQUE, description " T " NOT NULL DEFAULT '',"            \
+	"  created_at BIGINT NOT NULL);"                                                                      \
+	"CREATE TABLE firewall_rules ("                                                                       \
+	"  id " T " PRIMARY KEY, firewall_id " T " NOT NULL, proto " T " NOT NULL, port_lo INTEGER NOT NULL,"   \
+	"  port_hi INTEGER NOT NULL, from_cidr " T " NOT NULL DEFAULT '',"                                    \
+	"  from_firewall_id " T " NOT NULL DEFAULT '', created_at BIGINT NOT NULL);"                           \
+	"CREATE INDEX firewall_rules_fw ON firewall_rules (firewall_id);"                                     \
+	"CREATE TABLE vm_firewalls ("                                                                         \
+	"  vm_id " T " NOT NULL, idx INTEGER NOT NULL, firewall_id " T " NOT NULL,"                            \
+	"  PRIMARY KEY (vm_id, firewall_id));"                                                                \
+	"CREATE INDEX vm_firewalls_fw ON vm_firewalls (firewall_id);"                                         \
+	"CREATE TABLE forwards ("                                                                             \
+	"  vm_id " T " NOT NULL, proto " T " NOT NULL, host_port INTEGER NOT NULL, guest_port INTEGER NOT NULL," \
+	"  created_at BIGINT NOT NULL, PRIMARY KEY (proto, host_port));"                                      \
+	"CREATE TABLE tokens ("                                                                               \
+	"  id " T " PRIMARY KEY, name " T " NOT NULL UNIQUE, hash " T " NOT NULL UNIQUE,"                       \
+	"  created_at BIGINT NOT NULL, last_used_at BIGINT NOT NULL DEFAULT 0);"                               \
+	/* the revision triggers of SQLite's step 12, in PL/pgSQL */                                          \
+	"CREATE FUNCTION nubo_vms_rev() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN"                         \
+	"  IF NEW.rev = OLD.rev THEN NEW.rev := OLD.rev + 1; END IF; RETURN NEW; END $$;"                     \
+	"CREATE TRIGGER vms_rev BEFORE UPDATE ON vms FOR EACH ROW EXECUTE FUNCTION nubo_vms_rev();"           \
+	"CREATE FUNCTION nubo_child_rev() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN"                       \
+	"  IF TG_OP = 'DELETE' THEN UPDATE vms SET rev = rev + 1 WHERE id = OLD.vm_id; RETURN OLD; END IF;"    \
+	"  UPDATE vms SET rev = rev + 1 WHERE id = NEW.vm_id; RETURN NEW; END $$;"                            \
+	"CREATE TRIGGER nics_rev AFTER INSERT OR DELETE ON nics FOR EACH ROW EXECUTE FUNCTION nubo_child_rev();" \
+	"CREATE TRIGGER vm_firewalls_rev AFTER INSERT OR DELETE ON vm_firewalls"                              \
+	"  FOR EACH ROW EXECUTE FUNCTION nubo_child_rev();"                                                   \
+	/* what store_change_count() reads: bumped by every write transaction (driver_pg.c) */               \
+	"CREATE TABLE nubo_changes (n BIGINT NOT NULL);"                                                      \
+	"INSERT INTO nubo_changes (n) VALUES (0);"
+
 const struct migration store_migrations[] = {
-	{1, "CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);"
+	{1, PG_BEFORE_12, "CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);"
 	    "CREATE TABLE networks ("
 	    "  id TEXT PRIMARY KEY, name TEXT NOT NULL UNIQUE, cidr TEXT NOT NULL,"
 	    "  bridge TEXT NOT NULL UNIQUE, nat INTEGER NOT NULL, created_at INTEGER NOT NULL);"
@@ -30,31 +128,31 @@ const struct migration store_migrations[] = {
 	    "  state TEXT NOT NULL, error TEXT, phases TEXT, created_at INTEGER NOT NULL,"
 	    "  finished_at INTEGER NOT NULL DEFAULT 0);"
 	    "CREATE INDEX operations_target ON operations (target);"},
-	{2, "ALTER TABLE vms ADD COLUMN disk_size_bytes INTEGER NOT NULL DEFAULT 0;"
+	{2, PG_BEFORE_12, "ALTER TABLE vms ADD COLUMN disk_size_bytes INTEGER NOT NULL DEFAULT 0;"
 	    "ALTER TABLE vms ADD COLUMN generation INTEGER NOT NULL DEFAULT 0;"
 	    "ALTER TABLE images ADD COLUMN virtual_size_bytes INTEGER NOT NULL DEFAULT 0;"
 	    "ALTER TABLE images ADD COLUMN source TEXT;"
 	    "ALTER TABLE images ADD COLUMN sha256 TEXT;"},
-	{3, "CREATE TABLE volumes ("
+	{3, PG_BEFORE_12, "CREATE TABLE volumes ("
 	    "  id TEXT PRIMARY KEY, name TEXT NOT NULL UNIQUE, size_bytes INTEGER NOT NULL, state TEXT NOT NULL,"
 	    "  attach_to TEXT NOT NULL DEFAULT '', deleted INTEGER NOT NULL DEFAULT 0,"
 	    "  attached_vm TEXT NOT NULL DEFAULT '', slot INTEGER NOT NULL DEFAULT -1,"
 	    "  unplugging INTEGER NOT NULL DEFAULT 0, created_at INTEGER NOT NULL, op_id TEXT);"},
-	{4, "ALTER TABLE vms ADD COLUMN ephemeral_bytes INTEGER NOT NULL DEFAULT 0;"},
-	{5, "ALTER TABLE operations ADD COLUMN progress_done INTEGER NOT NULL DEFAULT 0;"
+	{4, PG_BEFORE_12, "ALTER TABLE vms ADD COLUMN ephemeral_bytes INTEGER NOT NULL DEFAULT 0;"},
+	{5, PG_BEFORE_12, "ALTER TABLE operations ADD COLUMN progress_done INTEGER NOT NULL DEFAULT 0;"
 	    "ALTER TABLE operations ADD COLUMN progress_total INTEGER NOT NULL DEFAULT 0;"},
-	{6, "CREATE TABLE snapshots ("
+	{6, PG_BEFORE_12, "CREATE TABLE snapshots ("
 	    "  id TEXT PRIMARY KEY, name TEXT NOT NULL UNIQUE, vm_id TEXT NOT NULL, vm_name TEXT NOT NULL,"
 	    "  image_id TEXT NOT NULL, parent TEXT NOT NULL DEFAULT '', state TEXT NOT NULL,"
 	    "  virtual_size INTEGER NOT NULL DEFAULT 0, created_at INTEGER NOT NULL, op_id TEXT);"
 	    "ALTER TABLE vms ADD COLUMN base_snapshot TEXT NOT NULL DEFAULT '';"
 	    "ALTER TABLE vms ADD COLUMN restore_from TEXT NOT NULL DEFAULT '';"},
-	{7, "ALTER TABLE snapshots ADD COLUMN volume_id TEXT NOT NULL DEFAULT '';"
+	{7, PG_BEFORE_12, "ALTER TABLE snapshots ADD COLUMN volume_id TEXT NOT NULL DEFAULT '';"
 	    "ALTER TABLE volumes ADD COLUMN from_snapshot TEXT NOT NULL DEFAULT '';"},
-	{8, "ALTER TABLE images ADD COLUMN kernel_source TEXT;"
+	{8, PG_BEFORE_12, "ALTER TABLE images ADD COLUMN kernel_source TEXT;"
 	    "ALTER TABLE images ADD COLUMN initrd_source TEXT;"},
 	/* Several NICs per VM; firewalls (security groups) and port forwards. */
-	{9, "CREATE TABLE nics ("
+	{9, PG_BEFORE_12, "CREATE TABLE nics ("
 	    "  vm_id TEXT NOT NULL, idx INTEGER NOT NULL, network_id TEXT NOT NULL, ip TEXT NOT NULL,"
 	    "  mac TEXT NOT NULL, PRIMARY KEY (vm_id, idx));"
 	    "CREATE UNIQUE INDEX nics_network_ip ON nics (network_id, ip);"
@@ -82,14 +180,14 @@ const struct migration store_migrations[] = {
 	    "CREATE TABLE forwards ("
 	    "  vm_id TEXT NOT NULL, proto TEXT NOT NULL, host_port INTEGER NOT NULL, guest_port INTEGER NOT NULL,"
 	    "  created_at INTEGER NOT NULL, PRIMARY KEY (proto, host_port));"},
-	{10, "CREATE TABLE tokens ("
+	{10, PG_BEFORE_12, "CREATE TABLE tokens ("
 	     "  id TEXT PRIMARY KEY, name TEXT NOT NULL UNIQUE, hash TEXT NOT NULL UNIQUE,"
 	     "  created_at INTEGER NOT NULL, last_used_at INTEGER NOT NULL DEFAULT 0);"},
-	{11, "ALTER TABLE vms ADD COLUMN no_seed INTEGER NOT NULL DEFAULT 0;"},
+	{11, PG_BEFORE_12, "ALTER TABLE vms ADD COLUMN no_seed INTEGER NOT NULL DEFAULT 0;"},
 	/* A revision per VM that changes with anything its JSON shows (its row,
 	 * its NICs, its firewalls), for caches of rendered VMs. Triggers, so no
 	 * writer can forget it. */
-	{12, "ALTER TABLE vms ADD COLUMN rev INTEGER NOT NULL DEFAULT 0;"
+	{12, PG_SCHEMA_12, "ALTER TABLE vms ADD COLUMN rev INTEGER NOT NULL DEFAULT 0;"
 	     "CREATE TRIGGER vms_rev AFTER UPDATE ON vms WHEN NEW.rev = OLD.rev"
 	     "  BEGIN UPDATE vms SET rev = OLD.rev + 1 WHERE id = NEW.id; END;"
 	     "CREATE TRIGGER nics_rev_ins AFTER INSERT ON nics"
@@ -103,3 +201,55 @@ const struct migration store_migrations[] = {
 };
 
 const int store_migrations_count = sizeof(store_migrations) / sizeof(store_migrations[0]);
+
+/* One step in its own write transaction. The version is read again inside
+ * it: on SQLite another nubod may have migrated meanwhile (BEGIN IMMEDIATE
+ * is the lock there); on PostgreSQL the schema lock already keeps it out. */
+static int run_step(struct cx *cx, const struct migration *m, struct err *e)
+{
+	const struct db_driver *d = cx->st->drv;
+	const char *sql = d->dialect == DIALECT_PG && m->pg ? m->pg : m->sql;
+	int version = 0;
+	if (!*sql)   /* nothing on this engine (PostgreSQL before 12): the step that follows covers it */
+		return 0;
+	if (d->exec(cx->db, d->begin_write) < 0)
+		return cx_fail(cx, e, "beginning a migration");
+	int rc = d->schema_version(cx->db, &version) < 0 ? cx_fail(cx, e, "reading the schema version") : 0;
+	if (rc == 0 && version >= m->version) {
+		d->exec(cx->db, d->rollback);
+		return 0;
+	}
+	if (rc == 0 && d->exec(cx->db, sql) < 0)
+		rc = cx_fail(cx, e, "migrating");
+	if (rc == 0 && d->schema_version_set(cx->db, m->version) < 0)
+		rc = cx_fail(cx, e, "recording the schema version");
+	if (rc == 0 && d->exec(cx->db, d->commit_write) < 0)
+		rc = cx_fail(cx, e, "committing a migration");
+	if (rc < 0) {
+		d->exec(cx->db, d->rollback);
+		err_prefix(e, "migration %d", m->version);
+		return rc;
+	}
+	log_info("store: schema migrated to version %d", m->version);
+	return 0;
+}
+
+int migrations_run(struct cx *cx, struct err *e)
+{
+	const struct db_driver *d = cx->st->drv;
+	if (d->schema_lock(cx->db, true) < 0)
+		return cx_fail(cx, e, "waiting for the schema lock");
+	int version = 0, rc = 0;
+	if (d->schema_version(cx->db, &version) < 0)
+		rc = cx_fail(cx, e, "reading the schema version");
+	int newest = store_migrations[store_migrations_count - 1].version;
+	if (rc == 0 && version > newest)
+		rc = err_set(e, ERR_INTERNAL,
+			     "the schema is at version %d, newer than this nubod knows (%d): run a newer nubod", version,
+			     newest);
+	for (int i = 0; rc == 0 && i < store_migrations_count; i++)
+		if (store_migrations[i].version > version)
+			rc = run_step(cx, &store_migrations[i], e);
+	d->schema_lock(cx->db, false);
+	return rc;
+}

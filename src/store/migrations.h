@@ -1,9 +1,10 @@
-/* migrations: the numbered schema steps; PRAGMA user_version records how far a store has come. */
+/* migrations: the numbered schema steps, shared by both engines (see migrations.c). */
 #pragma once
 
 struct migration {
 	int version;
-	const char *sql;
+	const char *pg;    /* PostgreSQL's form of the step where it differs; NULL: sql as it is */
+	const char *sql;   /* the step, as SQLite (and PostgreSQL, unless pg says otherwise) runs it */
 };
 
 extern const struct migration store_migrations[];

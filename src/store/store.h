@@ -2,10 +2,11 @@
  * store: where the truth lives. Every resource row holds its spec and its
  * last observed status; nubod can die at any instant and converge from here.
  *
- * One backend today (SQLite, WAL mode, one connection guarded by a recursive
- * lock); PostgreSQL for clusters will put these functions behind a table of
- * function pointers chosen at store_open(). Getters fill caller-owned
- * structs whose heap fields the caller frees (vm_free_fields, …).
+ * Written once over a small driver (driver.h) chosen at store_open(): SQLite
+ * (a file, the default) or PostgreSQL (a postgres:// connection string).
+ * Calls are safe from any thread; each borrows a connection of a small pool.
+ * Getters fill caller-owned structs whose heap fields the caller frees
+ * (vm_free_fields, …). A database that cannot be reached is ERR_UNAVAILABLE.
  *
  * Lookups by "ref" accept a name or an id.
  */
@@ -26,13 +27,28 @@
 
 struct store;
 
-int store_open(const char *path, struct store **out, struct err *e);
+/* target: a SQLite file, or postgres://user@host/db (any libpq connection
+ * URI). Brings the schema up to date before it returns. */
+int store_open(const char *target, struct store **out, struct err *e);
 void store_close(struct store *st);
+/* Whether target is a PostgreSQL connection URI (postgres://, postgresql://). */
+bool store_target_is_pg(const char *target);
+/* "sqlite" or "postgresql". */
+const char *store_engine(const struct store *st);
+/* The target as logs and messages may show it: without a password. */
+const char *store_target_shown(const struct store *st);
 
-/* A write transaction (BEGIN IMMEDIATE): everything between begin and end is
- * atomic and no other writer interleaves. end commits when ok, else rolls back. */
+/* A write transaction: everything between begin and end is atomic and no
+ * other writer interleaves, in this process or (PostgreSQL) any other, so
+ * admission checks read what they write against. The thread's store calls
+ * in between run in it. end commits when ok, else rolls back. */
 int store_tx_begin(struct store *st, struct err *e);
 int store_tx_end(struct store *st, bool ok, struct err *e);
+
+/* Runs fn(arg, key) once the calling thread's transaction commits (never if
+ * it rolls back), or at once if the thread holds none: what is told then
+ * (e.g. "operation X changed") is what other threads can already read. */
+void store_after_commit(struct store *st, void (*fn)(void *arg, const char *key), void *arg, const char *key);
 
 /* A number that changes whenever any row of the store changed, by this
  * process or another: equal numbers mean nothing was written in between.

@@ -18,6 +18,7 @@ static int kind_errno(enum err_kind kind)
 	case ERR_CAPACITY: return -ENOSPC;
 	case ERR_UNAUTHORIZED: return -EACCES;
 	case ERR_INTERNAL: return -EIO;
+	case ERR_UNAVAILABLE: return -EAGAIN;
 	}
 	return -EIO;
 }
@@ -133,6 +134,7 @@ const char *err_kind_code(enum err_kind kind)
 	case ERR_CAPACITY: return "insufficient_capacity";
 	case ERR_UNAUTHORIZED: return "unauthorized";
 	case ERR_INTERNAL: return "internal";
+	case ERR_UNAVAILABLE: return "unavailable";
 	}
 	return "internal";
 }
@@ -148,6 +150,7 @@ int err_kind_http_status(enum err_kind kind)
 	case ERR_CAPACITY: return 507;
 	case ERR_UNAUTHORIZED: return 401;
 	case ERR_INTERNAL: return 500;
+	case ERR_UNAVAILABLE: return 503;
 	}
 	return 500;
 }

@@ -18,6 +18,7 @@ enum err_kind {
 	ERR_CAPACITY,     /* not enough host capacity: 507 */
 	ERR_UNAUTHORIZED, /* 401 */
 	ERR_INTERNAL,     /* host or store failure: 500 */
+	ERR_UNAVAILABLE,  /* the database cannot be reached for now: 503 */
 };
 
 struct err {

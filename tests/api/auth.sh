@@ -144,8 +144,8 @@ is "$(printf '%s' "$show" | jq -r .name)" deploy "GET /v1/tokens/NAME shows one"
 id=$(printf '%s' "$show" | jq -r .id)
 is "$(status_of "$(tapi GET /v1/tokens/$id "" "$S1")")" 200 "a token is found by id too"
 is "$(status_of "$(tapi GET /v1/tokens/nope "" "$S1")")" 404 "an unknown token is 404"
-is "$(sqlite3 "$T_STATE/nubo.db" "SELECT hash FROM tokens WHERE name = 'ci-bot'")" "$H1" "the store keeps the secret's SHA-256"
-cat "$T_STATE"/nubo.db* "$T_LOG" | grep -qa -e "${S1#nubo_}" -e "${S2#nubo_}"
+is "$(t_sql "SELECT hash FROM tokens WHERE name = 'ci-bot'")" "$H1" "the store keeps the secret's SHA-256"
+{ t_store_dump; cat "$T_LOG"; } | grep -qa -e "${S1#nubo_}" -e "${S2#nubo_}"
 ok $((! $?)) "no secret is in the store's files or nubod's log"
 
 # --- revocation ---

@@ -35,8 +35,7 @@ foreign_op() {
 	local id vm
 	id=op-$(head -c 6 /dev/urandom | od -An -tx1 | tr -d ' \n')
 	vm=$(body_of "$(api GET /v1/vms/$1)" | jq -r .id)
-	sqlite3 -cmd ".timeout 5000" "$T_STATE/nubo.db" \
-		"INSERT INTO operations (id, kind, target, target_name, state, error, phases, created_at, finished_at,
+	t_sql "INSERT INTO operations (id, kind, target, target_name, state, error, phases, created_at, finished_at,
 		  progress_done, progress_total) VALUES ('$id', 'start', '$vm', '$1', 'running', NULL, '[]',
 		  $(date +%s%3N), 0, 0, 0);
 		 UPDATE vms SET op_id = '$id' WHERE id = '$vm';" || return 1

@@ -22,7 +22,7 @@ for vm in a b; do
 	out=$("$NUBO" vm create $vm --type micro --ssh-key "$T_DIR/id.pub" --wait 2>&1)
 	ok $? "nubo vm create $vm --type micro --wait" "$out"
 done
-prefix=$(sqlite3 "$T_STATE/nubo.db" "select value from meta where key='host_prefix'")
+prefix=$(t_sql "select value from meta where key='host_prefix'")
 quid=$(id -u nubo-qemu)
 guest_mib=$("$NUBO" type list --json | jq -r '.types[] | select(.name == "micro") | .memory_mib')
 vcpus=$("$NUBO" type list --json | jq -r '.types[] | select(.name == "micro") | .vcpus')
@@ -147,7 +147,7 @@ ok $? "a deleted VM has no cgroup"
 
 id_b=$(show b id)
 nubod_stop
-"$NUBOD" --state-dir "$T_STATE" --socket "$T_SOCK" --destroy >>"$T_LOG" 2>&1
+"$NUBOD" --state-dir "$T_STATE" --socket "$T_SOCK" "${T_DB_FLAGS[@]}" --destroy >>"$T_LOG" 2>&1
 ok $? "nubod --destroy"
 left=
 for d in $(cg_parents) "$(cg_dir "$id_b")"; do [ -e "$d" ] && left="$left $d"; done

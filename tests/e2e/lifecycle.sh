@@ -33,7 +33,7 @@ done
 is "$(show web1 state)" running "web1 is running"
 vm_id=$(show web1 id)
 ip1=$(show web1 ip)
-prefix=$(sqlite3 "$T_STATE/nubo.db" "select value from meta where key='host_prefix'")
+prefix=$(t_sql "select value from meta where key='host_prefix'")
 tap="nt$prefix${vm_id:3:6}"
 like "$ip1" '^10\.' "web1 has an address on the default network"
 like "$(on_vm uname -a)" '^Linux web1 ' "ssh runs uname -a in the VM (hostname from the seed)"
@@ -130,7 +130,7 @@ ok $? "the failed VM deletes" "$out"
 
 # Destroying the state removes the network's host objects too.
 nubod_stop
-"$NUBOD" --state-dir "$T_STATE" --socket "$T_SOCK" --destroy >>"$T_LOG" 2>&1
+"$NUBOD" --state-dir "$T_STATE" --socket "$T_SOCK" "${T_DB_FLAGS[@]}" --destroy >>"$T_LOG" 2>&1
 ok $? "nubod --destroy succeeds"
 ip -o link show type bridge | grep -q "nb$prefix"
 ok $((! $?)) "no bridge is left"

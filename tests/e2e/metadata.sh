@@ -91,7 +91,7 @@ is "$(on_vm md1 "wget -q -O - --header 'X-aws-ec2-metadata-token: $tok' $MD/meta
 	"a new token reads md1's instance-id again"
 
 # From the host itself and from outside the bridge the port is closed.
-gw=$(ip -4 -o addr show dev "$(sqlite3 "$T_STATE/nubo.db" "select bridge from networks where name='default'")" |
+gw=$(ip -4 -o addr show dev "$(t_sql "select bridge from networks where name='default'")" |
 	awk '{print $4}' | cut -d/ -f1)
 curl -s -m 3 "http://$gw:8775/latest/meta-data/instance-id" >/dev/null
 ok $((! $?)) "the metadata port does not answer the host itself"
@@ -118,8 +118,8 @@ for vm in md1 md2; do
 done
 nubod_stop
 ok $? "nubod exits cleanly"
-prefix=$(sqlite3 "$T_STATE/nubo.db" "select value from meta where key='host_prefix'")
-"$NUBOD" --state-dir "$T_STATE" --socket "$T_SOCK" --destroy >>"$T_LOG" 2>&1
+prefix=$(t_sql "select value from meta where key='host_prefix'")
+"$NUBOD" --state-dir "$T_STATE" --socket "$T_SOCK" "${T_DB_FLAGS[@]}" --destroy >>"$T_LOG" 2>&1
 ok $? "nubod --destroy succeeds"
 nft list tables 2>/dev/null | grep -q "nubo_$prefix"
 ok $((! $?)) "no nftables table is left"

@@ -147,7 +147,7 @@ wait_for 2 sh -c "! curl -s -m 1 http://$UP_HOST:$hp/ >/dev/null"
 ok $? "the port is no longer forwarded (within a second or two)"
 
 # --- the ruleset: one pair of tables, restored after a flush ------------------------------
-prefix=$(sqlite3 "$T_STATE/nubo.db" "select value from meta where key='host_prefix'")
+prefix=$(t_sql "select value from meta where key='host_prefix'")
 nft list table inet "nubo_$prefix" >/dev/null && nft list table bridge "nubo_$prefix" >/dev/null
 ok $? "nubod's rules live in its tables nubo_$prefix (inet and bridge)"
 nubod_kill9

@@ -1,0 +1,502 @@
+/*
+ * vms: VMs with their NICs and firewall memberships (see store.h). A VM's
+ * NICs and firewalls live in their own tables and are attached to the rows
+ * read, for one VM, a page, or all of them, in one query each.
+ */
+#include "store/store-priv.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "util/str.h"
+
+static char *power_text(const void *f)
+{
+	return xstrdup(vm_power_name(*(const enum vm_power *)f));
+}
+
+static void power_from(const char *text, void *f)
+{
+	vm_power_parse(text, f);
+}
+
+static char *state_text(const void *f)
+{
+	return xstrdup(vm_state_name(*(const enum vm_state *)f));
+}
+
+static void state_from(const char *text, void *f)
+{
+	vm_state_parse(text, f);
+}
+
+/* rev is left out: triggers keep it (migration 12). */
+static const struct col vm_cols[] = {
+	COL(struct vm, id, COL_TEXT),
+	COL(struct vm, name, COL_TEXT),
+	COL(struct vm, type, COL_TEXT),
+	COL(struct vm, vcpus, COL_INT),
+	COL(struct vm, memory_mib, COL_INT),
+	COL(struct vm, image, COL_TEXT),
+	COL(struct vm, image_id, COL_TEXT),
+	COL(struct vm, ssh_keys, COL_STR),
+	COL(struct vm, ssh_key_file, COL_STR),
+	COL(struct vm, user_data, COL_STR),
+	COL(struct vm, ssh_user, COL_TEXT),
+	COL_FN("power", struct vm, power, power_text, power_from),
+	COL(struct vm, force_stop, COL_BOOL),
+	COL(struct vm, reboot, COL_BOOL),
+	COL_FN("state", struct vm, state, state_text, state_from),
+	COL(struct vm, reason, COL_STR),
+	COL(struct vm, pid, COL_INT),
+	COL(struct vm, accel, COL_TEXT_NULL),
+	COL(struct vm, created_at, COL_I64),
+	COL(struct vm, started_at, COL_I64),
+	COL(struct vm, state_since, COL_I64),
+	COL(struct vm, deadline, COL_I64),
+	COL_FN("boot_phases", struct vm, boot, col_phases_text, col_phases_from),
+	COL(struct vm, op_id, COL_TEXT_NULL),
+	COL(struct vm, disk_size_bytes, COL_U64),
+	COL(struct vm, generation, COL_I64),
+	COL(struct vm, ephemeral_bytes, COL_U64),
+	COL(struct vm, base_snapshot, COL_TEXT),
+	COL(struct vm, restore_from, COL_TEXT),
+	COL(struct vm, no_seed, COL_BOOL),
+};
+static const struct table vm_table = {"vms", "VM", sizeof(struct vm), vm_cols, sizeof(vm_cols) / sizeof(vm_cols[0])};
+
+static int nics_insert(struct cx *cx, const struct vm *vm, struct err *e)
+{
+	for (int i = 0; i < vm->n_nics; i++) {
+		const struct vm_nic *n = &vm->nics[i];
+		struct q *q = q_prep(cx, "INSERT INTO nics (vm_id, idx, network_id, ip, mac) VALUES (?,?,?,?,?)", e);
+		if (!q)
+			return -1;
+		q_text(q, 1, vm->id);
+		q_int(q, 2, i);
+		q_text(q, 3, n->network_id);
+		q_text(q, 4, n->ip);
+		q_text(q, 5, n->mac);
+		if (q_done(q, "a NIC", e) == 0)
+			continue;
+		char key[128] = "";
+		cx_unique_key(cx, key, sizeof(key));
+		if (e && e->kind == ERR_CONFLICT && strstr(key, "nics.ip"))
+			return err_set(e, ERR_CONFLICT, "ip \"%s\" is already in use on network %s", n->ip, n->network);
+		return -1;
+	}
+	return 0;
+}
+
+static int vm_firewalls_set(struct cx *cx, const char *vm_id, const struct vm_firewall *fws, int n, struct err *e)
+{
+	if (cx_exec_id(cx, "DELETE FROM vm_firewalls WHERE vm_id = ?1", vm_id, e) < 0)
+		return -1;
+	for (int i = 0; i < n; i++) {
+		struct q *q = q_prep(cx, "INSERT INTO vm_firewalls (vm_id, idx, firewall_id) VALUES (?,?,?)", e);
+		if (!q)
+			return -1;
+		q_text(q, 1, vm_id);
+		q_int(q, 2, i);
+		q_text(q, 3, fws[i].id);
+		if (q_done(q, "firewall membership", e) < 0)
+			return -1;
+	}
+	return 0;
+}
+
+static int vm_insert(struct cx *cx, const struct vm *vm, struct err *e)
+{
+	if (table_insert(cx, &vm_table, vm, vm->name, e) < 0 || nics_insert(cx, vm, e) < 0)
+		return -1;
+	return vm_firewalls_set(cx, vm->id, vm->firewalls, vm->n_firewalls, e);
+}
+
+int store_vm_insert(struct store *st, const struct vm *vm, struct err *e)
+{
+	RUN(st, CX_WRITE, e, vm_insert(cx, vm, e));
+}
+
+/* The NICs and firewalls of VMs live in their own tables; this attaches
+ * them to VMs already read, vms[0..n) in id order: every VM's rows when
+ * all, else those of these VMs. */
+static struct vm *vm_cursor(struct vm *vms, int n, int *k, const char *id)
+{
+	if (!id)
+		return NULL;
+	while (*k < n && strcmp(vms[*k].id, id) < 0)
+		(*k)++;
+	return (*k < n && strcmp(vms[*k].id, id) == 0) ? &vms[*k] : NULL;
+}
+
+/* "SELECT … WHERE <col> IN (?,?,…) ORDER BY …" for these VMs, or unfiltered. */
+static struct q *children_query(struct cx *cx, const char *head, const char *col, const char *order,
+				const struct vm *vms, int n, bool all, struct err *e)
+{
+	struct sbuf b = {0};
+	sbuf_add(&b, head);
+	if (!all) {
+		sbuf_addf(&b, " WHERE %s IN (", col);
+		for (int i = 0; i < n; i++)
+			sbuf_add(&b, i ? ",?" : "?");
+		sbuf_add(&b, ")");
+	}
+	sbuf_addf(&b, " ORDER BY %s", order);
+	autofree char *sql = sbuf_take(&b);
+	struct q *q = q_prep(cx, sql, e);
+	for (int i = 0; q && !all && i < n; i++)
+		q_text(q, i + 1, vms[i].id);
+	return q;
+}
+
+static int vm_attach_children(struct cx *cx, struct vm *vms, int n, bool all, struct err *e)
+{
+	if (n == 0)
+		return 0;
+	struct q *q = children_query(cx,
+				     "SELECT n.vm_id, n.network_id, COALESCE(net.name, ''), n.ip, n.mac FROM nics n "
+				     "LEFT JOIN networks net ON net.id = n.network_id",
+				     "n.vm_id", "n.vm_id, n.idx", vms, n, all, e);
+	if (!q)
+		return -1;
+	int rc, k = 0;
+	while ((rc = q_step(q)) == DB_ROW) {
+		struct vm *vm = vm_cursor(vms, n, &k, q_col(q, 0));
+		if (!vm || vm->n_nics == VM_NICS_MAX)
+			continue;
+		struct vm_nic *nic = &vm->nics[vm->n_nics++];
+		q_col_copy(q, 1, nic->network_id, sizeof(nic->network_id));
+		q_col_copy(q, 2, nic->network, sizeof(nic->network));
+		q_col_copy(q, 3, nic->ip, sizeof(nic->ip));
+		q_col_copy(q, 4, nic->mac, sizeof(nic->mac));
+	}
+	rc = rc == DB_DONE ? 0 : cx_fail(cx, e, "reading NICs");
+	q_free(q);
+	if (rc < 0)
+		return -1;
+	q = children_query(cx,
+			   "SELECT v.vm_id, v.firewall_id, COALESCE(f.name, '') FROM vm_firewalls v "
+			   "LEFT JOIN firewalls f ON f.id = v.firewall_id",
+			   "v.vm_id", "v.vm_id, v.idx", vms, n, all, e);
+	if (!q)
+		return -1;
+	k = 0;
+	while ((rc = q_step(q)) == DB_ROW) {
+		struct vm *vm = vm_cursor(vms, n, &k, q_col(q, 0));
+		if (!vm || vm->n_firewalls == VM_FIREWALLS_MAX)
+			continue;
+		struct vm_firewall *fw = &vm->firewalls[vm->n_firewalls++];
+		q_col_copy(q, 1, fw->id, sizeof(fw->id));
+		q_col_copy(q, 2, fw->name, sizeof(fw->name));
+	}
+	rc = rc == DB_DONE ? 0 : cx_fail(cx, e, "reading firewall memberships");
+	q_free(q);
+	return rc;
+}
+
+static int vm_get(struct cx *cx, const char *ref, struct vm *out, struct err *e)
+{
+	if (table_get(cx, &vm_table, ref, out, e) < 0)
+		return -1;
+	if (vm_attach_children(cx, out, 1, false, e) < 0) {
+		vm_free_fields(out);
+		return -1;
+	}
+	return 0;
+}
+
+int store_vm_get(struct store *st, const char *ref, struct vm *out, struct err *e)
+{
+	RUN(st, CX_READ, e, vm_get(cx, ref, out, e));
+}
+
+static int cmp_vm_name(const void *a, const void *b)
+{
+	return strcmp(((const struct vm *)a)->name, ((const struct vm *)b)->name);
+}
+
+static int cmp_vm_id(const void *a, const void *b)
+{
+	return strcmp(((const struct vm *)a)->id, ((const struct vm *)b)->id);
+}
+
+/* Attaches children to vms read in any order; leaves them sorted by name. */
+static int vms_finish(struct cx *cx, struct vm **out, int *n, bool all, struct err *e)
+{
+	if (*n > 1)   /* qsort of no array: undefined, UBSan says */
+		qsort(*out, (size_t)*n, sizeof(struct vm), cmp_vm_id);
+	if (vm_attach_children(cx, *out, *n, all, e) < 0) {
+		vm_list_free(*out, *n);
+		*out = NULL;
+		*n = 0;
+		return -1;
+	}
+	if (*n > 1)
+		qsort(*out, (size_t)*n, sizeof(struct vm), cmp_vm_name);
+	return 0;
+}
+
+static int vm_list(struct cx *cx, struct vm **out, int *n, struct err *e)
+{
+	if (table_list(cx, &vm_table, "id", (void **)out, n, e) < 0)
+		return -1;
+	return vms_finish(cx, out, n, true, e);
+}
+
+int store_vm_list(struct store *st, struct vm **out, int *n, struct err *e)
+{
+	RUN(st, CX_READ, e, vm_list(cx, out, n, e));
+}
+
+/* SELECT cols FROM vms WHERE name > ?1 ORDER BY name LIMIT ?2, one more than
+ * limit to say whether there is a next page. */
+static struct q *page_query(struct cx *cx, const char *cols, const char *after, int limit, struct err *e)
+{
+	autofree char *sql = xasprintf("SELECT %s FROM vms WHERE name > ?1 ORDER BY name LIMIT ?2", cols);
+	struct q *q = q_prep(cx, sql, e);
+	if (!q)
+		return NULL;
+	q_text(q, 1, after ? after : "");
+	q_int(q, 2, limit + 1);
+	return q;
+}
+
+static int vm_page(struct cx *cx, const char *after, int limit, struct vm **out, int *n, bool *more, struct err *e)
+{
+	autofree char *cols = table_cols(&vm_table, "");
+	struct q *q = page_query(cx, cols, after, limit, e);
+	if (!q)
+		return -1;
+	q->table = &vm_table;
+	if (q_all(q, sizeof(struct vm), table_fill, (void **)out, n, e) < 0)
+		return -1;
+	*more = *n > limit;
+	if (*more)
+		vm_free_fields(&(*out)[--*n]);
+	return vms_finish(cx, out, n, false, e);
+}
+
+int store_vm_page(struct store *st, const char *after, int limit, struct vm **out, int *n, bool *more,
+		  struct err *e)
+{
+	RUN(st, CX_READ, e, vm_page(cx, after, limit, out, n, more, e));
+}
+
+static void rev_fill(struct q *q, void *out)
+{
+	struct vm_rev *r = out;
+	q_col_copy(q, 0, r->id, sizeof(r->id));
+	q_col_copy(q, 1, r->name, sizeof(r->name));
+	r->rev = q_col_int(q, 2);
+}
+
+static int page_revs(struct cx *cx, const char *after, int limit, struct vm_rev **out, int *n, bool *more,
+		     struct err *e)
+{
+	struct q *q = page_query(cx, "id, name, rev", after, limit, e);
+	if (!q)
+		return -1;
+	if (q_all(q, sizeof(struct vm_rev), rev_fill, (void **)out, n, e) < 0)
+		return -1;
+	*more = *n > limit;
+	if (*more)
+		--*n;
+	return 0;
+}
+
+int store_vm_page_revs(struct store *st, const char *after, int limit, struct vm_rev **out, int *n, bool *more,
+		       struct err *e)
+{
+	RUN(st, CX_READ, e, page_revs(cx, after, limit, out, n, more, e));
+}
+
+static int by_nic(struct cx *cx, const char *network_id, const char *ip, struct vm *out, struct err *e)
+{
+	struct q *q = q_prep(cx, "SELECT vm_id FROM nics WHERE network_id = ?1 AND ip = ?2", e);
+	if (!q)
+		return -1;
+	q_text(q, 1, network_id);
+	q_text(q, 2, ip);
+	char id[ID_MAX] = "";
+	int rc = q_step(q);
+	if (rc == DB_ROW)
+		q_col_copy(q, 0, id, sizeof(id));
+	else if (rc == DB_DONE)
+		rc = err_set(e, ERR_NOT_FOUND, "no VM has address %s on network %s", ip, network_id);
+	else
+		rc = cx_fail(cx, e, "finding a NIC");
+	q_free(q);
+	return rc == DB_ROW ? vm_get(cx, id, out, e) : rc;
+}
+
+int store_vm_by_nic(struct store *st, const char *network_id, const char *ip, struct vm *out, struct err *e)
+{
+	RUN(st, CX_READ, e, by_nic(cx, network_id, ip, out, e));
+}
+
+static int get_many(struct cx *cx, const char *const *ids, int n_ids, struct vm **out, int *n, struct err *e)
+{
+	*out = NULL;
+	*n = 0;
+	if (n_ids == 0)
+		return 0;
+	autofree char *cols = table_cols(&vm_table, "");
+	struct sbuf b = {0};
+	sbuf_addf(&b, "SELECT %s FROM vms WHERE id IN (", cols);
+	for (int i = 0; i < n_ids; i++)
+		sbuf_add(&b, i ? ",?" : "?");
+	sbuf_add(&b, ") ORDER BY id");
+	autofree char *sql = sbuf_take(&b);
+	struct q *q = q_prep(cx, sql, e);
+	if (!q)
+		return -1;
+	for (int i = 0; i < n_ids; i++)
+		q_text(q, i + 1, ids[i]);
+	q->table = &vm_table;
+	if (q_all(q, sizeof(struct vm), table_fill, (void **)out, n, e) < 0)
+		return -1;
+	if (vm_attach_children(cx, *out, *n, false, e) < 0) {
+		vm_list_free(*out, *n);
+		*out = NULL;
+		*n = 0;
+		return -1;
+	}
+	return 0;
+}
+
+int store_vm_get_many(struct store *st, const char *const *ids, int n_ids, struct vm **out, int *n, struct err *e)
+{
+	RUN(st, CX_READ, e, get_many(cx, ids, n_ids, out, n, e));
+}
+
+int store_vm_update(struct store *st, const struct vm *vm, struct err *e)
+{
+	RUN(st, CX_WRITE, e, table_update(cx, &vm_table, vm, e));
+}
+
+static int save_status(struct cx *cx, const struct vm *vm, bool *spec_saved, struct err *e)
+{
+	struct q *q = q_prep(cx,
+			     "UPDATE vms SET state = ?2, reason = ?3, pid = ?4, accel = ?5, started_at = ?6, "
+			     "state_since = ?7, deadline = ?8, boot_phases = ?9, base_snapshot = ?10 WHERE id = ?1",
+			     e);
+	if (!q)
+		return -1;
+	q_text(q, 1, vm->id);
+	q_text(q, 2, vm_state_name(vm->state));
+	q_text(q, 3, vm->reason);
+	q_int(q, 4, vm->pid);
+	q_text(q, 5, vm->accel[0] ? vm->accel : NULL);
+	q_int(q, 6, vm->started_at);
+	q_int(q, 7, vm->state_since);
+	q_int(q, 8, vm->deadline);
+	q_phases(q, 9, &vm->boot);
+	q_text(q, 10, vm->base_snapshot);
+	if (q_done(q, "saving a VM's status", e) < 0)
+		return -1;
+	q = q_prep(cx,
+		   "UPDATE vms SET power = ?2, reboot = ?3, force_stop = ?4, restore_from = ?6 "
+		   "WHERE id = ?1 AND generation = ?5",
+		   e);
+	if (!q)
+		return -1;
+	q_text(q, 1, vm->id);
+	q_text(q, 2, vm_power_name(vm->power));
+	q_int(q, 3, vm->reboot);
+	q_int(q, 4, vm->force_stop);
+	q_int(q, 5, vm->generation);
+	q_text(q, 6, vm->restore_from);
+	if (q_step(q) != DB_DONE) {
+		int rc = cx_fail(cx, e, "saving a VM's status");
+		q_free(q);
+		return rc;
+	}
+	if (spec_saved)
+		*spec_saved = q_changes(q) > 0;
+	q_free(q);
+	return 0;
+}
+
+int store_vm_save_status(struct store *st, const struct vm *vm, bool *spec_saved, struct err *e)
+{
+	RUN(st, CX_WRITE, e, save_status(cx, vm, spec_saved, e));
+}
+
+static int vm_delete(struct cx *cx, const char *id, struct err *e)
+{
+	static const char *const sql[] = {
+		"DELETE FROM nics WHERE vm_id = ?1", "DELETE FROM vm_firewalls WHERE vm_id = ?1",
+		"DELETE FROM forwards WHERE vm_id = ?1", "DELETE FROM vms WHERE id = ?1",
+	};
+	for (size_t i = 0; i < sizeof(sql) / sizeof(sql[0]); i++)
+		if (cx_exec_id(cx, sql[i], id, e) < 0)
+			return -1;
+	return 0;
+}
+
+int store_vm_delete(struct store *st, const char *id, struct err *e)
+{
+	RUN(st, CX_WRITE, e, vm_delete(cx, id, e));
+}
+
+int store_vm_set_firewalls(struct store *st, const char *vm_id, const struct vm_firewall *fws, int n,
+			   struct err *e)
+{
+	RUN(st, CX_WRITE, e, vm_firewalls_set(cx, vm_id, fws, n, e));
+}
+
+static int vm_usage(struct cx *cx, const char *exclude_id, int *vcpus, int *memory_mib, struct err *e)
+{
+	/* Mirrors vm_holds_capacity(): asked to run, or still running. */
+	struct q *q = q_prep(cx,
+			     "SELECT COALESCE(SUM(vcpus),0), COALESCE(SUM(memory_mib),0) FROM vms "
+			     "WHERE (power = 'running' OR state IN ('running','pending','stopping')) "
+			     "AND id IS DISTINCT FROM ?1",
+			     e);
+	if (!q)
+		return -1;
+	q_text(q, 1, exclude_id);
+	int rc = q_step(q);
+	if (rc == DB_ROW) {
+		*vcpus = (int)q_col_int(q, 0);
+		*memory_mib = (int)q_col_int(q, 1);
+	}
+	rc = rc == DB_ROW ? 0 : cx_fail(cx, e, "summing usage");
+	q_free(q);
+	return rc;
+}
+
+int store_vm_usage(struct store *st, const char *exclude_id, int *vcpus, int *memory_mib, struct err *e)
+{
+	RUN(st, CX_READ, e, vm_usage(cx, exclude_id, vcpus, memory_mib, e));
+}
+
+static int taken(struct cx *cx, const char *sql, const char *a, const char *b, bool *out, struct err *e)
+{
+	int n = 0;
+	int rc = cx_count(cx, sql, a, b, NULL, &n, e);
+	*out = n > 0;
+	return rc;
+}
+
+int store_ip_taken(struct store *st, const char *network_id, const char *ip, bool *is_taken, struct err *e)
+{
+	RUN(st, CX_READ, e,
+	    taken(cx, "SELECT COUNT(*) FROM nics WHERE network_id = ?1 AND ip = ?2", network_id, ip, is_taken, e));
+}
+
+int store_mac_taken(struct store *st, const char *mac, bool *is_taken, struct err *e)
+{
+	RUN(st, CX_READ, e, taken(cx, "SELECT COUNT(*) FROM nics WHERE mac = ?1", mac, NULL, is_taken, e));
+}
+
+int store_network_nic_count(struct store *st, const char *network_id, int *n, struct err *e)
+{
+	RUN(st, CX_READ, e, cx_count(cx, "SELECT COUNT(*) FROM nics WHERE network_id = ?1", network_id, NULL, NULL, n, e));
+}
+
+int store_vm_count_by_image(struct store *st, const char *image_id, int *n, struct err *e)
+{
+	RUN(st, CX_READ, e, cx_count(cx, "SELECT COUNT(*) FROM vms WHERE image_id = ?1", image_id, NULL, NULL, n, e));
+}

@@ -1,0 +1,263 @@
+/* Unit tests for the store: PostgreSQL's placeholder rewrite, connection
+ * strings without passwords, the column descriptors (every kind written and
+ * read back through SQLite), and a database made by an older nubo (schema
+ * version 11) that opens and migrates with its rows intact. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+#include <sqlite3.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "store/driver.h"
+#include "store/migrations.h"
+#include "store/store-priv.h"
+#include "util/str.h"
+
+static void rewrites_to(const char *sql, const char *want)
+{
+	char *got = db_pg_placeholders(sql);
+	assert_string_equal(got, want);
+	free(got);
+}
+
+static void test_pg_placeholders(void **state)
+{
+	(void)state;
+	rewrites_to("SELECT 1", "SELECT 1");
+	rewrites_to("INSERT INTO t (a, b, c) VALUES (?,?,?)", "INSERT INTO t (a, b, c) VALUES ($1,$2,$3)");
+	rewrites_to("UPDATE t SET a = ?2, b = ?10 WHERE id = ?1", "UPDATE t SET a = $2, b = $10 WHERE id = $1");
+	rewrites_to("WHERE name = ?1 OR id = ?1", "WHERE name = $1 OR id = $1");
+	/* a bare ? after ?N is one more than the highest so far, as SQLite counts */
+	rewrites_to("a = ?3 AND b = ?", "a = $3 AND b = $4");
+	/* never inside quotes */
+	rewrites_to("SELECT '?', \"a?b\" FROM t WHERE x = ?", "SELECT '?', \"a?b\" FROM t WHERE x = $1");
+	rewrites_to("WHERE s = 'it''s ?' AND t = ?", "WHERE s = 'it''s ?' AND t = $1");
+}
+
+static void redacts_to(const char *target, const char *want)
+{
+	char *got = db_target_redact(target);
+	assert_string_equal(got, want);
+	free(got);
+}
+
+static void test_target_redact(void **state)
+{
+	(void)state;
+	redacts_to("postgres://nubo@db/nubo", "postgres://nubo@db/nubo");
+	redacts_to("postgres://nubo:s3cret@db:5432/nubo", "postgres://nubo@db:5432/nubo");
+	redacts_to("postgresql://u:p%40ss@h/d?sslmode=require", "postgresql://u@h/d?sslmode=require");
+	redacts_to("postgres://u@/d?host=/tmp/x&password=pw&port=5", "postgres://u@/d?host=/tmp/x&port=5");
+	redacts_to("postgres://u@h/d?password=pw", "postgres://u@h/d");
+	redacts_to("host=db user=nubo password=pw dbname=nubo", "host=db user=nubo dbname=nubo");
+	redacts_to("/var/lib/nubo/nubo.db", "/var/lib/nubo/nubo.db");
+	assert_true(db_target_is_pg("postgres://x/y"));
+	assert_true(db_target_is_pg("postgresql://x/y"));
+	assert_false(db_target_is_pg("/var/lib/nubo/nubo.db"));
+}
+
+/* --- through SQLite ------------------------------------------------------- */
+
+struct sample {
+	char id[16];
+	char name[16];
+	char opt[16];
+	char *note;
+	int n;
+	bool flag;
+	uint16_t port;
+	int64_t when_ms;
+	uint64_t bytes;
+	int color;
+};
+
+static const char *const colors[] = {"red", "green"};
+
+static char *color_text(const void *f)
+{
+	return xstrdup(colors[*(const int *)f]);
+}
+
+static void color_from(const char *text, void *f)
+{
+	*(int *)f = text && strcmp(text, "green") == 0;
+}
+
+static const struct col sample_cols[] = {
+	COL(struct sample, id, COL_TEXT),
+	COL(struct sample, name, COL_TEXT),
+	COL(struct sample, opt, COL_TEXT_NULL),
+	COL(struct sample, note, COL_STR),
+	COL(struct sample, n, COL_INT),
+	COL(struct sample, flag, COL_BOOL),
+	COL(struct sample, port, COL_U16),
+	COL(struct sample, when_ms, COL_I64),
+	COL(struct sample, bytes, COL_U64),
+	COL_FN("color", struct sample, color, color_text, color_from),
+};
+static const struct table sample_table = {"samples", "sample", sizeof(struct sample), sample_cols,
+					   sizeof(sample_cols) / sizeof(sample_cols[0])};
+
+static char *temp_db(void)
+{
+	char *dir = xstrdup("/tmp/nubo-unit-store.XXXXXX");
+	assert_non_null(mkdtemp(dir));
+	char *path = xasprintf("%s/nubo.db", dir);
+	free(dir);
+	return path;
+}
+
+static void remove_db(char *path)
+{
+	char *dir = xstrdup(path);
+	*strrchr(dir, '/') = '\0';
+	const char *const tails[] = {"", "-wal", "-shm"};
+	for (int i = 0; i < 3; i++) {
+		char *f = xasprintf("%s%s", path, tails[i]);
+		unlink(f);
+		free(f);
+	}
+	rmdir(dir);
+	free(dir);
+	free(path);
+}
+
+static int sample_roundtrip(struct cx *cx, struct err *e)
+{
+	if (cx_exec(cx, "CREATE TABLE samples (id TEXT PRIMARY KEY, name TEXT UNIQUE, opt TEXT, note TEXT, n INTEGER,"
+			" flag INTEGER, port INTEGER, when_ms BIGINT, bytes BIGINT, color TEXT)", e) < 0)
+		return -1;
+	struct sample a = {.id = "s-1", .name = "one", .opt = "", .note = NULL, .n = -7, .flag = true, .port = 65535,
+			   .when_ms = INT64_C(1) << 42, .bytes = UINT64_C(5) << 40, .color = 1};
+	if (table_insert(cx, &sample_table, &a, a.name, e) < 0)
+		return -1;
+	struct sample b;
+	if (table_get(cx, &sample_table, "one", &b, e) < 0)
+		return -1;
+	assert_string_equal(b.id, "s-1");
+	assert_string_equal(b.opt, "");
+	assert_null(b.note);
+	assert_int_equal(b.n, -7);
+	assert_true(b.flag);
+	assert_int_equal(b.port, 65535);
+	assert_true(b.when_ms == (INT64_C(1) << 42));   /* 64-bit, not cut to 32 */
+	assert_true(b.bytes == (UINT64_C(5) << 40));
+	assert_int_equal(b.color, 1);
+	/* "" in a COL_TEXT_NULL is NULL in the row */
+	int nulls = 0;
+	if (cx_count(cx, "SELECT COUNT(*) FROM samples WHERE opt IS NULL AND id = ?1", "s-1", NULL, NULL, &nulls, e) < 0)
+		return -1;
+	assert_int_equal(nulls, 1);
+	a.note = "a note";
+	snprintf(a.opt, sizeof(a.opt), "x");
+	a.flag = false;
+	if (table_update(cx, &sample_table, &a, e) < 0)
+		return -1;
+	struct sample *all = NULL;
+	int n = 0;
+	if (table_list(cx, &sample_table, "name", (void **)&all, &n, e) < 0)
+		return -1;
+	assert_int_equal(n, 1);
+	assert_string_equal(all[0].note, "a note");
+	assert_string_equal(all[0].opt, "x");
+	assert_false(all[0].flag);
+	free(all[0].note);
+	free(all);
+	/* a second row with the same name: a conflict that names it */
+	struct sample c = a;
+	snprintf(c.id, sizeof(c.id), "s-2");
+	struct err ce = {0};
+	assert_true(table_insert(cx, &sample_table, &c, c.name, &ce) < 0);
+	assert_int_equal(ce.kind, ERR_CONFLICT);
+	assert_string_equal(ce.msg, "a sample named \"one\" already exists");
+	char key[64];
+	cx_unique_key(cx, key, sizeof(key));
+	assert_string_equal(key, "samples.name");
+	return 0;
+}
+
+static void test_columns_roundtrip(void **state)
+{
+	(void)state;
+	char *path = temp_db();
+	struct store *st = NULL;
+	struct err e = {0};
+	assert_int_equal(store_open(path, &st, &e), 0);
+	struct cx *cx;
+	assert_int_equal(cx_enter(st, CX_WRITE, &cx, &e), 0);
+	int rc = sample_roundtrip(cx, &e);
+	if (rc < 0)
+		fail_msg("%s", e.msg);
+	assert_int_equal(cx_leave(cx, rc, &e), 0);
+	store_close(st);
+	remove_db(path);
+}
+
+/* A database as nubo made it at schema version 11, with a VM and its NIC. */
+static void test_old_sqlite_database_migrates(void **state)
+{
+	(void)state;
+	char *path = temp_db();
+	sqlite3 *db = NULL;
+	assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
+	for (int i = 0; i < store_migrations_count && store_migrations[i].version <= 11; i++)
+		assert_int_equal(sqlite3_exec(db, store_migrations[i].sql, NULL, NULL, NULL), SQLITE_OK);
+	assert_int_equal(sqlite3_exec(db,
+				      "PRAGMA user_version = 11;"
+				      "INSERT INTO networks (id, name, cidr, bridge, nat, created_at) "
+				      "  VALUES ('net-1', 'default', '10.9.0.0/24', 'nbx0', 1, 1);"
+				      "INSERT INTO vms (id, name, type, vcpus, memory_mib, image, image_id, ssh_user, power, "
+				      "  state, created_at, disk_size_bytes) VALUES ('vm-1', 'old1', 'small', 1, 512, 'tiny', "
+				      "  'img-1', 'root', 'running', 'running', 1700000000000, 10737418240);"
+				      "INSERT INTO nics (vm_id, idx, network_id, ip, mac) "
+				      "  VALUES ('vm-1', 0, 'net-1', '10.9.0.2', '52:54:00:00:00:01');",
+				      NULL, NULL, NULL),
+			 SQLITE_OK);
+	sqlite3_close(db);
+
+	struct store *st = NULL;
+	struct err e = {0};
+	if (store_open(path, &st, &e) < 0)
+		fail_msg("%s", e.msg);
+	struct vm vm;
+	assert_int_equal(store_vm_get(st, "old1", &vm, &e), 0);
+	assert_string_equal(vm.id, "vm-1");
+	assert_true(vm.created_at == INT64_C(1700000000000));
+	assert_true(vm.disk_size_bytes == UINT64_C(10737418240));
+	assert_int_equal(vm.n_nics, 1);
+	assert_string_equal(vm.nics[0].ip, "10.9.0.2");
+	assert_string_equal(vm.nics[0].network, "default");
+	vm_free_fields(&vm);
+	/* step 12's triggers work on it: the revision moves with a change */
+	struct vm_rev *revs = NULL;
+	int n = 0;
+	bool more = false;
+	assert_int_equal(store_vm_page_revs(st, NULL, 10, &revs, &n, &more, &e), 0);
+	assert_int_equal(n, 1);
+	int64_t rev = revs[0].rev;
+	free(revs);
+	assert_int_equal(store_vm_set_firewalls(st, "vm-1", NULL, 0, &e), 0);
+	struct vm_firewall fw = {.id = "fw-1"};
+	assert_int_equal(store_vm_set_firewalls(st, "vm-1", &fw, 1, &e), 0);
+	assert_int_equal(store_vm_page_revs(st, NULL, 10, &revs, &n, &more, &e), 0);
+	assert_true(revs[0].rev > rev);
+	free(revs);
+	store_close(st);
+	remove_db(path);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_pg_placeholders),
+		cmocka_unit_test(test_target_redact),
+		cmocka_unit_test(test_columns_roundtrip),
+		cmocka_unit_test(test_old_sqlite_database_migrates),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
