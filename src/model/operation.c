@@ -46,7 +46,7 @@ int op_state_parse(const char *s, enum op_state *out)
 }
 
 /* Milliseconds matter to people watching a 3-second boot: keep them. */
-static json_t *time_ms_json(int64_t ms)
+json_t *time_ms_json(int64_t ms)
 {
 	if (!ms)
 		return json_null();

@@ -33,6 +33,8 @@ void operation_free_fields(struct operation *op);
 const char *op_state_name(enum op_state s);
 int op_state_parse(const char *s, enum op_state *out);
 json_t *operation_to_json(const struct operation *op);
+/* A time in ms since the epoch as RFC 3339 with milliseconds ("…T12:00:00.123Z"); 0: null. */
+json_t *time_ms_json(int64_t ms);
 
 /* The revision: 16 hex digits that change whenever anything a client sees of
  * the operation changes (state, error, phases, progress, end), and only then.

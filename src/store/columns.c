@@ -81,10 +81,12 @@ int table_insert(struct cx *cx, const struct table *t, const void *obj, const ch
 	table_bind(q, t, obj, 1);
 	autofree char *what = xasprintf("a%s %s named \"%s\"", strchr("aeiouAEIOU", t->what[0]) ? "n" : "", t->what,
 					name);
-	return q_done(q, what, e);
+	if (q_done(q, what, e) < 0)
+		return -1;
+	return t->ev_kind ? ev_created(cx, t, obj, e) : 0;
 }
 
-int table_update(struct cx *cx, const struct table *t, const void *obj, struct err *e)
+static int update_row(struct cx *cx, const struct table *t, const void *obj, struct err *e)
 {
 	struct sbuf b = {0};
 	sbuf_addf(&b, "UPDATE %s SET ", t->name);
@@ -98,6 +100,52 @@ int table_update(struct cx *cx, const struct table *t, const void *obj, struct e
 	table_bind(q, t, obj, 1);
 	autofree char *what = xasprintf("updating %s", t->what);
 	return q_done(q, what, e);
+}
+
+int table_update(struct cx *cx, const struct table *t, const void *obj, struct err *e)
+{
+	if (!t->ev_kind)
+		return update_row(cx, t, obj, e);
+	autofree char *id = col_render(&t->cols[0], obj);
+	struct row before = {0}, after = {0};
+	/* read back rather than rendered from obj: what an event compares is what the store holds */
+	int rc = row_read(cx, t, id, &before, e) == 0 && update_row(cx, t, obj, e) == 0 &&
+			 row_read(cx, t, id, &after, e) == 0 && ev_row_changed(cx, &before, &after, e) == 0
+		 ? 0
+		 : -1;
+	row_free(&after);
+	row_free(&before);
+	return rc;
+}
+
+int table_delete(struct cx *cx, const struct table *t, const char *id, struct err *e)
+{
+	autofree char *sql = xasprintf("DELETE FROM %s WHERE %s = ?1", t->name, t->cols[0].name);
+	if (!t->ev_kind)
+		return cx_exec_id(cx, sql, id, e);
+	struct row before = {0};
+	int rc = row_read(cx, t, id, &before, e) == 0 && cx_exec_id(cx, sql, id, e) == 0 ? 0 : -1;
+	if (rc == 0 && before.found)
+		rc = ev_add(cx, t->ev_kind, id, row_get(&before, t->ev_name ? t->ev_name : "name"), "deleted", NULL, e);
+	row_free(&before);
+	return rc;
+}
+
+char *col_render(const struct col *c, const void *obj)
+{
+	const void *f = (const char *)obj + c->off;
+	switch (c->kind) {
+	case COL_TEXT: return xstrdup(f);
+	case COL_TEXT_NULL: return *(const char *)f ? xstrdup(f) : NULL;
+	case COL_STR: return *(char *const *)f ? xstrdup(*(char *const *)f) : NULL;
+	case COL_INT: return xasprintf("%d", *(const int *)f);
+	case COL_BOOL: return xasprintf("%d", *(const bool *)f ? 1 : 0);
+	case COL_U16: return xasprintf("%u", (unsigned)*(const uint16_t *)f);
+	case COL_I64: return xasprintf("%lld", (long long)*(const int64_t *)f);
+	case COL_U64: return xasprintf("%lld", (long long)*(const uint64_t *)f);
+	case COL_CUSTOM: return c->to_text(f);
+	}
+	return NULL;
 }
 
 void table_fill(struct q *q, void *out)

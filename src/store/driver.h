@@ -12,6 +12,8 @@
  *   a write tx        BEGIN IMMEDIATE, plus one     BEGIN + pg_advisory_xact_lock:
  *                     in-process writer at a time   one writer in the whole cluster
  *   change counter    PRAGMA data_version           a row bumped by every write tx
+ *   wake-up on a new  in-process hook               NOTIFY nubo_events in the tx, and
+ *   event                                           a LISTENing connection per nubod
  *   error after an    the tx goes on                the tx is aborted (so the store
  *   error in a tx                                   runs a write call in a tx under a savepoint)
  *   unique violation  SQLITE_CONSTRAINT_UNIQUE      SQLSTATE 23505
@@ -78,6 +80,15 @@ struct db_driver {
 	const char *(*message)(struct db_conn *c);
 	/* The key the last DB_UNIQUE violated, as "table.col, table.col". */
 	void (*unique_key)(struct db_conn *c, char *buf, size_t n);
+
+	/* Said in a write transaction that recorded events; NULL: nothing to say
+	 * (SQLite: one process, told in-process). */
+	const char *notify;
+	/* PostgreSQL only (NULL on SQLite): LISTEN on channel, then wait up to
+	 * timeout_ms for a notification: 1 one came (all pending are consumed),
+	 * 0 none, -1 the connection failed. */
+	int (*listen)(struct db_conn *c, const char *channel);
+	int (*wait_notify)(struct db_conn *c, int timeout_ms);
 
 	/* A number that changes with every committed write transaction, or -1. */
 	int64_t (*change_count)(struct db_conn *c);

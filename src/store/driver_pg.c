@@ -14,7 +14,9 @@
  */
 #include "store/driver.h"
 
+#include <errno.h>
 #include <libpq-fe.h>
+#include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -356,6 +358,43 @@ static int64_t pg_change_count(struct db_conn *c)
 	return n;
 }
 
+static int pg_listen(struct db_conn *c, const char *channel)
+{
+	char sql[96];
+	snprintf(sql, sizeof(sql), "LISTEN %s", channel);
+	return pg_exec(c, sql);
+}
+
+/* Waits on the connection's socket; what arrives is consumed, and any
+ * notification among it counts once. */
+static int pg_wait_notify(struct db_conn *c, int timeout_ms)
+{
+	int fd = PQsocket(c->pg);
+	if (fd < 0 || PQstatus(c->pg) != CONNECTION_OK) {
+		remember_conn(c);
+		return -1;
+	}
+	struct pollfd p = {.fd = fd, .events = POLLIN};
+	int r = poll(&p, 1, timeout_ms);
+	if (r < 0)
+		return errno == EINTR ? 0 : -1;
+	if (r > 0 && !PQconsumeInput(c->pg)) {
+		remember_conn(c);
+		return -1;
+	}
+	int got = 0;
+	PGnotify *n;
+	while ((n = PQnotifies(c->pg)) != NULL) {
+		got = 1;
+		PQfreemem(n);
+	}
+	if (PQstatus(c->pg) != CONNECTION_OK) {
+		remember_conn(c);
+		return -1;
+	}
+	return got;
+}
+
 /* A session lock: whichever nubod gets it first migrates, the others wait
  * here and then find nothing left to do. */
 static int pg_schema_lock(struct db_conn *c, bool lock)
@@ -411,6 +450,9 @@ const struct db_driver db_pg = {
 	.code = pg_code,
 	.message = pg_message,
 	.unique_key = pg_unique_key,
+	.notify = "NOTIFY nubo_events",
+	.listen = pg_listen,
+	.wait_notify = pg_wait_notify,
 	.change_count = pg_change_count,
 	.schema_lock = pg_schema_lock,
 	.schema_version = pg_schema_version,

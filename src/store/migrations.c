@@ -198,6 +198,20 @@ const struct migration store_migrations[] = {
 	     "  BEGIN UPDATE vms SET rev = rev + 1 WHERE id = NEW.vm_id; END;"
 	     "CREATE TRIGGER vm_firewalls_rev_del AFTER DELETE ON vm_firewalls"
 	     "  BEGIN UPDATE vms SET rev = rev + 1 WHERE id = OLD.vm_id; END;"},
+	/* The event log (store/events.c). Numbers are never used twice, even
+	 * once every row is pruned: AUTOINCREMENT on SQLite, an identity on
+	 * PostgreSQL. */
+	{13,
+	 "CREATE TABLE events ("
+	 "  seq BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY, at BIGINT NOT NULL, kind " T " NOT NULL,"
+	 "  resource_id " T " NOT NULL, name " T " NOT NULL, what " T " NOT NULL, detail " T ");"
+	 "CREATE INDEX events_at ON events (at);"
+	 "CREATE INDEX events_name ON events (name, seq);",
+	 "CREATE TABLE events ("
+	 "  seq INTEGER PRIMARY KEY AUTOINCREMENT, at BIGINT NOT NULL, kind TEXT NOT NULL,"
+	 "  resource_id TEXT NOT NULL, name TEXT NOT NULL, what TEXT NOT NULL, detail TEXT);"
+	 "CREATE INDEX events_at ON events (at);"
+	 "CREATE INDEX events_name ON events (name, seq);"},
 };
 
 const int store_migrations_count = sizeof(store_migrations) / sizeof(store_migrations[0]);

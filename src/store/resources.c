@@ -26,15 +26,18 @@ static const struct col op_cols[] = {
 	COL(struct operation, kind, COL_TEXT),
 	COL(struct operation, target, COL_TEXT),
 	COL(struct operation, target_name, COL_TEXT),
-	COL_FN("state", struct operation, state, op_state_text, op_state_from),
+	COL_FN("state", struct operation, state, op_state_text, op_state_from, EV_SHOW),
 	COL(struct operation, error, COL_STR),
-	COL_FN("phases", struct operation, phases, col_phases_text, col_phases_from),
+	COL_FN("phases", struct operation, phases, col_phases_text, col_phases_from, EV_PHASES),
 	COL(struct operation, created_at, COL_I64),
-	COL(struct operation, finished_at, COL_I64),
-	COL(struct operation, progress_done, COL_I64),
-	COL(struct operation, progress_total, COL_I64),
+	COL_EV(struct operation, finished_at, COL_I64, EV_QUIET),
+	COL_EV(struct operation, progress_done, COL_I64, EV_QUIET),   /* many a second while bytes flow */
+	COL_EV(struct operation, progress_total, COL_I64, EV_QUIET),
 };
-static const struct table op_table = {"operations", "operation", sizeof(struct operation), op_cols, N_COLS(op_cols)};
+/* An operation's events carry its target's name, so that following a VM by
+ * name shows its operations too. */
+static const struct table op_table = {"operations", "operation", sizeof(struct operation), op_cols, N_COLS(op_cols),
+				      "operation", "target_name", "kind"};
 
 int store_op_insert(struct store *st, const struct operation *op, struct err *e)
 {
@@ -69,22 +72,23 @@ static const struct col img_cols[] = {
 	COL(struct image, id, COL_TEXT),
 	COL(struct image, name, COL_TEXT),
 	COL(struct image, recipe, COL_TEXT),
-	COL(struct image, state, COL_TEXT),
+	COL_EV(struct image, state, COL_TEXT, EV_SHOW),
 	COL(struct image, boot, COL_TEXT),
 	COL_AS("\"user\"", struct image, user, COL_TEXT),   /* a reserved word on PostgreSQL */
 	COL(struct image, cmdline, COL_STR),
 	COL(struct image, os, COL_STR),
 	COL(struct image, error, COL_STR),
-	COL(struct image, size_bytes, COL_I64),
+	COL_EV(struct image, size_bytes, COL_I64, EV_QUIET),
 	COL(struct image, created_at, COL_I64),
-	COL(struct image, op_id, COL_TEXT_NULL),
-	COL(struct image, virtual_size_bytes, COL_I64),
+	COL_EV(struct image, op_id, COL_TEXT_NULL, EV_QUIET),
+	COL_EV(struct image, virtual_size_bytes, COL_I64, EV_QUIET),
 	COL(struct image, source, COL_STR),
 	COL(struct image, sha256, COL_TEXT_NULL),
 	COL(struct image, kernel_source, COL_STR),
 	COL(struct image, initrd_source, COL_STR),
 };
-static const struct table img_table = {"images", "image", sizeof(struct image), img_cols, N_COLS(img_cols)};
+static const struct table img_table = {"images", "image", sizeof(struct image), img_cols, N_COLS(img_cols), "image",
+				       NULL, NULL};
 
 int store_image_insert(struct store *st, const struct image *img, struct err *e)
 {
@@ -108,7 +112,7 @@ int store_image_list(struct store *st, struct image **out, int *n, struct err *e
 
 int store_image_delete(struct store *st, const char *id, struct err *e)
 {
-	RUN(st, CX_WRITE, e, cx_exec_id(cx, "DELETE FROM images WHERE id = ?1", id, e));
+	RUN(st, CX_WRITE, e, table_delete(cx, &img_table, id, e));
 }
 
 /* --- volumes ------------------------------------------------------------ */
@@ -117,17 +121,18 @@ static const struct col vol_cols[] = {
 	COL(struct volume, id, COL_TEXT),
 	COL(struct volume, name, COL_TEXT),
 	COL(struct volume, size_bytes, COL_U64),
-	COL(struct volume, state, COL_TEXT),
+	COL_EV(struct volume, state, COL_TEXT, EV_SHOW),
 	COL(struct volume, attach_to, COL_TEXT),
-	COL(struct volume, deleted, COL_BOOL),
-	COL(struct volume, attached_vm, COL_TEXT),
-	COL(struct volume, slot, COL_INT),
-	COL(struct volume, unplugging, COL_BOOL),
+	COL_EV(struct volume, deleted, COL_BOOL, EV_DELETING),
+	COL_EV(struct volume, attached_vm, COL_TEXT, EV_SHOW),
+	COL_EV(struct volume, slot, COL_INT, EV_QUIET),
+	COL_EV(struct volume, unplugging, COL_BOOL, EV_QUIET),
 	COL(struct volume, created_at, COL_I64),
-	COL(struct volume, op_id, COL_TEXT_NULL),
+	COL_EV(struct volume, op_id, COL_TEXT_NULL, EV_QUIET),
 	COL(struct volume, from_snapshot, COL_TEXT),
 };
-static const struct table vol_table = {"volumes", "volume", sizeof(struct volume), vol_cols, N_COLS(vol_cols)};
+static const struct table vol_table = {"volumes", "volume", sizeof(struct volume), vol_cols, N_COLS(vol_cols), "volume",
+				       NULL, NULL};
 
 int store_volume_insert(struct store *st, const struct volume *v, struct err *e)
 {
@@ -151,7 +156,7 @@ int store_volume_list(struct store *st, struct volume **out, int *n, struct err 
 
 int store_volume_delete(struct store *st, const char *id, struct err *e)
 {
-	RUN(st, CX_WRITE, e, cx_exec_id(cx, "DELETE FROM volumes WHERE id = ?1", id, e));
+	RUN(st, CX_WRITE, e, table_delete(cx, &vol_table, id, e));
 }
 
 /* --- snapshots ---------------------------------------------------------- */
@@ -163,14 +168,14 @@ static const struct col snap_cols[] = {
 	COL(struct snapshot, vm_name, COL_TEXT),
 	COL(struct snapshot, image_id, COL_TEXT),
 	COL(struct snapshot, parent, COL_TEXT),
-	COL(struct snapshot, state, COL_TEXT),
-	COL(struct snapshot, virtual_size, COL_U64),
+	COL_EV(struct snapshot, state, COL_TEXT, EV_SHOW),
+	COL_EV(struct snapshot, virtual_size, COL_U64, EV_QUIET),
 	COL(struct snapshot, created_at, COL_I64),
-	COL(struct snapshot, op_id, COL_TEXT_NULL),
+	COL_EV(struct snapshot, op_id, COL_TEXT_NULL, EV_QUIET),
 	COL(struct snapshot, volume_id, COL_TEXT),
 };
 static const struct table snap_table = {"snapshots", "snapshot", sizeof(struct snapshot), snap_cols,
-					 N_COLS(snap_cols)};
+					 N_COLS(snap_cols), "snapshot", NULL, NULL};
 
 int store_snapshot_insert(struct store *st, const struct snapshot *sn, struct err *e)
 {
@@ -194,7 +199,7 @@ int store_snapshot_list(struct store *st, struct snapshot **out, int *n, struct 
 
 int store_snapshot_delete(struct store *st, const char *id, struct err *e)
 {
-	RUN(st, CX_WRITE, e, cx_exec_id(cx, "DELETE FROM snapshots WHERE id = ?1", id, e));
+	RUN(st, CX_WRITE, e, table_delete(cx, &snap_table, id, e));
 }
 
 /* --- tokens ------------------------------------------------------------- */
@@ -202,11 +207,12 @@ int store_snapshot_delete(struct store *st, const char *id, struct err *e)
 static const struct col tok_cols[] = {
 	COL(struct token, id, COL_TEXT),
 	COL(struct token, name, COL_TEXT),
-	COL(struct token, hash, COL_TEXT),
+	COL_EV(struct token, hash, COL_TEXT, EV_QUIET),   /* never in an event */
 	COL(struct token, created_at, COL_I64),
-	COL(struct token, last_used_at, COL_I64),
+	COL_EV(struct token, last_used_at, COL_I64, EV_QUIET),
 };
-static const struct table tok_table = {"tokens", "token", sizeof(struct token), tok_cols, N_COLS(tok_cols)};
+static const struct table tok_table = {"tokens", "token", sizeof(struct token), tok_cols, N_COLS(tok_cols), "token",
+				       NULL, NULL};
 
 int store_token_insert(struct store *st, const struct token *t, struct err *e)
 {
@@ -225,7 +231,7 @@ int store_token_list(struct store *st, struct token **out, int *n, struct err *e
 
 int store_token_delete(struct store *st, const char *id, struct err *e)
 {
-	RUN(st, CX_WRITE, e, cx_exec_id(cx, "DELETE FROM tokens WHERE id = ?1", id, e));
+	RUN(st, CX_WRITE, e, table_delete(cx, &tok_table, id, e));
 }
 
 static int tok_touch(struct cx *cx, const char *id, int64_t when_ms, struct err *e)

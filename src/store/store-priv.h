@@ -23,6 +23,7 @@ struct cx {
 	bool tx;            /* an explicit transaction (store_tx_begin) is open */
 	bool wrote;         /* a write transaction is open (explicit or for one call) */
 	bool savepoint;     /* the current call runs under a savepoint */
+	bool evented;       /* the open write transaction recorded events (events.c) */
 	struct after_commit *after;   /* store_after_commit() calls waiting for the commit */
 	int n_after;
 };
@@ -46,6 +47,13 @@ struct store {
 	pthread_mutex_t watch_lock;
 	struct db_conn *watch;             /* store_change_count()'s own connection */
 	int64_t watch_failures;
+	/* Who hears that events were appended (store_set_event_hook), and the
+	 * thread that LISTENs for other nubods' on PostgreSQL (events.c). */
+	pthread_mutex_t hook_lock;
+	void (*hook)(void *arg);
+	void *hook_arg;
+	pthread_t listener;
+	bool listening, listener_quit;
 };
 
 /* How a call uses its connection. */
@@ -123,18 +131,31 @@ enum col_kind {
 	COL_CUSTOM,      /* to_text/from_text: enums, phases */
 };
 
+/* How a change of a column reads in the event log (events.c). By default
+ * a change is named: "updated: vcpus, memory_mib". */
+enum col_event {
+	EV_NAMED = 0,
+	EV_QUIET = 1,      /* bookkeeping (deadlines, pids, progress): no event of its own, not named */
+	EV_SHOW = 2,       /* short values worth reading: "state: pending→running" */
+	EV_PHASES = 4,     /* an operation's phases: "phase: boot" for each new one */
+	EV_DELETING = 8,   /* a "deleted" flag: "deleting" when it is set */
+};
+
 struct col {
 	const char *name;     /* as SQL spells it (quoted if a reserved word) */
 	enum col_kind kind;
 	size_t off, size;     /* of the field in the struct */
 	char *(*to_text)(const void *field);             /* COL_CUSTOM: malloc'd, or NULL */
 	void (*from_text)(const char *text, void *field); /* COL_CUSTOM; text may be NULL */
+	enum col_event ev;
 };
 
-#define COL(type, field, kind) {#field, kind, offsetof(type, field), sizeof(((type *)0)->field), NULL, NULL}
-#define COL_AS(name, type, field, kind) {name, kind, offsetof(type, field), sizeof(((type *)0)->field), NULL, NULL}
-#define COL_FN(name, type, field, to, from) \
-	{name, COL_CUSTOM, offsetof(type, field), sizeof(((type *)0)->field), to, from}
+#define COL(type, field, kind) {#field, kind, offsetof(type, field), sizeof(((type *)0)->field), NULL, NULL, EV_NAMED}
+#define COL_EV(type, field, kind, ev) {#field, kind, offsetof(type, field), sizeof(((type *)0)->field), NULL, NULL, ev}
+#define COL_AS(name, type, field, kind) \
+	{name, kind, offsetof(type, field), sizeof(((type *)0)->field), NULL, NULL, EV_NAMED}
+#define COL_FN(name, type, field, to, from, ev) \
+	{name, COL_CUSTOM, offsetof(type, field), sizeof(((type *)0)->field), to, from, ev}
 
 /* A table: its columns in the order of its struct's SELECT. The first
  * column is the key ("id") that updates and deletes go by. */
@@ -144,6 +165,11 @@ struct table {
 	size_t size;             /* of the struct */
 	const struct col *cols;
 	int n_cols;
+	/* The event log: the kind its rows' events have (NULL: none are
+	 * recorded by table_insert/update/delete), the column that names a
+	 * row in them (NULL: "name"), and one whose value says what was
+	 * created ("created (start)"), or NULL. */
+	const char *ev_kind, *ev_name, *ev_label;
 };
 
 /* COL_CUSTOM for a struct phases, kept as JSON text. */
@@ -162,6 +188,39 @@ void table_fill(struct q *q, void *out);
 int table_insert(struct cx *cx, const struct table *t, const void *obj, const char *name, struct err *e);
 /* UPDATE of every column by the first. */
 int table_update(struct cx *cx, const struct table *t, const void *obj, struct err *e);
+/* DELETE of the row whose first column is id (none: success). */
+int table_delete(struct cx *cx, const struct table *t, const char *id, struct err *e);
+/* A column's value as the store writes it, as text (malloc'd; NULL: SQL NULL). */
+char *col_render(const struct col *c, const void *obj);
+
+/* --- the event log (events.c) ---------------------------------------------------- */
+
+/* A row as text, one value per column of its table (NULL: SQL NULL); found
+ * false if there is no such row. */
+struct row {
+	const struct table *t;
+	char **v;
+	bool found;
+};
+/* Reads the row of t whose first column is id. */
+int row_read(struct cx *cx, const struct table *t, const char *id, struct row *r, struct err *e);
+void row_free(struct row *r);
+/* The value of column name in r, or NULL. */
+const char *row_get(const struct row *r, const char *name);
+
+/* Appends an event to cx's write transaction (and, on PostgreSQL, a NOTIFY
+ * that is sent when it commits). detail: a JSON object as text, or NULL. */
+int ev_add(struct cx *cx, const char *kind, const char *id, const char *name, const char *what, const char *detail,
+	   struct err *e);
+/* The event of a row's change from before to after (t->ev_kind), if any
+ * column that matters changed; an update that changed nothing records nothing. */
+int ev_row_changed(struct cx *cx, const struct row *before, const struct row *after, struct err *e);
+/* "created" (with t->ev_label's value: "created (start)") for obj, just inserted into t. */
+int ev_created(struct cx *cx, const struct table *t, const void *obj, struct err *e);
+/* After a write transaction that recorded events committed: tells the hook. */
+void ev_committed(struct store *st);
+/* Stops the listener thread (store_close). */
+void ev_listener_stop(struct store *st);
 /* The row whose name or id is ref (ERR_NOT_FOUND). */
 int table_get(struct cx *cx, const struct table *t, const char *ref, void *out, struct err *e);
 /* Every row, ordered by order (SQL). */

@@ -175,8 +175,12 @@ static int end_write(struct cx *cx, int rc, struct err *e)
 		st->drv->exec(cx->db, st->drv->rollback);
 	}
 	cx->wrote = false;
+	bool evented = cx->evented;
+	cx->evented = false;
 	if (st->drv->one_writer_in_process)
 		pthread_mutex_unlock(&st->write_lock);
+	if (rc == 0 && evented)
+		ev_committed(st);
 	return rc;
 }
 
@@ -282,6 +286,7 @@ int store_open(const char *target, struct store **out, struct err *e)
 	pthread_cond_init(&st->freed, NULL);
 	pthread_mutex_init(&st->write_lock, NULL);
 	pthread_mutex_init(&st->watch_lock, NULL);
+	pthread_mutex_init(&st->hook_lock, NULL);
 	struct cx *cx;
 	if (acquire(st, &cx, e) < 0) {
 		store_close(st);
@@ -304,10 +309,12 @@ void store_close(struct store *st)
 {
 	if (!st)
 		return;
+	ev_listener_stop(st);
 	for (int i = 0; i < st->n_pool; i++)
 		st->drv->close(st->pool[i].db);
 	if (st->watch)
 		st->drv->close(st->watch);
+	pthread_mutex_destroy(&st->hook_lock);
 	pthread_mutex_destroy(&st->watch_lock);
 	pthread_mutex_destroy(&st->write_lock);
 	pthread_cond_destroy(&st->freed);

@@ -15,6 +15,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "model/event.h"
 #include "model/firewall.h"
 #include "model/image.h"
 #include "model/network.h"
@@ -153,6 +154,34 @@ int store_token_list(struct store *st, struct token **out, int *n, struct err *e
 int store_token_delete(struct store *st, const char *id, struct err *e);
 /* Records that the token was used at when_ms; a token that is gone is success. */
 int store_token_touch(struct store *st, const char *id, int64_t when_ms, struct err *e);
+
+/* The event log: every change of a resource's spec or status is a row,
+ * written in the transaction of the change, numbered in commit order. */
+struct event_query {
+	int64_t after;      /* events with a higher number */
+	const char *kind;   /* NULL: every kind */
+	const char *name;   /* NULL: every name */
+	int limit;          /* at most this many */
+};
+/* The matching events, oldest first, and *last_seq: the number to ask
+ * after next time (past events that did not match, but never past one
+ * that was not read). Free *out with event_list_free. */
+int store_events_list(struct store *st, const struct event_query *q, struct event **out, int *n, int64_t *last_seq,
+		      struct err *e);
+/* The newest event's number (0: none). */
+int store_events_last_seq(struct store *st, int64_t *seq, struct err *e);
+/* Deletes events older than before_ms; *n (may be NULL) says how many. */
+int store_events_prune(struct store *st, int64_t before_ms, int *n, struct err *e);
+/* Deletes finished operations whose target no longer exists and that
+ * finished before finished_before_ms. */
+int store_ops_prune(struct store *st, int64_t finished_before_ms, int *n, struct err *e);
+/* Calls fn(arg) whenever events may have been appended: after this process
+ * commits a change, and on PostgreSQL when any nubod on the database does
+ * (LISTEN nubo_events, on a connection and thread of the store's own), and
+ * after that connection was lost and is back. A wake-up only: read the log
+ * on from the last number seen. fn must be quick and must not call the
+ * store; NULL removes it. */
+void store_set_event_hook(struct store *st, void (*fn)(void *arg), void *arg);
 
 /* Small settings that belong to this store (e.g. the host-object prefix). */
 int store_meta_get(struct store *st, const char *key, char **value, struct err *e); /* *value NULL if unset */

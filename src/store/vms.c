@@ -44,27 +44,28 @@ static const struct col vm_cols[] = {
 	COL(struct vm, ssh_key_file, COL_STR),
 	COL(struct vm, user_data, COL_STR),
 	COL(struct vm, ssh_user, COL_TEXT),
-	COL_FN("power", struct vm, power, power_text, power_from),
+	COL_FN("power", struct vm, power, power_text, power_from, EV_SHOW),
 	COL(struct vm, force_stop, COL_BOOL),
 	COL(struct vm, reboot, COL_BOOL),
-	COL_FN("state", struct vm, state, state_text, state_from),
+	COL_FN("state", struct vm, state, state_text, state_from, EV_SHOW),
 	COL(struct vm, reason, COL_STR),
-	COL(struct vm, pid, COL_INT),
-	COL(struct vm, accel, COL_TEXT_NULL),
+	COL_EV(struct vm, pid, COL_INT, EV_QUIET),
+	COL_EV(struct vm, accel, COL_TEXT_NULL, EV_QUIET),
 	COL(struct vm, created_at, COL_I64),
-	COL(struct vm, started_at, COL_I64),
-	COL(struct vm, state_since, COL_I64),
-	COL(struct vm, deadline, COL_I64),
-	COL_FN("boot_phases", struct vm, boot, col_phases_text, col_phases_from),
-	COL(struct vm, op_id, COL_TEXT_NULL),
+	COL_EV(struct vm, started_at, COL_I64, EV_QUIET),
+	COL_EV(struct vm, state_since, COL_I64, EV_QUIET),
+	COL_EV(struct vm, deadline, COL_I64, EV_QUIET),
+	COL_FN("boot_phases", struct vm, boot, col_phases_text, col_phases_from, EV_QUIET),
+	COL_EV(struct vm, op_id, COL_TEXT_NULL, EV_QUIET),
 	COL(struct vm, disk_size_bytes, COL_U64),
-	COL(struct vm, generation, COL_I64),
+	COL_EV(struct vm, generation, COL_I64, EV_QUIET),
 	COL(struct vm, ephemeral_bytes, COL_U64),
 	COL(struct vm, base_snapshot, COL_TEXT),
 	COL(struct vm, restore_from, COL_TEXT),
 	COL(struct vm, no_seed, COL_BOOL),
 };
-static const struct table vm_table = {"vms", "VM", sizeof(struct vm), vm_cols, sizeof(vm_cols) / sizeof(vm_cols[0])};
+static const struct table vm_table = {"vms", "VM", sizeof(struct vm), vm_cols, sizeof(vm_cols) / sizeof(vm_cols[0]),
+				      "vm", NULL, NULL};
 
 static int nics_insert(struct cx *cx, const struct vm *vm, struct err *e)
 {
@@ -89,8 +90,38 @@ static int nics_insert(struct cx *cx, const struct vm *vm, struct err *e)
 	return 0;
 }
 
-static int vm_firewalls_set(struct cx *cx, const char *vm_id, const struct vm_firewall *fws, int n, struct err *e)
+/* The names of the VM's firewalls in order, "a, b" (caller frees), and its name. */
+static int membership_text(struct cx *cx, const char *vm_id, char **out, char vm_name[NAME_MAX_LEN + 1],
+			   struct err *e)
 {
+	struct q *q = q_prep(cx,
+			     "SELECT COALESCE(f.name, v.firewall_id), COALESCE(m.name, '') FROM vm_firewalls v "
+			     "LEFT JOIN firewalls f ON f.id = v.firewall_id LEFT JOIN vms m ON m.id = v.vm_id "
+			     "WHERE v.vm_id = ?1 ORDER BY v.idx",
+			     e);
+	if (!q)
+		return -1;
+	q_text(q, 1, vm_id);
+	struct sbuf b = {0};
+	int rc;
+	while ((rc = q_step(q)) == DB_ROW) {
+		sbuf_addf(&b, "%s%s", b.len ? ", " : "", q_col(q, 0));
+		q_col_copy(q, 1, vm_name, NAME_MAX_LEN + 1);
+	}
+	rc = rc == DB_DONE ? 0 : cx_fail(cx, e, "reading firewall memberships");
+	q_free(q);
+	*out = sbuf_take(&b);
+	return rc;
+}
+
+/* record: a change of the memberships of a VM that exists (not its creation) is an event. */
+static int vm_firewalls_set(struct cx *cx, const char *vm_id, const struct vm_firewall *fws, int n, bool record,
+			    struct err *e)
+{
+	autofree char *before = NULL, *after = NULL;
+	char name[NAME_MAX_LEN + 1] = "";
+	if (record && membership_text(cx, vm_id, &before, name, e) < 0)
+		return -1;
 	if (cx_exec_id(cx, "DELETE FROM vm_firewalls WHERE vm_id = ?1", vm_id, e) < 0)
 		return -1;
 	for (int i = 0; i < n; i++) {
@@ -103,14 +134,23 @@ static int vm_firewalls_set(struct cx *cx, const char *vm_id, const struct vm_fi
 		if (q_done(q, "firewall membership", e) < 0)
 			return -1;
 	}
-	return 0;
+	if (!record)
+		return 0;
+	if (membership_text(cx, vm_id, &after, name, e) < 0)
+		return -1;
+	if (strcmp(before, after) == 0)
+		return 0;
+	struct sbuf what = {0};
+	event_text_change(&what, "firewalls", before, after);
+	autofree char *text = sbuf_take(&what);
+	return ev_add(cx, "vm", vm_id, name, text, NULL, e);
 }
 
 static int vm_insert(struct cx *cx, const struct vm *vm, struct err *e)
 {
 	if (table_insert(cx, &vm_table, vm, vm->name, e) < 0 || nics_insert(cx, vm, e) < 0)
 		return -1;
-	return vm_firewalls_set(cx, vm->id, vm->firewalls, vm->n_firewalls, e);
+	return vm_firewalls_set(cx, vm->id, vm->firewalls, vm->n_firewalls, false, e);
 }
 
 int store_vm_insert(struct store *st, const struct vm *vm, struct err *e)
@@ -370,12 +410,15 @@ int store_vm_get_many(struct store *st, const char *const *ids, int n_ids, struc
 	RUN(st, CX_READ, e, get_many(cx, ids, n_ids, out, n, e));
 }
 
+/* Partial updates (the status, a generation-checked spec) read the row
+ * before and after, so that their event says what changed as a whole
+ * update's does. */
 int store_vm_update(struct store *st, const struct vm *vm, struct err *e)
 {
 	RUN(st, CX_WRITE, e, table_update(cx, &vm_table, vm, e));
 }
 
-static int save_status(struct cx *cx, const struct vm *vm, bool *spec_saved, struct err *e)
+static int save_status_rows(struct cx *cx, const struct vm *vm, bool *spec_saved, struct err *e)
 {
 	struct q *q = q_prep(cx,
 			     "UPDATE vms SET state = ?2, reason = ?3, pid = ?4, accel = ?5, started_at = ?6, "
@@ -418,6 +461,18 @@ static int save_status(struct cx *cx, const struct vm *vm, bool *spec_saved, str
 	return 0;
 }
 
+static int save_status(struct cx *cx, const struct vm *vm, bool *spec_saved, struct err *e)
+{
+	struct row before = {0}, after = {0};
+	int rc = -1;
+	if (row_read(cx, &vm_table, vm->id, &before, e) == 0 && save_status_rows(cx, vm, spec_saved, e) == 0 &&
+	    row_read(cx, &vm_table, vm->id, &after, e) == 0 && ev_row_changed(cx, &before, &after, e) == 0)
+		rc = 0;
+	row_free(&after);
+	row_free(&before);
+	return rc;
+}
+
 int store_vm_save_status(struct store *st, const struct vm *vm, bool *spec_saved, struct err *e)
 {
 	RUN(st, CX_WRITE, e, save_status(cx, vm, spec_saved, e));
@@ -426,13 +481,14 @@ int store_vm_save_status(struct store *st, const struct vm *vm, bool *spec_saved
 static int vm_delete(struct cx *cx, const char *id, struct err *e)
 {
 	static const char *const sql[] = {
-		"DELETE FROM nics WHERE vm_id = ?1", "DELETE FROM vm_firewalls WHERE vm_id = ?1",
-		"DELETE FROM forwards WHERE vm_id = ?1", "DELETE FROM vms WHERE id = ?1",
+		"DELETE FROM nics WHERE vm_id = ?1",
+		"DELETE FROM vm_firewalls WHERE vm_id = ?1",
+		"DELETE FROM forwards WHERE vm_id = ?1",
 	};
 	for (size_t i = 0; i < sizeof(sql) / sizeof(sql[0]); i++)
 		if (cx_exec_id(cx, sql[i], id, e) < 0)
 			return -1;
-	return 0;
+	return table_delete(cx, &vm_table, id, e);   /* its "deleted" stands for its NICs and forwards too */
 }
 
 int store_vm_delete(struct store *st, const char *id, struct err *e)
@@ -443,7 +499,7 @@ int store_vm_delete(struct store *st, const char *id, struct err *e)
 int store_vm_set_firewalls(struct store *st, const char *vm_id, const struct vm_firewall *fws, int n,
 			   struct err *e)
 {
-	RUN(st, CX_WRITE, e, vm_firewalls_set(cx, vm_id, fws, n, e));
+	RUN(st, CX_WRITE, e, vm_firewalls_set(cx, vm_id, fws, n, true, e));
 }
 
 static int vm_usage(struct cx *cx, const char *exclude_id, int *vcpus, int *memory_mib, struct err *e)

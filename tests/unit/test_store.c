@@ -96,12 +96,12 @@ static const struct col sample_cols[] = {
 	COL(struct sample, n, COL_INT),
 	COL(struct sample, flag, COL_BOOL),
 	COL(struct sample, port, COL_U16),
-	COL(struct sample, when_ms, COL_I64),
+	COL_EV(struct sample, when_ms, COL_I64, EV_QUIET),
 	COL(struct sample, bytes, COL_U64),
-	COL_FN("color", struct sample, color, color_text, color_from),
+	COL_FN("color", struct sample, color, color_text, color_from, EV_SHOW),
 };
 static const struct table sample_table = {"samples", "sample", sizeof(struct sample), sample_cols,
-					   sizeof(sample_cols) / sizeof(sample_cols[0])};
+					   sizeof(sample_cols) / sizeof(sample_cols[0]), "sample", NULL, NULL};
 
 static char *temp_db(void)
 {
