@@ -19,6 +19,7 @@ void config_init_default(struct config *c)
 	c->metadata_port = METADATA_PORT_DEFAULT;
 	snprintf(c->qemu_user, sizeof(c->qemu_user), "nubo-qemu");
 	snprintf(c->qboot, sizeof(c->qboot), "%s", CONFIG_QBOOT_DEFAULT);
+	c->events_retention_days = 7;
 	catalog_init_default(&c->types);
 }
 
@@ -137,6 +138,9 @@ int config_load(struct config *c, const char *path, struct err *e)
 			rc = user_name(v, path, c->qemu_user, sizeof(c->qemu_user), e);
 		} else if (strcmp(key, "qboot") == 0) {
 			rc = file_path(v, path, key, c->qboot, sizeof(c->qboot), e);
+		} else if (strcmp(key, "events_retention_days") == 0) {
+			rc = number(v, path, key, 1, 3650, &d, e);
+			c->events_retention_days = (int)d;
 		} else if (strcmp(key, "database") == 0) {
 			rc = database(v, path, c->database, sizeof(c->database), e);
 		} else if (strcmp(key, "types") == 0)
@@ -144,7 +148,8 @@ int config_load(struct config *c, const char *path, struct err *e)
 		else
 			rc = err_set(e, ERR_INVALID,
 				     "%s: unknown setting \"%s\"; known: cpu_overcommit, memory_overcommit, "
-				     "reserved_memory_mib, stop_timeout_s, ssh_wait_s, metadata_port, qemu_user, qboot, database, types",
+				     "reserved_memory_mib, stop_timeout_s, ssh_wait_s, metadata_port, qemu_user, qboot, database, "
+				     "events_retention_days, types",
 				     path, key);
 		if (rc < 0)
 			break;

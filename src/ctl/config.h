@@ -6,7 +6,7 @@
  *   {"cpu_overcommit": 4.0, "memory_overcommit": 1.0, "reserved_memory_mib": 1024,
  *    "stop_timeout_s": 30, "ssh_wait_s": 300, "metadata_port": 8775,
  *    "qemu_user": "nubo-qemu", "qboot": "/usr/share/qemu/qboot.rom",
- *    "database": "postgres://nubo@db.example/nubo",
+ *    "database": "postgres://nubo@db.example/nubo", "events_retention_days": 7,
  *    "types": [{"name": "xlarge", "vcpus": 8, "memory_mib": 16384, "price_per_hour": 0.27}]}
  */
 #pragma once
@@ -33,6 +33,8 @@ struct config {
 	/* The store: "" for SQLite at STATE/nubo.db, or a postgres:// connection
 	 * string (nubod --database overrides it). */
 	char database[1024];
+	/* Events older than this are pruned (ctl/events.c). */
+	int events_retention_days;
 	struct type_catalog types;
 };
 

@@ -46,6 +46,11 @@ struct ctl {
 	uint64_t rules_gen, rules_applied;
 	pthread_cond_t rules_cv;   /* signalled when a generation was tried (under mu) */
 	uint64_t rules_tried;
+	/* The same by the event log, which also hears other nubods' changes:
+	 * the newest event the ruleset depends on (events.c), and the newest
+	 * event at the last apply (under mu). */
+	int64_t rules_seq, rules_applied_seq;
+	struct ctl_events *events;   /* the event follower (events.c) */
 	struct ctl_metadata *md;   /* the metadata service's listeners and tokens (metadata.c) */
 	struct vm_cache vm_cache;   /* reconciler thread only */
 	/* watches booting VMs' SSH on its own thread (instances.c); NULL until ctl_start */
@@ -113,6 +118,15 @@ int network_rules_apply(struct ctl *c, struct err *e);
 /* Applies it if a change is not applied yet (a failure is logged and tried
  * again at the next tick). Returns false: nothing to hurry for. */
 bool rules_sync(struct ctl *c);
+
+/* events.c */
+/* Starts following the event log (and pruning it); at ctl_start. */
+int events_start(struct ctl *c, struct err *e);
+void events_free(struct ctl *c);
+/* Whether events of this kind can change the nftables ruleset. */
+bool events_kind_shapes_rules(const char *kind);
+/* Tells the operation listener (ctl_set_op_listener) that key changed. */
+void ctl_tell_op_listener(struct ctl *c, const char *key);
 
 /* metadata.c: the metadata service's glue */
 struct ctl_metadata;

@@ -103,6 +103,7 @@ static const struct reconciler reconcilers[] = {
 	{"snapshots", NULL, NULL, snapshots_reconcile, NULL},
 	{"networks", networks_init, NULL, networks_reconcile, NULL},
 	{"firewalls", firewalls_init, NULL, NULL, NULL},
+	{"events", NULL, NULL, NULL, events_free},   /* its thread starts in ctl_start, and stops first */
 };
 #define N_RECONCILERS (sizeof(reconcilers) / sizeof(reconcilers[0]))
 
@@ -196,7 +197,7 @@ static void *loop(void *arg)
 
 int ctl_start(struct ctl *c, struct err *e)
 {
-	if (instances_start(c, e) < 0)
+	if (instances_start(c, e) < 0 || events_start(c, e) < 0)
 		return -1;
 	if (pthread_create(&c->thread, NULL, loop, c) != 0)
 		return err_set(e, ERR_INTERNAL, "cannot start the reconciler thread");
@@ -325,13 +326,17 @@ void ctl_set_op_listener(struct ctl *c, void (*fn)(void *arg, const char *op_id)
 	pthread_mutex_unlock(&c->op_listener_mu);
 }
 
-static void tell_op_listener(void *arg, const char *op_id)
+void ctl_tell_op_listener(struct ctl *c, const char *key)
 {
-	struct ctl *c = arg;
 	pthread_mutex_lock(&c->op_listener_mu);
 	if (c->op_listener)
-		c->op_listener(c->op_listener_arg, op_id);
+		c->op_listener(c->op_listener_arg, key);
 	pthread_mutex_unlock(&c->op_listener_mu);
+}
+
+static void tell_op_listener(void *arg, const char *op_id)
+{
+	ctl_tell_op_listener(arg, op_id);
 }
 
 /* After every store_op_update of an operation, so that clients waiting on

@@ -39,10 +39,15 @@ void ctl_kick(struct ctl *c);
  * bridges, the nftables table) and the state directory's contents. */
 int ctl_destroy_all(struct ctl *c, struct err *e);
 
+/* The key ctl's listener is told when events were appended to the log. */
+#define CTL_EVENTS_KEY "events"
+
 /* Calls fn(arg, op_id) after each change this nubod stores to an operation
- * (a phase, progress, its end), on the thread that made it; fn must be quick
- * and must not call into ctl. One listener at a time; fn NULL removes it,
- * and returns once no call to the old one is running. */
+ * (a phase, progress, its end), on the thread that made it, and again when
+ * the event log shows that any nubod changed it; fn(arg, CTL_EVENTS_KEY)
+ * when events were appended. fn must be quick and must not call into ctl.
+ * One listener at a time; fn NULL removes it, and returns once no call to
+ * the old one is running. */
 void ctl_set_op_listener(struct ctl *c, void (*fn)(void *arg, const char *op_id), void *arg);
 
 struct store *ctl_store(struct ctl *c);

@@ -229,6 +229,11 @@ int network_rules_apply(struct ctl *c, struct err *e)
 	pthread_mutex_lock(&c->mu);
 	uint64_t gen = c->rules_gen;
 	pthread_mutex_unlock(&c->mu);
+	/* Read before the rules: every event up to head is in what load reads,
+	 * so the follower's later word of it needs no second apply. */
+	int64_t head = -1;
+	if (store_events_last_seq(c->st, &head, NULL) < 0)
+		head = -1;
 	struct ruleset_data d = {0};
 	int rc = load(c, &d, e);
 	if (rc == 0) {
@@ -247,6 +252,8 @@ int network_rules_apply(struct ctl *c, struct err *e)
 	pthread_mutex_lock(&c->mu);
 	if (rc == 0)
 		c->rules_applied = gen;
+	if (rc == 0 && head > c->rules_applied_seq)
+		c->rules_applied_seq = head;
 	if (c->rules_tried < gen)
 		c->rules_tried = gen;
 	pthread_cond_broadcast(&c->rules_cv);
@@ -258,10 +265,13 @@ bool rules_sync(struct ctl *c)
 {
 	pthread_mutex_lock(&c->mu);
 	uint64_t gen = c->rules_gen;
-	bool stale = c->rules_applied != gen;
+	bool stale = c->rules_applied != gen || c->rules_seq > c->rules_applied_seq;
+	bool heard = c->rules_applied == gen;   /* only through the log: another nubod's change */
 	pthread_mutex_unlock(&c->mu);
 	if (!stale)
 		return false;
+	if (heard)
+		log_debug("firewall: the event log shows a change the rules depend on");
 	struct err e = {0};
 	if (network_rules_apply(c, &e) < 0)
 		log_error("firewall: the previous rules stay in force (tried again in %d ms): %s", TICK_MS, e.msg);
