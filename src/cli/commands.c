@@ -31,7 +31,7 @@ static const struct arg_flag no_flags[] = {{NULL, 0, 0, NULL, NULL}};
 
 static const struct cli_noun *const nouns[] = {
 	&vm_noun, &image_noun, &volume_noun, &snapshot_noun, &network_noun, &firewall_noun, &type_noun, &host_noun,
-	&operation_noun, &token_noun, NULL,
+	&operation_noun, &token_noun, &events_noun, NULL,
 };
 
 static const struct cli_noun *find_noun(const char *name)
@@ -52,6 +52,12 @@ static const struct cli_verb *find_verb(const struct cli_noun *n, const char *na
 	return NULL;
 }
 
+/* "vm create", or "events" for a direct noun. Caller frees. */
+static char *command_name(const struct cli_noun *n, const struct cli_verb *v)
+{
+	return n->direct ? xstrdup(n->name) : xasprintf("%s %s", n->name, v->name);
+}
+
 char *commands_help(void)
 {
 	struct sbuf b = {0};
@@ -61,13 +67,13 @@ char *commands_help(void)
 	size_t width = 0;
 	for (size_t i = 0; nouns[i]; i++)
 		for (const struct cli_verb *v = nouns[i]->verbs; v->name; v++) {
-			size_t w = strlen(nouns[i]->name) + 1 + strlen(v->name);
+			size_t w = strlen(nouns[i]->name) + (nouns[i]->direct ? 0 : 1 + strlen(v->name));
 			if (w > width)
 				width = w;
 		}
 	for (size_t i = 0; nouns[i]; i++) {
 		for (const struct cli_verb *v = nouns[i]->verbs; v->name; v++) {
-			autofree char *cmd = xasprintf("%s %s", nouns[i]->name, v->name);
+			autofree char *cmd = command_name(nouns[i], v);
 			sbuf_addf(&b, "  %-*s   %s\n", (int)width, cmd, v->summary);
 		}
 	}
@@ -96,8 +102,8 @@ static char *noun_help(const struct cli_noun *n)
 static char *verb_help(const struct cli_noun *n, const struct cli_verb *v)
 {
 	struct sbuf b = {0};
-	sbuf_addf(&b, "Usage: nubo %s %s%s%s\n\n%s.\n", n->name, v->name, v->usage[0] ? " " : "",
-		  v->usage, v->summary);
+	autofree char *cmd = command_name(n, v);
+	sbuf_addf(&b, "Usage: nubo %s%s%s\n\n%s.\n", cmd, v->usage[0] ? " " : "", v->usage, v->summary);
 	if (v->details)
 		sbuf_addf(&b, "\n%s", v->details);
 	const struct arg_flag *const tables[] = {v->flags ? v->flags : no_flags, NULL};
@@ -111,9 +117,10 @@ static int usage_error(struct cli_ctx *ctx, const struct cli_noun *n, const stru
 		       const char *msg)
 {
 	fprintf(ctx->err, "nubo: %s\n", msg);
-	if (n && v)
-		fprintf(ctx->err, "Usage: nubo %s %s %s\nRun 'nubo %s %s --help' for details.\n", n->name,
-			v->name, v->usage, n->name, v->name);
+	if (n && v) {
+		autofree char *cmd = command_name(n, v);
+		fprintf(ctx->err, "Usage: nubo %s %s\nRun 'nubo %s --help' for details.\n", cmd, v->usage, cmd);
+	}
 	else if (n)
 		fprintf(ctx->err, "Run 'nubo %s --help' for its verbs.\n", n->name);
 	else
@@ -245,6 +252,14 @@ static int dispatch(struct cli_ctx *ctx, const struct args *g, int argc, char **
 	if (!n) {
 		autofree char *msg = xasprintf("unknown command '%s'", argv[0]);
 		return usage_error(ctx, NULL, NULL, msg);
+	}
+	if (n->direct) {
+		if (help) {
+			autofree char *h = verb_help(n, n->verbs);
+			fputs(h, ctx->out);
+			return CLI_EXIT_OK;
+		}
+		return run_verb(ctx, n, n->verbs, g, argc - 1, argv + 1);
 	}
 	if (argc == 1 || strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0) {
 		autofree char *h = noun_help(n);

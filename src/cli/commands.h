@@ -29,6 +29,9 @@ struct cli_noun {
 	const char *name;
 	const char *summary;
 	const struct cli_verb *verbs;
+	/* A command of one word (`nubo events --follow`): its one verb runs
+	 * without a verb word, and the verb's name ("") is not shown. */
+	bool direct;
 };
 
 /* The nouns, each defined in its own file. */
@@ -48,6 +51,10 @@ int vm_expose(struct cli_ctx *ctx, const struct args *a);
 int vm_unexpose(struct cli_ctx *ctx, const struct args *a);
 int vm_ports(struct cli_ctx *ctx, const struct args *a);
 extern const struct cli_noun token_noun;
+extern const struct cli_noun events_noun;
+
+/* One event of GET /v1/events as `nubo events` prints it: "SEQ TIME KIND NAME: WHAT". Caller frees. */
+char *events_line(const json_t *ev);
 
 /* Flags every verb understands: --socket, --url, --token, --cacert. */
 extern const struct arg_flag commands_global_flags[];

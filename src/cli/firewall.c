@@ -206,7 +206,7 @@ static const struct cli_verb firewall_verbs[] = {
 };
 
 const struct cli_noun firewall_noun = {"firewall", "Firewalls (security groups): what may reach VMs.",
-				       firewall_verbs};
+				       firewall_verbs, false};
 
 /* --- VM verbs ---------------------------------------------------------------- */
 

@@ -39,4 +39,4 @@ static const struct cli_verb host_verbs[] = {
 	{NULL, NULL, NULL, NULL, NULL, 0, 0, false, NULL},
 };
 
-const struct cli_noun host_noun = {"host", "The machine nubod runs VMs on.", host_verbs};
+const struct cli_noun host_noun = {"host", "The machine nubod runs VMs on.", host_verbs, false};

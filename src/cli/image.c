@@ -225,4 +225,4 @@ static const struct cli_verb image_verbs[] = {
 	{NULL, NULL, NULL, NULL, NULL, 0, 0, false, NULL},
 };
 
-const struct cli_noun image_noun = {"image", "Disk images that VMs boot from.", image_verbs};
+const struct cli_noun image_noun = {"image", "Disk images that VMs boot from.", image_verbs, false};

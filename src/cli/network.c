@@ -106,4 +106,4 @@ static const struct cli_verb network_verbs[] = {
 	{NULL, NULL, NULL, NULL, NULL, 0, 0, false, NULL},
 };
 
-const struct cli_noun network_noun = {"network", "Private networks for VMs.", network_verbs};
+const struct cli_noun network_noun = {"network", "Private networks for VMs.", network_verbs, false};

@@ -69,4 +69,4 @@ static const struct cli_verb op_verbs[] = {
 };
 
 const struct cli_noun operation_noun = {
-	"operation", "Long actions (create, start, stop, reboot, delete, image build); 'op' for short.", op_verbs};
+	"operation", "Long actions (create, start, stop, reboot, delete, image build); 'op' for short.", op_verbs, false};

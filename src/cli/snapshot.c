@@ -100,4 +100,4 @@ static const struct cli_verb snapshot_verbs[] = {
 	{NULL, NULL, NULL, NULL, NULL, 0, 0, false, NULL},
 };
 
-const struct cli_noun snapshot_noun = {"snapshot", "Point-in-time copies of VMs' disks.", snapshot_verbs};
+const struct cli_noun snapshot_noun = {"snapshot", "Point-in-time copies of VMs' disks.", snapshot_verbs, false};

@@ -123,4 +123,4 @@ static const struct cli_verb token_verbs[] = {
 	{NULL, NULL, NULL, NULL, NULL, 0, 0, false, NULL},
 };
 
-const struct cli_noun token_noun = {"token", "API tokens for reaching nubod over HTTPS.", token_verbs};
+const struct cli_noun token_noun = {"token", "API tokens for reaching nubod over HTTPS.", token_verbs, false};

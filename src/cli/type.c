@@ -42,4 +42,4 @@ static const struct cli_verb type_verbs[] = {
 	{NULL, NULL, NULL, NULL, NULL, 0, 0, false, NULL},
 };
 
-const struct cli_noun type_noun = {"type", "Machine types (sizes) a VM can have.", type_verbs};
+const struct cli_noun type_noun = {"type", "Machine types (sizes) a VM can have.", type_verbs, false};

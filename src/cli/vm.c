@@ -553,4 +553,4 @@ static const struct cli_verb vm_verbs[] = {
 	{NULL, NULL, NULL, NULL, NULL, 0, 0, false, NULL},
 };
 
-const struct cli_noun vm_noun = {"vm", "Virtual machines.", vm_verbs};
+const struct cli_noun vm_noun = {"vm", "Virtual machines.", vm_verbs, false};

@@ -123,4 +123,4 @@ static const struct cli_verb volume_verbs[] = {
 	{NULL, NULL, NULL, NULL, NULL, 0, 0, false, NULL},
 };
 
-const struct cli_noun volume_noun = {"volume", "Persistent disks that outlive VMs.", volume_verbs};
+const struct cli_noun volume_noun = {"volume", "Persistent disks that outlive VMs.", volume_verbs, false};
