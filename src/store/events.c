@@ -334,8 +334,10 @@ static void *listener_main(void *arg)
 			tell_hook(st);   /* whatever was sent while nobody listened is read now */
 		}
 		int r = d->wait_notify(c, LISTEN_POLL_MS);
-		if (r > 0)
+		if (r > 0) {
+			log_debug("store: woken by NOTIFY " LISTEN_CHANNEL);
 			tell_hook(st);
+		}
 		if (r < 0) {
 			log_warn("store: lost the connection that listens for other nubods' changes: %s", d->message(c));
 			d->close(c);

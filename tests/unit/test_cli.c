@@ -466,6 +466,32 @@ static void test_help_lists_every_verb(void **state)
 	free(help);
 }
 
+static void test_events_line(void **state)
+{
+	(void)state;
+	json_t *ev = json_pack("{s:I, s:s, s:s, s:s, s:s}", "seq", (json_int_t)42, "at", "2026-01-02T03:04:05.678Z", "kind",
+			       "vm", "name", "web1", "what", "state: pending→running");
+	char *s = events_line(ev);
+	assert_string_equal(s, "    42  2026-01-02T03:04:05.678Z  vm        web1: state: pending→running");
+	free(s);
+	json_object_set_new(ev, "name", json_string(""));
+	json_object_del(ev, "what");
+	s = events_line(ev);
+	assert_string_equal(s, "    42  2026-01-02T03:04:05.678Z  vm        -");
+	free(s);
+	json_decref(ev);
+	/* `nubo events` is a command of one word: listed so, and its help says so */
+	char *help = commands_help();
+	assert_non_null(strstr(help, "\n  events "));
+	free(help);
+	char buf[4096] = "";
+	FILE *out = fmemopen(buf, sizeof(buf) - 1, "w");
+	char *argv[] = {"nubo", "events", "--help", NULL};
+	assert_int_equal(cli_run(3, argv, out, stderr), 0);
+	fclose(out);
+	assert_true(strncmp(buf, "Usage: nubo events [--follow] [--kind K]", 40) == 0);
+}
+
 static void test_progress_note(void **state)
 {
 	(void)state;
@@ -505,6 +531,7 @@ int main(void)
 		cmocka_unit_test(test_client_errors),
 		cmocka_unit_test(test_help_lists_every_verb),
 		cmocka_unit_test(test_progress_note),
+		cmocka_unit_test(test_events_line),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

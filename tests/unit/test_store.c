@@ -251,6 +251,84 @@ static void test_old_sqlite_database_migrates(void **state)
 	remove_db(path);
 }
 
+/* The events table functions recorded, "what|name|detail" per row, oldest first; caller frees. */
+static char *events_text(struct store *st)
+{
+	struct event_query q = {.after = 0, .limit = 100};
+	struct event *evs = NULL;
+	int n = 0;
+	int64_t last = 0;
+	struct err e = {0};
+	if (store_events_list(st, &q, &evs, &n, &last, &e) < 0)
+		fail_msg("%s", e.msg);
+	struct sbuf b = {0};
+	for (int i = 0; i < n; i++)
+		if (strcmp(evs[i].kind, "sample") == 0)
+			sbuf_addf(&b, "%s|%s|%s\n", evs[i].what, evs[i].name, evs[i].detail ? evs[i].detail : "-");
+	event_list_free(evs, n);
+	return sbuf_take(&b);
+}
+
+static int sample_changes(struct cx *cx, struct sample *a, struct err *e)
+{
+	if (cx_exec(cx, "CREATE TABLE samples (id TEXT PRIMARY KEY, name TEXT UNIQUE, opt TEXT, note TEXT, n INTEGER,"
+			" flag INTEGER, port INTEGER, when_ms BIGINT, bytes BIGINT, color TEXT)", e) < 0)
+		return -1;
+	if (table_insert(cx, &sample_table, a, a->name, e) < 0)
+		return -1;
+	if (table_update(cx, &sample_table, a, e) < 0)   /* the same row again: no event */
+		return -1;
+	a->when_ms += 1000;                                /* a quiet column only: no event */
+	if (table_update(cx, &sample_table, a, e) < 0)
+		return -1;
+	a->color = 1;                                      /* shown with its values */
+	if (table_update(cx, &sample_table, a, e) < 0)
+		return -1;
+	a->n = 8;                                          /* named */
+	a->note = "x";
+	a->when_ms += 1000;
+	if (table_update(cx, &sample_table, a, e) < 0)
+		return -1;
+	if (table_delete(cx, &sample_table, "s-9", e) < 0)   /* no such row: no event */
+		return -1;
+	return table_delete(cx, &sample_table, a->id, e);
+}
+
+static void test_table_events(void **state)
+{
+	(void)state;
+	char *path = temp_db();
+	struct store *st = NULL;
+	struct err e = {0};
+	assert_int_equal(store_open(path, &st, &e), 0);
+	struct cx *cx;
+	assert_int_equal(cx_enter(st, CX_WRITE, &cx, &e), 0);
+	struct sample a = {.id = "s-1", .name = "one", .n = 7, .color = 0};
+	int rc = sample_changes(cx, &a, &e);
+	if (rc < 0)
+		fail_msg("%s", e.msg);
+	assert_int_equal(cx_leave(cx, rc, &e), 0);
+	char *got = events_text(st);
+	assert_string_equal(got, "created|one|-\n"
+				 "color: red→green|one|{\"changed\":[\"color\"]}\n"
+				 "updated: note, n|one|{\"changed\":[\"note\",\"n\"]}\n"
+				 "deleted|one|-\n");
+	free(got);
+	/* a transaction rolled back leaves no event behind */
+	assert_int_equal(cx_enter(st, CX_WRITE, &cx, &e), 0);
+	struct sample b = {.id = "s-2", .name = "two"};
+	assert_int_equal(table_insert(cx, &sample_table, &b, b.name, &e), 0);
+	assert_int_equal(cx_leave(cx, -1, &e), -1);
+	got = events_text(st);
+	assert_null(strstr(got, "two"));
+	free(got);
+	int64_t seq = 0;
+	assert_int_equal(store_events_last_seq(st, &seq, &e), 0);
+	assert_true(seq >= 4);
+	store_close(st);
+	remove_db(path);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -258,6 +336,7 @@ int main(void)
 		cmocka_unit_test(test_target_redact),
 		cmocka_unit_test(test_columns_roundtrip),
 		cmocka_unit_test(test_old_sqlite_database_migrates),
+		cmocka_unit_test(test_table_events),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
