@@ -234,12 +234,14 @@ static void test_config(void **state)
 	assert_true(c.cpu_overcommit == 4.0);
 	assert_string_equal(c.qemu_user, "nubo-qemu");
 	assert_string_equal(c.qboot, "/usr/share/qemu/qboot.rom");
-	char *p = write_tmp("{\"cpu_overcommit\": 2, \"stop_timeout_s\": 5, \"qemu_user\": \"kvm-guest_1\","
+	assert_int_equal(c.events_retention_days, 7);
+	char *p = write_tmp("{\"cpu_overcommit\": 2, \"stop_timeout_s\": 5, \"qemu_user\": \"kvm-guest_1\", \"events_retention_days\": 30,"
 			    " \"qboot\": \"/opt/qemu/share/qboot.rom\","
 			    " \"types\": [{\"name\": \"xlarge\", \"vcpus\": 8, \"memory_mib\": 16384, \"price_per_hour\": 0.27}]}");
 	assert_int_equal(config_load(&c, p, &e), 0);
 	assert_true(c.cpu_overcommit == 2.0);
 	assert_int_equal(c.stop_timeout_s, 5);
+	assert_int_equal(c.events_retention_days, 30);
 	assert_string_equal(c.qemu_user, "kvm-guest_1");
 	assert_string_equal(c.qboot, "/opt/qemu/share/qboot.rom");
 	assert_non_null(catalog_find(&c.types, "xlarge"));
@@ -259,6 +261,7 @@ static void test_config(void **state)
 	const char *bad[][2] = {
 		{"{\"cpu_overcomit\": 2}", "unknown setting \"cpu_overcomit\""},
 		{"{\"cpu_overcommit\": -1}", "\"cpu_overcommit\" must be a number between"},
+		{"{\"events_retention_days\": 0}", "\"events_retention_days\" must be a number between"},
 		{"{\"types\": [{\"name\": \"X\", \"vcpus\": 1, \"memory_mib\": 512}]}", "type name \"X\" must start"},
 		{"{\"types\": [{\"name\": \"x\", \"vcpus\": 1}]}", "types[0]"},
 		{"{not json", ":1:"},
