@@ -5,7 +5,8 @@
 set -euo pipefail
 
 build=(meson ninja-build pkg-config gcc libc6-dev libmicrohttpd-dev libjansson-dev libsqlite3-dev
-       libcurl4-openssl-dev libcmocka-dev libgnutls28-dev libpq-dev)
+       libcurl4-openssl-dev libcmocka-dev libgnutls28-dev libpq-dev
+       libyaml-dev)   # stack files (src/cli/stackfile.c)
 runtime=(qemu-system-x86 qemu-utils dnsmasq-base dnsmasq-utils nftables iproute2 genisoimage openssh-client procps)
 images=(busybox-static dropbear-bin kmod cpio e2fsprogs gzip debootstrap gpgv debian-archive-keyring zstd lz4 xz-utils binutils util-linux)
 tests=(curl jq sqlite3 socat openssl clang libclang-rt-dev   # tests/fuzz: clang, and libFuzzer and the sanitizers (libclang-rt-14-dev)
