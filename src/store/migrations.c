@@ -102,6 +102,15 @@
 	"CREATE TABLE nubo_changes (n BIGINT NOT NULL);"                                                      \
 	"INSERT INTO nubo_changes (n) VALUES (0);"
 
+#define STACKS_14(TXT)                                                                                    \
+	"CREATE TABLE stacks ("                                                                               \
+	"  name " TXT " PRIMARY KEY, serial BIGINT NOT NULL DEFAULT 0, lease " TXT " NOT NULL DEFAULT '',"       \
+	"  lease_until BIGINT NOT NULL DEFAULT 0, created_at BIGINT NOT NULL, applied_at BIGINT NOT NULL DEFAULT 0);" \
+	"CREATE TABLE stack_resources ("                                                                      \
+	"  kind " TXT " NOT NULL, name " TXT " NOT NULL, stack " TXT " NOT NULL, id " TXT " NOT NULL DEFAULT '',"  \
+	"  spec " TXT " NOT NULL, state " TXT " NOT NULL, PRIMARY KEY (kind, name));"                           \
+	"CREATE INDEX stack_resources_stack ON stack_resources (stack);"
+
 const struct migration store_migrations[] = {
 	{1, PG_BEFORE_12, "CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);"
 	    "CREATE TABLE networks ("
@@ -212,6 +221,12 @@ const struct migration store_migrations[] = {
 	 "  resource_id TEXT NOT NULL, name TEXT NOT NULL, what TEXT NOT NULL, detail TEXT);"
 	 "CREATE INDEX events_at ON events (at);"
 	 "CREATE INDEX events_name ON events (name, seq);"},
+	/* Stacks: which resources each stack owns, with the spec each was last
+	 * applied from, and the lease that keeps two applies of one stack apart.
+	 * Owned rows are keyed by kind and name, not id: the row is written
+	 * before the resource exists (intent first, outcome after), and a name
+	 * is unique within its kind anyway. */
+	{14, STACKS_14(T), STACKS_14("TEXT")},
 };
 
 const int store_migrations_count = sizeof(store_migrations) / sizeof(store_migrations[0]);

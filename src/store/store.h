@@ -183,6 +183,38 @@ int store_ops_prune(struct store *st, int64_t finished_before_ms, int *n, struct
  * store; NULL removes it. */
 void store_set_event_hook(struct store *st, void (*fn)(void *arg), void *arg);
 
+/* Stacks (store/stacks.c): what each stack owns and who is applying it. */
+struct stack_state {
+	char name[NAME_MAX_LEN + 1];
+	int64_t serial;          /* bumped by every apply, destroy or adopt that changed what it owns */
+	char lease[ID_MAX];      /* the apply holding the stack, or "" */
+	int64_t lease_until;     /* ms since the epoch: the lease is void after it */
+	int64_t created_at, applied_at;
+};
+/* A resource a stack owns. state "creating": the stack asked for it and the
+ * outcome was not recorded (nubod or the apply stopped in between); the
+ * resource of that name, if there is one, is the stack's. */
+struct stack_owned {
+	char kind[16];           /* stack_kind_name() */
+	char name[NAME_MAX_LEN + 1];
+	char stack[NAME_MAX_LEN + 1];
+	char id[ID_MAX];         /* "" while creating */
+	char *spec;              /* JSON: the normalized spec it was last applied from */
+	char state[16];          /* creating | ready */
+};
+void stack_owned_list_free(struct stack_owned *r, int n);
+int store_stack_get(struct store *st, const char *name, struct stack_state *out, struct err *e);   /* ERR_NOT_FOUND */
+int store_stack_list(struct store *st, struct stack_state **out, int *n, struct err *e);           /* by name */
+int store_stack_insert(struct store *st, const struct stack_state *s, struct err *e);
+int store_stack_update(struct store *st, const struct stack_state *s, struct err *e);
+int store_stack_delete(struct store *st, const char *name, struct err *e);
+/* stack NULL: every stack's resources. By kind, then name. */
+int store_owned_list(struct store *st, const char *stack, struct stack_owned **out, int *n, struct err *e);
+int store_owned_get(struct store *st, const char *kind, const char *name, struct stack_owned *out, struct err *e);
+/* Inserts or replaces the row of (kind, name). */
+int store_owned_put(struct store *st, const struct stack_owned *r, struct err *e);
+int store_owned_delete(struct store *st, const char *kind, const char *name, struct err *e);
+
 /* Small settings that belong to this store (e.g. the host-object prefix). */
 int store_meta_get(struct store *st, const char *key, char **value, struct err *e); /* *value NULL if unset */
 int store_meta_set(struct store *st, const char *key, const char *value, struct err *e);
