@@ -8,6 +8,7 @@
  */
 #pragma once
 
+#include <jansson.h>
 #include <stdbool.h>
 
 #include "ctl/config.h"
@@ -95,6 +96,31 @@ int ctl_vm_set_firewalls(struct ctl *c, const char *vm_ref, const char *const *r
 int ctl_vm_expose(struct ctl *c, const char *vm_ref, const char *map, struct forward *f, struct err *e);
 /* proto NULL: tcp. */
 int ctl_vm_unexpose(struct ctl *c, const char *vm_ref, const char *host_port, const char *proto, struct err *e);
+
+/* Stacks (ctl/stacks.c, ctl/stackplan.c). doc is a stack document
+ * (model/stack.h); errors about it start with the field's path. An apply is
+ * a lease (lock), steps that each move one resource one step toward the
+ * document, and the lease's release (unlock): each step is computed afresh
+ * from the store, so an apply cut off anywhere continues at the next. */
+#define STACK_LEASE_MS (10 * 60 * 1000)
+/* The plan as JSON (stackplan_to_json); caller decrefs. */
+int ctl_stack_plan(struct ctl *c, const char *name, const json_t *doc, json_t **plan, struct err *e);
+/* Takes the stack's lease (409 while another apply holds it). saved, a plan
+ * from ctl_stack_plan or NULL, must still be the plan: 409 if the stack or
+ * what it owns changed since. *plan is the plan now; lease gets the lease. */
+int ctl_stack_lock(struct ctl *c, const char *name, const json_t *doc, const json_t *saved, char lease[ID_MAX],
+		   json_t **plan, struct err *e);
+/* One move of resource ("vm/web") in phase ("delete" or "create"):
+ * *result is {done, did, operation?}: did says what was done ("" if
+ * nothing); with an operation the caller follows it; done false: call again. */
+int ctl_stack_step(struct ctl *c, const char *name, const char *lease, const json_t *doc, const char *resource,
+		   const char *phase, json_t **result, struct err *e);
+int ctl_stack_unlock(struct ctl *c, const char *name, const char *lease, struct err *e);
+/* Makes an existing resource ("vm/web") the stack's, as it is now. */
+int ctl_stack_adopt(struct ctl *c, const char *name, const char *resource, struct err *e);
+/* {name, serial, applied_at, locked, resources: [{kind, name, id, state, exists, spec}]}; list: [{name, …}] */
+int ctl_stack_show(struct ctl *c, const char *name, json_t **out, struct err *e);
+int ctl_stack_list(struct ctl *c, json_t **out, struct err *e);
 
 struct host_info {
 	int vcpus, memory_mib;                  /* the host's */

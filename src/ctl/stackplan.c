@@ -1,0 +1,581 @@
+/*
+ * stackplan: what applying a stack document would do, computed in nubod
+ * where the truth is: the document's wants, what the stack last applied (its
+ * owned rows) and what the store holds now (live).
+ *
+ *   desired  ── compared with ──► live      gives the action:
+ *                                           create | update (in place) | replace | delete
+ *   applied  ── compared with ──► live      gives drift (changed outside the stack)
+ *
+ * Both comparisons use the same normalized specs (model/stack.h), built here
+ * for live resources from the store, so fields nubod computes (ids, MACs, an
+ * address or disk size the file leaves out, timestamps, state) are never in
+ * them and never show as changes. The plan is recomputed at every apply step,
+ * so each step acts on what is true at that moment.
+ */
+#include "ctl/stackplan.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "model/size.h"
+#include "util/str.h"
+
+#define HOURS_PER_MONTH 730.0
+
+const char *stack_action_name(enum stack_action a)
+{
+	static const char *const names[] = {"none", "create", "update", "replace", "delete"};
+	return names[a];
+}
+
+/* --- live specs from the store --------------------------------------------------- */
+
+static void rule_port(const struct fw_rule *r, char out[16])
+{
+	out[0] = '\0';
+	if (r->port_lo && r->port_lo == r->port_hi)
+		snprintf(out, 16, "%u", r->port_lo);
+	else if (r->port_lo)
+		snprintf(out, 16, "%u-%u", r->port_lo, r->port_hi);
+}
+
+static int live_vm(struct ctl *c, const char *name, struct stack_live *l, struct err *e)
+{
+	struct vm vm;
+	if (store_vm_get(c->st, name, &vm, e) < 0)
+		return -1;
+	json_t *nics = json_array(), *fws = json_array(), *keys = json_array(), *fwd = json_array();
+	for (int i = 0; i < vm.n_nics; i++)
+		json_array_append_new(nics, json_pack("{s:s, s:s}", "network", vm.nics[i].network, "ip", vm.nics[i].ip));
+	for (int i = 0; i < vm.n_firewalls; i++)
+		json_array_append_new(fws, json_string(vm.firewalls[i].name));
+	for (char *k = vm.ssh_keys, *nl; k && *k; k = nl ? nl + 1 : NULL) {
+		nl = strchr(k, '\n');
+		json_array_append_new(keys, nl ? json_stringn(k, (size_t)(nl - k)) : json_string(k));
+		if (!nl)
+			break;
+	}
+	struct forward *f = NULL;
+	int nf = 0;
+	if (store_forward_list(c->st, vm.id, &f, &nf, NULL) == 0)
+		for (int i = 0; i < nf; i++) {
+			autofree char *s = xasprintf("%u:%u/%s", f[i].host_port, f[i].guest_port, proto_name(f[i].proto));
+			json_array_append_new(fwd, json_string(s));
+		}
+	free(f);
+	l->spec = json_pack("{s:s, s:s, s:o, s:o, s:o, s:o}", "type", vm.type, "image", vm.image, "networks", nics,
+			    "firewalls", fws, "ssh_keys", keys, "forwards", fwd);
+	if (vm.user_data && *vm.user_data)
+		json_object_set_new(l->spec, "user_data", json_string(vm.user_data));
+	if (vm.disk_size_bytes) {
+		char d[32];
+		size_format(vm.disk_size_bytes, d);
+		json_object_set_new(l->spec, "disk_size", json_string(d));
+	}
+	snprintf(l->id, sizeof(l->id), "%s", vm.id);
+	snprintf(l->ip, sizeof(l->ip), "%s", vm_ip(&vm));
+	snprintf(l->type, sizeof(l->type), "%s", vm.type);
+	l->going = vm.power == POWER_DELETED;
+	vm_free_fields(&vm);
+	return 0;
+}
+
+static int live_firewall(struct ctl *c, const char *name, struct stack_live *l, struct err *e)
+{
+	struct firewall fw;
+	struct fw_rule *r = NULL;
+	int n = 0;
+	if (store_firewall_get(c->st, name, &fw, e) < 0 || store_fw_rule_list(c->st, fw.id, &r, &n, e) < 0)
+		return -1;
+	json_t *rules = json_array();
+	for (int i = 0; i < n; i++) {
+		char port[16];
+		rule_port(&r[i], port);
+		json_array_append_new(rules, stack_rule_json(proto_name(r[i].proto), port, r[i].from_cidr,
+							     r[i].from_cidr[0] ? NULL : r[i].from_firewall));
+	}
+	free(r);
+	l->spec = json_pack("{s:o}", "rules", rules);
+	snprintf(l->id, sizeof(l->id), "%s", fw.id);
+	return 0;
+}
+
+static int live_volume(struct ctl *c, const char *name, struct stack_live *l, struct err *e)
+{
+	struct volume v;
+	if (store_volume_get(c->st, name, &v, e) < 0)
+		return -1;
+	char size[32];
+	size_format(v.size_bytes, size);
+	l->spec = json_pack("{s:s}", "size", size);
+	if (v.attach_to[0]) {
+		struct vm vm;
+		if (store_vm_get(c->st, v.attach_to, &vm, NULL) == 0) {
+			json_object_set_new(l->spec, "vm", json_string(vm.name));
+			vm_free_fields(&vm);
+		}
+	}
+	snprintf(l->id, sizeof(l->id), "%s", v.id);
+	l->going = v.deleted;
+	return 0;
+}
+
+static int live_network(struct ctl *c, const char *name, struct stack_live *l, struct err *e)
+{
+	struct network net;
+	if (store_network_get(c->st, name, &net, e) < 0)
+		return -1;
+	l->spec = json_pack("{s:s, s:b}", "cidr", net.cidr, "nat", net.nat);
+	snprintf(l->id, sizeof(l->id), "%s", net.id);
+	l->going = net.deleted;
+	return 0;
+}
+
+int stack_live_get(struct ctl *c, enum stack_kind k, const char *name, struct stack_live *l, struct err *e)
+{
+	memset(l, 0, sizeof(*l));
+	struct err ge = {0};
+	int rc = -1;
+	switch (k) {
+	case STACK_VM: rc = live_vm(c, name, l, &ge); break;
+	case STACK_FIREWALL: rc = live_firewall(c, name, l, &ge); break;
+	case STACK_VOLUME: rc = live_volume(c, name, l, &ge); break;
+	case STACK_NETWORK: rc = live_network(c, name, l, &ge); break;
+	default: break;
+	}
+	if (rc == 0) {
+		l->exists = true;
+		return 0;
+	}
+	if (ge.kind == ERR_NOT_FOUND)
+		return 0;
+	return err_set(e, ge.kind, "%s", ge.msg);
+}
+
+/* --- comparing specs ----------------------------------------------------------------- */
+
+/* Whether a field, when it differs, can be changed in place. */
+static bool in_place(enum stack_kind k, const char *field)
+{
+	switch (k) {
+	case STACK_FIREWALL: return strcmp(field, "rules") == 0;
+	case STACK_VOLUME: return strcmp(field, "vm") == 0;
+	case STACK_VM: return strcmp(field, "firewalls") == 0 || strcmp(field, "forwards") == 0;
+	default: return false;
+	}
+}
+
+/* Networks match when the names do, in order, and every address the wanted
+ * side fixes is the address the other has. */
+static bool nics_match(const json_t *want, const json_t *have)
+{
+	if (json_array_size(want) != json_array_size(have))
+		return false;
+	for (size_t i = 0; i < json_array_size(want); i++) {
+		const json_t *w = json_array_get(want, i), *h = json_array_get(have, i);
+		if (!json_equal(json_object_get(w, "network"), json_object_get(h, "network")))
+			return false;
+		const json_t *ip = json_object_get(w, "ip");
+		if (ip && !json_equal(ip, json_object_get(h, "ip")))
+			return false;
+	}
+	return true;
+}
+
+/* Lists whose order does not matter (rules, forwards). */
+static bool same_set(const json_t *a, const json_t *b)
+{
+	if (json_array_size(a) != json_array_size(b))
+		return false;
+	for (size_t i = 0; i < json_array_size(a); i++) {
+		bool found = false;
+		for (size_t k = 0; k < json_array_size(b) && !found; k++)
+			found = json_equal(json_array_get(a, i), json_array_get(b, k));
+		if (!found)
+			return false;
+	}
+	return true;
+}
+
+/* What the user sees of a network list: names, with the addresses fixed on the wanted side. */
+static json_t *nics_shown(const json_t *nics, const json_t *want)
+{
+	json_t *out = json_array();
+	for (size_t i = 0; i < json_array_size(nics); i++) {
+		const json_t *n = json_array_get(nics, i);
+		const json_t *w = json_array_get(want, i);
+		const char *net = json_string_value(json_object_get(n, "network"));
+		const char *ip = json_string_value(json_object_get(n, "ip"));
+		bool show_ip = ip && (n == w || json_object_get(w, "ip"));
+		autofree char *s = show_ip ? xasprintf("%s (%s)", net, ip) : xstrdup(net);
+		json_array_append_new(out, json_string(s));
+	}
+	return out;
+}
+
+int stack_diff(enum stack_kind k, const json_t *want, const json_t *have, json_t *fields, bool *replace)
+{
+	static const char *const vm_fields[] = {"type", "image", "networks", "disk_size", "ssh_keys",
+						"user_data", "firewalls", "forwards", NULL};
+	static const char *const fw_fields[] = {"rules", NULL};
+	static const char *const vol_fields[] = {"size", "vm", NULL};
+	static const char *const net_fields[] = {"cidr", "nat", NULL};
+	const char *const *list = k == STACK_VM ? vm_fields : k == STACK_FIREWALL ? fw_fields
+			       : k == STACK_VOLUME ? vol_fields : net_fields;
+	int n = 0;
+	*replace = false;
+	for (int i = 0; list[i]; i++) {
+		const char *f = list[i];
+		const json_t *w = json_object_get(want, f), *h = json_object_get(have, f);
+		bool same;
+		if (strcmp(f, "networks") == 0)
+			same = nics_match(w, h);
+		else if (strcmp(f, "disk_size") == 0)
+			same = !w || json_equal(w, h);   /* left out: the image's size, nubod's choice */
+		else if (strcmp(f, "rules") == 0 || strcmp(f, "forwards") == 0)
+			same = same_set(w, h);
+		else if (!w || !h)
+			same = !w && !h;
+		else
+			same = json_equal(w, h);
+		if (same)
+			continue;
+		n++;
+		json_t *old = strcmp(f, "networks") == 0 ? nics_shown(h, w) : json_incref((json_t *)h);
+		json_t *new = strcmp(f, "networks") == 0 ? nics_shown(w, w) : json_incref((json_t *)w);
+		bool fix = in_place(k, f);
+		json_array_append_new(fields, json_pack("{s:s, s:o, s:o, s:b}", "field", f, "old", old ? old : json_null(),
+							"new", new ? new : json_null(), "forces_replace", !fix));
+		if (!fix)
+			*replace = true;
+	}
+	return n;
+}
+
+/* --- the plan ------------------------------------------------------------------------ */
+
+void stackplan_free(struct stack_plan *p)
+{
+	if (!p)
+		return;
+	for (int i = 0; i < p->n; i++) {
+		struct stack_change *ch = &p->ch[i];
+		json_decref(ch->want);
+		json_decref(ch->applied);
+		json_decref(ch->fields);
+		json_decref(ch->drift);
+		json_decref(ch->live.spec);
+	}
+	free(p->ch);
+	stack_free(&p->stack);
+	memset(p, 0, sizeof(*p));
+}
+
+/* The address ${vm.NAME.ip} stands for: the VM's, if it exists and stays. */
+static const char *ip_of(void *arg, const char *vm)
+{
+	struct stack_plan *p = arg;
+	for (int i = 0; i < p->n; i++) {
+		struct stack_change *ch = &p->ch[i];
+		if (ch->kind == STACK_VM && strcmp(ch->name, vm) == 0)
+			return ch->live.exists && !ch->live.going && ch->action != STACK_REPLACE && ch->live.ip[0]
+				       ? ch->live.ip
+				       : NULL;
+	}
+	return NULL;
+}
+
+static struct stack_change *add_change(struct stack_plan *p, enum stack_kind k, const char *name, int res)
+{
+	p->ch = xrealloc(p->ch, sizeof(*p->ch) * (size_t)(p->n + 1));
+	struct stack_change *ch = &p->ch[p->n++];
+	memset(ch, 0, sizeof(*ch));
+	ch->kind = k;
+	ch->res = res;
+	snprintf(ch->name, sizeof(ch->name), "%s", name);
+	return ch;
+}
+
+static const struct stack_owned *owned_find(const struct stack_owned *o, int n, enum stack_kind k, const char *name)
+{
+	for (int i = 0; i < n; i++)
+		if (strcmp(o[i].kind, stack_kind_name(k)) == 0 && strcmp(o[i].name, name) == 0)
+			return &o[i];
+	return NULL;
+}
+
+/* A name the document refers to outside the stack must exist. */
+static int check_outside(struct ctl *c, const struct stack *s, enum stack_kind k, const char *name, const char *path,
+			 struct err *e)
+{
+	if (stack_find(s, k, name))
+		return 0;
+	struct stack_live l;
+	if (stack_live_get(c, k, name, &l, e) < 0)
+		return -1;
+	json_decref(l.spec);
+	if (!l.exists)
+		return err_set(e, ERR_UNPROCESSABLE, "%s: %s \"%s\" is neither in this stack nor in nubo", path,
+			       stack_kind_name(k), name);
+	return 0;
+}
+
+/* What the file asks for that only nubod can check: machine types, images,
+ * and the networks and firewalls it names outside the stack. */
+static int check_refs(struct ctl *c, const struct stack *s, struct err *e)
+{
+	for (int i = 0; i < s->n; i++) {
+		const struct stack_res *r = &s->res[i];
+		size_t k;
+		json_t *v;
+		if (r->kind == STACK_FIREWALL) {
+			json_array_foreach(json_object_get(r->spec, "rules"), k, v) {
+				const char *src = json_string_value(json_object_get(v, "from_firewall"));
+				autofree char *p = xasprintf("%s.rules[%zu].from_firewall", r->path, k);
+				if (src && check_outside(c, s, STACK_FIREWALL, src, p, e) < 0)
+					return -1;
+			}
+		}
+		if (r->kind != STACK_VM)
+			continue;
+		const char *type = json_string_value(json_object_get(r->spec, "type"));
+		if (!catalog_find(&c->cfg.types, type)) {
+			autofree char *names = catalog_names(&c->cfg.types);
+			return err_set(e, ERR_UNPROCESSABLE, "%s.type: unknown machine type \"%s\"; types: %s", r->path, type,
+				       names);
+		}
+		const char *image = json_string_value(json_object_get(r->spec, "image"));
+		struct image img;
+		struct err ie = {0};
+		if (store_image_get(c->st, image, &img, &ie) < 0) {
+			if (ie.kind != ERR_NOT_FOUND)
+				return err_set(e, ie.kind, "%s", ie.msg);
+			return err_set(e, ERR_UNPROCESSABLE, "%s.image: image \"%s\" does not exist (nubo image list shows the images)",
+				       r->path, image);
+		}
+		image_free_fields(&img);
+		json_array_foreach(json_object_get(r->spec, "networks"), k, v) {
+			autofree char *p = xasprintf("%s.networks[%zu]", r->path, k);
+			if (check_outside(c, s, STACK_NETWORK, json_string_value(json_object_get(v, "network")), p, e) < 0)
+				return -1;
+		}
+		json_array_foreach(json_object_get(r->spec, "firewalls"), k, v) {
+			autofree char *p = xasprintf("%s.firewalls[%zu]", r->path, k);
+			if (check_outside(c, s, STACK_FIREWALL, json_string_value(v), p, e) < 0)
+				return -1;
+		}
+	}
+	return 0;
+}
+
+/* A VM on a network that is replaced goes with it. */
+static bool on_replaced_network(const struct stack_plan *p, const json_t *want)
+{
+	size_t k;
+	json_t *v;
+	json_array_foreach(json_object_get(want, "networks"), k, v) {
+		const char *net = json_string_value(json_object_get(v, "network"));
+		for (int i = 0; i < p->n; i++)
+			if (p->ch[i].kind == STACK_NETWORK && strcmp(p->ch[i].name, net) == 0 &&
+			    p->ch[i].action == STACK_REPLACE)
+				return true;
+	}
+	return false;
+}
+
+static int plan_resource(struct ctl *c, struct stack_plan *p, int res, const struct stack_owned *owned, int n_owned,
+			 struct err *e)
+{
+	const struct stack_res *r = &p->stack.res[res];
+	struct stack_change *ch = add_change(p, r->kind, r->name, res);
+	if (stack_live_get(c, r->kind, r->name, &ch->live, e) < 0)
+		return -1;
+	const struct stack_owned *o = owned_find(owned, n_owned, r->kind, r->name);
+	if (o && strcmp(o->stack, p->stack.name) != 0)
+		return err_set(e, ERR_CONFLICT, "%s: %s %s belongs to stack %s, not to %s", r->path, stack_kind_name(r->kind),
+			       r->name, o->stack, p->stack.name);
+	if (!o && ch->live.exists)
+		return err_set(e, ERR_CONFLICT,
+			       "%s: %s %s exists and is not part of stack %s; adopt it with: nubo stack adopt %s %s/%s",
+			       r->path, stack_kind_name(r->kind), r->name, p->stack.name, p->stack.name,
+			       stack_kind_name(r->kind), r->name);
+	ch->owned = o != NULL;
+	ch->want = json_deep_copy(r->spec);
+	if (r->kind == STACK_VM && json_object_get(ch->want, "user_data")) {
+		bool unknown;
+		char *ud = stack_interpolate(json_string_value(json_object_get(ch->want, "user_data")), ip_of, p, &unknown);
+		json_object_set_new(ch->want, "user_data", json_string(ud));
+		free(ud);
+		ch->unknown = unknown;
+	}
+	ch->fields = json_array();
+	if (o && strcmp(o->state, "ready") == 0) {
+		ch->applied = json_loads(o->spec, 0, NULL);
+		if (!ch->live.exists) {
+			ch->drift = json_pack("{s:s}", "what", "deleted");
+		} else if (ch->applied) {
+			json_t *df = json_array();
+			bool rep;
+			if (stack_diff(r->kind, ch->applied, ch->live.spec, df, &rep) > 0)
+				ch->drift = json_pack("{s:s, s:o}", "what", "changed", "fields", df);
+			else
+				json_decref(df);
+		}
+	}
+	if (!ch->live.exists) {
+		ch->action = STACK_CREATE;
+		return 0;
+	}
+	bool replace = false;
+	int n = stack_diff(r->kind, ch->want, ch->live.spec, ch->fields, &replace);
+	if (r->kind == STACK_VM && on_replaced_network(p, ch->want)) {
+		replace = true;
+		json_array_append_new(ch->fields, json_pack("{s:s, s:s, s:s, s:b}", "field", "networks", "old", "(replaced)",
+							    "new", "(replaced)", "forces_replace", true));
+		n++;
+	}
+	ch->action = n == 0 && !ch->live.going ? STACK_NONE : replace || ch->live.going ? STACK_REPLACE : STACK_UPDATE;
+	return 0;
+}
+
+static double type_price(struct ctl *c, const char *type)
+{
+	const struct machine_type *t = type ? catalog_find(&c->cfg.types, type) : NULL;
+	return t ? t->price_per_hour : 0;
+}
+
+int stackplan_make(struct ctl *c, const char *name, const json_t *doc, struct stack_plan *p, struct err *e)
+{
+	memset(p, 0, sizeof(*p));
+	struct stack_owned *owned = NULL;
+	int n_owned = 0, rc = -1;
+	struct err ge = {0};
+	if (stack_parse(doc, &p->stack, e) < 0)
+		return -1;
+	if (strcmp(p->stack.name, name) != 0) {
+		err_set(e, ERR_INVALID, "stack: the document is stack \"%s\", not \"%s\"", p->stack.name, name);
+		goto out;
+	}
+	if (store_stack_get(c->st, name, &p->state, &ge) == 0)
+		p->has_state = true;
+	else if (ge.kind != ERR_NOT_FOUND) {
+		err_set(e, ge.kind, "%s", ge.msg);
+		goto out;
+	}
+	if (check_refs(c, &p->stack, e) < 0 || store_owned_list(c->st, NULL, &owned, &n_owned, e) < 0)
+		goto out;
+	for (int i = 0; i < p->stack.n; i++)
+		if (plan_resource(c, p, i, owned, n_owned, e) < 0)
+			goto out;
+	/* What the stack owns and the document no longer names goes. */
+	for (int i = 0; i < n_owned; i++) {
+		enum stack_kind k;
+		if (strcmp(owned[i].stack, name) != 0 || !stack_kind_parse(owned[i].kind, &k) ||
+		    stack_find(&p->stack, k, owned[i].name))
+			continue;
+		struct stack_change *ch = add_change(p, k, owned[i].name, -1);
+		ch->owned = true;
+		ch->applied = json_loads(owned[i].spec, 0, NULL);
+		ch->fields = json_array();
+		if (stack_live_get(c, k, owned[i].name, &ch->live, e) < 0)
+			goto out;
+		ch->action = STACK_DELETE;   /* even when it is gone already: the row goes */
+	}
+	for (int i = 0; i < p->n; i++) {
+		struct stack_change *ch = &p->ch[i];
+		if (ch->kind != STACK_VM)
+			continue;
+		if (ch->live.exists && !ch->live.going)
+			p->hourly_before += type_price(c, ch->live.type);
+		if (ch->action != STACK_DELETE)
+			p->hourly_after += type_price(c, json_string_value(json_object_get(ch->want, "type")));
+	}
+	rc = 0;
+out:
+	stack_owned_list_free(owned, n_owned);
+	if (rc < 0)
+		stackplan_free(p);
+	return rc;
+}
+
+struct stack_change *stackplan_find(struct stack_plan *p, enum stack_kind k, const char *name)
+{
+	for (int i = 0; i < p->n; i++)
+		if (p->ch[i].kind == k && strcmp(p->ch[i].name, name) == 0)
+			return &p->ch[i];
+	return NULL;
+}
+
+static void add_step(json_t *steps, const struct stack_change *ch, const char *phase)
+{
+	autofree char *res = xasprintf("%s/%s", stack_kind_name(ch->kind), ch->name);
+	json_array_append_new(steps, json_pack("{s:s, s:s}", "resource", res, "phase", phase));
+}
+
+/* The order apply runs in. First what must go before anything is made:
+ * replaced resources (in reverse dependency order, so a VM goes before the
+ * network it sits on) and VMs and volumes the file dropped; then every
+ * create and update in dependency order; last the firewalls and networks
+ * the file dropped, once no VM of the stack uses them. */
+static json_t *steps_json(const struct stack_plan *p)
+{
+	json_t *steps = json_array();
+	for (int i = p->n - 1; i >= 0; i--)
+		if (p->ch[i].res >= 0 && p->ch[i].action == STACK_REPLACE && p->ch[i].kind != STACK_FIREWALL)
+			add_step(steps, &p->ch[i], "delete");
+	static const enum stack_kind early[] = {STACK_VM, STACK_VOLUME}, late[] = {STACK_FIREWALL, STACK_NETWORK};
+	for (int k = 0; k < 2; k++)
+		for (int i = 0; i < p->n; i++)
+			if (p->ch[i].res < 0 && p->ch[i].kind == early[k])
+				add_step(steps, &p->ch[i], "delete");
+	for (int i = 0; i < p->n; i++)
+		if (p->ch[i].res >= 0 && p->ch[i].action != STACK_NONE)
+			add_step(steps, &p->ch[i], "create");
+	for (int k = 0; k < 2; k++)
+		for (int i = 0; i < p->n; i++)
+			if (p->ch[i].res < 0 && p->ch[i].kind == late[k])
+				add_step(steps, &p->ch[i], "delete");
+	return steps;
+}
+
+json_t *stackplan_to_json(const struct stack_plan *p)
+{
+	json_t *changes = json_array(), *drift = json_array();
+	int count[5] = {0};
+	for (int i = 0; i < p->n; i++) {
+		const struct stack_change *ch = &p->ch[i];
+		autofree char *res = xasprintf("%s/%s", stack_kind_name(ch->kind), ch->name);
+		if (ch->drift) {
+			json_t *d = json_deep_copy(ch->drift);
+			json_object_set_new(d, "resource", json_string(res));
+			json_array_append_new(drift, d);
+		}
+		count[ch->action]++;
+		if (ch->action == STACK_NONE)
+			continue;
+		json_t *o = json_pack("{s:s, s:s, s:s, s:s}", "resource", res, "kind", stack_kind_name(ch->kind), "name",
+				      ch->name, "action", stack_action_name(ch->action));
+		if (ch->action == STACK_CREATE)
+			json_object_set(o, "spec", ch->want);
+		if (ch->action == STACK_UPDATE || ch->action == STACK_REPLACE)
+			json_object_set(o, "fields", ch->fields);
+		if (ch->action == STACK_REPLACE && ch->live.going)
+			json_object_set_new(o, "note", json_string("being deleted; made again once it is gone"));
+		if (ch->unknown)
+			json_object_set_new(o, "user_data_known_after_apply", json_true());
+		json_array_append_new(changes, o);
+	}
+	json_t *summary = json_pack("{s:i, s:i, s:i, s:i, s:i}", "create", count[STACK_CREATE], "update",
+				    count[STACK_UPDATE], "replace", count[STACK_REPLACE], "delete", count[STACK_DELETE],
+				    "unchanged", count[STACK_NONE]);
+	double delta = p->hourly_after - p->hourly_before;
+	json_t *cost = json_pack("{s:f, s:f, s:f, s:f, s:f}", "hourly_before", p->hourly_before, "hourly_after",
+				 p->hourly_after, "hourly_change", delta, "monthly_change", delta * HOURS_PER_MONTH,
+				 "monthly_after", p->hourly_after * HOURS_PER_MONTH);
+	return json_pack("{s:s, s:I, s:o, s:o, s:o, s:o, s:o, s:b}", "stack", p->stack.name,
+			 "serial", (json_int_t)p->state.serial, "changes", changes, "drift", drift, "steps", steps_json(p),
+			 "summary", summary, "cost", cost, "changed",
+			 count[STACK_CREATE] + count[STACK_UPDATE] + count[STACK_REPLACE] + count[STACK_DELETE] > 0);
+}
