@@ -88,6 +88,7 @@ extern const struct api_route api_network_routes[];
 extern const struct api_route api_firewall_routes[];
 extern const struct api_route api_token_routes[];
 extern const struct api_route api_event_routes[];
+extern const struct api_route api_stack_routes[];
 
 enum api_auth {
 	API_AUTH_OK,

@@ -117,3 +117,13 @@ struct api_token_create {
 	const char *name;      /* never NULL */
 };
 bool api_token_create_parse(const struct api_req *req, struct api_resp *resp, struct api_token_create *out);
+
+/* POST /v1/stacks/{}/plan|lock|apply|unlock|adopt: fields lists the body's
+ * fields, each required but "plan". document and plan are objects in json. */
+struct api_stack_body {
+	json_t *json;
+	const json_t *document, *plan;
+	const char *lease, *resource, *phase;
+};
+bool api_stack_body_parse(const struct api_req *req, struct api_resp *resp, const char *const fields[],
+			  struct api_stack_body *out);

@@ -78,7 +78,7 @@ struct conn {
 
 static const struct api_route *const tables[] = {api_vm_routes,	   api_image_routes,	api_volume_routes,
 						  api_snapshot_routes, api_misc_routes,	api_network_routes,
-						  api_firewall_routes, api_token_routes, api_event_routes};
+						  api_firewall_routes, api_token_routes, api_event_routes, api_stack_routes};
 
 /* Matches path against pattern; {} matches one non-empty segment. */
 static bool route_match(const char *pattern, const char *path, char segs[API_PATH_ARGS][256], int *nseg)
