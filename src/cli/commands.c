@@ -31,7 +31,14 @@ static const struct arg_flag no_flags[] = {{NULL, 0, 0, NULL, NULL}};
 
 static const struct cli_noun *const nouns[] = {
 	&vm_noun, &image_noun, &volume_noun, &snapshot_noun, &network_noun, &firewall_noun, &type_noun, &host_noun,
-	&operation_noun, &token_noun, &events_noun, NULL,
+	&operation_noun, &token_noun, &events_noun, &stack_noun, NULL,
+};
+
+const struct cli_alias commands_aliases[] = {
+	{"plan", &stack_noun, "plan"},
+	{"apply", &stack_noun, "apply"},
+	{"destroy", &stack_noun, "destroy"},
+	{NULL, NULL, NULL},
 };
 
 static const struct cli_noun *find_noun(const char *name)
@@ -79,6 +86,9 @@ char *commands_help(void)
 	}
 	const struct arg_flag *const tables[] = {commands_global_flags, top_flags, NULL};
 	autofree char *flags = args_describe(tables);
+	sbuf_add(&b, "\nShort forms:\n");
+	for (const struct cli_alias *al = commands_aliases; al->word; al++)
+		sbuf_addf(&b, "  %-*s   nubo %s %s\n", (int)width, al->word, al->noun->name, al->verb);
 	sbuf_addf(&b, "\nGlobal flags (before the noun):\n%s", flags);
 	sbuf_add(&b, "\nRun 'nubo NOUN VERB --help' for a command's flags and examples.\n"
 		     "Exit status: 0 done, 1 nubod or the operation failed, 2 wrong command line.\n");
@@ -249,6 +259,16 @@ static int dispatch(struct cli_ctx *ctx, const struct args *g, int argc, char **
 		return help ? CLI_EXIT_OK : CLI_EXIT_USAGE;
 	}
 	const struct cli_noun *n = find_noun(argv[0]);
+	for (const struct cli_alias *al = commands_aliases; !n && al->word; al++)
+		if (strcmp(argv[0], al->word) == 0) {
+			const struct cli_verb *v = find_verb(al->noun, al->verb);
+			if (help) {
+				autofree char *h = verb_help(al->noun, v);
+				fputs(h, ctx->out);
+				return CLI_EXIT_OK;
+			}
+			return run_verb(ctx, al->noun, v, g, argc - 1, argv + 1);
+		}
 	if (!n) {
 		autofree char *msg = xasprintf("unknown command '%s'", argv[0]);
 		return usage_error(ctx, NULL, NULL, msg);

@@ -55,6 +55,16 @@ extern const struct cli_noun events_noun;
 
 /* One event of GET /v1/events as `nubo events` prints it: "SEQ TIME KIND NAME: WHAT". Caller frees. */
 char *events_line(const json_t *ev);
+extern const struct cli_noun stack_noun;
+
+/* A word that stands for a noun and verb: `nubo plan` is `nubo stack plan`. */
+struct cli_alias {
+	const char *word;
+	const struct cli_noun *noun;
+	const char *verb;
+};
+/* The aliases, ending with a NULL word. */
+extern const struct cli_alias commands_aliases[];
 
 /* Flags every verb understands: --socket, --url, --token, --cacert. */
 extern const struct arg_flag commands_global_flags[];
