@@ -1,0 +1,219 @@
+#!/usr/bin/env bash
+# API tests: stacks. plan, apply, destroy and adopt through the nubo CLI
+# against a real nubod and store with the host layer in dry-run: plan output
+# for create, update, replace, delete and drift; plan's exit codes; an
+# idempotent second apply; destroy of only what the stack owns; the lease;
+# a stale saved plan; every class of bad input, located at file:line:col;
+# and the files in examples/.
+set -u
+. "$(dirname "$0")/../lib.sh"
+T_DESTROY_FLAGS=--dry-run
+EXAMPLES=$(cd "$(dirname "$0")/../../examples" && pwd)
+
+nubod_start --dry-run || { ok 1 "nubod starts"; exit 1; }
+ok 0 "nubod starts in dry-run"
+r=$(api POST /v1/images '{"name":"tiny","recipe":"tiny"}')
+op=$(body_of "$r" | jq -r .operation.id)
+wait_for 10 sh -c "curl -s --unix-socket $T_SOCK http://nubo/v1/operations/$op | jq -e '.state==\"succeeded\"' >/dev/null"
+ok $? "the tiny image is built (dry-run)"
+
+F=$T_DIR/shop.yaml
+# write_shop RULE_PORT DB_IP [EXTRA_VM]: the shop stack, with what the tests vary
+write_shop() {
+	cat >"$F" <<YAML
+stack: shop
+networks:
+  shop-back: {cidr: 10.233.0.0/24, nat: false}
+firewalls:
+  shop-web: {rules: [{proto: tcp, port: $1, from: 0.0.0.0/0}]}
+vms:
+  shop-db: {type: small, networks: [{network: shop-back, ip: $2}]}
+  shop-web: {type: nano, networks: [default, shop-back], firewalls: [shop-web, default],
+             user_data: "#!/bin/sh\necho DB=\${vm.shop-db.ip} > /etc/app.env\n"}
+${3:-}
+YAML
+}
+plan() { "$NUBO" plan -f "$F" "$@" 2>&1; }
+
+# --- create ------------------------------------------------------------------------
+write_shop 80 10.233.0.10
+out=$(plan); rc=$?
+is "$rc" 2 "plan exits 2 when there are changes"
+like "$out" '\+ +network/shop-back +create' "plan shows the network to create"
+like "$out" '\+ +vm/shop-db +create' "and the VMs"
+like "$out" 'Plan: 4 to create, 0 to update in place, 0 to replace, 0 to delete' "with a summary count"
+like "$out" 'Cost: \+0\.0[0-9]+ per hour, \+[0-9.]+ per month' "and the change in cost per hour and month"
+# networks, firewalls, then the db before the web VM whose user data names it
+is "$(plan --json | jq -r '[.changes[].resource] | join(" ")')" "network/shop-back firewall/shop-web vm/shop-db vm/shop-web" \
+	"--json lists the changes in dependency order"
+is "$(plan --json | jq -r '.cost.hourly_change > 0')" true "--json gives the cost"
+
+out=$("$NUBO" apply -f "$F" </dev/null 2>&1); rc=$?
+is "$rc" 1 "apply without --yes and no terminal refuses"
+is "$(api GET /v1/stacks/shop | cut -d' ' -f1)" 404 "and changed nothing"
+
+out=$("$NUBO" apply -f "$F" --yes 2>&1); rc=$?
+is "$rc" 0 "apply --yes succeeds"
+like "$out" 'Apply complete' "and says so"
+is "$(t_sql "SELECT user_data FROM vms WHERE name = 'shop-web'")" $'#!/bin/sh\necho DB=10.233.0.10 > /etc/app.env' \
+	"\${vm.shop-db.ip} in user data became the db's address"
+is "$(body_of "$(api GET /v1/vms/shop-web)" | jq -r '.firewalls | join(",")')" "shop-web,default" "the web VM is in its firewalls"
+
+out=$("$NUBO" apply -f "$F" --yes 2>&1); rc=$?
+is "$rc" 0 "a second apply succeeds"
+like "$out" 'No changes: stack shop is up to date' "and says there is nothing to do"
+plan >/dev/null; is $? 0 "plan exits 0 when there are no changes"
+is "$(body_of "$(api GET /v1/stacks/shop)" | jq -r '[.resources[] | "\(.kind)/\(.name)"] | sort | join(" ")')" \
+	"firewall/shop-web network/shop-back vm/shop-db vm/shop-web" "stack show lists what the stack owns"
+
+# --- update, replace, delete --------------------------------------------------------
+write_shop 443 10.233.0.10
+out=$(plan); rc=$?
+is "$rc" 2 "a changed rule is a change"
+like "$out" '~ +firewall/shop-web +update in place' "a firewall's rules change in place"
+like "$out" 'rules: .*"port":"80".* → .*"port":"443"' "showing old and new"
+"$NUBO" apply -f "$F" --yes >/dev/null 2>&1
+is "$(body_of "$(api GET /v1/firewalls/shop-web)" | jq -r '[.rules[].port] | join(",")')" "443" "apply changed the rule in place"
+
+write_shop 443 10.233.0.20
+out=$(plan)
+like "$out" '-/\+ +vm/shop-db +replace \(forced by networks\)' "a new fixed address replaces the VM and says why"
+like "$out" '-/\+ +vm/shop-web +replace' "and the VM whose user data names its address is replaced too"
+out=$("$NUBO" apply -f "$F" --yes 2>&1); rc=$?
+is "$rc" 0 "apply replaces them" "$out"
+is "$(body_of "$(api GET /v1/vms/shop-db)" | jq -r '.nics[0].ip')" "10.233.0.20" "the new db has the new address"
+like "$(t_sql "SELECT user_data FROM vms WHERE name = 'shop-web'")" 'DB=10\.233\.0\.20' "and the web VM's user data follows it"
+
+write_shop 443 10.233.0.20 "  shop-extra: {type: nano}"
+"$NUBO" apply -f "$F" --yes >/dev/null 2>&1
+write_shop 443 10.233.0.20
+out=$(plan)
+like "$out" '- +vm/shop-extra +delete' "a VM dropped from the file is deleted"
+"$NUBO" apply -f "$F" --yes >/dev/null 2>&1
+wait_for 10 sh -c "! curl -sf --unix-socket $T_SOCK http://nubo/v1/vms/shop-extra >/dev/null"
+ok $? "apply deleted it"
+
+# --- drift --------------------------------------------------------------------------
+"$NUBO" vm delete shop-web >/dev/null 2>&1
+"$NUBO" firewall rule add shop-web --proto tcp --port 22 >/dev/null 2>&1 ||
+	api POST /v1/firewalls/shop-web/rules '{"proto":"tcp","port":22}' >/dev/null
+wait_for 10 sh -c "! curl -sf --unix-socket $T_SOCK http://nubo/v1/vms/shop-web >/dev/null"
+out=$(plan); rc=$?
+is "$rc" 2 "drift is a change to apply"
+like "$out" 'Drift: changed outside stack shop' "plan shows drift apart from the changes"
+like "$out" '! vm/shop-web: deleted outside the stack' "a VM deleted behind the stack's back is drift"
+like "$out" '! firewall/shop-web: changed outside the stack' "so is a rule added behind its back"
+like "$out" '\+ +vm/shop-web +create' "apply will make the VM again"
+"$NUBO" apply -f "$F" --yes >/dev/null 2>&1
+plan >/dev/null; is $? 0 "apply put everything back"
+is "$(body_of "$(api GET /v1/firewalls/shop-web)" | jq -r '[.rules[].port] | join(",")')" "443" "the stray rule is gone"
+
+# --- the lease, a stale plan ----------------------------------------------------------
+# take the lease as another apply would, with the document the CLI sends
+body=$(jq -n --argjson d "$("$NUBO" plan -f "$F" --out "$T_DIR/p0.json" >/dev/null 2>&1; jq .document "$T_DIR/p0.json")" '{document:$d}')
+r=$(api POST /v1/stacks/shop/lock "$body")
+is "$(status_of "$r")" 200 "a lease can be taken"
+lease=$(body_of "$r" | jq -r .lease)
+is "$(status_of "$(api POST /v1/stacks/shop/lock "$body")")" 409 "a second lease on the same stack is refused"
+write_shop 8443 10.233.0.20
+out=$("$NUBO" apply -f "$F" --yes 2>&1); rc=$?
+is "$rc" 1 "apply while another holds the lease fails"
+like "$out" 'stack shop is being applied by another apply' "and says why"
+is "$(body_of "$(api GET /v1/firewalls/shop-web)" | jq -r '[.rules[].port] | join(",")')" "443" "and changed nothing"
+is "$(status_of "$(api POST /v1/stacks/shop/unlock '{"lease":"lse-nope"}')")" 409 "only the holder releases the lease"
+is "$(status_of "$(api POST /v1/stacks/shop/unlock "{\"lease\":\"$lease\"}")")" 200 "the holder does"
+
+"$NUBO" plan -f "$F" --out "$T_DIR/plan.json" >/dev/null 2>&1
+is $? 2 "plan --out saves a plan"
+out=$("$NUBO" apply "$T_DIR/plan.json" 2>&1); rc=$?
+is "$rc" 0 "apply PLAN.json applies it" "$out"
+is "$(body_of "$(api GET /v1/firewalls/shop-web)" | jq -r '[.rules[].port] | join(",")')" "8443" "as planned"
+write_shop 9443 10.233.0.20
+"$NUBO" plan -f "$F" --out "$T_DIR/stale.json" >/dev/null 2>&1
+"$NUBO" vm set-firewall shop-web default >/dev/null 2>&1   # the stack changes behind the saved plan
+out=$("$NUBO" apply "$T_DIR/stale.json" 2>&1); rc=$?
+is "$rc" 1 "a stale saved plan is refused"
+like "$out" 'the saved plan is stale' "and the message says so"
+is "$(body_of "$(api GET /v1/firewalls/shop-web)" | jq -r '[.rules[].port] | join(",")')" "8443" "and nothing changed"
+
+# --- adopt, and destroy of only what the stack owns ---------------------------------------
+api POST /v1/vms '{"name":"shop-cache","type":"nano"}' >/dev/null
+write_shop 9443 10.233.0.20 "  shop-cache: {type: nano}"
+out=$(plan); rc=$?
+is "$rc" 1 "a file naming a resource the stack does not own is an error"
+like "$out" "shop.yaml:[0-9]+:[0-9]+: vms.shop-cache: vm shop-cache exists and is not part of stack shop; adopt it with: nubo stack adopt shop vm/shop-cache" \
+	"which says where, and how to adopt it"
+"$NUBO" stack adopt shop vm/shop-cache >/dev/null 2>&1
+is $? 0 "stack adopt adopts it"
+like "$(plan)" '~ +vm/shop-web' "after adopting, the plan has no create for it"
+unlike_create=$(plan | grep -c 'vm/shop-cache' || true)
+is "$unlike_create" 0 "the adopted VM, as the file says, needs nothing"
+"$NUBO" apply -f "$F" --yes >/dev/null 2>&1
+api POST /v1/vms '{"name":"bystander","type":"nano"}' >/dev/null
+out=$("$NUBO" destroy --stack shop --yes 2>&1); rc=$?
+is "$rc" 0 "destroy succeeds" "$out"
+wait_for 10 sh -c "curl -s --unix-socket $T_SOCK http://nubo/v1/vms | jq -e '[.vms[].name] == [\"bystander\"]' >/dev/null"
+ok $? "destroy deleted the stack's VMs and only them"
+is "$(body_of "$(api GET /v1/networks)" | jq -r '[.networks[] | select(.name=="shop-back" and .state!="deleting")] | length')" 0 "and its network"
+is "$(body_of "$(api GET /v1/firewalls)" | jq -r '[.firewalls[].name] | join(",")')" "default" "and its firewall, leaving default"
+is "$(status_of "$(api GET /v1/stacks/shop)")" 404 "a destroyed stack is gone from stack list"
+
+# --- bad input: every class names file:line:col and changes nothing ------------------------
+bad() { # bad DESCRIPTION REGEX <<<YAML
+	cat >"$T_DIR/bad.yaml"
+	local out rc
+	out=$("$NUBO" plan -f "$T_DIR/bad.yaml" 2>&1); rc=$?
+	is "$rc" 1 "$1: plan exits 1"
+	like "$out" "$2" "$1: the error names file:line:col and the field"
+}
+bad "YAML syntax" 'bad\.yaml:[34]:[0-9]+: YAML syntax' <<'YAML'
+stack: x
+vms:
+  a: {type: nano
+YAML
+bad "unknown field" 'bad\.yaml:3:[0-9]+: vms\.a\.tpye: unknown field "tpye"' <<'YAML'
+stack: x
+vms:
+  a: {tpye: nano}
+YAML
+bad "wrong type" 'bad\.yaml:3:[0-9]+: networks\.n\.nat: must be true or false, not a string' <<'YAML'
+stack: x
+networks:
+  n: {cidr: 10.240.0.0/24, nat: "no"}
+YAML
+bad "bad reference in user data" 'bad\.yaml:3:[0-9]+: vms\.a\.user_data: \$\{vm\.nope\.ip\}: there is no VM nope' <<'YAML'
+stack: x
+vms:
+  a: {user_data: "DB=${vm.nope.ip}"}
+YAML
+bad "bad reference to a network" 'bad\.yaml:3:[0-9]+: vms\.a\.networks\[0\]: network "nope" is neither in this stack nor in nubo' <<'YAML'
+stack: x
+vms:
+  a: {networks: [nope]}
+YAML
+bad "reference cycle" 'bad\.yaml:[34]:[0-9]+: vms\.[ab]\.user_data: reference cycle: vm [ab] → vm [ab] → vm [ab]' <<'YAML'
+stack: x
+vms:
+  a: {user_data: "${vm.b.ip}"}
+  b: {user_data: "${vm.a.ip}"}
+YAML
+bad "unknown machine type" 'bad\.yaml:3:15: vms\.web\.type: unknown machine type "tiny-x"; types: nano' <<'YAML'
+stack: x
+vms:
+  web: {type: tiny-x}
+YAML
+is "$(body_of "$(api GET /v1/stacks)" | jq '.stacks | length')" 0 "files with errors made no stack"
+
+# --- examples/ -------------------------------------------------------------------------
+for ex in "$EXAMPLES"/*.yaml; do
+	name=$(basename "$ex")
+	out=$("$NUBO" apply -f "$ex" --yes 2>&1); rc=$?
+	is "$rc" 0 "examples/$name applies" "$out"
+	"$NUBO" plan -f "$ex" >/dev/null 2>&1
+	is $? 0 "examples/$name: a second plan has no changes"
+	out=$("$NUBO" destroy -f "$ex" --yes 2>&1); rc=$?
+	is "$rc" 0 "examples/$name destroys" "$out"
+done
+
+echo "1..$T_N"
+[ "$T_FAILED" -eq 0 ]
