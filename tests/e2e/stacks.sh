@@ -1,0 +1,58 @@
+#!/usr/bin/env bash
+# e2e: the examples/ web-tier stack on real VMs. apply makes it and the app
+# answers (with the database's address its user data was given); a VM
+# deleted behind the stack's back shows in plan as drift and apply repairs
+# it; destroy leaves nothing of the stack.
+set -u
+. "$(dirname "$0")/../lib.sh"
+EXAMPLES=$(cd "$(dirname "$0")/../../examples" && pwd)
+
+nubod_start || { ok 1 "nubod starts"; exit 1; }
+ok 0 "nubod starts"
+out=$("$NUBO" image build tiny --wait 2>&1)
+ok $? "nubo image build tiny --wait" "$out"
+
+# The example as it is, but on a subnet and host port of this run's own, so
+# that runs beside each other never collide.
+n=$((RANDOM % 200 + 20)) port=$((RANDOM % 20000 + 30000))
+sed -e "s/10\.77\.0\./10.$n.0./g" -e "s/18080:80/$port:80/" "$EXAMPLES/web-tier.yaml" >"$T_DIR/web-tier.yaml"
+cp "$EXAMPLES/web-user-data.sh" "$T_DIR/"
+F=$T_DIR/web-tier.yaml
+
+out=$("$NUBO" apply -f "$F" --yes 2>&1); rc=$?
+is "$rc" 0 "apply makes the web tier" "$out"
+ip_of() { "$NUBO" vm show "$1" --json | jq -r .ip; }
+# serves VM: the app's answer over HTTP from the host, once its user data ran
+serves() { local ip; ip=$(ip_of "$1"); wait_for 180 sh -c "curl -sf -m 2 http://$ip/ >/dev/null" && curl -sf -m 2 "http://$ip/"; }
+out=$(serves webtier-web1)
+like "$out" "^ok db=10\.$n\.0\.10 " "web1 answers on port 80 with the database's address from \${vm.webtier-db.ip}"
+out=$(serves webtier-web2)
+like "$out" "^ok db=10\.$n\.0\.10 " "so does web2"
+out=$(curl -sf -m 5 "http://127.0.0.1:$port/")
+like "$out" "^ok db=" "the host's port $port forwards to web1"
+"$NUBO" plan -f "$F" >/dev/null 2>&1
+is $? 0 "a plan right after apply has no changes"
+
+"$NUBO" vm delete webtier-web2 --wait >/dev/null 2>&1
+out=$("$NUBO" plan -f "$F" 2>&1); rc=$?
+is "$rc" 2 "after a VM is deleted behind the stack's back, plan has changes"
+like "$out" '! vm/webtier-web2: deleted outside the stack' "plan shows it as drift"
+like "$out" '\+ +vm/webtier-web2 +create' "and apply will make it again"
+out=$("$NUBO" apply -f "$F" --yes 2>&1); rc=$?
+is "$rc" 0 "apply repairs it" "$out"
+out=$(serves webtier-web2)
+like "$out" "^ok db=10\.$n\.0\.10 " "the new web2 answers"
+
+out=$("$NUBO" destroy -f "$F" --yes 2>&1); rc=$?
+is "$rc" 0 "destroy" "$out"
+wait_for 60 sh -c "[ \"\$($NUBO vm list --json | jq '.vms | length')\" = 0 ]"
+ok $? "no VM is left"
+wait_for 30 sh -c "[ \"\$($NUBO network list --json | jq -r '[.networks[].name] | join(\",\")')\" = default ]"
+ok $? "no network but default is left"
+is "$("$NUBO" firewall list --json | jq -r '[.firewalls[].name] | join(",")')" "default" "no firewall but default is left"
+is "$("$NUBO" stack list --json | jq '.stacks | length')" 0 "and no stack"
+curl -sf -m 2 "http://127.0.0.1:$port/" >/dev/null
+is $? 7 "the forward is gone (connection refused)"
+
+echo "1..$T_N"
+[ "$T_FAILED" -eq 0 ]
