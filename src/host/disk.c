@@ -277,7 +277,7 @@ int disk_backup_node(const char *qmp_sock, const char *node, const char *job_id,
 	}
 	struct qmp *q = NULL;
 	uint64_t size = 0;
-	int rc = qmp_open(qmp_sock, 2000, &q, e);
+	int rc = qmp_open(qmp_sock, QMP_DISK_TIMEOUT_MS, &q, e);
 	if (rc == 0)
 		rc = drop_stale_job(q, job_id, e);
 	unlink(tmp);

@@ -185,7 +185,7 @@ int layer_freeze_running(const char *qmp_sock, const char *root, const char *lay
 	}
 	if (!fs_exists(layer)) {
 		struct qmp *q = NULL;
-		int rc = qmp_open(qmp_sock, 2000, &q, e);
+		int rc = qmp_open(qmp_sock, QMP_DISK_TIMEOUT_MS, &q, e);
 		if (rc == 0)
 			rc = switch_to_next(q, next, layer, node_name, u, e);
 		qmp_close(q);

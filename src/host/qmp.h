@@ -17,6 +17,12 @@
 
 struct qmp;
 
+/* How long a disk move (a snapshot's switch, a backup job's steps) waits for
+ * each QMP answer. Generous: under TCG on a loaded host QEMU's main loop can
+ * be starved for seconds, and a move given up on is a failed operation the
+ * user must retry, while waiting costs nothing. */
+#define QMP_DISK_TIMEOUT_MS 30000
+
 /* Connects (retrying a refused or missing socket for up to 0.5 s), reads the
  * greeting and negotiates capabilities. timeout_ms bounds every reply.
  * *out is freed with qmp_close. */
