@@ -10,6 +10,8 @@
 
 #define API_BODY_MAX (1024 * 1024)
 #define API_PATH_ARGS 4
+#define API_PATH_SEGS 8    /* no route has more */
+#define API_SEG_MAX 255    /* bytes of a decoded path segment */
 
 /* A request its handler wants held until something changes (long-polling,
  * api/longpoll.h): the server suspends it and runs the handler again when
@@ -51,6 +53,27 @@ struct api_route {
 	const char *pattern;   /* "/v1/vms/{}/start" */
 	api_handler handler;
 };
+
+/* A request's path split at '/' and percent-decoded segment by segment. */
+struct api_path {
+	int n;
+	char seg[API_PATH_SEGS][API_SEG_MAX + 1];   /* decoded; never holds a NUL */
+	const char *raw[API_PATH_SEGS];             /* each segment as sent, raw_len bytes */
+	size_t raw_len[API_PATH_SEGS];
+};
+
+/* Splits raw (the request target as sent; a query after '?' is ignored)
+ * into p. A segment with %00, a malformed escape or more than API_SEG_MAX
+ * bytes is ERR_INVALID; a path of more than API_PATH_SEGS segments, or one
+ * not starting with '/', ERR_NOT_FOUND. p->raw points into raw. */
+int api_path_parse(const char *raw, struct api_path *p, struct err *e);
+
+/* The route for method and raw path, with args[] pointing to the decoded
+ * segments of its "{}" (into p). Every argument decodes to a-z, 0-9 and -,
+ * at most NAME_MAX_LEN bytes. On NULL, *status is 400, 404 or 405 and e
+ * says why, quoting the path as sent (valid UTF-8 whatever it holds). */
+const struct api_route *api_route_find(const char *method, const char *raw, struct api_path *p,
+				       const char *args[API_PATH_ARGS], int *status, struct err *e);
 
 /* Sets an error response from e. */
 void api_error(struct api_resp *resp, const struct err *e);

@@ -27,6 +27,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
@@ -68,6 +69,8 @@ struct api_server {
 #define HOLD_RETRIES_MAX 100
 
 struct conn {
+	char *target;                 /* the request target as sent, before libmicrohttpd decodes it */
+	bool started;                 /* on_request has seen the headers */
 	struct sbuf body;
 	bool too_large;
 	int64_t t0;
@@ -76,61 +79,18 @@ struct conn {
 	struct longpoll_entry lpe;
 };
 
-static const struct api_route *const tables[] = {api_vm_routes,	   api_image_routes,	api_volume_routes,
-						  api_snapshot_routes, api_misc_routes,	api_network_routes,
-						  api_firewall_routes, api_token_routes, api_event_routes};
-
-/* Matches path against pattern; {} matches one non-empty segment. */
-static bool route_match(const char *pattern, const char *path, char segs[API_PATH_ARGS][256], int *nseg)
+static void dispatch(struct api_req *req, struct api_resp *resp, const char *raw_path)
 {
-	*nseg = 0;
-	while (*pattern && *path) {
-		if (pattern[0] == '{' && pattern[1] == '}') {
-			const char *end = strchr(path, '/');
-			size_t n = end ? (size_t)(end - path) : strlen(path);
-			if (n == 0 || n >= 256 || *nseg >= API_PATH_ARGS)
-				return false;
-			memcpy(segs[*nseg], path, n);
-			segs[(*nseg)++][n] = '\0';
-			path += n;
-			pattern += 2;
-			continue;
-		}
-		if (*pattern != *path)
-			return false;
-		pattern++;
-		path++;
-	}
-	return *pattern == '\0' && *path == '\0';
-}
-
-static void dispatch(struct api_req *req, struct api_resp *resp)
-{
-	char segs[API_PATH_ARGS][256];
-	int nseg;
-	bool path_known = false;
-	for (size_t t = 0; t < sizeof(tables) / sizeof(tables[0]); t++) {
-		for (const struct api_route *r = tables[t]; r->method; r++) {
-			if (!route_match(r->pattern, req->path, segs, &nseg))
-				continue;
-			path_known = true;
-			if (strcmp(r->method, req->method) != 0)
-				continue;
-			for (int i = 0; i < nseg; i++)
-				req->args[i] = segs[i];
-			r->handler(req, resp);
-			return;
-		}
-	}
+	struct api_path p;
 	struct err e = {0};
-	if (path_known) {
-		err_set(&e, ERR_INVALID, "method %s is not allowed on %s", req->method, req->path);
+	int status;
+	const struct api_route *r = api_route_find(req->method, raw_path, &p, req->args, &status, &e);
+	if (!r) {
 		api_error(resp, &e);
-		resp->status = 405;
-	} else {
-		err_set(&e, ERR_NOT_FOUND, "no such endpoint: %s %s", req->method, req->path);
-		api_error(resp, &e);
+		resp->status = status;
+		return;
 	}
+	r->handler(req, resp);
 }
 
 static enum MHD_Result send_resp(struct MHD_Connection *conn, struct api_resp *resp)
@@ -209,6 +169,64 @@ static bool authorized(struct listener *l, struct MHD_Connection *conn, const ch
 	return false;
 }
 
+/* libmicrohttpd's first word of a request: its target as the client sent
+ * it, before libmicrohttpd decodes it (route.c decodes segment by segment).
+ * The struct conn made here is *con_cls in every later call. */
+static void *on_target(void *cls, const char *uri, struct MHD_Connection *connection)
+{
+	(void)cls;
+	(void)connection;
+	struct conn *c = xcalloc(1, sizeof(*c));
+	c->target = xstrdup(uri ? uri : "");
+	c->t0 = time_mono_ms();
+	return c;
+}
+
+struct framing {
+	int content_length, transfer_encoding;
+	bool chunked_only;
+};
+
+static enum MHD_Result count_framing(void *cls, enum MHD_ValueKind kind, const char *key, const char *value)
+{
+	(void)kind;
+	struct framing *f = cls;
+	if (strcasecmp(key, MHD_HTTP_HEADER_CONTENT_LENGTH) == 0) {
+		f->content_length++;
+	} else if (strcasecmp(key, MHD_HTTP_HEADER_TRANSFER_ENCODING) == 0) {
+		f->transfer_encoding++;
+		f->chunked_only = value && strcasecmp(value, "chunked") == 0;
+	}
+	return MHD_YES;
+}
+
+/* A body framed two ways is how a request is smuggled past whatever reads
+ * it the other way (RFC 9112, section 6.3): such a request is refused as a
+ * whole. libmicrohttpd would frame it by Transfer-Encoding and go on to
+ * serve what follows the chunks as a second request. Only "chunked" is
+ * understood as a transfer coding. Returns 0 or the status to refuse with. */
+static int framing_check(struct MHD_Connection *conn, struct err *e)
+{
+	struct framing f = {0};
+	MHD_get_connection_values(conn, MHD_HEADER_KIND, count_framing, &f);
+	if (f.content_length && f.transfer_encoding) {
+		err_set(e, ERR_INVALID,
+			"the request has both Content-Length and Transfer-Encoding headers; send one of them "
+			"(RFC 9112, section 6.3)");
+		return 400;
+	}
+	if (f.content_length > 1 || f.transfer_encoding > 1) {
+		err_set(e, ERR_INVALID, "the request repeats its %s header; send it once",
+			f.content_length > 1 ? "Content-Length" : "Transfer-Encoding");
+		return 400;
+	}
+	if (f.transfer_encoding && !f.chunked_only) {
+		err_set(e, ERR_INVALID, "the only Transfer-Encoding understood is chunked");
+		return 501;
+	}
+	return 0;
+}
+
 static enum MHD_Result on_request(void *cls, struct MHD_Connection *connection, const char *url,
 				  const char *method, const char *version, const char *upload_data,
 				  size_t *upload_data_size, void **con_cls)
@@ -216,14 +234,26 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *connection, 
 	(void)version;
 	struct listener *l = cls;
 	struct conn *c = *con_cls;
-	if (!c) {
-		/* Headers are in, the body is not: a refusal here never reads it. */
+	if (!c) /* on_target always runs first; this is in case it did not */
+		c = *con_cls = on_target(NULL, url, connection);
+	if (!c->started) {
+		/* Headers are in, the body is not: a refusal here never reads it,
+		 * and libmicrohttpd closes the connection after answering it. */
+		c->started = true;
+		struct err e = {0};
+		int refuse = framing_check(connection, &e);
+		if (refuse) {
+			struct api_resp resp = {0};
+			api_error(&resp, &e);
+			resp.status = refuse;
+			enum MHD_Result ret = send_resp(connection, &resp);
+			json_decref(resp.json);
+			log_info("%s %s → %d: %s", method, url, refuse, e.msg);
+			return ret;
+		}
 		enum MHD_Result refused;
 		if (l->need_token && !authorized(l, connection, method, url, &refused))
 			return refused;
-		c = xcalloc(1, sizeof(*c));
-		c->t0 = time_mono_ms();
-		*con_cls = c;
 		return MHD_YES;
 	}
 	if (*upload_data_size) {
@@ -247,7 +277,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *connection, 
 		for (int run = 0;; run++) {
 			struct longpoll *lp = l->srv->lp;
 			uint64_t seq = longpoll_seq(lp);
-			dispatch(&req, &resp);
+			dispatch(&req, &resp, c->target);
 			if (!resp.hold.key[0])
 				break;
 			c->hold = resp.hold;
@@ -288,6 +318,7 @@ static void on_completed(void *cls, struct MHD_Connection *connection, void **co
 	if (c) {
 		longpoll_done(l->srv->lp, &c->lpe);
 		sbuf_free(&c->body);
+		free(c->target);
 		free(c);
 		*con_cls = NULL;
 	}
@@ -474,7 +505,7 @@ static int start_remote(struct api_server *s, const struct api_options *o, struc
 		MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_USE_TLS | MHD_ALLOW_SUSPEND_RESUME, 0, NULL, NULL, on_request, &s->remote,
 		MHD_OPTION_LISTEN_SOCKET, fd, MHD_OPTION_HTTPS_MEM_CERT, s->tls_cert, MHD_OPTION_HTTPS_MEM_KEY,
 		s->tls_key, MHD_OPTION_HTTPS_PRIORITIES, TLS_PRIORITIES, MHD_OPTION_THREAD_POOL_SIZE, 2,
-		MHD_OPTION_NOTIFY_COMPLETED, on_completed, &s->remote, MHD_OPTION_CONNECTION_TIMEOUT, 60,
+		MHD_OPTION_NOTIFY_COMPLETED, on_completed, &s->remote, MHD_OPTION_URI_LOG_CALLBACK, on_target, NULL, MHD_OPTION_CONNECTION_TIMEOUT, 60,
 		MHD_OPTION_END);
 	if (!s->remote.daemon) {
 		close(fd);
@@ -530,7 +561,7 @@ int api_start(struct ctl *ctl, const struct api_options *o, struct api_server **
 		s->local.daemon = MHD_start_daemon(
 			MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_USE_TURBO | MHD_ALLOW_SUSPEND_RESUME, 0, NULL, NULL, on_request,
 			&s->local, MHD_OPTION_LISTEN_SOCKET, fd, MHD_OPTION_THREAD_POOL_SIZE, 4,
-			MHD_OPTION_NOTIFY_COMPLETED, on_completed, &s->local, MHD_OPTION_CONNECTION_TIMEOUT, 60,
+			MHD_OPTION_NOTIFY_COMPLETED, on_completed, &s->local, MHD_OPTION_URI_LOG_CALLBACK, on_target, NULL, MHD_OPTION_CONNECTION_TIMEOUT, 60,
 			MHD_OPTION_END);
 		if (!s->local.daemon) {
 			close(fd);
