@@ -42,6 +42,28 @@ is "$(status_of "$r")" 400 "a segment longer than any name or id is 400"
 like "$(msg_of "$r")" 'is 300 bytes long' "the error gives its length"
 is "$(status_of "$(api GET '/v1/types?x=%00')")" 200 "the query string is not a path segment"
 
+# --- sizes ---
+i=0
+for s in 0x10G 1e3M '5 G' 1e-3G ' 5G' 5G. .5G 1.5.5G 5GG 5Gi -1G +1G inf nan 1,5G 5g0 1.0000001G ''; do
+	i=$((i + 1))
+	r=$(api POST /v1/volumes "{\"name\":\"bad$i\",\"size\":\"$s\"}")
+	is "$(status_of "$r")" 400 "size \"$s\" is refused"
+done
+like "$(msg_of "$(api POST /v1/volumes '{"name":"bad","size":"0x10G"}')")" 'size "0x10G" is not a size' \
+	"the error names the field and value"
+r=$(api POST /v1/volumes '{"name":"frac","size":"0.001G"}')
+is "$(status_of "$r")" 202 "a size with a decimal part is accepted"
+bytes=$(body_of "$r" | jq .volume.size_bytes)
+is "$bytes" 1074176 "0.001G is recorded rounded up to whole 512-byte sectors"
+wait_for 10 sh -c "curl -s --unix-socket $T_SOCK http://nubo/v1/volumes/frac | jq -e '.state==\"available\"' >/dev/null"
+ok $? "the volume is created"
+created=$(grep -E '^qemu-img create -q -f qcow2 .* [0-9]+$' "$DRY_LOG" | tail -n 1 | awk '{print $NF}')
+is "$created" "$bytes" "qemu-img is asked for the very size recorded"
+r=$(api POST /v1/volumes '{"name":"onehalf","size":"1.5G"}')
+is "$(body_of "$r" | jq .volume.size_bytes)" 1610612736 "1.5G is 1.5 GiB exactly"
+r=$(api POST /v1/volumes '{"name":"kib","size":"1536KiB"}')
+is "$(body_of "$r" | jq .volume.size_bytes)" 1572864 "KiB is a unit too"
+
 # --- Content-Length with Transfer-Encoding (RFC 9112 section 6.3) ---
 smuggled='DELETE /v1/firewalls/victim HTTP/1.1\r\nHost: nubo\r\nContent-Length: 0\r\n\r\n'
 body='{"name":"smug"}'
