@@ -87,6 +87,14 @@ bool api_check_fields(json_t *obj, const char *const allowed[], struct api_resp 
 /* Reads an optional string field; a present non-string is a 400. */
 bool api_opt_string(json_t *obj, const char *key, const char **out, struct api_resp *resp);
 
+/* The longest value string field key may have (a list's items each), and
+ * the check of it: a longer value is a 400 "field "KEY" (or "KEY[INDEX]",
+ * when index >= 0) is N bytes long; the limit is MAX". Every string read
+ * from a body goes through it. */
+#define API_FIELD_MAX_DEFAULT 255
+size_t api_field_max(const char *key);
+bool api_check_length(const char *key, long index, const char *value, struct api_resp *resp);
+
 /* api/fields.c: more optional fields; a present value of another type is a 400. */
 bool api_opt_bool(json_t *obj, const char *key, bool dflt, bool *out, struct api_resp *resp);
 /* A body of one required string field, {"KEY": "…"}: on success *json is the

@@ -687,6 +687,8 @@ bool api_opt_string(json_t *obj, const char *key, const char **out, struct api_r
 		api_error(resp, &e);
 		return false;
 	}
+	if (!api_check_length(key, -1, json_string_value(v), resp))
+		return false;
 	*out = json_string_value(v);
 	return true;
 }

@@ -64,6 +64,22 @@ is "$(body_of "$r" | jq .volume.size_bytes)" 1610612736 "1.5G is 1.5 GiB exactly
 r=$(api POST /v1/volumes '{"name":"kib","size":"1536KiB"}')
 is "$(body_of "$r" | jq .volume.size_bytes)" 1572864 "KiB is a unit too"
 
+# --- string lengths ---
+long=$(head -c 5000 /dev/zero | tr '\0' a)
+r=$(api POST /v1/vms "{\"name\":\"x1\",\"ssh_key_file\":\"/$long\"}")
+is "$(status_of "$r")" 400 "an ssh_key_file of 5001 bytes is 400"
+like "$(msg_of "$r")" 'field "ssh_key_file" is 5001 bytes long; the limit is 4096' "the error names the field and the limit"
+r=$(api POST /v1/firewalls "{\"name\":\"$long\"}")
+like "$(msg_of "$r")" 'field "name" is 5000 bytes long; the limit is' "a long name is refused by its length"
+r=$(api POST /v1/vms "{\"name\":\"x1\",\"firewalls\":[\"$long\"]}")
+like "$(msg_of "$r")" 'field "firewalls\[0\]" is 5000 bytes long' "a long list item is named by its index"
+r=$(api POST /v1/vms "{\"name\":\"x1\",\"ssh_keys\":[\"ssh-ed25519 $long$long\"]}")
+like "$(msg_of "$r")" 'field "ssh_keys\[0\]" is 10012 bytes long; the limit is 8192' "a long ssh key is refused by its length"
+r=$(api POST /v1/vms "{\"name\":\"x1\",\"nics\":[{\"network\":\"$long\"}]}")
+like "$(msg_of "$r")" 'field "network" is 5000 bytes long' "a long string inside a nic is refused"
+r=$(api POST /v1/images "{\"name\":\"x1\",\"url\":\"http://h/$long\",\"sha256\":\"$long\"}")
+is "$(status_of "$r")" 400 "a long url is 400"
+
 # --- Content-Length with Transfer-Encoding (RFC 9112 section 6.3) ---
 smuggled='DELETE /v1/firewalls/victim HTTP/1.1\r\nHost: nubo\r\nContent-Length: 0\r\n\r\n'
 body='{"name":"smug"}'
