@@ -7,6 +7,7 @@
 #include <stdint.h>
 
 #include "ctl/ctl.h"
+#include "util/secret.h"
 
 #define API_BODY_MAX (1024 * 1024)
 #define API_PATH_ARGS 4
@@ -63,9 +64,10 @@ struct api_path {
 };
 
 /* Splits raw (the request target as sent; a query after '?' is ignored)
- * into p. A segment with %00, a malformed escape or more than API_SEG_MAX
- * bytes is ERR_INVALID; a path of more than API_PATH_SEGS segments, or one
- * not starting with '/', ERR_NOT_FOUND. p->raw points into raw. */
+ * into p. A path that does not start with '/', or a segment anywhere with
+ * %00, a malformed escape or more than API_SEG_MAX bytes, is ERR_INVALID;
+ * a path of more than API_PATH_SEGS segments ERR_NOT_FOUND. p->raw points
+ * into raw. */
 int api_path_parse(const char *raw, struct api_path *p, struct err *e);
 
 /* The route for method and raw path, with args[] pointing to the decoded
@@ -129,4 +131,10 @@ enum api_auth {
 /* Checks the value of a request's Authorization header (NULL if absent)
  * against the stored tokens. On API_AUTH_DENIED, *why says for the log (never
  * for the client) what was wrong; it never contains the secret. */
+/* The secret of an Authorization header "Bearer <secret>" (scheme in any
+ * case, RFC 7235; spaces or tabs around the secret) copied into out, or false
+ * when the header is not of that shape or the secret is not well formed
+ * (secret_well_formed). A header longer than 512 bytes is refused unread. */
+bool api_bearer_secret(const char *header, char out[SECRET_LEN + 1]);
+
 enum api_auth api_token_check(struct store *st, const char *authorization, const char **why, struct err *e);

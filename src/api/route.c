@@ -92,24 +92,32 @@ int api_path_parse(const char *raw, struct api_path *p, struct err *e)
 	memset(p, 0, sizeof(*p));
 	size_t len = strcspn(raw, "?");
 	if (len == 0 || raw[0] != '/')
-		return err_set(e, ERR_NOT_FOUND, "no such endpoint: the path must start with /");
+		return err_set(e, ERR_INVALID, "the request target must be a path that starts with /");
 	const char *s = raw + 1;
 	const char *end = raw + len;
+	/* Every segment is decoded, also past the last one p can hold, so that
+	 * a bad segment is a 400 wherever it is. */
+	char scratch[API_SEG_MAX + 1];
+	int n_all = 0;
 	for (;;) {
 		const char *slash = memchr(s, '/', (size_t)(end - s));
 		size_t n = slash ? (size_t)(slash - s) : (size_t)(end - s);
-		if (p->n == API_PATH_SEGS)
-			return err_set(e, ERR_NOT_FOUND, "no such endpoint: no path has more than %d segments",
-				       API_PATH_SEGS);
-		p->raw[p->n] = s;
-		p->raw_len[p->n] = n;
-		if (segment_decode(s, n, p->seg[p->n], e) < 0)
+		bool kept = n_all < API_PATH_SEGS;
+		if (segment_decode(s, n, kept ? p->seg[n_all] : scratch, e) < 0)
 			return -1;
-		p->n++;
+		if (kept) {
+			p->raw[n_all] = s;
+			p->raw_len[n_all] = n;
+			p->n = n_all + 1;
+		}
+		n_all++;
 		if (!slash)
-			return 0;
+			break;
 		s = slash + 1;
 	}
+	if (n_all > API_PATH_SEGS)
+		return err_set(e, ERR_NOT_FOUND, "no such endpoint: no path has more than %d segments", API_PATH_SEGS);
+	return 0;
 }
 
 /* What a segment taken as an argument may decode to: a name (a DNS label),

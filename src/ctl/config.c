@@ -23,6 +23,8 @@ void config_init_default(struct config *c)
 	catalog_init_default(&c->types);
 }
 
+static int config_apply(struct config *c, const char *path, json_t *root, struct err *e);
+
 void config_free(struct config *c)
 {
 	catalog_free(&c->types);
@@ -106,9 +108,24 @@ static int load_types(struct config *c, const char *path, json_t *arr, struct er
 int config_load(struct config *c, const char *path, struct err *e)
 {
 	json_error_t je;
-	json_t *root = json_load_file(path, 0, &je);
+	json_t *root = json_load_file(path, JSON_REJECT_DUPLICATES, &je);
 	if (!root)
 		return err_set(e, ERR_INVALID, "%s:%d: %s", path, je.line, je.text);
+	return config_apply(c, path, root, e);
+}
+
+int config_load_buffer(struct config *c, const char *name, const char *text, size_t len, struct err *e)
+{
+	json_error_t je;
+	json_t *root = json_loadb(text, len, JSON_REJECT_DUPLICATES, &je);
+	if (!root)
+		return err_set(e, ERR_INVALID, "%s:%d: %s", name, je.line, je.text);
+	return config_apply(c, name, root, e);
+}
+
+/* Applies root (its reference is taken) over c; path names it in errors. */
+static int config_apply(struct config *c, const char *path, json_t *root, struct err *e)
+{
 	int rc = 0;
 	if (!json_is_object(root)) {
 		rc = err_set(e, ERR_INVALID, "%s: the top level must be an object", path);

@@ -11,6 +11,8 @@
  */
 #pragma once
 
+#include <stddef.h>
+
 #include "model/machine_type.h"
 #include "util/err.h"
 
@@ -41,4 +43,6 @@ struct config {
 void config_init_default(struct config *c);
 /* Reads path over the defaults; unknown keys and bad values are errors naming them. */
 int config_load(struct config *c, const char *path, struct err *e);
+/* The same for the text of a file (len bytes); name stands for its path in errors. */
+int config_load_buffer(struct config *c, const char *name, const char *text, size_t len, struct err *e);
 void config_free(struct config *c);
