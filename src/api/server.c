@@ -24,17 +24,20 @@
 #include <microhttpd.h>
 #include <netdb.h>
 #include <netinet/in.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 #include <sys/socket.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/un.h>
 #include <time.h>
 #include <unistd.h>
 
 #include "api/api-priv.h"
+#include "api/gate.h"
 #include "api/longpoll.h"
 #include "api/vmcache.h"
 #include "util/fs.h"
@@ -51,6 +54,7 @@ struct api_server;
 struct listener {
 	struct api_server *srv;
 	struct MHD_Daemon *daemon;
+	struct gate *gate;        /* waiting connections and refused tokens (gate.h) */
 	bool need_token;
 };
 
@@ -61,7 +65,33 @@ struct api_server {
 	char *socket_path;
 	char *tls_cert, *tls_key; /* PEM text, kept while the TLS daemon runs */
 	struct longpoll *lp;      /* held requests of both listeners */
+	/* the gates' clock: cuts waiting connections at their deadline */
+	pthread_t ticker;
+	bool ticking, stopping;
+	pthread_mutex_t tick_lock;
+	pthread_cond_t tick_cond;
 };
+
+/* How long a connection may take from its accept (TLS handshake included),
+ * or from its previous answer, to the end of its next request's headers.
+ * Every client nubo knows of sends them at once. */
+#define WAIT_DEADLINE_MS 10000
+/* Waiting connections one address (or, on the unix socket, one uid) may
+ * hold; one more cuts its oldest. A real client's connection waits for a
+ * millisecond or two, so many clients behind one NAT fit too; and a flood
+ * from the client's own address must not reach this many between its
+ * accept and the read of its headers (gate.h). */
+#define WAITING_PER_PEER 64
+/* Every connection of one address, waiting or not (libmicrohttpd refuses
+ * the next at accept, before the gate sees it). Well above
+ * WAITING_PER_PEER: connections the gate has cut take a moment to close,
+ * and a flood that reconnects at once must not fill this with them while
+ * a real client from the same address connects. */
+#define TCP_PER_ADDRESS_MAX 1024
+/* Each listener's share of the descriptors: a quarter of RLIMIT_NOFILE,
+ * so that half is kept for QEMU's sockets, taps, the store and the rest;
+ * at most this many. */
+#define LISTENER_CONNECTIONS_MAX 65536u
 
 /* How long nubod's stop waits for held requests to be answered. */
 #define HELD_ANSWER_MAX_MS 3000
@@ -119,24 +149,14 @@ static enum MHD_Result send_resp(struct MHD_Connection *conn, struct api_resp *r
 	}
 	struct MHD_Response *r = MHD_create_response_from_buffer(len, data, MHD_RESPMEM_MUST_FREE);
 	MHD_add_response_header(r, "Content-Type", type);
-	if (resp->status == 401)   /* RFC 6750: say which scheme would be accepted */
+	if (resp->status == 401) {   /* RFC 6750: say which scheme would be accepted */
 		MHD_add_response_header(r, MHD_HTTP_HEADER_WWW_AUTHENTICATE, "Bearer realm=\"nubo\"");
+		/* a client without a token gets nothing more from this connection */
+		MHD_add_response_header(r, MHD_HTTP_HEADER_CONNECTION, "close");
+	}
 	enum MHD_Result ret = MHD_queue_response(conn, (unsigned)resp->status, r);
 	MHD_destroy_response(r);
 	return ret;
-}
-
-/* The client's address for the log: "192.0.2.7" or "[2001:db8::7]". */
-static void peer_name(struct MHD_Connection *conn, char *out, size_t n)
-{
-	const union MHD_ConnectionInfo *ci = MHD_get_connection_info(conn, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
-	char host[NI_MAXHOST] = "?";
-	const struct sockaddr *sa = ci ? ci->client_addr : NULL;
-	socklen_t len = sa && sa->sa_family == AF_INET6 ? sizeof(struct sockaddr_in6) : sizeof(struct sockaddr_in);
-	if (sa && getnameinfo(sa, len, host, sizeof(host), NULL, 0, NI_NUMERICHOST) == 0 && sa->sa_family == AF_INET6)
-		snprintf(out, n, "[%s]", host);
-	else
-		snprintf(out, n, "%s", host);
 }
 
 /* The token check of a listener that needs one. Returns true to go on; on
@@ -151,16 +171,16 @@ static bool authorized(struct listener *l, struct MHD_Connection *conn, const ch
 	enum api_auth a = api_token_check(ctl_store(l->srv->ctl), header, &why, &e);
 	if (a == API_AUTH_OK)
 		return true;
-	char peer[NI_MAXHOST + 2];
-	peer_name(conn, peer, sizeof(peer));
 	struct api_resp resp = {0};
 	if (a == API_AUTH_DENIED) {
 		struct err u = {0};
 		err_set(&u, ERR_UNAUTHORIZED,
 			"a valid API token is required: send the header \"Authorization: Bearer <token>\"");
 		api_error(&resp, &u);
-		log_warn("%s %s from %s → 401: %s", method, url, peer, why);
+		gate_auth_failed(l->gate, conn, method, url, why);
 	} else {
+		char peer[64];
+		gate_peer_name(conn, peer, sizeof(peer));
 		api_error(&resp, &e);
 		log_error("%s %s from %s → %d: cannot check its token: %s", method, url, peer, resp.status, e.msg);
 	}
@@ -240,6 +260,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *connection, 
 		/* Headers are in, the body is not: a refusal here never reads it,
 		 * and libmicrohttpd closes the connection after answering it. */
 		c->started = true;
+		gate_request_started(l->gate, connection);
 		struct err e = {0};
 		int refuse = framing_check(connection, &e);
 		if (refuse) {
@@ -312,8 +333,8 @@ static void on_completed(void *cls, struct MHD_Connection *connection, void **co
 			 enum MHD_RequestTerminationCode toe)
 {
 	struct listener *l = cls;
-	(void)connection;
 	(void)toe;
+	gate_request_done(l->gate, connection);
 	struct conn *c = *con_cls;
 	if (c) {
 		longpoll_done(l->srv->lp, &c->lpe);
@@ -422,7 +443,7 @@ static int listen_tcp(const char *addr, struct err *e)
 		fd = socket(ai->ai_family, ai->ai_socktype | SOCK_CLOEXEC, ai->ai_protocol);
 		int one = 1;
 		if (fd < 0 || setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)) < 0 ||
-		    bind(fd, ai->ai_addr, ai->ai_addrlen) < 0 || listen(fd, 128) < 0) {
+		    bind(fd, ai->ai_addr, ai->ai_addrlen) < 0 || listen(fd, SOMAXCONN) < 0) {
 			err_set(e, ERR_INTERNAL, "cannot listen on %s: %s", addr, strerror(errno));
 			if (fd >= 0)
 				close(fd);
@@ -486,6 +507,69 @@ static int tls_load(struct api_server *s, const struct api_options *o, struct er
 	return 0;
 }
 
+/* Connections one listener may hold (see LISTENER_CONNECTIONS_MAX). */
+static unsigned listener_connections(void)
+{
+	struct rlimit rl;
+	rlim_t n = getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur != RLIM_INFINITY ? rl.rlim_cur : 1024;
+	n /= 4;
+	if (n > LISTENER_CONNECTIONS_MAX)
+		n = LISTENER_CONNECTIONS_MAX;
+	return n < 64 ? 64 : (unsigned)n;
+}
+
+/* The gates' clock (gate_tick), until api_stop. */
+static void *ticker_main(void *arg)
+{
+	struct api_server *s = arg;
+	pthread_mutex_lock(&s->tick_lock);
+	while (!s->stopping) {
+		struct timespec ts;
+		clock_gettime(CLOCK_MONOTONIC, &ts);
+		ts.tv_nsec += GATE_TICK_MS * 1000000L;
+		ts.tv_sec += ts.tv_nsec / 1000000000L;
+		ts.tv_nsec %= 1000000000L;
+		pthread_cond_timedwait(&s->tick_cond, &s->tick_lock, &ts);
+		if (s->stopping)
+			break;
+		pthread_mutex_unlock(&s->tick_lock);
+		int64_t now = time_mono_ms();
+		if (s->remote.gate)
+			gate_tick(s->remote.gate, now);
+		if (s->local.gate)
+			gate_tick(s->local.gate, now);
+		pthread_mutex_lock(&s->tick_lock);
+	}
+	pthread_mutex_unlock(&s->tick_lock);
+	return NULL;
+}
+
+static void ticker_start(struct api_server *s)
+{
+	pthread_condattr_t ca;
+	pthread_condattr_init(&ca);
+	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+	pthread_cond_init(&s->tick_cond, &ca);
+	pthread_condattr_destroy(&ca);
+	pthread_mutex_init(&s->tick_lock, NULL);
+	s->ticking = pthread_create(&s->ticker, NULL, ticker_main, s) == 0;
+	if (!s->ticking)
+		log_error("api: cannot start the thread that cuts idle connections; a slow client can hold one until "
+			  "the 60 s idle timeout");
+}
+
+static void ticker_stop(struct api_server *s)
+{
+	if (!s->ticking)
+		return;
+	pthread_mutex_lock(&s->tick_lock);
+	s->stopping = true;
+	pthread_cond_signal(&s->tick_cond);
+	pthread_mutex_unlock(&s->tick_lock);
+	pthread_join(s->ticker, NULL);
+	s->ticking = false;
+}
+
 static int start_remote(struct api_server *s, const struct api_options *o, struct err *e)
 {
 	if (!o->tls_cert || !o->tls_key)
@@ -501,12 +585,15 @@ static int start_remote(struct api_server *s, const struct api_options *o, struc
 		return -1;
 	s->remote.srv = s;
 	s->remote.need_token = true;
+	s->remote.gate = gate_new("https", WAITING_PER_PEER, listener_connections() / 2, WAIT_DEADLINE_MS);
 	s->remote.daemon = MHD_start_daemon(
 		MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_USE_TLS | MHD_ALLOW_SUSPEND_RESUME, 0, NULL, NULL, on_request, &s->remote,
 		MHD_OPTION_LISTEN_SOCKET, fd, MHD_OPTION_HTTPS_MEM_CERT, s->tls_cert, MHD_OPTION_HTTPS_MEM_KEY,
 		s->tls_key, MHD_OPTION_HTTPS_PRIORITIES, TLS_PRIORITIES, MHD_OPTION_THREAD_POOL_SIZE, 2,
-		MHD_OPTION_NOTIFY_COMPLETED, on_completed, &s->remote, MHD_OPTION_URI_LOG_CALLBACK, on_target, NULL, MHD_OPTION_CONNECTION_TIMEOUT, 60,
-		MHD_OPTION_END);
+		MHD_OPTION_NOTIFY_COMPLETED, on_completed, &s->remote, MHD_OPTION_URI_LOG_CALLBACK, on_target, NULL,
+		MHD_OPTION_NOTIFY_CONNECTION, gate_on_connection, s->remote.gate, MHD_OPTION_CONNECTION_TIMEOUT, 60,
+		MHD_OPTION_CONNECTION_LIMIT, listener_connections(), MHD_OPTION_PER_IP_CONNECTION_LIMIT,
+		(unsigned)TCP_PER_ADDRESS_MAX, MHD_OPTION_END);
 	if (!s->remote.daemon) {
 		close(fd);
 		return err_set(e, ERR_INTERNAL, "cannot start the HTTPS server on %s (certificate %s, key %s)",
@@ -536,6 +623,9 @@ static void on_op_changed(void *arg, const char *op_id)
 
 static void server_free(struct api_server *s)
 {
+	ticker_stop(s);
+	gate_free(s->remote.gate);
+	gate_free(s->local.gate);
 	longpoll_free(s->lp);
 	if (s->tls_key)
 		explicit_bzero(s->tls_key, strlen(s->tls_key));
@@ -558,11 +648,13 @@ int api_start(struct ctl *ctl, const struct api_options *o, struct api_server **
 	int fd = listen_unix(o->socket_path, e);
 	if (fd >= 0) {
 		s->local.srv = s;
+		s->local.gate = gate_new("unix", WAITING_PER_PEER, listener_connections() / 2, WAIT_DEADLINE_MS);
 		s->local.daemon = MHD_start_daemon(
 			MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_USE_TURBO | MHD_ALLOW_SUSPEND_RESUME, 0, NULL, NULL, on_request,
 			&s->local, MHD_OPTION_LISTEN_SOCKET, fd, MHD_OPTION_THREAD_POOL_SIZE, 4,
-			MHD_OPTION_NOTIFY_COMPLETED, on_completed, &s->local, MHD_OPTION_URI_LOG_CALLBACK, on_target, NULL, MHD_OPTION_CONNECTION_TIMEOUT, 60,
-			MHD_OPTION_END);
+			MHD_OPTION_NOTIFY_COMPLETED, on_completed, &s->local, MHD_OPTION_URI_LOG_CALLBACK, on_target, NULL,
+			MHD_OPTION_NOTIFY_CONNECTION, gate_on_connection, s->local.gate, MHD_OPTION_CONNECTION_TIMEOUT, 60,
+			MHD_OPTION_CONNECTION_LIMIT, listener_connections(), MHD_OPTION_END);
 		if (!s->local.daemon) {
 			close(fd);
 			unlink(s->socket_path);
@@ -575,8 +667,10 @@ int api_start(struct ctl *ctl, const struct api_options *o, struct api_server **
 		server_free(s);
 		return -1;
 	}
+	ticker_start(s);
 	ctl_set_op_listener(ctl, on_op_changed, s);
-	log_info("api: listening on %s", o->socket_path);
+	log_info("api: listening on %s (up to %u connections per listener; a request's headers are due within %d s)",
+		 o->socket_path, listener_connections(), WAIT_DEADLINE_MS / 1000);
 	*out = s;
 	return 0;
 }
@@ -586,6 +680,7 @@ void api_stop(struct api_server *s)
 	if (!s)
 		return;
 	ctl_set_op_listener(s->ctl, NULL, NULL);
+	ticker_stop(s);
 	/* Held requests are answered (the state as it is) before the daemons
 	 * stop; a client that does not read its answer is not waited for long. */
 	int left = longpoll_stop(s->lp, HELD_ANSWER_MAX_MS);
