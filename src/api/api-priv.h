@@ -32,6 +32,7 @@ struct api_req {
 	struct ctl *ctl;
 	void *conn;                        /* the MHD connection, for api_query */
 	const struct api_hold *held;       /* when run again after being held: what it asked; else NULL */
+	struct ctl_caller caller;          /* who asks: over TCP, or the unix socket's peer */
 };
 
 /* The value of a query parameter ("?limit=100"), or NULL. */

@@ -247,6 +247,22 @@ static int framing_check(struct MHD_Connection *conn, struct err *e)
 	return 0;
 }
 
+/* Who sent the request: a token holder over TCP, or on the unix socket the
+ * user the kernel says is at the other end (SO_PEERCRED). */
+static struct ctl_caller caller_of(const struct listener *l, struct MHD_Connection *conn)
+{
+	struct ctl_caller who = {.remote = l->need_token};
+	const union MHD_ConnectionInfo *fi = MHD_get_connection_info(conn, MHD_CONNECTION_INFO_CONNECTION_FD);
+	struct ucred cred;
+	socklen_t len = sizeof(cred);
+	if (!who.remote && fi && getsockopt(fi->connect_fd, SOL_SOCKET, SO_PEERCRED, &cred, &len) == 0) {
+		who.has_cred = true;
+		who.uid = cred.uid;
+		who.gid = cred.gid;
+	}
+	return who;
+}
+
 static enum MHD_Result on_request(void *cls, struct MHD_Connection *connection, const char *url,
 				  const char *method, const char *version, const char *upload_data,
 				  size_t *upload_data_size, void **con_cls)
@@ -285,7 +301,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *connection, 
 		*upload_data_size = 0;
 		return MHD_YES;
 	}
-	struct api_req req = {.method = method, .path = url, .ctl = l->srv->ctl,
+	struct api_req req = {.method = method, .path = url, .ctl = l->srv->ctl, .caller = caller_of(l, connection),
 			      .body = c->body.data ? c->body.data : "", .body_len = c->body.len, .conn = connection,
 			      .held = c->held ? &c->hold : NULL};
 	struct api_resp resp = {0};

@@ -1,7 +1,8 @@
 /* fuzz_config: config_load_buffer on the text of nubod's configuration
  * file. A refusal is ERR_INVALID with a UTF-8 message; what is accepted keeps
  * every setting within the range config.c documents: QEMU never as root,
- * firmware an absolute path or none, every machine type valid. */
+ * firmware an absolute path or none, import folders absolute and never /,
+ * every machine type valid. */
 #include <stdlib.h>
 #include <string.h>
 
@@ -27,6 +28,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		FUZZ_ASSERT(c.qemu_user[0] && strcmp(c.qemu_user, "root") != 0 && c.qemu_user[0] != '-',
 			    "qemu_user \"%s\"", c.qemu_user);
 		FUZZ_ASSERT(!c.qboot[0] || c.qboot[0] == '/', "qboot \"%s\"", c.qboot);
+		FUZZ_ASSERT(c.n_import_dirs >= 0 && c.n_import_dirs <= CONFIG_IMPORT_DIRS_MAX, "%d import_dirs",
+			    c.n_import_dirs);
+		for (int i = 0; i < c.n_import_dirs; i++)
+			FUZZ_ASSERT(c.import_dirs[i][0] == '/' && strcmp(c.import_dirs[i], "/") != 0, "import_dirs[%d] \"%s\"",
+				    i, c.import_dirs[i]);
 		for (int i = 0; i < c.types.n; i++) {
 			const struct machine_type *t = &c.types.types[i];
 			FUZZ_ASSERT(t->vcpus >= 1 && t->vcpus <= 256 && t->memory_mib >= 64 && t->memory_mib <= 1024 * 1024 &&
