@@ -7,9 +7,12 @@
 #include <stdint.h>
 
 #include "ctl/ctl.h"
+#include "util/secret.h"
 
 #define API_BODY_MAX (1024 * 1024)
 #define API_PATH_ARGS 4
+#define API_PATH_SEGS 8    /* no route has more */
+#define API_SEG_MAX 255    /* bytes of a decoded path segment */
 
 /* A request its handler wants held until something changes (long-polling,
  * api/longpoll.h): the server suspends it and runs the handler again when
@@ -29,6 +32,7 @@ struct api_req {
 	struct ctl *ctl;
 	void *conn;                        /* the MHD connection, for api_query */
 	const struct api_hold *held;       /* when run again after being held: what it asked; else NULL */
+	struct ctl_caller caller;          /* who asks: over TCP, or the unix socket's peer */
 };
 
 /* The value of a query parameter ("?limit=100"), or NULL. */
@@ -52,6 +56,28 @@ struct api_route {
 	api_handler handler;
 };
 
+/* A request's path split at '/' and percent-decoded segment by segment. */
+struct api_path {
+	int n;
+	char seg[API_PATH_SEGS][API_SEG_MAX + 1];   /* decoded; never holds a NUL */
+	const char *raw[API_PATH_SEGS];             /* each segment as sent, raw_len bytes */
+	size_t raw_len[API_PATH_SEGS];
+};
+
+/* Splits raw (the request target as sent; a query after '?' is ignored)
+ * into p. A path that does not start with '/', or a segment anywhere with
+ * %00, a malformed escape or more than API_SEG_MAX bytes, is ERR_INVALID;
+ * a path of more than API_PATH_SEGS segments ERR_NOT_FOUND. p->raw points
+ * into raw. */
+int api_path_parse(const char *raw, struct api_path *p, struct err *e);
+
+/* The route for method and raw path, with args[] pointing to the decoded
+ * segments of its "{}" (into p). Every argument decodes to a-z, 0-9 and -,
+ * at most NAME_MAX_LEN bytes. On NULL, *status is 400, 404 or 405 and e
+ * says why, quoting the path as sent (valid UTF-8 whatever it holds). */
+const struct api_route *api_route_find(const char *method, const char *raw, struct api_path *p,
+				       const char *args[API_PATH_ARGS], int *status, struct err *e);
+
 /* Sets an error response from e. */
 void api_error(struct api_resp *resp, const struct err *e);
 void api_json(struct api_resp *resp, int status, json_t *json);
@@ -63,6 +89,14 @@ json_t *api_body_object(const struct api_req *req, struct api_resp *resp, bool a
 bool api_check_fields(json_t *obj, const char *const allowed[], struct api_resp *resp);
 /* Reads an optional string field; a present non-string is a 400. */
 bool api_opt_string(json_t *obj, const char *key, const char **out, struct api_resp *resp);
+
+/* The longest value string field key may have (a list's items each), and
+ * the check of it: a longer value is a 400 "field "KEY" (or "KEY[INDEX]",
+ * when index >= 0) is N bytes long; the limit is MAX". Every string read
+ * from a body goes through it. */
+#define API_FIELD_MAX_DEFAULT 255
+size_t api_field_max(const char *key);
+bool api_check_length(const char *key, long index, const char *value, struct api_resp *resp);
 
 /* api/fields.c: more optional fields; a present value of another type is a 400. */
 bool api_opt_bool(json_t *obj, const char *key, bool dflt, bool *out, struct api_resp *resp);
@@ -99,4 +133,10 @@ enum api_auth {
 /* Checks the value of a request's Authorization header (NULL if absent)
  * against the stored tokens. On API_AUTH_DENIED, *why says for the log (never
  * for the client) what was wrong; it never contains the secret. */
+/* The secret of an Authorization header "Bearer <secret>" (scheme in any
+ * case, RFC 7235; spaces or tabs around the secret) copied into out, or false
+ * when the header is not of that shape or the secret is not well formed
+ * (secret_well_formed). A header longer than 512 bytes is refused unread. */
+bool api_bearer_secret(const char *header, char out[SECRET_LEN + 1]);
+
 enum api_auth api_token_check(struct store *st, const char *authorization, const char **why, struct err *e);

@@ -1,9 +1,55 @@
 /* fields: reading typed fields of request bodies (see api-priv.h). */
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "api/api-priv.h"
+#include "model/firewall.h"
+#include "model/vm.h"
 #include "util/str.h"
+
+/* The longest value of each string field of a request body. A field not
+ * listed is a name, a reference, an address, a port or a word, and gets
+ * API_FIELD_MAX_DEFAULT. The limits are checked before anything else reads
+ * the value, so no later code sees an unbounded string. */
+static const struct {
+	const char *key;
+	size_t max;
+} field_max[] = {
+	{"user_data", VM_USER_DATA_MAX},
+	{"ssh_keys", 8192},        /* one key; a 16384-bit RSA key with a comment fits */
+	{"ssh_key_file", 4096},    /* PATH_MAX */
+	{"file", 4096},
+	{"kernel", 4096},
+	{"initrd", 4096},
+	{"url", 4096},
+	{"cmdline", 2048},         /* COMMAND_LINE_SIZE of x86 Linux */
+	{"description", FIREWALL_DESCRIPTION_MAX},
+};
+
+size_t api_field_max(const char *key)
+{
+	for (size_t i = 0; i < sizeof(field_max) / sizeof(field_max[0]); i++)
+		if (strcmp(key, field_max[i].key) == 0)
+			return field_max[i].max;
+	return API_FIELD_MAX_DEFAULT;
+}
+
+bool api_check_length(const char *key, long index, const char *value, struct api_resp *resp)
+{
+	size_t max = api_field_max(key);
+	size_t n = strnlen(value, max + 1);
+	if (n <= max)
+		return true;
+	n += strlen(value + n);
+	struct err e = {0};
+	if (index >= 0)
+		err_set(&e, ERR_INVALID, "field \"%s[%ld]\" is %zu bytes long; the limit is %zu", key, index, n, max);
+	else
+		err_set(&e, ERR_INVALID, "field \"%s\" is %zu bytes long; the limit is %zu", key, n, max);
+	api_error(resp, &e);
+	return false;
+}
 
 /* "field \"KEY\" must be WHAT" as a 400. */
 static bool bad(struct api_resp *resp, const char *key, const char *what)
@@ -46,6 +92,10 @@ bool api_opt_string_list(json_t *obj, const char *key, const char ***out, int *n
 			api_error(resp, &e);
 			return false;
 		}
+		if (!api_check_length(key, (long)i, json_string_value(v), resp)) {
+			free(list);
+			return false;
+		}
 		list[(*n)++] = json_string_value(v);
 	}
 	*out = list;
@@ -59,6 +109,8 @@ bool api_opt_port(json_t *obj, const char *key, char buf[API_PORT_BUF], const ch
 	if (!v || json_is_null(v))
 		return true;
 	if (json_is_string(v)) {
+		if (!api_check_length(key, -1, json_string_value(v), resp))
+			return false;
 		*out = json_string_value(v);
 		return true;
 	}

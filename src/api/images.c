@@ -106,7 +106,10 @@ static void create_image(const struct api_req *req, struct api_resp *resp)
 	int rc;
 	switch (b.source) {
 	case API_IMAGE_FROM_VM: rc = ctl_image_from_vm(req->ctl, b.name, b.from_vm, &img, &op, &e); break;
-	case API_IMAGE_IMPORT: rc = ctl_image_import(req->ctl, &b.imp, &img, &op, &e); break;
+	case API_IMAGE_IMPORT:
+		b.imp.caller = req->caller;
+		rc = ctl_image_import(req->ctl, &b.imp, &img, &op, &e);
+		break;
 	case API_IMAGE_RECIPE:
 	default: rc = ctl_image_build(req->ctl, b.name, b.recipe, &img, &op, &e); break;
 	}

@@ -24,16 +24,20 @@
 #include <microhttpd.h>
 #include <netdb.h>
 #include <netinet/in.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/socket.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/un.h>
 #include <time.h>
 #include <unistd.h>
 
 #include "api/api-priv.h"
+#include "api/gate.h"
 #include "api/longpoll.h"
 #include "api/vmcache.h"
 #include "util/fs.h"
@@ -50,6 +54,7 @@ struct api_server;
 struct listener {
 	struct api_server *srv;
 	struct MHD_Daemon *daemon;
+	struct gate *gate;        /* waiting connections and refused tokens (gate.h) */
 	bool need_token;
 };
 
@@ -60,7 +65,33 @@ struct api_server {
 	char *socket_path;
 	char *tls_cert, *tls_key; /* PEM text, kept while the TLS daemon runs */
 	struct longpoll *lp;      /* held requests of both listeners */
+	/* the gates' clock: cuts waiting connections at their deadline */
+	pthread_t ticker;
+	bool ticking, stopping;
+	pthread_mutex_t tick_lock;
+	pthread_cond_t tick_cond;
 };
+
+/* How long a connection may take from its accept (TLS handshake included),
+ * or from its previous answer, to the end of its next request's headers.
+ * Every client nubo knows of sends them at once. */
+#define WAIT_DEADLINE_MS 10000
+/* Waiting connections one address (or, on the unix socket, one uid) may
+ * hold; one more cuts its oldest. A real client's connection waits for a
+ * millisecond or two, so many clients behind one NAT fit too; and a flood
+ * from the client's own address must not reach this many between its
+ * accept and the read of its headers (gate.h). */
+#define WAITING_PER_PEER 64
+/* Every connection of one address, waiting or not (libmicrohttpd refuses
+ * the next at accept, before the gate sees it). Well above
+ * WAITING_PER_PEER: connections the gate has cut take a moment to close,
+ * and a flood that reconnects at once must not fill this with them while
+ * a real client from the same address connects. */
+#define TCP_PER_ADDRESS_MAX 1024
+/* Each listener's share of the descriptors: a quarter of RLIMIT_NOFILE,
+ * so that half is kept for QEMU's sockets, taps, the store and the rest;
+ * at most this many. */
+#define LISTENER_CONNECTIONS_MAX 65536u
 
 /* How long nubod's stop waits for held requests to be answered. */
 #define HELD_ANSWER_MAX_MS 3000
@@ -68,6 +99,8 @@ struct api_server {
 #define HOLD_RETRIES_MAX 100
 
 struct conn {
+	char *target;                 /* the request target as sent, before libmicrohttpd decodes it */
+	bool started;                 /* on_request has seen the headers */
 	struct sbuf body;
 	bool too_large;
 	int64_t t0;
@@ -76,61 +109,18 @@ struct conn {
 	struct longpoll_entry lpe;
 };
 
-static const struct api_route *const tables[] = {api_vm_routes,	   api_image_routes,	api_volume_routes,
-						  api_snapshot_routes, api_misc_routes,	api_network_routes,
-						  api_firewall_routes, api_token_routes, api_event_routes, api_stack_routes};
-
-/* Matches path against pattern; {} matches one non-empty segment. */
-static bool route_match(const char *pattern, const char *path, char segs[API_PATH_ARGS][256], int *nseg)
+static void dispatch(struct api_req *req, struct api_resp *resp, const char *raw_path)
 {
-	*nseg = 0;
-	while (*pattern && *path) {
-		if (pattern[0] == '{' && pattern[1] == '}') {
-			const char *end = strchr(path, '/');
-			size_t n = end ? (size_t)(end - path) : strlen(path);
-			if (n == 0 || n >= 256 || *nseg >= API_PATH_ARGS)
-				return false;
-			memcpy(segs[*nseg], path, n);
-			segs[(*nseg)++][n] = '\0';
-			path += n;
-			pattern += 2;
-			continue;
-		}
-		if (*pattern != *path)
-			return false;
-		pattern++;
-		path++;
-	}
-	return *pattern == '\0' && *path == '\0';
-}
-
-static void dispatch(struct api_req *req, struct api_resp *resp)
-{
-	char segs[API_PATH_ARGS][256];
-	int nseg;
-	bool path_known = false;
-	for (size_t t = 0; t < sizeof(tables) / sizeof(tables[0]); t++) {
-		for (const struct api_route *r = tables[t]; r->method; r++) {
-			if (!route_match(r->pattern, req->path, segs, &nseg))
-				continue;
-			path_known = true;
-			if (strcmp(r->method, req->method) != 0)
-				continue;
-			for (int i = 0; i < nseg; i++)
-				req->args[i] = segs[i];
-			r->handler(req, resp);
-			return;
-		}
-	}
+	struct api_path p;
 	struct err e = {0};
-	if (path_known) {
-		err_set(&e, ERR_INVALID, "method %s is not allowed on %s", req->method, req->path);
+	int status;
+	const struct api_route *r = api_route_find(req->method, raw_path, &p, req->args, &status, &e);
+	if (!r) {
 		api_error(resp, &e);
-		resp->status = 405;
-	} else {
-		err_set(&e, ERR_NOT_FOUND, "no such endpoint: %s %s", req->method, req->path);
-		api_error(resp, &e);
+		resp->status = status;
+		return;
 	}
+	r->handler(req, resp);
 }
 
 static enum MHD_Result send_resp(struct MHD_Connection *conn, struct api_resp *resp)
@@ -159,24 +149,14 @@ static enum MHD_Result send_resp(struct MHD_Connection *conn, struct api_resp *r
 	}
 	struct MHD_Response *r = MHD_create_response_from_buffer(len, data, MHD_RESPMEM_MUST_FREE);
 	MHD_add_response_header(r, "Content-Type", type);
-	if (resp->status == 401)   /* RFC 6750: say which scheme would be accepted */
+	if (resp->status == 401) {   /* RFC 6750: say which scheme would be accepted */
 		MHD_add_response_header(r, MHD_HTTP_HEADER_WWW_AUTHENTICATE, "Bearer realm=\"nubo\"");
+		/* a client without a token gets nothing more from this connection */
+		MHD_add_response_header(r, MHD_HTTP_HEADER_CONNECTION, "close");
+	}
 	enum MHD_Result ret = MHD_queue_response(conn, (unsigned)resp->status, r);
 	MHD_destroy_response(r);
 	return ret;
-}
-
-/* The client's address for the log: "192.0.2.7" or "[2001:db8::7]". */
-static void peer_name(struct MHD_Connection *conn, char *out, size_t n)
-{
-	const union MHD_ConnectionInfo *ci = MHD_get_connection_info(conn, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
-	char host[NI_MAXHOST] = "?";
-	const struct sockaddr *sa = ci ? ci->client_addr : NULL;
-	socklen_t len = sa && sa->sa_family == AF_INET6 ? sizeof(struct sockaddr_in6) : sizeof(struct sockaddr_in);
-	if (sa && getnameinfo(sa, len, host, sizeof(host), NULL, 0, NI_NUMERICHOST) == 0 && sa->sa_family == AF_INET6)
-		snprintf(out, n, "[%s]", host);
-	else
-		snprintf(out, n, "%s", host);
 }
 
 /* The token check of a listener that needs one. Returns true to go on; on
@@ -191,22 +171,96 @@ static bool authorized(struct listener *l, struct MHD_Connection *conn, const ch
 	enum api_auth a = api_token_check(ctl_store(l->srv->ctl), header, &why, &e);
 	if (a == API_AUTH_OK)
 		return true;
-	char peer[NI_MAXHOST + 2];
-	peer_name(conn, peer, sizeof(peer));
 	struct api_resp resp = {0};
 	if (a == API_AUTH_DENIED) {
 		struct err u = {0};
 		err_set(&u, ERR_UNAUTHORIZED,
 			"a valid API token is required: send the header \"Authorization: Bearer <token>\"");
 		api_error(&resp, &u);
-		log_warn("%s %s from %s → 401: %s", method, url, peer, why);
+		gate_auth_failed(l->gate, conn, method, url, why);
 	} else {
+		char peer[64];
+		gate_peer_name(conn, peer, sizeof(peer));
 		api_error(&resp, &e);
 		log_error("%s %s from %s → %d: cannot check its token: %s", method, url, peer, resp.status, e.msg);
 	}
 	*ret = send_resp(conn, &resp);
 	json_decref(resp.json);
 	return false;
+}
+
+/* libmicrohttpd's first word of a request: its target as the client sent
+ * it, before libmicrohttpd decodes it (route.c decodes segment by segment).
+ * The struct conn made here is *con_cls in every later call. */
+static void *on_target(void *cls, const char *uri, struct MHD_Connection *connection)
+{
+	(void)cls;
+	(void)connection;
+	struct conn *c = xcalloc(1, sizeof(*c));
+	c->target = xstrdup(uri ? uri : "");
+	c->t0 = time_mono_ms();
+	return c;
+}
+
+struct framing {
+	int content_length, transfer_encoding;
+	bool chunked_only;
+};
+
+static enum MHD_Result count_framing(void *cls, enum MHD_ValueKind kind, const char *key, const char *value)
+{
+	(void)kind;
+	struct framing *f = cls;
+	if (strcasecmp(key, MHD_HTTP_HEADER_CONTENT_LENGTH) == 0) {
+		f->content_length++;
+	} else if (strcasecmp(key, MHD_HTTP_HEADER_TRANSFER_ENCODING) == 0) {
+		f->transfer_encoding++;
+		f->chunked_only = value && strcasecmp(value, "chunked") == 0;
+	}
+	return MHD_YES;
+}
+
+/* A body framed two ways is how a request is smuggled past whatever reads
+ * it the other way (RFC 9112, section 6.3): such a request is refused as a
+ * whole. libmicrohttpd would frame it by Transfer-Encoding and go on to
+ * serve what follows the chunks as a second request. Only "chunked" is
+ * understood as a transfer coding. Returns 0 or the status to refuse with. */
+static int framing_check(struct MHD_Connection *conn, struct err *e)
+{
+	struct framing f = {0};
+	MHD_get_connection_values(conn, MHD_HEADER_KIND, count_framing, &f);
+	if (f.content_length && f.transfer_encoding) {
+		err_set(e, ERR_INVALID,
+			"the request has both Content-Length and Transfer-Encoding headers; send one of them "
+			"(RFC 9112, section 6.3)");
+		return 400;
+	}
+	if (f.content_length > 1 || f.transfer_encoding > 1) {
+		err_set(e, ERR_INVALID, "the request repeats its %s header; send it once",
+			f.content_length > 1 ? "Content-Length" : "Transfer-Encoding");
+		return 400;
+	}
+	if (f.transfer_encoding && !f.chunked_only) {
+		err_set(e, ERR_INVALID, "the only Transfer-Encoding understood is chunked");
+		return 501;
+	}
+	return 0;
+}
+
+/* Who sent the request: a token holder over TCP, or on the unix socket the
+ * user the kernel says is at the other end (SO_PEERCRED). */
+static struct ctl_caller caller_of(const struct listener *l, struct MHD_Connection *conn)
+{
+	struct ctl_caller who = {.remote = l->need_token};
+	const union MHD_ConnectionInfo *fi = MHD_get_connection_info(conn, MHD_CONNECTION_INFO_CONNECTION_FD);
+	struct ucred cred;
+	socklen_t len = sizeof(cred);
+	if (!who.remote && fi && getsockopt(fi->connect_fd, SOL_SOCKET, SO_PEERCRED, &cred, &len) == 0) {
+		who.has_cred = true;
+		who.uid = cred.uid;
+		who.gid = cred.gid;
+	}
+	return who;
 }
 
 static enum MHD_Result on_request(void *cls, struct MHD_Connection *connection, const char *url,
@@ -216,14 +270,27 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *connection, 
 	(void)version;
 	struct listener *l = cls;
 	struct conn *c = *con_cls;
-	if (!c) {
-		/* Headers are in, the body is not: a refusal here never reads it. */
+	if (!c) /* on_target always runs first; this is in case it did not */
+		c = *con_cls = on_target(NULL, url, connection);
+	if (!c->started) {
+		/* Headers are in, the body is not: a refusal here never reads it,
+		 * and libmicrohttpd closes the connection after answering it. */
+		c->started = true;
+		gate_request_started(l->gate, connection);
+		struct err e = {0};
+		int refuse = framing_check(connection, &e);
+		if (refuse) {
+			struct api_resp resp = {0};
+			api_error(&resp, &e);
+			resp.status = refuse;
+			enum MHD_Result ret = send_resp(connection, &resp);
+			json_decref(resp.json);
+			log_info("%s %s → %d: %s", method, url, refuse, e.msg);
+			return ret;
+		}
 		enum MHD_Result refused;
 		if (l->need_token && !authorized(l, connection, method, url, &refused))
 			return refused;
-		c = xcalloc(1, sizeof(*c));
-		c->t0 = time_mono_ms();
-		*con_cls = c;
 		return MHD_YES;
 	}
 	if (*upload_data_size) {
@@ -234,7 +301,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *connection, 
 		*upload_data_size = 0;
 		return MHD_YES;
 	}
-	struct api_req req = {.method = method, .path = url, .ctl = l->srv->ctl,
+	struct api_req req = {.method = method, .path = url, .ctl = l->srv->ctl, .caller = caller_of(l, connection),
 			      .body = c->body.data ? c->body.data : "", .body_len = c->body.len, .conn = connection,
 			      .held = c->held ? &c->hold : NULL};
 	struct api_resp resp = {0};
@@ -247,7 +314,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *connection, 
 		for (int run = 0;; run++) {
 			struct longpoll *lp = l->srv->lp;
 			uint64_t seq = longpoll_seq(lp);
-			dispatch(&req, &resp);
+			dispatch(&req, &resp, c->target);
 			if (!resp.hold.key[0])
 				break;
 			c->hold = resp.hold;
@@ -282,12 +349,13 @@ static void on_completed(void *cls, struct MHD_Connection *connection, void **co
 			 enum MHD_RequestTerminationCode toe)
 {
 	struct listener *l = cls;
-	(void)connection;
 	(void)toe;
+	gate_request_done(l->gate, connection);
 	struct conn *c = *con_cls;
 	if (c) {
 		longpoll_done(l->srv->lp, &c->lpe);
 		sbuf_free(&c->body);
+		free(c->target);
 		free(c);
 		*con_cls = NULL;
 	}
@@ -391,7 +459,7 @@ static int listen_tcp(const char *addr, struct err *e)
 		fd = socket(ai->ai_family, ai->ai_socktype | SOCK_CLOEXEC, ai->ai_protocol);
 		int one = 1;
 		if (fd < 0 || setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)) < 0 ||
-		    bind(fd, ai->ai_addr, ai->ai_addrlen) < 0 || listen(fd, 128) < 0) {
+		    bind(fd, ai->ai_addr, ai->ai_addrlen) < 0 || listen(fd, SOMAXCONN) < 0) {
 			err_set(e, ERR_INTERNAL, "cannot listen on %s: %s", addr, strerror(errno));
 			if (fd >= 0)
 				close(fd);
@@ -455,6 +523,69 @@ static int tls_load(struct api_server *s, const struct api_options *o, struct er
 	return 0;
 }
 
+/* Connections one listener may hold (see LISTENER_CONNECTIONS_MAX). */
+static unsigned listener_connections(void)
+{
+	struct rlimit rl;
+	rlim_t n = getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur != RLIM_INFINITY ? rl.rlim_cur : 1024;
+	n /= 4;
+	if (n > LISTENER_CONNECTIONS_MAX)
+		n = LISTENER_CONNECTIONS_MAX;
+	return n < 64 ? 64 : (unsigned)n;
+}
+
+/* The gates' clock (gate_tick), until api_stop. */
+static void *ticker_main(void *arg)
+{
+	struct api_server *s = arg;
+	pthread_mutex_lock(&s->tick_lock);
+	while (!s->stopping) {
+		struct timespec ts;
+		clock_gettime(CLOCK_MONOTONIC, &ts);
+		ts.tv_nsec += GATE_TICK_MS * 1000000L;
+		ts.tv_sec += ts.tv_nsec / 1000000000L;
+		ts.tv_nsec %= 1000000000L;
+		pthread_cond_timedwait(&s->tick_cond, &s->tick_lock, &ts);
+		if (s->stopping)
+			break;
+		pthread_mutex_unlock(&s->tick_lock);
+		int64_t now = time_mono_ms();
+		if (s->remote.gate)
+			gate_tick(s->remote.gate, now);
+		if (s->local.gate)
+			gate_tick(s->local.gate, now);
+		pthread_mutex_lock(&s->tick_lock);
+	}
+	pthread_mutex_unlock(&s->tick_lock);
+	return NULL;
+}
+
+static void ticker_start(struct api_server *s)
+{
+	pthread_condattr_t ca;
+	pthread_condattr_init(&ca);
+	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+	pthread_cond_init(&s->tick_cond, &ca);
+	pthread_condattr_destroy(&ca);
+	pthread_mutex_init(&s->tick_lock, NULL);
+	s->ticking = pthread_create(&s->ticker, NULL, ticker_main, s) == 0;
+	if (!s->ticking)
+		log_error("api: cannot start the thread that cuts idle connections; a slow client can hold one until "
+			  "the 60 s idle timeout");
+}
+
+static void ticker_stop(struct api_server *s)
+{
+	if (!s->ticking)
+		return;
+	pthread_mutex_lock(&s->tick_lock);
+	s->stopping = true;
+	pthread_cond_signal(&s->tick_cond);
+	pthread_mutex_unlock(&s->tick_lock);
+	pthread_join(s->ticker, NULL);
+	s->ticking = false;
+}
+
 static int start_remote(struct api_server *s, const struct api_options *o, struct err *e)
 {
 	if (!o->tls_cert || !o->tls_key)
@@ -470,12 +601,15 @@ static int start_remote(struct api_server *s, const struct api_options *o, struc
 		return -1;
 	s->remote.srv = s;
 	s->remote.need_token = true;
+	s->remote.gate = gate_new("https", WAITING_PER_PEER, listener_connections() / 2, WAIT_DEADLINE_MS);
 	s->remote.daemon = MHD_start_daemon(
 		MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_USE_TLS | MHD_ALLOW_SUSPEND_RESUME, 0, NULL, NULL, on_request, &s->remote,
 		MHD_OPTION_LISTEN_SOCKET, fd, MHD_OPTION_HTTPS_MEM_CERT, s->tls_cert, MHD_OPTION_HTTPS_MEM_KEY,
 		s->tls_key, MHD_OPTION_HTTPS_PRIORITIES, TLS_PRIORITIES, MHD_OPTION_THREAD_POOL_SIZE, 2,
-		MHD_OPTION_NOTIFY_COMPLETED, on_completed, &s->remote, MHD_OPTION_CONNECTION_TIMEOUT, 60,
-		MHD_OPTION_END);
+		MHD_OPTION_NOTIFY_COMPLETED, on_completed, &s->remote, MHD_OPTION_URI_LOG_CALLBACK, on_target, NULL,
+		MHD_OPTION_NOTIFY_CONNECTION, gate_on_connection, s->remote.gate, MHD_OPTION_CONNECTION_TIMEOUT, 60,
+		MHD_OPTION_CONNECTION_LIMIT, listener_connections(), MHD_OPTION_PER_IP_CONNECTION_LIMIT,
+		(unsigned)TCP_PER_ADDRESS_MAX, MHD_OPTION_END);
 	if (!s->remote.daemon) {
 		close(fd);
 		return err_set(e, ERR_INTERNAL, "cannot start the HTTPS server on %s (certificate %s, key %s)",
@@ -505,6 +639,9 @@ static void on_op_changed(void *arg, const char *op_id)
 
 static void server_free(struct api_server *s)
 {
+	ticker_stop(s);
+	gate_free(s->remote.gate);
+	gate_free(s->local.gate);
 	longpoll_free(s->lp);
 	if (s->tls_key)
 		explicit_bzero(s->tls_key, strlen(s->tls_key));
@@ -527,11 +664,13 @@ int api_start(struct ctl *ctl, const struct api_options *o, struct api_server **
 	int fd = listen_unix(o->socket_path, e);
 	if (fd >= 0) {
 		s->local.srv = s;
+		s->local.gate = gate_new("unix", WAITING_PER_PEER, listener_connections() / 2, WAIT_DEADLINE_MS);
 		s->local.daemon = MHD_start_daemon(
 			MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_USE_TURBO | MHD_ALLOW_SUSPEND_RESUME, 0, NULL, NULL, on_request,
 			&s->local, MHD_OPTION_LISTEN_SOCKET, fd, MHD_OPTION_THREAD_POOL_SIZE, 4,
-			MHD_OPTION_NOTIFY_COMPLETED, on_completed, &s->local, MHD_OPTION_CONNECTION_TIMEOUT, 60,
-			MHD_OPTION_END);
+			MHD_OPTION_NOTIFY_COMPLETED, on_completed, &s->local, MHD_OPTION_URI_LOG_CALLBACK, on_target, NULL,
+			MHD_OPTION_NOTIFY_CONNECTION, gate_on_connection, s->local.gate, MHD_OPTION_CONNECTION_TIMEOUT, 60,
+			MHD_OPTION_CONNECTION_LIMIT, listener_connections(), MHD_OPTION_END);
 		if (!s->local.daemon) {
 			close(fd);
 			unlink(s->socket_path);
@@ -544,8 +683,10 @@ int api_start(struct ctl *ctl, const struct api_options *o, struct api_server **
 		server_free(s);
 		return -1;
 	}
+	ticker_start(s);
 	ctl_set_op_listener(ctl, on_op_changed, s);
-	log_info("api: listening on %s", o->socket_path);
+	log_info("api: listening on %s (up to %u connections per listener; a request's headers are due within %d s)",
+		 o->socket_path, listener_connections(), WAIT_DEADLINE_MS / 1000);
 	*out = s;
 	return 0;
 }
@@ -555,6 +696,7 @@ void api_stop(struct api_server *s)
 	if (!s)
 		return;
 	ctl_set_op_listener(s->ctl, NULL, NULL);
+	ticker_stop(s);
 	/* Held requests are answered (the state as it is) before the daemons
 	 * stop; a client that does not read its answer is not waited for long. */
 	int left = longpoll_stop(s->lp, HELD_ANSWER_MAX_MS);
@@ -656,6 +798,8 @@ bool api_opt_string(json_t *obj, const char *key, const char **out, struct api_r
 		api_error(resp, &e);
 		return false;
 	}
+	if (!api_check_length(key, -1, json_string_value(v), resp))
+		return false;
 	*out = json_string_value(v);
 	return true;
 }

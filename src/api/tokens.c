@@ -107,9 +107,7 @@ static void delete_token(const struct api_req *req, struct api_resp *resp)
 	api_json(resp, 200, json_pack("{s:o}", "token", token_to_json(&t)));
 }
 
-/* The secret of "Bearer <secret>" (scheme case-insensitive, RFC 7235) copied
- * into out, or false when the header is not of that shape. */
-static bool bearer_secret(const char *header, char out[SECRET_LEN + 1])
+bool api_bearer_secret(const char *header, char out[SECRET_LEN + 1])
 {
 	if (!header || strnlen(header, AUTH_HEADER_MAX + 1) > AUTH_HEADER_MAX || strncasecmp(header, "Bearer", 6) != 0 ||
 	    (header[6] != ' ' && header[6] != '\t'))
@@ -136,7 +134,7 @@ enum api_auth api_token_check(struct store *st, const char *authorization, const
 		*why = "no Authorization header";
 		return API_AUTH_DENIED;
 	}
-	if (!bearer_secret(authorization, secret)) {
+	if (!api_bearer_secret(authorization, secret)) {
 		*why = "an Authorization header that is not \"Bearer nubo_…\"";
 		return API_AUTH_DENIED;
 	}

@@ -127,6 +127,11 @@ static bool read_keys(json_t *obj, const char ***keys, int *n, struct api_resp *
 			api_error(resp, &e);
 			return false;
 		}
+		if (!api_check_length("ssh_keys", (long)i, json_string_value(v), resp)) {
+			free(*keys);
+			*keys = NULL;
+			return false;
+		}
 		(*keys)[(*n)++] = json_string_value(v);
 	}
 	return true;

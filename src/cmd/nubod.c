@@ -89,6 +89,9 @@ static int destroy_state(struct ctl **ctl, struct store **st, const char *state_
 	return 0;
 }
 
+/* Open files nubod asks for: plenty for thousands of VMs and connections. */
+#define NUBOD_NOFILE_MAX 262144ul
+
 /* Runs the reconcilers and the API until SIGINT or SIGTERM; VMs keep running after. */
 static int serve(struct ctl *ctl, const struct api_options *ao, struct err *e)
 {
@@ -103,6 +106,11 @@ static int serve(struct ctl *ctl, const struct api_options *ao, struct err *e)
 	sigaction(SIGINT, &sa, NULL);
 	sigaction(SIGTERM, &sa, NULL);
 	signal(SIGPIPE, SIG_IGN);
+	/* Before anything opens a descriptor; api sizes its listeners from it. */
+	unsigned long nofile = fs_nofile_raise(NUBOD_NOFILE_MAX);
+	if (nofile < 4096)
+		log_warn("nubod may open only %lu files (ulimit -n); raise the hard limit (LimitNOFILE= in its unit) "
+			 "for many VMs and API clients", nofile);
 	struct api_server *api = NULL;
 	if (ctl_start(ctl, e) < 0 || api_start(ctl, ao, &api, e) < 0)
 		return -1;

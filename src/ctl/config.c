@@ -23,6 +23,8 @@ void config_init_default(struct config *c)
 	catalog_init_default(&c->types);
 }
 
+static int config_apply(struct config *c, const char *path, json_t *root, struct err *e);
+
 void config_free(struct config *c)
 {
 	catalog_free(&c->types);
@@ -79,6 +81,24 @@ static int database(json_t *v, const char *path, char *out, size_t n, struct err
 	return 0;
 }
 
+static int load_import_dirs(struct config *c, const char *path, json_t *arr, struct err *e)
+{
+	if (!json_is_array(arr) || json_array_size(arr) > CONFIG_IMPORT_DIRS_MAX)
+		return err_set(e, ERR_INVALID, "%s: \"import_dirs\" must be a list of at most %d folders", path,
+			       CONFIG_IMPORT_DIRS_MAX);
+	size_t i;
+	json_t *v;
+	c->n_import_dirs = 0;
+	json_array_foreach(arr, i, v) {
+		const char *s = json_string_value(v);
+		if (!s || s[0] != '/' || strcmp(s, "/") == 0 || strlen(s) >= sizeof(c->import_dirs[0]))
+			return err_set(e, ERR_INVALID, "%s: import_dirs[%zu] must be the absolute path of a folder other "
+				       "than / (at most %zu characters)", path, i, sizeof(c->import_dirs[0]) - 1);
+		snprintf(c->import_dirs[c->n_import_dirs++], sizeof(c->import_dirs[0]), "%s", s);
+	}
+	return 0;
+}
+
 static int load_types(struct config *c, const char *path, json_t *arr, struct err *e)
 {
 	if (!json_is_array(arr))
@@ -106,9 +126,24 @@ static int load_types(struct config *c, const char *path, json_t *arr, struct er
 int config_load(struct config *c, const char *path, struct err *e)
 {
 	json_error_t je;
-	json_t *root = json_load_file(path, 0, &je);
+	json_t *root = json_load_file(path, JSON_REJECT_DUPLICATES, &je);
 	if (!root)
 		return err_set(e, ERR_INVALID, "%s:%d: %s", path, je.line, je.text);
+	return config_apply(c, path, root, e);
+}
+
+int config_load_buffer(struct config *c, const char *name, const char *text, size_t len, struct err *e)
+{
+	json_error_t je;
+	json_t *root = json_loadb(text, len, JSON_REJECT_DUPLICATES, &je);
+	if (!root)
+		return err_set(e, ERR_INVALID, "%s:%d: %s", name, je.line, je.text);
+	return config_apply(c, name, root, e);
+}
+
+/* Applies root (its reference is taken) over c; path names it in errors. */
+static int config_apply(struct config *c, const char *path, json_t *root, struct err *e)
+{
 	int rc = 0;
 	if (!json_is_object(root)) {
 		rc = err_set(e, ERR_INVALID, "%s: the top level must be an object", path);
@@ -143,13 +178,15 @@ int config_load(struct config *c, const char *path, struct err *e)
 			c->events_retention_days = (int)d;
 		} else if (strcmp(key, "database") == 0) {
 			rc = database(v, path, c->database, sizeof(c->database), e);
+		} else if (strcmp(key, "import_dirs") == 0) {
+			rc = load_import_dirs(c, path, v, e);
 		} else if (strcmp(key, "types") == 0)
 			rc = load_types(c, path, v, e);
 		else
 			rc = err_set(e, ERR_INVALID,
 				     "%s: unknown setting \"%s\"; known: cpu_overcommit, memory_overcommit, "
 				     "reserved_memory_mib, stop_timeout_s, ssh_wait_s, metadata_port, qemu_user, qboot, database, "
-				     "events_retention_days, types",
+				     "events_retention_days, import_dirs, types",
 				     path, key);
 		if (rc < 0)
 			break;

@@ -5,17 +5,20 @@
  *
  *   {"cpu_overcommit": 4.0, "memory_overcommit": 1.0, "reserved_memory_mib": 1024,
  *    "stop_timeout_s": 30, "ssh_wait_s": 300, "metadata_port": 8775,
- *    "qemu_user": "nubo-qemu", "qboot": "/usr/share/qemu/qboot.rom",
+ *    "qemu_user": "nubo-qemu", "qboot": "/usr/share/qemu/qboot.rom", "import_dirs": ["/srv/images"],
  *    "database": "postgres://nubo@db.example/nubo", "events_retention_days": 7,
  *    "types": [{"name": "xlarge", "vcpus": 8, "memory_mib": 16384, "price_per_hour": 0.27}]}
  */
 #pragma once
+
+#include <stddef.h>
 
 #include "model/machine_type.h"
 #include "util/err.h"
 
 /* Where Debian's qemu-system-data puts QEMU's qboot ROM. */
 #define CONFIG_QBOOT_DEFAULT "/usr/share/qemu/qboot.rom"
+#define CONFIG_IMPORT_DIRS_MAX 16
 
 struct config {
 	double cpu_overcommit;     /* vCPUs handed out per host CPU */
@@ -35,10 +38,16 @@ struct config {
 	char database[1024];
 	/* Events older than this are pruned (ctl/events.c). */
 	int events_retention_days;
+	/* Folders from which API callers over TCP may import files (none: no
+	 * file imports over TCP; see host/access.h). */
+	char import_dirs[CONFIG_IMPORT_DIRS_MAX][256];
+	int n_import_dirs;
 	struct type_catalog types;
 };
 
 void config_init_default(struct config *c);
 /* Reads path over the defaults; unknown keys and bad values are errors naming them. */
 int config_load(struct config *c, const char *path, struct err *e);
+/* The same for the text of a file (len bytes); name stands for its path in errors. */
+int config_load_buffer(struct config *c, const char *name, const char *text, size_t len, struct err *e);
 void config_free(struct config *c);

@@ -10,8 +10,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
+#include "host/qemu.h"
 #include "util/fs.h"
 #include "util/log.h"
 #include "util/runner.h"
@@ -23,7 +25,33 @@
 
 /* What the state directory holds besides nubo.db (see ARCHITECTURE.md). */
 static const char *const state_subdirs[] = {"vms", "images", "volumes", "snapshots", "networks", NULL};
+/* The folders that hold guest data (see guard_state_dirs). */
+static const char *const guarded_subdirs[] = {"vms", "images", "volumes", "snapshots", NULL};
 #define BUSY_TICK_MS 100
+
+/* Makes the folders that hold disks root's, group QEMU's user, mode 0750:
+ * QEMU reaches the files it is given, and no other local user reaches any
+ * disk, layer or image base, whatever the files' own modes. Set at every
+ * start, so a state folder an older nubod made is closed too. networks/
+ * stays 0755: dnsmasq runs as nobody. Without QEMU's user (nothing can run
+ * then) the folders are 0700. */
+static int guard_state_dirs(struct ctl *c, struct err *e)
+{
+	struct qemu_user u;
+	struct err ue = {0};
+	bool have_user = qemu_user_lookup(c->cfg.qemu_user, &u, &ue) == 0;
+	if (!have_user)
+		log_warn("%s; the folders of guest data stay root's alone (0700)", ue.msg);
+	for (int i = 0; guarded_subdirs[i]; i++) {
+		autofree char *d = xasprintf("%s/%s", c->state_dir, guarded_subdirs[i]);
+		if (chmod(d, have_user ? 0750 : 0700) < 0)
+			return err_set(e, ERR_INTERNAL, "cannot close %s to other users: %s", d, strerror(errno));
+		if (have_user && chown(d, 0, u.gid) < 0)
+			log_warn("cannot give %s to group %u (QEMU's user %s): %s; QEMU may not reach its disks", d,
+				 (unsigned)u.gid, u.name, strerror(errno));
+	}
+	return 0;
+}
 
 static int host_memory_mib(void)
 {
@@ -151,6 +179,8 @@ int ctl_open(struct store *st, struct ctl_options *o, struct ctl **out, struct e
 		if (fs_mkdir_p(d, 0755, e) < 0)
 			goto fail;
 	}
+	if (guard_state_dirs(c, e) < 0)
+		goto fail;
 	if (resolve_accel(c, o->accel, e) < 0 || load_prefix(c, e) < 0)
 		goto fail;
 	for (size_t i = 0; i < N_RECONCILERS; i++)

@@ -10,6 +10,7 @@
 
 #include <jansson.h>
 #include <stdbool.h>
+#include <sys/types.h>
 
 #include "ctl/config.h"
 #include "model/firewall.h"
@@ -175,7 +176,16 @@ int ctl_image_delete(struct ctl *c, const char *ref, struct err *e);
 int ctl_image_from_vm(struct ctl *c, const char *name, const char *vm_ref, struct image *img,
 		      struct operation *op, struct err *e);
 
+/* Who asks, for what nubod does on their behalf with its own rights. */
+struct ctl_caller {
+	bool remote;          /* over TCP (a token holder): files only from import_dirs */
+	bool has_cred;        /* on the unix socket with the kernel's word (SO_PEERCRED) for: */
+	uid_t uid;
+	gid_t gid;
+};
+
 struct image_import {
+	struct ctl_caller caller;   /* zero: nubod itself, trusted */
 	const char *name;
 	const char *file;      /* absolute path of a qcow2 or raw image on the host; or */
 	const char *url;       /* an http(s) URL to download it from */

@@ -19,6 +19,7 @@
 #include <sys/stat.h>
 
 #include "host/disk.h"
+#include "host/access.h"
 #include "host/download.h"
 #include "host/qemu.h"
 #include "util/crashpoint.h"
@@ -417,9 +418,42 @@ static bool user_name_valid(const char *u)
 	return true;
 }
 
+/* May r's caller have nubod read path (field names it)? Over TCP, only from
+ * import_dirs: *out is then where it really leads (links resolved), which is
+ * what the import reads. On the unix socket, only what the caller could
+ * read itself. (A file swapped between this check and the import is read
+ * as it is then: the check is the caller's permission, not a snapshot.) */
+static int import_file_allowed(struct ctl *c, const struct ctl_caller *who, const char *field, const char *path,
+			       char **out, struct err *e)
+{
+	*out = NULL;
+	if (who->remote) {
+		if (c->cfg.n_import_dirs == 0)
+			return err_set(e, ERR_INVALID,
+				       "%s %s: over TCP, files are imported only from folders that import_dirs in "
+				       "nubod's configuration names, and it names none; give url instead",
+				       field, path);
+		const char *dirs[CONFIG_IMPORT_DIRS_MAX];
+		for (int i = 0; i < c->cfg.n_import_dirs; i++)
+			dirs[i] = c->cfg.import_dirs[i];
+		char resolved[4096];
+		if (access_file_beneath(dirs, c->cfg.n_import_dirs, path, field, resolved, sizeof(resolved), e) < 0)
+			return -1;
+		*out = xstrdup(resolved);
+		return 0;
+	}
+	if (who->has_cred && access_file_readable_by(who->uid, who->gid, path, field, e) < 0)
+		return -1;
+	if (access(path, R_OK) < 0)
+		return err_set(e, ERR_UNPROCESSABLE, "%s %s cannot be read: %s", field, path, strerror(errno));
+	*out = xstrdup(path);
+	return 0;
+}
+
 int ctl_image_import(struct ctl *c, const struct image_import *r, struct image *img, struct operation *op,
 		     struct err *e)
 {
+	autofree char *file = NULL, *kernel = NULL, *initrd = NULL;
 	memset(img, 0, sizeof(*img));
 	if (vm_name_validate(r->name, "name", e) < 0)
 		return -1;
@@ -429,8 +463,8 @@ int ctl_image_import(struct ctl *c, const struct image_import *r, struct image *
 	} else if (!r->file || r->file[0] != '/') {
 		return err_set(e, ERR_INVALID, "file \"%s\" must be an absolute path on nubod's host",
 			       r->file ? r->file : "");
-	} else if (access(r->file, R_OK) < 0) {
-		return err_set(e, ERR_UNPROCESSABLE, "file %s cannot be read: %s", r->file, strerror(errno));
+	} else if (import_file_allowed(c, &r->caller, "file", r->file, &file, e) < 0) {
+		return -1;
 	}
 	if (r->sha256 && !is_hex64(r->sha256))
 		return err_set(e, ERR_INVALID, "sha256 \"%s\" is not 64 lowercase hex digits", r->sha256);
@@ -451,9 +485,8 @@ int ctl_image_import(struct ctl *c, const struct image_import *r, struct image *
 		if (files[i][0] != '/')
 			return err_set(e, ERR_INVALID, "%s \"%s\" must be an absolute path on nubod's host",
 				       i ? "initrd" : "kernel", files[i]);
-		if (access(files[i], R_OK) < 0)
-			return err_set(e, ERR_UNPROCESSABLE, "%s %s cannot be read: %s", i ? "initrd" : "kernel", files[i],
-				       strerror(errno));
+		if (import_file_allowed(c, &r->caller, i ? "initrd" : "kernel", files[i], i ? &initrd : &kernel, e) < 0)
+			return -1;
 	}
 	id_new("img", img->id);
 	snprintf(img->name, sizeof(img->name), "%s", r->name);
@@ -463,11 +496,11 @@ int ctl_image_import(struct ctl *c, const struct image_import *r, struct image *
 	if (direct) {
 		/* Where the import finds them; the job copies them in beside the disk. */
 		img->cmdline = xstrdup(r->cmdline ? r->cmdline : "console=ttyS0 root=/dev/vda1 rw");
-		img->kernel_source = xstrdup(r->kernel);
-		img->initrd_source = xstrdup(r->initrd);   /* NULL: none */
+		img->kernel_source = xstrdup(kernel);
+		img->initrd_source = xstrdup(initrd);   /* NULL: none */
 	}
 	snprintf(img->sha256, sizeof(img->sha256), "%s", r->sha256 ? r->sha256 : "");
-	img->source = xstrdup(r->url ? r->url : r->file);
+	img->source = xstrdup(r->url ? r->url : file);
 	img->created_at = time_now_ms();
 	operation_init(op, "image-import", img->id, img->name);
 	snprintf(img->op_id, sizeof(img->op_id), "%s", op->id);

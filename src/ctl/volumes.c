@@ -356,6 +356,9 @@ static bool reconcile_volume(struct ctl *c, struct volume *v, struct volume *all
 		autofree char *snap = v->from_snapshot[0] ? ctl_snapshot_path(c, v->from_snapshot) : NULL;
 		const char *argv[] = {"qemu-img", "create", "-q", "-f", "qcow2", path, size, NULL};
 		int rc = snap ? disk_flatten(snap, path, &e) : runner_run(argv, NULL, NULL, &e);
+		/* Guest data: root's alone until a QEMU is given it (plug_step, start). */
+		if (rc == 0)
+			rc = qemu_file_owner(path, 0, 0, 0600, &e);
 		if (rc < 0) {
 			ctl_op_finish(c, v->op_id, false, e.msg);
 			store_volume_delete(c->st, v->id, NULL);

@@ -302,7 +302,8 @@ int disk_backup_node(const char *qmp_sock, const char *node, const char *job_id,
 		rc = wait_job(q, job_id, e);
 	qmp_close(q);
 	rc = finish_copy(tmp, dst, rc, e);
+	/* An image base: root's, readable by the QEMUs that boot from it, no one else. */
 	if (rc == 0)
-		rc = qemu_file_owner(dst, 0, 0, 0644, e);
+		rc = qemu_file_owner(dst, 0, u->gid, 0640, e);
 	return rc;
 }

@@ -1,5 +1,6 @@
 /* qmp: line-framed JSON over a unix socket with a deadline (see qmp.h). */
 #include "host/qmp.h"
+#include "host/qmp-priv.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -168,35 +169,44 @@ int qmp_execute(struct qmp *q, const char *cmd, json_t *args, json_t **ret, stru
 	return rc;
 }
 
+/* Reads the greeting on q's socket and negotiates capabilities. */
+static int qmp_handshake(struct qmp *q, struct err *e)
+{
+	json_t *greeting = NULL;
+	int rc = qmp_read(q, false, &greeting, e);
+	if (rc < 0)
+		return rc;
+	bool is_qmp = json_object_get(greeting, "QMP") != NULL;
+	json_decref(greeting);
+	if (!is_qmp)
+		return err_set(e, ERR_INTERNAL, "%s is not a QMP socket (no greeting)", q->path);
+	return qmp_execute(q, "qmp_capabilities", NULL, NULL, e);
+}
+
 int qmp_open(const char *sock_path, int timeout_ms, struct qmp **out, struct err *e)
 {
 	*out = NULL;
+	int fd = -1;
+	int rc = qmp_connect(sock_path, timeout_ms > 0 ? timeout_ms : 5000, &fd, e);
+	if (rc < 0)
+		return rc;
+	return qmp_open_fd(fd, sock_path, timeout_ms, out, e);
+}
+
+int qmp_open_fd(int fd, const char *name, int timeout_ms, struct qmp **out, struct err *e)
+{
+	*out = NULL;
 	struct qmp *q = xcalloc(1, sizeof(*q));
-	q->fd = -1;
+	q->fd = fd;
 	q->timeout_ms = timeout_ms > 0 ? timeout_ms : 5000;
-	q->path = xstrdup(sock_path);
-	json_t *greeting = NULL;
-	bool is_qmp = false;
-	int rc = qmp_connect(sock_path, q->timeout_ms, &q->fd, e);
-	if (rc < 0)
-		goto fail;
-	rc = qmp_read(q, false, &greeting, e);
-	if (rc < 0)
-		goto fail;
-	is_qmp = json_object_get(greeting, "QMP") != NULL;
-	json_decref(greeting);
-	if (!is_qmp) {
-		rc = err_set(e, ERR_INTERNAL, "%s is not a QMP socket (no greeting)", sock_path);
-		goto fail;
+	q->path = xstrdup(name);
+	int rc = qmp_handshake(q, e);
+	if (rc < 0) {
+		qmp_close(q);
+		return rc;
 	}
-	rc = qmp_execute(q, "qmp_capabilities", NULL, NULL, e);
-	if (rc < 0)
-		goto fail;
 	*out = q;
 	return 0;
-fail:
-	qmp_close(q);
-	return rc;
 }
 
 void qmp_close(struct qmp *q)
@@ -222,6 +232,17 @@ static int qmp_once(const char *sock, const char *cmd, json_t **ret, struct err 
 	return rc;
 }
 
+int qmp_status_of(const char *sock, json_t *ret, char *status, size_t n, struct err *e)
+{
+	const char *s = json_string_value(json_object_get(ret, "status"));
+	if (!s)
+		return err_set(e, ERR_INTERNAL, "QMP %s: query-status returned no status", sock);
+	if (strlen(s) >= n)
+		return err_set(e, ERR_INTERNAL, "QMP %s: query-status returned a status of %zu bytes", sock, strlen(s));
+	snprintf(status, n, "%s", s);
+	return 0;
+}
+
 int qmp_query_status(const char *sock, char *status, size_t n, struct err *e)
 {
 	if (runner_dry_run()) {
@@ -233,11 +254,7 @@ int qmp_query_status(const char *sock, char *status, size_t n, struct err *e)
 	int rc = qmp_once(sock, "query-status", &ret, e);
 	if (rc < 0)
 		return rc;
-	const char *s = json_string_value(json_object_get(ret, "status"));
-	if (!s)
-		rc = err_set(e, ERR_INTERNAL, "QMP %s: query-status returned no status", sock);
-	else
-		snprintf(status, n, "%s", s);
+	rc = qmp_status_of(sock, ret, status, n, e);
 	json_decref(ret);
 	return rc;
 }

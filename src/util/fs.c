@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -127,4 +128,19 @@ char *fs_self_dir(void)
 		return xstrdup(".");
 	buf[n] = '\0';
 	return xstrdup(dirname(buf));
+}
+
+unsigned long fs_nofile_raise(unsigned long max)
+{
+	struct rlimit rl;
+	if (getrlimit(RLIMIT_NOFILE, &rl) < 0)
+		return 1024;
+	rlim_t want = rl.rlim_max == RLIM_INFINITY || rl.rlim_max > max ? (rlim_t)max : rl.rlim_max;
+	if (want > rl.rlim_cur) {
+		rlim_t old = rl.rlim_cur;
+		rl.rlim_cur = want;
+		if (setrlimit(RLIMIT_NOFILE, &rl) < 0)
+			rl.rlim_cur = old;
+	}
+	return (unsigned long)rl.rlim_cur;
 }

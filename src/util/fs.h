@@ -18,5 +18,10 @@ int fs_read_file(const char *path, size_t max, char **out, size_t *len, struct e
 /* Removes path and everything below it; a missing path is success. */
 int fs_rm_rf(const char *path, struct err *e);
 bool fs_exists(const char *path);
+/* Raises the soft limit of open files (RLIMIT_NOFILE) to the hard limit,
+ * at most max: every API connection, QMP socket, console and tap is a
+ * descriptor, and the default soft limit of 1024 is what 1,000 idle
+ * connections ran into. Returns the limit now in force. */
+unsigned long fs_nofile_raise(unsigned long max);
 /* Directory of the running executable; caller frees. */
 char *fs_self_dir(void);

@@ -70,6 +70,8 @@ void fuzz_check_field(json_t *body, const char *key, const char *got)
 		FUZZ_ASSERT(!got, "field %s is absent but parsed as \"%s\"", key, got);
 	else
 		FUZZ_ASSERT(got && got == json_string_value(v), "field %s was not read from the body", key);
+	FUZZ_ASSERT(!got || strlen(got) <= api_field_max(key), "field %s of %zu bytes accepted; its limit is %zu", key,
+		    strlen(got), api_field_max(key));
 }
 
 int fuzz_split(const uint8_t *data, size_t size, char **out, int max)

@@ -28,8 +28,9 @@ void fuzz_check_err(int rc, const struct err *e, const char *s);
 /* Checks what a body parser answered: ok and an untouched resp, or a 400
  * with {"error":{"code","message"}}. Clears resp for the next parser. */
 void fuzz_check_resp(bool ok, struct api_resp *resp);
-/* What a parsed field must be: the body's own string (the very pointer), or
- * NULL when the key is absent or null. */
+/* What a parsed field must be: the body's own string (the very pointer),
+ * within its length limit (api_field_max), or NULL when the key is absent
+ * or null. */
 void fuzz_check_field(json_t *body, const char *key, const char *got);
 /* Splits data at NUL bytes into at most max C strings (copies, caller frees
  * each); returns how many. For harnesses whose input is several strings. */

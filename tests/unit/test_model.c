@@ -155,14 +155,24 @@ static void test_size(void **state)
 	uint64_t b = 0;
 	assert_int_equal(size_parse("20G", "size", &b, &e), 0);
 	assert_true(b == 20ull << 30);
+	/* every size is rounded up to whole 512-byte sectors, as qemu-img does */
 	assert_int_equal(size_parse("1.5K", "size", &b, &e), 0);
 	assert_true(b == 1536);
 	assert_int_equal(size_parse("1", "size", &b, &e), 0);
-	assert_true(b == 1);
-	/* a size rounds to at least one byte, or it is refused */
+	assert_true(b == 512);
+	assert_int_equal(size_parse("0.001G", "size", &b, &e), 0);
+	assert_true(b == 1074176);
+	assert_int_equal(size_parse("1.5g", "size", &b, &e), 0);
+	assert_true(b == 3ull << 29);
+	/* only DIGITS[.DIGITS]UNIT: no hex, exponents, signs, spaces or bytes with a fraction */
+	static const char *const bad[] = {"0x10G", "1e3M", "5 G", " 5G", "1e-3G", "-1G", "+1G", "inf", "nan",
+					  ".5G", "5.G", "1.5.5G", "5GG", "0.5", "1,5G", "1.0000001G", "99999999999999999999G"};
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
+		assert_true(size_parse(bad[i], "size", &b, &e) < 0);
+	assert_true(size_parse("0x10G", "size", &b, &e) < 0);
+	assert_string_equal(e.msg, "size \"0x10G\" is not a size such as 20G or 512M: after the number comes a unit, K, M, G or T");
 	assert_true(size_parse("0.5", "size", &b, &e) < 0);
-	assert_string_equal(e.msg, "size \"0.5\" is less than one byte");
-	assert_true(size_parse("0.1333333", "size", &b, &e) < 0);
+	assert_string_equal(e.msg, "size \"0.5\" is a number of bytes with a decimal part; give whole bytes or a unit such as 1.5G");
 	assert_true(size_parse("0", "size", &b, &e) < 0);
 }
 

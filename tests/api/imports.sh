@@ -1,0 +1,93 @@
+#!/usr/bin/env bash
+# API tests for image imports from a file on nubod's host (issue 12, part 1):
+# over TCP a file is imported only from a folder nubod's configuration names
+# in import_dirs, reached without a link out of it; over the unix socket the
+# caller must be able to read the file as itself (SO_PEERCRED), so a local
+# user cannot have root's files copied into an image. Host in dry-run: what
+# is checked is the answer to the request, before anything is copied.
+set -u
+. "$(dirname "$0")/../lib.sh"
+T_DESTROY_FLAGS=--dry-run
+
+TLS=$T_DIR/tls
+mkdir -p "$TLS" "$T_DIR/imports/sub" "$T_DIR/private"
+openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -days 2 -subj /CN=127.0.0.1 \
+	-addext "subjectAltName=IP:127.0.0.1" -keyout "$TLS/key.pem" -out "$TLS/cert.pem" >/dev/null 2>&1
+chmod 600 "$TLS/key.pem"
+for p in $(shuf -i 20000-60000 -n 100); do ss -Hltn "sport = :$p" | grep -q . || break; done
+PORT=$p
+URL=https://127.0.0.1:$PORT
+
+# A root-only secret outside any import folder, an image inside one, and
+# links that lead out of it.
+echo "root only" >"$T_DIR/private/secret" && chmod 600 "$T_DIR/private/secret"
+head -c 1M /dev/zero >"$T_DIR/imports/sub/disk.raw" && chmod 644 "$T_DIR/imports/sub/disk.raw"
+ln -s "$T_DIR/private/secret" "$T_DIR/imports/link-out"
+ln -s sub/disk.raw "$T_DIR/imports/link-in"
+head -c 1M /dev/zero >"$T_DIR/world.raw" && chmod 644 "$T_DIR/world.raw"
+
+start() { # start [import_dirs JSON]
+	printf '{%s}\n' "${1:+\"import_dirs\": $1}" >"$T_DIR/nubod.json"
+	nubod_start --dry-run --config "$T_DIR/nubod.json" --listen 127.0.0.1:$PORT --tls-cert "$TLS/cert.pem" \
+		--tls-key "$TLS/key.pem"
+}
+# tapi METHOD PATH BODY: over HTTPS with the token
+tapi() {
+	local out
+	out=$(curl -s --cacert "$TLS/cert.pem" -X "$1" -d "$3" -H "Authorization: Bearer $TOKEN" -w '\n%{http_code}' "$URL$2")
+	printf '%s %s' "${out##*$'\n'}" "${out%$'\n'*}"
+}
+msg_of() { body_of "$1" | jq -r .error.message; }
+
+import() { printf '{"name":"img%d","file":"%s"}' "$RANDOM$RANDOM" "$1"; }
+
+# --- over TCP, without import_dirs: no file imports at all ---
+start || { ok 1 "nubod starts"; exit 1; }
+TOKEN=$(body_of "$(api POST /v1/tokens '{"name":"imp"}')" | jq -r .secret)
+r=$(tapi POST /v1/images "$(import "$T_DIR/private/secret")")
+is "$(status_of "$r")" 400 "over TCP, importing a root-only file is refused"
+like "$(msg_of "$r")" 'import_dirs' "the error says that import_dirs would allow file imports"
+r=$(tapi POST /v1/images "$(import "$T_DIR/world.raw")")
+is "$(status_of "$r")" 400 "so is any file, without import_dirs"
+r=$(tapi POST /v1/images "{\"name\":\"k1\",\"url\":\"http://127.0.0.1:1/x.raw\",\"boot\":\"direct\",\"kernel\":\"$T_DIR/private/secret\"}")
+is "$(status_of "$r")" 400 "a kernel file is held to the same rule"
+is "$(body_of "$(api GET /v1/images)" | jq '.images | length')" 0 "no image was recorded"
+nubod_stop
+
+# --- over TCP, with import_dirs ---
+start "[\"$T_DIR/imports\"]" || { ok 1 "nubod starts with import_dirs"; exit 1; }
+TOKEN=$(body_of "$(api POST /v1/tokens '{"name":"imp2"}')" | jq -r .secret)
+r=$(tapi POST /v1/images "$(import "$T_DIR/imports/sub/disk.raw")")
+is "$(status_of "$r")" 202 "a file inside import_dirs is imported"
+r=$(tapi POST /v1/images "$(import "$T_DIR/imports/link-in")")
+is "$(status_of "$r")" 202 "so is one reached through a link that stays inside"
+is "$(body_of "$r" | jq -r .image.source)" "$T_DIR/imports/sub/disk.raw" "and the image records where the link led"
+r=$(tapi POST /v1/images "$(import "$T_DIR/imports/link-out")")
+is "$(status_of "$r")" 400 "a link out of import_dirs is refused"
+like "$(msg_of "$r")" "is not inside import_dirs" "the error names the rule"
+r=$(tapi POST /v1/images "$(import "$T_DIR/imports/../private/secret")")
+is "$(status_of "$r")" 400 "a path that climbs out with .. is refused"
+r=$(tapi POST /v1/images "$(import "$T_DIR/private/secret")")
+is "$(status_of "$r")" 400 "a path outside import_dirs is refused"
+r=$(tapi POST /v1/images "$(import "$T_DIR/importsX/disk.raw")")
+is "$(status_of "$r")" 400 "a folder whose name only starts like an import folder is outside it"
+
+# --- over the unix socket: the caller's own permissions ---
+r=$(api POST /v1/images "$(import "$T_DIR/private/secret")")
+is "$(status_of "$r")" 202 "root on the unix socket imports a root-only file"
+if getent group nubo >/dev/null && [ "$(stat -c %G "$T_SOCK")" = nubo ]; then
+	# nobody, given group nubo for this process only (nothing in /etc changes)
+	as_nobody() { setpriv --reuid=nobody --regid=nogroup --groups="$(getent group nubo | cut -d: -f3)" "$@"; }
+	chmod 755 "$T_DIR/private"
+	out=$(as_nobody curl -s --unix-socket "$T_SOCK" -d "$(import "$T_DIR/private/secret")" -w '\n%{http_code}' http://nubo/v1/images)
+	is "${out##*$'\n'}" 422 "a local user (nobody, in group nubo) cannot import a file it cannot read"
+	like "${out%$'\n'*}" "cannot be read by uid 65534" "the error names the caller"
+	out=$(as_nobody curl -s --unix-socket "$T_SOCK" -d "$(import "$T_DIR/world.raw")" -w '\n%{http_code}' http://nubo/v1/images)
+	is "${out##*$'\n'}" 202 "it can import a file it can read"
+else
+	ok 0 "# SKIP no group nubo owns the socket, so no other local user can connect"
+fi
+
+nubod_stop
+ok $? "nubod stops cleanly"
+echo "1..$T_N"
