@@ -10,7 +10,8 @@ build=(meson ninja-build pkg-config gcc libc6-dev libmicrohttpd-dev libjansson-d
 runtime=(qemu-system-x86 qemu-utils dnsmasq-base dnsmasq-utils nftables iproute2 genisoimage openssh-client procps)
 images=(busybox-static dropbear-bin kmod cpio e2fsprogs gzip debootstrap gpgv debian-archive-keyring zstd lz4 xz-utils binutils util-linux)
 tests=(curl jq sqlite3 socat openssl clang libclang-rt-dev   # tests/fuzz: clang, and libFuzzer and the sanitizers (libclang-rt-14-dev)
-       postgresql)   # the api-pg suite's private cluster (tests/pg.sh: initdb, pg_ctl in /usr/lib/postgresql/15/bin)
+       postgresql    # the api-pg suite's private cluster (tests/pg.sh: initdb, pg_ctl in /usr/lib/postgresql/15/bin)
+       python3)      # tests/api/flood.py: idle and trickling connections for security.sh
 
 # Members of the system group nubo may use nubod's unix socket without root.
 if ! getent group nubo >/dev/null; then
