@@ -24,7 +24,8 @@ static const char usage[] =
 	"VMs keep running while nubod is stopped; a new nubod adopts them.\n"
 	"\n"
 	"Options:\n"
-	"  --state-dir DIR    state directory (default /var/lib/nubo, or $NUBO_STATE_DIR)\n"
+	"  --state-dir DIR    state directory (default /var/lib/nubo, or $NUBO_STATE_DIR);\n"
+	"                     one nubod per directory: it holds DIR/nubod.lock while it runs\n"
 	"  --socket PATH      API unix socket (default /run/nubo/nubod.sock, or $NUBO_SOCKET);\n"
 	"                     mode 0660, group " API_SOCKET_GROUP " when that group exists\n"
 	"  --listen HOST:PORT also serve the API over HTTPS, e.g. 0.0.0.0:8443; every request\n"
@@ -40,6 +41,9 @@ static const char usage[] =
 	"  --destroy          stop every VM, remove every host object and all state, then exit\n"
 	"  --debug            log more\n"
 	"  --help, --version\n";
+
+/* Inside the state directory; held with flock for nubod's whole life. */
+#define STATE_LOCK_FILE "nubod.lock"
 
 static volatile sig_atomic_t quit;
 
@@ -65,7 +69,37 @@ static const char *env_or(const char *name, const char *fallback)
 	return v && *v ? v : fallback;
 }
 
-/* Stops every VM and removes every host object and file of this state. */
+/* Takes the state directory's lock (STATE/nubod.lock) for the rest of this
+ * process's life, before anything else touches the directory: two nubods on
+ * one state would both adopt its VMs and act on them, and a --destroy would
+ * pull the store from under a running one. The kernel drops the lock when
+ * nubod exits, however it exits, so a kill -9 never leaves it stale. */
+static int lock_state_dir(const char *state_dir, bool destroy, int *fd)
+{
+	struct err e = {0};
+	if (fs_mkdir_p(state_dir, 0755, &e) < 0) {
+		fprintf(stderr, "nubod: %s\n", e.msg);
+		return -1;
+	}
+	autofree char *path = xasprintf("%s/" STATE_LOCK_FILE, state_dir);
+	pid_t holder = 0;
+	if (fs_lock_exclusive(path, fd, &holder, &e) == 0)
+		return 0;
+	if (e.kind != ERR_CONFLICT) {
+		fprintf(stderr, "nubod: %s\n", e.msg);
+		return -1;
+	}
+	autofree char *who = holder ? xasprintf("nubod pid %d", (int)holder)
+				    : xstrdup("another nubod (it has not written its pid yet)");
+	fprintf(stderr, "nubod: state directory %s is in use by %s, which holds %s; %s\n", state_dir, who, path,
+		destroy ? "stop it first (SIGTERM), then run --destroy again: nothing was changed"
+			: "stop it first, or give this nubod another --state-dir");
+	return -1;
+}
+
+/* Stops every VM and removes every host object and file of this state. The
+ * lock file goes last, while its lock is still held, so no other nubod can
+ * start on the directory before it is gone. */
 static int destroy_state(struct ctl **ctl, struct store **st, const char *state_dir, struct err *e)
 {
 	autofree char *pg_shown = strcmp(store_engine(*st), "sqlite") ? xstrdup(store_target_shown(*st)) : NULL;
@@ -82,6 +116,8 @@ static int destroy_state(struct ctl **ctl, struct store **st, const char *state_
 		unlink(f);
 		free(f);
 	}
+	autofree char *lock = xasprintf("%s/" STATE_LOCK_FILE, state_dir);
+	unlink(lock);
 	rmdir(state_dir);
 	log_info("destroyed all state in %s", state_dir);
 	if (pg_shown)
@@ -174,6 +210,10 @@ int main(int argc, char **argv)
 		fprintf(stderr, "nubod: --tls-cert and --tls-key are for --listen HOST:PORT; give it too\n");
 		return 2;
 	}
+	/* First of all: nothing below may touch a state another nubod runs. */
+	int lock_fd = -1;
+	if (lock_state_dir(state_dir, destroy, &lock_fd) < 0)
+		return 1;
 	if (!recipes)
 		recipes = default_recipes_dir();
 
@@ -217,5 +257,6 @@ int main(int argc, char **argv)
 		fprintf(stderr, "nubod: %s\n", e.msg);
 	ctl_close(ctl);
 	store_close(st);
+	close(lock_fd);   /* last: the state is no longer ours */
 	return rc < 0 ? 1 : 0;
 }

@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/resource.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -118,6 +119,60 @@ int fs_rm_rf(const char *path, struct err *e)
 bool fs_exists(const char *path)
 {
 	return access(path, F_OK) == 0;
+}
+
+/* The pid a lock file holds, 0 if none can be read (its holder may not have written it yet). */
+static pid_t lock_holder(int fd)
+{
+	char buf[32];
+	ssize_t n = pread(fd, buf, sizeof(buf) - 1, 0);
+	if (n <= 0)
+		return 0;
+	buf[n] = '\0';
+	long pid = strtol(buf, NULL, 10);
+	return pid > 0 ? (pid_t)pid : 0;
+}
+
+int fs_lock_exclusive(const char *path, int *fd_out, pid_t *holder, struct err *e)
+{
+	*fd_out = -1;
+	*holder = 0;
+	/* The holder may unlink the file while we wait to open it (nubod
+	 * --destroy removes it last): a lock on an unlinked file locks nothing,
+	 * so it counts only if the path still names the file we locked. */
+	for (;;) {
+		int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+		if (fd < 0)
+			return err_set(e, ERR_INTERNAL, "cannot open lock file %s: %s", path, strerror(errno));
+		if (flock(fd, LOCK_EX | LOCK_NB) < 0) {
+			int saved = errno;
+			if (saved == EWOULDBLOCK)
+				*holder = lock_holder(fd);
+			close(fd);
+			if (saved == EWOULDBLOCK)
+				return err_set(e, ERR_CONFLICT, "%s is locked by another process", path);
+			return err_set(e, ERR_INTERNAL, "cannot lock %s: %s", path, strerror(saved));
+		}
+		struct stat held, named;
+		bool gone = stat(path, &named) < 0;
+		if (fstat(fd, &held) < 0 || (gone && errno != ENOENT)) {
+			int saved = errno;
+			close(fd);
+			return err_set(e, ERR_INTERNAL, "cannot lock %s: %s", path, strerror(saved));
+		}
+		if (!gone && held.st_ino == named.st_ino && held.st_dev == named.st_dev) {
+			char pid[32];
+			int len = snprintf(pid, sizeof(pid), "%d\n", (int)getpid());
+			if (ftruncate(fd, 0) < 0 || pwrite(fd, pid, (size_t)len, 0) != len) {
+				int saved = errno;
+				close(fd);
+				return err_set(e, ERR_INTERNAL, "cannot write the pid into %s: %s", path, strerror(saved));
+			}
+			*fd_out = fd;
+			return 0;
+		}
+		close(fd);
+	}
 }
 
 char *fs_self_dir(void)

@@ -23,5 +23,11 @@ bool fs_exists(const char *path);
  * descriptor, and the default soft limit of 1024 is what 1,000 idle
  * connections ran into. Returns the limit now in force. */
 unsigned long fs_nofile_raise(unsigned long max);
+/* Takes an exclusive flock(2) on path (created if missing), without waiting,
+ * and writes the caller's pid into it. On success *fd holds the lock (it is
+ * close-on-exec, so no child keeps it) until it is closed or the process
+ * dies. If another process holds it: ERR_CONFLICT, *holder its pid as the
+ * file says (0 if it has not written it yet). */
+int fs_lock_exclusive(const char *path, int *fd, pid_t *holder, struct err *e);
 /* Directory of the running executable; caller frees. */
 char *fs_self_dir(void);
