@@ -168,6 +168,8 @@ int ctl_qemu_user(struct ctl *c, struct qemu_user *u, struct err *e);
 struct qemu_volume;
 char *ctl_volume_path(struct ctl *c, const char *vol_id);
 bool volumes_reconcile(struct ctl *c);
+/* Once after adoption: records what running QEMUs really have of each volume (a crash may have cut a hot-plug short). */
+void volumes_resume(struct ctl *c);
 int volumes_release_vm(struct ctl *c, const char *vm_id, struct err *e);
 /* After a VM's QEMU is gone for good (deleted): its volumes are unplugged. */
 void volumes_forget_vm(struct ctl *c, const char *vm_id);

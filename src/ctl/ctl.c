@@ -127,7 +127,7 @@ static const struct reconciler reconcilers[] = {
 	{"instances", NULL, instances_adopt, instances_reconcile, instances_free},
 	{"metadata", NULL, metadata_resume, NULL, metadata_free},
 	{"images", NULL, images_resume, NULL, NULL},
-	{"volumes", NULL, NULL, volumes_reconcile, NULL},
+	{"volumes", NULL, volumes_resume, volumes_reconcile, NULL},
 	{"snapshots", NULL, NULL, snapshots_reconcile, NULL},
 	{"networks", networks_init, NULL, networks_reconcile, NULL},
 	{"firewalls", firewalls_init, NULL, NULL, NULL},

@@ -2,9 +2,46 @@
  * volumes: persistent disks, attached to at most one VM at a time.
  *
  * The API sets the spec (attach_to, deleted); the reconciler brings the
- * status (attached_vm, slot) to it: to a running VM by hot-plug, to a
- * stopped one by recording the slot it gets at its next start. Detaching
- * from a running VM asks the guest to release the device and waits for it.
+ * status (attached_vm, slot, unplugging) to it: to a running VM by hot-plug,
+ * to a stopped one by recording the slot it gets at its next start.
+ *
+ * The one idea: the store records an outcome only after QEMU has it, and
+ * before every move the reconciler reads what QEMU really has (a
+ * hotplug_view) instead of trusting the store. A move cut off by a crash is
+ * then found done and recorded, or carried on from where QEMU is; it is never
+ * replayed blindly. In brackets, the crash point passed after each move
+ * (crashpoint.h); a crash there leaves QEMU in the next row and the store in
+ * this one, which is exactly what the next pass expects.
+ *
+ * Hot-plug into running VM X (spec attach_to = X):
+ *
+ *   store: attached_vm   QEMU of X          the pass does
+ *   ------------------   ----------------   ---------------------------------------
+ *   ""                   nothing            blockdev-add      [volume.attach.node-added]
+ *   ""                   node               device_add        [volume.attach.device-added]
+ *   ""                   node + device      record X, slot    [volume.attach.recorded]
+ *   X                    node + device      state in-use, operation succeeded
+ *
+ * Hot-unplug from X (spec attach_to = ""):
+ *
+ *   X                    node + device      device_del        [volume.detach.unplug-requested]
+ *   X, unplugging        node + device      wait for the guest (UNPLUG_PATIENCE_MS at most)
+ *   X                    node               [volume.detach.device-gone] blockdev-del
+ *                                                             [volume.detach.node-deleted]
+ *   X                    nothing            record ""         [volume.detach.recorded]
+ *   ""                   nothing            state available, operation succeeded
+ *
+ * At start-up volumes_resume() reads every running QEMU once and puts right
+ * what a crash left behind in the store: a device QEMU has is recorded where
+ * it is; a node nobody wants any more is closed. So a detach or a delete that
+ * comes after a crash sees the truth.
+ *
+ * Nothing is retried forever: a plug that fails ends its operation with
+ * QEMU's reason and leaves the volume detached (the node it opened closed
+ * again); an unplug the guest does not answer within UNPLUG_PATIENCE_MS ends
+ * its operation and leaves the volume attached. A volume file is removed
+ * only after every running QEMU was asked and none holds it open; if one
+ * does, the delete fails and the store records where the volume is.
  */
 #include "ctl/ctl-priv.h"
 
@@ -17,6 +54,7 @@
 #include "host/hotplug.h"
 #include "host/qemu.h"
 #include "model/size.h"
+#include "util/crashpoint.h"
 #include "util/fs.h"
 #include "util/log.h"
 #include "util/runner.h"
@@ -248,10 +286,38 @@ void volumes_for_vm_free(struct qemu_volume *v, char **paths, int n)
 	free(paths);
 }
 
-static int free_slot(const struct volume *all, int n, const char *vm_id)
+static char *vm_qmp(struct ctl *c, const char *vm_id)
+{
+	autofree char *dir = ctl_vm_dir(c, vm_id);
+	return xasprintf("%s/qmp.sock", dir);
+}
+
+/* What vm_id's QEMU has of every volume. In dry-run, where no QEMU runs, the
+ * view is what the store says, so the dry-run log shows the moves a real
+ * run makes. Freed with hotplug_view_free. */
+static int read_view(struct ctl *c, const char *vm_id, const struct volume *all, int n, struct hotplug_view *view,
+		     struct err *e)
+{
+	if (!runner_dry_run()) {
+		autofree char *qmp = vm_qmp(c, vm_id);
+		return hotplug_view_read(qmp, view, e);
+	}
+	*view = (struct hotplug_view){0};
+	for (int i = 0; i < n; i++) {
+		if (strcmp(all[i].attached_vm, vm_id) != 0 || all[i].slot < 0)
+			continue;
+		view->items = xrealloc(view->items, (size_t)(view->n + 1) * sizeof(*view->items));
+		view->items[view->n++] = (struct hotplug_item){.id = xstrdup(all[i].id), .node = true,
+							       .device = !all[i].unplugging, .slot = all[i].slot};
+	}
+	return 0;
+}
+
+/* A slot of vm_id that neither the store nor its QEMU (view, may be NULL) uses; -1 if none. */
+static int free_slot(const struct volume *all, int n, const char *vm_id, const struct hotplug_view *view)
 {
 	for (int s = 0; s < VOLUME_SLOTS; s++) {
-		bool used = false;
+		bool used = hotplug_view_slot_used(view, s);
 		for (int i = 0; i < n && !used; i++)
 			used = strcmp(all[i].attached_vm, vm_id) == 0 && all[i].slot == s;
 		if (!used)
@@ -285,66 +351,344 @@ static void save_volume(struct ctl *c, struct volume *v)
 		log_error("volume %s: cannot save: %s", v->name, e.msg);
 }
 
+/* Ends v's operation as failed and puts the spec back to what is real
+ * (attach_to, and deleted cleared), unless the user asked something newer
+ * meanwhile (another operation). The reconciler then rests instead of trying
+ * the same move again at every pass. */
+static void give_up(struct ctl *c, struct volume *v, const char *attach_to, const char *why)
+{
+	struct err e = {0};
+	struct volume now;
+	ctl_op_finish(c, v->op_id, false, why);
+	log_error("volume %s: %s", v->name, why);
+	snprintf(v->attach_to, sizeof(v->attach_to), "%s", attach_to);
+	v->deleted = false;
+	int rc = store_tx_begin(c->st, &e);
+	if (rc < 0)
+		goto out;
+	rc = store_volume_get(c->st, v->id, &now, &e);
+	if (rc == 0 && strcmp(now.op_id, v->op_id) == 0) {
+		snprintf(now.attach_to, sizeof(now.attach_to), "%s", attach_to);
+		now.deleted = false;
+		rc = store_volume_update(c->st, &now, &e);
+	}
+	if (store_tx_end(c->st, rc == 0, rc == 0 ? &e : NULL) < 0)
+		rc = -1;
+out:
+	if (rc < 0)
+		log_error("volume %s: cannot save: %s", v->name, e.msg);
+}
+
+/* Whether the guest has had UNPLUG_PATIENCE_MS to release the volume since its detach was asked. */
+static bool unplug_overdue(struct ctl *c, const struct volume *v)
+{
+	struct operation op;
+	if (!v->op_id[0] || store_op_get(c->st, v->op_id, &op, NULL) < 0)
+		return false;
+	bool overdue = op.state == OP_RUNNING && time_now_ms() - op.created_at > UNPLUG_PATIENCE_MS;
+	operation_free_fields(&op);
+	return overdue;
+}
+
+static void unplug_wait(struct ctl *c, struct volume *v, const struct vm *vm, const char *problem)
+{
+	if (problem)
+		log_warn("volume %s: %s", v->name, problem);
+	if (!unplug_overdue(c, v))
+		return;
+	autofree char *why = xasprintf("volume %s was not detached: %s within %d s; it stays attached to VM %s "
+				       "(unmount it in the guest, then detach it again)", v->name,
+				       problem ? problem : "the guest did not release the device",
+				       UNPLUG_PATIENCE_MS / 1000, vm->name);
+	/* A request the guest never answered is asked afresh by the next detach. */
+	v->unplugging = false;
+	give_up(c, v, v->attached_vm, why);
+}
+
 static void unplug_step(struct ctl *c, struct volume *v, struct volume *all, int n)
 {
-	(void)all;
-	(void)n;
 	struct vm vm;
 	struct err e = {0};
+	struct hotplug_view view = {0};
+	const struct hotplug_item *it = NULL;
 	if (!vm_running(c, v->attached_vm, &vm)) {
+		/* A stopped VM has nothing plugged; its next start does without it. */
 		v->attached_vm[0] = '\0';
 		v->slot = -1;
 		v->unplugging = false;
+		save_volume(c, v);
 		return;
 	}
-	autofree char *dir = ctl_vm_dir(c, vm.id);
-	autofree char *qmp = xasprintf("%s/qmp.sock", dir);
-	bool present = true;
-	if (!v->unplugging) {
-		if (hotplug_volume_request_remove(qmp, v->id, &e) < 0)
-			log_warn("volume %s: %s", v->name, e.msg);
-		else
-			v->unplugging = true;
-		ctl_op_phase(c, v->op_id, "unplug-requested");
-	} else if (hotplug_volume_present(qmp, v->id, &present, &e) == 0 && !present) {
-		if (hotplug_volume_release(qmp, v->id, &e) < 0)
-			log_warn("volume %s: %s", v->name, e.msg);
-		log_info("volume %s: detached from VM %s", v->name, vm.name);
-		v->attached_vm[0] = '\0';
-		v->slot = -1;
-		v->unplugging = false;
+	autofree char *qmp = vm_qmp(c, vm.id);
+	if (read_view(c, vm.id, all, n, &view, &e) < 0) {
+		unplug_wait(c, v, &vm, e.msg);
+		goto out;
 	}
+	it = hotplug_view_find(&view, v->id);
+	if (it && it->device) {
+		if (v->unplugging) {
+			unplug_wait(c, v, &vm, NULL);
+		} else if (hotplug_device_del(qmp, v->id, &e) < 0) {
+			unplug_wait(c, v, &vm, e.msg);
+		} else {
+			crashpoint("volume.detach.unplug-requested");
+			v->unplugging = true;
+			save_volume(c, v);
+			ctl_op_phase(c, v->op_id, "unplug-requested");
+		}
+		goto out;
+	}
+	crashpoint("volume.detach.device-gone");
+	if (it && it->node) {
+		if (hotplug_node_del(qmp, v->id, &e) < 0) {
+			unplug_wait(c, v, &vm, e.msg);
+			goto out;
+		}
+		crashpoint("volume.detach.node-deleted");
+	}
+	log_info("volume %s: detached from VM %s", v->name, vm.name);
+	v->attached_vm[0] = '\0';
+	v->slot = -1;
+	v->unplugging = false;
+	save_volume(c, v);
+	crashpoint("volume.detach.recorded");
+out:
+	hotplug_view_free(&view);
 	vm_free_fields(&vm);
+}
+
+/* A plug into a running VM failed: the node this pass opened (or found
+ * without a device) is closed again, and the volume stays detached. */
+static void plug_failed(struct ctl *c, struct volume *v, const struct vm *vm, const char *qmp, bool node,
+			const char *problem)
+{
+	struct err e = {0};
+	if (node && hotplug_node_del(qmp, v->id, &e) < 0)
+		log_warn("volume %s: %s", v->name, e.msg);
+	autofree char *why = xasprintf("volume %s was not attached to VM %s: %s", v->name, vm->name, problem);
+	give_up(c, v, "", why);
 }
 
 static void plug_step(struct ctl *c, struct volume *v, struct volume *all, int n)
 {
 	struct vm vm;
 	struct err e = {0};
-	int slot = free_slot(all, n, v->attach_to);
-	if (slot < 0) {
-		ctl_op_finish(c, v->op_id, false, "the VM has no free slot for another volume");
-		return;
-	}
-	if (vm_running(c, v->attach_to, &vm)) {
-		autofree char *dir = ctl_vm_dir(c, vm.id);
-		autofree char *qmp = xasprintf("%s/qmp.sock", dir);
-		autofree char *path = ctl_volume_path(c, v->id);
-		struct qemu_user user;
-		/* QEMU opens the volume after it dropped to its user. */
-		if (ctl_qemu_user(c, &user, &e) < 0 || qemu_file_owner(path, user.uid, user.gid, 0600, &e) < 0 ||
-		    hotplug_volume_add(qmp, v->id, path, slot, &e) < 0) {
-			ctl_op_finish(c, v->op_id, false, e.msg);
-			log_error("volume %s: %s", v->name, e.msg);
-			vm_free_fields(&vm);
+	struct hotplug_view view = {0};
+	const struct hotplug_item *it = NULL;
+	int slot = -1;
+	if (!vm_running(c, v->attach_to, &vm)) {
+		/* A stopped VM gets it at its next start. */
+		slot = free_slot(all, n, v->attach_to, NULL);
+		if (slot < 0) {
+			give_up(c, v, "", "the VM has no free slot for another volume");
 			return;
 		}
-		log_info("volume %s: hot-plugged into VM %s (slot %d)", v->name, vm.name, slot);
-		vm_free_fields(&vm);
+		snprintf(v->attached_vm, sizeof(v->attached_vm), "%s", v->attach_to);
+		v->slot = slot;
+		save_volume(c, v);
+		return;
 	}
-	/* A stopped VM gets it at its next start. */
-	snprintf(v->attached_vm, sizeof(v->attached_vm), "%s", v->attach_to);
+	autofree char *qmp = vm_qmp(c, vm.id);
+	autofree char *path = ctl_volume_path(c, v->id);
+	if (read_view(c, vm.id, all, n, &view, &e) < 0) {
+		plug_failed(c, v, &vm, qmp, false, e.msg);
+		goto out;
+	}
+	it = hotplug_view_find(&view, v->id);
+	if (it && it->device) {
+		/* Plugged by a nubod that was cut off before it could record it. */
+		slot = it->slot;
+		log_info("volume %s: VM %s already has it (slot %d); recording it", v->name, vm.name, slot);
+	} else {
+		bool node = it && it->node;
+		slot = free_slot(all, n, vm.id, &view);
+		if (slot < 0) {
+			plug_failed(c, v, &vm, qmp, node, "the VM has no free slot for another volume");
+			goto out;
+		}
+		struct qemu_user user;
+		/* QEMU opens the volume after it dropped to its user. */
+		if (!node && (ctl_qemu_user(c, &user, &e) < 0 || qemu_file_owner(path, user.uid, user.gid, 0600, &e) < 0 ||
+			      hotplug_node_add(qmp, v->id, path, &e) < 0)) {
+			plug_failed(c, v, &vm, qmp, false, e.msg);
+			goto out;
+		}
+		if (!node)
+			crashpoint("volume.attach.node-added");
+		if (hotplug_device_add(qmp, v->id, slot, &e) < 0) {
+			plug_failed(c, v, &vm, qmp, true, e.msg);
+			goto out;
+		}
+		crashpoint("volume.attach.device-added");
+		log_info("volume %s: hot-plugged into VM %s (slot %d)", v->name, vm.name, slot);
+	}
+	snprintf(v->attached_vm, sizeof(v->attached_vm), "%s", vm.id);
 	v->slot = slot;
+	save_volume(c, v);
+	crashpoint("volume.attach.recorded");
+out:
+	hotplug_view_free(&view);
+	vm_free_fields(&vm);
+}
+
+/* The VMs whose QEMU runs (in any state: a QEMU holds its volumes open
+ * whatever the store says of it); caller frees with vm_list_free. */
+static int vms_with_qemu(struct ctl *c, struct vm **out, int *n, struct err *e)
+{
+	struct vm *vms = NULL;
+	int count = 0, k = 0;
+	if (store_vm_list(c->st, &vms, &count, e) < 0)
+		return -1;
+	for (int i = 0; i < count; i++) {
+		if (vms[i].pid > 0 && !runner_dry_run() && qemu_alive(vms[i].pid, vms[i].id)) {
+			if (k != i) {
+				struct vm tmp = vms[k];
+				vms[k] = vms[i];
+				vms[i] = tmp;
+			}
+			k++;
+		}
+	}
+	*out = vms;
+	*n = count;
+	return k;
+}
+
+/* Before a volume's file is removed: asks every running QEMU whether it
+ * holds the volume open. A node without a device (left by a crash) is closed;
+ * a device means the volume is plugged in after all: the delete fails and the
+ * store records where it is. Returns true when the file may go. */
+static bool delete_allowed(struct ctl *c, struct volume *v, struct volume *all, int n)
+{
+	struct vm *vms = NULL;
+	int count = 0;
+	struct err e = {0};
+	int running = vms_with_qemu(c, &vms, &count, &e);
+	bool allowed = running >= 0;
+	if (running < 0)
+		give_up(c, v, "", e.msg);
+	for (int i = 0; allowed && i < running; i++) {
+		struct hotplug_view view = {0};
+		autofree char *qmp = vm_qmp(c, vms[i].id);
+		const struct hotplug_item *it = NULL;
+		if (read_view(c, vms[i].id, all, n, &view, &e) < 0) {
+			autofree char *why = xasprintf("volume %s was not deleted: cannot tell whether VM %s holds it "
+						       "open: %s", v->name, vms[i].name, e.msg);
+			give_up(c, v, "", why);
+			allowed = false;
+		} else if ((it = hotplug_view_find(&view, v->id)) && it->device) {
+			autofree char *why = xasprintf("volume %s was not deleted: VM %s has it plugged in (slot %d), "
+						       "so it is recorded as attached there; detach it, then delete it",
+						       v->name, vms[i].name, it->slot);
+			snprintf(v->attached_vm, sizeof(v->attached_vm), "%s", vms[i].id);
+			v->slot = it->slot;
+			snprintf(v->state, sizeof(v->state), "in-use");
+			save_volume(c, v);
+			give_up(c, v, vms[i].id, why);
+			allowed = false;
+		} else if (it && it->node && hotplug_node_del(qmp, v->id, &e) < 0) {
+			autofree char *why = xasprintf("volume %s was not deleted: VM %s holds it open: %s", v->name,
+						       vms[i].name, e.msg);
+			give_up(c, v, "", why);
+			allowed = false;
+		} else if (it && it->node) {
+			log_info("volume %s: closed in VM %s, which held it open without a device", v->name, vms[i].name);
+		}
+		hotplug_view_free(&view);
+	}
+	vm_list_free(vms, count);
+	if (!allowed && strcmp(v->state, "in-use") != 0) {
+		snprintf(v->state, sizeof(v->state), "available");
+		save_volume(c, v);
+	}
+	return allowed;
+}
+
+/* Once, before the first pass: what every running QEMU has of every volume,
+ * recorded where a crash left the store behind (see the file's header). */
+void volumes_resume(struct ctl *c)
+{
+	struct vm *vms = NULL;
+	struct volume *all = NULL;
+	int n_vms = 0, n = 0;
+	struct err e = {0};
+	int running = vms_with_qemu(c, &vms, &n_vms, &e);
+	if (running < 0 || store_volume_list(c->st, &all, &n, &e) < 0) {
+		log_error("resume volumes: %s", e.msg);
+		goto out;
+	}
+	for (int i = 0; i < running; i++) {
+		struct vm *vm = &vms[i];
+		struct hotplug_view view = {0};
+		autofree char *qmp = vm_qmp(c, vm->id);
+		if (read_view(c, vm->id, all, n, &view, &e) < 0) {
+			log_warn("resume volumes of VM %s: %s", vm->name, e.msg);
+			continue;
+		}
+		for (int j = 0; j < n; j++) {
+			struct volume *v = &all[j];
+			const struct hotplug_item *it = hotplug_view_find(&view, v->id);
+			bool here = strcmp(v->attached_vm, vm->id) == 0, wanted = strcmp(v->attach_to, vm->id) == 0;
+			if (it && it->device) {
+				if (here && v->slot == it->slot)
+					continue;
+				log_warn("volume %s: VM %s has it plugged in (slot %d), which the store did not record "
+					 "(nubod was cut off); recording it", v->name, vm->name, it->slot);
+				snprintf(v->attached_vm, sizeof(v->attached_vm), "%s", vm->id);
+				v->slot = it->slot;
+			} else if (it && it->node) {
+				if (here && v->unplugging)
+					continue;   /* the guest released it: the unplug closes the node */
+				if (!wanted) {
+					log_warn("volume %s: VM %s holds it open with no device and nobody wants it "
+						 "there (nubod was cut off); closing it", v->name, vm->name);
+					if (hotplug_node_del(qmp, v->id, &e) < 0)
+						log_warn("volume %s: %s", v->name, e.msg);
+					continue;
+				}
+				if (!here)
+					continue;   /* the attach carries on with the node it has */
+				/* Recorded as plugged, but the device is gone: plug it again. */
+				v->attached_vm[0] = '\0';
+				v->slot = -1;
+			} else if (here) {
+				if (!v->unplugging)
+					log_warn("volume %s: recorded in VM %s, which does not have it; recording that",
+						 v->name, vm->name);
+				v->attached_vm[0] = '\0';
+				v->slot = -1;
+				v->unplugging = false;
+			} else {
+				continue;
+			}
+			save_volume(c, v);
+		}
+		hotplug_view_free(&view);
+	}
+out:
+	volume_list_free(all, n);
+	vm_list_free(vms, n_vms);
+}
+
+/* The operation of a volume whose status reached its spec is over. Also
+ * when the state did not change: a detach asked of a volume the store
+ * wrongly showed as available must still finish. */
+static void settle(struct ctl *c, struct volume *v)
+{
+	const char *want = v->attached_vm[0] ? "in-use" : "available";
+	if (strcmp(v->state, want) != 0) {
+		snprintf(v->state, sizeof(v->state), "%s", want);
+		save_volume(c, v);
+	}
+	struct operation op;
+	if (!v->op_id[0] || store_op_get(c->st, v->op_id, &op, NULL) < 0)
+		return;
+	bool running = op.state == OP_RUNNING;
+	operation_free_fields(&op);
+	if (!running)
+		return;
+	ctl_op_phase(c, v->op_id, v->attached_vm[0] ? "attached" : "detached");
+	ctl_op_finish(c, v->op_id, true, NULL);
 }
 
 static bool reconcile_volume(struct ctl *c, struct volume *v, struct volume *all, int n)
@@ -373,6 +717,8 @@ static bool reconcile_volume(struct ctl *c, struct volume *v, struct volume *all
 		return false;
 	}
 	if (v->deleted && !v->attached_vm[0]) {
+		if (!delete_allowed(c, v, all, n))
+			return true;
 		if (fs_rm_rf(path, &e) < 0) {
 			log_error("volume %s: %s", v->name, e.msg);
 			return false;
@@ -384,20 +730,13 @@ static bool reconcile_volume(struct ctl *c, struct volume *v, struct volume *all
 		return false;
 	}
 	if (strcmp(v->attach_to, v->attached_vm) == 0) {
-		const char *want = v->attached_vm[0] ? "in-use" : "available";
-		if (strcmp(v->state, want) != 0) {
-			snprintf(v->state, sizeof(v->state), "%s", want);
-			save_volume(c, v);
-			ctl_op_phase(c, v->op_id, v->attached_vm[0] ? "attached" : "detached");
-			ctl_op_finish(c, v->op_id, true, NULL);
-		}
+		settle(c, v);
 		return false;
 	}
 	if (v->attached_vm[0])
 		unplug_step(c, v, all, n);
 	else
 		plug_step(c, v, all, n);
-	save_volume(c, v);
 	return true;
 }
 
