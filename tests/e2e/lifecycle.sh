@@ -3,7 +3,8 @@
 # with a real bridge, dnsmasq, nftables and SSH, driven through the nubo CLI.
 #
 #   create → ssh → stop/start (same IP, disk kept) → reboot → kill -9 nubod
-#   (VM adopted, same QEMU, uptime goes on) → kill -9 QEMU (error with a
+#   (VM adopted, same QEMU, uptime goes on) → a second nubod and a --destroy
+#   beside it are refused (the VM runs on) → kill -9 QEMU (error with a
 #   reason) → start again → guest powers itself off → delete (nothing left)
 #   → destroy (no bridge, dnsmasq or nftables table left)
 set -u
@@ -82,6 +83,22 @@ up_after=$(on_vm cut -d. -f1 /proc/uptime)
 ok $? "its uptime went on ($up_before s → $up_after s): it was not restarted"
 grep -q "adopted running QEMU pid $pid" "$T_LOG"
 ok $? "nubod logs the adoption"
+
+# One nubod per state directory: a second nubod, or a --destroy, beside the
+# live one is refused at once and touches nothing. (timeout only keeps a
+# broken lock from hanging the script: an unrefused nubod would serve on.)
+out=$(timeout 120 "$NUBOD" --state-dir "$T_STATE" --socket "$T_DIR/other.sock" 2>&1)
+is "$?" 1 "a second nubod on the same state directory is refused"
+like "$out" "is in use by nubod pid $NUBOD_PID" "it names the pid that holds the directory"
+out=$(timeout 120 "$NUBOD" --state-dir "$T_STATE" --socket "$T_DIR/other.sock" --destroy 2>&1)
+is "$?" 1 "nubod --destroy beside a live nubod is refused"
+like "$out" "is in use by nubod pid $NUBOD_PID, .*nothing was changed" "it names the pid and says nothing changed"
+kill -0 "$pid" 2>/dev/null
+ok $? "the VM's QEMU still runs"
+is "$(show web1 state)/$(show web1 pid)" "running/$pid" "the live nubod still shows the VM running in the same QEMU"
+is "$(on_vm cat /root/persist)" kept "the VM answers over SSH with its disk intact"
+ip link show "$tap" >/dev/null 2>&1
+ok $? "its tap is still there"
 
 # kill -9 QEMU: the VM is reported in error, with a reason.
 kill -9 "$pid"
