@@ -15,6 +15,7 @@
 #include "util/fs.h"
 #include "util/log.h"
 #include "util/runner.h"
+#include "util/service.h"
 #include "util/str.h"
 
 static const char usage[] =
@@ -151,8 +152,11 @@ static int serve(struct ctl *ctl, const struct api_options *ao, struct err *e)
 	if (ctl_start(ctl, e) < 0 || api_start(ctl, ao, &api, e) < 0)
 		return -1;
 	log_info("nubod %s ready (state %s%s)", NUBO_VERSION, ctl_state_dir(ctl), runner_dry_run() ? ", dry-run" : "");
+	/* Only now, with the API answering: systemctl start returns once nubo works. */
+	service_notify_ready("serving the API");
 	while (!quit)
 		pause();
+	service_notify_stopping();
 	log_info("nubod stopping; VMs keep running");
 	api_stop(api);
 	return 0;
