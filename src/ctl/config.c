@@ -153,6 +153,10 @@ static int config_apply(struct config *c, const char *path, json_t *root, struct
 	json_t *v;
 	json_object_foreach(root, key, v) {
 		double d;
+		/* JSON has no comments: the shipped file (dist/nubod.json) writes
+		 * them, and every default, as keys that start with '#'. */
+		if (key[0] == '#')
+			continue;
 		if (strcmp(key, "cpu_overcommit") == 0)
 			rc = number(v, path, key, 0.1, 64, &c->cpu_overcommit, e);
 		else if (strcmp(key, "memory_overcommit") == 0)

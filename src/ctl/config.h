@@ -46,7 +46,8 @@ struct config {
 };
 
 void config_init_default(struct config *c);
-/* Reads path over the defaults; unknown keys and bad values are errors naming them. */
+/* Reads path over the defaults; unknown keys and bad values are errors naming
+ * them. Keys that start with '#' are comments. */
 int config_load(struct config *c, const char *path, struct err *e);
 /* The same for the text of a file (len bytes); name stands for its path in errors. */
 int config_load_buffer(struct config *c, const char *name, const char *text, size_t len, struct err *e);

@@ -10,6 +10,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "config.h"
 #include "ctl/config.h"
 #include "model/cidr.h"
 #include "model/event.h"
@@ -266,6 +267,28 @@ static void test_config(void **state)
 	assert_string_equal(c.qboot, "");
 	unlink(p);
 	free(p);
+	config_free(&c);
+
+	/* Keys that start with # are comments, whatever their value. */
+	config_init_default(&c);
+	p = write_tmp("{\"#\": \"a comment\", \"#cpu_overcommit\": 9, \"#types\": [1], \"stop_timeout_s\": 7}");
+	assert_int_equal(config_load(&c, p, &e), 0);
+	assert_true(c.cpu_overcommit == 4.0);
+	assert_int_equal(c.stop_timeout_s, 7);
+	unlink(p);
+	free(p);
+	config_free(&c);
+
+	/* The file the package installs as /etc/nubo/nubod.json loads and
+	 * changes nothing: each value it shows is the default. */
+	struct config shipped;
+	config_init_default(&c);
+	config_init_default(&shipped);
+	assert_int_equal(config_load(&shipped, NUBO_SOURCE_IMAGES_DIR "/../dist/nubod.json", &e), 0);
+	assert_true(shipped.cpu_overcommit == c.cpu_overcommit && shipped.memory_overcommit == c.memory_overcommit);
+	assert_int_equal(shipped.stop_timeout_s, c.stop_timeout_s);
+	assert_int_equal(shipped.types.n, c.types.n);
+	config_free(&shipped);
 	config_free(&c);
 
 	const char *bad[][2] = {
