@@ -4,7 +4,7 @@
 BUILD ?= build
 MESON_OPTS ?= -Dwerror=true
 
-.PHONY: all deps build demo test bench install clean
+.PHONY: all deps build demo test bench install deb clean
 
 all: build
 
@@ -28,6 +28,10 @@ bench: build
 
 install: build
 	meson install -C $(BUILD)
+
+# The Debian package, into $(BUILD)/deb/ (docs/install.md).
+deb: deps
+	@scripts/deb.sh $(BUILD)
 
 clean:
 	rm -rf $(BUILD) build-asan build-fuzz

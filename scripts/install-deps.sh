@@ -4,14 +4,16 @@
 # are there. Needs root (apt-get) only when something must be installed.
 set -euo pipefail
 
-build=(meson ninja-build pkg-config gcc libc6-dev libmicrohttpd-dev libjansson-dev libsqlite3-dev
+build=(meson ninja-build pkg-config gcc libc6-dev libmicrohttpd-dev libjansson-dev libsqlite3-dev libsystemd-dev
        libcurl4-openssl-dev libcmocka-dev libgnutls28-dev libpq-dev
        libyaml-dev)   # stack files (src/cli/stackfile.c)
+package=(debhelper dpkg-dev fakeroot)   # make deb (dpkg-buildpackage, dh)
 runtime=(qemu-system-x86 qemu-utils dnsmasq-base dnsmasq-utils nftables iproute2 genisoimage openssh-client procps)
 images=(busybox-static dropbear-bin kmod cpio e2fsprogs gzip debootstrap gpgv debian-archive-keyring zstd lz4 xz-utils binutils util-linux)
 tests=(curl jq sqlite3 socat openssl clang libclang-rt-dev   # tests/fuzz: clang, and libFuzzer and the sanitizers (libclang-rt-14-dev)
        postgresql    # the api-pg suite's private cluster (tests/pg.sh: initdb, pg_ctl in /usr/lib/postgresql/15/bin)
-       python3)      # tests/api/flood.py: idle and trickling connections for security.sh
+       python3       # tests/api/flood.py: idle and trickling connections for security.sh
+       systemd)      # tests/e2e/package.sh: systemd-analyze verify of the unit
 
 # Members of the system group nubo may use nubod's unix socket without root.
 if ! getent group nubo >/dev/null; then
@@ -35,7 +37,7 @@ ensure_qemu_user() {
 }
 
 missing=()
-for p in "${build[@]}" "${runtime[@]}" "${images[@]}" "${tests[@]}"; do
+for p in "${build[@]}" "${package[@]}" "${runtime[@]}" "${images[@]}" "${tests[@]}"; do
 	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
 done
 if [ ${#missing[@]} -eq 0 ]; then
