@@ -1,8 +1,11 @@
-/* misc: machine types, the host's capacity, operations. */
+/* misc: machine types, the host's capacity, nubod's version, operations. */
 #include "api/api-priv.h"
 
 #include <stdio.h>
 #include <string.h>
+#include <unistd.h>
+
+#include "config.h"
 
 #include "api/longpoll.h"
 #include "util/timeutil.h"
@@ -30,6 +33,25 @@ static void get_host(const struct api_req *req, struct api_resp *resp)
 			   h.memory_overcommit, "reserved_memory_mib", h.reserved_memory_mib, "vcpus_allocatable",
 			   h.vcpus_allocatable, "memory_mib_allocatable", h.memory_mib_allocatable, "vcpus_used",
 			   h.vcpus_used, "memory_mib_used", h.memory_mib_used, "accel", h.accel));
+}
+
+/* GET /v1/version: which nubod answers, and how it runs VMs and keeps its
+ * store, for `nubo version` and for a user's bug report. The host name is
+ * nubod's own (gethostname), which names the host in a cluster's logs. */
+static void get_version(const struct api_req *req, struct api_resp *resp)
+{
+	struct host_info h;
+	struct err e = {0};
+	if (ctl_host_info(req->ctl, &h, &e) < 0) {
+		api_error(resp, &e);
+		return;
+	}
+	char host[256] = "";
+	if (gethostname(host, sizeof(host) - 1) < 0)
+		host[0] = '\0';
+	api_json(resp, 200,
+		 json_pack("{s:s, s:s, s:s, s:s}", "version", NUBO_VERSION, "accel", h.accel ? h.accel : "",
+			   "store", store_engine(ctl_store(req->ctl)), "host", host));
 }
 
 /* GET /v1/operations/{id}[?wait=SECONDS[&after=REVISION]]: with wait, a
@@ -79,6 +101,7 @@ static void get_operation(const struct api_req *req, struct api_resp *resp)
 const struct api_route api_misc_routes[] = {
 	{"GET", "/v1/types", list_types},
 	{"GET", "/v1/host", get_host},
+	{"GET", "/v1/version", get_version},
 	{"GET", "/v1/operations/{}", get_operation},
 	{NULL, NULL, NULL},
 };

@@ -180,6 +180,7 @@ int cli_run(int argc, char **argv, FILE *out, FILE *err)
 	};
 	int rc = commands_run(&ctx, argc > 0 ? argc - 1 : 0, argc > 0 ? argv + 1 : argv);
 	client_free(ctx.client);
+	profile_clear(&ctx.profile);
 	fflush(out);
 	return rc;
 }

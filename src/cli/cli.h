@@ -14,6 +14,7 @@
 
 #include "cli/args.h"
 #include "cli/client.h"
+#include "cli/profile.h"
 #include "util/err.h"
 
 /* Exit codes: 0 done; 1 the API or an operation said no; 2 the command line
@@ -29,7 +30,8 @@ struct cli_ctx {
 	FILE *out;                 /* results */
 	FILE *err;                 /* "nubo: ..." messages */
 	bool tty;                  /* out is a terminal: live progress while waiting */
-	struct client_opts conn;   /* from --socket/--url/--token and the environment */
+	struct client_opts conn;   /* from --socket/--url/--token, the environment or a profile */
+	struct profile profile;    /* the profile conn's strings may point into */
 	struct client *client;     /* made on first use by cli_client() */
 	int64_t now_ms;            /* one "now" per run, so that ages in a table agree */
 };

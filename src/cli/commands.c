@@ -15,6 +15,7 @@
 #include "util/str.h"
 
 const struct arg_flag commands_global_flags[] = {
+	{"profile", 0, ARG_VALUE, "NAME", "use the remote saved as NAME (env NUBO_PROFILE; see 'nubo profile --help')"},
 	{"socket", 0, ARG_VALUE, "PATH", "nubod's unix socket (env NUBO_SOCKET; default " CLIENT_DEFAULT_SOCKET ")"},
 	{"url", 0, ARG_VALUE, "URL", "reach nubod over HTTP(S) at URL instead, e.g. https://host:8443 (env NUBO_URL)"},
 	{"token", 0, ARG_VALUE, "T", "send \"Authorization: Bearer T\" (env NUBO_TOKEN)"},
@@ -22,8 +23,9 @@ const struct arg_flag commands_global_flags[] = {
 	{NULL, 0, 0, NULL, NULL},
 };
 
-static const struct arg_flag top_flags[] = {
-	{"version", 0, ARG_BOOL, NULL, "print nubo's version"},
+const struct arg_flag commands_top_flags[] = {
+	{"version", 0, ARG_BOOL, NULL, "print nubo's version ('nubo version' shows nubod's too)"},
+	{"man", 0, ARG_BOOL, NULL, "print the manual page nubo(1), made from these tables, as roff"},
 	{NULL, 0, 0, NULL, NULL},
 };
 
@@ -31,7 +33,7 @@ static const struct arg_flag no_flags[] = {{NULL, 0, 0, NULL, NULL}};
 
 static const struct cli_noun *const nouns[] = {
 	&vm_noun, &image_noun, &volume_noun, &snapshot_noun, &network_noun, &firewall_noun, &type_noun, &host_noun,
-	&operation_noun, &token_noun, &events_noun, &stack_noun, NULL,
+	&operation_noun, &token_noun, &events_noun, &stack_noun, &profile_noun, &completion_noun, &version_noun, NULL,
 };
 
 const struct cli_alias commands_aliases[] = {
@@ -40,6 +42,16 @@ const struct cli_alias commands_aliases[] = {
 	{"destroy", &stack_noun, "destroy"},
 	{NULL, NULL, NULL},
 };
+
+const struct cli_noun *const *commands_nouns(void)
+{
+	return nouns;
+}
+
+bool commands_noun_alone(const struct cli_noun *n)
+{
+	return n->direct;
+}
 
 static const struct cli_noun *find_noun(const char *name)
 {
@@ -84,7 +96,7 @@ char *commands_help(void)
 			sbuf_addf(&b, "  %-*s   %s\n", (int)width, cmd, v->summary);
 		}
 	}
-	const struct arg_flag *const tables[] = {commands_global_flags, top_flags, NULL};
+	const struct arg_flag *const tables[] = {commands_global_flags, commands_top_flags, NULL};
 	autofree char *flags = args_describe(tables);
 	sbuf_add(&b, "\nShort forms:\n");
 	for (const struct cli_alias *al = commands_aliases; al->word; al++)
@@ -119,7 +131,7 @@ static char *verb_help(const struct cli_noun *n, const struct cli_verb *v)
 	const struct arg_flag *const tables[] = {v->flags ? v->flags : no_flags, NULL};
 	autofree char *flags = args_describe(tables);
 	sbuf_addf(&b, "\nFlags:\n%s", flags);
-	sbuf_add(&b, "\nGlobal flags --socket, --url, --token and --cacert work here too (see 'nubo --help').\n");
+	sbuf_add(&b, "\nGlobal flags --profile, --socket, --url, --token and --cacert work here too (see 'nubo --help').\n");
 	return sbuf_take(&b);
 }
 
@@ -155,7 +167,17 @@ static const char *connection_flag(const struct cli_verb *v, const struct args *
 	return value ? value : (global ? args_value(global, name) : NULL);
 }
 
-/* Takes --socket/--url/--token/--cacert from the flags and, failing those, the environment. */
+static const char *env_value(const char *name)
+{
+	const char *v = getenv(name);
+	return v && *v ? v : NULL;
+}
+
+/* Where nubod is and how to authenticate, from (first wins) the flags
+ * --socket/--url/--token/--cacert; a profile named by --profile or
+ * NUBO_PROFILE; NUBO_URL/NUBO_SOCKET/NUBO_TOKEN/NUBO_CACERT; the config
+ * file's current profile, used only when neither flags nor the environment
+ * say where nubod is (profile.h). */
 static int apply_connection(struct cli_ctx *ctx, const struct cli_verb *v, const struct args *global,
 			    const struct args *verb, struct err *e)
 {
@@ -163,25 +185,37 @@ static int apply_connection(struct cli_ctx *ctx, const struct cli_verb *v, const
 	const char *url = connection_flag(v, global, verb, "url");
 	const char *token = connection_flag(v, global, verb, "token");
 	const char *cacert = connection_flag(v, global, verb, "cacert");
+	const char *name = connection_flag(v, global, verb, "profile");
+	if (!name)
+		name = env_value("NUBO_PROFILE");
 	if (socket && url)
 		return err_set(e, ERR_INVALID, "--socket and --url name two different nubods; give one");
-	if (!socket && !url) {
-		url = getenv("NUBO_URL");
-		if (!url || !*url) {
-			url = NULL;
-			socket = getenv("NUBO_SOCKET");
+	bool placed = socket || url || env_value("NUBO_URL") || env_value("NUBO_SOCKET");
+	int have = 0;
+	if (name || !placed) {
+		have = profile_resolve(name, &ctx->profile, e);
+		if (have < 0)
+			return have;
+	}
+	if (have) {
+		if (!socket && !url) {
+			socket = ctx->profile.socket;
+			url = ctx->profile.url;
 		}
+		if (!token)
+			token = ctx->profile.token;
+		if (!cacert)
+			cacert = ctx->profile.cacert;
 	}
-	if (!token) {
-		token = getenv("NUBO_TOKEN");
-		if (token && !*token)
-			token = NULL;
+	if (!socket && !url) {
+		url = env_value("NUBO_URL");
+		if (!url)
+			socket = env_value("NUBO_SOCKET");
 	}
-	if (!cacert) {
-		cacert = getenv("NUBO_CACERT");
-		if (cacert && !*cacert)
-			cacert = NULL;
-	}
+	if (!token)
+		token = env_value("NUBO_TOKEN");
+	if (!cacert)
+		cacert = env_value("NUBO_CACERT");
 	if (url && !str_starts_with(url, "http://") && !str_starts_with(url, "https://"))
 		return err_set(e, ERR_INVALID, "--url %s: give a URL that starts with https:// (or http://)", url);
 	ctx->conn.socket_path = socket;
@@ -219,7 +253,10 @@ static int run_parsed(struct cli_ctx *ctx, const struct cli_noun *n, const struc
 					       v->rest ? "; put the remote command after --" : "");
 		return usage_error(ctx, n, v, msg);
 	}
-	if (apply_connection(ctx, v, global, a, &e) < 0)
+	/* `nubo profile` edits the profiles: a broken one must not stop it from
+	 * fixing it; the completion scripts are made at build time, anywhere. */
+	bool local = n == &profile_noun || (n == &completion_noun && strcmp(v->name, "names") != 0);
+	if (!local && apply_connection(ctx, v, global, a, &e) < 0)
 		return usage_error(ctx, NULL, NULL, e.msg);
 	return v->run(ctx, a);
 }
@@ -306,12 +343,16 @@ static int dispatch(struct cli_ctx *ctx, const struct args *g, int argc, char **
 
 int commands_run(struct cli_ctx *ctx, int argc, char **argv)
 {
-	const struct arg_flag *const tables[] = {commands_global_flags, top_flags, NULL};
+	const struct arg_flag *const tables[] = {commands_global_flags, commands_top_flags, NULL};
 	struct args g;
 	struct err e = {0};
 	int rc;
 	if (args_parse(argc, argv, tables, ARGS_STOP_AT_WORD, &g, &e) < 0) {
 		rc = usage_error(ctx, NULL, NULL, e.msg);
+	} else if (args_has(&g, "man")) {
+		autofree char *m = commands_man();
+		fputs(m, ctx->out);
+		rc = CLI_EXIT_OK;
 	} else if (args_has(&g, "version")) {
 		fprintf(ctx->out, "nubo %s\n", NUBO_VERSION);
 		rc = CLI_EXIT_OK;

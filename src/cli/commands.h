@@ -6,6 +6,9 @@
  * whose verbs are rows: name, usage, flags, how many positionals, and the
  * function that runs it. Adding a command is adding a row; help, usage
  * errors and flag parsing come from the row.
+ *
+ * The same tables make `nubo completion bash|zsh` and the man page
+ * (`nubo --man`), so a new row is completed and documented too.
  */
 #pragma once
 
@@ -65,8 +68,16 @@ struct cli_alias {
 };
 /* The aliases, ending with a NULL word. */
 extern const struct cli_alias commands_aliases[];
+extern const struct cli_noun version_noun;
+extern const struct cli_noun completion_noun;
+extern const struct cli_noun profile_noun;
 
-/* Flags every verb understands: --socket, --url, --token, --cacert. */
+/* Every noun, in the order of `nubo --help`; NULL-terminated, static. */
+const struct cli_noun *const *commands_nouns(void);
+/* Whether n is a command on its own (n->direct: `nubo events`, `nubo version`). */
+bool commands_noun_alone(const struct cli_noun *n);
+
+/* Flags every verb understands: --profile, --socket, --url, --token, --cacert. */
 extern const struct arg_flag commands_global_flags[];
 
 /* Runs argv (without the program name): global flags, noun, verb, its flags.
@@ -75,3 +86,7 @@ int commands_run(struct cli_ctx *ctx, int argc, char **argv);
 
 /* The text of `nubo --help`; caller frees. */
 char *commands_help(void);
+/* nubo(1) in roff, from the tables (man.c); caller frees. */
+char *commands_man(void);
+/* Flags only before the noun: --version, --man. */
+extern const struct arg_flag commands_top_flags[];
