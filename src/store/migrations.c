@@ -15,6 +15,7 @@
 
 #include <stdio.h>
 
+#include "config.h"
 #include "store/store-priv.h"
 #include "util/log.h"
 
@@ -272,10 +273,13 @@ int migrations_run(struct cx *cx, struct err *e)
 	if (d->schema_version(cx->db, &version) < 0)
 		rc = cx_fail(cx, e, "reading the schema version");
 	int newest = store_migrations[store_migrations_count - 1].version;
+	/* A downgrade: an older nubod cannot know what the newer steps mean, and
+	 * a migration is never undone, so it must not touch the store at all. */
 	if (rc == 0 && version > newest)
 		rc = err_set(e, ERR_INTERNAL,
-			     "the schema is at version %d, newer than this nubod knows (%d): run a newer nubod", version,
-			     newest);
+			     "the store's schema is at version %d, newer than this nubod (%s) knows (%d): a newer nubod "
+			     "has used it, and nubod cannot be downgraded; run that newer version again",
+			     version, NUBO_VERSION, newest);
 	for (int i = 0; rc == 0 && i < store_migrations_count; i++)
 		if (store_migrations[i].version > version)
 			rc = run_step(cx, &store_migrations[i], e);

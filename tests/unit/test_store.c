@@ -329,6 +329,43 @@ static void test_table_events(void **state)
 	remove_db(path);
 }
 
+/* A downgrade: a store whose schema is newer than this nubod's steps is
+ * refused with a sentence naming both versions, and left as it was. */
+static void test_newer_schema_is_refused(void **state)
+{
+	(void)state;
+	char *path = temp_db();
+	struct store *st = NULL;
+	struct err e = {0};
+	if (store_open(path, &st, &e) < 0)
+		fail_msg("%s", e.msg);
+	store_close(st);
+	st = NULL;
+	int newest = store_migrations[store_migrations_count - 1].version;
+	sqlite3 *db = NULL;
+	assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
+	char sql[64];
+	snprintf(sql, sizeof(sql), "PRAGMA user_version = %d", newest + 1);
+	assert_int_equal(sqlite3_exec(db, sql, NULL, NULL, NULL), SQLITE_OK);
+	sqlite3_close(db);
+
+	assert_true(store_open(path, &st, &e) < 0);
+	assert_null(st);
+	char want[128];
+	snprintf(want, sizeof(want), "schema is at version %d, newer than this nubod", newest + 1);
+	if (!strstr(e.msg, want) || !strstr(e.msg, "cannot be downgraded"))
+		fail_msg("got \"%s\"", e.msg);
+
+	assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
+	sqlite3_stmt *q = NULL;
+	assert_int_equal(sqlite3_prepare_v2(db, "PRAGMA user_version", -1, &q, NULL), SQLITE_OK);
+	assert_int_equal(sqlite3_step(q), SQLITE_ROW);
+	assert_int_equal(sqlite3_column_int(q, 0), newest + 1);
+	sqlite3_finalize(q);
+	sqlite3_close(db);
+	remove_db(path);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -337,6 +374,7 @@ int main(void)
 		cmocka_unit_test(test_columns_roundtrip),
 		cmocka_unit_test(test_old_sqlite_database_migrates),
 		cmocka_unit_test(test_table_events),
+		cmocka_unit_test(test_newer_schema_is_refused),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
