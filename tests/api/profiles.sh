@@ -14,14 +14,16 @@ CFG=$XDG_CONFIG_HOME/nubo/config.json
 
 nubod_start --dry-run || { ok 1 "nubod starts"; echo "1..$T_N"; exit 1; }
 VERSION=$("$NUBO" --version | awk '{print $2}')
+ENGINE=sqlite
+[ "${NUBO_TEST_DATABASE:-sqlite}" = postgres ] && ENGINE=postgresql
 
 # nubo version
 out=$("$NUBO" version)
 ok $? "nubo version exits 0 with nubod answering"
 like "$(sed -n 1p <<<"$out")" "^nubo $VERSION$" "nubo version: the CLI's version"
-like "$(sed -n 2p <<<"$out")" "^nubod $VERSION \\(accel (kvm|tcg), store sqlite, host $(hostname)\\)$" \
+like "$(sed -n 2p <<<"$out")" "^nubod $VERSION \\(accel (kvm|tcg), store $ENGINE, host $(hostname)\\)$" \
 	"nubo version: nubod's version, accel, store engine and host name"
-is "$("$NUBO" version --json | jq -r '.nubo + " " + .nubod.version + " " + .nubod.store')" "$VERSION $VERSION sqlite" \
+is "$("$NUBO" version --json | jq -r '.nubo + " " + .nubod.version + " " + .nubod.store')" "$VERSION $VERSION $ENGINE" \
 	"nubo version --json"
 out=$("$NUBO" --socket "$T_DIR/nothing.sock" version 2>&1)
 is "$?" 1 "nubo version without a nubod exits 1"
