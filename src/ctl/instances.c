@@ -22,6 +22,7 @@
 
 #include "host/bridge.h"
 #include "host/disk.h"
+#include "host/nft.h"
 #include "host/probe.h"
 #include "host/qemu.h"
 #include "host/qmp.h"
@@ -135,7 +136,10 @@ static void ssh_ready_kick(void *arg)
 
 int instances_start(struct ctl *c, struct err *e)
 {
-	return prober_start(ssh_ready_kick, c, &c->prober, e);
+	/* Marked as management traffic, which the VMs' chains let through to
+	 * tcp/22 (host/nft.h): waiting for SSH waits for the guest, not for
+	 * firewalls that keep the host out. */
+	return prober_start(ssh_ready_kick, c, NFT_PROBE_MARK, &c->prober, e);
 }
 
 void instances_free(struct ctl *c)

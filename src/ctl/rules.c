@@ -242,7 +242,7 @@ int network_rules_apply(struct ctl *c, struct err *e)
 		snprintf(glob, sizeof(glob), "nb%s*", c->prefix);
 		struct nft_ruleset rs = {.table = table,  .bridge_glob = glob,	.nets = d.nn,	     .n_nets = d.n_nets,
 					 .sets = d.sets,  .n_sets = d.n_sets,	.vms = d.nv,	     .n_vms = d.n_nv,
-					 .forwards = d.nf, .n_forwards = d.n_nf};
+					 .forwards = d.nf, .n_forwards = d.n_nf, .probe_mark = NFT_PROBE_MARK};
 		autofree char *text = nft_ruleset_render(&rs);
 		rc = nft_apply(text, e);
 	}

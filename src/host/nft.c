@@ -214,11 +214,19 @@ static void inet_table(struct sbuf *b, const struct nft_ruleset *rs)
 		if (rs->nets[i].metadata_port)
 			sbuf_addf(b, "\t\tip daddr %s tcp dport %d drop\n", rs->nets[i].gateway, rs->nets[i].metadata_port);
 	sbuf_add(b, "\t}\n");
-	/* The host's own connections to VMs meet the same filters. */
+	/* The host's own connections to VMs meet the same filters, except
+	 * nubod's own SSH probe. */
 	base_chain(b, "output", "filter", "output", "filter");
 	for (int i = 0; i < rs->n_nets; i++) {
 		/* dnsmasq's answers to DHCP requests, which conntrack cannot pair */
 		sbuf_addf(b, "\t\toifname \"%s\" udp sport 67 udp dport 68 accept\n", rs->nets[i].bridge);
+		/* nubod's SSH probe: management traffic, not subject to the VM's
+		 * firewalls (NFT_PROBE_MARK says why and what it allows). In the
+		 * output hook only: a mark on a forwarded packet says nothing
+		 * about who sent it. */
+		if (rs->probe_mark)
+			sbuf_addf(b, "\t\toifname \"%s\" ip saddr %s meta mark 0x%08x tcp dport 22 accept\n",
+				  rs->nets[i].bridge, rs->nets[i].gateway, rs->probe_mark);
 		sbuf_addf(b, "\t\toifname \"%s\" jump to_%d\n", rs->nets[i].bridge, i);
 	}
 	sbuf_add(b, "\t}\n");

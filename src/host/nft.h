@@ -84,6 +84,19 @@ struct nft_forward {
 	int net;                /* the network of ip */
 };
 
+/*
+ * The socket mark of nubod's own SSH probe (host/probe.h). Its connections
+ * are management traffic: the output chain lets a packet through to a VM's
+ * tcp/22 when it carries this mark and leaves from the host's own address on
+ * the VM's network, whatever the VM's firewalls say, so that waiting for SSH
+ * means "the guest is up" and not "the guest is up and its firewalls allow
+ * the host". Only a process with CAP_NET_ADMIN can set a mark (it could
+ * rewrite the ruleset as well), so no local user gains a way in; the mark
+ * opens no other port and no path from anywhere else. ("nubo" in ASCII: an
+ * unlikely value for the policy-routing marks other software uses.)
+ */
+#define NFT_PROBE_MARK 0x6e75626fu
+
 struct nft_ruleset {
 	const char *table;          /* "nubo_1a2b" */
 	const char *bridge_glob;    /* "nb1a2b*": matches every bridge of this nubod and nothing else */
@@ -95,6 +108,9 @@ struct nft_ruleset {
 	int n_vms;
 	const struct nft_forward *forwards;
 	int n_forwards;
+	/* 0, or the mark (NFT_PROBE_MARK) of the SSH probe's connections to
+	 * let through to every VM's tcp/22 from the network's gateway. */
+	uint32_t probe_mark;
 };
 
 /* The ruleset text. Pure; caller frees. NULL if a name or address holds

@@ -75,6 +75,8 @@ struct prober {
 	int n;
 	prober_ready_fn *fn;
 	void *arg;
+	uint32_t mark;      /* SO_MARK of every socket; 0: none */
+	bool mark_warned;
 };
 
 static void conn_close(struct probe_conn *k)
@@ -122,7 +124,7 @@ static void wake(struct prober *pr)
 }
 
 /* Starts a connect in a free slot; a failure shows as no new attempt. */
-static void target_dial(struct probe_target *t, int64_t now)
+static void target_dial(struct prober *pr, struct probe_target *t, int64_t now)
 {
 	t->next_dial = now + PROBE_DIAL_MS;
 	struct probe_conn *k = NULL;
@@ -134,6 +136,12 @@ static void target_dial(struct probe_target *t, int64_t now)
 	int fd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
 	if (fd < 0)
 		return;
+	if (pr->mark && setsockopt(fd, SOL_SOCKET, SO_MARK, &pr->mark, sizeof(pr->mark)) < 0 && !pr->mark_warned) {
+		/* Not fatal: a VM whose firewalls allow the host's tcp/22 is still seen. */
+		log_warn("ssh probe: cannot mark its sockets (%s); VMs whose firewalls forbid SSH from the host "
+			 "will not be seen as ready", strerror(errno));
+		pr->mark_warned = true;
+	}
 	if (connect(fd, (const struct sockaddr *)&t->sa, sizeof(t->sa)) < 0 && errno != EINPROGRESS) {
 		close(fd);
 		return;
@@ -143,7 +151,7 @@ static void target_dial(struct probe_target *t, int64_t now)
 
 /* Ends attempts that ran out of time and dials when one is due; lowers
  * *wake_at to when t next needs the thread. */
-static void target_tend(struct probe_target *t, int64_t now, int64_t *wake_at)
+static void target_tend(struct prober *pr, struct probe_target *t, int64_t now, int64_t *wake_at)
 {
 	bool connected = false;
 	for (int i = 0; i < PROBE_CONNS; i++) {
@@ -164,7 +172,7 @@ static void target_tend(struct probe_target *t, int64_t now, int64_t *wake_at)
 	if (connected)
 		return;
 	if (now >= t->next_dial)
-		target_dial(t, now);
+		target_dial(pr, t, now);
 	if (t->next_dial < *wake_at)
 		*wake_at = t->next_dial;
 }
@@ -242,7 +250,7 @@ static void *prober_loop(void *arg)
 			struct probe_target *t = pr->targets[i];
 			if (t->ready || !t->addr_ok)
 				continue;
-			target_tend(t, now, &wake_at);
+			target_tend(pr, t, now, &wake_at);
 			for (int j = 0; j < PROBE_CONNS; j++) {
 				struct probe_conn *k = &t->conns[j];
 				if (k->fd < 0)
@@ -294,12 +302,13 @@ static void *prober_loop(void *arg)
 	return NULL;
 }
 
-int prober_start(prober_ready_fn *fn, void *arg, struct prober **out, struct err *e)
+int prober_start(prober_ready_fn *fn, void *arg, uint32_t mark, struct prober **out, struct err *e)
 {
 	struct prober *pr = xcalloc(1, sizeof(*pr));
 	int rc;
 	pr->fn = fn;
 	pr->arg = arg;
+	pr->mark = mark;
 	pthread_mutex_init(&pr->mu, NULL);
 	pr->wake = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
 	if (pr->wake < 0) {

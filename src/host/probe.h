@@ -11,6 +11,8 @@
  */
 #pragma once
 
+#include <stdint.h>
+
 #include "util/err.h"
 
 enum probe_state { PROBE_WAITING, PROBE_READY };
@@ -21,8 +23,11 @@ struct prober;
  * target became ready. */
 typedef void prober_ready_fn(void *arg);
 
-/* Starts the prober's thread. fn may be NULL. Stop it with prober_stop. */
-int prober_start(prober_ready_fn *fn, void *arg, struct prober **out, struct err *e);
+/* Starts the prober's thread. fn may be NULL. mark: 0, or the SO_MARK its
+ * sockets carry, so the host's firewall can tell the probe from other local
+ * traffic (nft.h, NFT_PROBE_MARK); setting it needs CAP_NET_ADMIN, and
+ * without it the probe still dials, unmarked. Stop it with prober_stop. */
+int prober_start(prober_ready_fn *fn, void *arg, uint32_t mark, struct prober **out, struct err *e);
 /* Stops the thread (fn is not called after this returns), closes every
  * socket and frees pr. NULL is fine. */
 void prober_stop(struct prober *pr);

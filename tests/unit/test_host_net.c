@@ -211,7 +211,7 @@ static const struct nft_vm t_vms[] = {
 	{"vm-abcdef012345", t_nics2, 1, t_rules2, 3},
 };
 static const struct nft_forward t_fwd[] = {{PROTO_TCP, 8080, 80, "10.77.3.3", 0}};
-static const struct nft_ruleset t_rs = {"nubo_ab12", "nbab12*", t_nets, 2, t_sets, 2, t_vms, 2, t_fwd, 1};
+static const struct nft_ruleset t_rs = {"nubo_ab12", "nbab12*", t_nets, 2, t_sets, 2, t_vms, 2, t_fwd, 1, 0};
 
 /* Checked by hand and with `nft -c -f`; tests/e2e/network.sh applies such rulesets for real. */
 #define NFT_EXPECTED \
@@ -358,6 +358,35 @@ static void test_nft_ruleset_text(void **state)
 	char *rs = nft_ruleset_render(&t_rs);
 	assert_non_null(rs);
 	assert_string_equal(rs, NFT_EXPECTED);
+	free(rs);
+}
+
+/* With the probe's mark: the output chain, and only it, lets the marked SSH
+ * probe from each network's gateway through to tcp/22, ahead of the VMs'
+ * chains; everything else is the ruleset above. */
+static void test_nft_probe_mark(void **state)
+{
+	(void)state;
+	struct nft_ruleset marked = t_rs;
+	marked.probe_mark = NFT_PROBE_MARK;
+	char *rs = nft_ruleset_render(&marked);
+	assert_non_null(rs);
+	const char *probe0 = "\t\toifname \"nbab12aaaa\" ip saddr 10.77.3.1 meta mark 0x6e75626f tcp dport 22 accept\n";
+	const char *probe1 = "\t\toifname \"nbab12bbbb\" ip saddr 10.20.0.1 meta mark 0x6e75626f tcp dport 22 accept\n";
+	const char *out = strstr(rs, "\tchain output {\n");
+	assert_non_null(out);
+	const char *end = strstr(out, "\t}\n");
+	const char *p0 = strstr(out, probe0), *p1 = strstr(out, probe1);
+	assert_true(p0 && p0 < end && p0 < strstr(out, "jump to_0"));
+	assert_true(p1 && p1 < end && p1 < strstr(out, "jump to_1"));
+	/* Taking the two lines out gives the unmarked ruleset back. */
+	struct sbuf b = {0};
+	sbuf_addn(&b, rs, (size_t)(p0 - rs));
+	sbuf_addn(&b, p0 + strlen(probe0), (size_t)(p1 - p0) - strlen(probe0));
+	sbuf_add(&b, p1 + strlen(probe1));
+	char *back = sbuf_take(&b);
+	assert_string_equal(back, NFT_EXPECTED);
+	free(back);
 	free(rs);
 }
 
@@ -563,7 +592,7 @@ static struct prober *prober_for(struct ready_log *r)
 	pthread_cond_init(&r->cv, NULL);
 	struct prober *pr = NULL;
 	struct err e = {0};
-	assert_int_equal(prober_start(on_ready, r, &pr, &e), 0);
+	assert_int_equal(prober_start(on_ready, r, 0, &pr, &e), 0);
 	return pr;
 }
 
@@ -970,6 +999,7 @@ int main(void)
 		cmocka_unit_test(test_dnsmasq_hosts_text),
 		cmocka_unit_test_setup_teardown(test_dnsmasq_dry_run, dry_setup, dry_teardown),
 		cmocka_unit_test(test_nft_ruleset_text),
+		cmocka_unit_test(test_nft_probe_mark),
 		cmocka_unit_test(test_metadata_arp),
 		cmocka_unit_test_setup_teardown(test_metadata_dry_run, dry_setup, dry_teardown),
 		cmocka_unit_test(test_metadata_listen_errors),
