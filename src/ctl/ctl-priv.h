@@ -140,6 +140,13 @@ void metadata_stop_network(struct ctl *c, const char *net_id);
 void metadata_resume(struct ctl *c);
 /* The VM whose NIC (*nic its index) on the network has ip and mac;
  * ERR_NOT_FOUND if none. The caller frees out's fields. */
+/* The NoCloud KEY of vm_id (model/imds.h), IMDS_NOCLOUD_KEY_LEN hex digits
+ * into out: an HMAC of the id under this host's metadata key, which is
+ * made on first use (state-dir/metadata.key, 0600) and kept, so a VM's KEY
+ * is the same at every boot and after a nubod restart. */
+int metadata_nocloud_key(struct ctl *c, const char *vm_id, char *out, struct err *e);
+/* The SMBIOS serial of a VM without a seed: "ds=nocloud-net;s=<its /nocloud/KEY/ URL>". Caller frees. */
+int metadata_nocloud_serial(struct ctl *c, const char *vm_id, char **out, struct err *e);
 int metadata_find_vm(struct ctl *c, const char *network_id, const char *ip, const char *mac, struct vm *out,
 		     int *nic, struct err *e);
 

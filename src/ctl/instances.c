@@ -267,7 +267,7 @@ static int build_seed(struct ctl *c, const struct vm *vm, const struct vm_paths 
 		snprintf(ipv4, sizeof(ipv4), "%s/%d", vm->nics[0].ip, cidr.prefix);
 		network_gateway(&cidr, gateway);
 	}
-	struct seed s = {.instance_id = vm->id, .hostname = vm->name, .ssh_keys = keys, .n_keys = n,
+	struct nocloud s = {.instance_id = vm->id, .hostname = vm->name, .ssh_keys = keys, .n_keys = n,
 			 .user_data = vm->user_data, .macs = macs, .n_macs = vm->n_nics,
 			 .ipv4 = ipv4[0] ? ipv4 : NULL, .gateway = gateway[0] ? gateway : NULL};
 	return seed_iso_build(&s, p->dir, p->seed, e);
@@ -329,10 +329,19 @@ static int start_steps(struct ctl *c, struct vm *vm, const struct vm_paths *p, b
 		*step = "cgroup";
 		rc = make_cgroup(c, vm, &cg, e);
 	}
+	/* Without a seed disk, the SMBIOS serial is how a stock cloud-init
+	 * (ds-identify) recognises its platform and finds the metadata
+	 * service's NoCloud tree; with one, the disk does that. */
+	char *serial = NULL;
+	if (rc == 0 && vm->no_seed) {
+		*step = "metadata";
+		rc = metadata_nocloud_serial(c, vm->id, &serial, e);
+	}
 	if (rc == 0) {
 		bool direct = strcmp(img.boot, "direct") == 0;
 		struct qemu_config qc = {
 			.vm_id = vm->id,
+			.smbios_serial = serial,
 			.accel = c->accel,
 			.vcpus = vm->vcpus,
 			.memory_mib = vm->memory_mib,
@@ -363,6 +372,7 @@ static int start_steps(struct ctl *c, struct vm *vm, const struct vm_paths *p, b
 	}
 	volumes_for_vm_free(vols, vol_paths, n_vols);
 	cgroup_plan_free(&cg);
+	free(serial);
 	free(img_dir);
 	free(base);
 	free(kernel);

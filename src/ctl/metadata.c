@@ -8,6 +8,9 @@
  * IMDSv2 tokens live in memory, in one table for all networks: a nubod
  * restart forgets them, and guests ask again after their 401 (as EC2 clients
  * do when a token expires).
+ *
+ * A VM without a seed disk also gets its NoCloud documents here, under a
+ * per-VM KEY that its SMBIOS serial names (model/imds.h says why a KEY).
  */
 #include "ctl/ctl-priv.h"
 
@@ -18,14 +21,17 @@
 
 #include "host/metadata.h"
 #include "model/imds.h"
+#include "util/fs.h"
 #include "util/log.h"
 #include "util/runner.h"
+#include "util/secret.h"
 #include "util/str.h"
 #include "util/timeutil.h"
 
 struct ctl_metadata {
-	pthread_mutex_t mu;              /* tokens and the listener list */
+	pthread_mutex_t mu;              /* tokens, the host key and the listener list */
 	struct imds_tokens tokens;
+	char host_key[SECRET_LEN + 1];   /* "": not loaded yet */
 	struct metadata_listener **listeners;
 	int n_listeners;
 };
@@ -55,6 +61,66 @@ int metadata_find_vm(struct ctl *c, const char *network_id, const char *ip, cons
 	}
 	vm_free_fields(out);
 	return err_set(e, ERR_NOT_FOUND, "no VM on network %s has address %s and MAC %s", network_id, ip, mac);
+}
+
+/* Under md->mu: the host key, read from its file or made and saved. */
+static int host_key_load(struct ctl *c, struct err *e)
+{
+	struct ctl_metadata *md = c->md;
+	if (md->host_key[0])
+		return 0;
+	autofree char *path = xasprintf("%s/metadata.key", c->state_dir);
+	char *text = NULL;
+	size_t len = 0;
+	struct err re = {0};
+	if (fs_read_file(path, SECRET_LEN + 2, &text, &len, &re) == 0) {
+		text[strcspn(text, "\n")] = '\0';
+		bool ok = secret_well_formed(text);
+		if (ok)
+			snprintf(md->host_key, sizeof(md->host_key), "%s", text);
+		free(text);
+		if (!ok)
+			return err_set(e, ERR_INTERNAL, "%s is not a metadata key (\"nubo_\" and 64 hex digits); "
+				       "remove it and nubod makes a new one (VMs without a seed then need a restart)",
+				       path);
+		return 0;
+	}
+	if (fs_exists(path))
+		return err_set(e, re.kind, "%s", re.msg);
+	char key[SECRET_LEN + 1];
+	secret_new(key);
+	char line[SECRET_LEN + 2];
+	snprintf(line, sizeof(line), "%s\n", key);
+	if (fs_write_atomic(path, line, strlen(line), 0600, e) < 0) {
+		err_prefix(e, "cannot save the metadata key");
+		return -1;
+	}
+	snprintf(md->host_key, sizeof(md->host_key), "%s", key);
+	return 0;
+}
+
+int metadata_nocloud_key(struct ctl *c, const char *vm_id, char *out, struct err *e)
+{
+	pthread_mutex_lock(&c->md->mu);
+	int rc = host_key_load(c, e);
+	char mac[SECRET_HASH_LEN + 1];
+	if (rc == 0)
+		secret_keyed_hash(c->md->host_key, vm_id, mac);
+	pthread_mutex_unlock(&c->md->mu);
+	if (rc == 0) {
+		memcpy(out, mac, IMDS_NOCLOUD_KEY_LEN);   /* 128 bits of the HMAC are plenty for a URL */
+		out[IMDS_NOCLOUD_KEY_LEN] = '\0';
+	}
+	return rc;
+}
+
+int metadata_nocloud_serial(struct ctl *c, const char *vm_id, char **out, struct err *e)
+{
+	char key[IMDS_NOCLOUD_KEY_LEN + 1];
+	if (metadata_nocloud_key(c, vm_id, key, e) < 0)
+		return -1;
+	*out = xasprintf("ds=nocloud-net;s=http://169.254.169.254/nocloud/%s/", key);
+	return 0;
 }
 
 static void reply_text(struct metadata_reply *out, int status, const char *text)
@@ -87,6 +153,14 @@ static void handle(void *ctx, const struct metadata_request *req, struct metadat
 		reply_text(out, 500, "500 Internal Server Error: no random bytes\n");
 		return;
 	}
+	/* The NoCloud tree is for VMs without a seed: with one, the seed
+	 * disk is the source and /nocloud/ stays empty. */
+	char key[IMDS_NOCLOUD_KEY_LEN + 1] = "";
+	if (vm.no_seed && metadata_nocloud_key(c, vm.id, key, &e) < 0)
+		log_error("metadata %s: %s", req->network, e.msg);
+	const char *macs[VM_NICS_MAX];
+	for (int k = 0; k < vm.n_nics; k++)
+		macs[k] = vm.nics[k].mac;
 	const struct imds_vm iv = {
 		.instance_id = vm.id,
 		.hostname = vm.name,
@@ -95,6 +169,9 @@ static void handle(void *ctx, const struct metadata_request *req, struct metadat
 		.instance_type = vm.type,
 		.ssh_keys = vm.ssh_keys,
 		.user_data = vm.user_data && *vm.user_data ? vm.user_data : NULL,
+		.nocloud_key = key[0] ? key : NULL,
+		.macs = macs,
+		.n_macs = vm.n_nics,
 	};
 	const struct imds_request ir = {.method = req->method, .path = req->path, .path_len = req->path_len,
 					.token = req->token, .ttl = req->ttl, .forwarded = req->forwarded};

@@ -83,12 +83,34 @@ __attribute__((format(printf, 2, 3))) static void argf(struct argv_buf *a, const
 	arg_own(a, s);
 }
 
+bool qemu_vm_uuid(const char *vm_id, char out[37])
+{
+	out[0] = '\0';
+	if (!vm_id || strlen(vm_id) != 15 || strncmp(vm_id, "vm-", 3) != 0 ||
+	    strspn(vm_id + 3, "0123456789abcdef") != 12)
+		return false;
+	snprintf(out, 37, "6e75626f-0000-8000-8000-%s", vm_id + 3);
+	return true;
+}
+
 char **qemu_argv_build(const struct qemu_config *c)
 {
 	struct argv_buf a = {0};
+	char uuid[37];
 	arg(&a, c->binary ? c->binary : "qemu-system-x86_64");
 	arg(&a, "-name");
 	arg(&a, c->vm_id);
+	/* Without -uuid QEMU gives every guest the nil UUID: cloud-init and
+	 * others could not tell one VM from another by it. */
+	if (qemu_vm_uuid(c->vm_id, uuid)) {
+		arg(&a, "-uuid");
+		arg(&a, uuid);
+	}
+	if (c->smbios_serial) {
+		autofree char *serial = opt_escape(c->smbios_serial);
+		arg(&a, "-smbios");
+		argf(&a, "type=1,serial=%s", serial);
+	}
 
 	/* "-machine accel=" and "-accel" cannot be combined (QEMU refuses), so
 	 * multi-threaded TCG, which needs -accel, moves the accelerator there. */

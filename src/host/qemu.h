@@ -34,7 +34,11 @@ struct qemu_volume { const char *id; const char *path; int slot; };
 
 struct qemu_config {
 	const char *binary;            /* NULL: "qemu-system-x86_64" */
-	const char *vm_id;             /* -name; also how a process is recognised as ours */
+	const char *vm_id;             /* -name; also how a process is recognised as ours;
+					* and -uuid (qemu_vm_uuid), the guest's stable machine UUID */
+	/* SMBIOS type 1 (system) serial number, or NULL: for a VM without a seed
+	 * disk, where cloud-init finds its NoCloud source (model/imds.h). */
+	const char *smbios_serial;
 	enum accel accel;
 	int vcpus, memory_mib;
 	const char *kernel, *initrd, *cmdline;  /* direct boot; kernel NULL = firmware boot from the disk;
@@ -79,6 +83,15 @@ int qemu_user_lookup(const char *name, struct qemu_user *u, struct err *e);
 /* chown + chmod of path, for files and directories QEMU reaches after it
  * dropped privileges. Does nothing in dry-run. */
 int qemu_file_owner(const char *path, uid_t uid, gid_t gid, mode_t mode, struct err *e);
+
+/* The guest's machine UUID for a VM id "vm-" + 12 hex digits: the id in
+ * the UUID's last group, under nubo's own prefix ("6e75626f" is "nubo"),
+ * version 8 (RFC 9562: laid out by its maker) and the RFC variant:
+ *   vm-3f9a1c0b2d4e → 6e75626f-0000-8000-8000-3f9a1c0b2d4e
+ * So the guest (dmidecode, /sys/class/dmi/id/product_uuid, cloud-init)
+ * sees the same UUID at every boot and a person can read the VM in it.
+ * false, out empty, for an id of any other shape. */
+bool qemu_vm_uuid(const char *vm_id, char out[37]);
 
 /* The NULL-terminated argv for c; free with qemu_argv_free. Pure: no I/O.
  * Values embedded in QEMU option lists (file=, ifname=, ...) have their commas

@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "model/nocloud.h"
 #include "util/str.h"
 
 #define PATH_MAX_LEN 256   /* longer paths are unknown: no real path comes close */
@@ -86,6 +87,29 @@ struct imds_path imds_path_parse(const char *path, size_t len)
 		}
 		slash = true;   /* the part ended with '/' */
 		i = j + 1;
+	}
+	if (n >= 2 && part_is(parts[0], "nocloud")) {
+		static const struct {
+			const char *name;
+			enum imds_kind kind;
+		} files[] = {
+			{"meta-data", IMDS_NOCLOUD_META_DATA},
+			{"user-data", IMDS_NOCLOUD_USER_DATA},
+			{"vendor-data", IMDS_NOCLOUD_VENDOR_DATA},
+			{"network-config", IMDS_NOCLOUD_NETWORK_CONFIG},
+		};
+		out.nocloud_key = parts[1].s;
+		out.nocloud_key_len = parts[1].n;
+		if (n == 2)
+			out.kind = IMDS_NOCLOUD;
+		for (size_t k = 0; n == 3 && !slash && k < sizeof(files) / sizeof(files[0]); k++)
+			if (part_is(parts[2], files[k].name))
+				out.kind = files[k].kind;
+		if (out.kind == IMDS_UNKNOWN) {
+			out.nocloud_key = NULL;
+			out.nocloud_key_len = 0;
+		}
+		return out;
 	}
 	if (n == 0 || !part_is_version(parts[0]))
 		return out;
@@ -312,6 +336,72 @@ static void key_name(const char *line, size_t n, int idx, struct sbuf *out)
 		sbuf_addf(out, "key-%d", idx);
 }
 
+/* Whether the path's KEY is the VM's, in time independent of where they differ. */
+static bool nocloud_key_valid(const struct imds_path *p, const struct imds_vm *vm)
+{
+	if (!vm->nocloud_key || strlen(vm->nocloud_key) != IMDS_NOCLOUD_KEY_LEN ||
+	    p->nocloud_key_len != IMDS_NOCLOUD_KEY_LEN)
+		return false;
+	unsigned char d = 0;
+	for (size_t i = 0; i < IMDS_NOCLOUD_KEY_LEN; i++)
+		d |= (unsigned char)(p->nocloud_key[i] ^ vm->nocloud_key[i]);
+	return d == 0;
+}
+
+/* The VM's documents as a seed disk would hold them. */
+static void answer_nocloud(const struct imds_path *p, const struct imds_vm *vm, struct imds_response *r)
+{
+	const char *line;
+	size_t n;
+	int n_keys = 0;
+	while (key_at(vm->ssh_keys, n_keys, &line, &n))
+		n_keys++;
+	char **keys = xcalloc((size_t)n_keys + 1, sizeof(*keys));
+	for (int i = 0; i < n_keys; i++) {
+		key_at(vm->ssh_keys, i, &line, &n);
+		keys[i] = xstrndup(line, n);
+	}
+	const struct nocloud doc = {.instance_id = vm->instance_id, .hostname = vm->hostname,
+				    .ssh_keys = (const char *const *)keys, .n_keys = n_keys,
+				    .user_data = vm->user_data, .macs = vm->macs, .n_macs = vm->n_macs};
+	char *body;
+	switch (p->kind) {
+	case IMDS_NOCLOUD:
+		text(r, "meta-data\nuser-data\nvendor-data\nnetwork-config");
+		break;
+	case IMDS_NOCLOUD_META_DATA:
+		answer(r, 200, "text/plain", nocloud_meta_data_render(&doc));
+		break;
+	case IMDS_NOCLOUD_USER_DATA:
+		/* Always there: cloud-init's NoCloud fails on a missing user-data. */
+		answer(r, 200, "application/octet-stream",
+		       xstrdup(vm->user_data ? vm->user_data : NOCLOUD_EMPTY_USER_DATA));
+		break;
+	case IMDS_NOCLOUD_VENDOR_DATA:
+		text(r, "");   /* nubo has none; an empty answer spares cloud-init a logged error */
+		break;
+	case IMDS_NOCLOUD_NETWORK_CONFIG:
+		body = nocloud_network_config_render(&doc);
+		if (body)
+			answer(r, 200, "text/plain", body);
+		else
+			fail(r, 404, "Not Found: this VM has no NICs");
+		break;
+	default:
+		fail(r, 404, "Not Found");
+		break;
+	}
+	for (int i = 0; i < n_keys; i++)
+		free(keys[i]);
+	free(keys);
+}
+
+static bool is_nocloud(enum imds_kind k)
+{
+	return k == IMDS_NOCLOUD || k == IMDS_NOCLOUD_META_DATA || k == IMDS_NOCLOUD_USER_DATA ||
+	       k == IMDS_NOCLOUD_VENDOR_DATA || k == IMDS_NOCLOUD_NETWORK_CONFIG;
+}
+
 static void answer_get(const struct imds_path *p, const struct imds_vm *vm, struct imds_response *r)
 {
 	const char *line;
@@ -379,6 +469,11 @@ static void answer_get(const struct imds_path *p, const struct imds_vm *vm, stru
 		return;
 	case IMDS_TOKEN:
 	case IMDS_UNKNOWN:
+	case IMDS_NOCLOUD:
+	case IMDS_NOCLOUD_META_DATA:
+	case IMDS_NOCLOUD_USER_DATA:
+	case IMDS_NOCLOUD_VENDOR_DATA:
+	case IMDS_NOCLOUD_NETWORK_CONFIG:
 		break;
 	}
 	fail(r, 404, "Not Found");
@@ -391,8 +486,19 @@ void imds_respond(struct imds_tokens *t, const struct imds_request *req, const s
 	tokens_prune(t, now_ms);
 	struct imds_path p = imds_path_parse(req->path, req->path_len);
 	const char *m = req->method ? req->method : "";
-	if (p.kind == IMDS_UNKNOWN) {
+	/* A NoCloud path with the wrong KEY is as absent as any unknown path. */
+	if (p.kind == IMDS_UNKNOWN || (is_nocloud(p.kind) && !nocloud_key_valid(&p, vm))) {
 		fail(out, 404, "Not Found");
+		return;
+	}
+	if (is_nocloud(p.kind)) {
+		/* No token rules: KEY is the credential (imds.h). */
+		if (strcmp(m, "GET") != 0 && strcmp(m, "HEAD") != 0) {
+			fail(out, 405, "Method Not Allowed");
+			out->allow = "GET, HEAD";
+			return;
+		}
+		answer_nocloud(&p, vm, out);
 		return;
 	}
 	if (p.kind == IMDS_TOKEN) {

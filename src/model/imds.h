@@ -20,6 +20,19 @@
  *   /latest/meta-data/public-keys/N/openssh-key  the key
  *   /latest/user-data                            404 when the VM has none
  * "latest" may also be a dated version (2009-04-04, …): all answer alike.
+ *
+ * NoCloud for images without a seed disk (docs/metadata.md): the VM's SMBIOS
+ * serial says "ds=nocloud-net;s=http://169.254.169.254/nocloud/KEY/", which
+ * cloud-init's ds-identify accepts as the platform's identity, and its
+ * NoCloud data source then reads
+ *   /nocloud/KEY/meta-data, user-data, vendor-data, network-config
+ * (model/nocloud.h renders them, as on a seed disk). cloud-init sends no
+ * IMDSv2 token there, so those answers cannot be guarded by one; KEY is the
+ * guard instead: 32 hex digits only nubod can compute for the VM (a keyed
+ * hash of its id), found in the guest only in the DMI serial, which only its
+ * root can read. A request through an SSRF, which could read the EC2 tree's
+ * IMDSv1 answers, cannot guess it. A wrong or missing KEY is 404, as for any
+ * path that does not exist.
  */
 #pragma once
 
@@ -32,6 +45,7 @@
 #define IMDS_TOKEN_TTL_MAX 21600   /* seconds: six hours, as EC2 */
 #define IMDS_TOKEN_RANDOM 32       /* random bytes per token; the token is their hex */
 #define IMDS_TOKENS_PER_VM 32      /* live tokens kept per VM; the oldest goes first */
+#define IMDS_NOCLOUD_KEY_LEN 32    /* hex digits of a VM's NoCloud key */
 
 enum imds_kind {
 	IMDS_UNKNOWN,          /* no such path: 404 */
@@ -49,11 +63,18 @@ enum imds_kind {
 	IMDS_PUBLIC_KEY,       /* "…/public-keys/N/": key_index */
 	IMDS_OPENSSH_KEY,      /* "…/public-keys/N/openssh-key": key_index */
 	IMDS_USER_DATA,        /* "/latest/user-data" */
+	IMDS_NOCLOUD,          /* "/nocloud/KEY/": the listing; the rest are its files */
+	IMDS_NOCLOUD_META_DATA,
+	IMDS_NOCLOUD_USER_DATA,
+	IMDS_NOCLOUD_VENDOR_DATA,
+	IMDS_NOCLOUD_NETWORK_CONFIG,
 };
 
 struct imds_path {
 	enum imds_kind kind;
 	int key_index;         /* IMDS_PUBLIC_KEY, IMDS_OPENSSH_KEY */
+	const char *nocloud_key;   /* IMDS_NOCLOUD*: KEY, borrowed from the path (not terminated) */
+	size_t nocloud_key_len;
 };
 
 /* Parses a request path (already URL-decoded, without the query). Pure and
@@ -71,6 +92,11 @@ struct imds_vm {
 	const char *instance_type;
 	const char *ssh_keys;      /* newline-separated OpenSSH public keys, or NULL */
 	const char *user_data;     /* NULL: none */
+	/* NoCloud: the VM's KEY (IMDS_NOCLOUD_KEY_LEN hex digits), or NULL:
+	 * then every /nocloud/ path is 404. */
+	const char *nocloud_key;
+	const char *const *macs;   /* every NIC's MAC, the primary first (network-config) */
+	int n_macs;
 };
 
 struct imds_request {

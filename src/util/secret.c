@@ -52,6 +52,14 @@ void secret_hash(const char *s, char out[SECRET_HASH_LEN + 1])
 	hex_encode(digest, sizeof(digest), out);
 }
 
+void secret_keyed_hash(const char *key, const char *msg, char out[SECRET_HASH_LEN + 1])
+{
+	unsigned char digest[32];
+	if (gnutls_hmac_fast(GNUTLS_MAC_SHA256, key, strlen(key), msg, strlen(msg), digest) < 0)
+		abort();   /* as secret_hash */
+	hex_encode(digest, sizeof(digest), out);
+}
+
 bool secret_hash_equal(const char *a, const char *b)
 {
 	if (!a || !b || strlen(a) != SECRET_HASH_LEN || strlen(b) != SECRET_HASH_LEN)

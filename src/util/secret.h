@@ -22,6 +22,10 @@ void secret_new(char out[SECRET_LEN + 1]);
 bool secret_well_formed(const char *s);
 /* Writes the lowercase hex SHA-256 of s into out (SECRET_HASH_LEN + 1 bytes). */
 void secret_hash(const char *s, char out[SECRET_HASH_LEN + 1]);
+/* Writes the lowercase hex HMAC-SHA-256 of msg under key into out
+ * (SECRET_HASH_LEN + 1 bytes): a value that only the key's holder can
+ * compute for a given msg (the metadata service's per-VM NoCloud path). */
+void secret_keyed_hash(const char *key, const char *msg, char out[SECRET_HASH_LEN + 1]);
 /* Whether two hex hashes are equal, in time that does not depend on where they differ.
  * Anything that is not SECRET_HASH_LEN characters long is unequal to everything. */
 bool secret_hash_equal(const char *a, const char *b);

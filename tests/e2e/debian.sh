@@ -2,7 +2,9 @@
 # e2e: the debian-12 image. Built once (its debootstrap base is cached in
 # NUBO_CACHE_DIR, /var/cache/nubo, between runs), booted with real cloud-init,
 # which must apply nubo's seed: hostname, SSH key for the image's user, the
-# root filesystem grown to --disk-size, and the user-data script.
+# root filesystem grown to --disk-size, and the user-data script; then the
+# same without a seed disk (--no-seed), from the metadata service's NoCloud
+# tree that the VM's SMBIOS serial names.
 set -u
 . "$(dirname "$0")/../lib.sh"
 
@@ -28,5 +30,42 @@ out=$("$NUBO" vm stop deb1 --wait 2>&1)
 ok $? "the guest powers off on ACPI power-down" "$out"
 "$NUBO" vm delete deb1 --wait >/dev/null 2>&1
 ok $? "the VM is deleted"
+
+# A stock image without a seed disk (issue 20): cloud-init's own ds-identify
+# must recognise the platform from the SMBIOS serial and read the metadata
+# service's NoCloud tree. The image keeps cloud-init's default ds-identify
+# policy (it is not told to trust any source), as a stock image does.
+printf '#!/bin/sh\necho ran-from-nocloud > /var/tmp/user-data-ran\n' >"$T_DIR/ud2.sh"
+out=$(timeout 600 "$NUBO" vm create deb2 --image debian-12 --type small --no-seed --user-data "$T_DIR/ud2.sh" --wait 2>&1)
+ok $? "a debian-12 VM without a seed boots to SSH" "$out"
+id2=$("$NUBO" vm show deb2 --json | jq -r .id)
+on2() { "$NUBO" vm ssh deb2 -- "$@" 2>>"$T_DIR/ssh.err"; }
+is "$(on2 whoami)" debian "the key from the metadata service logs in as debian"
+is "$(on2 hostname)" deb2 "cloud-init set the hostname from the service's meta-data"
+on2 'findfs LABEL=cidata' >/dev/null 2>&1
+ok $((! $?)) "the guest has no cidata disk"
+like "$(on2 sudo -n cat /sys/class/dmi/id/product_serial)" '^ds=nocloud-net;s=http://169\.254\.169\.254/nocloud/[0-9a-f]{32}/$' \
+	"the SMBIOS serial points cloud-init at the metadata service"
+is "$(on2 sudo -n cat /sys/class/dmi/id/product_uuid)" "6e75626f-0000-8000-8000-${id2#vm-}" "the machine UUID carries the VM's id"
+is "$(on2 cat /var/lib/cloud/data/instance-id)" "$id2" "cloud-init's instance-id is the VM's id"
+like "$(on2 cat /run/cloud-init/result.json)" 'DataSourceNoCloudNet' "cloud-init used its NoCloud (net) data source"
+wait_for 120 sh -c "\"$NUBO\" vm ssh deb2 -- cat /var/tmp/user-data-ran 2>/dev/null | grep -q ran-from-nocloud"
+ok $? "the user-data script from the service ran"
+# The KEY guards the tree: a plain GET (what an SSRF could make) without it finds nothing.
+get_status() { # URL, fetched in the guest by an unprivileged user: the HTTP status
+	on2 "python3 -c 'import sys, urllib.request as u, urllib.error as x
+try: print(u.urlopen(sys.argv[1], timeout=10).status)
+except x.HTTPError as e: print(e.code)' $1"
+}
+is "$(get_status http://169.254.169.254/nocloud/00000000000000000000000000000000/user-data)" 404 "another KEY gets 404"
+key=$(on2 sudo -n cat /sys/class/dmi/id/product_serial | sed 's|.*/nocloud/||; s|/$||')
+is "$(get_status "http://169.254.169.254/nocloud/$key/user-data")" 200 "the VM's own KEY gets 200 (the check above can tell)"
+on2 cat /sys/class/dmi/id/product_serial >/dev/null 2>&1
+ok $((! $?)) "an unprivileged user in the guest cannot read the serial (only root can)"
+out=$(timeout 600 "$NUBO" vm reboot deb2 --wait 2>&1)
+ok $? "deb2 reboots to SSH" "$out"
+is "$(on2 cat /var/lib/cloud/data/instance-id)" "$id2" "after the reboot it is the same instance"
+"$NUBO" vm delete deb2 --wait >/dev/null 2>&1
+ok $? "deb2 is deleted"
 
 echo "1..$T_N"

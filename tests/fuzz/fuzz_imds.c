@@ -300,10 +300,12 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	char *piece[MAX_PIECES];
 	int n = fuzz_split(data, size, piece, MAX_PIECES);
 	struct imds_vm vms[2] = {
+		/* No NoCloud keys: every /nocloud/ path is then 404, which the
+		 * model's rules hold for (test_imds covers the keyed tree). */
 		{secrets[0][0], secrets[0][1], secrets[0][3], "52:54:00:aa:aa:aa", "small", piece[0],
-		 "#cloud-config\n# alpha-user-data\n"},
+		 "#cloud-config\n# alpha-user-data\n", NULL, NULL, 0},
 		{secrets[1][0], secrets[1][1], secrets[1][3], "52:54:00:bb:bb:bb", "large",
-		 "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIbeta beta@bravo\n", NULL},
+		 "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIbeta beta@bravo\n", NULL, NULL, NULL, 0},
 	};
 	struct imds_tokens t = {0};
 	struct model m = {.last = {-1, -1}};

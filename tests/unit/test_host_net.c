@@ -803,21 +803,30 @@ static void test_seed_network_config(void **state)
 {
 	(void)state;
 	const char *macs[] = {"52:54:00:00:00:01", "52:54:00:00:00:02"};
-	struct seed one = {.instance_id = "vm-1", .hostname = "a", .macs = macs, .n_macs = 1};
-	assert_null(seed_network_config_render(&one));   /* cloud-init's fallback does it */
+	struct nocloud one = {.instance_id = "vm-1", .hostname = "a", .macs = macs, .n_macs = 1};
+	char *nc1 = nocloud_network_config_render(&one);
+	assert_string_equal(nc1, "version: 2\n"
+				 "ethernets:\n"
+				 "  nic0:\n"
+				 "    match:\n"
+				 "      macaddress: \"52:54:00:00:00:01\"\n"
+				 "    dhcp4: true\n");
+	free(nc1);
+	struct nocloud none = {.instance_id = "vm-1", .hostname = "a"};
+	assert_null(nocloud_network_config_render(&none));
 	/* The primary NIC's static address, for guests that skip DHCP. */
 	one.ipv4 = "10.77.3.2/24";
 	one.gateway = "10.77.3.1";
-	char *md = seed_meta_data_render(&one);
+	char *md = nocloud_meta_data_render(&one);
 	assert_string_equal(md, "instance-id: \"vm-1\"\n"
 				"local-hostname: \"a\"\n"
 				"nubo-ipv4: \"10.77.3.2/24\"\n"
 				"nubo-gateway: \"10.77.3.1\"\n"
 				"public-keys: []\n");
 	free(md);
-	struct seed two = one;
+	struct nocloud two = one;
 	two.n_macs = 2;
-	char *nc = seed_network_config_render(&two);
+	char *nc = nocloud_network_config_render(&two);
 	assert_string_equal(nc, "version: 2\n"
 				"ethernets:\n"
 				"  nic0:\n"
@@ -839,8 +848,8 @@ static void test_seed_meta_data_quoting(void **state)
 		"ssh-rsa AAAAB3 \"quoted\" back\\slash: colon #hash",
 		"ssh-rsa AAAA evil\npublic-keys: [injected]\ttab\x01",
 	};
-	struct seed s = {.instance_id = "vm-0123456789ab", .hostname = "web1", .ssh_keys = keys, .n_keys = 3};
-	char *md = seed_meta_data_render(&s);
+	struct nocloud s = {.instance_id = "vm-0123456789ab", .hostname = "web1", .ssh_keys = keys, .n_keys = 3};
+	char *md = nocloud_meta_data_render(&s);
 	assert_string_equal(md,
 		"instance-id: \"vm-0123456789ab\"\n"
 		"local-hostname: \"web1\"\n"
@@ -849,8 +858,8 @@ static void test_seed_meta_data_quoting(void **state)
 		"  - \"ssh-rsa AAAAB3 \\\"quoted\\\" back\\\\slash: colon #hash\"\n"
 		"  - \"ssh-rsa AAAA evil\\npublic-keys: [injected]\\ttab\\x01\"\n");
 	free(md);
-	struct seed none = {.instance_id = "vm-1", .hostname = "h"};
-	md = seed_meta_data_render(&none);
+	struct nocloud none = {.instance_id = "vm-1", .hostname = "h"};
+	md = nocloud_meta_data_render(&none);
 	assert_string_equal(md, "instance-id: \"vm-1\"\nlocal-hostname: \"h\"\npublic-keys: []\n");
 	free(md);
 }
@@ -862,7 +871,7 @@ static void test_seed_iso_dry_run(void **state)
 	autofree char *work = xasprintf("%s/seed", dir);
 	autofree char *iso = xasprintf("%s/seed.iso", dir);
 	const char *keys[] = {"ssh-ed25519 AAAA k"};
-	struct seed s = {.instance_id = "vm-1", .hostname = "h", .ssh_keys = keys, .n_keys = 1,
+	struct nocloud s = {.instance_id = "vm-1", .hostname = "h", .ssh_keys = keys, .n_keys = 1,
 			 .user_data = "#!/bin/sh\necho hi\n"};
 	struct err e = {0};
 	assert_int_equal(seed_iso_build(&s, work, iso, &e), 0);

@@ -75,7 +75,7 @@ static void test_tcg_one_vcpu(void **state)
 {
 	(void)state;
 	struct qemu_config c = base_config();
-	assert_argv(&c, "qemu-system-x86_64 -name vm-0123456789ab -machine q35 -accel tcg,tb-size=64 -cpu max -smp 1 -m 512"
+	assert_argv(&c, "qemu-system-x86_64 -name vm-0123456789ab -uuid 6e75626f-0000-8000-8000-0123456789ab -machine q35 -accel tcg,tb-size=64 -cpu max -smp 1 -m 512"
 			COMMON_HEAD DISKS_AND_TAIL);
 }
 
@@ -86,7 +86,7 @@ static void test_tcg_two_vcpus_uses_multithreaded_tcg(void **state)
 	c.vcpus = 2;
 	c.memory_mib = 1024;
 	/* QEMU refuses "-machine accel=" together with "-accel". */
-	assert_argv(&c, "qemu-system-x86_64 -name vm-0123456789ab -machine q35 -accel tcg,thread=multi,tb-size=64 -cpu max"
+	assert_argv(&c, "qemu-system-x86_64 -name vm-0123456789ab -uuid 6e75626f-0000-8000-8000-0123456789ab -machine q35 -accel tcg,thread=multi,tb-size=64 -cpu max"
 			" -smp 2 -m 1024" COMMON_HEAD DISKS_AND_TAIL);
 }
 
@@ -96,7 +96,7 @@ static void test_kvm(void **state)
 	struct qemu_config c = base_config();
 	c.accel = ACCEL_KVM;
 	c.vcpus = 4;
-	assert_argv(&c, "qemu-system-x86_64 -name vm-0123456789ab -machine q35,accel=kvm -cpu host -smp 4 -m 512"
+	assert_argv(&c, "qemu-system-x86_64 -name vm-0123456789ab -uuid 6e75626f-0000-8000-8000-0123456789ab -machine q35,accel=kvm -cpu host -smp 4 -m 512"
 			COMMON_HEAD DISKS_AND_TAIL);
 }
 
@@ -108,7 +108,11 @@ static void test_without_seed_two_nics_custom_binary(void **state)
 	c.seed_iso = NULL;
 	c.nics = two_nics;
 	c.n_nics = 2;
-	assert_argv(&c, "/opt/qemu/bin/qemu-system-x86_64 -name vm-0123456789ab -machine q35 -accel tcg,tb-size=64 -cpu max -smp 1 -m 512"
+	/* Without a seed, the SMBIOS serial points cloud-init at the metadata service. */
+	c.smbios_serial = "ds=nocloud-net;s=http://169.254.169.254/nocloud/0123456789abcdef0123456789abcdef/";
+	assert_argv(&c, "/opt/qemu/bin/qemu-system-x86_64 -name vm-0123456789ab -uuid 6e75626f-0000-8000-8000-0123456789ab"
+			" -smbios 'type=1,serial=ds=nocloud-net;s=http://169.254.169.254/nocloud/0123456789abcdef0123456789abcdef/'"
+			" -machine q35 -accel tcg,tb-size=64 -cpu max -smp 1 -m 512"
 			COMMON_HEAD
 			" -drive file=/s/vms/vm-0123456789ab/root.qcow2,if=none,id=root,format=qcow2,discard=unmap"
 			" -device virtio-blk-pci,drive=root"
@@ -129,7 +133,7 @@ static void test_direct_boot_qboot_without_initrd(void **state)
 	struct qemu_config c = base_config();
 	c.initrd = NULL;
 	c.firmware = "/usr/share/qemu/qboot.rom";
-	assert_argv(&c, "qemu-system-x86_64 -name vm-0123456789ab -machine q35 -accel tcg,tb-size=64 -cpu max -smp 1 -m 512"
+	assert_argv(&c, "qemu-system-x86_64 -name vm-0123456789ab -uuid 6e75626f-0000-8000-8000-0123456789ab -machine q35 -accel tcg,tb-size=64 -cpu max -smp 1 -m 512"
 			" -nodefaults -no-user-config -display none -vga none -no-shutdown"
 			" -bios /usr/share/qemu/qboot.rom"
 			" -kernel /s/images/img-1/kernel -append 'console=ttyS0 root=/dev/vda rw'"
@@ -145,7 +149,7 @@ static void test_firmware_boot_and_console_socket(void **state)
 	c.n_nics = 0;
 	c.root_disk = "/s/dir,with,commas/root.qcow2";
 	c.console_socket = "/s/vms/vm-0123456789ab/console.sock";
-	assert_argv(&c, "qemu-system-x86_64 -name vm-0123456789ab -machine q35 -accel tcg,tb-size=64 -cpu max -smp 1 -m 512"
+	assert_argv(&c, "qemu-system-x86_64 -name vm-0123456789ab -uuid 6e75626f-0000-8000-8000-0123456789ab -machine q35 -accel tcg,tb-size=64 -cpu max -smp 1 -m 512"
 			" -nodefaults -no-user-config -display none -vga none -no-shutdown"
 			" -drive file=/s/dir,,with,,commas/root.qcow2,if=none,id=root,format=qcow2,discard=unmap"
 			" -device virtio-blk-pci,drive=root,bootindex=1"
@@ -193,10 +197,33 @@ static void test_launch_dry_run_captures_command(void **state)
 	assert_true(qemu_alive(pid, c.vm_id));
 	assert_int_equal(qemu_pid_from_file(c.pidfile, c.vm_id), 0);
 	char *cap = runner_take_capture();
-	assert_string_equal(cap, "qemu-system-x86_64 -name vm-0123456789ab -machine q35 -accel tcg,tb-size=64 -cpu max -smp 1 -m 512"
+	assert_string_equal(cap, "qemu-system-x86_64 -name vm-0123456789ab -uuid 6e75626f-0000-8000-8000-0123456789ab -machine q35 -accel tcg,tb-size=64 -cpu max -smp 1 -m 512"
 				 COMMON_HEAD DISKS_AND_TAIL "\n");
 	free(cap);
 	runner_set_dry_run(false);
+}
+
+/* The machine UUID carries the VM's id; a serial's commas are doubled. */
+static void test_uuid_and_smbios_serial(void **state)
+{
+	(void)state;
+	char uuid[37];
+	assert_true(qemu_vm_uuid("vm-3f9a1c0b2d4e", uuid));
+	assert_string_equal(uuid, "6e75626f-0000-8000-8000-3f9a1c0b2d4e");
+	const char *bad[] = {"vm-3f9a1c0b2d4", "vm-3f9a1c0b2d4e0", "vm-3F9A1C0B2D4E", "xx-3f9a1c0b2d4e", "vm-3f9a1c0b2d4g", "", NULL};
+	for (int i = 0; i < 7; i++) {
+		assert_false(qemu_vm_uuid(bad[i], uuid));
+		assert_string_equal(uuid, "");
+	}
+	struct qemu_config c = base_config();
+	c.vm_id = "test";   /* no UUID for an id of another shape */
+	c.smbios_serial = "a,b";
+	char **argv = qemu_argv_build(&c);
+	char *line = runner_format_argv((const char *const *)argv);
+	assert_non_null(strstr(line, "-name test -smbios type=1,serial=a,,b -machine"));
+	assert_null(strstr(line, "-uuid"));
+	free(line);
+	qemu_argv_free(argv);
 }
 
 static void test_launch_rejects_comma_in_vm_id(void **state)
@@ -359,6 +386,7 @@ int main(void)
 		cmocka_unit_test(test_without_user_still_sandboxed),
 		cmocka_unit_test(test_tcg_memory_overhead_covers_translation_cache),
 		cmocka_unit_test(test_launch_dry_run_captures_command),
+		cmocka_unit_test(test_uuid_and_smbios_serial),
 		cmocka_unit_test(test_launch_rejects_comma_in_vm_id),
 		cmocka_unit_test(test_qmp_dry_run_notes),
 		cmocka_unit_test(test_alive_rejects_other_process_and_missing_pidfile),

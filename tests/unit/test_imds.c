@@ -24,6 +24,22 @@ static const struct imds_vm web1 = {
 	.user_data = "#!/bin/sh\necho hi\n",
 };
 
+#define KEY1 "0123456789abcdef0123456789abcdef"
+static const char *const two_macs[] = {"52:54:00:12:34:56", "52:54:00:12:34:57"};
+/* web1 booted without a seed: it has a NoCloud key. */
+static const struct imds_vm web1_nc = {
+	.instance_id = "vm-0123456789ab",
+	.hostname = "web1",
+	.local_ipv4 = "10.77.3.10",
+	.mac = "52:54:00:12:34:56",
+	.instance_type = "small",
+	.ssh_keys = "ssh-ed25519 AAAAC3Nza alice@laptop\n\nssh-rsa AAAAB3 \"bob\"",
+	.user_data = "#!/bin/sh\necho hi\n",
+	.nocloud_key = KEY1,
+	.macs = two_macs,
+	.n_macs = 2,
+};
+
 static const struct imds_vm bare = {
 	.instance_id = "vm-ba5eba5eba5e",
 	.hostname = "bare",
@@ -166,6 +182,60 @@ static void test_every_path(void **state)
 	assert_get(&t, &bare, "/latest/user-data", 404, "404 Not Found: this VM has no user-data\n", NULL);
 	assert_get(&t, &web1, "/latest/meta-data/ami-id", 404, "404 Not Found\n", NULL);
 	assert_get(&t, &web1, "/computeMetadata/v1/", 404, NULL, NULL);
+	imds_tokens_free(&t);
+}
+
+/* /nocloud/KEY/: the seed's documents for the VM whose KEY it is; any
+ * other KEY, or a VM without one, sees nothing there; no IMDSv2 token is
+ * asked for (cloud-init sends none), even from a VM that took one. */
+static void test_nocloud(void **state)
+{
+	(void)state;
+	struct imds_tokens t = {0};
+	assert_get(&t, &web1_nc, "/nocloud/" KEY1 "/", 200, "meta-data\nuser-data\nvendor-data\nnetwork-config", NULL);
+	assert_get(&t, &web1_nc, "/nocloud/" KEY1, 200, NULL, NULL);
+	assert_get(&t, &web1_nc, "/nocloud/" KEY1 "/meta-data", 200,
+		   "instance-id: \"vm-0123456789ab\"\n"
+		   "local-hostname: \"web1\"\n"
+		   "public-keys:\n"
+		   "  - \"ssh-ed25519 AAAAC3Nza alice@laptop\"\n"
+		   "  - \"ssh-rsa AAAAB3 \\\"bob\\\"\"\n",
+		   "text/plain");
+	assert_get(&t, &web1_nc, "/nocloud/" KEY1 "/user-data", 200, "#!/bin/sh\necho hi\n", "application/octet-stream");
+	assert_get(&t, &web1_nc, "/nocloud/" KEY1 "/vendor-data", 200, "", NULL);
+	assert_get(&t, &web1_nc, "/nocloud/" KEY1 "/network-config", 200,
+		   "version: 2\nethernets:\n"
+		   "  nic0:\n    match:\n      macaddress: \"52:54:00:12:34:56\"\n    dhcp4: true\n"
+		   "  nic1:\n    match:\n      macaddress: \"52:54:00:12:34:57\"\n    dhcp4: true\n",
+		   NULL);
+	assert_get(&t, &web1_nc, "/nocloud/" KEY1 "/meta-data/", 404, NULL, NULL);   /* a file, not a directory */
+	assert_get(&t, &web1_nc, "/nocloud/" KEY1 "/instance-id", 404, NULL, NULL);
+	/* A VM without user-data still has the file: cloud-init requires it. */
+	struct imds_vm plain = web1_nc;
+	plain.user_data = NULL;
+	plain.ssh_keys = NULL;
+	assert_get(&t, &plain, "/nocloud/" KEY1 "/user-data", 200, "#cloud-config\n", NULL);
+	assert_get(&t, &plain, "/nocloud/" KEY1 "/meta-data", 200,
+		   "instance-id: \"vm-0123456789ab\"\nlocal-hostname: \"web1\"\npublic-keys: []\n", NULL);
+	/* Any other KEY, or none: 404, like a path that does not exist. */
+	assert_get(&t, &web1_nc, "/nocloud/0123456789abcdef0123456789abcdee/meta-data", 404, "404 Not Found\n", NULL);
+	assert_get(&t, &web1_nc, "/nocloud/0123456789abcdef0123456789abcde/meta-data", 404, NULL, NULL);
+	assert_get(&t, &web1_nc, "/nocloud/" KEY1 "0/meta-data", 404, NULL, NULL);
+	assert_get(&t, &web1_nc, "/nocloud/meta-data", 404, NULL, NULL);
+	assert_get(&t, &web1_nc, "/nocloud//meta-data", 404, NULL, NULL);
+	assert_get(&t, &web1, "/nocloud/" KEY1 "/meta-data", 404, NULL, NULL);   /* web1 has no key */
+	assert_get(&t, &web1, "/nocloud/" KEY1 "/", 404, NULL, NULL);
+	/* Only GET and HEAD. */
+	struct imds_response r;
+	assert_int_equal(ask(&t, (struct call){"PUT", "/nocloud/" KEY1 "/meta-data", NULL, NULL, false}, &web1_nc, T0,
+			     NULL, &r), 405);
+	assert_string_equal(r.allow, "GET, HEAD");
+	imds_response_free(&r);
+	/* A VM that took an IMDSv2 token: the EC2 tree wants it, NoCloud does not. */
+	assert_int_equal(ask(&t, (struct call){"PUT", "/latest/api/token", NULL, "60", false}, &web1_nc, T0, NULL, &r), 200);
+	imds_response_free(&r);
+	assert_get(&t, &web1_nc, "/latest/meta-data/instance-id", 401, NULL, NULL);
+	assert_get(&t, &web1_nc, "/nocloud/" KEY1 "/meta-data", 200, NULL, NULL);
 	imds_tokens_free(&t);
 }
 
@@ -319,6 +389,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_paths_parse),
 		cmocka_unit_test(test_every_path),
+		cmocka_unit_test(test_nocloud),
 		cmocka_unit_test(test_methods),
 		cmocka_unit_test(test_token_ttl),
 		cmocka_unit_test(test_imdsv2_rules),
