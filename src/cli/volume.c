@@ -82,12 +82,42 @@ static int volume_create(struct cli_ctx *ctx, const struct args *a)
 	return cli_act(ctx, a, "POST", "/v1/volumes", body, "volume", a->pos[0], "Creating", "Created");
 }
 
+/* nubod attaches only a volume that exists, and `volume create` without
+ * --wait answers before the disk is made (milliseconds, or longer on a busy
+ * host). So attach first follows a creation still under way: create then
+ * attach, as the README shows, always works. */
+static int wait_created(struct cli_ctx *ctx, const char *name)
+{
+	autofree char *path = client_path("/v1/volumes/%s", name);
+	json_t *v = cli_get(ctx, path);
+	if (!v)
+		return CLI_EXIT_FAILED;
+	int rc = CLI_EXIT_OK;
+	const char *state = cli_jstr(v, "state"), *op_id = cli_jstr(v, "operation");
+	if (state && strcmp(state, "creating") == 0 && op_id) {
+		autofree char *op_path = client_path("/v1/operations/%s", op_id);
+		json_t *op = cli_get(ctx, op_path);
+		if (!op) {
+			rc = CLI_EXIT_FAILED;
+		} else {
+			fprintf(ctx->out, "Volume %s is still being created; waiting for it\n", cli_jstr(v, "name"));
+			rc = wait_operation(ctx, op, NULL);
+			json_decref(op);
+		}
+	}
+	json_decref(v);
+	return rc;
+}
+
 static int volume_attach(struct cli_ctx *ctx, const struct args *a)
 {
 	if (!args_value(a, "vm")) {
 		fprintf(ctx->err, "nubo: volume attach needs --vm VM\n");
 		return CLI_EXIT_USAGE;
 	}
+	int rc = wait_created(ctx, a->pos[0]);
+	if (rc != CLI_EXIT_OK)
+		return rc;
 	autofree char *path = client_path("/v1/volumes/%s/attach", a->pos[0]);
 	return cli_act(ctx, a, "POST", path, json_pack("{s:s}", "vm", args_value(a, "vm")), "volume", a->pos[0],
 		       "Attaching", "Attached");

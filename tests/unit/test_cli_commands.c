@@ -514,6 +514,41 @@ static void test_actions_send_the_documented_requests(void **state)
 	assert_string_equal(fk.last_body[2], "");
 }
 
+#define VOL(state) "{\"id\":\"vol-1\",\"name\":\"data\",\"state\":\"" state "\",\"operation\":\"op-7\"}"
+#define VOL_OP(state) "{\"id\":\"op-7\",\"kind\":\"volume-create\",\"state\":\"" state "\",\"phases\":[]}"
+#define ATTACHED "{\"volume\":" VOL("available") ",\"operation\":" OP_RUNNING("volume-attach") "}"
+
+/* `volume create` then `volume attach` at once (the README's sequence):
+ * attach follows a creation still under way before it asks nubod, which
+ * would refuse a volume that does not exist yet; an available volume is
+ * attached straight away. */
+static void test_attach_waits_for_a_volume_being_created(void **state)
+{
+	(void)state;
+	static const struct canned script[] = {
+		{"GET /v1/volumes/data", 200, VOL("creating"), NULL},
+		{"GET /v1/operations/op-7", 200, VOL_OP("running"), NULL},
+		{"GET /v1/operations/op-7", 200, VOL_OP("succeeded"), NULL},
+		{"POST /v1/volumes/data/attach", 202, ATTACHED, NULL},
+		{"GET /v1/volumes/data", 200, VOL("available"), NULL},
+		{"POST /v1/volumes/data/attach", 202, ATTACHED, NULL},
+	};
+	fake_start(script, 6);
+	struct run r = nubo("volume", "attach", "data", "--vm", "web1", NULL);
+	assert_string_equal(r.err, "");
+	assert_int_equal(r.rc, 0);
+	assert_string_equal(r.out, "Volume data is still being created; waiting for it\n"
+				   "Attaching volume data: operation op-1\nFollow it with: nubo operation wait op-1\n");
+	run_free(&r);
+	r = nubo("volume", "attach", "data", "--vm", "web1", NULL);
+	assert_int_equal(r.rc, 0);
+	assert_string_equal(r.out, "Attaching volume data: operation op-1\nFollow it with: nubo operation wait op-1\n");
+	run_free(&r);
+	assert_string_equal(requests(), "GET /v1/volumes/data\nGET /v1/operations/op-7\nGET /v1/operations/op-7\n"
+					"POST /v1/volumes/data/attach\nGET /v1/volumes/data\nPOST /v1/volumes/data/attach\n");
+	assert_string_equal(fk.last_body[3], "{\"vm\":\"web1\"}");
+}
+
 static void test_token_is_sent_as_bearer(void **state)
 {
 	(void)state;
@@ -622,6 +657,7 @@ int main(void)
 		T(test_type_list_table_and_json),
 		T(test_vm_list_shows_age_and_missing_ip),
 		T(test_actions_send_the_documented_requests),
+		T(test_attach_waits_for_a_volume_being_created),
 		T(test_token_is_sent_as_bearer),
 		T(test_ssh_refuses_a_stopped_vm_and_console_prints_text),
 		T(test_usage_errors_exit_2_and_send_nothing),
