@@ -9,6 +9,7 @@
  */
 #include "ctl/ctl-priv.h"
 
+#include <ctype.h>
 #include <dirent.h>
 #include <errno.h>
 #include <unistd.h>
@@ -398,11 +399,13 @@ int ctl_image_build(struct ctl *c, const char *name, const char *recipe, struct 
 	return record_and_start(c, img, op, e);
 }
 
+/* Hex digits in either case: checksums are printed both ways (sha256sum
+ * writes lower case, many download pages upper). */
 static bool is_hex64(const char *s)
 {
 	size_t n = 0;
 	for (; s[n]; n++)
-		if (!strchr("0123456789abcdef", s[n]))
+		if (!strchr("0123456789abcdefABCDEF", s[n]))
 			return false;
 	return n == 64;
 }
@@ -467,7 +470,7 @@ int ctl_image_import(struct ctl *c, const struct image_import *r, struct image *
 		return -1;
 	}
 	if (r->sha256 && !is_hex64(r->sha256))
-		return err_set(e, ERR_INVALID, "sha256 \"%s\" is not 64 lowercase hex digits", r->sha256);
+		return err_set(e, ERR_INVALID, "sha256 \"%s\" is not 64 hex digits", r->sha256);
 	if (r->user && !user_name_valid(r->user))
 		return err_set(e, ERR_INVALID, "user \"%s\" is not a valid login name", r->user);
 	bool direct = r->boot && strcmp(r->boot, "direct") == 0;
@@ -499,7 +502,10 @@ int ctl_image_import(struct ctl *c, const struct image_import *r, struct image *
 		img->kernel_source = xstrdup(kernel);
 		img->initrd_source = xstrdup(initrd);   /* NULL: none */
 	}
+	/* Kept in lower case, as disk_sha256 computes it and the API shows it. */
 	snprintf(img->sha256, sizeof(img->sha256), "%s", r->sha256 ? r->sha256 : "");
+	for (char *p = img->sha256; *p; p++)
+		*p = (char)tolower((unsigned char)*p);
 	img->source = xstrdup(r->url ? r->url : file);
 	img->created_at = time_now_ms();
 	operation_init(op, "image-import", img->id, img->name);

@@ -126,6 +126,14 @@ is "$(status_of "$(api POST /v1/images '{"name":"imp","file":"/etc/hostname","bo
 is "$(status_of "$(api POST /v1/images '{"name":"imp","file":"/etc/hostname","kernel":"/etc/hostname"}')")" 400 "a kernel without boot direct is 400"
 is "$(body_of "$(api GET /v1/images)" | jq '.images | length')" "$imgs_before" "no image row is left by the refused imports"
 
+# A checksum pasted in upper case (as some sites print them) is the same checksum.
+H=$(sha256sum /etc/hostname | cut -d' ' -f1)
+r=$(api POST /v1/images "{\"name\":\"upper\",\"file\":\"/etc/hostname\",\"sha256\":\"${H^^}\"}")
+is "$(status_of "$r")" 202 "an upper-case sha256 is accepted"
+is "$(body_of "$r" | jq -r .image.sha256)" "$H" "and kept in lower case"
+wait_for 10 sh -c "curl -s --unix-socket $T_SOCK http://nubo/v1/images/upper | jq -e '.state!=\"importing\"' >/dev/null"
+api DELETE /v1/images/upper >/dev/null
+
 # --- direct boot: the initrd is optional, qboot is the firmware ---
 r=$(api POST /v1/images '{"name":"dk","file":"/etc/hostname","boot":"direct","kernel":"/etc/os-release","cmdline":"console=ttyS0 root=/dev/vda rw"}')
 is "$(status_of "$r")" 202 "a direct import with a kernel and no initrd is accepted"
