@@ -234,6 +234,54 @@ char *ssh_choose_identity(const char *explicit_key, const char *ssh_key_file, co
 	return NULL;
 }
 
+/* Whether the host field (up to the first blank) of line lists alias. */
+static bool line_names(const char *line, size_t len, const char *alias)
+{
+	size_t field = strcspn(line, " \t");
+	if (field > len)
+		field = len;
+	size_t n = strlen(alias);
+	for (size_t i = 0; i < field;) {
+		size_t part = strcspn(line + i, ",");
+		if (i + part > field)
+			part = field - i;
+		if (part == n && memcmp(line + i, alias, n) == 0)
+			return true;
+		i += part + 1;
+	}
+	return false;
+}
+
+char *ssh_known_hosts_without(const char *text, const char *alias)
+{
+	struct sbuf b = {0};
+	sbuf_add(&b, "");
+	for (const char *p = text ? text : ""; *p;) {
+		size_t len = strcspn(p, "\n");
+		size_t with_nl = len + (p[len] == '\n');
+		if (!alias || !*alias || !line_names(p, len, alias))
+			sbuf_addn(&b, p, with_nl);
+		p += with_nl;
+	}
+	return sbuf_take(&b);
+}
+
+int ssh_known_hosts_forget(const char *path, const char *alias, struct err *e)
+{
+	char *text = NULL;
+	size_t len = 0;
+	if (!fs_exists(path))
+		return 0;
+	if (fs_read_file(path, 16 << 20, &text, &len, e) < 0)
+		return -1;
+	autofree char *kept = ssh_known_hosts_without(text, alias);
+	int rc = 0;
+	if (strlen(kept) != len)
+		rc = fs_write_atomic(path, kept, strlen(kept), 0600, e);
+	free(text);
+	return rc;
+}
+
 char **ssh_argv(const struct ssh_target *t, char *const cmd[], size_t ncmd)
 {
 	char **argv = xcalloc(20 + ncmd, sizeof(char *));
@@ -249,6 +297,10 @@ char **ssh_argv(const struct ssh_target *t, char *const cmd[], size_t ncmd)
 	argv[n++] = xasprintf("UserKnownHostsFile=%s", t->known_hosts);
 	argv[n++] = xstrdup("-o");
 	argv[n++] = xasprintf("HostKeyAlias=%s", t->host_alias);
+	/* Findable by id when the VM is deleted (ssh_known_hosts_forget),
+	 * whatever the user's own ssh_config says. */
+	argv[n++] = xstrdup("-o");
+	argv[n++] = xstrdup("HashKnownHosts=no");
 	argv[n++] = xstrdup("-o");
 	argv[n++] = xstrdup("LogLevel=ERROR");
 	argv[n++] = xstrdup("-o");

@@ -40,6 +40,15 @@ int ssh_own_key_ensure(char **pub_path, struct err *e);
  * exists; else NULL (let ssh pick). Returns a string the caller frees. */
 char *ssh_choose_identity(const char *explicit_key, const char *ssh_key_file, const char *own_key);
 
+/* known_hosts text without the entries of host alias (a VM id): lines whose
+ * host field, a comma-separated list, names it; every other line as it was.
+ * Pure; caller frees. nubo's ssh writes entries unhashed (HashKnownHosts=no)
+ * so that they can be found by id. */
+char *ssh_known_hosts_without(const char *text, const char *alias);
+/* Removes alias's entries from the known_hosts file at path (atomically; a
+ * missing file is success): a deleted VM leaves no host key behind. */
+int ssh_known_hosts_forget(const char *path, const char *alias, struct err *e);
+
 struct ssh_target {
 	const char *identity;    /* private key or NULL */
 	const char *known_hosts; /* nubo's known_hosts file */

@@ -418,10 +418,27 @@ static int vm_reboot(struct cli_ctx *ctx, const struct args *a)
 	return run_action(ctx, a, &act, NULL);
 }
 
+/* Once nubod has taken the delete, the VM's host keys are forgotten: its
+ * id never comes back, so its entries would only pile up. */
 static int vm_delete(struct cli_ctx *ctx, const struct args *a)
 {
 	static const struct vm_action act = {"DELETE", NULL, "Deleting", "Deleted", false};
-	return run_action(ctx, a, &act, NULL);
+	autofree char *path = vm_path(a->pos[0], act.suffix);
+	json_t *resp = NULL;
+	long status = 0;
+	struct err e = {0};
+	if (client_json(cli_client(ctx), act.method, path, NULL, &resp, &status, &e) < 0)
+		return cli_fail(ctx, CLI_EXIT_FAILED, &e);
+	const char *id = cli_jstr(json_object_get(resp, "vm"), "id");
+	if (id) {
+		autofree char *dir = ssh_config_dir();
+		autofree char *known_hosts = xasprintf("%s/known_hosts", dir);
+		if (ssh_known_hosts_forget(known_hosts, id, &e) < 0)
+			fprintf(ctx->err, "nubo: warning: %s\n", e.msg);
+	}
+	int rc = follow_action(ctx, a, &act, resp, status);
+	json_decref(resp);
+	return rc;
 }
 
 /* --- ssh and console ------------------------------------------------------------ */

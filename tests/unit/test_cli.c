@@ -359,7 +359,7 @@ static void test_ssh_argv(void **state)
 	char *line = sbuf_take(&b);
 	assert_string_equal(line,
 			    "ssh -i /k/id -o StrictHostKeyChecking=accept-new -o UserKnownHostsFile=/c/known_hosts "
-			    "-o HostKeyAlias=vm-3f9a1c0b2d4e -o LogLevel=ERROR -o ConnectTimeout=10 "
+			    "-o HostKeyAlias=vm-3f9a1c0b2d4e -o HashKnownHosts=no -o LogLevel=ERROR -o ConnectTimeout=10 "
 			    "root@10.77.12.5 uname -a");
 	free(line);
 	ssh_argv_free(argv);
@@ -367,9 +367,33 @@ static void test_ssh_argv(void **state)
 	t.identity = NULL;
 	argv = ssh_argv(&t, NULL, 0);
 	assert_string_equal(argv[1], "-o");
-	assert_string_equal(argv[11], "root@10.77.12.5");
-	assert_null(argv[12]);
+	assert_string_equal(argv[13], "root@10.77.12.5");
+	assert_null(argv[14]);
 	ssh_argv_free(argv);
+}
+
+/* A deleted VM's host keys go; every other line stays as it was. */
+static void test_known_hosts_without(void **state)
+{
+	(void)state;
+	const char *text = "vm-3f9a1c0b2d4e ssh-ed25519 AAAA1\n"
+			   "vm-aaaaaaaaaaaa ssh-ed25519 AAAA2\n"
+			   "# a comment naming vm-3f9a1c0b2d4e\n"
+			   "vm-3f9a1c0b2d4e ecdsa-sha2-nistp256 AAAA3\n"
+			   "10.0.0.1,vm-3f9a1c0b2d4e ssh-ed25519 AAAA4\n"
+			   "vm-3f9a1c0b2d4ee ssh-ed25519 AAAA5\n"
+			   "vm-3f9a1c0b2d4e";
+	char *kept = ssh_known_hosts_without(text, "vm-3f9a1c0b2d4e");
+	assert_string_equal(kept, "vm-aaaaaaaaaaaa ssh-ed25519 AAAA2\n"
+				  "# a comment naming vm-3f9a1c0b2d4e\n"
+				  "vm-3f9a1c0b2d4ee ssh-ed25519 AAAA5\n");
+	free(kept);
+	kept = ssh_known_hosts_without("", "vm-1");
+	assert_string_equal(kept, "");
+	free(kept);
+	kept = ssh_known_hosts_without("a b\n", "");
+	assert_string_equal(kept, "a b\n");
+	free(kept);
 }
 
 /* Following an operation holds each request until the revision we have is
@@ -525,6 +549,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_ssh_pubkey_read, make_tmpdir, remove_tmpdir),
 		cmocka_unit_test_setup_teardown(test_ssh_config_dir_and_identity, make_tmpdir, remove_tmpdir),
 		cmocka_unit_test(test_ssh_argv),
+		cmocka_unit_test(test_known_hosts_without),
 		cmocka_unit_test(test_wait_phase_lines),
 		cmocka_unit_test(test_wait_poll_path),
 		cmocka_unit_test(test_client_paths),

@@ -549,6 +549,30 @@ static void test_attach_waits_for_a_volume_being_created(void **state)
 	assert_string_equal(fk.last_body[3], "{\"vm\":\"web1\"}");
 }
 
+/* `vm delete` forgets the VM's host keys (by its id) once nubod took the delete. */
+static void test_delete_forgets_host_keys(void **state)
+{
+	(void)state;
+	static const struct canned script[] = {
+		{"DELETE /v1/vms/web1", 202, "{\"vm\":" VM_RUNNING ",\"operation\":" OP_RUNNING("delete") "}", NULL},
+	};
+	fake_start(script, 1);
+	autofree char *dir = xasprintf("%s/nubo", fk.dir);
+	assert_int_equal(fs_mkdir_p(dir, 0700, NULL), 0);
+	autofree char *kh = xasprintf("%s/known_hosts", dir);
+	const char *before = "vm-1 ssh-ed25519 AAAA1\nvm-2 ssh-ed25519 AAAA2\nvm-1 ecdsa-sha2-nistp256 AAAA3\n";
+	assert_int_equal(fs_write_atomic(kh, before, strlen(before), 0600, NULL), 0);
+	struct run r = nubo("vm", "delete", "web1", NULL);
+	assert_int_equal(r.rc, 0);
+	assert_string_equal(r.err, "");
+	run_free(&r);
+	char *after = NULL;
+	size_t len = 0;
+	assert_int_equal(fs_read_file(kh, 4096, &after, &len, NULL), 0);
+	assert_string_equal(after, "vm-2 ssh-ed25519 AAAA2\n");
+	free(after);
+}
+
 static void test_token_is_sent_as_bearer(void **state)
 {
 	(void)state;
@@ -658,6 +682,7 @@ int main(void)
 		T(test_vm_list_shows_age_and_missing_ip),
 		T(test_actions_send_the_documented_requests),
 		T(test_attach_waits_for_a_volume_being_created),
+		T(test_delete_forgets_host_keys),
 		T(test_token_is_sent_as_bearer),
 		T(test_ssh_refuses_a_stopped_vm_and_console_prints_text),
 		T(test_usage_errors_exit_2_and_send_nothing),
