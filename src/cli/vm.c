@@ -351,9 +351,18 @@ static int follow_action(struct cli_ctx *ctx, const struct args *a, const struct
 	const json_t *op = json_object_get(resp, "operation");
 	const char *op_state = cli_jstr(op, "state");
 	if (status == 200 && op_state && strcmp(op_state, "succeeded") == 0) {
-		/* Nothing to do: starting a running VM, stopping a stopped one. */
-		fprintf(ctx->out, "VM %s is already %s\n", name,
-			cli_or_dash(cli_jstr(json_object_get(resp, "vm"), "state")));
+		/* Nothing to do: starting a running VM, stopping a stopped one,
+		 * or stopping one in error, which runs no more than a stopped
+		 * one but is not what the user asked for: say what it is. */
+		const json_t *vm = json_object_get(resp, "vm");
+		const char *state = cli_or_dash(cli_jstr(vm, "state"));
+		if (strcmp(state, "error") == 0)
+			fprintf(ctx->out,
+				"VM %s is in error (%s); it is not running. `nubo vm start %s` tries again, "
+				"`nubo vm delete %s` removes it\n",
+				name, cli_jstr(vm, "reason") ? cli_jstr(vm, "reason") : "no reason recorded", name, name);
+		else
+			fprintf(ctx->out, "VM %s is already %s\n", name, state);
 		return CLI_EXIT_OK;
 	}
 	autofree char *doing = xasprintf("%s VM %s", act->doing, name);

@@ -125,6 +125,18 @@ static void kill_qemu(struct ctl *c, struct vm *vm, const struct vm_paths *p)
 	vm->pid = 0;
 }
 
+/* QEMU is gone: its pid file and QMP socket go too, so that the VM's folder
+ * says what runs (nothing) and a later look never takes them for a live
+ * QEMU's. Kept when the pid file still names a live QEMU of this VM (a quit
+ * that failed): that is how it is found again. */
+static void forget_qemu_files(const struct vm *vm, const struct vm_paths *p)
+{
+	if (runner_dry_run() || qemu_pid_from_file(p->pid, vm->id) > 0)
+		return;
+	unlink(p->pid);
+	unlink(p->qmp);
+}
+
 /* --- SSH-ready probes ---------------------------------------------------------- */
 
 /* The prober saw a banner: run the reconciler now so ssh-ready is recorded
@@ -238,6 +250,7 @@ static void start_failed(struct ctl *c, struct vm *vm, const struct vm_paths *p,
 	snprintf(reason, sizeof(reason), "start failed at %s: %s", step, e->msg);
 	log_error("vm %s: %s", vm->name, reason);
 	kill_qemu(c, vm, p);
+	forget_qemu_files(vm, p);
 	release_taps(c, vm);
 	release_cgroup(c, vm);
 	set_state(vm, VM_ERROR, reason);
@@ -459,6 +472,7 @@ static void finish_stop(struct ctl *c, struct vm *vm, const char *reason)
 	struct vm_paths p;
 	paths_init(c, vm, &p);
 	unlink(p.ephemeral);   /* instance storage does not outlive the instance's run */
+	forget_qemu_files(vm, &p);
 	paths_free(&p);
 	vm->force_stop = false;
 	vm->deadline = 0;
@@ -531,6 +545,7 @@ static void running_step(struct ctl *c, struct vm *vm)
 			 vm->pid, vm->name);
 		log_error("vm %s: %s", vm->name, reason);
 		vm->pid = 0;
+		forget_qemu_files(vm, &p);
 		release_taps(c, vm);
 		release_cgroup(c, vm);
 		set_state(vm, VM_ERROR, reason);

@@ -107,6 +107,12 @@ ok $? "a VM whose QEMU was killed goes to error"
 like "$(show web1 reason)" "exited unexpectedly" "the error gives a reason"
 ip link show "$tap" >/dev/null 2>&1
 ok $((! $?)) "the dead VM's tap is removed"
+vmdir=$T_STATE/vms/$(show web1 id)
+[ ! -e "$vmdir/qemu.pid" ] && [ ! -e "$vmdir/qmp.sock" ]
+ok $? "the dead QEMU's pid file and QMP socket are removed" "$(ls -l "$vmdir")"
+out=$("$NUBO" vm stop web1 2>&1)
+like "$out" 'is in error .*exited unexpectedly.*nubo vm start web1.*nubo vm delete web1' \
+	"stop on a VM in error says so, why, and what to do"
 out=$("$NUBO" vm start web1 --wait 2>&1)
 ok $? "a VM in error starts again" "$out"
 is "$(on_vm cat /root/persist)" kept "and its disk is intact"

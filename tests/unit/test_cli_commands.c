@@ -549,6 +549,24 @@ static void test_attach_waits_for_a_volume_being_created(void **state)
 	assert_string_equal(fk.last_body[3], "{\"vm\":\"web1\"}");
 }
 
+/* Stopping a VM in error has nothing to do, but "already error" says
+ * nothing useful: the answer names the state, the reason and the way out. */
+static void test_stop_on_error_vm_says_what_to_do(void **state)
+{
+	(void)state;
+	static const struct canned script[] = {
+		{"POST /v1/vms/web1/stop", 200,
+		 "{\"vm\":{\"id\":\"vm-1\",\"name\":\"web1\",\"state\":\"error\",\"reason\":\"QEMU (pid 7) exited unexpectedly\"},"
+		 "\"operation\":{\"id\":\"op-2\",\"kind\":\"stop\",\"state\":\"succeeded\",\"phases\":[]}}", NULL},
+	};
+	fake_start(script, 1);
+	struct run r = nubo("vm", "stop", "web1", NULL);
+	assert_int_equal(r.rc, 0);
+	assert_string_equal(r.out, "VM web1 is in error (QEMU (pid 7) exited unexpectedly); it is not running. "
+				   "`nubo vm start web1` tries again, `nubo vm delete web1` removes it\n");
+	run_free(&r);
+}
+
 /* `vm delete` forgets the VM's host keys (by its id) once nubod took the delete. */
 static void test_delete_forgets_host_keys(void **state)
 {
@@ -683,6 +701,7 @@ int main(void)
 		T(test_actions_send_the_documented_requests),
 		T(test_attach_waits_for_a_volume_being_created),
 		T(test_delete_forgets_host_keys),
+		T(test_stop_on_error_vm_says_what_to_do),
 		T(test_token_is_sent_as_bearer),
 		T(test_ssh_refuses_a_stopped_vm_and_console_prints_text),
 		T(test_usage_errors_exit_2_and_send_nothing),
