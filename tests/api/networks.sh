@@ -158,20 +158,32 @@ api PUT /v1/vms/www1/firewalls '{"firewalls":["default"]}' >/dev/null
 is "$(status_of "$(api DELETE /v1/firewalls/web)")" 204 "an unused firewall is deleted"
 
 # --- port forwards -------------------------------------------------------------------
-r=$(api POST /v1/vms/www1/forwards '{"ports":"18080:80"}')
+# nubod refuses a host port that a program on the host listens on, so the
+# ports are taken free, never fixed: a fixed one fails whenever something
+# else on the machine holds it.
+free_port() {
+	local p
+	for p in $(shuf -i 20000-60000 -n 100); do
+		ss -Hltn "sport = :$p" | grep -q . || { echo "$p"; return 0; }
+	done
+	return 1
+}
+P1=$(free_port) P2=$(free_port)
+while [ "$P2" = "$P1" ]; do P2=$(free_port); done
+r=$(api POST /v1/vms/www1/forwards "{\"ports\":\"$P1:80\"}")
 is "$(status_of "$r")" 201 "a port forward is created"
-is "$(body_of "$r" | jq -r '"\(.host_port) \(.guest_port) \(.proto)"')" "18080 80 tcp" "it shows host port, VM port and protocol"
-r=$(api POST /v1/vms/db1/forwards '{"ports":"18080:22"}')
+is "$(body_of "$r" | jq -r '"\(.host_port) \(.guest_port) \(.proto)"')" "$P1 80 tcp" "it shows host port, VM port and protocol"
+r=$(api POST /v1/vms/db1/forwards "{\"ports\":\"$P1:22\"}")
 is "$(status_of "$r")" 409 "a host port already forwarded is 409"
 for bad in '0:80' '18081:70000' '18081' 'a:b' '18081:80/sctp'; do
 	r=$(api POST /v1/vms/www1/forwards "{\"ports\":\"$bad\"}")
 	is "$(status_of "$r")" 400 "ports $bad is 400"
 done
-wait_for 5 sh -c "grep -q 'tcp dport 18080 dnat ip to' '$DRY_LOG'"
+wait_for 5 sh -c "grep -q 'tcp dport $P1 dnat ip to' '$DRY_LOG'"
 ok $? "the forward is in the applied ruleset"
-is "$(body_of "$(api GET /v1/vms/www1/forwards)" | jq -r '.forwards[0].host_port')" 18080 "forwards are listed per VM"
-is "$(status_of "$(api DELETE /v1/vms/www1/forwards/18080)")" 204 "unexpose answers 204"
-is "$(status_of "$(api DELETE /v1/vms/www1/forwards/18080)")" 404 "a second unexpose is 404"
+is "$(body_of "$(api GET /v1/vms/www1/forwards)" | jq -r '.forwards[0].host_port')" "$P1" "forwards are listed per VM"
+is "$(status_of "$(api DELETE /v1/vms/www1/forwards/$P1)")" 204 "unexpose answers 204"
+is "$(status_of "$(api DELETE /v1/vms/www1/forwards/$P1)")" 404 "a second unexpose is 404"
 
 # --- delete ------------------------------------------------------------------------------
 for vm in db1 app1 www1; do api DELETE /v1/vms/$vm >/dev/null; done
@@ -196,9 +208,9 @@ out=$("$NUBO" vm create web9 --network front --ip 10.234.0.9 --network default -
 like "$out" 'Creating VM web9' "nubo vm create --network --ip --firewall"
 is "$(body_of "$(api GET /v1/vms/web9)" | jq -r '"\(.nics[0].ip) \(.nics[1].network) \(.firewalls | join(","))"')" \
 	"10.234.0.9 default app,default" "the VM has the NICs and firewalls asked for"
-like "$("$NUBO" vm expose web9 18443:443 2>&1)" 'Host port 18443/tcp now reaches port 443 of VM web9' "nubo vm expose"
-like "$("$NUBO" vm ports web9)" '18443 +443 +tcp' "nubo vm ports"
-like "$("$NUBO" vm unexpose web9 18443 2>&1)" 'no longer forwarded' "nubo vm unexpose"
+like "$("$NUBO" vm expose web9 "$P2:443" 2>&1)" "Host port $P2/tcp now reaches port 443 of VM web9" "nubo vm expose"
+like "$("$NUBO" vm ports web9)" "$P2 +443 +tcp" "nubo vm ports"
+like "$("$NUBO" vm unexpose web9 "$P2" 2>&1)" 'no longer forwarded' "nubo vm unexpose"
 like "$("$NUBO" vm set-firewall web9 default 2>&1)" 'now in firewall default' "nubo vm set-firewall"
 
 # --- paging the VM list ----------------------------------------------------------------
