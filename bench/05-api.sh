@@ -8,6 +8,9 @@
 #
 # Load, closed loop, 4 keep-alive connections, BENCH_API_SECONDS per run:
 #   benchtool  straight over nubod's unix socket (no proxy in the way)
+#   benchtool  over nubod's own HTTPS listener (--listen, TLS, an API token),
+#              as remote clients and the web console reach it: one TLS
+#              handshake per connection, then keep-alive requests
 #   wrk        through socat (TCP on 127.0.0.1 → the unix socket), as asked;
 #              socat's own cost is measured against a static server
 # The peer is the floor for serving the same bytes: benchtool serve answers
@@ -30,6 +33,13 @@ ROWS=${BENCH_API_ROWS:-0 100 10000}
 if [ -z "${BENCH_REPORT_ONLY:-}" ]; then
 echo $'target\trows\tclient\trun\trequests\trps\tp50_ms\tp99_ms\tmax_ms\tbytes' >"$OUT"
 echo $'rows\trss_idle_kib\trss_after_kib\thwm_kib\tidle_cpu_pct' >"$MEMOUT"
+
+# nubod's HTTPS listener: a self-signed certificate for 127.0.0.1.
+openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -days 2 -subj /CN=127.0.0.1 \
+	-addext "subjectAltName=IP:127.0.0.1" -keyout "$WORK/tls.key" -out "$WORK/tls.pem" >/dev/null 2>&1 ||
+	die "openssl cannot make the HTTPS listener's certificate"
+HAVE_WRK=
+command -v wrk >/dev/null && HAVE_WRK=1 || say "wrk is missing: its rows are left out"
 
 free_port() {
 	local p
@@ -85,7 +95,10 @@ for rows in $ROWS; do
 	pid=$(nubod_up "$d" "$d/nubod.sock" "$d/nubod.log" --dry-run) || die "dry-run nubod did not start"
 	nubod_down "$pid"
 	"$SEED_STORE" "$d/nubo.db" vms "$rows" >>"$WORK/seed.log" 2>&1 || die "seed_store failed for $rows rows"
-	pid=$(nubod_up "$d" "$d/nubod.sock" "$d/nubod.log" --dry-run) || die "dry-run nubod did not start"
+	tls_port=$(free_port)
+	pid=$(nubod_up "$d" "$d/nubod.sock" "$d/nubod.log" --dry-run --listen "127.0.0.1:$tls_port" \
+		--tls-cert "$WORK/tls.pem" --tls-key "$WORK/tls.key") || die "dry-run nubod did not start"
+	token=$(NUBO_SOCKET=$d/nubod.sock "$BENCH_BIN/nubo" token create bench --json | jq -r .secret)
 	sleep 2 # start-up done, the reconciler has been through the rows a few times
 	rss_idle=$(status_kib "$pid" VmRSS)
 	c0=$(cpu_ticks "$pid")
@@ -97,7 +110,8 @@ for rows in $ROWS; do
 	[ "$rows" -ge 10000 ] && dur=$SEC_LONG
 	for i in $(seq 1 "$BENCH_N"); do
 		DUR=$dur bt nubod "$rows" direct "$i" --unix "$d/nubod.sock" --path /v1/vms
-		DUR=$dur wrk_run nubod "$rows" "$i" "$port" /v1/vms
+		DUR=$dur bt nubod "$rows" "HTTPS, keep-alive" "$i" --tcp "127.0.0.1:$tls_port" --tls --token "$token" --path /v1/vms
+		[ -z "$HAVE_WRK" ] || DUR=$dur wrk_run nubod "$rows" "$i" "$port" /v1/vms
 	done
 	if [ "$rows" = 10000 ]; then
 		DUR=$dur CONNS_NOW=1 bt nubod "$rows" "direct, 1 conn" 1 --unix "$d/nubod.sock" --path /v1/vms
@@ -152,7 +166,7 @@ if [ -f "$WORK/payload.json" ]; then
 	read -r port socat_pid < <(socat_up "$WORK/floor.sock")
 	for i in $(seq 1 "$BENCH_N"); do
 		bt floor 10000 direct "$i" --unix "$WORK/floor.sock" --path /v1/vms
-		wrk_run floor 10000 "$i" "$port" /v1/vms
+		[ -z "$HAVE_WRK" ] || wrk_run floor 10000 "$i" "$port" /v1/vms
 		bt floor 10000 "socat, benchtool" "$i" --tcp "127.0.0.1:$port" --path /v1/vms
 	done
 	kill "$socat_pid" "$fp" 2>/dev/null
@@ -170,7 +184,7 @@ sel_ratio() { # T1 R1 C1 T2 R2 C2 KEY
 {
 	printf 'server\tVM rows\tclient\trequests/s\tp50\tp99\tresponse\n'
 	for rows in $ROWS; do
-		for c in direct wrk+socat "direct, 1 conn" "direct, page of 1000" "direct, GET one VM"; do
+		for c in direct "HTTPS, keep-alive" wrk+socat "direct, 1 conn" "direct, page of 1000" "direct, GET one VM"; do
 			[ -n "$(sel nubod "$rows" "$c" rps)" ] || continue
 			printf 'nubod\t%s\t%s\t%s\t%s\t%s\t%s\n' "$rows" "$c" "$(fmt_n "$(sel nubod "$rows" "$c" rps | summ)" %.1f)" \
 				"$(fmt_ms "$(sel nubod "$rows" "$c" p50_ms | summ)")" "$(fmt_ms "$(sel nubod "$rows" "$c" p99_ms | summ)")" \
@@ -192,11 +206,17 @@ sel_ratio() { # T1 R1 C1 T2 R2 C2 KEY
 		"$(fmt_x "$(sel_ratio nubod 10000 wrk+socat floor 10000 wrk+socat p99_ms | summ)")"
 	printf 'socat in the path ÷ direct (floor, benchtool)\t%s\t%s\n' "$(fmt_x "$(sel_ratio floor 10000 "socat, benchtool" floor 10000 direct rps | summ)")" \
 		"$(fmt_x "$(sel_ratio floor 10000 "socat, benchtool" floor 10000 direct p99_ms | summ)")"
+	printf 'nubod, HTTPS ÷ unix socket (10,000 rows)\t%s\t%s\n' "$(fmt_x "$(sel_ratio nubod 10000 "HTTPS, keep-alive" nubod 10000 direct rps | summ)")" \
+		"$(fmt_x "$(sel_ratio nubod 10000 "HTTPS, keep-alive" nubod 10000 direct p99_ms | summ)")"
+	printf 'nubod, HTTPS ÷ unix socket (0 rows)\t%s\t%s\n' "$(fmt_x "$(sel_ratio nubod 0 "HTTPS, keep-alive" nubod 0 direct rps | summ)")" \
+		"$(fmt_x "$(sel_ratio nubod 0 "HTTPS, keep-alive" nubod 0 direct p99_ms | summ)")"
 	printf 'nubod, 10,000 rows ÷ 0 rows (direct)\t%s\t%s\n' "$(fmt_x "$(sel_ratio nubod 10000 direct nubod 0 direct rps | summ)")" \
 		"$(fmt_x "$(sel_ratio nubod 10000 direct nubod 0 direct p99_ms | summ)")"
 	printf 'nubod ÷ target (≥ 5,000 req/s, p99 < 10 ms)\t%s\t%s\n' \
 		"$(fmt_x "$(sel nubod 10000 direct rps | awk '{ printf "%.6f\n", $1 / 5000 }' | summ)")" \
 		"$(fmt_x "$(sel nubod 10000 direct p99_ms | awk '{ printf "%.4f\n", $1 / 10 }' | summ)")"
+	printf 'nubod over HTTPS ÷ target (p99 < 10 ms)\t\t%s\n' \
+		"$(fmt_x "$(sel nubod 10000 "HTTPS, keep-alive" p99_ms | awk '{ printf "%.4f\n", $1 / 10 }' | summ)")"
 } >"$WORK/ratios.tsv"
 rss() { awk -F'\t' -v r="$1" -v c="$2" 'NR == 1 { for (i = 1; i <= NF; i++) if ($i == c) x = i; next } $1 == r { print $x }' "$MEMOUT"; }
 per_vm() { # COLUMN → KiB per VM between 0 and 10,000 rows
@@ -224,8 +244,11 @@ per_vm() { # COLUMN → KiB per VM between 0 and 10,000 rows
 	echo "phases. \`GET /v1/vms\` answers a page: the first 100 VMs by name and a \`next_page_token\`"
 	echo "(\`?limit=\` up to 1,000). Closed-loop load on $CONNS keep-alive connections, N=$BENCH_N runs of ${SEC} s each (${SEC_LONG} s"
 	echo "for 10,000 rows; the one-connection and one-VM rows are single runs) after a short"
-	echo "warm-up: \`benchtool load\` straight over the unix socket, and \`wrk\`"
-	echo "(-t2 -c$CONNS) through a socat TCP forward. The peer is the floor for serving the same"
+	echo "warm-up: \`benchtool load\` straight over the unix socket and over nubod's own HTTPS"
+	echo "listener (\`--listen\`, TLS 1.3, an API token; one handshake per connection, then"
+	echo "keep-alive), and \`wrk\` (-t2 -c$CONNS) through a socat TCP forward. libmicrohttpd sets"
+	echo "TCP_NODELAY on its connections itself (strace: one setsockopt per response), so no answer"
+	echo "waits on Nagle's algorithm and a client's delayed ACK. The peer is the floor for serving the same"
 	echo "bytes: \`benchtool serve\` answering every request with the response captured from nubod."
 	echo "Client, proxy and server share the 2 cores."
 	echo

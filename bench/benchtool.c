@@ -15,9 +15,13 @@
  *         ip=A.B.C.D  console=FILE  pidfile=FILE  file=FILE (when it appears)
  *         nubo=SOCKET name=VM state=DIR  (ip, console and pid file are read
  *                                         from nubod's API once the VM exists)
- *   benchtool load (--unix PATH | --tcp HOST:PORT) --path P [--conns N] [--duration S] [--warmup S]
+ *   benchtool load (--unix PATH | --tcp HOST:PORT [--tls]) --path P [--token T]
+ *                  [--conns N] [--duration S] [--warmup S]
  *       Closed-loop HTTP/1.1 keep-alive load, one thread per connection:
- *       requests/s and latency percentiles.
+ *       requests/s and latency percentiles. --tls speaks HTTPS (GnuTLS; the
+ *       server's certificate is not checked: this measures, it does not
+ *       trust) with the handshake done once per connection, as a keep-alive
+ *       client does; --token sends "Authorization: Bearer T".
  *   benchtool serve --unix PATH --file F
  *       Answers every HTTP request on a unix socket with the bytes of F: the
  *       transport floor that nubod's API is compared with.
@@ -29,6 +33,7 @@
 #include <ctype.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <gnutls/gnutls.h>
 #include <jansson.h>
 #include <math.h>
 #include <netdb.h>
@@ -509,8 +514,9 @@ static int cmd_watch(int argc, char **argv)
 struct load_cfg {
 	const char *unix_path;
 	struct sockaddr_in tcp;
-	bool is_tcp;
-	const char *path;
+	bool is_tcp, tls;
+	gnutls_certificate_credentials_t cred;   /* --tls: no trust anchors, nothing verified */
+	const char *path, *token;
 	double start, warm_end, end;  /* monotonic ms */
 };
 
@@ -521,6 +527,50 @@ struct load_thread {
 	size_t n, cap;
 	long errors, bytes, warm_requests;
 };
+
+/* A connection of the load: a socket, and a TLS session on it with --tls. */
+struct lconn {
+	int fd;
+	gnutls_session_t tls;   /* NULL: plain */
+};
+
+static void lconn_close(struct lconn *k)
+{
+	if (k->tls) {
+		gnutls_deinit(k->tls);
+		k->tls = NULL;
+	}
+	if (k->fd >= 0)
+		close(k->fd);
+	k->fd = -1;
+}
+
+static ssize_t lconn_read(struct lconn *k, char *buf, size_t n)
+{
+	if (!k->tls)
+		return read(k->fd, buf, n);
+	ssize_t r;
+	do
+		r = gnutls_record_recv(k->tls, buf, n);
+	while (r == GNUTLS_E_AGAIN || r == GNUTLS_E_INTERRUPTED);
+	return r < 0 ? -1 : r;
+}
+
+static int lconn_write_all(struct lconn *k, const char *p, size_t n)
+{
+	if (!k->tls)
+		return write_all(k->fd, p, n);
+	while (n) {
+		ssize_t w = gnutls_record_send(k->tls, p, n);
+		if (w == GNUTLS_E_AGAIN || w == GNUTLS_E_INTERRUPTED)
+			continue;
+		if (w <= 0)
+			return -1;
+		p += w;
+		n -= (size_t)w;
+	}
+	return 0;
+}
 
 static int load_connect(const struct load_cfg *c)
 {
@@ -540,14 +590,40 @@ static int load_connect(const struct load_cfg *c)
 
 /* Reads one response; returns its total size, or -1. *keep is false when the
  * server closes the connection after it. */
-static long read_response(int fd, char **buf, size_t *cap, bool *keep)
+/* load_connect, then the TLS handshake with --tls; -1 on failure. */
+static int lconn_open(const struct load_cfg *c, struct lconn *k)
+{
+	k->tls = NULL;
+	k->fd = load_connect(c);
+	if (k->fd < 0 || !c->tls)
+		return k->fd < 0 ? -1 : 0;
+	int r;
+	if (gnutls_init(&k->tls, GNUTLS_CLIENT) < 0) {
+		k->tls = NULL;
+		lconn_close(k);
+		return -1;
+	}
+	gnutls_set_default_priority(k->tls);
+	gnutls_credentials_set(k->tls, GNUTLS_CRD_CERTIFICATE, c->cred);
+	gnutls_transport_set_int(k->tls, k->fd);
+	do
+		r = gnutls_handshake(k->tls);
+	while (r < 0 && !gnutls_error_is_fatal(r));
+	if (r < 0) {
+		lconn_close(k);
+		return -1;
+	}
+	return 0;
+}
+
+static long read_response(struct lconn *k, char **buf, size_t *cap, bool *keep)
 {
 	size_t len = 0;
 	char *hdr_end = NULL;
 	for (;;) {
 		if (len + 4096 > *cap)
 			*buf = realloc(*buf, *cap = *cap * 2 + 8192);
-		ssize_t r = read(fd, *buf + len, *cap - len - 1);
+		ssize_t r = lconn_read(k, *buf + len, *cap - len - 1);
 		if (r < 0 && errno == EINTR)
 			continue;
 		if (r <= 0)
@@ -579,7 +655,7 @@ static long read_response(int fd, char **buf, size_t *cap, bool *keep)
 	if (want + 1 > *cap)
 		*buf = realloc(*buf, *cap = want + 1);
 	while (len < want) {
-		ssize_t r = read(fd, *buf + len, want - len);
+		ssize_t r = lconn_read(k, *buf + len, want - len);
 		if (r < 0 && errno == EINTR)
 			continue;
 		if (r <= 0)
@@ -593,13 +669,17 @@ static void *load_run(void *arg)
 {
 	struct load_thread *lt = arg;
 	const struct load_cfg *c = lt->cfg;
-	char req[512];
-	int rl = snprintf(req, sizeof(req), "GET %s HTTP/1.1\r\nHost: nubo\r\nUser-Agent: benchtool\r\n\r\n", c->path);
+	char req[1024];
+	int rl = snprintf(req, sizeof(req), "GET %s HTTP/1.1\r\nHost: nubo\r\nUser-Agent: benchtool\r\n%s%s%s\r\n",
+			  c->path, c->token ? "Authorization: Bearer " : "", c->token ? c->token : "",
+			  c->token ? "\r\n" : "");
+	if (rl < 0 || (size_t)rl >= sizeof(req))
+		die("load: the request does not fit");
 	size_t cap = 1 << 20;
 	char *buf = malloc(cap);
-	int fd = -1;
+	struct lconn k = {.fd = -1};
 	while (mono_ms() < c->end) {
-		if (fd < 0 && (fd = load_connect(c)) < 0) {
+		if (k.fd < 0 && lconn_open(c, &k) < 0) {
 			lt->errors++;
 			usleep(10000);
 			continue;
@@ -607,13 +687,12 @@ static void *load_run(void *arg)
 		double t = mono_ms();
 		bool keep = true;
 		long got = -1;
-		if (write_all(fd, req, (size_t)rl) == 0)
-			got = read_response(fd, &buf, &cap, &keep);
+		if (lconn_write_all(&k, req, (size_t)rl) == 0)
+			got = read_response(&k, &buf, &cap, &keep);
 		double done = mono_ms();
 		if (got < 0) {
 			lt->errors++;
-			close(fd);
-			fd = -1;
+			lconn_close(&k);
 			continue;
 		}
 		if (t >= c->warm_end && done <= c->end) {
@@ -622,13 +701,10 @@ static void *load_run(void *arg)
 			lt->lat[lt->n++] = done - t;
 			lt->bytes += got;
 		}
-		if (!keep) {
-			close(fd);
-			fd = -1;
-		}
+		if (!keep)
+			lconn_close(&k);
 	}
-	if (fd >= 0)
-		close(fd);
+	lconn_close(&k);
 	free(buf);
 	return NULL;
 }
@@ -673,6 +749,10 @@ static int cmd_load(int argc, char **argv)
 			free(hp);
 		} else if (!strcmp(a, "--path") && i + 1 < argc) {
 			c.path = argv[++i];
+		} else if (!strcmp(a, "--tls")) {
+			c.tls = true;
+		} else if (!strcmp(a, "--token") && i + 1 < argc) {
+			c.token = argv[++i];
 		} else if (!strcmp(a, "--conns") && i + 1 < argc) {
 			conns = atoi(argv[++i]);
 		} else if (!strcmp(a, "--duration") && i + 1 < argc) {
@@ -685,6 +765,10 @@ static int cmd_load(int argc, char **argv)
 	}
 	if ((!c.unix_path && !c.is_tcp) || !c.path || conns < 1)
 		die("load: needs --unix PATH or --tcp HOST:PORT, --path P");
+	if (c.tls && !c.is_tcp)
+		die("load: --tls goes with --tcp");
+	if (c.tls && gnutls_certificate_allocate_credentials(&c.cred) < 0)
+		die("load: cannot set up TLS");
 	signal(SIGPIPE, SIG_IGN);
 	c.start = mono_ms();
 	c.warm_end = c.start + warmup * 1000;

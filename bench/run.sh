@@ -83,7 +83,7 @@ if [ -x "$BUILD/bench/benchtool" ] && [ -x "$BUILD/bench/seed_store" ]; then
 	cp "$BUILD/bench/benchtool" "$BUILD/bench/seed_store" "$BENCH_DIR/bin/"
 else
 	cc -O2 -Wall -D_GNU_SOURCE -o "$BENCH_DIR/bin/benchtool" "$BENCH_SRC/benchtool.c" \
-		$(pkg-config --cflags --libs jansson) -lpthread -lm || die "cannot build benchtool"
+		$(pkg-config --cflags --libs jansson gnutls) -lpthread -lm || die "cannot build benchtool"
 	cc -O2 -Wall -D_GNU_SOURCE -I"$REPO" -I"$REPO/src" -I"$BUILD" -o "$BENCH_DIR/bin/seed_store" \
 		"$BENCH_SRC/seed_store.c" "$BUILD/src/store/libnubo_store.a" "$BUILD/src/model/libnubo_model.a" \
 		"$BUILD/src/util/libnubo_util.a" $(pkg-config --cflags --libs sqlite3 jansson gnutls) -lpthread ||
