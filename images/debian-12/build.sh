@@ -332,7 +332,8 @@ cat >"$STAGE/image.json" <<EOF
 {"name":"debian-12","boot":"direct","kernel":"vmlinuz","initrd":"initrd.img","disk":"disk.qcow2","cmdline":"$CMDLINE","user":"debian","os":"Debian 12 (bookworm) with cloud-init"}
 EOF
 
-phase "install into $OUT"
+phase "install"
+echo "    into $OUT"
 mkdir -p "$OUT"
 # image.json last: its presence marks a complete image.
 for f in vmlinuz initrd.img disk.qcow2 image.json; do

@@ -148,12 +148,18 @@ build_kernel() {
 	jobs=$(nproc)
 	make -C "$src" O="$obj" -j"$jobs" vmlinux >>"$log" 2>&1 &
 	pid=$!
-	# Progress on the long wait: a line every 30 s.
+	# Progress on the long wait, every 15 s, as "==> kernel: 812/2400 files":
+	# nubod makes each such line a phase of the build's operation, so
+	# `nubo image build tiny --wait` shows how far the compiler is. The
+	# total is the count of the last build of this configuration on this
+	# host (kept beside the kernels); the first build shows the count alone.
+	local hint=$KERNELS/files-$CONFIG_SUM total=
+	[ -s "$hint" ] && read -r total <"$hint"
 	while kill -0 "$pid" 2>/dev/null; do
 		sleep 1
 		n=$((n + 1))
-		[ $((n % 30)) -eq 0 ] &&
-			echo "    ... $((SECONDS - t0)) s, $(grep -c '^  CC ' "$log" || true) files compiled"
+		[ $((n % 15)) -eq 0 ] &&
+			echo "==> kernel: $(grep -c '^  CC ' "$log" || true)${total:+/$total} files"
 	done
 	wait "$pid" || {
 		tail -n 30 "$log" >&2
@@ -165,6 +171,7 @@ build_kernel() {
 	make -s -C "$src" O="$obj" kernelrelease >"$tmp/release"
 	rm -rf "$dest"
 	mv "$tmp" "$dest"
+	grep -c '^  CC ' "$log" >"$hint.tmp" && mv "$hint.tmp" "$hint"
 	rm -rf "$src" "$obj"
 	echo "    built in $((SECONDS - t0)) s"
 }
@@ -324,7 +331,8 @@ cat >"$STAGE/image.json" <<EOF
 {"name":"tiny","boot":"direct","kernel":"vmlinuz","disk":"disk.qcow2","cmdline":"$CMDLINE","user":"root","os":"Linux $KVER (busybox + dropbear)"}
 EOF
 
-phase "install into $OUT"
+phase "install"
+echo "    into $OUT"
 mkdir -p "$OUT"
 # image.json last: its presence marks a complete image.
 # An older build's initrd would be booted with the new kernel: gone first.

@@ -138,6 +138,50 @@ static void finish_image(struct ctl *c, struct image *img, const char *dir, int 
 	ctl_op_finish(c, img->op_id, false, e->msg);
 }
 
+/*
+ * A recipe says where it is with lines on its stdout:
+ *   "==> STEP"           a step begins (so the one before has completed)
+ *   "==> STEP: NOTE"     how far the step is ("kernel: 812/2400 files")
+ * Each becomes a phase of the build's operation when it is reached, so
+ * `--wait` shows a long build as it goes instead of a bare clock: a step is
+ * recorded when the next one begins (phases are what has completed), a note
+ * at once. Names are cut to printable text of bounded length: a recipe's
+ * output is not trusted to be tidy.
+ */
+struct recipe_steps {
+	struct ctl *c;
+	const char *op_id;
+	char current[48];   /* the step under way, "" before the first */
+};
+
+static void recipe_name(const char *text, char out[48])
+{
+	size_t n = 0;
+	for (const unsigned char *p = (const unsigned char *)text; *p && n < 47; p++)
+		out[n++] = (*p >= 0x20 && *p < 0x7f) ? (char)*p : '?';
+	while (n && out[n - 1] == ' ')
+		n--;
+	out[n] = '\0';
+}
+
+static void on_recipe_line(void *arg, const char *line)
+{
+	struct recipe_steps *rs = arg;
+	if (strncmp(line, "==> ", 4) != 0)
+		return;
+	char name[48];
+	recipe_name(line + 4, name);
+	if (!name[0])
+		return;
+	if (strstr(name, ": ")) {
+		ctl_op_phase(rs->c, rs->op_id, name);
+		return;
+	}
+	if (rs->current[0])
+		ctl_op_phase(rs->c, rs->op_id, rs->current);
+	snprintf(rs->current, sizeof(rs->current), "%s", name);
+}
+
 /* Runs the recipe and records the outcome; the image row and its files go
  * away if anything fails. */
 static void build_image(struct ctl *c, struct image *img)
@@ -148,11 +192,14 @@ static void build_image(struct ctl *c, struct image *img)
 	const char *argv[] = {"bash", script, dir, NULL};
 	int64_t t0 = time_mono_ms();
 	log_info("image %s: building from recipe %s", img->name, img->recipe);
-	struct run_opts opts = {.timeout_ms = BUILD_TIMEOUT_MS};
+	struct recipe_steps steps = {.c = c, .op_id = img->op_id};
+	struct run_opts opts = {.timeout_ms = BUILD_TIMEOUT_MS, .on_line = on_recipe_line, .line_arg = &steps};
 	struct run_result r = {0};
 	int rc = fs_rm_rf(dir, &e);
 	if (rc == 0)
 		rc = runner_run(argv, &opts, &r, &e);
+	if (rc == 0 && steps.current[0])
+		ctl_op_phase(c, img->op_id, steps.current);   /* the last step has completed too */
 	if (rc < 0 && r.errout && *r.errout)
 		log_error("image %s: build output:\n%s", img->name, r.errout);
 	run_result_free(&r);

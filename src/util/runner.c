@@ -236,6 +236,23 @@ static void child_exec(const char *const argv[], const struct run_opts *opts, in
 	_exit(127);
 }
 
+/* Hands each complete line of out after byte `from` to opts->on_line;
+ * returns where the next line starts. */
+static size_t report_lines(const struct run_opts *opts, const struct sbuf *out, size_t from)
+{
+	while (from < out->len) {
+		const char *nl = memchr(out->data + from, '\n', out->len - from);
+		if (!nl)
+			break;
+		size_t n = (size_t)(nl - (out->data + from));
+		char *line = xstrndup(out->data + from, n);
+		opts->on_line(opts->line_arg, line);
+		free(line);
+		from += n + 1;
+	}
+	return from;
+}
+
 int runner_run(const char *const argv[], const struct run_opts *opts, struct run_result *r, struct err *e)
 {
 	static const struct run_opts none = {0};
@@ -307,6 +324,7 @@ int runner_run(const char *const argv[], const struct run_opts *opts, struct run
 		pin[1] = -1;
 	}
 	struct sbuf out = {0}, err_buf = {0};
+	size_t lines_seen = 0;   /* bytes of out already handed to on_line */
 	int64_t deadline = time_mono_ms() + (opts->timeout_ms ? opts->timeout_ms : 120000);
 	bool timed_out = false;
 	while (pout[0] >= 0 || perr[0] >= 0) {
@@ -342,11 +360,19 @@ int runner_run(const char *const argv[], const struct run_opts *opts, struct run
 			ssize_t got = read(*rfd[i], chunk, sizeof(chunk));
 			if (got > 0) {
 				sbuf_addn(rb[i], chunk, (size_t)got);
+				if (i == 0 && opts->on_line)
+					lines_seen = report_lines(opts, &out, lines_seen);
 			} else if (got == 0 || errno != EAGAIN) {
 				close(*rfd[i]);
 				*rfd[i] = -1;
 			}
 		}
+	}
+	if (opts->on_line && lines_seen < out.len) {
+		/* A last line without its newline is a line too. */
+		sbuf_add(&out, "\n");
+		report_lines(opts, &out, lines_seen);
+		out.data[--out.len] = '\0';
 	}
 	if (pin[1] >= 0)
 		close(pin[1]);

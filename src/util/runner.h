@@ -30,6 +30,12 @@ struct run_opts {
 	/* runner_spawn only: stdout and stderr are appended to this file (created
 	 * 0600); NULL: /dev/null. */
 	const char *output_file;
+	/* runner_run only: called with each line of the child's stdout (without
+	 * its newline) as soon as the line is complete, on the caller's thread,
+	 * so that a long job can report where it is while it runs. The output
+	 * is still captured in r->out. NULL: none. */
+	void (*on_line)(void *arg, const char *line);
+	void *line_arg;
 };
 
 /* Runs argv[0] (searched in PATH) and waits for it. Returns 0 if it ran and

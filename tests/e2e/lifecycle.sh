@@ -18,6 +18,10 @@ on_vm() { "$NUBO" vm ssh web1 -- "$@" 2>>"$T_DIR/ssh.err"; }
 
 out=$("$NUBO" image build tiny --wait 2>&1)
 ok $? "nubo image build tiny --wait" "$out"
+# The recipe's steps are phases of the build, recorded as each completes.
+for step in "check host tools" kernel rootfs disk image.json install build ready; do
+	like "$out" "^  $step +[0-9]+\.[0-9]+s$" "the build shows the step \"$step\" as a phase"
+done
 is "$("$NUBO" image show tiny --json | jq -r .state)" ready "the tiny image is ready"
 
 out=$("$NUBO" vm create web1 --ssh-key /nonexistent/key.pub 2>&1)

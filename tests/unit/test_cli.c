@@ -421,7 +421,9 @@ static void test_wait_phase_lines(void **state)
 	assert_string_equal(wait_next_phase("create", 3), "ssh-ready");
 	assert_null(wait_next_phase("create", 4));
 	assert_string_equal(wait_next_phase("reboot", 2), "boot");
-	assert_string_equal(wait_next_phase("image-build", 1), "ready");
+	assert_null(wait_next_phase("image-build", 1));   /* the recipe's own steps come first */
+	assert_fmt(wait_phase_line("kernel: 812/2400 files", 95210), "  kernel: 812/2400 files  95.21s");
+	assert_fmt(wait_phase_line("kernel: 1812/2400 files", 195210), "  kernel: 1812/2400 files 195.21s");
 	assert_null(wait_next_phase("resize", 0));
 	assert_null(wait_next_phase(NULL, 0));
 

@@ -49,6 +49,46 @@ static void test_runner_runs_and_reports_failure(void **state)
 	assert_string_equal(e.msg, "sh failed (exit 3): no such bridge");
 }
 
+/* on_line hears each stdout line while the program runs, the last one
+ * without a newline too, and never stderr; the capture is unchanged. The
+ * program goes on only once the first line was heard (a file the callback
+ * makes), so lines handed over only at the end would fail by the timeout. */
+struct heard {
+	struct sbuf lines;
+	const char *flag;
+};
+
+static void hear(void *arg, const char *line)
+{
+	struct heard *h = arg;
+	sbuf_addf(&h->lines, "[%s]", line);
+	FILE *f = fopen(h->flag, "w");
+	if (f)
+		fclose(f);
+}
+
+static void test_runner_reports_lines_as_they_come(void **state)
+{
+	(void)state;
+	char dir[] = "/tmp/nubo-test-lines-XXXXXX";
+	assert_non_null(mkdtemp(dir));
+	autofree char *flag = xasprintf("%s/heard", dir);
+	autofree char *script = xasprintf("echo '==> one'; echo err >&2; while [ ! -e %s ]; do sleep 0.02; done; "
+					  "printf 'two\\nthree'", flag);
+	struct heard h = {.flag = flag};
+	const char *argv[] = {"sh", "-c", script, NULL};
+	struct run_opts o = {.dry_ok = true, .on_line = hear, .line_arg = &h, .timeout_ms = 10000};
+	struct run_result r;
+	struct err e = {0};
+	assert_int_equal(runner_run(argv, &o, &r, &e), 0);
+	assert_string_equal(h.lines.data, "[==> one][two][three]");
+	assert_string_equal(r.out, "==> one\ntwo\nthree");
+	run_result_free(&r);
+	sbuf_free(&h.lines);
+	unlink(flag);
+	rmdir(dir);
+}
+
 static void test_runner_timeout(void **state)
 {
 	(void)state;
@@ -210,6 +250,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_runner_captures_in_dry_run),
 		cmocka_unit_test(test_runner_runs_and_reports_failure),
+		cmocka_unit_test(test_runner_reports_lines_as_they_come),
 		cmocka_unit_test(test_runner_timeout),
 		cmocka_unit_test(test_runner_spawn_detaches_and_joins),
 		cmocka_unit_test(test_runner_spawn_failures_are_errors),
