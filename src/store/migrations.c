@@ -112,6 +112,28 @@
 	"  spec " TXT " NOT NULL, state " TXT " NOT NULL, PRIMARY KEY (kind, name));"                           \
 	"CREATE INDEX stack_resources_stack ON stack_resources (stack);"
 
+/* Load balancers, their listeners and targets. A target's health is its
+ * status, written by the checker; the VIP is an address of the network
+ * that no NIC may take (store_ip_taken reads both tables). */
+#define LBS_15(TXT)                                                                                       \
+	"CREATE TABLE load_balancers ("                                                                       \
+	"  id " TXT " PRIMARY KEY, name " TXT " NOT NULL UNIQUE, network_id " TXT " NOT NULL,"                   \
+	"  network " TXT " NOT NULL, vip " TXT " NOT NULL, algorithm " TXT " NOT NULL,"                          \
+	"  check_kind " TXT " NOT NULL, check_path " TXT " NOT NULL DEFAULT '', interval_ms INTEGER NOT NULL,"    \
+	"  timeout_ms INTEGER NOT NULL, rise INTEGER NOT NULL, fall INTEGER NOT NULL,"                          \
+	"  failing_open INTEGER NOT NULL DEFAULT 0, created_at BIGINT NOT NULL);"                               \
+	"CREATE UNIQUE INDEX load_balancers_vip ON load_balancers (network_id, vip);"                           \
+	"CREATE TABLE lb_listeners ("                                                                         \
+	"  lb_id " TXT " NOT NULL, port INTEGER NOT NULL, target_port INTEGER NOT NULL,"                         \
+	"  PRIMARY KEY (lb_id, port));"                                                                       \
+	"CREATE TABLE lb_targets ("                                                                           \
+	"  id " TXT " PRIMARY KEY, lb_id " TXT " NOT NULL, name " TXT " NOT NULL, vm_id " TXT " NOT NULL,"        \
+	"  vm_name " TXT " NOT NULL, port INTEGER NOT NULL DEFAULT 0, health " TXT " NOT NULL,"                  \
+	"  health_since BIGINT NOT NULL DEFAULT 0, reason " TXT " NOT NULL DEFAULT '',"                         \
+	"  created_at BIGINT NOT NULL);"                                                                      \
+	"CREATE UNIQUE INDEX lb_targets_vm ON lb_targets (lb_id, vm_id, port);"                                \
+	"CREATE INDEX lb_targets_vm_id ON lb_targets (vm_id);"
+
 const struct migration store_migrations[] = {
 	{1, PG_BEFORE_12, "CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);"
 	    "CREATE TABLE networks ("
@@ -228,6 +250,7 @@ const struct migration store_migrations[] = {
 	 * before the resource exists (intent first, outcome after), and a name
 	 * is unique within its kind anyway. */
 	{14, STACKS_14(T), STACKS_14("TEXT")},
+	{15, LBS_15(T), LBS_15("TEXT")},
 };
 
 const int store_migrations_count = sizeof(store_migrations) / sizeof(store_migrations[0]);

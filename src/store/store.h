@@ -17,6 +17,7 @@
 
 #include "model/event.h"
 #include "model/firewall.h"
+#include "model/lb.h"
 #include "model/image.h"
 #include "model/network.h"
 #include "model/operation.h"
@@ -87,7 +88,7 @@ int store_vm_save_status(struct store *st, const struct vm *vm, bool *spec_saved
 int store_vm_delete(struct store *st, const char *id, struct err *e);
 /* Sum of vCPUs and memory held by VMs (vm_holds_capacity), excluding exclude_id (may be NULL). */
 int store_vm_usage(struct store *st, const char *exclude_id, int *vcpus, int *memory_mib, struct err *e);
-/* Whether ip is held by a NIC on the network. */
+/* Whether ip is held by a NIC on the network, or is a load balancer's address on it. */
 int store_ip_taken(struct store *st, const char *network_id, const char *ip, bool *taken, struct err *e);
 int store_mac_taken(struct store *st, const char *mac, bool *taken, struct err *e);
 /* Replaces the VM's firewall memberships (in this order). */
@@ -182,6 +183,21 @@ int store_ops_prune(struct store *st, int64_t finished_before_ms, int *n, struct
  * on from the last number seen. fn must be quick and must not call the
  * store; NULL removes it. */
 void store_set_event_hook(struct store *st, void (*fn)(void *arg), void *arg);
+
+/* Load balancers (store/lbs.c). Inserting one inserts its listeners and
+ * targets in the same transaction; deleting one deletes them. Targets are
+ * listed oldest first; lb_id NULL: every balancer's. */
+int store_lb_insert(struct store *st, const struct lb *lb, const struct lb_listener *ls, int n_ls,
+		    const struct lb_target *ts, int n_ts, struct err *e);   /* name or target taken: ERR_CONFLICT */
+int store_lb_get(struct store *st, const char *ref, struct lb *out, struct err *e);   /* ERR_NOT_FOUND */
+int store_lb_list(struct store *st, struct lb **out, int *n, struct err *e);         /* by name */
+int store_lb_update(struct store *st, const struct lb *lb, struct err *e);
+int store_lb_delete(struct store *st, const char *id, struct err *e);
+int store_lb_listener_list(struct store *st, const char *lb_id, struct lb_listener **out, int *n, struct err *e);
+int store_lb_target_list(struct store *st, const char *lb_id, struct lb_target **out, int *n, struct err *e);
+int store_lb_target_insert(struct store *st, const struct lb_target *t, struct err *e);
+int store_lb_target_update(struct store *st, const struct lb_target *t, struct err *e);
+int store_lb_target_delete(struct store *st, const char *id, struct err *e);
 
 /* Stacks (store/stacks.c): what each stack owns and who is applying it. */
 struct stack_state {

@@ -539,7 +539,10 @@ static int taken(struct cx *cx, const char *sql, const char *a, const char *b, b
 int store_ip_taken(struct store *st, const char *network_id, const char *ip, bool *is_taken, struct err *e)
 {
 	RUN(st, CX_READ, e,
-	    taken(cx, "SELECT COUNT(*) FROM nics WHERE network_id = ?1 AND ip = ?2", network_id, ip, is_taken, e));
+	    taken(cx,
+		  "SELECT (SELECT COUNT(*) FROM nics WHERE network_id = ?1 AND ip = ?2)"
+		  " + (SELECT COUNT(*) FROM load_balancers WHERE network_id = ?1 AND vip = ?2)",
+		  network_id, ip, is_taken, e));
 }
 
 int store_mac_taken(struct store *st, const char *mac, bool *is_taken, struct err *e)

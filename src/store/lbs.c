@@ -1,0 +1,189 @@
+/* lbs: load balancers, their listeners and targets (see store.h). A
+ * balancer and its children are written and deleted in one transaction. */
+#include "store/store-priv.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "util/str.h"
+
+#define N_COLS(a) ((int)(sizeof(a) / sizeof((a)[0])))
+
+static char *algo_text(const void *f)
+{
+	return xstrdup(lb_algorithm_name(*(const enum lb_algorithm *)f));
+}
+
+static void algo_from(const char *text, void *f)
+{
+	if (lb_algorithm_parse(text, "algorithm", f, NULL) < 0)
+		*(enum lb_algorithm *)f = LB_ROUND_ROBIN;
+}
+
+static char *check_text(const void *f)
+{
+	return xstrdup(*(const enum lb_check *)f == LB_CHECK_HTTP ? "http" : "tcp");
+}
+
+static void check_from(const char *text, void *f)
+{
+	*(enum lb_check *)f = text && strcmp(text, "http") == 0 ? LB_CHECK_HTTP : LB_CHECK_TCP;
+}
+
+static char *health_text(const void *f)
+{
+	return xstrdup(lb_health_name(*(const enum lb_health *)f));
+}
+
+static void health_from(const char *text, void *f)
+{
+	lb_health_parse(text, f);
+}
+
+static const struct col lb_cols[] = {
+	COL(struct lb, id, COL_TEXT),
+	COL(struct lb, name, COL_TEXT),
+	COL(struct lb, network_id, COL_TEXT),
+	COL(struct lb, network, COL_TEXT),
+	COL(struct lb, vip, COL_TEXT),
+	COL_FN("algorithm", struct lb, algorithm, algo_text, algo_from, EV_SHOW),
+	COL_FN("check_kind", struct lb, check, check_text, check_from, EV_SHOW),
+	COL(struct lb, check_path, COL_TEXT),
+	COL(struct lb, interval_ms, COL_INT),
+	COL(struct lb, timeout_ms, COL_INT),
+	COL(struct lb, rise, COL_INT),
+	COL(struct lb, fall, COL_INT),
+	/* "failing_open: 0→1" is the event that says no target is healthy */
+	COL_EV(struct lb, failing_open, COL_BOOL, EV_SHOW),
+	COL(struct lb, created_at, COL_I64),
+};
+static const struct table lb_table = {"load_balancers", "load balancer", sizeof(struct lb), lb_cols,
+				      N_COLS(lb_cols), "lb", NULL, NULL};
+
+static const struct col target_cols[] = {
+	COL(struct lb_target, id, COL_TEXT),
+	COL(struct lb_target, lb_id, COL_TEXT),
+	COL(struct lb_target, name, COL_TEXT),
+	COL(struct lb_target, vm_id, COL_TEXT),
+	COL(struct lb_target, vm_name, COL_TEXT),
+	COL(struct lb_target, port, COL_U16),
+	COL_FN("health", struct lb_target, health, health_text, health_from, EV_SHOW),
+	COL_EV(struct lb_target, health_since, COL_I64, EV_QUIET),
+	COL_EV(struct lb_target, reason, COL_TEXT, EV_QUIET),
+	COL(struct lb_target, created_at, COL_I64),
+};
+/* A target's events are the balancer's ("lb"), named "web/web1:8080". */
+static const struct table target_table = {"lb_targets", "load balancer target", sizeof(struct lb_target),
+					  target_cols, N_COLS(target_cols), "lb", NULL, NULL};
+
+static const struct col listener_cols[] = {
+	COL(struct lb_listener, lb_id, COL_TEXT),
+	COL(struct lb_listener, port, COL_U16),
+	COL(struct lb_listener, target_port, COL_U16),
+};
+static const struct table listener_table = {"lb_listeners", "listener", sizeof(struct lb_listener), listener_cols,
+					    N_COLS(listener_cols), NULL, NULL, NULL};
+
+static int lb_insert(struct cx *cx, const struct lb *lb, const struct lb_listener *ls, int n_ls,
+		     const struct lb_target *ts, int n_ts, struct err *e)
+{
+	if (table_insert(cx, &lb_table, lb, lb->name, e) < 0)
+		return -1;
+	for (int i = 0; i < n_ls; i++) {
+		autofree char *what = xasprintf("%u", ls[i].port);
+		if (table_insert(cx, &listener_table, &ls[i], what, e) < 0)
+			return -1;
+	}
+	for (int i = 0; i < n_ts; i++)
+		if (table_insert(cx, &target_table, &ts[i], ts[i].name, e) < 0)
+			return -1;
+	return 0;
+}
+
+int store_lb_insert(struct store *st, const struct lb *lb, const struct lb_listener *ls, int n_ls,
+		    const struct lb_target *ts, int n_ts, struct err *e)
+{
+	RUN(st, CX_WRITE, e, lb_insert(cx, lb, ls, n_ls, ts, n_ts, e));
+}
+
+int store_lb_get(struct store *st, const char *ref, struct lb *out, struct err *e)
+{
+	RUN(st, CX_READ, e, table_get(cx, &lb_table, ref, out, e));
+}
+
+int store_lb_list(struct store *st, struct lb **out, int *n, struct err *e)
+{
+	RUN(st, CX_READ, e, table_list(cx, &lb_table, "name", (void **)out, n, e));
+}
+
+int store_lb_update(struct store *st, const struct lb *lb, struct err *e)
+{
+	RUN(st, CX_WRITE, e, table_update(cx, &lb_table, lb, e));
+}
+
+static int lb_delete(struct cx *cx, const char *id, struct err *e)
+{
+	if (cx_exec_id(cx, "DELETE FROM lb_listeners WHERE lb_id = ?1", id, e) < 0)
+		return -1;
+	/* one by one, so each target's removal is in the log too */
+	struct lb_target *ts = NULL;
+	int n = 0;
+	autofree char *cols = table_cols(&target_table, "");
+	autofree char *sql = xasprintf("SELECT %s FROM lb_targets WHERE lb_id = ?1", cols);
+	struct q *q = q_prep(cx, sql, e);
+	if (!q)
+		return -1;
+	q_text(q, 1, id);
+	q->table = &target_table;
+	int rc = q_all(q, sizeof(*ts), table_fill, (void **)&ts, &n, e);
+	for (int i = 0; rc == 0 && i < n; i++)
+		rc = table_delete(cx, &target_table, ts[i].id, e);
+	free(ts);
+	return rc < 0 ? -1 : table_delete(cx, &lb_table, id, e);
+}
+
+int store_lb_delete(struct store *st, const char *id, struct err *e)
+{
+	RUN(st, CX_WRITE, e, lb_delete(cx, id, e));
+}
+
+static int by_lb(struct cx *cx, const struct table *t, const char *lb_id, const char *order, void **out, int *n,
+		 struct err *e)
+{
+	autofree char *cols = table_cols(t, "");
+	autofree char *sql = xasprintf("SELECT %s FROM %s %s ORDER BY %s", cols, t->name, lb_id ? "WHERE lb_id = ?1" : "",
+				       order);
+	struct q *q = q_prep(cx, sql, e);
+	if (!q)
+		return -1;
+	if (lb_id)
+		q_text(q, 1, lb_id);
+	q->table = t;
+	return q_all(q, t->size, table_fill, out, n, e);
+}
+
+int store_lb_listener_list(struct store *st, const char *lb_id, struct lb_listener **out, int *n, struct err *e)
+{
+	RUN(st, CX_READ, e, by_lb(cx, &listener_table, lb_id, "lb_id, port", (void **)out, n, e));
+}
+
+int store_lb_target_list(struct store *st, const char *lb_id, struct lb_target **out, int *n, struct err *e)
+{
+	RUN(st, CX_READ, e, by_lb(cx, &target_table, lb_id, "lb_id, created_at, id", (void **)out, n, e));
+}
+
+int store_lb_target_insert(struct store *st, const struct lb_target *t, struct err *e)
+{
+	RUN(st, CX_WRITE, e, table_insert(cx, &target_table, t, t->name, e));
+}
+
+int store_lb_target_update(struct store *st, const struct lb_target *t, struct err *e)
+{
+	RUN(st, CX_WRITE, e, table_update(cx, &target_table, t, e));
+}
+
+int store_lb_target_delete(struct store *st, const char *id, struct err *e)
+{
+	RUN(st, CX_WRITE, e, table_delete(cx, &target_table, id, e));
+}
