@@ -1,7 +1,8 @@
 /*
  * rules: the nftables ruleset of this nubod, built from the store: networks,
  * every VM's NICs and the rules of its firewalls ("from members of F" as a
- * named set of F's member addresses), and port forwards. The whole ruleset
+ * named set of F's member addresses), port forwards, and load balancers
+ * (a DNAT rule per listener over the targets in rotation). The whole ruleset
  * is rendered and applied as one transaction whenever something it depends
  * on changed; a failed apply leaves the previous ruleset in force and is
  * tried again at the next tick.
@@ -64,6 +65,15 @@ struct ruleset_data {
 	struct nft_rule *nr;
 	struct nft_forward *nf;
 	int n_nf;
+	struct lb *lbs;
+	int n_lbs;
+	struct lb_listener *lls;
+	int n_lls;
+	struct lb_target *lts;
+	int n_lts;
+	struct nft_lb *nl;
+	int n_nl;
+	struct nft_lb_backend *nb;
 };
 
 static void data_free(struct ruleset_data *d)
@@ -83,6 +93,11 @@ static void data_free(struct ruleset_data *d)
 	free(d->taps);
 	free(d->nr);
 	free(d->nf);
+	free(d->lbs);
+	free(d->lls);
+	free(d->lts);
+	free(d->nl);
+	free(d->nb);
 }
 
 static int net_index(const struct ruleset_data *d, const char *net_id)
@@ -211,16 +226,78 @@ static void load_forwards(struct ruleset_data *d)
 	}
 }
 
+/* The address of a live VM's NIC on the network, or NULL. */
+static const char *vm_ip_on(const struct ruleset_data *d, const char *vm_id, const char *net_id)
+{
+	for (int v = 0; v < d->n_vms; v++) {
+		const struct vm *vm = &d->vms[v];
+		if (strcmp(vm->id, vm_id) != 0 || !live(vm))
+			continue;
+		for (int k = 0; k < vm->n_nics; k++)
+			if (strcmp(vm->nics[k].network_id, net_id) == 0)
+				return vm->nics[k].ip;
+	}
+	return NULL;
+}
+
+/* A rule per listener, over the balancer's targets in rotation (healthy,
+ * or all when none is: lb_rotation). Targets whose VM is gone take no part. */
+static void load_lbs(struct ruleset_data *d)
+{
+	d->nl = xcalloc((size_t)d->n_lls + 1, sizeof(*d->nl));
+	d->nb = xcalloc((size_t)d->n_lls * (size_t)d->n_lts + 1, sizeof(*d->nb));
+	struct lb_target *mine = xcalloc((size_t)d->n_lts + 1, sizeof(*mine));
+	const char **ips = xcalloc((size_t)d->n_lts + 1, sizeof(*ips));
+	bool *in = xcalloc((size_t)d->n_lts + 1, sizeof(*in));
+	struct nft_lb_backend *nb = d->nb;
+	for (int b = 0; b < d->n_lbs; b++) {
+		const struct lb *lb = &d->lbs[b];
+		if (net_index(d, lb->network_id) < 0)
+			continue;
+		int m = 0;
+		for (int i = 0; i < d->n_lts; i++) {
+			const char *ip = strcmp(d->lts[i].lb_id, lb->id) == 0 ? vm_ip_on(d, d->lts[i].vm_id, lb->network_id)
+									     : NULL;
+			if (ip) {
+				ips[m] = ip;
+				mine[m++] = d->lts[i];
+			}
+		}
+		bool open = false;
+		lb_rotation(mine, m, in, &open);
+		for (int l = 0; l < d->n_lls; l++) {
+			const struct lb_listener *ls = &d->lls[l];
+			if (strcmp(ls->lb_id, lb->id) != 0)
+				continue;
+			struct nft_lb *out = &d->nl[d->n_nl++];
+			*out = (struct nft_lb){.vip = lb->vip, .port = ls->port,
+					       .source_hash = lb->algorithm == LB_SOURCE_HASH, .backends = nb};
+			for (int i = 0; i < m; i++)
+				if (in[i])
+					nb[out->n_backends++] = (struct nft_lb_backend){
+						.ip = ips[i], .port = mine[i].port ? mine[i].port : ls->target_port};
+			nb += out->n_backends;
+		}
+	}
+	free(in);
+	free(ips);
+	free(mine);
+}
+
 static int load(struct ctl *c, struct ruleset_data *d, struct err *e)
 {
 	if (store_network_list(c->st, &d->nets, &d->n_nets, e) < 0 || store_vm_list(c->st, &d->vms, &d->n_vms, e) < 0 ||
 	    store_fw_rule_list(c->st, NULL, &d->rules, &d->n_rules, e) < 0 ||
 	    store_forward_list(c->st, NULL, &d->fwds, &d->n_fwds, e) < 0 ||
+	    store_lb_list(c->st, &d->lbs, &d->n_lbs, e) < 0 ||
+	    store_lb_listener_list(c->st, NULL, &d->lls, &d->n_lls, e) < 0 ||
+	    store_lb_target_list(c->st, NULL, &d->lts, &d->n_lts, e) < 0 ||
 	    load_networks(d, c->cfg.metadata_port, e) < 0)
 		return -1;
 	load_sets(d);
 	load_vms(c, d);
 	load_forwards(d);
+	load_lbs(d);
 	return 0;
 }
 
@@ -242,7 +319,8 @@ int network_rules_apply(struct ctl *c, struct err *e)
 		snprintf(glob, sizeof(glob), "nb%s*", c->prefix);
 		struct nft_ruleset rs = {.table = table,  .bridge_glob = glob,	.nets = d.nn,	     .n_nets = d.n_nets,
 					 .sets = d.sets,  .n_sets = d.n_sets,	.vms = d.nv,	     .n_vms = d.n_nv,
-					 .forwards = d.nf, .n_forwards = d.n_nf, .probe_mark = NFT_PROBE_MARK};
+					 .forwards = d.nf, .n_forwards = d.n_nf, .probe_mark = NFT_PROBE_MARK,
+					 .lbs = d.nl, .n_lbs = d.n_nl};
 		autofree char *text = nft_ruleset_render(&rs);
 		rc = nft_apply(text, e);
 	}

@@ -78,12 +78,34 @@ static bool input_valid(const struct nft_ruleset *rs)
 		    (f->proto != PROTO_TCP && f->proto != PROTO_UDP))
 			return false;
 	}
+	for (int i = 0; i < rs->n_lbs; i++) {
+		const struct nft_lb *l = &rs->lbs[i];
+		if (!ip_valid(l->vip) || !l->port || l->n_backends < 0)
+			return false;
+		for (int k = 0; k < l->n_backends; k++)
+			if (!ip_valid(l->backends[k].ip) || !l->backends[k].port)
+				return false;
+	}
 	return true;
 }
 
 static void base_chain(struct sbuf *b, const char *name, const char *type, const char *hook, const char *prio)
 {
 	sbuf_addf(b, "\tchain %s {\n\t\ttype %s hook %s priority %s; policy accept;\n", name, type, hook, prio);
+}
+
+/* New connections only: an established one keeps the target conntrack
+ * gave it, whatever the rotation does since. The map's keys are what numgen
+ * or jhash yields, 0..n-1; its values address and port. */
+static void lb_rule(struct sbuf *b, const struct nft_lb *l)
+{
+	if (!l->n_backends)
+		return;
+	sbuf_addf(b, "\t\tip daddr %s tcp dport %u ct state new dnat ip to %s mod %d map { ", l->vip, l->port,
+		  l->source_hash ? "jhash ip saddr" : "numgen inc", l->n_backends);
+	for (int k = 0; k < l->n_backends; k++)
+		sbuf_addf(b, "%s%d : %s . %u", k ? ", " : "", k, l->backends[k].ip, l->backends[k].port);
+	sbuf_add(b, " }\n");
 }
 
 static void nat_rules(struct sbuf *b, const struct nft_ruleset *rs)
@@ -106,6 +128,8 @@ static void nat_rules(struct sbuf *b, const struct nft_ruleset *rs)
 			sbuf_addf(b, "\t\tfib daddr type local %s dport %u dnat ip to %s:%u\n", proto_name(f->proto),
 				  f->host_port, f->ip, f->guest_port);
 		}
+		for (int i = 0; i < rs->n_lbs; i++)
+			lb_rule(b, &rs->lbs[i]);
 		sbuf_add(b, "\t}\n");
 	}
 	base_chain(b, "nat_postrouting", "nat", "postrouting", "srcnat");
@@ -129,7 +153,8 @@ static void network_chains(struct sbuf *b, const struct nft_ruleset *rs, int i)
 	sbuf_add(b, "\t\tct state established,related accept\n");
 	sbuf_add(b, "\t\tct state invalid drop\n");
 	sbuf_addf(b, "\t\tiifname \"%s\" iifname != \"%s\" drop\n", rs->bridge_glob, n->bridge);
-	sbuf_add(b, "\t\tct status dnat accept\n");
+	/* a port forward's connection passes; a balancer's meets the VM's firewalls */
+	sbuf_add(b, "\t\tct status dnat ct original ip daddr != @lb_vips accept\n");
 	bool any = false;
 	for (int v = 0; v < rs->n_vms; v++)
 		for (int k = 0; k < rs->vms[v].n_nics; k++) {
@@ -195,6 +220,17 @@ static void inet_table(struct sbuf *b, const struct nft_ruleset *rs)
 			sbuf_addf(b, "%s%s", j ? ", " : "\t\telements = { ", set->ips[j]);
 		sbuf_add(b, set->n_ips ? " }\n\t}\n" : "\t}\n");
 	}
+	/* Every VIP, each once (a balancer has a rule per listener). */
+	sbuf_add(b, "\tset lb_vips {\n\t\ttype ipv4_addr\n");
+	int shown = 0;
+	for (int i = 0; i < rs->n_lbs; i++) {
+		bool seen = false;
+		for (int k = 0; k < i && !seen; k++)
+			seen = strcmp(rs->lbs[k].vip, rs->lbs[i].vip) == 0;
+		if (!seen)
+			sbuf_addf(b, "%s%s", shown++ ? ", " : "\t\telements = { ", rs->lbs[i].vip);
+	}
+	sbuf_add(b, shown ? " }\n\t}\n" : "\t}\n");
 	nat_rules(b, rs);
 
 	base_chain(b, "forward", "filter", "forward", "filter");

@@ -23,6 +23,11 @@
  * cost of a packet and the size of the ruleset grow with the VMs, not with
  * their square.
  *
+ * Load balancers are DNAT too, in the same nat chains as port forwards, but
+ * unlike a forward their traffic still meets the target's firewalls: the
+ * VM chains skip a DNATed connection only when its original destination is
+ * not a VIP (the set lb_vips).
+ *
  * VM-to-VM traffic on one network is routed through the host (the taps are
  * isolated bridge ports and the host answers ARP for the subnet), so it
  * passes the inet hooks like any other traffic: the VM chains apply to it
@@ -97,6 +102,22 @@ struct nft_forward {
  */
 #define NFT_PROBE_MARK 0x6e75626fu
 
+/* One listener of a load balancer: new TCP connections to vip:port are
+ * spread over the backends (the targets in rotation). No backends: no rule,
+ * and the VIP answers nothing. */
+struct nft_lb_backend {
+	const char *ip;
+	uint16_t port;
+};
+
+struct nft_lb {
+	const char *vip;
+	uint16_t port;
+	bool source_hash;       /* jhash of the client's address; else numgen round robin */
+	const struct nft_lb_backend *backends;
+	int n_backends;
+};
+
 struct nft_ruleset {
 	const char *table;          /* "nubo_1a2b" */
 	const char *bridge_glob;    /* "nb1a2b*": matches every bridge of this nubod and nothing else */
@@ -111,6 +132,8 @@ struct nft_ruleset {
 	/* 0, or the mark (NFT_PROBE_MARK) of the SSH probe's connections to
 	 * let through to every VM's tcp/22 from the network's gateway. */
 	uint32_t probe_mark;
+	const struct nft_lb *lbs;
+	int n_lbs;
 };
 
 /* The ruleset text. Pure; caller frees. NULL if a name or address holds

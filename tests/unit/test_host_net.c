@@ -211,7 +211,7 @@ static const struct nft_vm t_vms[] = {
 	{"vm-abcdef012345", t_nics2, 1, t_rules2, 3},
 };
 static const struct nft_forward t_fwd[] = {{PROTO_TCP, 8080, 80, "10.77.3.3", 0}};
-static const struct nft_ruleset t_rs = {"nubo_ab12", "nbab12*", t_nets, 2, t_sets, 2, t_vms, 2, t_fwd, 1, 0};
+static const struct nft_ruleset t_rs = {"nubo_ab12", "nbab12*", t_nets, 2, t_sets, 2, t_vms, 2, t_fwd, 1, 0, NULL, 0};
 
 /* Checked by hand and with `nft -c -f`; tests/e2e/network.sh applies such rulesets for real. */
 #define NFT_EXPECTED \
@@ -228,6 +228,9 @@ static const struct nft_ruleset t_rs = {"nubo_ab12", "nbab12*", t_nets, 2, t_set
 	"\t\telements = { 10.77.3.2, 10.20.0.10 }\n" \
 	"\t}\n" \
 	"\tset fw_abcdef012345 {\n" \
+	"\t\ttype ipv4_addr\n" \
+	"\t}\n" \
+	"\tset lb_vips {\n" \
 	"\t\ttype ipv4_addr\n" \
 	"\t}\n" \
 	"\tchain nat_prerouting {\n" \
@@ -271,7 +274,7 @@ static const struct nft_ruleset t_rs = {"nubo_ab12", "nbab12*", t_nets, 2, t_set
 	"\t\tct state established,related accept\n" \
 	"\t\tct state invalid drop\n" \
 	"\t\tiifname \"nbab12*\" iifname != \"nbab12aaaa\" drop\n" \
-	"\t\tct status dnat accept\n" \
+	"\t\tct status dnat ct original ip daddr != @lb_vips accept\n" \
 	"\t\tip daddr vmap { 10.77.3.2 : jump vm_0123456789ab, 10.77.3.3 : jump vm_abcdef012345 }\n" \
 	"\t\tdrop\n" \
 	"\t}\n" \
@@ -292,7 +295,7 @@ static const struct nft_ruleset t_rs = {"nubo_ab12", "nbab12*", t_nets, 2, t_set
 	"\t\tct state established,related accept\n" \
 	"\t\tct state invalid drop\n" \
 	"\t\tiifname \"nbab12*\" iifname != \"nbab12bbbb\" drop\n" \
-	"\t\tct status dnat accept\n" \
+	"\t\tct status dnat ct original ip daddr != @lb_vips accept\n" \
 	"\t\tip daddr vmap { 10.20.0.10 : jump vm_0123456789ab }\n" \
 	"\t\tdrop\n" \
 	"\t}\n" \
