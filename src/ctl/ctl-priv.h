@@ -51,6 +51,7 @@ struct ctl {
 	 * event at the last apply (under mu). */
 	int64_t rules_seq, rules_applied_seq;
 	struct ctl_events *events;   /* the event follower (events.c) */
+	struct ctl_lbs *lbs;         /* the load balancers' health checker (lbs.c) */
 	struct ctl_metadata *md;   /* the metadata service's listeners and tokens (metadata.c) */
 	struct vm_cache vm_cache;   /* reconciler thread only */
 	/* watches booting VMs' SSH on its own thread (instances.c); NULL until ctl_start */
@@ -118,6 +119,10 @@ int network_rules_apply(struct ctl *c, struct err *e);
 /* Applies it if a change is not applied yet (a failure is logged and tried
  * again at the next tick). Returns false: nothing to hurry for. */
 bool rules_sync(struct ctl *c);
+
+/* lbs.c: the health checker's thread starts at resume and stops at free. */
+void lbs_resume(struct ctl *c);
+void lbs_free(struct ctl *c);
 
 /* events.c */
 /* Starts following the event log (and pruning it); at ctl_start. */

@@ -131,6 +131,7 @@ static const struct reconciler reconcilers[] = {
 	{"snapshots", NULL, NULL, snapshots_reconcile, NULL},
 	{"networks", networks_init, NULL, networks_reconcile, NULL},
 	{"firewalls", firewalls_init, NULL, NULL, NULL},
+	{"lbs", NULL, lbs_resume, NULL, lbs_free},   /* the health checker, a thread of its own */
 	{"events", NULL, NULL, NULL, events_free},   /* its thread starts in ctl_start, and stops first */
 };
 #define N_RECONCILERS (sizeof(reconcilers) / sizeof(reconcilers[0]))

@@ -15,6 +15,7 @@
 #include "ctl/config.h"
 #include "model/firewall.h"
 #include "model/image.h"
+#include "model/lb.h"
 #include "model/network.h"
 #include "model/operation.h"
 #include "model/vm.h"
@@ -80,6 +81,25 @@ int ctl_vm_restore(struct ctl *c, const char *vm_ref, const char *snap_ref, stru
 int ctl_network_create(struct ctl *c, const char *name, const char *cidr, bool nat, struct network *net,
 		       struct err *e);
 int ctl_network_delete(struct ctl *c, const char *ref, struct network *net, struct err *e);
+
+/* Load balancers (ctl/lbs.c). Each call returns once the ruleset carries
+ * the change (or after 3 s; see ctl_rules_changed_wait). */
+struct ctl_lb_request {
+	const char *name;
+	const char *network;                  /* NULL: "default" */
+	const char *const *listen;            /* "80", "443:8443" */
+	int n_listen;
+	const char *const *targets;           /* "web1", "web2:8080" */
+	int n_targets;
+	const char *check, *interval, *timeout, *algorithm;   /* NULL: defaults */
+	int rise, fall;                       /* -1: defaults */
+};
+int ctl_lb_create(struct ctl *c, const struct ctl_lb_request *r, struct lb *out, struct err *e);
+int ctl_lb_delete(struct ctl *c, const char *ref, struct err *e);
+/* target: "VM" or "VM:PORT"; already there: 409. */
+int ctl_lb_target_add(struct ctl *c, const char *ref, const char *target, struct lb_target *out, struct err *e);
+/* not a target: 404. */
+int ctl_lb_target_remove(struct ctl *c, const char *ref, const char *target, struct err *e);
 
 /* Firewalls and port forwards (ctl/firewalls.c). Every change is in force
  * within a reconciler tick. */

@@ -59,7 +59,7 @@ static void on_events(void *arg)
 
 bool events_kind_shapes_rules(const char *kind)
 {
-	static const char *const kinds[] = {"vm", "network", "firewall", "forward", NULL};
+	static const char *const kinds[] = {"vm", "network", "firewall", "forward", "lb", NULL};
 	for (int i = 0; kinds[i]; i++)
 		if (strcmp(kind, kinds[i]) == 0)
 			return true;

@@ -1,0 +1,193 @@
+/*
+ * health: a batch of checks on one thread (see health.h).
+ *
+ * Each check:  connect (non-blocking) ──► connected ──► tcp: passed
+ *                   │                        │
+ *                   │                        └─► http: GET sent ──► status line read: 2xx/3xx passed, else failed
+ *                   └─► refused, unreachable, or the timeout: failed
+ *
+ * HTTP/1.0 with Connection: close, so the simplest servers (busybox httpd)
+ * answer, and only the status line is read.
+ */
+#include "host/health.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "util/runner.h"
+#include "util/timeutil.h"
+
+enum phase { CONNECTING, SENDING, READING, DONE };
+
+struct state {
+	int fd;
+	enum phase phase;
+	int64_t deadline;
+	char buf[256];
+	size_t got;
+};
+
+int health_http_status(const char *buf, size_t len)
+{
+	const char *nl = memchr(buf, '\n', len);
+	if (len >= 5 && strncmp(buf, "HTTP/", 5) != 0)
+		return -1;
+	if (!nl)
+		return len < 5 && strncmp(buf, "HTTP/", len) != 0 ? -1 : 0;
+	const char *sp = memchr(buf, ' ', (size_t)(nl - buf));
+	int code = 0;
+	if (!sp || sscanf(sp + 1, "%3d", &code) != 1 || code < 100 || code > 599)
+		return -1;
+	return code;
+}
+
+static void finish(struct health_check *c, struct state *s, bool ok, const char *reason)
+{
+	c->ok = ok;
+	snprintf(c->reason, sizeof(c->reason), "%s", reason);
+	if (s->fd >= 0)
+		close(s->fd);
+	s->fd = -1;
+	s->phase = DONE;
+}
+
+static void start(struct health_check *c, struct state *s, int64_t now)
+{
+	struct sockaddr_in sa = {.sin_family = AF_INET, .sin_port = htons(c->port)};
+	s->fd = -1;
+	s->got = 0;
+	s->deadline = now + c->timeout_ms;
+	if (!c->ip || inet_pton(AF_INET, c->ip, &sa.sin_addr) != 1) {
+		finish(c, s, false, "not an IPv4 address");
+		return;
+	}
+	s->fd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	if (s->fd < 0) {
+		finish(c, s, false, strerror(errno));
+		return;
+	}
+	s->phase = CONNECTING;
+	if (connect(s->fd, (struct sockaddr *)&sa, sizeof(sa)) == 0)
+		s->phase = c->http_path ? SENDING : DONE;
+	else if (errno != EINPROGRESS)
+		finish(c, s, false, strerror(errno));
+	if (s->phase == DONE && s->fd >= 0)
+		finish(c, s, true, "connected");
+}
+
+/* One step of a check whose socket poll() reported ready. */
+static void advance(struct health_check *c, struct state *s, short revents)
+{
+	if (s->phase == CONNECTING) {
+		int err = 0;
+		socklen_t len = sizeof(err);
+		if (getsockopt(s->fd, SOL_SOCKET, SO_ERROR, &err, &len) < 0)
+			err = errno;
+		if (err) {
+			finish(c, s, false, strerror(err));
+			return;
+		}
+		if (!c->http_path) {
+			finish(c, s, true, "connected");
+			return;
+		}
+		s->phase = SENDING;
+	}
+	if (s->phase == SENDING) {
+		char req[512];
+		int n = snprintf(req, sizeof(req),
+				 "GET %s HTTP/1.0\r\nHost: %s\r\nUser-Agent: nubo-health\r\nConnection: close\r\n\r\n",
+				 c->http_path, c->ip);
+		/* A request this small fits a fresh socket's buffer: one send. */
+		if (n < 0 || (size_t)n >= sizeof(req) || send(s->fd, req, (size_t)n, MSG_NOSIGNAL) != n) {
+			finish(c, s, false, "could not send the request");
+			return;
+		}
+		s->phase = READING;
+		return;
+	}
+	if (s->phase == READING) {
+		ssize_t r = recv(s->fd, s->buf + s->got, sizeof(s->buf) - 1 - s->got, 0);
+		if (r < 0 && (errno == EAGAIN || errno == EINTR))
+			return;
+		if (r > 0)
+			s->got += (size_t)r;
+		int code = health_http_status(s->buf, s->got);
+		char why[64];
+		if (code > 0) {
+			snprintf(why, sizeof(why), "HTTP %d", code);
+			finish(c, s, code >= 200 && code < 400, why);
+		} else if (code < 0) {
+			finish(c, s, false, "not an HTTP answer");
+		} else if (r <= 0 || s->got >= sizeof(s->buf) - 1) {
+			finish(c, s, false, r < 0 ? strerror(errno) : "closed before a status line");
+		}
+	}
+	(void)revents;
+}
+
+void health_run(struct health_check *checks, int n)
+{
+	if (n <= 0)
+		return;
+	if (runner_dry_run()) {
+		for (int i = 0; i < n; i++) {
+			checks[i].ok = true;
+			snprintf(checks[i].reason, sizeof(checks[i].reason), "dry-run");
+		}
+		return;
+	}
+	struct state *st = calloc((size_t)n, sizeof(*st));
+	struct pollfd *pfd = calloc((size_t)n, sizeof(*pfd));
+	int *who = calloc((size_t)n, sizeof(*who));
+	int64_t now = time_mono_ms();
+	if (!st || !pfd || !who) {
+		for (int i = 0; i < n; i++)
+			checks[i].ok = false, snprintf(checks[i].reason, sizeof(checks[i].reason), "out of memory");
+		goto out;
+	}
+	for (int i = 0; i < n; i++)
+		start(&checks[i], &st[i], now);
+	for (;;) {
+		int np = 0;
+		int64_t next = -1;
+		now = time_mono_ms();
+		for (int i = 0; i < n; i++) {
+			if (st[i].phase == DONE)
+				continue;
+			if (now >= st[i].deadline) {
+				char why[64];
+				snprintf(why, sizeof(why), "no answer within %d ms", checks[i].timeout_ms);
+				finish(&checks[i], &st[i], false, why);
+				continue;
+			}
+			pfd[np] = (struct pollfd){.fd = st[i].fd,
+						  .events = st[i].phase == READING ? POLLIN : POLLOUT};
+			who[np++] = i;
+			if (next < 0 || st[i].deadline < next)
+				next = st[i].deadline;
+		}
+		if (!np)
+			break;
+		int r = poll(pfd, (nfds_t)np, (int)(next - now));
+		if (r < 0 && errno != EINTR)
+			break;
+		for (int k = 0; r > 0 && k < np; k++)
+			if (pfd[k].revents)
+				advance(&checks[who[k]], &st[who[k]], pfd[k].revents);
+	}
+	for (int i = 0; i < n; i++)
+		if (st[i].phase != DONE)
+			finish(&checks[i], &st[i], false, "poll failed");
+out:
+	free(who);
+	free(pfd);
+	free(st);
+}
