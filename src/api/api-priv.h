@@ -123,6 +123,7 @@ extern const struct api_route api_firewall_routes[];
 extern const struct api_route api_token_routes[];
 extern const struct api_route api_event_routes[];
 extern const struct api_route api_stack_routes[];
+extern const struct api_route api_lb_routes[];
 
 enum api_auth {
 	API_AUTH_OK,

@@ -47,6 +47,7 @@ extern const struct cli_noun volume_noun;
 extern const struct cli_noun snapshot_noun;
 extern const struct cli_noun network_noun;
 extern const struct cli_noun firewall_noun;
+extern const struct cli_noun lb_noun;
 
 /* VM verbs about its network (firewall.c): set-firewall, expose, unexpose, ports. */
 int vm_set_firewall(struct cli_ctx *ctx, const struct args *a);

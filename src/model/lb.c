@@ -8,6 +8,7 @@
 #include "model/port.h"
 #include "model/vm.h"
 #include "util/str.h"
+#include "util/timeutil.h"
 
 int lb_listener_parse(const char *s, const char *field, struct lb_listener *out, struct err *e)
 {
@@ -183,18 +184,23 @@ json_t *lb_to_json(const struct lb *lb, const struct lb_listener *ls, int n_ls, 
 		json_array_append_new(listeners,
 				      json_pack("{s:i,s:i}", "port", ls[i].port, "target_port", ls[i].target_port));
 	for (int i = 0; i < n_ts; i++) {
-		json_t *t = json_pack("{s:s,s:s,s:s,s:s,s:I,s:s}", "id", ts[i].id, "vm", ts[i].vm_name, "vm_id",
-				      ts[i].vm_id, "health", lb_health_name(ts[i].health), "health_since",
-				      (json_int_t)ts[i].health_since, "reason", ts[i].reason);
+		char since[32] = "";
+		if (ts[i].health_since)
+			time_format_rfc3339(ts[i].health_since, since);
+		json_t *t = json_pack("{s:s,s:s,s:s,s:s,s:s,s:s}", "id", ts[i].id, "vm", ts[i].vm_name, "vm_id",
+				      ts[i].vm_id, "health", lb_health_name(ts[i].health), "health_since", since,
+				      "reason", ts[i].reason);
 		if (ts[i].port)
 			json_object_set_new(t, "port", json_integer(ts[i].port));
 		json_array_append_new(targets, t);
 	}
-	json_t *j = json_pack("{s:s,s:s,s:s,s:s,s:s,s:s,s:i,s:i,s:i,s:i,s:b,s:I,s:o,s:o}", "id", lb->id, "name",
+	char created[32];
+	time_format_rfc3339(lb->created_at, created);
+	json_t *j = json_pack("{s:s,s:s,s:s,s:s,s:s,s:s,s:i,s:i,s:i,s:i,s:b,s:s,s:o,s:o}", "id", lb->id, "name",
 			      lb->name, "network", lb->network, "vip", lb->vip, "algorithm",
 			      lb_algorithm_name(lb->algorithm), "check", lb->check == LB_CHECK_HTTP ? "http" : "tcp",
 			      "interval_ms", lb->interval_ms, "timeout_ms", lb->timeout_ms, "rise", lb->rise, "fall",
-			      lb->fall, "failing_open", lb->failing_open, "created_at", (json_int_t)lb->created_at,
+			      lb->fall, "failing_open", lb->failing_open, "created_at", created,
 			      "listeners", listeners, "targets", targets);
 	if (lb->check == LB_CHECK_HTTP)
 		json_object_set_new(j, "check_path", json_string(lb->check_path));

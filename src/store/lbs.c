@@ -170,7 +170,7 @@ int store_lb_listener_list(struct store *st, const char *lb_id, struct lb_listen
 
 int store_lb_target_list(struct store *st, const char *lb_id, struct lb_target **out, int *n, struct err *e)
 {
-	RUN(st, CX_READ, e, by_lb(cx, &target_table, lb_id, "lb_id, created_at, id", (void **)out, n, e));
+	RUN(st, CX_READ, e, by_lb(cx, &target_table, lb_id, "lb_id, name", (void **)out, n, e));
 }
 
 int store_lb_target_insert(struct store *st, const struct lb_target *t, struct err *e)

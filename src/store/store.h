@@ -186,7 +186,7 @@ void store_set_event_hook(struct store *st, void (*fn)(void *arg), void *arg);
 
 /* Load balancers (store/lbs.c). Inserting one inserts its listeners and
  * targets in the same transaction; deleting one deletes them. Targets are
- * listed oldest first; lb_id NULL: every balancer's. */
+ * listed by name ("web/web1:8080"); lb_id NULL: every balancer's. */
 int store_lb_insert(struct store *st, const struct lb *lb, const struct lb_listener *ls, int n_ls,
 		    const struct lb_target *ts, int n_ts, struct err *e);   /* name or target taken: ERR_CONFLICT */
 int store_lb_get(struct store *st, const char *ref, struct lb *out, struct err *e);   /* ERR_NOT_FOUND */
