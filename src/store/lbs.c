@@ -187,3 +187,9 @@ int store_lb_target_delete(struct store *st, const char *id, struct err *e)
 {
 	RUN(st, CX_WRITE, e, table_delete(cx, &target_table, id, e));
 }
+
+int store_lb_count_on_network(struct store *st, const char *network_id, int *n, struct err *e)
+{
+	RUN(st, CX_READ, e,
+	    cx_count(cx, "SELECT COUNT(*) FROM load_balancers WHERE network_id = ?1", network_id, NULL, NULL, n, e));
+}

@@ -198,6 +198,8 @@ int store_lb_target_list(struct store *st, const char *lb_id, struct lb_target *
 int store_lb_target_insert(struct store *st, const struct lb_target *t, struct err *e);
 int store_lb_target_update(struct store *st, const struct lb_target *t, struct err *e);
 int store_lb_target_delete(struct store *st, const char *id, struct err *e);
+/* Balancers whose VIP is on the network. */
+int store_lb_count_on_network(struct store *st, const char *network_id, int *n, struct err *e);
 
 /* Stacks (store/stacks.c): what each stack owns and who is applying it. */
 struct stack_state {

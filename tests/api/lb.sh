@@ -169,6 +169,16 @@ $NUBO lb delete hash >/dev/null 2>&1
 ok $? "nubo lb delete"
 is "$(body_of "$(api GET /v1/lbs)" | jq '.lbs | length')" 0 "none is left"
 
+# A network that holds a VIP stays.
+api POST /v1/networks '{"name":"lonely","cidr":"10.242.0.0/28"}' >/dev/null
+is "$(status_of "$(api POST /v1/lbs '{"name":"alone","network":"lonely","listen":["80"]}')")" 201 "a balancer with no targets"
+is "$(lb_rules | grep -c 10.242.0.2)" 0 "has no DNAT rule"
+r=$(api DELETE /v1/networks/lonely)
+is "$(status_of "$r")" 409 "its network cannot be deleted"
+like "$(err_of "$r")" 'network lonely holds the address of 1 load balancer' "and the error says why"
+api DELETE /v1/lbs/alone >/dev/null
+is "$(status_of "$(api DELETE /v1/networks/lonely)")" 202 "once the balancer is gone it can"
+
 nubod_stop
 ok $? "nubod exits cleanly"
 echo "1..$T_N"
