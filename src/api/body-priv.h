@@ -33,6 +33,14 @@ struct api_vm_restore {
 };
 bool api_vm_restore_parse(const struct api_req *req, struct api_resp *resp, struct api_vm_restore *out);
 
+/* POST /v1/vms/{}/resize: {"type": T, "disk_size": S, "restart": bool},
+ * type or disk_size (or both) given. Strings borrowed from json. */
+struct api_vm_resize {
+	json_t *json;
+	struct vm_resize_request r;
+};
+bool api_vm_resize_parse(const struct api_req *req, struct api_resp *resp, struct api_vm_resize *out);
+
 /* POST /v1/images: one of a recipe build, an import (file or url) or a copy of a VM. */
 enum api_image_source { API_IMAGE_RECIPE, API_IMAGE_IMPORT, API_IMAGE_FROM_VM };
 struct api_image_create {

@@ -192,7 +192,7 @@ bool api_vm_create_parse(const struct api_req *req, struct api_resp *resp, struc
 {
 	static const char *const fields[] = {"name",	  "type",      "image",	    "ssh_keys",	     "ssh_key_file",
 					     "user_data", "disk_size", "ephemeral", "from_snapshot", "nics",
-					     "firewalls", "seed",      NULL};
+					     "firewalls", "seed",      "max_type", NULL};
 	memset(out, 0, sizeof(*out));
 	json_t *body = api_body_object(req, resp, false);
 	if (!body)
@@ -202,6 +202,7 @@ bool api_vm_create_parse(const struct api_req *req, struct api_resp *resp, struc
 	struct vm_nic_request *nics = NULL;
 	if (!api_check_fields(body, fields, resp) || !api_opt_string(body, "name", &r->name, resp) ||
 	    !api_opt_string(body, "type", &r->type, resp) || !api_opt_string(body, "image", &r->image, resp) ||
+	    !api_opt_string(body, "max_type", &r->max_type, resp) ||
 	    !api_opt_string(body, "ssh_key_file", &r->ssh_key_file, resp) ||
 	    !api_opt_string(body, "user_data", &r->user_data, resp) ||
 	    !api_opt_string(body, "disk_size", &r->disk_size, resp) ||
@@ -327,6 +328,49 @@ static void restore_vm(const struct api_req *req, struct api_resp *resp)
 	json_decref(b.json);
 }
 
+bool api_vm_resize_parse(const struct api_req *req, struct api_resp *resp, struct api_vm_resize *out)
+{
+	static const char *const fields[] = {"type", "disk_size", "restart", NULL};
+	memset(out, 0, sizeof(*out));
+	json_t *body = api_body_object(req, resp, false);
+	if (!body)
+		return false;
+	struct vm_resize_request *r = &out->r;
+	if (!api_check_fields(body, fields, resp) || !api_opt_string(body, "type", &r->type, resp) ||
+	    !api_opt_string(body, "disk_size", &r->disk_size, resp) ||
+	    !api_opt_bool(body, "restart", false, &r->restart, resp)) {
+		json_decref(body);
+		memset(out, 0, sizeof(*out));
+		return false;
+	}
+	if (!r->type && !r->disk_size) {
+		struct err e = {0};
+		err_set(&e, ERR_INVALID, "give \"type\", \"disk_size\" or both, such as {\"type\": \"medium\"}");
+		api_error(resp, &e);
+		json_decref(body);
+		memset(out, 0, sizeof(*out));
+		return false;
+	}
+	out->json = body;
+	return true;
+}
+
+static void resize_vm(const struct api_req *req, struct api_resp *resp)
+{
+	struct api_vm_resize b;
+	struct vm vm;
+	struct operation op;
+	bool accepted = false;
+	struct err e = {0};
+	if (!api_vm_resize_parse(req, resp, &b))
+		return;
+	if (ctl_vm_resize(req->ctl, req->args[0], &b.r, &vm, &op, &accepted, &e) < 0)
+		api_error(resp, &e);
+	else
+		answer_vm_op(resp, accepted ? 202 : 200, &vm, &op);
+	json_decref(b.json);
+}
+
 static void console_vm(const struct api_req *req, struct api_resp *resp)
 {
 	struct err e = {0};
@@ -350,6 +394,7 @@ const struct api_route api_vm_routes[] = {
 	{"POST", "/v1/vms/{}/stop", stop_vm},
 	{"POST", "/v1/vms/{}/reboot", reboot_vm},
 	{"POST", "/v1/vms/{}/restore", restore_vm},
+	{"POST", "/v1/vms/{}/resize", resize_vm},
 	{"GET", "/v1/vms/{}/console", console_vm},
 	{NULL, NULL, NULL},
 };

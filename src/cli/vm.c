@@ -22,6 +22,7 @@
 
 static const struct arg_flag create_flags[] = {
 	{"type", 0, ARG_VALUE, "T", "machine type (default small; see 'nubo type list')"},
+	{"max-type", 0, ARG_VALUE, "T", "largest type a live resize may reach (default: --type; fixes QEMU's maxcpus)"},
 	{"image", 0, ARG_VALUE, "I", "image to boot (default tiny; see 'nubo image list')"},
 	{"ssh-key", 0, ARG_VALUE, "FILE.pub", "public key to log in with (default: nubo's own key)"},
 	{"user-data", 0, ARG_VALUE, "FILE", "cloud-init user data, e.g. a #!/bin/sh script (max 64 KiB)"},
@@ -39,6 +40,14 @@ static const struct arg_flag create_flags[] = {
 static const struct arg_flag restore_flags[] = {
 	{"snapshot", 0, ARG_VALUE, "SNAPSHOT", "the snapshot of this VM to roll its disk back to"},
 	{"wait", 0, ARG_BOOL, NULL, "follow the action to its end"},
+	{NULL, 0, 0, NULL, NULL},
+};
+
+static const struct arg_flag resize_flags[] = {
+	{"type", 0, ARG_VALUE, "T", "the new machine type (vCPUs and memory)"},
+	{"disk-size", 0, ARG_VALUE, "SIZE", "grow the root disk to SIZE, e.g. 40G (never shrinks)"},
+	{"restart", 0, ARG_BOOL, NULL, "when the change cannot be live: stop, resize and start the VM"},
+	{"wait", 0, ARG_BOOL, NULL, "follow the resize to its end, printing each phase"},
 	{NULL, 0, 0, NULL, NULL},
 };
 
@@ -166,6 +175,8 @@ static json_t *create_body(struct cli_ctx *ctx, const struct args *a, int *rc)
 	json_t *body = json_pack("{s:s}", "name", a->pos[0]);
 	if (args_value(a, "type"))
 		json_object_set_new(body, "type", json_string(args_value(a, "type")));
+	if (args_value(a, "max-type"))
+		json_object_set_new(body, "max_type", json_string(args_value(a, "max-type")));
 	if (args_value(a, "image"))
 		json_object_set_new(body, "image", json_string(args_value(a, "image")));
 	if (args_value(a, "disk-size"))
@@ -302,6 +313,9 @@ static void print_vm(struct cli_ctx *ctx, const json_t *vm)
 		fprintf(ctx->out, "%-12s%s\n", "Reason:", cli_jstr(vm, "reason"));
 	fprintf(ctx->out, "%-12s%s (%lld vCPU%s, %s)\n", "Type:", cli_or_dash(cli_jstr(vm, "type")), (long long)vcpus,
 		vcpus == 1 ? "" : "s", mem);
+	if (cli_jstr(vm, "max_type") && cli_jint(vm, "max_vcpus", 0) > vcpus)
+		fprintf(ctx->out, "%-12slive up to %s (%lld vCPUs)\n", "Resize:", cli_jstr(vm, "max_type"),
+			(long long)cli_jint(vm, "max_vcpus", 0));
 	fprintf(ctx->out, "%-12s%s\n", "Image:", cli_or_dash(cli_jstr(vm, "image")));
 	fprintf(ctx->out, "%-12s%s\n", "IP:", cli_or_dash(cli_jstr(vm, "ip")));
 	size_t i;
@@ -421,6 +435,25 @@ static int vm_restore(struct cli_ctx *ctx, const struct args *a)
 	return rc;
 }
 
+static int vm_resize(struct cli_ctx *ctx, const struct args *a)
+{
+	static const struct vm_action act = {"POST", "/resize", "Resizing", "Resized", false};
+	if (!args_value(a, "type") && !args_value(a, "disk-size")) {
+		fprintf(ctx->err, "nubo: vm resize needs --type T, --disk-size SIZE or both\n");
+		return CLI_EXIT_USAGE;
+	}
+	json_t *body = json_object();
+	if (args_value(a, "type"))
+		json_object_set_new(body, "type", json_string(args_value(a, "type")));
+	if (args_value(a, "disk-size"))
+		json_object_set_new(body, "disk_size", json_string(args_value(a, "disk-size")));
+	if (args_has(a, "restart"))
+		json_object_set_new(body, "restart", json_true());
+	int rc = run_action(ctx, a, &act, body);
+	json_decref(body);
+	return rc;
+}
+
 static int vm_reboot(struct cli_ctx *ctx, const struct args *a)
 {
 	static const struct vm_action act = {"POST", "/reboot", "Rebooting", "Rebooted", true};
@@ -535,7 +568,7 @@ static int vm_console(struct cli_ctx *ctx, const struct args *a)
 }
 
 static const struct cli_verb vm_verbs[] = {
-	{"create", "NAME [--type T] [--image I] [--ssh-key FILE.pub] [--user-data FILE] [--disk-size SIZE] [--ephemeral SIZE] [--from-snapshot S] [--network N [--ip A]]... [--firewall F,...] [--no-seed] [--wait]",
+	{"create", "NAME [--type T] [--max-type T] [--image I] [--ssh-key FILE.pub] [--user-data FILE] [--disk-size SIZE] [--ephemeral SIZE] [--from-snapshot S] [--network N [--ip A]]... [--firewall F,...] [--no-seed] [--wait]",
 	 "Create a VM and boot it",
 	 "Without --ssh-key, nubo uses its own key pair, made on first use in\n"
 	 "$XDG_CONFIG_HOME/nubo/id_ed25519 (default ~/.config/nubo/). The key file is\n"
@@ -555,6 +588,12 @@ static const struct cli_verb vm_verbs[] = {
 	 "What was written since the snapshot is gone; the snapshot stays. Stop the VM\n"
 	 "first; start it again afterwards.\n",
 	 restore_flags, 1, 1, false, vm_restore},
+	{"resize", "NAME [--type T] [--disk-size SIZE] [--restart] [--wait]", "Change a VM's type or grow its root disk",
+	 "A running VM changes live when it can: vCPUs up to the ceiling fixed at create\n"
+	 "(--max-type), and a larger root disk. Memory changes only while the VM is\n"
+	 "stopped: add --restart to stop, resize and start it, keeping its address and\n"
+	 "disks. A stopped VM takes the new size at its next start. See docs/resize.md.\n",
+	 resize_flags, 1, 1, false, vm_resize},
 	{"delete", "NAME [--wait]", "Delete a VM and its disk", NULL, cli_wait_flags, 1, 1, false, vm_delete},
 	{"ssh", "NAME [-i KEY] [-- CMD...]", "Open a shell on a VM, or run CMD there",
 	 "The exit status is the remote command's (255 when ssh itself fails).\n"

@@ -197,5 +197,24 @@ void snapshots_restore_vm(struct ctl *c, struct vm *vm);
 /* Whether a snapshot of the VM is being taken (its start must wait). */
 bool snapshots_vm_busy(struct ctl *c, const char *vm_id);
 
+/* resize.c */
+enum resize_mode {
+	RESIZE_OFFLINE,   /* the VM is stopped: the spec is the resize */
+	RESIZE_LIVE,      /* QEMU changes while the guest runs */
+	RESIZE_RESTART,   /* stop, change, start */
+};
+/* How a VM can take type t (NULL: the type stays): a 409 in e naming the
+ * reason when it runs, cannot change live and restart is false. Pure. */
+int resize_plan(const struct vm *vm, const struct machine_type *t, bool restart, enum resize_mode *mode,
+		struct err *e);
+/* Parses want_text into *want; refuses a shrink below now (422) or a size
+ * above VM_DISK_MAX. Pure. */
+int resize_check_disk(uint64_t now, const char *want_text, uint64_t *want, struct err *e);
+/* One live move toward the spec (vm_resize_due): true when vm's status
+ * changed and must be saved. */
+bool resize_live_step(struct ctl *c, struct vm *vm, const char *qmp_sock);
+/* Nothing is left to change: finishes the VM's running resize operation. */
+void resize_live_done(struct ctl *c, struct vm *vm);
+
 /* images.c */
 void images_resume(struct ctl *c);

@@ -162,6 +162,7 @@ struct vm_nic_request {
 
 struct vm_request {
 	const char *name, *type, *image;
+	const char *max_type;                /* ceiling for live resizes; NULL: type */
 	const struct vm_nic_request *nics;   /* in order, the first is the primary; none: one on "default" */
 	int n_nics;
 	const char *const *firewalls;        /* names or ids; none: "default" */
@@ -185,6 +186,18 @@ int ctl_vm_create(struct ctl *c, const struct vm_request *r, struct vm *vm, stru
  * or one that has already succeeded. */
 int ctl_vm_act(struct ctl *c, const char *ref, enum vm_action a, bool force, struct vm *vm,
 	       struct operation *op, bool *accepted, struct err *e);
+
+/* A resize: a new type, a larger root disk, or both. */
+struct vm_resize_request {
+	const char *type;        /* NULL: keep */
+	const char *disk_size;   /* "40G"; NULL: keep */
+	bool restart;            /* when it cannot be live: stop, resize, start */
+};
+/* Checks the resize, admits the new capacity and writes the spec and a
+ * "resize" operation in one transaction (see ctl/resize.c). *accepted is
+ * false when nothing changes (op then is a finished one). */
+int ctl_vm_resize(struct ctl *c, const char *ref, const struct vm_resize_request *r, struct vm *vm,
+		  struct operation *op, bool *accepted, struct err *e);
 
 /* The last 256 KiB of the VM's serial console log; caller frees *text. */
 int ctl_vm_console(struct ctl *c, const char *ref, char **text, size_t *len, struct err *e);

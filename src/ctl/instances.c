@@ -26,6 +26,7 @@
 #include "host/probe.h"
 #include "host/qemu.h"
 #include "host/qmp.h"
+#include "host/resize.h"
 #include "host/seed.h"
 #include "util/fs.h"
 #include "util/log.h"
@@ -317,6 +318,12 @@ static int start_steps(struct ctl *c, struct vm *vm, const struct vm_paths *p, b
 	rc = fs_mkdir_p(p->dir, 0750, e);
 	if (rc == 0)
 		rc = disk_overlay_create_sized(base, p->root, vm->disk_size_bytes, e);
+	/* Grown while stopped (vm resize --disk-size): the file follows now. */
+	if (rc == 0 && vm->disk_size_bytes > vm->live_disk_bytes) {
+		rc = resize_disk_file(p->root, vm->disk_size_bytes, e);
+		if (rc == 0)
+			vm->live_disk_bytes = vm->disk_size_bytes;
+	}
 	if (rc == 0)
 		rc = build_seed(c, vm, p, e);
 	/* Instance storage starts empty at every boot. */
@@ -358,6 +365,7 @@ static int start_steps(struct ctl *c, struct vm *vm, const struct vm_paths *p, b
 			.accel = c->accel,
 			.vcpus = vm->vcpus,
 			.memory_mib = vm->memory_mib,
+			.max_vcpus = vm->max_vcpus,
 			.kernel = direct ? kernel : NULL,
 			.initrd = direct ? initrd : NULL,
 			.cmdline = direct ? img.cmdline : NULL,
@@ -418,6 +426,7 @@ static void launched_step(struct ctl *c, struct vm *vm)
 	} else if (ready > 0) {
 		snprintf(vm->accel, sizeof(vm->accel), "%s", accel_name(c->accel));
 		vm->started_at = time_now_ms();
+		vm->live_vcpus = vm->vcpus;   /* QEMU booted with the spec's vCPUs */
 		vm->deadline = time_mono_ms() + (int64_t)c->cfg.ssh_wait_s * 1000;
 		set_state(vm, VM_RUNNING, NULL);
 		phase(c, vm, "boot", true);
@@ -566,6 +575,15 @@ static void running_step(struct ctl *c, struct vm *vm)
 			goto out;
 		}
 	}
+	if (vm_resize_due(vm) && vm->deadline == 0) {
+		/* After boot (the API refuses a resize before SSH is ready):
+		 * one live move per pass, each saved before the next. */
+		if (resize_live_step(c, vm, p.qmp))
+			save(c, vm);
+		if (!vm_resize_due(vm))
+			resize_live_done(c, vm);
+		goto out;
+	}
 	if (!phases_has(&vm->boot, "ssh-ready") && vm->deadline) {
 		/* The prober (its own thread) watches the guest's port 22 from
 		 * the first look on and kicks the reconciler when sshd greets. */
@@ -627,6 +645,8 @@ static bool in_flight(const struct vm *vm)
 	if (vm->power == POWER_DELETED || vm->reboot || vm->restore_from[0])
 		return true;
 	if (vm->state == VM_PENDING || vm->state == VM_STOPPING || vm->state == VM_SHUTTING_DOWN)
+		return true;
+	if (vm_resize_due(vm))
 		return true;
 	return vm->state == VM_RUNNING && vm->deadline != 0;  /* waiting for SSH */
 }

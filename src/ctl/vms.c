@@ -15,7 +15,7 @@
 #include "util/timeutil.h"
 
 static int check_request(struct ctl *c, const struct vm_request *r, const struct machine_type **type,
-			 struct image *img, struct err *e)
+			 const struct machine_type **max_type, struct image *img, struct err *e)
 {
 	if (vm_name_validate(r->name, "name", e) < 0)
 		return -1;
@@ -25,6 +25,20 @@ static int check_request(struct ctl *c, const struct vm_request *r, const struct
 		autofree char *names = catalog_names(&c->cfg.types);
 		return err_set(e, ERR_UNPROCESSABLE, "type \"%s\" does not exist; valid types: %s", type_name, names);
 	}
+	/* The ceiling a live resize may grow to; by default the VM's own type
+	 * (no room: QEMU costs nothing extra and the VM is what was asked). */
+	*max_type = r->max_type ? catalog_find(&c->cfg.types, r->max_type) : *type;
+	if (!*max_type) {
+		autofree char *names = catalog_names(&c->cfg.types);
+		return err_set(e, ERR_UNPROCESSABLE, "max_type \"%s\" does not exist; valid types: %s", r->max_type,
+			       names);
+	}
+	if ((*max_type)->vcpus < (*type)->vcpus || (*max_type)->memory_mib < (*type)->memory_mib)
+		return err_set(e, ERR_INVALID,
+			       "max_type \"%s\" (%d vCPU, %d MiB) is smaller than type \"%s\" (%d vCPU, %d MiB); the "
+			       "ceiling must hold the VM",
+			       (*max_type)->name, (*max_type)->vcpus, (*max_type)->memory_mib, (*type)->name,
+			       (*type)->vcpus, (*type)->memory_mib);
 	const char *image_name = r->image ? r->image : "tiny";
 	struct snapshot sn;
 	if (r->from_snapshot) {
@@ -145,11 +159,11 @@ static int join_firewalls(struct ctl *c, const struct vm_request *r, struct vm *
 int ctl_vm_create(struct ctl *c, const struct vm_request *r, struct vm *vm, struct operation *op,
 		  struct err *e)
 {
-	const struct machine_type *type;
+	const struct machine_type *type = NULL, *max_type = NULL;
 	struct image img;
 	memset(vm, 0, sizeof(*vm));
 	memset(&img, 0, sizeof(img));
-	if (check_request(c, r, &type, &img, e) < 0) {
+	if (check_request(c, r, &type, &max_type, &img, e) < 0) {
 		image_free_fields(&img);
 		return -1;
 	}
@@ -158,11 +172,15 @@ int ctl_vm_create(struct ctl *c, const struct vm_request *r, struct vm *vm, stru
 	snprintf(vm->type, sizeof(vm->type), "%s", type->name);
 	vm->vcpus = type->vcpus;
 	vm->memory_mib = type->memory_mib;
+	snprintf(vm->max_type, sizeof(vm->max_type), "%s", max_type->name);
+	vm->max_vcpus = max_type->vcpus;
+	vm->max_memory_mib = max_type->memory_mib;
 	snprintf(vm->image, sizeof(vm->image), "%s", img.name);
 	snprintf(vm->image_id, sizeof(vm->image_id), "%s", img.id);
 	snprintf(vm->ssh_user, sizeof(vm->ssh_user), "%s", img.user[0] ? img.user : "root");
 	if (r->disk_size)
 		size_parse(r->disk_size, "disk_size", &vm->disk_size_bytes, NULL);
+	vm->live_disk_bytes = vm->disk_size_bytes;   /* the disk is made at this size */
 	if (r->ephemeral)
 		size_parse(r->ephemeral, "ephemeral", &vm->ephemeral_bytes, NULL);
 	struct snapshot from;

@@ -97,6 +97,8 @@ char **qemu_argv_build(const struct qemu_config *c)
 {
 	struct argv_buf a = {0};
 	char uuid[37];
+	int vcpus = c->vcpus > 0 ? c->vcpus : 1;
+	int max_vcpus = c->max_vcpus > vcpus ? c->max_vcpus : vcpus;
 	arg(&a, c->binary ? c->binary : "qemu-system-x86_64");
 	arg(&a, "-name");
 	arg(&a, c->vm_id);
@@ -123,12 +125,17 @@ char **qemu_argv_build(const struct qemu_config *c)
 		arg(&a, "-machine");
 		arg(&a, "q35");
 		arg(&a, "-accel");
-		argf(&a, "tcg,%stb-size=%d", c->vcpus > 1 ? "thread=multi," : "", QEMU_TCG_TB_MIB);
+		/* The threading mode is fixed at start: a VM that may grow past
+		 * one vCPU needs multi-threaded TCG from the beginning. */
+		argf(&a, "tcg,%stb-size=%d", max_vcpus > 1 ? "thread=multi," : "", QEMU_TCG_TB_MIB);
 		arg(&a, "-cpu");
 		arg(&a, "max");
 	}
 	arg(&a, "-smp");
-	argf(&a, "%d", c->vcpus > 0 ? c->vcpus : 1);
+	if (max_vcpus > vcpus)
+		argf(&a, "%d,maxcpus=%d", vcpus, max_vcpus);
+	else
+		argf(&a, "%d", vcpus);
 	arg(&a, "-m");
 	argf(&a, "%d", c->memory_mib);
 	/* Nothing QEMU would add on its own: every device is listed below. */

@@ -78,6 +78,12 @@ struct vm {
 	/* spec */
 	char type[NAME_MAX_LEN + 1];
 	int vcpus, memory_mib;
+	/* Ceilings fixed at create (--max-type; default the VM's own type) and
+	 * raised only by an offline resize: QEMU boots with maxcpus=max_vcpus, so
+	 * a live resize may add vCPUs up to it. Stored, never derived from the
+	 * host at boot, so the same VM boots the same machine everywhere. */
+	char max_type[NAME_MAX_LEN + 1];
+	int max_vcpus, max_memory_mib;
 	char image[NAME_MAX_LEN + 1];
 	char image_id[ID_MAX];
 	struct vm_nic nics[VM_NICS_MAX];
@@ -106,6 +112,8 @@ struct vm {
 	int64_t deadline;      /* ms: when a graceful stop turns forced, or SSH wait gives up */
 	struct phases boot;    /* phases of the last start */
 	char op_id[ID_MAX];    /* the operation in progress or last finished */
+	int live_vcpus;        /* vCPUs the running QEMU was last seen with; != vcpus: a live resize is due */
+	uint64_t live_disk_bytes; /* root.qcow2's size as nubo made or last grew it; < disk_size_bytes: grow it */
 };
 
 void vm_free_fields(struct vm *vm);          /* frees heap fields; the struct stays */
@@ -122,6 +130,8 @@ enum vm_verdict vm_action_verdict(enum vm_state state, enum vm_power power, enum
 const char *vm_action_name(enum vm_action a);
 /* Whether a VM in this state holds host CPU and memory. */
 bool vm_holds_capacity(const struct vm *vm);
+/* Whether the running VM's QEMU differs from its spec (vCPUs or root disk). */
+bool vm_resize_due(const struct vm *vm);
 
 /* The primary NIC's address ("" before one is given). */
 const char *vm_ip(const struct vm *vm);

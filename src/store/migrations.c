@@ -134,6 +134,15 @@
 	"CREATE UNIQUE INDEX lb_targets_vm ON lb_targets (lb_id, vm_id, port);"                                \
 	"CREATE INDEX lb_targets_vm_id ON lb_targets (vm_id);"
 
+#define RESIZE_16(TXT)                                                                                    \
+	"ALTER TABLE vms ADD COLUMN max_type " TXT " NOT NULL DEFAULT '';"                                     \
+	"ALTER TABLE vms ADD COLUMN max_vcpus INTEGER NOT NULL DEFAULT 0;"                                     \
+	"ALTER TABLE vms ADD COLUMN max_memory_mib INTEGER NOT NULL DEFAULT 0;"                                \
+	"ALTER TABLE vms ADD COLUMN live_vcpus INTEGER NOT NULL DEFAULT 0;"                                    \
+	"ALTER TABLE vms ADD COLUMN live_disk_bytes BIGINT NOT NULL DEFAULT 0;"                                \
+	"UPDATE vms SET max_type = type, max_vcpus = vcpus, max_memory_mib = memory_mib, live_vcpus = vcpus,"  \
+	"  live_disk_bytes = disk_size_bytes;"
+
 const struct migration store_migrations[] = {
 	{1, PG_BEFORE_12, "CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);"
 	    "CREATE TABLE networks ("
@@ -251,6 +260,11 @@ const struct migration store_migrations[] = {
 	 * is unique within its kind anyway. */
 	{14, STACKS_14(T), STACKS_14("TEXT")},
 	{15, LBS_15(T), LBS_15("TEXT")},
+	/* Resize: the ceilings a VM boots with (QEMU's maxcpus), fixed at create;
+	 * and what its running QEMU has (vCPUs, root disk size), so a live
+	 * resize knows what is left to do. Existing VMs get their own type as
+	 * the ceiling: they booted without room to grow. */
+	{16, RESIZE_16(T), RESIZE_16("TEXT")},
 };
 
 const int store_migrations_count = sizeof(store_migrations) / sizeof(store_migrations[0]);

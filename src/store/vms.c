@@ -63,6 +63,11 @@ static const struct col vm_cols[] = {
 	COL(struct vm, base_snapshot, COL_TEXT),
 	COL(struct vm, restore_from, COL_TEXT),
 	COL(struct vm, no_seed, COL_BOOL),
+	COL(struct vm, max_type, COL_TEXT),
+	COL(struct vm, max_vcpus, COL_INT),
+	COL(struct vm, max_memory_mib, COL_INT),
+	COL_EV(struct vm, live_vcpus, COL_INT, EV_SHOW),
+	COL_EV(struct vm, live_disk_bytes, COL_U64, EV_QUIET),
 };
 static const struct table vm_table = {"vms", "VM", sizeof(struct vm), vm_cols, sizeof(vm_cols) / sizeof(vm_cols[0]),
 				      "vm", NULL, NULL};
@@ -422,7 +427,8 @@ static int save_status_rows(struct cx *cx, const struct vm *vm, bool *spec_saved
 {
 	struct q *q = q_prep(cx,
 			     "UPDATE vms SET state = ?2, reason = ?3, pid = ?4, accel = ?5, started_at = ?6, "
-			     "state_since = ?7, deadline = ?8, boot_phases = ?9, base_snapshot = ?10 WHERE id = ?1",
+			     "state_since = ?7, deadline = ?8, boot_phases = ?9, base_snapshot = ?10, "
+			     "live_vcpus = ?11, live_disk_bytes = ?12 WHERE id = ?1",
 			     e);
 	if (!q)
 		return -1;
@@ -436,6 +442,8 @@ static int save_status_rows(struct cx *cx, const struct vm *vm, bool *spec_saved
 	q_int(q, 8, vm->deadline);
 	q_phases(q, 9, &vm->boot);
 	q_text(q, 10, vm->base_snapshot);
+	q_int(q, 11, vm->live_vcpus);
+	q_int(q, 12, (int64_t)vm->live_disk_bytes);
 	if (q_done(q, "saving a VM's status", e) < 0)
 		return -1;
 	q = q_prep(cx,

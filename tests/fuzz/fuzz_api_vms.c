@@ -70,6 +70,13 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		fuzz_check_field(rs.json, "snapshot", rs.snapshot);
 		json_decref(rs.json);
 	}
+	struct api_vm_resize rz;
+	ok = api_vm_resize_parse(&req, &resp, &rz);
+	fuzz_check_resp(ok, &resp);
+	if (ok) {
+		FUZZ_ASSERT(rz.r.type || rz.r.disk_size, "resize parsed with nothing to change");
+		json_decref(rz.json);
+	}
 	fuzz_req_free(&req);
 	return 0;
 }

@@ -90,6 +90,36 @@ static void test_tcg_two_vcpus_uses_multithreaded_tcg(void **state)
 			" -smp 2 -m 1024" COMMON_HEAD DISKS_AND_TAIL);
 }
 
+/* Room to hot-add vCPUs: maxcpus, and multi-threaded TCG from the start
+ * because QEMU cannot change its threading mode while the VM runs. */
+static void test_tcg_room_for_hot_added_vcpus(void **state)
+{
+	(void)state;
+	struct qemu_config c = base_config();
+	c.vcpus = 1;
+	c.max_vcpus = 4;
+	assert_argv(&c, "qemu-system-x86_64 -name vm-0123456789ab -machine q35 -accel tcg,thread=multi,tb-size=64 -cpu max"
+			" -smp 1,maxcpus=4 -m 512" COMMON_HEAD DISKS_AND_TAIL);
+}
+
+/* A ceiling at or below the vCPUs asked for adds nothing. */
+static void test_kvm_ceiling_not_above_vcpus(void **state)
+{
+	(void)state;
+	struct qemu_config c = base_config();
+	c.accel = ACCEL_KVM;
+	c.vcpus = 2;
+	c.max_vcpus = 2;
+	assert_argv(&c, "qemu-system-x86_64 -name vm-0123456789ab -machine q35,accel=kvm -cpu host -smp 2 -m 512"
+			COMMON_HEAD DISKS_AND_TAIL);
+	c.max_vcpus = 1;
+	assert_argv(&c, "qemu-system-x86_64 -name vm-0123456789ab -machine q35,accel=kvm -cpu host -smp 2 -m 512"
+			COMMON_HEAD DISKS_AND_TAIL);
+	c.max_vcpus = 8;
+	assert_argv(&c, "qemu-system-x86_64 -name vm-0123456789ab -machine q35,accel=kvm -cpu host -smp 2,maxcpus=8 -m 512"
+			COMMON_HEAD DISKS_AND_TAIL);
+}
+
 static void test_kvm(void **state)
 {
 	(void)state;
@@ -380,6 +410,8 @@ int main(void)
 		cmocka_unit_test(test_tcg_one_vcpu),
 		cmocka_unit_test(test_tcg_two_vcpus_uses_multithreaded_tcg),
 		cmocka_unit_test(test_kvm),
+		cmocka_unit_test(test_tcg_room_for_hot_added_vcpus),
+		cmocka_unit_test(test_kvm_ceiling_not_above_vcpus),
 		cmocka_unit_test(test_without_seed_two_nics_custom_binary),
 		cmocka_unit_test(test_direct_boot_qboot_without_initrd),
 		cmocka_unit_test(test_firmware_boot_and_console_socket),

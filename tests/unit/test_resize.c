@@ -1,0 +1,176 @@
+/* Unit tests for resize: which vCPU move follows from QEMU's answer to
+ * query-hotpluggable-cpus, whether a type change can be live, and the disk
+ * size rules. No QEMU, no store. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "ctl/ctl-priv.h"
+#include "host/resize.h"
+
+/* What QEMU 7.2 answers for -smp 1,maxcpus=4 with vCPU 2 hot-added as
+ * "vcpu-s2-c0-t0" (slots listed last first, as QEMU does). */
+static const char SLOTS_ONE_HOT[] =
+	"[{\"props\":{\"core-id\":0,\"thread-id\":0,\"socket-id\":3},\"vcpus-count\":1,\"type\":\"max-x86_64-cpu\"},"
+	" {\"props\":{\"core-id\":0,\"thread-id\":0,\"socket-id\":2},\"vcpus-count\":1,"
+	"  \"qom-path\":\"/machine/peripheral/vcpu-s2-c0-t0\",\"type\":\"max-x86_64-cpu\"},"
+	" {\"props\":{\"core-id\":0,\"thread-id\":0,\"socket-id\":1},\"vcpus-count\":1,\"type\":\"max-x86_64-cpu\"},"
+	" {\"props\":{\"core-id\":0,\"thread-id\":0,\"socket-id\":0},\"vcpus-count\":1,"
+	"  \"qom-path\":\"/machine/unattached/device[0]\",\"type\":\"max-x86_64-cpu\"}]";
+
+static json_t *slots(void)
+{
+	json_t *j = json_loads(SLOTS_ONE_HOT, 0, NULL);
+	assert_non_null(j);
+	return j;
+}
+
+static void test_add_takes_lowest_free_slot(void **state)
+{
+	(void)state;
+	json_t *s = slots(), *add = NULL;
+	char del[64];
+	const char *stuck = NULL;
+	int plugged = -1;
+	resize_vcpu_pick(s, 3, &plugged, &add, del, &stuck);
+	assert_int_equal(plugged, 2);
+	assert_null(stuck);
+	assert_string_equal(del, "");
+	assert_non_null(add);
+	char *text = json_dumps(add, JSON_COMPACT | JSON_SORT_KEYS);
+	assert_string_equal(text, "{\"core-id\":0,\"driver\":\"max-x86_64-cpu\",\"id\":\"vcpu-s1-c0-t0\","
+				  "\"socket-id\":1,\"thread-id\":0}");
+	free(text);
+	json_decref(add);
+	json_decref(s);
+}
+
+/* Run again after a crash that followed the device_add: nothing more. */
+static void test_nothing_when_qemu_already_has_it(void **state)
+{
+	(void)state;
+	json_t *s = slots(), *add = NULL;
+	char del[64];
+	const char *stuck = NULL;
+	int plugged = 0;
+	resize_vcpu_pick(s, 2, &plugged, &add, del, &stuck);
+	assert_int_equal(plugged, 2);
+	assert_null(add);
+	assert_string_equal(del, "");
+	assert_null(stuck);
+	json_decref(s);
+}
+
+static void test_remove_takes_hot_added_only(void **state)
+{
+	(void)state;
+	json_t *s = slots(), *add = NULL;
+	char del[64];
+	const char *stuck = NULL;
+	int plugged = 0;
+	resize_vcpu_pick(s, 1, &plugged, &add, del, &stuck);
+	assert_null(add);
+	assert_string_equal(del, "vcpu-s2-c0-t0");
+	/* Below the boot vCPU: impossible, said so. */
+	json_t *boot_only = json_loads("[{\"props\":{\"socket-id\":0},\"qom-path\":\"/machine/unattached/device[0]\","
+				       "\"type\":\"t\"},{\"props\":{\"socket-id\":1},\"type\":\"t\"}]",
+				       0, NULL);
+	resize_vcpu_pick(boot_only, 0, &plugged, &add, del, &stuck);
+	assert_int_equal(plugged, 1);
+	assert_null(add);
+	assert_string_equal(del, "");
+	assert_non_null(stuck);
+	/* Above maxcpus: no slot. */
+	resize_vcpu_pick(s, 5, &plugged, &add, del, &stuck);
+	assert_non_null(add);   /* two free slots: one move now */
+	json_decref(add);
+	json_t *full = json_loads("[{\"props\":{\"socket-id\":0},\"qom-path\":\"/machine/unattached/device[0]\","
+				  "\"type\":\"t\"}]",
+				  0, NULL);
+	resize_vcpu_pick(full, 2, &plugged, &add, del, &stuck);
+	assert_null(add);
+	assert_string_equal(stuck, "no free vCPU slot left (maxcpus reached)");
+	json_decref(full);
+	json_decref(boot_only);
+	json_decref(s);
+}
+
+static struct vm running_vm(void)
+{
+	struct vm vm;
+	memset(&vm, 0, sizeof(vm));
+	snprintf(vm.name, sizeof(vm.name), "web1");
+	snprintf(vm.type, sizeof(vm.type), "c1");
+	snprintf(vm.max_type, sizeof(vm.max_type), "c2");
+	vm.vcpus = 1;
+	vm.memory_mib = 512;
+	vm.max_vcpus = 2;
+	vm.max_memory_mib = 512;
+	vm.power = POWER_RUNNING;
+	vm.state = VM_RUNNING;
+	return vm;
+}
+
+static void test_plan_live_within_ceiling_same_memory(void **state)
+{
+	(void)state;
+	struct vm vm = running_vm();
+	struct machine_type c2 = {"c2", 2, 512, 0}, c4 = {"c4", 4, 512, 0}, big = {"big", 1, 1024, 0};
+	enum resize_mode mode = RESIZE_OFFLINE;
+	struct err e = {0};
+	assert_int_equal(resize_plan(&vm, &c2, false, &mode, &e), 0);
+	assert_int_equal(mode, RESIZE_LIVE);
+	/* Above the ceiling: a 409 with the numbers; with restart, a restart. */
+	assert_true(resize_plan(&vm, &c4, false, &mode, &e) < 0);
+	assert_int_equal(e.kind, ERR_CONFLICT);
+	assert_string_equal(e.msg, "cannot resize VM web1 while it runs: type c4 has 4 vCPUs, above the VM's ceiling "
+				   "of 2 fixed at create (max_type c2). Add --restart (\"restart\": true) to stop it, "
+				   "resize it and start it again, keeping its address and disks");
+	assert_int_equal(resize_plan(&vm, &c4, true, &mode, &e), 0);
+	assert_int_equal(mode, RESIZE_RESTART);
+	/* Memory: never live. */
+	memset(&e, 0, sizeof(e));
+	assert_true(resize_plan(&vm, &big, false, &mode, &e) < 0);
+	assert_non_null(strstr(e.msg, "memory changes only while the VM is stopped"));
+	/* Stopped: whatever the type, the spec is the resize. */
+	vm.power = POWER_STOPPED;
+	vm.state = VM_STOPPED;
+	assert_int_equal(resize_plan(&vm, &big, false, &mode, &e), 0);
+	assert_int_equal(mode, RESIZE_OFFLINE);
+}
+
+static void test_disk_grows_never_shrinks(void **state)
+{
+	(void)state;
+	uint64_t want = 0;
+	struct err e = {0};
+	assert_int_equal(resize_check_disk(1ull << 30, "2G", &want, &e), 0);
+	assert_int_equal(want, 2ull << 30);
+	assert_int_equal(resize_check_disk(2ull << 30, "2G", &want, &e), 0);   /* same: a no-op, not an error */
+	assert_true(resize_check_disk(2ull << 30, "1G", &want, &e) < 0);
+	assert_int_equal(e.kind, ERR_UNPROCESSABLE);
+	assert_non_null(strstr(e.msg, "disk_size 1G is smaller than the disk's 2G: nubo never shrinks a disk"));
+	memset(&e, 0, sizeof(e));
+	assert_true(resize_check_disk(1ull << 30, "17T", &want, &e) < 0);
+	assert_int_equal(e.kind, ERR_INVALID);
+	memset(&e, 0, sizeof(e));
+	assert_true(resize_check_disk(1ull << 30, "lots", &want, &e) < 0);
+	assert_non_null(strstr(e.msg, "disk_size"));
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_add_takes_lowest_free_slot),
+		cmocka_unit_test(test_nothing_when_qemu_already_has_it),
+		cmocka_unit_test(test_remove_takes_hot_added_only),
+		cmocka_unit_test(test_plan_live_within_ceiling_same_memory),
+		cmocka_unit_test(test_disk_grows_never_shrinks),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
