@@ -254,6 +254,7 @@ install -m 0755 "$HERE/udhcpc.script" "$R/lib/nubo-tiny/udhcpc"
 install -m 0755 "$HERE/run-user-data" "$R/lib/nubo-tiny/run-user-data"
 install -m 0755 "$HERE/host-keys" "$R/lib/nubo-tiny/host-keys"
 install -m 0755 "$HERE/imds" "$R/lib/nubo-tiny/imds"
+install -m 0755 "$HERE/resized" "$R/lib/nubo-tiny/resized"
 install -m 0755 "$HERE/acpi-power" "$R/etc/acpi/PWRF/00000080"
 install -m 0755 "$HERE/halt" "$R/lib/nubo-tiny/halt"
 for a in halt poweroff reboot; do
