@@ -125,9 +125,16 @@ char **qemu_argv_build(const struct qemu_config *c)
 		arg(&a, "-machine");
 		arg(&a, "q35");
 		arg(&a, "-accel");
-		/* The threading mode is fixed at start: a VM that may grow past
-		 * one vCPU needs multi-threaded TCG from the beginning. */
-		argf(&a, "tcg,%stb-size=%d", max_vcpus > 1 ? "thread=multi," : "", QEMU_TCG_TB_MIB);
+		/* Multi-threaded TCG in QEMU 7.2 cannot take a hot-added vCPU:
+		 * each new vCPU thread claims a translation-cache region and a
+		 * context that are never given back, and QEMU aborts
+		 * ("tcg_region_initial_alloc__locked: assertion failed", seen
+		 * on the first hot-add once the running vCPU had used the
+		 * regions). Single-threaded TCG shares one context among all
+		 * vCPUs, so a VM with room to grow runs its vCPUs in turn on
+		 * one host thread. KVM has no such limit. */
+		const char *threads = max_vcpus > vcpus ? "thread=single," : vcpus > 1 ? "thread=multi," : "";
+		argf(&a, "tcg,%stb-size=%d", threads, QEMU_TCG_TB_MIB);
 		arg(&a, "-cpu");
 		arg(&a, "max");
 	}
