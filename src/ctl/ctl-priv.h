@@ -197,6 +197,10 @@ void snapshots_restore_vm(struct ctl *c, struct vm *vm);
 /* Whether a snapshot of the VM is being taken (its start must wait). */
 bool snapshots_vm_busy(struct ctl *c, const char *vm_id);
 
+/* instances.c: sets the VM's cgroup limits (CPU quota for vcpus, memory for
+ * its type); the group may exist already. */
+int instances_cgroup_limit(struct ctl *c, const struct vm *vm, int vcpus, struct err *e);
+
 /* resize.c */
 enum resize_mode {
 	RESIZE_OFFLINE,   /* the VM is stopped: the spec is the resize */
@@ -204,9 +208,10 @@ enum resize_mode {
 	RESIZE_RESTART,   /* stop, change, start */
 };
 /* How a VM can take type t (NULL: the type stays): a 409 in e naming the
- * reason when it runs, cannot change live and restart is false. Pure. */
-int resize_plan(const struct vm *vm, const struct machine_type *t, bool restart, enum resize_mode *mode,
-		struct err *e);
+ * reason when it runs, cannot change live and restart is false. can_unplug:
+ * vCPUs can be removed live (KVM; not under QEMU 7.2's TCG). Pure. */
+int resize_plan(const struct vm *vm, const struct machine_type *t, bool can_unplug, bool restart,
+		enum resize_mode *mode, struct err *e);
 /* Parses want_text into *want; refuses a shrink below now (422) or a size
  * above VM_DISK_MAX. Pure. */
 int resize_check_disk(uint64_t now, const char *want_text, uint64_t *want, struct err *e);

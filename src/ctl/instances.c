@@ -235,12 +235,20 @@ static int grant_files(const struct qemu_user *u, const struct vm *vm, const str
 
 /* The VM's cgroup, made and limited before QEMU exists; *plan's procs are
  * what QEMU joins. Mode none: no group, no error. */
-static int make_cgroup(struct ctl *c, const struct vm *vm, struct cgroup_plan *plan, struct err *e)
+static int make_cgroup(struct ctl *c, const struct vm *vm, int vcpus, struct cgroup_plan *plan, struct err *e)
 {
 	int64_t mib = (int64_t)vm->memory_mib + qemu_memory_overhead_mib(c->accel);
-	if (cgroup_plan_build(&c->cgroups, c->prefix, vm->id, vm->vcpus, mib * 1024 * 1024, plan) < 0)
+	if (cgroup_plan_build(&c->cgroups, c->prefix, vm->id, vcpus, mib * 1024 * 1024, plan) < 0)
 		return 0;
 	return cgroup_apply(plan, e);
+}
+
+int instances_cgroup_limit(struct ctl *c, const struct vm *vm, int vcpus, struct err *e)
+{
+	struct cgroup_plan plan = {0};
+	int rc = make_cgroup(c, vm, vcpus, &plan, e);
+	cgroup_plan_free(&plan);
+	return rc;
 }
 
 /* The start failed at some step: nothing keeps running, the user sees why. */
@@ -347,7 +355,7 @@ static int start_steps(struct ctl *c, struct vm *vm, const struct vm_paths *p, b
 	}
 	if (rc == 0) {
 		*step = "cgroup";
-		rc = make_cgroup(c, vm, &cg, e);
+		rc = make_cgroup(c, vm, vm->vcpus, &cg, e);
 	}
 	/* Without a seed disk, the SMBIOS serial is how a stock cloud-init
 	 * (ds-identify) recognises its platform and finds the metadata

@@ -13,7 +13,8 @@
  *
  * Live is possible when the memory stays the same (tiny's kernel has no
  * memory hot-plug yet, so memory only changes offline) and the vCPUs stay
- * within the ceiling fixed at create (QEMU's maxcpus). An offline resize
+ * within the ceiling fixed at create (QEMU's maxcpus); under TCG vCPUs are
+ * only ever added live, never removed (see resize_plan and host/qemu.c). An offline resize
  * raises the ceilings to the new type if it is larger.
  *
  * Crash safety: the spec is written first; the live step reads what QEMU has
@@ -74,8 +75,8 @@ int resize_check_disk(uint64_t now, const char *want_text, uint64_t *want, struc
 	return 0;
 }
 
-int resize_plan(const struct vm *vm, const struct machine_type *t, bool restart, enum resize_mode *mode,
-		struct err *e)
+int resize_plan(const struct vm *vm, const struct machine_type *t, bool can_unplug, bool restart,
+		enum resize_mode *mode, struct err *e)
 {
 	bool runs = vm->power == POWER_RUNNING;
 	if (!runs) {
@@ -94,6 +95,12 @@ int resize_plan(const struct vm *vm, const struct machine_type *t, bool restart,
 		snprintf(text, sizeof(text),
 			 "type %s has %d vCPUs, above the VM's ceiling of %d fixed at create (max_type %s)", t->name,
 			 t->vcpus, vm->max_vcpus, vm->max_type);
+		why = text;
+	} else if (t && t->vcpus < vm->vcpus && !can_unplug) {
+		snprintf(text, sizeof(text),
+			 "type %s has %d vCPUs and the VM has %d; under TCG emulation vCPUs can be added live but "
+			 "not removed (QEMU 7.2 stops the VM when the guest lets a vCPU go; under KVM it is live)",
+			 t->name, t->vcpus, vm->vcpus);
 		why = text;
 	}
 	if (!why) {
@@ -138,7 +145,7 @@ static int resize_locked(struct ctl *c, struct vm *vm, const struct vm_resize_re
 		return ctl_op_record_done(c, "resize", vm->id, vm->name, op, e);
 	}
 	enum resize_mode mode = RESIZE_OFFLINE;
-	if (resize_plan(vm, type_changes ? t : NULL, r->restart, &mode, e) < 0)
+	if (resize_plan(vm, type_changes ? t : NULL, c->accel == ACCEL_KVM, r->restart, &mode, e) < 0)
 		return -1;
 	*accepted = true;
 	operation_init(op, "resize", vm->id, vm->name);
@@ -148,7 +155,10 @@ static int resize_locked(struct ctl *c, struct vm *vm, const struct vm_resize_re
 		vm->memory_mib = t->memory_mib;
 		/* Offline the next boot takes new ceilings: never below the type. */
 		if (mode != RESIZE_LIVE && (t->vcpus > vm->max_vcpus || t->memory_mib > vm->max_memory_mib)) {
-			snprintf(vm->max_type, sizeof(vm->max_type), "%s", t->name);
+			/* max_type names the ceiling while one type holds both
+			 * numbers; max_vcpus and max_memory_mib are the truth. */
+			if (t->vcpus >= vm->max_vcpus && t->memory_mib >= vm->max_memory_mib)
+				snprintf(vm->max_type, sizeof(vm->max_type), "%s", t->name);
 			vm->max_vcpus = t->vcpus > vm->max_vcpus ? t->vcpus : vm->max_vcpus;
 			vm->max_memory_mib = t->memory_mib > vm->max_memory_mib ? t->memory_mib : vm->max_memory_mib;
 		}
@@ -220,6 +230,14 @@ bool resize_live_step(struct ctl *c, struct vm *vm, const char *qmp_sock)
 	struct err e = {0};
 	if (vm->live_vcpus != vm->vcpus) {
 		int have = 0;
+		/* The CPU quota covers the larger count while vCPUs move: a
+		 * vCPU added is never throttled to the old share. */
+		int most = vm->vcpus > vm->live_vcpus ? vm->vcpus : vm->live_vcpus;
+		if (instances_cgroup_limit(c, vm, most, &e) < 0) {
+			log_warn("vm %s: %s; trying again", vm->name, e.msg);
+			return false;
+		}
+		crashpoint("resize.cpu-quota-raised");
 		if (resize_vcpus_step(qmp_sock, vm->vcpus, &have, &e) < 0) {
 			/* QEMU busy or slow (TCG on a loaded host): the VM keeps
 			 * what it has and the next pass tries again. The API
@@ -231,6 +249,10 @@ bool resize_live_step(struct ctl *c, struct vm *vm, const char *qmp_sock)
 		crashpoint("resize.cpu-moved");
 		if (have != vm->vcpus)
 			return false;   /* a move was made or is under way: look again next pass */
+		if (instances_cgroup_limit(c, vm, vm->vcpus, &e) < 0) {
+			log_warn("vm %s: %s; trying again", vm->name, e.msg);
+			return false;
+		}
 		vm->live_vcpus = vm->vcpus;
 		ctl_op_phase(c, vm->op_id, "cpus");
 		log_info("vm %s: runs with %d vCPU", vm->name, vm->vcpus);

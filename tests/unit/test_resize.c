@@ -123,24 +123,35 @@ static void test_plan_live_within_ceiling_same_memory(void **state)
 	struct machine_type c2 = {"c2", 2, 512, 0}, c4 = {"c4", 4, 512, 0}, big = {"big", 1, 1024, 0};
 	enum resize_mode mode = RESIZE_OFFLINE;
 	struct err e = {0};
-	assert_int_equal(resize_plan(&vm, &c2, false, &mode, &e), 0);
+	assert_int_equal(resize_plan(&vm, &c2, false, false, &mode, &e), 0);
 	assert_int_equal(mode, RESIZE_LIVE);
 	/* Above the ceiling: a 409 with the numbers; with restart, a restart. */
-	assert_true(resize_plan(&vm, &c4, false, &mode, &e) < 0);
+	assert_true(resize_plan(&vm, &c4, false, false, &mode, &e) < 0);
 	assert_int_equal(e.kind, ERR_CONFLICT);
 	assert_string_equal(e.msg, "cannot resize VM web1 while it runs: type c4 has 4 vCPUs, above the VM's ceiling "
 				   "of 2 fixed at create (max_type c2). Add --restart (\"restart\": true) to stop it, "
 				   "resize it and start it again, keeping its address and disks");
-	assert_int_equal(resize_plan(&vm, &c4, true, &mode, &e), 0);
+	assert_int_equal(resize_plan(&vm, &c4, false, true, &mode, &e), 0);
 	assert_int_equal(mode, RESIZE_RESTART);
 	/* Memory: never live. */
 	memset(&e, 0, sizeof(e));
-	assert_true(resize_plan(&vm, &big, false, &mode, &e) < 0);
+	assert_true(resize_plan(&vm, &big, true, false, &mode, &e) < 0);
 	assert_non_null(strstr(e.msg, "memory changes only while the VM is stopped"));
+	/* Fewer vCPUs: live only where QEMU can unplug them (KVM). */
+	struct machine_type c1 = {"c1", 1, 512, 0};
+	vm.vcpus = 2;
+	assert_int_equal(resize_plan(&vm, &c1, true, false, &mode, &e), 0);
+	assert_int_equal(mode, RESIZE_LIVE);
+	memset(&e, 0, sizeof(e));
+	assert_true(resize_plan(&vm, &c1, false, false, &mode, &e) < 0);
+	assert_int_equal(e.kind, ERR_CONFLICT);
+	assert_non_null(strstr(e.msg, "under TCG emulation vCPUs can be added live but not removed"));
+	assert_int_equal(resize_plan(&vm, &c1, false, true, &mode, &e), 0);
+	assert_int_equal(mode, RESIZE_RESTART);
 	/* Stopped: whatever the type, the spec is the resize. */
 	vm.power = POWER_STOPPED;
 	vm.state = VM_STOPPED;
-	assert_int_equal(resize_plan(&vm, &big, false, &mode, &e), 0);
+	assert_int_equal(resize_plan(&vm, &big, false, false, &mode, &e), 0);
 	assert_int_equal(mode, RESIZE_OFFLINE);
 }
 
