@@ -1,0 +1,78 @@
+#!/usr/bin/env bash
+# e2e, crash points: nubod is killed (SIGKILL, from inside, see
+# util/crashpoint.h) at each named step of a live resize — before a vCPU is
+# added, right after, once QEMU matches but before it is recorded — and
+# after a live disk growth, then started again. Each time it must converge:
+# the operation ends, the VM runs on in the same QEMU and boot, the guest
+# has exactly the vCPUs asked (never one added twice), and the disk has the
+# size asked.
+set -u
+. "$(dirname "$0")/../lib.sh"
+. "$(dirname "$0")/../crash-lib.sh"
+
+# Types that differ in vCPUs alone: each resize adds exactly one, live.
+cat >"$T_DIR/nubod.json" <<'JSON'
+{"types": [
+  {"name": "v1", "vcpus": 1, "memory_mib": 256}, {"name": "v2", "vcpus": 2, "memory_mib": 256},
+  {"name": "v3", "vcpus": 3, "memory_mib": 256}, {"name": "v4", "vcpus": 4, "memory_mib": 256},
+  {"name": "v5", "vcpus": 5, "memory_mib": 256}
+]}
+JSON
+FLAGS=(--config "$T_DIR/nubod.json")
+crash_build_ok || { ok 1 "a nubod built with -Dcrashpoints=true"; echo "1..$T_N"; exit 1; }
+nubod_start "${FLAGS[@]}" || { ok 1 "nubod starts"; echo "1..$T_N"; exit 1; }
+"$NUBO" image build tiny --wait >/dev/null 2>&1
+ok $? "the tiny image builds"
+"$NUBO" vm create r1 --type v1 --max-type v5 --wait >/dev/null 2>&1
+ok $? "a VM starts with room for five vCPUs"
+
+on() { "$NUBO" vm ssh r1 -- "$@" 2>>"$T_DIR/ssh.err"; }
+op_state() { body_of "$(api GET "/v1/operations/$1")" | jq -r .state; }
+op_ended() { case $(op_state "$1") in succeeded | failed) return 0 ;; *) return 1 ;; esac; }
+vm_field() { "$NUBO" vm show r1 --json | jq -r ".$1"; }
+nproc_is() { [ "$(on nproc)" = "$1" ]; }
+
+crash_at() { # crash_at STEP WHAT BODY: arms STEP, resizes, waits for the death and the end
+	local step=$1 what=$2 body=$3
+	op=
+	crash_arm "$step" "${FLAGS[@]}" || { ok 1 "$what: nubod starts armed at $step"; return 1; }
+	local r
+	r=$(api POST /v1/vms/r1/resize "$body")
+	op=$(body_of "$r" | jq -r '.operation.id // empty')
+	[ -n "$op" ] || { ok 1 "$what: the resize is accepted" "$r"; return 1; }
+	crash_wait_dead 120
+	ok $? "$what: nubod dies at $step"
+	crash_restart "${FLAGS[@]}"
+	wait_for 180 op_ended "$op"
+	ok $? "$what, killed at $step: the operation ends after the restart" "$(op_state "$op")"
+}
+
+pid=$(vm_field pid)
+boot=$(on cat /proc/sys/kernel/random/boot_id)
+crash_trace_start "${FLAGS[@]}"
+out=$("$NUBO" vm resize r1 --type v2 --wait 2>&1)
+ok $? "a traced live resize to 2 vCPUs" "$out"
+wait_for 60 nproc_is 2
+ok $? "the guest has 2 vCPUs"
+is "$(crash_steps resize. | tr '\n' ' ')" "resize.cpu-quota-raised resize.cpu-moved " \
+	"a live vCPU resize passes its named steps"
+
+n=2
+for step in resize.cpu-quota-raised:1 resize.cpu-moved:1 resize.cpu-moved:2; do
+	n=$((n + 1))
+	crash_at "$step" "resize to $n vCPUs" "{\"type\":\"v$n\"}" || continue
+	is "$(op_state "$op")" succeeded "resize to $n vCPUs, killed at $step: it succeeds"
+	wait_for 60 nproc_is "$n"
+	is "$(on nproc)" "$n" "resize to $n vCPUs, killed at $step: the guest has exactly $n"
+	is "$(vm_field live_vcpus)" "$n" "resize to $n vCPUs: nubo records $n"
+	is "$(vm_field state)/$(vm_field pid)" "running/$pid" "resize to $n vCPUs: the VM runs on in the same QEMU"
+	is "$(on cat /proc/sys/kernel/random/boot_id)" "$boot" "resize to $n vCPUs: without a reboot"
+done
+
+crash_at resize.disk-grown "disk to 2G" '{"disk_size":"2G"}'
+is "$(op_state "$op")" succeeded "disk to 2G, killed once grown: it succeeds"
+is "$(on cat /sys/class/block/vda/size)" 4194304 "the guest sees a 2 GiB disk"
+is "$(vm_field state)/$(vm_field pid)" "running/$pid" "the VM runs on in the same QEMU"
+
+echo "1..$T_N"
+[ "$T_FAILED" -eq 0 ]
