@@ -98,10 +98,10 @@ static void test_tcg_room_for_hot_added_vcpus(void **state)
 	struct qemu_config c = base_config();
 	c.vcpus = 1;
 	c.max_vcpus = 4;
-	assert_argv(&c, "qemu-system-x86_64 -name vm-0123456789ab -machine q35 -accel tcg,thread=single,tb-size=64 -cpu max"
+	assert_argv(&c, "qemu-system-x86_64 -name vm-0123456789ab -uuid 6e75626f-0000-8000-8000-0123456789ab -machine q35 -accel tcg,thread=single,tb-size=64 -cpu max"
 			" -smp 1,maxcpus=4 -m 512" COMMON_HEAD DISKS_AND_TAIL);
 	c.vcpus = 2;   /* shrunk offline below its ceiling: still room, still single */
-	assert_argv(&c, "qemu-system-x86_64 -name vm-0123456789ab -machine q35 -accel tcg,thread=single,tb-size=64 -cpu max"
+	assert_argv(&c, "qemu-system-x86_64 -name vm-0123456789ab -uuid 6e75626f-0000-8000-8000-0123456789ab -machine q35 -accel tcg,thread=single,tb-size=64 -cpu max"
 			" -smp 2,maxcpus=4 -m 512" COMMON_HEAD DISKS_AND_TAIL);
 }
 
@@ -113,13 +113,13 @@ static void test_kvm_ceiling_not_above_vcpus(void **state)
 	c.accel = ACCEL_KVM;
 	c.vcpus = 2;
 	c.max_vcpus = 2;
-	assert_argv(&c, "qemu-system-x86_64 -name vm-0123456789ab -machine q35,accel=kvm -cpu host -smp 2 -m 512"
+	assert_argv(&c, "qemu-system-x86_64 -name vm-0123456789ab -uuid 6e75626f-0000-8000-8000-0123456789ab -machine q35,accel=kvm -cpu host -smp 2 -m 512"
 			COMMON_HEAD DISKS_AND_TAIL);
 	c.max_vcpus = 1;
-	assert_argv(&c, "qemu-system-x86_64 -name vm-0123456789ab -machine q35,accel=kvm -cpu host -smp 2 -m 512"
+	assert_argv(&c, "qemu-system-x86_64 -name vm-0123456789ab -uuid 6e75626f-0000-8000-8000-0123456789ab -machine q35,accel=kvm -cpu host -smp 2 -m 512"
 			COMMON_HEAD DISKS_AND_TAIL);
 	c.max_vcpus = 8;
-	assert_argv(&c, "qemu-system-x86_64 -name vm-0123456789ab -machine q35,accel=kvm -cpu host -smp 2,maxcpus=8 -m 512"
+	assert_argv(&c, "qemu-system-x86_64 -name vm-0123456789ab -uuid 6e75626f-0000-8000-8000-0123456789ab -machine q35,accel=kvm -cpu host -smp 2,maxcpus=8 -m 512"
 			COMMON_HEAD DISKS_AND_TAIL);
 }
 
