@@ -66,7 +66,7 @@ static const struct col vm_cols[] = {
 	COL(struct vm, max_type, COL_TEXT),
 	COL(struct vm, max_vcpus, COL_INT),
 	COL(struct vm, max_memory_mib, COL_INT),
-	COL_EV(struct vm, live_vcpus, COL_INT, EV_SHOW),
+	COL_EV(struct vm, live_vcpus, COL_INT, EV_QUIET),
 	COL_EV(struct vm, live_disk_bytes, COL_U64, EV_QUIET),
 };
 static const struct table vm_table = {"vms", "VM", sizeof(struct vm), vm_cols, sizeof(vm_cols) / sizeof(vm_cols[0]),
