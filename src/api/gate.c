@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/ioctl.h>
 #include <sys/socket.h>
 
 #include "util/log.h"
@@ -196,11 +197,15 @@ static void cut(struct gate *g, struct gate_conn *gc, uint64_t *counter)
 
 /* Has the peer sent nothing at all on gc, not even a TLS hello? The kernel
  * counts what arrived on a TCP socket, whoever has read it since. A unix
- * socket has no such count: it is taken as silent. */
+ * socket has no such count; what waits in its queue unread is the best sign
+ * there is: a request sent whole but not yet read (a busy nubod, many
+ * clients at once) is not silence. */
 static bool silent(const struct gate_conn *gc)
 {
-	if (!gc->tcp)
-		return true;
+	if (!gc->tcp) {
+		int queued = 0;
+		return ioctl(gc->fd, FIONREAD, &queued) < 0 || queued == 0;
+	}
 	struct tcp_info ti;
 	socklen_t len = sizeof(ti);
 	memset(&ti, 0, sizeof(ti));
