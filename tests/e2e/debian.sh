@@ -78,5 +78,3 @@ ok $? "deb2 reboots to SSH" "$out"
 is "$(ans2 cat /var/lib/cloud/data/instance-id)" "$id2" "after the reboot it is the same instance"
 "$NUBO" vm delete deb2 --wait >/dev/null 2>&1
 ok $? "deb2 is deleted"
-
-echo "1..$T_N"

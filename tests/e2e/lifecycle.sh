@@ -165,5 +165,3 @@ nft list tables 2>/dev/null | grep -q "nubo_$prefix"
 ok $((! $?)) "no nftables table is left"
 pgrep -f "dnsmasq --conf-file=$T_STATE" >/dev/null
 ok $((! $?)) "no dnsmasq is left"
-
-echo "1..$T_N"

@@ -33,7 +33,7 @@ ip netns add "$UP_NS" && ip link add "nuup$$" type veth peer name eth0 netns "$U
 	ip -n "$UP_NS" link set lo up
 ok $? "an uplink stand-in is set up ($UP_PEER)"
 cleanup_uplink() { ip link del "nuup$$" 2>/dev/null; ip netns del "$UP_NS" 2>/dev/null; }
-trap 'cleanup_uplink; t_cleanup' EXIT
+t_on_exit cleanup_uplink
 ip netns exec "$UP_NS" socat TCP-LISTEN:7,fork,reuseaddr SYSTEM:'echo uplink' &
 T_BG_PIDS+=($!)
 
@@ -173,5 +173,3 @@ ok $? "the network is deleted once its VMs are gone" "$out"
 br=$("$NUBO" network show back --json 2>/dev/null | jq -r .bridge)
 wait_for 5 sh -c "! \"$NUBO\" network show back >/dev/null 2>&1"
 ok $? "the network is gone"
-
-echo "1..$T_N"

@@ -197,5 +197,3 @@ out=$("$NUBO" image delete tiny 2>&1)
 is "$?" 1 "an image in use cannot be deleted"
 "$NUBO" vm delete big --wait >/dev/null 2>&1
 ok $? "the VM is deleted"
-
-echo "1..$T_N"
