@@ -72,7 +72,7 @@ wait_for 10 sh -c "curl -s --unix-socket $T_SOCK http://nubo/v1/vms/app1 | jq -e
 ok $? "the two-NIC VM runs (dry-run)"
 # app1's taps: nt<prefix><id> for its first NIC, nt<prefix:4><id><n> for the others.
 app1=$(body_of "$(api GET /v1/vms/app1)" | jq -r '.id | sub("vm-"; "")')
-prefix=$(sqlite3 "$T_STATE/nubo.db" "select value from meta where key='host_prefix'")
+prefix=$(t_sql "select value from meta where key='host_prefix'")
 is "$(grep -oE "^ip tuntap add dev nt[0-9a-z]+" "$DRY_LOG" | grep -E "nt$prefix${app1:0:6}\$|nt${prefix:0:4}${app1:0:6}1\$" | sort -u | wc -l)" 2 \
 	"a tap was made for each of app1's two NICs"
 like "$(cat "$T_STATE"/networks/*/hosts | tr '\n' ' ')" 'set:secondary,10\.231\.0\.2,app1' \
