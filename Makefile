@@ -34,4 +34,4 @@ deb: deps
 	@scripts/deb.sh $(BUILD)
 
 clean:
-	rm -rf $(BUILD) build-asan build-fuzz
+	rm -rf $(BUILD) build-asan build-fuzz build-crash

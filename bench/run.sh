@@ -7,7 +7,7 @@
 #   BENCH_N=5            runs per measurement (min/median/max are over these)
 #   BENCH_N2=2           runs of benchmark 2 (debian-12 boots take ~40 s per peer here)
 #   BENCH_N4=3           runs of benchmark 4 (ten VMs at once, ~25 s per peer here)
-#   BENCH_ONLY="1 2 3 4 5 6"   which benchmarks (see bench/README.md)
+#   BENCH_ONLY="1 2 3 4 5 6 8"   which benchmarks (see bench/README.md)
 #   BENCH_API_SECONDS=1 BENCH_API_SECONDS_LONG=5   length of each API load run
 #                        (the long one for the 10,000-row list)
 #   BENCH_RESULTS=bench/RESULTS.md   where the report goes
@@ -25,7 +25,7 @@ BUILD=${1:-build}
 case $BUILD in /*) ;; *) BUILD=$REPO/$BUILD ;; esac
 export BENCH_SRC REPO BUILD
 export BENCH_N=${BENCH_N:-5}
-BENCH_ONLY=${BENCH_ONLY:-1 2 3 4 5 6}
+BENCH_ONLY=${BENCH_ONLY:-1 2 3 4 5 6 8}
 RESULTS=${BENCH_RESULTS:-$BENCH_SRC/RESULTS.md}
 . "$BENCH_SRC/lib.sh"
 

@@ -4,6 +4,11 @@
 # Everything a script makes lives under one temporary directory and one
 # per-daemon host prefix, and is removed on exit even when a check fails.
 #
+# On exit a script prints its plan, "1..N" for the N checks it made, and
+# exits non-zero when a check failed or when it stopped early (an `exit 1`,
+# a command that failed under `set -u`): tests/run.sh counts either as a
+# failure. A script adds its own clean-up with t_on_exit, not with trap.
+#
 # NUBO_TEST_DATABASE=postgres: nubod keeps its store in a fresh PostgreSQL
 # database of the cluster tests/pg.sh started (or, for a script run alone, a
 # private cluster this script starts and removes); t_sql reads either store.
@@ -129,13 +134,42 @@ wait_for() {
 
 T_BG_PIDS=()   # helper servers a test starts; killed on exit
 T_MOUNTS=()    # file systems a test mounts; unmounted on exit
+T_ON_EXIT=()   # commands a test adds with t_on_exit; run first on exit
+T_PLANNED=
 
+# Scripts written before lib.sh printed the plan end with `echo "1..$T_N"`:
+# note it, so that the exit trap does not print a second plan.
+echo() {
+	[ "$*" = "1..$T_N" ] && T_PLANNED=1
+	builtin echo "$@"
+}
+
+# t_on_exit COMMAND: run COMMAND (one string, eval'ed) when the script exits,
+# before lib.sh's own clean-up.
+t_on_exit() { T_ON_EXIT+=("$1"); }
+
+# t_exit STATUS LAST_COMMAND: the EXIT trap. Cleans up, prints the plan and
+# exits with STATUS, or 1 if STATUS is 0 and a check failed.
+t_exit() {
+	local rc=$1 last=$2 c
+	if [ "$rc" -ne 0 ]; then
+		echo "# the script stopped early, with status $rc, at: $last"
+	fi
+	for c in "${T_ON_EXIT[@]}"; do eval "$c"; done
+	t_cleanup "$rc"
+	[ -n "$T_PLANNED" ] || echo "1..$T_N"
+	[ "$rc" -eq 0 ] && [ "$T_FAILED" -gt 0 ] && rc=1
+	exit "$rc"
+}
+
+# t_cleanup [STATUS]: removes what the script made. Called by t_exit; a
+# script that sets its own EXIT trap must call it.
 t_cleanup() {
 	[ ${#T_BG_PIDS[@]} -gt 0 ] && kill "${T_BG_PIDS[@]}" 2>/dev/null
 	nubod_kill9
 	# --destroy stops every VM and removes taps, dnsmasq, bridge, nft table and files.
 	[ -d "$T_STATE" ] && "$NUBOD" --state-dir "$T_STATE" --socket "$T_SOCK" "${T_DB_FLAGS[@]}" --destroy ${T_DESTROY_FLAGS:-} >>"$T_LOG" 2>&1
-	if [ "$T_FAILED" -gt 0 ] && [ -f "$T_LOG" ]; then
+	if { [ "$T_FAILED" -gt 0 ] || [ "${1:-0}" -ne 0 ]; } && [ -f "$T_LOG" ]; then
 		echo "# nubod log (last 40 lines):"
 		tail -40 "$T_LOG" | sed 's/^/#   /'
 	fi
@@ -148,5 +182,8 @@ t_cleanup() {
 			"${T_PSQL[@]}" -d postgres -c "DROP DATABASE IF EXISTS $T_PG_DB WITH (FORCE)" >/dev/null 2>&1
 		fi
 	fi
+	# Called from a script's own trap (no STATUS): a failed check still fails the script.
+	[ $# -eq 0 ] && [ "$T_FAILED" -gt 0 ] && exit 1
+	return 0
 }
-trap t_cleanup EXIT
+trap 't_exit $? "$BASH_COMMAND"' EXIT

@@ -1,84 +1,229 @@
 #!/usr/bin/env bash
-# Runs every test suite and ends with one line: "N passed, N failed".
+# Runs every test suite and ends with one line: "N passed, N failed" (and
+# ", N skipped" when a check was skipped). It exits 0 only when nothing failed.
 #
-#   unit  cmocka, no root                      tests/unit
+#   self  this runner, on fake suites that break each rule below   tests/self
+#   unit  cmocka, no root                      BUILD/tests/unit/test_*
 #   api   a real nubod (host in dry-run)       tests/api/*.sh
-#   api-pg  the same on a private PostgreSQL    tests/pg.sh
+#   api-pg  the same on a private PostgreSQL    tests/api/*.sh, tests/pg.sh
 #   e2e   real QEMU, dnsmasq, nftables (root)  tests/e2e/*.sh
 #   asan  unit and api again, built with AddressSanitizer and UBSan
 #   fuzz  every libFuzzer harness for FUZZ_SECONDS (8) each   tests/fuzz
 #
-# Every suite speaks TAP ("ok N - what" / "not ok N - what"); this script
-# counts the lines. NUBO_SUITES="unit api" runs a subset.
+# Every test program speaks TAP. A program counts its "ok" lines as passed,
+# its "not ok" lines as failed, and a "# SKIP" on either (cmocka prints
+# "not ok N # SKIP") as skipped. A program also adds one failure when it
+# exits non-zero without a failed check, is killed by a signal, prints no
+# plan ("1..N") or a plan other than the checks it printed, or prints
+# "Bail out!". A suite that was asked for and cannot run is a failure too.
+# The asan suite re-runs unit and api: its counts are shown apart, and only
+# its failures join the closing line (see docs/testing.md).
+#
+#   NUBO_SUITES="unit api"   run a subset (what is left out is not a failure)
+#   NUBO_UNIT_DIR, NUBO_API_DIR, NUBO_E2E_DIR   where the unit programs and the
+#                            api and e2e scripts are (tests/self points them at fakes)
+#
+# Adding a suite: write suite_NAME (it calls run_prog once per program, or
+# suite_cannot_run), and add NAME to all_suites.
 set -uo pipefail
 cd "$(dirname "$0")/.."
 build=${1:-build}
-suites=${NUBO_SUITES:-unit api api-pg e2e asan fuzz}
+all_suites="self unit api api-pg e2e asan fuzz"
+suites=${NUBO_SUITES:-$all_suites}
+unit_dir=${NUBO_UNIT_DIR:-$build/tests/unit}
+api_dir=${NUBO_API_DIR:-tests/api}
+e2e_dir=${NUBO_E2E_DIR:-tests/e2e}
 results=$(mktemp -d /tmp/nubo-test.XXXXXX)
-trap 'rm -rf "$results"' EXIT
+. tests/pg.sh   # pg_cluster_start / pg_cluster_stop, for api-pg
+trap 'pg_cluster_stop; rm -rf "$results"' EXIT
 
-run_suite() { # name command...
-	local name=$1; shift
-	echo "=== $name"
-	local t0=$SECONDS
-	"$@" 2>&1 | tee "$results/$name.tap" | grep -E '^(not ok|ok|#|Bail out)' || true
-	echo "--- $name: $(grep -c '^ok' "$results/$name.tap") passed, $(grep -c '^not ok' "$results/$name.tap") failed ($((SECONDS - t0)) s)"
+# Counts per suite, in files under $results so that suite functions may run
+# programs in subshells: SUITE.counts holds "passed failed skipped" lines,
+# SUITE.failures the failures to list at the end.
+suite=
+prog_n=0
+prog_env=()   # VAR=value given to every program of a suite (asan sets its options)
+
+count() { # passed failed skipped
+	echo "$1 $2 $3" >>"$results/$suite.counts"
 }
 
-unit_tests() { # build dir
-	local exe rc=0
-	for exe in "$1"/tests/unit/test_*; do
-		[ -x "$exe" ] && [ -f "$exe" ] || continue
-		CMOCKA_MESSAGE_OUTPUT=TAP "$exe" || rc=1
-	done
-	return $rc
+# suite_cannot_run REASON: the suite was asked for and cannot run; one failure.
+suite_cannot_run() {
+	echo "FAIL $suite cannot run: $1"
+	printf '%s: cannot run: %s\n' "$suite" "$1" >>"$results/$suite.failures"
+	count 0 1 0
 }
 
-api_tests() { # build dir
-	local t
-	for t in tests/api/*.sh; do NUBO_BIN="$1/src/cmd" bash "$t"; done
-}
-
-e2e_tests() {
-	if [ "$(id -u)" -ne 0 ] || [ ! -c /dev/net/tun ]; then
-		echo "# e2e skipped: needs root and /dev/net/tun"
-		return 0
+# run_prog LABEL COMMAND...: runs one test program, shows its TAP lines as
+# they come, and counts it by the rules above.
+run_prog() {
+	local label=$1; shift
+	prog_n=$((prog_n + 1))
+	local tap=$results/$suite.$prog_n.tap
+	"$@" 2>&1 | tee "$tap" | grep --line-buffered -E '^(not ok|ok|#|Bail out!)'
+	local rc=${PIPESTATUS[0]}
+	# passed failed skipped plans plan bail-reason
+	local counts passed failed skipped plans plan bail
+	counts=$(awk '
+		/^(not )?ok([ \t]|$)/ {
+			if (tolower($0) ~ /#[ \t]*skip([^a-z]|$)/) s++
+			else if (/^ok/) p++
+			else f++
+		}
+		/^1\.\.[0-9]+/ { plans++; match($0, /^1\.\.[0-9]+/); plan = substr($0, 4, RLENGTH - 3) }
+		/^Bail out!/ && !bail { bail = "-" substr($0, 10) }
+		END { printf "%d %d %d %d %s %s", p, f, s, plans, (plan == "" ? "-" : plan), (bail == "" ? "" : bail) }
+	' "$tap")
+	read -r passed failed skipped plans plan bail <<<"$counts"
+	local printed=$((passed + failed + skipped)) problems=()
+	if [ "$rc" -gt 128 ] && [ "$rc" -lt 160 ]; then
+		problems+=("killed by SIG$(kill -l $((rc - 128)) 2>/dev/null || echo $((rc - 128)))")
+	elif [ "$rc" -ne 0 ] && [ "$failed" -eq 0 ]; then
+		problems+=("exited with status $rc, though no check failed")
 	fi
-	local t
-	for t in tests/e2e/*.sh; do NUBO_BIN="$build/src/cmd" bash "$t"; done
+	if [ "$plans" -eq 0 ]; then
+		problems+=("printed no plan (1..N)")
+	elif [ "$plans" -gt 1 ]; then
+		problems+=("printed $plans plans")
+	elif [ "$plan" -ne "$printed" ]; then
+		problems+=("planned $plan checks, printed $printed")
+	fi
+	[ -n "$bail" ] && problems+=("Bail out!${bail#-}")
+	if [ ${#problems[@]} -gt 0 ]; then
+		local why
+		why=$(printf '%s; ' "${problems[@]}"); why=${why%; }
+		echo "FAIL $label: $why"
+		failed=$((failed + 1))
+		printf '%s: %s\n' "$label" "$why" >>"$results/$suite.failures"
+	fi
+	if [ "$failed" -gt 0 ] && grep -q '^not ok' "$tap"; then
+		# each failed check and the comment lines that follow it
+		awk -v l="$label" '
+			/^not ok/ && tolower($0) !~ /#[ \t]*skip([^a-z]|$)/ { print l ": " $0; n = 8; next }
+			/^#/ && n > 0 { print "    " $0; n--; next }
+			{ n = 0 }' "$tap" >>"$results/$suite.failures"
+	fi
+	count "$passed" "$failed" "$skipped"
 }
 
-asan_tests() {
+sum() { # SUITE... : "passed failed skipped" over those suites
+	local s
+	for s in "$@"; do cat "$results/$s.counts" 2>/dev/null; done |
+		awk '{p += $1; f += $2; s += $3} END {printf "%d %d %d", p, f, s}'
+}
+tally() { # passed failed skipped: "N passed, N failed[, N skipped]"
+	printf '%d passed, %d failed' "$1" "$2"
+	[ "$3" -gt 0 ] && printf ', %d skipped' "$3"
+	return 0
+}
+
+# --- the suites ------------------------------------------------------------------------
+
+suite_self() {
+	run_prog tests/self/runner.sh env NUBO_BIN="$build/src/cmd" NUBO_BUILD="$build" bash tests/self/runner.sh
+}
+
+unit_progs() { # DIR: every cmocka program in DIR
+	local exe found=0
+	for exe in "$1"/test_*; do
+		[ -x "$exe" ] && [ -f "$exe" ] || continue
+		found=1
+		run_prog "$exe" env "${prog_env[@]}" CMOCKA_MESSAGE_OUTPUT=TAP "$exe"
+	done
+	[ $found = 1 ] || suite_cannot_run "no test programs in $1 (was it built with -Dtests=true?)"
+}
+
+api_scripts() { # BIN_DIR: every api script against that build's nubod
+	local t found=0
+	for t in "$api_dir"/*.sh; do
+		[ -f "$t" ] || continue
+		found=1
+		run_prog "$t" env "${prog_env[@]}" NUBO_BIN="$1" bash "$t"
+	done
+	[ $found = 1 ] || suite_cannot_run "no scripts in $api_dir"
+}
+
+suite_unit() { unit_progs "$unit_dir"; }
+suite_api() { api_scripts "$build/src/cmd"; }
+
+# The api scripts again, each on a fresh database of one private PostgreSQL cluster.
+suite_api_pg() {
+	pg_cluster_start >"$results/pg.log" 2>&1 || { cat "$results/pg.log"; suite_cannot_run "a private PostgreSQL cluster (tests/pg.sh)"; return; }
+	prog_env=(NUBO_TEST_DATABASE=postgres NUBO_TEST_PG_DIR="$NUBO_TEST_PG_DIR" NUBO_TEST_PG_PORT="$NUBO_TEST_PG_PORT")
+	api_scripts "$build/src/cmd"
+	prog_env=()
+	pg_cluster_stop
+}
+
+suite_e2e() {
+	if [ "$(id -u)" -ne 0 ] || [ ! -c /dev/net/tun ]; then
+		suite_cannot_run "needs root and /dev/net/tun (leave it out with NUBO_SUITES=\"unit api ...\")"
+		return
+	fi
+	# The crash-point scripts (crash_*.sh) kill a nubod built with -Dcrashpoints=true at named steps.
+	local b=build-crash
+	if [ ! -f $b/build.ninja ]; then
+		meson setup $b -Dcrashpoints=true -Dtests=false >"$results/build-crash.log" 2>&1 ||
+			{ tail -20 "$results/build-crash.log"; suite_cannot_run "configure $b (meson setup $b -Dcrashpoints=true -Dtests=false)"; return; }
+	fi
+	ninja -C $b >"$results/build-crash.log" 2>&1 ||
+		{ tail -20 "$results/build-crash.log"; suite_cannot_run "the crash-point build $b compiles"; return; }
+	local t found=0
+	for t in "$e2e_dir"/*.sh; do
+		[ -f "$t" ] || continue
+		found=1
+		run_prog "$t" env NUBO_BIN="$build/src/cmd" NUBO_CRASH_BIN="$b/src/cmd" bash "$t"
+	done
+	[ $found = 1 ] || suite_cannot_run "no scripts in $e2e_dir"
+}
+
+suite_asan() {
 	local b=build-asan
 	if [ ! -f $b/build.ninja ]; then
-		meson setup $b -Db_sanitize=address,undefined -Db_lundef=false -Dbuildtype=debug >/dev/null ||
-			{ echo "not ok 1 - configure the sanitizer build"; return; }
+		meson setup $b -Db_sanitize=address,undefined -Db_lundef=false -Dbuildtype=debug >"$results/build-asan.log" 2>&1 ||
+			{ tail -20 "$results/build-asan.log"; suite_cannot_run "configure the sanitizer build $b"; return; }
 	fi
-	ninja -C $b >/dev/null || { echo "not ok 1 - the sanitizer build compiles"; return; }
-	export ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1
-	unit_tests $b
-	api_tests $b
+	ninja -C $b >"$results/build-asan.log" 2>&1 ||
+		{ tail -20 "$results/build-asan.log"; suite_cannot_run "the sanitizer build $b compiles"; return; }
+	prog_env=(ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1)
+	unit_progs $b/tests/unit
+	api_scripts $b/src/cmd
+	prog_env=()
 }
 
+suite_fuzz() { run_prog tests/fuzz/run.sh tests/fuzz/run.sh; }
+
 for s in $suites; do
-	case $s in
-	unit) run_suite unit unit_tests "$build" ;;
-	api) run_suite api api_tests "$build" ;;
-	api-pg) export -f api_tests; run_suite api-pg tests/pg.sh api_tests "$build" ;;
-	e2e) run_suite e2e e2e_tests ;;
-	asan) run_suite asan asan_tests ;;
-	fuzz) run_suite fuzz tests/fuzz/run.sh ;;
-	*) echo "unknown suite $s" >&2; exit 2 ;;
-	esac
+	case " $all_suites " in *" $s "*) ;; *) echo "unknown suite $s (known: $all_suites)" >&2; exit 2 ;; esac
+done
+for suite in $suites; do
+	echo "=== $suite"
+	t0=$SECONDS
+	: >"$results/$suite.counts"
+	"suite_${suite//-/_}"
+	echo "--- $suite: $(tally $(sum "$suite")) ($((SECONDS - t0)) s)"
 done
 
-passed=$(cat "$results"/*.tap | grep -c '^ok')
-failed=$(cat "$results"/*.tap | grep -c '^not ok')
+# The closing lines. asan re-runs unit and api, so its passes and skips are
+# not added to the total (unless nothing else ran); its failures are.
+others=()
+for s in $suites; do [ "$s" = asan ] || others+=("$s"); done
+read -r passed failed skipped <<<"$(sum "${others[@]}")"
+read -r apassed afailed askipped <<<"$(sum asan)"
+if [ "$((passed + failed + skipped))" -eq 0 ]; then
+	passed=$apassed skipped=$askipped
+fi
+failed=$((failed + afailed))
 if [ "$failed" -gt 0 ]; then
 	echo
 	echo "Failures:"
-	grep -h -B1 -A6 '^not ok' "$results"/*.tap | sed 's/^/  /'
+	for s in $suites; do
+		[ -s "$results/$s.failures" ] && sed "s/^/  $s  /" "$results/$s.failures"
+	done
 fi
 echo
-echo "$passed passed, $failed failed"
+case " $suites " in *" asan "*) echo "asan (unit and api again, not in the total): $(tally "$apassed" "$afailed" "$askipped")" ;; esac
+tally "$passed" "$failed" "$skipped"
+echo
 [ "$failed" -eq 0 ] && [ "$passed" -gt 0 ]

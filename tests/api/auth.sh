@@ -162,7 +162,11 @@ ok $? "the log (only) says why a request was refused"
 
 # --- the CLI over --url ---
 out=$("$NUBO" --url "$URL" --cacert "$TLS/cert.pem" --token "$S1" vm list 2>&1)
-is "$?" 0 "nubo --url --cacert --token vm list works"
+is "$?" 0 "nubo --url --cacert --token vm list exits 0"
+like "$out" '^No VMs\.' "and shows nubod's (empty) list of VMs"
+cidr=$(body_of "$(api GET /v1/networks/default)" | jq -r .cidr)
+out=$("$NUBO" --url "$URL" --cacert "$TLS/cert.pem" --token "$S1" network list 2>&1)
+like "$out" "default +${cidr//./\\.} " "nubo --url network list shows what nubod holds (default, $cidr)"
 out=$("$NUBO" --url "$URL" --cacert "$TLS/cert.pem" --token "$S1" token list 2>&1)
 like "$out" '^NAME +ID +AGE +LAST USED' "nubo token list prints a table"
 like "$out" 'ci-bot +tok-' "with the token"
@@ -213,6 +217,3 @@ nubod_stop
 ok $? "nubod exits cleanly on SIGTERM"
 grep -Eq "Sanitizer|runtime error" "$T_LOG"
 ok $((! $?)) "no sanitizer report in nubod's log"
-
-echo "1..$T_N"
-[ "$T_FAILED" -eq 0 ]

@@ -143,7 +143,8 @@ fop=$(foreign_op web1)
 cli=$!
 sleep 1.5
 n=$(grep -c "GET /v1/operations/$fop " "$T_LOG")
-ok $((n > 2)) "the CLI holds its request instead of polling ($n requests in 1.5 s)"
+[ "$n" -ge 1 ] && [ "$n" -le 2 ]
+ok $? "the CLI holds its request instead of polling ($n requests in 1.5 s, 1 or 2 expected)"
 kill -0 $cli 2>/dev/null
 ok $? "nubo operation wait is still following"
 "$NUBO" operation wait "$fop" >"$T_DIR/int.out" 2>&1 &
@@ -186,5 +187,3 @@ nubod_stop
 ok $? "nubod exits cleanly on SIGTERM"
 grep -Eq "Sanitizer|runtime error" "$T_LOG"
 ok $((! $?)) "no sanitizer report in nubod's log"
-
-echo "1..$T_N"

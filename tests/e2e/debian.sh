@@ -31,9 +31,13 @@ ok $? "the root filesystem grew to --disk-size 4G (${size_kib:-?} KiB)"
 wait_for 120 sh -c "\"$NUBO\" vm ssh deb1 -- cat /var/tmp/user-data-ran 2>/dev/null | grep -q ran"
 ok $? "the user-data script ran"
 out=$("$NUBO" vm stop deb1 --wait 2>&1)
-ok $? "the guest powers off on ACPI power-down" "$out"
-"$NUBO" vm delete deb1 --wait >/dev/null 2>&1
-ok $? "the VM is deleted"
+ok $? "nubo vm stop deb1 --wait" "$out"
+is "$("$NUBO" vm show deb1 --json | jq -r '.state + " " + (.reason // "-")')" "stopped -" \
+	"the guest powered off on ACPI power-down (stopped, not forced off after the timeout)"
+out=$("$NUBO" vm delete deb1 --wait 2>&1)
+ok $? "the VM is deleted" "$out"
+"$NUBO" vm show deb1 >/dev/null 2>&1
+is "$?" 1 "and is gone"
 
 # A stock image without a seed disk (issue 20): cloud-init's own ds-identify
 # must recognise the platform from the SMBIOS serial and read the metadata
@@ -78,5 +82,3 @@ ok $? "deb2 reboots to SSH" "$out"
 is "$(ans2 cat /var/lib/cloud/data/instance-id)" "$id2" "after the reboot it is the same instance"
 "$NUBO" vm delete deb2 --wait >/dev/null 2>&1
 ok $? "deb2 is deleted"
-
-echo "1..$T_N"

@@ -152,6 +152,3 @@ ok $? "nubod --destroy"
 left=
 for d in $(cg_parents) "$(cg_dir "$id_b")"; do [ -e "$d" ] && left="$left $d"; done
 is "$left" "" "--destroy leaves no cgroup"
-
-echo "1..$T_N"
-[ "$T_FAILED" -eq 0 ]

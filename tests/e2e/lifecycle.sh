@@ -41,6 +41,8 @@ ip1=$(show web1 ip)
 prefix=$(t_sql "select value from meta where key='host_prefix'")
 tap="nt$prefix${vm_id:3:6}"
 like "$ip1" '^10\.' "web1 has an address on the default network"
+ip link show "$tap" >/dev/null 2>&1
+ok $? "web1's tap $tap is on the host"
 like "$(on_vm uname -a)" '^Linux web1 ' "ssh runs uname -a in the VM (hostname from the seed)"
 is "$(on_vm nproc)" 1 "nproc is 1 for a small VM"
 "$NUBO" vm ssh web1 -- exit 7
@@ -52,6 +54,7 @@ ok $? "a file is written in the VM"
 out=$("$NUBO" vm stop web1 --wait 2>&1)
 ok $? "nubo vm stop web1 --wait" "$out"
 is "$(show web1 state)" stopped "web1 is stopped"
+is "$(show web1 reason)" null "by ACPI power-down, not forced off after the timeout"
 pgrep -f -- "-name $vm_id" >/dev/null
 ok $((! $?)) "no QEMU runs for a stopped VM"
 is "$(show web1 pid)" null "a stopped VM has no pid"
@@ -105,6 +108,8 @@ ip link show "$tap" >/dev/null 2>&1
 ok $? "its tap is still there"
 
 # kill -9 QEMU: the VM is reported in error, with a reason.
+ip link show "$tap" >/dev/null 2>&1
+ok $? "the running VM's tap is on the host"
 kill -9 "$pid"
 wait_for 15 sh -c "[ \"\$($NUBO vm show web1 --json | jq -r .state)\" = error ]"
 ok $? "a VM whose QEMU was killed goes to error"
@@ -120,6 +125,8 @@ like "$out" 'is in error .*exited unexpectedly.*nubo vm start web1.*nubo vm dele
 out=$("$NUBO" vm start web1 --wait 2>&1)
 ok $? "a VM in error starts again" "$out"
 is "$(on_vm cat /root/persist)" kept "and its disk is intact"
+ip link show "$tap" >/dev/null 2>&1
+ok $? "with its tap back on the host"
 
 # The guest powers itself off: a clean stop, not an error.
 on_vm poweroff
@@ -156,6 +163,10 @@ out=$("$NUBO" vm delete bad --wait 2>&1)
 ok $? "the failed VM deletes" "$out"
 
 # Destroying the state removes the network's host objects too.
+ip -o link show type bridge | grep -q "nb$prefix"
+ok $? "nubod's bridge nb$prefix… is on the host before --destroy"
+nft list table inet "nubo_$prefix" >/dev/null
+ok $? "and its table nubo_$prefix"
 nubod_stop
 "$NUBOD" --state-dir "$T_STATE" --socket "$T_SOCK" "${T_DB_FLAGS[@]}" --destroy >>"$T_LOG" 2>&1
 ok $? "nubod --destroy succeeds"
@@ -165,5 +176,3 @@ nft list tables 2>/dev/null | grep -q "nubo_$prefix"
 ok $((! $?)) "no nftables table is left"
 pgrep -f "dnsmasq --conf-file=$T_STATE" >/dev/null
 ok $((! $?)) "no dnsmasq is left"
-
-echo "1..$T_N"

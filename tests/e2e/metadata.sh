@@ -91,8 +91,11 @@ is "$(on_vm md1 "wget -q -O - --header 'X-aws-ec2-metadata-token: $tok' $MD/meta
 	"a new token reads md1's instance-id again"
 
 # From the host itself and from outside the bridge the port is closed.
-gw=$(ip -4 -o addr show dev "$(t_sql "select bridge from networks where name='default'")" |
+gw=$(ip -4 -o addr show dev "$("$NUBO" network show default --json | jq -r .bridge)" |
 	awk '{print $4}' | cut -d/ -f1)
+is "$gw" "$("$NUBO" network show default --json | jq -r .gateway)" "the default bridge holds the gateway address"
+ss -ltn | grep -q " $gw:8775 "
+ok $? "the metadata service listens on $gw:8775"
 curl -s -m 3 "http://$gw:8775/latest/meta-data/instance-id" >/dev/null
 ok $((! $?)) "the metadata port does not answer the host itself"
 
@@ -100,11 +103,18 @@ ok $((! $?)) "the metadata port does not answer the host itself"
 # to the service. It also claims the address towards the host (ARP). It must
 # get nothing of md1's: the bridge drops every frame from md2's tap whose
 # source is not md2's own address, and the service checks address and MAC.
-on_vm md2 "ip addr add $ip1/32 dev eth0 && ip route add 169.254.169.254/32 via $gw dev eth0 src $ip1 &&
-	arping -q -c 1 -s $ip1 -I eth0 $gw" >/dev/null
-ok $((! $?)) "md2's ARP claim for md1's address gets no answer (dropped at the bridge)"
+ip2=$(show md2 ip)
+# busybox arping exits 0 when answered, 1 when not (an ssh failure is 255)
+on_vm md2 "arping -q -c 1 -s $ip2 -I eth0 $gw" >/dev/null
+is "$?" 0 "md2's ARP request from its own address is answered"
+on_vm md2 "ip addr add $ip1/32 dev eth0 && ip route add 169.254.169.254/32 via $gw dev eth0 src $ip1 && ip route get 169.254.169.254" |
+	grep -q "src $ip1"
+ok $? "md2 takes md1's address and routes the service's address from it (the setup)"
+on_vm md2 "arping -q -c 1 -s $ip1 -I eth0 $gw" >/dev/null
+is "$?" 1 "md2's ARP claim for md1's address gets no answer (dropped at the bridge)"
 out=$(on_vm md2 "timeout 15 wget -O - $MD/meta-data/instance-id 2>&1; echo; $TOKEN_CMD; echo;
-	timeout 15 wget -O - --header 'X-aws-ec2-metadata-token: $tok' $MD/meta-data/instance-id 2>&1")
+	timeout 15 wget -O - --header 'X-aws-ec2-metadata-token: $tok' $MD/meta-data/instance-id 2>&1; echo; echo requests-done")
+like "$out" 'requests-done$' "md2 made its requests from md1's address" "$out"
 printf '%s' "$out" | grep -q "$id1"
 ok $((! $?)) "md2 gets no answer with md1's data, even with md1's token" "$out"
 printf '%s' "$out" | grep -Eq '^[0-9a-f]{64}$'
@@ -119,11 +129,11 @@ done
 nubod_stop
 ok $? "nubod exits cleanly"
 prefix=$(t_sql "select value from meta where key='host_prefix'")
+nft list table inet "nubo_$prefix" >/dev/null
+ok $? "nubod's table nubo_$prefix is there before --destroy"
 "$NUBOD" --state-dir "$T_STATE" --socket "$T_SOCK" "${T_DB_FLAGS[@]}" --destroy >>"$T_LOG" 2>&1
 ok $? "nubod --destroy succeeds"
 nft list tables 2>/dev/null | grep -q "nubo_$prefix"
 ok $((! $?)) "no nftables table is left"
 ss -ltn | grep -q "$gw:8775"
 ok $((! $?)) "nothing listens on the metadata port any more"
-
-echo "1..$T_N"

@@ -5,7 +5,7 @@
 #   uplink (a network namespace stands in for it) and none without NAT;
 #   firewall allow and deny by rule, checked with TCP connects from the host;
 #   a rule change with a connection open (it stays, new ones are refused);
-#   set-firewall in force within a second; a port forward from the host's
+#   set-firewall in force on a running VM (how soon: bench/07-firewall.sh); a port forward from the host's
 #   address and localhost; a spoofed source dropped at the bridge; the
 #   ruleset restored by nubod after it was flushed (as after a reboot).
 set -u
@@ -33,7 +33,7 @@ ip netns add "$UP_NS" && ip link add "nuup$$" type veth peer name eth0 netns "$U
 	ip -n "$UP_NS" link set lo up
 ok $? "an uplink stand-in is set up ($UP_PEER)"
 cleanup_uplink() { ip link del "nuup$$" 2>/dev/null; ip netns del "$UP_NS" 2>/dev/null; }
-trap 'cleanup_uplink; t_cleanup' EXIT
+t_on_exit cleanup_uplink
 ip netns exec "$UP_NS" socat TCP-LISTEN:7,fork,reuseaddr SYSTEM:'echo uplink' &
 T_BG_PIDS+=($!)
 
@@ -84,8 +84,11 @@ is "$(on b1 "echo | nc -w3 $UP_PEER 7")" "" "b1 does not reach the uplink (no NA
 SPOOF=${B1%.10}.99 GW_B=${B1%.10}.1
 on b1 "ping -c1 -W3 $GW_B" >/dev/null
 ok $? "b1 pings its gateway from its own address"
-on b1 "ip addr add $SPOOF/24 dev eth0 && ping -c1 -W3 -I $SPOOF $GW_B" >/dev/null
-ok $((! $?)) "a VM sending from an address not its own is dropped at the bridge"
+on b1 "ip addr add $SPOOF/24 dev eth0 && ip -4 addr show eth0" | grep -q " $SPOOF/"
+ok $? "b1 takes $SPOOF as an extra address (the spoof's setup)"
+# busybox ping exits 1 when no reply came (an ssh failure would be 255)
+on b1 "ping -c1 -W3 -I $SPOOF $GW_B" >/dev/null
+is "$?" 1 "a VM sending from an address not its own is dropped at the bridge (ping gets no reply)"
 
 # --- firewalls -------------------------------------------------------------------------
 on w1 'mkdir -p /tmp/www && echo hello > /tmp/www/index.html && httpd -p 80 -h /tmp/www && httpd -p 81 -h /tmp/www'
@@ -95,8 +98,6 @@ ok $? "the host reaches w1:80 (allowed by web)"
 tcp_open "$W1" 81
 ok $((! $?)) "the host cannot reach w1:81 (no rule allows it)"
 like "$(answer a1 "printf 'GET / HTTP/1.0\\r\\n\\r\\n' | nc -w3 $W1 81")" hello "a1 reaches w1:81: all traffic from members of default is allowed"
-tcp_open "$A1" 80
-ok $((! $?)) "the host cannot reach a1:80 (a1 is only in default)"
 
 # A rule change with a connection open: it stays open, new ones are refused.
 rule=$("$NUBO" firewall rule add web --proto tcp --port 7000 --json | jq -r .id)
@@ -119,18 +120,16 @@ if [ -n "${CONN_PID:-}" ]; then
 fi
 is "$got" two "the open connection still works (the firewall is stateful)"
 
-# set-firewall on a running VM is in force within a second.
+# set-firewall on a running VM is in force (how soon is measured by
+# bench/07-firewall.sh; here a loose bound only says it happens at all).
 on a1 'mkdir -p /tmp/www && echo a1 > /tmp/www/index.html && httpd -p 80 -h /tmp/www'
+like "$(answer a1 'wget -q -O - http://127.0.0.1:80/')" a1 "a1 serves port 80 (to itself)"
 tcp_open "$A1" 80
-ok $((! $?)) "a1:80 is closed to the host"
-"$NUBO" vm set-firewall a1 default,web >/dev/null
-t0=$(date +%s%N)
-until timeout 1 socat -T1 /dev/null "TCP:$A1:80,connect-timeout=0.2" 2>/dev/null; do
-	[ $(( ($(date +%s%N) - t0) / 1000000 )) -gt 3000 ] && break
-done
-took=$(( ($(date +%s%N) - t0) / 1000000 ))
-[ "$took" -le 1000 ]
-ok $? "after set-firewall a1 default,web, a1:80 opens within a second (${took} ms)"
+ok $((! $?)) "a1:80 is closed to the host (a1 is only in default)"
+out=$("$NUBO" vm set-firewall a1 default,web 2>&1)
+ok $? "nubo vm set-firewall a1 default,web" "$out"
+wait_for 10 tcp_open "$A1" 80
+ok $? "then a1:80 opens to the host"
 
 # --- port forwards ------------------------------------------------------------------
 hp=$((20000 + RANDOM % 20000))
@@ -168,10 +167,12 @@ ok $? "and w1:80 open"
 out=$("$NUBO" network delete back 2>&1)
 like "$out" 'in use by 2 NICs' "a network with NICs on it cannot be deleted"
 "$NUBO" vm delete b1 --wait >/dev/null 2>&1 && "$NUBO" vm delete m1 --wait >/dev/null 2>&1
+br=$("$NUBO" network show back --json | jq -r .bridge)
+ip link show "$br" >/dev/null 2>&1
+ok $? "back's bridge $br is on the host"
 out=$("$NUBO" network delete back 2>&1)
 ok $? "the network is deleted once its VMs are gone" "$out"
-br=$("$NUBO" network show back --json 2>/dev/null | jq -r .bridge)
 wait_for 5 sh -c "! \"$NUBO\" network show back >/dev/null 2>&1"
 ok $? "the network is gone"
-
-echo "1..$T_N"
+wait_for 5 sh -c "! ip link show '$br' >/dev/null 2>&1"
+ok $? "and so is its bridge $br"

@@ -7,13 +7,15 @@ set -u
 . "$(dirname "$0")/../lib.sh"
 
 nubod_start || { ok 1 "nubod starts"; exit 1; }
-"$NUBO" image build tiny --wait >/dev/null 2>&1
-ok $? "the tiny image builds"
+out=$("$NUBO" image build tiny --wait 2>&1)
+ok $? "the tiny image builds" "$out"
+is "$("$NUBO" image show tiny --json | jq -r .state)" ready "it is ready"
 on() { local vm=$1; shift; "$NUBO" vm ssh "$vm" -- "$@" 2>>"$T_DIR/ssh.err"; }
 state() { "$NUBO" vm show "$1" --json | jq -r .state; }
 
-"$NUBO" vm create s1 --type nano --wait >/dev/null 2>&1
-ok $? "a VM starts"
+out=$("$NUBO" vm create s1 --type nano --wait 2>&1)
+ok $? "a VM starts" "$out"
+is "$(state s1)" running "it is running"
 on s1 'echo one > /root/f && sync'
 pid=$("$NUBO" vm show s1 --json | jq .pid)
 out=$("$NUBO" snapshot create s1 --name before --wait 2>&1)
@@ -69,5 +71,3 @@ done
 is "$bad" 0 "every qcow2 passes qemu-img check"
 out=$("$NUBO" image delete tiny 2>&1)
 is "$?" 1 "an image under snapshots cannot be deleted"
-
-echo "1..$T_N"

@@ -87,8 +87,10 @@ is "$?" 1 "a truncated download fails"
 like "$out" "was cut short after 1000 bytes" "the error says it was cut short"
 "$NUBO" image show q404 >/dev/null 2>&1 || "$NUBO" image show qcut >/dev/null 2>&1
 ok $((! $?)) "no image is left by the failed downloads"
-"$NUBO" image delete qu >/dev/null
-ok $? "the downloaded image can be deleted"
+out=$("$NUBO" image delete qu 2>&1)
+ok $? "the downloaded image can be deleted" "$out"
+"$NUBO" image show qu >/dev/null 2>&1
+is "$?" 1 "and is gone"
 
 out=$("$NUBO" image import bad --file "$T_DIR/a.qcow2" --sha256 "$(printf '0%.0s' $(seq 64))" --wait 2>&1)
 is "$?" 1 "an import with a wrong checksum fails"
@@ -118,8 +120,7 @@ is "$?" 1 "an attached volume cannot be deleted"
 like "$out" "attached to a VM; detach it first" "the error says why"
 out=$("$NUBO" volume detach data --wait 2>&1)
 ok $? "the volume is detached from the running VM" "$out"
-on big test -e /dev/vdc
-ok $((! $?)) "the device is gone from the guest"
+is "$(on big 'if test -e /dev/vdc; then echo present; else echo absent; fi')" absent "the device is gone from the guest"
 out=$("$NUBO" vm create other --type nano --wait 2>&1)
 ok $? "a second VM starts" "$out"
 other_ip=$("$NUBO" vm show other --json | jq -r .ip)
@@ -132,13 +133,17 @@ out=$("$NUBO" volume create data2 --from-snapshot datasnap --wait 2>&1)
 ok $? "a volume is made from the snapshot" "$out"
 "$NUBO" volume attach data2 --vm big --wait >/dev/null 2>&1
 is "$(on big 'mkdir -p /mnt/e && mount /dev/vdc /mnt/e && cat /mnt/e/f && umount /mnt/e')" precious "it holds the data as it was at the snapshot"
-"$NUBO" volume detach data2 --wait >/dev/null 2>&1
-"$NUBO" volume delete data2 --wait >/dev/null 2>&1
-"$NUBO" snapshot delete datasnap --wait >/dev/null 2>&1
-ok $? "the volume snapshot is deleted"
+out=$("$NUBO" volume detach data2 --wait 2>&1) && out=$("$NUBO" volume delete data2 --wait 2>&1)
+ok $? "the volume made from the snapshot is detached and deleted" "$out"
+out=$("$NUBO" snapshot delete datasnap --wait 2>&1)
+ok $? "the volume snapshot is deleted" "$out"
+"$NUBO" snapshot show datasnap >/dev/null 2>&1
+is "$?" 1 "and is gone"
 on other umount /mnt/d
-"$NUBO" vm delete other --wait >/dev/null 2>&1
-ok $? "the second VM is deleted"
+out=$("$NUBO" vm delete other --wait 2>&1)
+ok $? "the second VM is deleted" "$out"
+"$NUBO" vm show other >/dev/null 2>&1
+is "$?" 1 "and is gone"
 is "$("$NUBO" volume show data --json | jq -r '.state + " " + (.vm // "-")')" "available -" "the volume outlives the VM it was attached to"
 
 # Templates: an image made from a running VM, then from a stopped one; VMs boot from both.
@@ -153,8 +158,9 @@ is "$(on clone cat /root/golden)" golden "it has the source VM's files"
 "$NUBO" vm stop big --wait >/dev/null 2>&1
 out=$("$NUBO" image create golden2 --from-vm big --wait 2>&1)
 ok $? "an image is made from a stopped VM" "$out"
-"$NUBO" vm start big --wait >/dev/null 2>&1
-ok $? "the source VM starts again"
+out=$("$NUBO" vm start big --wait 2>&1)
+ok $? "the source VM starts again" "$out"
+is "$("$NUBO" vm show big --json | jq -r .state)" running "it is running"
 out=$("$NUBO" vm create clone2 --type nano --image golden2 --wait 2>&1)
 ok $? "a VM boots from the image made of a stopped VM" "$out"
 is "$(on clone2 cat /root/golden)" golden "it has the source VM's files too"
@@ -174,13 +180,16 @@ is "$(on scratch head -c 6 /dev/vdc)" marker "data written to it is there while 
 ok $? "a stop removes the ephemeral disk"
 "$NUBO" vm start scratch --wait >/dev/null 2>&1
 is "$(on scratch head -c 6 /dev/vdc | tr -d '\\000')" "" "after a start the ephemeral disk is empty again"
-"$NUBO" vm delete scratch --wait >/dev/null 2>&1
-ok $? "the VM with an ephemeral disk is deleted"
+out=$("$NUBO" vm delete scratch --wait 2>&1)
+ok $? "the VM with an ephemeral disk is deleted" "$out"
+"$NUBO" vm show scratch >/dev/null 2>&1
+is "$?" 1 "and is gone"
 
 # Every qcow2 nubo keeps is consistent (checked with the VM stopped: a
 # running QEMU holds its disk's lock).
-"$NUBO" vm stop big --wait >/dev/null 2>&1
-ok $? "the VM stops"
+out=$("$NUBO" vm stop big --wait 2>&1)
+ok $? "the VM stops" "$out"
+is "$("$NUBO" vm show big --json | jq -r .state)" stopped "it is stopped"
 bad=0
 for f in $(find "$T_STATE" -name '*.qcow2'); do
 	qemu-img check -q "$f" >/dev/null 2>&1 || { bad=$((bad + 1)); echo "# qemu-img check failed: $f"; }
@@ -193,9 +202,12 @@ ok $? "the volume is deleted" "$out"
 ok $? "its file is gone"
 out=$("$NUBO" image delete qa 2>&1)
 ok $? "an unused image can be deleted" "$out"
+"$NUBO" image show qa >/dev/null 2>&1
+is "$?" 1 "and is gone"
 out=$("$NUBO" image delete tiny 2>&1)
 is "$?" 1 "an image in use cannot be deleted"
-"$NUBO" vm delete big --wait >/dev/null 2>&1
-ok $? "the VM is deleted"
-
-echo "1..$T_N"
+is "$("$NUBO" image show tiny --json | jq -r .state)" ready "and is still there"
+out=$("$NUBO" vm delete big --wait 2>&1)
+ok $? "the VM is deleted" "$out"
+"$NUBO" vm show big >/dev/null 2>&1
+is "$?" 1 "and is gone"

@@ -14,10 +14,12 @@ cd "$(dirname "$0")/../.." || exit 1
 b=${FUZZ_BUILD:-build-fuzz}
 seconds=${FUZZ_SECONDS:-8}
 n=0
+failed=0
 
 fail_build() {
 	echo "not ok 1 - fuzz: $1"
 	[ -s "$b/fuzz-build.log" ] && tail -20 "$b/fuzz-build.log" | sed 's/^/#   /'
+	echo "1..1"
 	exit 1
 }
 
@@ -49,6 +51,7 @@ for name in "${names[@]}"; do
 	exe=$b/tests/fuzz/fuzz_$name
 	if [ ! -x "$exe" ]; then
 		echo "not ok $n - fuzz $name: no harness tests/fuzz/fuzz_$name.c"
+		failed=$((failed + 1))
 		continue
 	fi
 	work=$b/corpus/$name
@@ -65,8 +68,11 @@ for name in "${names[@]}"; do
 	else
 		input=$(grep -aoE "Test unit written to [^ ]+" "$log" | sed 's/Test unit written to //')
 		echo "not ok $n - fuzz $name: exit $rc${input:+, input saved as $input}"
+		failed=$((failed + 1))
 		grep -aE -A1 'check failed' "$log" | head -2 | cut -c1-300 | sed 's/^/#   /'
 		grep -aE 'runtime error:|ERROR: |SUMMARY:' "$log" | head -3 | cut -c1-300 | sed 's/^/#   /'
 		echo "#   full report: $log"
 	fi
 done
+echo "1..$n"
+[ "$failed" -eq 0 ]

@@ -361,7 +361,7 @@ static void test_tokens_bounded(void **state)
 	struct imds_tokens t = {0};
 	struct imds_response r;
 	unsigned char rnd[IMDS_TOKEN_RANDOM] = {0};
-	char first[2 * IMDS_TOKEN_RANDOM + 1];
+	char first[2 * IMDS_TOKEN_RANDOM + 1], newest[2 * IMDS_TOKEN_RANDOM + 1];
 	for (int i = 0; i < 1000; i++) {
 		rnd[0] = (unsigned char)i;
 		rnd[1] = (unsigned char)(i >> 8);
@@ -370,6 +370,7 @@ static void test_tokens_bounded(void **state)
 				 200);
 		if (i == 0)
 			snprintf(first, sizeof(first), "%s", r.body);
+		snprintf(newest, sizeof(newest), "%s", r.body);
 		imds_response_free(&r);
 	}
 	assert_int_equal(t.n_tokens, IMDS_TOKENS_PER_VM);
@@ -378,6 +379,11 @@ static void test_tokens_bounded(void **state)
 	assert_int_equal(ask(&t, (struct call){"GET", "/latest/meta-data/mac", first, NULL, false}, &web1, T0 + 1000, NULL,
 			     &r),
 			 401);
+	imds_response_free(&r);
+	assert_int_equal(ask(&t, (struct call){"GET", "/latest/meta-data/mac", newest, NULL, false}, &web1, T0 + 1000, NULL,
+			     &r),
+			 200);
+	assert_string_equal(r.body, web1.mac);
 	imds_response_free(&r);
 	imds_tokens_free(&t);
 	imds_tokens_free(NULL);
