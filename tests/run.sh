@@ -12,7 +12,8 @@
 #
 # Every test program speaks TAP. A program counts its "ok" lines as passed,
 # its "not ok" lines as failed, and a "# SKIP" on either (cmocka prints
-# "not ok N # SKIP") as skipped. A program also adds one failure when it
+# "not ok N # SKIP") as skipped, as is a "# TODO" (a known failure, written
+# down where it stands; TAP does not count it as failed). A program also adds one failure when it
 # exits non-zero without a failed check, is killed by a signal, prints no
 # plan ("1..N") or a plan other than the checks it printed, or prints
 # "Bail out!". A suite that was asked for and cannot run is a failure too.
@@ -67,7 +68,7 @@ run_prog() {
 	local counts passed failed skipped plans plan bail
 	counts=$(awk '
 		/^(not )?ok([ \t]|$)/ {
-			if (tolower($0) ~ /#[ \t]*skip([^a-z]|$)/) s++
+			if (tolower($0) ~ /#[ \t]*(skip|todo)([^a-z]|$)/) s++
 			else if (/^ok/) p++
 			else f++
 		}
@@ -100,7 +101,7 @@ run_prog() {
 	if [ "$failed" -gt 0 ] && grep -q '^not ok' "$tap"; then
 		# each failed check and the comment lines that follow it
 		awk -v l="$label" '
-			/^not ok/ && tolower($0) !~ /#[ \t]*skip([^a-z]|$)/ { print l ": " $0; n = 8; next }
+			/^not ok/ && tolower($0) !~ /#[ \t]*(skip|todo)([^a-z]|$)/ { print l ": " $0; n = 8; next }
 			/^#/ && n > 0 { print "    " $0; n--; next }
 			{ n = 0 }' "$tap" >>"$results/$suite.failures"
 	fi
