@@ -13,25 +13,6 @@
 #define DEV_PREFIX "dev-"
 #define BUS_PREFIX "/machine/peripheral/hp"
 
-/* Runs one QMP command on a fresh connection; takes args. */
-static int qmp_one(const char *sock, const char *cmd, json_t *args, json_t **ret, struct err *e)
-{
-	if (runner_dry_run()) {
-		char *text = args ? json_dumps(args, JSON_COMPACT | JSON_SORT_KEYS) : NULL;
-		runner_capture_note("qmp %s %s %s", sock, cmd, text ? text : "");
-		free(text);
-		json_decref(args);
-		return 0;
-	}
-	struct qmp *q = NULL;
-	int rc = qmp_open(sock, 2000, &q, e);
-	if (rc == 0)
-		rc = qmp_execute(q, cmd, args, ret, e);
-	qmp_close(q);
-	json_decref(args);
-	return rc;
-}
-
 static struct hotplug_item *view_item(struct hotplug_view *v, const char *id)
 {
 	for (int i = 0; i < v->n; i++)
@@ -129,7 +110,7 @@ int hotplug_node_add(const char *qmp_sock, const char *vol_id, const char *path,
 {
 	json_t *node = json_pack("{s:s, s:s, s:{s:s, s:s}}", "driver", "qcow2", "node-name", vol_id, "file", "driver",
 				 "file", "filename", path);
-	if (qmp_one(qmp_sock, "blockdev-add", node, NULL, e) < 0) {
+	if (qmp_run_once(qmp_sock, "blockdev-add", node, NULL, e) < 0) {
 		err_prefix(e, "opening volume %s in QEMU", vol_id);
 		return -1;
 	}
@@ -143,7 +124,7 @@ int hotplug_device_add(const char *qmp_sock, const char *vol_id, int slot, struc
 	snprintf(bus, sizeof(bus), "hp%d", slot);
 	json_t *device = json_pack("{s:s, s:s, s:s, s:s, s:s}", "driver", "virtio-blk-pci", "id", dev, "drive",
 				   vol_id, "bus", bus, "serial", vol_id);
-	if (qmp_one(qmp_sock, "device_add", device, NULL, e) < 0) {
+	if (qmp_run_once(qmp_sock, "device_add", device, NULL, e) < 0) {
 		err_prefix(e, "plugging volume %s into slot hp%d", vol_id, slot);
 		return -1;
 	}
@@ -155,7 +136,7 @@ int hotplug_device_del(const char *qmp_sock, const char *vol_id, struct err *e)
 	char dev[64];
 	snprintf(dev, sizeof(dev), DEV_PREFIX "%s", vol_id);
 	struct err e2 = {0};
-	if (qmp_one(qmp_sock, "device_del", json_pack("{s:s}", "id", dev), NULL, &e2) == 0)
+	if (qmp_run_once(qmp_sock, "device_del", json_pack("{s:s}", "id", dev), NULL, &e2) == 0)
 		return 0;
 	/* QEMU refuses a second request while the guest has not answered the
 	 * first (a nubod killed after device_del asks again): that one stands. */
@@ -169,7 +150,7 @@ int hotplug_device_del(const char *qmp_sock, const char *vol_id, struct err *e)
 
 int hotplug_node_del(const char *qmp_sock, const char *vol_id, struct err *e)
 {
-	if (qmp_one(qmp_sock, "blockdev-del", json_pack("{s:s}", "node-name", vol_id), NULL, e) < 0) {
+	if (qmp_run_once(qmp_sock, "blockdev-del", json_pack("{s:s}", "node-name", vol_id), NULL, e) < 0) {
 		err_prefix(e, "closing volume %s in QEMU", vol_id);
 		return -1;
 	}

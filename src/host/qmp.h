@@ -36,6 +36,11 @@ int qmp_execute(struct qmp *q, const char *cmd, json_t *args, json_t **ret, stru
 
 void qmp_close(struct qmp *q);   /* NULL safe */
 
+/* Runs cmd on a fresh connection (QMP_DISK_TIMEOUT_MS), so nothing is held
+ * between a reconciler's passes; takes args (decref'd whatever happens);
+ * *ret as qmp_execute. Dry-run: records "qmp SOCK CMD ARGS" and succeeds. */
+int qmp_run_once(const char *sock, const char *cmd, json_t *args, json_t **ret, struct err *e);
+
 /* One-shot helpers: open, run one command, close (5 s timeout). In dry-run
  * they record "qmp SOCK COMMAND" in the runner capture and succeed; the status
  * is then "running". */

@@ -11,26 +11,6 @@
 #include "util/runner.h"
 #include "util/str.h"
 
-/* Runs one QMP command on a fresh connection; takes args. Each call is its
- * own session so that nothing is held between the reconciler's passes. */
-static int qmp_one(const char *sock, const char *cmd, json_t *args, json_t **ret, struct err *e)
-{
-	if (runner_dry_run()) {
-		char *text = args ? json_dumps(args, JSON_COMPACT | JSON_SORT_KEYS) : NULL;
-		runner_capture_note("qmp %s %s %s", sock, cmd, text ? text : "");
-		free(text);
-		json_decref(args);
-		return 0;
-	}
-	struct qmp *q = NULL;
-	int rc = qmp_open(sock, QMP_DISK_TIMEOUT_MS, &q, e);
-	if (rc == 0)
-		rc = qmp_execute(q, cmd, args, ret, e);
-	qmp_close(q);
-	json_decref(args);
-	return rc;
-}
-
 static int prop(json_t *slot, const char *name)
 {
 	json_t *v = json_object_get(json_object_get(slot, "props"), name);
@@ -99,7 +79,7 @@ int resize_vcpus_step(const char *qmp_sock, int want, int *have, struct err *e)
 		return 0;
 	}
 	json_t *slots = NULL, *add = NULL;
-	if (qmp_one(qmp_sock, "query-hotpluggable-cpus", NULL, &slots, e) < 0)
+	if (qmp_run_once(qmp_sock, "query-hotpluggable-cpus", NULL, &slots, e) < 0)
 		return -1;
 	char del_id[64];
 	const char *stuck = NULL;
@@ -108,9 +88,9 @@ int resize_vcpus_step(const char *qmp_sock, int want, int *have, struct err *e)
 	if (stuck)
 		return err_set(e, ERR_CONFLICT, "cannot bring the VM from %d to %d vCPUs: %s", *have, want, stuck);
 	if (add)
-		return qmp_one(qmp_sock, "device_add", add, NULL, e);
+		return qmp_run_once(qmp_sock, "device_add", add, NULL, e);
 	if (del_id[0])
-		return qmp_one(qmp_sock, "device_del", json_pack("{s:s}", "id", del_id), NULL, e);
+		return qmp_run_once(qmp_sock, "device_del", json_pack("{s:s}", "id", del_id), NULL, e);
 	return 0;
 }
 
@@ -119,7 +99,7 @@ static int live_disk_size(const char *qmp_sock, const char *device, uint64_t *by
 {
 	json_t *ret = NULL;
 	*bytes = 0;
-	if (qmp_one(qmp_sock, "query-block", NULL, &ret, e) < 0)
+	if (qmp_run_once(qmp_sock, "query-block", NULL, &ret, e) < 0)
 		return -1;
 	size_t i;
 	json_t *b;
@@ -145,7 +125,7 @@ int resize_disk_live(const char *qmp_sock, const char *device, uint64_t bytes, s
 			return 0;   /* done already (or bigger: never shrink) */
 	}
 	json_t *args = json_pack("{s:s, s:I}", "device", device, "size", (json_int_t)bytes);
-	if (qmp_one(qmp_sock, "block_resize", args, NULL, e) < 0) {
+	if (qmp_run_once(qmp_sock, "block_resize", args, NULL, e) < 0) {
 		err_prefix(e, "growing disk %s to %" PRIu64 " bytes", device, bytes);
 		return -1;
 	}
