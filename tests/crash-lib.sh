@@ -57,3 +57,23 @@ crash_restart() {
 	nubod_kill9
 	nubod_start "$@"
 }
+
+# crash_at STEP WHAT REQUEST...: arms STEP, sends the request (api METHOD
+# PATH [BODY]), waits for nubod to die there, starts it again and waits for
+# the request's operation to end. Its id is left in $op and added to ops.
+ops=()
+crash_at() {
+	local step=$1 what=$2; shift 2
+	op=
+	crash_arm "$step" || { ok 1 "$what: nubod starts armed at $step"; return 1; }
+	local r
+	r=$(api "$@")
+	op=$(body_of "$r" | jq -r '.operation.id // empty')
+	[ -n "$op" ] || { ok 1 "$what: the request is accepted" "$r"; return 1; }
+	ops+=("$op")
+	crash_wait_dead 120
+	ok $? "$what: nubod dies at $step"
+	crash_restart
+	wait_for 180 op_ended "$op"
+	ok $? "$what, killed at $step: the operation ends after the restart" "$(op_state "$op")"
+}

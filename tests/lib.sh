@@ -119,6 +119,19 @@ api() {
 	printf '%s %s' "$status" "${out%$'\n'*}"
 }
 status_of() { printf '%s' "${1%% *}"; }
+# op_state ID: an operation's state; op_ended ID: whether it has ended.
+op_state() { body_of "$(api GET "/v1/operations/$1")" | jq -r .state; }
+op_ended() { case $(op_state "$1") in succeeded | failed) return 0 ;; *) return 1 ;; esac; }
+# chains_ok: every qcow2 under the state passes qemu-img check (-U: a running
+# QEMU holds some) and its whole backing chain opens; prints what does not.
+chains_ok() {
+	local f bad=""
+	for f in $(find "$T_STATE" -name '*.qcow2'); do
+		qemu-img check -U -q "$f" >/dev/null 2>&1 || bad="$bad check:$f"
+		qemu-img info -U --backing-chain "$f" >/dev/null 2>&1 || bad="$bad chain:$f"
+	done
+	printf '%s' "$bad"
+}
 body_of() { printf '%s' "${1#* }"; }
 
 # wait_for SECONDS COMMAND...: polls until COMMAND succeeds

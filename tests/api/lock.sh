@@ -16,7 +16,7 @@ is "$(status_of "$r")" 202 "a volume is created"
 op=$(body_of "$r" | jq -r .operation.id)
 wait_for 10 sh -c "curl -s --unix-socket $T_SOCK http://nubo/v1/operations/$op | jq -e '.state==\"succeeded\"' >/dev/null"
 ok $? "its creation succeeds"
-db_rows() { sqlite3 "$T_STATE/nubo.db" "select count(*) from volumes"; }
+db_rows() { t_sql "select count(*) from volumes"; }
 
 # A second nubod on the same state, on another socket: refused before it
 # opens the store, adopts anything or listens.
@@ -40,7 +40,7 @@ is "$?" 1 "nubod --destroy beside a live nubod exits 1"
 like "$out" "in use by nubod pid $first, .*then run --destroy again: nothing was changed" "it names the pid and says nothing changed"
 [[ "$out" != *"destroyed"* ]]
 ok $? "it does not claim to have destroyed anything" "$out"
-[ -f "$T_STATE/nubo.db" ] && [ -d "$T_STATE/volumes" ] && [ -f "$T_STATE/nubod.lock" ]
+{ [ ${#T_DB_FLAGS[@]} -gt 0 ] || [ -f "$T_STATE/nubo.db" ]; } && [ -d "$T_STATE/volumes" ] && [ -f "$T_STATE/nubod.lock" ]
 ok $? "the store, the state's folders and the lock file are still there"
 is "$(db_rows)" 1 "the store still holds the volume"
 r=$(api POST /v1/volumes '{"name":"after","size":"16M"}')

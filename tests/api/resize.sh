@@ -19,7 +19,6 @@ cat >"$T_DIR/nubod.json" <<'JSON'
 JSON
 nubod_start --dry-run --config "$T_DIR/nubod.json" || { ok 1 "nubod starts"; exit 1; }
 DRY_LOG=$T_STATE/dry-run.log
-op_state() { body_of "$(api GET "/v1/operations/$1")" | jq -r .state; }
 op_done() { wait_for 10 sh -c "curl -s --unix-socket $T_SOCK http://nubo/v1/operations/$1 | jq -e '.state==\"succeeded\"' >/dev/null"; }
 phases() { body_of "$(api GET "/v1/operations/$1")" | jq -r '[.phases[].name] | join(",")'; }
 vm_field() { body_of "$(api GET "/v1/vms/$1")" | jq -r "$2"; }

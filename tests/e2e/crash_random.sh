@@ -20,16 +20,6 @@ ok $? "the tiny image builds"
 ok $? "a VM starts"
 
 on() { "$NUBO" vm ssh r1 -- "$@" 2>>"$T_DIR/ssh.err"; }
-op_state() { body_of "$(api GET "/v1/operations/$1")" | jq -r .state; }
-op_ended() { case $(op_state "$1") in succeeded | failed) return 0 ;; *) return 1 ;; esac; }
-chains_ok() {
-	local f bad=""
-	for f in $(find "$T_STATE" -name '*.qcow2'); do
-		qemu-img check -U -q "$f" >/dev/null 2>&1 || bad="$bad check:$f"
-		qemu-img info -U --backing-chain "$f" >/dev/null 2>&1 || bad="$bad chain:$f"
-	done
-	printf '%s' "$bad"
-}
 
 written=""
 snaps=() snap_log=()

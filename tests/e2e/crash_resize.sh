@@ -27,8 +27,6 @@ ok $? "the tiny image builds"
 ok $? "a VM starts with room for five vCPUs"
 
 on() { "$NUBO" vm ssh r1 -- "$@" 2>>"$T_DIR/ssh.err"; }
-op_state() { body_of "$(api GET "/v1/operations/$1")" | jq -r .state; }
-op_ended() { case $(op_state "$1") in succeeded | failed) return 0 ;; *) return 1 ;; esac; }
 vm_field() { "$NUBO" vm show r1 --json | jq -r ".$1"; }
 nproc_is() { [ "$(on nproc)" = "$1" ]; }
 

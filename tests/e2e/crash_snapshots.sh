@@ -18,8 +18,6 @@ ok $? "the tiny image builds"
 ok $? "a VM starts"
 
 on() { "$NUBO" vm ssh c1 -- "$@" 2>>"$T_DIR/ssh.err"; }
-op_state() { body_of "$(api GET "/v1/operations/$1")" | jq -r .state; }
-op_ended() { case $(op_state "$1") in succeeded | failed) return 0 ;; *) return 1 ;; esac; }
 vm_field() { "$NUBO" vm show c1 --json | jq -r ".$1"; }
 
 # The guest's record of what it wrote: one line per marker, in order.
@@ -28,37 +26,6 @@ mark() { # mark N: the guest appends N to /root/log and syncs
 	on "echo $1 >> /root/log && sync" && written="$written$1 "
 }
 log_in_guest() { on cat /root/log | tr '\n' ' '; }
-
-# Every qcow2 passes qemu-img check (-U: a running QEMU holds some) and its
-# whole backing chain opens.
-chains_ok() {
-	local f bad=""
-	for f in $(find "$T_STATE" -name '*.qcow2'); do
-		qemu-img check -U -q "$f" >/dev/null 2>&1 || bad="$bad check:$f"
-		qemu-img info -U --backing-chain "$f" >/dev/null 2>&1 || bad="$bad chain:$f"
-	done
-	printf '%s' "$bad"
-}
-
-# crash_at STEP WHAT REQUEST...: arms STEP, sends the request (api METHOD
-# PATH BODY), waits for nubod to die there, starts it again and waits for
-# the request's operation to end; its id is left in $op.
-ops=()
-crash_at() {
-	local step=$1 what=$2; shift 2
-	op=
-	crash_arm "$step" || { ok 1 "$what: nubod starts armed at $step"; return 1; }
-	local r
-	r=$(api "$@")
-	op=$(body_of "$r" | jq -r '.operation.id // empty')
-	[ -n "$op" ] || { ok 1 "$what: the request is accepted" "$r"; return 1; }
-	ops+=("$op")
-	crash_wait_dead 120
-	ok $? "$what: nubod dies at $step"
-	crash_restart
-	wait_for 180 op_ended "$op"
-	ok $? "$what, killed at $step: the operation ends after the restart" "$(op_state "$op")"
-}
 
 snaps=()      # snapshots taken: name and the log the guest had then
 snap_log=()

@@ -26,9 +26,7 @@ vol=$("$NUBO" volume show data --json | jq -r .id)
 vol_file=$T_STATE/volumes/$vol.qcow2
 
 on() { "$NUBO" vm ssh c1 -- "$@" 2>>"$T_DIR/ssh.err"; }
-op_state() { body_of "$(api GET "/v1/operations/$1")" | jq -r .state; }
 op_error() { body_of "$(api GET "/v1/operations/$1")" | jq -r '.error // empty'; }
-op_ended() { case $(op_state "$1") in succeeded | failed) return 0 ;; *) return 1 ;; esac; }
 vol_state() { "$NUBO" volume show "${1:-data}" --json | jq -r '.state + " " + (.vm // "-")'; }
 # The guest's device with serial $1 ("" if none): e.g. vdc.
 dev_of() { on "for d in /sys/block/vd*; do [ \"\$(cat \$d/serial 2>/dev/null)\" = $1 ] && echo \${d##*/}; done"; }
@@ -47,26 +45,6 @@ ATTACHED="guest has it, store: in-use c1"
 DETACHED="guest has none, store: available -"
 marker() { on "dd if=/dev/$(dev_of "$vol") bs=8 count=1 2>/dev/null"; }
 img_ok() { qemu-img check -U -q "$vol_file" 2>&1; }
-
-# crash_at STEP WHAT REQUEST...: arms STEP, sends the request (api METHOD PATH
-# [BODY]), waits for nubod to die there, starts it again and waits for the
-# request's operation to end; its id is left in $op.
-ops=()
-crash_at() {
-	local step=$1 what=$2; shift 2
-	op=
-	crash_arm "$step" || { ok 1 "$what: nubod starts armed at $step"; return 1; }
-	local r
-	r=$(api "$@")
-	op=$(body_of "$r" | jq -r '.operation.id // empty')
-	[ -n "$op" ] || { ok 1 "$what: the request is accepted" "$r"; return 1; }
-	ops+=("$op")
-	crash_wait_dead 120
-	ok $? "$what: nubod dies at $step"
-	crash_restart
-	wait_for 120 op_ended "$op"
-	ok $? "$what, killed at $step: the operation ends after the restart" "$(op_state "$op")"
-}
 
 # --- learn the steps of an attach and a detach, and put a marker on the volume ---
 crash_trace_start
