@@ -228,7 +228,10 @@ static void respond(struct imds_tokens *t, struct model *m, const struct imds_vm
 	/* What the model expects. */
 	struct imds_path p = imds_path_parse(path, strlen(path));
 	bool get = strcmp(method, "GET") == 0 || strcmp(method, "HEAD") == 0;
-	if (p.kind == IMDS_UNKNOWN) {
+	/* These VMs have no NoCloud key: a /nocloud/ path is as absent as an
+	 * unknown one, whatever the method. */
+	bool nocloud = p.kind >= IMDS_NOCLOUD && p.kind <= IMDS_NOCLOUD_NETWORK_CONFIG;
+	if (p.kind == IMDS_UNKNOWN || nocloud) {
 		FUZZ_ASSERT(st == 404, "unknown path \"%s\" answered %d", path, st);
 	} else if (p.kind == IMDS_TOKEN) {
 		int ttl = ttl_of(req.ttl);
