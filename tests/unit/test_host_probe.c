@@ -31,22 +31,7 @@
 #include "util/str.h"
 #include "util/timeutil.h"
 
-/* Every dry-run test starts from an empty capture and ends outside dry-run. */
-static int dry_setup(void **state)
-{
-	(void)state;
-	runner_set_dry_run(true);
-	free(runner_take_capture());
-	return 0;
-}
-
-static int dry_teardown(void **state)
-{
-	(void)state;
-	free(runner_take_capture());
-	runner_set_dry_run(false);
-	return 0;
-}
+#include "dry-run.h"
 
 /* --- the SSH-ready probe --------------------------------------------------- */
 
