@@ -35,7 +35,7 @@ ok() {
 	else
 		T_FAILED=$((T_FAILED + 1))
 		echo "not ok $T_N - $2"
-		[ -n "${3:-}" ] && printf '%s\n' "$3" | head -20 | sed 's/^/#   /'
+		[ -n "${3:-}" ] && printf '%s\n' "$3" | head -40 | sed 's/^/#   /'
 	fi
 	return 0
 }
@@ -95,9 +95,21 @@ nubod_start() {
 	return 1
 }
 
-nubod_stop() { # SIGTERM: a clean exit (VMs keep running); returns nubod's exit status
+# nubod_stop: SIGTERM, a clean exit (VMs keep running); returns nubod's exit
+# status. One that has not exited after 60 s is a bug: a failed check shows
+# where its threads wait, it is killed, and nubod_stop returns 1.
+nubod_stop() {
 	[ -n "$NUBOD_PID" ] || return 0
 	kill "$NUBOD_PID" 2>/dev/null
+	local end=$((SECONDS + 60))
+	while kill -0 "$NUBOD_PID" 2>/dev/null && [ $SECONDS -lt $end ]; do sleep 0.05; done
+	if kill -0 "$NUBOD_PID" 2>/dev/null && [ -z "$(ps -o stat= -p "$NUBOD_PID" | grep Z)" ]; then
+		# nubo's own frames of each thread: where it waits
+		ok 1 "nubod (pid $NUBOD_PID) exits within 60 s of SIGTERM" "$(gdb -q -batch -p "$NUBOD_PID" \
+			-ex "thread apply all bt" 2>&1 | grep -E '^Thread|/src/' | sed -E 's/^#[0-9]+ +(0x[0-9a-f]+ in )?/  /')"
+		nubod_kill9
+		return 1
+	fi
 	wait "$NUBOD_PID" 2>/dev/null
 	local rc=$?
 	NUBOD_PID=

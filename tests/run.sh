@@ -23,6 +23,12 @@
 #   NUBO_SUITES="unit api"   run a subset (what is left out is not a failure)
 #   NUBO_UNIT_DIR, NUBO_API_DIR, NUBO_E2E_DIR   where the unit programs and the
 #                            api and e2e scripts are (tests/self points them at fakes)
+#   NUBO_PROG_LIMIT=900      seconds a program may run; past it, it is stopped
+#                            (SIGTERM to its process group, SIGKILL 60 s later)
+#                            and counts as a failure, and the run goes on
+#
+# After each program a "# LABEL: N s" line gives its time, so that a slow
+# run says where its time went.
 #
 # Adding a suite: write suite_NAME (it calls run_prog once per program, or
 # suite_cannot_run), and add NAME to all_suites.
@@ -34,6 +40,7 @@ suites=${NUBO_SUITES:-$all_suites}
 unit_dir=${NUBO_UNIT_DIR:-$build/tests/unit}
 api_dir=${NUBO_API_DIR:-tests/api}
 e2e_dir=${NUBO_E2E_DIR:-tests/e2e}
+prog_limit=${NUBO_PROG_LIMIT:-900}
 results=$(mktemp -d /tmp/nubo-test.XXXXXX)
 . tests/pg.sh   # pg_cluster_start / pg_cluster_stop, for api-pg
 trap 'pg_cluster_stop; rm -rf "$results"' EXIT
@@ -61,9 +68,10 @@ suite_cannot_run() {
 run_prog() {
 	local label=$1; shift
 	prog_n=$((prog_n + 1))
-	local tap=$results/$suite.$prog_n.tap
-	"$@" 2>&1 | tee "$tap" | grep --line-buffered -E '^(not ok|ok|#|Bail out!)'
+	local tap=$results/$suite.$prog_n.tap t0=$SECONDS
+	timeout -k 60 "$prog_limit" "$@" 2>&1 | tee "$tap" | grep --line-buffered -E '^(not ok|ok|#|Bail out!)'
 	local rc=${PIPESTATUS[0]}
+	echo "# $label: $((SECONDS - t0)) s"
 	# passed failed skipped plans plan bail-reason
 	local counts passed failed skipped plans plan bail
 	counts=$(awk '
@@ -78,7 +86,9 @@ run_prog() {
 	' "$tap")
 	read -r passed failed skipped plans plan bail <<<"$counts"
 	local printed=$((passed + failed + skipped)) problems=()
-	if [ "$rc" -gt 128 ] && [ "$rc" -lt 160 ]; then
+	if [ "$rc" -eq 124 ] || [ "$rc" -eq 137 ] && [ $((SECONDS - t0)) -ge "$prog_limit" ]; then
+		problems+=("still running after NUBO_PROG_LIMIT=$prog_limit s: stopped")
+	elif [ "$rc" -gt 128 ] && [ "$rc" -lt 160 ]; then
 		problems+=("killed by SIG$(kill -l $((rc - 128)) 2>/dev/null || echo $((rc - 128)))")
 	elif [ "$rc" -ne 0 ] && [ "$failed" -eq 0 ]; then
 		problems+=("exited with status $rc, though no check failed")

@@ -2,6 +2,7 @@
 #include <curl/curl.h>
 #include <errno.h>
 #include <getopt.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -45,14 +46,6 @@ static const char usage[] =
 
 /* Inside the state directory; held with flock for nubod's whole life. */
 #define STATE_LOCK_FILE "nubod.lock"
-
-static volatile sig_atomic_t quit;
-
-static void on_signal(int sig)
-{
-	(void)sig;
-	quit = 1;
-}
 
 static char *default_recipes_dir(void)
 {
@@ -139,9 +132,15 @@ static int serve(struct ctl *ctl, const struct api_options *ao, struct err *e)
 		if (fs_mkdir_p(sock_dir, 0755, e) < 0)
 			return -1;
 	}
-	struct sigaction sa = {.sa_handler = on_signal};
-	sigaction(SIGINT, &sa, NULL);
-	sigaction(SIGTERM, &sa, NULL);
+	/* SIGINT and SIGTERM are blocked in every thread, before the first one
+	 * starts, and taken below with sigwaitinfo: a handler would run in
+	 * whichever thread the kernel picks and could leave this one waiting.
+	 * The runner clears the mask in every program it starts. */
+	sigset_t stop;
+	sigemptyset(&stop);
+	sigaddset(&stop, SIGINT);
+	sigaddset(&stop, SIGTERM);
+	pthread_sigmask(SIG_BLOCK, &stop, NULL);
 	signal(SIGPIPE, SIG_IGN);
 	/* Before anything opens a descriptor; api sizes its listeners from it. */
 	unsigned long nofile = fs_nofile_raise(NUBOD_NOFILE_MAX);
@@ -154,10 +153,12 @@ static int serve(struct ctl *ctl, const struct api_options *ao, struct err *e)
 	log_info("nubod %s ready (state %s%s)", NUBO_VERSION, ctl_state_dir(ctl), runner_dry_run() ? ", dry-run" : "");
 	/* Only now, with the API answering: systemctl start returns once nubo works. */
 	service_notify_ready("serving the API");
-	while (!quit)
-		pause();
+	siginfo_t si;
+	while (sigwaitinfo(&stop, &si) < 0)
+		;
 	service_notify_stopping();
-	log_info("nubod stopping; VMs keep running");
+	log_info("nubod stopping (%s from pid %d); VMs keep running", si.si_signo == SIGINT ? "SIGINT" : "SIGTERM",
+		 (int)si.si_pid);
 	api_stop(api);
 	return 0;
 }

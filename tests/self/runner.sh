@@ -62,6 +62,12 @@ like "$out" "fails.sh: not ok 2 - two fails" "the failures list the check"
 runner NUBO_SUITES=api NUBO_API_DIR=$here/fixtures/pass
 is "$rc:$(last)" "0:3 passed, 0 failed" "lib.sh scripts that pass, with a plan printed by lib.sh or by the script, pass the run" "$out"
 
+runner NUBO_SUITES=api NUBO_API_DIR=$here/fixtures/slow NUBO_PROG_LIMIT=2
+is "$rc:$(last)" "1:1 passed, 1 failed" "a script still running past NUBO_PROG_LIMIT is stopped and fails the run" "$out"
+like "$out" "hangs.sh: still running after NUBO_PROG_LIMIT=2 s: stopped" "and the failures say why"
+like "$out" "# $here/fixtures/slow/hangs.sh: [23] s" "the time each program took is printed"
+is "$(pgrep -f 'sleep 600' | wc -l)" 0 "nothing the stopped script started is left running"
+
 # Several suites: the closing line adds them up, and stays the last line.
 runner NUBO_SUITES="unit api" NUBO_UNIT_DIR="$T_DIR/unit" FAKE_CMOCKA=abort NUBO_API_DIR=$here/fixtures/bail
 is "$rc:$(last)" "1:3 passed, 2 failed" "two failing suites add up in the closing line" "$out"
