@@ -107,6 +107,8 @@ run_prog() {
 		echo "FAIL $label: $why"
 		failed=$((failed + 1))
 		printf '%s: %s\n' "$label" "$why" >>"$results/$suite.failures"
+		# where a stopped program was: the last lines it printed
+		case $why in *"still running after"*) tail -n 15 "$tap" | sed 's/^/    /' >>"$results/$suite.failures" ;; esac
 	fi
 	if [ "$failed" -gt 0 ] && grep -q '^not ok' "$tap"; then
 		# each failed check and the comment lines that follow it

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Builds the libFuzzer harnesses (build-fuzz, clang, ASan + UBSan) and runs
-# each for FUZZ_SECONDS (default 8), printing one TAP line per harness:
+# each for FUZZ_SECONDS (default 8), FUZZ_JOBS (default: the cores) at a
+# time, printing one TAP line per harness:
 #
 #   tests/fuzz/run.sh                     every harness, 8 s each (the "fuzz" suite of tests/run.sh)
 #   FUZZ_SECONDS=600 tests/fuzz/run.sh port api_vms   two harnesses, 10 minutes each
@@ -45,20 +46,16 @@ if [ ${#names[@]} -eq 0 ]; then
 	for src in tests/fuzz/fuzz_*.c; do names+=("$(basename "$src" .c | sed 's/^fuzz_//')"); done
 fi
 
-mkdir -p "$b/crashes"
-for name in "${names[@]}"; do
-	n=$((n + 1))
-	exe=$b/tests/fuzz/fuzz_$name
+# fuzz_one N NAME: runs one harness, prints its TAP line (and why it failed).
+fuzz_one() {
+	local n=$1 name=$2 exe=$b/tests/fuzz/fuzz_$2
 	if [ ! -x "$exe" ]; then
 		echo "not ok $n - fuzz $name: no harness tests/fuzz/fuzz_$name.c"
-		failed=$((failed + 1))
-		continue
+		return
 	fi
-	work=$b/corpus/$name
+	local work=$b/corpus/$name seeds=() log=$b/fuzz-$name.log rc runs input
 	mkdir -p "$work"
-	seeds=()
 	[ -d "tests/fuzz/corpus/$name" ] && seeds=("tests/fuzz/corpus/$name")
-	log=$b/fuzz-$name.log
 	"$exe" -max_total_time="$seconds" -max_len=4096 -timeout=10 -rss_limit_mb=1024 \
 		-artifact_prefix="$b/crashes/$name-" "$work" "${seeds[@]}" >"$log" 2>&1
 	rc=$?
@@ -68,11 +65,26 @@ for name in "${names[@]}"; do
 	else
 		input=$(grep -aoE "Test unit written to [^ ]+" "$log" | sed 's/Test unit written to //')
 		echo "not ok $n - fuzz $name: exit $rc${input:+, input saved as $input}"
-		failed=$((failed + 1))
 		grep -aE -A1 'check failed' "$log" | head -2 | cut -c1-300 | sed 's/^/#   /'
 		grep -aE 'runtime error:|ERROR: |SUMMARY:' "$log" | head -3 | cut -c1-300 | sed 's/^/#   /'
 		echo "#   full report: $log"
 	fi
+}
+
+# FUZZ_JOBS harnesses at a time (default: one per core); lines in order.
+jobs=${FUZZ_JOBS:-$(nproc)}
+out=$(mktemp -d)
+trap 'rm -rf "$out"' EXIT
+mkdir -p "$b/crashes"
+for name in "${names[@]}"; do
+	n=$((n + 1))
+	while [ "$(jobs -rp | wc -l)" -ge "$jobs" ]; do wait -n; done
+	fuzz_one "$n" "$name" >"$out/$n" &
+done
+wait
+for i in $(seq 1 "$n"); do
+	cat "$out/$i"
+	grep -q '^not ok' "$out/$i" && failed=$((failed + 1))
 done
 echo "1..$n"
 [ "$failed" -eq 0 ]
