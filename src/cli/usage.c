@@ -98,6 +98,7 @@ static void print_budget(struct cli_ctx *ctx, const json_t *j)
 	if (strcmp(level, "none") == 0) {
 		fprintf(ctx->out, "%-12snone (set one with: nubo budget set --monthly AMOUNT)\n", "Monthly:");
 		fprintf(ctx->out, "%-12s%s so far in %s\n", "Cost:", cost, cli_or_dash(cli_jstr(j, "month")));
+		fprintf(ctx->out, "%-12sno budget\n", "Status:");
 		return;
 	}
 	autofree char *monthly = fmt_price(cli_jreal(j, "monthly", 0));

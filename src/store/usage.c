@@ -31,6 +31,7 @@ struct item {
 	char name[NAME_MAX_LEN + 1], type[NAME_MAX_LEN + 1], image[NAME_MAX_LEN + 1];
 	int64_t bytes, rate_nano;
 	bool open;   /* an open span already bills it */
+	bool goes_on_only;   /* billed only if already billed: a run through a reboot */
 };
 
 #define SPAN_COLS "id, resource_id, kind, name, type, image, bytes, rate_nano, started_at, ended_at, seen_at, run_at"
@@ -163,7 +164,7 @@ static int spans_align(struct cx *cx, const char *id, struct item *items, int n,
 		}
 	}
 	for (int i = 0; rc == 0 && i < n; i++) {
-		if (items[i].open)
+		if (items[i].open || items[i].goes_on_only)
 			continue;
 		bool goes_on = items[i].kind == USAGE_VM && run_at;
 		rc = span_open(cx, id, &items[i], goes_on ? run_from : now, goes_on ? run_at : now, e);
@@ -200,15 +201,23 @@ static int read_row(struct cx *cx, const char *sql, const char *id, bool *found,
 	return rc;
 }
 
-/* name, type, image, state, disk_size_bytes, the image's size */
+/* name, type, image, state, disk_size_bytes, the image's size, power. A
+ * VM runs from "running" until it leaves it, except on its way through a
+ * reboot (stopping, stopped and pending while asked to run): a reboot
+ * neither ends the run nor starts a new minute, as on EC2. */
 static void vm_items(struct q *q, struct item *items, int *n)
 {
-	const char *state = q_col(q, 3);
+	const char *state = q_col(q, 3), *power = q_col(q, 6);
 	int64_t disk = q_col_int(q, 4);
 	if (disk <= 0)
 		disk = q_col_int(q, 5);
-	if (state && strcmp(state, "running") == 0)
-		item_set(&items[(*n)++], USAGE_VM, q_col(q, 0), q_col(q, 1), q_col(q, 2), 0);
+	bool running = state && strcmp(state, "running") == 0;
+	bool between = state && power && strcmp(power, "running") == 0 &&
+		       (strcmp(state, "stopping") == 0 || strcmp(state, "stopped") == 0 || strcmp(state, "pending") == 0);
+	if (running || between) {
+		item_set(&items[*n], USAGE_VM, q_col(q, 0), q_col(q, 1), q_col(q, 2), 0);
+		items[(*n)++].goes_on_only = !running;
+	}
 	item_set(&items[(*n)++], USAGE_DISK, q_col(q, 0), "", q_col(q, 2), disk);
 }
 
@@ -226,7 +235,7 @@ static int meter(struct cx *cx, const char *id, const char *sql, void (*fill)(st
 int meter_vm(struct cx *cx, const char *id, struct err *e)
 {
 	return meter(cx, id,
-		     "SELECT v.name, v.type, v.image, v.state, v.disk_size_bytes, COALESCE(i.virtual_size_bytes, 0) "
+		     "SELECT v.name, v.type, v.image, v.state, v.disk_size_bytes, COALESCE(i.virtual_size_bytes, 0), v.power "
 		     "FROM vms v LEFT JOIN images i ON i.id = v.image_id WHERE v.id = ?1",
 		     vm_items, e);
 }

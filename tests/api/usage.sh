@@ -167,6 +167,12 @@ op_done "$(body_of "$r" | jq -r .operation.id)"
 is "$(open_runs "$ID")" 1 "start again: a new run"
 IFS='|' read -r s2 _ _ run2 _ <<<"$(runs "$ID" | tail -n 1)"
 is "$run2" "$s2" "the new run begins its own minute (run_at is its start)"
+open_run() { t_sql "SELECT id FROM usage_spans WHERE resource_id = '$1' AND kind = 'vm' AND ended_at = 0"; }
+span=$(open_run "$ID")
+r=$(api POST /v1/vms/web1/reboot '{}')
+op_done "$(body_of "$r" | jq -r .operation.id)"
+ok $? "web1 reboots"
+is "$(open_run "$ID")" "$span" "a reboot goes on with the same run: no end, no new minute"
 r=$(api POST /v1/vms/web1/resize '{"type":"c2"}')
 op_done "$(body_of "$r" | jq -r .operation.id)"
 ok $? "a live resize to c2"
