@@ -133,14 +133,17 @@ int table_update(struct cx *cx, const struct table *t, const void *obj, struct e
 int table_delete(struct cx *cx, const struct table *t, const char *id, struct err *e)
 {
 	autofree char *sql = xasprintf("DELETE FROM %s WHERE %s = ?1", t->name, t->cols[0].name);
+	meter_fn meter = table_meter(t);
 	if (!t->ev_kind)
-		return cx_exec_id(cx, sql, id, e) < 0 ? -1 : table_meter(t) ? table_meter(t)(cx, id, e) : 0;
+		return cx_exec_id(cx, sql, id, e) < 0 ? -1 : meter ? meter(cx, id, e) : 0;
 	struct row before = {0};
 	int rc = row_read(cx, t, id, &before, e) == 0 && cx_exec_id(cx, sql, id, e) == 0 ? 0 : -1;
 	if (rc == 0 && before.found)
 		rc = ev_add(cx, t->ev_kind, id, row_get(&before, t->ev_name ? t->ev_name : "name"), "deleted", NULL, e);
 	row_free(&before);
-	return rc < 0 || !table_meter(t) ? rc : table_meter(t)(cx, id, e);
+	if (rc == 0 && meter)   /* the row is gone: its meter closes what it billed */
+		rc = meter(cx, id, e);
+	return rc;
 }
 
 char *col_render(const struct col *c, const void *obj)

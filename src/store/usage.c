@@ -226,7 +226,7 @@ static int meter(struct cx *cx, const char *id, const char *sql, void (*fill)(st
 {
 	struct item items[2];
 	int n = 0;
-	bool found = false;
+	bool found = false;   /* a row that is gone bills nothing: n stays 0 */
 	if (read_row(cx, sql, id, &found, fill, items, &n, e) < 0)
 		return -1;
 	return spans_align(cx, id, items, n, e);
