@@ -37,6 +37,10 @@ struct api_req {
 
 /* The value of a query parameter ("?limit=100"), or NULL. */
 const char *api_query(const struct api_req *req, const char *key);
+struct api_resp;
+/* Fails (400 naming it) when the query has a parameter not in allowed
+ * (NULL-terminated). */
+bool api_query_known(const struct api_req *req, const char *const allowed[], struct api_resp *resp);
 
 struct api_resp {
 	int status;
@@ -124,6 +128,11 @@ extern const struct api_route api_token_routes[];
 extern const struct api_route api_event_routes[];
 extern const struct api_route api_stack_routes[];
 extern const struct api_route api_lb_routes[];
+extern const struct api_route api_usage_routes[];
+
+/* api/usage.c: what each VM of ids has cost so far (its runs and its root
+ * disk), into costs[i]; 0 for a VM without spans. */
+int api_vm_costs(const struct api_req *req, const char *const *ids, int n, double *costs, struct err *e);
 
 enum api_auth {
 	API_AUTH_OK,

@@ -131,7 +131,7 @@ static enum MHD_Result send_resp(struct MHD_Connection *conn, struct api_resp *r
 	if (resp->json) {
 		/* Compact: a third smaller than indented, and as cheap to make.
 		 * The CLI indents what it prints. */
-		data = json_dumps(resp->json, JSON_COMPACT | JSON_ENCODE_ANY);
+		data = json_dumps(resp->json, JSON_COMPACT | JSON_ENCODE_ANY | JSON_REAL_PRECISION(15));
 		len = strlen(data);
 		type = "application/json";
 	} else if (resp->json_text) {
@@ -717,6 +717,48 @@ void api_stop(struct api_server *s)
 const char *api_query(const struct api_req *req, const char *key)
 {
 	return req->conn ? MHD_lookup_connection_value(req->conn, MHD_GET_ARGUMENT_KIND, key) : NULL;
+}
+
+struct query_check {
+	const char *const *allowed;
+	char bad[64];
+	bool found;
+};
+
+static enum MHD_Result query_key(void *cls, enum MHD_ValueKind kind, const char *key, const char *value)
+{
+	struct query_check *qc = cls;
+	(void)kind;
+	(void)value;
+	for (int i = 0; qc->allowed[i]; i++)
+		if (strcmp(key, qc->allowed[i]) == 0)
+			return MHD_YES;
+	if (!qc->found) {
+		qc->found = true;
+		snprintf(qc->bad, sizeof(qc->bad), "%s", key);
+	}
+	return MHD_YES;
+}
+
+bool api_query_known(const struct api_req *req, const char *const allowed[], struct api_resp *resp)
+{
+	struct query_check qc = {.allowed = allowed};
+	if (req->conn)
+		MHD_get_connection_values(req->conn, MHD_GET_ARGUMENT_KIND, query_key, &qc);
+	if (!qc.found)
+		return true;
+	struct sbuf b = {0};
+	for (int i = 0; allowed[i]; i++)
+		sbuf_addf(&b, "%s%s", i ? ", " : "", allowed[i]);
+	autofree char *list = sbuf_take(&b);
+	struct err e = {0};
+	/* printable ASCII of the name alone: the message travels in JSON */
+	for (char *p = qc.bad; *p; p++)
+		if ((unsigned char)*p < 0x20 || (unsigned char)*p >= 0x7f || *p == '"' || *p == '\\')
+			*p = '?';
+	err_set(&e, ERR_INVALID, "unknown query parameter \"%s\"; known: %s", qc.bad, list);
+	api_error(resp, &e);
+	return false;
 }
 
 void api_json(struct api_resp *resp, int status, json_t *json)

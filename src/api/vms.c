@@ -64,15 +64,29 @@ static void list_vms(const struct api_req *req, struct api_resp *resp)
 		api_error(resp, &e);
 		return;
 	}
+	/* The cost so far changes by the second, so it is not in the cached
+	 * JSON: it is read for the whole page at once and put at each VM's end. */
+	const char **ids = xcalloc((size_t)n + 1, sizeof(*ids));
+	double *costs = xcalloc((size_t)n + 1, sizeof(*costs));
+	for (int i = 0; i < n; i++)
+		ids[i] = revs[i].id;
+	bool have_costs = api_vm_costs(req, ids, n, costs, &e) == 0;
+	free(ids);
 	struct sbuf b = {0};
 	sbuf_add(&b, "{\"vms\":[");
 	for (int i = 0; i < n; i++) {
 		if (i)
 			sbuf_add(&b, ",");
 		/* Changed again since render_missing: this one renders now. */
-		if (!vmcache_append(&b, revs[i].id, revs[i].rev) && render_missing(req, &revs[i], 1, &e) == 0)
-			vmcache_append(&b, revs[i].id, revs[i].rev);
+		bool got = vmcache_append(&b, revs[i].id, revs[i].rev);
+		if (!got && render_missing(req, &revs[i], 1, &e) == 0)
+			got = vmcache_append(&b, revs[i].id, revs[i].rev);
+		if (got && have_costs && b.len && b.data[b.len - 1] == '}') {
+			b.data[--b.len] = '\0';
+			sbuf_addf(&b, ",\"cost\":%.6f}", costs[i]);
+		}
 	}
+	free(costs);
 	sbuf_add(&b, "]");
 	if (more)   /* names are DNS labels: nothing to escape */
 		sbuf_addf(&b, ",\"next_page_token\":\"%s\"", revs[n - 1].name);
@@ -91,7 +105,16 @@ static void get_vm(const struct api_req *req, struct api_resp *resp)
 		api_error(resp, &e);
 		return;
 	}
-	api_json(resp, 200, vm_to_json(&vm));
+	const char *id = vm.id;
+	double cost = 0;
+	if (api_vm_costs(req, &id, 1, &cost, &e) < 0) {
+		vm_free_fields(&vm);
+		api_error(resp, &e);
+		return;
+	}
+	json_t *j = vm_to_json(&vm);
+	json_object_set_new(j, "cost", json_real(cost));
+	api_json(resp, 200, j);
 	vm_free_fields(&vm);
 }
 

@@ -60,6 +60,11 @@ extern const struct cli_noun events_noun;
 /* One event of GET /v1/events as `nubo events` prints it: "SEQ TIME KIND NAME: WHAT". Caller frees. */
 char *events_line(const json_t *ev);
 extern const struct cli_noun stack_noun;
+extern const struct cli_noun usage_noun;
+extern const struct cli_noun budget_noun;
+/* Prints on ctx->err a warning when this month's cost has reached 80 % or
+ * 100 % of the monthly budget (usage.c); silent otherwise and on errors. */
+void budget_warn(struct cli_ctx *ctx);
 
 /* A word that stands for a noun and verb: `nubo plan` is `nubo stack plan`. */
 struct cli_alias {

@@ -19,7 +19,7 @@
 static const struct arg_flag events_flags[] = {
 	{"follow", 'f', ARG_BOOL, NULL, "keep printing events as they happen, until Ctrl-C"},
 	{"kind", 0, ARG_VALUE, "K",
-	 "only events of one kind: vm, image, volume, snapshot, network, firewall, forward, token, operation"},
+	 "only events of one kind: vm, image, volume, snapshot, network, firewall, forward, token, operation, budget"},
 	{"name", 0, ARG_VALUE, "N", "only events of resources named N (a VM's operations too)"},
 	{"after", 0, ARG_VALUE, "SEQ", "only events numbered after SEQ (the first column)"},
 	{"json", 0, ARG_BOOL, NULL, "one JSON object per line: each event as the API gives it"},

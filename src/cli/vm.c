@@ -244,14 +244,16 @@ static void print_vms(struct cli_ctx *ctx, const json_t *j)
 		fputs("No VMs. Create one with: nubo vm create NAME --wait\n", ctx->out);
 		return;
 	}
-	static const char *const headers[] = {"NAME", "STATE", "TYPE", "IMAGE", "IP", "AGE"};
-	struct table *t = table_new(6, headers);
+	static const char *const headers[] = {"NAME", "STATE", "TYPE", "IMAGE", "IP", "AGE", "COST"};
+	struct table *t = table_new(7, headers);
+	table_align_right(t, 6);
 	size_t i;
 	const json_t *vm;
 	json_array_foreach(vms, i, vm) {
 		autofree char *age = fmt_age_since(cli_jstr(vm, "created_at"), ctx->now_ms);
+		autofree char *cost = json_is_number(json_object_get(vm, "cost")) ? fmt_price(cli_jreal(vm, "cost", 0)) : NULL;
 		const char *row[] = {cli_jstr(vm, "name"), cli_jstr(vm, "state"), cli_jstr(vm, "type"),
-				     cli_jstr(vm, "image"), cli_jstr(vm, "ip"), age};
+				     cli_jstr(vm, "image"), cli_jstr(vm, "ip"), age, cost};
 		table_add_row(t, row);
 	}
 	autofree char *text = table_render(t);
@@ -279,10 +281,12 @@ static int vm_list(struct cli_ctx *ctx, const struct args *a)
 		json_decref(page);
 	} while (token);
 	json_t *j = json_pack("{s:o}", "vms", all);
-	if (args_has(a, "json"))
+	if (args_has(a, "json")) {
 		cli_print_json(ctx, j);
-	else
+	} else {
 		print_vms(ctx, j);
+		budget_warn(ctx);
+	}
 	json_decref(j);
 	return CLI_EXIT_OK;
 }
@@ -336,6 +340,10 @@ static void print_vm(struct cli_ctx *ctx, const json_t *vm)
 		fprintf(ctx->out, "%-12s%lld\n", "PID:", (long long)cli_jint(vm, "pid", 0));
 	show_time(ctx, "Created:", cli_jstr(vm, "created_at"));
 	show_time(ctx, "Started:", cli_jstr(vm, "started_at"));
+	if (json_is_number(json_object_get(vm, "cost"))) {
+		autofree char *cost = fmt_price(cli_jreal(vm, "cost", 0));
+		fprintf(ctx->out, "%-12s%s so far (its runs and its root disk; see nubo usage)\n", "Cost:", cost);
+	}
 	if (cli_jstr(vm, "operation"))
 		fprintf(ctx->out, "%-12s%s\n", "Operation:", cli_jstr(vm, "operation"));
 	wait_print_phases(ctx->out, "Boot phases", json_object_get(vm, "boot_phases"));
@@ -575,7 +583,7 @@ static const struct cli_verb vm_verbs[] = {
 	 "checked before anything is sent: a bad one exits 2 and creates nothing.\n"
 	 "Without --wait, nubo prints the operation to follow and returns at once.\n",
 	 create_flags, 1, 1, false, vm_create},
-	{"list", "[--json]", "List VMs with their state, type, image, IP and age", NULL, cli_json_flags, 0, 0, false,
+	{"list", "[--json]", "List VMs with their state, type, image, IP, age and cost so far", NULL, cli_json_flags, 0, 0, false,
 	 vm_list},
 	{"show", "NAME [--json]", "Show one VM: state, size, address, SSH, boot phases, accel", NULL, cli_json_flags,
 	 1, 1, false, vm_show},

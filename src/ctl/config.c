@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "host/metadata.h"
+#include "util/str.h"
 
 void config_init_default(struct config *c)
 {
@@ -21,6 +22,7 @@ void config_init_default(struct config *c)
 	snprintf(c->qboot, sizeof(c->qboot), "%s", CONFIG_QBOOT_DEFAULT);
 	c->events_retention_days = 7;
 	catalog_init_default(&c->types);
+	usage_prices_default(&c->prices);
 }
 
 static int config_apply(struct config *c, const char *path, json_t *root, struct err *e);
@@ -123,6 +125,65 @@ static int load_types(struct config *c, const char *path, json_t *arr, struct er
 	return 0;
 }
 
+/* "prices": storage per GiB-hour, and type prices, applied once every
+ * type is known (types may come after prices in the file). */
+static int load_prices(struct config *c, const char *path, json_t *obj, json_t **type_prices, struct err *e)
+{
+	static const struct {
+		const char *key;
+		enum usage_kind kind;
+	} storage[] = {{"disk_gib_hour", USAGE_DISK},
+		       {"volume_gib_hour", USAGE_VOLUME},
+		       {"snapshot_gib_hour", USAGE_SNAPSHOT},
+		       {"image_gib_hour", USAGE_IMAGE}};
+	if (!json_is_object(obj))
+		return err_set(e, ERR_INVALID, "%s: \"prices\" must be an object", path);
+	const char *key;
+	json_t *v;
+	json_object_foreach(obj, key, v) {
+		bool known = false;
+		for (size_t i = 0; !known && i < sizeof(storage) / sizeof(storage[0]); i++) {
+			if (strcmp(key, storage[i].key) != 0)
+				continue;
+			known = true;
+			autofree char *name = xasprintf("prices.%s", key);
+			if (number(v, path, name, 0, 1000, &c->prices.gib_hour[storage[i].kind], e) < 0)
+				return -1;
+		}
+		if (known || key[0] == '#')
+			continue;
+		if (strcmp(key, "types") != 0)
+			return err_set(e, ERR_INVALID,
+				       "%s: unknown price \"%s\"; known: disk_gib_hour, volume_gib_hour, snapshot_gib_hour, "
+				       "image_gib_hour, types",
+				       path, key);
+		if (!json_is_object(v))
+			return err_set(e, ERR_INVALID, "%s: \"prices.types\" must be an object of type names and prices per hour",
+				       path);
+		json_decref(*type_prices);
+		*type_prices = json_incref(v);
+	}
+	return 0;
+}
+
+static int apply_type_prices(struct config *c, const char *path, json_t *type_prices, struct err *e)
+{
+	const char *name;
+	json_t *v;
+	json_object_foreach(type_prices, name, v) {
+		struct machine_type *t = (struct machine_type *)catalog_find(&c->types, name);
+		if (!t) {
+			autofree char *names = catalog_names(&c->types);
+			return err_set(e, ERR_INVALID, "%s: prices.types: type \"%.64s\" does not exist; types: %s", path, name,
+				       names);
+		}
+		autofree char *key = xasprintf("prices.types.%s", name);
+		if (number(v, path, key, 0, 1000000, &t->price_per_hour, e) < 0)
+			return -1;
+	}
+	return 0;
+}
+
 int config_load(struct config *c, const char *path, struct err *e)
 {
 	json_error_t je;
@@ -145,6 +206,7 @@ int config_load_buffer(struct config *c, const char *name, const char *text, siz
 static int config_apply(struct config *c, const char *path, json_t *root, struct err *e)
 {
 	int rc = 0;
+	json_t *type_prices = NULL;
 	if (!json_is_object(root)) {
 		rc = err_set(e, ERR_INVALID, "%s: the top level must be an object", path);
 		goto out;
@@ -186,16 +248,21 @@ static int config_apply(struct config *c, const char *path, json_t *root, struct
 			rc = load_import_dirs(c, path, v, e);
 		} else if (strcmp(key, "types") == 0)
 			rc = load_types(c, path, v, e);
+		else if (strcmp(key, "prices") == 0)
+			rc = load_prices(c, path, v, &type_prices, e);
 		else
 			rc = err_set(e, ERR_INVALID,
 				     "%s: unknown setting \"%s\"; known: cpu_overcommit, memory_overcommit, "
 				     "reserved_memory_mib, stop_timeout_s, ssh_wait_s, metadata_port, qemu_user, qboot, database, "
-				     "events_retention_days, import_dirs, types",
+				     "events_retention_days, import_dirs, types, prices",
 				     path, key);
 		if (rc < 0)
 			break;
 	}
+	if (rc == 0 && type_prices)
+		rc = apply_type_prices(c, path, type_prices, e);
 out:
+	json_decref(type_prices);
 	json_decref(root);
 	return rc;
 }

@@ -7,13 +7,19 @@
  *    "stop_timeout_s": 30, "ssh_wait_s": 300, "metadata_port": 8775,
  *    "qemu_user": "nubo-qemu", "qboot": "/usr/share/qemu/qboot.rom", "import_dirs": ["/srv/images"],
  *    "database": "postgres://nubo@db.example/nubo", "events_retention_days": 7,
- *    "types": [{"name": "xlarge", "vcpus": 8, "memory_mib": 16384, "price_per_hour": 0.27}]}
+ *    "types": [{"name": "xlarge", "vcpus": 8, "memory_mib": 16384, "price_per_hour": 0.27}],
+ *    "prices": {"disk_gib_hour": 0.0001, "volume_gib_hour": 0.0001, "snapshot_gib_hour": 0.00005,
+ *               "image_gib_hour": 0.00005, "types": {"small": 0.02}}}
+ *
+ * "prices" sets what usage costs (docs/usage.md): storage per GiB-hour, and
+ * the price per hour of types already defined (built-in or in "types").
  */
 #pragma once
 
 #include <stddef.h>
 
 #include "model/machine_type.h"
+#include "model/usage.h"
 #include "util/err.h"
 
 /* Where Debian's qemu-system-data puts QEMU's qboot ROM. */
@@ -43,6 +49,7 @@ struct config {
 	char import_dirs[CONFIG_IMPORT_DIRS_MAX][256];
 	int n_import_dirs;
 	struct type_catalog types;
+	struct usage_prices prices;   /* storage per GiB-hour; types carry their own */
 };
 
 void config_init_default(struct config *c);

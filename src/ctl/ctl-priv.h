@@ -23,6 +23,7 @@ struct vm_cache {
 	int64_t loaded_at;      /* ms, monotonic */
 	int64_t status_at;      /* ms, monotonic: running QEMUs last asked for their run state */
 	bool status_due;        /* this pass asks them again */
+	int64_t passed_at;      /* ms, monotonic: the last pass that looked at every VM */
 };
 
 struct ctl {
@@ -54,6 +55,7 @@ struct ctl {
 	struct ctl_lbs *lbs;         /* the load balancers' health checker (lbs.c) */
 	struct ctl_metadata *md;   /* the metadata service's listeners and tokens (metadata.c) */
 	struct vm_cache vm_cache;   /* reconciler thread only */
+	int64_t usage_marked_at, usage_marked_pass;   /* usage.c, reconciler thread only */
 	/* watches booting VMs' SSH on its own thread (instances.c); NULL until ctl_start */
 	struct prober *prober;
 	/* networks whose host objects were ensured by this nubod (by id) */
@@ -223,3 +225,8 @@ void resize_live_done(struct ctl *c, struct vm *vm);
 
 /* images.c */
 void images_resume(struct ctl *c);
+
+/* usage.c: the prices and a first run of every meter (init); the "seen"
+ * mark of running VMs after the instance reconciler's passes (reconcile). */
+int usage_init(struct ctl *c, struct err *e);
+bool usage_reconcile(struct ctl *c);

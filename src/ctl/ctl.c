@@ -125,6 +125,7 @@ struct reconciler {
 static const struct reconciler reconcilers[] = {
 	{"rules", NULL, NULL, rules_sync, NULL},
 	{"instances", NULL, instances_adopt, instances_reconcile, instances_free},
+	{"usage", usage_init, NULL, usage_reconcile, NULL},   /* after instances: marks what its pass saw */
 	{"metadata", NULL, metadata_resume, NULL, metadata_free},
 	{"images", NULL, images_resume, NULL, NULL},
 	{"volumes", NULL, volumes_resume, volumes_reconcile, NULL},

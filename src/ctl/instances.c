@@ -727,6 +727,7 @@ bool instances_reconcile(struct ctl *c)
 		busy = busy || in_flight(&vc->vms[i]);
 	}
 	vc->busy = busy;
+	vc->passed_at = now;
 	return busy;
 }
 

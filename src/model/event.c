@@ -9,7 +9,7 @@
 #include "model/operation.h"
 
 const char *const event_kinds[] = {"vm",       "image",   "volume", "snapshot",  "network",
-				   "firewall", "forward", "token",  "operation", NULL};
+				   "firewall", "forward", "token",  "operation", "budget", NULL};
 
 void event_free_fields(struct event *ev)
 {

@@ -66,6 +66,16 @@ void table_read(struct q *q, const struct table *t, void *obj, int first)
 	}
 }
 
+/* The meter of t, if it has one, for obj's row as it now is. */
+static int meter_after(struct cx *cx, const struct table *t, const void *obj, struct err *e)
+{
+	meter_fn meter = table_meter(t);
+	if (!meter)
+		return 0;
+	autofree char *id = col_render(&t->cols[0], obj);
+	return meter(cx, id, e);
+}
+
 int table_insert(struct cx *cx, const struct table *t, const void *obj, const char *name, struct err *e)
 {
 	autofree char *cols = table_cols(t, "");
@@ -83,7 +93,9 @@ int table_insert(struct cx *cx, const struct table *t, const void *obj, const ch
 					name);
 	if (q_done(q, what, e) < 0)
 		return -1;
-	return t->ev_kind ? ev_created(cx, t, obj, e) : 0;
+	if (t->ev_kind && ev_created(cx, t, obj, e) < 0)
+		return -1;
+	return meter_after(cx, t, obj, e);
 }
 
 static int update_row(struct cx *cx, const struct table *t, const void *obj, struct err *e)
@@ -105,7 +117,7 @@ static int update_row(struct cx *cx, const struct table *t, const void *obj, str
 int table_update(struct cx *cx, const struct table *t, const void *obj, struct err *e)
 {
 	if (!t->ev_kind)
-		return update_row(cx, t, obj, e);
+		return update_row(cx, t, obj, e) < 0 ? -1 : meter_after(cx, t, obj, e);
 	autofree char *id = col_render(&t->cols[0], obj);
 	struct row before = {0}, after = {0};
 	/* read back rather than rendered from obj: what an event compares is what the store holds */
@@ -115,19 +127,22 @@ int table_update(struct cx *cx, const struct table *t, const void *obj, struct e
 		 : -1;
 	row_free(&after);
 	row_free(&before);
-	return rc;
+	return rc < 0 ? -1 : meter_after(cx, t, obj, e);
 }
 
 int table_delete(struct cx *cx, const struct table *t, const char *id, struct err *e)
 {
 	autofree char *sql = xasprintf("DELETE FROM %s WHERE %s = ?1", t->name, t->cols[0].name);
+	meter_fn meter = table_meter(t);
 	if (!t->ev_kind)
-		return cx_exec_id(cx, sql, id, e);
+		return cx_exec_id(cx, sql, id, e) < 0 ? -1 : meter ? meter(cx, id, e) : 0;
 	struct row before = {0};
 	int rc = row_read(cx, t, id, &before, e) == 0 && cx_exec_id(cx, sql, id, e) == 0 ? 0 : -1;
 	if (rc == 0 && before.found)
 		rc = ev_add(cx, t->ev_kind, id, row_get(&before, t->ev_name ? t->ev_name : "name"), "deleted", NULL, e);
 	row_free(&before);
+	if (rc == 0 && meter)   /* the row is gone: its meter closes what it billed */
+		rc = meter(cx, id, e);
 	return rc;
 }
 

@@ -143,6 +143,16 @@
 	"UPDATE vms SET max_type = type, max_vcpus = vcpus, max_memory_mib = memory_mib, live_vcpus = vcpus,"  \
 	"  live_disk_bytes = disk_size_bytes;"
 
+#define USAGE_17(ID, TXT)                                                                                 \
+	"CREATE TABLE usage_spans ("                                                                          \
+	"  id " ID ", resource_id " TXT " NOT NULL, kind " TXT " NOT NULL, name " TXT " NOT NULL,"               \
+	"  type " TXT " NOT NULL DEFAULT '', image " TXT " NOT NULL DEFAULT '', bytes BIGINT NOT NULL DEFAULT 0,"   \
+	"  rate_nano BIGINT NOT NULL, started_at BIGINT NOT NULL, ended_at BIGINT NOT NULL DEFAULT 0,"           \
+	"  seen_at BIGINT NOT NULL DEFAULT 0, run_at BIGINT NOT NULL DEFAULT 0);"                               \
+	"CREATE INDEX usage_spans_open ON usage_spans (ended_at, resource_id);"                               \
+	"CREATE INDEX usage_spans_resource ON usage_spans (resource_id, started_at);"                         \
+	"CREATE INDEX usage_spans_started ON usage_spans (started_at);"
+
 const struct migration store_migrations[] = {
 	{1, PG_BEFORE_12, "CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);"
 	    "CREATE TABLE networks ("
@@ -265,6 +275,11 @@ const struct migration store_migrations[] = {
 	 * resize knows what is left to do. Existing VMs get their own type as
 	 * the ceiling: they booted without room to grow. */
 	{16, RESIZE_16(T), RESIZE_16("TEXT")},
+	/* Usage: one row per stretch of one billable thing at one rate (a VM's
+	 * run, a disk of a size), opened and closed in the transaction of the
+	 * change that starts or ends it (store/usage.c). ended_at 0: open. */
+	{17, USAGE_17("BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY", T),
+	 USAGE_17("INTEGER PRIMARY KEY AUTOINCREMENT", "TEXT")},
 };
 
 const int store_migrations_count = sizeof(store_migrations) / sizeof(store_migrations[0]);

@@ -54,6 +54,11 @@ struct store {
 	void *hook_arg;
 	pthread_t listener;
 	bool listening, listener_quit;
+	/* What the meters charge (usage.c), set by store_usage_set_prices. */
+	pthread_mutex_t usage_lock;
+	struct usage_prices usage_prices;
+	struct machine_type *usage_types;
+	int n_usage_types;
 };
 
 /* How a call uses its connection. */
@@ -225,6 +230,20 @@ void ev_listener_stop(struct store *st);
 int table_get(struct cx *cx, const struct table *t, const char *ref, void *out, struct err *e);
 /* Every row, ordered by order (SQL). */
 int table_list(struct cx *cx, const struct table *t, const char *order, void **out, int *n, struct err *e);
+
+/* --- usage (usage.c) -------------------------------------------------------------- */
+
+/* The meters of the tables whose rows cost money: each reads the row of id
+ * (gone: nothing is billed any more) and opens and closes spans so that
+ * exactly what the row is now is billed from now on. */
+int meter_vm(struct cx *cx, const char *id, struct err *e);
+int meter_volume(struct cx *cx, const char *id, struct err *e);
+int meter_snapshot(struct cx *cx, const char *id, struct err *e);
+int meter_image(struct cx *cx, const char *id, struct err *e);
+/* The meter of table t (by its name), or NULL: table_insert, table_update
+ * and table_delete run it after every change of a row. */
+typedef int (*meter_fn)(struct cx *cx, const char *id, struct err *e);
+meter_fn table_meter(const struct table *t);
 
 /* migrations.c: brings the schema to the newest version. */
 int migrations_run(struct cx *cx, struct err *e);

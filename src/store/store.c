@@ -287,6 +287,8 @@ int store_open(const char *target, struct store **out, struct err *e)
 	pthread_mutex_init(&st->write_lock, NULL);
 	pthread_mutex_init(&st->watch_lock, NULL);
 	pthread_mutex_init(&st->hook_lock, NULL);
+	pthread_mutex_init(&st->usage_lock, NULL);
+	usage_prices_default(&st->usage_prices);
 	struct cx *cx;
 	if (acquire(st, &cx, e) < 0) {
 		store_close(st);
@@ -314,6 +316,8 @@ void store_close(struct store *st)
 		st->drv->close(st->pool[i].db);
 	if (st->watch)
 		st->drv->close(st->watch);
+	pthread_mutex_destroy(&st->usage_lock);
+	free(st->usage_types);
 	pthread_mutex_destroy(&st->hook_lock);
 	pthread_mutex_destroy(&st->watch_lock);
 	pthread_mutex_destroy(&st->write_lock);

@@ -23,6 +23,7 @@
 #include "model/operation.h"
 #include "model/snapshot.h"
 #include "model/token.h"
+#include "model/usage.h"
 #include "model/vm.h"
 #include "model/volume.h"
 #include "util/err.h"
@@ -232,6 +233,26 @@ int store_owned_get(struct store *st, const char *kind, const char *name, struct
 /* Inserts or replaces the row of (kind, name). */
 int store_owned_put(struct store *st, const struct stack_owned *r, struct err *e);
 int store_owned_delete(struct store *st, const char *kind, const char *name, struct err *e);
+
+/* Usage and cost (store/usage.c). Spans are opened and closed by the
+ * store itself, in the transaction of each change of a VM, volume,
+ * snapshot or image (see usage.c); these are the rest. */
+/* The prices the meters charge from now on (copied). Until called: the
+ * default storage prices, and VMs at no cost. */
+void store_usage_set_prices(struct store *st, const struct usage_prices *p, const struct type_catalog *types);
+/* Runs every meter once: opens what is missing (resources older than the
+ * meters), closes what is gone, and splits open spans whose price changed. */
+int store_usage_sync(struct store *st, struct err *e);
+/* Marks the open runs of every VM the store holds as running as seen at
+ * now: call after a pass that checked each one's QEMU. */
+int store_usage_seen(struct store *st, int64_t now, struct err *e);
+/* The spans that overlap [from, to), oldest first; ids (n_ids of them) NULL:
+ * of every resource. Free *out. */
+int store_usage_spans(struct store *st, int64_t from, int64_t to, const char *const *ids, int n_ids,
+		      struct usage_span **out, int *n, struct err *e);
+/* The monthly budget (0: none); setting it records an event (kind budget). */
+int store_budget_get(struct store *st, double *monthly, struct err *e);
+int store_budget_set(struct store *st, double monthly, struct err *e);
 
 /* Small settings that belong to this store (e.g. the host-object prefix). */
 int store_meta_get(struct store *st, const char *key, char **value, struct err *e); /* *value NULL if unset */

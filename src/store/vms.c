@@ -474,7 +474,8 @@ static int save_status(struct cx *cx, const struct vm *vm, bool *spec_saved, str
 	struct row before = {0}, after = {0};
 	int rc = -1;
 	if (row_read(cx, &vm_table, vm->id, &before, e) == 0 && save_status_rows(cx, vm, spec_saved, e) == 0 &&
-	    row_read(cx, &vm_table, vm->id, &after, e) == 0 && ev_row_changed(cx, &before, &after, e) == 0)
+	    row_read(cx, &vm_table, vm->id, &after, e) == 0 && ev_row_changed(cx, &before, &after, e) == 0 &&
+	    meter_vm(cx, vm->id, e) == 0)
 		rc = 0;
 	row_free(&after);
 	row_free(&before);

@@ -30,7 +30,7 @@ OP=$("$NUBO" vm show web1 --json | jq -r .operation)
 shape() {
 	sed -E 's/[[:space:]]+$//' | awk '
 		/^[A-Z][A-Za-z /-]*:( |$)/ { sub(/:.*/, ":"); print "key " $0; row = 0; next }
-		/^ *[A-Z][A-Z\/]+( +[A-Z][A-Z\/]+)+$/ { $1 = $1; print "header " $0; row = 0; next }
+		/^ *[A-Z][A-Z\/-]+( +[A-Z][A-Z\/-]+)+$/ { $1 = $1; print "header " $0; row = 0; next }
 		/^  [a-z-]+ +[0-9.]+s$/ { print "phase " $1; row = 0; next }
 		/^$/ { next }
 		{ if (!row) print "rows"; row = 1 }'
@@ -48,7 +48,9 @@ checks=$(printf '%s\n' \
 	"nubo op show op-0a1b2c3d4e5f	layout" \
 	"nubo network list	layout" \
 	"nubo firewall show default	layout" \
-	"nubo volume list	layout")
+	"nubo volume list	layout" \
+	"nubo usage	layout" \
+	"nubo budget show	layout")
 
 # example CMD: the output docs/cli.md shows after "$ CMD" in an example block.
 example() {

@@ -39,6 +39,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 					    t->price_per_hour >= 0,
 				    "type %s: %d vCPUs, %d MiB, %g an hour", t->name, t->vcpus, t->memory_mib, t->price_per_hour);
 		}
+		for (int k = 0; k < USAGE_KINDS; k++)
+			FUZZ_ASSERT(c.prices.gib_hour[k] >= 0 && c.prices.gib_hour[k] <= 1000, "prices[%s] %g a GiB-hour",
+				    usage_kind_name((enum usage_kind)k), c.prices.gib_hour[k]);
 	}
 	config_free(&c);
 	return 0;

@@ -385,7 +385,7 @@ static void test_event_params(void **state)
 		assert_int_equal(event_kind_parse("kind", event_kinds[i], &e), 0);
 	assert_true(event_kind_parse("kind", "VM", &e) < 0);   /* kinds are lower case, as the API writes them */
 	assert_string_equal(e.msg, "kind \"VM\" is not a kind of resource; kinds: vm, image, volume, snapshot, network, "
-				   "firewall, forward, token, operation");
+				   "firewall, forward, token, operation, budget");
 	assert_true(event_kind_parse("kind", "", &e) < 0);
 }
 
