@@ -23,6 +23,8 @@
 #   NUBO_SUITES="unit api"   run a subset (what is left out is not a failure)
 #   NUBO_UNIT_DIR, NUBO_API_DIR, NUBO_E2E_DIR   where the unit programs and the
 #                            api and e2e scripts are (tests/self points them at fakes)
+#   NUBO_JOBS=N              programs of the unit, api, api-pg and asan suites
+#                            run N at a time (default: one per core)
 #   NUBO_PROG_LIMIT=900      seconds a program may run; past it, it is stopped
 #                            (SIGTERM to its process group, SIGKILL 60 s later)
 #                            and counts as a failure, and the run goes on
@@ -41,6 +43,7 @@ unit_dir=${NUBO_UNIT_DIR:-$build/tests/unit}
 api_dir=${NUBO_API_DIR:-tests/api}
 e2e_dir=${NUBO_E2E_DIR:-tests/e2e}
 prog_limit=${NUBO_PROG_LIMIT:-900}
+jobs=${NUBO_JOBS:-$(nproc)}
 results=$(mktemp -d /tmp/nubo-test.XXXXXX)
 . tests/pg.sh   # pg_cluster_start / pg_cluster_stop, for api-pg
 trap 'pg_cluster_stop; rm -rf "$results"' EXIT
@@ -63,15 +66,58 @@ suite_cannot_run() {
 	count 0 1 0
 }
 
-# run_prog LABEL COMMAND...: runs one test program, shows its TAP lines as
-# they come, and counts it by the rules above.
+# run_prog LABEL COMMAND...: runs one test program and counts it by the
+# rules above. With prog_jobs=1 its TAP lines show as they come; with more,
+# up to prog_jobs programs run at once and each one's lines show when it
+# ends, in the order they were started (prog_wait waits for the rest).
 run_prog() {
 	local label=$1; shift
 	prog_n=$((prog_n + 1))
-	local tap=$results/$suite.$prog_n.tap t0=$SECONDS
-	timeout -k 60 "$prog_limit" "$@" 2>&1 | tee "$tap" | grep --line-buffered -E '^(not ok|ok|#|Bail out!)'
+	local base=$results/$suite.$prog_n
+	printf '%s' "$label" >"$base.label"
+	if [ "$prog_jobs" -le 1 ]; then
+		prog_run "$base" "$@" | grep --line-buffered -E '^(not ok|ok|#|Bail out!)'
+		prog_report "$prog_n"
+		return
+	fi
+	while [ "$(jobs -rp | wc -l)" -ge "$prog_jobs" ]; do
+		wait -n
+		prog_report_done
+	done
+	prog_run "$base" "$@" >/dev/null &
+}
+
+# prog_run BASE COMMAND...: runs it under the time limit; its output goes to
+# BASE.tap (and stdout), its exit status to BASE.rc, its seconds to BASE.secs.
+prog_run() {
+	local base=$1 t0=$SECONDS; shift
+	timeout -k 60 "$prog_limit" "$@" 2>&1 | tee "$base.tap"
 	local rc=${PIPESTATUS[0]}
-	echo "# $label: $((SECONDS - t0)) s"
+	echo $((SECONDS - t0)) >"$base.secs"
+	echo "$rc" >"$base.rc"
+}
+
+# prog_report_done: reports the programs that ended, in order, up to the
+# first one still running. prog_wait: waits for all, and reports them.
+prog_reported=0
+prog_report_done() {
+	while [ "$prog_reported" -lt "$prog_n" ] && [ -f "$results/$suite.$((prog_reported + 1)).rc" ]; do
+		grep -E '^(not ok|ok|#|Bail out!)' "$results/$suite.$((prog_reported + 1)).tap"
+		prog_report $((prog_reported + 1))
+	done
+}
+prog_wait() {
+	wait
+	prog_report_done
+}
+
+# prog_report N: prints the time of program N of this suite and counts it.
+prog_report() {
+	prog_reported=$1
+	local base=$results/$suite.$1 label rc secs
+	label=$(cat "$base.label"); rc=$(cat "$base.rc"); secs=$(cat "$base.secs")
+	local tap=$base.tap
+	echo "# $label: $secs s"
 	# passed failed skipped plans plan bail-reason
 	local counts passed failed skipped plans plan bail
 	counts=$(awk '
@@ -86,7 +132,7 @@ run_prog() {
 	' "$tap")
 	read -r passed failed skipped plans plan bail <<<"$counts"
 	local printed=$((passed + failed + skipped)) problems=()
-	if [ "$rc" -eq 124 ] || [ "$rc" -eq 137 ] && [ $((SECONDS - t0)) -ge "$prog_limit" ]; then
+	if [ "$rc" -eq 124 ] || [ "$rc" -eq 137 ] && [ "$secs" -ge "$prog_limit" ]; then
 		problems+=("still running after NUBO_PROG_LIMIT=$prog_limit s: stopped")
 	elif [ "$rc" -gt 128 ] && [ "$rc" -lt 160 ]; then
 		problems+=("killed by SIG$(kill -l $((rc - 128)) 2>/dev/null || echo $((rc - 128)))")
@@ -165,6 +211,7 @@ suite_api_pg() {
 	pg_cluster_start >"$results/pg.log" 2>&1 || { cat "$results/pg.log"; suite_cannot_run "a private PostgreSQL cluster (tests/pg.sh)"; return; }
 	prog_env=(NUBO_TEST_DATABASE=postgres NUBO_TEST_PG_DIR="$NUBO_TEST_PG_DIR" NUBO_TEST_PG_PORT="$NUBO_TEST_PG_PORT")
 	api_scripts "$build/src/cmd"
+	prog_wait   # before the cluster stops
 	prog_env=()
 	pg_cluster_stop
 }
@@ -214,7 +261,12 @@ for suite in $suites; do
 	echo "=== $suite"
 	t0=$SECONDS
 	: >"$results/$suite.counts"
+	prog_n=0 prog_reported=0
+	# Programs of the dry-run suites run side by side; e2e's VMs and the
+	# fuzzers each want a core to themselves, and self times its runs.
+	case $suite in unit | api | api-pg | asan) prog_jobs=$jobs ;; *) prog_jobs=1 ;; esac
 	"suite_${suite//-/_}"
+	prog_wait
 	echo "--- $suite: $(tally $(sum "$suite")) ($((SECONDS - t0)) s)"
 done
 
