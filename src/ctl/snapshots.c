@@ -48,6 +48,31 @@ static bool vm_up(const struct vm *vm)
 
 /* --- what the API asks ---------------------------------------------------- */
 
+/* The most snapshot layers under a VM's disk. Each snapshot adds one to the
+ * backing chain QEMU opens at every start; a chain of about 140 no longer
+ * boots, so nubo stops well before. Deleting a snapshot merges its layer. */
+#define SNAPSHOT_CHAIN_MAX 64
+
+/* How many snapshot layers lie under vm's disk. */
+static int chain_depth(struct ctl *c, const struct vm *vm)
+{
+	struct snapshot *all = NULL;
+	int n = 0, depth = 0;
+	if (store_snapshot_list(c->st, &all, &n, NULL) < 0)
+		return 0;
+	const char *cur = vm->base_snapshot;
+	while (cur[0] && depth <= n) {
+		depth++;
+		const char *next = "";
+		for (int i = 0; i < n; i++)
+			if (strcmp(all[i].id, cur) == 0)
+				next = all[i].parent;
+		cur = next;
+	}
+	free(all);
+	return depth;
+}
+
 int ctl_snapshot_create(struct ctl *c, const char *vm_ref, const char *name, struct snapshot *sn,
 			struct operation *op, struct err *e)
 {
@@ -59,6 +84,12 @@ int ctl_snapshot_create(struct ctl *c, const char *vm_ref, const char *name, str
 	if (vm.power == POWER_DELETED || !(vm.state == VM_RUNNING || vm.state == VM_STOPPED))
 		rc = err_set(e, ERR_CONFLICT, "VM %s is %s; take a snapshot when it is running or stopped", vm.name,
 			     vm_state_name(vm.state));
+	int depth = rc == 0 ? chain_depth(c, &vm) : 0;
+	if (depth >= SNAPSHOT_CHAIN_MAX)
+		rc = err_set(e, ERR_CONFLICT,
+			     "VM %s's disk already lies on %d snapshots, the most nubo keeps under one disk; delete "
+			     "snapshots it no longer needs (nubo snapshot delete NAME merges each one's layer away)",
+			     vm.name, depth);
 	id_new("snap", sn->id);
 	if (rc == 0 && name)
 		rc = vm_name_validate(name, "name", e);

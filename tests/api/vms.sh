@@ -236,6 +236,20 @@ ok $? "deleting a snapshot under a running VM's disk fails"
 like "$(body_of "$(api GET /v1/operations/$op)" | jq -r .error)" 'part of the disk of VM web1, which is running' "with the reason"
 is "$(body_of "$(api GET /v1/snapshots/snap1)" | jq -r .state)" ready "and the snapshot is kept"
 
+# A disk lies on at most 64 snapshot layers (a much longer chain stops
+# booting): snap1 and 63 more.
+snap_ready() { [ "$(body_of "$(api GET "/v1/snapshots/$1")" | jq -r .state)" = ready ]; }
+for i in $(seq 1 63); do
+	[ "$(status_of "$(api POST /v1/snapshots "{\"vm\":\"web1\",\"name\":\"deep$i\"}")")" = 202 ] &&
+		wait_for 10 snap_ready "deep$i" || break
+done
+is "$i/$(body_of "$(api GET /v1/snapshots)" | jq '[.snapshots[] | select(.name | startswith("deep"))] | length')" 63/63 \
+	"63 more snapshots of one VM are taken, each on the last"
+r=$(api POST /v1/snapshots '{"vm":"web1","name":"deep64"}')
+is "$(status_of "$r")" 409 "a 65th snapshot layer under one disk is refused"
+like "$(body_of "$r" | jq -r .error.message)" "VM web1's disk already lies on 64 snapshots, the most nubo keeps" "saying why and what to do"
+is "$(status_of "$(api GET /v1/snapshots/deep64)")" 404 "and is not recorded"
+
 # --- capacity ---
 host=$(body_of "$(api GET /v1/host)")
 alloc=$(echo "$host" | jq .vcpus_allocatable)
