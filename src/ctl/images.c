@@ -118,10 +118,28 @@ static int read_manifest(const char *dir, struct image *img, struct err *e)
 	return 0;
 }
 
+/* An image's files are root's and readable by QEMU's group alone (0640, in
+ * a 0750 folder), whatever mode the recipe or the import left. */
+static int seal_image_files(struct ctl *c, const char *dir, struct err *e)
+{
+	static const char *const files[] = {"disk.qcow2", "vmlinuz", "initrd.img", NULL};
+	struct qemu_user u;
+	if (ctl_qemu_user(c, &u, e) < 0 || qemu_file_owner(dir, 0, u.gid, 0750, e) < 0)
+		return -1;
+	for (int i = 0; files[i]; i++) {
+		autofree char *f = xasprintf("%s/%s", dir, files[i]);
+		if (fs_exists(f) && qemu_file_owner(f, 0, u.gid, 0640, e) < 0)
+			return -1;
+	}
+	return 0;
+}
+
 /* Records how making an image ended: ready, or no row and no file at all. */
 static void finish_image(struct ctl *c, struct image *img, const char *dir, int rc, struct err *e, const char *doing,
 			 int64_t t0)
 {
+	if (rc == 0)
+		rc = seal_image_files(c, dir, e);
 	if (rc == 0) {
 		snprintf(img->state, sizeof(img->state), "ready");
 		rc = store_image_update(c->st, img, e);

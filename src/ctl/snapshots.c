@@ -294,10 +294,10 @@ static void create_step(struct ctl *c, struct snapshot *sn)
 		rc = up ? layer_freeze_running(qmp, root, layer, sn->id, node, &user, &e)
 			: layer_freeze_stopped(root, layer, sn->id, &e);
 	/* A frozen layer is a read-only base from now on, like an image's: root's,
-	 * readable by the QEMUs that read it (the running one holds it open).
+	 * readable by QEMU's group alone (the running QEMU holds it open).
 	 * The snapshot is taken either way: a failure here is only logged. */
 	struct err owner_err = {0};
-	if (rc == 0 && qemu_file_owner(layer, 0, 0, 0644, &owner_err) < 0)
+	if (rc == 0 && qemu_file_owner(layer, 0, user.gid, 0640, &owner_err) < 0)
 		log_warn("snapshot %s of VM %s: %s", sn->name, vm.name, owner_err.msg);
 	if (rc == 0)
 		rc = commit_taken(c, sn, &vm, &e);

@@ -50,8 +50,8 @@ int disk_import(const char *src, const char *dst, struct disk_info *info, struct
  * root disk, at one instant (QMP drive-backup, sync=full: the guest keeps
  * running and pauses for no copy). Written to dst.tmp, renamed when whole. */
 /* QEMU writes the copy after it dropped to user u: dst.tmp is made
- * beforehand and handed to u, and the finished dst is root's, read-only for
- * others (mode 0644), like every image base. */
+ * beforehand and handed to u, and the finished dst is root's, readable by
+ * u's group (mode 0640), like every image base. */
 int disk_backup_running(const char *qmp_sock, const char *job_id, const char *dst, const struct qemu_user *u,
 			struct err *e);
 /* The same for any drive or node of the VM (a volume's node is its id). */

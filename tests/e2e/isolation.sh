@@ -73,7 +73,8 @@ dir_a=$T_STATE/vms/$id_a
 is "$(stat -c '%U:%G %a' "$dir_a")" "root:nubo-qemu 750" "a VM's directory is root's, readable by QEMU's group only"
 is "$(stat -c '%U %a' "$dir_a/root.qcow2")" "nubo-qemu 600" "its root disk is QEMU's to write, no one else's"
 img=$("$NUBO" image show tiny --json | jq -r .id)
-is "$(stat -c '%U %a' "$T_STATE/images/$img/disk.qcow2")" "root 644" "the image base stays root's, read-only"
+is "$(stat -c '%U:%G %a' "$T_STATE/images/$img" "$T_STATE/images/$img/"{disk.qcow2,vmlinuz} | tr '\n' ' ')" \
+	"root:nubo-qemu 750 root:nubo-qemu 640 root:nubo-qemu 640 " "the image's folder and files stay root's, readable by QEMU's group only"
 [ "$(( 0$(stat -c %a "$T_STATE") & 2 ))" -eq 0 ]
 ok $? "the state directory is not world-writable"
 

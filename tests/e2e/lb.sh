@@ -105,10 +105,9 @@ sleep 1
 like "$(spread 30)" '^web1=[0-9]+ web2=[0-9]+ web3=[0-9]+ $' "and is back in the rotation"
 
 # --- hairpin: a client on the same network -------------------------------------------------
-# KNOWN FAILURE, reported as TAP TODO (not counted): the client's SYN is
-# DNATed in nat_prerouting and then never reaches a forward hook or
-# conntrack confirmation, while the same VM reaches a target directly and
-# the host reaches the VIP. Not understood yet; see docs/load-balancers.md.
+# KNOWN FAILURE, reported as TAP TODO (not counted): with br_netfilter on
+# (bridge-nf-call-iptables=1), the DNATed SYN is bridged between two
+# isolated ports and dropped; see docs/load-balancers.md.
 todo() { # todo CONDITION DESCRIPTION: like ok, but a failure is a TAP TODO
 	T_N=$((T_N + 1))
 	if [ "$1" -eq 0 ]; then echo "ok $T_N - $2 # TODO passes now: make it a plain check"; else echo "not ok $T_N - $2 # TODO hairpin"; fi

@@ -21,6 +21,8 @@ pid=$("$NUBO" vm show s1 --json | jq .pid)
 out=$("$NUBO" snapshot create s1 --name before --wait 2>&1)
 ok $? "nubo snapshot create s1 --name before (running) --wait" "$out"
 is "$(state s1)/$("$NUBO" vm show s1 --json | jq .pid)" "running/$pid" "the VM kept running in the same QEMU"
+layers=$(find "$T_STATE/snapshots" -name '*.qcow2' -exec stat -c '%U:%G %a' {} + | sort -u)
+is "$layers" "root:nubo-qemu 640" "the frozen layer is root's, readable by QEMU's group only"
 grep -Eq "snapshot before of VM s1 \(running\) taken in [0-9]+ ms" "$T_LOG"
 ok $? "nubod logs how long the live snapshot took"
 on s1 'echo two > /root/f && sync'
