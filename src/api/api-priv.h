@@ -7,6 +7,7 @@
 #include <stdint.h>
 
 #include "ctl/ctl.h"
+#include "model/token.h"
 #include "util/secret.h"
 
 #define API_BODY_MAX (1024 * 1024)
@@ -33,6 +34,8 @@ struct api_req {
 	void *conn;                        /* the MHD connection, for api_query */
 	const struct api_hold *held;       /* when run again after being held: what it asked; else NULL */
 	struct ctl_caller caller;          /* who asks: over TCP, or the unix socket's peer */
+	const struct session *session;     /* the web console's session that sent it, or NULL */
+	bool secure;                       /* it came over TLS (a cookie set in the answer is Secure) */
 };
 
 /* The value of a query parameter ("?limit=100"), or NULL. */
@@ -50,6 +53,7 @@ struct api_resp {
 	char *json_text;       /* owned, JSON already written, sent as application/json */
 	size_t json_len;
 	struct api_hold hold;  /* hold.key set (and no answer): hold the request */
+	char *set_cookie;      /* owned; a Set-Cookie header to send, or NULL */
 };
 
 typedef void (*api_handler)(const struct api_req *req, struct api_resp *resp);
@@ -133,6 +137,8 @@ extern const struct api_route api_usage_routes[];
 /* api/usage.c: what each VM of ids has cost so far (its runs and its root
  * disk), into costs[i]; 0 for a VM without spans. */
 int api_vm_costs(const struct api_req *req, const char *const *ids, int n, double *costs, struct err *e);
+extern const struct api_route api_session_routes[];
+extern const struct api_route api_console_routes[];
 
 enum api_auth {
 	API_AUTH_OK,
@@ -150,3 +156,36 @@ enum api_auth {
 bool api_bearer_secret(const char *header, char out[SECRET_LEN + 1]);
 
 enum api_auth api_token_check(struct store *st, const char *authorization, const char **why, struct err *e);
+/* The same check of a bare secret; on API_AUTH_OK, *out (if not NULL) is its token. */
+enum api_auth api_token_check_secret(struct store *st, const char *secret, struct token *out, const char **why,
+				     struct err *e);
+
+/* --- the web console (session.c, console.c, webui.c) --------------------- */
+
+/* The cookie that carries a console session, and the header that carries its CSRF token. */
+#define API_SESSION_COOKIE "nubo_session"
+#define API_CSRF_HEADER "X-CSRF-Token"
+/* How long a session lasts from its login, at most. */
+#define API_SESSION_TTL_MS (12LL * 3600 * 1000)
+
+/* The session of a cookie's value: API_AUTH_OK with *out filled, or
+ * API_AUTH_DENIED with *why for the log (never the secret). */
+enum api_auth api_session_check(struct store *st, const char *cookie, struct session *out, const char **why,
+				struct err *e);
+/* Whether header is the session's CSRF token, compared in constant time. */
+bool api_csrf_ok(const struct session *s, const char *header);
+
+/* Whether a request target is the WebSocket of a VM's serial console. */
+bool api_console_ws_target(const char *method, const char *target);
+/* State a connection keeps for its console WebSocket (console.c). */
+struct api_ws;
+/* Answers a console WebSocket request: 101 and the console, or an error.
+ * *ws is what on_completed hands to api_console_ws_done. */
+int api_console_ws_answer(struct ctl *ctl, void *mhd_conn, const char *target, struct api_ws **ws);
+/* The connection ended: frees ws unless its upgrade took it over. NULL safe. */
+void api_console_ws_done(struct api_ws *ws);
+
+/* Answers a request for one of the console's files (anything outside /v1)
+ * from dir: GET and HEAD only; a path without a file of its own gets
+ * index.html (the console's pages are addresses its script reads). */
+int api_webui_answer(void *mhd_conn, const char *method, const char *target, const char *dir);

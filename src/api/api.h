@@ -21,7 +21,13 @@ struct api_options {
 	const char *listen;        /* "HOST:PORT" to serve HTTPS too, every request needing a token; or NULL */
 	const char *tls_cert;      /* PEM certificate (chain) file; required with listen */
 	const char *tls_key;       /* PEM private key file; required with listen */
+	const char *listen_http;   /* "HOST:PORT" on a loopback address to serve plain HTTP too (the web
+				    * console on this machine), every request needing a token or a session */
+	const char *web_dir;       /* the web console's built files, or NULL: none */
 };
+
+/* Checks that addr ("HOST:PORT") is a loopback address, for --listen-http. */
+int api_listen_http_check(const char *addr, struct err *e);
 
 /* Starts the listeners; either all start or none is left running. */
 int api_start(struct ctl *c, const struct api_options *o, struct api_server **out, struct err *e);

@@ -55,14 +55,17 @@ struct listener {
 	struct api_server *srv;
 	struct MHD_Daemon *daemon;
 	struct gate *gate;        /* waiting connections and refused tokens (gate.h) */
-	bool need_token;
+	bool need_token;          /* TCP: every /v1 request needs a token or a console session */
+	bool tls;
 };
 
 struct api_server {
 	struct ctl *ctl;
 	struct listener local;    /* the unix socket */
 	struct listener remote;   /* HTTPS over TCP, or daemon NULL */
+	struct listener http;     /* plain HTTP on a loopback address, or daemon NULL */
 	char *socket_path;
+	char *web_dir;            /* the web console's files, or NULL */
 	char *tls_cert, *tls_key; /* PEM text, kept while the TLS daemon runs */
 	struct longpoll *lp;      /* held requests of both listeners */
 	/* the gates' clock: cuts waiting connections at their deadline */
@@ -98,6 +101,26 @@ struct api_server {
 /* Runs of a handler in a row that notifications may cause before it answers anyway. */
 #define HOLD_RETRIES_MAX 100
 
+/* What a request's target leads to, which decides how it is let in over TCP. */
+enum door {
+	DOOR_API,       /* /v1: a token (Authorization: Bearer) or a console session */
+	DOOR_LOGIN,     /* POST /v1/session: its body carries the token */
+	DOOR_CONSOLE,   /* a console WebSocket: its ticket is the credential */
+	DOOR_FILES,     /* the web console's files: public */
+};
+
+static enum door door_of(const char *method, const char *target)
+{
+	size_t n = strcspn(target, "?");
+	if (!(n >= 3 && strncmp(target, "/v1", 3) == 0 && (n == 3 || target[3] == '/')))
+		return DOOR_FILES;
+	if (strcmp(method, "POST") == 0 && n == strlen("/v1/session") && strncmp(target, "/v1/session", n) == 0)
+		return DOOR_LOGIN;
+	if (api_console_ws_target(method, target))
+		return DOOR_CONSOLE;
+	return DOOR_API;
+}
+
 struct conn {
 	char *target;                 /* the request target as sent, before libmicrohttpd decodes it */
 	bool started;                 /* on_request has seen the headers */
@@ -107,6 +130,10 @@ struct conn {
 	bool held;                    /* hold is what the handler asked for */
 	struct api_hold hold;
 	struct longpoll_entry lpe;
+	enum door door;               /* what the target is, decided with the headers */
+	struct session session;       /* the console session that sent it (has_session) */
+	bool has_session;
+	struct api_ws *ws;            /* a console WebSocket's state until its upgrade */
 };
 
 static void dispatch(struct api_req *req, struct api_resp *resp, const char *raw_path)
@@ -149,6 +176,10 @@ static enum MHD_Result send_resp(struct MHD_Connection *conn, struct api_resp *r
 	}
 	struct MHD_Response *r = MHD_create_response_from_buffer(len, data, MHD_RESPMEM_MUST_FREE);
 	MHD_add_response_header(r, "Content-Type", type);
+	if (resp->set_cookie) {
+		MHD_add_response_header(r, MHD_HTTP_HEADER_SET_COOKIE, resp->set_cookie);
+		MHD_add_response_header(r, MHD_HTTP_HEADER_CACHE_CONTROL, "no-store");
+	}
 	if (resp->status == 401) {   /* RFC 6750: say which scheme would be accepted */
 		MHD_add_response_header(r, MHD_HTTP_HEADER_WWW_AUTHENTICATE, "Bearer realm=\"nubo\"");
 		/* a client without a token gets nothing more from this connection */
@@ -159,33 +190,65 @@ static enum MHD_Result send_resp(struct MHD_Connection *conn, struct api_resp *r
 	return ret;
 }
 
-/* The token check of a listener that needs one. Returns true to go on; on
- * false the answer (401, or 500 if the store failed) is queued in *ret.
- * A refused client learns nothing of why: the reason goes to the log only. */
-static bool authorized(struct listener *l, struct MHD_Connection *conn, const char *method, const char *url,
-		       enum MHD_Result *ret)
+static enum MHD_Result refuse(struct MHD_Connection *conn, int status, const struct err *e)
+{
+	struct api_resp resp = {0};
+	api_error(&resp, e);
+	resp.status = status;
+	enum MHD_Result ret = send_resp(conn, &resp);
+	json_decref(resp.json);
+	return ret;
+}
+
+/* The check of a /v1 request on a listener that needs a token: a bearer
+ * token, or else the console's session cookie, with its CSRF token on every
+ * method but GET and HEAD. Returns true to go on (c->session set for a
+ * session); on false the answer (401, 403, or 500 if the store failed) is
+ * queued in *ret. A refused client learns nothing of why: the reason goes
+ * to the log only. */
+static bool authorized(struct listener *l, struct conn *c, struct MHD_Connection *conn, const char *method,
+		       const char *url, enum MHD_Result *ret)
 {
 	const char *header = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_AUTHORIZATION);
+	const char *cookie = MHD_lookup_connection_value(conn, MHD_COOKIE_KIND, API_SESSION_COOKIE);
 	const char *why = NULL;
 	struct err e = {0};
-	enum api_auth a = api_token_check(ctl_store(l->srv->ctl), header, &why, &e);
+	struct store *st = ctl_store(l->srv->ctl);
+	enum api_auth a;
+	if (header || !cookie) {
+		a = api_token_check(st, header, &why, &e);
+	} else {
+		a = api_session_check(st, cookie, &c->session, &why, &e);
+		c->has_session = a == API_AUTH_OK;
+	}
+	if (a == API_AUTH_OK && c->has_session && strcmp(method, "GET") != 0 && strcmp(method, "HEAD") != 0 &&
+	    !api_csrf_ok(&c->session,
+			 MHD_lookup_connection_value(conn, MHD_HEADER_KIND, API_CSRF_HEADER))) {
+		char msg[256];
+		snprintf(msg, sizeof(msg),
+			 "a console session's %s needs the header " API_CSRF_HEADER " with the session's CSRF token "
+			 "(from POST or GET /v1/session)", method);
+		log_info("%s %s → 403: a console session without its CSRF token", method, url);
+		struct api_resp resp = {.status = 403,
+					.json = json_pack("{s:{s:s, s:s}}", "error", "code", "forbidden", "message", msg)};
+		*ret = send_resp(conn, &resp);
+		json_decref(resp.json);
+		return false;
+	}
 	if (a == API_AUTH_OK)
 		return true;
-	struct api_resp resp = {0};
 	if (a == API_AUTH_DENIED) {
 		struct err u = {0};
 		err_set(&u, ERR_UNAUTHORIZED,
 			"a valid API token is required: send the header \"Authorization: Bearer <token>\"");
-		api_error(&resp, &u);
+		*ret = refuse(conn, 401, &u);
 		gate_auth_failed(l->gate, conn, method, url, why);
 	} else {
 		char peer[64];
 		gate_peer_name(conn, peer, sizeof(peer));
-		api_error(&resp, &e);
-		log_error("%s %s from %s → %d: cannot check its token: %s", method, url, peer, resp.status, e.msg);
+		log_error("%s %s from %s → 500: cannot check its credentials: %s", method, url, peer, e.msg);
+		*ret = refuse(conn, err_kind_http_status(e.kind), &e);
 	}
-	*ret = send_resp(conn, &resp);
-	json_decref(resp.json);
 	return false;
 }
 
@@ -288,8 +351,9 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *connection, 
 			log_info("%s %s → %d: %s", method, url, refuse, e.msg);
 			return ret;
 		}
+		c->door = door_of(method, c->target);
 		enum MHD_Result refused;
-		if (l->need_token && !authorized(l, connection, method, url, &refused))
+		if (l->need_token && c->door == DOOR_API && !authorized(l, c, connection, method, url, &refused))
 			return refused;
 		return MHD_YES;
 	}
@@ -301,9 +365,19 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *connection, 
 		*upload_data_size = 0;
 		return MHD_YES;
 	}
+	if (c->door == DOOR_FILES) {
+		enum MHD_Result ret = (enum MHD_Result)api_webui_answer(connection, method, c->target, l->srv->web_dir);
+		log_debug("%s %s (web console file)", method, url);
+		return ret;
+	}
+	if (c->door == DOOR_CONSOLE) {
+		log_info("%s %s (console WebSocket)", method, url);   /* url has no query: the ticket stays out of the log */
+		return (enum MHD_Result)api_console_ws_answer(l->srv->ctl, connection, c->target, &c->ws);
+	}
 	struct api_req req = {.method = method, .path = url, .ctl = l->srv->ctl, .caller = caller_of(l, connection),
 			      .body = c->body.data ? c->body.data : "", .body_len = c->body.len, .conn = connection,
-			      .held = c->held ? &c->hold : NULL};
+			      .held = c->held ? &c->hold : NULL, .session = c->has_session ? &c->session : NULL,
+			      .secure = l->tls};
 	struct api_resp resp = {0};
 	if (c->too_large) {
 		struct err e = {0};
@@ -337,6 +411,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *connection, 
 	json_decref(resp.json);
 	free(resp.text);
 	free(resp.json_text);   /* not sent (send_resp takes it when it is) */
+	free(resp.set_cookie);
 	int64_t ms = time_mono_ms() - c->t0;
 	if (strcmp(method, "GET") == 0 && status < 400)
 		log_debug("%s %s → %d (%lld ms)", method, url, status, (long long)ms);
@@ -354,6 +429,8 @@ static void on_completed(void *cls, struct MHD_Connection *connection, void **co
 	struct conn *c = *con_cls;
 	if (c) {
 		longpoll_done(l->srv->lp, &c->lpe);
+		api_console_ws_done(c->ws);
+		explicit_bzero(&c->session, sizeof(c->session));
 		sbuf_free(&c->body);
 		free(c->target);
 		free(c);
@@ -552,6 +629,8 @@ static void *ticker_main(void *arg)
 		int64_t now = time_mono_ms();
 		if (s->remote.gate)
 			gate_tick(s->remote.gate, now);
+		if (s->http.gate)
+			gate_tick(s->http.gate, now);
 		if (s->local.gate)
 			gate_tick(s->local.gate, now);
 		pthread_mutex_lock(&s->tick_lock);
@@ -586,6 +665,42 @@ static void ticker_stop(struct api_server *s)
 	s->ticking = false;
 }
 
+/* Starts a TCP listener on addr: with TLS (l is &s->remote) or plain (&s->http). */
+static int start_tcp(struct api_server *s, struct listener *l, const char *addr, bool tls, struct err *e)
+{
+	int fd = listen_tcp(addr, e);
+	if (fd < 0)
+		return -1;
+	l->srv = s;
+	l->need_token = true;
+	l->tls = tls;
+	l->gate = gate_new(tls ? "https" : "http", WAITING_PER_PEER, listener_connections() / 2, WAIT_DEADLINE_MS);
+	unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_ALLOW_SUSPEND_RESUME | MHD_ALLOW_UPGRADE;
+	if (tls)
+		l->daemon = MHD_start_daemon(
+			flags | MHD_USE_TLS, 0, NULL, NULL, on_request, l, MHD_OPTION_LISTEN_SOCKET, fd,
+			MHD_OPTION_HTTPS_MEM_CERT, s->tls_cert, MHD_OPTION_HTTPS_MEM_KEY, s->tls_key,
+			MHD_OPTION_HTTPS_PRIORITIES, TLS_PRIORITIES, MHD_OPTION_THREAD_POOL_SIZE, 2,
+			MHD_OPTION_NOTIFY_COMPLETED, on_completed, l, MHD_OPTION_URI_LOG_CALLBACK, on_target, NULL,
+			MHD_OPTION_NOTIFY_CONNECTION, gate_on_connection, l->gate, MHD_OPTION_CONNECTION_TIMEOUT, 60,
+			MHD_OPTION_CONNECTION_LIMIT, listener_connections(), MHD_OPTION_PER_IP_CONNECTION_LIMIT,
+			(unsigned)TCP_PER_ADDRESS_MAX, MHD_OPTION_END);
+	else
+		l->daemon = MHD_start_daemon(
+			flags, 0, NULL, NULL, on_request, l, MHD_OPTION_LISTEN_SOCKET, fd, MHD_OPTION_THREAD_POOL_SIZE, 2,
+			MHD_OPTION_NOTIFY_COMPLETED, on_completed, l, MHD_OPTION_URI_LOG_CALLBACK, on_target, NULL,
+			MHD_OPTION_NOTIFY_CONNECTION, gate_on_connection, l->gate, MHD_OPTION_CONNECTION_TIMEOUT, 60,
+			MHD_OPTION_CONNECTION_LIMIT, listener_connections(), MHD_OPTION_PER_IP_CONNECTION_LIMIT,
+			(unsigned)TCP_PER_ADDRESS_MAX, MHD_OPTION_END);
+	if (!l->daemon) {
+		close(fd);
+		return err_set(e, ERR_INTERNAL, "cannot start the %s server on %s", tls ? "HTTPS" : "HTTP", addr);
+	}
+	log_info("api: listening on %s://%s (%s; the web console at /, and every /v1 request needs an API token or a "
+		 "console session)", tls ? "https" : "http", addr, tls ? "TLS" : "plain HTTP, loopback only");
+	return 0;
+}
+
 static int start_remote(struct api_server *s, const struct api_options *o, struct err *e)
 {
 	if (!o->tls_cert || !o->tls_key)
@@ -596,27 +711,46 @@ static int start_remote(struct api_server *s, const struct api_options *o, struc
 		return err_set(e, ERR_INTERNAL, "--listen: this libmicrohttpd was built without TLS support");
 	if (tls_load(s, o, e) < 0)
 		return -1;
-	int fd = listen_tcp(o->listen, e);
-	if (fd < 0)
+	if (start_tcp(s, &s->remote, o->listen, true, e) < 0) {
+		err_prefix(e, "--listen");
 		return -1;
-	s->remote.srv = s;
-	s->remote.need_token = true;
-	s->remote.gate = gate_new("https", WAITING_PER_PEER, listener_connections() / 2, WAIT_DEADLINE_MS);
-	s->remote.daemon = MHD_start_daemon(
-		MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_USE_TLS | MHD_ALLOW_SUSPEND_RESUME, 0, NULL, NULL, on_request, &s->remote,
-		MHD_OPTION_LISTEN_SOCKET, fd, MHD_OPTION_HTTPS_MEM_CERT, s->tls_cert, MHD_OPTION_HTTPS_MEM_KEY,
-		s->tls_key, MHD_OPTION_HTTPS_PRIORITIES, TLS_PRIORITIES, MHD_OPTION_THREAD_POOL_SIZE, 2,
-		MHD_OPTION_NOTIFY_COMPLETED, on_completed, &s->remote, MHD_OPTION_URI_LOG_CALLBACK, on_target, NULL,
-		MHD_OPTION_NOTIFY_CONNECTION, gate_on_connection, s->remote.gate, MHD_OPTION_CONNECTION_TIMEOUT, 60,
-		MHD_OPTION_CONNECTION_LIMIT, listener_connections(), MHD_OPTION_PER_IP_CONNECTION_LIMIT,
-		(unsigned)TCP_PER_ADDRESS_MAX, MHD_OPTION_END);
-	if (!s->remote.daemon) {
-		close(fd);
-		return err_set(e, ERR_INTERNAL, "cannot start the HTTPS server on %s (certificate %s, key %s)",
-			       o->listen, o->tls_cert, o->tls_key);
 	}
-	log_info("api: listening on https://%s (TLS; every request needs an API token)", o->listen);
 	return 0;
+}
+
+static bool addr_is_loopback(const struct sockaddr *sa)
+{
+	if (sa->sa_family == AF_INET)
+		return (ntohl(((const struct sockaddr_in *)sa)->sin_addr.s_addr) >> 24) == 127;
+	if (sa->sa_family == AF_INET6) {
+		const struct in6_addr *a = &((const struct sockaddr_in6 *)sa)->sin6_addr;
+		return IN6_IS_ADDR_LOOPBACK(a) ||
+		       (IN6_IS_ADDR_V4MAPPED(a) && a->s6_addr[12] == 127);
+	}
+	return false;
+}
+
+int api_listen_http_check(const char *addr, struct err *e)
+{
+	char *host = NULL, *port = NULL;
+	if (split_listen(addr, &host, &port, e) < 0) {
+		err_prefix(e, "--listen-http");
+		return -1;
+	}
+	struct addrinfo hints = {.ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM,
+				 .ai_flags = AI_NUMERICHOST | AI_NUMERICSERV};
+	struct addrinfo *ai = NULL;
+	int rc = 0;
+	if (getaddrinfo(host, port, &hints, &ai) != 0 || !addr_is_loopback(ai->ai_addr))
+		rc = err_set(e, ERR_INVALID,
+			     "--listen-http %s: plain HTTP is served on a loopback address only (127.0.0.1:PORT or "
+			     "[::1]:PORT), where nothing crosses a network; for any other address use --listen HOST:PORT "
+			     "with --tls-cert and --tls-key", addr);
+	if (ai)
+		freeaddrinfo(ai);
+	free(host);
+	free(port);
+	return rc;
 }
 
 /* longpoll's hands on libmicrohttpd; suspend runs inside the request's own callback. */
@@ -641,6 +775,7 @@ static void server_free(struct api_server *s)
 {
 	ticker_stop(s);
 	gate_free(s->remote.gate);
+	gate_free(s->http.gate);
 	gate_free(s->local.gate);
 	longpoll_free(s->lp);
 	if (s->tls_key)
@@ -648,6 +783,7 @@ static void server_free(struct api_server *s)
 	free(s->tls_key);
 	free(s->tls_cert);
 	free(s->socket_path);
+	free(s->web_dir);
 	free(s);
 }
 
@@ -656,7 +792,15 @@ int api_start(struct ctl *ctl, const struct api_options *o, struct api_server **
 	struct api_server *s = xcalloc(1, sizeof(*s));
 	s->ctl = ctl;
 	s->lp = longpoll_new(conn_suspend, conn_resume);
+	s->web_dir = xstrdup(o->web_dir);
 	if (o->listen && start_remote(s, o, e) < 0) {
+		server_free(s);
+		return -1;
+	}
+	if (o->listen_http && (api_listen_http_check(o->listen_http, e) < 0 ||
+			       start_tcp(s, &s->http, o->listen_http, false, e) < 0)) {
+		if (s->remote.daemon)
+			MHD_stop_daemon(s->remote.daemon);
 		server_free(s);
 		return -1;
 	}
@@ -666,7 +810,8 @@ int api_start(struct ctl *ctl, const struct api_options *o, struct api_server **
 		s->local.srv = s;
 		s->local.gate = gate_new("unix", WAITING_PER_PEER, listener_connections() / 2, WAIT_DEADLINE_MS);
 		s->local.daemon = MHD_start_daemon(
-			MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_USE_TURBO | MHD_ALLOW_SUSPEND_RESUME, 0, NULL, NULL, on_request,
+			MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_USE_TURBO | MHD_ALLOW_SUSPEND_RESUME |
+				MHD_ALLOW_UPGRADE, 0, NULL, NULL, on_request,
 			&s->local, MHD_OPTION_LISTEN_SOCKET, fd, MHD_OPTION_THREAD_POOL_SIZE, 4,
 			MHD_OPTION_NOTIFY_COMPLETED, on_completed, &s->local, MHD_OPTION_URI_LOG_CALLBACK, on_target, NULL,
 			MHD_OPTION_NOTIFY_CONNECTION, gate_on_connection, s->local.gate, MHD_OPTION_CONNECTION_TIMEOUT, 60,
@@ -680,6 +825,8 @@ int api_start(struct ctl *ctl, const struct api_options *o, struct api_server **
 	if (!s->local.daemon) {
 		if (s->remote.daemon)
 			MHD_stop_daemon(s->remote.daemon);   /* closes its listening socket */
+		if (s->http.daemon)
+			MHD_stop_daemon(s->http.daemon);
 		server_free(s);
 		return -1;
 	}
@@ -706,6 +853,8 @@ void api_stop(struct api_server *s)
 	/* Each daemon closes the listening socket it was given. */
 	if (s->remote.daemon)
 		MHD_stop_daemon(s->remote.daemon);
+	if (s->http.daemon)
+		MHD_stop_daemon(s->http.daemon);
 	MHD_stop_daemon(s->local.daemon);
 	unlink(s->socket_path);
 	server_free(s);

@@ -126,20 +126,16 @@ bool api_bearer_secret(const char *header, char out[SECRET_LEN + 1])
 	return secret_well_formed(out);
 }
 
-enum api_auth api_token_check(struct store *st, const char *authorization, const char **why, struct err *e)
+enum api_auth api_token_check_secret(struct store *st, const char *secret, struct token *out, const char **why,
+				     struct err *e)
 {
-	char secret[SECRET_LEN + 1], hash[SECRET_HASH_LEN + 1];
+	char hash[SECRET_HASH_LEN + 1];
 	*why = NULL;
-	if (!authorization) {
-		*why = "no Authorization header";
-		return API_AUTH_DENIED;
-	}
-	if (!api_bearer_secret(authorization, secret)) {
-		*why = "an Authorization header that is not \"Bearer nubo_…\"";
+	if (!secret || !secret_well_formed(secret)) {
+		*why = "a secret that is not of the shape nubo_ and 64 hex digits";
 		return API_AUTH_DENIED;
 	}
 	secret_hash(secret, hash);
-	explicit_bzero(secret, sizeof(secret));
 	struct token *all = NULL;
 	int n = 0;
 	if (store_token_list(st, &all, &n, e) < 0)
@@ -154,6 +150,8 @@ enum api_auth api_token_check(struct store *st, const char *authorization, const
 	if (match >= 0) {
 		result = API_AUTH_OK;
 		*why = NULL;
+		if (out)
+			*out = all[match];
 		int64_t now = time_now_ms();
 		struct err te = {0};
 		if (now - all[match].last_used_at >= TOKEN_TOUCH_EVERY_MS &&
@@ -162,6 +160,23 @@ enum api_auth api_token_check(struct store *st, const char *authorization, const
 	}
 	free(all);
 	return result;
+}
+
+enum api_auth api_token_check(struct store *st, const char *authorization, const char **why, struct err *e)
+{
+	char secret[SECRET_LEN + 1];
+	*why = NULL;
+	if (!authorization) {
+		*why = "no Authorization header";
+		return API_AUTH_DENIED;
+	}
+	if (!api_bearer_secret(authorization, secret)) {
+		*why = "an Authorization header that is not \"Bearer nubo_…\"";
+		return API_AUTH_DENIED;
+	}
+	enum api_auth a = api_token_check_secret(st, secret, NULL, why, e);
+	explicit_bzero(secret, sizeof(secret));
+	return a;
 }
 
 const struct api_route api_token_routes[] = {

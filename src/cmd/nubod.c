@@ -34,6 +34,9 @@ static const char usage[] =
 	"                     must carry an API token (nubo token create NAME)\n"
 	"  --tls-cert FILE    PEM certificate (chain) for --listen\n"
 	"  --tls-key FILE     PEM private key for --listen\n"
+	"  --listen-http HOST:PORT  also serve plain HTTP on a loopback address only, e.g.\n"
+	"                     127.0.0.1:8080: the web console for a browser on this machine\n"
+	"                     (--listen serves it too, at https://HOST:PORT/)\n"
 	"  --database URL     postgres://user@host/db: keep the store in PostgreSQL (default:\n"
 	"                     SQLite at STATE-DIR/nubo.db, or \"database\" in the config file)\n"
 	"  --accel MODE       auto, kvm or tcg (default auto: KVM only where the CPU has vmx/svm)\n"
@@ -55,6 +58,21 @@ static char *default_recipes_dir(void)
 		return installed;
 	free(installed);
 	return xstrdup(NUBO_SOURCE_IMAGES_DIR);
+}
+
+/* The web console's built files: installed beside nubod, else this build
+ * tree's (web/ under the build directory); NULL when neither exists. */
+static char *default_web_dir(void)
+{
+	autofree char *self = fs_self_dir();
+	char *installed = xasprintf("%s/../share/nubo/web", self);
+	autofree char *index = xasprintf("%s/index.html", installed);
+	if (fs_exists(index))
+		return installed;
+	free(installed);
+	if (fs_exists(NUBO_BUILD_WEB_DIR "/index.html"))
+		return xstrdup(NUBO_BUILD_WEB_DIR);
+	return NULL;
 }
 
 static const char *env_or(const char *name, const char *fallback)
@@ -168,7 +186,7 @@ int main(int argc, char **argv)
 	const char *state_dir = env_or("NUBO_STATE_DIR", "/var/lib/nubo");
 	const char *socket_path = env_or("NUBO_SOCKET", "/run/nubo/nubod.sock");
 	const char *accel = "auto", *config_path = NULL, *database = NULL;
-	const char *listen_addr = NULL, *tls_cert = NULL, *tls_key = NULL;
+	const char *listen_addr = NULL, *tls_cert = NULL, *tls_key = NULL, *listen_http = NULL;
 	autofree char *recipes = NULL;
 	bool destroy = false;
 	static const struct option opts[] = {
@@ -178,6 +196,7 @@ int main(int argc, char **argv)
 		{"destroy", no_argument, 0, 'D'},         {"debug", no_argument, 0, 'd'},
 		{"listen", required_argument, 0, 'l'},    {"tls-cert", required_argument, 0, 'C'},
 		{"tls-key", required_argument, 0, 'K'},   {"database", required_argument, 0, 'B'},
+		{"listen-http", required_argument, 0, 'H'},
 		{"help", no_argument, 0, 'h'},            {"version", no_argument, 0, 'V'},
 		{0, 0, 0, 0},
 	};
@@ -195,6 +214,7 @@ int main(int argc, char **argv)
 		case 'C': tls_cert = optarg; break;
 		case 'K': tls_key = optarg; break;
 		case 'B': database = optarg; break;
+		case 'H': listen_http = optarg; break;
 		case 'd': log_set_level(LOG_DEBUG); break;
 		case 'h': fputs(usage, stdout); return 0;
 		case 'V': printf("nubod %s\n", NUBO_VERSION); return 0;
@@ -213,6 +233,11 @@ int main(int argc, char **argv)
 	}
 	if (!listen_addr && (tls_cert || tls_key)) {
 		fprintf(stderr, "nubod: --tls-cert and --tls-key are for --listen HOST:PORT; give it too\n");
+		return 2;
+	}
+	struct err ce = {0};
+	if (listen_http && api_listen_http_check(listen_http, &ce) < 0) {
+		fprintf(stderr, "nubod: %s\n", ce.msg);
 		return 2;
 	}
 	/* First of all: nothing below may touch a state another nubod runs. */
@@ -254,8 +279,9 @@ int main(int argc, char **argv)
 		config_free(&co.config);
 	else
 		rc = ctl_open(st, &co, &ctl, &e);
+	autofree char *web_dir = default_web_dir();
 	struct api_options ao = {.socket_path = socket_path, .listen = listen_addr, .tls_cert = tls_cert,
-				 .tls_key = tls_key};
+				 .tls_key = tls_key, .listen_http = listen_http, .web_dir = web_dir};
 	if (rc == 0)
 		rc = destroy ? destroy_state(&ctl, &st, state_dir, &e) : serve(ctl, &ao, &e);
 	if (rc < 0)

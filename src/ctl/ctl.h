@@ -202,6 +202,18 @@ int ctl_vm_resize(struct ctl *c, const char *ref, const struct vm_resize_request
 /* The last 256 KiB of the VM's serial console log; caller frees *text. */
 int ctl_vm_console(struct ctl *c, const char *ref, char **text, size_t *len, struct err *e);
 
+/* The interactive serial console (host/serial.h), in the VM's directory. */
+#define CTL_CONSOLE_SOCKET "console.sock"
+struct serial_viewer;
+/* Attaches a viewer to a running VM's serial console; out gets the recent
+ * past, then whatever the guest writes (see serial_out_fn). A VM that is not
+ * running, or whose QEMU has no console socket, is ERR_CONFLICT saying so.
+ * *vm_id gets the VM's id. Detach with ctl_console_detach. */
+int ctl_console_attach(struct ctl *c, const char *ref, void (*out)(void *arg, const char *data, size_t n), void *arg,
+		       struct serial_viewer **v, char vm_id[ID_MAX], struct err *e);
+int ctl_console_write(struct serial_viewer *v, const char *data, size_t n, struct err *e);
+void ctl_console_detach(struct serial_viewer *v);
+
 int ctl_image_build(struct ctl *c, const char *name, const char *recipe, struct image *img,
 		    struct operation *op, struct err *e);
 int ctl_image_delete(struct ctl *c, const char *ref, struct err *e);

@@ -39,7 +39,7 @@
 #define QEMU_SETUP_MS 60000
 
 struct vm_paths {
-	char *dir, *root, *seed, *ephemeral, *console, *qmp, *pid, *qemu_log;
+	char *dir, *root, *seed, *ephemeral, *console, *console_sock, *qmp, *pid, *qemu_log;
 };
 
 static void paths_init(struct ctl *c, const struct vm *vm, struct vm_paths *p)
@@ -49,6 +49,7 @@ static void paths_init(struct ctl *c, const struct vm *vm, struct vm_paths *p)
 	p->seed = xasprintf("%s/seed.iso", p->dir);
 	p->ephemeral = xasprintf("%s/ephemeral.qcow2", p->dir);
 	p->console = xasprintf("%s/console.log", p->dir);
+	p->console_sock = xasprintf("%s/" CTL_CONSOLE_SOCKET, p->dir);
 	p->qmp = xasprintf("%s/qmp.sock", p->dir);
 	p->pid = xasprintf("%s/qemu.pid", p->dir);
 	p->qemu_log = xasprintf("%s/qemu.log", p->dir);
@@ -61,6 +62,7 @@ static void paths_free(struct vm_paths *p)
 	free(p->seed);
 	free(p->ephemeral);
 	free(p->console);
+	free(p->console_sock);
 	free(p->qmp);
 	free(p->pid);
 	free(p->qemu_log);
@@ -388,6 +390,8 @@ static int start_steps(struct ctl *c, struct vm *vm, const struct vm_paths *p, b
 			.volumes = vols,
 			.n_volumes = n_vols,
 			.console_log = p->console,
+			/* interactive through nubod (ctl_console_attach), logged as before */
+			.console_socket = p->console_sock,
 			.qmp_socket = p->qmp,
 			.pidfile = p->pid,
 			.stderr_log = p->qemu_log,

@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "host/serial.h"
 #include "model/size.h"
 #include "util/log.h"
 #include "util/str.h"
@@ -376,4 +377,40 @@ int ctl_vm_restore(struct ctl *c, const char *vm_ref, const char *snap_ref, stru
 	else
 		ctl_kick(c);
 	return rc;
+}
+
+/* --- the interactive serial console (host/serial.h) --------------------------------- */
+
+int ctl_console_attach(struct ctl *c, const char *ref, void (*out)(void *arg, const char *data, size_t n), void *arg,
+		       struct serial_viewer **v, char vm_id[ID_MAX], struct err *e)
+{
+	struct vm vm;
+	if (store_vm_get(c->st, ref, &vm, e) < 0)
+		return -1;
+	int rc = 0;
+	if (vm.state != VM_RUNNING && vm.state != VM_PENDING)
+		rc = err_set(e, ERR_CONFLICT, "VM %s is %s: its serial console is there only while it runs (the log "
+			     "of its last run: GET /v1/vms/%s/console)", vm.name, vm_state_name(vm.state), vm.name);
+	if (rc == 0) {
+		autofree char *dir = ctl_vm_dir(c, vm.id);
+		autofree char *sock = xasprintf("%s/" CTL_CONSOLE_SOCKET, dir);
+		autofree char *log = xasprintf("%s/console.log", dir);
+		rc = serial_attach(sock, log, out, arg, v, e);
+		if (rc < 0)
+			err_prefix(e, "VM %s", vm.name);
+		else
+			snprintf(vm_id, ID_MAX, "%s", vm.id);
+	}
+	vm_free_fields(&vm);
+	return rc;
+}
+
+int ctl_console_write(struct serial_viewer *v, const char *data, size_t n, struct err *e)
+{
+	return serial_write(v, data, n, e);
+}
+
+void ctl_console_detach(struct serial_viewer *v)
+{
+	serial_detach(v);
 }

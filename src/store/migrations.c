@@ -280,6 +280,18 @@ const struct migration store_migrations[] = {
 	 * change that starts or ends it (store/usage.c). ended_at 0: open. */
 	{17, USAGE_17("BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY", T),
 	 USAGE_17("INTEGER PRIMARY KEY AUTOINCREMENT", "TEXT")},
+	/* The web console's sessions (store/sessions.c): the SHA-256 of the
+	 * cookie's secret, never the secret; the token that logged in, so that
+	 * revoking it ends its sessions; and when each ends anyway. */
+	{20,
+	 "CREATE TABLE sessions ("
+	 "  id " T " PRIMARY KEY, hash " T " NOT NULL UNIQUE, csrf " T " NOT NULL, token_id " T " NOT NULL,"
+	 "  created_at BIGINT NOT NULL, expires_at BIGINT NOT NULL);"
+	 "CREATE INDEX sessions_token ON sessions (token_id);",
+	 "CREATE TABLE sessions ("
+	 "  id TEXT PRIMARY KEY, hash TEXT NOT NULL UNIQUE, csrf TEXT NOT NULL, token_id TEXT NOT NULL,"
+	 "  created_at BIGINT NOT NULL, expires_at BIGINT NOT NULL);"
+	 "CREATE INDEX sessions_token ON sessions (token_id);"},
 };
 
 const int store_migrations_count = sizeof(store_migrations) / sizeof(store_migrations[0]);

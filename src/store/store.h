@@ -157,6 +157,14 @@ int store_token_delete(struct store *st, const char *id, struct err *e);
 /* Records that the token was used at when_ms; a token that is gone is success. */
 int store_token_touch(struct store *st, const char *id, int64_t when_ms, struct err *e);
 
+/* Web console sessions (store/sessions.c); never in the event log. Insert
+ * also drops every session that has expired. Get finds a session by the
+ * hash of its cookie only while it has not expired and its token still
+ * exists, else ERR_NOT_FOUND. Deleting a session that is gone is success. */
+int store_session_insert(struct store *st, const struct session *s, struct err *e);
+int store_session_get(struct store *st, const char *hash, int64_t now_ms, struct session *out, struct err *e);
+int store_session_delete(struct store *st, const char *id, struct err *e);
+
 /* The event log: every change of a resource's spec or status is a row,
  * written in the transaction of the change, numbered in commit order. */
 struct event_query {
