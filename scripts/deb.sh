@@ -11,6 +11,13 @@ rm -rf "$out"
 mkdir -p "$out/nubo-$version"
 git ls-files -z --cached --others --exclude-standard | grep -zv '^debian/\.\|^build' |
 	tar --null -T - -cf - | tar -xf - -C "$out/nubo-$version"
+# The web console is bundled from web/node_modules (npm ci from its lockfile,
+# scripts/install-deps.sh): the package build itself reaches no registry.
+if [ ! -x web/node_modules/.bin/esbuild ]; then
+	echo "nubo: web/node_modules is missing: run scripts/install-deps.sh (npm ci in web/) first" >&2
+	exit 1
+fi
+cp -a web/node_modules "$out/nubo-$version/web/"
 echo "==> building nubo $version in $out (log: $out/build.log)"
 if ! (cd "$out/nubo-$version" && dpkg-buildpackage -b -us -uc) >"$out/build.log" 2>&1; then
 	tail -30 "$out/build.log" >&2

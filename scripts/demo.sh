@@ -9,6 +9,8 @@ nubo=$bin/nubo
 sock=${NUBO_SOCKET:-/run/nubo/nubod.sock}
 state=${NUBO_STATE_DIR:-/var/lib/nubo}
 log=/var/log/nubo/nubod.log
+# The web console, plain HTTP on this machine only (--listen-http is loopback-only).
+console_addr=${NUBO_CONSOLE_ADDR:-127.0.0.1:8080}
 export NUBO_SOCKET=$sock
 
 if [ "$(id -u)" -ne 0 ]; then
@@ -20,7 +22,7 @@ step() { printf '\n\033[1m==> %s\033[0m\n' "$*"; }
 if ! "$nubo" host show >/dev/null 2>&1; then
 	step "starting nubod (state $state, socket $sock, log $log)"
 	mkdir -p "$(dirname "$log")"
-	setsid "$bin/nubod" --state-dir "$state" --socket "$sock" >>"$log" 2>&1 </dev/null &
+	setsid "$bin/nubod" --state-dir "$state" --socket "$sock" --listen-http "$console_addr" >>"$log" 2>&1 </dev/null &
 	for _ in $(seq 1 100); do "$nubo" host show >/dev/null 2>&1 && break; sleep 0.1; done
 	"$nubo" host show >/dev/null || { echo "nubod did not start; see $log" >&2; tail -5 "$log" >&2; exit 1; }
 fi
@@ -44,10 +46,25 @@ step "nubo vm ssh demo -- uname -a"
 step "nubo vm list"
 "$nubo" vm list
 
+# A token for the web console's login (made once; its secret is shown only
+# when it is made, so it is kept beside the log for the next run).
+token_file=$(dirname "$log")/console-token
+if [ ! -s "$token_file" ] || ! "$nubo" token show console >/dev/null 2>&1; then
+	"$nubo" token delete console >/dev/null 2>&1 || true
+	(umask 077 && "$nubo" token create console --json | jq -r .secret >"$token_file")
+fi
+
 cat <<MSG
 
 nubo is running. Put the CLI on your PATH (or run 'make install'):
   export PATH=$bin:\$PATH
+
+$(curl -s -o /dev/null "http://$console_addr/" || echo "(the nubod that runs now was started without --listen-http $console_addr: stop it and run make demo again to get the console)")
+The web console: open http://$console_addr/ in a browser on this machine
+and log in with the API token in $token_file:
+  $(cat "$token_file")
+(from another machine: ssh -L 8080:$console_addr THIS-HOST, then http://localhost:8080/;
+ nubod --listen HOST:PORT --tls-cert … --tls-key … serves it over HTTPS too; docs/console.md)
 
 Then try:
   nubo vm ssh demo                 # a shell in the VM

@@ -7,6 +7,8 @@
 #   api   a real nubod (host in dry-run)       tests/api/*.sh
 #   api-pg  the same on a private PostgreSQL    tests/api/*.sh, tests/pg.sh
 #   e2e   real QEMU, dnsmasq, nftables (root)  tests/e2e/*.sh
+#   browser  the web console in headless chromium (playwright-core) on a
+#         real nubod with a real tiny VM (root)  tests/browser/*.sh
 #   asan  unit and api again, built with AddressSanitizer and UBSan
 #   fuzz  every libFuzzer harness for FUZZ_SECONDS (8) each   tests/fuzz
 #
@@ -37,7 +39,7 @@
 set -uo pipefail
 cd "$(dirname "$0")/.."
 build=${1:-build}
-all_suites="self unit api api-pg e2e asan fuzz"
+all_suites="self unit api api-pg e2e browser asan fuzz"
 suites=${NUBO_SUITES:-$all_suites}
 unit_dir=${NUBO_UNIT_DIR:-$build/tests/unit}
 api_dir=${NUBO_API_DIR:-tests/api}
@@ -236,6 +238,22 @@ suite_e2e() {
 		run_prog "$t" env NUBO_BIN="$build/src/cmd" NUBO_CRASH_BIN="$b/src/cmd" bash "$t"
 	done
 	[ $found = 1 ] || suite_cannot_run "no scripts in $e2e_dir"
+}
+
+# Screenshots of every page land in NUBO_TEST_OUT/browser (default BUILD/test-output).
+suite_browser() {
+	if [ "$(id -u)" -ne 0 ] || [ ! -c /dev/net/tun ]; then
+		suite_cannot_run "needs root and /dev/net/tun (leave it out with NUBO_SUITES=\"unit api ...\")"
+		return
+	fi
+	local t found=0
+	for t in tests/browser/*.sh; do
+		[ -f "$t" ] || continue
+		found=1
+		run_prog "$t" env NUBO_BIN="$build/src/cmd" NUBO_TEST_OUT="${NUBO_TEST_OUT:-$PWD/$build/test-output}" \
+			NUBO_WEB_INDEX="$build/web/index.html" bash "$t"
+	done
+	[ $found = 1 ] || suite_cannot_run "no scripts in tests/browser"
 }
 
 suite_asan() {

@@ -7,12 +7,12 @@ import {followOperation} from './api.js';
 // Renders op into box: its kind, state and each phase with its time.
 export function showOperation(box, op) {
   box.hidden = false;
-  clear(box).append(
+  clear(box).append(...[
     h('strong', {}, `${op.kind} ${op.target_name || ''}: `),
     h('span', {class: `state ${op.state}`, 'data-op-state': op.state}, op.state),
     h('ol', {class: 'phases'}, (op.phases || []).map((p) =>
       h('li', {'data-phase': p.name}, p.name, h('span', {class: 'muted'}, ` ${p.at_ms} ms`)))),
-    op.error ? h('p', {class: 'error'}, op.error) : null);
+    op.error ? h('p', {class: 'error'}, op.error) : null].filter(Boolean));
 }
 
 // Runs start() (which answers {operation}) and follows the operation in box.
