@@ -30,7 +30,7 @@
 #include <unistd.h>
 
 #include "api/api-priv.h"
-#include "api/websocket.h"
+#include "util/websocket.h"
 #include "util/log.h"
 #include "util/str.h"
 #include "util/timeutil.h"
@@ -154,7 +154,7 @@ static void send_frame(struct api_ws *ws, enum ws_opcode op, const char *data, s
 	if (ws->sock < 0)
 		return;
 	uint8_t h[WS_HEADER_MAX];
-	size_t hl = ws_frame_header(h, op, n);
+	size_t hl = ws_frame_header(h, op, n, NULL);
 	if (!send_all(ws->sock, h, hl) || !send_all(ws->sock, data, n))
 		shutdown(ws->sock, SHUT_RDWR);
 }
@@ -203,7 +203,7 @@ static void *viewer_main(void *arg)
 		struct ws_frame f;
 		struct err e = {0};
 		long used;
-		while (open && (used = ws_frame_parse(buf, len, &f, &e)) > 0) {
+		while (open && (used = ws_frame_parse(buf, len, true, &f, &e)) > 0) {
 			struct err we = {0};
 			if (f.opcode == WS_CLOSE) {
 				pthread_mutex_lock(&ws->lock);

@@ -10,6 +10,7 @@
 
 #include <curl/curl.h>
 #include <errno.h>
+#include <poll.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -378,4 +379,151 @@ char *client_path(const char *fmt, ...)
 	}
 	va_end(ap);
 	return sbuf_take(&b);
+}
+
+/* --- raw connections after an upgrade -------------------------------------- */
+
+struct client_conn {
+	CURL *h;
+	curl_socket_t fd;
+	char *early;
+	size_t early_len;
+};
+
+long client_conn_send(struct client_conn *k, const void *buf, size_t n)
+{
+	size_t sent = 0;
+	CURLcode cc = curl_easy_send(k->h, buf, n, &sent);
+	if (cc == CURLE_AGAIN)
+		return -EAGAIN;
+	return cc == CURLE_OK ? (long)sent : -EIO;
+}
+
+long client_conn_recv(struct client_conn *k, void *buf, size_t n)
+{
+	size_t got = 0;
+	CURLcode cc = curl_easy_recv(k->h, buf, n, &got);
+	if (cc == CURLE_AGAIN)
+		return -EAGAIN;
+	return cc == CURLE_OK ? (long)got : -EIO;
+}
+
+int client_conn_fd(struct client_conn *k)
+{
+	return (int)k->fd;
+}
+
+const char *client_conn_early(struct client_conn *k, size_t *len)
+{
+	*len = k->early_len;
+	k->early_len = 0;
+	return k->early;
+}
+
+void client_conn_free(struct client_conn *k)
+{
+	if (!k)
+		return;
+	if (k->h)
+		curl_easy_cleanup(k->h);
+	free(k->early);
+	free(k);
+}
+
+/* Waits up to ms for fd to be readable (in) or writable (!in). */
+static bool conn_wait(curl_socket_t fd, bool in, int ms)
+{
+	struct pollfd p = {.fd = fd, .events = in ? POLLIN : POLLOUT};
+	return poll(&p, 1, ms) > 0;
+}
+
+#define UPGRADE_HEAD_MAX (64 * 1024)
+
+int client_websocket(struct client *c, const char *path, struct client_conn **out, struct err *e)
+{
+	struct client_conn *k = xcalloc(1, sizeof(*k));
+	k->h = curl_easy_init();
+	if (!k->h) {
+		free(k);
+		return err_set(e, ERR_INTERNAL, "cannot initialise libcurl");
+	}
+	autofree char *url = xasprintf("%s%s", c->base_url, path);
+	char curl_msg[CURL_ERROR_SIZE] = "";
+	curl_easy_setopt(k->h, CURLOPT_URL, url);
+	if (c->socket_path)
+		curl_easy_setopt(k->h, CURLOPT_UNIX_SOCKET_PATH, c->socket_path);
+	if (c->cacert)
+		curl_easy_setopt(k->h, CURLOPT_CAINFO, c->cacert);
+	curl_easy_setopt(k->h, CURLOPT_CONNECT_ONLY, 1L);
+	curl_easy_setopt(k->h, CURLOPT_ERRORBUFFER, curl_msg);
+	curl_easy_setopt(k->h, CURLOPT_NOSIGNAL, 1L);
+	curl_easy_setopt(k->h, CURLOPT_CONNECTTIMEOUT, 10L);
+	CURLcode cc = curl_easy_perform(k->h);
+	if (cc != CURLE_OK) {
+		CURL *saved = c->curl;
+		c->curl = k->h;   /* unreachable() reads the failed handle's errno */
+		int rc = unreachable(c, cc, curl_msg, e);
+		c->curl = saved;
+		client_conn_free(k);
+		return rc;
+	}
+	curl_easy_getinfo(k->h, CURLINFO_ACTIVESOCKET, &k->fd);
+	/* The key only has to be the base64 of 16 bytes; nubod's answer is
+	 * checked by its status, the connection being nubod's own. */
+	char head[1024];
+	int n = snprintf(head, sizeof(head),
+			 "GET %s HTTP/1.1\r\nHost: %s\r\nUser-Agent: nubo/" NUBO_VERSION "\r\n%s%s"
+			 "Upgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: bnVib2NvbnNvbGVrZXkxMg==\r\n"
+			 "Sec-WebSocket-Version: 13\r\n\r\n",
+			 path, c->socket_path ? "nubo" : c->base_url + (str_starts_with(c->base_url, "https://") ? 8 : 7),
+			 c->auth_header ? c->auth_header : "", c->auth_header ? "\r\n" : "");
+	for (int off = 0; off < n;) {
+		long w = client_conn_send(k, head + off, (size_t)(n - off));
+		if (w == -EAGAIN && conn_wait(k->fd, false, 10000))
+			continue;
+		if (w <= 0) {
+			client_conn_free(k);
+			return err_set(e, ERR_INTERNAL, "cannot send to nubod at %s", c->endpoint);
+		}
+		off += (int)w;
+	}
+	struct sbuf in = {0};
+	char *end = NULL;
+	while (!end) {
+		char buf[4096];
+		long r = client_conn_recv(k, buf, sizeof(buf));
+		if (r == -EAGAIN && conn_wait(k->fd, true, 10000))
+			continue;
+		if (r <= 0 || in.len + (size_t)r > UPGRADE_HEAD_MAX) {
+			sbuf_free(&in);
+			client_conn_free(k);
+			return err_set(e, ERR_INTERNAL, "nubod at %s closed the console's connection without an answer",
+				       c->endpoint);
+		}
+		sbuf_addn(&in, buf, (size_t)r);
+		end = strstr(in.data, "\r\n\r\n");
+	}
+	long status = 0;
+	sscanf(in.data, "HTTP/1.%*d %ld", &status);
+	size_t head_len = (size_t)(end + 4 - in.data);
+	if (status != 101) {
+		/* An error answer's body is the API's JSON: whatever arrived of it. */
+		struct client_response r = {.status = status, .body = xstrdup(in.data + head_len),
+					    .len = in.len - head_len};
+		if (status < 400)
+			err_set(e, ERR_INTERNAL, "nubod at %s answered HTTP %ld to the console's upgrade", c->endpoint,
+				status);
+		else
+			client_error_from_response(&r, e);
+		client_response_free(&r);
+		sbuf_free(&in);
+		client_conn_free(k);
+		return -1;
+	}
+	k->early_len = in.len - head_len;
+	k->early = xcalloc(1, k->early_len + 1);
+	memcpy(k->early, in.data + head_len, k->early_len);
+	sbuf_free(&in);
+	*out = k;
+	return 0;
 }

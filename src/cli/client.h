@@ -70,6 +70,25 @@ int client_json_ticking(struct client *c, const char *path, json_t **out, int ti
  * body is the documented error JSON, else "nubod answered HTTP 502: <text>". */
 int client_error_from_response(const struct client_response *r, struct err *e);
 
+/* A raw connection to nubod after an HTTP upgrade (a WebSocket): bytes in
+ * and out, through TLS on an https URL. */
+struct client_conn;
+/* Opens a connection to nubod (its socket, or the URL with TLS and the
+ * token), asks for GET path with a WebSocket upgrade and reads the answer's
+ * head. On 0, *out is open and past the 101; an error status is e with the
+ * API's message. libcurl speaks no WebSocket here (Debian's is built
+ * without it), so this sends the request line and headers itself and reads
+ * back only the status line and the end of the head. */
+int client_websocket(struct client *c, const char *path, struct client_conn **out, struct err *e);
+/* What came after the 101's head with it (frames already sent), once: *len may be 0. */
+const char *client_conn_early(struct client_conn *k, size_t *len);
+/* Sends or receives without blocking: bytes moved, 0 at the end (recv),
+ * -EAGAIN when nothing can move now (poll client_conn_fd), else negative. */
+long client_conn_send(struct client_conn *k, const void *buf, size_t n);
+long client_conn_recv(struct client_conn *k, void *buf, size_t n);
+int client_conn_fd(struct client_conn *k);
+void client_conn_free(struct client_conn *k);   /* NULL safe */
+
 /* "/v1/vms/<name>" with the name percent-encoded; fmt holds one %s per name,
  * given as the following arguments. Caller frees. */
 char *client_path(const char *fmt, ...);

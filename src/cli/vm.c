@@ -6,6 +6,11 @@
  * a path never leaves a half-made VM behind.
  */
 #include <errno.h>
+#include <poll.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <sys/random.h>
+#include <termios.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -17,6 +22,7 @@
 #include "cli/wait.h"
 #include "util/fs.h"
 #include "util/str.h"
+#include "util/websocket.h"
 
 #define USER_DATA_MAX (64 * 1024)
 
@@ -48,6 +54,11 @@ static const struct arg_flag resize_flags[] = {
 	{"disk-size", 0, ARG_VALUE, "SIZE", "grow the root disk to SIZE, e.g. 40G (never shrinks)"},
 	{"restart", 0, ARG_BOOL, NULL, "when the change cannot be live: stop, resize and start the VM"},
 	{"wait", 0, ARG_BOOL, NULL, "follow the resize to its end, printing each phase"},
+	{NULL, 0, 0, NULL, NULL},
+};
+
+static const struct arg_flag console_flags[] = {
+	{"log", 0, ARG_BOOL, NULL, "print the console log (the last 256 KiB) instead of attaching"},
 	{NULL, 0, 0, NULL, NULL},
 };
 
@@ -558,7 +569,8 @@ static int vm_ssh(struct cli_ctx *ctx, const struct args *a)
 	return rc;
 }
 
-static int vm_console(struct cli_ctx *ctx, const struct args *a)
+/* The old way, and the way for scripts: the log's last 256 KiB. */
+static int console_log(struct cli_ctx *ctx, const struct args *a)
 {
 	autofree char *path = vm_path(a->pos[0], "/console");
 	struct client_response r;
@@ -573,6 +585,168 @@ static int vm_console(struct cli_ctx *ctx, const struct args *a)
 	fwrite(r.body, 1, r.len, ctx->out);
 	client_response_free(&r);
 	return CLI_EXIT_OK;
+}
+
+/* Ctrl-]: what telnet and virsh console detach with. */
+#define CONSOLE_DETACH_KEY 0x1d
+
+static bool send_all_conn(struct client_conn *k, const char *p, size_t n)
+{
+	while (n) {
+		long w = client_conn_send(k, p, n);
+		if (w == -EAGAIN) {
+			struct pollfd pf = {.fd = client_conn_fd(k), .events = POLLOUT};
+			if (poll(&pf, 1, 10000) <= 0)
+				return false;
+			continue;
+		}
+		if (w <= 0)
+			return false;
+		p += w;
+		n -= (size_t)w;
+	}
+	return true;
+}
+
+/* Sends what was typed as one masked binary frame (a client must mask). */
+static bool console_send(struct client_conn *k, const char *data, size_t n)
+{
+	uint8_t mask[4] = {0}, h[WS_HEADER_MAX];
+	if (getrandom(mask, sizeof(mask), 0) != sizeof(mask))
+		memset(mask, 0x5a, sizeof(mask));   /* a mask guards proxies, not secrets */
+	size_t hl = ws_frame_header(h, WS_BINARY, n, mask);
+	char *frame = xcalloc(1, hl + n);
+	memcpy(frame, h, hl);
+	for (size_t i = 0; i < n; i++)
+		frame[hl + i] = (char)((uint8_t)data[i] ^ mask[i % 4]);
+	bool ok = send_all_conn(k, frame, hl + n);
+	free(frame);
+	return ok;
+}
+
+/* Writes every whole frame in *in (len bytes) to out; keeps the rest.
+ * Returns false when the console closed (a close frame, or a bad frame). */
+static bool console_take(char *in, size_t *len, FILE *out, struct err *e)
+{
+	size_t at = 0;
+	bool open = true;
+	while (open) {
+		struct ws_frame f;
+		long used = ws_frame_parse(in + at, *len - at, false, &f, e);
+		if (used < 0)
+			open = false;
+		if (used <= 0)
+			break;
+		if (f.opcode == WS_BINARY || f.opcode == WS_TEXT || f.opcode == WS_CONTINUATION)
+			fwrite(f.payload, 1, f.len, out);
+		else if (f.opcode == WS_CLOSE)
+			open = false;
+		at += (size_t)used;
+	}
+	fflush(out);
+	memmove(in, in + at, *len - at);
+	*len -= at;
+	return open;
+}
+
+/* Attached: the terminal in raw mode, keystrokes to the guest, its output
+ * here, until Ctrl-] or the console closes. */
+static int console_attach(struct cli_ctx *ctx, const char *name)
+{
+	autofree char *tpath = vm_path(name, "/console/tickets");
+	json_t *t = NULL;
+	struct err e = {0};
+	if (client_json(cli_client(ctx), "POST", tpath, NULL, &t, NULL, &e) < 0)
+		return cli_fail(ctx, CLI_EXIT_FAILED, &e);
+	autofree char *url = xstrdup(cli_jstr(t, "url"));
+	json_decref(t);
+	struct client_conn *k = NULL;
+	if (!url || client_websocket(cli_client(ctx), url, &k, &e) < 0) {
+		if (!url)
+			err_set(&e, ERR_INTERNAL, "nubod answered a console ticket without its url");
+		return cli_fail(ctx, CLI_EXIT_FAILED, &e);
+	}
+	fprintf(ctx->err, "Connected to VM %s's serial console; detach with Ctrl-]\r\n", name);
+	fflush(ctx->err);
+	struct termios saved, raw;
+	bool tty = tcgetattr(STDIN_FILENO, &saved) == 0;
+	if (tty) {
+		raw = saved;
+		cfmakeraw(&raw);
+		tcsetattr(STDIN_FILENO, TCSANOW, &raw);
+	}
+	size_t cap = WS_PAYLOAD_MAX + 16, len = 0;
+	char *in = xcalloc(1, cap);
+	size_t early_len = 0;
+	const char *early = client_conn_early(k, &early_len);
+	if (early_len <= cap) {
+		memcpy(in, early, early_len);
+		len = early_len;
+	}
+	const char *why = NULL;
+	bool open = console_take(in, &len, ctx->out, &e);
+	while (open) {
+		struct pollfd p[2] = {{.fd = STDIN_FILENO, .events = POLLIN}, {.fd = client_conn_fd(k), .events = POLLIN}};
+		if (poll(p, 2, -1) < 0) {
+			if (errno == EINTR)
+				continue;
+			break;
+		}
+		if (p[0].revents & (POLLIN | POLLHUP)) {
+			char buf[1024];
+			ssize_t n = read(STDIN_FILENO, buf, sizeof(buf));
+			if (n <= 0)
+				break;
+			char *detach = memchr(buf, CONSOLE_DETACH_KEY, (size_t)n);
+			size_t keep = detach ? (size_t)(detach - buf) : (size_t)n;
+			if (keep && !console_send(k, buf, keep)) {
+				why = "the connection to nubod broke";
+				break;
+			}
+			if (detach) {
+				why = "detached";
+				break;
+			}
+		}
+		if (p[1].revents) {
+			for (;;) {   /* TLS may hold more than the socket shows */
+				long r = client_conn_recv(k, in + len, cap - len);
+				if (r == -EAGAIN)
+					break;
+				if (r <= 0) {
+					open = false;
+					break;
+				}
+				len += (size_t)r;
+				if (!console_take(in, &len, ctx->out, &e) || len == cap) {
+					open = false;
+					break;
+				}
+			}
+			if (!open && !why)
+				why = e.msg[0] ? e.msg : "the console closed (the VM stopped?)";
+		}
+	}
+	if (tty)
+		tcsetattr(STDIN_FILENO, TCSANOW, &saved);
+	static const char bye[] = {(char)0x03, (char)0xe8};
+	uint8_t h[WS_HEADER_MAX];
+	static const uint8_t zero[4];
+	size_t hl = ws_frame_header(h, WS_CLOSE, 2, zero);
+	send_all_conn(k, (const char *)h, hl);
+	send_all_conn(k, bye, 2);
+	client_conn_free(k);
+	free(in);
+	fprintf(ctx->err, "\r\n%s from VM %s's serial console\n", why ? why : "disconnected", name);
+	return CLI_EXIT_OK;
+}
+
+static int vm_console(struct cli_ctx *ctx, const struct args *a)
+{
+	/* A script, a pipe or --log gets the log, as before. */
+	if (args_has(a, "log") || !isatty(STDIN_FILENO) || !isatty(STDOUT_FILENO))
+		return console_log(ctx, a);
+	return console_attach(ctx, a->pos[0]);
 }
 
 static const struct cli_verb vm_verbs[] = {
@@ -609,8 +783,12 @@ static const struct cli_verb vm_verbs[] = {
 	 "if it exists here; else nubo's own key. Host keys are kept per VM id in\n"
 	 "~/.config/nubo/known_hosts, so a new VM reusing an old IP is no surprise.\n",
 	 ssh_flags, 1, 1, true, vm_ssh},
-	{"console", "NAME", "Print a VM's serial console log (the last 256 KiB)", NULL, NULL, 1, 1, false,
-	 vm_console},
+	{"console", "NAME [--log]", "Attach to a VM's serial console, or print its log",
+	 "On a terminal, nubo attaches: what you type goes to the VM's serial port and\n"
+	 "its output comes here, beside anyone else watching (the web console too).\n"
+	 "Detach with Ctrl-]. With --log, or when not on a terminal (a pipe, a script),\n"
+	 "it prints the console log instead (the last 256 KiB).\n",
+	 console_flags, 1, 1, false, vm_console},
 	{"set-firewall", "NAME FIREWALL[,FIREWALL...]", "Replace the firewalls a VM is a member of",
 	 "In force within a second, on a running VM too. Connections already open stay\n"
 	 "open; new ones meet the new rules.\n",

@@ -151,6 +151,15 @@ out=$($WS "$HTTP" "$u2" --send 'echo marker-42' --expect 'marker-42' --timeout 5
 ok $? "a viewer's keystrokes reach the console and its output comes back" "$out"
 wait "$v1"
 ok $? "a second viewer of the same console sees it too" "$(cat "$T_DIR/viewer1")"
+# nubo vm console on a terminal (script gives it one) attaches; Ctrl-] detaches.
+out=$( (sleep 1; printf 'cli-marker-9\r'; sleep 1; printf '\035') | timeout 20 script -qec "$NUBO vm console c1" /dev/null)
+like "$out" "Connected to VM c1's serial console; detach with Ctrl-\]" "nubo vm console on a terminal attaches"
+like "$out" 'cli-marker-9' "what is typed reaches the console and its answer comes back"
+like "$out" 'detached from VM c1' "Ctrl-] detaches"
+out=$("$NUBO" vm console c1)
+like "$out" '^Linux boot message' "in a pipe, nubo vm console prints the log as before"
+is "$("$NUBO" vm console c1 --log | head -c 18)" "Linux boot message" "--log prints the log too"
+
 u3=$(ticket_of c1 | jq -r .url)
 is "$("${CURL[@]}" -o /dev/null -w '%{http_code}' -H "Sec-WebSocket-Version: 13" -H 'Connection: Upgrade' \
 	-H 'Upgrade: websocket' -H 'Sec-WebSocket-Key: short' "$U$u3")" 400 "a malformed Sec-WebSocket-Key is 400"

@@ -1,5 +1,5 @@
 /* websocket: RFC 6455 framing (websocket.h). */
-#include "api/websocket.h"
+#include "util/websocket.h"
 
 #include <gnutls/crypto.h>
 #include <gnutls/gnutls.h>
@@ -7,7 +7,7 @@
 
 #define WS_GUID "258EAFA5-E914-47DA-95CA-C5AB0DC85B11"
 
-long ws_frame_parse(char *buf, size_t len, struct ws_frame *f, struct err *e)
+long ws_frame_parse(char *buf, size_t len, bool from_client, struct ws_frame *f, struct err *e)
 {
 	const uint8_t *b = (const uint8_t *)buf;
 	if (len < 2)
@@ -21,8 +21,11 @@ long ws_frame_parse(char *buf, size_t len, struct ws_frame *f, struct err *e)
 	if (f->opcode != WS_CONTINUATION && f->opcode != WS_TEXT && f->opcode != WS_BINARY && f->opcode != WS_CLOSE &&
 	    f->opcode != WS_PING && f->opcode != WS_PONG)
 		return err_set(e, ERR_INVALID, "a WebSocket frame has the reserved opcode %d", f->opcode);
-	if (!(b[1] & 0x80))
+	bool masked = b[1] & 0x80;
+	if (from_client && !masked)
 		return err_set(e, ERR_INVALID, "a WebSocket frame from a client must be masked (RFC 6455, 5.1)");
+	if (!from_client && masked)
+		return err_set(e, ERR_INVALID, "a WebSocket frame from a server must not be masked (RFC 6455, 5.1)");
 	uint64_t plen = b[1] & 0x7f;
 	size_t at = 2;
 	if (plen == 126) {
@@ -43,34 +46,42 @@ long ws_frame_parse(char *buf, size_t len, struct ws_frame *f, struct err *e)
 	if (plen > WS_PAYLOAD_MAX)
 		return err_set(e, ERR_INVALID, "a WebSocket frame of %llu bytes; the limit is %d",
 			       (unsigned long long)plen, WS_PAYLOAD_MAX);
-	if (len < at + 4 + plen)
+	size_t mlen = masked ? 4 : 0;
+	if (len < at + mlen + plen)
 		return 0;
 	const uint8_t *mask = b + at;
-	at += 4;
+	at += mlen;
 	f->payload = buf + at;
 	f->len = (size_t)plen;
-	for (size_t i = 0; i < f->len; i++)
+	for (size_t i = 0; masked && i < f->len; i++)
 		f->payload[i] = (char)((uint8_t)f->payload[i] ^ mask[i % 4]);
 	return (long)(at + plen);
 }
 
-size_t ws_frame_header(uint8_t out[WS_HEADER_MAX], enum ws_opcode op, size_t payload_len)
+size_t ws_frame_header(uint8_t out[WS_HEADER_MAX], enum ws_opcode op, size_t payload_len, const uint8_t *mask)
 {
+	size_t n;
 	out[0] = (uint8_t)(0x80 | op);
 	if (payload_len < 126) {
 		out[1] = (uint8_t)payload_len;
-		return 2;
-	}
-	if (payload_len <= 0xffff) {
+		n = 2;
+	} else if (payload_len <= 0xffff) {
 		out[1] = 126;
 		out[2] = (uint8_t)(payload_len >> 8);
 		out[3] = (uint8_t)payload_len;
-		return 4;
+		n = 4;
+	} else {
+		out[1] = 127;
+		for (int i = 0; i < 8; i++)
+			out[2 + i] = (uint8_t)((uint64_t)payload_len >> (56 - 8 * i));
+		n = 10;
 	}
-	out[1] = 127;
-	for (int i = 0; i < 8; i++)
-		out[2 + i] = (uint8_t)((uint64_t)payload_len >> (56 - 8 * i));
-	return 10;
+	if (mask) {
+		out[1] |= 0x80;
+		memcpy(out + n, mask, 4);
+		n += 4;
+	}
+	return n;
 }
 
 bool ws_accept(const char *key, char out[WS_ACCEPT_LEN + 1])
