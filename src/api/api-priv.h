@@ -184,6 +184,9 @@ struct api_ws;
 int api_console_ws_answer(struct ctl *ctl, void *mhd_conn, const char *target, struct api_ws **ws);
 /* The connection ended: frees ws unless its upgrade took it over. NULL safe. */
 void api_console_ws_done(struct api_ws *ws);
+/* Closes every console viewer and waits up to wait_ms for their threads;
+ * returns how many are left. No viewer joins after it. */
+int api_console_stop(int wait_ms);
 
 /* Answers a request for one of the console's files (anything outside /v1)
  * from dir: GET and HEAD only; a path without a file of its own gets

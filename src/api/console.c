@@ -27,6 +27,7 @@
 #include <strings.h>
 #include <sys/socket.h>
 #include <sys/time.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "api/api-priv.h"
@@ -121,6 +122,7 @@ const struct api_route api_console_routes[] = {
 /* --- the WebSocket ------------------------------------------------------------ */
 
 struct api_ws {
+	struct api_ws *next;           /* among the live viewers (viewers_lock) */
 	pthread_mutex_t lock;          /* sock, pending, ended: the hub's thread and the viewer's */
 	int sock;                      /* the upgraded socket, -1 until the upgrade */
 	struct sbuf pending;           /* output before the upgrade */
@@ -132,6 +134,53 @@ struct api_ws {
 	size_t extra_len;
 	char vm_id[ID_MAX];
 };
+
+/* The viewers whose threads run, so that nubod's stop can end them before
+ * libmicrohttpd's daemons go. */
+static pthread_mutex_t viewers_lock = PTHREAD_MUTEX_INITIALIZER;
+static pthread_cond_t viewers_gone = PTHREAD_COND_INITIALIZER;
+static struct api_ws *viewers;
+static bool viewers_closing;
+
+static void viewer_remove(struct api_ws *ws)
+{
+	pthread_mutex_lock(&viewers_lock);
+	for (struct api_ws **p = &viewers; *p; p = &(*p)->next) {
+		if (*p == ws) {
+			*p = ws->next;
+			break;
+		}
+	}
+	pthread_cond_broadcast(&viewers_gone);
+	pthread_mutex_unlock(&viewers_lock);
+}
+
+int api_console_stop(int wait_ms)
+{
+	pthread_mutex_lock(&viewers_lock);
+	viewers_closing = true;
+	for (struct api_ws *ws = viewers; ws; ws = ws->next) {
+		pthread_mutex_lock(&ws->lock);
+		if (ws->sock >= 0)
+			shutdown(ws->sock, SHUT_RDWR);   /* its thread's recv returns */
+		pthread_mutex_unlock(&ws->lock);
+	}
+	struct timespec until;
+	clock_gettime(CLOCK_REALTIME, &until);
+	until.tv_sec += wait_ms / 1000;
+	until.tv_nsec += (long)(wait_ms % 1000) * 1000000L;
+	if (until.tv_nsec >= 1000000000L) {
+		until.tv_sec++;
+		until.tv_nsec -= 1000000000L;
+	}
+	while (viewers && pthread_cond_timedwait(&viewers_gone, &viewers_lock, &until) == 0)
+		;
+	int left = 0;
+	for (struct api_ws *ws = viewers; ws; ws = ws->next)
+		left++;
+	pthread_mutex_unlock(&viewers_lock);
+	return left;
+}
 
 static bool send_all(int sock, const void *data, size_t n)
 {
@@ -244,6 +293,7 @@ static void *viewer_main(void *arg)
 	ws->sv = NULL;
 	log_info("console %s: a viewer left", ws->vm_id);
 	MHD_upgrade_action(ws->urh, MHD_UPGRADE_ACTION_CLOSE);
+	viewer_remove(ws);
 	ws_free(ws);
 	return NULL;
 }
@@ -281,14 +331,25 @@ static void on_upgrade(void *cls, struct MHD_Connection *connection, void *req_c
 	pthread_attr_t attr;
 	pthread_attr_init(&attr);
 	pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
-	if (pthread_create(&t, &attr, viewer_main, ws) != 0) {
-		log_error("console %s: cannot start a viewer's thread", ws->vm_id);
+	pthread_mutex_lock(&viewers_lock);
+	bool closing = viewers_closing;
+	if (!closing) {
+		ws->next = viewers;
+		viewers = ws;
+	}
+	pthread_mutex_unlock(&viewers_lock);
+	/* Logged before the thread starts: from then on the thread owns ws. */
+	if (!closing)
+		log_info("console %s: a viewer joined", ws->vm_id);
+	if (closing || pthread_create(&t, &attr, viewer_main, ws) != 0) {
+		if (!closing) {
+			viewer_remove(ws);
+			log_error("console %s: cannot start a viewer's thread", ws->vm_id);
+		}
 		ctl_console_detach(ws->sv);
 		ws->sv = NULL;
 		MHD_upgrade_action(urh, MHD_UPGRADE_ACTION_CLOSE);
 		ws_free(ws);
-	} else {
-		log_info("console %s: a viewer joined", ws->vm_id);
 	}
 	pthread_attr_destroy(&attr);
 }

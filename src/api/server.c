@@ -850,6 +850,11 @@ void api_stop(struct api_server *s)
 	if (left)
 		log_warn("api: %d waiting request%s not answered within %d ms of stopping", left, left == 1 ? " was" : "s were",
 			 HELD_ANSWER_MAX_MS);
+	/* Console viewers hold upgraded connections: they end before their daemons. */
+	int viewers = api_console_stop(HELD_ANSWER_MAX_MS);
+	if (viewers)
+		log_warn("api: %d console viewer%s did not close within %d ms of stopping", viewers,
+			 viewers == 1 ? "" : "s", HELD_ANSWER_MAX_MS);
 	/* Each daemon closes the listening socket it was given. */
 	if (s->remote.daemon)
 		MHD_stop_daemon(s->remote.daemon);

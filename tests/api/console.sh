@@ -176,3 +176,20 @@ is "$(t_sql 'SELECT count(*) FROM sessions')" 1 "its session is gone from the st
 "$NUBO" token delete browser >/dev/null
 is "$("${CURL[@]}" -b "$T_DIR/jar2" -o /dev/null -w '%{http_code}' "$S/v1/vms")" 401 \
 	"revoking the token ends the sessions it opened"
+
+# nubod's stop closes the console viewers before its listeners go.
+url=$(body_of "$(api POST /v1/vms/c1/console/tickets)" | jq -r .url)
+joined=$(grep -c 'a viewer joined' "$T_LOG")
+$WS "$HTTP" "$url" --timeout 30 --expect never-printed >/dev/null 2>&1 &
+ws_pid=$!
+T_BG_PIDS+=($ws_pid)
+wait_for 5 sh -c "[ \$(grep -c 'a viewer joined' '$T_LOG') -gt $joined ]"
+ok $? "a viewer is attached (the ticket came over the unix socket)"
+left=$(grep -c 'a viewer left' "$T_LOG")
+t0=$SECONDS
+nubod_stop
+is "$?" 0 "nubod stops cleanly with a console viewer attached"
+[ $((SECONDS - t0)) -le 5 ]
+ok $? "within 5 s ($((SECONDS - t0)) s)"
+[ "$(grep -c 'a viewer left' "$T_LOG")" -gt "$left" ]
+ok $? "the viewer was closed first"
