@@ -182,7 +182,7 @@ struct api_ws;
 /* Answers a console WebSocket request: 101 and the console, or an error.
  * *ws is what on_completed hands to api_console_ws_done. */
 int api_console_ws_answer(struct ctl *ctl, void *mhd_conn, const char *target, struct api_ws **ws);
-/* The connection ended: frees ws unless its upgrade took it over. NULL safe. */
+/* The connection ended (after its upgraded socket, if any, closed): drops its hold on ws. NULL safe. */
 void api_console_ws_done(struct api_ws *ws);
 /* Closes every console viewer and waits up to wait_ms for their threads;
  * returns how many are left. No viewer joins after it. */

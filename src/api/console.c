@@ -94,12 +94,14 @@ static bool ticket_take(const char *secret, const char *vm_id)
 	return ok;
 }
 
-/* POST /v1/vms/{}/console/tickets */
+/* POST /v1/vms/{}/console/tickets: 409 at once, with the reason, when the
+ * console cannot be opened (a browser's WebSocket never sees an error's words). */
 static void create_ticket(const struct api_req *req, struct api_resp *resp)
 {
 	struct vm vm;
 	struct err e = {0};
-	if (store_vm_get(ctl_store(req->ctl), req->args[0], &vm, &e) < 0) {
+	if (ctl_console_check(req->ctl, req->args[0], &e) < 0 ||
+	    store_vm_get(ctl_store(req->ctl), req->args[0], &vm, &e) < 0) {
 		api_error(resp, &e);
 		return;
 	}
@@ -127,7 +129,7 @@ struct api_ws {
 	int sock;                      /* the upgraded socket, -1 until the upgrade */
 	struct sbuf pending;           /* output before the upgrade */
 	bool ended;                    /* the console closed */
-	bool upgraded;                 /* the viewer's thread owns this now */
+	int refs;                      /* the connection's (until on_completed) and the viewer thread's; viewers_lock */
 	struct serial_viewer *sv;
 	struct MHD_UpgradeResponseHandle *urh;
 	char *extra;                   /* bytes that came with the request, past its headers */
@@ -153,6 +155,19 @@ static void viewer_remove(struct api_ws *ws)
 	}
 	pthread_cond_broadcast(&viewers_gone);
 	pthread_mutex_unlock(&viewers_lock);
+}
+
+/* Drops one of the two owners of ws (the connection, which libmicrohttpd
+ * reports done after the upgraded socket is closed, and the viewer's
+ * thread); the last one frees it. */
+static void ws_free(struct api_ws *ws);
+static void ws_unref(struct api_ws *ws)
+{
+	pthread_mutex_lock(&viewers_lock);
+	bool last = --ws->refs == 0;
+	pthread_mutex_unlock(&viewers_lock);
+	if (last)
+		ws_free(ws);
 }
 
 int api_console_stop(int wait_ms)
@@ -292,9 +307,9 @@ static void *viewer_main(void *arg)
 	ctl_console_detach(ws->sv);
 	ws->sv = NULL;
 	log_info("console %s: a viewer left", ws->vm_id);
-	MHD_upgrade_action(ws->urh, MHD_UPGRADE_ACTION_CLOSE);
 	viewer_remove(ws);
-	ws_free(ws);
+	MHD_upgrade_action(ws->urh, MHD_UPGRADE_ACTION_CLOSE);
+	ws_unref(ws);
 	return NULL;
 }
 
@@ -313,7 +328,6 @@ static void on_upgrade(void *cls, struct MHD_Connection *connection, void *req_c
 	struct timeval tv = {.tv_sec = VIEWER_SEND_TIMEOUT_S};
 	setsockopt(sock, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
 	pthread_mutex_lock(&ws->lock);
-	ws->upgraded = true;
 	ws->urh = urh;
 	ws->sock = sock;
 	if (extra_in_size) {
@@ -333,6 +347,7 @@ static void on_upgrade(void *cls, struct MHD_Connection *connection, void *req_c
 	pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
 	pthread_mutex_lock(&viewers_lock);
 	bool closing = viewers_closing;
+	ws->refs++;   /* the viewer thread's, whether or not it starts */
 	if (!closing) {
 		ws->next = viewers;
 		viewers = ws;
@@ -349,7 +364,7 @@ static void on_upgrade(void *cls, struct MHD_Connection *connection, void *req_c
 		ctl_console_detach(ws->sv);
 		ws->sv = NULL;
 		MHD_upgrade_action(urh, MHD_UPGRADE_ACTION_CLOSE);
-		ws_free(ws);
+		ws_unref(ws);
 	}
 	pthread_attr_destroy(&attr);
 }
@@ -432,6 +447,7 @@ int api_console_ws_answer(struct ctl *ctl, void *mhd_conn, const char *target, s
 	struct api_ws *ws = xcalloc(1, sizeof(*ws));
 	pthread_mutex_init(&ws->lock, NULL);
 	ws->sock = -1;
+	ws->refs = 1;   /* the connection's, dropped in api_console_ws_done */
 	if (ctl_console_attach(ctl, name, on_output, ws, &ws->sv, ws->vm_id, &e) < 0) {
 		ws_free(ws);
 		return answer_error(conn, err_kind_http_status(e.kind), err_kind_code(e.kind), e.msg);
@@ -447,11 +463,6 @@ int api_console_ws_answer(struct ctl *ctl, void *mhd_conn, const char *target, s
 
 void api_console_ws_done(struct api_ws *ws)
 {
-	if (!ws)
-		return;
-	pthread_mutex_lock(&ws->lock);
-	bool upgraded = ws->upgraded;
-	pthread_mutex_unlock(&ws->lock);
-	if (!upgraded)
-		ws_free(ws);
+	if (ws)
+		ws_unref(ws);
 }

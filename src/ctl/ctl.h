@@ -211,6 +211,8 @@ struct serial_viewer;
  * *vm_id gets the VM's id. Detach with ctl_console_detach. */
 int ctl_console_attach(struct ctl *c, const char *ref, void (*out)(void *arg, const char *data, size_t n), void *arg,
 		       struct serial_viewer **v, char vm_id[ID_MAX], struct err *e);
+/* Whether a viewer could attach now (the checks of ctl_console_attach but the connection). */
+int ctl_console_check(struct ctl *c, const char *ref, struct err *e);
 int ctl_console_write(struct serial_viewer *v, const char *data, size_t n, struct err *e);
 void ctl_console_detach(struct serial_viewer *v);
 

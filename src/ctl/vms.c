@@ -11,6 +11,7 @@
 
 #include "host/serial.h"
 #include "model/size.h"
+#include "util/fs.h"
 #include "util/log.h"
 #include "util/str.h"
 #include "util/timeutil.h"
@@ -381,26 +382,56 @@ int ctl_vm_restore(struct ctl *c, const char *vm_ref, const char *snap_ref, stru
 
 /* --- the interactive serial console (host/serial.h) --------------------------------- */
 
+/* The checks of an attach that need no connection: the VM runs, and its
+ * QEMU has a console socket. *vm is filled (caller frees its fields). */
+static int console_ready(struct ctl *c, const char *ref, struct vm *vm, char **sock, struct err *e)
+{
+	if (store_vm_get(c->st, ref, vm, e) < 0)
+		return -1;
+	int rc = 0;
+	if (vm->state != VM_RUNNING && vm->state != VM_PENDING)
+		rc = err_set(e, ERR_CONFLICT, "VM %s is %s: its serial console is there only while it runs (the log "
+			     "of its last run: GET /v1/vms/%s/console)", vm->name, vm_state_name(vm->state), vm->name);
+	autofree char *dir = ctl_vm_dir(c, vm->id);
+	*sock = xasprintf("%s/" CTL_CONSOLE_SOCKET, dir);
+	if (rc == 0 && !fs_exists(*sock))
+		rc = err_set(e, ERR_CONFLICT,
+			     "VM %s has no interactive serial console: it was started by a nubod without them; stop and "
+			     "start it to get one (its log: GET /v1/vms/%s/console)", vm->name, vm->name);
+	if (rc < 0) {
+		vm_free_fields(vm);
+		free(*sock);
+		*sock = NULL;
+	}
+	return rc;
+}
+
+int ctl_console_check(struct ctl *c, const char *ref, struct err *e)
+{
+	struct vm vm;
+	char *sock = NULL;
+	if (console_ready(c, ref, &vm, &sock, e) < 0)
+		return -1;
+	vm_free_fields(&vm);
+	free(sock);
+	return 0;
+}
+
 int ctl_console_attach(struct ctl *c, const char *ref, void (*out)(void *arg, const char *data, size_t n), void *arg,
 		       struct serial_viewer **v, char vm_id[ID_MAX], struct err *e)
 {
 	struct vm vm;
-	if (store_vm_get(c->st, ref, &vm, e) < 0)
+	char *sock = NULL;
+	if (console_ready(c, ref, &vm, &sock, e) < 0)
 		return -1;
-	int rc = 0;
-	if (vm.state != VM_RUNNING && vm.state != VM_PENDING)
-		rc = err_set(e, ERR_CONFLICT, "VM %s is %s: its serial console is there only while it runs (the log "
-			     "of its last run: GET /v1/vms/%s/console)", vm.name, vm_state_name(vm.state), vm.name);
-	if (rc == 0) {
-		autofree char *dir = ctl_vm_dir(c, vm.id);
-		autofree char *sock = xasprintf("%s/" CTL_CONSOLE_SOCKET, dir);
-		autofree char *log = xasprintf("%s/console.log", dir);
-		rc = serial_attach(sock, log, out, arg, v, e);
-		if (rc < 0)
-			err_prefix(e, "VM %s", vm.name);
-		else
-			snprintf(vm_id, ID_MAX, "%s", vm.id);
-	}
+	autofree char *dir = ctl_vm_dir(c, vm.id);
+	autofree char *log = xasprintf("%s/console.log", dir);
+	int rc = serial_attach(sock, log, out, arg, v, e);
+	if (rc < 0)
+		err_prefix(e, "VM %s", vm.name);
+	else
+		snprintf(vm_id, ID_MAX, "%s", vm.id);
+	free(sock);
 	vm_free_fields(&vm);
 	return rc;
 }
