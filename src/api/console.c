@@ -258,7 +258,7 @@ static void *viewer_main(void *arg)
 	struct api_ws *ws = arg;
 	size_t cap = WS_PAYLOAD_MAX + 16, len = 0;
 	char *buf = xcalloc(1, cap);
-	if (ws->extra_len <= cap) {
+	if (ws->extra_len && ws->extra_len <= cap) {
 		memcpy(buf, ws->extra, ws->extra_len);
 		len = ws->extra_len;
 	}
