@@ -50,5 +50,7 @@ shots=$(ls "$SHOTS"/*.png 2>/dev/null | wc -l)
 [ "$shots" -ge 7 ]
 ok $? "a screenshot of every page is in $SHOTS ($shots)"
 is "$(t_sql 'SELECT count(*) FROM sessions')" 0 "the logout left no session in the store"
+like "$("$NUBO" vm console "$VM" --log)" 'Linux version' "the serial log is kept as before (console.log, beside the socket)"
+like "$("$NUBO" vm console "$VM" --log)" "$VM login: root" "and it holds what was typed through the browser's console"
 out=$("$NUBO" vm delete "$VM" --wait 2>&1)
 ok $? "the VM is deleted" "$out"
