@@ -92,7 +92,9 @@ try {
     if (loads !== loadsBefore) throw new Error(`the page loaded ${loads - loadsBefore} more time(s)`);
     const ip = await page.textContent(`tr[data-vm="${VM}"] td:nth-child(5)`);
     if (!/^10\./.test(ip)) throw new Error(`its IP cell reads ${ip}`);
-    return `IP ${ip}`;
+    const cost = await page.textContent(`tr[data-vm="${VM}"] [data-field=cost]`);
+    if (!/^\d+\.\d{4}$/.test(cost)) throw new Error(`its cost cell reads ${cost}`);
+    return `IP ${ip}, cost so far ${cost}`;
   });
   await page.waitForSelector('#operation [data-op-state=succeeded]', {timeout: 60000}).catch(() => {});
   await shot(page, '04-vms-running');

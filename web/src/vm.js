@@ -5,18 +5,19 @@ import {h, clear, errorBox} from './dom.js';
 import {get, post, del} from './api.js';
 import {head, follow} from './events.js';
 import {runAction} from './ops.js';
+import {price} from './vms.js';
 import {open as openTerminal} from './terminal.js';
 
 const FIELDS = [['state', 'State'], ['reason', 'Reason'], ['type', 'Type'], ['vcpus', 'vCPUs'],
   ['memory_mib', 'Memory (MiB)'], ['image', 'Image'], ['ip', 'IP'], ['mac', 'MAC'], ['network', 'Network'],
-  ['firewalls', 'Firewalls'], ['accel', 'Accelerator'], ['ssh_user', 'SSH user'], ['id', 'ID'],
+  ['firewalls', 'Firewalls'], ['cost', 'Cost so far'], ['accel', 'Accelerator'], ['ssh_user', 'SSH user'], ['id', 'ID'],
   ['created_at', 'Created'], ['started_at', 'Started']];
 
 function details(vm) {
   return h('dl', {id: 'details'}, FIELDS.filter(([k]) => vm[k] !== null && vm[k] !== undefined).map(([k, label]) => [
     h('dt', {}, label),
     h('dd', {'data-field': k}, k === 'state' ? h('span', {class: `state ${vm.state}`, 'data-state': vm.state}, vm.state)
-      : Array.isArray(vm[k]) ? vm[k].join(', ') : String(vm[k]))]));
+      : k === 'cost' ? price(vm.cost) : Array.isArray(vm[k]) ? vm[k].join(', ') : String(vm[k]))]));
 }
 
 function phases(vm) {

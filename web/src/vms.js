@@ -5,7 +5,10 @@ import {get, post, del} from './api.js';
 import {head, follow} from './events.js';
 import {runAction} from './ops.js';
 
-const COLUMNS = ['name', 'state', 'type', 'image', 'ip'];
+const COLUMNS = ['name', 'state', 'type', 'image', 'ip', 'cost'];
+const HEADERS = {ip: 'IP', cost: 'cost so far'};
+// As nubo prints a price: four decimals.
+export const price = (c) => (typeof c === 'number' ? c.toFixed(4) : '—');
 const PAGE = 200;
 
 function row(vm, go, opBox) {
@@ -19,6 +22,7 @@ function row(vm, go, opBox) {
     h('td', {}, h('span', {class: `state ${vm.state}`, 'data-state': vm.state}, vm.state),
       vm.reason ? h('span', {class: 'muted'}, ` ${vm.reason}`) : null),
     h('td', {}, vm.type), h('td', {}, vm.image), h('td', {}, vm.ip || '—'),
+    h('td', {class: 'num', 'data-field': 'cost'}, price(vm.cost)),
     h('td', {class: 'actions'},
       act('start', () => post(`/v1/vms/${n}/start`)),
       act('stop', () => post(`/v1/vms/${n}/stop`)),
@@ -77,7 +81,7 @@ export function render(main, {go}) {
   const tbody = h('tbody');
   const status = h('p', {class: 'muted', id: 'live'}, 'Loading…');
   const table = h('table', {id: 'vms'},
-    h('thead', {}, h('tr', {}, COLUMNS.map((c) => h('th', {}, c === 'ip' ? 'IP' : c)), h('th', {}, ''))), tbody);
+    h('thead', {}, h('tr', {}, COLUMNS.map((c) => h('th', {}, HEADERS[c] || c)), h('th', {}, ''))), tbody);
   clear(main).append(h('h1', {}, 'VMs'), status, table, opBox, createForm(opBox));
 
   const rows = new Map();
