@@ -247,7 +247,7 @@ int main(int argc, char **argv)
 			runner_set_capture_log(log_path);
 	}
 	struct ctl_options co = {.state_dir = state_dir, .recipes_dir = recipes, .accel = accel,
-				 .host_name = host_name, .advertise = advertise};
+				 .host_name = host_name, .advertise = advertise, .version = NUBO_VERSION};
 	config_init_default(&co.config);
 	if (!config_path && fs_exists("/etc/nubo/nubod.json"))
 		config_path = "/etc/nubo/nubod.json";

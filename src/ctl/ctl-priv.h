@@ -35,6 +35,7 @@ struct ctl {
 	char prefix[8];         /* per-daemon prefix of host objects: 4 hex digits */
 	char host_name[NAME_MAX_LEN + 1];   /* this host in the cloud (hosts.c) */
 	char advertise[64];
+	char version[32];       /* nubod's (hosts.c records it) */
 	int64_t beat_at;        /* time_mono_ms of the last heartbeat (reconciler thread) */
 	int host_vcpus, host_memory_mib;
 	struct cgroup_host cgroups;   /* where each QEMU gets its cgroup; mode none: nowhere */

@@ -147,6 +147,7 @@ int ctl_open(struct store *st, struct ctl_options *o, struct ctl **out, struct e
 	c->cfg = o->config;
 	snprintf(c->host_name, sizeof(c->host_name), "%s", o->host_name ? o->host_name : c->cfg.host_name);
 	snprintf(c->advertise, sizeof(c->advertise), "%s", o->advertise ? o->advertise : c->cfg.advertise);
+	snprintf(c->version, sizeof(c->version), "%s", o->version ? o->version : "");
 	pthread_mutex_init(&c->mu, NULL);
 	pthread_cond_init(&c->cv, NULL);
 	pthread_cond_init(&c->rules_cv, NULL);

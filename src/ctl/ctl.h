@@ -30,6 +30,7 @@ struct ctl_options {
 	const char *accel;         /* "auto", "kvm" or "tcg" */
 	const char *host_name;     /* NULL: config host_name, else the machine's hostname */
 	const char *advertise;     /* NULL: config advertise */
+	const char *version;       /* nubod's, recorded in the host's row; NULL: none */
 	struct config config;      /* moved into the ctl; do not free */
 };
 

@@ -102,6 +102,7 @@ static void fill_row(struct ctl *c, struct host *h)
 	h->memory_mib_allocatable = hi.memory_mib_allocatable;
 	h->heartbeat = h->started_at = h->created_at = time_now_ms();
 	snprintf(h->prefix, sizeof(h->prefix), "%s", c->prefix);
+	snprintf(h->version, sizeof(h->version), "%s", c->version);
 }
 
 static int register_host(struct ctl *c, struct err *e)

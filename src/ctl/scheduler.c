@@ -24,12 +24,12 @@ static int no_room(const struct vm *vm, const struct host *h, struct err *e)
 {
 	int free_cpu = h->vcpus_allocatable - h->vcpus_used, free_mem = h->memory_mib_allocatable - h->memory_mib_used;
 	return err_set(e, ERR_CAPACITY,
-		       "insufficient capacity: VM %s (type %s) needs %d vCPU and %d MiB; the host%s%s has %d of %d "
-		       "vCPUs and %d of %d MiB free (cpu_overcommit %.1f, memory_overcommit %.1f, %d MiB "
+		       "insufficient capacity: VM %s (type %s) needs %d vCPU and %d MiB; the host has %d of %d "
+		       "vCPUs and %d of %d MiB free (host %s: cpu_overcommit %.1f, memory_overcommit %.1f, %d MiB "
 		       "reserved for the host). Stop or delete a VM, or choose a smaller type.",
-		       vm->name, vm->type, vm->vcpus, vm->memory_mib, h->name[0] ? " " : "", h->name,
-		       free_cpu < 0 ? 0 : free_cpu, h->vcpus_allocatable, free_mem < 0 ? 0 : free_mem,
-		       h->memory_mib_allocatable, h->cpu_overcommit, h->memory_overcommit, h->reserved_memory_mib);
+		       vm->name, vm->type, vm->vcpus, vm->memory_mib, free_cpu < 0 ? 0 : free_cpu, h->vcpus_allocatable, free_mem < 0 ? 0 : free_mem,
+		       h->memory_mib_allocatable, h->name, h->cpu_overcommit, h->memory_overcommit,
+		       h->reserved_memory_mib);
 }
 
 /* This host as the hosts table would hold it, for VMs of no host row. */

@@ -184,6 +184,8 @@ ok $? "u1 runs on h2"
 kill -9 "${PID[h2]}"; wait "${PID[h2]}" 2>/dev/null; PID[h2]=
 wait_for 15 sh -c "[ \"\$(curl -s --unix-socket '$T_SOCK' http://nubo/v1/hosts/h2 | jq -r .state)\" = down ]"
 ok $? "h2 is down once its heartbeat is older than host_down_after_s"
+# marked by h1 or h3 at their next beat (a quarter of host_down_after_s at most)
+wait_for 5 sh -c "[ \"\$(curl -s --unix-socket '${SOCK[h3]}' http://nubo/v1/vms/u1 | jq -r .state)\" = unknown ]"
 r=$(body_of "$(hapi h3 GET /v1/vms/u1)")
 is "$(jq -r .state <<<"$r")/$(jq -r .last_state <<<"$r")" unknown/running "u1's state is unknown (last seen running)"
 like "$(jq -r .reason <<<"$r")" '^host h2 is down: no heartbeat since ' "the reason names its host"
@@ -210,3 +212,40 @@ out=$("$NUBO" host remove h3)
 ok $? "nubo host remove h3" "$out"
 is "$(body_of "$(hapi h1 GET /v1/hosts)" | jq -r '[.hosts[].name] | join(",")')" "h1,h2" "h3 is gone from the list"
 is "$(status_of "$(hapi h1 GET /v1/hosts/h3)")" 404 "GET /v1/hosts/h3 is 404"
+
+# --- bad input ------------------------------------------------------------------------
+bad() {   # bad WANT_MESSAGE FLAGS...: nubod refuses to start, saying WANT_MESSAGE
+	local want=$1 out rc; shift
+	out=$("$NUBOD" --state-dir "$T_DIR/bad-state" --socket "$T_DIR/bad.sock" --dry-run "$@" 2>&1)
+	rc=$?
+	like "$rc: $out" "^[12]: .*$want" "nubod refuses $* ($want)"
+}
+bad '--host-name "H_1"' --host-name H_1
+bad '--advertise "a b" must be an address' --advertise "a b"
+printf '{"placement": "fast"}' >"$T_DIR/bad1.json"
+bad '"placement" must be "spread" or "pack"' --config "$T_DIR/bad1.json"
+printf '{"host_down_after_s": 0}' >"$T_DIR/bad2.json"
+bad '"host_down_after_s" must be a number between 1 and 3600' --config "$T_DIR/bad2.json"
+printf '{"host_name": "Big.Host"}' >"$T_DIR/bad3.json"
+bad '"host_name" must be a host name' --config "$T_DIR/bad3.json"
+
+# --- SQLite: one host, whatever its name ------------------------------------------------
+SOLO=$T_DIR/solo-state SOLO_SOCK=$T_DIR/solo.sock
+solo_start() {
+	"$NUBOD" --state-dir "$SOLO" --socket "$SOLO_SOCK" --dry-run --host-name "$1" >>"$T_DIR/solo.log" 2>&1 &
+	SOLO_PID=$!
+	wait_for 10 curl -sf --unix-socket "$SOLO_SOCK" http://nubo/v1/types -o /dev/null
+}
+solo() { NUBO_SOCKET=$SOLO_SOCK "$NUBO" "$@"; }
+t_on_exit 'kill -9 "${SOLO_PID:-}" 2>/dev/null; "$NUBOD" --state-dir "$SOLO" --socket "$SOLO_SOCK" --dry-run --destroy >>"$T_DIR/solo.log" 2>&1'
+solo_start one
+ok $? "a nubod on SQLite starts as host one"
+solo image build tiny --wait >/dev/null 2>&1 && solo vm create w1 --type nano >/dev/null 2>&1
+ok $? "it takes a VM"
+is "$(solo vm show w1 --json | jq -r .host)" one "the VM is on host one"
+kill "$SOLO_PID"; wait "$SOLO_PID" 2>/dev/null
+solo_start two
+ok $? "the same state starts again under another name"
+is "$(solo host list --json | jq -r '[.hosts[].name] | join(",")')" two "an SQLite store has one host: the renamed one"
+is "$(solo vm show w1 --json | jq -r .host)" two "its VMs follow the host's new name"
+kill "$SOLO_PID"; wait "$SOLO_PID" 2>/dev/null; SOLO_PID=
