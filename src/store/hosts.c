@@ -144,11 +144,11 @@ static int host_register(struct cx *cx, struct host *h, bool only_host, struct e
 		if (table_insert(cx, &host_table, h, h->name, e) < 0)
 			return -1;
 	}
-	/* One host alone (SQLite) holds every VM, volume and snapshot,
+	/* One host alone (SQLite) holds every VM, volume, snapshot and image,
 	 * whatever its name was; otherwise the first host takes those made
 	 * before hosts existed. */
-	static const char *const tables[] = {"vms", "volumes", "snapshots"};
-	for (int i = 0; (only_host || n_hosts == 0) && i < 3; i++) {
+	static const char *const tables[] = {"vms", "volumes", "snapshots", "images"};
+	for (int i = 0; (only_host || n_hosts == 0) && i < 4; i++) {
 		autofree char *sql = xasprintf("UPDATE %s SET host = ?1 WHERE %s", tables[i],
 					       only_host ? "host != ?1" : "host = ''");
 		if (cx_exec_id(cx, sql, h->name, e) < 0)

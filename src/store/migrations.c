@@ -170,6 +170,7 @@
 	"ALTER TABLE vms ADD COLUMN host " TXT " NOT NULL DEFAULT '';"                                           \
 	"ALTER TABLE vms ADD COLUMN host_down " TXT " NOT NULL DEFAULT '';"                                      \
 	"ALTER TABLE volumes ADD COLUMN host " TXT " NOT NULL DEFAULT '';"                                       \
+	"ALTER TABLE images ADD COLUMN host " TXT " NOT NULL DEFAULT '';"                                        \
 	"ALTER TABLE snapshots ADD COLUMN host " TXT " NOT NULL DEFAULT '';"                                     \
 	"CREATE INDEX vms_host ON vms (host);"
 

@@ -86,6 +86,7 @@ static const struct col img_cols[] = {
 	COL(struct image, sha256, COL_TEXT_NULL),
 	COL(struct image, kernel_source, COL_STR),
 	COL(struct image, initrd_source, COL_STR),
+	COL(struct image, host, COL_TEXT),
 };
 static const struct table img_table = {"images", "image", sizeof(struct image), img_cols, N_COLS(img_cols), "image",
 				       NULL, NULL};
