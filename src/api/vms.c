@@ -74,17 +74,22 @@ static void list_vms(const struct api_req *req, struct api_resp *resp)
 	free(ids);
 	struct sbuf b = {0};
 	sbuf_add(&b, "{\"vms\":[");
-	for (int i = 0; i < n; i++) {
-		if (i)
-			sbuf_add(&b, ",");
-		/* Changed again since render_missing: this one renders now. */
-		bool got = vmcache_append(&b, revs[i].id, revs[i].rev);
+	for (int i = 0, shown = 0; i < n; i++) {
+		/* Changed again since render_missing: this one renders now. A VM
+		 * deleted meanwhile (by any host) renders nothing and is left out. */
+		struct sbuf one = {0};
+		bool got = vmcache_append(&one, revs[i].id, revs[i].rev);
 		if (!got && render_missing(req, &revs[i], 1, &e) == 0)
-			got = vmcache_append(&b, revs[i].id, revs[i].rev);
-		if (got && have_costs && b.len && b.data[b.len - 1] == '}') {
-			b.data[--b.len] = '\0';
-			sbuf_addf(&b, ",\"cost\":%.6f}", costs[i]);
+			got = vmcache_append(&one, revs[i].id, revs[i].rev);
+		if (got && one.len) {
+			if (shown++)
+				sbuf_add(&b, ",");
+			bool cost = have_costs && one.data[one.len - 1] == '}';   /* the cost goes before the VM's end */
+			sbuf_addn(&b, one.data, cost ? one.len - 1 : one.len);
+			if (cost)
+				sbuf_addf(&b, ",\"cost\":%.6f}", costs[i]);
 		}
+		free(sbuf_take(&one));
 	}
 	free(costs);
 	sbuf_add(&b, "]");
