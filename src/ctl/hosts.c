@@ -55,18 +55,22 @@ static void default_name(char *out, size_t n)
  * for a new row the store's older single-host prefix (meta host_prefix)
  * when this is the store's only host, else one derived from the state
  * directory. */
-static int pick_prefix(struct ctl *c, bool only_host, char out[8], struct err *e)
+static int pick_prefix(struct ctl *c, bool only_host, char out[8], bool *alone, struct err *e)
 {
 	struct host *hs = NULL;
 	int n = 0;
 	if (store_host_list(c->st, &hs, &n, e) < 0)
 		return -1;
 	bool known = false, first = n == 0;
-	for (int i = 0; i < n; i++)
+	*alone = true;
+	for (int i = 0; i < n; i++) {
 		if (strcmp(hs[i].name, c->host_name) == 0 && hs[i].prefix[0]) {
 			snprintf(out, 8, "%s", hs[i].prefix);
 			known = true;
+		} else if (strcmp(hs[i].name, c->host_name) != 0) {
+			*alone = false;
 		}
+	}
 	free(hs);
 	if (known)
 		return 0;
@@ -107,8 +111,8 @@ static void fill_row(struct ctl *c, struct host *h)
 
 static int register_host(struct ctl *c, struct err *e)
 {
-	bool only_host = strcmp(store_engine(c->st), "sqlite") == 0;
-	if (pick_prefix(c, only_host, c->prefix, e) < 0)
+	bool only_host = strcmp(store_engine(c->st), "sqlite") == 0, alone = true;
+	if (pick_prefix(c, only_host, c->prefix, &alone, e) < 0)
 		return -1;
 	struct host h;
 	fill_row(c, &h);
@@ -118,8 +122,9 @@ static int register_host(struct ctl *c, struct err *e)
 	c->beat_at = time_mono_ms();
 	log_info("host %s%s%s: %d vCPUs and %d MiB allocatable%s (prefix %s)", h.name, h.address[0] ? " at " : "",
 		 h.address, h.vcpus_allocatable, h.memory_mib_allocatable, h.draining ? ", draining" : "", h.prefix);
-	/* Older nubods of a single-host store read it there. */
-	return only_host ? store_meta_set(c->st, "host_prefix", c->prefix, e) : 0;
+	/* Older nubods of a single-host store read it there (kept while this
+	 * host is the store's only one). */
+	return only_host || alone ? store_meta_set(c->st, "host_prefix", c->prefix, e) : 0;
 }
 
 int hosts_init(struct ctl *c, struct err *e)
