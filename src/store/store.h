@@ -248,9 +248,9 @@ void store_usage_set_prices(struct store *st, const struct usage_prices *p, cons
 /* Runs every meter once: opens what is missing (resources older than the
  * meters), closes what is gone, and splits open spans whose price changed. */
 int store_usage_sync(struct store *st, struct err *e);
-/* Marks the open runs of every VM the store holds as running as seen at
- * now: call after a pass that checked each one's QEMU. */
-int store_usage_seen(struct store *st, int64_t now, struct err *e);
+/* Marks the open runs of every VM on host the store holds as running as
+ * seen at now: call after a pass that checked each one's QEMU. */
+int store_usage_seen(struct store *st, int64_t now, const char *host, struct err *e);
 /* The spans that overlap [from, to), oldest first; ids (n_ids of them) NULL:
  * of every resource. Free *out. */
 int store_usage_spans(struct store *st, int64_t from, int64_t to, const char *const *ids, int n_ids,
