@@ -28,7 +28,8 @@ static void get_host(const struct api_req *req, struct api_resp *resp)
 		return;
 	}
 	api_json(resp, 200,
-		 json_pack("{s:i, s:i, s:f, s:f, s:i, s:i, s:i, s:i, s:i, s:s}", "vcpus", h.vcpus, "memory_mib",
+		 json_pack("{s:s, s:i, s:i, s:f, s:f, s:i, s:i, s:i, s:i, s:i, s:s}", "name", ctl_host_name(req->ctl),
+			   "vcpus", h.vcpus, "memory_mib",
 			   h.memory_mib, "cpu_overcommit", h.cpu_overcommit, "memory_overcommit",
 			   h.memory_overcommit, "reserved_memory_mib", h.reserved_memory_mib, "vcpus_allocatable",
 			   h.vcpus_allocatable, "memory_mib_allocatable", h.memory_mib_allocatable, "vcpus_used",
@@ -36,8 +37,8 @@ static void get_host(const struct api_req *req, struct api_resp *resp)
 }
 
 /* GET /v1/version: which nubod answers, and how it runs VMs and keeps its
- * store, for `nubo version` and for a user's bug report. The host name is
- * nubod's own (gethostname), which names the host in a cluster's logs. */
+ * store, for `nubo version` and for a user's bug report. The host is this
+ * nubod's name in the cloud (--host-name; by default the machine's hostname). */
 static void get_version(const struct api_req *req, struct api_resp *resp)
 {
 	struct host_info h;
@@ -46,12 +47,9 @@ static void get_version(const struct api_req *req, struct api_resp *resp)
 		api_error(resp, &e);
 		return;
 	}
-	char host[256] = "";
-	if (gethostname(host, sizeof(host) - 1) < 0)
-		host[0] = '\0';
 	api_json(resp, 200,
 		 json_pack("{s:s, s:s, s:s, s:s}", "version", NUBO_VERSION, "accel", h.accel ? h.accel : "",
-			   "store", store_engine(ctl_store(req->ctl)), "host", host));
+			   "store", store_engine(ctl_store(req->ctl)), "host", ctl_host_name(req->ctl)));
 }
 
 /* GET /v1/operations/{id}[?wait=SECONDS[&after=REVISION]]: with wait, a
@@ -98,7 +96,62 @@ static void get_operation(const struct api_req *req, struct api_resp *resp)
 	operation_free_fields(&op);
 }
 
+/* /v1/hosts: the hosts of the cloud (ctl/hosts.c). */
+static void answer_host(struct api_resp *resp, int rc, json_t *j, struct err *e)
+{
+	if (rc < 0)
+		api_error(resp, e);
+	else
+		api_json(resp, 200, j);
+}
+
+static void list_hosts(const struct api_req *req, struct api_resp *resp)
+{
+	struct err e = {0};
+	json_t *j = NULL;
+	int rc = ctl_host_list(req->ctl, &j, &e);
+	answer_host(resp, rc, j, &e);
+}
+
+static void show_host(const struct api_req *req, struct api_resp *resp)
+{
+	struct err e = {0};
+	json_t *j = NULL;
+	int rc = ctl_host_show(req->ctl, req->args[0], &j, &e);
+	answer_host(resp, rc, j, &e);
+}
+
+static void drain_host(const struct api_req *req, struct api_resp *resp)
+{
+	struct err e = {0};
+	json_t *j = NULL;
+	int rc = ctl_host_drain(req->ctl, req->args[0], true, &j, &e);
+	answer_host(resp, rc, j, &e);
+}
+
+static void undrain_host(const struct api_req *req, struct api_resp *resp)
+{
+	struct err e = {0};
+	json_t *j = NULL;
+	int rc = ctl_host_drain(req->ctl, req->args[0], false, &j, &e);
+	answer_host(resp, rc, j, &e);
+}
+
+static void remove_host(const struct api_req *req, struct api_resp *resp)
+{
+	struct err e = {0};
+	if (ctl_host_remove(req->ctl, req->args[0], &e) < 0)
+		api_error(resp, &e);
+	else
+		api_json(resp, 200, json_pack("{s:s}", "removed", req->args[0]));
+}
+
 const struct api_route api_misc_routes[] = {
+	{"GET", "/v1/hosts", list_hosts},
+	{"GET", "/v1/hosts/{}", show_host},
+	{"POST", "/v1/hosts/{}/drain", drain_host},
+	{"POST", "/v1/hosts/{}/undrain", undrain_host},
+	{"DELETE", "/v1/hosts/{}", remove_host},
 	{"GET", "/v1/types", list_types},
 	{"GET", "/v1/host", get_host},
 	{"GET", "/v1/version", get_version},

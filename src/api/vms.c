@@ -74,17 +74,22 @@ static void list_vms(const struct api_req *req, struct api_resp *resp)
 	free(ids);
 	struct sbuf b = {0};
 	sbuf_add(&b, "{\"vms\":[");
-	for (int i = 0; i < n; i++) {
-		if (i)
-			sbuf_add(&b, ",");
-		/* Changed again since render_missing: this one renders now. */
-		bool got = vmcache_append(&b, revs[i].id, revs[i].rev);
+	for (int i = 0, shown = 0; i < n; i++) {
+		/* Changed again since render_missing: this one renders now. A VM
+		 * deleted meanwhile (by any host) renders nothing and is left out. */
+		struct sbuf one = {0};
+		bool got = vmcache_append(&one, revs[i].id, revs[i].rev);
 		if (!got && render_missing(req, &revs[i], 1, &e) == 0)
-			got = vmcache_append(&b, revs[i].id, revs[i].rev);
-		if (got && have_costs && b.len && b.data[b.len - 1] == '}') {
-			b.data[--b.len] = '\0';
-			sbuf_addf(&b, ",\"cost\":%.6f}", costs[i]);
+			got = vmcache_append(&one, revs[i].id, revs[i].rev);
+		if (got && one.len) {
+			if (shown++)
+				sbuf_add(&b, ",");
+			bool cost = have_costs && one.data[one.len - 1] == '}';   /* the cost goes before the VM's end */
+			sbuf_addn(&b, one.data, cost ? one.len - 1 : one.len);
+			if (cost)
+				sbuf_addf(&b, ",\"cost\":%.6f}", costs[i]);
 		}
+		free(sbuf_take(&one));
 	}
 	free(costs);
 	sbuf_add(&b, "]");
@@ -215,7 +220,7 @@ bool api_vm_create_parse(const struct api_req *req, struct api_resp *resp, struc
 {
 	static const char *const fields[] = {"name",	  "type",      "image",	    "ssh_keys",	     "ssh_key_file",
 					     "user_data", "disk_size", "ephemeral", "from_snapshot", "nics",
-					     "firewalls", "seed",      "max_type", NULL};
+					     "firewalls", "seed",      "max_type", "host", NULL};
 	memset(out, 0, sizeof(*out));
 	json_t *body = api_body_object(req, resp, false);
 	if (!body)
@@ -226,6 +231,7 @@ bool api_vm_create_parse(const struct api_req *req, struct api_resp *resp, struc
 	if (!api_check_fields(body, fields, resp) || !api_opt_string(body, "name", &r->name, resp) ||
 	    !api_opt_string(body, "type", &r->type, resp) || !api_opt_string(body, "image", &r->image, resp) ||
 	    !api_opt_string(body, "max_type", &r->max_type, resp) ||
+	    !api_opt_string(body, "host", &r->host, resp) ||
 	    !api_opt_string(body, "ssh_key_file", &r->ssh_key_file, resp) ||
 	    !api_opt_string(body, "user_data", &r->user_data, resp) ||
 	    !api_opt_string(body, "disk_size", &r->disk_size, resp) ||

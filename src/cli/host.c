@@ -1,12 +1,15 @@
 /*
- * host: `nubo host show`, the host's capacity (GET /v1/host): what it has,
- * what overcommit allows, what VMs use, and how it runs them (kvm or tcg).
+ * host: the hosts of the cloud (GET /v1/hosts): `nubo host list`, `show`,
+ * `drain`, `undrain`, `remove`. `nubo host show` without a name is the
+ * host whose API answers (GET /v1/host): what it has, what overcommit
+ * allows, what VMs use, and how it runs them (kvm or tcg).
  */
 #include <stdlib.h>
 #include <string.h>
 
 #include "cli/commands.h"
 #include "cli/format.h"
+#include "cli/table.h"
 #include "util/str.h"
 
 static void print_host(struct cli_ctx *ctx, const json_t *h)
@@ -28,15 +31,107 @@ static void print_host(struct cli_ctx *ctx, const json_t *h)
 		mu, ma, mf, m, cli_jreal(h, "memory_overcommit", 1.0));
 }
 
+/* One host of the cloud (GET /v1/hosts/NAME). */
+static void print_cloud_host(struct cli_ctx *ctx, const json_t *h)
+{
+	fprintf(ctx->out, "Name:       %s\n", cli_or_dash(cli_jstr(h, "name")));
+	fprintf(ctx->out, "State:      %s\n", cli_or_dash(cli_jstr(h, "state")));
+	fprintf(ctx->out, "Address:    %s\n", cli_or_dash(cli_jstr(h, "address")));
+	fprintf(ctx->out, "VMs:        %lld\n", (long long)cli_jint(h, "vms", 0));
+	const char *beat = cli_jstr(h, "heartbeat");
+	autofree char *age = beat ? fmt_age_since(beat, ctx->now_ms) : NULL;
+	fprintf(ctx->out, "Heartbeat:  %s%s%s%s\n", cli_or_dash(beat), age ? " (" : "", age ? age : "", age ? " ago)" : "");
+	print_host(ctx, h);
+}
+
+static void print_hosts(struct cli_ctx *ctx, const json_t *j)
+{
+	const json_t *hosts = json_object_get(j, "hosts");
+	static const char *const headers[] = {"NAME", "STATE", "VCPUS", "MEMORY", "VMS", "HEARTBEAT"};
+	struct table *t = table_new(6, headers);
+	size_t i;
+	const json_t *h;
+	json_array_foreach(hosts, i, h) {
+		autofree char *vcpus = xasprintf("%lld/%lld", (long long)cli_jint(h, "vcpus_used", 0),
+						 (long long)cli_jint(h, "vcpus_allocatable", 0));
+		autofree char *mu = fmt_mib(cli_jint(h, "memory_mib_used", 0));
+		autofree char *ma = fmt_mib(cli_jint(h, "memory_mib_allocatable", 0));
+		autofree char *mem = xasprintf("%s/%s", mu, ma);
+		autofree char *vms = xasprintf("%lld", (long long)cli_jint(h, "vms", 0));
+		const char *beat = cli_jstr(h, "heartbeat");
+		autofree char *age = beat ? fmt_age_since(beat, ctx->now_ms) : xstrdup("-");
+		autofree char *ago = beat ? xasprintf("%s ago", age) : xstrdup("-");
+		const char *row[] = {cli_jstr(h, "name"), cli_jstr(h, "state"), vcpus, mem, vms, ago};
+		table_add_row(t, row);
+	}
+	autofree char *text = table_render(t);
+	fputs(text, ctx->out);
+	table_free(t);
+}
+
+static int host_list(struct cli_ctx *ctx, const struct args *a)
+{
+	return cli_show(ctx, a, "/v1/hosts", print_hosts);
+}
+
 static int host_show(struct cli_ctx *ctx, const struct args *a)
 {
-	return cli_show(ctx, a, "/v1/host", print_host);
+	if (a->npos == 0)
+		return cli_show(ctx, a, "/v1/host", print_host);
+	autofree char *path = client_path("/v1/hosts/%s", a->pos[0]);
+	return cli_show(ctx, a, path, print_cloud_host);
+}
+
+static int host_set_drain(struct cli_ctx *ctx, const struct args *a, bool drain)
+{
+	autofree char *path = client_path(drain ? "/v1/hosts/%s/drain" : "/v1/hosts/%s/undrain", a->pos[0]);
+	json_t *h = cli_send(ctx, "POST", path, NULL);
+	if (!h)
+		return CLI_EXIT_FAILED;
+	if (args_has(a, "json"))
+		cli_print_json(ctx, h);
+	else if (drain)
+		fprintf(ctx->out, "Host %s is draining: it takes no new VMs; its %lld VM(s) keep running there\n",
+			a->pos[0], (long long)cli_jint(h, "vms", 0));
+	else
+		fprintf(ctx->out, "Host %s takes new VMs again\n", a->pos[0]);
+	json_decref(h);
+	return CLI_EXIT_OK;
+}
+
+static int host_drain(struct cli_ctx *ctx, const struct args *a)
+{
+	return host_set_drain(ctx, a, true);
+}
+
+static int host_undrain(struct cli_ctx *ctx, const struct args *a)
+{
+	return host_set_drain(ctx, a, false);
+}
+
+static int host_remove(struct cli_ctx *ctx, const struct args *a)
+{
+	autofree char *path = client_path("/v1/hosts/%s", a->pos[0]);
+	json_t *r = cli_send(ctx, "DELETE", path, NULL);
+	if (!r)
+		return CLI_EXIT_FAILED;
+	fprintf(ctx->out, "Removed host %s\n", a->pos[0]);
+	json_decref(r);
+	return CLI_EXIT_OK;
 }
 
 static const struct cli_verb host_verbs[] = {
-	{"show", "[--json]", "Show the host's capacity: vCPUs and memory, used and free", NULL, cli_json_flags, 0, 0,
-	 false, host_show},
+	{"list", "[--json]", "List the hosts of the cloud: state, vCPUs and memory used/allocatable, VMs, heartbeat",
+	 NULL, cli_json_flags, 0, 0, false, host_list},
+	{"show", "[NAME] [--json]", "Show a host's capacity: vCPUs and memory, used and free",
+	 "Without NAME: the host whose API answers.\n", cli_json_flags, 0, 1, false, host_show},
+	{"drain", "NAME [--json]", "Stop placing new VMs on a host; its VMs keep running there",
+	 "Moving its VMs away (--move) is not done yet.\n", cli_json_flags, 1, 1, false, host_drain},
+	{"undrain", "NAME [--json]", "Let a drained host take new VMs again", NULL, cli_json_flags, 1, 1, false,
+	 host_undrain},
+	{"remove", "NAME", "Forget a host whose nubod is stopped for good",
+	 "Refused while the host holds VMs, or while its nubod still beats.\n", NULL, 1, 1, false, host_remove},
 	{NULL, NULL, NULL, NULL, NULL, 0, 0, false, NULL},
 };
 
-const struct cli_noun host_noun = {"host", "The machine nubod runs VMs on.", host_verbs, false};
+const struct cli_noun host_noun = {"host", "The servers of the cloud, each running nubod.", host_verbs, false};

@@ -39,6 +39,7 @@ static const struct arg_flag create_flags[] = {
 	{"ip", 0, ARG_VALUE, "A", "fixed address of the NIC on the --network given just before (default: next free)"},
 	{"firewall", 0, ARG_VALUE, "F[,F…]", "firewalls (security groups) to join; repeatable (default: default)"},
 	{"no-seed", 0, ARG_BOOL, NULL, "no NoCloud seed disk: the guest reads the metadata service at 169.254.169.254"},
+	{"host", 0, ARG_VALUE, "H", "run it on host H (default: the scheduler places it; see 'nubo host list')"},
 	{"wait", 0, ARG_BOOL, NULL, "follow the boot to its end, printing each phase"},
 	{NULL, 0, 0, NULL, NULL},
 };
@@ -188,6 +189,8 @@ static json_t *create_body(struct cli_ctx *ctx, const struct args *a, int *rc)
 		json_object_set_new(body, "type", json_string(args_value(a, "type")));
 	if (args_value(a, "max-type"))
 		json_object_set_new(body, "max_type", json_string(args_value(a, "max-type")));
+	if (args_value(a, "host"))
+		json_object_set_new(body, "host", json_string(args_value(a, "host")));
 	if (args_value(a, "image"))
 		json_object_set_new(body, "image", json_string(args_value(a, "image")));
 	if (args_value(a, "disk-size"))
@@ -255,16 +258,16 @@ static void print_vms(struct cli_ctx *ctx, const json_t *j)
 		fputs("No VMs. Create one with: nubo vm create NAME --wait\n", ctx->out);
 		return;
 	}
-	static const char *const headers[] = {"NAME", "STATE", "TYPE", "IMAGE", "IP", "AGE", "COST"};
-	struct table *t = table_new(7, headers);
-	table_align_right(t, 6);
+	static const char *const headers[] = {"NAME", "STATE", "TYPE", "IMAGE", "IP", "HOST", "AGE", "COST"};
+	struct table *t = table_new(8, headers);
+	table_align_right(t, 7);
 	size_t i;
 	const json_t *vm;
 	json_array_foreach(vms, i, vm) {
 		autofree char *age = fmt_age_since(cli_jstr(vm, "created_at"), ctx->now_ms);
 		autofree char *cost = json_is_number(json_object_get(vm, "cost")) ? fmt_price(cli_jreal(vm, "cost", 0)) : NULL;
 		const char *row[] = {cli_jstr(vm, "name"), cli_jstr(vm, "state"), cli_jstr(vm, "type"),
-				     cli_jstr(vm, "image"), cli_jstr(vm, "ip"), age, cost};
+				     cli_jstr(vm, "image"), cli_jstr(vm, "ip"), cli_jstr(vm, "host"), age, cost};
 		table_add_row(t, row);
 	}
 	autofree char *text = table_render(t);
@@ -332,6 +335,7 @@ static void print_vm(struct cli_ctx *ctx, const json_t *vm)
 		fprintf(ctx->out, "%-12slive up to %s (%lld vCPUs)\n", "Resize:", cli_jstr(vm, "max_type"),
 			(long long)cli_jint(vm, "max_vcpus", 0));
 	fprintf(ctx->out, "%-12s%s\n", "Image:", cli_or_dash(cli_jstr(vm, "image")));
+	fprintf(ctx->out, "%-12s%s\n", "Host:", cli_or_dash(cli_jstr(vm, "host")));
 	fprintf(ctx->out, "%-12s%s\n", "IP:", cli_or_dash(cli_jstr(vm, "ip")));
 	size_t i;
 	const json_t *nic;
@@ -750,14 +754,14 @@ static int vm_console(struct cli_ctx *ctx, const struct args *a)
 }
 
 static const struct cli_verb vm_verbs[] = {
-	{"create", "NAME [--type T] [--max-type T] [--image I] [--ssh-key FILE.pub] [--user-data FILE] [--disk-size SIZE] [--ephemeral SIZE] [--from-snapshot S] [--network N [--ip A]]... [--firewall F,...] [--no-seed] [--wait]",
+	{"create", "NAME [--type T] [--max-type T] [--image I] [--ssh-key FILE.pub] [--user-data FILE] [--disk-size SIZE] [--ephemeral SIZE] [--from-snapshot S] [--network N [--ip A]]... [--firewall F,...] [--no-seed] [--host H] [--wait]",
 	 "Create a VM and boot it",
 	 "Without --ssh-key, nubo uses its own key pair, made on first use in\n"
 	 "$XDG_CONFIG_HOME/nubo/id_ed25519 (default ~/.config/nubo/). The key file is\n"
 	 "checked before anything is sent: a bad one exits 2 and creates nothing.\n"
 	 "Without --wait, nubo prints the operation to follow and returns at once.\n",
 	 create_flags, 1, 1, false, vm_create},
-	{"list", "[--json]", "List VMs with their state, type, image, IP, age and cost so far", NULL, cli_json_flags, 0, 0, false,
+	{"list", "[--json]", "List VMs with their state, type, image, IP, host, age and cost so far", NULL, cli_json_flags, 0, 0, false,
 	 vm_list},
 	{"show", "NAME [--json]", "Show one VM: state, size, address, SSH, boot phases, accel", NULL, cli_json_flags,
 	 1, 1, false, vm_show},

@@ -39,6 +39,9 @@ static const char usage[] =
 	"                     (--listen serves it too, at https://HOST:PORT/)\n"
 	"  --database URL     postgres://user@host/db: keep the store in PostgreSQL (default:\n"
 	"                     SQLite at STATE-DIR/nubo.db, or \"database\" in the config file)\n"
+	"  --host-name NAME   this host's name in the cloud (default: the machine's hostname, or\n"
+	"                     \"host_name\" in the config file); one name per nubod on a database\n"
+	"  --advertise ADDR   the address other hosts reach this one at (or \"advertise\")\n"
 	"  --accel MODE       auto, kvm or tcg (default auto: KVM only where the CPU has vmx/svm)\n"
 	"  --config FILE      settings and extra machine types (default /etc/nubo/nubod.json if present)\n"
 	"  --recipes-dir DIR  image recipes (default: the ones installed with nubo)\n"
@@ -187,6 +190,7 @@ int main(int argc, char **argv)
 	const char *socket_path = env_or("NUBO_SOCKET", "/run/nubo/nubod.sock");
 	const char *accel = "auto", *config_path = NULL, *database = NULL;
 	const char *listen_addr = NULL, *tls_cert = NULL, *tls_key = NULL, *listen_http = NULL;
+	const char *host_name = NULL, *advertise = NULL;
 	autofree char *recipes = NULL;
 	bool destroy = false;
 	static const struct option opts[] = {
@@ -196,7 +200,8 @@ int main(int argc, char **argv)
 		{"destroy", no_argument, 0, 'D'},         {"debug", no_argument, 0, 'd'},
 		{"listen", required_argument, 0, 'l'},    {"tls-cert", required_argument, 0, 'C'},
 		{"tls-key", required_argument, 0, 'K'},   {"database", required_argument, 0, 'B'},
-		{"listen-http", required_argument, 0, 'H'},
+		{"listen-http", required_argument, 0, 'P'},
+		{"host-name", required_argument, 0, 'H'}, {"advertise", required_argument, 0, 'A'},
 		{"help", no_argument, 0, 'h'},            {"version", no_argument, 0, 'V'},
 		{0, 0, 0, 0},
 	};
@@ -214,7 +219,9 @@ int main(int argc, char **argv)
 		case 'C': tls_cert = optarg; break;
 		case 'K': tls_key = optarg; break;
 		case 'B': database = optarg; break;
-		case 'H': listen_http = optarg; break;
+		case 'P': listen_http = optarg; break;
+		case 'H': host_name = optarg; break;
+		case 'A': advertise = optarg; break;
 		case 'd': log_set_level(LOG_DEBUG); break;
 		case 'h': fputs(usage, stdout); return 0;
 		case 'V': printf("nubod %s\n", NUBO_VERSION); return 0;
@@ -240,6 +247,16 @@ int main(int argc, char **argv)
 		fprintf(stderr, "nubod: %s\n", ce.msg);
 		return 2;
 	}
+	struct err he = {0};
+	if (host_name && host_name_validate(host_name, "--host-name", &he) < 0) {
+		fprintf(stderr, "nubod: %s\n", he.msg);
+		return 2;
+	}
+	if (advertise && (!*advertise || strlen(advertise) > 63 || strpbrk(advertise, " /\t\n"))) {
+		fprintf(stderr, "nubod: --advertise \"%s\" must be an address or name (at most 63 characters)\n",
+			advertise);
+		return 2;
+	}
 	/* First of all: nothing below may touch a state another nubod runs. */
 	int lock_fd = -1;
 	if (lock_state_dir(state_dir, destroy, &lock_fd) < 0)
@@ -254,7 +271,8 @@ int main(int argc, char **argv)
 		if (fs_mkdir_p(state_dir, 0755, NULL) == 0)
 			runner_set_capture_log(log_path);
 	}
-	struct ctl_options co = {.state_dir = state_dir, .recipes_dir = recipes, .accel = accel};
+	struct ctl_options co = {.state_dir = state_dir, .recipes_dir = recipes, .accel = accel,
+				 .host_name = host_name, .advertise = advertise, .version = NUBO_VERSION};
 	config_init_default(&co.config);
 	if (!config_path && fs_exists("/etc/nubo/nubod.json"))
 		config_path = "/etc/nubo/nubod.json";

@@ -21,6 +21,8 @@ void config_init_default(struct config *c)
 	snprintf(c->qemu_user, sizeof(c->qemu_user), "nubo-qemu");
 	snprintf(c->qboot, sizeof(c->qboot), "%s", CONFIG_QBOOT_DEFAULT);
 	c->events_retention_days = 7;
+	c->placement = PLACEMENT_SPREAD;
+	c->host_down_after_s = 30;
 	catalog_init_default(&c->types);
 	usage_prices_default(&c->prices);
 }
@@ -79,6 +81,20 @@ static int database(json_t *v, const char *path, char *out, size_t n, struct err
 			       "%s: \"database\" must be \"\" (SQLite in the state directory) or a postgres:// URI "
 			       "(at most %zu characters), e.g. postgres://nubo@db.example/nubo",
 			       path, n - 1);
+	snprintf(out, n, "%s", s);
+	return 0;
+}
+
+/* A short string of a known set of characters. */
+static int word(json_t *v, const char *path, const char *key, const char *chars, const char *what, char *out,
+		size_t n, struct err *e)
+{
+	const char *s = json_string_value(v);
+	bool ok = s && strlen(s) < n;
+	for (const char *p = s; ok && *p; p++)
+		ok = strchr(chars, *p) != NULL;
+	if (!ok)
+		return err_set(e, ERR_INVALID, "%s: \"%s\" must be %s (at most %zu characters)", path, key, what, n - 1);
 	snprintf(out, n, "%s", s);
 	return 0;
 }
@@ -244,6 +260,20 @@ static int config_apply(struct config *c, const char *path, json_t *root, struct
 			c->events_retention_days = (int)d;
 		} else if (strcmp(key, "database") == 0) {
 			rc = database(v, path, c->database, sizeof(c->database), e);
+		} else if (strcmp(key, "host_name") == 0) {
+			rc = word(v, path, key, "abcdefghijklmnopqrstuvwxyz0123456789-",
+				  "a host name (a-z, 0-9, -; \"\": the machine's hostname)", c->host_name,
+				  sizeof(c->host_name), e);
+		} else if (strcmp(key, "advertise") == 0) {
+			rc = word(v, path, key, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789.:-[]",
+				  "an address or name other hosts reach this one at", c->advertise, sizeof(c->advertise),
+				  e);
+		} else if (strcmp(key, "placement") == 0) {
+			if (placement_policy_parse(json_string_value(v), &c->placement) < 0)
+				rc = err_set(e, ERR_INVALID, "%s: \"placement\" must be \"spread\" or \"pack\"", path);
+		} else if (strcmp(key, "host_down_after_s") == 0) {
+			rc = number(v, path, key, 1, 3600, &d, e);
+			c->host_down_after_s = (int)d;
 		} else if (strcmp(key, "import_dirs") == 0) {
 			rc = load_import_dirs(c, path, v, e);
 		} else if (strcmp(key, "types") == 0)
@@ -254,7 +284,8 @@ static int config_apply(struct config *c, const char *path, json_t *root, struct
 			rc = err_set(e, ERR_INVALID,
 				     "%s: unknown setting \"%s\"; known: cpu_overcommit, memory_overcommit, "
 				     "reserved_memory_mib, stop_timeout_s, ssh_wait_s, metadata_port, qemu_user, qboot, database, "
-				     "events_retention_days, import_dirs, types, prices",
+				     "events_retention_days, host_name, advertise, placement, host_down_after_s, "
+				     "import_dirs, types, prices",
 				     path, key);
 		if (rc < 0)
 			break;

@@ -7,6 +7,7 @@
  *    "stop_timeout_s": 30, "ssh_wait_s": 300, "metadata_port": 8775,
  *    "qemu_user": "nubo-qemu", "qboot": "/usr/share/qemu/qboot.rom", "import_dirs": ["/srv/images"],
  *    "database": "postgres://nubo@db.example/nubo", "events_retention_days": 7,
+ *    "host_name": "h2", "advertise": "192.0.2.12", "placement": "spread", "host_down_after_s": 30,
  *    "types": [{"name": "xlarge", "vcpus": 8, "memory_mib": 16384, "price_per_hour": 0.27}],
  *    "prices": {"disk_gib_hour": 0.0001, "volume_gib_hour": 0.0001, "snapshot_gib_hour": 0.00005,
  *               "image_gib_hour": 0.00005, "types": {"small": 0.02}}}
@@ -20,6 +21,7 @@
 
 #include "model/machine_type.h"
 #include "model/usage.h"
+#include "model/placement.h"
 #include "util/err.h"
 
 /* Where Debian's qemu-system-data puts QEMU's qboot ROM. */
@@ -42,6 +44,14 @@ struct config {
 	/* The store: "" for SQLite at STATE/nubo.db, or a postgres:// connection
 	 * string (nubod --database overrides it). */
 	char database[1024];
+	/* This host in a cluster (ctl/hosts.c): its name ("": the machine's
+	 * hostname), the address other hosts reach it at, how new VMs are
+	 * placed, and how old a heartbeat may get before a host is down.
+	 * nubod's --host-name and --advertise override the first two. */
+	char host_name[NAME_MAX_LEN + 1];
+	char advertise[64];
+	enum placement_policy placement;
+	int host_down_after_s;
 	/* Events older than this are pruned (ctl/events.c). */
 	int events_retention_days;
 	/* Folders from which API callers over TCP may import files (none: no

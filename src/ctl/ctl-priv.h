@@ -33,6 +33,10 @@ struct ctl {
 	struct config cfg;
 	enum accel accel;
 	char prefix[8];         /* per-daemon prefix of host objects: 4 hex digits */
+	char host_name[NAME_MAX_LEN + 1];   /* this host in the cloud (hosts.c) */
+	char advertise[64];
+	char version[32];       /* nubod's (hosts.c records it) */
+	int64_t beat_at;        /* time_mono_ms of the last heartbeat (reconciler thread) */
 	int host_vcpus, host_memory_mib;
 	struct cgroup_host cgroups;   /* where each QEMU gets its cgroup; mode none: nowhere */
 
@@ -157,7 +161,19 @@ int metadata_nocloud_serial(struct ctl *c, const char *vm_id, char **out, struct
 int metadata_find_vm(struct ctl *c, const char *network_id, const char *ip, const char *mac, struct vm *out,
 		     int *nic, struct err *e);
 
-/* scheduler.c */
+/* hosts.c: this host's row (name, capacity, prefix) at ctl_open, and its
+ * heartbeat and the down-marking of others once a tick. */
+int hosts_init(struct ctl *c, struct err *e);
+bool hosts_reconcile(struct ctl *c);
+/* Whether the VM is this host's to act on. */
+bool ctl_vm_is_mine(struct ctl *c, const struct vm *vm);
+
+/* scheduler.c: in the admission transaction. sched_place picks the host of
+ * a new VM (spread or pack over the hosts that are up and not draining),
+ * or checks the one it is pinned to (pin, may be NULL), and sets vm->host;
+ * sched_admit checks that the VM's own host still has room for it (start,
+ * resize). Both: ERR_CAPACITY (507) with the numbers. */
+int sched_place(struct ctl *c, struct vm *vm, const char *pin, struct err *e);
 int sched_admit(struct ctl *c, const struct vm *vm, struct err *e);
 int sched_pick_ip(struct ctl *c, const struct network *net, char ip[16], struct err *e);
 /* The address the user asked for: usable in the subnet, not the gateway, not taken (409). */

@@ -123,6 +123,7 @@ struct reconciler {
 };
 
 static const struct reconciler reconcilers[] = {
+	{"hosts", NULL, NULL, hosts_reconcile, NULL},   /* the heartbeat: first, however slow the rest */
 	{"rules", NULL, NULL, rules_sync, NULL},
 	{"instances", NULL, instances_adopt, instances_reconcile, instances_free},
 	{"usage", usage_init, NULL, usage_reconcile, NULL},   /* after instances: marks what its pass saw */
@@ -137,24 +138,6 @@ static const struct reconciler reconcilers[] = {
 };
 #define N_RECONCILERS (sizeof(reconcilers) / sizeof(reconcilers[0]))
 
-/* The prefix is derived from the state directory once and then kept in the
- * store, so host objects keep their names even if the directory moves. */
-static int load_prefix(struct ctl *c, struct err *e)
-{
-	char *saved = NULL;
-	if (store_meta_get(c->st, "host_prefix", &saved, e) < 0)
-		return -1;
-	if (saved) {
-		snprintf(c->prefix, sizeof(c->prefix), "%s", saved);
-		free(saved);
-		return 0;
-	}
-	char real[PATH_MAX];
-	const char *dir = realpath(c->state_dir, real) ? real : c->state_dir;
-	snprintf(c->prefix, sizeof(c->prefix), "%04x", id_hash32(dir) & 0xffff);
-	return store_meta_set(c->st, "host_prefix", c->prefix, e);
-}
-
 int ctl_open(struct store *st, struct ctl_options *o, struct ctl **out, struct err *e)
 {
 	struct ctl *c = xcalloc(1, sizeof(*c));
@@ -162,6 +145,9 @@ int ctl_open(struct store *st, struct ctl_options *o, struct ctl **out, struct e
 	c->state_dir = xstrdup(o->state_dir);
 	c->recipes_dir = xstrdup(o->recipes_dir);
 	c->cfg = o->config;
+	snprintf(c->host_name, sizeof(c->host_name), "%s", o->host_name ? o->host_name : c->cfg.host_name);
+	snprintf(c->advertise, sizeof(c->advertise), "%s", o->advertise ? o->advertise : c->cfg.advertise);
+	snprintf(c->version, sizeof(c->version), "%s", o->version ? o->version : "");
 	pthread_mutex_init(&c->mu, NULL);
 	pthread_cond_init(&c->cv, NULL);
 	pthread_cond_init(&c->rules_cv, NULL);
@@ -183,7 +169,8 @@ int ctl_open(struct store *st, struct ctl_options *o, struct ctl **out, struct e
 	}
 	if (guard_state_dirs(c, e) < 0)
 		goto fail;
-	if (resolve_accel(c, o->accel, e) < 0 || load_prefix(c, e) < 0)
+	/* The host's row gives the prefix of its host objects. */
+	if (resolve_accel(c, o->accel, e) < 0 || hosts_init(c, e) < 0)
 		goto fail;
 	for (size_t i = 0; i < N_RECONCILERS; i++)
 		if (reconcilers[i].init && reconcilers[i].init(c, e) < 0) {
@@ -288,6 +275,12 @@ int ctl_destroy_all(struct ctl *c, struct err *e)
 		if (fs_rm_rf(d, e) < 0)
 			return -1;
 	}
+	/* The host leaves the cloud too (its VMs are gone; volumes or
+	 * snapshots still recorded on it keep the row, and say so). */
+	struct host h;
+	struct err he = {0};
+	if (store_host_remove(c->st, c->host_name, INT64_MAX, &h, &he) < 0 && he.kind != ERR_NOT_FOUND)
+		log_warn("host %s stays in the hosts table: %s", c->host_name, he.msg);
 	return 0;
 }
 
@@ -318,7 +311,7 @@ int ctl_host_info(struct ctl *c, struct host_info *h, struct err *e)
 	int usable = c->host_memory_mib - c->cfg.reserved_memory_mib;
 	h->memory_mib_allocatable = usable > 0 ? (int)(usable * c->cfg.memory_overcommit) : 0;
 	h->accel = accel_name(c->accel);
-	return store_vm_usage(c->st, NULL, &h->vcpus_used, &h->memory_mib_used, e);
+	return store_vm_usage(c->st, c->host_name, NULL, &h->vcpus_used, &h->memory_mib_used, e);
 }
 
 char *ctl_vm_dir(struct ctl *c, const char *vm_id)

@@ -28,6 +28,9 @@ struct ctl_options {
 	const char *state_dir;
 	const char *recipes_dir;   /* images/<recipe>/build.sh */
 	const char *accel;         /* "auto", "kvm" or "tcg" */
+	const char *host_name;     /* NULL: config host_name, else the machine's hostname */
+	const char *advertise;     /* NULL: config advertise */
+	const char *version;       /* nubod's, recorded in the host's row; NULL: none */
 	struct config config;      /* moved into the ctl; do not free */
 };
 
@@ -143,6 +146,16 @@ int ctl_stack_adopt(struct ctl *c, const char *name, const char *resource, struc
 int ctl_stack_show(struct ctl *c, const char *name, json_t **out, struct err *e);
 int ctl_stack_list(struct ctl *c, json_t **out, struct err *e);
 
+/* This nubod's host name in the cloud. */
+const char *ctl_host_name(struct ctl *c);
+/* Hosts (ctl/hosts.c): every host with its state as of now; one by name or
+ * id (404); drain and undrain (no new VMs on it); remove (409 while it
+ * holds VMs or still beats). json gets host_to_json of each (caller decrefs). */
+int ctl_host_list(struct ctl *c, json_t **out, struct err *e);
+int ctl_host_show(struct ctl *c, const char *ref, json_t **out, struct err *e);
+int ctl_host_drain(struct ctl *c, const char *ref, bool draining, json_t **out, struct err *e);
+int ctl_host_remove(struct ctl *c, const char *ref, struct err *e);
+
 struct host_info {
 	int vcpus, memory_mib;                  /* the host's */
 	double cpu_overcommit, memory_overcommit;
@@ -174,6 +187,7 @@ struct vm_request {
 	const char *disk_size;     /* "20G"; NULL: the image's size */
 	const char *ephemeral;     /* "2G": an instance-store disk empty at every start; NULL: none */
 	const char *from_snapshot; /* boot from this snapshot's disk (and its VM's image) */
+	const char *host;          /* pin to this host; NULL: placement chooses */
 	bool no_seed;              /* no NoCloud seed: the guest must read the metadata service */
 };
 

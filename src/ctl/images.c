@@ -424,6 +424,7 @@ static int start_build(struct ctl *c, const char *image_id, struct err *e)
  * job that makes it; on failure nothing is recorded and img's fields are freed. */
 static int record_and_start(struct ctl *c, struct image *img, struct operation *op, struct err *e)
 {
+	snprintf(img->host, sizeof(img->host), "%s", c->host_name);   /* its files are made here */
 	bool ok = store_tx_begin(c->st, e) == 0;
 	if (ok) {
 		ok = store_image_insert(c->st, img, e) == 0 && store_op_insert(c->st, op, e) == 0;
@@ -593,6 +594,12 @@ int ctl_image_from_vm(struct ctl *c, const char *name, const char *vm_ref, struc
 		vm_free_fields(&vm);
 		return rc;
 	}
+	if (!ctl_vm_is_mine(c, &vm)) {   /* its disk is a file on its own host */
+		int rc = err_set(e, ERR_CONFLICT, "VM %s runs on host %s; make the image through that host's API",
+				 vm.name, vm.host);
+		vm_free_fields(&vm);
+		return rc;
+	}
 	id_new("img", img->id);
 	snprintf(img->name, sizeof(img->name), "%s", name);
 	snprintf(img->state, sizeof(img->state), "building");
@@ -657,7 +664,8 @@ void images_resume(struct ctl *c)
 		return;
 	for (int i = 0; i < n; i++) {
 		bool unfinished = strcmp(imgs[i].state, "building") == 0 || strcmp(imgs[i].state, "importing") == 0;
-		if (!unfinished || builds_has(c, imgs[i].id))
+		/* another host's build is that host's to resume */
+		if (!unfinished || builds_has(c, imgs[i].id) || strcmp(imgs[i].host, c->host_name) != 0)
 			continue;
 		log_info("image %s: resuming a build cut off by a restart", imgs[i].name);
 		struct err e = {0};

@@ -714,7 +714,7 @@ bool instances_reconcile(struct ctl *c)
 		vc->vms = NULL;
 		vc->n = 0;
 		vc->valid = false;
-		if (store_vm_list(c->st, &vc->vms, &vc->n, &e) < 0) {
+		if (store_vm_list_on(c->st, c->host_name, &vc->vms, &vc->n, &e) < 0) {
 			log_error("reconcile: %s", e.msg);
 			return false;
 		}
@@ -742,7 +742,7 @@ void instances_adopt(struct ctl *c)
 {
 	struct vm *vms = NULL;
 	int n = 0, adopted = 0;
-	if (store_vm_list(c->st, &vms, &n, NULL) < 0)
+	if (store_vm_list_on(c->st, c->host_name, &vms, &n, NULL) < 0)
 		return;
 	for (int i = 0; i < n; i++) {
 		struct vm *vm = &vms[i];
@@ -771,7 +771,7 @@ int instances_destroy_all(struct ctl *c, struct err *e)
 	struct vm *vms = NULL;
 	int n = 0;
 	instances_adopt(c);
-	if (store_vm_list(c->st, &vms, &n, e) < 0)
+	if (store_vm_list_on(c->st, c->host_name, &vms, &n, e) < 0)
 		return -1;
 	for (int i = 0; i < n; i++) {
 		vms[i].power = POWER_DELETED;

@@ -261,6 +261,16 @@ static const char *target_ip(const struct vm *vms, int n_vms, const struct lb_ta
 	return NULL;
 }
 
+/* Each host checks the targets whose VM runs on it (and any whose VM is
+ * gone): two hosts never race to record one target's health. */
+static bool target_is_mine(struct ctl *c, const struct vm *vms, int n_vms, const struct lb_target *t)
+{
+	for (int v = 0; v < n_vms; v++)
+		if (strcmp(vms[v].id, t->vm_id) == 0)
+			return ctl_vm_is_mine(c, &vms[v]);
+	return true;
+}
+
 static uint16_t check_port(const struct lb_target *t, const struct lb_listener *ls, int n_ls, const char *lb_id)
 {
 	if (t->port)
@@ -320,7 +330,7 @@ static void check_due(struct ctl *c, struct ctl_lbs *l, struct pass *p, int64_t 
 	for (int b = 0; b < n_lbs; b++)
 		for (int i = 0; i < n_ts; i++) {
 			struct lb_target *t = &ts[i];
-			if (strcmp(t->lb_id, lbs[b].id) != 0)
+			if (strcmp(t->lb_id, lbs[b].id) != 0 || !target_is_mine(c, vms, n_vms, t))
 				continue;
 			struct lb_track *tr = track_get(l, t->id, now);
 			tr->seen = true;

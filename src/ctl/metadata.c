@@ -255,7 +255,7 @@ void metadata_resume(struct ctl *c)
 	struct vm *vms = NULL;
 	int n = 0;
 	struct err e = {0};
-	if (store_vm_list(c->st, &vms, &n, &e) < 0) {
+	if (store_vm_list_on(c->st, c->host_name, &vms, &n, &e) < 0) {
 		log_error("metadata: %s", e.msg);
 		return;
 	}

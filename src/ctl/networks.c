@@ -219,7 +219,8 @@ int network_sync_reservations(struct ctl *c, const char *ref, struct err *e)
 		return -1;
 	struct vm *vms = NULL;
 	int n = 0;
-	if (store_vm_list(c->st, &vms, &n, e) < 0)
+	/* This host's dnsmasq answers its own VMs only. */
+	if (store_vm_list_on(c->st, c->host_name, &vms, &n, e) < 0)
 		return -1;
 	struct dhcp_host *hosts = xcalloc((size_t)n * VM_NICS_MAX + 1, sizeof(*hosts));
 	int k = 0;

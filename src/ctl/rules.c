@@ -174,6 +174,8 @@ static void load_vms(struct ctl *c, struct ruleset_data *d)
 	for (int v = 0; v < d->n_vms; v++)
 		for (int r = 0; r < d->n_rules; r++)
 			n_rules += live(&d->vms[v]) && vm_in(&d->vms[v], d->rules[r].firewall_id);
+	/* Chains for this host's VMs only (their taps are here); the source
+	 * sets (load_sets) hold the addresses of VMs on every host. */
 	d->nv = xcalloc((size_t)d->n_vms + 1, sizeof(*d->nv));
 	d->nics = xcalloc((size_t)d->n_vms * VM_NICS_MAX + 1, sizeof(*d->nics));
 	d->taps = xcalloc((size_t)d->n_vms * VM_NICS_MAX + 1, sizeof(*d->taps));
@@ -182,7 +184,7 @@ static void load_vms(struct ctl *c, struct ruleset_data *d)
 	struct nft_rule *nr = d->nr;
 	for (int v = 0; v < d->n_vms; v++) {
 		const struct vm *vm = &d->vms[v];
-		if (!live(vm))
+		if (!live(vm) || !ctl_vm_is_mine(c, vm))
 			continue;
 		struct nft_vm *out = &d->nv[d->n_nv++];
 		*out = (struct nft_vm){.id = vm->id, .nics = nic, .rules = nr};
@@ -207,15 +209,15 @@ static void load_vms(struct ctl *c, struct ruleset_data *d)
 	}
 }
 
-/* Forwards go to the VM's primary address. */
-static void load_forwards(struct ruleset_data *d)
+/* Forwards go to the VM's primary address, on the VM's own host. */
+static void load_forwards(struct ctl *c, struct ruleset_data *d)
 {
 	d->nf = xcalloc((size_t)d->n_fwds + 1, sizeof(*d->nf));
 	for (int i = 0; i < d->n_fwds; i++) {
 		const struct forward *f = &d->fwds[i];
 		for (int v = 0; v < d->n_vms; v++) {
 			const struct vm *vm = &d->vms[v];
-			if (strcmp(vm->id, f->vm_id) != 0 || !vm->n_nics || !live(vm))
+			if (strcmp(vm->id, f->vm_id) != 0 || !vm->n_nics || !live(vm) || !ctl_vm_is_mine(c, vm))
 				continue;
 			int net = net_index(d, vm->nics[0].network_id);
 			if (net >= 0)
@@ -296,7 +298,7 @@ static int load(struct ctl *c, struct ruleset_data *d, struct err *e)
 		return -1;
 	load_sets(d);
 	load_vms(c, d);
-	load_forwards(d);
+	load_forwards(c, d);
 	load_lbs(d);
 	return 0;
 }

@@ -1,5 +1,7 @@
 /*
- * scheduler: admission against the host's capacity, and IP allocation.
+ * scheduler: placement and admission against the hosts' capacity, and IP
+ * allocation. The choice of host is model/placement.c's, a pure function
+ * over the hosts' free capacity; this file feeds it the hosts table.
  *
  * Capacity is vCPUs × cpu_overcommit and (memory − reserve) ×
  * memory_overcommit; VMs asked to run, or still running, hold their type's
@@ -9,27 +11,139 @@
 #include "ctl/ctl-priv.h"
 
 #include "model/cidr.h"
+#include "model/placement.h"
 
+#include <stdlib.h>
 #include <string.h>
+
+#include "util/str.h"
+#include "util/timeutil.h"
+
+/* The capacity message of one host, the words users of a single host know. */
+static int no_room(const struct vm *vm, const struct host *h, struct err *e)
+{
+	int free_cpu = h->vcpus_allocatable - h->vcpus_used, free_mem = h->memory_mib_allocatable - h->memory_mib_used;
+	return err_set(e, ERR_CAPACITY,
+		       "insufficient capacity: VM %s (type %s) needs %d vCPU and %d MiB; the host has %d of %d "
+		       "vCPUs and %d of %d MiB free (host %s: cpu_overcommit %.1f, memory_overcommit %.1f, %d MiB "
+		       "reserved for the host). Stop or delete a VM, or choose a smaller type.",
+		       vm->name, vm->type, vm->vcpus, vm->memory_mib, free_cpu < 0 ? 0 : free_cpu, h->vcpus_allocatable, free_mem < 0 ? 0 : free_mem,
+		       h->memory_mib_allocatable, h->name, h->cpu_overcommit, h->memory_overcommit,
+		       h->reserved_memory_mib);
+}
+
+/* This host as the hosts table would hold it, for VMs of no host row. */
+static int own_host(struct ctl *c, struct host *h, const char *exclude_id, struct err *e)
+{
+	struct host_info hi;
+	memset(h, 0, sizeof(*h));
+	if (ctl_host_info(c, &hi, e) < 0)
+		return -1;
+	snprintf(h->name, sizeof(h->name), "%s", c->host_name);
+	h->vcpus_allocatable = hi.vcpus_allocatable;
+	h->memory_mib_allocatable = hi.memory_mib_allocatable;
+	h->cpu_overcommit = hi.cpu_overcommit;
+	h->memory_overcommit = hi.memory_overcommit;
+	h->reserved_memory_mib = hi.reserved_memory_mib;
+	return store_vm_usage(c->st, c->host_name, exclude_id, &h->vcpus_used, &h->memory_mib_used, e);
+}
+
+/* Called in the admission transaction: on PostgreSQL every write
+ * transaction holds the cluster's write lock (driver_pg.c), so what is read
+ * here is what the next writer on any host reads after the VM is in: two
+ * hosts never hand out the same capacity. */
+int sched_place(struct ctl *c, struct vm *vm, const char *pin, struct err *e)
+{
+	struct host *hs = NULL;
+	int n = 0, rc = -1;
+	if (store_host_list(c->st, &hs, &n, e) < 0)
+		return -1;
+	int64_t now = time_now_ms(), down_after = (int64_t)c->cfg.host_down_after_s * 1000;
+	struct placement_host *ph = xcalloc((size_t)n + 1, sizeof(*ph));
+	for (int i = 0; i < n; i++) {
+		ph[i] = (struct placement_host){hs[i].vcpus_allocatable, hs[i].memory_mib_allocatable, hs[i].vcpus_used,
+						hs[i].memory_mib_used,
+						strcmp(host_state_at(&hs[i], now, down_after), "up") == 0};
+	}
+	struct placement_pool *pool = placement_pool_new(ph, n);
+	int pick = -1;
+	if (pin) {
+		for (int i = 0; i < n; i++)
+			if (strcmp(hs[i].name, pin) == 0)
+				pick = i;
+		if (pick < 0) {
+			struct sbuf names = {0};
+			for (int i = 0; i < n; i++)
+				sbuf_addf(&names, "%s%s", i ? ", " : "", hs[i].name);
+			autofree char *list = sbuf_take(&names);
+			err_set(e, ERR_UNPROCESSABLE, "host \"%s\" does not exist; hosts: %s", pin, list ? list : "none");
+			goto out;
+		}
+		const char *state = host_state_at(&hs[pick], now, down_after);
+		if (strcmp(state, "up") != 0) {
+			if (strcmp(state, "draining") == 0)
+				err_set(e, ERR_CONFLICT, "host %s is draining: it takes no new VMs (nubo host undrain %s "
+					"lets it take them again)", pin, pin);
+			else
+				err_set(e, ERR_CONFLICT, "host %s is down: it takes no new VMs until its nubod beats again",
+					pin);
+			goto out;
+		}
+		if (!placement_pool_fits(pool, pick, vm->vcpus, vm->memory_mib)) {
+			no_room(vm, &hs[pick], e);
+			goto out;
+		}
+	} else {
+		pick = placement_pool_pick(pool, vm->vcpus, vm->memory_mib, c->cfg.placement);
+		if (pick < 0 && n == 1) {
+			no_room(vm, &hs[0], e);
+			goto out;
+		}
+		if (pick < 0) {
+			struct sbuf why = {0};
+			for (int i = 0; i < n; i++) {
+				const char *state = host_state_at(&hs[i], now, down_after);
+				if (strcmp(state, "up") != 0)
+					sbuf_addf(&why, "%s%s %s", i ? ", " : "", hs[i].name, state);
+				else
+					sbuf_addf(&why, "%s%s %d of %d vCPUs and %d of %d MiB free", i ? ", " : "", hs[i].name,
+						  hs[i].vcpus_allocatable - hs[i].vcpus_used, hs[i].vcpus_allocatable,
+						  hs[i].memory_mib_allocatable - hs[i].memory_mib_used,
+						  hs[i].memory_mib_allocatable);
+			}
+			autofree char *list = sbuf_take(&why);
+			err_set(e, ERR_CAPACITY,
+				"insufficient capacity: VM %s (type %s) needs %d vCPU and %d MiB and no host that takes new "
+				"VMs has that free (%s). Stop or delete a VM, add or undrain a host, or choose a smaller type.",
+				vm->name, vm->type, vm->vcpus, vm->memory_mib, n ? list : "no host has joined");
+			goto out;
+		}
+	}
+	snprintf(vm->host, sizeof(vm->host), "%s", hs[pick].name);
+	rc = 0;
+out:
+	placement_pool_free(pool);
+	free(ph);
+	free(hs);
+	return rc;
+}
 
 int sched_admit(struct ctl *c, const struct vm *vm, struct err *e)
 {
-	struct host_info h;
-	if (ctl_host_info(c, &h, e) < 0)
+	struct host h;
+	struct err ge = {0};
+	if (vm->host[0] && store_host_get(c->st, vm->host, &h, &ge) == 0) {
+		if (store_vm_usage(c->st, vm->host, vm->id, &h.vcpus_used, &h.memory_mib_used, e) < 0)
+			return -1;
+	} else if (ge.kind && ge.kind != ERR_NOT_FOUND) {
+		*e = ge;
 		return -1;
-	int used_cpu = 0, used_mem = 0;
-	if (store_vm_usage(c->st, vm->id, &used_cpu, &used_mem, e) < 0)
+	} else if (own_host(c, &h, vm->id, e) < 0) {   /* a VM of no host row: this host's */
 		return -1;
-	int free_cpu = h.vcpus_allocatable - used_cpu, free_mem = h.memory_mib_allocatable - used_mem;
-	if (vm->vcpus <= free_cpu && vm->memory_mib <= free_mem)
+	}
+	if (vm->vcpus <= h.vcpus_allocatable - h.vcpus_used && vm->memory_mib <= h.memory_mib_allocatable - h.memory_mib_used)
 		return 0;
-	return err_set(e, ERR_CAPACITY,
-		       "insufficient capacity: VM %s (type %s) needs %d vCPU and %d MiB; the host has %d of %d "
-		       "vCPUs and %d of %d MiB free (cpu_overcommit %.1f, memory_overcommit %.1f, %d MiB "
-		       "reserved for the host). Stop or delete a VM, or choose a smaller type.",
-		       vm->name, vm->type, vm->vcpus, vm->memory_mib, free_cpu < 0 ? 0 : free_cpu,
-		       h.vcpus_allocatable, free_mem < 0 ? 0 : free_mem, h.memory_mib_allocatable,
-		       h.cpu_overcommit, h.memory_overcommit, h.reserved_memory_mib);
+	return no_room(vm, &h, e);
 }
 
 int sched_pick_ip(struct ctl *c, const struct network *net, char ip[16], struct err *e)

@@ -101,6 +101,7 @@ int ctl_snapshot_create(struct ctl *c, const char *vm_ref, const char *name, str
 			snprintf(sn->name, sizeof(sn->name), "%.*s-%s", NAME_MAX_LEN - 13, vm.name, sn->id + 5);
 		}
 		snprintf(sn->vm_id, sizeof(sn->vm_id), "%s", vm.id);
+		snprintf(sn->host, sizeof(sn->host), "%s", vm.host);
 		snprintf(sn->vm_name, sizeof(sn->vm_name), "%s", vm.name);
 		snprintf(sn->image_id, sizeof(sn->image_id), "%s", vm.image_id);
 		snprintf(sn->state, sizeof(sn->state), "creating");
@@ -152,6 +153,7 @@ int ctl_snapshot_create_volume(struct ctl *c, const char *vol_ref, const char *n
 	else
 		snprintf(sn->name, sizeof(sn->name), "%.*s-%s", NAME_MAX_LEN - 13, v.name, sn->id + 5);
 	snprintf(sn->volume_id, sizeof(sn->volume_id), "%s", v.id);
+	snprintf(sn->host, sizeof(sn->host), "%s", v.host);
 	snprintf(sn->vm_name, sizeof(sn->vm_name), "%s", v.name);
 	snprintf(sn->state, sizeof(sn->state), "creating");
 	sn->virtual_size = v.size_bytes;
@@ -424,6 +426,8 @@ bool snapshots_reconcile(struct ctl *c)
 	if (store_snapshot_list(c->st, &all, &n, NULL) < 0)
 		return false;
 	for (int i = 0; i < n; i++) {
+		if (strcmp(all[i].host, c->host_name) != 0)   /* its files are on its own host */
+			continue;
 		if (strcmp(all[i].state, "creating") == 0) {
 			create_step(c, &all[i]);
 			busy = true;

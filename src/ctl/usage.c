@@ -6,7 +6,8 @@
  * nubod.json), and after each pass of the instance reconciler that has
  * looked at every VM's QEMU, marks the running ones as seen, at most every
  * USAGE_SEEN_EVERY_MS: one UPDATE, whatever the number of VMs. The mark is
- * where a run ends when nubod itself was down as its VM stopped.
+ * where a run ends when nubod itself was down as its VM stopped. Each host
+ * marks its own VMs only: those of a host that is down stay unseen.
  */
 #include "ctl/ctl-priv.h"
 
@@ -32,7 +33,7 @@ bool usage_reconcile(struct ctl *c)
 	if (c->usage_marked_at && now - c->usage_marked_at < USAGE_SEEN_EVERY_MS)
 		return false;
 	struct err e = {0};
-	if (store_usage_seen(c->st, time_now_ms(), &e) < 0) {
+	if (store_usage_seen(c->st, time_now_ms(), c->host_name, &e) < 0) {
 		log_warn("usage: cannot mark running VMs as seen: %s", e.msg);
 		return false;
 	}

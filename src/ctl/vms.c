@@ -205,7 +205,7 @@ int ctl_vm_create(struct ctl *c, const struct vm_request *r, struct vm *vm, stru
 	bool ok = store_tx_begin(c->st, e) == 0;
 	if (!ok)
 		goto fail;
-	ok = sched_admit(c, vm, e) == 0 && place_nics(c, r, vm, e) == 0 && join_firewalls(c, r, vm, e) == 0;
+	ok = sched_place(c, vm, r->host, e) == 0 && place_nics(c, r, vm, e) == 0 && join_firewalls(c, r, vm, e) == 0;
 	if (ok) {
 		phases_mark(&op->phases, "scheduled", op->created_at, time_now_ms());
 		vm->boot = op->phases;
@@ -213,8 +213,8 @@ int ctl_vm_create(struct ctl *c, const struct vm_request *r, struct vm *vm, stru
 	}
 	if (store_tx_end(c->st, ok, ok ? e : NULL) < 0 || !ok)
 		goto fail;
-	log_info("vm %s (%s): create accepted, type %s, image %s, ip %s", vm->name, vm->id, vm->type, vm->image,
-		 vm_ip(vm));
+	log_info("vm %s (%s): create accepted, type %s, image %s, ip %s, host %s", vm->name, vm->id, vm->type,
+		 vm->image, vm_ip(vm), vm->host);
 	ctl_rules_changed(c);
 	return 0;
 fail:
@@ -316,6 +316,12 @@ int ctl_vm_console(struct ctl *c, const char *ref, char **text, size_t *len, str
 	struct vm vm;
 	if (store_vm_get(c->st, ref, &vm, e) < 0)
 		return -1;
+	if (!ctl_vm_is_mine(c, &vm)) {   /* the log is a file on the VM's own host */
+		err_set(e, ERR_CONFLICT, "VM %s runs on host %s; its console log is there: ask that host's API "
+			"(nubo --url https://HOST:PORT vm console %s)", vm.name, vm.host, vm.name);
+		vm_free_fields(&vm);
+		return -1;
+	}
 	autofree char *dir = ctl_vm_dir(c, vm.id);
 	autofree char *path = xasprintf("%s/console.log", dir);
 	vm_free_fields(&vm);

@@ -114,6 +114,7 @@ int ctl_volume_create(struct ctl *c, const char *name, const char *size, const c
 		if (!sn.volume_id[0] || strcmp(sn.state, "ready") != 0)
 			return err_set(e, ERR_UNPROCESSABLE, "snapshot %s is not a ready snapshot of a volume", sn.name);
 		snprintf(v->from_snapshot, sizeof(v->from_snapshot), "%s", sn.id);
+		snprintf(v->host, sizeof(v->host), "%s", sn.host);   /* copied where the snapshot's file is */
 		v->size_bytes = sn.virtual_size;
 	} else if (size_parse(size, "size", &v->size_bytes, e) < 0) {
 		return -1;
@@ -123,6 +124,8 @@ int ctl_volume_create(struct ctl *c, const char *name, const char *size, const c
 	id_new("vol", v->id);
 	snprintf(v->name, sizeof(v->name), "%s", name);
 	snprintf(v->state, sizeof(v->state), "creating");
+	if (!v->host[0])   /* made on the host whose API was asked */
+		snprintf(v->host, sizeof(v->host), "%s", c->host_name);
 	v->slot = -1;
 	v->created_at = time_now_ms();
 	IN_TX(c, e, record(c, v, "volume-create", op, true, e));
@@ -147,6 +150,11 @@ static int attach_locked(struct ctl *c, const char *ref, const char *vm_ref, str
 	} else if (v->attach_to[0]) {
 		rc = err_set(e, ERR_CONFLICT, "volume %s is attached to another VM (%s); detach it first", v->name,
 			     v->attach_to);
+	} else if (strcmp(v->host, vm.host) != 0) {
+		rc = err_set(e, ERR_CONFLICT,
+			     "volume %s is on host %s and VM %s on host %s; a volume attaches to VMs of its own host "
+			     "(moving volumes between hosts is not done yet)",
+			     v->name, v->host, vm.name, vm.host);
 	} else {
 		struct volume *all = NULL;
 		int n = 0, used = 0;
@@ -537,7 +545,7 @@ static int vms_with_qemu(struct ctl *c, struct vm **out, int *n, struct err *e)
 {
 	struct vm *vms = NULL;
 	int count = 0, k = 0;
-	if (store_vm_list(c->st, &vms, &count, e) < 0)
+	if (store_vm_list_on(c->st, c->host_name, &vms, &count, e) < 0)
 		return -1;
 	for (int i = 0; i < count; i++) {
 		if (vms[i].pid > 0 && !runner_dry_run() && qemu_alive(vms[i].pid, vms[i].id)) {
@@ -751,7 +759,8 @@ bool volumes_reconcile(struct ctl *c)
 		return false;
 	}
 	for (int i = 0; i < n; i++)
-		busy = reconcile_volume(c, &all[i], all, n) || busy;
+		if (strcmp(all[i].host, c->host_name) == 0)   /* its file is on its own host */
+			busy = reconcile_volume(c, &all[i], all, n) || busy;
 	volume_list_free(all, n);
 	return busy;
 }

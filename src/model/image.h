@@ -28,6 +28,7 @@ struct image {
 	char *kernel_source, *initrd_source;  /* direct-boot imports: where the boot files came from */
 	int64_t created_at;
 	char op_id[ID_MAX];
+	char host[NAME_MAX_LEN + 1];   /* where it was built or imported: that host resumes a build cut off */
 };
 
 void image_free_fields(struct image *img);

@@ -25,6 +25,7 @@ struct snapshot {
 	uint64_t virtual_size;
 	int64_t created_at;
 	char op_id[ID_MAX];
+	char host[NAME_MAX_LEN + 1];     /* its VM's or volume's host, where its files live */
 };
 
 json_t *snapshot_to_json(const struct snapshot *s);

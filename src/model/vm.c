@@ -176,8 +176,15 @@ json_t *vm_to_json(const struct vm *vm)
 	json_t *o = json_object();
 	json_object_set_new(o, "id", json_string(vm->id));
 	json_object_set_new(o, "name", json_string(vm->name));
-	json_object_set_new(o, "state", json_string(vm_state_name(vm->state)));
-	json_object_set_new(o, "reason", str_or_null(vm->reason));
+	if (vm->host_down[0]) {
+		json_object_set_new(o, "state", json_string("unknown"));
+		json_object_set_new(o, "reason", json_string(vm->host_down));
+		json_object_set_new(o, "last_state", json_string(vm_state_name(vm->state)));
+	} else {
+		json_object_set_new(o, "state", json_string(vm_state_name(vm->state)));
+		json_object_set_new(o, "reason", str_or_null(vm->reason));
+	}
+	json_object_set_new(o, "host", str_or_null(vm->host));
 	json_object_set_new(o, "power", json_string(vm_power_name(vm->power)));
 	json_object_set_new(o, "type", json_string(vm->type));
 	json_object_set_new(o, "vcpus", json_integer(vm->vcpus));

@@ -114,6 +114,11 @@ struct vm {
 	char op_id[ID_MAX];    /* the operation in progress or last finished */
 	int live_vcpus;        /* vCPUs the running QEMU was last seen with; != vcpus: a live resize is due */
 	uint64_t live_disk_bytes; /* root.qcow2's size as nubo made or last grew it; < disk_size_bytes: grow it */
+	/* The host it runs on (placement, or --host); only that host's nubod acts on it. */
+	char host[NAME_MAX_LEN + 1];
+	/* Why its state is unknown: its host stopped beating (store/hosts.c).
+	 * "" while the host is up. The state above stays what was last seen. */
+	char host_down[192];
 };
 
 void vm_free_fields(struct vm *vm);          /* frees heap fields; the struct stays */
@@ -136,4 +141,6 @@ bool vm_resize_due(const struct vm *vm);
 /* The primary NIC's address ("" before one is given). */
 const char *vm_ip(const struct vm *vm);
 
+/* The API's view; a VM whose host is down shows state "unknown" with
+ * host_down as its reason, and its last seen state as "last_state". */
 json_t *vm_to_json(const struct vm *vm);

@@ -30,6 +30,7 @@ struct volume {
 	bool unplugging;           /* device_del sent, waiting for the guest */
 	int64_t created_at;
 	char op_id[ID_MAX];
+	char host[NAME_MAX_LEN + 1];   /* where its file lives: only that host's nubod acts on it */
 };
 
 void volume_list_free(struct volume *v, int n);

@@ -212,9 +212,13 @@ static void pg_close(struct db_conn *c)
 /* PQconsumeInput reads what the server sent meanwhile without waiting, so
  * a connection the server closed (a restart) is seen as broken here, before
  * a call fails on it. */
+/* An idle connection whose server went away holds the server's last words
+ * (a FATAL message) and then the end of the stream: one read takes the
+ * words and leaves the status OK, and only a second meets the end. So it
+ * reads twice; on a live idle connection the second finds nothing. */
 static bool pg_ok(struct db_conn *c)
 {
-	return PQconsumeInput(c->pg) && PQstatus(c->pg) == CONNECTION_OK;
+	return PQconsumeInput(c->pg) && PQconsumeInput(c->pg) && PQstatus(c->pg) == CONNECTION_OK;
 }
 
 static bool pg_reconnect(struct db_conn *c)

@@ -153,6 +153,27 @@
 	"CREATE INDEX usage_spans_resource ON usage_spans (resource_id, started_at);"                         \
 	"CREATE INDEX usage_spans_started ON usage_spans (started_at);"
 
+/* Hosts: one row per nubod sharing the store, its capacity and heartbeat;
+ * each VM on one host. VMs made before hosts existed have host '' until
+ * the first host registers and takes them (store/hosts.c). host_down: why
+ * the VM's state is unknown (its host stopped beating), or ''. */
+#define HOSTS_19(TXT)                                                                                     \
+	"CREATE TABLE hosts ("                                                                                \
+	"  id " TXT " PRIMARY KEY, name " TXT " NOT NULL UNIQUE, address " TXT " NOT NULL DEFAULT '',"           \
+	"  accel " TXT " NOT NULL DEFAULT '', vcpus INTEGER NOT NULL DEFAULT 0,"                              \
+	"  memory_mib INTEGER NOT NULL DEFAULT 0, cpu_overcommit " TXT " NOT NULL DEFAULT '1',"                \
+	"  memory_overcommit " TXT " NOT NULL DEFAULT '1', reserved_memory_mib INTEGER NOT NULL DEFAULT 0,"     \
+	"  vcpus_allocatable INTEGER NOT NULL DEFAULT 0, memory_mib_allocatable INTEGER NOT NULL DEFAULT 0,"  \
+	"  state " TXT " NOT NULL DEFAULT 'up', draining INTEGER NOT NULL DEFAULT 0,"                           \
+	"  heartbeat BIGINT NOT NULL DEFAULT 0, started_at BIGINT NOT NULL DEFAULT 0,"                        \
+	"  created_at BIGINT NOT NULL, prefix " TXT " NOT NULL DEFAULT '', version " TXT " NOT NULL DEFAULT '');" \
+	"ALTER TABLE vms ADD COLUMN host " TXT " NOT NULL DEFAULT '';"                                           \
+	"ALTER TABLE vms ADD COLUMN host_down " TXT " NOT NULL DEFAULT '';"                                      \
+	"ALTER TABLE volumes ADD COLUMN host " TXT " NOT NULL DEFAULT '';"                                       \
+	"ALTER TABLE images ADD COLUMN host " TXT " NOT NULL DEFAULT '';"                                        \
+	"ALTER TABLE snapshots ADD COLUMN host " TXT " NOT NULL DEFAULT '';"                                     \
+	"CREATE INDEX vms_host ON vms (host);"
+
 const struct migration store_migrations[] = {
 	{1, PG_BEFORE_12, "CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);"
 	    "CREATE TABLE networks ("
@@ -280,6 +301,8 @@ const struct migration store_migrations[] = {
 	 * change that starts or ends it (store/usage.c). ended_at 0: open. */
 	{17, USAGE_17("BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY", T),
 	 USAGE_17("INTEGER PRIMARY KEY AUTOINCREMENT", "TEXT")},
+	/* Hosts of a cluster (HOSTS_19 above). */
+	{19, HOSTS_19(T), HOSTS_19("TEXT")},
 	/* The web console's sessions (store/sessions.c): the SHA-256 of the
 	 * cookie's secret, never the secret; the token that logged in, so that
 	 * revoking it ends its sessions; and when each ends anyway. */

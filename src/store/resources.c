@@ -86,6 +86,7 @@ static const struct col img_cols[] = {
 	COL(struct image, sha256, COL_TEXT_NULL),
 	COL(struct image, kernel_source, COL_STR),
 	COL(struct image, initrd_source, COL_STR),
+	COL(struct image, host, COL_TEXT),
 };
 static const struct table img_table = {"images", "image", sizeof(struct image), img_cols, N_COLS(img_cols), "image",
 				       NULL, NULL};
@@ -130,6 +131,7 @@ static const struct col vol_cols[] = {
 	COL(struct volume, created_at, COL_I64),
 	COL_EV(struct volume, op_id, COL_TEXT_NULL, EV_QUIET),
 	COL(struct volume, from_snapshot, COL_TEXT),
+	COL(struct volume, host, COL_TEXT),
 };
 static const struct table vol_table = {"volumes", "volume", sizeof(struct volume), vol_cols, N_COLS(vol_cols), "volume",
 				       NULL, NULL};
@@ -173,6 +175,7 @@ static const struct col snap_cols[] = {
 	COL(struct snapshot, created_at, COL_I64),
 	COL_EV(struct snapshot, op_id, COL_TEXT_NULL, EV_QUIET),
 	COL(struct snapshot, volume_id, COL_TEXT),
+	COL(struct snapshot, host, COL_TEXT),
 };
 static const struct table snap_table = {"snapshots", "snapshot", sizeof(struct snapshot), snap_cols,
 					 N_COLS(snap_cols), "snapshot", NULL, NULL};

@@ -73,9 +73,12 @@ static int revive(struct cx *cx, struct err *e)
 		return 0;
 	pthread_mutex_lock(&st->lock);
 	int64_t now = time_mono_ms();
-	bool try = now >= st->retry_at_ms;
-	if (try)   /* the threads that come meanwhile fail at once */
-		st->retry_at_ms = now + (st->backoff_ms ? st->backoff_ms : BACKOFF_FIRST_MS);
+	/* While the last reconnect worked (no backoff), every broken
+	 * connection tries its own at once: the server is back, and a thread
+	 * must not be refused because another is reconnecting just then. */
+	bool try = st->backoff_ms == 0 || now >= st->retry_at_ms;
+	if (try && st->backoff_ms)   /* the threads that come meanwhile fail at once */
+		st->retry_at_ms = now + st->backoff_ms;
 	pthread_mutex_unlock(&st->lock);
 	if (try && st->drv->reconnect(cx->db)) {
 		pthread_mutex_lock(&st->lock);

@@ -17,6 +17,7 @@
 
 #include "model/event.h"
 #include "model/firewall.h"
+#include "model/host.h"
 #include "model/lb.h"
 #include "model/image.h"
 #include "model/network.h"
@@ -87,8 +88,12 @@ int store_vm_update(struct store *st, const struct vm *vm, struct err *e);   /* 
  * row that is gone is success. */
 int store_vm_save_status(struct store *st, const struct vm *vm, bool *spec_saved, struct err *e);
 int store_vm_delete(struct store *st, const char *id, struct err *e);
-/* Sum of vCPUs and memory held by VMs (vm_holds_capacity), excluding exclude_id (may be NULL). */
-int store_vm_usage(struct store *st, const char *exclude_id, int *vcpus, int *memory_mib, struct err *e);
+/* Sum of vCPUs and memory held by VMs (vm_holds_capacity) on host (NULL:
+ * every host), excluding exclude_id (may be NULL). */
+int store_vm_usage(struct store *st, const char *host, const char *exclude_id, int *vcpus, int *memory_mib,
+		   struct err *e);
+/* The VMs on host, as store_vm_list. */
+int store_vm_list_on(struct store *st, const char *host, struct vm **out, int *n, struct err *e);
 /* Whether ip is held by a NIC on the network, or is a load balancer's address on it. */
 int store_ip_taken(struct store *st, const char *network_id, const char *ip, bool *taken, struct err *e);
 int store_mac_taken(struct store *st, const char *mac, bool *taken, struct err *e);
@@ -251,9 +256,9 @@ void store_usage_set_prices(struct store *st, const struct usage_prices *p, cons
 /* Runs every meter once: opens what is missing (resources older than the
  * meters), closes what is gone, and splits open spans whose price changed. */
 int store_usage_sync(struct store *st, struct err *e);
-/* Marks the open runs of every VM the store holds as running as seen at
- * now: call after a pass that checked each one's QEMU. */
-int store_usage_seen(struct store *st, int64_t now, struct err *e);
+/* Marks the open runs of every VM on host the store holds as running as
+ * seen at now: call after a pass that checked each one's QEMU. */
+int store_usage_seen(struct store *st, int64_t now, const char *host, struct err *e);
 /* The spans that overlap [from, to), oldest first; ids (n_ids of them) NULL:
  * of every resource. Free *out. */
 int store_usage_spans(struct store *st, int64_t from, int64_t to, const char *const *ids, int n_ids,
@@ -261,6 +266,27 @@ int store_usage_spans(struct store *st, int64_t from, int64_t to, const char *co
 /* The monthly budget (0: none); setting it records an event (kind budget). */
 int store_budget_get(struct store *st, double *monthly, struct err *e);
 int store_budget_set(struct store *st, double monthly, struct err *e);
+
+/* Hosts (store/hosts.c), by name, each with its use (VMs holding
+ * capacity) and its number of VMs. */
+int store_host_list(struct store *st, struct host **out, int *n, struct err *e);
+int store_host_get(struct store *st, const char *ref, struct host *out, struct err *e);   /* ERR_NOT_FOUND */
+/* Writes h's row at its nubod's start (by name; a known host keeps its id,
+ * drain and prefix, which h gets back) and brings its VMs back from
+ * unknown. only_host (SQLite): every VM is this host's and other rows go;
+ * else the first host to register takes the VMs made before hosts existed. */
+int store_host_register(struct store *st, struct host *h, bool only_host, struct err *e);
+/* Renews the host's heartbeat; *came_back says it was marked down and its
+ * VMs were unknown until now. A removed host is ERR_NOT_FOUND. */
+int store_host_heartbeat(struct store *st, const char *name, int64_t now_ms, bool *came_back, struct err *e);
+/* Marks down every up host whose heartbeat is older than before_ms, with
+ * its VMs' state unknown; *names (may be NULL; caller frees each and the
+ * array) gets theirs. */
+int store_hosts_mark_down(struct store *st, int64_t before_ms, char ***names, int *n, struct err *e);
+int store_host_set_draining(struct store *st, const char *ref, bool draining, struct host *out, struct err *e);
+/* Removes a host that holds no VM and has not beaten since
+ * alive_after_ms (ERR_CONFLICT otherwise); out gets it as it was. */
+int store_host_remove(struct store *st, const char *ref, int64_t alive_after_ms, struct host *out, struct err *e);
 
 /* Small settings that belong to this store (e.g. the host-object prefix). */
 int store_meta_get(struct store *st, const char *key, char **value, struct err *e); /* *value NULL if unset */

@@ -345,21 +345,22 @@ int store_usage_sync(struct store *st, struct err *e)
 	RUN(st, CX_WRITE, e, sync_all(cx, e));
 }
 
-static int seen(struct cx *cx, int64_t now, struct err *e)
+static int seen(struct cx *cx, int64_t now, const char *host, struct err *e)
 {
 	struct q *q = q_prep(cx,
 			     "UPDATE usage_spans SET seen_at = ?1 WHERE ended_at = 0 AND kind = 'vm' AND resource_id IN "
-			     "(SELECT id FROM vms WHERE state = 'running')",
+			     "(SELECT id FROM vms WHERE state = 'running' AND host = ?2)",
 			     e);
 	if (!q)
 		return -1;
 	q_int(q, 1, now);
+	q_text(q, 2, host);
 	return q_done(q, "marking running VMs as seen", e);
 }
 
-int store_usage_seen(struct store *st, int64_t now, struct err *e)
+int store_usage_seen(struct store *st, int64_t now, const char *host, struct err *e)
 {
-	RUN(st, CX_WRITE, e, seen(cx, now, e));
+	RUN(st, CX_WRITE, e, seen(cx, now, host, e));
 }
 
 static int spans_list(struct cx *cx, int64_t from, int64_t to, const char *const *ids, int n_ids,

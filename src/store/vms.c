@@ -68,6 +68,8 @@ static const struct col vm_cols[] = {
 	COL(struct vm, max_memory_mib, COL_INT),
 	COL_EV(struct vm, live_vcpus, COL_INT, EV_QUIET),
 	COL_EV(struct vm, live_disk_bytes, COL_U64, EV_QUIET),
+	COL_EV(struct vm, host, COL_TEXT, EV_SHOW),
+	COL_EV(struct vm, host_down, COL_TEXT, EV_QUIET),   /* written with the host's own event */
 };
 static const struct table vm_table = {"vms", "VM", sizeof(struct vm), vm_cols, sizeof(vm_cols) / sizeof(vm_cols[0]),
 				      "vm", NULL, NULL};
@@ -294,6 +296,26 @@ int store_vm_list(struct store *st, struct vm **out, int *n, struct err *e)
 	RUN(st, CX_READ, e, vm_list(cx, out, n, e));
 }
 
+static int vm_list_on(struct cx *cx, const char *host, struct vm **out, int *n, struct err *e)
+{
+	autofree char *cols = table_cols(&vm_table, "");
+	autofree char *sql = xasprintf("SELECT %s FROM vms WHERE host = ?1 ORDER BY id", cols);
+	struct q *q = q_prep(cx, sql, e);
+	if (!q)
+		return -1;
+	q_text(q, 1, host);
+	q->table = &vm_table;
+	if (q_all(q, sizeof(struct vm), table_fill, (void **)out, n, e) < 0)
+		return -1;
+	/* every child row, matched by id: an IN list of a host's VMs could pass the engines' parameter limits */
+	return vms_finish(cx, out, n, true, e);
+}
+
+int store_vm_list_on(struct store *st, const char *host, struct vm **out, int *n, struct err *e)
+{
+	RUN(st, CX_READ, e, vm_list_on(cx, host, out, n, e));
+}
+
 /* SELECT cols FROM vms WHERE name > ?1 ORDER BY name LIMIT ?2, one more than
  * limit to say whether there is a next page. */
 static struct q *page_query(struct cx *cx, const char *cols, const char *after, int limit, struct err *e)
@@ -511,17 +533,19 @@ int store_vm_set_firewalls(struct store *st, const char *vm_id, const struct vm_
 	RUN(st, CX_WRITE, e, vm_firewalls_set(cx, vm_id, fws, n, true, e));
 }
 
-static int vm_usage(struct cx *cx, const char *exclude_id, int *vcpus, int *memory_mib, struct err *e)
+static int vm_usage(struct cx *cx, const char *host, const char *exclude_id, int *vcpus, int *memory_mib,
+		    struct err *e)
 {
 	/* Mirrors vm_holds_capacity(): asked to run, or still running. */
 	struct q *q = q_prep(cx,
 			     "SELECT COALESCE(SUM(vcpus),0), COALESCE(SUM(memory_mib),0) FROM vms "
 			     "WHERE (power = 'running' OR state IN ('running','pending','stopping')) "
-			     "AND id IS DISTINCT FROM ?1",
+			     "AND id IS DISTINCT FROM ?1 AND (?2 IS NULL OR host = ?2)",
 			     e);
 	if (!q)
 		return -1;
 	q_text(q, 1, exclude_id);
+	q_text(q, 2, host);
 	int rc = q_step(q);
 	if (rc == DB_ROW) {
 		*vcpus = (int)q_col_int(q, 0);
@@ -532,9 +556,10 @@ static int vm_usage(struct cx *cx, const char *exclude_id, int *vcpus, int *memo
 	return rc;
 }
 
-int store_vm_usage(struct store *st, const char *exclude_id, int *vcpus, int *memory_mib, struct err *e)
+int store_vm_usage(struct store *st, const char *host, const char *exclude_id, int *vcpus, int *memory_mib,
+		   struct err *e)
 {
-	RUN(st, CX_READ, e, vm_usage(cx, exclude_id, vcpus, memory_mib, e));
+	RUN(st, CX_READ, e, vm_usage(cx, host, exclude_id, vcpus, memory_mib, e));
 }
 
 static int taken(struct cx *cx, const char *sql, const char *a, const char *b, bool *out, struct err *e)

@@ -45,6 +45,7 @@ checks=$(printf '%s\n' \
 	"nubo image show tiny	layout" \
 	"nubo image list	layout" \
 	"nubo host show	layout" \
+	"nubo host list	layout" \
 	"nubo op show op-0a1b2c3d4e5f	layout" \
 	"nubo network list	layout" \
 	"nubo firewall show default	layout" \

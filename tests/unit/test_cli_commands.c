@@ -459,7 +459,7 @@ static void test_vm_list_shows_age_and_missing_ip(void **state)
 	time_format_rfc3339(time_now_ms() - 2 * 3600 * 1000 - 5000, old);
 	time_format_rfc3339(time_now_ms() - 4 * 1000, recent);
 	autofree char *vms = xasprintf(
-		"{\"vms\":[{\"name\":\"db\",\"state\":\"stopped\",\"type\":\"large\",\"image\":\"debian-12\",\"ip\":\"10.77.12.9\",\"created_at\":\"%s\",\"cost\":12.91},"
+		"{\"vms\":[{\"name\":\"db\",\"state\":\"stopped\",\"type\":\"large\",\"image\":\"debian-12\",\"ip\":\"10.77.12.9\",\"host\":\"h1\",\"created_at\":\"%s\",\"cost\":12.91},"
 		"{\"name\":\"web1\",\"state\":\"pending\",\"type\":\"small\",\"image\":\"tiny\",\"ip\":null,\"created_at\":\"%s\"}]}",
 		old, recent);
 	/* The CLI asks for big pages and follows next_page_token. */
@@ -473,9 +473,9 @@ static void test_vm_list_shows_age_and_missing_ip(void **state)
 	/* The recent VM may be 4s or 5s old by the time the table is drawn;
 	 * one without a cost (an older nubod) shows "-". */
 	assert_true(str_starts_with(r.out,
-				    "NAME   STATE     TYPE    IMAGE       IP           AGE      COST\n"
-				    "db     stopped   large   debian-12   10.77.12.9   2h    12.9100\n"
-				    "web1   pending   small   tiny        -            "));
+				    "NAME   STATE     TYPE    IMAGE       IP           HOST   AGE      COST\n"
+				    "db     stopped   large   debian-12   10.77.12.9   h1     2h    12.9100\n"
+				    "web1   pending   small   tiny        -            -      "));
 	assert_true(str_ends_with(r.out, "s          -\n"));
 	run_free(&r);
 }
