@@ -86,6 +86,16 @@ int api_path_parse(const char *raw, struct api_path *p, struct err *e);
 const struct api_route *api_route_find(const char *method, const char *raw, struct api_path *p,
 				       const char *args[API_PATH_ARGS], int *status, struct err *e);
 
+/* Calls fn once for every route of every table, in the order
+ * api_route_find tries them (tests/unit/test_openapi.c compares them with
+ * the OpenAPI document). */
+void api_route_each(void (*fn)(const struct api_route *r, void *arg), void *arg);
+
+/* The OpenAPI document of the API (src/api/openapi.json, made into a C array
+ * at build time by scripts/embed-json.py): len bytes, then a NUL. */
+extern const char api_openapi_json[];
+extern const size_t api_openapi_json_len;
+
 /* Sets an error response from e. */
 void api_error(struct api_resp *resp, const struct err *e);
 void api_json(struct api_resp *resp, int status, json_t *json);

@@ -1,4 +1,5 @@
-/* misc: machine types, the host's capacity, nubod's version, operations. */
+/* misc: machine types, the host's capacity, nubod's version, operations, and
+ * the OpenAPI document of the whole API. */
 #include "api/api-priv.h"
 
 #include <stdio.h>
@@ -8,6 +9,7 @@
 #include "config.h"
 
 #include "api/longpoll.h"
+#include "util/str.h"
 #include "util/timeutil.h"
 
 static void list_types(const struct api_req *req, struct api_resp *resp)
@@ -146,7 +148,20 @@ static void remove_host(const struct api_req *req, struct api_resp *resp)
 		api_json(resp, 200, json_pack("{s:s}", "removed", req->args[0]));
 }
 
+/* GET /v1/openapi.json: the document built into nubod (src/api/openapi.json).
+ * Like every path it needs a token over HTTPS: it tells nothing a token
+ * holder cannot learn, and an open path would be one more thing to except. */
+static void get_openapi(const struct api_req *req, struct api_resp *resp)
+{
+	(void)req;
+	resp->status = 200;
+	resp->json_len = api_openapi_json_len;
+	resp->json_text = xcalloc(1, api_openapi_json_len + 1);
+	memcpy(resp->json_text, api_openapi_json, api_openapi_json_len + 1);
+}
+
 const struct api_route api_misc_routes[] = {
+	{"GET", "/v1/openapi.json", get_openapi},
 	{"GET", "/v1/hosts", list_hosts},
 	{"GET", "/v1/hosts/{}", show_host},
 	{"POST", "/v1/hosts/{}/drain", drain_host},

@@ -214,3 +214,10 @@ const struct api_route *api_route_find(const char *method, const char *raw, stru
 	}
 	return NULL;
 }
+
+void api_route_each(void (*fn)(const struct api_route *r, void *arg), void *arg)
+{
+	for (size_t t = 0; t < sizeof(tables) / sizeof(tables[0]); t++)
+		for (const struct api_route *r = tables[t]; r->method; r++)
+			fn(r, arg);
+}
