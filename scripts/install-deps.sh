@@ -17,6 +17,7 @@ images=(busybox-static dropbear-bin kmod cpio e2fsprogs gzip debootstrap gpgv de
 tests=(curl jq sqlite3 socat openssl clang libclang-rt-dev   # tests/fuzz: clang, and libFuzzer and the sanitizers (libclang-rt-14-dev)
        postgresql    # the api-pg suite's private cluster (tests/pg.sh: initdb, pg_ctl in /usr/lib/postgresql/15/bin)
        python3       # tests/api/flood.py: idle and trickling connections for security.sh
+       python3-jsonschema   # tests/api/openapi_check.py: examples and answers against src/api/openapi.json
        systemd       # tests/e2e/package.sh: systemd-analyze verify of the unit
        chromium chromium-driver fonts-dejavu-core)   # tests/browser: headless chromium, driven by playwright-core
 
@@ -41,12 +42,14 @@ ensure_qemu_user() {
 	echo "==> created the system user $qemu_user"
 }
 
-# The npm packages of the web console (web/) and of its browser tests
-# (tests/browser/), exactly as their package-lock.json say. Again only when
+# The npm packages of the web console (web/), of its browser tests
+# (tests/browser/) and Redocly CLI, which lints src/api/openapi.json
+# (tools/openapi/, for tests/api/openapi.sh), exactly as their
+# package-lock.json say. Again only when
 # node_modules is missing or older than its lockfile.
 npm_deps() {
 	local d
-	for d in web tests/browser; do
+	for d in web tests/browser tools/openapi; do
 		local dir
 		dir="$(cd "$(dirname "$0")/.." && pwd)/$d"
 		[ -f "$dir/package-lock.json" ] || continue
