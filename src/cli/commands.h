@@ -75,6 +75,7 @@ struct cli_alias {
 /* The aliases, ending with a NULL word. */
 extern const struct cli_alias commands_aliases[];
 extern const struct cli_noun version_noun;
+extern const struct cli_noun openapi_noun;
 extern const struct cli_noun completion_noun;
 extern const struct cli_noun profile_noun;
 

@@ -115,6 +115,15 @@ curl -s --cacert "$TLS/cert.pem" -H "Authorization: Bearer $secret" -o "$T_DIR/s
 	"https://127.0.0.1:$PORT/v1/openapi.json"
 cmp -s "$T_DIR/served-tls.json" "$SPEC"
 ok $? "with a token it serves the same bytes over HTTPS"
+"$NUBO" openapi >"$T_DIR/cli.json"
+ok $? "nubo openapi succeeds"
+cmp -s "$T_DIR/cli.json" "$SPEC"
+ok $? "nubo openapi prints the document as nubod serves it"
+NUBO_TOKEN=$secret "$NUBO" --url "https://127.0.0.1:$PORT" --cacert "$TLS/cert.pem" openapi | cmp -s - "$SPEC"
+ok $? "nubo openapi over --url with a token prints it too"
+out=$(NUBO_TOKEN= NUBO_SOCKET= "$NUBO" --url "https://127.0.0.1:$PORT" --cacert "$TLS/cert.pem" openapi 2>&1)
+is "$?" 1 "nubo openapi over --url without a token fails"
+like "$out" "a valid API token is required" "and says a token is required"
 
 # --- real answers against the document ---------------------------------------------
 # rec METHOD PATH [BODY]: as lib.sh's api ("STATUS BODY"), and records the
