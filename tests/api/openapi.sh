@@ -127,16 +127,23 @@ like "$out" "a valid API token is required" "and says a token is required"
 
 # --- real answers against the document ---------------------------------------------
 # rec METHOD PATH [BODY]: as lib.sh's api ("STATUS BODY"), and records the
-# request and the answer for openapi_check.py responses.
+# request and the answer for openapi_check.py responses. REC_TO=(curl's
+# arguments for another way in) and REC_URL send it there instead; a BODY
+# that starts with @ is read from that file.
+REC_TO=(--unix-socket "$T_SOCK")
+REC_URL=http://nubo
 rec() {
 	local out tail status type body
-	out=$(curl -s --unix-socket "$T_SOCK" -X "$1" ${3:+-d "$3"} -w '\n%{http_code} %{content_type}' "http://nubo$2")
+	out=$(curl -s "${REC_TO[@]}" -X "$1" ${3:+--data-binary "$3"} -w '\n%{http_code} %{content_type}' "$REC_URL$2")
 	tail=${out##*$'\n'}
 	body=${out%$'\n'*}
 	status=${tail%% *}
 	type=${tail#* }
 	printf '%s' "$body" >"$T_DIR/rec-body"   # too long for an argument (the document)
-	jq -cn --arg m "$1" --arg p "$2" --argjson s "$status" --arg t "$type" --rawfile b "$T_DIR/rec-body" --arg r "${3:-}" \
+	local request=${3:-}
+	[ "${request:0:1}" = @ ] && request=   # a file: not checked as a request
+	jq -cn --arg m "$1" --arg p "$2" --argjson s "$status" --arg t "$type" --rawfile b "$T_DIR/rec-body" \
+		--arg r "$request" \
 		'{method: $m, path: $p, status: $s, type: $t, body: $b, request: (if $r == "" then null else $r end)}' \
 		>>"$RECORDS"
 	printf '%s %s' "$status" "$body"
@@ -154,6 +161,15 @@ rec GET /v1/host >/dev/null
 rec GET /v1/version >/dev/null
 rec GET /v1/openapi.json >/dev/null
 rec GET /v1/nowhere >/dev/null || true   # not documented: see below
+head -c $((1024 * 1024 + 1)) /dev/zero | tr '\0' ' ' >"$T_DIR/big.json"
+is "$(status_of "$(rec POST /v1/vms "@$T_DIR/big.json")")" 413 "a body over 1 MiB is 413"
+REC_TO=(--cacert "$TLS/cert.pem")
+REC_URL=https://127.0.0.1:$PORT
+is "$(status_of "$(rec GET /v1/vms)")" 401 "over HTTPS without a token: 401"
+REC_TO=(--cacert "$TLS/cert.pem" -H "Authorization: Bearer $secret")
+is "$(status_of "$(rec GET /v1/host)")" 200 "over HTTPS with a token: 200"
+REC_TO=(--unix-socket "$T_SOCK")
+REC_URL=http://nubo
 
 r=$(rec POST /v1/images '{"name":"tiny","recipe":"tiny"}')
 is "$(status_of "$r")" 202 "an image build is accepted"
