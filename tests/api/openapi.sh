@@ -4,7 +4,7 @@
 #   and, with a token only, over HTTPS;
 # - Redocly CLI lints it (tools/openapi, installed by scripts/install-deps.sh)
 #   and fails a broken copy;
-# - every json example of docs/api.md and docs/load-balancers.md validates
+# - every json example of docs/api.md, load-balancers.md and usage.md validates
 #   against the schema its marker names (tests/api/openapi_check.py), and a
 #   wrong example is caught;
 # - the answers of a dry-run nubod to calls on every kind of resource, errors
@@ -51,12 +51,13 @@ check_lines() {
 		esac
 	done <"$1"
 }
-"$PY" "$CHECK" examples "$SPEC" "$ROOT/docs/api.md" "$ROOT/docs/load-balancers.md" >"$T_DIR/examples.out" 2>&1
+"$PY" "$CHECK" examples "$SPEC" "$ROOT/docs/api.md" "$ROOT/docs/load-balancers.md" "$ROOT/docs/usage.md" \
+	>"$T_DIR/examples.out" 2>&1
 ok $? "openapi_check.py reads the docs' examples" "$(cat "$T_DIR/examples.out")"
 check_lines "$T_DIR/examples.out"
 n=$(awk -F'\t' '$1 == "count" {print $2}' "$T_DIR/examples.out")
-[ "${n:-0}" -ge 18 ]
-ok $? "the docs hold the 18 or more json examples checked above (found ${n:-none})"
+[ "${n:-0}" -ge 19 ]
+ok $? "the docs hold the 19 or more json examples checked above (found ${n:-none})"
 
 # a wrong example, an unmarked one and a marker of nothing are each caught
 cat >"$T_DIR/wrong.md" <<'EOF'
@@ -301,6 +302,14 @@ rec GET /v1/stacks/oa-stack >/dev/null
 rec GET /v1/stacks/oa-none >/dev/null
 rec POST /v1/stacks/oa-stack/adopt '{"resource":"network/oa-back"}' >/dev/null
 rec POST /v1/stacks/oa-stack/adopt '{"resource":"network/oa-back"}' >/dev/null
+
+rec GET /v1/usage >/dev/null
+rec GET '/v1/usage?by=type&from=2026-01-01' >/dev/null
+rec GET '/v1/usage?since=2026-01-01' >/dev/null
+rec GET /v1/budget >/dev/null
+rec PUT /v1/budget '{"monthly":50}' >/dev/null
+rec PUT /v1/budget '{"monthly":-1}' >/dev/null
+rec PUT /v1/budget '{"monthly":null}' >/dev/null
 
 rec GET '/v1/events?limit=5' >/dev/null
 rec GET '/v1/events?after=1&kind=vm&name=oa1&wait=0' >/dev/null

@@ -12,6 +12,7 @@ of OpenAPI 3.1). Used by tests/api/openapi.sh; prints one line per check:
         <!-- openapi: METHOD PATH request -->     the operation's request body
         <!-- openapi: METHOD PATH STATUS -->      its response with that status
         <!-- openapi: schema NAME -->             #/components/schemas/NAME
+        <!-- openapi: none WHY -->                not the API's JSON (nubod.json): skipped
       PATH is the document's template (/v1/vms/{vm}). A block may hold several
       JSON values, one after another (each is checked), and // comments to the
       end of a line, which are dropped first. An unmarked block is a failure.
@@ -139,12 +140,15 @@ def examples(doc, files):
             while j < len(lines) and lines[j].strip() != "```":
                 j += 1
             if lang == "json":
-                found += 1
                 # the marker is the last line before the fence that is not blank
                 k = i - 1
                 while k >= 0 and not lines[k].strip():
                     k -= 1
                 m = MARKER.search(lines[k]) if k >= 0 else None
+                if m and m.group(1).split()[0] == "none":
+                    i = j + 1
+                    continue
+                found += 1
                 block = "\n".join(l[len(indent):] if l.startswith(indent) else l for l in lines[i + 1:j])
                 check_example(doc, "%s:%d" % (name, i + 1), m.group(1) if m else None, block)
             i = j + 1

@@ -130,8 +130,8 @@ static void test_missing_noticed(void **state)
 	json_object_del(have, "GET /v1/types");
 	autofree char *undocumented = missing(have, docs);
 	autofree char *unrouted = missing(docs, have);
-	assert_string_equal(undocumented, "POST /v1/vms/{}/start\n");
-	assert_string_equal(unrouted, "GET /v1/types\n");
+	assert_non_null(strstr(undocumented, "POST /v1/vms/{}/start\n"));
+	assert_non_null(strstr(unrouted, "GET /v1/types\n"));
 	json_decref(docs);
 	json_decref(have);
 	json_decref(doc);
