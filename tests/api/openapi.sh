@@ -4,7 +4,7 @@
 #   and, with a token only, over HTTPS;
 # - Redocly CLI lints it (tools/openapi, installed by scripts/install-deps.sh)
 #   and fails a broken copy;
-# - every json example of docs/api.md, load-balancers.md and usage.md validates
+# - every json example of docs/api.md, load-balancers.md, usage.md and console.md validates
 #   against the schema its marker names (tests/api/openapi_check.py), and a
 #   wrong example is caught;
 # - the answers of a dry-run nubod to calls on every kind of resource, errors
@@ -51,13 +51,13 @@ check_lines() {
 		esac
 	done <"$1"
 }
-"$PY" "$CHECK" examples "$SPEC" "$ROOT/docs/api.md" "$ROOT/docs/load-balancers.md" "$ROOT/docs/usage.md" \
+"$PY" "$CHECK" examples "$SPEC" "$ROOT/docs/api.md" "$ROOT/docs/load-balancers.md" "$ROOT/docs/usage.md" "$ROOT/docs/console.md" \
 	>"$T_DIR/examples.out" 2>&1
 ok $? "openapi_check.py reads the docs' examples" "$(cat "$T_DIR/examples.out")"
 check_lines "$T_DIR/examples.out"
 n=$(awk -F'\t' '$1 == "count" {print $2}' "$T_DIR/examples.out")
-[ "${n:-0}" -ge 19 ]
-ok $? "the docs hold the 19 or more json examples checked above (found ${n:-none})"
+[ "${n:-0}" -ge 20 ]
+ok $? "the docs hold the 20 or more json examples checked above (found ${n:-none})"
 
 # a wrong example, an unmarked one and a marker of nothing are each caught
 cat >"$T_DIR/wrong.md" <<'EOF'
@@ -255,6 +255,30 @@ done_op "$r"
 r=$(rec POST /v1/vms/oa1/start)
 done_op "$r"
 rec POST /v1/vms/oa1/start '{}' >/dev/null
+
+# the web console's session (over TCP only) and a serial console ticket
+rec POST /v1/session '{"token":"nubo_x"}' >/dev/null   # the unix socket has no login: 400
+rec GET /v1/session >/dev/null                         # nor a session: 404
+rec DELETE /v1/session >/dev/null
+REC_TO=(--cacert "$TLS/cert.pem" -c "$T_DIR/jar" -b "$T_DIR/jar")
+REC_URL=https://127.0.0.1:$PORT
+r=$(rec POST /v1/session "{\"token\":\"$secret\"}")
+is "$(status_of "$r")" 201 "a console session opens over HTTPS"
+rec POST /v1/session '{"token":"nubo_0000000000000000000000000000000000000000000000000000000000000000"}' >/dev/null
+csrf=$(body_of "$(rec GET /v1/session)" | jq -r .csrf)
+is "$(status_of "$(rec POST /v1/vms/oa1/console/tickets)")" 403 "without its CSRF token a session's POST is 403"
+REC_TO+=(-H "X-CSRF-Token: $csrf")
+is "$(status_of "$(rec POST /v1/vms/oa1/console/tickets)")" 409 "no console socket (dry-run): 409"
+sock=$T_STATE/vms/$(body_of "$(api GET /v1/vms/oa1)" | jq -r .id)/console.sock
+socat "UNIX-LISTEN:$sock,fork" EXEC:cat 2>/dev/null &   # a stand-in for QEMU's serial socket
+T_BG_PIDS+=($!)
+wait_for 5 test -S "$sock"
+is "$(status_of "$(rec POST /v1/vms/oa1/console/tickets)")" 201 "with a console socket: a ticket"
+kill "${T_BG_PIDS[-1]}"
+rec POST /v1/vms/nope/console/tickets >/dev/null
+is "$(status_of "$(rec DELETE /v1/session)")" 200 "the session closes"
+REC_TO=(--unix-socket "$T_SOCK")
+REC_URL=http://nubo
 
 rec POST /v1/lbs '{"name":"oa-lb","listen":["80","443:8443"],"targets":["oa1"],"check":"http:/healthz"}' >/dev/null
 rec POST /v1/lbs '{"name":"oa-lb2"}' >/dev/null

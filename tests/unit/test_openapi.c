@@ -209,7 +209,7 @@ static const json_t *response(const json_t *doc, const json_t *op, const char *s
 static const char *error_code(const char *status)
 {
 	static const char *const codes[][2] = {
-		{"400", "invalid_argument"}, {"401", "unauthorized"}, {"404", "not_found"},
+		{"400", "invalid_argument"}, {"401", "unauthorized"}, {"403", "forbidden"}, {"404", "not_found"},
 		{"405", "invalid_argument"}, {"409", "conflict"},     {"413", "invalid_argument"},
 		{"422", "unprocessable"},    {"500", "internal"},     {"503", "unavailable"},
 		{"507", "insufficient_capacity"},
