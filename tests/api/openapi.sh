@@ -327,6 +327,14 @@ rec GET /v1/stacks/oa-none >/dev/null
 rec POST /v1/stacks/oa-stack/adopt '{"resource":"network/oa-back"}' >/dev/null
 rec POST /v1/stacks/oa-stack/adopt '{"resource":"network/oa-back"}' >/dev/null
 
+host=$(body_of "$(rec GET /v1/host)" | jq -r .name)
+rec GET /v1/hosts >/dev/null
+rec GET "/v1/hosts/$host" >/dev/null
+rec GET /v1/hosts/nope >/dev/null
+rec POST "/v1/hosts/$host/drain" >/dev/null
+rec POST "/v1/hosts/$host/undrain" >/dev/null
+rec DELETE "/v1/hosts/$host" >/dev/null   # it beats and holds VMs: 409
+
 rec GET /v1/usage >/dev/null
 rec GET '/v1/usage?by=type&from=2026-01-01' >/dev/null
 rec GET '/v1/usage?since=2026-01-01' >/dev/null
