@@ -122,8 +122,9 @@ int api_path_parse(const char *raw, struct api_path *p, struct err *e)
 }
 
 /* What a segment taken as an argument may decode to: a name (a DNS label),
- * a prefixed id, a port or a protocol. All of them are lowercase letters,
- * digits and dashes, no longer than a name. */
+ * a prefixed id, a port or a protocol, or a balancer's target with its own
+ * port (NAME:PORT). All of them are lowercase letters, digits and dashes,
+ * with at most one ':' followed by digits, no longer than a name. */
 static int argument_check(const struct api_path *p, int i, struct err *e)
 {
 	const char *s = p->seg[i];
@@ -133,12 +134,14 @@ static int argument_check(const struct api_path *p, int i, struct err *e)
 	if (n > NAME_MAX_LEN)
 		return err_set(e, ERR_INVALID, "path segment \"%s\" is %zu bytes long; the limit is %d", q, n,
 			       NAME_MAX_LEN);
+	const char *colon = strchr(s, ':');
+	bool port_ok = !colon || (colon > s && colon[1] && strspn(colon + 1, "0123456789") == strlen(colon + 1));
 	for (size_t k = 0; k < n; k++) {
 		char c = s[k];
-		if (!((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-'))
+		if (!port_ok || !((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-' || s + k == colon))
 			return err_set(e, ERR_INVALID,
 				       "path segment \"%s\" is not a valid name: names and ids are made of a-z, 0-9 "
-				       "and -",
+				       "and - (a target may add :PORT)",
 				       q);
 	}
 	return 0;
