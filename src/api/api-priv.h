@@ -149,6 +149,7 @@ extern const struct api_route api_usage_routes[];
 int api_vm_costs(const struct api_req *req, const char *const *ids, int n, double *costs, struct err *e);
 extern const struct api_route api_session_routes[];
 extern const struct api_route api_console_routes[];
+extern const struct api_route api_group_routes[];
 
 enum api_auth {
 	API_AUTH_OK,

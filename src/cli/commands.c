@@ -32,7 +32,7 @@ const struct arg_flag commands_top_flags[] = {
 static const struct arg_flag no_flags[] = {{NULL, 0, 0, NULL, NULL}};
 
 static const struct cli_noun *const nouns[] = {
-	&vm_noun, &image_noun, &volume_noun, &snapshot_noun, &network_noun, &firewall_noun, &lb_noun, &type_noun, &host_noun,
+	&vm_noun, &image_noun, &volume_noun, &snapshot_noun, &network_noun, &firewall_noun, &lb_noun, &group_noun, &type_noun, &host_noun,
 	&usage_noun, &budget_noun, &operation_noun, &token_noun, &events_noun, &stack_noun, &profile_noun, &completion_noun, &version_noun, &openapi_noun, NULL,
 };
 

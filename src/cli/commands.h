@@ -48,6 +48,15 @@ extern const struct cli_noun snapshot_noun;
 extern const struct cli_noun network_noun;
 extern const struct cli_noun firewall_noun;
 extern const struct cli_noun lb_noun;
+extern const struct cli_noun group_noun;
+
+/* vm create's reading of --ssh-key (or nubo's own key) and --user-data (vm.c),
+ * shared with group create: an exit code (in *rc), or what to send. */
+int vm_create_keys(struct cli_ctx *ctx, const struct args *a, char ***keys, char **key_file);
+json_t *vm_create_user_data(struct cli_ctx *ctx, const char *file, int *rc);
+/* vm protect and unprotect (group.c). */
+int vm_protect(struct cli_ctx *ctx, const struct args *a);
+int vm_unprotect(struct cli_ctx *ctx, const struct args *a);
 
 /* VM verbs about its network (firewall.c): set-firewall, expose, unexpose, ports. */
 int vm_set_firewall(struct cli_ctx *ctx, const struct args *a);

@@ -84,7 +84,7 @@ static char *vm_path(const char *name, const char *suffix)
 
 /* The SSH keys to send: --ssh-key FILE, or nubo's own key (made on first use).
  * Fills *keys and *key_file; returns an exit code. */
-static int create_keys(struct cli_ctx *ctx, const struct args *a, char ***keys, char **key_file)
+int vm_create_keys(struct cli_ctx *ctx, const struct args *a, char ***keys, char **key_file)
 {
 	struct err e = {0};
 	const char *file = args_value(a, "ssh-key");
@@ -102,7 +102,7 @@ static int create_keys(struct cli_ctx *ctx, const struct args *a, char ***keys, 
 }
 
 /* --user-data FILE as a JSON string, or NULL with an exit code in *rc. */
-static json_t *create_user_data(struct cli_ctx *ctx, const char *file, int *rc)
+json_t *vm_create_user_data(struct cli_ctx *ctx, const char *file, int *rc)
 {
 	autofree char *data = NULL;
 	size_t len = 0;
@@ -181,7 +181,7 @@ static json_t *create_body(struct cli_ctx *ctx, const struct args *a, int *rc)
 {
 	char **keys = NULL;
 	autofree char *key_file = NULL;
-	*rc = create_keys(ctx, a, &keys, &key_file);
+	*rc = vm_create_keys(ctx, a, &keys, &key_file);
 	if (*rc != CLI_EXIT_OK)
 		return NULL;
 	json_t *body = json_pack("{s:s}", "name", a->pos[0]);
@@ -215,7 +215,7 @@ static json_t *create_body(struct cli_ctx *ctx, const struct args *a, int *rc)
 	json_object_set_new(body, "ssh_keys", jkeys);
 	json_object_set_new(body, "ssh_key_file", json_string(key_file));
 	if (args_value(a, "user-data")) {
-		json_t *ud = create_user_data(ctx, args_value(a, "user-data"), rc);
+		json_t *ud = vm_create_user_data(ctx, args_value(a, "user-data"), rc);
 		if (!ud) {
 			json_decref(body);
 			return NULL;
@@ -781,6 +781,11 @@ static const struct cli_verb vm_verbs[] = {
 	 "disks. A stopped VM takes the new size at its next start. See docs/resize.md.\n",
 	 resize_flags, 1, 1, false, vm_resize},
 	{"delete", "NAME [--wait]", "Delete a VM and its disk", NULL, cli_wait_flags, 1, 1, false, vm_delete},
+	{"protect", "NAME", "Exempt a group's VM from scale-in",
+	 "Its group never picks it when it scales in or refreshes; it is still replaced\n"
+	 "when it fails, and deleted with its group. See docs/groups.md.\n",
+	 NULL, 1, 1, false, vm_protect},
+	{"unprotect", "NAME", "Let a group's VM be scaled in again", NULL, NULL, 1, 1, false, vm_unprotect},
 	{"ssh", "NAME [-i KEY] [-- CMD...]", "Open a shell on a VM, or run CMD there",
 	 "The exit status is the remote command's (255 when ssh itself fails).\n"
 	 "The private key is -i KEY if given; else the VM's --ssh-key file without .pub\n"

@@ -57,6 +57,7 @@ struct ctl {
 	int64_t rules_seq, rules_applied_seq;
 	struct ctl_events *events;   /* the event follower (events.c) */
 	struct ctl_lbs *lbs;         /* the load balancers' health checker (lbs.c) */
+	struct ctl_groups *groups;   /* the groups' CPU samples (groups.c); reconciler thread only */
 	struct ctl_metadata *md;   /* the metadata service's listeners and tokens (metadata.c) */
 	struct vm_cache vm_cache;   /* reconciler thread only */
 	int64_t usage_marked_at, usage_marked_pass;   /* usage.c, reconciler thread only */
@@ -129,6 +130,16 @@ bool rules_sync(struct ctl *c);
 /* lbs.c: the health checker's thread starts at resume and stops at free. */
 void lbs_resume(struct ctl *c);
 void lbs_free(struct ctl *c);
+/* For groups, on the reconciler thread (so without waiting for the ruleset,
+ * which that thread applies): vm_name joins the balancer lb_ref (on port; 0:
+ * the listeners' ports); one that is a target already is given back as it is. */
+int lbs_target_join(struct ctl *c, const char *lb_ref, const char *vm_name, int port, struct lb_target *out,
+		    struct err *e);
+int lbs_target_leave(struct ctl *c, const char *target_id, struct err *e);
+
+/* groups.c: auto-scaling groups' reconciler and its CPU samples. */
+bool groups_reconcile(struct ctl *c);
+void groups_free(struct ctl *c);
 
 /* events.c */
 /* Starts following the event log (and pruning it); at ctl_start. */

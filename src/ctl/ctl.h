@@ -14,6 +14,7 @@
 
 #include "ctl/config.h"
 #include "model/firewall.h"
+#include "model/group.h"
 #include "model/image.h"
 #include "model/lb.h"
 #include "model/network.h"
@@ -103,6 +104,36 @@ int ctl_lb_delete(struct ctl *c, const char *ref, struct err *e);
 int ctl_lb_target_add(struct ctl *c, const char *ref, const char *target, struct lb_target *out, struct err *e);
 /* not a target: 404. */
 int ctl_lb_target_remove(struct ctl *c, const char *ref, const char *target, struct err *e);
+
+/* Auto-scaling groups (ctl/groups.c). The calls write the spec; the groups'
+ * reconciler makes, joins, drains and deletes the VMs. */
+struct ctl_group_request {
+	const char *name, *image, *type, *network;   /* NULL: tiny, small, default */
+	const char *const *firewalls;                /* none: "default" */
+	int n_firewalls;
+	const char *const *ssh_keys;
+	int n_ssh_keys;
+	const char *ssh_key_file, *user_data;
+	int min_size, max_size, desired;             /* desired -1: min */
+	const char *lb;                              /* "web" or "web:8080"; NULL: none */
+	int target_cpu;                              /* 0: no target tracking */
+	const char *grace, *warmup, *cooldown, *drain;   /* NULL: defaults */
+};
+int ctl_group_create(struct ctl *c, const struct ctl_group_request *r, struct scaling_group *out, struct err *e);
+/* New sizes (-1: keep each); target_cpu -1: keep, 0: off. */
+int ctl_group_set(struct ctl *c, const char *ref, int min_size, int max_size, int desired, int target_cpu,
+		  struct scaling_group *out, struct err *e);
+/* A new template (image and/or type; NULL: keep): the VMs are replaced one
+ * at a time, never leaving fewer than min healthy. */
+int ctl_group_update(struct ctl *c, const char *ref, const char *image, const char *type, struct scaling_group *out,
+		     struct err *e);
+/* Marks the group deleted: its VMs go, then the group. */
+int ctl_group_delete(struct ctl *c, const char *ref, struct scaling_group *out, struct err *e);
+/* The group with its members, each with its VM's state and health; caller decrefs. */
+int ctl_group_show(struct ctl *c, const char *ref, json_t **out, struct err *e);
+int ctl_group_list(struct ctl *c, json_t **out, struct err *e);
+/* Exempts a group's VM from scale-in (or no longer); ERR_NOT_FOUND when the VM belongs to no group. */
+int ctl_vm_protect(struct ctl *c, const char *vm_ref, bool on, struct group_member *out, struct err *e);
 
 /* Firewalls and port forwards (ctl/firewalls.c). Every change is in force
  * within a reconciler tick. */

@@ -221,6 +221,48 @@ int ctl_lb_target_remove(struct ctl *c, const char *ref, const char *target, str
 	return 0;
 }
 
+/* --- for groups: targets that come and go without a caller waiting --------- */
+
+int lbs_target_join(struct ctl *c, const char *lb_ref, const char *vm_name, int port, struct lb_target *out,
+		    struct err *e)
+{
+	struct lb lb;
+	struct lb_target *ts = NULL;
+	int n = 0;
+	char spec[NAME_MAX_LEN + 8];
+	if (port)
+		snprintf(spec, sizeof(spec), "%s:%d", vm_name, port);
+	else
+		snprintf(spec, sizeof(spec), "%s", vm_name);
+	if (store_lb_get(c->st, lb_ref, &lb, e) < 0 || target_resolve(c, &lb, spec, "target", out, e) < 0 ||
+	    store_lb_target_list(c->st, lb.id, &ts, &n, e) < 0)
+		return -1;
+	/* there already (a join cut off before the caller recorded it): that one */
+	int found = -1;
+	for (int i = 0; i < n && found < 0; i++)
+		if (same_target(&ts[i], out))
+			found = i;
+	if (found >= 0)
+		*out = ts[found];
+	free(ts);
+	if (found < 0 && n >= LB_TARGETS_MAX)
+		return err_set(e, ERR_CONFLICT, "lb %s has %d targets already: the most it takes", lb.name, n);
+	if (found < 0 && store_lb_target_insert(c->st, out, e) < 0)
+		return -1;
+	if (found < 0)
+		log_info("lb %s: target %s joined", lb.name, out->name);
+	ctl_rules_changed(c);
+	return 0;
+}
+
+int lbs_target_leave(struct ctl *c, const char *target_id, struct err *e)
+{
+	if (store_lb_target_delete(c->st, target_id, e) < 0)
+		return -1;
+	ctl_rules_changed(c);
+	return 0;
+}
+
 /* --- the health checker ------------------------------------------------------ */
 
 static struct lb_track *track_get(struct ctl_lbs *l, const char *target_id, int64_t now)

@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include "util/fs.h"
+#include "util/runner.h"
 #include "util/str.h"
 #include "util/timeutil.h"
 
@@ -223,4 +224,97 @@ int cgroup_parent_remove(const struct cgroup_host *h, const char *prefix, struct
 		free(parents[i]);
 	}
 	return rc;
+}
+
+/* dry-run: a percent of one CPU, written by a test, since the file's mtime. */
+static int dry_cpu_usec(const char *dry_dir, const char *vm_id, uint64_t *usec, int64_t *epoch_ms, struct err *e)
+{
+	*usec = 0;
+	if (!dry_dir)
+		return err_set(e, ERR_UNAVAILABLE, "dry-run: no CPU file");
+	autofree char *mine = xasprintf("%s/%s", dry_dir, vm_id);
+	autofree char *all = xasprintf("%s/all", dry_dir);
+	const char *path = access(mine, F_OK) == 0 ? mine : all;
+	struct stat sb;
+	char *text = NULL;
+	size_t len = 0;
+	if (stat(path, &sb) < 0 || fs_read_file(path, 64, &text, &len, NULL) < 0)
+		return err_set(e, ERR_UNAVAILABLE, "dry-run: no CPU file %s", path);
+	char *end = NULL;
+	double pct = strtod(text, &end);
+	bool good = end != text && pct >= 0 && pct <= 100000;
+	free(text);
+	if (!good)
+		return err_set(e, ERR_INVALID, "dry-run CPU file %s does not hold a percent", path);
+	int64_t since = (int64_t)sb.st_mtim.tv_sec * 1000 + sb.st_mtim.tv_nsec / 1000000;
+	int64_t ms = time_now_ms() - since;
+	*epoch_ms = since;
+	*usec = ms > 0 ? (uint64_t)((double)ms * 1000.0 * pct / 100.0) : 0;
+	return 0;
+}
+
+/* The sum of utime and stime (fields 14 and 15 of /proc/PID/stat, every
+ * thread of the process) of the processes listed in procs_file. */
+static int procs_cpu_usec(const char *procs_file, uint64_t *usec, struct err *e)
+{
+	char *list = NULL;
+	size_t len = 0;
+	if (fs_read_file(procs_file, 1 << 20, &list, &len, NULL) < 0)
+		return err_set(e, ERR_UNAVAILABLE, "cannot read %s: the group is gone", procs_file);
+	long hz = sysconf(_SC_CLK_TCK);
+	uint64_t ticks = 0;
+	char *save = NULL;
+	for (char *pid = strtok_r(list, "\n", &save); pid; pid = strtok_r(NULL, "\n", &save)) {
+		autofree char *path = xasprintf("/proc/%s/stat", pid);
+		char *stat = NULL;
+		size_t n = 0;
+		if (fs_read_file(path, 4096, &stat, &n, NULL) < 0)
+			continue;   /* gone meanwhile */
+		/* after the command's ")": state is field 3, utime 14, stime 15 */
+		char *p = strrchr(stat, ')');
+		unsigned long long ut = 0, stt = 0;
+		if (p && sscanf(p + 1, " %*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %llu %llu", &ut, &stt) == 2)
+			ticks += ut + stt;
+		free(stat);
+	}
+	free(list);
+	*usec = hz > 0 ? ticks * (1000000ull / (uint64_t)hz) : 0;
+	return 0;
+}
+
+int cgroup_cpu_usec(const struct cgroup_host *h, const char *prefix, const char *vm_id, const char *dry_dir,
+		    uint64_t *usec, int64_t *epoch_ms, struct err *e)
+{
+	*usec = 0;
+	*epoch_ms = 0;
+	if (runner_dry_run())
+		return dry_cpu_usec(dry_dir, vm_id, usec, epoch_ms, e);
+	char *parents[2] = {NULL, NULL};
+	int n = parent_dirs(h, prefix, parents), rc = 0;
+	if (n == 0)
+		return err_set(e, ERR_UNAVAILABLE, "no cgroups on this host: VM CPU time cannot be measured");
+	autofree char *dir = xasprintf("%s/%s", parents[0], vm_id);
+	for (int i = 0; i < n; i++)
+		free(parents[i]);
+	char *text = NULL;
+	size_t len = 0;
+	if (h->mode == CGROUP_V2) {
+		autofree char *file = xasprintf("%s/cpu.stat", dir);
+		if (fs_read_file(file, 4096, &text, &len, NULL) < 0)
+			return err_set(e, ERR_UNAVAILABLE, "cannot read %s: the group is gone", file);
+		const char *u = strstr(text, "usage_usec ");
+		unsigned long long v = 0;
+		rc = u && sscanf(u + 11, "%llu", &v) == 1 ? 0 : err_set(e, ERR_INTERNAL, "%s has no usage_usec", file);
+		*usec = v;
+		free(text);
+		return rc;
+	}
+	autofree char *acct = xasprintf("%s/cpuacct.usage", dir);
+	if (fs_read_file(acct, 64, &text, &len, NULL) == 0) {
+		*usec = strtoull(text, NULL, 10) / 1000;   /* ns */
+		free(text);
+		return 0;
+	}
+	autofree char *procs = xasprintf("%s/cgroup.procs", dir);
+	return procs_cpu_usec(procs, usec, e);
 }

@@ -83,3 +83,21 @@ int cgroup_vm_remove(const struct cgroup_host *h, const char *prefix, const char
 /* Removes the daemon's parent group and every VM group left in it (for
  * `nubod --destroy`, after every QEMU is gone). */
 int cgroup_parent_remove(const struct cgroup_host *h, const char *prefix, struct err *e);
+
+/* The CPU time (user and system, in µs) that vm_id's QEMU has used since it
+ * started, read from its group: cpu.stat's usage_usec (v2), or cpuacct.usage
+ * where v1's cpu hierarchy carries it, else the sum of utime and stime of
+ * the processes in the group (v1 without cpuacct beside cpu). A counter: the
+ * caller takes differences; a smaller value than before means a new QEMU.
+ * *epoch_ms: when the counter started at 0 where that is known (else 0); a
+ * new epoch is a new counter too. ERR_UNAVAILABLE in mode none, or when the
+ * group is gone.
+ *
+ * Test hook, dry-run only (no QEMU, no group): the file dry_dir/<vm_id>, or
+ * else dry_dir/all, holds a number, the percent of one CPU the VM burns
+ * ("90", "12.5"); the counter is that share of the time since the file was
+ * last written, and its epoch the file's mtime, so writing a new value
+ * starts a new counter, as a new QEMU would. No file: ERR_UNAVAILABLE (no
+ * reading). */
+int cgroup_cpu_usec(const struct cgroup_host *h, const char *prefix, const char *vm_id, const char *dry_dir,
+		    uint64_t *usec, int64_t *epoch_ms, struct err *e);

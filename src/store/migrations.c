@@ -134,6 +134,23 @@
 	"CREATE UNIQUE INDEX lb_targets_vm ON lb_targets (lb_id, vm_id, port);"                                \
 	"CREATE INDEX lb_targets_vm_id ON lb_targets (vm_id);"
 
+#define GROUPS_18(TXT)                                                                                    \
+	"CREATE TABLE scaling_groups ("                                                                       \
+	"  id " TXT " PRIMARY KEY, name " TXT " NOT NULL UNIQUE, image " TXT " NOT NULL, type " TXT " NOT NULL,"  \
+	"  network " TXT " NOT NULL, firewalls " TXT " NOT NULL DEFAULT '', ssh_keys " TXT ", ssh_key_file " TXT ","  \
+	"  user_data " TXT ", template_gen INTEGER NOT NULL, min_size INTEGER NOT NULL, max_size INTEGER NOT NULL,"  \
+	"  desired INTEGER NOT NULL, lb " TXT " NOT NULL DEFAULT '', lb_port INTEGER NOT NULL DEFAULT 0,"          \
+	"  target_cpu INTEGER NOT NULL DEFAULT 0, grace_ms BIGINT NOT NULL, warmup_ms BIGINT NOT NULL,"          \
+	"  cooldown_ms BIGINT NOT NULL, drain_ms BIGINT NOT NULL, below_since BIGINT NOT NULL DEFAULT 0,"        \
+	"  deleted INTEGER NOT NULL DEFAULT 0, created_at BIGINT NOT NULL);"                                    \
+	"CREATE TABLE group_members ("                                                                        \
+	"  id " TXT " PRIMARY KEY, group_id " TXT " NOT NULL, name " TXT " NOT NULL UNIQUE,"                       \
+	"  vm_id " TXT " NOT NULL DEFAULT '', template_gen INTEGER NOT NULL, image " TXT " NOT NULL,"             \
+	"  state " TXT " NOT NULL, protected INTEGER NOT NULL DEFAULT 0, target_id " TXT " NOT NULL DEFAULT '',"   \
+	"  reason " TXT " NOT NULL DEFAULT '', ready_at BIGINT NOT NULL DEFAULT 0,"                              \
+	"  until_ms BIGINT NOT NULL DEFAULT 0, created_at BIGINT NOT NULL);"                                    \
+	"CREATE INDEX group_members_group ON group_members (group_id);"
+
 #define RESIZE_16(TXT)                                                                                    \
 	"ALTER TABLE vms ADD COLUMN max_type " TXT " NOT NULL DEFAULT '';"                                     \
 	"ALTER TABLE vms ADD COLUMN max_vcpus INTEGER NOT NULL DEFAULT 0;"                                     \
@@ -301,6 +318,10 @@ const struct migration store_migrations[] = {
 	 * change that starts or ends it (store/usage.c). ended_at 0: open. */
 	{17, USAGE_17("BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY", T),
 	 USAGE_17("INTEGER PRIMARY KEY AUTOINCREMENT", "TEXT")},
+	/* Auto-scaling groups and their members. A member is written before its
+	 * VM is made, keyed by the VM's name, so a nubod that dies in between
+	 * finds the VM (and adopts it) or makes it: never a second one. */
+	{18, GROUPS_18(T), GROUPS_18("TEXT")},
 	/* Hosts of a cluster (HOSTS_19 above). */
 	{19, HOSTS_19(T), HOSTS_19("TEXT")},
 	/* The web console's sessions (store/sessions.c): the SHA-256 of the

@@ -17,6 +17,7 @@
 
 #include "model/event.h"
 #include "model/firewall.h"
+#include "model/group.h"
 #include "model/host.h"
 #include "model/lb.h"
 #include "model/image.h"
@@ -214,6 +215,28 @@ int store_lb_target_update(struct store *st, const struct lb_target *t, struct e
 int store_lb_target_delete(struct store *st, const char *id, struct err *e);
 /* Balancers whose VIP is on the network. */
 int store_lb_count_on_network(struct store *st, const char *network_id, int *n, struct err *e);
+
+/* Auto-scaling groups and their members (store/groups.c). Free a group's
+ * fields with group_free_fields (group_list_free for lists). */
+int store_group_insert(struct store *st, const struct scaling_group *g, struct err *e);   /* name taken: ERR_CONFLICT */
+int store_group_get(struct store *st, const char *ref, struct scaling_group *out, struct err *e);   /* ERR_NOT_FOUND */
+int store_group_list(struct store *st, struct scaling_group **out, int *n, struct err *e);         /* by name */
+int store_group_update(struct store *st, const struct scaling_group *g, struct err *e);
+/* A decision: the group as changed and an event (what; detail a JSON object
+ * as text, or NULL) in one transaction, so no decision is acted on unrecorded. */
+int store_group_decide(struct store *st, const struct scaling_group *g, const char *what, const char *detail, struct err *e);
+/* An event of the group (kind "group") on its own. */
+int store_group_event(struct store *st, const char *id, const char *name, const char *what, const char *detail,
+		      struct err *e);
+/* Only once it has no member left (else ERR_CONFLICT). */
+int store_group_delete(struct store *st, const char *id, struct err *e);
+int store_member_insert(struct store *st, const struct group_member *m, struct err *e);   /* VM name taken: ERR_CONFLICT */
+int store_member_update(struct store *st, const struct group_member *m, struct err *e);
+int store_member_delete(struct store *st, const char *id, struct err *e);
+/* group_id NULL: every group's; oldest first. Free *out. */
+int store_member_list(struct store *st, const char *group_id, struct group_member **out, int *n, struct err *e);
+/* By the member's id, or its VM's name or id (ERR_NOT_FOUND: the VM belongs to no group). */
+int store_member_get(struct store *st, const char *vm_ref, struct group_member *out, struct err *e);
 
 /* Stacks (store/stacks.c): what each stack owns and who is applying it. */
 struct stack_state {
