@@ -25,6 +25,12 @@ ok $? "vm web1 is created" "$out"
 "$NUBO" volume create data --size 5G --wait >/dev/null 2>&1 && "$NUBO" volume attach data --vm web1 --wait >/dev/null 2>&1
 ok $? "volume data is attached to web1"
 OP=$("$NUBO" vm show web1 --json | jq -r .operation)
+"$NUBO" lb create web --listen 80 --interval 200ms --timeout 100ms >/dev/null 2>&1 &&
+	"$NUBO" group create web --type nano --min 1 --max 4 --desired 2 --lb web >/dev/null 2>&1
+ok $? "group web is created behind lb web"
+group_up() { [ "$("$NUBO" group show web --json | jq -r '"\(.live) \(.healthy)"')" = "2 2" ]; }
+wait_for 20 group_up
+ok $? "its two VMs are up and healthy"
 
 # shape: one line per line of output, as "layout" compares them.
 shape() {
@@ -51,7 +57,8 @@ checks=$(printf '%s\n' \
 	"nubo firewall show default	layout" \
 	"nubo volume list	layout" \
 	"nubo usage	layout" \
-	"nubo budget show	layout")
+	"nubo budget show	layout" \
+	"nubo group show web	layout")
 
 # example CMD: the output docs/cli.md shows after "$ CMD" in an example block.
 example() {
