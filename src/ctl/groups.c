@@ -1026,7 +1026,7 @@ int ctl_vm_protect(struct ctl *c, const char *vm_ref, bool on, struct group_memb
 	struct vm vm;
 	int rc = store_vm_get(c->st, vm_ref, &vm, e);
 	if (rc == 0) {
-		rc = store_member_get(c->st, vm.id, out, e);
+		rc = store_member_get(c->st, vm.name, out, e);
 		if (rc < 0 && e->kind == ERR_NOT_FOUND)
 			err_set(e, ERR_UNPROCESSABLE,
 				"VM %s belongs to no group: protection only exempts a group's VM from scale-in", vm.name);
