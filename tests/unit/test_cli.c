@@ -482,7 +482,7 @@ static void test_help_lists_every_verb(void **state)
 	char *help = commands_help();
 	/* Every noun the CLI dispatches to, each of those defined in commands.h. */
 	const struct cli_noun *known[] = {&vm_noun,	 &image_noun,	&volume_noun,	 &snapshot_noun,  &network_noun,
-					  &firewall_noun,  &lb_noun,	&type_noun,	 &host_noun,	  &usage_noun,	  &budget_noun,	 &operation_noun,
+					  &firewall_noun,  &lb_noun,	&group_noun,	 &type_noun,	 &host_noun,	  &usage_noun,	  &budget_noun,	 &operation_noun,
 					  &token_noun,	 &events_noun,	&stack_noun,	 &profile_noun,	  &completion_noun,
 					  &version_noun,   &openapi_noun};
 	const struct cli_noun *const *nouns = commands_nouns();
