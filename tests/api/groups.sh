@@ -65,7 +65,7 @@ is "$(count_vms web)" 0 "and no VM"
 # --- create, join the balancer ---------------------------------------------------
 is "$(status_of "$(api POST /v1/lbs '{"name":"web","listen":["80"],"interval":"200ms","timeout":"100ms"}')")" 201 \
 	"a balancer on default"
-r=$(api POST /v1/groups "{$base,\"desired\":3,\"lb\":\"web\",\"grace\":\"1s\",\"drain\":\"1s\",\"warmup\":\"0s\"}")
+r=$(api POST /v1/groups "{$base,\"desired\":3,\"lb\":\"web\",\"grace\":\"1s\",\"drain\":\"2s\",\"warmup\":\"0s\"}")
 is "$(status_of "$r")" 201 "a group is created with 201"
 is "$(body_of "$r" | jq -r '"\(.min) \(.desired) \(.max) \(.image) \(.type) \(.network) \(.lb) \(.template)"')" \
 	"2 3 4 tiny nano default web 1" "with its size and template"
@@ -113,6 +113,22 @@ wait_for 20 gone_and_replaced
 ok $? "a VM in error is deleted and replaced" "$(vms_of web)"
 like "$(events_of web)" "replace $victim: its VM is in error: QEMU \(pid 1\) exited unexpectedly" "with its reason"
 
+# --- a VM the balancer marks unhealthy, past the grace period ---------------------------
+# checks every hour, so the health written below stays until the group acts
+is "$(status_of "$(api POST /v1/lbs '{"name":"slow","listen":["80"],"interval":"60m","timeout":"1s","rise":1}')")" 201 \
+	"a balancer that checks once an hour"
+r=$(api POST /v1/groups '{"name":"hc","type":"nano","min":1,"max":1,"lb":"slow","grace":"1s"}')
+is "$(status_of "$r")" 201 "a group of one behind it, grace 1s"
+wait_for 20 settled hc 1
+ok $? "its VM is up and healthy on the balancer"
+sick=$(vms_of hc)
+t_sql "UPDATE lb_targets SET health='unhealthy', reason='HTTP 500' WHERE vm_name='$sick'" >/dev/null
+sick_replaced() { ! vms_of hc | grep -qw "$sick" && settled hc 1; }
+wait_for 20 sick_replaced
+ok $? "the VM the balancer marks unhealthy is replaced" "$(vms_of hc)"
+like "$(events_of hc)" "replace $sick: unhealthy on lb slow past the grace period: HTTP 500" "with the balancer's reason"
+api DELETE /v1/groups/hc >/dev/null
+
 # --- protect and scale-in order -----------------------------------------------------
 r=$(api POST /v1/vms/nope/protect '{}')
 is "$(status_of "$r")" 404 "protecting an unknown VM is 404"
@@ -124,6 +140,13 @@ out=$("$NUBO" vm protect "$first" --socket "$T_SOCK" 2>&1)
 ok $? "nubo vm protect the oldest VM" "$out"
 is "$(grp web | jq -r --arg n "$first" '.members[] | select(.name==$n) | .protected')" true "it is protected"
 api PATCH /v1/groups/web '{"desired":2}' >/dev/null
+draining() { [ -n "$(grp web | jq -r '.members[] | select(.state=="draining") | .name' | head -1)" ]; }
+wait_for 10 draining
+ok $? "a VM that goes drains first"
+d=$(grp web | jq -r '.members[] | select(.state=="draining") | .name' | head -1)
+is "$(body_of "$(api GET "/v1/vms/$d")" | jq -r .state)" running "while it drains its VM still runs ($d)"
+! body_of "$(api GET /v1/lbs/web)" | jq -r '.targets[].vm' | grep -qw "$d"
+ok $? "and is out of the balancer already"
 wait_for 20 settled web 2
 ok $? "scaled in to 2"
 like "$(vms_of web)" "$first" "the protected VM, the oldest, stays"
