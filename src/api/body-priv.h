@@ -135,3 +135,26 @@ struct api_stack_body {
 };
 bool api_stack_body_parse(const struct api_req *req, struct api_resp *resp, const char *const fields[],
 			  struct api_stack_body *out);
+
+/* POST /v1/groups. name, min and max are required (a 400 names the one
+ * missing); r.desired is -1 when absent. */
+struct api_group_create {
+	json_t *json;
+	struct ctl_group_request r;   /* r.firewalls and r.ssh_keys are allocated */
+};
+bool api_group_create_parse(const struct api_req *req, struct api_resp *resp, struct api_group_create *out);
+void api_group_create_free(struct api_group_create *b);
+
+/* PATCH /v1/groups/{}: at least one of min, max, desired, target_cpu; each
+ * absent one is -1. Nothing to free. */
+struct api_group_set {
+	int min_size, max_size, desired, target_cpu;
+};
+bool api_group_set_parse(const struct api_req *req, struct api_resp *resp, struct api_group_set *out);
+
+/* POST /v1/groups/{}/update: image and/or type (both may be NULL: ctl says so). */
+struct api_group_update {
+	json_t *json;
+	const char *image, *type;
+};
+bool api_group_update_parse(const struct api_req *req, struct api_resp *resp, struct api_group_update *out);

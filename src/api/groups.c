@@ -4,7 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "api/api-priv.h"
+#include "api/body-priv.h"
 
 /* An optional whole number in lo..hi; *out keeps dflt when absent. A value
  * of another type or out of range is a 400 naming the field and the value. */
@@ -52,100 +52,146 @@ static void get_group(const struct api_req *req, struct api_resp *resp)
 	reply_group(req, resp, 200, req->args[0]);
 }
 
-static void create_group(const struct api_req *req, struct api_resp *resp)
+bool api_group_create_parse(const struct api_req *req, struct api_resp *resp, struct api_group_create *out)
 {
 	static const char *const fields[] = {"name",	 "image",    "type",	 "network",  "firewalls",
 					     "ssh_keys", "ssh_key_file", "user_data", "min",	"max",
 					     "desired",	 "lb",	     "target_cpu", "grace",	 "warmup",
 					     "cooldown", "drain",    NULL};
-	struct ctl_group_request r = {0};
+	memset(out, 0, sizeof(*out));
+	struct ctl_group_request *r = &out->r;
 	const char **fws = NULL, **keys = NULL;
 	struct err e = {0};
-	struct scaling_group g;
 	json_t *body = api_body_object(req, resp, false);
 	if (!body)
-		return;
-	if (!api_check_fields(body, fields, resp) || !api_opt_string(body, "name", &r.name, resp) ||
-	    !api_opt_string(body, "image", &r.image, resp) || !api_opt_string(body, "type", &r.type, resp) ||
-	    !api_opt_string(body, "network", &r.network, resp) ||
-	    !api_opt_string_list(body, "firewalls", &fws, &r.n_firewalls, resp) ||
-	    !api_opt_string_list(body, "ssh_keys", &keys, &r.n_ssh_keys, resp) ||
-	    !api_opt_string(body, "ssh_key_file", &r.ssh_key_file, resp) ||
-	    !api_opt_string(body, "user_data", &r.user_data, resp) ||
-	    !opt_int(body, "min", 0, GROUP_SIZE_MAX, -1, &r.min_size, resp) ||
-	    !opt_int(body, "max", 1, GROUP_SIZE_MAX, -1, &r.max_size, resp) ||
-	    !opt_int(body, "desired", 0, GROUP_SIZE_MAX, -1, &r.desired, resp) ||
-	    !api_opt_string(body, "lb", &r.lb, resp) || !opt_int(body, "target_cpu", 0, 100, 0, &r.target_cpu, resp) ||
-	    !api_opt_string(body, "grace", &r.grace, resp) || !api_opt_string(body, "warmup", &r.warmup, resp) ||
-	    !api_opt_string(body, "cooldown", &r.cooldown, resp) || !api_opt_string(body, "drain", &r.drain, resp))
-		goto out;
-	r.firewalls = fws;
-	r.ssh_keys = keys;
-	if (!r.name)
+		return false;
+	if (!api_check_fields(body, fields, resp) || !api_opt_string(body, "name", &r->name, resp) ||
+	    !api_opt_string(body, "image", &r->image, resp) || !api_opt_string(body, "type", &r->type, resp) ||
+	    !api_opt_string(body, "network", &r->network, resp) ||
+	    !api_opt_string_list(body, "firewalls", &fws, &r->n_firewalls, resp) ||
+	    !api_opt_string_list(body, "ssh_keys", &keys, &r->n_ssh_keys, resp) ||
+	    !api_opt_string(body, "ssh_key_file", &r->ssh_key_file, resp) ||
+	    !api_opt_string(body, "user_data", &r->user_data, resp) ||
+	    !opt_int(body, "min", 0, GROUP_SIZE_MAX, -1, &r->min_size, resp) ||
+	    !opt_int(body, "max", 1, GROUP_SIZE_MAX, -1, &r->max_size, resp) ||
+	    !opt_int(body, "desired", 0, GROUP_SIZE_MAX, -1, &r->desired, resp) ||
+	    !api_opt_string(body, "lb", &r->lb, resp) || !opt_int(body, "target_cpu", 0, 100, 0, &r->target_cpu, resp) ||
+	    !api_opt_string(body, "grace", &r->grace, resp) || !api_opt_string(body, "warmup", &r->warmup, resp) ||
+	    !api_opt_string(body, "cooldown", &r->cooldown, resp) || !api_opt_string(body, "drain", &r->drain, resp))
+		goto fail;
+	if (!r->name)
 		err_set(&e, ERR_INVALID, "field \"name\" is required: the group's name, e.g. web");
-	else if (r.min_size < 0)
+	else if (r->min_size < 0)
 		err_set(&e, ERR_INVALID, "field \"min\" is required: the fewest VMs the group keeps, e.g. 2");
-	else if (r.max_size < 0)
+	else if (r->max_size < 0)
 		err_set(&e, ERR_INVALID, "field \"max\" is required: the most VMs the group may have, e.g. 8");
-	if (!r.name || r.min_size < 0 || r.max_size < 0 || ctl_group_create(req->ctl, &r, &g, &e) < 0) {
+	if (e.kind) {
 		api_error(resp, &e);
-		goto out;
+		goto fail;
 	}
-	reply_group(req, resp, 201, g.id);
-	group_free_fields(&g);
-out:
+	r->firewalls = fws;
+	r->ssh_keys = keys;
+	out->json = body;
+	return true;
+fail:
 	free(keys);
 	free(fws);
 	json_decref(body);
+	memset(out, 0, sizeof(*out));
+	return false;
+}
+
+void api_group_create_free(struct api_group_create *b)
+{
+	free((void *)b->r.firewalls);
+	free((void *)b->r.ssh_keys);
+	json_decref(b->json);
+	memset(b, 0, sizeof(*b));
+}
+
+static void create_group(const struct api_req *req, struct api_resp *resp)
+{
+	struct api_group_create b;
+	struct err e = {0};
+	struct scaling_group g;
+	if (!api_group_create_parse(req, resp, &b))
+		return;
+	if (ctl_group_create(req->ctl, &b.r, &g, &e) < 0) {
+		api_error(resp, &e);
+	} else {
+		reply_group(req, resp, 201, g.id);
+		group_free_fields(&g);
+	}
+	api_group_create_free(&b);
+}
+
+bool api_group_set_parse(const struct api_req *req, struct api_resp *resp, struct api_group_set *out)
+{
+	static const char *const fields[] = {"min", "max", "desired", "target_cpu", NULL};
+	struct err e = {0};
+	json_t *body = api_body_object(req, resp, false);
+	if (!body)
+		return false;
+	bool ok = api_check_fields(body, fields, resp) &&
+		  opt_int(body, "min", 0, GROUP_SIZE_MAX, -1, &out->min_size, resp) &&
+		  opt_int(body, "max", 1, GROUP_SIZE_MAX, -1, &out->max_size, resp) &&
+		  opt_int(body, "desired", 0, GROUP_SIZE_MAX, -1, &out->desired, resp) &&
+		  opt_int(body, "target_cpu", 0, 100, -1, &out->target_cpu, resp);
+	json_decref(body);
+	if (ok && out->min_size < 0 && out->max_size < 0 && out->desired < 0 && out->target_cpu < 0) {
+		err_set(&e, ERR_INVALID, "give at least one of min, max, desired, target_cpu");
+		api_error(resp, &e);
+		ok = false;
+	}
+	return ok;
 }
 
 static void set_group(const struct api_req *req, struct api_resp *resp)
 {
-	static const char *const fields[] = {"min", "max", "desired", "target_cpu", NULL};
-	int min_size, max_size, desired, target_cpu;
+	struct api_group_set b;
 	struct err e = {0};
 	struct scaling_group g;
-	json_t *body = api_body_object(req, resp, false);
-	if (!body)
+	if (!api_group_set_parse(req, resp, &b))
 		return;
-	if (!api_check_fields(body, fields, resp) || !opt_int(body, "min", 0, GROUP_SIZE_MAX, -1, &min_size, resp) ||
-	    !opt_int(body, "max", 1, GROUP_SIZE_MAX, -1, &max_size, resp) ||
-	    !opt_int(body, "desired", 0, GROUP_SIZE_MAX, -1, &desired, resp) ||
-	    !opt_int(body, "target_cpu", 0, 100, -1, &target_cpu, resp))
-		goto out;
-	if (min_size < 0 && max_size < 0 && desired < 0 && target_cpu < 0)
-		err_set(&e, ERR_INVALID, "give at least one of min, max, desired, target_cpu");
-	if ((min_size < 0 && max_size < 0 && desired < 0 && target_cpu < 0) ||
-	    ctl_group_set(req->ctl, req->args[0], min_size, max_size, desired, target_cpu, &g, &e) < 0) {
+	if (ctl_group_set(req->ctl, req->args[0], b.min_size, b.max_size, b.desired, b.target_cpu, &g, &e) < 0) {
 		api_error(resp, &e);
-		goto out;
+		return;
 	}
 	reply_group(req, resp, 200, g.id);
 	group_free_fields(&g);
-out:
-	json_decref(body);
+}
+
+bool api_group_update_parse(const struct api_req *req, struct api_resp *resp, struct api_group_update *out)
+{
+	static const char *const fields[] = {"image", "type", NULL};
+	memset(out, 0, sizeof(*out));
+	json_t *body = api_body_object(req, resp, false);
+	if (!body)
+		return false;
+	if (!api_check_fields(body, fields, resp) || !api_opt_string(body, "image", &out->image, resp) ||
+	    !api_opt_string(body, "type", &out->type, resp)) {
+		json_decref(body);
+		memset(out, 0, sizeof(*out));
+		return false;
+	}
+	out->json = body;
+	return true;
 }
 
 static void update_group(const struct api_req *req, struct api_resp *resp)
 {
-	static const char *const fields[] = {"image", "type", NULL};
-	const char *image = NULL, *type = NULL;
+	struct api_group_update b;
 	struct err e = {0};
 	struct scaling_group g;
-	json_t *body = api_body_object(req, resp, false);
-	if (!body)
+	if (!api_group_update_parse(req, resp, &b))
 		return;
-	if (!api_check_fields(body, fields, resp) || !api_opt_string(body, "image", &image, resp) ||
-	    !api_opt_string(body, "type", &type, resp))
-		goto out;
-	if (ctl_group_update(req->ctl, req->args[0], image, type, &g, &e) < 0) {
+	if (ctl_group_update(req->ctl, req->args[0], b.image, b.type, &g, &e) < 0) {
 		api_error(resp, &e);
-		goto out;
+	} else {
+		reply_group(req, resp, 202, g.id);
+		group_free_fields(&g);
 	}
-	reply_group(req, resp, 202, g.id);
-	group_free_fields(&g);
-out:
-	json_decref(body);
+	json_decref(b.json);
 }
 
 static void delete_group(const struct api_req *req, struct api_resp *resp)
