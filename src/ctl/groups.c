@@ -51,7 +51,13 @@ struct cpu_sample {
 struct ctl_groups {
 	struct cpu_sample *s;
 	int n;
+	/* With no group, the store is looked at again only when it changed
+	 * (store_change_count) or after IDLE_LOOK_MS: no query per tick. */
+	bool none;
+	int64_t none_changes, none_at;
 };
+
+#define IDLE_LOOK_MS 5000
 
 /* --- what a tick reads --------------------------------------------------------- */
 
@@ -671,16 +677,23 @@ bool groups_reconcile(struct ctl *c)
 	struct scaling_group *gs = NULL;
 	int n = 0;
 	struct err e = {0};
+	if (!c->groups)
+		c->groups = xcalloc(1, sizeof(*c->groups));
+	struct ctl_groups *cg = c->groups;
+	int64_t changes = store_change_count(c->st), now = time_mono_ms();
+	if (cg->none && changes == cg->none_changes && now - cg->none_at < IDLE_LOOK_MS)
+		return false;
 	if (store_group_list(c->st, &gs, &n, &e) < 0) {
-		log_warn("groups: %s", e.msg);
+		log_debug("groups: %s", e.msg);   /* the store says it once; no line per tick */
 		return false;
 	}
+	cg->none = n == 0;
+	cg->none_changes = changes;
+	cg->none_at = now;
 	if (n == 0) {
 		free(gs);
 		return false;
 	}
-	if (!c->groups)
-		c->groups = xcalloc(1, sizeof(*c->groups));
 	struct world w = {0};
 	bool busy = false;
 	if (store_vm_list(c->st, &w.vms, &w.n_vms, &e) < 0 || store_lb_list(c->st, &w.lbs, &w.n_lbs, &e) < 0 ||
