@@ -650,9 +650,11 @@ static bool group_step(struct ctl *c, const struct scaling_group *g, const struc
 	}
 	if (g->target_cpu > 0 && !g->deleted)
 		decide_cpu(c, g, vs, n);
+	/* hurry while VMs are made, boot or go; not while a balancer's checks
+	 * decide (they come at its interval, whatever this loop does) */
 	bool busy = false;
 	for (int i = 0; i < n; i++)
-		busy = busy || (!vs[i].gone && (vs[i].m.state != MEMBER_ACTIVE || !vs[i].healthy));
+		busy = busy || (!vs[i].gone && (vs[i].m.state != MEMBER_ACTIVE || !vs[i].ready));
 	/* the decision above may have changed desired: count from the store's */
 	struct scaling_group now;
 	if (store_group_get(c->st, g->id, &now, &e) == 0) {
