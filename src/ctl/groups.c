@@ -280,7 +280,7 @@ static void member_retire(struct ctl *c, const struct scaling_group *g, struct v
 		log_warn("group member %s: %s", v->m.name, e.msg);
 }
 
-/* One step of one member; false when its row is gone. */
+/* One step of one member (v->gone is set when its row was removed). */
 static void member_step(struct ctl *c, const struct scaling_group *g, const struct world *w, struct view *v)
 {
 	struct group_member *m = &v->m;
