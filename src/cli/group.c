@@ -142,11 +142,15 @@ static void print_group(struct cli_ctx *ctx, const json_t *g)
 		return;
 	}
 	fprintf(ctx->out, "VMs:\n");
-	static const char *const headers[] = {"NAME", "MEMBER", "VM STATE", "HEALTHY", "LB", "TEMPLATE", "PROTECTED", "IP"};
-	struct table *t = table_new(8, headers);
+	static const char *const headers[] = {"NAME",	  "MEMBER",    "VM STATE", "HEALTHY", "LB",
+					      "TEMPLATE", "PROTECTED", "CPU",	    "IP"};
+	struct table *t = table_new(9, headers);
 	const json_t *m;
 	json_array_foreach(ms, i, m) {
 		autofree char *tmpl = xasprintf("%lld", (long long)cli_jint(m, "template", 0));
+		autofree char *cpu = json_is_number(json_object_get(m, "cpu"))
+					     ? xasprintf("%.0f%%", cli_jreal(m, "cpu", 0))
+					     : xstrdup("-");
 		const char *row[] = {cli_jstr(m, "name"),
 				     cli_jstr(m, "state"),
 				     cli_jstr(m, "vm_state"),
@@ -154,6 +158,7 @@ static void print_group(struct cli_ctx *ctx, const json_t *g)
 				     cli_or_dash(cli_jstr(m, "lb_health")),
 				     tmpl,
 				     json_is_true(json_object_get(m, "protected")) ? "yes" : "no",
+				     cpu,
 				     cli_or_dash(cli_jstr(m, "ip"))};
 		table_add_row(t, row);
 	}

@@ -57,7 +57,7 @@ struct ctl {
 	int64_t rules_seq, rules_applied_seq;
 	struct ctl_events *events;   /* the event follower (events.c) */
 	struct ctl_lbs *lbs;         /* the load balancers' health checker (lbs.c) */
-	struct ctl_groups *groups;   /* the groups' CPU samples (groups.c); reconciler thread only */
+	struct ctl_groups *groups;   /* the groups' CPU samples (groups.c) */
 	struct ctl_metadata *md;   /* the metadata service's listeners and tokens (metadata.c) */
 	struct vm_cache vm_cache;   /* reconciler thread only */
 	int64_t usage_marked_at, usage_marked_pass;   /* usage.c, reconciler thread only */
@@ -138,6 +138,7 @@ int lbs_target_join(struct ctl *c, const char *lb_ref, const char *vm_name, int 
 int lbs_target_leave(struct ctl *c, const char *target_id, struct err *e);
 
 /* groups.c: auto-scaling groups' reconciler and its CPU samples. */
+int groups_init(struct ctl *c, struct err *e);
 bool groups_reconcile(struct ctl *c);
 void groups_free(struct ctl *c);
 

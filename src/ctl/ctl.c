@@ -134,7 +134,7 @@ static const struct reconciler reconcilers[] = {
 	{"networks", networks_init, NULL, networks_reconcile, NULL},
 	{"firewalls", firewalls_init, NULL, NULL, NULL},
 	{"lbs", NULL, lbs_resume, NULL, lbs_free},   /* the health checker, a thread of its own */
-	{"groups", NULL, NULL, groups_reconcile, groups_free},   /* after instances: it reads what they did */
+	{"groups", groups_init, NULL, groups_reconcile, groups_free},   /* after instances: it reads what they did */
 	{"events", NULL, NULL, NULL, events_free},   /* its thread starts in ctl_start, and stops first */
 };
 #define N_RECONCILERS (sizeof(reconcilers) / sizeof(reconcilers[0]))

@@ -49,6 +49,7 @@ struct cpu_sample {
 };
 
 struct ctl_groups {
+	pthread_mutex_t mu;       /* s and n: the reconciler writes, `group show` reads */
 	struct cpu_sample *s;
 	int n;
 	/* With no group, the store is looked at again only when it changed
@@ -459,10 +460,14 @@ static void decide_cpu(struct ctl *c, const struct scaling_group *g, struct view
 		struct view *v = &vs[i];
 		if (v->gone || !v->healthy || !v->m.ready_at || now - v->m.ready_at < g->warmup_ms)
 			continue;   /* warming VMs are not counted */
+		pthread_mutex_lock(&c->groups->mu);
 		struct cpu_sample *s = sample_get(c->groups, v->vm->id);
-		if (!sample_read(c, s, v->vm))
+		bool have = sample_read(c, s, v->vm);
+		double pct = s->pct;
+		pthread_mutex_unlock(&c->groups->mu);
+		if (!have)
 			continue;
-		sum += s->pct;
+		sum += pct;
 		counted++;
 	}
 	if (counted == 0)
@@ -679,8 +684,6 @@ bool groups_reconcile(struct ctl *c)
 	struct scaling_group *gs = NULL;
 	int n = 0;
 	struct err e = {0};
-	if (!c->groups)
-		c->groups = xcalloc(1, sizeof(*c->groups));
 	struct ctl_groups *cg = c->groups;
 	int64_t changes = store_change_count(c->st), now = time_mono_ms();
 	if (cg->none && changes == cg->none_changes && now - cg->none_at < IDLE_LOOK_MS)
@@ -706,14 +709,25 @@ bool groups_reconcile(struct ctl *c)
 			busy = group_step(c, &gs[i], &w) || busy;
 	world_free(&w);
 	group_list_free(gs, n);
-	samples_prune(c->groups);
+	pthread_mutex_lock(&cg->mu);
+	samples_prune(cg);
+	pthread_mutex_unlock(&cg->mu);
 	return busy;
+}
+
+int groups_init(struct ctl *c, struct err *e)
+{
+	(void)e;
+	c->groups = xcalloc(1, sizeof(*c->groups));
+	pthread_mutex_init(&c->groups->mu, NULL);
+	return 0;
 }
 
 void groups_free(struct ctl *c)
 {
 	if (!c->groups)
 		return;
+	pthread_mutex_destroy(&c->groups->mu);
 	free(c->groups->s);
 	free(c->groups);
 	c->groups = NULL;
@@ -988,6 +1002,12 @@ static json_t *show_json(struct ctl *c, const struct scaling_group *g, struct er
 		json_object_set_new(mj, "healthy", json_boolean(v.healthy));
 		if (v.t)
 			json_object_set_new(mj, "lb_health", json_string(lb_health_name(v.t->health)));
+		/* the last CPU reading of a VM that counts toward the target */
+		pthread_mutex_lock(&c->groups->mu);
+		for (int k = 0; v.vm && k < c->groups->n; k++)
+			if (strcmp(c->groups->s[k].vm_id, v.vm->id) == 0 && c->groups->s[k].have)
+				json_object_set_new(mj, "cpu", json_real(c->groups->s[k].pct));
+		pthread_mutex_unlock(&c->groups->mu);
 		json_array_append_new(arr, mj);
 		healthy += v.healthy;
 		live += is_live(&v);

@@ -3,8 +3,10 @@
 # each serving its own name over HTTP (busybox httpd, started by its
 # user-data). The VMs join the balancer once ready and answer through its
 # VIP; a VM deleted behind the group's back, and one whose QEMU is killed,
-# are replaced by new VMs that join the balancer; deleting the group leaves
-# no VM. Kept short: scaling decisions and crashes are in tests/api/groups.sh.
+# are replaced by new VMs that join the balancer; CPU burners in the guests
+# scale the group out (read from the QEMUs' cgroups) and it scales in when
+# they stop; deleting the group leaves no VM. Kept short: the decisions'
+# arithmetic and crashes are in tests/api/groups.sh.
 set -u
 . "$(dirname "$0")/../lib.sh"
 
@@ -26,8 +28,8 @@ mkdir -p /tmp/www && hostname > /tmp/www/index.html
 setsid busybox httpd -p 80 -h /tmp/www </dev/null >/dev/null 2>&1
 EOF
 out=$("$NUBO" group create web --type nano --min 2 --max 3 --ssh-key "$T_DIR/id.pub" --firewall web --lb web \
-	--user-data "$T_DIR/ud.sh" --drain 1s 2>&1)
-ok $? "nubo group create web --min 2 --lb web" "$out"
+	--user-data "$T_DIR/ud.sh" --drain 1s --target-cpu 15 --warmup 5s --cooldown 10s 2>&1)
+ok $? "nubo group create web --min 2 --max 3 --lb web --target-cpu 15" "$out"
 
 members() { "$NUBO" group show web --json | jq -r '[.members[] | select(.state=="active") | .name] | sort | join(" ")'; }
 # healthy_two: two live members, both healthy on the balancer, and two VMs named web-*
@@ -66,6 +68,29 @@ ok $? "the VM in error is replaced too" "$("$NUBO" group show web 2>&1)"
 ok $? "the event log says why"
 vms=$(members)
 is "$(served)" "$vms" "and the VIP reaches both VMs ($vms)"
+
+# --- CPU burners scale it out, and in again when they stop ----------------------------------
+on() { local vm=$1; shift; "$NUBO" vm ssh "$vm" -- "$@" 2>>"$T_DIR/ssh.err"; }
+# (a loaded 2-core host gives a burning TCG guest a fraction of a CPU: the
+# target is low, and an idle tiny guest stays well below it)
+read_cpu() { "$NUBO" group show web --json | jq -e '[.members[] | select(.state=="active") | .cpu | numbers] | length == 2' >/dev/null; }
+wait_for 30 read_cpu
+ok $? "each VM's CPU is read from its QEMU's cgroup" "$("$NUBO" group show web 2>&1)"
+echo "# idle: $("$NUBO" group show web --json | jq -c '[.members[] | .cpu]')"
+for vm in $vms; do
+	on "$vm" 'setsid sh -c "while :; do :; done" </dev/null >/dev/null 2>&1 & echo $! > /tmp/burn.pid'
+done
+wait_for 90 sh -c "[ \"\$($NUBO group show web --json | jq -r .desired)\" = 3 ]"
+ok $? "burning CPU in both VMs scales the group out to max (3)" "$("$NUBO" group show web 2>&1; cat "$T_DIR/ssh.err")"
+like "$("$NUBO" events --name web 2>&1)" 'scale-out: desired 2→3 \(average CPU [0-9.]+% of 2 VMs is above the target 15%' \
+	"the decision is an event with its figures"
+for vm in $vms; do on "$vm" 'kill $(cat /tmp/burn.pid)'; done
+wait_for 120 sh -c "[ \"\$($NUBO group show web --json | jq -r .desired)\" = 2 ]"
+ok $? "when they stop it scales in again after the cooldown" "$("$NUBO" events --name web 2>&1 | tail -5)"
+like "$("$NUBO" events --name web 2>&1)" 'scale-in: desired 3→2 \(average CPU [0-9.]+% of [23] VMs stayed below the target 15%' \
+	"one VM, with the figures"
+
+"$NUBO" events --name web 2>&1 | grep -E 'scale-(out|in):' | sed 's/^/# /'
 
 out=$("$NUBO" group delete web --wait 2>&1)
 ok $? "nubo group delete web --wait" "$out"
