@@ -28,8 +28,8 @@ mkdir -p /tmp/www && hostname > /tmp/www/index.html
 setsid busybox httpd -p 80 -h /tmp/www </dev/null >/dev/null 2>&1
 EOF
 out=$("$NUBO" group create web --type nano --min 2 --max 3 --ssh-key "$T_DIR/id.pub" --firewall web --lb web \
-	--user-data "$T_DIR/ud.sh" --drain 1s --target-cpu 15 --warmup 5s --cooldown 10s 2>&1)
-ok $? "nubo group create web --min 2 --max 3 --lb web --target-cpu 15" "$out"
+	--user-data "$T_DIR/ud.sh" --drain 1s --target-cpu 10 --warmup 5s --cooldown 10s 2>&1)
+ok $? "nubo group create web --min 2 --max 3 --lb web --target-cpu 10" "$out"
 
 members() { "$NUBO" group show web --json | jq -r '[.members[] | select(.state=="active") | .name] | sort | join(" ")'; }
 # healthy_two: two live members, both healthy on the balancer, and two VMs named web-*
@@ -82,12 +82,12 @@ for vm in $vms; do
 done
 wait_for 90 sh -c "[ \"\$($NUBO group show web --json | jq -r .desired)\" = 3 ]"
 ok $? "burning CPU in both VMs scales the group out to max (3)" "$("$NUBO" group show web 2>&1; cat "$T_DIR/ssh.err")"
-like "$("$NUBO" events --name web 2>&1)" 'scale-out: desired 2→3 \(average CPU [0-9.]+% of 2 VMs is above the target 15%' \
+like "$("$NUBO" events --name web 2>&1)" 'scale-out: desired 2→3 \(average CPU [0-9.]+% of 2 VMs is above the target 10%' \
 	"the decision is an event with its figures"
 for vm in $vms; do on "$vm" 'kill $(cat /tmp/burn.pid)'; done
 wait_for 120 sh -c "[ \"\$($NUBO group show web --json | jq -r .desired)\" = 2 ]"
 ok $? "when they stop it scales in again after the cooldown" "$("$NUBO" events --name web 2>&1 | tail -5)"
-like "$("$NUBO" events --name web 2>&1)" 'scale-in: desired 3→2 \(average CPU [0-9.]+% of [23] VMs stayed below the target 15%' \
+like "$("$NUBO" events --name web 2>&1)" 'scale-in: desired 3→2 \(average CPU [0-9.]+% of [23] VMs stayed below the target 10%' \
 	"one VM, with the figures"
 
 "$NUBO" events --name web 2>&1 | grep -E 'scale-(out|in):' | sed 's/^/# /'
