@@ -24,6 +24,7 @@ struct cx {
 	bool wrote;         /* a write transaction is open (explicit or for one call) */
 	bool savepoint;     /* the current call runs under a savepoint */
 	bool evented;       /* the open write transaction recorded events (events.c) */
+	unsigned epoch;     /* the store's loss count when this connection last worked */
 	struct after_commit *after;   /* store_after_commit() calls waiting for the commit */
 	int n_after;
 };
@@ -43,6 +44,7 @@ struct store {
 	struct cx pool[STORE_POOL_MAX];
 	int n_pool, pool_max;
 	int64_t retry_at_ms, backoff_ms;   /* after a failed reconnect, when to try again */
+	unsigned epoch;            /* times a connection was found lost (under lock) */
 	pthread_mutex_t write_lock;        /* drv->one_writer_in_process */
 	pthread_mutex_t watch_lock;
 	struct db_conn *watch;             /* store_change_count()'s own connection */

@@ -37,6 +37,11 @@ int cx_fail(struct cx *cx, struct err *e, const char *what)
 	const struct db_driver *d = cx->st->drv;
 	switch (d->code(cx->db)) {
 	case DB_UNAVAILABLE:
+		/* Every other idle connection of the pool may be as dead and not
+		 * know it yet: each is tried with a round trip before its next use. */
+		pthread_mutex_lock(&cx->st->lock);
+		cx->st->epoch++;
+		pthread_mutex_unlock(&cx->st->lock);
 		return err_set(e, ERR_UNAVAILABLE, "the database at %s is unreachable: %s", cx->st->shown,
 			       d->message(cx->db));
 	case DB_UNIQUE:
@@ -69,8 +74,15 @@ static int unreachable(struct store *st, const char *why, struct err *e)
 static int revive(struct cx *cx, struct err *e)
 {
 	struct store *st = cx->st;
-	if (st->drv->ok(cx->db))
+	pthread_mutex_lock(&st->lock);
+	unsigned epoch = st->epoch;
+	pthread_mutex_unlock(&st->lock);
+	/* A connection idle since another was found lost proves itself first:
+	 * a server that restarted meanwhile left it open-looking but dead. */
+	if (st->drv->ok(cx->db) && (cx->epoch == epoch || st->drv->exec(cx->db, "SELECT 1") == 0)) {
+		cx->epoch = epoch;
 		return 0;
+	}
 	pthread_mutex_lock(&st->lock);
 	int64_t now = time_mono_ms();
 	/* While the last reconnect worked (no backoff), every broken
@@ -81,6 +93,7 @@ static int revive(struct cx *cx, struct err *e)
 		st->retry_at_ms = now + st->backoff_ms;
 	pthread_mutex_unlock(&st->lock);
 	if (try && st->drv->reconnect(cx->db)) {
+		cx->epoch = epoch;
 		pthread_mutex_lock(&st->lock);
 		bool was_down = st->backoff_ms > 0;
 		st->backoff_ms = st->retry_at_ms = 0;
