@@ -24,6 +24,7 @@
  */
 #include "ctl/ctl-priv.h"
 
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -472,7 +473,9 @@ static void decide_cpu(struct ctl *c, const struct scaling_group *g, struct view
 	}
 	if (counted == 0)
 		return;
-	double avg = sum / counted;
+	/* To a tenth of a percent, as the event shows it: a reading of 90.02 %
+	 * is 90 %, and 2 × 90 / 60 asks for 3 VMs, not 4. */
+	double avg = round(sum / counted * 10.0) / 10.0;
 	if (avg > g->target_cpu) {
 		int want = group_scale_out_count(counted, avg, g->target_cpu);
 		if (want > g->max_size)
