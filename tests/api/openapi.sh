@@ -293,8 +293,6 @@ rec POST /v1/groups '{"name":"oa-grp","type":"nano","min":1,"max":2,"target_cpu"
 rec POST /v1/groups '{"name":"oa-grp2","min":3,"max":2}' >/dev/null
 rec GET /v1/groups >/dev/null
 rec PATCH /v1/groups/oa-grp '{"desired":2}' >/dev/null
-rec POST /v1/groups/oa-grp/update '{"image":"nope"}' >/dev/null
-rec POST /v1/groups/oa-grp/update '{"type":"small"}' >/dev/null
 oa_member() { body_of "$(api GET /v1/groups/oa-grp)" | jq -re '.members[] | select(.vm_id != "") | .name' | head -1; }
 wait_for 15 oa_member >/dev/null
 m=$(oa_member)
@@ -302,6 +300,9 @@ rec GET /v1/groups/oa-grp >/dev/null
 is "$(status_of "$(rec POST "/v1/vms/$m/protect")")" 200 "a group's VM is protected"
 rec DELETE "/v1/vms/$m/protect" >/dev/null
 rec POST /v1/vms/oa1/protect >/dev/null
+# after the member's calls: a rolling update replaces members
+rec POST /v1/groups/oa-grp/update '{"image":"nope"}' >/dev/null
+rec POST /v1/groups/oa-grp/update '{"type":"small"}' >/dev/null
 is "$(status_of "$(rec DELETE /v1/groups/oa-grp)")" 202 "a group is deleted"
 wait_for 20 sh -c "[ \"\$(curl -s -o /dev/null -w '%{http_code}' --unix-socket $T_SOCK http://nubo/v1/groups/oa-grp)\" = 404 ]"
 ok $? "with its VMs"
