@@ -22,17 +22,21 @@ if ! git -C "$REPO" rev-parse --verify -q HEAD >/dev/null; then
 	exit 0
 fi
 
-# newest_step REV: the highest migration number in REV's migrations.c.
-newest_step() {
+# steps REV: REV's migration numbers, one per line, in order.
+steps() {
 	git -C "$REPO" show "$1:src/store/migrations.c" 2>/dev/null | grep -oE '^[[:space:]]*\{[0-9]+,' | tr -dc '0-9\n' |
-		sort -n | tail -1
+		sort -n
 }
-# The default: the newest commit whose schema is older than this tree's, so
-# that the new nubod has a migration to run.
+# The default: the newest commit whose steps are the first steps of this
+# tree's, fewer of them, so that the new nubod has a migration to run. (A
+# store remembers only its newest step: a commit of a branch that added
+# step 19 before step 18 was merged is no release to upgrade from.)
 if [ -z "${NUBO_UPGRADE_FROM:-}" ]; then
-	here=$(newest_step HEAD)
+	here=$(steps HEAD)
 	for c in $(git -C "$REPO" log --format=%H -- src/store/migrations.c); do
-		[ "$(newest_step "$c~1")" ] && [ "$(newest_step "$c~1")" -lt "$here" ] && { from=$c~1; break; }
+		old=$(steps "$c~1")
+		[ -n "$old" ] && [ "$old" != "$here" ] && [ "$(head -n "$(wc -l <<<"$old")" <<<"$here")" = "$old" ] &&
+			{ from=$c~1; break; }
 	done
 fi
 from=$(git -C "$REPO" rev-parse --short "${NUBO_UPGRADE_FROM:-${from:-HEAD~1}}")
@@ -84,7 +88,7 @@ nubod_start || { ok 1 "the new nubod starts on the old state"; echo "1..$T_N"; e
 ok 0 "the new nubod starts on the old state"
 new_version=$(sqlite3 "$T_STATE/nubo.db" 'PRAGMA user_version')
 echo "# schema: $old_version before, $new_version after"
-is "$new_version" "$(newest_step HEAD)" "the store is migrated to this tree's schema ($old_version → $new_version)"
+is "$new_version" "$(steps HEAD | tail -n 1)" "the store is migrated to this tree's schema ($old_version → $new_version)"
 wait_for 30 sh -c "[ \"\$('$NUBO' vm list --json | jq '[.vms[] | select(.state == \"running\")] | length')\" = 2 ]"
 ok $? "both VMs are running under the new nubod"
 dump >"$T_DIR/after.json"
