@@ -68,6 +68,14 @@ events_last_seq() {
 	printf '%s' "$seq"
 }
 
+# crash_created_op SEQ: the operation created after event SEQ. A quick step
+# can die before the answer is sent (curl: 000): the request was recorded
+# all the same, and its operation is in the event log.
+crash_created_op() {
+	body_of "$(api GET "/v1/events?after=$1&kind=operation")" |
+		jq -r '[.events[] | select(.what | startswith("created"))] | first | .id // empty'
+}
+
 # crash_at STEP WHAT REQUEST...: arms STEP, sends the request (api METHOD
 # PATH [BODY]), waits for nubod to die there, starts it again and waits for
 # the request's operation to end. Its id is left in $op and added to ops.
@@ -83,10 +91,7 @@ crash_at() {
 	crash_wait_dead 120
 	ok $? "$what: nubod dies at $step"
 	crash_restart
-	# A quick step can die before the answer is sent (curl: 000): the
-	# request was recorded all the same; its operation is in the event log.
-	[ -n "$op" ] || op=$(body_of "$(api GET "/v1/events?after=$seq&kind=operation")" |
-		jq -r '[.events[] | select(.what | startswith("created"))] | last | .id // empty')
+	[ -n "$op" ] || op=$(crash_created_op "$seq")
 	[ -n "$op" ] || { ok 1 "$what: the request is recorded" "$r"; return 1; }
 	ops+=("$op")
 	wait_for 180 op_ended "$op"

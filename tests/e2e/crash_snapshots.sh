@@ -82,13 +82,15 @@ done
 # on the new top. (When a tick falls between the two requests, the start
 # comes after the restart instead; the checks are the same.)
 crash_arm snapshot.frozen
+seq=$(events_last_seq)
 r=$(api POST /v1/snapshots '{"vm":"c1","name":"before-start"}')
 api POST /v1/vms/c1/start >/dev/null
 op=$(body_of "$r" | jq -r '.operation.id // empty')
-ops+=("$op")
 crash_wait_dead 120
 ok $? "a snapshot with a start behind it: nubod dies at snapshot.frozen"
 crash_restart
+[ -n "$op" ] || op=$(crash_created_op "$seq")
+ops+=("$op")
 wait_for 180 op_ended "$op"
 is "$(op_state "$op")" succeeded "the snapshot with a start behind it is taken after the restart"
 snaps+=(before-start); snap_log+=("$written")
