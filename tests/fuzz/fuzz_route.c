@@ -48,7 +48,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 				continue;
 			size_t n = strlen(args[i]);
 			FUZZ_ASSERT(n >= 1 && n <= NAME_MAX_LEN, "argument \"%s\" of \"%s\" is %zu bytes", args[i], target, n);
-			FUZZ_ASSERT(strspn(args[i], "abcdefghijklmnopqrstuvwxyz0123456789-") == n,
+			/* a name, or a balancer's target NAME:PORT (digits after one ':') */
+			size_t name = strspn(args[i], "abcdefghijklmnopqrstuvwxyz0123456789-");
+			FUZZ_ASSERT(name == n || (name >= 1 && args[i][name] == ':' && args[i][name + 1] &&
+						  strspn(args[i] + name + 1, "0123456789") == n - name - 1),
 				    "argument \"%s\" of \"%s\" has a character no name has", args[i], target);
 			/* an argument of a target without escapes is its own segment, as sent */
 			if (!memchr(target, '%', strcspn(target, "?")))
