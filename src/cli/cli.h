@@ -18,11 +18,13 @@
 #include "util/err.h"
 
 /* Exit codes: 0 done; 1 the API or an operation said no; 2 the command line
- * (or a local file it names) is wrong and nothing was sent; 130 interrupted. */
+ * (or a local file it names) is wrong and nothing was sent; 124 an operation
+ * still running when --wait-timeout ran out; 130 interrupted. */
 enum {
 	CLI_EXIT_OK = 0,
 	CLI_EXIT_FAILED = 1,
 	CLI_EXIT_USAGE = 2,
+	CLI_EXIT_TIMEOUT = 124,
 	CLI_EXIT_INTERRUPTED = 130,
 };
 
@@ -34,6 +36,7 @@ struct cli_ctx {
 	struct profile profile;    /* the profile conn's strings may point into */
 	struct client *client;     /* made on first use by cli_client() */
 	int64_t now_ms;            /* one "now" per run, so that ages in a table agree */
+	int64_t wait_timeout_ms;   /* --wait-timeout: how long --wait follows an operation; 0: to its end */
 };
 
 int cli_main(int argc, char **argv);

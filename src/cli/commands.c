@@ -13,6 +13,7 @@
 
 #include "config.h"
 #include "util/str.h"
+#include "util/timeutil.h"
 
 const struct arg_flag commands_global_flags[] = {
 	{"profile", 0, ARG_VALUE, "NAME", "use the remote saved as NAME (env NUBO_PROFILE; see 'nubo profile --help')"},
@@ -20,6 +21,8 @@ const struct arg_flag commands_global_flags[] = {
 	{"url", 0, ARG_VALUE, "URL", "reach nubod over HTTP(S) at URL instead, e.g. https://host:8443 (env NUBO_URL)"},
 	{"token", 0, ARG_VALUE, "T", "send \"Authorization: Bearer T\" (env NUBO_TOKEN)"},
 	{"cacert", 0, ARG_VALUE, "FILE", "trust this PEM certificate for --url https://… (env NUBO_CACERT)"},
+	{"wait-timeout", 0, ARG_VALUE, "D",
+	 "stop following an operation with --wait after D (e.g. 10m; env NUBO_WAIT_TIMEOUT); it goes on in nubod"},
 	{NULL, 0, 0, NULL, NULL},
 };
 
@@ -160,7 +163,7 @@ static bool verb_has_flag(const struct cli_verb *v, const char *name)
 
 /* A global flag's value: after the verb only when the verb has no flag of that
  * name (`image import --url` is the image's URL, not nubod's). */
-static const char *connection_flag(const struct cli_verb *v, const struct args *global, const struct args *verb,
+static const char *global_flag(const struct cli_verb *v, const struct args *global, const struct args *verb,
 				   const char *name)
 {
 	const char *value = verb && !verb_has_flag(v, name) ? args_value(verb, name) : NULL;
@@ -181,11 +184,11 @@ static const char *env_value(const char *name)
 static int apply_connection(struct cli_ctx *ctx, const struct cli_verb *v, const struct args *global,
 			    const struct args *verb, struct err *e)
 {
-	const char *socket = connection_flag(v, global, verb, "socket");
-	const char *url = connection_flag(v, global, verb, "url");
-	const char *token = connection_flag(v, global, verb, "token");
-	const char *cacert = connection_flag(v, global, verb, "cacert");
-	const char *name = connection_flag(v, global, verb, "profile");
+	const char *socket = global_flag(v, global, verb, "socket");
+	const char *url = global_flag(v, global, verb, "url");
+	const char *token = global_flag(v, global, verb, "token");
+	const char *cacert = global_flag(v, global, verb, "cacert");
+	const char *name = global_flag(v, global, verb, "profile");
 	if (!name)
 		name = env_value("NUBO_PROFILE");
 	if (socket && url)
@@ -225,6 +228,19 @@ static int apply_connection(struct cli_ctx *ctx, const struct cli_verb *v, const
 	return 0;
 }
 
+/* --wait-timeout or NUBO_WAIT_TIMEOUT: up to a week, since nubod's own
+ * operations (an image build, a large import) may take hours. */
+static int apply_wait_timeout(struct cli_ctx *ctx, const struct cli_verb *v, const struct args *global,
+			      const struct args *verb, struct err *e)
+{
+	const char *flag = global_flag(v, global, verb, "wait-timeout");
+	const char *value = flag ? flag : env_value("NUBO_WAIT_TIMEOUT");
+	if (!value)
+		return 0;
+	return time_duration_parse(value, flag ? "--wait-timeout" : "NUBO_WAIT_TIMEOUT", 1000, 7 * 24 * 3600000LL,
+				   &ctx->wait_timeout_ms, e);
+}
+
 /* Runs v once its flags are parsed into a; returns the exit code. */
 static int run_parsed(struct cli_ctx *ctx, const struct cli_noun *n, const struct cli_verb *v,
 		      const struct args *global, const struct args *a)
@@ -257,6 +273,8 @@ static int run_parsed(struct cli_ctx *ctx, const struct cli_noun *n, const struc
 	 * fixing it; the completion scripts are made at build time, anywhere. */
 	bool local = n == &profile_noun || (n == &completion_noun && strcmp(v->name, "names") != 0);
 	if (!local && apply_connection(ctx, v, global, a, &e) < 0)
+		return usage_error(ctx, NULL, NULL, e.msg);
+	if (apply_wait_timeout(ctx, v, global, a, &e) < 0)
 		return usage_error(ctx, NULL, NULL, e.msg);
 	return v->run(ctx, a);
 }

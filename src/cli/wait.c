@@ -160,12 +160,18 @@ static int op_failed(struct watch *w, const json_t *op)
 struct tick_ctx {
 	struct watch *w;
 	const char *note;
+	int64_t deadline;   /* time_mono_ms() when --wait-timeout runs out; 0: none */
 };
+
+static bool timed_out(const struct tick_ctx *t)
+{
+	return t->deadline && time_mono_ms() >= t->deadline;
+}
 
 static bool on_tick(void *arg)
 {
 	struct tick_ctx *t = arg;
-	if (interrupted)
+	if (interrupted || timed_out(t))
 		return false;
 	live_draw(t->w, t->note);
 	return true;
@@ -198,6 +204,7 @@ int wait_operation(struct cli_ctx *ctx, const json_t *op0, int64_t *elapsed_ms)
 	autofree char *op_id = xstrdup(id);
 	json_t *op = json_incref((json_t *)op0);
 	int64_t unreachable_since = -1;
+	int64_t deadline = ctx->wait_timeout_ms ? w.start_mono + ctx->wait_timeout_ms : 0;
 	bool again = false;   /* the last answer brought nothing new: pause before asking again */
 	int rc;
 
@@ -221,16 +228,30 @@ int wait_operation(struct cli_ctx *ctx, const json_t *op0, int64_t *elapsed_ms)
 			break;
 		}
 		autofree char *progress = wait_progress_note(op);
-		struct tick_ctx tick = {&w, unreachable_since >= 0 ? "(nubod unreachable, retrying)" : progress};
+		struct tick_ctx tick = {&w, unreachable_since >= 0 ? "(nubod unreachable, retrying)" : progress, deadline};
 		live_draw(&w, tick.note);
 		if (again)
 			time_sleep_ms(WAIT_POLL_MS);
 		json_t *next = NULL;
 		struct err e = {0};
 		int r = CLIENT_EABORTED;
+		if (timed_out(&tick)) {
+			live_clear(&w);
+			fflush(ctx->out);
+			autofree char *d = fmt_duration_ms(ctx->wait_timeout_ms);
+			rc = cli_failf(ctx, CLI_EXIT_TIMEOUT,
+				       "%s is still %s after %s (--wait-timeout); it goes on in nubod. Follow it with: "
+				       "nubo operation wait %s",
+				       op_id, state ? state : "running", d, op_id);
+			break;
+		}
 		if (!interrupted) {
 			autofree char *poll = wait_poll_path(path, op);
 			r = client_json_ticking(cli_client(ctx), poll, &next, WAIT_POLL_MS, on_tick, &tick, &e);
+		}
+		if (r == CLIENT_EABORTED && !interrupted) {   /* the deadline, seen by on_tick */
+			json_decref(next);
+			continue;
 		}
 		if (r == CLIENT_EABORTED || interrupted) {
 			json_decref(next);

@@ -45,24 +45,7 @@ int member_state_parse(const char *s, enum member_state *out)
 
 int group_duration_parse(const char *s, const char *field, int64_t *ms, struct err *e)
 {
-	size_t digits = s ? strspn(s, "0123456789") : 0;
-	const char *unit = s ? s + digits : "";
-	long long v = digits && digits <= 8 ? strtoll(s, NULL, 10) : -1;
-	if (v >= 0 && strcmp(unit, "ms") == 0)
-		;
-	else if (v >= 0 && strcmp(unit, "s") == 0)
-		v *= 1000;
-	else if (v >= 0 && strcmp(unit, "m") == 0)
-		v *= 60000;
-	else if (v >= 0 && strcmp(unit, "h") == 0)
-		v *= 3600000;
-	else
-		return err_set(e, ERR_INVALID, "%s \"%s\" is not a duration: write e.g. 0s, 500ms, 60s or 2m", field,
-			       s ? s : "");
-	if (v > 24LL * 3600000)
-		return err_set(e, ERR_INVALID, "%s \"%s\" is out of range: 0s to 24h", field, s);
-	*ms = v;
-	return 0;
+	return time_duration_parse(s, field, 0, 24LL * 3600000, ms, e);
 }
 
 int group_lb_parse(const char *s, const char *field, char name[NAME_MAX_LEN + 1], int *port, struct err *e)

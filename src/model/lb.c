@@ -87,20 +87,9 @@ int lb_algorithm_parse(const char *s, const char *field, enum lb_algorithm *out,
 
 int lb_duration_parse(const char *s, const char *field, int *ms, struct err *e)
 {
-	size_t digits = s ? strspn(s, "0123456789") : 0;
-	const char *unit = s ? s + digits : "";
-	long long v = digits && digits <= 7 ? strtoll(s, NULL, 10) : -1;
-	if (v >= 0 && strcmp(unit, "ms") == 0)
-		;
-	else if (v >= 0 && strcmp(unit, "s") == 0)
-		v *= 1000;
-	else if (v >= 0 && strcmp(unit, "m") == 0)
-		v *= 60000;
-	else
-		return err_set(e, ERR_INVALID, "%s \"%s\" is not a duration: write e.g. 500ms, 5s or 1m", field,
-			       s ? s : "");
-	if (v < 100 || v > 3600000)
-		return err_set(e, ERR_INVALID, "%s \"%s\" is out of range: 100ms to 60m", field, s);
+	int64_t v;
+	if (time_duration_parse(s, field, 100, 3600000, &v, e) < 0)
+		return -1;
 	*ms = (int)v;
 	return 0;
 }

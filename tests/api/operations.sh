@@ -157,6 +157,23 @@ ok $((! $?)) "Ctrl-C stops waiting at once, even while a request is held"
 wait $intr
 is "$?" 130 "with exit status 130"
 like "$(cat "$T_DIR/int.out")" "stopped waiting; $fop goes on in nubod" "and says the operation goes on"
+# --wait-timeout bounds the wait, not the operation.
+t0=$(date +%s.%N)
+"$NUBO" --wait-timeout 2s operation wait "$fop" >"$T_DIR/to.out" 2>&1
+rc=$?
+t1=$(date +%s.%N)
+took=$(awk "BEGIN { print $t1 - $t0 }")
+is "$rc" 124 "--wait-timeout 2s stops following a running operation with exit status 124"
+within "$took" 1.9 8
+ok $? "after about 2 s, even while a request is held" "took $took s"
+like "$(cat "$T_DIR/to.out")" "$fop is still running after 2.0s \\(--wait-timeout\\); it goes on in nubod" \
+	"and says the operation goes on"
+is "$(body_of "$(api GET /v1/operations/$fop)" | jq -r .state)" running "the operation is still running"
+NUBO_WAIT_TIMEOUT=1s "$NUBO" operation wait "$fop" >/dev/null 2>&1
+is "$?" 124 "NUBO_WAIT_TIMEOUT does the same"
+out=$("$NUBO" --wait-timeout 5 operation wait "$fop" 2>&1)
+is "$?" 2 "a --wait-timeout without a unit is a usage error"
+like "$out" '--wait-timeout "5" is not a duration' "naming the flag and the value"
 start=$(body_of "$(api POST /v1/vms/web1/start '{}')" | jq -r .operation.id)
 for i in $(seq 1 100); do kill -0 $cli 2>/dev/null || break; sleep 0.05; done
 kill -0 $cli 2>/dev/null

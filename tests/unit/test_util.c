@@ -14,6 +14,7 @@
 #include "util/ids.h"
 #include "util/runner.h"
 #include "util/str.h"
+#include "util/timeutil.h"
 
 static void test_runner_captures_in_dry_run(void **state)
 {
@@ -233,6 +234,39 @@ static void test_ids(void **state)
 	assert_int_equal(strlen(mac), 17);
 }
 
+static void test_duration(void **state)
+{
+	(void)state;
+	struct err e = {0};
+	int64_t ms = -1;
+	static const struct {
+		const char *text;
+		int64_t ms;
+	} good[] = {{"0ms", 0}, {"500ms", 500}, {"5s", 5000}, {"2m", 120000}, {"1h", 3600000}, {"24h", 86400000}};
+	for (size_t i = 0; i < sizeof(good) / sizeof(good[0]); i++) {
+		assert_int_equal(time_duration_parse(good[i].text, "d", 0, 86400000, &ms, &e), 0);
+		assert_int_equal(ms, good[i].ms);
+	}
+	static const char *const bad[] = {"", "5", "s", "-5s", "5 s", "5S", "1.5s", "0x10s", "5sec", "99999999999s"};
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		ms = -1;
+		assert_true(time_duration_parse(bad[i], "d", 0, 86400000, &ms, &e) < 0);
+		assert_int_equal(ms, -1);
+		assert_non_null(strstr(e.msg, "d \""));
+	}
+	assert_true(time_duration_parse(NULL, "interval", 0, 1000, &ms, &e) < 0);
+	assert_string_equal(e.msg, "interval \"\" is not a duration: write e.g. 500ms, 5s, 2m or 1h");
+	assert_true(time_duration_parse("25h", "warmup", 0, 86400000, &ms, &e) < 0);
+	assert_string_equal(e.msg, "warmup \"25h\" is out of range: 0s to 24h");
+	assert_true(time_duration_parse("50ms", "interval", 100, 3600000, &ms, &e) < 0);
+	assert_string_equal(e.msg, "interval \"50ms\" is out of range: 100ms to 1h");
+	char out[24];
+	time_duration_format(90000, out);
+	assert_string_equal(out, "90s");
+	time_duration_format(1500, out);
+	assert_string_equal(out, "1500ms");
+}
+
 static void test_sbuf(void **state)
 {
 	(void)state;
@@ -258,6 +292,7 @@ int main(void)
 		cmocka_unit_test(test_err_kinds),
 		cmocka_unit_test(test_ids),
 		cmocka_unit_test(test_sbuf),
+		cmocka_unit_test(test_duration),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
