@@ -15,6 +15,7 @@
 #include "cli/wait.h"
 
 #include <signal.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "cli/format.h"
@@ -89,6 +90,7 @@ struct watch {
 	bool live_shown;     /* the live line is on screen */
 	int64_t start_mono;
 	int64_t offset_ms;   /* the operation's age when we started watching */
+	char *said;          /* the running operation's error last printed ("retrying: …") */
 };
 
 static void live_clear(struct watch *w)
@@ -142,6 +144,19 @@ static void print_new_phases(struct watch *w, const json_t *op)
 		w->printed = i + 1;
 	}
 	fflush(w->ctx->out);
+}
+
+/* A running operation with an error is retrying a step: say why, once per reason. */
+static void print_retrying(struct watch *w, const json_t *op)
+{
+	const char *error = cli_jstr(op, "error");
+	if (!error || (w->said && strcmp(w->said, error) == 0))
+		return;
+	live_clear(w);
+	fprintf(w->ctx->out, "  %s\n", error);
+	fflush(w->ctx->out);
+	free(w->said);
+	w->said = xstrdup(error);
 }
 
 static int op_failed(struct watch *w, const json_t *op)
@@ -227,6 +242,7 @@ int wait_operation(struct cli_ctx *ctx, const json_t *op0, int64_t *elapsed_ms)
 			rc = op_failed(&w, op);
 			break;
 		}
+		print_retrying(&w, op);
 		autofree char *progress = wait_progress_note(op);
 		struct tick_ctx tick = {&w, unreachable_since >= 0 ? "(nubod unreachable, retrying)" : progress, deadline};
 		live_draw(&w, tick.note);
@@ -282,6 +298,7 @@ int wait_operation(struct cli_ctx *ctx, const json_t *op0, int64_t *elapsed_ms)
 	}
 	sigaction(SIGINT, &old_int, NULL);
 	json_decref(op);
+	free(w.said);
 	return rc;
 }
 

@@ -88,6 +88,10 @@ void ctl_nft_table(struct ctl *c, char out[32]);
 /* Operations, as the reconcilers advance them. Each loads the op by id, changes it and saves it. */
 void ctl_op_phase(struct ctl *c, const char *op_id, const char *phase);
 void ctl_op_finish(struct ctl *c, const char *op_id, bool ok, const char *error);
+/* A running operation whose step failed and will be tried again: its error
+ * says why until it ends (a success clears it), and a phase "retrying" marks
+ * when that began. Writes only when the reason changes. */
+void ctl_op_retrying(struct ctl *c, const char *op_id, const char *why);
 void ctl_op_progress(struct ctl *c, const char *op_id, int64_t done, int64_t total);
 /* Records a finished (succeeded) operation, for no-op actions. */
 int ctl_op_record_done(struct ctl *c, const char *kind, const char *target, const char *name,

@@ -401,6 +401,24 @@ void ctl_op_progress(struct ctl *c, const char *op_id, int64_t done, int64_t tot
 	operation_free_fields(&op);
 }
 
+void ctl_op_retrying(struct ctl *c, const char *op_id, const char *why)
+{
+	struct operation op;
+	if (!op_id || !*op_id || store_op_get(c->st, op_id, &op, NULL) < 0)
+		return;
+	char *msg = xasprintf("retrying: %s", why);
+	if (op.state == OP_RUNNING && (!op.error || strcmp(op.error, msg) != 0)) {
+		free(op.error);
+		op.error = msg;
+		msg = NULL;
+		phases_mark(&op.phases, "retrying", op.created_at, time_now_ms());
+		if (store_op_update(c->st, &op, NULL) == 0)
+			op_changed(c, op.id);
+	}
+	free(msg);
+	operation_free_fields(&op);
+}
+
 void ctl_op_finish(struct ctl *c, const char *op_id, bool ok, const char *error)
 {
 	struct operation op;

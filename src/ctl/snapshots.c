@@ -309,7 +309,9 @@ static void create_step(struct ctl *c, struct snapshot *sn)
 	} else if (!runner_dry_run() && (fs_exists(layer) || fs_exists(next))) {
 		/* The VM's data may be in the layer or in the new top (a QEMU
 		 * that switched to it and died): never undo, try again at the
-		 * next tick (layers.h), saying so every 10 s. */
+		 * next tick (layers.h), saying so on the operation and in the
+		 * log every 10 s. */
+		ctl_op_retrying(c, sn->op_id, e.msg);
 		static int64_t said_at;
 		if (time_mono_ms() - said_at >= 10000) {
 			said_at = time_mono_ms();
