@@ -38,9 +38,12 @@
 
 #define CONSOLE_TICKET_TTL_MS 30000
 #define CONSOLE_TICKETS_MAX 1024
-/* Output held for a viewer between its attach and its upgrade. */
-#define PENDING_MAX (256 * 1024)
-/* A viewer that takes no output for this long is dropped, not waited for. */
+/* Frames queued for one viewer: a viewer further behind is dropped, and
+ * before its upgrade (no socket yet) newer output is dropped instead. */
+#define QUEUE_MAX (1024 * 1024)
+/* The socket's own send buffer for a viewer. */
+#define SEND_BUFFER (128 * 1024)
+/* A viewer whose socket takes nothing for this long is dropped. */
 #define VIEWER_SEND_TIMEOUT_S 5
 
 /* --- tickets ---------------------------------------------------------------- */
@@ -123,12 +126,22 @@ const struct api_route api_console_routes[] = {
 
 /* --- the WebSocket ------------------------------------------------------------ */
 
+/*
+ * A viewer has two threads: one reads its frames (viewer_main), one sends
+ * (sender_main). Everything sent to it, the guest's output from the hub's
+ * thread and the replies to its pings and close, is queued as frames under
+ * ws->lock and sent by its sender alone, so a viewer that stops reading
+ * never holds up the hub, and so the console's other viewers: it falls
+ * behind until QUEUE_MAX, and is dropped.
+ */
 struct api_ws {
 	struct api_ws *next;           /* among the live viewers (viewers_lock) */
-	pthread_mutex_t lock;          /* sock, pending, ended: the hub's thread and the viewer's */
+	pthread_mutex_t lock;          /* sock, queue, ended, closing: the hub's thread and the viewer's two */
+	pthread_cond_t queued;         /* the queue grew, or closing was set */
 	int sock;                      /* the upgraded socket, -1 until the upgrade */
-	struct sbuf pending;           /* output before the upgrade */
-	bool ended;                    /* the console closed */
+	struct sbuf queue;             /* frames not yet sent (output before the upgrade too) */
+	bool ended;                    /* the console closed: the sender shuts the socket once the queue is out */
+	bool closing;                  /* the viewer is leaving or was dropped: queue no more */
 	int refs;                      /* the connection's (until on_completed) and the viewer thread's; viewers_lock */
 	struct serial_viewer *sv;
 	struct MHD_UpgradeResponseHandle *urh;
@@ -212,15 +225,58 @@ static bool send_all(int sock, const void *data, size_t n)
 	return true;
 }
 
-/* Sends one frame; a viewer that cannot take it is cut (its thread ends). Under ws->lock. */
-static void send_frame(struct api_ws *ws, enum ws_opcode op, const char *data, size_t n)
+/* Queues one frame for the sender. Under ws->lock. */
+static void queue_frame(struct api_ws *ws, enum ws_opcode op, const char *data, size_t n)
 {
-	if (ws->sock < 0)
+	if (ws->closing)
 		return;
 	uint8_t h[WS_HEADER_MAX];
 	size_t hl = ws_frame_header(h, op, n, NULL);
-	if (!send_all(ws->sock, h, hl) || !send_all(ws->sock, data, n))
-		shutdown(ws->sock, SHUT_RDWR);
+	if (ws->queue.len + hl + n > QUEUE_MAX) {
+		if (ws->sock < 0)
+			return;   /* not upgraded yet: it will see the log's tail, not all of this */
+		log_info("console %s: dropping a viewer that fell %d KiB behind", ws->vm_id, QUEUE_MAX / 1024);
+		ws->closing = true;
+		shutdown(ws->sock, SHUT_RDWR);   /* its reading thread's recv returns */
+		pthread_cond_signal(&ws->queued);
+		return;
+	}
+	sbuf_addn(&ws->queue, (const char *)h, hl);
+	sbuf_addn(&ws->queue, data, n);
+	pthread_cond_signal(&ws->queued);
+}
+
+/* The viewer's sender: the queue, in order, until the viewer leaves (what
+ * was queued before is still sent, a close frame last) or its socket fails. */
+static void *sender_main(void *arg)
+{
+	struct api_ws *ws = arg;
+	pthread_mutex_lock(&ws->lock);
+	for (;;) {
+		while (ws->queue.len == 0 && !ws->closing && !ws->ended)
+			pthread_cond_wait(&ws->queued, &ws->lock);
+		if (ws->queue.len == 0) {
+			if (ws->ended)
+				shutdown(ws->sock, SHUT_RDWR);
+			break;
+		}
+		struct sbuf out = ws->queue;
+		memset(&ws->queue, 0, sizeof(ws->queue));
+		pthread_mutex_unlock(&ws->lock);
+		bool sent = send_all(ws->sock, out.data, out.len);
+		sbuf_free(&out);
+		pthread_mutex_lock(&ws->lock);
+		if (!sent) {
+			if (!ws->closing)
+				log_info("console %s: dropping a viewer that took no output for %d s", ws->vm_id,
+					 VIEWER_SEND_TIMEOUT_S);
+			ws->closing = true;
+			shutdown(ws->sock, SHUT_RDWR);
+			break;
+		}
+	}
+	pthread_mutex_unlock(&ws->lock);
+	return NULL;
 }
 
 /* serial_out_fn: the guest's output, or the console's end (n == 0). */
@@ -229,16 +285,12 @@ static void on_output(void *arg, const char *data, size_t n)
 	struct api_ws *ws = arg;
 	pthread_mutex_lock(&ws->lock);
 	if (n == 0) {
+		static const char bye[] = "\x03\xe8";   /* 1000: normal closure */
+		queue_frame(ws, WS_CLOSE, bye, 2);
 		ws->ended = true;
-		if (ws->sock >= 0) {
-			static const char bye[] = "\x03\xe8";   /* 1000: normal closure */
-			send_frame(ws, WS_CLOSE, bye, 2);
-			shutdown(ws->sock, SHUT_RDWR);
-		}
-	} else if (ws->sock >= 0) {
-		send_frame(ws, WS_BINARY, data, n);
-	} else if (ws->pending.len + n <= PENDING_MAX) {
-		sbuf_addn(&ws->pending, data, n);
+		pthread_cond_signal(&ws->queued);
+	} else {
+		queue_frame(ws, WS_BINARY, data, n);
 	}
 	pthread_mutex_unlock(&ws->lock);
 }
@@ -247,7 +299,8 @@ static void ws_free(struct api_ws *ws)
 {
 	ctl_console_detach(ws->sv);
 	pthread_mutex_destroy(&ws->lock);
-	sbuf_free(&ws->pending);
+	pthread_cond_destroy(&ws->queued);
+	sbuf_free(&ws->queue);
 	free(ws->extra);
 	free(ws);
 }
@@ -262,7 +315,10 @@ static void *viewer_main(void *arg)
 		memcpy(buf, ws->extra, ws->extra_len);
 		len = ws->extra_len;
 	}
-	bool open = true;
+	pthread_t sender;
+	bool open = pthread_create(&sender, NULL, sender_main, ws) == 0, have_sender = open;
+	if (!have_sender)
+		log_error("console %s: cannot start a viewer's sender thread", ws->vm_id);
 	while (open) {
 		struct ws_frame f;
 		struct err e = {0};
@@ -271,12 +327,12 @@ static void *viewer_main(void *arg)
 			struct err we = {0};
 			if (f.opcode == WS_CLOSE) {
 				pthread_mutex_lock(&ws->lock);
-				send_frame(ws, WS_CLOSE, f.payload, f.len >= 2 ? 2 : 0);
+				queue_frame(ws, WS_CLOSE, f.payload, f.len >= 2 ? 2 : 0);
 				pthread_mutex_unlock(&ws->lock);
 				open = false;
 			} else if (f.opcode == WS_PING) {
 				pthread_mutex_lock(&ws->lock);
-				send_frame(ws, WS_PONG, f.payload, f.len);
+				queue_frame(ws, WS_PONG, f.payload, f.len);
 				pthread_mutex_unlock(&ws->lock);
 			} else if (f.opcode != WS_PONG && f.len && ctl_console_write(ws->sv, f.payload, f.len, &we) < 0) {
 				log_info("console %s: %s", ws->vm_id, we.msg);
@@ -289,7 +345,7 @@ static void *viewer_main(void *arg)
 			log_info("console %s: closing a viewer: %s", ws->vm_id, e.msg);
 			static const char proto[] = "\x03\xea";   /* 1002: protocol error */
 			pthread_mutex_lock(&ws->lock);
-			send_frame(ws, WS_CLOSE, proto, 2);
+			queue_frame(ws, WS_CLOSE, proto, 2);
 			pthread_mutex_unlock(&ws->lock);
 			break;
 		}
@@ -303,6 +359,13 @@ static void *viewer_main(void *arg)
 		len += (size_t)n;
 	}
 	free(buf);
+	/* The sender sends what is queued (a close frame last) and ends. */
+	pthread_mutex_lock(&ws->lock);
+	ws->closing = true;
+	pthread_cond_signal(&ws->queued);
+	pthread_mutex_unlock(&ws->lock);
+	if (have_sender)
+		pthread_join(sender, NULL);
 	/* No more output after the detach; then the socket can go. */
 	ctl_console_detach(ws->sv);
 	ws->sv = NULL;
@@ -319,14 +382,18 @@ static void on_upgrade(void *cls, struct MHD_Connection *connection, void *req_c
 	(void)connection;
 	(void)req_cls;
 	struct api_ws *ws = cls;
-	/* libmicrohttpd hands the socket over non-blocking: the viewer's thread
-	 * blocks in recv, and a send that cannot go on within the timeout
-	 * drops the viewer rather than stalling the console's other viewers. */
+	/* libmicrohttpd hands the socket over non-blocking: the viewer's
+	 * threads block in recv and send, and a send that cannot go on within
+	 * the timeout drops the viewer. */
 	int fl = fcntl(sock, F_GETFL);
 	if (fl >= 0)
 		fcntl(sock, F_SETFL, fl & ~O_NONBLOCK);
 	struct timeval tv = {.tv_sec = VIEWER_SEND_TIMEOUT_S};
 	setsockopt(sock, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
+	/* A fixed send buffer (the kernel's own may grow to megabytes), so
+	 * that QUEUE_MAX bounds what a viewer's backlog costs. */
+	int sndbuf = SEND_BUFFER;
+	setsockopt(sock, SOL_SOCKET, SO_SNDBUF, &sndbuf, sizeof(sndbuf));
 	pthread_mutex_lock(&ws->lock);
 	ws->urh = urh;
 	ws->sock = sock;
@@ -335,11 +402,6 @@ static void on_upgrade(void *cls, struct MHD_Connection *connection, void *req_c
 		memcpy(ws->extra, extra_in, extra_in_size);
 		ws->extra_len = extra_in_size;
 	}
-	if (ws->pending.len)
-		send_frame(ws, WS_BINARY, ws->pending.data, ws->pending.len);
-	sbuf_free(&ws->pending);
-	if (ws->ended)
-		shutdown(sock, SHUT_RD);
 	pthread_mutex_unlock(&ws->lock);
 	pthread_t t;
 	pthread_attr_t attr;
@@ -446,6 +508,7 @@ int api_console_ws_answer(struct ctl *ctl, void *mhd_conn, const char *target, s
 	}
 	struct api_ws *ws = xcalloc(1, sizeof(*ws));
 	pthread_mutex_init(&ws->lock, NULL);
+	pthread_cond_init(&ws->queued, NULL);
 	ws->sock = -1;
 	ws->refs = 1;   /* the connection's, dropped in api_console_ws_done */
 	if (ctl_console_attach(ctl, name, on_output, ws, &ws->sv, ws->vm_id, &e) < 0) {

@@ -35,7 +35,8 @@ struct hub {
 	char *path;
 	int fd;
 	pthread_t reader;
-	pthread_mutex_t lock;        /* viewers, backlog, ended, and writes to fd */
+	pthread_mutex_t lock;        /* viewers, backlog, ended; never held while blocked on fd */
+	pthread_mutex_t write_lock;  /* one viewer's keystrokes at a time into fd */
 	struct serial_viewer *viewers;
 	int n_viewers;
 	bool ended;                  /* QEMU closed the socket */
@@ -138,6 +139,7 @@ static int hub_open(const char *sock_path, const char *log_path, struct hub **ou
 	h->path = xstrdup(sock_path);
 	h->fd = fd;
 	pthread_mutex_init(&h->lock, NULL);
+	pthread_mutex_init(&h->write_lock, NULL);
 	/* Read the log after connecting: whatever the guest writes from now on
 	 * comes through the socket, so nothing falls in between (a byte may
 	 * show twice, never not at all). */
@@ -145,6 +147,7 @@ static int hub_open(const char *sock_path, const char *log_path, struct hub **ou
 	if (pthread_create(&h->reader, NULL, reader_main, h) != 0) {
 		close(fd);
 		pthread_mutex_destroy(&h->lock);
+		pthread_mutex_destroy(&h->write_lock);
 		free(h->path);
 		free(h);
 		return err_set(e, ERR_INTERNAL, "cannot start the console's reader thread");
@@ -159,6 +162,7 @@ static void hub_free(struct hub *h)
 	pthread_join(h->reader, NULL);
 	close(h->fd);
 	pthread_mutex_destroy(&h->lock);
+	pthread_mutex_destroy(&h->write_lock);
 	free(h->path);
 	free(h);
 }
@@ -201,12 +205,20 @@ int serial_attach(const char *sock_path, const char *log_path, serial_out_fn out
 	return 0;
 }
 
+/* Not under h->lock: a guest that takes its input slowly while it writes
+ * (QEMU stops reading the socket when the UART's buffer is full) would
+ * otherwise stop the reader, and with it every viewer's output. */
 int serial_write(struct serial_viewer *v, const char *data, size_t n, struct err *e)
 {
 	struct hub *h = v->hub;
 	pthread_mutex_lock(&h->lock);
+	bool ended = h->ended;
+	pthread_mutex_unlock(&h->lock);
+	if (ended)
+		return err_set(e, ERR_CONFLICT, "the VM's serial console closed");
+	pthread_mutex_lock(&h->write_lock);
 	int rc = 0;
-	while (n && !h->ended) {
+	while (n) {
 		ssize_t w = send(h->fd, data, n, MSG_NOSIGNAL);
 		if (w < 0 && errno == EINTR)
 			continue;
@@ -217,9 +229,7 @@ int serial_write(struct serial_viewer *v, const char *data, size_t n, struct err
 		data += w;
 		n -= (size_t)w;
 	}
-	if (h->ended && n)
-		rc = err_set(e, ERR_CONFLICT, "the VM's serial console closed");
-	pthread_mutex_unlock(&h->lock);
+	pthread_mutex_unlock(&h->write_lock);
 	return rc;
 }
 

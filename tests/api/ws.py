@@ -1,12 +1,14 @@
 #!/usr/bin/env python3
 """A WebSocket client for tests/api/console.sh, from the standard library only.
 
-ws.py PORT PATH [--send TEXT] [--expect REGEX] [--timeout S]
+ws.py PORT PATH [--send TEXT] [--send-bytes N] [--expect REGEX] [--timeout S] [--stall S]
 Connects to 127.0.0.1:PORT, asks for PATH with an RFC 6455 handshake and
-prints the HTTP status line. On 101 it sends TEXT (a masked text frame) once
-connected, reads binary and text frames until what it read matches REGEX
-(or the timeout, or the server closes), prints what it read and exits 0 if
-it matched, 1 if not; a refused handshake exits 2 after printing the body.
+prints the HTTP status line. On 101 it sends N filler bytes (in text frames of
+8 KiB) and TEXT (a masked text frame) once connected, reads binary and text
+frames until what it read matches REGEX (or the timeout, or the server
+closes), prints what it read and exits 0 if it matched, 1 if not; a refused
+handshake exits 2 after printing the body. --stall S: a viewer that stops
+reading, with a small receive buffer, for S seconds before it reads.
 """
 import argparse
 import base64
@@ -28,7 +30,24 @@ def frame(opcode, payload):
         head += bytes([0x80 | 126]) + struct.pack("!H", n)
     else:
         head += bytes([0x80 | 127]) + struct.pack("!Q", n)
-    return head + mask + bytes(b ^ mask[i % 4] for i, b in enumerate(payload))
+    key = (mask * (n // 4 + 1))[:n]
+    return head + mask + (int.from_bytes(payload, "big") ^ int.from_bytes(key, "big")).to_bytes(n, "big")
+
+
+def drain(s, timeout):
+    """What the socket holds now, without waiting."""
+    s.setblocking(False)
+    out = b""
+    try:
+        while True:
+            chunk = s.recv(65536)
+            if not chunk:
+                break
+            out += chunk
+    except BlockingIOError:
+        pass
+    s.settimeout(timeout)
+    return out
 
 
 def main():
@@ -38,8 +57,14 @@ def main():
     ap.add_argument("--send", default=None)
     ap.add_argument("--expect", default=None)
     ap.add_argument("--timeout", type=float, default=5)
+    ap.add_argument("--send-bytes", type=int, default=0)
+    ap.add_argument("--stall", type=float, default=0)
     a = ap.parse_args()
-    s = socket.create_connection(("127.0.0.1", a.port), timeout=a.timeout)
+    s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    if a.stall:
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+    s.settimeout(a.timeout)
+    s.connect(("127.0.0.1", a.port))
     key = base64.b64encode(os.urandom(16)).decode()
     s.sendall((f"GET {a.path} HTTP/1.1\r\nHost: 127.0.0.1:{a.port}\r\nUpgrade: websocket\r\n"
                f"Connection: Upgrade\r\nSec-WebSocket-Key: {key}\r\nSec-WebSocket-Version: 13\r\n\r\n").encode())
@@ -64,11 +89,16 @@ def main():
             pass
         print(rest.decode(errors="replace"))
         return 2
+    if a.stall:
+        time.sleep(a.stall)
+    data = rest
+    for at in range(0, a.send_bytes, 8192):
+        s.sendall(frame(0x1, b"." * min(8192, a.send_bytes - at)))
+        data += drain(s, a.timeout)   # the echo comes back meanwhile: take it
     if a.send is not None:
         s.sendall(frame(0x1, a.send.encode()))
     got = b""
     end = time.time() + a.timeout
-    data = rest
     while time.time() < end:
         while len(data) >= 2:
             n = data[1] & 0x7F
