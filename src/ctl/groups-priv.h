@@ -10,6 +10,7 @@
 #include "ctl/ctl-priv.h"
 
 struct cpu_sample;   /* groups-cpu.c */
+struct lease_seen;   /* groups.c */
 
 struct ctl_groups {
 	pthread_mutex_t mu;       /* s and n: the reconciler writes, `group show` reads */
@@ -19,6 +20,9 @@ struct ctl_groups {
 	 * (store_change_count) or after IDLE_LOOK_MS: no query per tick. */
 	bool none;
 	int64_t none_changes, none_at;
+	/* What this nubod knows of each group's lease (reconciler thread only). */
+	struct lease_seen *leases;
+	int n_leases;
 };
 
 /* What a tick reads. */

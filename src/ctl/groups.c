@@ -20,6 +20,17 @@
  * adopts it) or nothing (and makes it): the count never doubles. Members in
  * creating count toward the live ones like made ones.
  *
+ * Several nubods on one database all run this reconciler, and each group
+ * is acted on by one of them at a time: the holder of the group's lease
+ * (store_group_lease, a row of the store taken and renewed in write
+ * transactions). A lease lasts host_down_after_s and is renewed once a third
+ * of it is gone; a nubod that could not renew stops acting when two thirds
+ * are gone, a third before any other may take it. A nubod that stops gives
+ * its leases up; one that dies loses them when they lapse. Adding a member,
+ * the one step that could make a VM too many, also renews the lease in its
+ * own transaction and is refused without it, so even clocks that disagree
+ * by more than a third of a lease cannot double a group.
+ *
  * The CPU samples and target tracking are in groups-cpu.c, the API's calls
  * in groups-api.c.
  */
@@ -37,6 +48,83 @@
 #define CREATE_RETRY_MS 10000
 /* With no group, how long the store is not asked again unless it changed. */
 #define IDLE_LOOK_MS 5000
+
+/* --- the lease ------------------------------------------------------------------ */
+
+struct lease_seen {
+	char group_id[ID_MAX];
+	char holder[NAME_MAX_LEN + 1];   /* as last seen: this host or another ("": none) */
+	int64_t until;                   /* wall ms: the holder's lease runs until then */
+	int64_t look_at;                 /* wall ms: when to ask the store again */
+	bool seen;                       /* the group was listed this tick */
+};
+
+static int64_t lease_ms(struct ctl *c)
+{
+	return (int64_t)(c->cfg.host_down_after_s > 0 ? c->cfg.host_down_after_s : 30) * 1000;
+}
+
+static struct lease_seen *lease_find(struct ctl_groups *cg, const char *group_id)
+{
+	for (int i = 0; i < cg->n_leases; i++)
+		if (strcmp(cg->leases[i].group_id, group_id) == 0)
+			return &cg->leases[i];
+	cg->leases = xrealloc(cg->leases, sizeof(*cg->leases) * (size_t)(cg->n_leases + 1));
+	struct lease_seen *l = &cg->leases[cg->n_leases++];
+	memset(l, 0, sizeof(*l));
+	snprintf(l->group_id, sizeof(l->group_id), "%s", group_id);
+	return l;
+}
+
+/* Takes or renews g's lease now (in the caller's transaction, if any), and
+ * records what the store says. */
+static int lease_take(struct ctl *c, const struct scaling_group *g, struct lease_seen *l, struct err *e)
+{
+	int64_t now = time_now_ms(), span = lease_ms(c);
+	struct group_lease gl;
+	if (store_group_lease(c->st, g->id, c->host_name, now, now + span, &gl, e) < 0)
+		return -1;
+	if (strcmp(gl.host, l->holder) != 0) {
+		if (gl.held)
+			log_info("group %s: this host acts on it now (its lease, renewed every %lld s)", g->name,
+				 (long long)(span / 3000));
+		else
+			log_info("group %s: host %s acts on it", g->name, gl.host[0] ? gl.host : "(none)");
+	}
+	snprintf(l->holder, sizeof(l->holder), "%s", gl.host);
+	l->until = gl.until;
+	/* Ours: renewed once a third is gone. Another's: asked again when it
+	 * would lapse, or after a third of a lease if that is sooner. */
+	l->look_at = gl.held ? gl.until - span * 2 / 3 : (gl.until - now < span / 3 ? gl.until : now + span / 3);
+	return 0;
+}
+
+static bool lease_ours(struct ctl *c, const struct lease_seen *l)
+{
+	return strcmp(l->holder, c->host_name) == 0 && l->until - time_now_ms() > lease_ms(c) / 3;
+}
+
+/* Whether this nubod acts on g this tick: it holds g's lease, renewed when due. */
+static bool lease_held(struct ctl *c, const struct scaling_group *g)
+{
+	struct lease_seen *l = lease_find(c->groups, g->id);
+	l->seen = true;
+	struct err e = {0};
+	if (time_now_ms() >= l->look_at && lease_take(c, g, l, &e) < 0)
+		log_warn("group %s: its lease: %s", g->name, e.msg);
+	return lease_ours(c, l);
+}
+
+static void leases_prune(struct ctl_groups *cg)
+{
+	int k = 0;
+	for (int i = 0; i < cg->n_leases; i++)
+		if (cg->leases[i].seen) {
+			cg->leases[i].seen = false;
+			cg->leases[k++] = cg->leases[i];
+		}
+	cg->n_leases = k;
+}
 
 /* --- what a tick reads --------------------------------------------------------- */
 
@@ -393,7 +481,24 @@ static int pick_victim(const struct scaling_group *g, const struct view *vs, int
 	return best;
 }
 
-/* A new member, stored before its VM is made. */
+/* A new member, stored before its VM is made, in the transaction that
+ * renews the group's lease: refused unless this nubod holds it. */
+static int insert_member(struct ctl *c, const struct scaling_group *g, const struct group_member *m, struct err *e)
+{
+	if (store_tx_begin(c->st, e) < 0)
+		return -1;
+	struct lease_seen *l = lease_find(c->groups, g->id);
+	int rc = lease_take(c, g, l, e);
+	if (rc == 0 && !lease_ours(c, l))
+		rc = err_set(e, ERR_CONFLICT, "host %s holds the group's lease now; it adds the VMs",
+			     l->holder[0] ? l->holder : "(none)");
+	if (rc == 0)
+		rc = store_member_insert(c->st, m, e);
+	if (store_tx_end(c->st, rc == 0, rc == 0 ? e : NULL) < 0)
+		return -1;
+	return rc;
+}
+
 static int add_member(struct ctl *c, const struct scaling_group *g, struct group_member *m, struct err *e)
 {
 	for (int tries = 0; tries < 5; tries++) {
@@ -413,9 +518,9 @@ static int add_member(struct ctl *c, const struct scaling_group *g, struct group
 			vm_free_fields(&clash);   /* a VM of that name that is not ours: another suffix */
 			continue;
 		}
-		if (store_member_insert(c->st, m, e) == 0)
+		if (insert_member(c, g, m, e) == 0)
 			return 0;
-		if (e->kind != ERR_CONFLICT)
+		if (e->kind != ERR_CONFLICT || !lease_ours(c, lease_find(c->groups, g->id)))
 			return -1;
 	}
 	return err_set(e, ERR_CONFLICT, "no free name for a VM of group %s", g->name);
@@ -546,15 +651,23 @@ bool groups_reconcile(struct ctl *c)
 		free(gs);
 		return false;
 	}
+	/* Only the groups whose lease this nubod holds. */
+	int mine = 0;
+	for (int i = 0; i < n; i++)
+		if (lease_held(c, &gs[i]))
+			gs[mine++] = gs[i];
+		else
+			group_free_fields(&gs[i]);
+	leases_prune(cg);
 	struct world w = {0};
 	bool busy = false;
-	if (groups_world_load(c, &w, &e) < 0)
+	if (mine > 0 && groups_world_load(c, &w, &e) < 0)
 		log_warn("groups: %s", e.msg);
 	else
-		for (int i = 0; i < n; i++)
+		for (int i = 0; i < mine; i++)
 			busy = group_step(c, &gs[i], &w) || busy;
 	groups_world_free(&w);
-	group_list_free(gs, n);
+	group_list_free(gs, mine);
 	groups_cpu_prune(c);
 	return busy;
 }
@@ -571,7 +684,16 @@ void groups_free(struct ctl *c)
 {
 	if (!c->groups)
 		return;
+	/* Another nubod takes over at its next look, not when the leases lapse. */
+	struct err e = {0};
+	for (int i = 0; i < c->groups->n_leases; i++)
+		if (strcmp(c->groups->leases[i].holder, c->host_name) == 0) {
+			if (store_group_lease_release(c->st, c->host_name, &e) < 0)
+				log_warn("groups: giving up their leases: %s", e.msg);
+			break;
+		}
 	pthread_mutex_destroy(&c->groups->mu);
+	free(c->groups->leases);
 	free(c->groups->s);
 	free(c->groups);
 	c->groups = NULL;
