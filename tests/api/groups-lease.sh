@@ -20,9 +20,10 @@ export NUBO_TEST_DATABASE=postgres
 . "$(dirname "$0")/../lib.sh"
 T_DESTROY_FLAGS="--dry-run --host-name h1"   # lib.sh's --destroy of h1: its VMs, not h2's
 
-# A lease lasts host_down_after_s: 3 s here.
+# A lease lasts host_down_after_s: 10 s here (renewed every 3 s; a loaded
+# machine may hold up a reconciler tick for seconds).
 cat >"$T_DIR/conf.json" <<EOF
-{"host_down_after_s": 3, "types": [{"name": "c1", "vcpus": 1, "memory_mib": 64}]}
+{"host_down_after_s": 10, "types": [{"name": "c1", "vcpus": 1, "memory_mib": 64}]}
 EOF
 SOCK2=$T_DIR/h2.sock STATE2=$T_DIR/h2-state PID2=
 h2_start() {
@@ -116,8 +117,8 @@ is "$(watch_max 3)" "ga=6 gb=3 gc=3 gd=3" "and never a 7th (the most seen over 3
 if [ "$hold" = h1 ]; then nubod_stop; else kill "$PID2"; wait "$PID2" 2>/dev/null; PID2=; fi
 ok $? "$hold stops cleanly"
 took() { for g in $GROUPS_ALL; do [ "$(holder $g)" = "$other" ] || return 1; done; }
-wait_for 2 took
-ok $? "$other holds every group's lease within 2 s (less than a lease: $hold gave them up)"
+wait_for 5 took
+ok $? "$other holds every group's lease within 5 s (half a lease: $hold gave them up)"
 if [ "$hold" = h1 ]; then
 	nubod_start --dry-run --config "$T_DIR/conf.json" --host-name h1
 else

@@ -112,7 +112,7 @@ like "$(spread 30)" '^web1=[0-9]+ web2=[0-9]+ web3=[0-9]+ $' "and is back in the
 # (docs/load-balancers.md).
 bnf=$(cat /proc/sys/net/bridge/bridge-nf-call-iptables 2>/dev/null || echo "off (br_netfilter not loaded)")
 # busybox wget has no timeout of its own
-out=$(for i in 1 2 3 4 5 6; do answer client "timeout 5 wget -qO- http://$VIP/"; done | sort -u | tr '\n' ' ')
+out=$(for i in 1 2 3 4 5 6; do answer client "timeout 5 wget -qO- http://$VIP/"; echo; done | sort -u | tr '\n' ' ')
 is "$out" "web1 web2 web3 " "a client VM on the same network reaches every target through the VIP (bridge-nf-call-iptables $bnf)"
 
 # --- delete -----------------------------------------------------------------------------------
