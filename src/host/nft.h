@@ -45,8 +45,8 @@
  * forward chain lets a marked frame through; the inet forward chain still
  * applies the target's firewalls to it (br_netfilter runs it), and the
  * reply is routed through the host as always, where conntrack gives it the
- * VIP back. Without br_netfilter nothing is bridged between taps and the
- * mark is never looked at.
+ * VIP back. Without br_netfilter no DNATed frame is bridged between taps:
+ * the chain drops every frame from tap to tap.
  *
  * Every rule matches only nubo's interfaces or addresses, so traffic that
  * is not nubo's passes through untouched.
