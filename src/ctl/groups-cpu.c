@@ -137,9 +137,9 @@ void groups_cpu_decide(struct ctl *c, const struct scaling_group *g, struct view
 				 g->desired, want, avg, counted, counted == 1 ? "" : "s", g->target_cpu, counted, avg,
 				 g->target_cpu, group_scale_out_count(counted, avg, g->target_cpu), g->max_size);
 			groups_decide(c, g, want, 0, what,
-				     json_pack("{s:s,s:f,s:i,s:i,s:i,s:i,s:i}", "decision", "scale-out", "average_cpu", avg,
-					       "target_cpu", g->target_cpu, "counted", counted, "desired_before",
-					       g->desired, "desired", want, "max", g->max_size));
+				      json_pack("{s:s,s:f,s:i,s:i,s:i,s:i,s:i}", "decision", "scale-out", "average_cpu", avg,
+						"target_cpu", g->target_cpu, "counted", counted, "desired_before",
+						g->desired, "desired", want, "max", g->max_size));
 		} else if (g->below_since) {
 			groups_decide(c, g, g->desired, 0, NULL, NULL);
 		}
@@ -163,8 +163,7 @@ void groups_cpu_decide(struct ctl *c, const struct scaling_group *g, struct view
 		 g->desired, g->desired - 1, avg, counted, counted == 1 ? "" : "s", g->target_cpu,
 		 (double)(now - g->below_since) / 1000.0);
 	groups_decide(c, g, g->desired - 1, now, what,
-		     json_pack("{s:s,s:f,s:i,s:i,s:i,s:i,s:I}", "decision", "scale-in", "average_cpu", avg, "target_cpu",
-			       g->target_cpu, "counted", counted, "desired_before", g->desired, "desired", g->desired - 1,
-			       "below_ms", (json_int_t)(now - g->below_since)));
+		      json_pack("{s:s,s:f,s:i,s:i,s:i,s:i,s:I}", "decision", "scale-in", "average_cpu", avg, "target_cpu",
+				g->target_cpu, "counted", counted, "desired_before", g->desired, "desired", g->desired - 1,
+				"below_ms", (json_int_t)(now - g->below_since)));
 }
-
