@@ -1,5 +1,5 @@
 /* groups: /v1/groups, auto-scaling groups, and /v1/vms/{}/protect. The
- * handlers parse and answer; ctl/groups.c checks the spec, and its
+ * handlers parse and answer; ctl/groups-api.c checks the spec, and its
  * reconciler does the rest. */
 #include <stdlib.h>
 #include <string.h>

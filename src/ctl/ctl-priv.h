@@ -57,7 +57,7 @@ struct ctl {
 	int64_t rules_seq, rules_applied_seq;
 	struct ctl_events *events;   /* the event follower (events.c) */
 	struct ctl_lbs *lbs;         /* the load balancers' health checker (lbs.c) */
-	struct ctl_groups *groups;   /* the groups' CPU samples (groups.c) */
+	struct ctl_groups *groups;   /* the groups' reconciler state and CPU samples (groups-priv.h) */
 	struct ctl_metadata *md;   /* the metadata service's listeners and tokens (metadata.c) */
 	struct vm_cache vm_cache;   /* reconciler thread only */
 	int64_t usage_marked_at, usage_marked_pass;   /* usage.c, reconciler thread only */
@@ -141,7 +141,7 @@ int lbs_target_join(struct ctl *c, const char *lb_ref, const char *vm_name, int 
 		    struct err *e);
 int lbs_target_leave(struct ctl *c, const char *target_id, struct err *e);
 
-/* groups.c: auto-scaling groups' reconciler and its CPU samples. */
+/* groups.c: auto-scaling groups' reconciler (with groups-cpu.c, groups-api.c). */
 int groups_init(struct ctl *c, struct err *e);
 bool groups_reconcile(struct ctl *c);
 void groups_free(struct ctl *c);

@@ -105,7 +105,7 @@ int ctl_lb_target_add(struct ctl *c, const char *ref, const char *target, struct
 /* not a target: 404. */
 int ctl_lb_target_remove(struct ctl *c, const char *ref, const char *target, struct err *e);
 
-/* Auto-scaling groups (ctl/groups.c). The calls write the spec; the groups'
+/* Auto-scaling groups (ctl/groups-api.c). The calls write the spec; the groups'
  * reconciler makes, joins, drains and deletes the VMs. */
 struct ctl_group_request {
 	const char *name, *image, *type, *network;   /* NULL: tiny, small, default */

@@ -316,13 +316,24 @@ int network_rules_apply(struct ctl *c, struct err *e)
 	struct ruleset_data d = {0};
 	int rc = load(c, &d, e);
 	if (rc == 0) {
-		char table[32], glob[16];
+		char table[32], glob[16], tap_glob[16];
 		ctl_nft_table(c, table);
 		snprintf(glob, sizeof(glob), "nb%s*", c->prefix);
-		struct nft_ruleset rs = {.table = table,  .bridge_glob = glob,	.nets = d.nn,	     .n_nets = d.n_nets,
-					 .sets = d.sets,  .n_sets = d.n_sets,	.vms = d.nv,	     .n_vms = d.n_nv,
-					 .forwards = d.nf, .n_forwards = d.n_nf, .probe_mark = NFT_PROBE_MARK,
-					 .lbs = d.nl, .n_lbs = d.n_nl};
+		snprintf(tap_glob, sizeof(tap_glob), "nt%s*", c->prefix);   /* ctl_tap_name */
+		struct nft_ruleset rs = {.table = table,
+					 .bridge_glob = glob,
+					 .tap_glob = tap_glob,
+					 .nets = d.nn,
+					 .n_nets = d.n_nets,
+					 .sets = d.sets,
+					 .n_sets = d.n_sets,
+					 .vms = d.nv,
+					 .n_vms = d.n_nv,
+					 .forwards = d.nf,
+					 .n_forwards = d.n_nf,
+					 .probe_mark = NFT_PROBE_MARK,
+					 .lbs = d.nl,
+					 .n_lbs = d.n_nl};
 		autofree char *text = nft_ruleset_render(&rs);
 		rc = nft_apply(text, e);
 	}

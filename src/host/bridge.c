@@ -83,9 +83,10 @@ static int conf_set(const char *dev, const char *key, const char *value, struct 
 }
 
 /*
- * VMs on one bridge do not reach each other directly: their taps are
- * isolated ports (tap_ensure), and the host answers ARP for the whole
- * subnet on the bridge (proxy_arp_pvlan). Their traffic to each other is
+ * VMs on one bridge do not reach each other directly: nubo's nftables bridge
+ * table drops frames from one tap to another (nft.h says why not port
+ * isolation), and the host answers ARP for the whole subnet on the bridge
+ * (proxy_arp_pvlan). Their traffic to each other is
  * routed through the host, where nftables filters it with connection
  * tracking. No ICMP redirects tell them otherwise. route_localnet lets a
  * port forward used as localhost:PORT on the host reach a VM (nft.c drops
@@ -152,7 +153,9 @@ int tap_ensure(const char *name, const char *bridge, struct err *e)
 		return err_set(e, ERR_INTERNAL, "tap \"%s\" on bridge \"%s\": not valid interface names", name, bridge);
 	const char *add[] = {"ip", "tuntap", "add", "dev", name, "mode", "tap", NULL};
 	const char *attach[] = {"ip", "link", "set", "dev", name, "master", bridge, "up", NULL};
-	const char *isolate[] = {"ip", "link", "set", "dev", name, "type", "bridge_slave", "isolated", "on", NULL};
+	/* Not an isolated port (nft.h: br_netfilter bridges a hairpin DNAT
+	 * between taps); "off" also frees a tap an earlier nubo isolated. */
+	const char *isolate[] = {"ip", "link", "set", "dev", name, "type", "bridge_slave", "isolated", "off", NULL};
 	int rc = link_create(add, name, e);
 	if (rc == 0 && !runner_dry_run() && !sys_net_has(name, "tun_flags"))
 		return err_set(e, ERR_INTERNAL, "cannot use %s as a tap: an interface of another kind has that name", name);

@@ -38,7 +38,7 @@ static bool cidr_valid(const char *s)
 
 static bool input_valid(const struct nft_ruleset *rs)
 {
-	if (!table_name_valid(rs->table) || !only(rs->bridge_glob, ALNUM "*", 15))
+	if (!table_name_valid(rs->table) || !only(rs->bridge_glob, ALNUM "*", 15) || !only(rs->tap_glob, ALNUM "*", 15))
 		return false;
 	for (int i = 0; i < rs->n_nets; i++) {
 		const struct nft_network *n = &rs->nets[i];
@@ -141,6 +141,12 @@ static void nat_rules(struct sbuf *b, const struct nft_ruleset *rs)
 		 * 127/8 source; the VM could not answer it. */
 		sbuf_addf(b, "\t\toifname \"%s\" ip saddr 127.0.0.0/8 masquerade\n", n->bridge);
 	}
+	sbuf_add(b, "\t}\n");
+	/* After the DNAT (and conntrack's, for a connection's later packets):
+	 * the frames br_netfilter bridges from tap to tap (nft.h). */
+	base_chain(b, "hairpin_mark", "filter", "prerouting", "dstnat + 1");
+	sbuf_addf(b, "\t\tiifname \"%s\" ct direction original ct status dnat meta mark set meta mark | 0x%08x\n",
+		  rs->bridge_glob, NFT_HAIRPIN_MARK);
 	sbuf_add(b, "\t}\n");
 }
 
@@ -303,6 +309,13 @@ static void bridge_table(struct sbuf *b, const struct nft_ruleset *rs)
 			sbuf_add(b, "\t\tether type ip6 drop\n");
 			sbuf_add(b, "\t}\n");
 		}
+	/* No frame from one tap to another: VMs reach each other through the
+	 * host, which filters (nft.h); a DNATed one br_netfilter bridges is
+	 * the exception, marked by the inet table. */
+	base_chain(b, "forward", "filter", "forward", "filter");
+	sbuf_addf(b, "\t\tiifname \"%s\" oifname \"%s\" meta mark & 0x%08x == 0 drop\n", rs->tap_glob, rs->tap_glob,
+		  NFT_HAIRPIN_MARK);
+	sbuf_add(b, "\t}\n");
 	sbuf_add(b, "}\n");
 }
 

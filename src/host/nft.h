@@ -28,11 +28,28 @@
  * VM chains skip a DNATed connection only when its original destination is
  * not a VIP (the set lb_vips).
  *
- * VM-to-VM traffic on one network is routed through the host (the taps are
- * isolated bridge ports and the host answers ARP for the subnet), so it
- * passes the inet hooks like any other traffic: the VM chains apply to it
- * and no br_netfilter is needed. Every rule matches only nubo's interfaces
- * or addresses, so traffic that is not nubo's passes through untouched.
+ * VM-to-VM traffic on one network is routed through the host: the host
+ * answers ARP for the subnet, and the bridge table's forward chain drops
+ * every frame from one of nubo's taps to another, so it passes the inet
+ * hooks like any other traffic: the VM chains apply to it and no
+ * br_netfilter is needed.
+ *
+ * That chain, not the bridge's port isolation, keeps the taps apart for one
+ * reason: hairpin DNAT where br_netfilter is on (Docker turns on
+ * net.bridge.bridge-nf-call-iptables for the whole host). Then the IP hooks
+ * run while a frame is still in the bridge, and a VM's packet to a VIP (or
+ * to a port forward) whose target is on the same bridge is bridged straight
+ * from the client's tap to the target's after the DNAT, instead of being
+ * routed; isolated ports would drop it. So the inet table marks a DNATed
+ * packet in its original direction (NFT_HAIRPIN_MARK) and the bridge's
+ * forward chain lets a marked frame through; the inet forward chain still
+ * applies the target's firewalls to it (br_netfilter runs it), and the
+ * reply is routed through the host as always, where conntrack gives it the
+ * VIP back. Without br_netfilter no DNATed frame is bridged between taps:
+ * the chain drops every frame from tap to tap.
+ *
+ * Every rule matches only nubo's interfaces or addresses, so traffic that
+ * is not nubo's passes through untouched.
  */
 #pragma once
 
@@ -102,6 +119,16 @@ struct nft_forward {
  */
 #define NFT_PROBE_MARK 0x6e75626fu
 
+/*
+ * The packet mark bit of a DNATed packet from one of nubo's bridges, in its
+ * original direction: the bridge's forward chain lets such a frame from one
+ * tap to another (see the top of this file). One bit, set with an OR and
+ * tested with a mask, so the other bits of the mark stay what other
+ * software made them; bit 24 is not one that Docker, Podman's netavark or
+ * kube-proxy use.
+ */
+#define NFT_HAIRPIN_MARK 0x01000000u
+
 /* One listener of a load balancer: new TCP connections to vip:port are
  * spread over the backends (the targets in rotation). No backends: no rule,
  * and the VIP answers nothing. */
@@ -121,6 +148,7 @@ struct nft_lb {
 struct nft_ruleset {
 	const char *table;          /* "nubo_1a2b" */
 	const char *bridge_glob;    /* "nb1a2b*": matches every bridge of this nubod and nothing else */
+	const char *tap_glob;       /* "nt1a2b*": every tap of this nubod, the ones made since too */
 	const struct nft_network *nets;
 	int n_nets;
 	const struct nft_set *sets;

@@ -124,6 +124,51 @@ int store_group_delete(struct store *st, const char *id, struct err *e)
 	RUN(st, CX_WRITE, e, group_delete(cx, id, e));
 }
 
+/* The lease's columns are not among group_cols: no table_update of a group
+ * (a decision, a change through the API) ever writes them back. */
+static void lease_fill(struct q *q, void *out)
+{
+	struct group_lease *l = out;
+	q_col_copy(q, 0, l->host, sizeof(l->host));
+	l->until = q_col_int(q, 1);
+}
+
+static int lease(struct cx *cx, const char *group_id, const char *host, int64_t now_ms, int64_t until_ms,
+		 struct group_lease *out, struct err *e)
+{
+	memset(out, 0, sizeof(*out));
+	struct q *q = q_prep(cx, "UPDATE scaling_groups SET lease_host = ?2, lease_until = ?3"
+				 " WHERE id = ?1 AND (lease_host = ?2 OR lease_host = '' OR lease_until <= ?4)", e);
+	if (!q)
+		return -1;
+	q_text(q, 1, group_id);
+	q_text(q, 2, host);
+	q_int(q, 3, until_ms);
+	q_int(q, 4, now_ms);
+	if (q_done(q, "taking a group's lease", e) < 0)
+		return -1;
+	q = q_prep(cx, "SELECT lease_host, lease_until FROM scaling_groups WHERE id = ?1", e);
+	if (!q)
+		return -1;
+	q_text(q, 1, group_id);
+	if (q_one(q, lease_fill, out, "group", group_id, e) < 0)
+		return -1;
+	out->held = strcmp(out->host, host) == 0 && out->until == until_ms;
+	return 0;
+}
+
+int store_group_lease(struct store *st, const char *group_id, const char *host, int64_t now_ms, int64_t until_ms,
+		      struct group_lease *out, struct err *e)
+{
+	RUN(st, CX_WRITE, e, lease(cx, group_id, host, now_ms, until_ms, out, e));
+}
+
+int store_group_lease_release(struct store *st, const char *host, struct err *e)
+{
+	RUN(st, CX_WRITE, e,
+	    cx_exec_id(cx, "UPDATE scaling_groups SET lease_host = '', lease_until = 0 WHERE lease_host = ?1", host, e));
+}
+
 int store_member_insert(struct store *st, const struct group_member *m, struct err *e)
 {
 	RUN(st, CX_WRITE, e, table_insert(cx, &member_table, m, m->name, e));

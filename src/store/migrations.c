@@ -336,6 +336,14 @@ const struct migration store_migrations[] = {
 	 "  id TEXT PRIMARY KEY, hash TEXT NOT NULL UNIQUE, csrf TEXT NOT NULL, token_id TEXT NOT NULL,"
 	 "  created_at BIGINT NOT NULL, expires_at BIGINT NOT NULL);"
 	 "CREATE INDEX sessions_token ON sessions (token_id);"},
+	/* The lease of a group (store_group_lease): the one host whose nubod
+	 * acts on it, until when. Not among the group's columns, so nothing
+	 * but the lease's own statements writes it. */
+	{21,
+	 "ALTER TABLE scaling_groups ADD COLUMN lease_host " T " NOT NULL DEFAULT '';"
+	 "ALTER TABLE scaling_groups ADD COLUMN lease_until BIGINT NOT NULL DEFAULT 0;",
+	 "ALTER TABLE scaling_groups ADD COLUMN lease_host TEXT NOT NULL DEFAULT '';"
+	 "ALTER TABLE scaling_groups ADD COLUMN lease_until BIGINT NOT NULL DEFAULT 0;"},
 };
 
 const int store_migrations_count = sizeof(store_migrations) / sizeof(store_migrations[0]);

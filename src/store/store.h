@@ -237,6 +237,23 @@ int store_member_delete(struct store *st, const char *id, struct err *e);
 int store_member_list(struct store *st, const char *group_id, struct group_member **out, int *n, struct err *e);
 /* By the member's id, or its VM's name or id (ERR_NOT_FOUND: the VM belongs to no group). */
 int store_member_get(struct store *st, const char *vm_ref, struct group_member *out, struct err *e);
+/* A group's lease: which host's nubod acts on the group (ctl/groups.c), and
+ * until when. */
+struct group_lease {
+	char host[NAME_MAX_LEN + 1];   /* "" when none ever held it or it was given up */
+	int64_t until;                 /* ms since the epoch: void after it */
+	bool held;                     /* host holds it, until until_ms */
+};
+/* Takes or renews the lease of the group for host until until_ms: when no
+ * host holds it, its holder's lease lapsed (until <= now_ms), or host holds
+ * it already. Either way out says who holds it after the call. One write
+ * transaction (or part of the caller's), and no event. ERR_NOT_FOUND: the
+ * group is gone. */
+int store_group_lease(struct store *st, const char *group_id, const char *host, int64_t now_ms, int64_t until_ms,
+		      struct group_lease *out, struct err *e);
+/* Gives up every group lease host holds (its nubod stops): another host's
+ * nubod takes them at its next look. */
+int store_group_lease_release(struct store *st, const char *host, struct err *e);
 
 /* Stacks (store/stacks.c): what each stack owns and who is applying it. */
 struct stack_state {

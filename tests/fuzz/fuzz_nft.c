@@ -66,7 +66,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		.proto = (flags & 16) ? PROTO_UDP : PROTO_TCP, .host_port = 8080, .guest_port = 80, .ip = f[FWD_IP],
 	};
 	struct nft_ruleset rs = {
-		.table = f[TABLE], .bridge_glob = f[GLOB], .nets = &net, .n_nets = 1, .sets = &set, .n_sets = 1,
+		.table = f[TABLE], .bridge_glob = f[GLOB], .tap_glob = f[GLOB], .nets = &net, .n_nets = 1, .sets = &set, .n_sets = 1,
 		.vms = &vm, .n_vms = 1,
 		.forwards = &fwd, .n_forwards = 1,
 	};

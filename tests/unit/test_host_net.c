@@ -196,7 +196,7 @@ static const struct nft_vm t_vms[] = {
 	{"vm-abcdef012345", t_nics2, 1, t_rules2, 3},
 };
 static const struct nft_forward t_fwd[] = {{PROTO_TCP, 8080, 80, "10.77.3.3", 0}};
-static const struct nft_ruleset t_rs = {"nubo_ab12", "nbab12*", t_nets, 2, t_sets, 2, t_vms, 2, t_fwd, 1, 0, NULL, 0};
+static const struct nft_ruleset t_rs = {"nubo_ab12", "nbab12*", "ntab12*", t_nets, 2, t_sets, 2, t_vms, 2, t_fwd, 1, 0, NULL, 0};
 
 /* Checked by hand and with `nft -c -f`; tests/e2e/network.sh applies such rulesets for real. */
 #define NFT_EXPECTED \
@@ -232,6 +232,10 @@ static const struct nft_ruleset t_rs = {"nubo_ab12", "nbab12*", t_nets, 2, t_set
 	"\t\tip saddr 10.77.3.0/24 oifname != \"nbab12aaaa\" masquerade\n" \
 	"\t\toifname \"nbab12aaaa\" ip saddr 127.0.0.0/8 masquerade\n" \
 	"\t\toifname \"nbab12bbbb\" ip saddr 127.0.0.0/8 masquerade\n" \
+	"\t}\n" \
+	"\tchain hairpin_mark {\n" \
+	"\t\ttype filter hook prerouting priority dstnat + 1; policy accept;\n" \
+	"\t\tiifname \"nbab12*\" ct direction original ct status dnat meta mark set meta mark | 0x01000000\n" \
 	"\t}\n" \
 	"\tchain forward {\n" \
 	"\t\ttype filter hook forward priority filter; policy accept;\n" \
@@ -337,6 +341,10 @@ static const struct nft_ruleset t_rs = {"nubo_ab12", "nbab12*", t_nets, 2, t_set
 	"\t\tip saddr 0.0.0.0 udp sport 68 udp dport 67 return\n" \
 	"\t\tether type ip drop\n" \
 	"\t\tether type ip6 drop\n" \
+	"\t}\n" \
+	"\tchain forward {\n" \
+	"\t\ttype filter hook forward priority filter; policy accept;\n" \
+	"\t\tiifname \"ntab12*\" oifname \"ntab12*\" meta mark & 0x01000000 == 0 drop\n" \
 	"\t}\n" \
 	"}\n"
 
@@ -462,6 +470,11 @@ static void test_nft_rejects_injection(void **state)
 	rs = t_rs;
 	rs.table = "nubo; flush ruleset";
 	assert_null(nft_ruleset_render(&rs));
+	rs = t_rs;
+	rs.tap_glob = "nt*\" accept";
+	assert_null(nft_ruleset_render(&rs));
+	rs.tap_glob = NULL;
+	assert_null(nft_ruleset_render(&rs));
 	struct nft_nic nic = t_nics2[0];
 	struct nft_vm vm = t_vms[1];
 	vm.nics = &nic;
@@ -495,7 +508,7 @@ static void test_nft_rejects_injection(void **state)
 static void test_nft_dry_run(void **state)
 {
 	(void)state;
-	struct nft_ruleset rs = {.table = "nubo_t", .bridge_glob = "nbt*"};
+	struct nft_ruleset rs = {.table = "nubo_t", .bridge_glob = "nbt*", .tap_glob = "ntt*"};
 	char *text = nft_ruleset_render(&rs);
 	struct err e = {0};
 	assert_int_equal(nft_apply(text, &e), 0);
@@ -617,7 +630,7 @@ static void test_links_dry_run(void **state)
 		       "ip link set dev nbbr1 up\n"
 		       "ip tuntap add dev nbt1 mode tap\n"
 		       "ip link set dev nbt1 master nbbr1 up\n"
-		       "ip link set dev nbt1 type bridge_slave isolated on\n"
+		       "ip link set dev nbt1 type bridge_slave isolated off\n"
 		       "write /proc/sys/net/ipv4/ip_forward 1\n"
 		       "ip link del dev nbt1\n"
 		       "ip link del dev nbbr1\n");

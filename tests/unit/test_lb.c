@@ -39,7 +39,7 @@ static char *chain_of(const char *text, const char *name)
 
 static char *render(const struct nft_lb *lbs, int n)
 {
-	struct nft_ruleset rs = {.table = "nubo_ab12", .bridge_glob = "nbab12*", .nets = t_nets, .n_nets = 1,
+	struct nft_ruleset rs = {.table = "nubo_ab12", .bridge_glob = "nbab12*", .tap_glob = "ntab12*", .nets = t_nets, .n_nets = 1,
 				 .vms = t_vms, .n_vms = 1, .lbs = lbs, .n_lbs = n};
 	char *text = nft_ruleset_render(&rs);
 	assert_non_null(text);
@@ -103,7 +103,7 @@ static void test_nft_rejects_bad_lb(void **state)
 	const struct nft_lb lbs3[] = {{"10.77.3.250", 0, false, t_three, 1}};
 	const struct nft_lb *all[] = {lbs1, lbs2, lbs3};
 	for (int i = 0; i < 3; i++) {
-		struct nft_ruleset rs = {.table = "nubo_ab12", .bridge_glob = "nbab12*", .lbs = all[i], .n_lbs = 1};
+		struct nft_ruleset rs = {.table = "nubo_ab12", .bridge_glob = "nbab12*", .tap_glob = "ntab12*", .lbs = all[i], .n_lbs = 1};
 		assert_null(nft_ruleset_render(&rs));
 	}
 }

@@ -1,7 +1,8 @@
 /* Unit tests for the store: PostgreSQL's placeholder rewrite, connection
  * strings without passwords, the column descriptors (every kind written and
- * read back through SQLite), and a database made by an older nubo (schema
- * version 11) that opens and migrates with its rows intact. */
+ * read back through SQLite), a database made by an older nubo (schema
+ * version 11) that opens and migrates with its rows intact, and a group's
+ * lease. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -366,6 +367,61 @@ static void test_newer_schema_is_refused(void **state)
 	remove_db(path);
 }
 
+/* A group's lease: one host at a time; renewed by its holder; taken by
+ * another once it lapsed; given up by a stopping host; never written back by
+ * a change of the group itself. */
+static void test_group_lease(void **state)
+{
+	(void)state;
+	char *path = temp_db();
+	struct store *st = NULL;
+	struct err e = {0};
+	if (store_open(path, &st, &e) < 0)
+		fail_msg("%s", e.msg);
+	struct scaling_group g = {0};
+	group_defaults(&g);
+	snprintf(g.id, sizeof(g.id), "grp-1");
+	snprintf(g.name, sizeof(g.name), "web");
+	snprintf(g.image, sizeof(g.image), "tiny");
+	snprintf(g.type, sizeof(g.type), "small");
+	snprintf(g.network, sizeof(g.network), "default");
+	g.min_size = g.max_size = g.desired = 1;
+	assert_int_equal(store_group_insert(st, &g, &e), 0);
+	struct group_lease l;
+	assert_int_equal(store_group_lease(st, "grp-1", "h1", 1000, 31000, &l, &e), 0);
+	assert_true(l.held);
+	assert_string_equal(l.host, "h1");
+	assert_true(l.until == 31000);
+	assert_int_equal(store_group_lease(st, "grp-1", "h2", 2000, 32000, &l, &e), 0);
+	assert_false(l.held);   /* h1 holds it: h2 learns who, and until when */
+	assert_string_equal(l.host, "h1");
+	assert_true(l.until == 31000);
+	assert_int_equal(store_group_lease(st, "grp-1", "h1", 11000, 41000, &l, &e), 0);
+	assert_true(l.held && l.until == 41000);   /* renewed */
+	/* a change of the group (a decision, the API) keeps the lease */
+	g.desired = 1;
+	assert_int_equal(store_group_update(st, &g, &e), 0);
+	assert_int_equal(store_group_lease(st, "grp-1", "h2", 40999, 70999, &l, &e), 0);
+	assert_false(l.held);
+	assert_true(l.until == 41000);
+	assert_int_equal(store_group_lease(st, "grp-1", "h2", 41000, 71000, &l, &e), 0);
+	assert_true(l.held);   /* lapsed: h2 takes it */
+	assert_int_equal(store_group_lease(st, "grp-1", "h1", 42000, 72000, &l, &e), 0);
+	assert_false(l.held);
+	assert_string_equal(l.host, "h2");
+	assert_int_equal(store_group_lease_release(st, "h1", &e), 0);   /* not h1's: nothing */
+	assert_int_equal(store_group_lease(st, "grp-1", "h1", 43000, 73000, &l, &e), 0);
+	assert_false(l.held);
+	assert_int_equal(store_group_lease_release(st, "h2", &e), 0);
+	assert_int_equal(store_group_lease(st, "grp-1", "h1", 44000, 74000, &l, &e), 0);
+	assert_true(l.held);   /* given up: taken at once */
+	assert_int_equal(store_group_lease(st, "grp-9", "h1", 44000, 74000, &l, &e), -1);
+	assert_int_equal(e.kind, ERR_NOT_FOUND);
+	group_free_fields(&g);
+	store_close(st);
+	remove_db(path);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -375,6 +431,7 @@ int main(void)
 		cmocka_unit_test(test_old_sqlite_database_migrates),
 		cmocka_unit_test(test_table_events),
 		cmocka_unit_test(test_newer_schema_is_refused),
+		cmocka_unit_test(test_group_lease),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
