@@ -37,8 +37,9 @@ static int add_rows(struct cx *cx, const struct metrics_row *rows, int n, int64_
 	sbuf_add(&b, "INSERT INTO vm_metrics (vm_id, step, t");
 	columns(&b);
 	sbuf_add(&b, ") VALUES (?1, ?2, ?3");
+	/* CAST: a figure not read is bound as NULL, which PostgreSQL would take as text */
 	for (int i = 0; i < METRIC_N; i++)
-		sbuf_addf(&b, ", ?%d", i + 4);
+		sbuf_addf(&b, ", CAST(?%d AS BIGINT)", i + 4);
 	sbuf_add(&b, ") ON CONFLICT (vm_id, step, t) DO UPDATE SET ");
 	for (int i = 0; i < METRIC_N; i++)
 		sbuf_addf(&b, "%s%s = excluded.%s", i ? ", " : "", metric_defs[i].column, metric_defs[i].column);

@@ -58,7 +58,7 @@ echo 1 >"$T_STATE/dry-run-cpu/$(vm_id keep)"
 
 # --- the series ---
 wait_for 15 sh -c "curl -s --unix-socket $T_SOCK 'http://nubo/v1/vms/busy/stats?since=15s' | jq -e '.samples | length >= 4' >/dev/null"
-ok $? "samples of a running VM appear, one a second" "$(stats busy since=15s)"
+ok $? "samples of a running VM appear, one a second" "$(stats busy since=15s; grep 'metrics:' "$T_LOG" | tail -3)"
 s=$(stats busy since=15s)
 is "$(jq -r '"\(.vm) \(.step) \(.resolution)"' <<<"$s")" "busy 1000 1000" "the answer names the VM, its step and resolution"
 is "$(jq -r '.samples[0] | keys_unsorted | join(" ")' <<<"$s")" \
