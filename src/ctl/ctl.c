@@ -6,8 +6,8 @@
 #include "ctl/ctl-priv.h"
 
 #include <errno.h>
-#include <stdatomic.h>
 #include <limits.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>

@@ -149,6 +149,8 @@ static void idle_stop(struct ctl *c, struct track *t, const struct idle_policy *
 	struct operation op;
 	bool accepted = false;
 	struct err e = {0};
+	t->idle_since = 0;   /* a stop refused is tried again after a whole window, not at every point */
+	t->warned = false;
 	if (ctl_vm_act(c, t->vm_id, VM_ACTION_STOP, false, &vm, &op, &accepted, &e) < 0) {
 		log_warn("idle stop: VM %s: %s", t->name, e.msg);
 		return;
@@ -167,8 +169,6 @@ static void idle_stop(struct ctl *c, struct track *t, const struct idle_policy *
 	if (store_vm_event(c->st, t->vm_id, t->name, what, detail, &e) < 0)
 		log_warn("idle stop: VM %s: cannot record why it stopped: %s", t->name, e.msg);
 	log_info("idle stop: VM %s %s", t->name, what);
-	t->idle_since = 0;
-	t->warned = false;
 }
 
 /* After t's new sample: the idle clock, its warning and the stop. */
