@@ -27,7 +27,7 @@ static int since_parse(const struct metrics_policy *p, const char *text, int64_t
 	int64_t ago = 0;
 	struct err de = {0};
 	if (text[0] >= '0' && text[0] <= '9' && strchr(text, '-') == NULL) {
-		if (metrics_duration_parse("since", text, 1000, p->coarse_keep, &ago, &de) < 0) {
+		if (time_duration_parse(text, "since", 1000, p->coarse_keep, &ago, &de) < 0) {
 			*e = de;
 			return -1;
 		}
@@ -48,7 +48,7 @@ static void get_stats(const struct api_req *req, struct api_resp *resp)
 	int64_t now = time_now_ms(), since = 0, want_step = 0, step = 0, table_step = 0;
 	const char *step_text = api_query(req, "step");
 	if (since_parse(p, api_query(req, "since"), now, &since, &e) < 0 ||
-	    (step_text && metrics_duration_parse("step", step_text, p->fine_step, 7LL * 86400000, &want_step, &e) < 0) ||
+	    (step_text && time_duration_parse(step_text, "step", p->fine_step, 7LL * 86400000, &want_step, &e) < 0) ||
 	    metrics_series_plan(p, now, since, want_step, &step, &table_step, &e) < 0) {
 		api_error(resp, &e);
 		return;

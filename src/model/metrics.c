@@ -6,6 +6,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "util/timeutil.h"
+
 const struct metric_def metric_defs[METRIC_N] = {
 	[METRIC_CPU] = {"cpu_pct", "cpu_milli", true, "nubo_vm_cpu_seconds_total",
 			"CPU time the VM's QEMU used (guest and emulation), from its cgroup"},
@@ -57,43 +59,6 @@ bool metrics_sample_make(const struct metric_raw *prev, const struct metric_raw 
 	return true;
 }
 
-static const struct {
-	const char *unit;
-	int64_t ms;
-} units[] = {{"ms", 1}, {"s", 1000}, {"m", 60000}, {"h", 3600000}, {"d", 86400000}};
-
-/* "1h" as "1h", 90000 as "90s": the shortest whole unit. */
-static void duration_text(int64_t ms, char out[32])
-{
-	for (int i = (int)(sizeof(units) / sizeof(units[0])) - 1; i >= 0; i--)
-		if (ms % units[i].ms == 0) {
-			snprintf(out, 32, "%lld%s", (long long)(ms / units[i].ms), units[i].unit);
-			return;
-		}
-	snprintf(out, 32, "%lldms", (long long)ms);
-}
-
-int metrics_duration_parse(const char *field, const char *text, int64_t min_ms, int64_t max_ms, int64_t *out,
-			   struct err *e)
-{
-	size_t digits = text ? strspn(text, "0123456789") : 0;
-	long long v = digits && digits <= 9 ? strtoll(text, NULL, 10) : -1;
-	int64_t ms = -1;
-	for (size_t i = 0; v >= 0 && i < sizeof(units) / sizeof(units[0]); i++)
-		if (strcmp(text + digits, units[i].unit) == 0)
-			ms = v * units[i].ms;
-	char lo[32], hi[32];
-	duration_text(min_ms, lo);
-	duration_text(max_ms, hi);
-	if (ms < 0)
-		return err_set(e, ERR_INVALID, "%s \"%.64s\" is not a duration: write e.g. 30s, 5m, 1h or 7d", field,
-			       text ? text : "");
-	if (ms < min_ms || ms > max_ms)
-		return err_set(e, ERR_INVALID, "%s \"%s\" is out of range: %s to %s", field, text, lo, hi);
-	*out = ms;
-	return 0;
-}
-
 void metrics_policy_default(struct metrics_policy *p)
 {
 	p->fine_step = METRICS_FINE_STEP_MS;
@@ -104,9 +69,9 @@ void metrics_policy_default(struct metrics_policy *p)
 
 int metrics_policy_validate(const struct metrics_policy *p, const char *where, struct err *e)
 {
-	char f[32], c[32];
-	duration_text(p->fine_step, f);
-	duration_text(p->coarse_step, c);
+	char f[24], c[24];
+	time_duration_format(p->fine_step, f);
+	time_duration_format(p->coarse_step, c);
 	if (p->coarse_step % p->fine_step != 0 || p->coarse_step <= p->fine_step)
 		return err_set(e, ERR_INVALID, "%s: \"coarse_step\" %s must be a multiple of \"interval\" %s, larger than it",
 			       where, c, f);
@@ -123,9 +88,9 @@ int metrics_series_plan(const struct metrics_policy *p, int64_t now, int64_t sin
 {
 	bool fine = now - since <= p->fine_keep && (want_step == 0 || want_step < p->coarse_step);
 	*table_step = fine ? p->fine_step : p->coarse_step;
-	char s[32], t[32];
-	duration_text(want_step, s);
-	duration_text(*table_step, t);
+	char s[24], t[24];
+	time_duration_format(want_step, s);
+	time_duration_format(*table_step, t);
 	if (want_step && want_step % *table_step != 0)
 		return err_set(e, ERR_INVALID, "step \"%s\" must be a multiple of %s, the resolution kept for that window",
 			       s, t);
@@ -230,7 +195,7 @@ static int duration_field(json_t *o, const char *where, const char *key, int64_t
 	autofree char *field = xasprintf("%s\"%s\"", where, key);
 	if (!json_is_string(v))
 		return err_set(e, ERR_INVALID, "%s must be a duration as text, e.g. \"30s\", \"5m\" or \"1h\"", field);
-	return metrics_duration_parse(field, json_string_value(v), min, max, out, e);
+	return time_duration_parse(json_string_value(v), field, min, max, out, e);
 }
 
 /* The keys of o that are not in known: an error naming the first. */
@@ -303,8 +268,8 @@ void idle_policy_default(struct idle_policy *p)
 
 json_t *idle_policy_json(const struct idle_policy *p, const char *source)
 {
-	char after[32];
-	duration_text(p->after_ms, after);
+	char after[24];
+	time_duration_format(p->after_ms, after);
 	return json_pack("{s:s, s:I, s:f, s:I, s:s}", "after", p->after_ms ? after : "off", "after_ms",
 			 (json_int_t)p->after_ms, "cpu", (double)p->cpu_milli / 1000.0, "net_bps", (json_int_t)p->net_bps,
 			 "source", source);

@@ -69,11 +69,6 @@ struct metric_raw {
 bool metrics_sample_make(const struct metric_raw *prev, const struct metric_raw *cur, int vcpus, int64_t t,
 			 struct metric_sample *out);
 
-/* Parses a duration ("10s", "5m", "24h", "30d") of at least min_ms and at
- * most max_ms; else 400 naming field and the value. */
-int metrics_duration_parse(const char *field, const char *text, int64_t min_ms, int64_t max_ms, int64_t *out,
-			   struct err *e);
-
 /* Where the history is kept: every fine_step for fine_keep, then every
  * coarse_step for coarse_keep (nubod.json "metrics"). */
 struct metrics_policy {
