@@ -25,16 +25,12 @@ static int since_parse(const struct metrics_policy *p, const char *text, int64_t
 		return 0;
 	}
 	int64_t ago = 0;
-	struct err de = {0};
-	if (text[0] >= '0' && text[0] <= '9' && strchr(text, '-') == NULL) {
-		if (time_duration_parse(text, "since", 1000, p->coarse_keep, &ago, &de) < 0) {
-			*e = de;
-			return -1;
-		}
-		*since = now - ago;
-		return 0;
-	}
-	return usage_time_parse("since", text, since, e);
+	if (text[0] < '0' || text[0] > '9' || strchr(text, '-'))
+		return usage_time_parse("since", text, since, e);   /* a day or a moment */
+	if (time_duration_parse(text, "since", 1000, p->coarse_keep, &ago, e) < 0)
+		return -1;
+	*since = now - ago;
+	return 0;
 }
 
 static void get_stats(const struct api_req *req, struct api_resp *resp)

@@ -22,7 +22,6 @@
  */
 #include "ctl/ctl-priv.h"
 
-#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
