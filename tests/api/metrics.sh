@@ -6,7 +6,8 @@
 # roll-up and its pruning are all seen within the test. GET /metrics goes
 # through Prometheus's own parser, over TCP with and without a token; an
 # idle VM is stopped with its reason in the event log while a busy one and
-# a group's member keep running.
+# a group's member keep running; after a kill -9 of nubod, policies stay and
+# sampling goes on from a fresh baseline.
 set -u
 . "$(dirname "$0")/../lib.sh"
 T_DESTROY_FLAGS=--dry-run
@@ -185,6 +186,17 @@ is "$(vm_state "$member")" running "the group's member keeps running however idl
 is "$(vm_state keep)" running "a VM without a policy keeps running"
 r=$(api DELETE /v1/vms/busy/idle-stop)
 is "$(body_of "$r" | jq -r '"\(.after) \(.source)"')" "off default" "DELETE goes back to the default"
+
+# --- kill -9: nothing lost, nothing doubled ---
+before=$(t_sql "SELECT COUNT(*) FROM vm_metrics WHERE vm_id = '$(vm_id busy)'")
+nubod_kill9
+nubod_start --dry-run --config "$T_DIR/nubod.json" || { ok 1 "nubod starts again after kill -9"; exit 1; }
+is "$(body_of "$(api GET /v1/vms/idle/idle-stop)" | jq -r '"\(.after) \(.source)"')" "10s vm" "a policy outlives a kill -9"
+more() { [ "$(t_sql "SELECT COUNT(*) FROM vm_metrics WHERE vm_id = '$(vm_id busy)'")" -gt "$before" ]; }
+wait_for 10 more
+ok $? "sampling goes on after the restart"
+is "$(stats busy since=15s | jq '[.samples[1:][] | select(.cpu_pct == null or .cpu_pct < 38 or .cpu_pct > 42)] | length')" 0 \
+	"and the new points are right: a restarted sampler starts from a baseline"
 
 nubod_stop
 is "$?" 0 "nubod stops cleanly with its sampler"
