@@ -18,6 +18,7 @@ tests=(curl jq sqlite3 socat openssl clang libclang-rt-dev   # tests/fuzz: clang
        postgresql    # the api-pg suite's private cluster (tests/pg.sh: initdb, pg_ctl in /usr/lib/postgresql/15/bin)
        python3       # tests/api/flood.py: idle and trickling connections for security.sh
        python3-jsonschema   # tests/api/openapi_check.py: examples and answers against src/api/openapi.json
+       python3-prometheus-client   # tests/api/metrics.sh: GET /metrics through Prometheus's own parser
        systemd       # tests/e2e/package.sh: systemd-analyze verify of the unit
        chromium chromium-driver fonts-dejavu-core)   # tests/browser: headless chromium, driven by playwright-core
 

@@ -150,6 +150,9 @@ int api_vm_costs(const struct api_req *req, const char *const *ids, int n, doubl
 extern const struct api_route api_session_routes[];
 extern const struct api_route api_console_routes[];
 extern const struct api_route api_group_routes[];
+extern const struct api_route api_metrics_routes[];
+/* Counts one answer that took us µs in GET /metrics' latency histogram (metrics.c). */
+void api_metrics_observe(int64_t us);
 
 enum api_auth {
 	API_AUTH_OK,

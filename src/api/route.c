@@ -19,7 +19,7 @@ static const struct api_route *const tables[] = {api_vm_routes,	   api_image_rou
 						  api_snapshot_routes, api_misc_routes,	api_network_routes,
 						  api_firewall_routes, api_token_routes, api_event_routes, api_stack_routes, api_lb_routes,
 						  api_usage_routes, api_session_routes, api_console_routes,
-						  api_group_routes};
+						  api_group_routes, api_metrics_routes};
 
 /* The longest quote of a segment in a message, in bytes of the quote. */
 #define QUOTE_MAX 80

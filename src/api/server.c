@@ -112,6 +112,8 @@ enum door {
 static enum door door_of(const char *method, const char *target)
 {
 	size_t n = strcspn(target, "?");
+	if (n == strlen("/metrics") && strncmp(target, "/metrics", n) == 0)
+		return DOOR_API;   /* Prometheus text (api/metrics.c): as private as the API */
 	if (!(n >= 3 && strncmp(target, "/v1", 3) == 0 && (n == 3 || target[3] == '/')))
 		return DOOR_FILES;
 	if (strcmp(method, "POST") == 0 && n == strlen("/v1/session") && strncmp(target, "/v1/session", n) == 0)
@@ -413,6 +415,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *connection, 
 	free(resp.json_text);   /* not sent (send_resp takes it when it is) */
 	free(resp.set_cookie);
 	int64_t ms = time_mono_ms() - c->t0;
+	api_metrics_observe(ms * 1000);
 	if (strcmp(method, "GET") == 0 && status < 400)
 		log_debug("%s %s → %d (%lld ms)", method, url, status, (long long)ms);
 	else

@@ -58,6 +58,12 @@ json_t *vm_create_user_data(struct cli_ctx *ctx, const char *file, int *rc);
 int vm_protect(struct cli_ctx *ctx, const struct args *a);
 int vm_unprotect(struct cli_ctx *ctx, const struct args *a);
 
+/* vm stats and vm set (stats.c), with their flags. */
+int vm_stats(struct cli_ctx *ctx, const struct args *a);
+int vm_set(struct cli_ctx *ctx, const struct args *a);
+extern const struct arg_flag vm_stats_flags[];
+extern const struct arg_flag vm_set_flags[];
+
 /* VM verbs about its network (firewall.c): set-firewall, expose, unexpose, ports. */
 int vm_set_firewall(struct cli_ctx *ctx, const struct args *a);
 int vm_expose(struct cli_ctx *ctx, const struct args *a);

@@ -781,6 +781,16 @@ static const struct cli_verb vm_verbs[] = {
 	 "disks. A stopped VM takes the new size at its next start. See docs/resize.md.\n",
 	 resize_flags, 1, 1, false, vm_resize},
 	{"delete", "NAME [--wait]", "Delete a VM and its disk", NULL, cli_wait_flags, 1, 1, false, vm_delete},
+	{"stats", "NAME [--since D|TIME] [--step D] [--json]", "Show a VM's CPU, memory, network and disk, now and as sparklines",
+	 "nubod samples each running VM every 10 s and keeps 24 h of those, then 30 days\n"
+	 "at 5 min (nubod.json \"metrics\"). Network and disk figures are per second over\n"
+	 "each point's interval. See docs/metrics.md.\n",
+	 vm_stats_flags, 1, 1, false, vm_stats},
+	{"set", "NAME --idle-stop D|off [--idle-cpu PCT] [--idle-net BPS] | --idle-default", "Set a VM's idle stop policy",
+	 "A running VM whose CPU and network stay below the thresholds for the whole\n"
+	 "window is stopped, with an event saying why and what it saves; an event warns\n"
+	 "first. Members of auto-scaling groups are never idle-stopped. See docs/metrics.md.\n",
+	 vm_set_flags, 1, 1, false, vm_set},
 	{"protect", "NAME", "Exempt a group's VM from scale-in",
 	 "Its group never picks it when it scales in or refreshes; it is still replaced\n"
 	 "when it fails, and deleted with its group. See docs/groups.md.\n",

@@ -25,6 +25,8 @@ void config_init_default(struct config *c)
 	c->host_down_after_s = 30;
 	catalog_init_default(&c->types);
 	usage_prices_default(&c->prices);
+	metrics_policy_default(&c->metrics);
+	idle_policy_default(&c->idle_stop);
 }
 
 static int config_apply(struct config *c, const char *path, json_t *root, struct err *e);
@@ -280,12 +282,17 @@ static int config_apply(struct config *c, const char *path, json_t *root, struct
 			rc = load_types(c, path, v, e);
 		else if (strcmp(key, "prices") == 0)
 			rc = load_prices(c, path, v, &type_prices, e);
-		else
+		else if (strcmp(key, "metrics") == 0)
+			rc = metrics_policy_from_json(v, path, &c->metrics, e);
+		else if (strcmp(key, "idle_stop") == 0) {
+			autofree char *where = xasprintf("%s: \"idle_stop\": ", path);
+			rc = idle_policy_from_json(v, where, &c->idle_stop, e);
+		} else
 			rc = err_set(e, ERR_INVALID,
 				     "%s: unknown setting \"%s\"; known: cpu_overcommit, memory_overcommit, "
 				     "reserved_memory_mib, stop_timeout_s, ssh_wait_s, metadata_port, qemu_user, qboot, database, "
 				     "events_retention_days, host_name, advertise, placement, host_down_after_s, "
-				     "import_dirs, types, prices",
+				     "import_dirs, types, prices, metrics, idle_stop",
 				     path, key);
 		if (rc < 0)
 			break;

@@ -10,7 +10,9 @@
  *    "host_name": "h2", "advertise": "192.0.2.12", "placement": "spread", "host_down_after_s": 30,
  *    "types": [{"name": "xlarge", "vcpus": 8, "memory_mib": 16384, "price_per_hour": 0.27}],
  *    "prices": {"disk_gib_hour": 0.0001, "volume_gib_hour": 0.0001, "snapshot_gib_hour": 0.00005,
- *               "image_gib_hour": 0.00005, "types": {"small": 0.02}}}
+ *               "image_gib_hour": 0.00005, "types": {"small": 0.02}},
+ *    "metrics": {"interval": "10s", "keep": "24h", "coarse_step": "5m", "coarse_keep": "30d"},
+ *    "idle_stop": {"after": "off", "cpu": "5%", "net_bps": 10240}}
  *
  * "prices" sets what usage costs (docs/usage.md): storage per GiB-hour, and
  * the price per hour of types already defined (built-in or in "types").
@@ -20,6 +22,7 @@
 #include <stddef.h>
 
 #include "model/machine_type.h"
+#include "model/metrics.h"
 #include "model/usage.h"
 #include "model/placement.h"
 #include "util/err.h"
@@ -60,6 +63,8 @@ struct config {
 	int n_import_dirs;
 	struct type_catalog types;
 	struct usage_prices prices;   /* storage per GiB-hour; types carry their own */
+	struct metrics_policy metrics;   /* how often VMs are sampled and how long kept (docs/metrics.md) */
+	struct idle_policy idle_stop;    /* the idle stop policy of VMs without their own (after 0: off) */
 };
 
 void config_init_default(struct config *c);

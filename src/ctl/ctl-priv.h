@@ -11,6 +11,9 @@
 #include "model/cidr.h"
 #include "model/network.h"
 
+/* At most this many rows in ctl.c's table of reconcilers. */
+#define CTL_RECONCILERS_MAX 24
+
 /* The reconciler's idle tick (ctl.c). */
 #define TICK_MS 500
 
@@ -58,8 +61,13 @@ struct ctl {
 	struct ctl_events *events;   /* the event follower (events.c) */
 	struct ctl_lbs *lbs;         /* the load balancers' health checker (lbs.c) */
 	struct ctl_groups *groups;   /* the groups' reconciler state and CPU samples (groups-priv.h) */
+	struct ctl_metrics *metrics; /* the sampler's thread and last readings (metrics.c) */
 	struct ctl_metadata *md;   /* the metadata service's listeners and tokens (metadata.c) */
 	struct vm_cache vm_cache;   /* reconciler thread only */
+	struct {
+		_Atomic uint64_t passes;
+		_Atomic int64_t total_us, last_us;
+	} timing[CTL_RECONCILERS_MAX];   /* per row of ctl.c's reconcilers, for GET /metrics */
 	int64_t usage_marked_at, usage_marked_pass;   /* usage.c, reconciler thread only */
 	/* watches booting VMs' SSH on its own thread (instances.c); NULL until ctl_start */
 	struct prober *prober;
@@ -140,6 +148,10 @@ void lbs_free(struct ctl *c);
 int lbs_target_join(struct ctl *c, const char *lb_ref, const char *vm_name, int port, struct lb_target *out,
 		    struct err *e);
 int lbs_target_leave(struct ctl *c, const char *target_id, struct err *e);
+
+/* metrics.c: the sampler's thread starts at resume and stops at free. */
+void metrics_resume(struct ctl *c);
+void metrics_free(struct ctl *c);
 
 /* groups.c: auto-scaling groups' reconciler (with groups-cpu.c, groups-api.c). */
 int groups_init(struct ctl *c, struct err *e);

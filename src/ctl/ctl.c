@@ -7,6 +7,7 @@
 
 #include <errno.h>
 #include <limits.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -135,9 +136,11 @@ static const struct reconciler reconcilers[] = {
 	{"firewalls", firewalls_init, NULL, NULL, NULL},
 	{"lbs", NULL, lbs_resume, NULL, lbs_free},   /* the health checker, a thread of its own */
 	{"groups", groups_init, NULL, groups_reconcile, groups_free},   /* after instances: it reads what they did */
+	{"metrics", NULL, metrics_resume, NULL, metrics_free},   /* the sampler, a thread of its own */
 	{"events", NULL, NULL, NULL, events_free},   /* its thread starts in ctl_start, and stops first */
 };
 #define N_RECONCILERS (sizeof(reconcilers) / sizeof(reconcilers[0]))
+_Static_assert(N_RECONCILERS <= CTL_RECONCILERS_MAX, "CTL_RECONCILERS_MAX is too small for the table");
 
 int ctl_open(struct store *st, struct ctl_options *o, struct ctl **out, struct err *e)
 {
@@ -187,6 +190,38 @@ fail:
 	return -1;
 }
 
+static int64_t mono_us(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+}
+
+/* For GET /metrics: each reconciler's passes and time (ctl_reconciler_timings). */
+static void timing_add(struct ctl *c, size_t i, int64_t us)
+{
+	if (i >= CTL_RECONCILERS_MAX)
+		return;
+	atomic_fetch_add(&c->timing[i].passes, 1);
+	atomic_fetch_add(&c->timing[i].total_us, us);
+	atomic_store(&c->timing[i].last_us, us);
+}
+
+int ctl_reconciler_timings(struct ctl *c, struct ctl_reconciler_timing *out, int max)
+{
+	int n = 0;
+	for (size_t i = 0; i < N_RECONCILERS && i < CTL_RECONCILERS_MAX && n < max; i++) {
+		if (!reconcilers[i].reconcile)
+			continue;
+		out[n].name = reconcilers[i].name;
+		out[n].passes = atomic_load(&c->timing[i].passes);
+		out[n].total_us = atomic_load(&c->timing[i].total_us);
+		out[n].last_us = atomic_load(&c->timing[i].last_us);
+		n++;
+	}
+	return n;
+}
+
 static void *loop(void *arg)
 {
 	struct ctl *c = arg;
@@ -198,9 +233,14 @@ static void *loop(void *arg)
 		c->kicked = false;
 		pthread_mutex_unlock(&c->mu);
 		bool busy = false;
-		for (size_t i = 0; i < N_RECONCILERS; i++)
-			if (reconcilers[i].reconcile && reconcilers[i].reconcile(c))
+		for (size_t i = 0; i < N_RECONCILERS; i++) {
+			if (!reconcilers[i].reconcile)
+				continue;
+			int64_t t0 = mono_us();
+			if (reconcilers[i].reconcile(c))
 				busy = true;
+			timing_add(c, i, mono_us() - t0);
+		}
 		pthread_mutex_lock(&c->mu);
 		if (c->kicked || c->quit)
 			continue;

@@ -17,6 +17,7 @@
 #include "model/group.h"
 #include "model/image.h"
 #include "model/lb.h"
+#include "model/metrics.h"
 #include "model/network.h"
 #include "model/operation.h"
 #include "model/vm.h"
@@ -179,6 +180,30 @@ int ctl_stack_list(struct ctl *c, json_t **out, struct err *e);
 
 /* This nubod's host name in the cloud. */
 const char *ctl_host_name(struct ctl *c);
+
+/* Metrics (ctl/metrics.c). The last reading and sample of each VM this
+ * host runs, by the sampler's order; free *out. */
+struct ctl_vm_metrics {
+	char name[NAME_MAX_LEN + 1];
+	int vcpus;
+	struct metric_raw raw;       /* counters since its QEMU started */
+	struct metric_sample last;   /* the last interval */
+	bool have_last;
+};
+int ctl_metrics_now(struct ctl *c, struct ctl_vm_metrics **out, int *n);
+/* How often VMs are sampled and how long each resolution is kept. */
+const struct metrics_policy *ctl_metrics_policy(struct ctl *c);
+/* Each reconciler's passes and time spent in them since nubod started, in
+ * the order a tick runs them; at most max. */
+struct ctl_reconciler_timing {
+	const char *name;
+	uint64_t passes;
+	int64_t total_us, last_us;
+};
+int ctl_reconciler_timings(struct ctl *c, struct ctl_reconciler_timing *out, int max);
+/* The idle stop policy that applies to vm_id (NULL: the default), and
+ * where it comes from ("vm" or "default"). */
+int ctl_idle_policy(struct ctl *c, const char *vm_id, struct idle_policy *p, const char **source, struct err *e);
 /* Hosts (ctl/hosts.c): every host with its state as of now; one by name or
  * id (404); drain and undrain (no new VMs on it); remove (409 while it
  * holds VMs or still beats). json gets host_to_json of each (caller decrefs). */

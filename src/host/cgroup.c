@@ -318,3 +318,27 @@ int cgroup_cpu_usec(const struct cgroup_host *h, const char *prefix, const char 
 	autofree char *procs = xasprintf("%s/cgroup.procs", dir);
 	return procs_cpu_usec(procs, usec, e);
 }
+
+int cgroup_memory_bytes(const struct cgroup_host *h, const char *prefix, const char *vm_id, int64_t *bytes,
+			struct err *e)
+{
+	*bytes = 0;
+	char *parents[2] = {NULL, NULL};
+	int n = runner_dry_run() ? 0 : parent_dirs(h, prefix, parents);
+	if (n == 0)
+		return err_set(e, ERR_UNAVAILABLE, "no cgroups on this host: VM memory cannot be measured");
+	autofree char *file = h->mode == CGROUP_V2 ? xasprintf("%s/%s/memory.current", parents[0], vm_id)
+						   : xasprintf("%s/%s/memory.usage_in_bytes", parents[1], vm_id);
+	for (int i = 0; i < n; i++)
+		free(parents[i]);
+	char *text = NULL;
+	size_t len = 0;
+	if (fs_read_file(file, 64, &text, &len, NULL) < 0)
+		return err_set(e, ERR_UNAVAILABLE, "cannot read %s: the group is gone", file);
+	char *end = NULL;
+	long long v = strtoll(text, &end, 10);
+	int rc = end != text && v >= 0 ? 0 : err_set(e, ERR_INTERNAL, "%s does not hold a number of bytes", file);
+	*bytes = v;
+	free(text);
+	return rc;
+}

@@ -101,3 +101,9 @@ int cgroup_parent_remove(const struct cgroup_host *h, const char *prefix, struct
  * reading). */
 int cgroup_cpu_usec(const struct cgroup_host *h, const char *prefix, const char *vm_id, const char *dry_dir,
 		    uint64_t *usec, int64_t *epoch_ms, struct err *e);
+
+/* The memory (bytes) vm_id's group holds now: memory.current (v2) or
+ * memory.usage_in_bytes (v1). ERR_UNAVAILABLE in mode none, in dry-run, or
+ * when the group is gone. */
+int cgroup_memory_bytes(const struct cgroup_host *h, const char *prefix, const char *vm_id, int64_t *bytes,
+			struct err *e);

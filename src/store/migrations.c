@@ -191,6 +191,18 @@
 	"ALTER TABLE snapshots ADD COLUMN host " TXT " NOT NULL DEFAULT '';"                                     \
 	"CREATE INDEX vms_host ON vms (host);"
 
+/* Metrics: columns named as model/metrics.c's metric_defs say. */
+#define METRICS_22(TXT)                                                                                   \
+	"CREATE TABLE vm_metrics ("                                                                           \
+	"  vm_id " TXT " NOT NULL, step BIGINT NOT NULL, t BIGINT NOT NULL,"                                    \
+	"  cpu_milli BIGINT, mem_bytes BIGINT, net_rx_bytes BIGINT, net_tx_bytes BIGINT,"                     \
+	"  net_rx_packets BIGINT, net_tx_packets BIGINT, disk_read_bytes BIGINT, disk_write_bytes BIGINT,"    \
+	"  disk_read_ops BIGINT, disk_write_ops BIGINT, PRIMARY KEY (vm_id, step, t));"                       \
+	"CREATE INDEX vm_metrics_age ON vm_metrics (step, t);"                                                \
+	"CREATE TABLE idle_policies ("                                                                        \
+	"  vm_id " TXT " PRIMARY KEY, after_ms BIGINT NOT NULL, cpu_milli BIGINT NOT NULL,"                     \
+	"  net_bps BIGINT NOT NULL, created_at BIGINT NOT NULL);"
+
 const struct migration store_migrations[] = {
 	{1, PG_BEFORE_12, "CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);"
 	    "CREATE TABLE networks ("
@@ -344,6 +356,11 @@ const struct migration store_migrations[] = {
 	 "ALTER TABLE scaling_groups ADD COLUMN lease_until BIGINT NOT NULL DEFAULT 0;",
 	 "ALTER TABLE scaling_groups ADD COLUMN lease_host TEXT NOT NULL DEFAULT '';"
 	 "ALTER TABLE scaling_groups ADD COLUMN lease_until BIGINT NOT NULL DEFAULT 0;"},
+	/* Metrics (store/metrics.c): one row per VM, resolution (step, ms) and
+	 * interval (t, its start), written by the VM's host every step and
+	 * pruned by age; NULL is a figure that could not be read. And the idle
+	 * stop policies set per VM. */
+	{22, METRICS_22(T), METRICS_22("TEXT")},
 };
 
 const int store_migrations_count = sizeof(store_migrations) / sizeof(store_migrations[0]);

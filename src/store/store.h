@@ -25,6 +25,7 @@
 #include "model/operation.h"
 #include "model/snapshot.h"
 #include "model/token.h"
+#include "model/metrics.h"
 #include "model/usage.h"
 #include "model/vm.h"
 #include "model/volume.h"
@@ -306,6 +307,37 @@ int store_usage_spans(struct store *st, int64_t from, int64_t to, const char *co
 /* The monthly budget (0: none); setting it records an event (kind budget). */
 int store_budget_get(struct store *st, double *monthly, struct err *e);
 int store_budget_set(struct store *st, double monthly, struct err *e);
+
+/* Metrics (store/metrics.c): each VM's sampled history and idle stop policy. */
+struct metrics_row {
+	char vm_id[ID_MAX];
+	struct metric_sample s;
+};
+/* Records rows at resolution step (a row already there is replaced). */
+int store_metrics_add(struct store *st, const struct metrics_row *rows, int n, int64_t step, struct err *e);
+/* Makes (again) the coarse_step rows of the whole buckets in [from, to)
+ * from the fine_step rows: averages of gauges, sums of intervals. */
+int store_metrics_rollup(struct store *st, int64_t fine_step, int64_t coarse_step, int64_t from, int64_t to,
+			 struct err *e);
+/* Deletes the rows of resolution step older than before, and the idle
+ * policies of VMs that are gone. */
+int store_metrics_prune(struct store *st, int64_t step, int64_t before, struct err *e);
+/* vm_id's rows of resolution table_step since (unix ms), merged into
+ * buckets of step, oldest first. Free *out. */
+int store_metrics_series(struct store *st, const char *vm_id, int64_t table_step, int64_t step, int64_t since,
+			 struct metric_sample **out, int *n, struct err *e);
+struct idle_row {
+	char vm_id[ID_MAX];
+	struct idle_policy p;
+};
+/* Every VM's own policy. Free *out. */
+int store_idle_list(struct store *st, struct idle_row **out, int *n, struct err *e);
+/* Sets (p NULL: removes) vm_id's policy, with an event saying so. */
+int store_idle_set(struct store *st, const char *vm_id, const char *vm_name, const struct idle_policy *p,
+		   struct err *e);
+/* An event of a VM (kind "vm") on its own: what, and detail (a JSON object as text, or NULL). */
+int store_vm_event(struct store *st, const char *vm_id, const char *vm_name, const char *what, const char *detail,
+		   struct err *e);
 
 /* Hosts (store/hosts.c), by name, each with its use (VMs holding
  * capacity) and its number of VMs. */

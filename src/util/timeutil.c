@@ -44,7 +44,7 @@ int time_duration_parse(const char *s, const char *field, int64_t min_ms, int64_
 	static const struct {
 		const char *unit;
 		int64_t ms;
-	} units[] = {{"ms", 1}, {"s", 1000}, {"m", 60000}, {"h", 3600000}};
+	} units[] = {{"ms", 1}, {"s", 1000}, {"m", 60000}, {"h", 3600000}, {"d", 86400000}};
 	size_t digits = s ? strspn(s, "0123456789") : 0;
 	int64_t v = -1;
 	for (size_t i = 0; digits && digits <= 10 && i < sizeof(units) / sizeof(units[0]); i++)
@@ -65,7 +65,9 @@ int time_duration_parse(const char *s, const char *field, int64_t min_ms, int64_
 
 void time_duration_format(int64_t ms, char out[24])
 {
-	if (ms != 0 && ms % 3600000 == 0)
+	if (ms > 86400000 && ms % 86400000 == 0)   /* "2d"; one day stays "24h" */
+		snprintf(out, 24, "%lldd", (long long)(ms / 86400000));
+	else if (ms != 0 && ms % 3600000 == 0)
 		snprintf(out, 24, "%lldh", (long long)(ms / 3600000));
 	else if (ms != 0 && ms % 60000 == 0)
 		snprintf(out, 24, "%lldm", (long long)(ms / 60000));

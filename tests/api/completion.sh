@@ -25,7 +25,7 @@ complete_words() {
 nouns=$(nubo --help | sed -n '/^Commands:/,/^$/p' | awk 'NR > 1 && NF { print $1 }' | sort -u | xargs)
 short=$(nubo --help | sed -n '/^Short forms:/,/^$/p' | awk 'NR > 1 && NF { print $1 }' | xargs)
 is "$(complete_words nubo '')" "$(printf '%s\n' help $nouns $short | sort | xargs)" "nubo <TAB>: every noun and short form of nubo --help"
-is "$(complete_words nubo vm s)" "set-firewall show ssh start stop" "nubo vm s<TAB>: the vm verbs that start with s"
+is "$(complete_words nubo vm s)" "set set-firewall show ssh start stats stop" "nubo vm s<TAB>: the vm verbs that start with s"
 like "$(complete_words nubo vm create web --)" '(^| )--image .*--ssh-key .*--wait( |$)' "nubo vm create web --<TAB>: its flags"
 like "$(complete_words nubo vm create web --)" '(^| )--profile( |$)' "... and the global ones"
 is "$(complete_words nubo firewall rule '')" "add delete list" "nubo firewall rule <TAB>: the words of its usage"

@@ -51,7 +51,7 @@ check_lines() {
 		esac
 	done <"$1"
 }
-"$PY" "$CHECK" examples "$SPEC" "$ROOT/docs/api.md" "$ROOT/docs/load-balancers.md" "$ROOT/docs/usage.md" "$ROOT/docs/console.md" \
+"$PY" "$CHECK" examples "$SPEC" "$ROOT/docs/api.md" "$ROOT/docs/load-balancers.md" "$ROOT/docs/usage.md" "$ROOT/docs/console.md" "$ROOT/docs/metrics.md" \
 	>"$T_DIR/examples.out" 2>&1
 ok $? "openapi_check.py reads the docs' examples" "$(cat "$T_DIR/examples.out")"
 check_lines "$T_DIR/examples.out"
@@ -360,6 +360,16 @@ rec GET /v1/budget >/dev/null
 rec PUT /v1/budget '{"monthly":50}' >/dev/null
 rec PUT /v1/budget '{"monthly":-1}' >/dev/null
 rec PUT /v1/budget '{"monthly":null}' >/dev/null
+
+rec GET /v1/vms/oa1/stats >/dev/null
+rec GET '/v1/vms/oa1/stats?since=2h&step=10m' >/dev/null
+rec GET '/v1/vms/oa1/stats?step=3' >/dev/null
+rec GET /v1/vms/oa-none/stats >/dev/null
+rec GET /v1/vms/oa1/idle-stop >/dev/null
+rec PUT /v1/vms/oa1/idle-stop '{"after":"30m","cpu":"5%","net_bps":2048}' >/dev/null
+rec PUT /v1/vms/oa1/idle-stop '{"after":"1s"}' >/dev/null
+rec DELETE /v1/vms/oa1/idle-stop >/dev/null
+rec GET /metrics >/dev/null
 
 rec GET '/v1/events?limit=5' >/dev/null
 rec GET '/v1/events?after=1&kind=vm&name=oa1&wait=0' >/dev/null

@@ -265,6 +265,12 @@ static void test_duration(void **state)
 	assert_string_equal(out, "90s");
 	time_duration_format(1500, out);
 	assert_string_equal(out, "1500ms");
+	assert_int_equal(time_duration_parse("30d", "keep", 0, 31 * 86400000LL, &ms, &e), 0);
+	assert_int_equal(ms, 30 * 86400000LL);
+	time_duration_format(30 * 86400000LL, out);
+	assert_string_equal(out, "30d");
+	time_duration_format(86400000, out);
+	assert_string_equal(out, "24h");
 }
 
 static void test_sbuf(void **state)
