@@ -283,13 +283,28 @@ static json_t *apply_step(void *arg, const char *resource, const char *phase, st
 			  e);
 }
 
+/* A step's error is about a resource ("vm/web: ..."): pointed at where the
+ * file declares it ("shop.yaml:9:3: vms.web: ..."); a field's path is
+ * pointed at as any. */
 static void explain_step(void *arg, const struct err *e, char *buf, size_t len)
 {
 	struct step_call *c = arg;
-	if (c->s->has_file)
-		stackfile_locate(&c->s->sf, e->msg, buf, len);
-	else
+	const char *slash = strchr(e->msg, '/'), *colon = strstr(e->msg, ": ");
+	char kind_name[16];
+	enum stack_kind k;
+	if (!c->s->has_file) {
 		snprintf(buf, len, "%s", e->msg);
+		return;
+	}
+	if (slash && colon && slash < colon && (size_t)(slash - e->msg) < sizeof(kind_name)) {
+		snprintf(kind_name, sizeof(kind_name), "%.*s", (int)(slash - e->msg), e->msg);
+		if (stack_kind_parse(kind_name, &k)) {
+			autofree char *at = xasprintf("%s.%.*s%s", stack_kind_section(k), (int)(colon - slash - 1), slash + 1, colon);
+			stackfile_locate(&c->s->sf, at, buf, len);
+			return;
+		}
+	}
+	stackfile_locate(&c->s->sf, e->msg, buf, len);
 }
 
 /* --parallel N, or the default; -1 after saying what is wrong with it. */
