@@ -498,7 +498,8 @@ static const struct cli_verb stack_verbs[] = {
 	 "up to N independent resources at once (--parallel, default 4), each starting\n"
 	 "as soon as what it needs is done.\n"
 	 "A saved plan (nubo plan --out) is applied only if the stack is unchanged since.\n"
-	 "A failure stops the apply with every resource done or untouched; apply again continues.\n",
+	 "After a failure nothing new starts and the steps under way finish, every resource\n"
+	 "done or untouched; apply again continues.\n",
 	 apply_flags, 0, 1, false, stack_apply},
 	{"destroy", "-f FILE | --stack NAME [--yes] [--parallel N]", "Delete every resource the stack owns, and nothing else", NULL,
 	 destroy_flags, 0, 0, false, stack_destroy},

@@ -202,11 +202,6 @@ fail:
 	return -1;
 }
 
-static bool afters_done(const struct stackgraph *g, int i)
-{
-	return stackgraph_blocker(g, i) < 0;
-}
-
 int stackgraph_blocker(const struct stackgraph *g, int i)
 {
 	const struct stackgraph_step *s = &g->steps[i];
@@ -221,7 +216,7 @@ int stackgraph_ready(const struct stackgraph *g)
 	if (stackgraph_count(g, STACKGRAPH_FAILED) > 0)
 		return -1;
 	for (int i = 0; i < g->n; i++)
-		if (g->steps[i].state == STACKGRAPH_PENDING && afters_done(g, i))
+		if (g->steps[i].state == STACKGRAPH_PENDING && stackgraph_blocker(g, i) < 0)
 			return i;
 	return -1;
 }
