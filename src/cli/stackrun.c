@@ -17,6 +17,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/ioctl.h>
 
 #include "cli/format.h"
 #include "cli/wait.h"
@@ -99,7 +100,12 @@ static void live_draw(struct runner *r)
 			  next ? " " : "", (double)(now - u->started) / 1000.0);
 	}
 	autofree char *line = sbuf_take(&b);
-	fprintf(r->ctx->out, "\r\033[K  … under way: %s", line);
+	/* one terminal line, or \r cannot take it back: cut to the width */
+	struct winsize ws;
+	int width = ioctl(fileno(r->ctx->out), TIOCGWINSZ, &ws) == 0 && ws.ws_col > 20 ? ws.ws_col : 80;
+	int room = width - 16;   /* what "  … under way: " and a final "…" leave */
+	autofree char *shown = (int)strlen(line) > room ? xasprintf("%.*s…", room, line) : xstrdup(line);
+	fprintf(r->ctx->out, "\r\033[K  … under way: %s", shown);
 	fflush(r->ctx->out);
 	r->live_shown = true;
 }
