@@ -46,6 +46,7 @@ struct run {
 	bool said;              /* some move was made */
 	size_t phases;          /* phases of op printed */
 	int64_t started, next, unreachable_since;
+	int64_t op_since;       /* when following op began, for --wait-timeout */
 	char *error;            /* why it failed */
 };
 
@@ -56,6 +57,7 @@ struct runner {
 	struct run *runs;       /* under way */
 	int n_runs;
 	bool live_shown;
+	int timeouts;           /* steps given up on by --wait-timeout */
 	char **errors;          /* by step: why it failed, or NULL */
 };
 
@@ -169,6 +171,14 @@ static bool tick_op(struct runner *r, struct run *u)
 					     cli_jstr(op, "id"), why ? why : "no reason given"));
 		return true;
 	}
+	if (state && strcmp(state, "succeeded") != 0 && r->ctx->wait_timeout_ms &&
+	    now - u->op_since >= r->ctx->wait_timeout_ms) {   /* given up on, as --wait does: it goes on in nubod */
+		autofree char *d = fmt_duration_ms(r->ctx->wait_timeout_ms);
+		r->timeouts++;
+		finish(r, u, false, xasprintf("%s is still %s after %s (--wait-timeout); it goes on in nubod", cli_jstr(op, "id"),
+					     state, d));
+		return true;
+	}
 	if (!state || strcmp(state, "succeeded") != 0)
 		return moved;
 	json_decref(u->op);
@@ -200,6 +210,7 @@ static bool tick_apply(struct runner *r, struct run *u)
 	}
 	if (op) {
 		u->op = json_incref((json_t *)op);
+		u->op_since = time_mono_ms();
 		u->phases = 0;
 		u->done_after_op = done;
 		u->next = 0;
@@ -316,7 +327,9 @@ int stackrun(struct cli_ctx *ctx, struct stackgraph *g, int parallel, const char
 	int rc = CLI_EXIT_OK;
 	if (interrupted || stackgraph_count(g, STACKGRAPH_FAILED) > 0) {
 		summary(&r, verb);
-		rc = interrupted && !stackgraph_count(g, STACKGRAPH_FAILED) ? CLI_EXIT_INTERRUPTED : CLI_EXIT_FAILED;
+		int failed = stackgraph_count(g, STACKGRAPH_FAILED);
+		rc = interrupted && !failed ? CLI_EXIT_INTERRUPTED
+		   : failed && failed == r.timeouts ? CLI_EXIT_TIMEOUT : CLI_EXIT_FAILED;
 	}
 	for (int i = 0; i < r.n_runs; i++)
 		json_decref(r.runs[i].op);
