@@ -6,9 +6,10 @@
  * column belong to the file the user has; nubod plans and applies, because
  * the stack's state, its drift and its lease live in the store, and the
  * plan must be computed where they are. An apply is driven from here, one
- * step (one resource, one move) per request, so each resource's progress is
- * shown as it happens and an interrupted apply leaves the stack in a state
- * the next one continues from.
+ * step (one resource, one move) per request, independent steps side by side
+ * (cli/stackrun.c), so each resource's progress is shown as it happens and
+ * an interrupted apply leaves the stack in a state the next one continues
+ * from.
  */
 #include <ctype.h>
 #include <stdio.h>
