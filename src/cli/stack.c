@@ -6,31 +6,27 @@
  * column belong to the file the user has; nubod plans and applies, because
  * the stack's state, its drift and its lease live in the store, and the
  * plan must be computed where they are. An apply is driven from here, one
- * step (one resource, one move) per request, so each resource's progress is
- * shown as it happens and an interrupted apply leaves the stack in a state
- * the next one continues from.
+ * step (one resource, one move) per request, independent steps side by side
+ * (cli/stackrun.c), so each resource's progress is shown as it happens and
+ * an interrupted apply leaves the stack in a state the next one continues
+ * from.
  */
 #include <ctype.h>
-#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 #include <unistd.h>
 
 #include "cli/commands.h"
 #include "cli/format.h"
 #include "cli/stackfile.h"
+#include "cli/stackrun.h"
 #include "cli/table.h"
-#include "cli/wait.h"
 #include "util/fs.h"
 #include "util/str.h"
 
 /* plan's exit codes: no changes, an error, changes to make. */
 enum { PLAN_NO_CHANGES = 0, PLAN_ERROR = 1, PLAN_CHANGES = 2 };
-
-/* How long a resource may keep answering "not yet" (a delete under way) without an operation to follow. */
-#define STEP_PATIENCE_S 600
 
 static const struct arg_flag plan_flags[] = {
 	{"file", 'f', ARG_VALUE, "FILE", "the stack file (YAML)"},
@@ -42,6 +38,7 @@ static const struct arg_flag plan_flags[] = {
 static const struct arg_flag apply_flags[] = {
 	{"file", 'f', ARG_VALUE, "FILE", "the stack file (YAML)"},
 	{"yes", 'y', ARG_BOOL, NULL, "do not ask before applying"},
+	{"parallel", 0, ARG_VALUE, "N", "run up to N independent steps at once (default 4; 1: one at a time)"},
 	{NULL, 0, 0, NULL, NULL},
 };
 
@@ -49,6 +46,7 @@ static const struct arg_flag destroy_flags[] = {
 	{"file", 'f', ARG_VALUE, "FILE", "the stack file (YAML): destroy the stack it names"},
 	{"stack", 0, ARG_VALUE, "NAME", "destroy stack NAME (no file needed)"},
 	{"yes", 'y', ARG_BOOL, NULL, "do not ask before destroying"},
+	{"parallel", 0, ARG_VALUE, "N", "delete up to N independent resources at once (default 4)"},
 	{NULL, 0, 0, NULL, NULL},
 };
 
@@ -271,52 +269,62 @@ static bool confirm(struct cli_ctx *ctx, const char *question)
 	return fgets(line, sizeof(line), stdin) && (line[0] == 'y' || line[0] == 'Y');
 }
 
-/* Runs one step until the resource is done. Returns an exit code. */
-static int run_step(struct cli_ctx *ctx, const struct source *s, const char *lease, const json_t *step)
+struct step_call {
+	struct cli_ctx *ctx;
+	const struct source *s;
+	const char *lease;
+};
+
+static json_t *apply_step(void *arg, const char *resource, const char *phase, struct err *e)
 {
-	const char *res = cli_jstr(step, "resource"), *phase = cli_jstr(step, "phase");
-	time_t start = time(NULL);
-	bool said = false;
-	for (;;) {
-		struct err e = {0};
-		json_t *r = stack_call(ctx, s, "apply",
-				       json_pack("{s:O, s:s, s:s, s:s}", "document", s->doc, "lease", lease, "resource", res,
-						 "phase", phase),
-				       &e);
-		if (!r) {
-			fail_at(ctx, s, CLI_EXIT_FAILED, &e);
-			return CLI_EXIT_FAILED;
-		}
-		const char *did = cli_jstr(r, "did");
-		bool done = json_is_true(json_object_get(r, "done"));
-		if (did && *did) {
-			fprintf(ctx->out, "  %s %s: %s\n", !strcmp(phase, "delete") ? "-" : "+", res, did);
-			said = true;
-		}
-		const json_t *op = json_object_get(r, "operation");
-		int rc = CLI_EXIT_OK;
-		if (op) {
-			rc = wait_operation(ctx, op, NULL);
-		} else if (!done) {
-			if (time(NULL) - start > STEP_PATIENCE_S) {
-				json_decref(r);
-				return cli_failf(ctx, CLI_EXIT_FAILED, "%s: still not ready after %d s", res, STEP_PATIENCE_S);
-			}
-			usleep(200 * 1000);
-		}
-		json_decref(r);
-		if (rc != CLI_EXIT_OK)
-			return rc;
-		if (done) {
-			if (!said)
-				fprintf(ctx->out, "  = %s: already as the file says\n", res);
-			return CLI_EXIT_OK;
-		}
-	}
+	struct step_call *c = arg;
+	return stack_call(c->ctx, c->s, "apply",
+			  json_pack("{s:O, s:s, s:s, s:s}", "document", c->s->doc, "lease", c->lease, "resource", resource,
+				    "phase", phase),
+			  e);
 }
 
-/* Lease, every step of the plan in order, release. */
-static int converge(struct cli_ctx *ctx, struct source *s, bool yes, const char *verb)
+/* A step's error is about a resource ("vm/web: ..."): pointed at where the
+ * file declares it ("shop.yaml:9:3: vms.web: ..."); a field's path is
+ * pointed at as any. */
+static void explain_step(void *arg, const struct err *e, char *buf, size_t len)
+{
+	struct step_call *c = arg;
+	const char *slash = strchr(e->msg, '/'), *colon = strstr(e->msg, ": ");
+	char kind_name[16];
+	enum stack_kind k;
+	if (!c->s->has_file) {
+		snprintf(buf, len, "%s", e->msg);
+		return;
+	}
+	if (slash && colon && slash < colon && (size_t)(slash - e->msg) < sizeof(kind_name)) {
+		snprintf(kind_name, sizeof(kind_name), "%.*s", (int)(slash - e->msg), e->msg);
+		if (stack_kind_parse(kind_name, &k)) {
+			autofree char *at = xasprintf("%s.%.*s%s", stack_kind_section(k), (int)(colon - slash - 1), slash + 1, colon);
+			stackfile_locate(&c->s->sf, at, buf, len);
+			return;
+		}
+	}
+	stackfile_locate(&c->s->sf, e->msg, buf, len);
+}
+
+/* --parallel N, or the default; -1 after saying what is wrong with it. */
+static int parallel_of(struct cli_ctx *ctx, const struct args *a)
+{
+	const char *v = args_value(a, "parallel");
+	if (!v)
+		return STACKRUN_PARALLEL_DEFAULT;
+	char *end;
+	long n = strtol(v, &end, 10);
+	if (*v == '\0' || *end != '\0' || n < 1 || n > STACKRUN_PARALLEL_MAX) {
+		fprintf(ctx->err, "nubo: --parallel \"%s\": give a number of steps from 1 to %d\n", v, STACKRUN_PARALLEL_MAX);
+		return -1;
+	}
+	return (int)n;
+}
+
+/* Lease, the plan's steps (independent ones at once), release. */
+static int converge(struct cli_ctx *ctx, struct source *s, bool yes, int parallel, const char *verb)
 {
 	struct err e = {0};
 	int rc = CLI_EXIT_FAILED;
@@ -342,18 +350,17 @@ static int converge(struct cli_ctx *ctx, struct source *s, bool yes, const char 
 	if (!lock)
 		return fail_at(ctx, s, CLI_EXIT_FAILED, &e);
 	const char *lease = cli_jstr(lock, "lease");
-	const json_t *steps = json_object_get(json_object_get(lock, "plan"), "steps");
-	size_t i;
-	const json_t *step;
-	rc = CLI_EXIT_OK;
-	json_array_foreach(steps, i, step) {
-		rc = run_step(ctx, s, lease, step);
-		if (rc != CLI_EXIT_OK) {
-			fprintf(ctx->err, "nubo: stopped at %s; %zu of %zu steps are done, the others untouched. "
-					  "Run apply again to continue from there.\n",
-				cli_jstr(step, "resource"), i, json_array_size(steps));
-			break;
-		}
+	struct stackgraph g;
+	if (stackgraph_from_json(json_object_get(json_object_get(lock, "plan"), "steps"), &g, &e) < 0) {
+		err_prefix(&e, "nubod's plan cannot be run");
+		rc = cli_fail(ctx, CLI_EXIT_FAILED, &e);
+	} else {
+		struct step_call call = {ctx, s, lease};
+		struct stackrun_ops ops = {&call, apply_step, explain_step};
+		autofree char *v = xstrdup(verb);
+		v[0] = (char)tolower((unsigned char)v[0]);
+		rc = stackrun(ctx, &g, parallel, v, &ops);
+		stackgraph_free(&g);
 	}
 	json_t *u = stack_call(ctx, s, "unlock", json_pack("{s:s}", "lease", lease), &e);
 	if (!u && rc == CLI_EXIT_OK)
@@ -375,9 +382,12 @@ static int stack_apply(struct cli_ctx *ctx, const struct args *a)
 		fprintf(ctx->err, "nubo: apply needs the stack file (nubo apply -f FILE) or a saved plan (nubo apply PLAN.json)\n");
 		return CLI_EXIT_USAGE;
 	}
+	int parallel = parallel_of(ctx, a);
+	if (parallel < 0)
+		return CLI_EXIT_USAGE;
 	int rc = file ? load_file(ctx, file, &s) : load_saved(ctx, saved, &s);
 	if (rc == 0)
-		rc = converge(ctx, &s, args_has(a, "yes") || saved, "Apply");
+		rc = converge(ctx, &s, args_has(a, "yes") || saved, parallel, "Apply");
 	else
 		rc = CLI_EXIT_FAILED;
 	source_free(&s);
@@ -392,6 +402,9 @@ static int stack_destroy(struct cli_ctx *ctx, const struct args *a)
 		fprintf(ctx->err, "nubo: destroy needs the stack file (-f FILE) or the stack's name (--stack NAME)\n");
 		return CLI_EXIT_USAGE;
 	}
+	int parallel = parallel_of(ctx, a);
+	if (parallel < 0)
+		return CLI_EXIT_USAGE;
 	int rc = 0;
 	if (file)
 		rc = load_file(ctx, file, &s);
@@ -403,7 +416,7 @@ static int stack_destroy(struct cli_ctx *ctx, const struct args *a)
 			json_decref(s.doc);
 		s.doc = json_pack("{s:s}", "stack", s.name);
 		s.own_doc = true;
-		rc = converge(ctx, &s, args_has(a, "yes"), "Destroy");
+		rc = converge(ctx, &s, args_has(a, "yes"), parallel, "Destroy");
 	} else {
 		rc = CLI_EXIT_FAILED;
 	}
@@ -481,12 +494,15 @@ static const struct cli_verb stack_verbs[] = {
 	 "- delete; drift (changes made outside the stack) is shown apart.\n"
 	 "Exit status: 0 no changes, 2 changes to apply, 1 an error (the file's, or nubod's).\n",
 	 plan_flags, 0, 0, false, stack_plan},
-	{"apply", "-f FILE [--yes] | PLAN.json", "Make the stack what its file says (asks first)",
-	 "Shows the plan, asks, then creates in dependency order and deletes in reverse.\n"
+	{"apply", "-f FILE [--yes] [--parallel N] | PLAN.json", "Make the stack what its file says (asks first)",
+	 "Shows the plan, asks, then creates in dependency order and deletes in reverse,\n"
+	 "up to N independent resources at once (--parallel, default 4), each starting\n"
+	 "as soon as what it needs is done.\n"
 	 "A saved plan (nubo plan --out) is applied only if the stack is unchanged since.\n"
-	 "A failure stops the apply with every resource done or untouched; apply again continues.\n",
+	 "After a failure nothing new starts and the steps under way finish, every resource\n"
+	 "done or untouched; apply again continues.\n",
 	 apply_flags, 0, 1, false, stack_apply},
-	{"destroy", "-f FILE | --stack NAME [--yes]", "Delete every resource the stack owns, and nothing else", NULL,
+	{"destroy", "-f FILE | --stack NAME [--yes] [--parallel N]", "Delete every resource the stack owns, and nothing else", NULL,
 	 destroy_flags, 0, 0, false, stack_destroy},
 	{"list", "[--json]", "List stacks", NULL, cli_json_flags, 0, 0, false, stack_list},
 	{"show", "NAME [--json]", "Show what a stack owns and its state", NULL, cli_json_flags, 1, 1, false, stack_show},

@@ -20,6 +20,7 @@
 #include <string.h>
 
 #include "model/size.h"
+#include "model/stackgraph.h"
 #include "util/str.h"
 
 #define HOURS_PER_MONTH 730.0
@@ -508,35 +509,94 @@ struct stack_change *stackplan_find(struct stack_plan *p, enum stack_kind k, con
 	return NULL;
 }
 
-static void add_step(json_t *steps, const struct stack_change *ch, const char *phase)
+static char *res_name(enum stack_kind k, const char *name)
 {
-	autofree char *res = xasprintf("%s/%s", stack_kind_name(ch->kind), ch->name);
-	json_array_append_new(steps, json_pack("{s:s, s:s}", "resource", res, "phase", phase));
+	return xasprintf("%s/%s", stack_kind_name(k), name);
 }
 
-/* The order apply runs in. First what must go before anything is made:
- * replaced resources (in reverse dependency order, so a VM goes before the
- * network it sits on) and VMs and volumes the file dropped; then every
- * create and update in dependency order; last the firewalls and networks
- * the file dropped, once no VM of the stack uses them. */
+/* The resources a spec of kind k names: a VM its networks and firewalls, a
+ * volume its VM, a firewall those its rules admit from. */
+static void add_refs(struct stackgraph *g, int i, enum stack_kind k, const char *self, const json_t *spec)
+{
+	size_t n;
+	const json_t *v;
+	switch (k) {
+	case STACK_VM:
+		json_array_foreach(json_object_get(spec, "networks"), n, v) {
+			autofree char *r = res_name(STACK_NETWORK, json_string_value(json_object_get(v, "network")));
+			stackgraph_ref(g, i, r);
+		}
+		json_array_foreach(json_object_get(spec, "firewalls"), n, v) {
+			autofree char *r = res_name(STACK_FIREWALL, json_string_value(v));
+			stackgraph_ref(g, i, r);
+		}
+		break;
+	case STACK_VOLUME:
+		if (json_string_value(json_object_get(spec, "vm"))) {
+			autofree char *r = res_name(STACK_VM, json_string_value(json_object_get(spec, "vm")));
+			stackgraph_ref(g, i, r);
+		}
+		break;
+	case STACK_FIREWALL:
+		json_array_foreach(json_object_get(spec, "rules"), n, v) {
+			const char *src = json_string_value(json_object_get(v, "from_firewall"));
+			autofree char *r = src && strcmp(src, self) != 0 ? res_name(STACK_FIREWALL, src) : NULL;
+			stackgraph_ref(g, i, r);
+		}
+		break;
+	default: break;
+	}
+}
+
+static void add_step(struct stackgraph *g, const struct stack_plan *p, const struct stack_change *ch, bool del)
+{
+	autofree char *res = res_name(ch->kind, ch->name);
+	bool makes = ch->action == STACK_CREATE || ch->action == STACK_REPLACE;
+	int i = stackgraph_add(g, res, del, makes);
+	add_refs(g, i, ch->kind, ch->name, ch->want);
+	add_refs(g, i, ch->kind, ch->name, ch->live.spec);
+	add_refs(g, i, ch->kind, ch->name, ch->applied);
+	if (ch->res < 0)
+		return;
+	const struct stack_res *r = &p->stack.res[ch->res];
+	for (int d = 0; d < r->n_deps; d++) {
+		autofree char *dep = res_name(p->stack.res[r->deps[d]].kind, p->stack.res[r->deps[d]].name);
+		stackgraph_need(g, i, dep);
+		stackgraph_ref(g, i, dep);   /* ${vm.db.ip}: web goes before db, too */
+	}
+}
+
+/* The steps apply runs, each with the earlier steps it waits for
+ * (model/stackgraph.h). Laid out in an order safe to run one at a time:
+ * first what must go before anything is made (VMs the file dropped, which
+ * may sit on a network being replaced; replaced resources in reverse
+ * dependency order, so a VM goes before the network it sits on; volumes the
+ * file dropped, once their VMs let go of them); then every create and
+ * update in dependency order; last the firewalls and networks the file
+ * dropped, once no VM of the stack uses them. */
 static json_t *steps_json(const struct stack_plan *p)
 {
-	json_t *steps = json_array();
+	struct stackgraph g = {0};
+	for (int i = 0; i < p->n; i++)
+		if (p->ch[i].res < 0 && p->ch[i].kind == STACK_VM)
+			add_step(&g, p, &p->ch[i], true);
 	for (int i = p->n - 1; i >= 0; i--)
 		if (p->ch[i].res >= 0 && p->ch[i].action == STACK_REPLACE && p->ch[i].kind != STACK_FIREWALL)
-			add_step(steps, &p->ch[i], "delete");
-	static const enum stack_kind early[] = {STACK_VM, STACK_VOLUME}, late[] = {STACK_FIREWALL, STACK_NETWORK};
-	for (int k = 0; k < 2; k++)
-		for (int i = 0; i < p->n; i++)
-			if (p->ch[i].res < 0 && p->ch[i].kind == early[k])
-				add_step(steps, &p->ch[i], "delete");
+			add_step(&g, p, &p->ch[i], true);
+	for (int i = 0; i < p->n; i++)
+		if (p->ch[i].res < 0 && p->ch[i].kind == STACK_VOLUME)
+			add_step(&g, p, &p->ch[i], true);
 	for (int i = 0; i < p->n; i++)
 		if (p->ch[i].res >= 0 && p->ch[i].action != STACK_NONE)
-			add_step(steps, &p->ch[i], "create");
+			add_step(&g, p, &p->ch[i], false);
+	static const enum stack_kind late[] = {STACK_FIREWALL, STACK_NETWORK};
 	for (int k = 0; k < 2; k++)
 		for (int i = 0; i < p->n; i++)
 			if (p->ch[i].res < 0 && p->ch[i].kind == late[k])
-				add_step(steps, &p->ch[i], "delete");
+				add_step(&g, p, &p->ch[i], true);
+	stackgraph_link(&g);
+	json_t *steps = stackgraph_to_json(&g);
+	stackgraph_free(&g);
 	return steps;
 }
 

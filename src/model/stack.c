@@ -505,16 +505,26 @@ static int link_deps(struct stack_res *res, int n, struct err *e)
 {
 	for (int i = 0; i < n; i++) {
 		struct stack_res *r = &res[i];
+		size_t k;
+		json_t *v;
 		if (r->kind == STACK_VOLUME) {
 			const char *vm = json_string_value(json_object_get(r->spec, "vm"));
 			int d = vm ? find_index(res, n, STACK_VM, vm) : -1;
 			if (d >= 0)
 				add_dep(r, d);
 		}
+		if (r->kind == STACK_FIREWALL) {
+			/* a rule's from_firewall must exist when the rule is added; a
+			 * firewall admitting its own members needs nothing first */
+			json_array_foreach(json_object_get(r->spec, "rules"), k, v) {
+				const char *src = json_string_value(json_object_get(v, "from_firewall"));
+				int d = src ? find_index(res, n, STACK_FIREWALL, src) : -1;
+				if (d >= 0 && d != i)
+					add_dep(r, d);
+			}
+		}
 		if (r->kind != STACK_VM)
 			continue;
-		size_t k;
-		json_t *v;
 		json_array_foreach(json_object_get(r->spec, "networks"), k, v) {
 			int d = find_index(res, n, STACK_NETWORK, json_string_value(json_object_get(v, "network")));
 			if (d >= 0)
@@ -559,8 +569,12 @@ static int visit(struct stack_res *res, int i, int *mark, int *stack_of, int dep
 			sbuf_addf(&b, "%s%s %s", k > from ? " → " : "", stack_kind_name(res[stack_of[k]].kind),
 				  res[stack_of[k]].name);
 		autofree char *cycle = sbuf_take(&b);
-		autofree char *p = xasprintf("%s.user_data", res[i].path);
-		return fail(e, p, "reference cycle: %s; a VM cannot wait for one that waits for it", cycle);
+		bool fw = res[i].kind == STACK_FIREWALL;   /* a cycle is of firewalls (rules) or of VMs (user data) */
+		autofree char *p = xasprintf("%s.%s", res[i].path, fw ? "rules" : "user_data");
+		return fail(e, p, "reference cycle: %s; %s", cycle,
+			    fw ? "a rule's from_firewall must exist before the rule, so firewalls cannot admit from each other "
+				 "in a circle"
+			       : "a VM cannot wait for one that waits for it");
 	}
 	mark[i] = 1;
 	for (int k = 0; k < res[i].n_deps; k++)

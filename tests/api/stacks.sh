@@ -3,8 +3,9 @@
 # against a real nubod and store with the host layer in dry-run: plan output
 # for create, update, replace, delete and drift; plan's exit codes; an
 # idempotent second apply; destroy of only what the stack owns; the lease;
-# a stale saved plan; every class of bad input, located at file:line:col;
-# and the files in examples/.
+# a stale saved plan; independent steps at once, a dependent one only after
+# what it needs, a failure in the middle that the next apply completes;
+# every class of bad input, located at file:line:col; and examples/.
 set -u
 . "$(dirname "$0")/../lib.sh"
 T_DESTROY_FLAGS=--dry-run
@@ -47,6 +48,10 @@ like "$out" 'Cost: \+0\.0[0-9]+ per hour, \+[0-9.]+ per month' "and the change i
 is "$(plan --json | jq -r '[.changes[].resource] | join(" ")')" "network/shop-back firewall/shop-web vm/shop-db vm/shop-web" \
 	"--json lists the changes in dependency order"
 is "$(plan --json | jq -r '.cost.hourly_change > 0')" true "--json gives the cost"
+# each step names the earlier steps it waits for: the db its network, the web VM also its firewall and the db
+is "$(plan --json | jq -r '.steps as $s | [$s[] | "\(.resource)<\([.after[] | $s[.].resource] | join(","))"] | join(" ")')" \
+	"network/shop-back< firewall/shop-web< vm/shop-db<network/shop-back vm/shop-web<network/shop-back,firewall/shop-web,vm/shop-db" \
+	"--json gives each step the steps it waits for"
 
 out=$("$NUBO" apply -f "$F" </dev/null 2>&1); rc=$?
 is "$rc" 1 "apply without --yes and no terminal refuses"
@@ -125,6 +130,7 @@ is "$(status_of "$(api POST /v1/stacks/shop/unlock "{\"lease\":\"$lease\"}")")" 
 
 "$NUBO" plan -f "$F" --out "$T_DIR/plan.json" >/dev/null 2>&1
 is $? 2 "plan --out saves a plan"
+is "$(jq -r '.plan.steps | map(has("after")) | all' "$T_DIR/plan.json")" true "with what each step waits for"
 out=$("$NUBO" apply "$T_DIR/plan.json" 2>&1); rc=$?
 is "$rc" 0 "apply PLAN.json applies it" "$out"
 is "$(body_of "$(api GET /v1/firewalls/shop-web)" | jq -r '[.rules[].port] | join(",")')" "8443" "as planned"
@@ -157,6 +163,88 @@ ok $? "destroy deleted the stack's VMs and only them"
 is "$(body_of "$(api GET /v1/networks)" | jq -r '[.networks[] | select(.name=="shop-back" and .state!="deleting")] | length')" 0 "and its network"
 is "$(body_of "$(api GET /v1/firewalls)" | jq -r '[.firewalls[].name] | join(",")')" "default" "and its firewall, leaving default"
 is "$(status_of "$(api GET /v1/stacks/shop)")" 404 "a destroyed stack is gone from stack list"
+
+# --- independent steps at once; a failure in the middle -----------------------------------
+# max_overlap AFTER KIND: the most operations of KIND (create, delete) under way at once,
+# from nubod's event log after event AFTER
+max_overlap() {
+	curl -s --unix-socket "$T_SOCK" "http://nubo/v1/events?after=$1&kind=operation&limit=1000" | jq --arg k "$2" '
+		reduce .events[] as $e ({ids: {}, n: 0, max: 0};
+			if $e.what == "created (\($k))" then .ids[$e.id] = true | .n += 1 | .max = ([.max, .n] | max)
+			elif .ids[$e.id] and ($e.what | test("^state: running→")) then .ids[$e.id] = false | .n -= 1
+			else . end) | .max'
+}
+# seq_of AFTER NAME REGEX: the first event of operations on NAME whose text matches
+seq_of() {
+	curl -s --unix-socket "$T_SOCK" "http://nubo/v1/events?after=$1&kind=operation&name=$2&limit=1000" |
+		jq --arg w "$3" '[.events[] | select(.what | test($w)) | .seq] | first'
+}
+# last_seq: the newest event's number (paging through the log)
+last_seq() {
+	local seq=0 next
+	while next=$(curl -s --unix-socket "$T_SOCK" "http://nubo/v1/events?after=$seq&limit=1000" | jq .last_seq) &&
+		[ "$next" -gt "$seq" ]; do seq=$next; done
+	echo "$seq"
+}
+
+# par-a takes an address a VM outside the stack holds: it fails, in the middle
+api POST /v1/networks '{"name":"par-x","cidr":"10.236.0.0/24"}' >/dev/null
+api POST /v1/vms '{"name":"par-blocker","type":"nano","nics":[{"network":"par-x","ip":"10.236.0.10"}]}' >/dev/null
+is "$(body_of "$(api GET /v1/vms/par-blocker)" | jq -r '.nics[0].ip')" 10.236.0.10 "a VM outside the stack holds 10.236.0.10"
+P=$T_DIR/par.yaml
+cat >"$P" <<'YAML'
+stack: par
+networks:
+  par-net: {cidr: 10.235.0.0/24, nat: false}
+vms:
+  par-b: {type: nano, networks: [par-net]}
+  par-d: {type: nano}
+  par-a: {type: nano, networks: [{network: par-x, ip: 10.236.0.10}]}
+  par-c: {type: nano, user_data: "A=${vm.par-a.ip}"}
+YAML
+is "$("$NUBO" plan -f "$P" --json | jq -r '.steps as $s | [$s[] | select(.after == []) | .resource] | join(" ")')" \
+	"network/par-net vm/par-d vm/par-a" "steps that wait for nothing: the network, par-d and par-a"
+s0=$(last_seq)
+out=$("$NUBO" apply -f "$P" --yes 2>&1); rc=$?
+is "$rc" 1 "an apply with a step that fails exits 1"
+like "$out" '! vm/par-a: failed: .*par\.yaml:7:[0-9]+: vms\.par-a: .*10\.236\.0\.10.* already in use' "the failed step says why as it happens, pointing at the VM in the file"
+like "$out" 'apply stopped: 1 step failed' "the summary counts the failure"
+like "$out" 'failed: +vm/par-a: ' "and names it"
+like "$out" 'done: +network/par-net, vm/par-(b|d), vm/par-(b|d)' "the steps under way when it failed ran to their end"
+like "$out" 'not started: vm/par-c \(after vm/par-a\)' "the step that needs the failed one never started, and the summary says what it waits for"
+like "$out" 'run apply again to continue' "and says how to go on"
+is "$(max_overlap "$s0" create)" 2 "par-b and par-d were created at once (their operations overlap in nubod's event log)"
+is "$(body_of "$(api GET /v1/vms)" | jq -r '[.vms[].name | select(startswith("par-"))] | sort | join(" ")')" \
+	"par-b par-blocker par-d" "nubod has the VMs that succeeded, and neither par-a nor par-c"
+is "$(body_of "$(api GET /v1/stacks/par)" | jq -r '[.resources[] | select(.live == "present") | "\(.kind)/\(.name)"] | sort | join(" ")')" \
+	"network/par-net vm/par-b vm/par-d" "the stack has exactly what was made"
+is "$(body_of "$(api GET /v1/stacks/par)" | jq -r '.resources[] | select(.name == "par-a") | "\(.state) \(.live)"')" \
+	"creating missing" "and par-a only as an intent that never came about (the next apply makes it)"
+is "$(body_of "$(api GET /v1/stacks/par)" | jq -r .locked)" false "and the lease was released"
+
+out=$("$NUBO" plan -f "$P" 2>&1)
+like "$out" 'Plan: 2 to create, 0 to update in place, 0 to replace, 0 to delete' "the next plan holds what is left: par-a and par-c"
+"$NUBO" vm delete par-blocker >/dev/null 2>&1
+wait_for 10 sh -c "! curl -sf --unix-socket $T_SOCK http://nubo/v1/vms/par-blocker >/dev/null"
+s1=$(last_seq)
+out=$("$NUBO" apply -f "$P" --yes 2>&1); rc=$?
+is "$rc" 0 "a second apply continues from there" "$out"
+like "$out" 'Apply complete' "and completes"
+a_done=$(seq_of "$s1" par-a 'running→succeeded'); c_start=$(seq_of "$s1" par-c '^created')
+ok $([ "$a_done" != null ] && [ "$c_start" != null ] && [ "$c_start" -gt "$a_done" ]; echo $?) \
+	"par-c, whose user data names par-a, was created only after par-a's create succeeded (events $a_done, $c_start)"
+like "$(t_sql "SELECT user_data FROM vms WHERE name = 'par-c'")" 'A=10\.236\.0\.10' "with par-a's address in its user data"
+"$NUBO" plan -f "$P" >/dev/null 2>&1
+is $? 0 "the stack is now as the file says"
+
+"$NUBO" destroy --stack par --yes --parallel 0 >/dev/null 2>&1
+is $? 2 "--parallel 0 is refused as a usage error"
+s2=$(last_seq)
+out=$("$NUBO" destroy --stack par --yes --parallel 1 2>&1); rc=$?
+is "$rc" 0 "destroy --parallel 1 succeeds" "$out"
+like "$out" '5 steps, up to 1 at once' "and runs one step at a time"
+is "$(max_overlap "$s2" delete)" 1 "so no two VM deletes overlapped"
+api DELETE /v1/networks/par-x >/dev/null
 
 # --- bad input: every class names file:line:col and changes nothing ------------------------
 bad() { # bad DESCRIPTION REGEX <<<YAML
