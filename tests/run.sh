@@ -15,7 +15,8 @@
 # Every test program speaks TAP. A program counts its "ok" lines as passed,
 # its "not ok" lines as failed, and a "# SKIP" on either (cmocka prints
 # "not ok N # SKIP") as skipped, as is a "# TODO" (a known failure, written
-# down where it stands; TAP does not count it as failed). A program also adds one failure when it
+# down where it stands; TAP does not count it as failed), and a plan
+# "1..0 # SKIP reason" (a program that cannot run here) as one skip. A program also adds one failure when it
 # exits non-zero without a failed check, is killed by a signal, prints no
 # plan ("1..N") or a plan other than the checks it printed, or prints
 # "Bail out!". A suite that was asked for and cannot run is a failure too.
@@ -128,9 +129,12 @@ prog_report() {
 			else if (/^ok/) p++
 			else f++
 		}
-		/^1\.\.[0-9]+/ { plans++; match($0, /^1\.\.[0-9]+/); plan = substr($0, 4, RLENGTH - 3) }
+		/^1\.\.[0-9]+/ { plans++; match($0, /^1\.\.[0-9]+/); plan = substr($0, 4, RLENGTH - 3)
+			if (plan == 0 && tolower($0) ~ /#[ \t]*skip/) skipall = 1 }
 		/^Bail out!/ && !bail { bail = "-" substr($0, 10) }
-		END { printf "%d %d %d %d %s %s", p, f, s, plans, (plan == "" ? "-" : plan), (bail == "" ? "" : bail) }
+		# "1..0 # SKIP reason": the program skipped itself whole, one skip
+		END { if (skipall) { s++; plan = 1 }
+			printf "%d %d %d %d %s %s", p, f, s, plans, (plan == "" ? "-" : plan), (bail == "" ? "" : bail) }
 	' "$tap")
 	read -r passed failed skipped plans plan bail <<<"$counts"
 	local printed=$((passed + failed + skipped)) problems=()

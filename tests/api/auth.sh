@@ -174,6 +174,17 @@ printf '%s' "$out" | grep -q "${S1#nubo_}"
 ok $((! $?)) "and no secret"
 out=$(NUBO_URL=$URL NUBO_TOKEN=$S1 NUBO_CACERT=$TLS/cert.pem "$NUBO" token show ci-bot 2>&1)
 like "$out" 'Name: +ci-bot' "NUBO_URL, NUBO_TOKEN and NUBO_CACERT work too"
+# A profile holds the same three: URL, a token file and the certificate to trust.
+printf '%s\n' "$S1" >"$T_DIR/tls.token"
+chmod 600 "$T_DIR/tls.token"
+out=$(env -u NUBO_SOCKET "$NUBO" profile add tls --url "$URL" --token-file "$T_DIR/tls.token" --cacert "$TLS/cert.pem" 2>&1)
+ok $? "nubo profile add tls --url --token-file --cacert" "$out"
+out=$(env -u NUBO_SOCKET "$NUBO" --profile tls network list 2>&1)
+like "$out" "default +${cidr//./\\.} " "nubo --profile tls reaches nubod over HTTPS, trusting the profile's cacert"
+env -u NUBO_SOCKET "$NUBO" profile add tls-other --url "$URL" --token-file "$T_DIR/tls.token" --cacert "$TLS/other.pem" >/dev/null 2>&1
+out=$(env -u NUBO_SOCKET "$NUBO" --profile tls-other network list 2>&1)
+like "$out" "cannot trust nubod's certificate at $URL: .*checked against --cacert $TLS/other.pem" \
+	"a profile whose cacert did not sign nubod's certificate is refused, naming it"
 out=$("$NUBO" --url "$URL" --token "$S1" vm list 2>&1)
 is "$?" 1 "without --cacert a self-signed certificate is refused"
 like "$out" "cannot trust nubod's certificate at $URL" "the error says the certificate is not trusted"

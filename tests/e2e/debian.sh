@@ -91,5 +91,7 @@ is "$?" 1 "and is gone"
 wait $reboot
 ok $? "deb2 reboots to SSH" "$(cat "$T_DIR/reboot.out")"
 is "$(ans2 cat /var/lib/cloud/data/instance-id)" "$id2" "after the reboot it is the same instance"
-"$NUBO" vm delete deb2 --wait >/dev/null 2>&1
-ok $? "deb2 is deleted"
+out=$("$NUBO" vm delete deb2 --wait 2>&1)
+ok $? "deb2 is deleted" "$out"
+"$NUBO" vm show deb2 >/dev/null 2>&1
+is "$?" 1 "and is gone"

@@ -5,7 +5,7 @@
 #   uplink (a network namespace stands in for it) and none without NAT;
 #   firewall allow and deny by rule, checked with TCP connects from the host;
 #   a rule change with a connection open (it stays, new ones are refused);
-#   set-firewall in force on a running VM (how soon: bench/07-firewall.sh); a port forward from the host's
+#   set-firewall in force on a running VM (how soon: bench/08-firewall.sh); a port forward from the host's
 #   address and localhost; a spoofed source dropped at the bridge; the
 #   ruleset restored by nubod after it was flushed (as after a reboot).
 set -u
@@ -121,7 +121,7 @@ fi
 is "$got" two "the open connection still works (the firewall is stateful)"
 
 # set-firewall on a running VM is in force (how soon is measured by
-# bench/07-firewall.sh; here a loose bound only says it happens at all).
+# bench/08-firewall.sh; here a loose bound only says it happens at all).
 on a1 'mkdir -p /tmp/www && echo a1 > /tmp/www/index.html && httpd -p 80 -h /tmp/www'
 like "$(answer a1 'wget -q -O - http://127.0.0.1:80/')" a1 "a1 serves port 80 (to itself)"
 tcp_open "$A1" 80

@@ -62,8 +62,12 @@ done
 ok $? "old: a volume made and attached to up1"
 "$NUBO" vm ssh up1 -- 'echo before-upgrade > /root/f && sync' 2>>"$T_DIR/ssh.err"
 ok $? "old: up1 answers SSH and keeps a file"
+"$NUBO" vm ssh up2 -- 'echo in-snapshot > /root/s && sync' 2>>"$T_DIR/ssh.err"
+ok $? "old: up2 keeps a file"
 out=$("$NUBO" snapshot create up2 --name snap1 --wait 2>&1)
 ok $? "old: a snapshot of the running up2" "$out"
+"$NUBO" vm ssh up2 -- 'echo after-snapshot > /root/s && sync' 2>>"$T_DIR/ssh.err"
+ok $? "old: up2 changes the file after the snapshot"
 old_version=$(sqlite3 "$T_STATE/nubo.db" 'PRAGMA user_version')
 # What must survive: every resource as the API shows it, minus what moves on its own.
 dump() {
@@ -101,6 +105,7 @@ is "$("$NUBO" volume show data --json | jq -r '.state + " " + (.vm // "")')" "in
 out=$("$NUBO" vm stop up2 --wait 2>&1) && out=$("$NUBO" vm restore up2 --snapshot snap1 --wait 2>&1) &&
 	out=$("$NUBO" vm start up2 --wait 2>&1)
 ok $? "the old snapshot restores under the new nubod" "$out"
+is "$("$NUBO" vm ssh up2 -- cat /root/s 2>>"$T_DIR/ssh.err")" in-snapshot "up2 holds what it held when the old nubod took the snapshot"
 grep -q "ERROR" "$T_LOG"
 ok $((! $?)) "no ERROR in the new nubod's log" "$(grep ERROR "$T_LOG" | head -5)"
 

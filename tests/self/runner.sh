@@ -62,6 +62,10 @@ like "$out" "fails.sh: not ok 2 - two fails" "the failures list the check"
 runner NUBO_SUITES=api NUBO_API_DIR=$here/fixtures/pass
 is "$rc:$(last)" "0:3 passed, 0 failed" "lib.sh scripts that pass, with a plan printed by lib.sh or by the script, pass the run" "$out"
 
+runner NUBO_SUITES="unit api" NUBO_UNIT_DIR="$T_DIR/unit" NUBO_API_DIR=$here/fixtures/skip
+is "$rc:$(last)" "0:4 passed, 0 failed, 1 skipped" \
+	"a lib.sh script that skips itself whole (a plan of 0 with SKIP) is one skip, not a failure" "$out"
+
 runner NUBO_SUITES=api NUBO_API_DIR=$here/fixtures/slow NUBO_PROG_LIMIT=2
 is "$rc:$(last)" "1:1 passed, 1 failed" "a script still running past NUBO_PROG_LIMIT is stopped and fails the run" "$out"
 like "$out" "hangs.sh: still running after NUBO_PROG_LIMIT=2 s: stopped" "and the failures say why"
