@@ -229,6 +229,7 @@ if [ -n "$INTERIM" ]; then
 				trap - ERR EXIT
 				WORK=$(mktemp -d "${TMPDIR:-/tmp}/nubo-tiny-kernel.XXXXXX")
 				trap 'rm -rf "$WORK"' EXIT
+				trap 'exit 1' TERM INT HUP # stopped: the scratch goes too
 				trap 'die "command failed (line $LINENO, exit $?): $BASH_COMMAND"' ERR
 				ksrc=$(kernel_source) || die "apt cannot provide $KSRC_PKG $kver now"
 				build_kernel "$ksrc" "$KDIR"
