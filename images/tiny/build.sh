@@ -220,16 +220,19 @@ if [ -n "$INTERIM" ]; then
 			INTERIM= # built just now by the build that held the lock
 		else
 			# The download and compile go on after this script: their own
-			# scratch directory and traps, output to a log, the kernel lock
-			# held (inherited) until done; then every image on the interim
-			# kernel switches. Without the source, the images keep Debian's
-			# kernel until a later build gets it.
+			# scratch directory (in the cache, so that one left by a
+			# compile that was killed goes with the next build that holds
+			# the lock) and traps, output to a log, the kernel lock held
+			# (inherited) until done; then every image on the interim
+			# kernel switches. Without the source, the images keep
+			# Debian's kernel until a later build gets it.
+			rm -rf "$KERNELS"/.work.*
 			KLOG=$KERNELS/build-$CONFIG_SUM.log
 			(
 				trap - ERR EXIT
-				WORK=$(mktemp -d "${TMPDIR:-/tmp}/nubo-tiny-kernel.XXXXXX")
+				WORK=$(mktemp -d "$KERNELS/.work.XXXXXX")
 				trap 'rm -rf "$WORK"' EXIT
-				trap 'exit 1' TERM INT HUP # stopped: the scratch goes too
+				trap 'exit 1' TERM INT HUP
 				trap 'die "command failed (line $LINENO, exit $?): $BASH_COMMAND"' ERR
 				ksrc=$(kernel_source) || die "apt cannot provide $KSRC_PKG $kver now"
 				build_kernel "$ksrc" "$KDIR"
@@ -252,8 +255,10 @@ if [ -n "$INTERIM" ]; then
 	echo "    Linux $KVER from ${INTERIM##*/}, with an initrd"
 else
 	# One build at a time: a second image build waits here, then finds the
-	# kernel the first one built.
+	# kernel the first one built. A background compile that was killed left
+	# its scratch directory behind.
 	flock "$klock"
+	rm -rf "$KERNELS"/.work.*
 	if [ -n "$KDIR" ] && [ ! -s "$KDIR/vmlinux" ]; then
 		if ksrc=$(kernel_source); then
 			build_kernel "$ksrc" "$KDIR"
