@@ -86,7 +86,7 @@ else
 		$(pkg-config --cflags --libs jansson gnutls) -lpthread -lm || die "cannot build benchtool"
 	cc -O2 -Wall -D_GNU_SOURCE -I"$REPO" -I"$REPO/src" -I"$BUILD" -o "$BENCH_DIR/bin/seed_store" \
 		"$BENCH_SRC/seed_store.c" "$BUILD/src/store/libnubo_store.a" "$BUILD/src/model/libnubo_model.a" \
-		"$BUILD/src/util/libnubo_util.a" $(pkg-config --cflags --libs sqlite3 jansson gnutls) -lpthread ||
+		"$BUILD/src/util/libnubo_util.a" $(pkg-config --cflags --libs sqlite3 jansson gnutls libpq) -lpthread -lm ||
 		die "cannot build seed_store"
 fi
 export BENCHTOOL=$BENCH_DIR/bin/benchtool SEED_STORE=$BENCH_DIR/bin/seed_store

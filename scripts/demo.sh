@@ -8,7 +8,7 @@ bin=$(cd "$build/src/cmd" && pwd)
 nubo=$bin/nubo
 sock=${NUBO_SOCKET:-/run/nubo/nubod.sock}
 state=${NUBO_STATE_DIR:-/var/lib/nubo}
-log=/var/log/nubo/nubod.log
+log=${NUBO_LOG:-/var/log/nubo/nubod.log}
 # The web console, plain HTTP on this machine only (--listen-http is loopback-only).
 console_addr=${NUBO_CONSOLE_ADDR:-127.0.0.1:8080}
 export NUBO_SOCKET=$sock
@@ -29,7 +29,7 @@ fi
 "$nubo" host show
 
 if [ "$("$nubo" image show tiny --json 2>/dev/null | jq -r .state)" != ready ]; then
-	step "building the default image 'tiny' from Debian's packages (the first build compiles its kernel: a few minutes)"
+	step "building the default image 'tiny' from Debian's packages"
 	"$nubo" image build tiny --wait
 fi
 
@@ -45,6 +45,19 @@ step "nubo vm ssh demo -- uname -a"
 
 step "nubo vm list"
 "$nubo" vm list
+
+# A host's first tiny image boots Debian's kernel while tiny's own compiles
+# in the background (images/tiny/README.md); say how far that is.
+kernel_log=$(ls -1t "${NUBO_CACHE_DIR:-/var/cache/nubo}"/kernels/build-*.log 2>/dev/null | head -n 1) || true
+if [ -n "$kernel_log" ] && ! grep -q '^==> kernel: done' "$kernel_log"; then
+	last=$(grep '^==> kernel' "$kernel_log" | tail -n 1) || last="==> kernel: starting"
+	cat <<MSG
+
+tiny's own kernel is still compiling in the background (${last#==> }; log:
+$kernel_log). The VMs boot Debian's kernel until it is done; from then on
+they boot tiny's (faster) on their next start: nubo vm stop demo --wait && nubo vm start demo --wait
+MSG
+fi
 
 # A token for the web console's login (made once; its secret is shown only
 # when it is made, so it is kept beside the log for the next run).

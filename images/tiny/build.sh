@@ -7,6 +7,10 @@
 #               built from Debian's kernel source (linux-source-6.1, fetched
 #               with apt-get download, never installed) with kernel.config:
 #               the drivers built in, so it boots without an initrd.
+#               Until that kernel is built, Debian's cloud kernel with a small
+#               initrd.img (interim-kernel.sh) while it compiles in the
+#               background; it then takes over (NUBO_TINY_KERNEL=build:
+#               wait for it instead).
 #   disk.qcow2  1 GiB (sparse) ext4 root: busybox, dropbear, the init scripts
 #               of this directory; made with mke2fs -d, no loop device.
 #   image.json  how nubo boots it (direct kernel boot, command line, user).
@@ -41,6 +45,8 @@ declare -A PKG_OF=(
 	[/bin/busybox]=busybox-static [dropbear]=dropbear-bin
 	[dropbearkey]=dropbear-bin [mke2fs]=e2fsprogs [resize2fs]=e2fsprogs
 	[qemu-img]=qemu-utils [readelf]=binutils [xz]=xz-utils
+	# the interim kernel's initrd
+	[cpio]=cpio [depmod]=kmod [modinfo]=kmod
 	# to build the kernel
 	[gcc]=gcc [make]=make [flex]=flex [bison]=bison [bc]=bc
 )
@@ -56,7 +62,7 @@ trap 'die "command failed (line $LINENO, exit $?): $BASH_COMMAND"' ERR
 	echo "usage: $0 OUTDIR" >&2
 	exit 2
 }
-OUT=$1
+OUT=$(realpath -m "$1")
 [ "$(id -u)" = 0 ] || die "must run as root (it creates device nodes and root-owned files)"
 
 WORK='' STAGE=''
@@ -178,10 +184,8 @@ build_kernel() {
 
 phase "kernel"
 mkdir -p "$DEBS" "$KERNELS"
-# One build at a time: a second image build waits here, then finds the kernel
-# the first one built.
+. "$HERE/interim-kernel.sh"
 exec {klock}>"$KERNELS/.lock"
-flock "$klock"
 CONFIG_SUM=$(sha256sum "$HERE/kernel.config" | cut -c1-12)
 kver=$(source_package)
 if [ -z "$kver" ]; then
@@ -189,34 +193,95 @@ if [ -z "$kver" ]; then
 	apt-get update -q >/dev/null 2>&1 || true
 	kver=$(source_package)
 fi
-KDIR=
-if [ -n "$kver" ]; then
-	KDIR=$KERNELS/$kver-$CONFIG_SUM
-	if [ ! -s "$KDIR/vmlinux" ]; then
-		# apt-get download's name for it (an epoch's ":" becomes "%3a").
-		deb=$DEBS/${KSRC_PKG}_${kver//:/%3a}_all.deb
-		if [ -s "$deb" ] || download "$KSRC_PKG" || { apt-get update -q >/dev/null 2>&1 && download "$KSRC_PKG"; }; then
-			# After an update the version may differ from the lists read above.
-			[ -s "$deb" ] || deb=$(ls -1 "$DEBS/${KSRC_PKG}_"*.deb | sort -V | tail -n 1)
-			build_kernel "$deb" "$KDIR"
+KDIR=${kver:+$KERNELS/$kver-$CONFIG_SUM}
+
+# kernel_source: the path of the kernel source package (downloaded if need be).
+kernel_source() {
+	# apt-get download's name for it (an epoch's ":" becomes "%3a").
+	local deb=$DEBS/${KSRC_PKG}_${kver//:/%3a}_all.deb
+	[ -s "$deb" ] || download "$KSRC_PKG" || { apt-get update -q >/dev/null 2>&1 && download "$KSRC_PKG"; } || return 1
+	# After an update the version may differ from the lists read above.
+	[ -s "$deb" ] || deb=$(ls -1 "$DEBS/${KSRC_PKG}_"*.deb | sort -V | tail -n 1)
+	echo "$deb"
+}
+
+# No kernel of this configuration on this host yet (its first build): boot
+# this image on Debian's kernel while tiny's compiles (interim-kernel.sh),
+# unless told to wait or apt has no such kernel. A host that has one (a new
+# source version is out) builds the new one first, as before.
+INTERIM=
+if [ -n "$KDIR" ] && [ "${NUBO_TINY_KERNEL:-}" != build ] &&
+	! ls -1d "$KERNELS"/*-"$CONFIG_SUM"/vmlinux >/dev/null 2>&1; then
+	INTERIM=$(interim_deb) || INTERIM=
+fi
+if [ -n "$INTERIM" ]; then
+	if flock -n "$klock"; then
+		if [ -s "$KDIR/vmlinux" ]; then
+			INTERIM= # built just now by the build that held the lock
+		else
+			# The download and compile go on after this script: their own
+			# scratch directory (in the cache, so that one left by a
+			# compile that was killed goes with the next build that holds
+			# the lock) and traps, output to a log, the kernel lock held
+			# (inherited) until done; then every image on the interim
+			# kernel switches. Without the source, the images keep
+			# Debian's kernel until a later build gets it.
+			rm -rf "$KERNELS"/.work.*
+			KLOG=$KERNELS/build-$CONFIG_SUM.log
+			(
+				trap - ERR EXIT
+				WORK=$(mktemp -d "$KERNELS/.work.XXXXXX")
+				trap 'rm -rf "$WORK"' EXIT
+				trap 'exit 1' TERM INT HUP
+				trap 'die "command failed (line $LINENO, exit $?): $BASH_COMMAND"' ERR
+				ksrc=$(kernel_source) || die "apt cannot provide $KSRC_PKG $kver now"
+				build_kernel "$ksrc" "$KDIR"
+				interim_switch_all
+				echo "==> kernel: done"
+			) </dev/null >"$KLOG" 2>&1 &
+			echo "    tiny's own kernel compiles in the background (progress: $KLOG)"
+		fi
+	else
+		echo "    tiny's own kernel is being built (progress: $KERNELS/build-$CONFIG_SUM.log)"
+	fi
+fi
+if [ -n "$INTERIM" ]; then
+	exec {klock}>&-
+	interim_make "$INTERIM"
+	KVER=$INTERIM_KVER
+	CMDLINE="$CMDLINE $INTERIM_CMDLINE_EXTRA"
+	OS="Linux $KVER (Debian's, until tiny's own kernel is built; busybox + dropbear)"
+	echo "==> kernel: Debian's, for now"
+	echo "    Linux $KVER from ${INTERIM##*/}, with an initrd"
+else
+	# One build at a time: a second image build waits here, then finds the
+	# kernel the first one built. A background compile that was killed left
+	# its scratch directory behind.
+	flock "$klock"
+	rm -rf "$KERNELS"/.work.*
+	if [ -n "$KDIR" ] && [ ! -s "$KDIR/vmlinux" ]; then
+		if ksrc=$(kernel_source); then
+			build_kernel "$ksrc" "$KDIR"
+			interim_switch_all
 		else
 			KDIR=
 		fi
 	fi
+	if [ -z "$KDIR" ]; then
+		# Offline, or the archive cannot provide the source: a kernel built
+		# earlier with this configuration will do.
+		KDIR=$(ls -1d "$KERNELS"/*-"$CONFIG_SUM" 2>/dev/null | sort -V | tail -n 1) || true
+		[ -n "$KDIR" ] ||
+			die "apt cannot provide $KSRC_PKG${kver:+ $kver} and no kernel of this configuration is cached in $KERNELS"
+		echo "    (apt cannot provide $KSRC_PKG${kver:+ $kver}: using the kernel built earlier)"
+	fi
+	read -r KVER <"$KDIR/release"
+	readelf -n "$KDIR/vmlinux" 2>/dev/null | grep -q 'Xen .*(0x00000012)' ||
+		die "$KDIR/vmlinux has no PVH entry note: check CONFIG_PVH in kernel.config"
+	OS="Linux $KVER (busybox + dropbear)"
+	echo "    Linux $KVER ($KDIR)"
+	exec {klock}>&-
 fi
-if [ -z "$KDIR" ]; then
-	# Offline, or the archive cannot provide the source: a kernel built
-	# earlier with this configuration will do.
-	KDIR=$(ls -1d "$KERNELS"/*-"$CONFIG_SUM" 2>/dev/null | sort -V | tail -n 1) || true
-	[ -n "$KDIR" ] ||
-		die "apt cannot provide $KSRC_PKG${kver:+ $kver} and no kernel of this configuration is cached in $KERNELS"
-	echo "    (apt cannot provide $KSRC_PKG${kver:+ $kver}: using the kernel built earlier)"
-fi
-read -r KVER <"$KDIR/release"
-readelf -n "$KDIR/vmlinux" 2>/dev/null | grep -q 'Xen .*(0x00000012)' ||
-	die "$KDIR/vmlinux has no PVH entry note: check CONFIG_PVH in kernel.config"
-echo "    Linux $KVER ($KDIR)"
-exec {klock}>&-
 
 # busybox_links ROOT: a symlink to /bin/busybox per applet, at the path
 # busybox gives it (bin, sbin, usr/bin, usr/sbin). Existing files win. perl
@@ -291,14 +356,14 @@ poweroff() { /sbin/poweroff "$@"; }
 reboot() { /sbin/reboot "$@"; }
 EOF
 cat >"$R/etc/os-release" <<EOF
-PRETTY_NAME="nubo tiny (Linux $KVER, busybox + dropbear)"
+PRETTY_NAME="nubo tiny (busybox + dropbear)"
 NAME="nubo tiny"
 ID=nubo-tiny
 ID_LIKE=debian
 VERSION_ID="12"
 EOF
 printf 'nubo tiny: Linux, busybox and dropbear. \\n \\l\n\n' >"$R/etc/issue"
-printf 'nubo tiny: busybox + dropbear on Linux %s (Debian 12 source)\n' "$KVER" >"$R/etc/motd"
+printf 'nubo tiny: busybox + dropbear on Linux (Debian 12 packages)\n' >"$R/etc/motd"
 
 # Every absolute program inittab names must exist in the image.
 for prog in $(sed -n 's/^\([^#:][^:]*\)\{0,1\}:[^:]*:[^:]*:\(\/[^ ]*\).*/\2/p' "$R/etc/inittab"); do
@@ -325,11 +390,19 @@ qemu-img convert -O qcow2 "$WORK/disk.raw" "$STAGE/disk.qcow2" || die "qemu-img 
 # The kernel as the ELF the build made: QEMU boots it through the kernel's
 # PVH entry, skipping the firmware's real-mode boot path and decompression
 # under emulation (about 0.4 s less to SSH under TCG, measured in bench/).
-install -m 0644 "$KDIR/vmlinux" "$STAGE/vmlinuz"
+# The interim kernel comes with its initrd.
+files=(vmlinuz disk.qcow2 image.json)
+if [ -n "$INTERIM" ]; then
+	install -m 0644 "$INTERIM_KERNEL" "$STAGE/vmlinuz"
+	install -m 0644 "$INTERIM_INITRD" "$STAGE/initrd.img"
+	files=(vmlinuz initrd.img disk.qcow2 image.json)
+else
+	install -m 0644 "$KDIR/vmlinux" "$STAGE/vmlinuz"
+fi
 
 phase "image.json"
 cat >"$STAGE/image.json" <<EOF
-{"name":"tiny","boot":"direct","kernel":"vmlinuz","disk":"disk.qcow2","cmdline":"$CMDLINE","user":"root","os":"Linux $KVER (busybox + dropbear)"}
+{"name":"tiny","boot":"direct","kernel":"vmlinuz","disk":"disk.qcow2","cmdline":"$CMDLINE","user":"root","os":"$OS"}
 EOF
 
 phase "install"
@@ -338,7 +411,13 @@ mkdir -p "$OUT"
 # image.json last: its presence marks a complete image.
 # An older build's initrd would be booted with the new kernel: gone first.
 rm -f "$OUT/initrd.img"
-for f in vmlinuz disk.qcow2 image.json; do
+for f in "${files[@]}"; do
 	mv -f "$STAGE/$f" "$OUT/$f"
 done
-echo "    $(du -h "$OUT/disk.qcow2" | cut -f1) disk, Linux $KVER, no initrd"
+if [ -n "$INTERIM" ]; then
+	# tiny's own kernel replaces Debian's here once it is built.
+	interim_register "$OUT"
+	echo "    $(du -h "$OUT/disk.qcow2" | cut -f1) disk, Debian's Linux $KVER with an initrd until tiny's kernel is built"
+else
+	echo "    $(du -h "$OUT/disk.qcow2" | cut -f1) disk, Linux $KVER, no initrd"
+fi

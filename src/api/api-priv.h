@@ -6,6 +6,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "api/reply.h"   /* reading a request, writing its answer */
 #include "ctl/ctl.h"
 #include "model/token.h"
 #include "util/secret.h"
@@ -37,13 +38,6 @@ struct api_req {
 	const struct session *session;     /* the web console's session that sent it, or NULL */
 	bool secure;                       /* it came over TLS (a cookie set in the answer is Secure) */
 };
-
-/* The value of a query parameter ("?limit=100"), or NULL. */
-const char *api_query(const struct api_req *req, const char *key);
-struct api_resp;
-/* Fails (400 naming it) when the query has a parameter not in allowed
- * (NULL-terminated). */
-bool api_query_known(const struct api_req *req, const char *const allowed[], struct api_resp *resp);
 
 struct api_resp {
 	int status;
@@ -95,18 +89,6 @@ void api_route_each(void (*fn)(const struct api_route *r, void *arg), void *arg)
  * at build time by scripts/embed-json.py): len bytes, then a NUL. */
 extern const char api_openapi_json[];
 extern const size_t api_openapi_json_len;
-
-/* Sets an error response from e. */
-void api_error(struct api_resp *resp, const struct err *e);
-void api_json(struct api_resp *resp, int status, json_t *json);
-
-/* Parses the body as a JSON object. An empty body is {} when allow_empty.
- * On failure sets a 400 response and returns NULL. */
-json_t *api_body_object(const struct api_req *req, struct api_resp *resp, bool allow_empty);
-/* Fails (400) when obj has a key not in allowed (NULL-terminated). */
-bool api_check_fields(json_t *obj, const char *const allowed[], struct api_resp *resp);
-/* Reads an optional string field; a present non-string is a 400. */
-bool api_opt_string(json_t *obj, const char *key, const char **out, struct api_resp *resp);
 
 /* The longest value string field key may have (a list's items each), and
  * the check of it: a longer value is a 400 "field "KEY" (or "KEY[INDEX]",
