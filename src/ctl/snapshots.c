@@ -41,9 +41,9 @@ static char *layer_path(struct ctl *c, const char *snap_id, const char *image_id
 	return xasprintf("%s/images/%s/disk.qcow2", c->state_dir, image_id);
 }
 
-static bool vm_up(const struct vm *vm)
+static bool vm_up(struct ctl *c, const struct vm *vm)
 {
-	return vm->pid != 0 && (runner_dry_run() || qemu_alive(vm->pid, vm->id));
+	return vm->pid != 0 && c->host->qemu_alive(vm->pid, vm->id);
 }
 
 /* --- what the API asks ---------------------------------------------------- */
@@ -207,7 +207,7 @@ static void volume_snapshot_step(struct ctl *c, struct snapshot *sn)
 		return;   /* attaching or detaching: look again at the next tick */
 	bool live = v.attached_vm[0] && store_vm_get(c->st, v.attached_vm, &vm, NULL) == 0;
 	if (live) {
-		live = vm_up(&vm);
+		live = vm_up(c, &vm);
 		vm_free_fields(&vm);
 	}
 	autofree char *layer = ctl_snapshot_path(c, sn->id);
@@ -274,7 +274,7 @@ static void create_step(struct ctl *c, struct snapshot *sn)
 		store_snapshot_delete(c->st, sn->id, NULL);
 		return;
 	}
-	bool up = vm_up(&vm);
+	bool up = vm_up(c, &vm);
 	if (up && vm.state != VM_RUNNING) {
 		vm_free_fields(&vm);
 		return;
@@ -360,7 +360,7 @@ static int merge_away(struct ctl *c, const struct snapshot *sn, struct snapshot 
 		      int nv, struct err *e)
 {
 	for (int i = 0; i < nv; i++)
-		if (vm_up(&vms[i]) && in_chain(&vms[i], sn->id, all, n))
+		if (vm_up(c, &vms[i]) && in_chain(&vms[i], sn->id, all, n))
 			return err_set(e, ERR_CONFLICT,
 				       "snapshot %s is part of the disk of VM %s, which is running; stop the VM to "
 				       "delete it (its data is then merged into the disk)",

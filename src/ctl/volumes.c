@@ -338,7 +338,7 @@ static bool vm_running(struct ctl *c, const char *vm_id, struct vm *vm)
 {
 	if (store_vm_get(c->st, vm_id, vm, NULL) < 0)
 		return false;
-	bool up = vm->state == VM_RUNNING && vm->pid != 0 && (runner_dry_run() || qemu_alive(vm->pid, vm->id));
+	bool up = vm->state == VM_RUNNING && vm->pid != 0 && c->host->qemu_alive(vm->pid, vm->id);
 	if (!up)
 		vm_free_fields(vm);
 	return up;
