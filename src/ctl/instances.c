@@ -20,12 +20,9 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "host/bridge.h"
-#include "host/disk.h"
 #include "host/nft.h"
 #include "host/probe.h"
 #include "host/qemu.h"
-#include "host/qmp.h"
 #include "host/resize.h"
 #include "host/seed.h"
 #include "util/fs.h"

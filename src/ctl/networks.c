@@ -35,7 +35,7 @@ static int pick_subnet(struct ctl *c, char out[20], struct err *e)
 		bool in_use = false;
 		struct cidr want;
 		cidr4_parse(out, "cidr", &want, NULL);
-		if (host_subnet_in_use(out, &in_use, e) < 0 || (!in_use && networks_overlap(c, &want, &in_use, NULL, e) < 0))
+		if (c->host->subnet_in_use(out, &in_use, e) < 0 || (!in_use && networks_overlap(c, &want, &in_use, NULL, e) < 0))
 			return -1;
 		if (!in_use)
 			return 0;
@@ -110,7 +110,7 @@ int ctl_network_create(struct ctl *c, const char *name, const char *cidr_text, b
 
 	char what[160] = "";
 	bool in_use = false;
-	if (host_subnet_conflict(net->cidr, NULL, &in_use, what, sizeof(what), e) < 0)
+	if (c->host->subnet_conflict(net->cidr, NULL, &in_use, what, sizeof(what), e) < 0)
 		return -1;
 	if (in_use)
 		return err_set(e, ERR_CONFLICT, "cidr \"%s\" overlaps a subnet the host already uses (%s)", cidr_text,

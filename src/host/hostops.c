@@ -5,6 +5,7 @@
 #include "host/disk.h"
 #include "host/nft.h"
 #include "host/qmp.h"
+#include "host/serial.h"
 #include "util/fs.h"
 
 static bool file_exists(const char *path)
@@ -34,6 +35,10 @@ const struct host_ops hostops_real = {
 	.tap_remove = tap_remove,
 	.neigh_set = neigh_set,
 	.neigh_remove = neigh_remove,
+	.subnet_in_use = host_subnet_in_use,
+	.subnet_conflict = host_subnet_conflict,
+	.port_in_use = host_port_in_use,
+	.console_tail = serial_log_tail,
 	.dnsmasq_ensure = dnsmasq_ensure,
 	.dnsmasq_stop = dnsmasq_stop,
 	.nft_apply = nft_apply,

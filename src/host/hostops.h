@@ -29,6 +29,7 @@
 #include "host/cgroup.h"
 #include "host/dnsmasq.h"
 #include "host/qemu.h"
+#include "model/port.h"
 #include "util/err.h"
 
 struct host_ops {
@@ -59,6 +60,16 @@ struct host_ops {
 	int (*tap_remove)(const char *name, struct err *e);
 	int (*neigh_set)(const char *bridge, const char *ip, const char *mac, struct err *e);
 	int (*neigh_remove)(const char *bridge, const char *ip, struct err *e);
+
+	/* what the host already uses, for admission (host/bridge.h): asked
+	 * through ctl, here in one place; they change nothing */
+	int (*subnet_in_use)(const char *cidr, bool *in_use, struct err *e);
+	int (*subnet_conflict)(const char *cidr, const char *except_dev, bool *in_use, char *what, size_t what_len,
+			       struct err *e);
+	int (*port_in_use)(enum proto proto, uint16_t port, bool *in_use, struct err *e);
+
+	/* the console log's tail (host/serial.h) */
+	int (*console_tail)(const char *path, size_t max, char **text, size_t *len, struct err *e);
 
 	/* DHCP and DNS (host/dnsmasq.h) */
 	int (*dnsmasq_ensure)(const struct dnsmasq_config *c, struct err *e);

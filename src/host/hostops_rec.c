@@ -20,6 +20,7 @@
 #include "host/disk.h"
 #include "host/nft.h"
 #include "host/qmp.h"
+#include "host/serial.h"
 #include "util/str.h"
 
 struct rec_qemu {
@@ -360,6 +361,11 @@ const struct host_ops hostops_recording = {
 	.tap_remove = rec_tap_remove,
 	.neigh_set = rec_neigh_set,
 	.neigh_remove = rec_neigh_remove,
+	/* questions that change nothing: the machine answers them, as it did in dry-run */
+	.subnet_in_use = host_subnet_in_use,
+	.subnet_conflict = host_subnet_conflict,
+	.port_in_use = host_port_in_use,
+	.console_tail = serial_log_tail,   /* a file nubod reads; in dry-run none is written: "" */
 	.dnsmasq_ensure = rec_dnsmasq_ensure,
 	.dnsmasq_stop = rec_dnsmasq_stop,
 	.nft_apply = rec_nft_apply,
