@@ -192,9 +192,10 @@ static int rec_qemu_pid_from_file(const char *pidfile, const char *vm_id)
 static int rec_qemu_quit(const char *qmp_socket, struct err *e)
 {
 	pthread_mutex_lock(&rec_mu);
-	struct rec_qemu *q = entry_locked(NULL, qmp_socket);
-	char *vm_id = xstrdup(q->vm_id[0] ? q->vm_id : qmp_socket);
-	q->alive = false;
+	struct rec_qemu *q = find_by_socket(qmp_socket);
+	char *vm_id = xstrdup(q ? q->vm_id : qmp_socket);
+	if (q)
+		q->alive = false;
 	pthread_mutex_unlock(&rec_mu);
 	rec_line("qemu quit %s", vm_id);
 	free(vm_id);
@@ -228,12 +229,13 @@ static int rec_qemu_powerdown(const char *qmp_socket, struct err *e)
 	return qmp_system_powerdown(qmp_socket, e);
 }
 
-/* "running" until the guest powered off. */
+/* "running" until the guest powered off. Asked of every running VM once a
+ * second: a QEMU not in the model is not added for it. */
 static int rec_qemu_status(const char *qmp_socket, char *status, size_t n, struct err *e)
 {
 	pthread_mutex_lock(&rec_mu);
-	struct rec_qemu *q = entry_locked(NULL, qmp_socket);
-	bool alive = q->alive, off = q->off;
+	struct rec_qemu *q = find_by_socket(qmp_socket);
+	bool alive = !q || q->alive, off = q && q->off;
 	pthread_mutex_unlock(&rec_mu);
 	if (!alive)
 		return err_set(e, ERR_UNAVAILABLE, "QMP %s: no QEMU listens (recorded)", qmp_socket);
