@@ -24,7 +24,6 @@
 #include "util/crashpoint.h"
 #include "util/fs.h"
 #include "util/log.h"
-#include "util/runner.h"
 #include "util/str.h"
 #include "util/timeutil.h"
 
@@ -306,7 +305,7 @@ static void create_step(struct ctl *c, struct snapshot *sn)
 	if (rc == 0) {
 		log_info("snapshot %s of VM %s (%s) taken in %lld ms", sn->name, vm.name, up ? "running" : "stopped",
 			 (long long)(time_mono_ms() - t0));
-	} else if (!runner_dry_run() && (fs_exists(layer) || fs_exists(next))) {
+	} else if (fs_exists(layer) || fs_exists(next)) {   /* none on the recording host */
 		/* The VM's data may be in the layer or in the new top (a QEMU
 		 * that switched to it and died): never undo, try again at the
 		 * next tick (layers.h), saying so on the operation and in the
@@ -381,7 +380,7 @@ static int merge_away(struct ctl *c, const struct snapshot *sn, struct snapshot 
 			continue;
 		autofree char *dir = ctl_vm_dir(c, vms[i].id);
 		autofree char *root = xasprintf("%s/root.qcow2", dir);
-		if ((runner_dry_run() || fs_exists(root)) && layer_rebase(root, below, e) < 0)
+		if (c->host->disk_exists(root) && layer_rebase(root, below, e) < 0)
 			return -1;
 		crashpoint("merge.disk-rebased");
 		snprintf(vms[i].base_snapshot, sizeof(vms[i].base_snapshot), "%s", sn->parent);

@@ -25,6 +25,7 @@ const struct host_ops hostops_real = {
 	.qemu_powerdown = qmp_system_powerdown,
 	.qemu_status = qmp_query_status,
 	.qemu_user = qemu_user_lookup,
+	.qemu_volumes = hotplug_view_read,
 	.disk_exists = file_exists,
 	.disk_overlay = disk_overlay_create_sized,
 	.disk_empty = disk_create_empty,

@@ -28,6 +28,7 @@
 
 #include "host/cgroup.h"
 #include "host/dnsmasq.h"
+#include "host/hotplug.h"
 #include "host/qemu.h"
 #include "model/port.h"
 #include "util/err.h"
@@ -46,6 +47,9 @@ struct host_ops {
 	int (*qemu_powerdown)(const char *qmp_socket, struct err *e);
 	int (*qemu_status)(const char *qmp_socket, char *status, size_t n, struct err *e);
 	int (*qemu_user)(const char *name, struct qemu_user *u, struct err *e);
+	/* What a QEMU has of the volumes (host/hotplug.h); 1: there is no QEMU
+	 * to ask (recording), the caller takes the store's word. */
+	int (*qemu_volumes)(const char *qmp_socket, struct hotplug_view *view, struct err *e);
 
 	/* disks (host/disk.h) */
 	bool (*disk_exists)(const char *path);

@@ -243,6 +243,14 @@ static int rec_qemu_status(const char *qmp_socket, char *status, size_t n, struc
 	return 0;
 }
 
+static int rec_qemu_volumes(const char *qmp_socket, struct hotplug_view *view, struct err *e)
+{
+	(void)qmp_socket;
+	(void)e;
+	*view = (struct hotplug_view){0};
+	return 1;
+}
+
 static int rec_qemu_user(const char *name, struct qemu_user *u, struct err *e)
 {
 	(void)e;
@@ -353,6 +361,7 @@ const struct host_ops hostops_recording = {
 	.qemu_powerdown = rec_qemu_powerdown,
 	.qemu_status = rec_qemu_status,
 	.qemu_user = rec_qemu_user,
+	.qemu_volumes = rec_qemu_volumes,
 	.disk_exists = rec_exists,
 	.disk_overlay = rec_disk_overlay,
 	.disk_empty = rec_disk_empty,
