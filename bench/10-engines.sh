@@ -58,8 +58,12 @@ up() {
 		"${db[@]}" >>"$W/$e.log" 2>&1 </dev/null &
 	PID=$!
 	PIDS+=("$PID")
-	for _ in $(seq 1 200); do
-		curl -sf --unix-socket "$W/$e.sock" http://nubo/v1/types >/dev/null && return 0
+	local t0=$(date +%s%N)
+	for _ in $(seq 1 2400); do
+		if curl -sf --unix-socket "$W/$e.sock" http://nubo/v1/types >/dev/null; then
+			echo "$e $(( ($(date +%s%N) - t0) / 1000000 ))" >>"$W/startup.txt"
+			return 0
+		fi
 		sleep 0.05
 	done
 	tail "$W/$e.log" >&2
@@ -101,12 +105,12 @@ for run in $(seq 1 "$N"); do
 		printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\n' $e "$run" "$(field "$l" rps)" "$(field "$l" p99_ms)" \
 			"$(field "$c" rps)" "$(field "$c" p99_ms)" "$(field "$c" errors)" >>"$W/data.tsv"
 		# the run's VMs go again, so that every run admits into the same room
-		for name in $(api $e GET "/v1/vms?limit=1000" | jq -r '.vms[].name | select(startswith("c"))'); do
-			api $e DELETE "/v1/vms/$name" >/dev/null
-		done
-		for _ in $(seq 1 300); do
-			[ "$(api $e GET "/v1/vms?limit=1000" | jq '[.vms[] | select(.name | startswith("c"))] | length')" = 0 ] && break
-			sleep 0.1
+		for i in $(seq 1 "$CREATES"); do api $e DELETE "/v1/vms/c$run-$i" >/dev/null; done
+		for i in $(seq 1 "$CREATES"); do
+			for _ in $(seq 1 600); do
+				[ "$(curl -s -o /dev/null -w '%{http_code}' --unix-socket "$W/$e.sock" "http://nubo/v1/vms/c$run-$i")" = 404 ] && break
+				sleep 0.1
+			done
 		done
 		down
 	done
@@ -129,5 +133,8 @@ for e in sqlite postgres; do
 done
 printf '| PostgreSQL ÷ SQLite (per run) | %s× | %s× | %s× | %s× |\n' "$(ratio list_rps)" "$(ratio list_p99)" \
 	"$(ratio create_rps)" "$(ratio create_p99)"
+echo
+echo "# nubod's start-up until it answers (ms, over $N runs): $(for e in sqlite postgres; do
+	printf '%s %s; ' $e "$(awk -v e=$e '$1 == e { print $2 }' "$W/startup.txt" | tail -n "$N" | summ 0)"; done)"
 errs=$(awk -F'\t' 'NR > 1 { s += $7 } END { print s + 0 }' "$W/data.tsv")
 [ "$errs" = 0 ] || echo "# $errs create(s) not admitted (see $W/data.tsv)"
