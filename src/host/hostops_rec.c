@@ -327,8 +327,8 @@ static int rec_dnsmasq_stop(const char *dir, struct err *e)
 	return dnsmasq_stop(dir, e);
 }
 
-/* The line names the ruleset by its size and carries it whole below, so a
- * test can look for a rule in what was applied. */
+/* The whole ruleset follows the line, so that a test can look for a rule
+ * in what was applied. */
 static int rec_nft_apply(const char *ruleset, struct err *e)
 {
 	rec_line("nft apply\n%s", ruleset);
