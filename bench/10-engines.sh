@@ -23,7 +23,7 @@ N=${BENCH_N:-5}
 SEC=${BENCH_API_SECONDS:-5}
 CREATES=${BENCH_CREATES:-100}
 ROWS=${BENCH_API_ROWS:-10000}
-W=$(mktemp -d /tmp/bench-engines.XXXXXX)
+W=$(mktemp -d /tmp/nubo-engines.XXXXXX)
 chmod 755 "$W"
 PIDS=()
 cleanup() {

@@ -6,7 +6,9 @@
  *
  * A recorded QEMU has no process: like the dry-run runner's, its pid is 0,
  * which a caller stores as -1 ("launched"), and qemu_pid_from_file answers -1
- * for it.
+ * for it. Inside host/ the runner's own dry-run stays what it is, the one
+ * place that captures commands instead of running them (libvirt's
+ * virCommandSetDryRun); this table is what decides to pass effects on to it.
  */
 #include "host/hostops.h"
 
@@ -39,21 +41,14 @@ static void rec_line(const char *fmt, ...)
 {
 	pthread_mutex_lock(&rec_mu);
 	if (rec_keep) {
-		char line[512];
+		char *line = NULL;
 		va_list ap;
 		va_start(ap, fmt);
-		int len = vsnprintf(line, sizeof(line), fmt, ap);
+		if (vasprintf(&line, fmt, ap) < 0)
+			abort();   /* out of memory, as xasprintf */
 		va_end(ap);
-		if (len >= (int)sizeof(line)) {   /* a ruleset: again, at its size */
-			char *big = xcalloc((size_t)len + 1, 1);
-			va_start(ap, fmt);
-			vsnprintf(big, (size_t)len + 1, fmt, ap);
-			va_end(ap);
-			sbuf_addf(&rec_lines, "%s\n", big);
-			free(big);
-		} else {
-			sbuf_addf(&rec_lines, "%s\n", line);
-		}
+		sbuf_addf(&rec_lines, "%s\n", line);
+		free(line);
 	}
 	pthread_mutex_unlock(&rec_mu);
 }
