@@ -23,6 +23,8 @@ ok 0 "nubod starts on $engine"
 "$NUBO" image build tiny --wait >/dev/null 2>&1
 ok $? "the tiny image builds"
 prefix=$(t_sql "select value from meta where key='host_prefix'")
+ssh-keygen -q -t ed25519 -N "" -C e2e -f "$T_DIR/id" || exit 1
+key=$(jq -n --arg k "$(cat "$T_DIR/id.pub")" --arg f "$T_DIR/id.pub" '{ssh_keys: [$k], ssh_key_file: $f}')
 
 # create NAME / delete NAME in the background; the code nubod answered (000:
 # no answer, nubod died first) lands in $T_DIR/NAME.create or .delete.
@@ -30,7 +32,7 @@ ask() { # VERB NAME
 	local code
 	if [ "$1" = create ]; then
 		code=$(curl -s -o /dev/null -w '%{http_code}' --unix-socket "$T_SOCK" -X POST \
-			-d "{\"name\":\"$2\",\"type\":\"nano\"}" http://nubo/v1/vms)
+			-d "$(jq -c --arg n "$2" '. + {name: $n, type: "nano"}' <<<"$key")" http://nubo/v1/vms)
 	else
 		code=$(curl -s -o /dev/null -w '%{http_code}' --unix-socket "$T_SOCK" -X DELETE "http://nubo/v1/vms/$2")
 	fi
