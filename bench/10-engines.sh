@@ -34,6 +34,7 @@ cleanup() {
 	[ -n "${BENCH_KEEP:-}" ] || rm -rf "$W"
 }
 trap cleanup EXIT
+trap 'exit 143' TERM INT   # so that a stopped run cleans up too
 die() { echo "10-engines: $*" >&2; exit 1; }
 . "$SRC/tests/pg.sh"
 
