@@ -16,9 +16,12 @@
  *         nubo=SOCKET name=VM state=DIR  (ip, console and pid file are read
  *                                         from nubod's API once the VM exists)
  *   benchtool load (--unix PATH | --tcp HOST:PORT [--tls]) --path P [--token T]
- *                  [--conns N] [--duration S] [--warmup S]
+ *                  [--conns N] [--duration S] [--warmup S] [--post BODY] [--count N]
  *       Closed-loop HTTP/1.1 keep-alive load, one thread per connection:
- *       requests/s and latency percentiles. --tls speaks HTTPS (GnuTLS; the
+ *       requests/s and latency percentiles. --post sends POST with BODY, in
+ *       which each %d becomes the request's own number (unique names for
+ *       creates); any 2xx answer counts. --count stops after N requests
+ *       (then requests/s is over the time they took). --tls speaks HTTPS (GnuTLS; the
  *       server's certificate is not checked: this measures, it does not
  *       trust) with the handshake done once per connection, as a keep-alive
  *       client does; --token sends "Authorization: Bearer T".
@@ -517,8 +520,14 @@ struct load_cfg {
 	bool is_tcp, tls;
 	gnutls_certificate_credentials_t cred;   /* --tls: no trust anchors, nothing verified */
 	const char *path, *token;
+	const char *post;             /* NULL: GET */
+	long count;                   /* 0: until end */
 	double start, warm_end, end;  /* monotonic ms */
 };
+
+static long load_seq;        /* requests taken, over every thread (--count, --post's %d) */
+static double load_last_ms;  /* monotonic ms of the last answer (--count) */
+static pthread_mutex_t load_mu = PTHREAD_MUTEX_INITIALIZER;
 
 struct load_thread {
 	const struct load_cfg *cfg;
@@ -647,7 +656,7 @@ static long read_response(struct lconn *k, char **buf, size_t *cap, bool *keep)
 		}
 		p = eol + 2;
 	}
-	if (strncmp(*buf + 9, "200", 3) != 0)
+	if ((*buf)[9] != '2')
 		return -1;
 	if (clen < 0)
 		return -1;  /* every server measured here sends Content-Length */
@@ -684,12 +693,44 @@ static void *load_run(void *arg)
 			usleep(10000);
 			continue;
 		}
+		if (c->post) {   /* a request of its own: its number in the body */
+			pthread_mutex_lock(&load_mu);
+			long seq = ++load_seq;
+			pthread_mutex_unlock(&load_mu);
+			if (c->count && seq > c->count)
+				break;
+			char body[512], num[24];
+			snprintf(num, sizeof(num), "%ld", seq);
+			size_t bl = 0;
+			for (const char *p = c->post; *p && bl + 24 < sizeof(body); p++) {
+				if (p[0] == '%' && p[1] == 'd') {
+					bl += (size_t)snprintf(body + bl, sizeof(body) - bl, "%s", num);
+					p++;
+				} else {
+					body[bl++] = *p;
+				}
+			}
+			body[bl] = '\0';
+			rl = snprintf(req, sizeof(req),
+				      "POST %s HTTP/1.1\r\nHost: nubo\r\nUser-Agent: benchtool\r\nContent-Type: application/json\r\n"
+				      "Content-Length: %zu\r\n%s%s%s\r\n%s",
+				      c->path, bl, c->token ? "Authorization: Bearer " : "", c->token ? c->token : "",
+				      c->token ? "\r\n" : "", body);
+			if (rl < 0 || (size_t)rl >= sizeof(req))
+				die("load: the request does not fit");
+		}
 		double t = mono_ms();
 		bool keep = true;
 		long got = -1;
 		if (lconn_write_all(&k, req, (size_t)rl) == 0)
 			got = read_response(&k, &buf, &cap, &keep);
 		double done = mono_ms();
+		if (c->count) {
+			pthread_mutex_lock(&load_mu);
+			if (done > load_last_ms)
+				load_last_ms = done;
+			pthread_mutex_unlock(&load_mu);
+		}
 		if (got < 0) {
 			lt->errors++;
 			lconn_close(&k);
@@ -759,6 +800,10 @@ static int cmd_load(int argc, char **argv)
 			duration = atof(argv[++i]);
 		} else if (!strcmp(a, "--warmup") && i + 1 < argc) {
 			warmup = atof(argv[++i]);
+		} else if (!strcmp(a, "--post") && i + 1 < argc) {
+			c.post = argv[++i];
+		} else if (!strcmp(a, "--count") && i + 1 < argc) {
+			c.count = atol(argv[++i]);
 		} else {
 			die("load: unknown option %s", a);
 		}
@@ -767,6 +812,8 @@ static int cmd_load(int argc, char **argv)
 		die("load: needs --unix PATH or --tcp HOST:PORT, --path P");
 	if (c.tls && !c.is_tcp)
 		die("load: --tls goes with --tcp");
+	if (c.count && (!c.post || warmup > 0))
+		die("load: --count goes with --post and --warmup 0");
 	if (c.tls && gnutls_certificate_allocate_credentials(&c.cred) < 0)
 		die("load: cannot set up TLS");
 	signal(SIGPIPE, SIG_IGN);
@@ -795,6 +842,8 @@ static int cmd_load(int argc, char **argv)
 		free(th[i].lat);
 	}
 	qsort(all, total, sizeof(double), cmp_double);
+	if (c.count && load_last_ms > c.warm_end)
+		duration = (load_last_ms - c.warm_end) / 1000.0;
 	printf("requests=%zu rps=%.1f p50_ms=%.3f p90_ms=%.3f p99_ms=%.3f max_ms=%.3f bytes_per_response=%.0f errors=%ld conns=%d duration_s=%.1f\n",
 	       total, (double)total / duration, pct(all, total, 50), pct(all, total, 90), pct(all, total, 99),
 	       total ? all[total - 1] : NAN, total ? (double)bytes / (double)total : 0.0, errors, conns, duration);

@@ -12,6 +12,7 @@
 #include "api/api.h"
 #include "config.h"
 #include "ctl/ctl.h"
+#include "host/hostops.h"
 #include "store/store.h"
 #include "util/fs.h"
 #include "util/log.h"
@@ -272,7 +273,9 @@ int main(int argc, char **argv)
 			runner_set_capture_log(log_path);
 	}
 	struct ctl_options co = {.state_dir = state_dir, .recipes_dir = recipes, .accel = accel,
-				 .host_name = host_name, .advertise = advertise, .version = NUBO_VERSION};
+				 .host_name = host_name, .advertise = advertise, .version = NUBO_VERSION,
+				 /* the one place dry-run picks the host: recorded, not touched */
+				 .host = runner_dry_run() ? &hostops_recording : &hostops_real};
 	config_init_default(&co.config);
 	if (!config_path && fs_exists("/etc/nubo/nubod.json"))
 		config_path = "/etc/nubo/nubod.json";

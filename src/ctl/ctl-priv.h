@@ -8,6 +8,7 @@
 #include "ctl/ctl.h"
 #include "host/accel.h"
 #include "host/cgroup.h"
+#include "host/hostops.h"
 #include "model/cidr.h"
 #include "model/network.h"
 
@@ -31,6 +32,7 @@ struct vm_cache {
 
 struct ctl {
 	struct store *st;
+	const struct host_ops *host;   /* every host effect and question of the reconcilers */
 	char *state_dir;
 	char *recipes_dir;
 	struct config cfg;
@@ -218,7 +220,7 @@ int instances_start(struct ctl *c, struct err *e);
 /* Stops the SSH prober, closing its sockets, and drops the VM cache (after the reconciler stopped). */
 void instances_free(struct ctl *c);
 int instances_destroy_all(struct ctl *c, struct err *e);
-/* The user QEMU runs as (config qemu_user); in dry-run its name alone. */
+/* The user QEMU runs as (config qemu_user). */
 struct qemu_user;
 int ctl_qemu_user(struct ctl *c, struct qemu_user *u, struct err *e);
 

@@ -17,7 +17,6 @@
 #include "host/qemu.h"
 #include "util/fs.h"
 #include "util/log.h"
-#include "util/runner.h"
 #include "util/str.h"
 #include "util/timeutil.h"
 
@@ -78,9 +77,7 @@ static int resolve_accel(struct ctl *c, const char *want, struct err *e)
 static void probe_cgroups(struct ctl *c)
 {
 	char why[512];
-	if (runner_dry_run())
-		return;   /* mode none: dry-run touches no host state */
-	cgroup_probe("/sys/fs/cgroup", &c->cgroups, why, sizeof(why));
+	c->host->cgroup_probe("/sys/fs/cgroup", &c->cgroups, why, sizeof(why));
 	if (c->cgroups.mode == CGROUP_NONE)
 		log_warn("cgroups: %s; VMs run without CPU and memory limits", why);
 	else
@@ -146,6 +143,7 @@ int ctl_open(struct store *st, struct ctl_options *o, struct ctl **out, struct e
 {
 	struct ctl *c = xcalloc(1, sizeof(*c));
 	c->st = st;
+	c->host = o->host ? o->host : &hostops_real;
 	c->state_dir = xstrdup(o->state_dir);
 	c->recipes_dir = xstrdup(o->recipes_dir);
 	c->cfg = o->config;

@@ -25,6 +25,7 @@
 #include "util/err.h"
 
 struct ctl;
+struct host_ops;
 
 struct ctl_options {
 	const char *state_dir;
@@ -33,6 +34,7 @@ struct ctl_options {
 	const char *host_name;     /* NULL: config host_name, else the machine's hostname */
 	const char *advertise;     /* NULL: config advertise */
 	const char *version;       /* nubod's, recorded in the host's row; NULL: none */
+	const struct host_ops *host;   /* how the host is reached (host/hostops.h); NULL: hostops_real */
 	struct config config;      /* moved into the ctl; do not free */
 };
 

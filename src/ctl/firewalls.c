@@ -10,7 +10,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "host/bridge.h"
 #include "util/log.h"
 #include "util/str.h"
 #include "util/timeutil.h"
@@ -210,7 +209,7 @@ int ctl_vm_expose(struct ctl *c, const char *vm_ref, const char *map, struct for
 	f->guest_port = pm.guest;
 	f->created_at = time_now_ms();
 	bool busy = false;
-	if (host_port_in_use(pm.proto, pm.host, &busy, e) < 0)
+	if (c->host->port_in_use(pm.proto, pm.host, &busy, e) < 0)
 		return -1;
 	if (busy)
 		return err_set(e, ERR_CONFLICT, "ports \"%s\": host port %u/%s is in use by a program on the host", map,

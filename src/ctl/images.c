@@ -328,7 +328,7 @@ static int capture_steps(struct ctl *c, struct image *img, const char *dir, stru
 	autofree char *qmp = xasprintf("%s/qmp.sock", vm_dir);
 	autofree char *disk = xasprintf("%s/disk.qcow2", dir);
 	autofree char *src_dir = ctl_image_dir(c, vm.image_id);
-	bool running = vm.pid != 0 && (runner_dry_run() || qemu_alive(vm.pid, vm.id));
+	bool running = vm.pid != 0 && c->host->qemu_alive(vm.pid, vm.id);
 	if (rc == 0)
 		rc = fs_mkdir_p(dir, 0755, e);
 	struct qemu_user user;

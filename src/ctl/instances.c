@@ -20,17 +20,13 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "host/bridge.h"
-#include "host/disk.h"
 #include "host/nft.h"
 #include "host/probe.h"
 #include "host/qemu.h"
-#include "host/qmp.h"
 #include "host/resize.h"
 #include "host/seed.h"
 #include "util/fs.h"
 #include "util/log.h"
-#include "util/runner.h"
 #include "util/str.h"
 #include "util/timeutil.h"
 
@@ -68,12 +64,13 @@ static void paths_free(struct vm_paths *p)
 	free(p->qemu_log);
 }
 
-/* In dry-run no QEMU exists: a launched VM carries pid -1 until it is quit. */
-static bool vm_alive(const struct vm *vm)
+/* A VM whose QEMU the host launched without a pid (the recording host's)
+ * carries pid -1 until it is quit. */
+static bool vm_alive(struct ctl *c, const struct vm *vm)
 {
 	if (vm->pid == 0)
 		return false;
-	return runner_dry_run() || qemu_alive(vm->pid, vm->id);
+	return c->host->qemu_alive(vm->pid, vm->id);
 }
 
 static void set_state(struct vm *vm, enum vm_state s, const char *reason)
@@ -115,15 +112,14 @@ static void phase(struct ctl *c, struct vm *vm, const char *name, bool boot)
 /* Ends QEMU: quit over QMP, then SIGTERM/SIGKILL if it does not go. */
 static void kill_qemu(struct ctl *c, struct vm *vm, const struct vm_paths *p)
 {
-	(void)c;
-	if (!vm_alive(vm)) {
+	if (!vm_alive(c, vm)) {
 		vm->pid = 0;
 		return;
 	}
 	struct err e = {0};
-	if (qmp_quit(p->qmp, &e) < 0)
+	if (c->host->qemu_quit(p->qmp, &e) < 0)
 		log_warn("vm %s: QMP quit failed (%s); signalling QEMU", vm->name, e.msg);
-	if (!runner_dry_run() && !qemu_wait_exit(vm->pid, vm->id, 3000) && qemu_kill(vm->pid, vm->id, 3000, &e) < 0)
+	if (!c->host->qemu_wait_exit(vm->pid, vm->id, 3000) && c->host->qemu_kill(vm->pid, vm->id, 3000, &e) < 0)
 		log_error("vm %s: cannot stop QEMU pid %d: %s", vm->name, vm->pid, e.msg);
 	vm->pid = 0;
 }
@@ -132,9 +128,9 @@ static void kill_qemu(struct ctl *c, struct vm *vm, const struct vm_paths *p)
  * says what runs (nothing) and a later look never takes them for a live
  * QEMU's. Kept when the pid file still names a live QEMU of this VM (a quit
  * that failed): that is how it is found again. */
-static void forget_qemu_files(const struct vm *vm, const struct vm_paths *p)
+static void forget_qemu_files(struct ctl *c, const struct vm *vm, const struct vm_paths *p)
 {
-	if (runner_dry_run() || qemu_pid_from_file(p->pid, vm->id) > 0)
+	if (c->host->qemu_pid_from_file(p->pid, vm->id) != 0)
 		return;
 	unlink(p->pid);
 	unlink(p->qmp);
@@ -173,9 +169,9 @@ static void release_taps(struct ctl *c, struct vm *vm)
 		struct err e = {0};
 		struct network net;
 		ctl_tap_name(c, vm->id, i, tap);
-		if (tap_remove(tap, &e) < 0 ||
+		if (c->host->tap_remove(tap, &e) < 0 ||
 		    (store_network_get(c->st, vm->nics[i].network_id, &net, NULL) == 0 &&
-		     neigh_remove(net.bridge, vm->nics[i].ip, &e) < 0))
+		     c->host->neigh_remove(net.bridge, vm->nics[i].ip, &e) < 0))
 			log_warn("vm %s: %s", vm->name, e.msg);
 	}
 }
@@ -190,8 +186,8 @@ static int plug_nics(struct ctl *c, struct vm *vm, char taps[][16], struct qemu_
 		if (store_network_get(c->st, ref, &net, e) < 0 || network_ensure_host(c, ref, e) < 0)
 			return -1;
 		ctl_tap_name(c, vm->id, i, taps[i]);
-		if (tap_ensure(taps[i], net.bridge, e) < 0 ||
-		    neigh_set(net.bridge, vm->nics[i].ip, vm->nics[i].mac, e) < 0 ||
+		if (c->host->tap_ensure(taps[i], net.bridge, e) < 0 ||
+		    c->host->neigh_set(net.bridge, vm->nics[i].ip, vm->nics[i].mac, e) < 0 ||
 		    network_sync_reservations(c, ref, e) < 0)
 			return -1;
 		nics[i] = (struct qemu_nic){.tap = taps[i], .mac = vm->nics[i].mac};
@@ -201,12 +197,7 @@ static int plug_nics(struct ctl *c, struct vm *vm, char taps[][16], struct qemu_
 
 int ctl_qemu_user(struct ctl *c, struct qemu_user *u, struct err *e)
 {
-	if (runner_dry_run()) {
-		memset(u, 0, sizeof(*u));
-		snprintf(u->name, sizeof(u->name), "%s", c->cfg.qemu_user);
-		return 0;
-	}
-	return qemu_user_lookup(c->cfg.qemu_user, u, e);
+	return c->host->qemu_user(c->cfg.qemu_user, u, e);
 }
 
 /* QEMU is gone: so is its cgroup. */
@@ -261,7 +252,7 @@ static void start_failed(struct ctl *c, struct vm *vm, const struct vm_paths *p,
 	snprintf(reason, sizeof(reason), "start failed at %s: %s", step, e->msg);
 	log_error("vm %s: %s", vm->name, reason);
 	kill_qemu(c, vm, p);
-	forget_qemu_files(vm, p);
+	forget_qemu_files(c, vm, p);
 	release_taps(c, vm);
 	release_cgroup(c, vm);
 	set_state(vm, VM_ERROR, reason);
@@ -327,7 +318,7 @@ static int start_steps(struct ctl *c, struct vm *vm, const struct vm_paths *p, b
 	*step = "disk";
 	rc = fs_mkdir_p(p->dir, 0750, e);
 	if (rc == 0)
-		rc = disk_overlay_create_sized(base, p->root, vm->disk_size_bytes, e);
+		rc = c->host->disk_overlay(base, p->root, vm->disk_size_bytes, e);
 	/* Grown while stopped (vm resize --disk-size): the file follows now. */
 	if (rc == 0 && vm->disk_size_bytes > vm->live_disk_bytes) {
 		rc = resize_disk_file(p->root, vm->disk_size_bytes, e);
@@ -338,7 +329,7 @@ static int start_steps(struct ctl *c, struct vm *vm, const struct vm_paths *p, b
 		rc = build_seed(c, vm, p, e);
 	/* Instance storage starts empty at every boot. */
 	if (rc == 0 && vm->ephemeral_bytes)
-		rc = disk_create_empty(p->ephemeral, vm->ephemeral_bytes, e);
+		rc = c->host->disk_empty(p->ephemeral, vm->ephemeral_bytes, e);
 	if (rc == 0 && !rebooting)
 		phase(c, vm, "disk", true);
 	if (rc == 0) {
@@ -400,7 +391,7 @@ static int start_steps(struct ctl *c, struct vm *vm, const struct vm_paths *p, b
 		};
 		int pid = 0;
 		*step = "QEMU";
-		rc = qemu_launch(&qc, &pid, e);
+		rc = c->host->qemu_launch(&qc, &pid, e);
 		vm->pid = pid ? pid : -1;
 	}
 	volumes_for_vm_free(vols, vol_paths, n_vols);
@@ -422,7 +413,7 @@ static void launched_step(struct ctl *c, struct vm *vm)
 	struct vm_paths p;
 	struct err e = {0};
 	paths_init(c, vm, &p);
-	int ready = qemu_ready(vm->pid, vm->id, p.qmp, p.qemu_log, &e);
+	int ready = c->host->qemu_ready(vm->pid, vm->id, p.qmp, p.qemu_log, &e);
 	if (ready == 0 && vm->deadline == 0) {
 		/* Adopted mid-start after a nubod restart: the clock starts now
 		 * (saved: the reconciler re-reads pending VMs every tick). */
@@ -469,7 +460,7 @@ static void start_vm(struct ctl *c, struct vm *vm, bool rebooting)
 		paths_free(&p);
 		return;
 	}
-	if (vm->started_at && !runner_dry_run() && !fs_exists(p.root)) {
+	if (vm->started_at && !c->host->disk_exists(p.root)) {
 		/* Never an empty disk in place of one that existed. */
 		err_set(&e, ERR_INTERNAL, "the VM's disk %s is missing; nubo does not replace it with an empty one",
 			p.root);
@@ -493,7 +484,7 @@ static void finish_stop(struct ctl *c, struct vm *vm, const char *reason)
 	struct vm_paths p;
 	paths_init(c, vm, &p);
 	unlink(p.ephemeral);   /* instance storage does not outlive the instance's run */
-	forget_qemu_files(vm, &p);
+	forget_qemu_files(c, vm, &p);
 	paths_free(&p);
 	vm->force_stop = false;
 	vm->deadline = 0;
@@ -519,7 +510,7 @@ static void stop_step(struct ctl *c, struct vm *vm)
 	paths_init(c, vm, &p);
 	struct err e = {0};
 	char status[32] = "";
-	if (!vm_alive(vm)) {
+	if (!vm_alive(c, vm)) {
 		finish_stop(c, vm, NULL);
 		goto out;
 	}
@@ -528,7 +519,7 @@ static void stop_step(struct ctl *c, struct vm *vm)
 		vm->deadline = time_mono_ms() + (int64_t)c->cfg.stop_timeout_s * 1000;
 		if (vm->force_stop) {
 			kill_qemu(c, vm, &p);
-		} else if (qmp_system_powerdown(p.qmp, &e) < 0) {
+		} else if (c->host->qemu_powerdown(p.qmp, &e) < 0) {
 			log_warn("vm %s: ACPI power-down failed (%s); forcing", vm->name, e.msg);
 			kill_qemu(c, vm, &p);
 		}
@@ -539,9 +530,7 @@ static void stop_step(struct ctl *c, struct vm *vm)
 			save(c, vm);
 		goto out;
 	}
-	if (runner_dry_run())
-		snprintf(status, sizeof(status), "shutdown");
-	else if (qmp_query_status(p.qmp, status, sizeof(status), &e) < 0)
+	if (c->host->qemu_status(p.qmp, status, sizeof(status), &e) < 0)
 		log_debug("vm %s: query-status: %s", vm->name, e.msg);
 	if (strcmp(status, "shutdown") == 0) {
 		kill_qemu(c, vm, &p);
@@ -559,14 +548,14 @@ static void running_step(struct ctl *c, struct vm *vm)
 {
 	struct vm_paths p;
 	paths_init(c, vm, &p);
-	if (!vm_alive(vm)) {
+	if (!vm_alive(c, vm)) {
 		char reason[256];
 		snprintf(reason, sizeof(reason),
 			 "QEMU (pid %d) exited unexpectedly; see `nubo vm console %s` for the guest's last words",
 			 vm->pid, vm->name);
 		log_error("vm %s: %s", vm->name, reason);
 		vm->pid = 0;
-		forget_qemu_files(vm, &p);
+		forget_qemu_files(c, vm, &p);
 		release_taps(c, vm);
 		release_cgroup(c, vm);
 		set_state(vm, VM_ERROR, reason);
@@ -579,9 +568,9 @@ static void running_step(struct ctl *c, struct vm *vm)
 	 * (-no-shutdown). Asking every running QEMU at every busy tick cost each
 	 * one a QMP session ten times a second: once a second is soon enough to
 	 * notice, except while a stop waits for it. */
-	if (!runner_dry_run() && (c->vm_cache.status_due || vm->state == VM_STOPPING)) {
+	if (c->vm_cache.status_due || vm->state == VM_STOPPING) {
 		char status[32] = "";
-		if (qmp_query_status(p.qmp, status, sizeof(status), NULL) == 0 && strcmp(status, "shutdown") == 0) {
+		if (c->host->qemu_status(p.qmp, status, sizeof(status), NULL) == 0 && strcmp(status, "shutdown") == 0) {
 			kill_qemu(c, vm, &p);
 			finish_stop(c, vm, "the guest powered itself off");
 			goto out;
@@ -670,13 +659,13 @@ static void reconcile_one(struct ctl *c, struct vm *vm)
 		delete_step(c, vm);
 		return;
 	case POWER_STOPPED:
-		if (vm->state == VM_STOPPED && vm->restore_from[0] && !vm_alive(vm)) {
+		if (vm->state == VM_STOPPED && vm->restore_from[0] && !vm_alive(c, vm)) {
 			snapshots_restore_vm(c, vm);
 			return;
 		}
-		if (vm->state == VM_ERROR && !vm_alive(vm))
+		if (vm->state == VM_ERROR && !vm_alive(c, vm))
 			return;
-		if (vm->state != VM_STOPPED || vm_alive(vm))
+		if (vm->state != VM_STOPPED || vm_alive(c, vm))
 			stop_step(c, vm);
 		return;
 	case POWER_RUNNING:
@@ -746,12 +735,10 @@ void instances_adopt(struct ctl *c)
 		return;
 	for (int i = 0; i < n; i++) {
 		struct vm *vm = &vms[i];
-		if (runner_dry_run())
-			continue;
 		struct vm_paths p;
 		paths_init(c, vm, &p);
-		int pid = qemu_pid_from_file(p.pid, vm->id);
-		if (pid > 0) {
+		int pid = c->host->qemu_pid_from_file(p.pid, vm->id);
+		if (pid != 0) {
 			if (vm->pid != pid) {
 				vm->pid = pid;
 				save(c, vm);

@@ -23,7 +23,6 @@
 #include "model/imds.h"
 #include "util/fs.h"
 #include "util/log.h"
-#include "util/runner.h"
 #include "util/secret.h"
 #include "util/str.h"
 #include "util/timeutil.h"
@@ -250,8 +249,6 @@ void metadata_free(struct ctl *c)
  * networks' host side (and listener) is ensured here. */
 void metadata_resume(struct ctl *c)
 {
-	if (runner_dry_run())
-		return;
 	struct vm *vms = NULL;
 	int n = 0;
 	struct err e = {0};
@@ -260,6 +257,7 @@ void metadata_resume(struct ctl *c)
 		return;
 	}
 	for (int i = 0; i < n; i++)
+		/* pid > 0: a QEMU with a process (the recording host's have none) */
 		for (int k = 0; k < vms[i].n_nics && vms[i].pid > 0 && vms[i].power != POWER_DELETED; k++)
 			if (network_ensure_host(c, vms[i].nics[k].network_id, &e) < 0)
 				log_error("metadata: network %s: %s", vms[i].nics[k].network, e.msg);

@@ -21,7 +21,6 @@
 #include "model/cidr.h"
 #include "util/fs.h"
 #include "util/log.h"
-#include "util/runner.h"
 #include "util/str.h"
 #include "util/timeutil.h"
 
@@ -36,7 +35,7 @@ static int pick_subnet(struct ctl *c, char out[20], struct err *e)
 		bool in_use = false;
 		struct cidr want;
 		cidr4_parse(out, "cidr", &want, NULL);
-		if (host_subnet_in_use(out, &in_use, e) < 0 || (!in_use && networks_overlap(c, &want, &in_use, NULL, e) < 0))
+		if (c->host->subnet_in_use(out, &in_use, e) < 0 || (!in_use && networks_overlap(c, &want, &in_use, NULL, e) < 0))
 			return -1;
 		if (!in_use)
 			return 0;
@@ -111,7 +110,7 @@ int ctl_network_create(struct ctl *c, const char *name, const char *cidr_text, b
 
 	char what[160] = "";
 	bool in_use = false;
-	if (host_subnet_conflict(net->cidr, NULL, &in_use, what, sizeof(what), e) < 0)
+	if (c->host->subnet_conflict(net->cidr, NULL, &in_use, what, sizeof(what), e) < 0)
 		return -1;
 	if (in_use)
 		return err_set(e, ERR_CONFLICT, "cidr \"%s\" overlaps a subnet the host already uses (%s)", cidr_text,
@@ -187,7 +186,7 @@ int network_ensure_host(struct ctl *c, const char *ref, struct err *e)
 	struct network net;
 	if (store_network_get(c->st, ref, &net, e) < 0)
 		return -1;
-	if (ready_index(c, net.id) >= 0 && (runner_dry_run() || link_exists(net.bridge)))
+	if (ready_index(c, net.id) >= 0 && c->host->link_exists(net.bridge))
 		return 0;
 	struct cidr cidr;
 	if (cidr4_parse(net.cidr, "cidr", &cidr, e) < 0)
@@ -198,8 +197,9 @@ int network_ensure_host(struct ctl *c, const char *ref, struct err *e)
 	struct dnsmasq_config dc;
 	dnsmasq_config_of(&net, &cidr, dir, gw, mask, first, last, &dc);
 	gw_cidr = xasprintf("%s/%d", gw, cidr.prefix);
-	if (fs_mkdir_p(dir, 0755, e) < 0 || network_rules_apply(c, e) < 0 || bridge_ensure(net.bridge, gw_cidr, e) < 0 ||
-	    ip_forward_enable(e) < 0 || metadata_ensure(c, &net, gw, e) < 0 || dnsmasq_ensure(&dc, e) < 0 ||
+	if (fs_mkdir_p(dir, 0755, e) < 0 || network_rules_apply(c, e) < 0 ||
+	    c->host->bridge_ensure(net.bridge, gw_cidr, e) < 0 || ip_forward_enable(e) < 0 ||
+	    metadata_ensure(c, &net, gw, e) < 0 || c->host->dnsmasq_ensure(&dc, e) < 0 ||
 	    network_sync_reservations(c, net.id, e) < 0) {
 		err_prefix(e, "network %s", net.name);
 		return -1;
@@ -251,7 +251,7 @@ int network_release_vm(struct ctl *c, const struct vm *vm, struct err *e)
 		if (store_network_get(c->st, nic->network_id, &net, e) < 0 ||
 		    network_sync_reservations(c, net.id, e) < 0)
 			return -1;
-		if (!runner_dry_run() && !link_exists(net.bridge))
+		if (!c->host->link_exists(net.bridge))
 			continue;   /* no bridge, no dnsmasq, no lease */
 		if (dnsmasq_release_lease(net.bridge, nic->ip, nic->mac, e) < 0)
 			return -1;
@@ -263,7 +263,7 @@ static int teardown(struct ctl *c, const struct network *net, struct err *e)
 {
 	autofree char *dir = ctl_network_dir(c, net->id);
 	metadata_stop_network(c, net->id);
-	if (dnsmasq_stop(dir, e) < 0 || bridge_remove(net->bridge, e) < 0 || fs_rm_rf(dir, e) < 0)
+	if (c->host->dnsmasq_stop(dir, e) < 0 || c->host->bridge_remove(net->bridge, e) < 0 || fs_rm_rf(dir, e) < 0)
 		return -1;
 	int k = ready_index(c, net->id);
 	if (k >= 0) {
@@ -310,6 +310,6 @@ int networks_destroy_host(struct ctl *c, struct err *e)
 	char table[32];
 	ctl_nft_table(c, table);
 	if (rc == 0)
-		rc = nft_table_delete(table, e);
+		rc = c->host->nft_table_delete(table, e);
 	return rc;
 }

@@ -335,7 +335,7 @@ int network_rules_apply(struct ctl *c, struct err *e)
 					 .lbs = d.nl,
 					 .n_lbs = d.n_nl};
 		autofree char *text = nft_ruleset_render(&rs);
-		rc = nft_apply(text, e);
+		rc = c->host->nft_apply(text, e);
 	}
 	data_free(&d);
 	/* Whoever applies (this tick, or a VM start bringing up its network),

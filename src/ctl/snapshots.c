@@ -24,7 +24,6 @@
 #include "util/crashpoint.h"
 #include "util/fs.h"
 #include "util/log.h"
-#include "util/runner.h"
 #include "util/str.h"
 #include "util/timeutil.h"
 
@@ -41,9 +40,9 @@ static char *layer_path(struct ctl *c, const char *snap_id, const char *image_id
 	return xasprintf("%s/images/%s/disk.qcow2", c->state_dir, image_id);
 }
 
-static bool vm_up(const struct vm *vm)
+static bool vm_up(struct ctl *c, const struct vm *vm)
 {
-	return vm->pid != 0 && (runner_dry_run() || qemu_alive(vm->pid, vm->id));
+	return vm->pid != 0 && c->host->qemu_alive(vm->pid, vm->id);
 }
 
 /* --- what the API asks ---------------------------------------------------- */
@@ -207,7 +206,7 @@ static void volume_snapshot_step(struct ctl *c, struct snapshot *sn)
 		return;   /* attaching or detaching: look again at the next tick */
 	bool live = v.attached_vm[0] && store_vm_get(c->st, v.attached_vm, &vm, NULL) == 0;
 	if (live) {
-		live = vm_up(&vm);
+		live = vm_up(c, &vm);
 		vm_free_fields(&vm);
 	}
 	autofree char *layer = ctl_snapshot_path(c, sn->id);
@@ -274,7 +273,7 @@ static void create_step(struct ctl *c, struct snapshot *sn)
 		store_snapshot_delete(c->st, sn->id, NULL);
 		return;
 	}
-	bool up = vm_up(&vm);
+	bool up = vm_up(c, &vm);
 	if (up && vm.state != VM_RUNNING) {
 		vm_free_fields(&vm);
 		return;
@@ -306,7 +305,7 @@ static void create_step(struct ctl *c, struct snapshot *sn)
 	if (rc == 0) {
 		log_info("snapshot %s of VM %s (%s) taken in %lld ms", sn->name, vm.name, up ? "running" : "stopped",
 			 (long long)(time_mono_ms() - t0));
-	} else if (!runner_dry_run() && (fs_exists(layer) || fs_exists(next))) {
+	} else if (fs_exists(layer) || fs_exists(next)) {   /* none on the recording host */
 		/* The VM's data may be in the layer or in the new top (a QEMU
 		 * that switched to it and died): never undo, try again at the
 		 * next tick (layers.h), saying so on the operation and in the
@@ -360,7 +359,7 @@ static int merge_away(struct ctl *c, const struct snapshot *sn, struct snapshot 
 		      int nv, struct err *e)
 {
 	for (int i = 0; i < nv; i++)
-		if (vm_up(&vms[i]) && in_chain(&vms[i], sn->id, all, n))
+		if (vm_up(c, &vms[i]) && in_chain(&vms[i], sn->id, all, n))
 			return err_set(e, ERR_CONFLICT,
 				       "snapshot %s is part of the disk of VM %s, which is running; stop the VM to "
 				       "delete it (its data is then merged into the disk)",
@@ -381,7 +380,7 @@ static int merge_away(struct ctl *c, const struct snapshot *sn, struct snapshot 
 			continue;
 		autofree char *dir = ctl_vm_dir(c, vms[i].id);
 		autofree char *root = xasprintf("%s/root.qcow2", dir);
-		if ((runner_dry_run() || fs_exists(root)) && layer_rebase(root, below, e) < 0)
+		if (c->host->disk_exists(root) && layer_rebase(root, below, e) < 0)
 			return -1;
 		crashpoint("merge.disk-rebased");
 		snprintf(vms[i].base_snapshot, sizeof(vms[i].base_snapshot), "%s", sn->parent);

@@ -325,20 +325,7 @@ int ctl_vm_console(struct ctl *c, const char *ref, char **text, size_t *len, str
 	autofree char *dir = ctl_vm_dir(c, vm.id);
 	autofree char *path = xasprintf("%s/console.log", dir);
 	vm_free_fields(&vm);
-	FILE *f = fopen(path, "rb");
-	if (!f) {
-		*text = xstrdup("");
-		*len = 0;
-		return 0;
-	}
-	fseek(f, 0, SEEK_END);
-	long size = ftell(f);
-	long start = size > CONSOLE_TAIL ? size - CONSOLE_TAIL : 0;
-	fseek(f, start, SEEK_SET);
-	*text = xcalloc((size_t)(size - start) + 1, 1);
-	*len = fread(*text, 1, (size_t)(size - start), f);
-	fclose(f);
-	return 0;
+	return c->host->console_tail(path, CONSOLE_TAIL, text, len, e);
 }
 
 static int restore_locked(struct ctl *c, const char *vm_ref, const char *snap_ref, struct vm *vm,

@@ -300,17 +300,16 @@ static char *vm_qmp(struct ctl *c, const char *vm_id)
 	return xasprintf("%s/qmp.sock", dir);
 }
 
-/* What vm_id's QEMU has of every volume. In dry-run, where no QEMU runs, the
- * view is what the store says, so the dry-run log shows the moves a real
- * run makes. Freed with hotplug_view_free. */
+/* What vm_id's QEMU has of every volume. On the recording host, where no
+ * QEMU runs, the view is what the store says, so the dry-run log shows the
+ * moves a real run makes. Freed with hotplug_view_free. */
 static int read_view(struct ctl *c, const char *vm_id, const struct volume *all, int n, struct hotplug_view *view,
 		     struct err *e)
 {
-	if (!runner_dry_run()) {
-		autofree char *qmp = vm_qmp(c, vm_id);
-		return hotplug_view_read(qmp, view, e);
-	}
-	*view = (struct hotplug_view){0};
+	autofree char *qmp = vm_qmp(c, vm_id);
+	int rc = c->host->qemu_volumes(qmp, view, e);
+	if (rc <= 0)
+		return rc;
 	for (int i = 0; i < n; i++) {
 		if (strcmp(all[i].attached_vm, vm_id) != 0 || all[i].slot < 0)
 			continue;
@@ -338,7 +337,7 @@ static bool vm_running(struct ctl *c, const char *vm_id, struct vm *vm)
 {
 	if (store_vm_get(c->st, vm_id, vm, NULL) < 0)
 		return false;
-	bool up = vm->state == VM_RUNNING && vm->pid != 0 && (runner_dry_run() || qemu_alive(vm->pid, vm->id));
+	bool up = vm->state == VM_RUNNING && vm->pid != 0 && c->host->qemu_alive(vm->pid, vm->id);
 	if (!up)
 		vm_free_fields(vm);
 	return up;
@@ -548,7 +547,7 @@ static int vms_with_qemu(struct ctl *c, struct vm **out, int *n, struct err *e)
 	if (store_vm_list_on(c->st, c->host_name, &vms, &count, e) < 0)
 		return -1;
 	for (int i = 0; i < count; i++) {
-		if (vms[i].pid > 0 && !runner_dry_run() && qemu_alive(vms[i].pid, vms[i].id)) {
+		if (vms[i].pid > 0 && c->host->qemu_alive(vms[i].pid, vms[i].id)) {
 			if (k != i) {
 				struct vm tmp = vms[k];
 				vms[k] = vms[i];

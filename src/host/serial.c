@@ -268,3 +268,24 @@ int serial_viewers(const char *sock_path)
 	pthread_mutex_unlock(&registry_lock);
 	return n;
 }
+
+int serial_log_tail(const char *path, size_t max, char **text, size_t *len, struct err *e)
+{
+	*text = NULL;
+	*len = 0;
+	FILE *f = fopen(path, "rb");
+	if (!f) {
+		if (errno != ENOENT)
+			return err_set(e, ERR_INTERNAL, "cannot read the console log %s: %s", path, strerror(errno));
+		*text = xstrdup("");
+		return 0;
+	}
+	fseek(f, 0, SEEK_END);
+	long size = ftell(f);
+	long start = size > (long)max ? size - (long)max : 0;
+	fseek(f, start, SEEK_SET);
+	*text = xcalloc((size_t)(size - start) + 1, 1);
+	*len = fread(*text, 1, (size_t)(size - start), f);
+	fclose(f);
+	return 0;
+}

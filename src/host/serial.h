@@ -37,3 +37,7 @@ int serial_write(struct serial_viewer *v, const char *data, size_t n, struct err
 void serial_detach(struct serial_viewer *v);
 /* Viewers attached to the console at sock_path now (for tests and logs). */
 int serial_viewers(const char *sock_path);
+
+/* The last max bytes of the console log at path into *text (*len bytes,
+ * NUL-terminated; caller frees); a log not written yet is "". */
+int serial_log_tail(const char *path, size_t max, char **text, size_t *len, struct err *e);

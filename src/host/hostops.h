@@ -1,0 +1,104 @@
+/*
+ * hostops: the host as one table of operations, chosen once at start.
+ *
+ * ctl's reconcilers reach the machine (QEMU and its QMP socket, bridges,
+ * taps, dnsmasq, disks, nftables, cgroups) through a `struct host_ops`, as
+ * SQLite reaches files through its VFS and libvirt a hypervisor through its
+ * driver table. The reconcilers never ask "am I in dry-run?": the table they
+ * were given answers. Two tables:
+ *
+ *   hostops_real       does it: the functions of host/ as they are.
+ *   hostops_recording  nubod --dry-run and the unit tests of reconcilers:
+ *                      each effect is recorded as one line ("qemu launch
+ *                      VM", "tap ensure TAP BRIDGE") and then made through
+ *                      the runner's dry-run capture, so dry-run.log keeps
+ *                      the command lines; each question is answered from
+ *                      what was recorded (a launched QEMU is alive until it
+ *                      is quit or a test says it died; a powered-down guest
+ *                      reports "shutdown").
+ *
+ * The recording table needs the runner in dry-run (runner_set_dry_run):
+ * effects it passes on would otherwise run.
+ */
+#pragma once
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "host/cgroup.h"
+#include "host/dnsmasq.h"
+#include "host/hotplug.h"
+#include "host/qemu.h"
+#include "model/port.h"
+#include "util/err.h"
+
+struct host_ops {
+	const char *name;
+
+	/* QEMU (host/qemu.h, host/qmp.h) */
+	int (*qemu_launch)(const struct qemu_config *c, int *pid, struct err *e);
+	int (*qemu_ready)(int pid, const char *vm_id, const char *qmp_socket, const char *stderr_log, struct err *e);
+	bool (*qemu_alive)(int pid, const char *vm_id);
+	int (*qemu_pid_from_file)(const char *pidfile, const char *vm_id);
+	int (*qemu_quit)(const char *qmp_socket, struct err *e);
+	bool (*qemu_wait_exit)(int pid, const char *vm_id, int timeout_ms);
+	int (*qemu_kill)(int pid, const char *vm_id, int timeout_ms, struct err *e);
+	int (*qemu_powerdown)(const char *qmp_socket, struct err *e);
+	int (*qemu_status)(const char *qmp_socket, char *status, size_t n, struct err *e);
+	int (*qemu_user)(const char *name, struct qemu_user *u, struct err *e);
+	/* What a QEMU has of the volumes (host/hotplug.h); 1: there is no QEMU
+	 * to ask (recording), the caller takes the store's word. */
+	int (*qemu_volumes)(const char *qmp_socket, struct hotplug_view *view, struct err *e);
+
+	/* disks (host/disk.h) */
+	bool (*disk_exists)(const char *path);
+	int (*disk_overlay)(const char *base, const char *path, uint64_t size_bytes, struct err *e);
+	int (*disk_empty)(const char *path, uint64_t size_bytes, struct err *e);
+
+	/* links (host/bridge.h) */
+	bool (*link_exists)(const char *name);
+	int (*bridge_ensure)(const char *name, const char *gw_cidr, struct err *e);
+	int (*bridge_remove)(const char *name, struct err *e);
+	int (*tap_ensure)(const char *name, const char *bridge, struct err *e);
+	int (*tap_remove)(const char *name, struct err *e);
+	int (*neigh_set)(const char *bridge, const char *ip, const char *mac, struct err *e);
+	int (*neigh_remove)(const char *bridge, const char *ip, struct err *e);
+
+	/* what the host already uses, for admission (host/bridge.h): asked
+	 * through ctl, here in one place; they change nothing */
+	int (*subnet_in_use)(const char *cidr, bool *in_use, struct err *e);
+	int (*subnet_conflict)(const char *cidr, const char *except_dev, bool *in_use, char *what, size_t what_len,
+			       struct err *e);
+	int (*port_in_use)(enum proto proto, uint16_t port, bool *in_use, struct err *e);
+
+	/* the console log's tail (host/serial.h) */
+	int (*console_tail)(const char *path, size_t max, char **text, size_t *len, struct err *e);
+
+	/* DHCP and DNS (host/dnsmasq.h) */
+	int (*dnsmasq_ensure)(const struct dnsmasq_config *c, struct err *e);
+	int (*dnsmasq_stop)(const char *dir, struct err *e);
+
+	/* the ruleset (host/nft.h) */
+	int (*nft_apply)(const char *ruleset, struct err *e);
+	int (*nft_table_delete)(const char *table, struct err *e);
+
+	/* cgroups (host/cgroup.h) */
+	void (*cgroup_probe)(const char *root, struct cgroup_host *h, char *why, size_t n);
+};
+
+extern const struct host_ops hostops_real;
+extern const struct host_ops hostops_recording;
+
+/* The recording table's lines since the last take ("qemu launch VM\n" ...),
+ * cleared; caller frees. Lines are kept only after hostops_recording_keep(true)
+ * (unit tests): a dry-run nubod keeps none. */
+void hostops_recording_keep(bool on);
+char *hostops_recording_take(void);
+/* Test hooks: the QEMU of vm_id dies (its process is gone), or its guest
+ * powers itself off (QMP then reports "shutdown"). */
+void hostops_recording_qemu_dies(const char *vm_id);
+void hostops_recording_guest_off(const char *vm_id);
+/* Forgets every QEMU it launched and every line (between tests). A nubod
+ * that restarts keeps the table's QEMUs: like real ones, they outlive it. */
+void hostops_recording_reset(void);

@@ -1,0 +1,380 @@
+/*
+ * hostops_rec: the recording table (see hostops.h). A small model of a host
+ * stands behind it: the QEMUs launched, by VM id, each alive until quit,
+ * killed or told to die, and off once its guest powered down. Effects pass on
+ * to host/ under the runner's dry-run, which captures their command lines.
+ *
+ * A recorded QEMU has no process: like the dry-run runner's, its pid is 0,
+ * which a caller stores as -1 ("launched"), and qemu_pid_from_file answers -1
+ * for it. Inside host/ the runner's own dry-run stays what it is, the one
+ * place that captures commands instead of running them (libvirt's
+ * virCommandSetDryRun); this table is what decides to pass effects on to it.
+ */
+#include "host/hostops.h"
+
+#include <pthread.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "host/bridge.h"
+#include "host/disk.h"
+#include "host/nft.h"
+#include "host/qmp.h"
+#include "host/serial.h"
+#include "util/str.h"
+
+struct rec_qemu {
+	char *vm_id, *qmp_socket;
+	bool alive, off;
+};
+
+static pthread_mutex_t rec_mu = PTHREAD_MUTEX_INITIALIZER;
+static struct rec_qemu *rec_qemus;
+static int rec_n;
+static bool rec_keep;
+static struct sbuf rec_lines;
+
+static void rec_line(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+static void rec_line(const char *fmt, ...)
+{
+	pthread_mutex_lock(&rec_mu);
+	if (rec_keep) {
+		char *line = NULL;
+		va_list ap;
+		va_start(ap, fmt);
+		if (vasprintf(&line, fmt, ap) < 0)
+			abort();   /* out of memory, as xasprintf */
+		va_end(ap);
+		sbuf_addf(&rec_lines, "%s\n", line);
+		free(line);
+	}
+	pthread_mutex_unlock(&rec_mu);
+}
+
+/* Under rec_mu. */
+static struct rec_qemu *find_by_vm(const char *vm_id)
+{
+	for (int i = rec_n; i-- > 0;)
+		if (strcmp(rec_qemus[i].vm_id, vm_id) == 0)
+			return &rec_qemus[i];
+	return NULL;
+}
+
+static struct rec_qemu *find_by_socket(const char *sock)
+{
+	for (int i = rec_n; i-- > 0;)
+		if (strcmp(rec_qemus[i].qmp_socket, sock) == 0)
+			return &rec_qemus[i];
+	return NULL;
+}
+
+/* Under rec_mu. A QEMU launched before this nubod started is not in the
+ * model: it joins it, running, when first acted on (vm_id "" when only its
+ * socket is known), as the dry-run host took every QEMU to run. */
+static struct rec_qemu *entry_locked(const char *vm_id, const char *sock)
+{
+	struct rec_qemu *q = vm_id ? find_by_vm(vm_id) : find_by_socket(sock);
+	if (!q) {
+		rec_qemus = xrealloc(rec_qemus, sizeof(*rec_qemus) * (size_t)(rec_n + 1));
+		q = &rec_qemus[rec_n++];
+		*q = (struct rec_qemu){.vm_id = xstrdup(vm_id ? vm_id : ""), .qmp_socket = xstrdup(sock ? sock : ""),
+				       .alive = true};
+	}
+	return q;
+}
+
+void hostops_recording_keep(bool on)
+{
+	pthread_mutex_lock(&rec_mu);
+	rec_keep = on;
+	pthread_mutex_unlock(&rec_mu);
+}
+
+char *hostops_recording_take(void)
+{
+	pthread_mutex_lock(&rec_mu);
+	char *s = sbuf_take(&rec_lines);
+	pthread_mutex_unlock(&rec_mu);
+	return s ? s : xstrdup("");
+}
+
+static void set_vm(const char *vm_id, bool alive, bool off)
+{
+	pthread_mutex_lock(&rec_mu);
+	struct rec_qemu *q = find_by_vm(vm_id);
+	if (q) {
+		q->alive = q->alive && alive;
+		q->off = q->off || off;
+	}
+	pthread_mutex_unlock(&rec_mu);
+}
+
+void hostops_recording_qemu_dies(const char *vm_id)
+{
+	set_vm(vm_id, false, false);
+}
+
+void hostops_recording_guest_off(const char *vm_id)
+{
+	set_vm(vm_id, true, true);
+}
+
+void hostops_recording_reset(void)
+{
+	pthread_mutex_lock(&rec_mu);
+	for (int i = 0; i < rec_n; i++) {
+		free(rec_qemus[i].vm_id);
+		free(rec_qemus[i].qmp_socket);
+	}
+	free(rec_qemus);
+	rec_qemus = NULL;
+	rec_n = 0;
+	free(sbuf_take(&rec_lines));
+	pthread_mutex_unlock(&rec_mu);
+}
+
+/* --- QEMU ------------------------------------------------------------------- */
+
+static int rec_qemu_launch(const struct qemu_config *c, int *pid, struct err *e)
+{
+	rec_line("qemu launch %s", c->vm_id);
+	int rc = qemu_launch(c, pid, e);   /* captures the command line */
+	*pid = 0;
+	if (rc < 0)
+		return rc;
+	pthread_mutex_lock(&rec_mu);
+	struct rec_qemu *q = entry_locked(c->vm_id, NULL);
+	free(q->qmp_socket);
+	q->qmp_socket = xstrdup(c->qmp_socket);
+	q->alive = true;
+	q->off = false;
+	pthread_mutex_unlock(&rec_mu);
+	return 0;
+}
+
+/* Not in the model: taken to run (entry_locked). */
+static bool rec_qemu_alive(int pid, const char *vm_id)
+{
+	if (pid == 0)
+		return false;
+	pthread_mutex_lock(&rec_mu);
+	struct rec_qemu *q = find_by_vm(vm_id);
+	bool alive = !q || q->alive;
+	pthread_mutex_unlock(&rec_mu);
+	return alive;
+}
+
+static int rec_qemu_ready(int pid, const char *vm_id, const char *qmp_socket, const char *stderr_log, struct err *e)
+{
+	(void)stderr_log;
+	if (rec_qemu_alive(pid, vm_id))
+		return 1;
+	return err_set(e, ERR_INTERNAL, "QEMU for %s exited before it answered on %s (recorded)", vm_id, qmp_socket);
+}
+
+static int rec_qemu_pid_from_file(const char *pidfile, const char *vm_id)
+{
+	(void)pidfile;
+	pthread_mutex_lock(&rec_mu);
+	struct rec_qemu *q = find_by_vm(vm_id);
+	int pid = q && q->alive ? -1 : 0;
+	pthread_mutex_unlock(&rec_mu);
+	return pid;
+}
+
+static int rec_qemu_quit(const char *qmp_socket, struct err *e)
+{
+	pthread_mutex_lock(&rec_mu);
+	struct rec_qemu *q = find_by_socket(qmp_socket);
+	char *vm_id = xstrdup(q ? q->vm_id : qmp_socket);
+	if (q)
+		q->alive = false;
+	pthread_mutex_unlock(&rec_mu);
+	rec_line("qemu quit %s", vm_id);
+	free(vm_id);
+	return qmp_quit(qmp_socket, e);   /* captured as "qmp SOCK quit" */
+}
+
+static bool rec_qemu_wait_exit(int pid, const char *vm_id, int timeout_ms)
+{
+	(void)timeout_ms;
+	return !rec_qemu_alive(pid, vm_id);
+}
+
+static int rec_qemu_kill(int pid, const char *vm_id, int timeout_ms, struct err *e)
+{
+	rec_line("qemu kill %s", vm_id);
+	pthread_mutex_lock(&rec_mu);
+	entry_locked(vm_id, NULL)->alive = false;
+	pthread_mutex_unlock(&rec_mu);
+	return qemu_kill(pid, vm_id, timeout_ms, e);
+}
+
+static int rec_qemu_powerdown(const char *qmp_socket, struct err *e)
+{
+	pthread_mutex_lock(&rec_mu);
+	struct rec_qemu *q = entry_locked(NULL, qmp_socket);
+	char *vm_id = xstrdup(q->vm_id[0] ? q->vm_id : qmp_socket);
+	q->off = true;   /* the guest obeys at once */
+	pthread_mutex_unlock(&rec_mu);
+	rec_line("qemu powerdown %s", vm_id);
+	free(vm_id);
+	return qmp_system_powerdown(qmp_socket, e);
+}
+
+/* "running" until the guest powered off. Asked of every running VM once a
+ * second: a QEMU not in the model is not added for it. */
+static int rec_qemu_status(const char *qmp_socket, char *status, size_t n, struct err *e)
+{
+	pthread_mutex_lock(&rec_mu);
+	struct rec_qemu *q = find_by_socket(qmp_socket);
+	bool alive = !q || q->alive, off = q && q->off;
+	pthread_mutex_unlock(&rec_mu);
+	if (!alive)
+		return err_set(e, ERR_UNAVAILABLE, "QMP %s: no QEMU listens (recorded)", qmp_socket);
+	snprintf(status, n, "%s", off ? "shutdown" : "running");
+	return 0;
+}
+
+static int rec_qemu_volumes(const char *qmp_socket, struct hotplug_view *view, struct err *e)
+{
+	(void)qmp_socket;
+	(void)e;
+	*view = (struct hotplug_view){0};
+	return 1;
+}
+
+static int rec_qemu_user(const char *name, struct qemu_user *u, struct err *e)
+{
+	(void)e;
+	memset(u, 0, sizeof(*u));
+	snprintf(u->name, sizeof(u->name), "%s", name);
+	return 0;
+}
+
+/* --- disks, links, DHCP, rules ------------------------------------------------ */
+
+static bool rec_exists(const char *path)
+{
+	(void)path;
+	return true;
+}
+
+static int rec_disk_overlay(const char *base, const char *path, uint64_t size_bytes, struct err *e)
+{
+	rec_line("disk overlay %s", path);
+	return disk_overlay_create_sized(base, path, size_bytes, e);
+}
+
+static int rec_disk_empty(const char *path, uint64_t size_bytes, struct err *e)
+{
+	rec_line("disk empty %s", path);
+	return disk_create_empty(path, size_bytes, e);
+}
+
+static int rec_bridge_ensure(const char *name, const char *gw_cidr, struct err *e)
+{
+	rec_line("bridge ensure %s %s", name, gw_cidr);
+	return bridge_ensure(name, gw_cidr, e);
+}
+
+static int rec_bridge_remove(const char *name, struct err *e)
+{
+	rec_line("bridge remove %s", name);
+	return bridge_remove(name, e);
+}
+
+static int rec_tap_ensure(const char *name, const char *bridge, struct err *e)
+{
+	rec_line("tap ensure %s %s", name, bridge);
+	return tap_ensure(name, bridge, e);
+}
+
+static int rec_tap_remove(const char *name, struct err *e)
+{
+	rec_line("tap remove %s", name);
+	return tap_remove(name, e);
+}
+
+static int rec_neigh_set(const char *bridge, const char *ip, const char *mac, struct err *e)
+{
+	rec_line("neigh set %s %s %s", bridge, ip, mac);
+	return neigh_set(bridge, ip, mac, e);
+}
+
+static int rec_neigh_remove(const char *bridge, const char *ip, struct err *e)
+{
+	rec_line("neigh remove %s %s", bridge, ip);
+	return neigh_remove(bridge, ip, e);
+}
+
+static int rec_dnsmasq_ensure(const struct dnsmasq_config *c, struct err *e)
+{
+	rec_line("dnsmasq ensure %s", c->bridge);
+	return dnsmasq_ensure(c, e);
+}
+
+static int rec_dnsmasq_stop(const char *dir, struct err *e)
+{
+	rec_line("dnsmasq stop %s", dir);
+	return dnsmasq_stop(dir, e);
+}
+
+/* The whole ruleset follows the line, so that a test can look for a rule
+ * in what was applied. */
+static int rec_nft_apply(const char *ruleset, struct err *e)
+{
+	rec_line("nft apply\n%s", ruleset);
+	return nft_apply(ruleset, e);
+}
+
+static int rec_nft_table_delete(const char *table, struct err *e)
+{
+	rec_line("nft delete %s", table);
+	return nft_table_delete(table, e);
+}
+
+/* No cgroup hierarchy: VMs run without limits, nothing is written. */
+static void rec_cgroup_probe(const char *root, struct cgroup_host *h, char *why, size_t n)
+{
+	memset(h, 0, sizeof(*h));
+	h->mode = CGROUP_NONE;
+	snprintf(why, n, "recording host: %s is not looked at", root);
+}
+
+const struct host_ops hostops_recording = {
+	.name = "recording",
+	.qemu_launch = rec_qemu_launch,
+	.qemu_ready = rec_qemu_ready,
+	.qemu_alive = rec_qemu_alive,
+	.qemu_pid_from_file = rec_qemu_pid_from_file,
+	.qemu_quit = rec_qemu_quit,
+	.qemu_wait_exit = rec_qemu_wait_exit,
+	.qemu_kill = rec_qemu_kill,
+	.qemu_powerdown = rec_qemu_powerdown,
+	.qemu_status = rec_qemu_status,
+	.qemu_user = rec_qemu_user,
+	.qemu_volumes = rec_qemu_volumes,
+	.disk_exists = rec_exists,
+	.disk_overlay = rec_disk_overlay,
+	.disk_empty = rec_disk_empty,
+	.link_exists = rec_exists,
+	.bridge_ensure = rec_bridge_ensure,
+	.bridge_remove = rec_bridge_remove,
+	.tap_ensure = rec_tap_ensure,
+	.tap_remove = rec_tap_remove,
+	.neigh_set = rec_neigh_set,
+	.neigh_remove = rec_neigh_remove,
+	/* questions that change nothing: the machine answers them, as it did in dry-run */
+	.subnet_in_use = host_subnet_in_use,
+	.subnet_conflict = host_subnet_conflict,
+	.port_in_use = host_port_in_use,
+	.console_tail = serial_log_tail,   /* a file nubod reads; in dry-run none is written: "" */
+	.dnsmasq_ensure = rec_dnsmasq_ensure,
+	.dnsmasq_stop = rec_dnsmasq_stop,
+	.nft_apply = rec_nft_apply,
+	.nft_table_delete = rec_nft_table_delete,
+	.cgroup_probe = rec_cgroup_probe,
+};
