@@ -19,6 +19,7 @@ N=1000
 cat >"$T_DIR/nubod.json" <<'JSON'
 {"cpu_overcommit": 64, "memory_overcommit": 8, "types": [{"name": "c1", "vcpus": 1, "memory_mib": 64}]}
 JSON
+rm -f "$SHOTS"/1*.png
 console_nubod_start --dry-run --config "$T_DIR/nubod.json"
 out=$("$NUBO" image build tiny --wait 2>&1)
 ok $? "nubo image build tiny --wait (dry-run)" "$out"
