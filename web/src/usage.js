@@ -7,6 +7,8 @@ import {table} from './table.js';
 import {bars} from './chart.js';
 import {price} from './pages.js';
 
+// A chart's axis: small costs (a few VMs for a day) in millionths, as the API rounds them.
+const fine = (c) => c.toFixed(c > 0 && c < 0.01 ? 6 : 4);
 const COLUMNS = [{key: 'key', label: 'of'}, {key: 'kind'}, {key: 'seconds', label: 'hours run', fmt: (s) => (s / 3600).toFixed(2), num: true},
   {key: 'gib_hours', label: 'GiB-hours of disk', fmt: (g) => g.toFixed(2), num: true},
   {key: 'cost', fmt: price, num: true}];
@@ -27,7 +29,7 @@ export function render(main) {
       t.set(r.rows);
       status.textContent = `${r.from ?? ''} to ${r.to ?? 'now'}: ${price(r.total.cost)} in all`;
       fill(out, r.by === 'day' ? h('section', {class: 'card'}, h('h2', {}, 'Cost per day'),
-        bars('cost per day', r.rows.map((x) => ({x: x.key.slice(5), y: x.cost})), price)) : null, t.el);
+        bars('cost per day', r.rows.map((x) => ({x: x.key.slice(5), y: x.cost})), fine)) : null, t.el);
     } catch (e) {
       fill(out, errorBox(e));
     }
