@@ -43,12 +43,12 @@ export function details(item, fields) {
 
 // Every item of a list, following next_page_token where the API pages;
 // onPage(items) as each page arrives, so the first rows show at once.
-export async function loadAll(spec, onPage) {
+async function loadAll(spec, onPage) {
   let token = null;
   do {
     const q = spec.paged ? `?limit=${token ? `${PAGE}&page_token=${enc(token)}` : FIRST_PAGE}` : '';
     const r = await get(`/v1/${spec.path}${q}`);
-    onPage(r[spec.listKey || spec.path]);
+    onPage(r[spec.path]);
     token = spec.paged ? r.next_page_token : null;
   } while (token);
 }
@@ -67,8 +67,7 @@ function live(spec, after, onNames, name) {
 export function listPage(main, spec, ctx) {
   const opBox = h('div', {id: 'operation', class: 'card op', hidden: true});
   const status = h('p', {class: 'muted', id: 'live'}, 'Loading…');
-  const t = table({id: spec.path, columns: spec.columns, key: spec.key,
-    link: spec.detail === false ? null : (x) => `/${spec.path}/${enc(x.name)}`,
+  const t = table({id: spec.path, columns: spec.columns, link: (x) => `/${spec.path}/${enc(x.name)}`,
     actions: spec.actions ? (x) => actionButtons(spec.actions, x, opBox, ctx) : null, empty: `No ${spec.title.toLowerCase()}.`});
   // Made once the first rows show: its lists of choices wait for the list.
   const create = h('div');
@@ -89,11 +88,10 @@ export function listPage(main, spec, ctx) {
       const seq = spec.kind ? await head() : 0;
       let first = true;
       await loadAll(spec, (items) => {
-        if (first) t.set(items); else t.add(items);
-        if (first) {
-          performance.mark(`${spec.path}-shown`);   // tests/browser/pages.mjs times these
-          makeCreate();
-        }
+        if (!first) return t.add(items);
+        t.set(items);
+        performance.mark(`${spec.path}-shown`);   // tests/browser/pages.mjs times these
+        makeCreate();
         first = false;
       });
       performance.mark(`${spec.path}-all`);

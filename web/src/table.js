@@ -19,7 +19,8 @@ function cell(col, item, link) {
 }
 
 // table({id, columns: [{key, label, fmt, link, state, num}], key, link, actions, empty})
-// → {el, set(items), put(item), drop(key), has(key), size()}.
+// → {el, count, set(items), add(items), put(item), drop(key)}: count is a
+// line that says how many there are.
 // actions(item) → the row's buttons; link(item) → the href of link columns.
 export function table({id, columns, key = (x) => x.name, link, actions, empty = 'None.'}) {
   const items = new Map();
@@ -76,9 +77,6 @@ export function table({id, columns, key = (x) => x.name, link, actions, empty = 
       redraw();
     },
     drop(k) { if (items.delete(k)) { keys.splice(where(k), 1); redraw(); } },
-    has: (k) => items.has(k),
-    get: (k) => items.get(k),
-    size: () => keys.length,
   };
   draw();
   return t;
