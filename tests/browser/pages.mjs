@@ -189,8 +189,9 @@ try {
     `${times.vms.map((t) => t.all).join(', ')}), of one host at ${times.hosts.map((t) => t.rows).join(', ')} ms; ` +
     `the best VM list: ${vms.steps}`;
   check(vms.rows <= one.rows * 1.5 + 20, `the VM list with ${N} VMs shows its first rows about as soon as a list of one host`, detail);
-  if (one.rows < 150) check(vms.rows < BOUND_MS, `and within ${BOUND_MS} ms of the page's start`, detail);
-  else console.log(`the ${BOUND_MS} ms bound is not checked: this machine shows a one-row list in ${one.rows} ms; ${detail}`);
+  if (one.rows < 150) check(vms.rows < BOUND_MS, `the VM list with ${N} VMs shows its first rows within ${BOUND_MS} ms`, detail);
+  else console.log(`the ${BOUND_MS} ms bound is not checked: this machine shows a one-row list in ${one.rows} ms`);
+  console.log(detail);
   await attempt(`the DOM holds the rows in view only, not ${N}`, async () => {
     const n = await page.$$eval('table#vms tr[data-key]', (e) => e.length);
     if (n >= 100) throw new Error(`${n} rows`);
