@@ -1,5 +1,5 @@
-// chart: small charts in plain SVG, no library: bars (usage per day) and
-// lines over time (a VM's metrics). Sized by the viewBox; styled by app.css.
+// chart: small charts in plain SVG, no library: bars (usage's cost per
+// day). Sized by the viewBox; styled by app.css.
 
 const NS = 'http://www.w3.org/2000/svg';
 const W = 640, H = 180, L = 56, B = 22, T = 8;
@@ -34,19 +34,5 @@ export function bars(label, points, fmt = String) {
     root.append(bar);
     if (i % every === 0) root.append(svg('text', {x: L + i * step + step / 2, y: H - 6, 'text-anchor': 'middle'}, p.x));
   });
-  return root;
-}
-
-// lines(label, [{t: ms, y: number}], fmt) → <svg>, a line over time.
-export function lines(label, points, fmt = String) {
-  const max = Math.max(...points.map((p) => p.y), 0) || 1;
-  const root = frame(label, max, fmt);
-  if (points.length < 2) return root;
-  const t0 = points[0].t, span = (points[points.length - 1].t - t0) || 1;
-  const xy = (p) => `${(L + (W - L) * (p.t - t0) / span).toFixed(1)},${(T + (H - T - B) * (1 - p.y / max)).toFixed(1)}`;
-  root.append(svg('polyline', {points: points.map(xy).join(' '), class: 'line'}));
-  const time = (t) => new Date(t).toLocaleTimeString([], {hour: '2-digit', minute: '2-digit'});
-  root.append(svg('text', {x: L, y: H - 6}, time(t0)),
-    svg('text', {x: W, y: H - 6, 'text-anchor': 'end'}, time(t0 + span)));
   return root;
 }
