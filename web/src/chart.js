@@ -2,7 +2,7 @@
 // day). Sized by the viewBox; styled by app.css.
 
 const NS = 'http://www.w3.org/2000/svg';
-const W = 640, H = 180, L = 56, B = 22, T = 8;
+const W = 640, H = 180, L = 76, B = 22, T = 8;   // L: room for the axis labels
 
 function svg(tag, attrs = {}, ...children) {
   const el = document.createElementNS(NS, tag);
