@@ -1,7 +1,8 @@
 #!/bin/sh
-# Builds the web console into OUTDIR: app.js and app.css bundled by esbuild
-# (with xterm.js from node_modules, installed by scripts/install-deps.sh
-# from package-lock.json), and index.html as it is.
+# Builds the web console into OUTDIR: app.js, terminal.js (xterm.js from
+# node_modules, installed by scripts/install-deps.sh from package-lock.json;
+# app.js loads it when a console opens) and app.css bundled by esbuild, and
+# index.html as it is.
 set -eu
 here=$(cd "$(dirname "$0")" && pwd)
 out=$1
@@ -12,6 +13,8 @@ if [ ! -x "$esbuild" ]; then
 fi
 mkdir -p "$out"
 "$esbuild" "$here/src/app.js" --bundle --format=esm --target=es2020 --minify \
-	--log-level=warning --outfile="$out/app.js"
+	--log-level=warning --external:/terminal.js --outfile="$out/app.js"
+"$esbuild" "$here/src/terminal.js" --bundle --format=esm --target=es2020 --minify \
+	--log-level=warning --outfile="$out/terminal.js"
 "$esbuild" "$here/src/app.css" --bundle --minify --log-level=warning --outfile="$out/app.css"
 cp "$here/src/index.html" "$out/index.html"

@@ -7,31 +7,33 @@
 // create), KEY_PUB (a public key's text), SSH_KEY (its private key file),
 // NUBO (the nubo command), SHOTS (a folder).
 
-import {chromium} from 'playwright-core';
 import {execFileSync} from 'node:child_process';
+import {attempt, check, failures, launch, login, shot} from './check.mjs';
 
-const {URL: base, SECRET, VM, KEY_PUB, SSH_KEY, NUBO, SHOTS} = process.env;
-const clean = (s) => String(s ?? '').replace(/[\t\n]+/g, ' ').slice(0, 600);
-let failed = 0;
-function check(pass, what, detail = '') {
-  if (!pass) failed++;
-  console.log(`CHECK\t${pass ? 0 : 1}\t${what}\t${clean(detail)}`);
-}
-async function attempt(what, fn) {
+const {URL: base, SECRET, VM, KEY_PUB, SSH_KEY, NUBO} = process.env;
+const FW = 'web-in';     // the firewall made in the UI; its rule opens PORT
+const PORT = 8080;
+
+// Whether the VM's web server answers from here (the host): an HTTP GET
+// that must come back within 2 s.
+async function reachable(ip) {
   try {
-    const detail = await fn();
-    check(true, what, detail);
-    return true;
-  } catch (e) {
-    check(false, what, e.message);
+    const r = await fetch(`http://${ip}:${PORT}/`, {signal: AbortSignal.timeout(2000)});
+    return /hello-firewall/.test(await r.text());
+  } catch {
     return false;
   }
 }
-// The viewport only: growing it for a full-page shot would refit (and scroll) the terminal.
-const shot = (page, name) => page.screenshot({path: `${SHOTS}/${name}.png`});
+async function until(fn, ms) {
+  const end = Date.now() + ms;
+  for (;;) {
+    if (await fn()) return true;
+    if (Date.now() > end) return false;
+    await new Promise((r) => setTimeout(r, 300));
+  }
+}
 
-const browser = await chromium.launch({executablePath: process.env.CHROMIUM || '/usr/bin/chromium', headless: true,
-  args: ['--no-sandbox', '--disable-gpu', '--disable-dev-shm-usage']});
+const browser = await launch();
 try {
   const context = await browser.newContext({viewport: {width: 1280, height: 1100}});
   const page = await context.newPage();
@@ -46,8 +48,7 @@ try {
   });
   await shot(page, '01-login');
 
-  await page.fill('#token', 'nubo_' + '0'.repeat(64));
-  await page.click('form#login button[type=submit]');
+  await login(page, 'nubo_' + '0'.repeat(64));
   await attempt('a wrong token is refused, and the page says so', async () => {
     await page.waitForSelector('#login-error:not([hidden])', {timeout: 5000});
     const t = await page.textContent('#login-error');
@@ -57,8 +58,7 @@ try {
   });
   await shot(page, '02-login-refused');
 
-  await page.fill('#token', SECRET);
-  await page.click('form#login button[type=submit]');
+  await login(page, SECRET);
   await attempt('the right token logs in to the VM list', async () => {
     await page.waitForSelector('table#vms', {timeout: 10000});
     await page.waitForSelector('#live', {timeout: 10000});
@@ -70,8 +70,19 @@ try {
     const seen = await page.evaluate(() => document.cookie);
     if (seen.includes('nubo_session')) throw new Error('document.cookie shows it');
   });
-  await page.waitForFunction(() => !document.querySelector('#create p.muted'), null, {timeout: 10000});
+  await page.waitForSelector('#create select[name=image] option[value=tiny]', {state: 'attached', timeout: 10000});
   await shot(page, '03-vms-empty');
+
+  // A firewall made on its page, with no rule yet; the VM goes in it.
+  await page.click('nav#nav a[href="/firewalls"]');
+  await page.fill('#create input[name=name]', FW);
+  await page.fill('#create input[name=description]', `web on ${PORT}`);
+  await page.click('#create button[type=submit]');
+  await attempt('a firewall made from its page shows in the list', async () => {
+    await page.waitForSelector(`table#firewalls tr[data-key="${FW}"]`, {timeout: 10000});
+  });
+  await page.click('nav#nav a[href="/vms"]');
+  await page.waitForSelector(`#create select[name=firewalls] option[value="${FW}"]`, {state: 'attached', timeout: 10000});
 
   // Create a VM from the form and watch it reach running without a reload.
   const loadsBefore = loads;
@@ -79,20 +90,21 @@ try {
   await page.selectOption('#create select[name=type]', 'nano');
   await page.selectOption('#create select[name=image]', 'tiny');
   await page.selectOption('#create select[name=network]', 'default');
+  await page.selectOption('#create select[name=firewalls]', ['default', FW]);
   await page.fill('#create textarea[name=ssh_key]', KEY_PUB);
   await page.click('#create button[type=submit]');
   await attempt('the new VM appears in the list at once', async () => {
-    await page.waitForSelector(`tr[data-vm="${VM}"]`, {timeout: 10000});
+    await page.waitForSelector(`table#vms tr[data-key="${VM}"]`, {timeout: 10000});
   });
   await attempt('its create operation shows its phases as they happen', async () => {
     await page.waitForSelector('#operation li[data-phase=boot]', {timeout: 60000});
   });
   await attempt('the VM reaches running in the list, without a reload', async () => {
-    await page.waitForSelector(`tr[data-vm="${VM}"] [data-state=running]`, {timeout: 90000});
+    await page.waitForSelector(`table#vms tr[data-key="${VM}"] [data-state=running]`, {timeout: 90000});
     if (loads !== loadsBefore) throw new Error(`the page loaded ${loads - loadsBefore} more time(s)`);
-    const ip = await page.textContent(`tr[data-vm="${VM}"] td:nth-child(5)`);
+    const ip = await page.textContent(`table#vms tr[data-key="${VM}"] [data-field=ip]`);
     if (!/^10\./.test(ip)) throw new Error(`its IP cell reads ${ip}`);
-    const cost = await page.textContent(`tr[data-vm="${VM}"] [data-field=cost]`);
+    const cost = await page.textContent(`table#vms tr[data-key="${VM}"] [data-field=cost]`);
     if (!/^\d+\.\d{4}$/.test(cost)) throw new Error(`its cost cell reads ${cost}`);
     return `IP ${ip}, cost so far ${cost}`;
   });
@@ -101,14 +113,40 @@ try {
 
   // tiny's root has no password (it logs in by key); the serial console's
   // login needs one it can pass, so the test clears it over SSH, with the key
-  // the form gave the VM.
-  const cleared = await attempt('the key given in the form lets SSH in (the test clears root\'s password)', async () =>
-    execFileSync(NUBO, ['vm', 'ssh', VM, '-i', SSH_KEY, '--',
-      "sed -i 's/^root:x:/root::/' /etc/passwd && sed -i 's/^root:[^:]*:/root::/' /etc/shadow && echo cleared"],
+  // the form gave the VM, and starts a web server on PORT.
+  const cleared = await attempt('the key given in the form lets SSH in (the test clears root\'s password, starts httpd)',
+    async () => execFileSync(NUBO, ['vm', 'ssh', VM, '-i', SSH_KEY, '--',
+      "sed -i 's/^root:x:/root::/' /etc/passwd && sed -i 's/^root:[^:]*:/root::/' /etc/shadow && " +
+      `mkdir -p /tmp/www && echo hello-firewall > /tmp/www/index.html && httpd -p ${PORT} -h /tmp/www && echo ready`],
     {encoding: 'utf8', timeout: 60000}).trim());
 
+  // The firewall's rule, added and deleted on its page, checked from the host.
+  const ip = (await page.textContent(`table#vms tr[data-key="${VM}"] [data-field=ip]`)).trim();
+  if (cleared) {
+    check(!(await reachable(ip)), `from the host, ${ip}:${PORT} does not answer while no rule allows it`);
+    await page.goto(`${base}/firewalls/${FW}`);
+    await page.waitForSelector('#details [data-field=members]', {timeout: 10000});
+    await page.fill('#add-rules input[name=port]', String(PORT));
+    await page.fill('#add-rules input[name=from]', '0.0.0.0/0');
+    await page.click('#add-rules button[type=submit]');
+    await attempt(`a rule for tcp ${PORT} added on the firewall's page is in force: the host reaches the VM's web server`,
+      async () => {
+        await page.waitForSelector(`table#rules tr[data-key] [data-field=port]:has-text("${PORT}")`, {timeout: 10000});
+        if (!(await until(() => reachable(ip), 10000))) throw new Error(`${ip}:${PORT} does not answer`);
+      });
+    await shot(page, '08-firewall-rule');
+    page.once('dialog', (d) => d.accept());
+    await page.click('table#rules tr[data-key] button[data-action=delete]');
+    await attempt('deleted on the page, the rule is no longer in force', async () => {
+      await page.waitForSelector('table#rules tr[data-key]', {state: 'detached', timeout: 10000});
+      if (!(await until(async () => !(await reachable(ip)), 10000))) throw new Error(`${ip}:${PORT} still answers`);
+    });
+    await page.goto(`${base}/vms`);
+    await page.waitForSelector(`table#vms tr[data-key="${VM}"]`, {timeout: 10000});
+  }
+
   // The VM's page and its console.
-  await page.click(`tr[data-vm="${VM}"] a`);
+  await page.click(`table#vms tr[data-key="${VM}"] a`);
   await attempt('the VM\'s page shows its details', async () => {
     await page.waitForSelector('#details [data-field=ip]', {timeout: 10000});
     const st = await page.getAttribute('#details [data-state]', 'data-state');
@@ -147,7 +185,7 @@ try {
   }
   // Not fullPage: growing the viewport would refit the terminal while it is shot.
   await page.locator('#terminal').scrollIntoViewIfNeeded();
-  await page.screenshot({path: `${SHOTS}/06-console.png`});
+  await shot(page, '06-console');
 
   // A second viewer of the same console sees what the first one types.
   const page2 = await context.newPage();
@@ -199,4 +237,4 @@ try {
 } finally {
   await browser.close();
 }
-process.exit(failed ? 1 : 0);
+process.exit(failures() ? 1 : 0);

@@ -41,6 +41,7 @@ export async function call(method, path, body) {
 export const get = (p) => call('GET', p);
 export const post = (p, b = {}) => call('POST', p, b);
 export const del = (p) => call('DELETE', p);
+export const patch = (p, b) => call('PATCH', p, b);
 
 export async function login(token) {
   const s = await call('POST', '/v1/session', {token});

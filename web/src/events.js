@@ -13,13 +13,13 @@ export async function head() {
 }
 
 // Calls onEvents(batch) with every event after `after`, until stop().
-export function follow(after, onEvents, {name} = {}) {
+export function follow(after, onEvents, {name, kind} = {}) {
   let stopped = false;
   (async () => {
     let backoff = 500;
     while (!stopped) {
       try {
-        const filter = name ? `&name=${encodeURIComponent(name)}` : '';
+        const filter = (name ? `&name=${encodeURIComponent(name)}` : '') + (kind ? `&kind=${kind}` : '');
         const r = await get(`/v1/events?after=${after}&wait=25&limit=1000${filter}`);
         after = r.last_seq;
         backoff = 500;

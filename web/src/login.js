@@ -1,6 +1,6 @@
 // login: trade an API token for a session cookie.
 
-import {h, clear} from './dom.js';
+import {h, fill} from './dom.js';
 import {login} from './api.js';
 
 export function render(main, {onLoggedIn}) {
@@ -26,7 +26,7 @@ export function render(main, {onLoggedIn}) {
     '. The browser keeps a session cookie, not the token.'),
   msg,
   h('button', {type: 'submit'}, 'Log in'));
-  clear(main).append(form);
+  fill(main, form);
   input.focus();
   return {stop() {}};
 }

@@ -1,13 +1,13 @@
 // ops: start an action on a VM and show its operation's phases as nubod
 // records them.
 
-import {h, clear} from './dom.js';
+import {h, fill} from './dom.js';
 import {followOperation} from './api.js';
 
 // Renders op into box: its kind, state and each phase with its time.
 export function showOperation(box, op) {
   box.hidden = false;
-  clear(box).append(...[
+  fill(box, ...[
     h('strong', {}, `${op.kind} ${op.target_name || ''}: `),
     h('span', {class: `state ${op.state}`, 'data-op-state': op.state}, op.state),
     h('ol', {class: 'phases'}, (op.phases || []).map((p) =>

@@ -1,12 +1,14 @@
 // terminal: a VM's serial console in xterm.js, over a WebSocket opened with
-// a single-use ticket (POST /v1/vms/NAME/console/tickets). The guest's
-// output arrives as binary frames; keystrokes go back as binary frames.
+// a single-use ticket's url (POST /v1/vms/NAME/console/tickets, which the
+// page asks for). The guest's output arrives as binary frames; keystrokes go
+// back as binary frames. Bundled on its own (web/build.sh) and loaded when a
+// console is opened: xterm.js is most of the console's code, and no list
+// needs it.
 
 import {Terminal} from '@xterm/xterm';
 import {FitAddon} from '@xterm/addon-fit';
-import {post} from './api.js';
 
-export async function open(container, name, onStatus) {
+export function open(container, ticketUrl, onStatus) {
   const term = new Terminal({convertEol: false, cursorBlink: true, scrollback: 5000, fontSize: 14,
     fontFamily: 'DejaVu Sans Mono, monospace', theme: {background: '#101418'}});
   const fit = new FitAddon();
@@ -15,9 +17,8 @@ export async function open(container, name, onStatus) {
   fit.fit();
   const onResize = () => fit.fit();
   window.addEventListener('resize', onResize);
-  const t = await post(`/v1/vms/${encodeURIComponent(name)}/console/tickets`);
   const scheme = location.protocol === 'https:' ? 'wss:' : 'ws:';
-  const ws = new WebSocket(`${scheme}//${location.host}${t.url}`);
+  const ws = new WebSocket(`${scheme}//${location.host}${ticketUrl}`);
   ws.binaryType = 'arraybuffer';
   const enc = new TextEncoder();
   ws.onopen = () => onStatus('connected');

@@ -1,75 +1,71 @@
 // vm: one VM's page: its details and boot phases kept live, its actions with
-// their phases, and its serial console.
+// their phases, its snapshots and volumes, and its serial console.
 
-import {h, clear, errorBox} from './dom.js';
-import {get, post, del} from './api.js';
+import {h, clear, fill, errorBox} from './dom.js';
+import {get, post} from './api.js';
 import {head, follow} from './events.js';
-import {runAction} from './ops.js';
-import {price} from './vms.js';
-import {open as openTerminal} from './terminal.js';
+import {actionButtons, details, enc} from './resource.js';
+import {table} from './table.js';
+import {specs, price, bytes} from './pages.js';
 
+// Built apart from app.js (web/build.sh), fetched on the first console.
+const TERMINAL = '/terminal.js';
+
+const vms = specs.find((s) => s.path === 'vms');
 const FIELDS = [['state', 'State'], ['reason', 'Reason'], ['type', 'Type'], ['vcpus', 'vCPUs'],
   ['memory_mib', 'Memory (MiB)'], ['image', 'Image'], ['ip', 'IP'], ['mac', 'MAC'], ['network', 'Network'],
-  ['firewalls', 'Firewalls'], ['cost', 'Cost so far'], ['accel', 'Accelerator'], ['ssh_user', 'SSH user'], ['id', 'ID'],
-  ['created_at', 'Created'], ['started_at', 'Started']];
-
-function details(vm) {
-  return h('dl', {id: 'details'}, FIELDS.filter(([k]) => vm[k] !== null && vm[k] !== undefined).map(([k, label]) => [
-    h('dt', {}, label),
-    h('dd', {'data-field': k}, k === 'state' ? h('span', {class: `state ${vm.state}`, 'data-state': vm.state}, vm.state)
-      : k === 'cost' ? price(vm.cost) : Array.isArray(vm[k]) ? vm[k].join(', ') : String(vm[k]))]));
-}
+  ['firewalls', 'Firewalls'], ['host', 'Host'], ['cost', 'Cost so far', price], ['accel', 'Accelerator'],
+  ['ssh_user', 'SSH user'], ['disk_size_bytes', 'Disk', bytes], ['id', 'ID'], ['created_at', 'Created'],
+  ['started_at', 'Started']];
+// The other resources shown on the page: those of this VM, by their `vm` field.
+const RELATED = ['snapshots', 'volumes'].map((p) => specs.find((s) => s.path === p));
 
 function phases(vm) {
   return h('ol', {class: 'phases', id: 'boot-phases'}, (vm.boot_phases || []).map((p) =>
     h('li', {}, p.name, h('span', {class: 'muted'}, ` ${p.at_ms} ms`))));
 }
 
-export function render(main, {name, go}) {
-  const n = encodeURIComponent(name);
+export function render(main, {name}) {
   const opBox = h('div', {id: 'operation', class: 'card op', hidden: true});
   const info = h('section', {class: 'card'}, h('p', {class: 'muted'}, 'Loading…'));
+  const actions = h('div', {class: 'actions'});
   const consoleStatus = h('span', {id: 'console-status', class: 'muted'}, '');
   const termBox = h('div', {id: 'terminal'});
-  const act = (label, fn) => h('button', {type: 'button', 'data-action': label, onclick: async () => {
-    try { await runAction(opBox, fn); } catch (e) { clear(opBox).append(errorBox(e)); opBox.hidden = false; }
-  }}, label);
+  const related = RELATED.map((s) => ({s, t: table({id: `vm-${s.path}`, columns: s.columns.filter((c) => c.key !== 'vm'),
+    link: (x) => `/${s.path}/${enc(x.name)}`, empty: `No ${s.title.toLowerCase()}.`})}));
   let term = null;
   const openConsole = h('button', {type: 'button', id: 'open-console', onclick: async () => {
     term?.close();
     clear(termBox);
     consoleStatus.textContent = 'connecting…';
-    try { term = await openTerminal(termBox, name, (s) => { consoleStatus.textContent = s; }); }
+    try {
+      const [{open}, ticket] = await Promise.all([import(TERMINAL), post(`/v1/vms/${enc(name)}/console/tickets`)]);
+      term = open(termBox, ticket.url, (s) => { consoleStatus.textContent = s; });
+    }
     catch (e) { consoleStatus.textContent = e.message; }
   }}, 'Open console');
-  clear(main).append(
+  fill(main, 
     h('p', {}, h('a', {href: '/vms', 'data-link': true}, '← VMs')),
     h('h1', {}, 'VM ', h('span', {id: 'vm-name'}, name)),
-    h('div', {class: 'actions'},
-      act('start', () => post(`/v1/vms/${n}/start`)),
-      act('stop', () => post(`/v1/vms/${n}/stop`)),
-      act('reboot', () => post(`/v1/vms/${n}/reboot`)),
-      act('delete', async () => {
-        if (!confirm(`Delete VM ${name} and its disk?`)) return null;
-        const r = await del(`/v1/vms/${n}`);
-        return r;
-      })),
-    opBox, info,
-    h('section', {class: 'card'}, h('h2', {}, 'Serial console ', consoleStatus), openConsole, termBox));
+    actions, opBox, info,
+    h('section', {class: 'card'}, h('h2', {}, 'Serial console ', consoleStatus), openConsole, termBox),
+    related.map(({s, t}) => h('section', {class: 'card'}, h('h2', {}, s.title), t.el)));
 
   const show = (vm) => {
-    clear(info).append(h('h2', {}, 'Details'), details(vm), h('h3', {}, 'Boot phases'), phases(vm));
+    if (!actions.firstChild) fill(actions, actionButtons(vms.actions, vm, opBox));
+    fill(info, h('h2', {}, 'Details'), details(vm, FIELDS), h('h3', {}, 'Boot phases'), phases(vm));
   };
   const refresh = async () => {
-    try { show(await get(`/v1/vms/${n}`)); } catch (e) {
-      clear(info).append(errorBox(e));
+    try { show(await get(`/v1/vms/${enc(name)}`)); } catch (e) { fill(info, errorBox(e)); }
+    for (const {s, t} of related) {
+      try { t.set((await get(`/v1/${s.path}`))[s.path].filter((x) => x.vm === name)); } catch { /* shown next time */ }
     }
   };
-  let feed = null;
+  let feed = null, stopped = false;
   (async () => {
     const seq = await head().catch(() => 0);
     await refresh();
-    feed = follow(seq, (events) => { if (events.some((e) => e.kind === 'vm')) refresh(); }, {name});
+    if (!stopped) feed = follow(seq, () => refresh(), {name});
   })();
-  return {stop() { feed?.stop(); term?.close(); }};
+  return {stop() { stopped = true; feed?.stop(); term?.close(); }};
 }
