@@ -6,12 +6,21 @@
  * image row exists from the start (state "building") so the name is taken; a
  * failed build removes the row and every file, leaving nothing behind. A
  * build cut off by a nubod restart is started again.
+ *
+ * An upload (the disk in a request's body) is recorded first too, state
+ * "uploading", and its bytes go to images/<id>/upload as they come, hashed
+ * on the way. Only a body whose digest matches turns it into an import
+ * ("importing", the same job as a file import). An upload cut off, by its
+ * client or by a restart of nubod, removes the row and the folder: nothing
+ * of it can be resumed without its client.
  */
 #include "ctl/ctl-priv.h"
 
 #include <ctype.h>
 #include <dirent.h>
 #include <errno.h>
+#include <fcntl.h>
+#include <gnutls/crypto.h>
 #include <unistd.h>
 #include <jansson.h>
 #include <stdio.h>
@@ -269,20 +278,34 @@ static int copy_boot_files(struct image *img, const char *dir, struct err *e)
 	return 0;
 }
 
+#define UPLOAD_SOURCE "upload"   /* an image's source when its disk came in the request */
+#define UPLOAD_FILE "upload"     /* where it came to, in the image's folder */
+
+static bool is_upload(const struct image *img)
+{
+	return img->source && strcmp(img->source, UPLOAD_SOURCE) == 0;
+}
+
 static int import_steps(struct ctl *c, struct image *img, const char *dir, struct err *e)
 {
 	autofree char *download = xasprintf("%s/download", dir);
+	autofree char *upload = xasprintf("%s/" UPLOAD_FILE, dir);
+	autofree char *disk = xasprintf("%s/disk.qcow2", dir);
 	const char *src = img->source;
 	if (fs_mkdir_p(dir, 0755, e) < 0)
 		return -1;
-	if (is_url(img->source)) {
+	if (is_upload(img)) {
+		/* Its digest was checked as it came. A restart after the
+		 * conversion (the upload is removed then) converts the disk again. */
+		src = fs_exists(upload) || !fs_exists(disk) ? upload : disk;
+	} else if (is_url(img->source)) {
 		struct progress_ctx pc = {c, img->op_id};
 		if (download_file(img->source, download, on_download_progress, &pc, e) < 0)
 			return -1;
 		ctl_op_phase(c, img->op_id, "download");
 		src = download;
 	}
-	if (img->sha256[0]) {
+	if (img->sha256[0] && !is_upload(img)) {
 		char got[65];
 		if (disk_sha256(src, got, e) < 0)
 			return -1;
@@ -291,10 +314,11 @@ static int import_steps(struct ctl *c, struct image *img, const char *dir, struc
 				       img->source, img->sha256, got);
 		ctl_op_phase(c, img->op_id, "verify");
 	}
-	autofree char *disk = xasprintf("%s/disk.qcow2", dir);
 	struct disk_info info;
 	int rc = disk_import(src, disk, &info, e);
 	unlink(download);
+	if (rc == 0)
+		unlink(upload);
 	if (rc < 0)
 		return -1;
 	if (strcmp(img->boot, "direct") == 0 && copy_boot_files(img, dir, e) < 0)
@@ -372,11 +396,12 @@ static void import_image(struct ctl *c, struct image *img)
 	char *dir = ctl_image_dir(c, img->id);
 	int64_t t0 = time_mono_ms();
 	log_info("image %s: importing %s", img->name, img->source);
-	int rc = fs_rm_rf(dir, &e);
+	/* An upload's folder holds what came in; anything else starts afresh. */
+	int rc = is_upload(img) ? 0 : fs_rm_rf(dir, &e);
 	if (rc == 0 && str_starts_with(img->source, FROM_VM))
 		rc = capture_steps(c, img, dir, &e);
-	else if (rc == 0 && !runner_dry_run())
-		rc = import_steps(c, img, dir, &e);
+	else if (rc == 0 && (!runner_dry_run() || is_upload(img)))
+		rc = import_steps(c, img, dir, &e);   /* in dry-run qemu-img info still runs: an upload's format is checked */
 	finish_image(c, img, dir, rc, &e, "making", t0);
 	free(dir);
 }
@@ -420,9 +445,8 @@ static int start_build(struct ctl *c, const char *image_id, struct err *e)
 	return 0;
 }
 
-/* Records the image and its operation in one transaction, then starts the
- * job that makes it; on failure nothing is recorded and img's fields are freed. */
-static int record_and_start(struct ctl *c, struct image *img, struct operation *op, struct err *e)
+/* Records the image and its operation in one transaction. */
+static int record_image(struct ctl *c, struct image *img, struct operation *op, struct err *e)
 {
 	snprintf(img->host, sizeof(img->host), "%s", c->host_name);   /* its files are made here */
 	bool ok = store_tx_begin(c->st, e) == 0;
@@ -431,6 +455,14 @@ static int record_and_start(struct ctl *c, struct image *img, struct operation *
 		if (store_tx_end(c->st, ok, ok ? e : NULL) < 0)
 			ok = false;
 	}
+	return ok ? 0 : -1;
+}
+
+/* Records the image and its operation, then starts the job that makes it;
+ * on failure nothing is recorded and img's fields are freed. */
+static int record_and_start(struct ctl *c, struct image *img, struct operation *op, struct err *e)
+{
+	bool ok = record_image(c, img, op, e) == 0;
 	if (ok && start_build(c, img->id, e) < 0) {
 		store_image_delete(c->st, img->id, NULL);   /* nothing half-made is left */
 		ctl_op_finish(c, op->id, false, e->msg);
@@ -579,6 +611,182 @@ int ctl_image_import(struct ctl *c, const struct image_import *r, struct image *
 	return record_and_start(c, img, op, e);
 }
 
+/* --- uploads ------------------------------------------------------------ */
+
+struct image_upload {
+	struct ctl *c;
+	struct image img;            /* as recorded: state "uploading" */
+	struct operation op;
+	char *path;                  /* images/<id>/upload */
+	int fd;
+	gnutls_hash_hd_t hash;
+	int64_t done, total, max;    /* bytes; total -1: not known in advance */
+	int64_t progress_ms;         /* when progress was last recorded */
+};
+
+int64_t ctl_image_upload_max(struct ctl *c)
+{
+	return c->cfg.image_upload_max_mib << 20;
+}
+
+/* Removes every trace of an upload that will not become an image: its file
+ * and folder, then its row; its operation fails with why. Frees u. */
+static void upload_discard(struct image_upload *u, const char *why)
+{
+	struct ctl *c = u->c;
+	if (u->fd >= 0)
+		close(u->fd);
+	if (u->hash)
+		gnutls_hash_deinit(u->hash, NULL);
+	autofree char *dir = ctl_image_dir(c, u->img.id);
+	fs_rm_rf(dir, NULL);
+	store_image_delete(c->st, u->img.id, NULL);
+	ctl_op_finish(c, u->op.id, false, why);
+	log_info("image %s: upload refused: %s", u->img.name, why);
+	image_free_fields(&u->img);
+	operation_free_fields(&u->op);
+	free(u->path);
+	free(u);
+}
+
+int ctl_image_upload_begin(struct ctl *c, const struct image_import *r, int64_t size, struct image_upload **out,
+			   struct err *e)
+{
+	*out = NULL;
+	if (vm_name_validate(r->name, "name", e) < 0)
+		return -1;
+	if (!r->sha256)
+		return err_set(e, ERR_INVALID, "sha256 is required with an upload: the digest of the image file "
+			       "(sha256sum FILE), checked against the body as it comes");
+	if (!is_hex64(r->sha256))
+		return err_set(e, ERR_INVALID, "sha256 \"%s\" is not 64 hex digits", r->sha256);
+	if (r->user && !user_name_valid(r->user))
+		return err_set(e, ERR_INVALID, "user \"%s\" is not a valid login name", r->user);
+	if (r->boot && strcmp(r->boot, "firmware") != 0)
+		return err_set(e, ERR_INVALID, "boot \"%s\": an uploaded image boots with its own firmware; direct "
+			       "boot needs kernel files, which file and url imports take", r->boot);
+	if (size > ctl_image_upload_max(c))
+		return err_set(e, ERR_INVALID, "the image is %lld bytes; uploads are at most %lld MiB "
+			       "(image_upload_max_mib in nubod's configuration)",
+			       (long long)size, (long long)c->cfg.image_upload_max_mib);
+	struct image_upload *u = xcalloc(1, sizeof(*u));
+	u->c = c;
+	u->fd = -1;
+	u->total = size;
+	u->max = ctl_image_upload_max(c);
+	struct image *img = &u->img;
+	id_new("img", img->id);
+	snprintf(img->name, sizeof(img->name), "%s", r->name);
+	snprintf(img->state, sizeof(img->state), "uploading");
+	snprintf(img->boot, sizeof(img->boot), "firmware");
+	snprintf(img->user, sizeof(img->user), "%s", r->user ? r->user : "root");
+	snprintf(img->sha256, sizeof(img->sha256), "%s", r->sha256);
+	for (char *p = img->sha256; *p; p++)
+		*p = (char)tolower((unsigned char)*p);
+	img->source = xstrdup(UPLOAD_SOURCE);
+	img->created_at = time_now_ms();
+	operation_init(&u->op, "image-import", img->id, img->name);
+	snprintf(img->op_id, sizeof(img->op_id), "%s", u->op.id);
+	if (record_image(c, img, &u->op, e) < 0) {   /* the name is taken: nothing was recorded */
+		image_free_fields(img);
+		operation_free_fields(&u->op);
+		free(u);
+		return -1;
+	}
+	/* The row is the record of intent: a restart removes what it names. */
+	autofree char *dir = ctl_image_dir(c, img->id);
+	u->path = xasprintf("%s/" UPLOAD_FILE, dir);
+	int rc = fs_rm_rf(dir, e);
+	if (rc == 0 && mkdir(dir, 0700) < 0)
+		rc = err_set(e, ERR_INTERNAL, "cannot make %s: %s", dir, strerror(errno));
+	if (rc == 0 && (u->fd = open(u->path, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600)) < 0)
+		rc = err_set(e, ERR_INTERNAL, "cannot create %s: %s", u->path, strerror(errno));
+	if (rc == 0 && gnutls_hash_init(&u->hash, GNUTLS_DIG_SHA256) < 0)
+		rc = err_set(e, ERR_INTERNAL, "cannot start a SHA-256 digest");
+	if (rc < 0) {
+		upload_discard(u, e->msg);
+		return -1;
+	}
+	ctl_op_progress(c, u->op.id, 0, size);
+	if (size >= 0)
+		log_info("image %s: upload of %lld bytes begins", img->name, (long long)size);
+	else
+		log_info("image %s: upload in chunks begins", img->name);
+	*out = u;
+	return 0;
+}
+
+int ctl_image_upload_write(struct image_upload *u, const void *data, size_t n, struct err *e)
+{
+	if (u->done + (int64_t)n > u->max)
+		return err_set(e, ERR_INVALID, "the image is larger than %lld MiB, the most an upload may be "
+			       "(image_upload_max_mib in nubod's configuration)", (long long)(u->max >> 20));
+	for (size_t off = 0; off < n;) {
+		ssize_t w = write(u->fd, (const char *)data + off, n - off);
+		if (w < 0 && errno == EINTR)
+			continue;
+		if (w < 0)
+			return err_set(e, ERR_INTERNAL, "cannot write %s: %s", u->path, strerror(errno));
+		off += (size_t)w;
+	}
+	gnutls_hash(u->hash, data, n);
+	u->done += (int64_t)n;
+	int64_t now = time_mono_ms();
+	if (now - u->progress_ms >= 1000) {   /* the store hears of it once a second */
+		u->progress_ms = now;
+		ctl_op_progress(u->c, u->op.id, u->done, u->total);
+	}
+	return 0;
+}
+
+int ctl_image_upload_end(struct image_upload *u, struct image *img, struct operation *op, struct err *e)
+{
+	struct ctl *c = u->c;
+	unsigned char digest[32];
+	char got[65];
+	gnutls_hash_deinit(u->hash, digest);
+	u->hash = NULL;
+	for (int i = 0; i < 32; i++)
+		snprintf(got + 2 * i, 3, "%02x", digest[i]);
+	int rc = 0;
+	if (u->done == 0)
+		rc = err_set(e, ERR_INVALID, "the body is empty: it must be the image file (qcow2 or raw)");
+	else if (strcmp(got, u->img.sha256) != 0)
+		rc = err_set(e, ERR_UNPROCESSABLE, "checksum mismatch for the uploaded image: expected sha256 %s, got %s "
+			     "(%lld bytes received); nothing was kept",
+			     u->img.sha256, got, (long long)u->done);
+	/* On disk before the row says the file is whole. */
+	if (rc == 0 && fsync(u->fd) < 0)
+		rc = err_set(e, ERR_INTERNAL, "cannot write %s: %s", u->path, strerror(errno));
+	close(u->fd);
+	u->fd = -1;
+	if (rc == 0) {
+		ctl_op_progress(c, u->op.id, u->done, u->done);
+		ctl_op_phase(c, u->op.id, "upload");
+		snprintf(u->img.state, sizeof(u->img.state), "importing");
+		u->img.size_bytes = u->done;
+		rc = store_image_update(c->st, &u->img, e);
+	}
+	if (rc == 0)
+		rc = start_build(c, u->img.id, e);
+	if (rc < 0) {
+		upload_discard(u, e->msg);
+		return -1;
+	}
+	log_info("image %s: %lld bytes uploaded, sha256 %s", u->img.name, (long long)u->done, got);
+	*img = u->img;   /* the caller has the fields now */
+	*op = u->op;
+	free(u->path);
+	free(u);
+	return 0;
+}
+
+void ctl_image_upload_abort(struct image_upload *u, const char *why)
+{
+	if (u)
+		upload_discard(u, why);
+}
+
 int ctl_image_from_vm(struct ctl *c, const char *name, const char *vm_ref, struct image *img,
 		      struct operation *op, struct err *e)
 {
@@ -663,6 +871,16 @@ void images_resume(struct ctl *c)
 	if (store_image_list(c->st, &imgs, &n, NULL) < 0)
 		return;
 	for (int i = 0; i < n; i++) {
+		if (strcmp(imgs[i].state, "uploading") == 0 && strcmp(imgs[i].host, c->host_name) == 0) {
+			/* its client went with the restart: nothing of it stays */
+			autofree char *dir = ctl_image_dir(c, imgs[i].id);
+			fs_rm_rf(dir, NULL);
+			store_image_delete(c->st, imgs[i].id, NULL);
+			ctl_op_finish(c, imgs[i].op_id, false,
+				      "the upload was cut off by a restart of nubod; upload the image again");
+			log_info("image %s: removed an upload cut off by a restart", imgs[i].name);
+			continue;
+		}
 		bool unfinished = strcmp(imgs[i].state, "building") == 0 || strcmp(imgs[i].state, "importing") == 0;
 		/* another host's build is that host's to resume */
 		if (!unfinished || builds_has(c, imgs[i].id) || strcmp(imgs[i].host, c->host_name) != 0)
