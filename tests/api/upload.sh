@@ -167,6 +167,28 @@ out=$(curl -s --unix-socket "$T_SOCK" -H 'Content-Type: application/octet-stream
 is "${out##*$'\n'}" 202 "an upload on the unix socket is taken"
 wait_for 10 op_ended "$(printf '%s' "${out%$'\n'*}" | jq -r .operation.id)"
 is "$(body_of "$(api GET /v1/images/up6)" | jq -r '.state + " " + .os')" "ready imported raw image" "a raw image too"
+
+# --- the CLI: nubo image import NAME --upload FILE ---
+remote() { "$NUBO" --url "$URL" --cacert "$TLS/cert.pem" --token "$TOKEN" "$@"; }
+out=$(remote image import cli1 --upload "$T_DIR/good.qcow2" --user alpine --wait 2>&1)
+is "$?" 0 "nubo image import --upload over HTTPS exits 0"
+like "$out" 'Imported image cli1 \(img-[0-9a-f]+\) in .*user alpine' "and says the image was imported"
+[ "$(printf '%s' "$out" | grep -c $'\r')" -eq 0 ]
+ok $? "no progress is drawn when the output is not a terminal" "$out"
+is "$(body_of "$(api GET /v1/images/cli1)" | jq -r '.source + " " + .sha256')" "upload $GOOD" \
+	"the CLI computed the sha256 it sent"
+out=$(remote image import cli2 --upload "$T_DIR/good.qcow2" --sha256 "$(sha "$T_DIR/mid.raw")" 2>&1)
+is "$?" 1 "a --sha256 the file does not have fails the command"
+like "$out" '^nubo: checksum mismatch for the uploaded image' "with nubod's reason"
+out=$(script -qec "$NUBO --url $URL --cacert $TLS/cert.pem --token $TOKEN image import cli3 --upload $T_DIR/mid.raw" /dev/null)
+like "$out" 'Uploading 100% \(3M of 3M\)' "on a terminal the upload's progress is drawn"
+like "$out" 'Hashing' "and the hashing before it"
+out=$("$NUBO" image import cli4 --upload "$T_DIR" 2>&1)
+is "$?" 2 "--upload of a folder is a usage error"
+out=$("$NUBO" image import cli4 --upload "$T_DIR/good.qcow2" --boot direct 2>&1)
+like "$out" 'boot goes with --file or --url' "--boot with --upload is refused by the CLI"
+is "$(n_images) $(leftovers | wc -l)" "4 0" "only the images that were imported are there"
+
 nubod_stop
 ok $? "nubod stops cleanly"
 echo "1..$T_N"
