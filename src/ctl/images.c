@@ -41,9 +41,27 @@
 
 #define BUILD_TIMEOUT_MS (30 * 60 * 1000)
 
+/* The files an import reads from nubod's host, as opened when its caller's
+ * right to them was checked (host/access.h): -1 for none. */
+struct import_fds {
+	int file, kernel, initrd;
+};
+#define IMPORT_FDS_NONE ((struct import_fds){-1, -1, -1})
+
+static void import_fds_close(struct import_fds *f)
+{
+	int *all[] = {&f->file, &f->kernel, &f->initrd};
+	for (int i = 0; i < 3; i++) {
+		if (*all[i] >= 0)
+			close(*all[i]);
+		*all[i] = -1;
+	}
+}
+
 struct build_job {
 	struct ctl *c;
 	char image_id[ID_MAX];
+	struct import_fds fds;   /* the job's to close */
 };
 
 static char *recipe_script(struct ctl *c, const char *recipe)
@@ -262,16 +280,38 @@ static bool is_url(const char *s)
 	return str_starts_with(s, "http://") || str_starts_with(s, "https://");
 }
 
+/*
+ * Where a child process (qemu-img, cp) reads a file of the host that the
+ * import's caller named: the descriptor opened when the caller's right to
+ * it was checked, through nubod's /proc entry, so the file read is the file
+ * checked even if the path now leads elsewhere. Without one (the import was
+ * cut off by a restart of nubod, which drops them) the file is not read
+ * again by its path: that would skip the check. Caller frees *out.
+ */
+static int host_file_path(const struct image *img, const char *path, int fd, char **out, struct err *e)
+{
+	*out = NULL;
+	if (fd < 0)
+		return err_set(e, ERR_CONFLICT, "the import of %s was cut off by a restart of nubod; import %s again",
+			       path, img->name);
+	*out = xasprintf("/proc/%d/fd/%d", (int)getpid(), fd);
+	return 0;
+}
+
 /* For direct boot: the kernel (and the initrd, when the import names one)
  * copied in beside the disk. */
-static int copy_boot_files(struct image *img, const char *dir, struct err *e)
+static int copy_boot_files(struct image *img, const char *dir, const struct import_fds *fds, struct err *e)
 {
 	if (!img->kernel_source)
 		return err_set(e, ERR_INTERNAL, "image %s has no kernel to copy", img->name);
 	const char *from[] = {img->kernel_source, img->initrd_source}, *to[] = {"vmlinuz", "initrd.img"};
+	const int fd[] = {fds->kernel, fds->initrd};
 	for (int i = 0; i < 2 && from[i]; i++) {
 		autofree char *dst = xasprintf("%s/%s", dir, to[i]);
-		const char *cp[] = {"cp", "--", from[i], dst, NULL};
+		autofree char *src = NULL;
+		if (host_file_path(img, from[i], fd[i], &src, e) < 0)
+			return -1;
+		const char *cp[] = {"cp", "--", src, dst, NULL};
 		if (runner_run(cp, NULL, NULL, e) < 0)
 			return -1;
 	}
@@ -286,11 +326,13 @@ static bool is_upload(const struct image *img)
 	return img->source && strcmp(img->source, UPLOAD_SOURCE) == 0;
 }
 
-static int import_steps(struct ctl *c, struct image *img, const char *dir, struct err *e)
+static int import_steps(struct ctl *c, struct image *img, const char *dir, const struct import_fds *fds,
+			struct err *e)
 {
 	autofree char *download = xasprintf("%s/download", dir);
 	autofree char *upload = xasprintf("%s/" UPLOAD_FILE, dir);
 	autofree char *disk = xasprintf("%s/disk.qcow2", dir);
+	autofree char *host_file = NULL;
 	const char *src = img->source;
 	if (fs_mkdir_p(dir, 0755, e) < 0)
 		return -1;
@@ -304,6 +346,10 @@ static int import_steps(struct ctl *c, struct image *img, const char *dir, struc
 			return -1;
 		ctl_op_phase(c, img->op_id, "download");
 		src = download;
+	} else {
+		if (host_file_path(img, img->source, fds->file, &host_file, e) < 0)
+			return -1;
+		src = host_file;
 	}
 	if (img->sha256[0] && !is_upload(img)) {
 		char got[65];
@@ -321,7 +367,7 @@ static int import_steps(struct ctl *c, struct image *img, const char *dir, struc
 		unlink(upload);
 	if (rc < 0)
 		return -1;
-	if (strcmp(img->boot, "direct") == 0 && copy_boot_files(img, dir, e) < 0)
+	if (strcmp(img->boot, "direct") == 0 && copy_boot_files(img, dir, fds, e) < 0)
 		return -1;
 	ctl_op_phase(c, img->op_id, "convert");
 	struct stat st;
@@ -390,7 +436,7 @@ static int capture_steps(struct ctl *c, struct image *img, const char *dir, stru
 	return rc;
 }
 
-static void import_image(struct ctl *c, struct image *img)
+static void import_image(struct ctl *c, struct image *img, const struct import_fds *fds)
 {
 	struct err e = {0};
 	char *dir = ctl_image_dir(c, img->id);
@@ -400,8 +446,8 @@ static void import_image(struct ctl *c, struct image *img)
 	int rc = is_upload(img) ? 0 : fs_rm_rf(dir, &e);
 	if (rc == 0 && str_starts_with(img->source, FROM_VM))
 		rc = capture_steps(c, img, dir, &e);
-	else if (rc == 0 && (!runner_dry_run() || is_upload(img)))
-		rc = import_steps(c, img, dir, &e);   /* in dry-run qemu-img info still runs: an upload's format is checked */
+	else if (rc == 0 && (!runner_dry_run() || !is_url(img->source)))
+		rc = import_steps(c, img, dir, fds, &e);   /* dry-run: no download; sha256sum and qemu-img info still read */
 	finish_image(c, img, dir, rc, &e, "making", t0);
 	free(dir);
 }
@@ -415,21 +461,27 @@ static void *build_thread(void *arg)
 		log_error("image build %s: %s", job->image_id, e.msg);
 	} else {
 		if (img.source)
-			import_image(job->c, &img);
+			import_image(job->c, &img, &job->fds);
 		else
 			build_image(job->c, &img);
 		image_free_fields(&img);
 	}
 	builds_track(job->c, job->image_id, false);
+	import_fds_close(&job->fds);
 	free(job);
 	return NULL;
 }
 
-static int start_build(struct ctl *c, const char *image_id, struct err *e)
+/* Starts the job that makes the image; it takes *fds (NULL: none), which
+ * are closed when it ends or fails to start. */
+static int start_build(struct ctl *c, const char *image_id, struct import_fds *fds, struct err *e)
 {
 	struct build_job *job = xcalloc(1, sizeof(*job));
 	job->c = c;
 	snprintf(job->image_id, sizeof(job->image_id), "%s", image_id);
+	job->fds = fds ? *fds : IMPORT_FDS_NONE;
+	if (fds)
+		*fds = IMPORT_FDS_NONE;
 	builds_track(c, image_id, true);
 	pthread_t t;
 	pthread_attr_t attr;
@@ -439,6 +491,7 @@ static int start_build(struct ctl *c, const char *image_id, struct err *e)
 	pthread_attr_destroy(&attr);
 	if (rc != 0) {
 		builds_track(c, image_id, false);
+		import_fds_close(&job->fds);
 		free(job);
 		return err_set(e, ERR_INTERNAL, "cannot start a build thread");
 	}
@@ -458,18 +511,22 @@ static int record_image(struct ctl *c, struct image *img, struct operation *op, 
 	return ok ? 0 : -1;
 }
 
-/* Records the image and its operation, then starts the job that makes it;
- * on failure nothing is recorded and img's fields are freed. */
-static int record_and_start(struct ctl *c, struct image *img, struct operation *op, struct err *e)
+/* Records the image and its operation, then starts the job that makes it
+ * (which takes fds, NULL for none); on failure nothing is recorded and img's
+ * fields are freed. */
+static int record_and_start(struct ctl *c, struct image *img, struct operation *op, struct import_fds *fds,
+			    struct err *e)
 {
 	bool ok = record_image(c, img, op, e) == 0;
-	if (ok && start_build(c, img->id, e) < 0) {
+	if (ok && start_build(c, img->id, fds, e) < 0) {
 		store_image_delete(c->st, img->id, NULL);   /* nothing half-made is left */
 		ctl_op_finish(c, op->id, false, e->msg);
 		ok = false;
 	}
 	if (!ok)
 		image_free_fields(img);
+	if (!ok && fds)
+		import_fds_close(fds);   /* not taken by a job */
 	return ok ? 0 : -1;
 }
 
@@ -494,7 +551,7 @@ int ctl_image_build(struct ctl *c, const char *name, const char *recipe, struct 
 	img->created_at = time_now_ms();
 	operation_init(op, "image-build", img->id, img->name);
 	snprintf(img->op_id, sizeof(img->op_id), "%s", op->id);
-	return record_and_start(c, img, op, e);
+	return record_and_start(c, img, op, NULL, e);
 }
 
 /* Hex digits in either case: checksums are printed both ways (sha256sum
@@ -520,35 +577,35 @@ static bool user_name_valid(const char *u)
 }
 
 /* May r's caller have nubod read path (field names it)? Over TCP, only from
- * import_dirs: *out is then where it really leads (links resolved), which is
- * what the import reads. On the unix socket, only what the caller could
- * read itself. (A file swapped between this check and the import is read
- * as it is then: the check is the caller's permission, not a snapshot.) */
-static int import_file_allowed(struct ctl *c, const struct ctl_caller *who, const char *field, const char *path,
-			       char **out, struct err *e)
+ * import_dirs: *out is then where it really leads (links resolved), for the
+ * record. On the unix socket, only what the caller could read itself.
+ * Returns the descriptor the check opened (the caller closes it), which is
+ * what the import reads: a path swapped after the check changes nothing. */
+static int import_file_open(struct ctl *c, const struct ctl_caller *who, const char *field, const char *path,
+			    char **out, struct err *e)
 {
 	*out = NULL;
+	int fd;
 	if (who->remote) {
 		if (c->cfg.n_import_dirs == 0)
 			return err_set(e, ERR_INVALID,
 				       "%s %s: over TCP, files are imported only from folders that import_dirs in "
-				       "nubod's configuration names, and it names none; give url instead",
+				       "nubod's configuration names, and it names none; give url instead, or upload it",
 				       field, path);
 		const char *dirs[CONFIG_IMPORT_DIRS_MAX];
 		for (int i = 0; i < c->cfg.n_import_dirs; i++)
 			dirs[i] = c->cfg.import_dirs[i];
 		char resolved[4096];
-		if (access_file_beneath(dirs, c->cfg.n_import_dirs, path, field, resolved, sizeof(resolved), e) < 0)
-			return -1;
-		*out = xstrdup(resolved);
-		return 0;
+		fd = access_open_beneath(dirs, c->cfg.n_import_dirs, path, field, resolved, sizeof(resolved), e);
+		if (fd >= 0)
+			*out = xstrdup(resolved);
+		return fd;
 	}
-	if (who->has_cred && access_file_readable_by(who->uid, who->gid, path, field, e) < 0)
-		return -1;
-	if (access(path, R_OK) < 0)
-		return err_set(e, ERR_UNPROCESSABLE, "%s %s cannot be read: %s", field, path, strerror(errno));
-	*out = xstrdup(path);
-	return 0;
+	/* no credentials: nubod itself, as root */
+	fd = access_open_as(who->has_cred ? who->uid : 0, who->has_cred ? who->gid : 0, path, field, e);
+	if (fd >= 0)
+		*out = xstrdup(path);
+	return fd;
 }
 
 int ctl_image_import(struct ctl *c, const struct image_import *r, struct image *img, struct operation *op,
@@ -564,8 +621,6 @@ int ctl_image_import(struct ctl *c, const struct image_import *r, struct image *
 	} else if (!r->file || r->file[0] != '/') {
 		return err_set(e, ERR_INVALID, "file \"%s\" must be an absolute path on nubod's host",
 			       r->file ? r->file : "");
-	} else if (import_file_allowed(c, &r->caller, "file", r->file, &file, e) < 0) {
-		return -1;
 	}
 	if (r->sha256 && !is_hex64(r->sha256))
 		return err_set(e, ERR_INVALID, "sha256 \"%s\" is not 64 hex digits", r->sha256);
@@ -580,22 +635,26 @@ int ctl_image_import(struct ctl *c, const struct image_import *r, struct image *
 	if (!direct && (r->kernel || r->initrd || r->cmdline))
 		return err_set(e, ERR_INVALID, "kernel, initrd and cmdline go with boot direct");
 	const char *const files[] = {r->kernel, r->initrd};
-	for (int i = 0; direct && i < 2; i++) {
-		if (!files[i])
-			continue;   /* no initrd */
-		if (files[i][0] != '/')
+	for (int i = 0; i < 2; i++)
+		if (files[i] && files[i][0] != '/')
 			return err_set(e, ERR_INVALID, "%s \"%s\" must be an absolute path on nubod's host",
 				       i ? "initrd" : "kernel", files[i]);
-		if (import_file_allowed(c, &r->caller, i ? "initrd" : "kernel", files[i], i ? &initrd : &kernel, e) < 0)
-			return -1;
-	}
+	/* Each file of the host is opened now, as its check; the job reads
+	 * these descriptors, not the paths. */
+	struct import_fds fds = IMPORT_FDS_NONE;
+	if (!r->url && (fds.file = import_file_open(c, &r->caller, "file", r->file, &file, e)) < 0)
+		goto fail;
+	if (direct && (fds.kernel = import_file_open(c, &r->caller, "kernel", r->kernel, &kernel, e)) < 0)
+		goto fail;
+	if (direct && r->initrd && (fds.initrd = import_file_open(c, &r->caller, "initrd", r->initrd, &initrd, e)) < 0)
+		goto fail;
 	id_new("img", img->id);
 	snprintf(img->name, sizeof(img->name), "%s", r->name);
 	snprintf(img->state, sizeof(img->state), "importing");
 	snprintf(img->boot, sizeof(img->boot), "%s", direct ? "direct" : "firmware");
 	snprintf(img->user, sizeof(img->user), "%s", r->user ? r->user : "root");
 	if (direct) {
-		/* Where the import finds them; the job copies them in beside the disk. */
+		/* Where the import found them, for the record; the job copies them in beside the disk. */
 		img->cmdline = xstrdup(r->cmdline ? r->cmdline : "console=ttyS0 root=/dev/vda1 rw");
 		img->kernel_source = xstrdup(kernel);
 		img->initrd_source = xstrdup(initrd);   /* NULL: none */
@@ -608,7 +667,10 @@ int ctl_image_import(struct ctl *c, const struct image_import *r, struct image *
 	img->created_at = time_now_ms();
 	operation_init(op, "image-import", img->id, img->name);
 	snprintf(img->op_id, sizeof(img->op_id), "%s", op->id);
-	return record_and_start(c, img, op, e);
+	return record_and_start(c, img, op, &fds, e);
+fail:
+	import_fds_close(&fds);
+	return -1;
 }
 
 /* --- uploads ------------------------------------------------------------ */
@@ -768,7 +830,7 @@ int ctl_image_upload_end(struct image_upload *u, struct image *img, struct opera
 		rc = store_image_update(c->st, &u->img, e);
 	}
 	if (rc == 0)
-		rc = start_build(c, u->img.id, e);
+		rc = start_build(c, u->img.id, NULL, e);
 	if (rc < 0) {
 		upload_discard(u, e->msg);
 		return -1;
@@ -818,7 +880,7 @@ int ctl_image_from_vm(struct ctl *c, const char *name, const char *vm_ref, struc
 	vm_free_fields(&vm);
 	operation_init(op, "image-create", img->id, img->name);
 	snprintf(img->op_id, sizeof(img->op_id), "%s", op->id);
-	return record_and_start(c, img, op, e);
+	return record_and_start(c, img, op, NULL, e);
 }
 
 int ctl_image_delete(struct ctl *c, const char *ref, struct err *e)
@@ -887,7 +949,7 @@ void images_resume(struct ctl *c)
 			continue;
 		log_info("image %s: resuming a build cut off by a restart", imgs[i].name);
 		struct err e = {0};
-		if (start_build(c, imgs[i].id, &e) < 0)
+		if (start_build(c, imgs[i].id, NULL, &e) < 0)
 			log_error("image %s: %s", imgs[i].name, e.msg);
 	}
 	image_list_free(imgs, n);
