@@ -327,8 +327,10 @@ int ctl_image_import(struct ctl *c, const struct image_import *r, struct image *
  * configured maximum; ctl_image_upload_end compares the digest and hands the
  * file to the import job (format check, conversion), filling img and op
  * (the caller frees their fields). size is the body's length, -1 when not
- * known. An error, or ctl_image_upload_abort, removes the row, the folder and
- * the file, fails the operation and frees u; so does a restart of nubod.
+ * known. ctl_image_upload_abort (the caller's answer to an error of write,
+ * or to a body that breaks off) and an error of end remove the row, the
+ * folder and the file, fail the operation and free u; so does a restart of
+ * nubod for an upload it cut off.
  */
 struct image_upload;
 int64_t ctl_image_upload_max(struct ctl *c);   /* bytes */
