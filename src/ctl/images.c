@@ -318,6 +318,17 @@ static int copy_boot_files(struct image *img, const char *dir, const struct impo
 	return 0;
 }
 
+/* Errors about a file read through /proc/PID/fd/N name it as its caller did. */
+static void name_host_file(struct err *e, const char *proc_path, const char *path)
+{
+	char *at = proc_path ? strstr(e->msg, proc_path) : NULL;
+	if (!at)
+		return;
+	char msg[sizeof(e->msg)];
+	snprintf(msg, sizeof(msg), "%.*s%s%s", (int)(at - e->msg), e->msg, path, at + strlen(proc_path));
+	snprintf(e->msg, sizeof(e->msg), "%s", msg);
+}
+
 #define UPLOAD_SOURCE "upload"   /* an image's source when its disk came in the request */
 #define UPLOAD_FILE "upload"     /* where it came to, in the image's folder */
 
@@ -362,6 +373,8 @@ static int import_steps(struct ctl *c, struct image *img, const char *dir, const
 	}
 	struct disk_info info;
 	int rc = disk_import(src, disk, &info, e);
+	if (rc < 0)
+		name_host_file(e, host_file, img->source);
 	unlink(download);
 	if (rc == 0)
 		unlink(upload);

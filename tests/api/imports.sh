@@ -75,6 +75,12 @@ is "$(status_of "$r")" 400 "a folder whose name only starts like an import folde
 # --- over the unix socket: the caller's own permissions ---
 r=$(api POST /v1/images "$(import "$T_DIR/private/secret")")
 is "$(status_of "$r")" 202 "root on the unix socket imports a root-only file"
+qemu-img create -q -f vmdk "$T_DIR/c.vmdk" 16M
+r=$(api POST /v1/images "$(import "$T_DIR/c.vmdk")")
+op=$(body_of "$r" | jq -r .operation.id)
+wait_for 10 op_ended "$op"
+like "$(body_of "$(api GET "/v1/operations/$op")" | jq -r .error)" "$T_DIR/c.vmdk is a vmdk image" \
+	"a file of another format fails its import, and the error names the file as given"
 if getent group nubo >/dev/null && [ "$(stat -c %G "$T_SOCK")" = nubo ]; then
 	# nobody, given group nubo for this process only (nothing in /etc changes)
 	as_nobody() { setpriv --reuid=nobody --regid=nogroup --groups="$(getent group nubo | cut -d: -f3)" "$@"; }
