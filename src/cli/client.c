@@ -220,7 +220,13 @@ static int call(struct client *c, const char *method, const char *path, const js
 	struct sbuf out = {0};
 	char curl_msg[CURL_ERROR_SIZE] = "";
 
-	headers = curl_slist_append(headers, "Expect:"); /* no 100-continue round trip for user data */
+	/* No 100-continue round trip for JSON; an upload waits for it, so that a
+	 * refusal made with the headers (a taken name, too large) is read
+	 * before the file is sent. */
+	if (!up)
+		headers = curl_slist_append(headers, "Expect:");
+	else
+		headers = curl_slist_append(headers, "Expect: 100-continue");
 	if (c->auth_header)
 		headers = curl_slist_append(headers, c->auth_header);
 	if (up) {

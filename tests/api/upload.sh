@@ -180,6 +180,10 @@ is "$(body_of "$(api GET /v1/images/cli1)" | jq -r '.source + " " + .sha256')" "
 out=$(remote image import cli2 --upload "$T_DIR/good.qcow2" --sha256 "$(sha "$T_DIR/mid.raw")" 2>&1)
 is "$?" 1 "a --sha256 the file does not have fails the command"
 like "$out" '^nubo: checksum mismatch for the uploaded image' "with nubod's reason"
+out=$(remote image import cli1 --upload "$T_DIR/mid.raw" 2>&1)
+like "$?: $out" '^1: nubo: an image named "cli1" already exists' "a taken name is refused before the file is sent, in nubod's words"
+out=$(remote image import cli2 --upload "$T_DIR/big.raw" 2>&1)
+like "$?: $out" '^1: nubo: the image is 6291456 bytes; uploads are at most 4 MiB' "so is a file over the limit"
 out=$(script -qec "$NUBO --url $URL --cacert $TLS/cert.pem --token $TOKEN image import cli3 --upload $T_DIR/mid.raw" /dev/null)
 like "$out" 'Uploading 100% \(3M of 3M\)' "on a terminal the upload's progress is drawn"
 like "$out" 'Hashing' "and the hashing before it"
