@@ -50,6 +50,19 @@ struct api_resp {
 	char *set_cookie;      /* owned; a Set-Cookie header to send, or NULL */
 };
 
+/* POST /v1/images with the image as the body (upload.c), streamed rather
+ * than gathered: api_upload_wanted says so from the headers;
+ * api_upload_begin checks the query and the length and records the image
+ * (NULL: resp holds the refusal); each chunk goes to api_upload_write
+ * (false: the upload is gone and resp holds why); api_upload_end answers
+ * when the body is in. The server calls ctl_image_upload_abort for a body
+ * that breaks off. Each of write (on false) and end frees u. */
+struct image_upload;
+bool api_upload_wanted(const char *method, const char *target, void *conn);
+struct image_upload *api_upload_begin(const struct api_req *req, struct api_resp *resp);
+bool api_upload_write(struct image_upload *u, const char *data, size_t n, struct api_resp *resp);
+void api_upload_end(struct image_upload *u, struct api_resp *resp);
+
 typedef void (*api_handler)(const struct api_req *req, struct api_resp *resp);
 
 struct api_route {

@@ -136,6 +136,8 @@ struct conn {
 	struct session session;       /* the console session that sent it (has_session) */
 	bool has_session;
 	struct api_ws *ws;            /* a console WebSocket's state until its upgrade */
+	struct image_upload *upload;  /* an image coming in as the body (upload.c), until it is in */
+	bool answered;                /* queued before the body was read whole: the rest is dropped */
 };
 
 static void dispatch(struct api_req *req, struct api_resp *resp, const char *raw_path)
@@ -328,6 +330,37 @@ static struct ctl_caller caller_of(const struct listener *l, struct MHD_Connecti
 	return who;
 }
 
+/* An upload's part of on_request: its start (begin), a chunk, or its end
+ * (n 0). A refusal before the body is whole is answered at once; if
+ * libmicrohttpd cannot send it yet, the connection is closed. */
+static enum MHD_Result upload_step(struct listener *l, struct conn *c, struct MHD_Connection *connection,
+				   const char *method, const char *url, bool begin, const char *data, size_t n)
+{
+	if (c->answered)
+		return MHD_YES;   /* the rest of a refused body */
+	struct api_resp resp = {0};
+	if (begin) {
+		struct api_req req = {.method = method, .path = url, .ctl = l->srv->ctl, .conn = connection,
+				      .caller = caller_of(l, connection)};
+		c->upload = api_upload_begin(&req, &resp);
+		if (c->upload)
+			return MHD_YES;
+	} else if (n) {
+		if (api_upload_write(c->upload, data, n, &resp))
+			return MHD_YES;
+		c->upload = NULL;   /* freed */
+	} else {
+		api_upload_end(c->upload, &resp);
+		c->upload = NULL;
+	}
+	c->answered = true;
+	int status = resp.status;
+	enum MHD_Result ret = send_resp(connection, &resp);
+	json_decref(resp.json);
+	log_info("%s %s → %d (%lld ms)", method, url, status, (long long)(time_mono_ms() - c->t0));
+	return ret;
+}
+
 static enum MHD_Result on_request(void *cls, struct MHD_Connection *connection, const char *url,
 				  const char *method, const char *version, const char *upload_data,
 				  size_t *upload_data_size, void **con_cls)
@@ -357,7 +390,14 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *connection, 
 		enum MHD_Result refused;
 		if (l->need_token && c->door == DOOR_API && !authorized(l, c, connection, method, url, &refused))
 			return refused;
+		if (c->door == DOOR_API && api_upload_wanted(method, c->target, connection))
+			return upload_step(l, c, connection, method, url, true, NULL, 0);
 		return MHD_YES;
+	}
+	if (c->upload || c->answered) {
+		enum MHD_Result ret = upload_step(l, c, connection, method, url, false, upload_data, *upload_data_size);
+		*upload_data_size = 0;
+		return ret;
 	}
 	if (*upload_data_size) {
 		if (c->body.len + *upload_data_size > API_BODY_MAX)
@@ -427,10 +467,13 @@ static void on_completed(void *cls, struct MHD_Connection *connection, void **co
 			 enum MHD_RequestTerminationCode toe)
 {
 	struct listener *l = cls;
-	(void)toe;
 	gate_request_done(l->gate, connection);
 	struct conn *c = *con_cls;
 	if (c) {
+		if (c->upload)   /* the body broke off */
+			ctl_image_upload_abort(c->upload, toe == MHD_REQUEST_TERMINATED_DAEMON_SHUTDOWN
+								 ? "nubod stopped before the upload was whole"
+								 : "the client went before the upload was whole");
 		longpoll_done(l->srv->lp, &c->lpe);
 		api_console_ws_done(c->ws);
 		explicit_bzero(&c->session, sizeof(c->session));

@@ -184,8 +184,26 @@ static CURLcode perform_ticking(struct client *c, CURL *h, struct ticker *t)
 	return cc;
 }
 
+/* libcurl's read callback for an upload: the next bytes of the file. */
+static size_t on_upload_read(char *buf, size_t size, size_t n, void *arg)
+{
+	const struct client_upload *up = arg;
+	size_t got = fread(buf, 1, size * n, up->file);
+	return got == 0 && ferror(up->file) ? CURL_READFUNC_ABORT : got;
+}
+
+static int on_upload_progress(void *arg, curl_off_t dltotal, curl_off_t dlnow, curl_off_t ultotal, curl_off_t ulnow)
+{
+	(void)dltotal;
+	(void)dlnow;
+	(void)ultotal;
+	const struct client_upload *up = arg;
+	up->progress(up->arg, (int64_t)ulnow, up->size);
+	return 0;
+}
+
 static int call(struct client *c, const char *method, const char *path, const json_t *body,
-		struct client_response *r, struct ticker *t, struct err *e)
+		const struct client_upload *up, struct client_response *r, struct ticker *t, struct err *e)
 {
 	memset(r, 0, sizeof(*r));
 	if (!c->curl) {
@@ -202,10 +220,18 @@ static int call(struct client *c, const char *method, const char *path, const js
 	struct sbuf out = {0};
 	char curl_msg[CURL_ERROR_SIZE] = "";
 
-	headers = curl_slist_append(headers, "Expect:"); /* no 100-continue round trip for user data */
+	/* No 100-continue round trip for JSON; an upload waits for it, so that a
+	 * refusal made with the headers (a taken name, too large) is read
+	 * before the file is sent. */
+	if (!up)
+		headers = curl_slist_append(headers, "Expect:");
+	else
+		headers = curl_slist_append(headers, "Expect: 100-continue");
 	if (c->auth_header)
 		headers = curl_slist_append(headers, c->auth_header);
-	if (body) {
+	if (up) {
+		headers = curl_slist_append(headers, "Content-Type: application/octet-stream");
+	} else if (body) {
 		payload = json_dumps(body, JSON_COMPACT);
 		if (!payload)
 			abort();
@@ -218,7 +244,17 @@ static int call(struct client *c, const char *method, const char *path, const js
 	if (c->cacert)
 		curl_easy_setopt(h, CURLOPT_CAINFO, c->cacert);
 	curl_easy_setopt(h, CURLOPT_CUSTOMREQUEST, method);
-	if (payload) {
+	if (up) {
+		curl_easy_setopt(h, CURLOPT_POST, 1L);
+		curl_easy_setopt(h, CURLOPT_READFUNCTION, on_upload_read);
+		curl_easy_setopt(h, CURLOPT_READDATA, (void *)up);
+		curl_easy_setopt(h, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)up->size);
+		if (up->progress) {
+			curl_easy_setopt(h, CURLOPT_NOPROGRESS, 0L);
+			curl_easy_setopt(h, CURLOPT_XFERINFOFUNCTION, on_upload_progress);
+			curl_easy_setopt(h, CURLOPT_XFERINFODATA, (void *)up);
+		}
+	} else if (payload) {
 		curl_easy_setopt(h, CURLOPT_POSTFIELDS, payload);
 		curl_easy_setopt(h, CURLOPT_POSTFIELDSIZE, (long)strlen(payload));
 	} else if (strcmp(method, "POST") == 0 || strcmp(method, "PUT") == 0) {
@@ -234,8 +270,13 @@ static int call(struct client *c, const char *method, const char *path, const js
 	curl_easy_setopt(h, CURLOPT_ERRORBUFFER, curl_msg);
 	curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
 	curl_easy_setopt(h, CURLOPT_CONNECTTIMEOUT, 10L);
-	/* Long actions answer 202 at once; only a console dump is big. */
-	curl_easy_setopt(h, CURLOPT_TIMEOUT, 300L);
+	if (up) {   /* as long as it takes, while it moves */
+		curl_easy_setopt(h, CURLOPT_LOW_SPEED_LIMIT, 1L);
+		curl_easy_setopt(h, CURLOPT_LOW_SPEED_TIME, 120L);
+	} else {
+		/* Long actions answer 202 at once; only a console dump is big. */
+		curl_easy_setopt(h, CURLOPT_TIMEOUT, 300L);
+	}
 
 	CURLcode cc = t ? perform_ticking(c, h, t) : curl_easy_perform(h);
 	curl_slist_free_all(headers);
@@ -257,7 +298,7 @@ static int call(struct client *c, const char *method, const char *path, const js
 int client_call(struct client *c, const char *method, const char *path, const json_t *body,
 		struct client_response *r, struct err *e)
 {
-	return call(c, method, path, body, r, NULL, e);
+	return call(c, method, path, body, NULL, r, NULL, e);
 }
 
 static enum err_kind kind_from_code(const char *code, long status)
@@ -309,12 +350,12 @@ int client_error_from_response(const struct client_response *r, struct err *e)
 	return rc;
 }
 
-static int json_call(struct client *c, const char *method, const char *path, const json_t *body, json_t **out,
-		     long *status, struct ticker *t, struct err *e)
+static int json_call(struct client *c, const char *method, const char *path, const json_t *body,
+		     const struct client_upload *up, json_t **out, long *status, struct ticker *t, struct err *e)
 {
 	struct client_response r;
 	*out = NULL;
-	int rc = call(c, method, path, body, &r, t, e);
+	int rc = call(c, method, path, body, up, &r, t, e);
 	if (rc < 0)
 		return rc;
 	if (status)
@@ -336,14 +377,20 @@ static int json_call(struct client *c, const char *method, const char *path, con
 int client_json(struct client *c, const char *method, const char *path, const json_t *body,
 		json_t **out, long *status, struct err *e)
 {
-	return json_call(c, method, path, body, out, status, NULL, e);
+	return json_call(c, method, path, body, NULL, out, status, NULL, e);
+}
+
+int client_json_upload(struct client *c, const char *path, const struct client_upload *up, json_t **out,
+		       struct err *e)
+{
+	return json_call(c, "POST", path, NULL, up, out, NULL, NULL, e);
 }
 
 int client_json_ticking(struct client *c, const char *path, json_t **out, int tick_ms, bool (*tick)(void *arg),
 			void *arg, struct err *e)
 {
 	struct ticker t = {.every_ms = tick_ms > 0 ? tick_ms : 100, .fn = tick, .arg = arg};
-	return json_call(c, "GET", path, NULL, out, NULL, &t, e);
+	return json_call(c, "GET", path, NULL, NULL, out, NULL, &t, e);
 }
 
 char *client_escape(const char *s)

@@ -12,6 +12,8 @@
 #include <jansson.h>
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
 
 #include "util/err.h"
 
@@ -58,6 +60,17 @@ void client_response_free(struct client_response *r);
  * holds the API's message and its kind, and the return is negative. */
 int client_json(struct client *c, const char *method, const char *path, const json_t *body,
 		json_t **out, long *status, struct err *e);
+
+/* A POST whose body is a file (application/octet-stream), read as it is
+ * sent: size bytes from file; progress (when not NULL) is called as they go. */
+struct client_upload {
+	FILE *file;
+	int64_t size;
+	void (*progress)(void *arg, int64_t sent, int64_t total);
+	void *arg;
+};
+int client_json_upload(struct client *c, const char *path, const struct client_upload *up, json_t **out,
+		       struct err *e);
 
 /* A GET like client_json, for answers that may be held for seconds (a
  * long-poll): tick(arg) runs about every tick_ms while the answer is

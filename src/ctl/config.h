@@ -6,6 +6,7 @@
  *   {"cpu_overcommit": 4.0, "memory_overcommit": 1.0, "reserved_memory_mib": 1024,
  *    "stop_timeout_s": 30, "ssh_wait_s": 300, "metadata_port": 8775,
  *    "qemu_user": "nubo-qemu", "qboot": "/usr/share/qemu/qboot.rom", "import_dirs": ["/srv/images"],
+ *    "image_upload_max_mib": 65536,
  *    "database": "postgres://nubo@db.example/nubo", "events_retention_days": 7,
  *    "host_name": "h2", "advertise": "192.0.2.12", "placement": "spread", "host_down_after_s": 30,
  *    "types": [{"name": "xlarge", "vcpus": 8, "memory_mib": 16384, "price_per_hour": 0.27}],
@@ -20,6 +21,7 @@
 #pragma once
 
 #include <stddef.h>
+#include <stdint.h>
 
 #include "model/machine_type.h"
 #include "model/metrics.h"
@@ -30,6 +32,7 @@
 /* Where Debian's qemu-system-data puts QEMU's qboot ROM. */
 #define CONFIG_QBOOT_DEFAULT "/usr/share/qemu/qboot.rom"
 #define CONFIG_IMPORT_DIRS_MAX 16
+#define CONFIG_IMAGE_UPLOAD_MAX_MIB 65536   /* 64 GiB */
 
 struct config {
 	double cpu_overcommit;     /* vCPUs handed out per host CPU */
@@ -61,6 +64,8 @@ struct config {
 	 * file imports over TCP; see host/access.h). */
 	char import_dirs[CONFIG_IMPORT_DIRS_MAX][256];
 	int n_import_dirs;
+	/* The largest image an API caller may upload in a request's body. */
+	int64_t image_upload_max_mib;
 	struct type_catalog types;
 	struct usage_prices prices;   /* storage per GiB-hour; types carry their own */
 	struct metrics_policy metrics;   /* how often VMs are sampled and how long kept (docs/metrics.md) */

@@ -318,3 +318,24 @@ struct image_import {
  * checksum, format detection, conversion to a standalone qcow2. */
 int ctl_image_import(struct ctl *c, const struct image_import *r, struct image *img, struct operation *op,
 		     struct err *e);
+
+/*
+ * An image whose disk comes in a request's body. ctl_image_upload_begin
+ * records it (state "uploading"; only name, sha256, which is required, and
+ * user of r count) and opens images/<id>/upload; each chunk is written and
+ * hashed as it comes, never held whole in memory, and refused past the
+ * configured maximum; ctl_image_upload_end compares the digest and hands the
+ * file to the import job (format check, conversion), filling img and op
+ * (the caller frees their fields). size is the body's length, -1 when not
+ * known. ctl_image_upload_abort (the caller's answer to an error of write,
+ * or to a body that breaks off) and an error of end remove the row, the
+ * folder and the file, fail the operation and free u; so does a restart of
+ * nubod for an upload it cut off.
+ */
+struct image_upload;
+int64_t ctl_image_upload_max(struct ctl *c);   /* bytes */
+int ctl_image_upload_begin(struct ctl *c, const struct image_import *r, int64_t size, struct image_upload **out,
+			   struct err *e);
+int ctl_image_upload_write(struct image_upload *u, const void *data, size_t n, struct err *e);
+int ctl_image_upload_end(struct image_upload *u, struct image *img, struct operation *op, struct err *e);
+void ctl_image_upload_abort(struct image_upload *u, const char *why);

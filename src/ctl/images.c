@@ -6,12 +6,21 @@
  * image row exists from the start (state "building") so the name is taken; a
  * failed build removes the row and every file, leaving nothing behind. A
  * build cut off by a nubod restart is started again.
+ *
+ * An upload (the disk in a request's body) is recorded first too, state
+ * "uploading", and its bytes go to images/<id>/upload as they come, hashed
+ * on the way. Only a body whose digest matches turns it into an import
+ * ("importing", the same job as a file import). An upload cut off, by its
+ * client or by a restart of nubod, removes the row and the folder: nothing
+ * of it can be resumed without its client.
  */
 #include "ctl/ctl-priv.h"
 
 #include <ctype.h>
 #include <dirent.h>
 #include <errno.h>
+#include <fcntl.h>
+#include <gnutls/crypto.h>
 #include <unistd.h>
 #include <jansson.h>
 #include <stdio.h>
@@ -32,9 +41,27 @@
 
 #define BUILD_TIMEOUT_MS (30 * 60 * 1000)
 
+/* The files an import reads from nubod's host, as opened when its caller's
+ * right to them was checked (host/access.h): -1 for none. */
+struct import_fds {
+	int file, kernel, initrd;
+};
+#define IMPORT_FDS_NONE ((struct import_fds){-1, -1, -1})
+
+static void import_fds_close(struct import_fds *f)
+{
+	int *all[] = {&f->file, &f->kernel, &f->initrd};
+	for (int i = 0; i < 3; i++) {
+		if (*all[i] >= 0)
+			close(*all[i]);
+		*all[i] = -1;
+	}
+}
+
 struct build_job {
 	struct ctl *c;
 	char image_id[ID_MAX];
+	struct import_fds fds;   /* the job's to close */
 };
 
 static char *recipe_script(struct ctl *c, const char *recipe)
@@ -253,36 +280,89 @@ static bool is_url(const char *s)
 	return str_starts_with(s, "http://") || str_starts_with(s, "https://");
 }
 
+/*
+ * Where a child process (qemu-img, cp) reads a file of the host that the
+ * import's caller named: the descriptor opened when the caller's right to
+ * it was checked, through nubod's /proc entry, so the file read is the file
+ * checked even if the path now leads elsewhere. Without one (the import was
+ * cut off by a restart of nubod, which drops them) the file is not read
+ * again by its path: that would skip the check. Caller frees *out.
+ */
+static int host_file_path(const struct image *img, const char *path, int fd, char **out, struct err *e)
+{
+	*out = NULL;
+	if (fd < 0)
+		return err_set(e, ERR_CONFLICT, "the import of %s was cut off by a restart of nubod; import %s again",
+			       path, img->name);
+	*out = xasprintf("/proc/%d/fd/%d", (int)getpid(), fd);
+	return 0;
+}
+
 /* For direct boot: the kernel (and the initrd, when the import names one)
  * copied in beside the disk. */
-static int copy_boot_files(struct image *img, const char *dir, struct err *e)
+static int copy_boot_files(struct image *img, const char *dir, const struct import_fds *fds, struct err *e)
 {
 	if (!img->kernel_source)
 		return err_set(e, ERR_INTERNAL, "image %s has no kernel to copy", img->name);
 	const char *from[] = {img->kernel_source, img->initrd_source}, *to[] = {"vmlinuz", "initrd.img"};
+	const int fd[] = {fds->kernel, fds->initrd};
 	for (int i = 0; i < 2 && from[i]; i++) {
 		autofree char *dst = xasprintf("%s/%s", dir, to[i]);
-		const char *cp[] = {"cp", "--", from[i], dst, NULL};
+		autofree char *src = NULL;
+		if (host_file_path(img, from[i], fd[i], &src, e) < 0)
+			return -1;
+		const char *cp[] = {"cp", "--", src, dst, NULL};
 		if (runner_run(cp, NULL, NULL, e) < 0)
 			return -1;
 	}
 	return 0;
 }
 
-static int import_steps(struct ctl *c, struct image *img, const char *dir, struct err *e)
+/* Errors about a file read through /proc/PID/fd/N name it as its caller did. */
+static void name_host_file(struct err *e, const char *proc_path, const char *path)
+{
+	char *at = proc_path ? strstr(e->msg, proc_path) : NULL;
+	if (!at)
+		return;
+	char msg[sizeof(e->msg)];
+	snprintf(msg, sizeof(msg), "%.*s%s%s", (int)(at - e->msg), e->msg, path, at + strlen(proc_path));
+	snprintf(e->msg, sizeof(e->msg), "%s", msg);
+}
+
+#define UPLOAD_SOURCE "upload"   /* an image's source when its disk came in the request */
+#define UPLOAD_FILE "upload"     /* where it came to, in the image's folder */
+
+static bool is_upload(const struct image *img)
+{
+	return img->source && strcmp(img->source, UPLOAD_SOURCE) == 0;
+}
+
+static int import_steps(struct ctl *c, struct image *img, const char *dir, const struct import_fds *fds,
+			struct err *e)
 {
 	autofree char *download = xasprintf("%s/download", dir);
+	autofree char *upload = xasprintf("%s/" UPLOAD_FILE, dir);
+	autofree char *disk = xasprintf("%s/disk.qcow2", dir);
+	autofree char *host_file = NULL;
 	const char *src = img->source;
 	if (fs_mkdir_p(dir, 0755, e) < 0)
 		return -1;
-	if (is_url(img->source)) {
+	if (is_upload(img)) {
+		/* Its digest was checked as it came. A restart after the
+		 * conversion (the upload is removed then) converts the disk again. */
+		src = fs_exists(upload) || !fs_exists(disk) ? upload : disk;
+	} else if (is_url(img->source)) {
 		struct progress_ctx pc = {c, img->op_id};
 		if (download_file(img->source, download, on_download_progress, &pc, e) < 0)
 			return -1;
 		ctl_op_phase(c, img->op_id, "download");
 		src = download;
+	} else {
+		if (host_file_path(img, img->source, fds->file, &host_file, e) < 0)
+			return -1;
+		src = host_file;
 	}
-	if (img->sha256[0]) {
+	if (img->sha256[0] && !is_upload(img)) {
 		char got[65];
 		if (disk_sha256(src, got, e) < 0)
 			return -1;
@@ -291,13 +371,16 @@ static int import_steps(struct ctl *c, struct image *img, const char *dir, struc
 				       img->source, img->sha256, got);
 		ctl_op_phase(c, img->op_id, "verify");
 	}
-	autofree char *disk = xasprintf("%s/disk.qcow2", dir);
 	struct disk_info info;
 	int rc = disk_import(src, disk, &info, e);
+	if (rc < 0)
+		name_host_file(e, host_file, img->source);
 	unlink(download);
+	if (rc == 0)
+		unlink(upload);
 	if (rc < 0)
 		return -1;
-	if (strcmp(img->boot, "direct") == 0 && copy_boot_files(img, dir, e) < 0)
+	if (strcmp(img->boot, "direct") == 0 && copy_boot_files(img, dir, fds, e) < 0)
 		return -1;
 	ctl_op_phase(c, img->op_id, "convert");
 	struct stat st;
@@ -366,17 +449,18 @@ static int capture_steps(struct ctl *c, struct image *img, const char *dir, stru
 	return rc;
 }
 
-static void import_image(struct ctl *c, struct image *img)
+static void import_image(struct ctl *c, struct image *img, const struct import_fds *fds)
 {
 	struct err e = {0};
 	char *dir = ctl_image_dir(c, img->id);
 	int64_t t0 = time_mono_ms();
 	log_info("image %s: importing %s", img->name, img->source);
-	int rc = fs_rm_rf(dir, &e);
+	/* An upload's folder holds what came in; anything else starts afresh. */
+	int rc = is_upload(img) ? 0 : fs_rm_rf(dir, &e);
 	if (rc == 0 && str_starts_with(img->source, FROM_VM))
 		rc = capture_steps(c, img, dir, &e);
-	else if (rc == 0 && !runner_dry_run())
-		rc = import_steps(c, img, dir, &e);
+	else if (rc == 0 && (!runner_dry_run() || !is_url(img->source)))
+		rc = import_steps(c, img, dir, fds, &e);   /* dry-run: no download; sha256sum and qemu-img info still read */
 	finish_image(c, img, dir, rc, &e, "making", t0);
 	free(dir);
 }
@@ -390,21 +474,27 @@ static void *build_thread(void *arg)
 		log_error("image build %s: %s", job->image_id, e.msg);
 	} else {
 		if (img.source)
-			import_image(job->c, &img);
+			import_image(job->c, &img, &job->fds);
 		else
 			build_image(job->c, &img);
 		image_free_fields(&img);
 	}
 	builds_track(job->c, job->image_id, false);
+	import_fds_close(&job->fds);
 	free(job);
 	return NULL;
 }
 
-static int start_build(struct ctl *c, const char *image_id, struct err *e)
+/* Starts the job that makes the image; it takes *fds (NULL: none), which
+ * are closed when it ends or fails to start. */
+static int start_build(struct ctl *c, const char *image_id, struct import_fds *fds, struct err *e)
 {
 	struct build_job *job = xcalloc(1, sizeof(*job));
 	job->c = c;
 	snprintf(job->image_id, sizeof(job->image_id), "%s", image_id);
+	job->fds = fds ? *fds : IMPORT_FDS_NONE;
+	if (fds)
+		*fds = IMPORT_FDS_NONE;
 	builds_track(c, image_id, true);
 	pthread_t t;
 	pthread_attr_t attr;
@@ -414,15 +504,15 @@ static int start_build(struct ctl *c, const char *image_id, struct err *e)
 	pthread_attr_destroy(&attr);
 	if (rc != 0) {
 		builds_track(c, image_id, false);
+		import_fds_close(&job->fds);
 		free(job);
 		return err_set(e, ERR_INTERNAL, "cannot start a build thread");
 	}
 	return 0;
 }
 
-/* Records the image and its operation in one transaction, then starts the
- * job that makes it; on failure nothing is recorded and img's fields are freed. */
-static int record_and_start(struct ctl *c, struct image *img, struct operation *op, struct err *e)
+/* Records the image and its operation in one transaction. */
+static int record_image(struct ctl *c, struct image *img, struct operation *op, struct err *e)
 {
 	snprintf(img->host, sizeof(img->host), "%s", c->host_name);   /* its files are made here */
 	bool ok = store_tx_begin(c->st, e) == 0;
@@ -431,13 +521,25 @@ static int record_and_start(struct ctl *c, struct image *img, struct operation *
 		if (store_tx_end(c->st, ok, ok ? e : NULL) < 0)
 			ok = false;
 	}
-	if (ok && start_build(c, img->id, e) < 0) {
+	return ok ? 0 : -1;
+}
+
+/* Records the image and its operation, then starts the job that makes it
+ * (which takes fds, NULL for none); on failure nothing is recorded and img's
+ * fields are freed. */
+static int record_and_start(struct ctl *c, struct image *img, struct operation *op, struct import_fds *fds,
+			    struct err *e)
+{
+	bool ok = record_image(c, img, op, e) == 0;
+	if (ok && start_build(c, img->id, fds, e) < 0) {
 		store_image_delete(c->st, img->id, NULL);   /* nothing half-made is left */
 		ctl_op_finish(c, op->id, false, e->msg);
 		ok = false;
 	}
 	if (!ok)
 		image_free_fields(img);
+	if (!ok && fds)
+		import_fds_close(fds);   /* not taken by a job */
 	return ok ? 0 : -1;
 }
 
@@ -462,7 +564,7 @@ int ctl_image_build(struct ctl *c, const char *name, const char *recipe, struct 
 	img->created_at = time_now_ms();
 	operation_init(op, "image-build", img->id, img->name);
 	snprintf(img->op_id, sizeof(img->op_id), "%s", op->id);
-	return record_and_start(c, img, op, e);
+	return record_and_start(c, img, op, NULL, e);
 }
 
 /* Hex digits in either case: checksums are printed both ways (sha256sum
@@ -488,35 +590,35 @@ static bool user_name_valid(const char *u)
 }
 
 /* May r's caller have nubod read path (field names it)? Over TCP, only from
- * import_dirs: *out is then where it really leads (links resolved), which is
- * what the import reads. On the unix socket, only what the caller could
- * read itself. (A file swapped between this check and the import is read
- * as it is then: the check is the caller's permission, not a snapshot.) */
-static int import_file_allowed(struct ctl *c, const struct ctl_caller *who, const char *field, const char *path,
-			       char **out, struct err *e)
+ * import_dirs: *out is then where it really leads (links resolved), for the
+ * record. On the unix socket, only what the caller could read itself.
+ * Returns the descriptor the check opened (the caller closes it), which is
+ * what the import reads: a path swapped after the check changes nothing. */
+static int import_file_open(struct ctl *c, const struct ctl_caller *who, const char *field, const char *path,
+			    char **out, struct err *e)
 {
 	*out = NULL;
+	int fd;
 	if (who->remote) {
 		if (c->cfg.n_import_dirs == 0)
 			return err_set(e, ERR_INVALID,
 				       "%s %s: over TCP, files are imported only from folders that import_dirs in "
-				       "nubod's configuration names, and it names none; give url instead",
+				       "nubod's configuration names, and it names none; give url instead, or upload it",
 				       field, path);
 		const char *dirs[CONFIG_IMPORT_DIRS_MAX];
 		for (int i = 0; i < c->cfg.n_import_dirs; i++)
 			dirs[i] = c->cfg.import_dirs[i];
 		char resolved[4096];
-		if (access_file_beneath(dirs, c->cfg.n_import_dirs, path, field, resolved, sizeof(resolved), e) < 0)
-			return -1;
-		*out = xstrdup(resolved);
-		return 0;
+		fd = access_open_beneath(dirs, c->cfg.n_import_dirs, path, field, resolved, sizeof(resolved), e);
+		if (fd >= 0)
+			*out = xstrdup(resolved);
+		return fd;
 	}
-	if (who->has_cred && access_file_readable_by(who->uid, who->gid, path, field, e) < 0)
-		return -1;
-	if (access(path, R_OK) < 0)
-		return err_set(e, ERR_UNPROCESSABLE, "%s %s cannot be read: %s", field, path, strerror(errno));
-	*out = xstrdup(path);
-	return 0;
+	/* no credentials: nubod itself, as root */
+	fd = access_open_as(who->has_cred ? who->uid : 0, who->has_cred ? who->gid : 0, path, field, e);
+	if (fd >= 0)
+		*out = xstrdup(path);
+	return fd;
 }
 
 int ctl_image_import(struct ctl *c, const struct image_import *r, struct image *img, struct operation *op,
@@ -532,8 +634,6 @@ int ctl_image_import(struct ctl *c, const struct image_import *r, struct image *
 	} else if (!r->file || r->file[0] != '/') {
 		return err_set(e, ERR_INVALID, "file \"%s\" must be an absolute path on nubod's host",
 			       r->file ? r->file : "");
-	} else if (import_file_allowed(c, &r->caller, "file", r->file, &file, e) < 0) {
-		return -1;
 	}
 	if (r->sha256 && !is_hex64(r->sha256))
 		return err_set(e, ERR_INVALID, "sha256 \"%s\" is not 64 hex digits", r->sha256);
@@ -548,22 +648,26 @@ int ctl_image_import(struct ctl *c, const struct image_import *r, struct image *
 	if (!direct && (r->kernel || r->initrd || r->cmdline))
 		return err_set(e, ERR_INVALID, "kernel, initrd and cmdline go with boot direct");
 	const char *const files[] = {r->kernel, r->initrd};
-	for (int i = 0; direct && i < 2; i++) {
-		if (!files[i])
-			continue;   /* no initrd */
-		if (files[i][0] != '/')
+	for (int i = 0; i < 2; i++)
+		if (files[i] && files[i][0] != '/')
 			return err_set(e, ERR_INVALID, "%s \"%s\" must be an absolute path on nubod's host",
 				       i ? "initrd" : "kernel", files[i]);
-		if (import_file_allowed(c, &r->caller, i ? "initrd" : "kernel", files[i], i ? &initrd : &kernel, e) < 0)
-			return -1;
-	}
+	/* Each file of the host is opened now, as its check; the job reads
+	 * these descriptors, not the paths. */
+	struct import_fds fds = IMPORT_FDS_NONE;
+	if (!r->url && (fds.file = import_file_open(c, &r->caller, "file", r->file, &file, e)) < 0)
+		goto fail;
+	if (direct && (fds.kernel = import_file_open(c, &r->caller, "kernel", r->kernel, &kernel, e)) < 0)
+		goto fail;
+	if (direct && r->initrd && (fds.initrd = import_file_open(c, &r->caller, "initrd", r->initrd, &initrd, e)) < 0)
+		goto fail;
 	id_new("img", img->id);
 	snprintf(img->name, sizeof(img->name), "%s", r->name);
 	snprintf(img->state, sizeof(img->state), "importing");
 	snprintf(img->boot, sizeof(img->boot), "%s", direct ? "direct" : "firmware");
 	snprintf(img->user, sizeof(img->user), "%s", r->user ? r->user : "root");
 	if (direct) {
-		/* Where the import finds them; the job copies them in beside the disk. */
+		/* Where the import found them, for the record; the job copies them in beside the disk. */
 		img->cmdline = xstrdup(r->cmdline ? r->cmdline : "console=ttyS0 root=/dev/vda1 rw");
 		img->kernel_source = xstrdup(kernel);
 		img->initrd_source = xstrdup(initrd);   /* NULL: none */
@@ -576,7 +680,186 @@ int ctl_image_import(struct ctl *c, const struct image_import *r, struct image *
 	img->created_at = time_now_ms();
 	operation_init(op, "image-import", img->id, img->name);
 	snprintf(img->op_id, sizeof(img->op_id), "%s", op->id);
-	return record_and_start(c, img, op, e);
+	return record_and_start(c, img, op, &fds, e);
+fail:
+	import_fds_close(&fds);
+	return -1;
+}
+
+/* --- uploads ------------------------------------------------------------ */
+
+struct image_upload {
+	struct ctl *c;
+	struct image img;            /* as recorded: state "uploading" */
+	struct operation op;
+	char *path;                  /* images/<id>/upload */
+	int fd;
+	gnutls_hash_hd_t hash;
+	int64_t done, total, max;    /* bytes; total -1: not known in advance */
+	int64_t progress_ms;         /* when progress was last recorded */
+};
+
+int64_t ctl_image_upload_max(struct ctl *c)
+{
+	return c->cfg.image_upload_max_mib << 20;
+}
+
+/* Removes every trace of an upload that will not become an image: its file
+ * and folder, then its row; its operation fails with why. Frees u. */
+static void upload_discard(struct image_upload *u, const char *why)
+{
+	struct ctl *c = u->c;
+	if (u->fd >= 0)
+		close(u->fd);
+	if (u->hash)
+		gnutls_hash_deinit(u->hash, NULL);
+	autofree char *dir = ctl_image_dir(c, u->img.id);
+	fs_rm_rf(dir, NULL);
+	store_image_delete(c->st, u->img.id, NULL);
+	ctl_op_finish(c, u->op.id, false, why);
+	log_info("image %s: upload refused: %s", u->img.name, why);
+	image_free_fields(&u->img);
+	operation_free_fields(&u->op);
+	free(u->path);
+	free(u);
+}
+
+int ctl_image_upload_begin(struct ctl *c, const struct image_import *r, int64_t size, struct image_upload **out,
+			   struct err *e)
+{
+	*out = NULL;
+	if (vm_name_validate(r->name, "name", e) < 0)
+		return -1;
+	if (!r->sha256)
+		return err_set(e, ERR_INVALID, "sha256 is required with an upload: the digest of the image file "
+			       "(sha256sum FILE), checked against the body as it comes");
+	if (!is_hex64(r->sha256))
+		return err_set(e, ERR_INVALID, "sha256 \"%s\" is not 64 hex digits", r->sha256);
+	if (r->user && !user_name_valid(r->user))
+		return err_set(e, ERR_INVALID, "user \"%s\" is not a valid login name", r->user);
+	if (r->boot && strcmp(r->boot, "firmware") != 0)
+		return err_set(e, ERR_INVALID, "boot \"%s\": an uploaded image boots with its own firmware; direct "
+			       "boot needs kernel files, which file and url imports take", r->boot);
+	if (size > ctl_image_upload_max(c))
+		return err_set(e, ERR_INVALID, "the image is %lld bytes; uploads are at most %lld MiB "
+			       "(image_upload_max_mib in nubod's configuration)",
+			       (long long)size, (long long)c->cfg.image_upload_max_mib);
+	struct image_upload *u = xcalloc(1, sizeof(*u));
+	u->c = c;
+	u->fd = -1;
+	u->total = size;
+	u->max = ctl_image_upload_max(c);
+	struct image *img = &u->img;
+	id_new("img", img->id);
+	snprintf(img->name, sizeof(img->name), "%s", r->name);
+	snprintf(img->state, sizeof(img->state), "uploading");
+	snprintf(img->boot, sizeof(img->boot), "firmware");
+	snprintf(img->user, sizeof(img->user), "%s", r->user ? r->user : "root");
+	snprintf(img->sha256, sizeof(img->sha256), "%s", r->sha256);
+	for (char *p = img->sha256; *p; p++)
+		*p = (char)tolower((unsigned char)*p);
+	img->source = xstrdup(UPLOAD_SOURCE);
+	img->created_at = time_now_ms();
+	operation_init(&u->op, "image-import", img->id, img->name);
+	snprintf(img->op_id, sizeof(img->op_id), "%s", u->op.id);
+	if (record_image(c, img, &u->op, e) < 0) {   /* the name is taken: nothing was recorded */
+		image_free_fields(img);
+		operation_free_fields(&u->op);
+		free(u);
+		return -1;
+	}
+	/* The row is the record of intent: a restart removes what it names. */
+	autofree char *dir = ctl_image_dir(c, img->id);
+	u->path = xasprintf("%s/" UPLOAD_FILE, dir);
+	int rc = fs_rm_rf(dir, e);
+	if (rc == 0 && mkdir(dir, 0700) < 0)
+		rc = err_set(e, ERR_INTERNAL, "cannot make %s: %s", dir, strerror(errno));
+	if (rc == 0 && (u->fd = open(u->path, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600)) < 0)
+		rc = err_set(e, ERR_INTERNAL, "cannot create %s: %s", u->path, strerror(errno));
+	if (rc == 0 && gnutls_hash_init(&u->hash, GNUTLS_DIG_SHA256) < 0)
+		rc = err_set(e, ERR_INTERNAL, "cannot start a SHA-256 digest");
+	if (rc < 0) {
+		upload_discard(u, e->msg);
+		return -1;
+	}
+	ctl_op_progress(c, u->op.id, 0, size);
+	if (size >= 0)
+		log_info("image %s: upload of %lld bytes begins", img->name, (long long)size);
+	else
+		log_info("image %s: upload in chunks begins", img->name);
+	*out = u;
+	return 0;
+}
+
+int ctl_image_upload_write(struct image_upload *u, const void *data, size_t n, struct err *e)
+{
+	if (u->done + (int64_t)n > u->max)
+		return err_set(e, ERR_INVALID, "the image is larger than %lld MiB, the most an upload may be "
+			       "(image_upload_max_mib in nubod's configuration)", (long long)(u->max >> 20));
+	for (size_t off = 0; off < n;) {
+		ssize_t w = write(u->fd, (const char *)data + off, n - off);
+		if (w < 0 && errno == EINTR)
+			continue;
+		if (w < 0)
+			return err_set(e, ERR_INTERNAL, "cannot write %s: %s", u->path, strerror(errno));
+		off += (size_t)w;
+	}
+	gnutls_hash(u->hash, data, n);
+	u->done += (int64_t)n;
+	int64_t now = time_mono_ms();
+	if (now - u->progress_ms >= 1000) {   /* the store hears of it once a second */
+		u->progress_ms = now;
+		ctl_op_progress(u->c, u->op.id, u->done, u->total);
+	}
+	return 0;
+}
+
+int ctl_image_upload_end(struct image_upload *u, struct image *img, struct operation *op, struct err *e)
+{
+	struct ctl *c = u->c;
+	unsigned char digest[32];
+	char got[65];
+	gnutls_hash_deinit(u->hash, digest);
+	u->hash = NULL;
+	for (int i = 0; i < 32; i++)
+		snprintf(got + 2 * i, 3, "%02x", digest[i]);
+	int rc = 0;
+	if (u->done == 0)
+		rc = err_set(e, ERR_INVALID, "the body is empty: it must be the image file (qcow2 or raw)");
+	else if (strcmp(got, u->img.sha256) != 0)
+		rc = err_set(e, ERR_UNPROCESSABLE, "checksum mismatch for the uploaded image: expected sha256 %s, got %s "
+			     "(%lld bytes received); nothing was kept",
+			     u->img.sha256, got, (long long)u->done);
+	/* On disk before the row says the file is whole. */
+	if (rc == 0 && fsync(u->fd) < 0)
+		rc = err_set(e, ERR_INTERNAL, "cannot write %s: %s", u->path, strerror(errno));
+	close(u->fd);
+	u->fd = -1;
+	if (rc == 0) {
+		ctl_op_progress(c, u->op.id, u->done, u->done);
+		ctl_op_phase(c, u->op.id, "upload");
+		snprintf(u->img.state, sizeof(u->img.state), "importing");
+		u->img.size_bytes = u->done;
+		rc = store_image_update(c->st, &u->img, e);
+	}
+	if (rc == 0)
+		rc = start_build(c, u->img.id, NULL, e);
+	if (rc < 0) {
+		upload_discard(u, e->msg);
+		return -1;
+	}
+	log_info("image %s: %lld bytes uploaded, sha256 %s", u->img.name, (long long)u->done, got);
+	*img = u->img;   /* the caller has the fields now */
+	*op = u->op;
+	free(u->path);
+	free(u);
+	return 0;
+}
+
+void ctl_image_upload_abort(struct image_upload *u, const char *why)
+{
+	if (u)
+		upload_discard(u, why);
 }
 
 int ctl_image_from_vm(struct ctl *c, const char *name, const char *vm_ref, struct image *img,
@@ -610,7 +893,7 @@ int ctl_image_from_vm(struct ctl *c, const char *name, const char *vm_ref, struc
 	vm_free_fields(&vm);
 	operation_init(op, "image-create", img->id, img->name);
 	snprintf(img->op_id, sizeof(img->op_id), "%s", op->id);
-	return record_and_start(c, img, op, e);
+	return record_and_start(c, img, op, NULL, e);
 }
 
 int ctl_image_delete(struct ctl *c, const char *ref, struct err *e)
@@ -663,13 +946,23 @@ void images_resume(struct ctl *c)
 	if (store_image_list(c->st, &imgs, &n, NULL) < 0)
 		return;
 	for (int i = 0; i < n; i++) {
+		if (strcmp(imgs[i].state, "uploading") == 0 && strcmp(imgs[i].host, c->host_name) == 0) {
+			/* its client went with the restart: nothing of it stays */
+			autofree char *dir = ctl_image_dir(c, imgs[i].id);
+			fs_rm_rf(dir, NULL);
+			store_image_delete(c->st, imgs[i].id, NULL);
+			ctl_op_finish(c, imgs[i].op_id, false,
+				      "the upload was cut off by a restart of nubod; upload the image again");
+			log_info("image %s: removed an upload cut off by a restart", imgs[i].name);
+			continue;
+		}
 		bool unfinished = strcmp(imgs[i].state, "building") == 0 || strcmp(imgs[i].state, "importing") == 0;
 		/* another host's build is that host's to resume */
 		if (!unfinished || builds_has(c, imgs[i].id) || strcmp(imgs[i].host, c->host_name) != 0)
 			continue;
 		log_info("image %s: resuming a build cut off by a restart", imgs[i].name);
 		struct err e = {0};
-		if (start_build(c, imgs[i].id, &e) < 0)
+		if (start_build(c, imgs[i].id, NULL, &e) < 0)
 			log_error("image %s: %s", imgs[i].name, e.msg);
 	}
 	image_list_free(imgs, n);

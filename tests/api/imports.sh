@@ -75,6 +75,12 @@ is "$(status_of "$r")" 400 "a folder whose name only starts like an import folde
 # --- over the unix socket: the caller's own permissions ---
 r=$(api POST /v1/images "$(import "$T_DIR/private/secret")")
 is "$(status_of "$r")" 202 "root on the unix socket imports a root-only file"
+qemu-img create -q -f vmdk "$T_DIR/c.vmdk" 16M
+r=$(api POST /v1/images "$(import "$T_DIR/c.vmdk")")
+op=$(body_of "$r" | jq -r .operation.id)
+wait_for 10 op_ended "$op"
+like "$(body_of "$(api GET "/v1/operations/$op")" | jq -r .error)" "$T_DIR/c.vmdk is a vmdk image" \
+	"a file of another format fails its import, and the error names the file as given"
 if getent group nubo >/dev/null && [ "$(stat -c %G "$T_SOCK")" = nubo ]; then
 	# nobody, given group nubo for this process only (nothing in /etc changes)
 	as_nobody() { setpriv --reuid=nobody --regid=nogroup --groups="$(getent group nubo | cut -d: -f3)" "$@"; }
@@ -84,6 +90,42 @@ if getent group nubo >/dev/null && [ "$(stat -c %G "$T_SOCK")" = nubo ]; then
 	like "${out%$'\n'*}" "cannot be read by uid 65534" "the error names the caller"
 	out=$(as_nobody curl -s --unix-socket "$T_SOCK" -d "$(import "$T_DIR/world.raw")" -w '\n%{http_code}' http://nubo/v1/images)
 	is "${out##*$'\n'}" 202 "it can import a file it can read"
+
+	# A link swapped between a file nobody may read and one it may, as fast
+	# as it goes, while nobody imports through it: the check opens the file
+	# as the caller and the import reads what that open gave, so every import
+	# taken reads the readable file (its sha256) and never the secret.
+	mkdir -p "$T_DIR/race" && head -c 64K /dev/urandom >"$T_DIR/race/own.raw" && chmod 644 "$T_DIR/race/own.raw"
+	head -c 64K /dev/urandom >"$T_DIR/private/secret.raw" && chmod 600 "$T_DIR/private/secret.raw"
+	chmod 755 "$T_DIR/race"
+	own=$(sha256sum "$T_DIR/race/own.raw" | cut -d' ' -f1)
+	( while :; do
+		ln -sfn "$T_DIR/private/secret.raw" "$T_DIR/race/tmp" && mv -T "$T_DIR/race/tmp" "$T_DIR/race/link"
+		ln -sfn own.raw "$T_DIR/race/tmp" && mv -T "$T_DIR/race/tmp" "$T_DIR/race/link"
+	done ) &
+	swapper=$!
+	T_BG_PIDS+=("$swapper")
+	taken=0 refused=0 ops=()
+	for i in $(seq 1 40); do
+		out=$(as_nobody curl -s --unix-socket "$T_SOCK" -w '\n%{http_code}' http://nubo/v1/images \
+			-d "{\"name\":\"race$i\",\"file\":\"$T_DIR/race/link\",\"sha256\":\"$own\"}")
+		case ${out##*$'\n'} in
+		202) taken=$((taken + 1)); ops+=("$(printf '%s' "${out%$'\n'*}" | jq -r .operation.id)") ;;
+		422) refused=$((refused + 1)) ;;
+		esac
+	done
+	kill "$swapper"; wait "$swapper" 2>/dev/null
+	[ "$taken" -gt 0 ] && [ "$refused" -gt 0 ] && [ $((taken + refused)) -eq 40 ]
+	ok $? "through a link swapped in a loop, some imports are refused and the rest taken ($refused and $taken of 40)"
+	failed=""
+	for op in "${ops[@]}"; do
+		wait_for 10 op_ended "$op"
+		[ "$(op_state "$op")" = succeeded ] || failed="$failed $op: $(body_of "$(api GET "/v1/operations/$op")" | jq -r .error)"
+	done
+	is "$failed" "" "every import taken read the file its caller could read (its sha256), never the secret"
+	grep -q "^sha256sum -- /proc/[0-9]*/fd/[0-9]*$" "$T_STATE/dry-run.log" 2>/dev/null ||
+		grep -q "qemu-img convert -f raw -O qcow2 /proc/[0-9]*/fd/[0-9]* " "$T_STATE/dry-run.log"
+	ok $? "the import reads the descriptor the check opened (/proc/PID/fd/N), not the path"
 else
 	ok 0 "# SKIP no group nubo owns the socket, so no other local user can connect"
 fi

@@ -185,6 +185,13 @@ rec GET /v1/images >/dev/null
 rec GET /v1/images/tiny >/dev/null
 rec POST /v1/images '{"name":"tiny","recipe":"tiny"}' >/dev/null
 rec POST /v1/images '{"name":"x","recipe":"nope"}' >/dev/null
+# an upload: the image file as the body, its name and sha256 in the query
+qemu-img create -q -f qcow2 "$T_DIR/up.qcow2" 16M
+REC_TO=(--unix-socket "$T_SOCK" -H 'Content-Type: application/octet-stream')
+r=$(rec POST "/v1/images?name=oa-up&sha256=$(sha256sum "$T_DIR/up.qcow2" | cut -d' ' -f1)" @"$T_DIR/up.qcow2")
+done_op "$r"
+rec POST "/v1/images?name=oa-up2&sha256=$(printf '0%.0s' {1..64})" @"$T_DIR/up.qcow2" >/dev/null   # 422
+REC_TO=(--unix-socket "$T_SOCK")
 
 rec POST /v1/networks '{"name":"oa-back","cidr":"10.219.3.0/24","nat":false}' >/dev/null
 rec POST /v1/networks '{"name":"oa-back","cidr":"10.219.3.0/24"}' >/dev/null

@@ -28,6 +28,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		FUZZ_ASSERT(c.qemu_user[0] && strcmp(c.qemu_user, "root") != 0 && c.qemu_user[0] != '-',
 			    "qemu_user \"%s\"", c.qemu_user);
 		FUZZ_ASSERT(!c.qboot[0] || c.qboot[0] == '/', "qboot \"%s\"", c.qboot);
+		FUZZ_ASSERT(c.image_upload_max_mib >= 1 && c.image_upload_max_mib <= (1 << 24), "image_upload_max_mib %lld",
+			    (long long)c.image_upload_max_mib);
 		FUZZ_ASSERT(c.n_import_dirs >= 0 && c.n_import_dirs <= CONFIG_IMPORT_DIRS_MAX, "%d import_dirs",
 			    c.n_import_dirs);
 		for (int i = 0; i < c.n_import_dirs; i++)
