@@ -30,6 +30,10 @@
 #                            PostgreSQL, each on a private cluster ("": none)
 #   NUBO_JOBS=N              programs of the unit, api, api-pg and asan suites
 #                            run N at a time (default: one per core)
+#   NUBO_TINY_KERNEL=build   (the default here) a tiny image built by a test
+#                            waits for tiny's own kernel on a host that has none
+#                            yet, instead of booting Debian's kernel meanwhile as
+#                            `make demo` does: the suites test tiny as it ships
 #   NUBO_PROG_LIMIT=900      seconds a program may run; past it, it is stopped
 #                            (SIGTERM to its process group, SIGKILL 60 s later)
 #                            and counts as a failure, and the run goes on
@@ -42,6 +46,7 @@
 set -uo pipefail
 cd "$(dirname "$0")/.."
 build=${1:-build}
+export NUBO_TINY_KERNEL=${NUBO_TINY_KERNEL:-build}
 all_suites="self unit api api-pg e2e browser asan fuzz"
 suites=${NUBO_SUITES:-$all_suites}
 unit_dir=${NUBO_UNIT_DIR:-$build/tests/unit}
