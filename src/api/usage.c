@@ -18,6 +18,19 @@ static int cmp_span_resource(const void *a, const void *b)
 	return strcmp(((const struct usage_span *)a)->resource_id, ((const struct usage_span *)b)->resource_id);
 }
 
+struct id_at {
+	const char *id;
+	int at;   /* its place in the caller's list */
+};
+
+static int cmp_id_at(const void *a, const void *b)
+{
+	return strcmp(((const struct id_at *)a)->id, ((const struct id_at *)b)->id);
+}
+
+/* Both lists sorted by id and walked once together: a page holds up to a
+ * thousand VMs, and a pass over every id for each VM's spans cost more
+ * than the rest of the list. */
 int api_vm_costs(const struct api_req *req, const char *const *ids, int n, double *costs, struct err *e)
 {
 	for (int i = 0; i < n; i++)
@@ -29,18 +42,23 @@ int api_vm_costs(const struct api_req *req, const char *const *ids, int n, doubl
 	int n_spans = 0;
 	if (store_usage_spans(ctl_store(req->ctl), 0, now + USAGE_MIN_RUN_MS, ids, n, &spans, &n_spans, e) < 0)
 		return -1;
-	if (n_spans > 1)
-		qsort(spans, (size_t)n_spans, sizeof(*spans), cmp_span_resource);
-	for (int i = 0; i < n_spans;) {
+	qsort(spans, (size_t)n_spans, sizeof(*spans), cmp_span_resource);
+	struct id_at *order = xcalloc((size_t)n, sizeof(*order));
+	for (int k = 0; k < n; k++)
+		order[k] = (struct id_at){ids[k], k};
+	qsort(order, (size_t)n, sizeof(*order), cmp_id_at);
+	for (int i = 0, k = 0; i < n_spans;) {
 		int j = i;
 		while (j < n_spans && strcmp(spans[j].resource_id, spans[i].resource_id) == 0)
 			j++;
-		double cost = usage_cost_total(&spans[i], j - i, now);
-		for (int k = 0; k < n; k++)
-			if (strcmp(ids[k], spans[i].resource_id) == 0)
-				costs[k] = usage_round6(cost);
+		double cost = usage_round6(usage_cost_total(&spans[i], j - i, now));
+		while (k < n && strcmp(order[k].id, spans[i].resource_id) < 0)
+			k++;
+		for (; k < n && strcmp(order[k].id, spans[i].resource_id) == 0; k++)
+			costs[order[k].at] = cost;
 		i = j;
 	}
+	free(order);
 	free(spans);
 	return 0;
 }

@@ -308,3 +308,22 @@ like "$("$NUBO" budget show)" "Status: +exceeded" "nubo budget show"
 "$NUBO" budget set --monthly 0 >/dev/null
 is "$(body_of "$(api GET /v1/budget)" | jq -r .level)" none "--monthly 0 removes the budget"
 is "$("$NUBO" events --kind budget | wc -l)" 4 "each change of the budget is an event"
+
+# GET /v1/vms puts each VM's own cost at its end: three VMs with 3, 1 and 2
+# hours of c1 behind them (spans of 2025), listed in name order.
+now=$(now_ms)
+for h in "cost-a 3" "cost-b 1" "cost-c 2"; do
+	set -- $h
+	r=$(api POST /v1/vms "{\"name\":\"$1\",\"type\":\"c1\"}")
+	id=$(body_of "$r" | jq -r .vm.id)
+	span_add "$id" vm "$1" c1 tiny 0 1000000000 1735689600000 $((1735689600000 + $2 * 3600000)) 1735689600000
+done
+list=$(body_of "$(api GET "/v1/vms?limit=1000")")
+for h in "cost-a 3" "cost-b 1" "cost-c 2"; do
+	set -- $h
+	c=$(printf '%s' "$list" | jq -r --arg n "$1" '.vms[] | select(.name == $n) | .cost')
+	awk -v c="$c" -v h="$2" 'BEGIN { exit !(c >= h && c < h + 0.1) }'
+	ok $? "GET /v1/vms gives $1 the cost of its own $2 h ($c)"
+	awk -v a="$c" -v b="$(body_of "$(api GET "/v1/vms/$1")" | jq -r .cost)" 'BEGIN { d = a - b; exit !(d < 0.001 && d > -0.001) }'
+	ok $? "... as vm show does, give or take the seconds between the two"
+done
