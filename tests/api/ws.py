@@ -1,14 +1,16 @@
 #!/usr/bin/env python3
 """A WebSocket client for tests/api/console.sh, from the standard library only.
 
-ws.py PORT PATH [--send TEXT] [--send-bytes N] [--expect REGEX] [--timeout S] [--stall S]
+ws.py PORT PATH [--send TEXT] [--send-bytes N [--unpaced]] [--expect REGEX] [--timeout S] [--stall S]
 Connects to 127.0.0.1:PORT, asks for PATH with an RFC 6455 handshake and
 prints the HTTP status line. On 101 it sends N filler bytes (in text frames of
 8 KiB) and TEXT (a masked text frame) once connected, reads binary and text
 frames until what it read matches REGEX (or the timeout, or the server
 closes), prints what it read and exits 0 if it matched, 1 if not; a refused
 handshake exits 2 after printing the body. --stall S: a viewer that stops
-reading, with a small receive buffer, for S seconds before it reads.
+reading, with a small receive buffer, for S seconds before it reads. The N
+bytes are sent keeping their echo at most 256 KiB behind, as a terminal
+would, unless --unpaced.
 """
 import argparse
 import base64
@@ -59,6 +61,7 @@ def main():
     ap.add_argument("--timeout", type=float, default=5)
     ap.add_argument("--send-bytes", type=int, default=0)
     ap.add_argument("--stall", type=float, default=0)
+    ap.add_argument("--unpaced", action="store_true", help="send the N bytes without reading meanwhile")
     a = ap.parse_args()
     s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
     if a.stall:
@@ -94,7 +97,16 @@ def main():
     data = rest
     for at in range(0, a.send_bytes, 8192):
         s.sendall(frame(0x1, b"." * min(8192, a.send_bytes - at)))
+        if a.unpaced:
+            continue
         data += drain(s, a.timeout)   # the echo comes back meanwhile: take it
+        # A paste that keeps its own echo at most 256 KiB behind, as a
+        # terminal does: nubod drops a viewer that falls 1 MiB behind.
+        while len(data) < at - 256 * 1024:
+            chunk = s.recv(65536)
+            if not chunk:
+                break
+            data += chunk
     if a.send is not None:
         s.sendall(frame(0x1, a.send.encode()))
     got = b""
