@@ -38,14 +38,19 @@ console_nubod_start() {
 
 # run_node SECONDS SCRIPT.mjs: runs it in tests/browser (its environment as
 # exported) and turns its "CHECK<TAB>rc<TAB>what<TAB>detail" lines into TAP;
-# other lines become comments.
+# other lines become comments. A script that stops before its end (an
+# exception, the timeout) with no failed check yet fails all the same.
 run_node() {
-	local tag rc what detail
+	local tag rc what detail failed=0
 	while IFS=$'\t' read -r tag rc what detail; do
 		if [ "$tag" = CHECK ]; then
 			ok "$rc" "$what" "$detail"
+			[ "$rc" = 0 ] || failed=$((failed + 1))
 		else
 			printf '# %s\n' "$tag${rc:+ $rc}${what:+ $what}${detail:+ $detail}"
 		fi
 	done < <(cd "$here" && URL="http://127.0.0.1:$PORT" SHOTS="$SHOTS" timeout "$1" node "$2" 2>&1)
+	wait $!
+	rc=$?
+	[ "$rc" = 0 ] || [ "$failed" -gt 0 ] || ok 1 "$2 runs to its end" "exit status $rc"
 }

@@ -3,12 +3,13 @@
 // Each resource is made or changed from its page; then the VM list is
 // measured with all N VMs.
 //
-// Env: URL, SECRET (an API token), N, FILLED (a file), SHOTS (a folder).
+// Env: URL, SECRET (an API token), N, FILLED (a file), SHOTS (a folder),
+// CHART_VM (a VM running all along, its CPU fed through the dry-run hook).
 
 import {existsSync} from 'node:fs';
 import {attempt, check, failures, launch, login, shot} from './check.mjs';
 
-const {URL: base, SECRET, FILLED} = process.env;
+const {URL: base, SECRET, FILLED, CHART_VM} = process.env;
 const N = Number(process.env.N);
 const BOUND_MS = 200;   // issue 17: pages load in under 200 ms with 1,000 VMs
 
@@ -164,6 +165,53 @@ try {
     if (n !== 2) throw new Error(`${n} members listed`);
   });
   await shot(page, '18-group');
+
+  // A VM's charts: CPU as the API answers it, memory "no data" (the dry-run
+  // host reads none), and read again every step. The page's requests for the
+  // figures go through here: once an answer holds a few CPU points, the
+  // page's next ones are held until the charts are checked, so that they
+  // show that answer meanwhile.
+  let shown = null;
+  const held = [];
+  const stats = '**/v1/vms/*/stats?*';
+  await page.route(stats, async (route) => {
+    if (shown) { held.push(route); return; }
+    const res = await route.fetch();
+    const body = await res.json();
+    if (body.samples?.filter((x) => x.cpu_pct !== null).length >= 3) shown = body;
+    await route.fulfill({response: res, json: body});
+  });
+  await page.goto(`${base}/vms/${CHART_VM}`);
+  const until = async (ms, f) => {
+    const end = Date.now() + ms;
+    while (!(await f()) && Date.now() < end) await page.waitForTimeout(250);
+    return f();
+  };
+  await attempt(`a VM's page: its CPU chart draws a point per CPU figure of the API's answer, up to its highest`, async () => {
+    if (!(await until(60000, () => shown))) throw new Error(`no answer with 3 CPU points in 60 s`);
+    const cpu = shown.samples.map((x) => x.cpu_pct).filter((c) => c !== null);
+    const want = `${cpu.length} points, highest ${Math.max(...cpu).toFixed(1)} %`;
+    const drawn = () => page.$eval('#chart-cpu svg', (svg) => {
+      const n = [...svg.querySelectorAll('path.line')].reduce((k, p) => k + p.getAttribute('d').match(/[ML]/g).length, 0);
+      return `${n} points, highest ${[...svg.querySelectorAll('text.y')].pop()?.textContent}`;
+    }).catch((e) => e.message);
+    await until(5000, async () => (await drawn()) === want);
+    const got = await drawn();
+    if (got !== want) throw new Error(`drawn: ${got}; the API: ${want} of ${shown.samples.length} samples`);
+    return got;
+  });
+  await attempt(`a VM's page: the memory chart says "no data" in dry-run, not 0`, async () => {
+    const [text, lines] = await Promise.all([page.textContent('#chart-memory svg text.nodata'),
+      page.$$eval('#chart-memory svg path.line', (e) => e.length)]);
+    if (text !== 'no data' || lines) throw new Error(`"${text}", ${lines} lines`);
+  });
+  await attempt(`a VM's page: the charts ask again after a step (${shown?.step} ms)`, async () => {
+    if (!(await until((shown?.step ?? 0) + 10000, () => held.length))) throw new Error('no request');
+  });
+  await page.$eval('#charts', (e) => e.parentElement.scrollIntoView());
+  await shot(page, '20-vm-charts');
+  await page.unroute(stats);
+  for (const r of held) await r.continue();
 
   // The VM list with N VMs: its first page is drawn before the rest is
   // fetched, and only the rows in view are in the DOM. How soon (against the

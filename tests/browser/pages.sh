@@ -3,11 +3,12 @@
 # playwright-core, tests/browser/pages.mjs) against a dry-run nubod holding
 # 1,000 VMs made through the API: networks, firewalls and their rules,
 # images, volumes (attached), snapshots, load balancers and their targets,
-# groups and their counts, hosts (drain), usage as a chart, each made or
-# changed from its page with the operation's phases and the API's errors
-# next to the field; then the VM list with 1,000 VMs: the rows in view only
-# in the DOM, the first page drawn before the rest is fetched, the last VM
-# reached by scrolling; how soon the list shows is printed, not checked.
+# groups and their counts, hosts (drain), usage as a chart, a VM's charts
+# (its CPU fed through the dry-run hook), each made or changed from its page
+# with the operation's phases and the API's errors next to the field; then
+# the VM list with 1,000 VMs: the rows in view only in the DOM, the first
+# page drawn before the rest is fetched, the last VM reached by scrolling;
+# how soon the list shows is printed, not checked.
 # Screenshots go to NUBO_TEST_OUT (default build/test-output)/browser/.
 set -u
 . "$(dirname "$0")/../lib.sh"
@@ -26,6 +27,14 @@ ok $? "nubo image build tiny --wait (dry-run)" "$out"
 out=$("$NUBO" network create many --cidr 10.213.0.0/22 2>&1)
 ok $? "a network with room for $N VMs" "$out"
 SECRET=$("$NUBO" token create browser --json | jq -r .secret)
+# A VM running all along, whose charts pages.mjs reads at the end: its CPU
+# through the dry-run hook (STATE/dry-run-cpu/ID: percent of one CPU).
+CHART_VM=stats-t
+out=$("$NUBO" vm create "$CHART_VM" --type c1 --network many --wait 2>&1)
+ok $? "VM $CHART_VM runs" "$out"
+mkdir -p "$T_STATE/dry-run-cpu"
+chmod 755 "$T_STATE/dry-run-cpu"
+echo 40 >"$T_STATE/dry-run-cpu/$(body_of "$(api GET "/v1/vms/$CHART_VM")" | jq -r .id)"
 
 # reqs METHOD PATH-FORMAT FIRST LAST [BODY-FORMAT]: one curl, many requests
 # (a fork each would be most of the time).
@@ -39,7 +48,8 @@ reqs() {
 	done | curl -s -K - >"$T_DIR/reqs.out"
 	! grep -v '^20[012] ' "$T_DIR/reqs.out"
 }
-none_running() { [ "$(body_of "$(api GET /v1/hosts)" | jq '.hosts[0].vcpus_used')" = 0 ]; }
+# None of the VMs made by fill runs: the host's vCPUs are CHART_VM's one.
+none_running() { [ "$(body_of "$(api GET /v1/hosts)" | jq '.hosts[0].vcpus_used')" = 1 ]; }
 fill() {
 	local b first last
 	for b in $(seq 0 $((N / 100 - 1))); do
@@ -57,7 +67,7 @@ FILLED=$T_DIR/filled
 FILL_PID=$!
 t_on_exit "kill $FILL_PID 2>/dev/null"
 
-export SECRET N FILLED
+export SECRET N FILLED CHART_VM
 run_node 400 pages.mjs
 wait "$FILL_PID"
 ok $? "the $N VMs were made through the API" "$(cat "$T_DIR/fill.log")"

@@ -10,7 +10,7 @@ import {enc, url} from './resource.js';
 // As nubo prints a price: four decimals.
 export const price = (c) => (typeof c === 'number' ? c.toFixed(4) : '—');
 export const bytes = (n) => (typeof n !== 'number' ? '—' : n >= 2 ** 30 ? `${(n / 2 ** 30).toFixed(1)} GiB`
-  : n >= 2 ** 20 ? `${(n / 2 ** 20).toFixed(1)} MiB` : `${n} B`);
+  : n >= 2 ** 20 ? `${(n / 2 ** 20).toFixed(1)} MiB` : n >= 2 ** 10 ? `${(n / 2 ** 10).toFixed(1)} KiB` : `${n} B`);
 const yes = (v) => (v ? 'yes' : 'no');
 const names = (path, key = path) => async () => (await get(`/v1/${path}`))[key].map((x) => x.name);
 const list = (s) => (s || '').split(/[\s,]+/).filter(Boolean);

@@ -1,5 +1,5 @@
 // vm: one VM's page: its details and boot phases kept live, its actions with
-// their phases, its snapshots and volumes, and its serial console.
+// their phases, its charts, its snapshots and volumes, and its serial console.
 
 import {h, clear, fill, errorBox} from './dom.js';
 import {get, post} from './api.js';
@@ -7,6 +7,7 @@ import {head, follow} from './events.js';
 import {actionButtons, details, enc} from './resource.js';
 import {table} from './table.js';
 import {specs, price, bytes} from './pages.js';
+import {charts} from './stats.js';
 
 // Built apart from app.js (web/build.sh), fetched on the first console.
 const TERMINAL = '/terminal.js';
@@ -33,6 +34,7 @@ export function render(main, {name}) {
   const termBox = h('div', {id: 'terminal'});
   const related = RELATED.map((s) => ({s, t: table({id: `vm-${s.path}`, columns: s.columns.filter((c) => c.key !== 'vm'),
     link: (x) => `/${s.path}/${enc(x.name)}`, empty: `No ${s.title.toLowerCase()}.`})}));
+  const figures = charts(name);
   let term = null;
   const openConsole = h('button', {type: 'button', id: 'open-console', onclick: async () => {
     term?.close();
@@ -47,7 +49,7 @@ export function render(main, {name}) {
   fill(main, 
     h('p', {}, h('a', {href: '/vms', 'data-link': true}, '← VMs')),
     h('h1', {}, 'VM ', h('span', {id: 'vm-name'}, name)),
-    actions, opBox, info,
+    actions, opBox, info, figures.el,
     h('section', {class: 'card'}, h('h2', {}, 'Serial console ', consoleStatus), openConsole, termBox),
     related.map(({s, t}) => h('section', {class: 'card'}, h('h2', {}, s.title), t.el)));
 
@@ -67,5 +69,5 @@ export function render(main, {name}) {
     await refresh();
     if (!stopped) feed = follow(seq, () => refresh(), {name});
   })();
-  return {stop() { stopped = true; feed?.stop(); term?.close(); }};
+  return {stop() { stopped = true; feed?.stop(); term?.close(); figures.stop(); }};
 }
