@@ -40,7 +40,7 @@ export function bars(label, points, fmt = String) {
   return root;
 }
 
-const clock = (t) => new Date(t).toLocaleTimeString([], {hour: '2-digit', minute: '2-digit'});
+const clock = (t) => new Date(t).toLocaleTimeString([], {hour: '2-digit', minute: '2-digit', hour12: false});
 
 // lines(label, {from, to, step, series: [{name, points: [{t, y}]}]}, fmt) →
 // <svg>, one line per series from time `from` to `to` (Unix ms), a point
