@@ -22,16 +22,28 @@ const CHARTS = [
   {id: 'network', title: 'Network', fmt: rate, rate: true, lines: [['in', 'net_rx_bytes'], ['out', 'net_tx_bytes']]},
   {id: 'disk', title: 'Disk', fmt: rate, rate: true, lines: [['read', 'disk_read_bytes'], ['write', 'disk_write_bytes']]}];
 
+// The newest figure of each line, after the chart's title, as nubo vm stats prints it.
+function newest(c, series) {
+  return series.map(({name, points}) => {
+    const y = points.reduce((v, p) => (p.y === null ? v : p.y), null);
+    return y === null ? null : (series.length > 1 ? `${name} ${c.fmt(y)}` : c.fmt(y));
+  }).filter(Boolean).join(' · ');
+}
+
 function draw(out, s) {
-  const to = Date.now(), per = s.step / 1000;
-  fill(out, CHARTS.map((c) => h('div', {id: `chart-${c.id}`}, h('h3', {}, c.title),
-    lines(c.title, {from: s.since, to, step: s.step, series: c.lines.map(([name, key]) => ({name,
-      points: s.samples.map((p) => ({t: p.t, y: p[key] === null || !c.rate ? p[key] : p[key] / per}))}))}, c.fmt))));
+  // Now, or the end of the newest point where this browser's clock is behind nubod's.
+  const to = Math.max(Date.now(), (s.samples[s.samples.length - 1]?.t ?? 0) + s.step), per = s.step / 1000;
+  fill(out, CHARTS.map((c) => {
+    const series = c.lines.map(([name, key]) => ({name,
+      points: s.samples.map((p) => ({t: p.t, y: p[key] === null || !c.rate ? p[key] : p[key] / per}))}));
+    return h('div', {id: `chart-${c.id}`}, h('h3', {}, `${c.title} `, h('span', {class: 'muted'}, newest(c, series))),
+      lines(c.title, {from: s.since, to, step: s.step, series}, c.fmt));
+  }));
 }
 
 // charts(name) → {el, stop()}: the section, drawn once its first answer comes.
 export function charts(name) {
-  const range = h('select', {name: 'range', 'aria-label': 'Window'},
+  const range = h('select', {id: 'chart-range', 'aria-label': 'Window'},
     RANGES.map((r) => h('option', {value: r.since}, `last ${r.since}`)));
   const out = h('div', {class: 'charts', id: 'charts'}, h('p', {class: 'muted'}, 'Loading…'));
   let timer = null, loads = 0;
