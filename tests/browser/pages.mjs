@@ -171,10 +171,11 @@ try {
   // figures go through here: once an answer holds a few CPU points, the
   // page's next ones are held until the charts are checked, so that they
   // show that answer meanwhile.
-  let shown = null;
+  let shown = null, checked = false;
   const held = [];
   const stats = '**/v1/vms/*/stats?*';
   await page.route(stats, async (route) => {
+    if (checked) return route.continue();
     if (shown) { held.push(route); return; }
     const res = await route.fetch();
     const body = await res.json();
@@ -182,6 +183,8 @@ try {
     await route.fulfill({response: res, json: body});
   });
   await page.goto(`${base}/vms/${CHART_VM}`);
+  // The points drawn of the CPU chart: one M or L of its lines' paths each.
+  const cpuPoints = () => page.$$eval('#chart-cpu path.line', (e) => e.reduce((k, p) => k + p.getAttribute('d').match(/[ML]/g).length, 0));
   const until = async (ms, f) => {
     const end = Date.now() + ms;
     while (!(await f()) && Date.now() < end) await page.waitForTimeout(250);
@@ -191,10 +194,7 @@ try {
     if (!(await until(60000, () => shown))) throw new Error(`no answer with 3 CPU points in 60 s`);
     const cpu = shown.samples.map((x) => x.cpu_pct).filter((c) => c !== null);
     const want = `${cpu.length} points, highest ${Math.max(...cpu).toFixed(1)} %`;
-    const drawn = () => page.$eval('#chart-cpu svg', (svg) => {
-      const n = [...svg.querySelectorAll('path.line')].reduce((k, p) => k + p.getAttribute('d').match(/[ML]/g).length, 0);
-      return `${n} points, highest ${[...svg.querySelectorAll('text.y')].pop()?.textContent}`;
-    }).catch((e) => e.message);
+    const drawn = async () => `${await cpuPoints()} points, highest ${await page.$$eval('#chart-cpu text.y', (e) => e[e.length - 1]?.textContent)}`;
     await until(5000, async () => (await drawn()) === want);
     const got = await drawn();
     if (got !== want) throw new Error(`drawn: ${got}; the API: ${want} of ${shown.samples.length} samples`);
@@ -210,8 +210,19 @@ try {
   });
   await page.$eval('#charts', (e) => e.parentElement.scrollIntoView());
   await shot(page, '20-vm-charts');
-  await page.unroute(stats);
+  checked = true;
   for (const r of held) await r.continue();
+  await page.unroute(stats);
+  await attempt(`a VM's page: over the last 6 hours the charts ask for a point a minute, and CPU shows`, async () => {
+    const [res] = await Promise.all([page.waitForResponse((r) => r.url().includes('/stats?since=6h'), {timeout: 10000}),
+      page.selectOption('#chart-range', '6h')]);
+    const body = await res.json();
+    if (res.status() !== 200 || body.step !== 60000) throw new Error(`${res.status()} ${res.url()}: step ${body.step}`);
+    const want = body.samples.filter((x) => x.cpu_pct !== null).length;
+    await until(5000, async () => (await cpuPoints()) === want);
+    if (!want || (await cpuPoints()) !== want) throw new Error(`${await cpuPoints()} points drawn of ${want}`);
+    return `${want} points`;
+  });
 
   // The VM list with N VMs: its first page is drawn before the rest is
   // fetched, and only the rows in view are in the DOM. How soon (against the
