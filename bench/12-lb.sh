@@ -11,10 +11,11 @@
 #             DNAT's own cost, apart from the two more targets' capacity
 #   haproxy   Debian's HAProxy on 127.0.0.1, mode tcp, balance roundrobin
 #             over the same three targets (L4 like nubo's datapath)
-# The four take turns within each of BENCH_N (3) runs, the order rotated
-# from run to run, so that load drift hits all three alike; the ratios are
-# taken run by run. Under TCG the targets are slow, so absolute figures are
-# small; the ratios are the result.
+# The four take turns within each of BENCH_N (3) runs, in a new random
+# order each run (a rotation would keep the same path after the same one),
+# so that load drift hits all four alike; the ratios are taken run by
+# run. Under TCG the targets are slow, so absolute figures are small; the
+# ratios are the result.
 # Then, BENCH_LB_FAILS (3) times, one target's httpd is stopped while curl
 # asks the VIP every ~50 ms: the time until `GET /v1/lbs/NAME` marks it
 # unhealthy and until the last request that still reached it (a refused
@@ -153,8 +154,7 @@ say "warming up each path (2 s, not counted)"
 for w in "${WAYS[@]}"; do wrk_run "$w" 2 >/dev/null; done
 echo $'run\tway\treq_s\tp50_ms\tp99_ms\terrors' >"$W/load.tsv"
 for i in $(seq 1 "$N"); do
-	for k in "${!WAYS[@]}"; do
-		w=${WAYS[$(((i - 1 + k) % ${#WAYS[@]}))]}
+	for w in $(printf '%s\n' "${WAYS[@]}" | shuf); do
 		read -r rps p50 p99 err < <(wrk_run "$w" "$SEC")
 		printf '%s\t%s\t%s\t%s\t%s\t%s\n' "$i" "$w" "$rps" "$p50" "$p99" "$err" >>"$W/load.tsv"
 		say "run $i $w: $rps req/s, p50 $p50 ms, p99 $p99 ms, $err errors"
@@ -210,7 +210,7 @@ echo "### nubo's balancer, HAProxy and no balancer (issue 14)"
 echo
 echo "$(date -u '+%Y-%m-%d %H:%M UTC'), $(nproc) cores, accel $(curl -s --unix-socket "$NUBO_SOCKET" http://nubo/v1/host | jq -r .accel);"
 echo "load average $LOAD_BEFORE before, $LOAD_AFTER after. wrk -t2 -c$CONNS, $SEC s per path, $N runs,"
-echo "the paths taking turns in each run (order rotated from run to run); three nano tiny VMs"
+echo "the paths taking turns in each run (a new random order each run); three nano tiny VMs"
 echo "with busybox httpd; nubo-1 is a balancer over the direct target alone; HAProxy $(haproxy -v | sed -n 's/^HAProxy version \([^ ]*\).*/\1/p') mode tcp, roundrobin. Median (min–max)."
 echo
 echo "| path | requests/s | p50 ms | p99 ms | errors |"
