@@ -55,11 +55,11 @@ W=$(mktemp -d /tmp/nubo-lbbench.XXXXXX)
 chmod 755 "$W" # dnsmasq re-reads its hosts file as nobody
 NUBOD=$BUILD/src/cmd/nubod NUBO=$BUILD/src/cmd/nubo
 export NUBO_SOCKET=$W/nubod.sock XDG_CONFIG_HOME=$W/config
-PIDS=()
+PIDS=() PROBE=
 cleanup() {
 	local p
 	trap - EXIT INT TERM
-	for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null; done
+	for p in "${PIDS[@]}" $PROBE; do kill "$p" 2>/dev/null; done
 	wait 2>/dev/null
 	# --destroy stops every VM and removes taps, dnsmasq, bridge, nft table and files
 	"$NUBOD" --state-dir "$W/state" --socket "$NUBO_SOCKET" --destroy >>"$W/nubod.log" 2>&1
@@ -70,7 +70,7 @@ trap 'exit 130' INT TERM
 
 LOAD_BEFORE=$(cut -d' ' -f1-3 /proc/loadavg)
 "$NUBOD" --state-dir "$W/state" --socket "$NUBO_SOCKET" >>"$W/nubod.log" 2>&1 &
-PIDS+=($!)
+PIDS+=("$!")
 for _ in $(seq 1 100); do curl -sf --unix-socket "$NUBO_SOCKET" http://nubo/v1/types >/dev/null && break; sleep 0.05; done
 curl -sf --unix-socket "$NUBO_SOCKET" http://nubo/v1/types >/dev/null || die "nubod did not start (see $W/nubod.log)"
 ssh-keygen -q -t ed25519 -N "" -C lbbench -f "$W/id" || die "ssh-keygen failed"
@@ -132,7 +132,7 @@ backend targets
 $(for vm in "${VMS[@]}"; do printf '\tserver %s %s:80\n' "$vm" "${IP[$vm]}"; done)
 EOF
 haproxy -db -f "$W/haproxy.cfg" >"$W/haproxy.log" 2>&1 &
-PIDS+=($!)
+PIDS+=("$!")
 for _ in $(seq 1 50); do curl -s --max-time 2 "http://127.0.0.1:$port/" | grep -q '^b12-web' && break; sleep 0.1; done
 curl -s --max-time 2 "http://127.0.0.1:$port/" | grep -q '^b12-web' || die "haproxy does not answer (see $W/haproxy.log)"
 
@@ -166,8 +166,7 @@ echo $'run\tvm\tunhealthy_ms\tlast_reached_ms\tfailed_requests' >"$W/fail.tsv"
 for i in $(seq 1 "$FAILS"); do
 	vm=${VMS[$((i % 3))]}
 	(while :; do echo "$(now_ms) $(curl -s --max-time 1 "http://$VIP/" || echo failed)"; sleep 0.05; done) >"$W/probe-$i.log" 2>/dev/null &
-	probe=$!
-	PIDS+=($probe)
+	PROBE=$!
 	sleep 1
 	httpd_stop "$vm" || die "cannot stop httpd in $vm"
 	t0=$(now_ms) # the server is gone by the time the command returns
@@ -177,7 +176,8 @@ for i in $(seq 1 "$FAILS"); do
 		sleep 0.05
 	done
 	sleep 3
-	kill "$probe" 2>/dev/null; wait "$probe" 2>/dev/null
+	kill "$PROBE" 2>/dev/null; wait "$PROBE" 2>/dev/null
+	PROBE=
 	# A request that reached the stopped target was refused; the last one's time
 	# (from t0) is when the datapath stopped sending it new connections.
 	read -r last nfail < <(awk -v t0="$t0" '$2 == "failed" { n++; last = $1 - t0 } END { printf "%s %d\n", n ? last : "-", n }' "$W/probe-$i.log")
