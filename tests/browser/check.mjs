@@ -1,5 +1,5 @@
 // What every browser script shares: checks as lines that run_node
-// (common.sh) turns into TAP, screenshots, chromium and the login.
+// (tests/browser-lib.sh) turns into TAP, screenshots, chromium and the login.
 
 import {chromium} from 'playwright-core';
 

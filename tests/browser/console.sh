@@ -11,7 +11,7 @@
 # NUBO_TEST_OUT (default build/test-output)/browser/. Needs root.
 set -u
 . "$(dirname "$0")/../lib.sh"
-. "$(dirname "$0")/common.sh"
+. "$(dirname "$0")/../browser-lib.sh"
 rm -f "$SHOTS"/0*.png
 
 console_nubod_start

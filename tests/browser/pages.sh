@@ -12,7 +12,7 @@
 # Screenshots go to NUBO_TEST_OUT (default build/test-output)/browser/.
 set -u
 . "$(dirname "$0")/../lib.sh"
-. "$(dirname "$0")/common.sh"
+. "$(dirname "$0")/../browser-lib.sh"
 N=1000
 
 # The host admits 64 vCPUs per CPU of the c1 type; stopped VMs hold none, so

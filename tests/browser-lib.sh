@@ -1,4 +1,5 @@
-# Sourced by the browser scripts after tests/lib.sh: the checks that the
+# Sourced by tests/browser/*.sh after tests/lib.sh (kept out of that folder,
+# whose every .sh the runner runs as a test): the checks that the
 # tools are there, a nubod with the console on a free loopback port, and
 # node's CHECK lines turned into TAP.
 
