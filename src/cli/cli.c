@@ -149,6 +149,22 @@ int cli_show(struct cli_ctx *ctx, const struct args *a, const char *path,
 	return CLI_EXIT_OK;
 }
 
+char *cli_path_with_flags(const char *base, const struct args *a, const char *const *names)
+{
+	struct sbuf b = {0};
+	sbuf_add(&b, base);
+	char sep = '?';
+	for (; *names; names++) {
+		const char *v = args_value(a, *names);
+		if (!v)
+			continue;
+		autofree char *enc = client_escape(v);
+		sbuf_addf(&b, "%c%s=%s", sep, *names, enc);
+		sep = '&';
+	}
+	return sbuf_take(&b);
+}
+
 const char *cli_jstr(const json_t *o, const char *key)
 {
 	return json_string_value(json_object_get(o, key));

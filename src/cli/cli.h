@@ -45,6 +45,9 @@ int cli_run(int argc, char **argv, FILE *out, FILE *err);
 
 /* The API client for this run (made on first call; freed when the run ends). */
 struct client *cli_client(struct cli_ctx *ctx);
+/* base with "?NAME=VALUE&…" for each of the NULL-terminated flag names a
+ * gives, values escaped; caller frees. */
+char *cli_path_with_flags(const char *base, const struct args *a, const char *const *names);
 /* Prints "nubo: <e->msg>" on ctx->err and returns code. */
 int cli_fail(struct cli_ctx *ctx, int code, const struct err *e);
 /* Prints "nubo: <formatted>" on ctx->err and returns code. */

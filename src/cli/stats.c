@@ -106,19 +106,8 @@ const struct arg_flag vm_stats_flags[] = {
 int vm_stats(struct cli_ctx *ctx, const struct args *a)
 {
 	autofree char *base = client_path("/v1/vms/%s/stats", a->pos[0]);
-	struct sbuf b = {0};
-	sbuf_add(&b, base);
-	const char *const params[] = {"since", "step"};
-	char sep = '?';
-	for (size_t i = 0; i < sizeof(params) / sizeof(params[0]); i++) {
-		const char *v = args_value(a, params[i]);
-		if (!v)
-			continue;
-		autofree char *enc = client_escape(v);
-		sbuf_addf(&b, "%c%s=%s", sep, params[i], enc);
-		sep = '&';
-	}
-	autofree char *path = sbuf_take(&b);
+	static const char *const params[] = {"since", "step", NULL};
+	autofree char *path = cli_path_with_flags(base, a, params);
 	return cli_show(ctx, a, path, print_stats);
 }
 

@@ -29,19 +29,8 @@ static const struct arg_flag budget_set_flags[] = {
 /* "/v1/usage?from=…&to=…&by=…" with the flags given; caller frees. */
 static char *usage_path(const struct args *a)
 {
-	struct sbuf b = {0};
-	sbuf_add(&b, "/v1/usage");
-	const char *const params[] = {"from", "to", "by"};
-	char sep = '?';
-	for (size_t i = 0; i < sizeof(params) / sizeof(params[0]); i++) {
-		const char *v = args_value(a, params[i]);
-		if (!v)
-			continue;
-		autofree char *enc = client_escape(v);
-		sbuf_addf(&b, "%c%s=%s", sep, params[i], enc);
-		sep = '&';
-	}
-	return sbuf_take(&b);
+	static const char *const params[] = {"from", "to", "by", NULL};
+	return cli_path_with_flags("/v1/usage", a, params);
 }
 
 static void usage_row(struct table *t, const json_t *row, const char *key, const char *kind, bool by_vm)

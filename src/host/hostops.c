@@ -8,11 +8,6 @@
 #include "host/serial.h"
 #include "util/fs.h"
 
-static bool file_exists(const char *path)
-{
-	return fs_exists(path);
-}
-
 const struct host_ops hostops_real = {
 	.name = "real",
 	.qemu_launch = qemu_launch,
@@ -26,7 +21,7 @@ const struct host_ops hostops_real = {
 	.qemu_status = qmp_query_status,
 	.qemu_user = qemu_user_lookup,
 	.qemu_volumes = hotplug_view_read,
-	.disk_exists = file_exists,
+	.disk_exists = fs_exists,
 	.disk_overlay = disk_overlay_create_sized,
 	.disk_empty = disk_create_empty,
 	.link_exists = link_exists,
