@@ -128,7 +128,9 @@ try {
   // Usage: cost per day as a chart.
   await page.click('nav#nav a[href="/usage"]');
   await attempt('usage: cost per day as a chart, one bar a day, and the table', async () => {
-    await page.waitForSelector('svg.chart rect.bar', {timeout: 10000});
+    // attached, not visible: a day that cost nothing so far is a bar of
+    // height 0, which the browser counts as hidden.
+    await page.waitForSelector('svg.chart rect.bar', {state: 'attached', timeout: 10000});
     const [bars, days] = await Promise.all(['svg.chart rect.bar', 'table#usage tr[data-key]'].map((q) =>
       page.$$eval(q, (e) => e.length)));
     if (bars !== days || !days) throw new Error(`${bars} bars, ${days} days`);
