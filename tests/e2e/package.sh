@@ -144,4 +144,21 @@ ok $? "nubod started by the ExecStart line says READY=1" "$(cat "$ROOT/tmp/nubod
 like "$(in_root nubo version 2>&1)" "^nubod $VERSION .*store sqlite" "nubo version in the root reaches it over /run/nubo/nubod.sock"
 like "$(grep ' ready' "$ROOT/tmp/nubod.log")" '^<6>nubod .* ready \(state /var/lib/nubo' "its log lines carry journal priorities; its state is /var/lib/nubo"
 
+# Removal and purge keep /var/lib/nubo (the VMs' disks and the store), as
+# docs/install.md says; purge alone takes the conffile.
+nubod_pid=${T_BG_PIDS[-1]}
+kill -9 "$nubod_pid" 2>/dev/null
+wait_for 10 sh -c "! kill -0 $nubod_pid 2>/dev/null"
+[ -s "$ROOT/var/lib/nubo/nubo.db" ]
+ok $? "nubod left its store in /var/lib/nubo"
+in_root env DEBIAN_FRONTEND=noninteractive apt-get remove -y -qq nubo >"$T_DIR/remove.log" 2>&1
+ok $? "apt-get remove nubo" "$(tail -5 "$T_DIR/remove.log")"
+[ ! -e "$ROOT/usr/sbin/nubod" ] && [ -s "$ROOT/var/lib/nubo/nubo.db" ] && [ -e "$ROOT/etc/nubo/nubod.json" ]
+ok $? "remove takes the programs and keeps the store and the conffile"
+in_root env DEBIAN_FRONTEND=noninteractive apt-get purge -y -qq nubo >"$T_DIR/purge.log" 2>&1
+ok $? "apt-get purge nubo" "$(tail -5 "$T_DIR/purge.log")"
+[ ! -e "$ROOT/etc/nubo/nubod.json" ] && [ -s "$ROOT/var/lib/nubo/nubo.db" ]
+ok $? "purge takes the conffile and keeps /var/lib/nubo" "$(ls -la "$ROOT/etc/nubo" "$ROOT/var/lib/nubo" 2>&1)"
+like "$(cat "$T_DIR/purge.log")" 'nubo: /var/lib/nubo .* is kept' "purge says /var/lib/nubo is kept and how to remove it"
+
 echo "1..$T_N"
