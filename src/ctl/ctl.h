@@ -258,6 +258,12 @@ int ctl_vm_create(struct ctl *c, const struct vm_request *r, struct vm *vm, stru
  * or one that has already succeeded. */
 int ctl_vm_act(struct ctl *c, const char *ref, enum vm_action a, bool force, struct vm *vm,
 	       struct operation *op, bool *accepted, struct err *e);
+/* The same, and when the action is accepted, also(c, vm, op, arg, e) in the
+ * same transaction (an event saying why); its failure undoes the action. */
+typedef int (*ctl_act_also)(struct ctl *c, const struct vm *vm, const struct operation *op, void *arg,
+			    struct err *e);
+int ctl_vm_act_also(struct ctl *c, const char *ref, enum vm_action a, bool force, ctl_act_also also, void *arg,
+		    struct vm *vm, struct operation *op, bool *accepted, struct err *e);
 
 /* A resize: a new type, a larger root disk, or both. */
 struct vm_resize_request {

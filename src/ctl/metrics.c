@@ -142,32 +142,48 @@ static double per_day(struct ctl *c, const char *type)
 	return mt ? mt->price_per_hour * 24.0 : 0;
 }
 
+struct idle_why {
+	const struct track *t;
+	const struct idle_policy *p;
+	int64_t idle_for;
+	char what[256];
+};
+
+/* The event that says why the VM stopped, in the stop's own transaction: a
+ * stop is never recorded without its reason, nor a reason without the stop. */
+static int idle_why_record(struct ctl *c, const struct vm *vm, const struct operation *op, void *arg,
+			   struct err *e)
+{
+	struct idle_why *w = arg;
+	double saves = per_day(c, w->t->type);
+	snprintf(w->what, sizeof(w->what),
+		 "idle-stopped: below %.3g%% CPU and %lld B/s network for %llds; saves %.2f a day while stopped",
+		 (double)w->p->cpu_milli / 1000.0, (long long)w->p->net_bps, (long long)(w->idle_for / 1000), saves);
+	json_t *d = json_pack("{s:s, s:I, s:I, s:f, s:I, s:f}", "operation", op->id, "after_ms",
+			      (json_int_t)w->p->after_ms, "idle_ms", (json_int_t)w->idle_for, "cpu",
+			      (double)w->p->cpu_milli / 1000.0, "net_bps", (json_int_t)w->p->net_bps, "saves_per_day",
+			      saves);
+	autofree char *detail = json_dumps(d, JSON_COMPACT);
+	json_decref(d);
+	return store_vm_event(c->st, vm->id, vm->name, w->what, detail, e);
+}
+
 static void idle_stop(struct ctl *c, struct track *t, const struct idle_policy *p, int64_t idle_for)
 {
 	struct vm vm;
 	struct operation op;
 	bool accepted = false;
 	struct err e = {0};
+	struct idle_why why = {.t = t, .p = p, .idle_for = idle_for};
 	t->idle_since = 0;   /* a stop refused is tried again after a whole window, not at every point */
 	t->warned = false;
-	if (ctl_vm_act(c, t->vm_id, VM_ACTION_STOP, false, &vm, &op, &accepted, &e) < 0) {
+	if (ctl_vm_act_also(c, t->vm_id, VM_ACTION_STOP, false, idle_why_record, &why, &vm, &op, &accepted, &e) < 0) {
 		log_warn("idle stop: VM %s: %s", t->name, e.msg);
 		return;
 	}
 	vm_free_fields(&vm);
-	double saves = per_day(c, t->type);
-	char what[256];
-	snprintf(what, sizeof(what),
-		 "idle-stopped: below %.3g%% CPU and %lld B/s network for %llds; saves %.2f a day while stopped",
-		 (double)p->cpu_milli / 1000.0, (long long)p->net_bps, (long long)(idle_for / 1000), saves);
-	json_t *d = json_pack("{s:s, s:I, s:I, s:f, s:I, s:f}", "operation", op.id, "after_ms", (json_int_t)p->after_ms,
-			      "idle_ms", (json_int_t)idle_for, "cpu", (double)p->cpu_milli / 1000.0, "net_bps",
-			      (json_int_t)p->net_bps, "saves_per_day", saves);
-	autofree char *detail = json_dumps(d, JSON_COMPACT);
-	json_decref(d);
-	if (store_vm_event(c->st, t->vm_id, t->name, what, detail, &e) < 0)
-		log_warn("idle stop: VM %s: cannot record why it stopped: %s", t->name, e.msg);
-	log_info("idle stop: VM %s %s", t->name, what);
+	if (accepted)
+		log_info("idle stop: VM %s %s", t->name, why.what);
 }
 
 /* After t's new sample: the idle clock, its warning and the stop. */

@@ -288,8 +288,8 @@ static int act_locked(struct ctl *c, struct vm *vm, enum vm_action a, bool force
 	return 0;
 }
 
-int ctl_vm_act(struct ctl *c, const char *ref, enum vm_action a, bool force, struct vm *vm,
-	       struct operation *op, bool *accepted, struct err *e)
+int ctl_vm_act_also(struct ctl *c, const char *ref, enum vm_action a, bool force, ctl_act_also also, void *arg,
+		    struct vm *vm, struct operation *op, bool *accepted, struct err *e)
 {
 	memset(op, 0, sizeof(*op));
 	if (store_tx_begin(c->st, e) < 0)
@@ -297,6 +297,8 @@ int ctl_vm_act(struct ctl *c, const char *ref, enum vm_action a, bool force, str
 	int rc = store_vm_get(c->st, ref, vm, e);
 	if (rc == 0) {
 		rc = act_locked(c, vm, a, force, op, accepted, e);
+		if (rc == 0 && *accepted && also)
+			rc = also(c, vm, op, arg, e);
 		if (rc < 0)
 			vm_free_fields(vm);
 	}
@@ -307,6 +309,12 @@ int ctl_vm_act(struct ctl *c, const char *ref, enum vm_action a, bool force, str
 	if (rc == 0 && *accepted)
 		ctl_kick(c);
 	return rc;
+}
+
+int ctl_vm_act(struct ctl *c, const char *ref, enum vm_action a, bool force, struct vm *vm,
+	       struct operation *op, bool *accepted, struct err *e)
+{
+	return ctl_vm_act_also(c, ref, a, force, NULL, NULL, vm, op, accepted, e);
 }
 
 #define CONSOLE_TAIL (256 * 1024)
