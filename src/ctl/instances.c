@@ -724,6 +724,22 @@ bool instances_reconcile(struct ctl *c)
 	return busy;
 }
 
+/* An adopted VM's taps, set up again as plug_nics would (each step is
+ * idempotent): a tap an earlier nubo made as an isolated port loses that,
+ * so the hairpin through a load balancer reaches it without a restart. */
+static void replug_taps(struct ctl *c, const struct vm *vm)
+{
+	for (int i = 0; i < vm->n_nics; i++) {
+		struct network net;
+		char tap[16];
+		struct err e = {0};
+		ctl_tap_name(c, vm->id, i, tap);
+		if (store_network_get(c->st, vm->nics[i].network_id, &net, &e) < 0 ||
+		    c->host->tap_ensure(tap, net.bridge, &e) < 0)
+			log_warn("vm %s: tap %s: %s", vm->name, tap, e.msg);
+	}
+}
+
 /* After a nubod restart: recognise the QEMUs that kept running. A QEMU
  * launched just before a crash, whose pid never reached the store, is found
  * through its pidfile. */
@@ -745,6 +761,7 @@ void instances_adopt(struct ctl *c)
 			}
 			adopted++;
 			log_info("vm %s: adopted running QEMU pid %d", vm->name, pid);
+			replug_taps(c, vm);
 		}
 		paths_free(&p);
 	}

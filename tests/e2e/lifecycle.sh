@@ -81,6 +81,10 @@ nubod_kill9
 sleep 1
 kill -0 "$pid" 2>/dev/null
 ok $? "QEMU outlives a kill -9 of nubod"
+# A tap made by an earlier nubo was an isolated bridge port; the next nubod
+# frees it on adoption (a load balancer's hairpin needs it).
+ip link set dev "$tap" type bridge_slave isolated on
+like "$(ip -d link show dev "$tap")" 'isolated on' "web1's tap made an isolated port, as an earlier nubo did"
 nubod_start
 ok $? "nubod restarts"
 is "$(show web1 state)" running "the VM is still running after the restart"
@@ -90,6 +94,7 @@ up_after=$(on_vm cut -d. -f1 /proc/uptime)
 ok $? "its uptime went on ($up_before s → $up_after s): it was not restarted"
 grep -q "adopted running QEMU pid $pid" "$T_LOG"
 ok $? "nubod logs the adoption"
+like "$(ip -d link show dev "$tap")" 'isolated off' "the adoption freed the isolated tap"
 
 # One nubod per state directory: a second nubod, or a --destroy, beside the
 # live one is refused at once and touches nothing. (timeout only keeps a
