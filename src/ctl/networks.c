@@ -319,6 +319,23 @@ bool networks_reconcile(struct ctl *c)
 		log_info("network %s: deleted", nets[i].name);
 		ctl_rules_changed(c);
 	}
+	/* In a cluster the first host to get to a deleted network removes its
+	 * row: the others take down what they brought up of it once it is gone. */
+	for (int k = c->n_ready_nets - 1; k >= 0; k--) {
+		bool there = false;
+		for (int i = 0; i < n && !there; i++)
+			there = strcmp(nets[i].id, c->ready_nets[k]) == 0;
+		if (there)
+			continue;
+		struct network gone = {0};
+		snprintf(gone.id, sizeof(gone.id), "%s", c->ready_nets[k]);
+		snprintf(gone.name, sizeof(gone.name), "%s", c->ready_nets[k]);
+		bridge_name(c, gone.id, gone.bridge);
+		if (teardown(c, &gone, &e) < 0)
+			log_error("network %s: cannot take down this host's side of it: %s", gone.id, e.msg);
+		else
+			log_info("network %s: deleted by another host; taken down here", gone.id);
+	}
 	free(nets);
 	return false;
 }

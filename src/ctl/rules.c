@@ -394,11 +394,9 @@ bool rules_sync(struct ctl *c)
 	if (heard)
 		log_debug("firewall: the event log shows a change the rules depend on");
 	struct err e = {0};
-	if (!stale)
-		;
-	else if (network_rules_apply(c, &e) < 0)
+	if (stale && network_rules_apply(c, &e) < 0)
 		log_error("firewall: the previous rules stay in force (tried again in %d ms): %s", TICK_MS, e.msg);
-	else
+	else if (stale)
 		log_debug("firewall: rules applied");
 	overlay_sync(c);
 	return false;   /* a failure is tried again at the next idle tick, not at once */
