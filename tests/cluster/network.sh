@@ -10,7 +10,8 @@
 #   no reach from one network to another across hosts → NAT egress leaves
 #   from the VM's own host → each host's dnsmasq holds only its own VMs →
 #   metadata answers on every host → a VM made and deleted on h2 is in
-#   h1's forwarding entries and gone from them, heard through the log.
+#   h1's forwarding entries and gone from them, heard through the log →
+#   a network deleted through one host is taken down on all three.
 set -u
 . "$(dirname "$0")/../cluster-lib.sh"
 
@@ -108,3 +109,14 @@ out=$(cnubo h1 vm delete v4 --wait 2>&1)
 ok $? "v4 is deleted through h1" "$out"
 wait_for 20 sh -c "! ip netns exec '${CL_NS[h1]}' ip -j neigh show dev '$bridge1' | jq -e --arg ip '$V4' '.[] | select(.dst == \$ip)' >/dev/null"
 ok $? "and its address is gone from h1's entries"
+
+# A network deleted through one host is taken down on every host.
+out=$(for v in v1 v2 v3; do cnubo h3 vm delete "$v" --wait || exit 1; done 2>&1)
+ok $? "v1, v2 and v3 are deleted" "$out"
+out=$(cnubo h2 network delete blue 2>&1)
+ok $? "blue is deleted through h2" "$out"
+gone() { ! ip netns exec "${CL_NS[$1]}" ip -d -j link show type vxlan | jq -e ".[] | select(.linkinfo.info_data.id == $VNI)" >/dev/null; }
+for h in h1 h2 h3; do
+	wait_for 30 gone "$h"
+	ok $? "$h has no vxlan device of blue's VNI any more"
+done
