@@ -7,6 +7,8 @@
 #   api   a real nubod (host in dry-run)       tests/api/*.sh
 #   api-pg  the same on a private PostgreSQL    tests/api/*.sh, tests/pg.sh
 #   e2e   real QEMU, dnsmasq, nftables (root)  tests/e2e/*.sh, some again on PostgreSQL
+#   cluster  three hosts in network namespaces on one private PostgreSQL,
+#         real QEMU, dnsmasq, nftables and VXLAN (root)  tests/cluster/*.sh
 #   browser  the web console in headless chromium (playwright-core) on a
 #         real nubod with a real tiny VM (root)  tests/browser/*.sh
 #   asan  unit and api again, built with AddressSanitizer and UBSan
@@ -47,7 +49,7 @@ set -uo pipefail
 cd "$(dirname "$0")/.."
 build=${1:-build}
 export NUBO_TINY_KERNEL=${NUBO_TINY_KERNEL:-build}
-all_suites="self unit api api-pg e2e browser asan fuzz"
+all_suites="self unit api api-pg e2e cluster browser asan fuzz"
 suites=${NUBO_SUITES:-$all_suites}
 unit_dir=${NUBO_UNIT_DIR:-$build/tests/unit}
 api_dir=${NUBO_API_DIR:-tests/api}
@@ -258,6 +260,21 @@ suite_e2e() {
 		run_prog "$e2e_dir/$t (PostgreSQL)" env NUBO_TEST_DATABASE=postgres NUBO_BIN="$build/src/cmd" \
 			NUBO_CRASH_BIN="$b/src/cmd" bash "$e2e_dir/$t"
 	done
+}
+
+# Each script starts its own private PostgreSQL and three hosts (tests/cluster-lib.sh).
+suite_cluster() {
+	if [ "$(id -u)" -ne 0 ] || [ ! -c /dev/net/tun ]; then
+		suite_cannot_run "needs root and /dev/net/tun (leave it out with NUBO_SUITES=\"unit api ...\")"
+		return
+	fi
+	local t found=0
+	for t in tests/cluster/*.sh; do
+		[ -f "$t" ] || continue
+		found=1
+		run_prog "$t" env -u NUBO_TEST_PG_DIR -u NUBO_TEST_PG_PORT NUBO_BIN="$build/src/cmd" bash "$t"
+	done
+	[ $found = 1 ] || suite_cannot_run "no scripts in tests/cluster"
 }
 
 # Screenshots of every page land in NUBO_TEST_OUT/browser (default BUILD/test-output).

@@ -23,6 +23,7 @@ void config_init_default(struct config *c)
 	c->events_retention_days = 7;
 	c->placement = PLACEMENT_SPREAD;
 	c->host_down_after_s = 30;
+	c->vxlan_port = 4789;
 	c->image_upload_max_mib = CONFIG_IMAGE_UPLOAD_MAX_MIB;
 	catalog_init_default(&c->types);
 	usage_prices_default(&c->prices);
@@ -277,6 +278,9 @@ static int config_apply(struct config *c, const char *path, json_t *root, struct
 		} else if (strcmp(key, "host_down_after_s") == 0) {
 			rc = number(v, path, key, 1, 3600, &d, e);
 			c->host_down_after_s = (int)d;
+		} else if (strcmp(key, "vxlan_port") == 0) {
+			rc = number(v, path, key, 1, 65535, &d, e);
+			c->vxlan_port = (int)d;
 		} else if (strcmp(key, "import_dirs") == 0) {
 			rc = load_import_dirs(c, path, v, e);
 		} else if (strcmp(key, "image_upload_max_mib") == 0) {
@@ -296,7 +300,7 @@ static int config_apply(struct config *c, const char *path, json_t *root, struct
 				     "%s: unknown setting \"%s\"; known: cpu_overcommit, memory_overcommit, "
 				     "reserved_memory_mib, stop_timeout_s, ssh_wait_s, metadata_port, qemu_user, qboot, database, "
 				     "events_retention_days, host_name, advertise, placement, host_down_after_s, "
-				     "import_dirs, image_upload_max_mib, types, prices, metrics, idle_stop",
+				     "vxlan_port, import_dirs, image_upload_max_mib, types, prices, metrics, idle_stop",
 				     path, key);
 		if (rc < 0)
 			break;

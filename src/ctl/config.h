@@ -9,6 +9,7 @@
  *    "image_upload_max_mib": 65536,
  *    "database": "postgres://nubo@db.example/nubo", "events_retention_days": 7,
  *    "host_name": "h2", "advertise": "192.0.2.12", "placement": "spread", "host_down_after_s": 30,
+ *    "vxlan_port": 4789,
  *    "types": [{"name": "xlarge", "vcpus": 8, "memory_mib": 16384, "price_per_hour": 0.27}],
  *    "prices": {"disk_gib_hour": 0.0001, "volume_gib_hour": 0.0001, "snapshot_gib_hour": 0.00005,
  *               "image_gib_hour": 0.00005, "types": {"small": 0.02}},
@@ -58,6 +59,8 @@ struct config {
 	char advertise[64];
 	enum placement_policy placement;
 	int host_down_after_s;
+	/* The UDP port of networks' VXLAN segments between hosts (ctl/overlay.c). */
+	int vxlan_port;
 	/* Events older than this are pruned (ctl/events.c). */
 	int events_retention_days;
 	/* Folders from which API callers over TCP may import files (none: no

@@ -76,6 +76,9 @@ struct ctl {
 	/* networks whose host objects were ensured by this nubod (by id) */
 	char **ready_nets;
 	int n_ready_nets;
+	/* what overlay.c last wrote of the networks' segments; NULL: not yet,
+	 * or to be written again (reconciler thread) */
+	char *overlay_applied;
 	/* who hears of operation changes (ctl_set_op_listener) */
 	pthread_mutex_t op_listener_mu;
 	void (*op_listener)(void *arg, const char *op_id);
@@ -109,6 +112,13 @@ int ctl_op_record_done(struct ctl *c, const char *kind, const char *target, cons
 
 /* networks.c */
 int networks_init(struct ctl *c, struct err *e);           /* the default network row */
+/* A network as the store has it, with the name of its bridge on this host
+ * (the row holds the name on the host that made it; in a cluster each host
+ * names its own with its prefix, which its rules match). */
+int ctl_network_get(struct ctl *c, const char *ref, struct network *out, struct err *e);
+int ctl_network_list(struct ctl *c, struct network **out, int *n, struct err *e);
+/* Whether this nubod brought the network's host side up. */
+bool ctl_network_is_ready(struct ctl *c, const char *net_id);
 /* Whether want overlaps a network's subnet; other (may be NULL) gets its name. */
 int networks_overlap(struct ctl *c, const struct cidr *want, bool *overlaps, char other[NAME_MAX_LEN + 1],
 		     struct err *e);
@@ -121,6 +131,17 @@ int networks_destroy_host(struct ctl *c, struct err *e);
 /* A deleted VM's addresses go back to the pools at once: its reservations
  * are dropped and its leases ended. */
 int network_release_vm(struct ctl *c, const struct vm *vm, struct err *e);
+
+/* overlay.c: networks across hosts as VXLAN segments (host/overlay.h). */
+/* This host is one of a cluster's (PostgreSQL and an IPv4 advertise address). */
+bool overlay_on(struct ctl *c);
+void overlay_vxlan_name(struct ctl *c, const char *net_id, char out[16]);
+/* The segment of one network this host just brought up (its bridge is up). */
+int overlay_ensure_network(struct ctl *c, const char *net_id, struct err *e);
+/* Every segment to the store's word, when it changed (a failure is logged
+ * and tried again at the next tick). */
+void overlay_sync(struct ctl *c);
+int overlay_remove_network(struct ctl *c, const char *net_id, struct err *e);
 
 /* firewalls.c */
 int firewalls_init(struct ctl *c, struct err *e);          /* the default firewall and its rules */

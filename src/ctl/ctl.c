@@ -297,6 +297,7 @@ void ctl_close(struct ctl *c)
 	for (int i = 0; i < c->n_ready_nets; i++)
 		free(c->ready_nets[i]);
 	free(c->ready_nets);
+	free(c->overlay_applied);
 	free(c->builds);
 	config_free(&c->cfg);
 	free(c->state_dir);

@@ -170,7 +170,7 @@ static void release_taps(struct ctl *c, struct vm *vm)
 		struct network net;
 		ctl_tap_name(c, vm->id, i, tap);
 		if (c->host->tap_remove(tap, &e) < 0 ||
-		    (store_network_get(c->st, vm->nics[i].network_id, &net, NULL) == 0 &&
+		    (ctl_network_get(c, vm->nics[i].network_id, &net, NULL) == 0 &&
 		     c->host->neigh_remove(net.bridge, vm->nics[i].ip, &e) < 0))
 			log_warn("vm %s: %s", vm->name, e.msg);
 	}
@@ -183,7 +183,7 @@ static int plug_nics(struct ctl *c, struct vm *vm, char taps[][16], struct qemu_
 	for (int i = 0; i < vm->n_nics; i++) {
 		struct network net;
 		const char *ref = vm->nics[i].network_id;
-		if (store_network_get(c->st, ref, &net, e) < 0 || network_ensure_host(c, ref, e) < 0)
+		if (ctl_network_get(c, ref, &net, e) < 0 || network_ensure_host(c, ref, e) < 0)
 			return -1;
 		ctl_tap_name(c, vm->id, i, taps[i]);
 		if (c->host->tap_ensure(taps[i], net.bridge, e) < 0 ||
@@ -277,14 +277,15 @@ static int build_seed(struct ctl *c, const struct vm *vm, const struct vm_paths 
 	char ipv4[24] = "", gateway[16] = "";
 	struct network net;
 	struct cidr cidr;
-	if (vm->n_nics && store_network_get(c->st, vm->nics[0].network_id, &net, NULL) == 0 &&
+	if (vm->n_nics && ctl_network_get(c, vm->nics[0].network_id, &net, NULL) == 0 &&
 	    cidr4_parse(net.cidr, "cidr", &cidr, NULL) == 0) {
 		snprintf(ipv4, sizeof(ipv4), "%s/%d", vm->nics[0].ip, cidr.prefix);
 		network_gateway(&cidr, gateway);
 	}
 	struct nocloud s = {.instance_id = vm->id, .hostname = vm->name, .ssh_keys = keys, .n_keys = n,
 			 .user_data = vm->user_data, .macs = macs, .n_macs = vm->n_nics,
-			 .ipv4 = ipv4[0] ? ipv4 : NULL, .gateway = gateway[0] ? gateway : NULL};
+			 .ipv4 = ipv4[0] ? ipv4 : NULL, .gateway = gateway[0] ? gateway : NULL,
+			 .mtu = overlay_on(c) ? OVERLAY_MTU : 0};
 	return seed_iso_build(&s, p->dir, p->seed, e);
 }
 

@@ -48,6 +48,23 @@ static void bridge_name(struct ctl *c, const char *net_id, char out[16])
 	snprintf(out, 16, "nb%s%.4s", c->prefix, strchr(net_id, '-') + 1);
 }
 
+int ctl_network_get(struct ctl *c, const char *ref, struct network *out, struct err *e)
+{
+	if (store_network_get(c->st, ref, out, e) < 0)
+		return -1;
+	bridge_name(c, out->id, out->bridge);
+	return 0;
+}
+
+int ctl_network_list(struct ctl *c, struct network **out, int *n, struct err *e)
+{
+	if (store_network_list(c->st, out, n, e) < 0)
+		return -1;
+	for (int i = 0; i < *n; i++)
+		bridge_name(c, (*out)[i].id, (*out)[i].bridge);
+	return 0;
+}
+
 int networks_init(struct ctl *c, struct err *e)
 {
 	struct network net;
@@ -74,7 +91,7 @@ int networks_overlap(struct ctl *c, const struct cidr *want, bool *overlaps, cha
 	struct network *nets = NULL;
 	int n = 0;
 	*overlaps = false;
-	if (store_network_list(c->st, &nets, &n, e) < 0)
+	if (ctl_network_list(c, &nets, &n, e) < 0)
 		return -1;
 	for (int i = 0; i < n && !*overlaps; i++) {
 		struct cidr have;
@@ -170,6 +187,11 @@ static int ready_index(struct ctl *c, const char *net_id)
 	return -1;
 }
 
+bool ctl_network_is_ready(struct ctl *c, const char *net_id)
+{
+	return ready_index(c, net_id) >= 0;
+}
+
 static void dnsmasq_config_of(const struct network *net, const struct cidr *cidr, char *dir, char gw[16],
 			      char mask[16], char first[16], char last[16], struct dnsmasq_config *out)
 {
@@ -184,7 +206,7 @@ static void dnsmasq_config_of(const struct network *net, const struct cidr *cidr
 int network_ensure_host(struct ctl *c, const char *ref, struct err *e)
 {
 	struct network net;
-	if (store_network_get(c->st, ref, &net, e) < 0)
+	if (ctl_network_get(c, ref, &net, e) < 0)
 		return -1;
 	if (ready_index(c, net.id) >= 0 && c->host->link_exists(net.bridge))
 		return 0;
@@ -196,6 +218,8 @@ int network_ensure_host(struct ctl *c, const char *ref, struct err *e)
 	autofree char *gw_cidr = NULL;
 	struct dnsmasq_config dc;
 	dnsmasq_config_of(&net, &cidr, dir, gw, mask, first, last, &dc);
+	if (overlay_on(c))
+		dc.mtu = OVERLAY_MTU;
 	gw_cidr = xasprintf("%s/%d", gw, cidr.prefix);
 	if (fs_mkdir_p(dir, 0755, e) < 0 || network_rules_apply(c, e) < 0 ||
 	    c->host->bridge_ensure(net.bridge, gw_cidr, e) < 0 || ip_forward_enable(e) < 0 ||
@@ -208,6 +232,8 @@ int network_ensure_host(struct ctl *c, const char *ref, struct err *e)
 		c->ready_nets = xrealloc(c->ready_nets, sizeof(char *) * (size_t)(c->n_ready_nets + 1));
 		c->ready_nets[c->n_ready_nets++] = xstrdup(net.id);
 	}
+	if (overlay_ensure_network(c, net.id, e) < 0)
+		return -1;
 	log_info("network %s: bridge %s up with %s, DHCP on", net.name, net.bridge, gw_cidr);
 	return 0;
 }
@@ -215,7 +241,7 @@ int network_ensure_host(struct ctl *c, const char *ref, struct err *e)
 int network_sync_reservations(struct ctl *c, const char *ref, struct err *e)
 {
 	struct network net;
-	if (store_network_get(c->st, ref, &net, e) < 0)
+	if (ctl_network_get(c, ref, &net, e) < 0)
 		return -1;
 	struct vm *vms = NULL;
 	int n = 0;
@@ -248,7 +274,7 @@ int network_release_vm(struct ctl *c, const struct vm *vm, struct err *e)
 	for (int i = 0; i < vm->n_nics; i++) {
 		const struct vm_nic *nic = &vm->nics[i];
 		struct network net;
-		if (store_network_get(c->st, nic->network_id, &net, e) < 0 ||
+		if (ctl_network_get(c, nic->network_id, &net, e) < 0 ||
 		    network_sync_reservations(c, net.id, e) < 0)
 			return -1;
 		if (!c->host->link_exists(net.bridge))
@@ -263,7 +289,8 @@ static int teardown(struct ctl *c, const struct network *net, struct err *e)
 {
 	autofree char *dir = ctl_network_dir(c, net->id);
 	metadata_stop_network(c, net->id);
-	if (c->host->dnsmasq_stop(dir, e) < 0 || c->host->bridge_remove(net->bridge, e) < 0 || fs_rm_rf(dir, e) < 0)
+	if (c->host->dnsmasq_stop(dir, e) < 0 || overlay_remove_network(c, net->id, e) < 0 ||
+	    c->host->bridge_remove(net->bridge, e) < 0 || fs_rm_rf(dir, e) < 0)
 		return -1;
 	int k = ready_index(c, net->id);
 	if (k >= 0) {
@@ -278,7 +305,7 @@ bool networks_reconcile(struct ctl *c)
 	struct network *nets = NULL;
 	int n = 0;
 	struct err e = {0};
-	if (store_network_list(c->st, &nets, &n, &e) < 0) {
+	if (ctl_network_list(c, &nets, &n, &e) < 0) {
 		log_error("networks: %s", e.msg);
 		return false;
 	}
@@ -292,6 +319,23 @@ bool networks_reconcile(struct ctl *c)
 		log_info("network %s: deleted", nets[i].name);
 		ctl_rules_changed(c);
 	}
+	/* In a cluster the first host to get to a deleted network removes its
+	 * row: the others take down what they brought up of it once it is gone. */
+	for (int k = c->n_ready_nets - 1; k >= 0; k--) {
+		bool there = false;
+		for (int i = 0; i < n && !there; i++)
+			there = strcmp(nets[i].id, c->ready_nets[k]) == 0;
+		if (there)
+			continue;
+		struct network gone = {0};
+		snprintf(gone.id, sizeof(gone.id), "%s", c->ready_nets[k]);
+		snprintf(gone.name, sizeof(gone.name), "%s", c->ready_nets[k]);
+		bridge_name(c, gone.id, gone.bridge);
+		if (teardown(c, &gone, &e) < 0)
+			log_error("network %s: cannot take down this host's side of it: %s", gone.id, e.msg);
+		else
+			log_info("network %s: deleted by another host; taken down here", gone.id);
+	}
 	free(nets);
 	return false;
 }
@@ -300,7 +344,7 @@ int networks_destroy_host(struct ctl *c, struct err *e)
 {
 	struct network *nets = NULL;
 	int n = 0;
-	if (store_network_list(c->st, &nets, &n, e) < 0)
+	if (ctl_network_list(c, &nets, &n, e) < 0)
 		return -1;
 	int rc = 0;
 	metadata_stop_all(c);

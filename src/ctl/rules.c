@@ -52,6 +52,7 @@ struct ruleset_data {
 	int n_fwds;
 	char (*gateways)[16];
 	struct nft_network *nn;
+	const char **remote_ips;   /* per network, its VMs on other hosts (overlay.c), one slice each */
 	/* one set per firewall that is the source of a rule */
 	struct nft_set *sets;
 	int n_sets;
@@ -84,6 +85,7 @@ static void data_free(struct ruleset_data *d)
 	free(d->fwds);
 	free(d->gateways);
 	free(d->nn);
+	free(d->remote_ips);
 	free(d->sets);
 	free(d->set_names);
 	free(d->set_fw);
@@ -129,20 +131,44 @@ static int set_index(const struct ruleset_data *d, const char *fw_id)
 	return -1;
 }
 
-static int load_networks(struct ruleset_data *d, int metadata_port, struct err *e)
+/* In a cluster, the addresses of the network's VMs on other hosts: this
+ * host routes to them over the segment, and their own host applies their
+ * firewalls (host/overlay.h). */
+static void load_remote(struct ctl *c, struct ruleset_data *d, int i)
+{
+	struct nft_network *n = &d->nn[i];
+	n->remote_ips = d->remote_ips;
+	for (int v = 0; v < d->n_vms && overlay_on(c); v++) {
+		const struct vm *vm = &d->vms[v];
+		if (vm->power == POWER_DELETED || ctl_vm_is_mine(c, vm))
+			continue;
+		for (int k = 0; k < vm->n_nics; k++)
+			if (strcmp(vm->nics[k].network_id, d->nets[i].id) == 0 && vm->nics[k].ip[0])
+				d->remote_ips[n->n_remote_ips++] = vm->nics[k].ip;
+	}
+	d->remote_ips += n->n_remote_ips;
+}
+
+static int load_networks(struct ctl *c, struct ruleset_data *d, struct err *e)
 {
 	d->gateways = xcalloc((size_t)d->n_nets + 1, sizeof(*d->gateways));
 	d->nn = xcalloc((size_t)d->n_nets + 1, sizeof(*d->nn));
-	for (int i = 0; i < d->n_nets; i++) {
+	const char **remote = xcalloc((size_t)d->n_vms * VM_NICS_MAX + 1, sizeof(*remote));
+	d->remote_ips = remote;
+	int rc = 0;
+	for (int i = 0; i < d->n_nets && rc == 0; i++) {
 		struct cidr cidr;
-		if (cidr4_parse(d->nets[i].cidr, "cidr", &cidr, e) < 0)
-			return -1;
+		rc = cidr4_parse(d->nets[i].cidr, "cidr", &cidr, e);
+		if (rc < 0)
+			break;
 		network_gateway(&cidr, d->gateways[i]);
 		d->nn[i] = (struct nft_network){.bridge = d->nets[i].bridge, .cidr = d->nets[i].cidr,
 						.gateway = d->gateways[i], .nat = d->nets[i].nat,
-						.metadata_port = metadata_port};
+						.metadata_port = c->cfg.metadata_port};
+		load_remote(c, d, i);
 	}
-	return 0;
+	d->remote_ips = remote;   /* the start again, for data_free */
+	return rc;
 }
 
 /* A set per source firewall, holding every address of its live members. */
@@ -288,13 +314,13 @@ static void load_lbs(struct ruleset_data *d)
 
 static int load(struct ctl *c, struct ruleset_data *d, struct err *e)
 {
-	if (store_network_list(c->st, &d->nets, &d->n_nets, e) < 0 || store_vm_list(c->st, &d->vms, &d->n_vms, e) < 0 ||
+	if (ctl_network_list(c, &d->nets, &d->n_nets, e) < 0 || store_vm_list(c->st, &d->vms, &d->n_vms, e) < 0 ||
 	    store_fw_rule_list(c->st, NULL, &d->rules, &d->n_rules, e) < 0 ||
 	    store_forward_list(c->st, NULL, &d->fwds, &d->n_fwds, e) < 0 ||
 	    store_lb_list(c->st, &d->lbs, &d->n_lbs, e) < 0 ||
 	    store_lb_listener_list(c->st, NULL, &d->lls, &d->n_lls, e) < 0 ||
 	    store_lb_target_list(c->st, NULL, &d->lts, &d->n_lts, e) < 0 ||
-	    load_networks(d, c->cfg.metadata_port, e) < 0)
+	    load_networks(c, d, e) < 0)
 		return -1;
 	load_sets(d);
 	load_vms(c, d);
@@ -316,13 +342,15 @@ int network_rules_apply(struct ctl *c, struct err *e)
 	struct ruleset_data d = {0};
 	int rc = load(c, &d, e);
 	if (rc == 0) {
-		char table[32], glob[16], tap_glob[16];
+		char table[32], glob[16], tap_glob[16], vxlan_glob[16];
 		ctl_nft_table(c, table);
 		snprintf(glob, sizeof(glob), "nb%s*", c->prefix);
 		snprintf(tap_glob, sizeof(tap_glob), "nt%s*", c->prefix);   /* ctl_tap_name */
+		snprintf(vxlan_glob, sizeof(vxlan_glob), "nx%s*", c->prefix);   /* overlay_vxlan_name */
 		struct nft_ruleset rs = {.table = table,
 					 .bridge_glob = glob,
 					 .tap_glob = tap_glob,
+					 .vxlan_glob = overlay_on(c) ? vxlan_glob : NULL,
 					 .nets = d.nn,
 					 .n_nets = d.n_nets,
 					 .sets = d.sets,
@@ -359,14 +387,17 @@ bool rules_sync(struct ctl *c)
 	bool stale = c->rules_applied != gen || c->rules_seq > c->rules_applied_seq;
 	bool heard = c->rules_applied == gen;   /* only through the log: another nubod's change */
 	pthread_mutex_unlock(&c->mu);
-	if (!stale)
+	/* The segments between hosts follow the same changes (overlay.c). */
+	bool segments = c->n_ready_nets > 0 && !c->overlay_applied && overlay_on(c);
+	if (!stale && !segments)
 		return false;
 	if (heard)
 		log_debug("firewall: the event log shows a change the rules depend on");
 	struct err e = {0};
-	if (network_rules_apply(c, &e) < 0)
+	if (stale && network_rules_apply(c, &e) < 0)
 		log_error("firewall: the previous rules stay in force (tried again in %d ms): %s", TICK_MS, e.msg);
-	else
+	else if (stale)
 		log_debug("firewall: rules applied");
+	overlay_sync(c);
 	return false;   /* a failure is tried again at the next idle tick, not at once */
 }

@@ -105,6 +105,8 @@ char *dnsmasq_conf_render(const struct dnsmasq_config *c)
 	/* A VM's other NICs get no default route: its first NIC has it. */
 	sbuf_add(&b, "dhcp-option=tag:secondary,option:router\n");
 	sbuf_addf(&b, "dhcp-option=option:dns-server,%s\n", c->gateway_ip);
+	if (c->mtu > 0)
+		sbuf_addf(&b, "dhcp-option=option:mtu,%d\n", c->mtu);
 	sbuf_addf(&b, "dhcp-hostsfile=%s\n", p.hosts);
 	sbuf_addf(&b, "dhcp-leasefile=%s\n", p.leases);
 	sbuf_addf(&b, "pid-file=%s\n", p.pid);

@@ -26,6 +26,7 @@ struct dhcp_host {
 struct dnsmasq_config {
 	const char *dir;
 	const char *bridge, *gateway_ip, *netmask, *range_start, *range_end;
+	int mtu;   /* handed to the VMs (DHCP option 26); 0: none */
 };
 
 /* The dnsmasq.conf text. Pure; caller frees. NULL if a field is missing or

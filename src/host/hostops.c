@@ -4,6 +4,7 @@
 #include "host/bridge.h"
 #include "host/disk.h"
 #include "host/nft.h"
+#include "host/overlay.h"
 #include "host/qmp.h"
 #include "host/serial.h"
 #include "util/fs.h"
@@ -31,6 +32,8 @@ const struct host_ops hostops_real = {
 	.tap_remove = tap_remove,
 	.neigh_set = neigh_set,
 	.neigh_remove = neigh_remove,
+	.overlay_ensure = overlay_ensure,
+	.overlay_remove = overlay_remove,
 	.subnet_in_use = host_subnet_in_use,
 	.subnet_conflict = host_subnet_conflict,
 	.port_in_use = host_port_in_use,

@@ -29,6 +29,7 @@
 #include "host/cgroup.h"
 #include "host/dnsmasq.h"
 #include "host/hotplug.h"
+#include "host/overlay.h"
 #include "host/qemu.h"
 #include "model/port.h"
 #include "util/err.h"
@@ -64,6 +65,9 @@ struct host_ops {
 	int (*tap_remove)(const char *name, struct err *e);
 	int (*neigh_set)(const char *bridge, const char *ip, const char *mac, struct err *e);
 	int (*neigh_remove)(const char *bridge, const char *ip, struct err *e);
+	/* a network's VXLAN segment between hosts (host/overlay.h) */
+	int (*overlay_ensure)(const struct overlay *o, struct err *e);
+	int (*overlay_remove)(const char *vxlan, struct err *e);
 
 	/* what the host already uses, for admission (host/bridge.h): asked
 	 * through ctl, here in one place; they change nothing */

@@ -310,6 +310,23 @@ static int rec_neigh_remove(const char *bridge, const char *ip, struct err *e)
 	return neigh_remove(bridge, ip, e);
 }
 
+static int rec_overlay_ensure(const struct overlay *o, struct err *e)
+{
+	rec_line("overlay ensure %s %s vni %d local %s port %d peers %d routes %d", o->vxlan, o->bridge, o->vni,
+		 o->local, o->port, o->n_peers, o->n_routes);
+	for (int i = 0; i < o->n_peers; i++)
+		rec_line("overlay peer %s %s %s", o->vxlan, o->peers[i].mac, o->peers[i].addr);
+	for (int i = 0; i < o->n_routes; i++)
+		rec_line("overlay route %s %s %s", o->bridge, o->routes[i].ip, o->routes[i].mac);
+	return overlay_ensure(o, e);
+}
+
+static int rec_overlay_remove(const char *vxlan, struct err *e)
+{
+	rec_line("overlay remove %s", vxlan);
+	return overlay_remove(vxlan, e);
+}
+
 static int rec_dnsmasq_ensure(const struct dnsmasq_config *c, struct err *e)
 {
 	rec_line("dnsmasq ensure %s", c->bridge);
@@ -367,6 +384,8 @@ const struct host_ops hostops_recording = {
 	.tap_remove = rec_tap_remove,
 	.neigh_set = rec_neigh_set,
 	.neigh_remove = rec_neigh_remove,
+	.overlay_ensure = rec_overlay_ensure,
+	.overlay_remove = rec_overlay_remove,
 	/* questions that change nothing: the machine answers them, as it did in dry-run */
 	.subnet_in_use = host_subnet_in_use,
 	.subnet_conflict = host_subnet_conflict,

@@ -38,13 +38,17 @@ static bool cidr_valid(const char *s)
 
 static bool input_valid(const struct nft_ruleset *rs)
 {
-	if (!table_name_valid(rs->table) || !only(rs->bridge_glob, ALNUM "*", 15) || !only(rs->tap_glob, ALNUM "*", 15))
+	if (!table_name_valid(rs->table) || !only(rs->bridge_glob, ALNUM "*", 15) || !only(rs->tap_glob, ALNUM "*", 15) ||
+	    (rs->vxlan_glob && !only(rs->vxlan_glob, ALNUM "*", 15)))
 		return false;
 	for (int i = 0; i < rs->n_nets; i++) {
 		const struct nft_network *n = &rs->nets[i];
 		if (!ifname_valid(n->bridge) || !cidr_valid(n->cidr) || !ip_valid(n->gateway) || n->metadata_port < 0 ||
-		    n->metadata_port > 65535)
+		    n->metadata_port > 65535 || n->n_remote_ips < 0)
 			return false;
+		for (int k = 0; k < n->n_remote_ips; k++)
+			if (!ip_valid(n->remote_ips[k]))
+				return false;
 	}
 	for (int i = 0; i < rs->n_vms; i++) {
 		const struct nft_vm *vm = &rs->vms[i];
@@ -171,6 +175,11 @@ static void network_chains(struct sbuf *b, const struct nft_ruleset *rs, int i)
 				  strchr(rs->vms[v].id, '-') + 1);
 			any = true;
 		}
+	/* the network's VMs on other hosts: their own host filters */
+	for (int k = 0; k < n->n_remote_ips; k++) {
+		sbuf_addf(b, "%s%s : accept", any ? ", " : "\t\tip daddr vmap { ", n->remote_ips[k]);
+		any = true;
+	}
 	if (any)
 		sbuf_add(b, " }\n");
 	sbuf_add(b, "\t\tdrop\n\t}\n");
@@ -315,6 +324,10 @@ static void bridge_table(struct sbuf *b, const struct nft_ruleset *rs)
 	base_chain(b, "forward", "filter", "forward", "filter");
 	sbuf_addf(b, "\t\tiifname \"%s\" oifname \"%s\" meta mark & 0x%08x == 0 drop\n", rs->tap_glob, rs->tap_glob,
 		  NFT_HAIRPIN_MARK);
+	/* nor from a tap to another host: only this host's routing sends
+	 * there (host/overlay.h) */
+	if (rs->vxlan_glob)
+		sbuf_addf(b, "\t\tiifname \"%s\" oifname \"%s\" drop\n", rs->tap_glob, rs->vxlan_glob);
 	sbuf_add(b, "\t}\n");
 	sbuf_add(b, "}\n");
 }

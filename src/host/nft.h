@@ -67,6 +67,11 @@ struct nft_network {
 	/* The metadata service (host/metadata.h): 0, or the port its listener
 	 * has on the gateway; 169.254.169.254:80 from the bridge goes there. */
 	int metadata_port;
+	/* In a cluster, the network's VMs on other hosts: traffic to them is
+	 * routed over the network's segment (host/overlay.h) and filtered by
+	 * their own host, so here it passes. */
+	const char *const *remote_ips;
+	int n_remote_ips;
 };
 
 /* A named set of addresses: the members of a firewall, for the rules that
@@ -162,6 +167,9 @@ struct nft_ruleset {
 	uint32_t probe_mark;
 	const struct nft_lb *lbs;
 	int n_lbs;
+	/* "nx1a2b*": every vxlan device of this nubod (host/overlay.h), no
+	 * frame from a tap reaches one; NULL: one host, none */
+	const char *vxlan_glob;
 };
 
 /* The ruleset text. Pure; caller frees. NULL if a name or address holds

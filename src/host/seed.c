@@ -22,8 +22,9 @@ int seed_iso_build(const struct nocloud *s, const char *work_dir, const char *is
 	autofree char *net_path = xasprintf("%s/network-config", work_dir);
 	autofree char *meta = nocloud_meta_data_render(s);
 	/* One NIC: cloud-init's fallback (DHCP on it) is the same, and tiny's
-	 * init takes a seed without network-config for one NIC. */
-	autofree char *net = s->n_macs >= 2 ? nocloud_network_config_render(s) : NULL;
+	 * init takes a seed without network-config for one NIC; unless the
+	 * NIC needs a smaller MTU (a network across hosts). */
+	autofree char *net = s->n_macs >= 2 || s->mtu > 0 ? nocloud_network_config_render(s) : NULL;
 	const char *user = s->user_data ? s->user_data : NOCLOUD_EMPTY_USER_DATA;
 	/* 0600: user-data may carry secrets. */
 	if ((rc = fs_write_atomic(meta_path, meta, strlen(meta), 0600, e)) < 0 ||

@@ -26,6 +26,7 @@ struct network {
 	bool nat;
 	bool deleted;      /* spec: being torn down; the row goes when the host side is gone */
 	int64_t created_at;
+	int vni;           /* its VXLAN segment's id across hosts (host/overlay.h); 0: none given yet */
 };
 
 /* A CIDR a user may give a network: a private range (10/8, 172.16/12,

@@ -38,6 +38,8 @@ char *nocloud_meta_data_render(const struct nocloud *s)
 		sbuf_add(&b, "\nnubo-gateway: ");
 		yaml_quote(&b, s->gateway);
 	}
+	if (s->mtu > 0)
+		sbuf_addf(&b, "\nnubo-mtu: %d", s->mtu);
 	if (s->n_keys == 0) {
 		sbuf_add(&b, "\npublic-keys: []\n");
 		return sbuf_take(&b);
@@ -61,6 +63,8 @@ char *nocloud_network_config_render(const struct nocloud *s)
 		sbuf_addf(&b, "  nic%d:\n    match:\n      macaddress: ", i);
 		yaml_quote(&b, s->macs[i]);
 		sbuf_add(&b, "\n    dhcp4: true\n");
+		if (s->mtu > 0)
+			sbuf_addf(&b, "    mtu: %d\n", s->mtu);
 	}
 	return sbuf_take(&b);
 }

@@ -23,6 +23,9 @@ struct nocloud {
 	 * guests that configure it at once instead of asking DHCP (tiny does;
 	 * cloud-init ignores the keys and uses DHCP). */
 	const char *ipv4, *gateway;
+	/* The NICs' MTU, 0: the default. In a cluster a network's segment
+	 * between hosts takes 50 bytes of each frame (host/overlay.h). */
+	int mtu;
 };
 
 /* What user-data is when the user gave none. */

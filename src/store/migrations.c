@@ -361,6 +361,11 @@ const struct migration store_migrations[] = {
 	 * pruned by age; NULL is a figure that could not be read. And the idle
 	 * stop policies set per VM. */
 	{22, METRICS_22(T), METRICS_22("TEXT")},
+	/* A network's VXLAN segment id across hosts, given the first time a
+	 * host of a cluster brings the network up (store_network_vni_ensure). */
+	{24, NULL,
+	 "ALTER TABLE networks ADD COLUMN vni INTEGER NOT NULL DEFAULT 0;"
+	 "CREATE UNIQUE INDEX networks_vni ON networks (vni) WHERE vni > 0;"},
 };
 
 const int store_migrations_count = sizeof(store_migrations) / sizeof(store_migrations[0]);

@@ -29,6 +29,7 @@ static const struct col net_cols[] = {
 	COL(struct network, nat, COL_BOOL),
 	COL(struct network, created_at, COL_I64),
 	COL_EV(struct network, deleted, COL_BOOL, EV_DELETING),
+	COL(struct network, vni, COL_INT),
 };
 static const struct table net_table = {"networks", "network", sizeof(struct network), net_cols, N_COLS(net_cols),
 				       "network", NULL, NULL};
@@ -79,6 +80,24 @@ static int net_mark_deleted(struct cx *cx, const char *id, struct err *e)
 int store_network_mark_deleted(struct store *st, const char *id, struct err *e)
 {
 	RUN(st, CX_WRITE, e, net_mark_deleted(cx, id, e));
+}
+
+/* The next VNI after the highest given, under the write lock, so two hosts
+ * never give one twice (the unique index says so too). */
+static int net_vni_ensure(struct cx *cx, const char *id, int *vni, struct err *e)
+{
+	struct network net;
+	if (cx_exec_id(cx, "UPDATE networks SET vni = (SELECT COALESCE(MAX(vni), 0) + 1 FROM networks) "
+			   "WHERE id = ?1 AND vni = 0", id, e) < 0 ||
+	    table_get(cx, &net_table, id, &net, e) < 0)
+		return -1;
+	*vni = net.vni;
+	return 0;
+}
+
+int store_network_vni_ensure(struct store *st, const char *id, int *vni, struct err *e)
+{
+	RUN(st, CX_WRITE, e, net_vni_ensure(cx, id, vni, e));
 }
 
 /* --- firewalls ------------------------------------------------------------ */

@@ -136,6 +136,8 @@ int store_network_get(struct store *st, const char *ref, struct network *out, st
 int store_network_list(struct store *st, struct network **out, int *n, struct err *e);
 int store_network_delete(struct store *st, const char *id, struct err *e);
 int store_network_mark_deleted(struct store *st, const char *id, struct err *e);
+/* The network's VNI (network.h), given now if it has none yet. */
+int store_network_vni_ensure(struct store *st, const char *id, int *vni, struct err *e);
 int store_network_nic_count(struct store *st, const char *network_id, int *n, struct err *e);
 
 /* Firewalls and their rules. Deleting a firewall deletes its rules. */

@@ -168,8 +168,8 @@ static void test_dnsmasq_dry_run(void **state)
 /* Two networks (NAT and not), a VM with two NICs, one with one; rules by
  * CIDR, by members, ICMP and all; a port forward. */
 static const struct nft_network t_nets[] = {
-	{"nbab12aaaa", "10.77.3.0/24", "10.77.3.1", true, 8775},   /* with the metadata service */
-	{"nbab12bbbb", "10.20.0.0/24", "10.20.0.1", false, 0},
+	{"nbab12aaaa", "10.77.3.0/24", "10.77.3.1", true, 8775, NULL, 0},   /* with the metadata service */
+	{"nbab12bbbb", "10.20.0.0/24", "10.20.0.1", false, 0, NULL, 0},
 };
 static const struct nft_nic t_nics1[] = {
 	{0, "ntab120123456", "52:54:00:00:00:01", "10.77.3.2"},
@@ -196,7 +196,7 @@ static const struct nft_vm t_vms[] = {
 	{"vm-abcdef012345", t_nics2, 1, t_rules2, 3},
 };
 static const struct nft_forward t_fwd[] = {{PROTO_TCP, 8080, 80, "10.77.3.3", 0}};
-static const struct nft_ruleset t_rs = {"nubo_ab12", "nbab12*", "ntab12*", t_nets, 2, t_sets, 2, t_vms, 2, t_fwd, 1, 0, NULL, 0};
+static const struct nft_ruleset t_rs = {"nubo_ab12", "nbab12*", "ntab12*", t_nets, 2, t_sets, 2, t_vms, 2, t_fwd, 1, 0, NULL, 0, NULL};
 
 /* Checked by hand and with `nft -c -f`; tests/e2e/network.sh applies such rulesets for real. */
 #define NFT_EXPECTED \

@@ -21,7 +21,7 @@
 #include "model/lb.h"
 #include "util/str.h"
 
-static const struct nft_network t_nets[] = {{"nbab12aaaa", "10.77.3.0/24", "10.77.3.1", true, 0}};
+static const struct nft_network t_nets[] = {{"nbab12aaaa", "10.77.3.0/24", "10.77.3.1", true, 0, NULL, 0}};
 static const struct nft_nic t_nics[] = {{0, "ntab12000001", "52:54:00:00:00:01", "10.77.3.2"}};
 static const struct nft_rule t_rules[] = {{PROTO_TCP, 80, 80, "10.77.3.0/24", -1}};
 static const struct nft_vm t_vms[] = {{"vm-000000000001", t_nics, 1, t_rules, 1}};
