@@ -256,9 +256,13 @@ if [ -n "$INTERIM" ]; then
 else
 	# One build at a time: a second image build waits here, then finds the
 	# kernel the first one built. A background compile that was killed left
-	# its scratch directory behind.
-	flock "$klock"
-	rm -rf "$KERNELS"/.work.*
+	# its scratch directory behind. A kernel of this configuration already
+	# cached needs no lock (build_kernel moves a whole directory into
+	# place): a compile of another configuration does not hold this build up.
+	if [ -z "$KDIR" ] || [ ! -s "$KDIR/vmlinux" ]; then
+		flock "$klock"
+		rm -rf "$KERNELS"/.work.*
+	fi
 	if [ -n "$KDIR" ] && [ ! -s "$KDIR/vmlinux" ]; then
 		if ksrc=$(kernel_source); then
 			build_kernel "$ksrc" "$KDIR"
