@@ -430,7 +430,11 @@ int64_t q_col_int(struct q *q, int i)
 void q_col_copy(struct q *q, int i, char *buf, size_t n)
 {
 	const char *v = q_col(q, i);
-	snprintf(buf, n, "%s", v ? v : "");
+	if (!n)
+		return;
+	size_t len = v ? strnlen(v, n - 1) : 0;   /* cut to fit, as snprintf would, at a fraction of its cost */
+	memcpy(buf, v ? v : "", len);
+	buf[len] = '\0';
 }
 
 char *q_col_dup(struct q *q, int i)
