@@ -142,6 +142,8 @@ extern const struct api_route api_usage_routes[];
 /* api/usage.c: what each VM of ids has cost so far (its runs and its root
  * disk), into costs[i]; 0 for a VM without spans. */
 int api_vm_costs(const struct api_req *req, const char *const *ids, int n, double *costs, struct err *e);
+/* The same for the VMs of a page of the list, at the revisions it read. */
+int api_vm_page_costs(const struct api_req *req, const struct vm_rev *revs, int n, double *costs, struct err *e);
 extern const struct api_route api_session_routes[];
 extern const struct api_route api_console_routes[];
 extern const struct api_route api_group_routes[];

@@ -7,30 +7,70 @@
 #include <string.h>
 
 #include "api/api-priv.h"
+#include "api/vmcache.h"
 #include "model/operation.h"
 #include "util/str.h"
 #include "util/timeutil.h"
 
 #define BUDGET_MAX 1e12
 
+/* By VM, then in the order the spans were opened: the order the store
+ * gives them in (by id), so that a VM's cost adds up the same way whichever
+ * list it came from. */
 static int cmp_span_resource(const void *a, const void *b)
 {
-	return strcmp(((const struct usage_span *)a)->resource_id, ((const struct usage_span *)b)->resource_id);
+	const struct usage_span *x = a, *y = b;
+	int c = strcmp(x->resource_id, y->resource_id);
+	return c ? c : (x->id > y->id) - (x->id < y->id);
 }
 
-struct id_at {
-	const char *id;
-	int at;   /* its place in the caller's list */
-};
-
-static int cmp_id_at(const void *a, const void *b)
+/* What spans[0..n) (one VM's, in id order) have cost by now: those the
+ * store would give for [0, now + USAGE_MIN_RUN_MS), added up. */
+static double vm_cost(struct usage_span *spans, int n, int64_t now)
 {
-	return strcmp(((const struct id_at *)a)->id, ((const struct id_at *)b)->id);
+	int k = 0;
+	for (int i = 0; i < n; i++)
+		if (spans[i].started_at < now + USAGE_MIN_RUN_MS && (spans[i].ended_at == 0 || spans[i].ended_at > 0))
+			spans[k++] = spans[i];
+	return usage_round6(usage_cost_total(spans, k, now));
 }
 
-/* Both lists sorted by id and walked once together: a page holds up to a
- * thousand VMs, and a pass over every id for each VM's spans cost more
- * than the rest of the list. */
+/* The spans of ids[0..n) (any order) sorted by VM and id, and where each
+ * VM's begin: at[i] and at[i + 1] for ids[i]. */
+static int spans_by_vm(const struct api_req *req, const char *const *ids, int n, struct usage_span **spans,
+		       int **at, struct err *e)
+{
+	int n_spans = 0;
+	*spans = NULL;
+	*at = NULL;
+	if (store_usage_spans(ctl_store(req->ctl), 0, INT64_MAX, ids, n, spans, &n_spans, e) < 0)
+		return -1;
+	qsort(*spans, (size_t)n_spans, sizeof(**spans), cmp_span_resource);
+	*at = xcalloc((size_t)n + 1, sizeof(**at));
+	for (int i = 0; i < n; i++) {   /* each id's first span, by binary search */
+		int lo = 0, hi = n_spans;
+		while (lo < hi) {
+			int mid = lo + (hi - lo) / 2;
+			if (strcmp((*spans)[mid].resource_id, ids[i]) < 0)
+				lo = mid + 1;
+			else
+				hi = mid;
+		}
+		(*at)[i] = lo;
+	}
+	(*at)[n] = n_spans;
+	return 0;
+}
+
+/* The span count of ids[i] from spans_by_vm's at. */
+static int spans_of(const struct usage_span *spans, const int *at, int n_spans, const char *id, int i)
+{
+	int k = at[i];
+	while (k < n_spans && strcmp(spans[k].resource_id, id) == 0)
+		k++;
+	return k - at[i];
+}
+
 int api_vm_costs(const struct api_req *req, const char *const *ids, int n, double *costs, struct err *e)
 {
 	for (int i = 0; i < n; i++)
@@ -39,28 +79,54 @@ int api_vm_costs(const struct api_req *req, const char *const *ids, int n, doubl
 		return 0;
 	int64_t now = time_now_ms();
 	struct usage_span *spans = NULL;
-	int n_spans = 0;
-	if (store_usage_spans(ctl_store(req->ctl), 0, now + USAGE_MIN_RUN_MS, ids, n, &spans, &n_spans, e) < 0)
+	int *at = NULL;
+	if (spans_by_vm(req, ids, n, &spans, &at, e) < 0)
 		return -1;
-	qsort(spans, (size_t)n_spans, sizeof(*spans), cmp_span_resource);
-	struct id_at *order = xcalloc((size_t)n, sizeof(*order));
-	for (int k = 0; k < n; k++)
-		order[k] = (struct id_at){ids[k], k};
-	qsort(order, (size_t)n, sizeof(*order), cmp_id_at);
-	for (int i = 0, k = 0; i < n_spans;) {
-		int j = i;
-		while (j < n_spans && strcmp(spans[j].resource_id, spans[i].resource_id) == 0)
-			j++;
-		double cost = usage_round6(usage_cost_total(&spans[i], j - i, now));
-		while (k < n && strcmp(order[k].id, spans[i].resource_id) < 0)
-			k++;
-		for (; k < n && strcmp(order[k].id, spans[i].resource_id) == 0; k++)
-			costs[order[k].at] = cost;
-		i = j;
-	}
-	free(order);
+	for (int i = 0; i < n; i++)
+		costs[i] = vm_cost(&spans[at[i]], spans_of(spans, at, at[n], ids[i], i), now);
+	free(at);
 	free(spans);
 	return 0;
+}
+
+/* A page's VMs: their spans are kept in vmcache per revision (the store
+ * changes a VM's revision with its spans), so only VMs that changed since
+ * the last page that showed them are read from the store. */
+int api_vm_page_costs(const struct api_req *req, const struct vm_rev *revs, int n, double *costs, struct err *e)
+{
+	int64_t now = time_now_ms();
+	const char **missing = xcalloc((size_t)n + 1, sizeof(*missing));
+	int *missing_at = xcalloc((size_t)n + 1, sizeof(*missing_at));
+	struct usage_span *one = NULL;
+	int k = 0;
+	for (int i = 0; i < n; i++) {
+		int n_one = 0;
+		if (vmcache_spans(revs[i].id, revs[i].rev, &one, &n_one)) {
+			costs[i] = vm_cost(one, n_one, now);
+		} else {
+			missing_at[k] = i;
+			missing[k++] = revs[i].id;
+		}
+	}
+	free(one);
+	int rc = 0;
+	if (k) {
+		struct usage_span *spans = NULL;
+		int *at = NULL;
+		rc = spans_by_vm(req, missing, k, &spans, &at, e);
+		for (int j = 0; rc == 0 && j < k; j++) {
+			/* read after the page: at least this revision's spans */
+			const struct vm_rev *r = &revs[missing_at[j]];
+			int count = spans_of(spans, at, at[k], r->id, j);
+			vmcache_put_spans(r->id, r->rev, &spans[at[j]], count);
+			costs[missing_at[j]] = vm_cost(&spans[at[j]], count, now);
+		}
+		free(at);
+		free(spans);
+	}
+	free(missing_at);
+	free(missing);
+	return rc;
 }
 
 /* The report of [from, to) as of now; to may be in the future (counted up to now). */

@@ -2,8 +2,11 @@
  * vmcache: each VM's JSON as the list endpoint last rendered it, keyed by id
  * and valid for one revision of the VM (store_vm_page_revs). A page of the
  * list is then a query of ids and revisions plus a copy of bytes; only VMs
- * that changed since are read and rendered again. Shared by the server's
- * threads under one lock.
+ * that changed since are read and rendered again. Beside the JSON, the VM's
+ * usage spans, also per revision: the store changes a VM's revision with
+ * its spans (store/usage.c), so its cost so far is worked out from them at
+ * each request without reading them again. Shared by the server's threads
+ * under one lock.
  */
 #include "api/vmcache.h"
 
@@ -20,8 +23,12 @@
 struct entry {
 	char id[ID_MAX];
 	int64_t rev;
-	char *json;
+	char *json;   /* NULL: none kept */
 	size_t len;
+	int64_t spans_rev;
+	bool has_spans;
+	struct usage_span *spans;
+	int n_spans;
 };
 
 static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
@@ -48,8 +55,10 @@ static struct entry *find(const char *id)
 
 static void clear_all(void)
 {
-	for (size_t i = 0; i < cap; i++)
+	for (size_t i = 0; i < cap; i++) {
 		free(table[i].json);
+		free(table[i].spans);
+	}
 	free(table);
 	table = NULL;
 	cap = used = 0;
@@ -78,7 +87,7 @@ bool vmcache_has(const char *id, int64_t rev)
 {
 	pthread_mutex_lock(&lock);
 	struct entry *e = find(id);
-	bool hit = e && e->id[0] && e->rev == rev;
+	bool hit = e && e->json && e->rev == rev;
 	pthread_mutex_unlock(&lock);
 	return hit;
 }
@@ -87,16 +96,16 @@ bool vmcache_append(struct sbuf *b, const char *id, int64_t rev)
 {
 	pthread_mutex_lock(&lock);
 	struct entry *e = find(id);
-	bool hit = e && e->id[0] && e->rev == rev;
+	bool hit = e && e->json && e->rev == rev;
 	if (hit)
 		sbuf_addn(b, e->json, e->len);
 	pthread_mutex_unlock(&lock);
 	return hit;
 }
 
-void vmcache_put(const char *id, int64_t rev, const char *json)
+/* VM id's entry, made if new; under the lock. */
+static struct entry *entry_for(const char *id)
 {
-	pthread_mutex_lock(&lock);
 	if (used >= CACHE_MAX_ENTRIES)
 		clear_all();
 	if ((used + 1) * 2 > cap)
@@ -106,9 +115,46 @@ void vmcache_put(const char *id, int64_t rev, const char *json)
 		snprintf(e->id, sizeof(e->id), "%s", id);
 		used++;
 	}
+	return e;
+}
+
+void vmcache_put(const char *id, int64_t rev, const char *json)
+{
+	pthread_mutex_lock(&lock);
+	struct entry *e = entry_for(id);
 	free(e->json);
 	e->rev = rev;
 	e->json = xstrdup(json);
 	e->len = strlen(json);
+	pthread_mutex_unlock(&lock);
+}
+
+bool vmcache_spans(const char *id, int64_t rev, struct usage_span **spans, int *n)
+{
+	pthread_mutex_lock(&lock);
+	struct entry *e = find(id);
+	bool hit = e && e->has_spans && e->spans_rev == rev;
+	if (hit && e->n_spans) {
+		*spans = xrealloc(*spans, sizeof(**spans) * (size_t)(*n + e->n_spans));
+		memcpy(*spans + *n, e->spans, sizeof(**spans) * (size_t)e->n_spans);
+		*n += e->n_spans;
+	}
+	pthread_mutex_unlock(&lock);
+	return hit;
+}
+
+void vmcache_put_spans(const char *id, int64_t rev, const struct usage_span *spans, int n)
+{
+	pthread_mutex_lock(&lock);
+	struct entry *e = entry_for(id);
+	free(e->spans);
+	e->spans = NULL;
+	if (n) {
+		e->spans = xcalloc((size_t)n, sizeof(*spans));
+		memcpy(e->spans, spans, sizeof(*spans) * (size_t)n);
+	}
+	e->n_spans = n;
+	e->spans_rev = rev;
+	e->has_spans = true;
 	pthread_mutex_unlock(&lock);
 }

@@ -65,13 +65,10 @@ static void list_vms(const struct api_req *req, struct api_resp *resp)
 		return;
 	}
 	/* The cost so far changes by the second, so it is not in the cached
-	 * JSON: it is read for the whole page at once and put at each VM's end. */
-	const char **ids = xcalloc((size_t)n + 1, sizeof(*ids));
+	 * JSON: it is worked out for the whole page at once, from spans kept
+	 * per revision beside the JSON, and put at each VM's end. */
 	double *costs = xcalloc((size_t)n + 1, sizeof(*costs));
-	for (int i = 0; i < n; i++)
-		ids[i] = revs[i].id;
-	bool have_costs = api_vm_costs(req, ids, n, costs, &e) == 0;
-	free(ids);
+	bool have_costs = api_vm_page_costs(req, revs, n, costs, &e) == 0;
 	struct sbuf b = {0};
 	sbuf_add(&b, "{\"vms\":[");
 	for (int i = 0, shown = 0; i < n; i++) {

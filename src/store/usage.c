@@ -133,7 +133,7 @@ static int span_open(struct cx *cx, const char *id, const struct item *it, int64
 /* Makes the open spans of resource id bill exactly items[0..n). A VM's run
  * that only changes rate or type goes on as the same run (its start's
  * minimum is not billed again); a new run starts at now. */
-static int spans_align(struct cx *cx, const char *id, struct item *items, int n, struct err *e)
+static int spans_align(struct cx *cx, const char *id, struct item *items, int n, int *changed, struct err *e)
 {
 	for (int i = 0; i < n; i++)
 		items[i].rate_nano = item_rate(cx->st, &items[i]);
@@ -158,6 +158,8 @@ static int spans_align(struct cx *cx, const char *id, struct item *items, int n,
 		}
 		int64_t end = close_time(&open[i], now);
 		rc = span_close(cx, open[i].id, end, e);
+		if (changed)
+			++*changed;
 		if (open[i].kind == USAGE_VM) {
 			run_at = open[i].run_at ? open[i].run_at : open[i].started_at;
 			run_from = end;
@@ -168,6 +170,8 @@ static int spans_align(struct cx *cx, const char *id, struct item *items, int n,
 			continue;
 		bool goes_on = items[i].kind == USAGE_VM && run_at;
 		rc = span_open(cx, id, &items[i], goes_on ? run_from : now, goes_on ? run_at : now, e);
+		if (changed)
+			++*changed;
 	}
 	free(open);
 	return rc;
@@ -222,22 +226,28 @@ static void vm_items(struct q *q, struct item *items, int *n)
 }
 
 static int meter(struct cx *cx, const char *id, const char *sql, void (*fill)(struct q *, struct item *, int *),
-		 struct err *e)
+		 int *changed, struct err *e)
 {
 	struct item items[2];
 	int n = 0;
 	bool found = false;   /* a row that is gone bills nothing: n stays 0 */
 	if (read_row(cx, sql, id, &found, fill, items, &n, e) < 0)
 		return -1;
-	return spans_align(cx, id, items, n, e);
+	return spans_align(cx, id, items, n, changed, e);
 }
 
+/* A VM whose spans change gets a new revision with them, also when its row
+ * did not change (prices that changed, a host with other prices): the list
+ * keeps each VM's spans per revision to show its cost (api/vmcache.c). */
 int meter_vm(struct cx *cx, const char *id, struct err *e)
 {
-	return meter(cx, id,
-		     "SELECT v.name, v.type, v.image, v.state, v.disk_size_bytes, COALESCE(i.virtual_size_bytes, 0), v.power "
-		     "FROM vms v LEFT JOIN images i ON i.id = v.image_id WHERE v.id = ?1",
-		     vm_items, e);
+	int changed = 0;
+	if (meter(cx, id,
+		  "SELECT v.name, v.type, v.image, v.state, v.disk_size_bytes, COALESCE(i.virtual_size_bytes, 0), v.power "
+		  "FROM vms v LEFT JOIN images i ON i.id = v.image_id WHERE v.id = ?1",
+		  vm_items, &changed, e) < 0)
+		return -1;
+	return changed ? cx_exec_id(cx, "UPDATE vms SET rev = rev + 1 WHERE id = ?1", id, e) : 0;
 }
 
 /* name, size: billed from creation to deletion, whatever it is attached to */
@@ -248,7 +258,7 @@ static void volume_items(struct q *q, struct item *items, int *n)
 
 int meter_volume(struct cx *cx, const char *id, struct err *e)
 {
-	return meter(cx, id, "SELECT name, size_bytes FROM volumes WHERE id = ?1", volume_items, e);
+	return meter(cx, id, "SELECT name, size_bytes FROM volumes WHERE id = ?1", volume_items, NULL, e);
 }
 
 /* name, size, state: billed once taken, until gone */
@@ -261,7 +271,7 @@ static void snapshot_items(struct q *q, struct item *items, int *n)
 
 int meter_snapshot(struct cx *cx, const char *id, struct err *e)
 {
-	return meter(cx, id, "SELECT name, virtual_size, state FROM snapshots WHERE id = ?1", snapshot_items, e);
+	return meter(cx, id, "SELECT name, virtual_size, state FROM snapshots WHERE id = ?1", snapshot_items, NULL, e);
 }
 
 /* name, virtual size, file size, state: billed while ready */
@@ -278,7 +288,7 @@ static void image_items(struct q *q, struct item *items, int *n)
 int meter_image(struct cx *cx, const char *id, struct err *e)
 {
 	return meter(cx, id, "SELECT name, virtual_size_bytes, size_bytes, state FROM images WHERE id = ?1", image_items,
-		     e);
+		     NULL, e);
 }
 
 meter_fn table_meter(const struct table *t)
