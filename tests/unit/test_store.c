@@ -1,8 +1,8 @@
 /* Unit tests for the store: PostgreSQL's placeholder rewrite, connection
  * strings without passwords, the column descriptors (every kind written and
  * read back through SQLite), a database made by an older nubo (schema
- * version 11) that opens and migrates with its rows intact, and a group's
- * lease. */
+ * version 11) that opens and migrates with its rows intact, a group's
+ * lease, and a VM's revision moving with its usage spans. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -422,6 +422,66 @@ static void test_group_lease(void **state)
 	remove_db(path);
 }
 
+/* The revision of the only VM of st. */
+static int64_t only_rev(struct store *st)
+{
+	struct vm_rev *revs = NULL;
+	int n = 0;
+	bool more = false;
+	struct err e = {0};
+	if (store_vm_page_revs(st, NULL, 10, &revs, &n, &more, &e) < 0)
+		fail_msg("%s", e.msg);
+	assert_int_equal(n, 1);
+	int64_t rev = revs[0].rev;
+	free(revs);
+	return rev;
+}
+
+/* A VM's revision changes with its usage spans, also when its row does
+ * not (the list keeps each VM's spans per revision for its cost): a meter
+ * run that changes nothing keeps it, a new disk price moves it once. */
+static void test_usage_moves_vm_revision(void **state)
+{
+	(void)state;
+	char *path = temp_db();
+	struct store *st = NULL;
+	struct err e = {0};
+	if (store_open(path, &st, &e) < 0)
+		fail_msg("%s", e.msg);
+	struct vm vm = {0};
+	snprintf(vm.id, sizeof(vm.id), "vm-1");
+	snprintf(vm.name, sizeof(vm.name), "web");
+	snprintf(vm.type, sizeof(vm.type), "small");
+	vm.vcpus = vm.live_vcpus = 1;
+	vm.memory_mib = 512;
+	snprintf(vm.image, sizeof(vm.image), "tiny");
+	snprintf(vm.image_id, sizeof(vm.image_id), "img-1");
+	snprintf(vm.ssh_user, sizeof(vm.ssh_user), "root");
+	vm.power = POWER_RUNNING;
+	vm.state = VM_RUNNING;
+	vm.disk_size_bytes = UINT64_C(10737418240);
+	vm.created_at = 1700000000000;
+	if (store_vm_insert(st, &vm, &e) < 0)
+		fail_msg("%s", e.msg);
+	int64_t rev = only_rev(st);
+	assert_int_equal(store_usage_sync(st, &e), 0);
+	assert_true(only_rev(st) == rev);
+	struct usage_prices p;
+	usage_prices_default(&p);
+	p.gib_hour[USAGE_DISK] *= 2;
+	struct type_catalog types;
+	catalog_init_default(&types);
+	store_usage_set_prices(st, &p, &types);
+	assert_int_equal(store_usage_sync(st, &e), 0);
+	int64_t moved = only_rev(st);
+	assert_true(moved > rev);
+	assert_int_equal(store_usage_sync(st, &e), 0);
+	assert_true(only_rev(st) == moved);
+	catalog_free(&types);
+	store_close(st);
+	remove_db(path);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -432,6 +492,7 @@ int main(void)
 		cmocka_unit_test(test_table_events),
 		cmocka_unit_test(test_newer_schema_is_refused),
 		cmocka_unit_test(test_group_lease),
+		cmocka_unit_test(test_usage_moves_vm_revision),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
