@@ -178,22 +178,28 @@ static struct usage_row *row_for(struct usage_report *r, const struct usage_span
 	return row;
 }
 
+/* A report of the total only, without rows (usage_cost_total): the list
+ * of VMs works out a cost per VM for every page it shows. */
+#define BY_TOTAL_ONLY ((enum usage_by)-1)
+
 static void add(struct usage_report *r, const struct usage_span *s, enum usage_by by, int64_t at, int64_t ms)
 {
 	if (ms <= 0)
 		return;
-	struct usage_row *row = row_for(r, s, by, at);
+	struct usage_row *row = by == BY_TOTAL_ONLY ? NULL : row_for(r, s, by, at);
 	double cost = span_cost(s, ms);
-	row->cost += cost;
 	r->total.cost += cost;
-	if (s->kind == USAGE_VM) {
-		row->run_ms += ms;
+	if (s->kind == USAGE_VM)
 		r->total.run_ms += ms;
-	} else {
-		double gh = (double)ms / USAGE_MS_PER_HOUR * ((double)s->bytes / USAGE_GIB);
-		row->gib_hours += gh;
-		r->total.gib_hours += gh;
-	}
+	else
+		r->total.gib_hours += (double)ms / USAGE_MS_PER_HOUR * ((double)s->bytes / USAGE_GIB);
+	if (!row)
+		return;
+	row->cost += cost;
+	if (s->kind == USAGE_VM)
+		row->run_ms += ms;
+	else
+		row->gib_hours += (double)ms / USAGE_MS_PER_HOUR * ((double)s->bytes / USAGE_GIB);
 }
 
 /* [a, b) of s, cut at each midnight when by day. */
@@ -279,7 +285,7 @@ void usage_report_free(struct usage_report *r)
 double usage_cost_total(const struct usage_span *spans, int n, int64_t now)
 {
 	struct usage_report r;
-	usage_report_make(spans, n, INT64_MIN / 2, now, now, USAGE_BY_TYPE, &r);
+	usage_report_make(spans, n, INT64_MIN / 2, now, now, BY_TOTAL_ONLY, &r);
 	double cost = r.total.cost;
 	usage_report_free(&r);
 	return cost;
