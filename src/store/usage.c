@@ -100,6 +100,30 @@ static bool matches(const struct usage_span *s, const struct item *it)
 	       strcmp(s->type, it->type) == 0 && strcmp(s->image, it->image) == 0 && strcmp(s->name, it->name) == 0;
 }
 
+/* Whether an item not yet billed by another open span is what s bills (it is then marked so). */
+static bool match(const struct usage_span *s, struct item *items, int n)
+{
+	for (int j = 0; j < n; j++)
+		if (matches(s, &items[j])) {
+			items[j].open = true;
+			return true;
+		}
+	return false;
+}
+
+/* Whether the open spans open[0..n_open) of a resource bill exactly
+ * items[0..n) (rates set): spans_align would change nothing. */
+static bool aligned(const struct usage_span *open, int n_open, struct item *items, int n)
+{
+	for (int i = 0; i < n_open; i++)
+		if (!match(&open[i], items, n))
+			return false;
+	for (int j = 0; j < n; j++)
+		if (!items[j].open && !items[j].goes_on_only)
+			return false;
+	return true;
+}
+
 static int span_close(struct cx *cx, int64_t span_id, int64_t end, struct err *e)
 {
 	struct q *q = q_prep(cx, "UPDATE usage_spans SET ended_at = ?2 WHERE id = ?1", e);
@@ -148,14 +172,8 @@ static int spans_align(struct cx *cx, const char *id, struct item *items, int n,
 	int64_t now = time_now_ms(), run_at = 0, run_from = 0;
 	int rc = 0;
 	for (int i = 0; rc == 0 && i < n_open; i++) {
-		struct item *keep = NULL;
-		for (int j = 0; !keep && j < n; j++)
-			if (matches(&open[i], &items[j]))
-				keep = &items[j];
-		if (keep) {
-			keep->open = true;
+		if (match(&open[i], items, n))
 			continue;
-		}
 		int64_t end = close_time(&open[i], now);
 		rc = span_close(cx, open[i].id, end, e);
 		if (changed)
@@ -320,15 +338,80 @@ static int ids_of(struct cx *cx, const char *sql, char ***out, int *n, struct er
 	return rc;
 }
 
+static int cmp_span_resource(const void *a, const void *b)
+{
+	return strcmp(((const struct usage_span *)a)->resource_id, ((const struct usage_span *)b)->resource_id);
+}
+
+/* Where the spans of resource id begin in spans[0..n) (sorted by resource). */
+static int spans_from(const struct usage_span *spans, int n, const char *id)
+{
+	int lo = 0, hi = n;
+	while (lo < hi) {
+		int mid = lo + (hi - lo) / 2;
+		if (strcmp(spans[mid].resource_id, id) < 0)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return lo;
+}
+
+/* The VMs whose open spans do not bill what their rows say, and the
+ * resources of open VM spans without a row: those meter_vm has to align.
+ * Two queries, whatever the number of VMs: a start-up (or a price change)
+ * meters only what differs, not every VM at three statements each. */
+static int vms_unaligned(struct cx *cx, char ***out, int *n_out, struct err *e)
+{
+	struct q *q = q_prep(cx, "SELECT " SPAN_COLS " FROM usage_spans WHERE ended_at = 0 AND kind IN ('vm','disk')", e);
+	struct usage_span *open = NULL;
+	int n_open = 0;
+	if (!q || q_all(q, sizeof(*open), span_fill, (void **)&open, &n_open, e) < 0)
+		return -1;
+	qsort(open, (size_t)n_open, sizeof(*open), cmp_span_resource);
+	bool *claimed = xcalloc((size_t)n_open + 1, sizeof(*claimed));
+	q = q_prep(cx,
+		   "SELECT v.name, v.type, v.image, v.state, v.disk_size_bytes, COALESCE(i.virtual_size_bytes, 0), v.power, "
+		   "v.id FROM vms v LEFT JOIN images i ON i.id = v.image_id",
+		   e);
+	int rc = -1;
+	while (q && (rc = q_step(q)) == DB_ROW) {
+		struct item items[2];
+		int n = 0;
+		vm_items(q, items, &n);
+		for (int j = 0; j < n; j++)
+			items[j].rate_nano = item_rate(cx->st, &items[j]);
+		const char *id = q_col(q, 7);
+		int at = spans_from(open, n_open, id), k = at;
+		while (k < n_open && strcmp(open[k].resource_id, id) == 0)
+			claimed[k++] = true;
+		if (!aligned(&open[at], k - at, items, n)) {
+			*out = xrealloc(*out, sizeof(**out) * (size_t)(*n_out + 1));
+			(*out)[(*n_out)++] = xstrdup(id);
+		}
+	}
+	if (q) {
+		rc = rc == DB_DONE ? 0 : cx_fail(cx, e, "listing what VMs bill");
+		q_free(q);
+	}
+	for (int i = 0; rc == 0 && i < n_open; i++)   /* a VM row gone: its spans get closed */
+		if (!claimed[i] && (i == 0 || claimed[i - 1] || strcmp(open[i].resource_id, open[i - 1].resource_id))) {
+			*out = xrealloc(*out, sizeof(**out) * (size_t)(*n_out + 1));
+			(*out)[(*n_out)++] = xstrdup(open[i].resource_id);
+		}
+	free(claimed);
+	free(open);
+	return rc;
+}
+
 /* Every metered row, and every resource with an open span (gone ones get closed). */
 static int sync_all(struct cx *cx, struct err *e)
 {
 	static const struct {
-		const char *sql;
+		const char *sql;   /* NULL: the VMs, from vms_unaligned */
 		int (*meter)(struct cx *, const char *, struct err *);
 	} kinds[] = {
-		{"SELECT id FROM vms UNION SELECT resource_id FROM usage_spans WHERE ended_at = 0 AND kind IN ('vm','disk')",
-		 meter_vm},
+		{NULL, meter_vm},
 		{"SELECT id FROM volumes UNION SELECT resource_id FROM usage_spans WHERE ended_at = 0 AND kind = 'volume'",
 		 meter_volume},
 		{"SELECT id FROM snapshots UNION SELECT resource_id FROM usage_spans WHERE ended_at = 0 AND kind = 'snapshot'",
@@ -340,7 +423,7 @@ static int sync_all(struct cx *cx, struct err *e)
 	for (size_t k = 0; rc == 0 && k < sizeof(kinds) / sizeof(kinds[0]); k++) {
 		char **ids = NULL;
 		int n = 0;
-		rc = ids_of(cx, kinds[k].sql, &ids, &n, e);
+		rc = kinds[k].sql ? ids_of(cx, kinds[k].sql, &ids, &n, e) : vms_unaligned(cx, &ids, &n, e);
 		for (int i = 0; rc == 0 && i < n; i++)
 			rc = kinds[k].meter(cx, ids[i], e);
 		for (int i = 0; i < n; i++)
