@@ -202,6 +202,32 @@ static void test_phases(void **state)
 	assert_int_equal(back.p[2].duration_ms, 60);
 	phases_from_json_text(&back, "not json");
 	assert_int_equal(back.n, 0);
+	/* The compact form is read without jansson; every other form still by
+	 * it, with the same result. */
+	static const struct {
+		const char *text;
+		int n;
+		const char *last;
+		int64_t at, dur;
+	} cases[] = {
+		{"[]", 0, "", 0, 0},
+		{"[{\"name\":\"a\",\"at_ms\":-0,\"duration_ms\":123456789012345678}]", 1, "a", 0, 123456789012345678},
+		{"[{\"name\":\"boot\",\"at_ms\":5,\"duration_ms\":5}, {\"name\":\"x\",\"at_ms\":7,\"duration_ms\":2}]", 2,
+		 "x", 7, 2},   /* a space: jansson */
+		{"[{\"at_ms\":5,\"name\":\"b\\\"q\",\"duration_ms\":1}]", 1, "b\"q", 5, 1},   /* other order, an escape */
+		{"[{\"name\":\"abcdefghijklmnopqrstuvwxyz\",\"at_ms\":1,\"duration_ms\":1}]", 1, "abcdefghijklmnopqrstuvw", 1, 1},
+		{"[{\"name\":\"a\",\"at_ms\":01,\"duration_ms\":1}]", 0, "", 0, 0},   /* not JSON */
+		{"[{\"name\":\"a\",\"at_ms\":1,\"duration_ms\":1}]x", 0, "", 0, 0},
+		{"[{\"name\":\"a\",\"at_ms\":1,\"duration_ms\":1},]", 0, "", 0, 0},
+	};
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		phases_from_json_text(&back, cases[i].text);
+		assert_int_equal(back.n, cases[i].n);
+		if (!back.n)
+			continue;
+		assert_string_equal(back.p[back.n - 1].name, cases[i].last);
+		assert_true(back.p[back.n - 1].at_ms == cases[i].at && back.p[back.n - 1].duration_ms == cases[i].dur);
+	}
 }
 
 static void test_catalog(void **state)
