@@ -38,17 +38,31 @@ struct vm_paths {
 	char *dir, *root, *seed, *ephemeral, *console, *console_sock, *qmp, *pid, *qemu_log;
 };
 
+/* dir/name, without printf: the paths are made for every running VM at
+ * every pass of the reconciler (a third of an idle nubod's work with
+ * 10,000 VMs when each went through xasprintf). */
+static char *in_dir(const char *dir, size_t dir_len, const char *name)
+{
+	size_t len = strlen(name);
+	char *path = xcalloc(dir_len + len + 2, 1);
+	memcpy(path, dir, dir_len);
+	path[dir_len] = '/';
+	memcpy(path + dir_len + 1, name, len);
+	return path;
+}
+
 static void paths_init(struct ctl *c, const struct vm *vm, struct vm_paths *p)
 {
 	p->dir = ctl_vm_dir(c, vm->id);
-	p->root = xasprintf("%s/root.qcow2", p->dir);
-	p->seed = xasprintf("%s/seed.iso", p->dir);
-	p->ephemeral = xasprintf("%s/ephemeral.qcow2", p->dir);
-	p->console = xasprintf("%s/console.log", p->dir);
-	p->console_sock = xasprintf("%s/" CTL_CONSOLE_SOCKET, p->dir);
-	p->qmp = xasprintf("%s/qmp.sock", p->dir);
-	p->pid = xasprintf("%s/qemu.pid", p->dir);
-	p->qemu_log = xasprintf("%s/qemu.log", p->dir);
+	size_t n = strlen(p->dir);
+	p->root = in_dir(p->dir, n, "root.qcow2");
+	p->seed = in_dir(p->dir, n, "seed.iso");
+	p->ephemeral = in_dir(p->dir, n, "ephemeral.qcow2");
+	p->console = in_dir(p->dir, n, "console.log");
+	p->console_sock = in_dir(p->dir, n, CTL_CONSOLE_SOCKET);
+	p->qmp = in_dir(p->dir, n, "qmp.sock");
+	p->pid = in_dir(p->dir, n, "qemu.pid");
+	p->qemu_log = in_dir(p->dir, n, "qemu.log");
 }
 
 static void paths_free(struct vm_paths *p)
