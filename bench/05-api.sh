@@ -15,6 +15,15 @@
 #              socat's own cost is measured against a static server
 # The peer is the floor for serving the same bytes: benchtool serve answers
 # every request with the 10,000-VM response captured from nubod.
+# The engines (10,000 rows): the same list from a nubod on a private
+# PostgreSQL cluster (tests/pg.sh), seeded the same way, and from the SQLite
+# nubod beside it, taking turns run by run; PostgreSQL ÷ SQLite per run.
+# Skipped when PostgreSQL is not installed or BENCH_API_PG=0.
+# CPU per request: the CPU time nubod's threads (and, on PostgreSQL, the
+# cluster's processes) used during a run, over the requests answered; it
+# includes what nubod does meanwhile on its own (the reconciler, the
+# metrics sampler: "nubod CPU while idle" below), and is far less swayed by
+# other programs on the machine than the wall-clock figures.
 # Memory: nubod's RSS idle after start-up and after the load, per row count.
 set -uo pipefail
 . "$BENCH_SRC/lib.sh"
@@ -31,7 +40,7 @@ CONNS=4
 ROWS=${BENCH_API_ROWS:-0 100 10000}
 # BENCH_REPORT_ONLY=1: only the report, from the data of an earlier run (BENCH_KEEP).
 if [ -z "${BENCH_REPORT_ONLY:-}" ]; then
-echo $'target\trows\tclient\trun\trequests\trps\tp50_ms\tp99_ms\tmax_ms\tbytes' >"$OUT"
+echo $'target\trows\tclient\trun\trequests\trps\tp50_ms\tp99_ms\tmax_ms\tbytes\tcpu_us' >"$OUT"
 echo $'rows\trss_idle_kib\trss_after_kib\thwm_kib\tidle_cpu_pct' >"$MEMOUT"
 
 # nubod's HTTPS listener: a self-signed certificate for 127.0.0.1.
@@ -58,16 +67,36 @@ socat_up() {
 	for _ in $(seq 1 50); do ss -Hltn "sport = :$port" | grep -q . && return; sleep 0.05; done
 }
 
-# bt TARGET ROWS LABEL RUN ARGS...: one benchtool load run → a row of $OUT
+# cpu_ns PID...: CPU time (ns) of every thread of these processes so far.
+cpu_ns() {
+	local p t s=0 a
+	for p in "$@"; do
+		for t in /proc/"$p"/task/*/schedstat; do
+			read -r a _ <"$t" 2>/dev/null && s=$((s + a))
+		done
+	done
+	echo "$s"
+}
+
+# bt TARGET ROWS LABEL RUN ARGS...: one benchtool load run → a row of $OUT.
+# CPU_PIDS: the processes whose CPU time per request is recorded (none: "-").
 bt() {
-	local target=$1 rows=$2 label=$3 run=$4 line
+	local target=$1 rows=$2 label=$3 run=$4 line c0 c1 w0 w1
 	shift 4
-	local dur=${DUR:-$SEC}
-	line=$("$BENCHTOOL" load "$@" --conns "${CONNS_NOW:-$CONNS}" --duration "$dur" \
-		--warmup "$(awk -v d="$dur" 'BEGIN { print (d >= 3) ? 0.5 : 0.3 }')" 2>/dev/null)
-	awk -v t="$target" -v r="$rows" -v l="$label" -v n="$run" '{
+	local dur=${DUR:-$SEC} warm
+	warm=$(awk -v d="$dur" 'BEGIN { print (d >= 3) ? 0.5 : 0.3 }')
+	# The warm-up's requests are not counted: the CPU is read over the
+	# measured part only (from the end of the warm-up to the end).
+	(sleep "$warm"; cpu_ns ${CPU_PIDS:-} >"$WORK/cpu0") &
+	w0=$!
+	line=$("$BENCHTOOL" load "$@" --conns "${CONNS_NOW:-$CONNS}" --duration "$dur" --warmup "$warm" 2>/dev/null)
+	c1=$(cpu_ns ${CPU_PIDS:-})
+	wait "$w0"
+	c0=$(cat "$WORK/cpu0")
+	awk -v t="$target" -v r="$rows" -v l="$label" -v n="$run" -v c0="$c0" -v c1="$c1" -v pids="${CPU_PIDS:-}" '{
 		for (i = 1; i <= NF; i++) { split($i, kv, "="); v[kv[1]] = kv[2] }
-		printf "%s\t%s\t%s\t%s\t%s\t%.1f\t%.3f\t%.3f\t%.3f\t%s\n", t, r, l, n, v["requests"], v["rps"], v["p50_ms"], v["p99_ms"], v["max_ms"], v["bytes_per_response"] }' \
+		cpu = (pids != "" && v["requests"] > 0) ? sprintf("%.1f", (c1 - c0) / v["requests"] / 1000) : "-"
+		printf "%s\t%s\t%s\t%s\t%s\t%.1f\t%.3f\t%.3f\t%.3f\t%s\t%s\n", t, r, l, n, v["requests"], v["rps"], v["p50_ms"], v["p99_ms"], v["max_ms"], v["bytes_per_response"], cpu }' \
 		<<<"$line" >>"$OUT"
 }
 
@@ -81,6 +110,45 @@ wrk_run() {
 		/^ +50%/ { p50 = ms($2) } /^ +99%/ { p99 = ms($2) } /^ +Latency/ { mx = ms($4) }
 		/requests in/ { req = $1 } /^Requests\/sec/ { rps = $2 }
 		END { printf "%s\t%s\twrk+socat\t%s\t%s\t%.1f\t%.3f\t%.3f\t%.3f\t-\n", t, r, n, req, rps, p50, p99, mx }' <<<"$out" >>"$OUT"
+}
+
+# engines SQLITE_SOCK SQLITE_PID DUR: the 10,000-row list on PostgreSQL beside
+# the SQLite nubod that is up, taking turns (see the top). Start-up times of
+# the PostgreSQL nubod go to $BENCH_DIR/data/05-api-pg-startup.tsv.
+engines() {
+	local ssock=$1 spid=$2 dur=$3 pd=$WORK/pg uri pgpid ppid i t0
+	[ "${BENCH_API_PG:-1}" != 0 ] || return 0
+	. "$BENCH_SRC/../tests/pg.sh"
+	[ -x "$PG_BINDIR/initdb" ] || { say "PostgreSQL is not installed: no engine rows"; return 0; }
+	pg_cluster_start >"$WORK/pg.log" 2>&1 || { say "no private PostgreSQL cluster: $(tail -3 "$WORK/pg.log")"; return 0; }
+	register pgcluster "$NUBO_TEST_PG_DIR"
+	psql -X -q -h "$NUBO_TEST_PG_DIR" -p "$NUBO_TEST_PG_PORT" -U nubo -d postgres -c "CREATE DATABASE bench" >/dev/null ||
+		die "cannot make the PostgreSQL database"
+	uri="postgres://nubo@/bench?host=$NUBO_TEST_PG_DIR&port=$NUBO_TEST_PG_PORT"
+	mkdir -p "$pd"
+	pgpid=$(nubod_up "$pd" "$pd/nubod.sock" "$pd/nubod.log" --dry-run --database "$uri") || die "nubod on PostgreSQL did not start"
+	nubod_down "$pgpid"
+	"$SEED_STORE" "$uri" vms 10000 >>"$WORK/seed.log" 2>&1 || die "seed_store failed on PostgreSQL"
+	# The first start meters every seeded VM at nubod's prices (seed_store
+	# knows none): a price change's start-up. The second is a plain restart.
+	printf 'start\tms\n' >"$BENCH_DIR/data/05-api-pg-startup.tsv"
+	for i in "after the seeding (every VM metered again)" "a restart"; do
+		t0=$(now_ms)
+		pgpid=$(nubod_up "$pd" "$pd/nubod.sock" "$pd/nubod.log" --dry-run --database "$uri") ||
+			die "nubod on PostgreSQL did not start"
+		printf '%s\t%s\n' "$i" "$(($(now_ms) - t0))" >>"$BENCH_DIR/data/05-api-pg-startup.tsv"
+		[ "$i" = "a restart" ] || nubod_down "$pgpid"
+	done
+	sleep 2
+	ppid=$(head -n 1 "$NUBO_TEST_PG_DIR/data/postmaster.pid")
+	for i in $(seq 1 "$BENCH_N"); do
+		# the cluster's processes now: its backends come and go with nubod's pool
+		DUR=$dur CPU_PIDS="$pgpid $ppid $(pgrep -P "$ppid" | tr '\n' ' ')" \
+			bt postgres 10000 direct "$i" --unix "$pd/nubod.sock" --path /v1/vms
+		DUR=$dur CPU_PIDS=$spid bt sqlite 10000 direct "$i" --unix "$ssock" --path /v1/vms
+	done
+	nubod_down "$pgpid"
+	pg_cluster_stop
 }
 
 status_kib() { awk -v k="$2:" '$1 == k { print $2 }' "/proc/$1/status"; }
@@ -109,8 +177,8 @@ for rows in $ROWS; do
 	dur=$SEC
 	[ "$rows" -ge 10000 ] && dur=$SEC_LONG
 	for i in $(seq 1 "$BENCH_N"); do
-		DUR=$dur bt nubod "$rows" direct "$i" --unix "$d/nubod.sock" --path /v1/vms
-		DUR=$dur bt nubod "$rows" "HTTPS, keep-alive" "$i" --tcp "127.0.0.1:$tls_port" --tls --token "$token" --path /v1/vms
+		DUR=$dur CPU_PIDS=$pid bt nubod "$rows" direct "$i" --unix "$d/nubod.sock" --path /v1/vms
+		DUR=$dur CPU_PIDS=$pid bt nubod "$rows" "HTTPS, keep-alive" "$i" --tcp "127.0.0.1:$tls_port" --tls --token "$token" --path /v1/vms
 		[ -z "$HAVE_WRK" ] || DUR=$dur wrk_run nubod "$rows" "$i" "$port" /v1/vms
 	done
 	if [ "$rows" = 10000 ]; then
@@ -137,6 +205,7 @@ for rows in $ROWS; do
 			perf record -F 499 -g -o "$WORK/perf.data" -p "$pid" -- sleep 3 >/dev/null 2>&1 && PROFILE=1
 			wait $lp
 		fi
+		engines "$d/nubod.sock" "$pid" "$dur"
 	fi
 	if [ "$rows" = 10000 ] && [ -n "$PROFILE" ]; then
 		# Self time by library, then the top symbols (with their library).
@@ -181,19 +250,26 @@ sel() { awk -F'\t' -v t="$1" -v r="$2" -v c="$3" -v k="$4" 'NR == 1 { for (i = 1
 sel_ratio() { # T1 R1 C1 T2 R2 C2 KEY
 	paste <(sel "$1" "$2" "$3" "$7") <(sel "$4" "$5" "$6" "$7") | awk '$1 > 0 && $2 > 0 { printf "%.4f\n", $1 / $2 }'
 }
+# cpu_us T R C: the CPU per request of a series, "145 (120–160) µs", or "–"
+cpu_us() {
+	local v
+	v=$(sel "$1" "$2" "$3" cpu_us | summ)
+	case $v in nan*) echo "–" ;; *) echo "$(fmt_n "$v" %.0f) µs" ;; esac
+}
 {
-	printf 'server\tVM rows\tclient\trequests/s\tp50\tp99\tresponse\n'
+	printf 'server\tVM rows\tclient\trequests/s\tp50\tp99\tCPU per request\tresponse\n'
 	for rows in $ROWS; do
 		for c in direct "HTTPS, keep-alive" wrk+socat "direct, 1 conn" "direct, page of 1000" "direct, GET one VM"; do
 			[ -n "$(sel nubod "$rows" "$c" rps)" ] || continue
-			printf 'nubod\t%s\t%s\t%s\t%s\t%s\t%s\n' "$rows" "$c" "$(fmt_n "$(sel nubod "$rows" "$c" rps | summ)" %.1f)" \
+			printf 'nubod\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$rows" "$c" "$(fmt_n "$(sel nubod "$rows" "$c" rps | summ)" %.1f)" \
 				"$(fmt_ms "$(sel nubod "$rows" "$c" p50_ms | summ)")" "$(fmt_ms "$(sel nubod "$rows" "$c" p99_ms | summ)")" \
+				"$(cpu_us nubod "$rows" "$c")" \
 				"$(sel nubod "$rows" "$c" bytes | head -n 1 | awk '$1 ~ /^[0-9]/ { if ($1 < 1024) printf "%d B", $1; else printf "%.0f KiB", $1 / 1024; next } { print "–" }')"
 		done
 	done
 	for c in direct "socat, benchtool" wrk+socat; do
 		[ -n "$(sel floor 10000 "$c" rps)" ] || continue
-		printf 'floor (same bytes)\t10000\t%s\t%s\t%s\t%s\t%s\n' "$c" "$(fmt_n "$(sel floor 10000 "$c" rps | summ)" %.1f)" \
+		printf 'floor (same bytes)\t10000\t%s\t%s\t%s\t%s\t–\t%s\n' "$c" "$(fmt_n "$(sel floor 10000 "$c" rps | summ)" %.1f)" \
 			"$(fmt_ms "$(sel floor 10000 "$c" p50_ms | summ)")" "$(fmt_ms "$(sel floor 10000 "$c" p99_ms | summ)")" \
 			"$(sel floor 10000 "$c" bytes | head -n 1 | awk '$1 ~ /^[0-9]/ { printf "%.0f KiB", $1 / 1024; next } { print "–" }')"
 	done
@@ -218,6 +294,27 @@ sel_ratio() { # T1 R1 C1 T2 R2 C2 KEY
 	printf 'nubod over HTTPS ÷ target (p99 < 10 ms)\t\t%s\n' \
 		"$(fmt_x "$(sel nubod 10000 "HTTPS, keep-alive" p99_ms | awk '{ printf "%.4f\n", $1 / 10 }' | summ)")"
 } >"$WORK/ratios.tsv"
+ENGINES=
+if [ -n "$(sel postgres 10000 direct rps)" ]; then
+	ENGINES=1
+	{
+		printf 'engine (10,000 rows, direct, %s connections)\trequests/s\tp50\tp99\tCPU per request\n' "$CONNS"
+		for t in sqlite postgres; do
+			printf '%s\t%s\t%s\t%s\t%s\n' "$([ $t = sqlite ] && echo SQLite || echo PostgreSQL)" \
+				"$(fmt_n "$(sel $t 10000 direct rps | summ)" %.1f)" "$(fmt_ms "$(sel $t 10000 direct p50_ms | summ)")" \
+				"$(fmt_ms "$(sel $t 10000 direct p99_ms | summ)")" "$(cpu_us $t 10000 direct)"
+		done
+		printf 'PostgreSQL ÷ SQLite, run by run\t%s\t%s\t%s\t%s\n' \
+			"$(fmt_x "$(sel_ratio postgres 10000 direct sqlite 10000 direct rps | summ)")" \
+			"$(fmt_x "$(sel_ratio postgres 10000 direct sqlite 10000 direct p50_ms | summ)")" \
+			"$(fmt_x "$(sel_ratio postgres 10000 direct sqlite 10000 direct p99_ms | summ)")" \
+			"$(fmt_x "$(sel_ratio postgres 10000 direct sqlite 10000 direct cpu_us | summ)")"
+		for t in sqlite postgres; do
+			printf '%s ÷ target (p99 < 10 ms)\t\t\t%s\t\n' "$([ $t = sqlite ] && echo SQLite || echo PostgreSQL)" \
+				"$(fmt_x "$(sel $t 10000 direct p99_ms | awk '{ printf "%.4f\n", $1 / 10 }' | summ)")"
+		done
+	} >"$WORK/engines.tsv"
+fi
 rss() { awk -F'\t' -v r="$1" -v c="$2" 'NR == 1 { for (i = 1; i <= NF; i++) if ($i == c) x = i; next } $1 == r { print $x }' "$MEMOUT"; }
 per_vm() { # COLUMN → KiB per VM between 0 and 10,000 rows
 	local a b
@@ -260,6 +357,20 @@ per_vm() { # COLUMN → KiB per VM between 0 and 10,000 rows
 	md_table <"$WORK/ratios.tsv"
 	echo
 	md_table <"$WORK/memory.tsv"
+	if [ -n "$ENGINES" ]; then
+		echo
+		echo "The same list on both store engines: a dry-run nubod on a private PostgreSQL cluster"
+		echo "over the same 10,000 seeded rows, beside the SQLite nubod above, the two taking"
+		echo "turns, N=$BENCH_N runs of ${SEC_LONG} s each. CPU per request on PostgreSQL counts the"
+		echo "cluster's processes too."
+		echo
+		md_table <"$WORK/engines.tsv"
+		if [ -s "$BENCH_DIR/data/05-api-pg-startup.tsv" ]; then
+			echo
+			{ printf 'nubod start-up on PostgreSQL, 10,000 VMs, until it answers\ttime\n'
+			  awk -F'\t' 'NR > 1 { printf "%s\t%.1f s\n", $1, $2 / 1000 }' "$BENCH_DIR/data/05-api-pg-startup.tsv"; } | md_table
+		fi
+	fi
 	if [ -n "$PROFILE" ]; then
 		echo
 		echo "Where nubod's CPU goes while serving the 10,000-row list (perf, 3 s under load, self"
@@ -276,3 +387,7 @@ echo
 term_table <"$WORK/ratios.tsv"
 echo
 term_table <"$WORK/memory.tsv"
+if [ -n "$ENGINES" ]; then
+	echo
+	term_table <"$WORK/engines.tsv"
+fi

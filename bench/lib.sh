@@ -3,7 +3,7 @@
 # Everything a run makes lives under $BENCH_DIR (/tmp/bench-*) and is listed
 # in $BENCH_DIR/cleanup as it is made, so that bench_cleanup can remove it in
 # reverse order even after a failure: processes (by pid), taps, the bridge,
-# libvirt domains, nubods (nubod --destroy).
+# libvirt domains, nubods (nubod --destroy), private PostgreSQL clusters.
 #
 # Times are wall-clock milliseconds (bash's EPOCHREALTIME), the clock that
 # nubod's operation timestamps and benchtool use too.
@@ -388,6 +388,10 @@ bench_cleanup() {
 			same_proc "$a" "$b" && kill -9 "$a" 2>/dev/null
 			;;
 		tap | bridge) ip link del "$a" 2>/dev/null ;;
+		pgcluster) # a private PostgreSQL cluster (tests/pg.sh): its postmaster, then its files
+			[ -f "$a/data/postmaster.pid" ] && kill -QUIT "$(head -n 1 "$a/data/postmaster.pid")" 2>/dev/null && sleep 0.5
+			rm -rf "$a"
+			;;
 		virsh) libvirt_stop "$a" ;;
 		nubod)
 			same_proc "$a" "$b" && kill -9 "$a" 2>/dev/null && sleep 0.1
