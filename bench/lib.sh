@@ -113,7 +113,8 @@ term_table() { column -t -s $'\t'; }
 
 # --- the nubod under test ------------------------------------------------------
 
-# nubod_up STATE SOCK LOG [flags...]: starts a private nubod, waits until it answers.
+# nubod_up STATE SOCK LOG [flags...]: starts a private nubod, waits until it
+# answers (NUBOD_UP_SECONDS, default 10).
 nubod_up() {
 	local state=$1 sock=$2 log=$3
 	shift 3
@@ -124,7 +125,7 @@ nubod_up() {
 	*) register nubod "$pid" "$(proc_start "$pid")" "$state" "$sock" "$log" ;;
 	esac
 	local i
-	for i in $(seq 1 200); do
+	for i in $(seq 1 $((${NUBOD_UP_SECONDS:-10} * 20))); do
 		curl -sf --unix-socket "$sock" http://nubo/v1/types >/dev/null 2>&1 && {
 			echo "$pid"
 			return 0

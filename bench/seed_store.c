@@ -7,8 +7,8 @@
  *       COUNT VM rows named PREFIX-000001… (default "bench"), type small,
  *       state running with boot phases, a NIC on the default network (with
  *       an address of its own, not necessarily inside the subnet) and the
- *       default firewall each, as a booted VM would have; nothing is started
- *       (nubod runs with --dry-run on them).
+ *       default firewall each, as a booted VM would have, billed at the
+ *       default prices; nothing is started (nubod runs with --dry-run on them).
  *   seed_store DB image NEW_NAME FROM_IMAGE
  *       A new ready image row that copies FROM_IMAGE's fields under a fresh
  *       id; prints the id. The caller puts the files in images/<id>/.
@@ -28,8 +28,17 @@ static int seed_vms(struct store *st, int count, const char *prefix)
 	struct network net;
 	struct firewall fw;
 	/* nubod made both when it first opened the store. */
-	if (store_network_get(st, "default", &net, &e) < 0 || store_firewall_get(st, "default", &fw, &e) < 0 ||
-	    store_tx_begin(st, &e) < 0)
+	if (store_network_get(st, "default", &net, &e) < 0 || store_firewall_get(st, "default", &fw, &e) < 0)
+		goto fail;
+	/* Billed at the prices of a nubod without a nubod.json, as such a nubod
+	 * would have metered them: its start finds nothing to meter again. */
+	struct usage_prices prices;
+	struct type_catalog types;
+	usage_prices_default(&prices);
+	catalog_init_default(&types);
+	store_usage_set_prices(st, &prices, &types);
+	catalog_free(&types);
+	if (store_tx_begin(st, &e) < 0)
 		goto fail;
 	for (int i = 1; i <= count; i++) {
 		struct vm vm = {0};
