@@ -243,29 +243,21 @@ int network_sync_reservations(struct ctl *c, const char *ref, struct err *e)
 	struct network net;
 	if (ctl_network_get(c, ref, &net, e) < 0)
 		return -1;
-	struct vm *vms = NULL;
+	struct vm_reservation *rs = NULL;
 	int n = 0;
 	/* This host's dnsmasq answers its own VMs only. */
-	if (store_vm_list_on(c->st, c->host_name, &vms, &n, e) < 0)
+	if (store_vm_reservations(c->st, net.id, c->host_name, &rs, &n, e) < 0)
 		return -1;
-	struct dhcp_host *hosts = xcalloc((size_t)n * VM_NICS_MAX + 1, sizeof(*hosts));
-	int k = 0;
-	for (int i = 0; i < n; i++) {
-		if (vms[i].power == POWER_DELETED)
-			continue;
-		for (int j = 0; j < vms[i].n_nics; j++) {
-			const struct vm_nic *nic = &vms[i].nics[j];
-			if (strcmp(nic->network_id, net.id) == 0)
-				hosts[k++] = (struct dhcp_host){.mac = nic->mac, .ip = nic->ip, .hostname = vms[i].name,
-								.secondary = j > 0};
-		}
-	}
+	struct dhcp_host *hosts = xcalloc((size_t)n + 1, sizeof(*hosts));
+	for (int i = 0; i < n; i++)
+		hosts[i] = (struct dhcp_host){.mac = rs[i].mac, .ip = rs[i].ip, .hostname = rs[i].vm_name,
+					      .secondary = rs[i].secondary};
 	autofree char *dir = ctl_network_dir(c, net.id);
 	int rc = fs_mkdir_p(dir, 0755, e);
 	if (rc == 0)
-		rc = dnsmasq_hosts_write(dir, hosts, k, e);
+		rc = dnsmasq_hosts_write(dir, hosts, n, e);
 	free(hosts);
-	vm_list_free(vms, n);
+	free(rs);
 	return rc;
 }
 

@@ -96,6 +96,15 @@ int store_vm_usage(struct store *st, const char *host, const char *exclude_id, i
 		   struct err *e);
 /* The VMs on host, as store_vm_list. */
 int store_vm_list_on(struct store *st, const char *host, struct vm **out, int *n, struct err *e);
+/* The NICs on network_id of host's VMs that are not deleted, for its DHCP
+ * reservations: by VM id, then NIC. */
+struct vm_reservation {
+	char vm_name[NAME_MAX_LEN + 1];
+	char ip[16], mac[18];
+	bool secondary;   /* not the VM's first NIC */
+};
+int store_vm_reservations(struct store *st, const char *network_id, const char *host, struct vm_reservation **out,
+			  int *n, struct err *e);
 /* Whether ip is held by a NIC on the network, or is a load balancer's address on it. */
 int store_ip_taken(struct store *st, const char *network_id, const char *ip, bool *taken, struct err *e);
 int store_mac_taken(struct store *st, const char *mac, bool *taken, struct err *e);

@@ -316,6 +316,44 @@ int store_vm_list_on(struct store *st, const char *host, struct vm **out, int *n
 	RUN(st, CX_READ, e, vm_list_on(cx, host, out, n, e));
 }
 
+static void reservation_fill(struct q *q, void *out)
+{
+	struct vm_reservation *r = out;
+	q_col_copy(q, 0, r->vm_name, sizeof(r->vm_name));
+	q_col_copy(q, 1, r->ip, sizeof(r->ip));
+	q_col_copy(q, 2, r->mac, sizeof(r->mac));
+	r->secondary = q_col_int(q, 3) > 0;
+}
+
+/* As the VMs of store_vm_list_on show them (by id, NICs by idx, up to
+ * VM_NICS_MAX each), without reading whole VMs: a VM's start rewrites its
+ * network's reservations, and reading every VM of the host for it made
+ * each create slower with every VM in the store. */
+static int reservations(struct cx *cx, const char *network_id, const char *host, struct vm_reservation **out, int *n,
+			struct err *e)
+{
+	struct q *q = q_prep(cx,
+			     "SELECT name, ip, mac, pos FROM (SELECT v.id, v.name, n.idx, n.ip, n.mac, n.network_id,"
+			     "  (SELECT COUNT(*) FROM nics o WHERE o.vm_id = n.vm_id AND o.idx < n.idx) AS pos"
+			     "  FROM vms v JOIN nics n ON n.vm_id = v.id WHERE v.host = ?2 AND v.power <> 'deleted') r"
+			     " WHERE network_id = ?1 AND pos < ?3 ORDER BY id, idx",
+			     e);
+	if (!q)
+		return -1;
+	q_text(q, 1, network_id);
+	q_text(q, 2, host);
+	q_int(q, 3, VM_NICS_MAX);
+	return q_all(q, sizeof(**out), reservation_fill, (void **)out, n, e);
+}
+
+int store_vm_reservations(struct store *st, const char *network_id, const char *host, struct vm_reservation **out,
+			  int *n, struct err *e)
+{
+	*out = NULL;
+	*n = 0;
+	RUN(st, CX_READ, e, reservations(cx, network_id, host, out, n, e));
+}
+
 /* SELECT cols FROM vms WHERE name > ?1 ORDER BY name LIMIT ?2, one more than
  * limit to say whether there is a next page. */
 static struct q *page_query(struct cx *cx, const char *cols, const char *after, int limit, struct err *e)
