@@ -220,7 +220,7 @@ bool api_vm_create_parse(const struct api_req *req, struct api_resp *resp, struc
 {
 	static const char *const fields[] = {"name",	  "type",      "image",	    "ssh_keys",	     "ssh_key_file",
 					     "user_data", "disk_size", "ephemeral", "from_snapshot", "nics",
-					     "firewalls", "seed",      "max_type", "host", NULL};
+					     "firewalls", "seed",      "max_type", "host", "spread_group", NULL};
 	memset(out, 0, sizeof(*out));
 	json_t *body = api_body_object(req, resp, false);
 	if (!body)
@@ -232,6 +232,7 @@ bool api_vm_create_parse(const struct api_req *req, struct api_resp *resp, struc
 	    !api_opt_string(body, "type", &r->type, resp) || !api_opt_string(body, "image", &r->image, resp) ||
 	    !api_opt_string(body, "max_type", &r->max_type, resp) ||
 	    !api_opt_string(body, "host", &r->host, resp) ||
+	    !api_opt_string(body, "spread_group", &r->spread_group, resp) ||
 	    !api_opt_string(body, "ssh_key_file", &r->ssh_key_file, resp) ||
 	    !api_opt_string(body, "user_data", &r->user_data, resp) ||
 	    !api_opt_string(body, "disk_size", &r->disk_size, resp) ||

@@ -40,6 +40,7 @@ static const struct arg_flag create_flags[] = {
 	{"firewall", 0, ARG_VALUE, "F[,F…]", "firewalls (security groups) to join; repeatable (default: default)"},
 	{"no-seed", 0, ARG_BOOL, NULL, "no NoCloud seed disk: the guest reads the metadata service at 169.254.169.254"},
 	{"host", 0, ARG_VALUE, "H", "run it on host H (default: the scheduler places it; see 'nubo host list')"},
+	{"spread-group", 0, ARG_VALUE, "G", "keep it on another host than the other VMs of group G while hosts allow"},
 	{"wait", 0, ARG_BOOL, NULL, "follow the boot to its end, printing each phase"},
 	{NULL, 0, 0, NULL, NULL},
 };
@@ -191,6 +192,8 @@ static json_t *create_body(struct cli_ctx *ctx, const struct args *a, int *rc)
 		json_object_set_new(body, "max_type", json_string(args_value(a, "max-type")));
 	if (args_value(a, "host"))
 		json_object_set_new(body, "host", json_string(args_value(a, "host")));
+	if (args_value(a, "spread-group"))
+		json_object_set_new(body, "spread_group", json_string(args_value(a, "spread-group")));
 	if (args_value(a, "image"))
 		json_object_set_new(body, "image", json_string(args_value(a, "image")));
 	if (args_value(a, "disk-size"))
@@ -336,6 +339,8 @@ static void print_vm(struct cli_ctx *ctx, const json_t *vm)
 			(long long)cli_jint(vm, "max_vcpus", 0));
 	fprintf(ctx->out, "%-12s%s\n", "Image:", cli_or_dash(cli_jstr(vm, "image")));
 	fprintf(ctx->out, "%-12s%s\n", "Host:", cli_or_dash(cli_jstr(vm, "host")));
+	if (cli_jstr(vm, "spread_group"))
+		fprintf(ctx->out, "%-12s%s\n", "Spread:", cli_jstr(vm, "spread_group"));
 	fprintf(ctx->out, "%-12s%s\n", "IP:", cli_or_dash(cli_jstr(vm, "ip")));
 	size_t i;
 	const json_t *nic;
@@ -754,7 +759,7 @@ static int vm_console(struct cli_ctx *ctx, const struct args *a)
 }
 
 static const struct cli_verb vm_verbs[] = {
-	{"create", "NAME [--type T] [--max-type T] [--image I] [--ssh-key FILE.pub] [--user-data FILE] [--disk-size SIZE] [--ephemeral SIZE] [--from-snapshot S] [--network N [--ip A]]... [--firewall F,...] [--no-seed] [--host H] [--wait]",
+	{"create", "NAME [--type T] [--max-type T] [--image I] [--ssh-key FILE.pub] [--user-data FILE] [--disk-size SIZE] [--ephemeral SIZE] [--from-snapshot S] [--network N [--ip A]]... [--firewall F,...] [--no-seed] [--host H] [--spread-group G] [--wait]",
 	 "Create a VM and boot it",
 	 "Without --ssh-key, nubo uses its own key pair, made on first use in\n"
 	 "$XDG_CONFIG_HOME/nubo/id_ed25519 (default ~/.config/nubo/). The key file is\n"

@@ -246,6 +246,7 @@ struct vm_request {
 	const char *ephemeral;     /* "2G": an instance-store disk empty at every start; NULL: none */
 	const char *from_snapshot; /* boot from this snapshot's disk (and its VM's image) */
 	const char *host;          /* pin to this host; NULL: placement chooses */
+	const char *spread_group;  /* keep apart from the group's other VMs while hosts allow; NULL: none */
 	bool no_seed;              /* no NoCloud seed: the guest must read the metadata service */
 };
 

@@ -56,6 +56,7 @@ int sched_place(struct ctl *c, struct vm *vm, const char *pin, struct err *e)
 {
 	struct host *hs = NULL;
 	int n = 0, rc = -1;
+	int *members = NULL;
 	if (store_host_list(c->st, &hs, &n, e) < 0)
 		return -1;
 	int64_t now = time_now_ms(), down_after = (int64_t)c->cfg.host_down_after_s * 1000;
@@ -94,7 +95,14 @@ int sched_place(struct ctl *c, struct vm *vm, const char *pin, struct err *e)
 			goto out;
 		}
 	} else {
-		pick = placement_pool_pick(pool, vm->vcpus, vm->memory_mib, c->cfg.placement);
+		if (vm->spread_group[0]) {
+			members = xcalloc((size_t)n + 1, sizeof(*members));
+			if (store_spread_members(c->st, vm->spread_group, hs, n, members, e) < 0)
+				goto out;
+			pick = placement_pool_pick_spread(pool, members, vm->vcpus, vm->memory_mib, c->cfg.placement);
+		} else {
+			pick = placement_pool_pick(pool, vm->vcpus, vm->memory_mib, c->cfg.placement);
+		}
 		if (pick < 0 && n == 1) {
 			no_room(vm, &hs[0], e);
 			goto out;
@@ -123,6 +131,7 @@ int sched_place(struct ctl *c, struct vm *vm, const char *pin, struct err *e)
 	rc = 0;
 out:
 	placement_pool_free(pool);
+	free(members);
 	free(ph);
 	free(hs);
 	return rc;

@@ -41,6 +41,8 @@ static int check_request(struct ctl *c, const struct vm_request *r, const struct
 			       "ceiling must hold the VM",
 			       (*max_type)->name, (*max_type)->vcpus, (*max_type)->memory_mib, (*type)->name,
 			       (*type)->vcpus, (*type)->memory_mib);
+	if (r->spread_group && vm_name_validate(r->spread_group, "spread_group", e) < 0)
+		return -1;
 	const char *image_name = r->image ? r->image : "tiny";
 	struct snapshot sn;
 	if (r->from_snapshot) {
@@ -196,6 +198,7 @@ int ctl_vm_create(struct ctl *c, const struct vm_request *r, struct vm *vm, stru
 	vm->ssh_key_file = xstrdup(r->ssh_key_file);
 	vm->user_data = xstrdup(r->user_data);
 	vm->no_seed = r->no_seed;
+	snprintf(vm->spread_group, sizeof(vm->spread_group), "%s", r->spread_group ? r->spread_group : "");
 	vm->power = POWER_RUNNING;
 	vm->state = VM_PENDING;
 	vm->created_at = vm->state_since = time_now_ms();

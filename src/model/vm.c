@@ -185,6 +185,7 @@ json_t *vm_to_json(const struct vm *vm)
 		json_object_set_new(o, "reason", str_or_null(vm->reason));
 	}
 	json_object_set_new(o, "host", str_or_null(vm->host));
+	json_object_set_new(o, "spread_group", str_or_null(vm->spread_group));
 	json_object_set_new(o, "power", json_string(vm_power_name(vm->power)));
 	json_object_set_new(o, "type", json_string(vm->type));
 	json_object_set_new(o, "vcpus", json_integer(vm->vcpus));

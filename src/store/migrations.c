@@ -366,6 +366,13 @@ const struct migration store_migrations[] = {
 	{24, NULL,
 	 "ALTER TABLE networks ADD COLUMN vni INTEGER NOT NULL DEFAULT 0;"
 	 "CREATE UNIQUE INDEX networks_vni ON networks (vni) WHERE vni > 0;"},
+	/* Spread groups: VMs of one group go to different hosts while they
+	 * can (model/placement.h); placement counts them per host. */
+	{25,
+	 "ALTER TABLE vms ADD COLUMN spread_group " T " NOT NULL DEFAULT '';"
+	 "CREATE INDEX vms_spread_group ON vms (spread_group);",
+	 "ALTER TABLE vms ADD COLUMN spread_group TEXT NOT NULL DEFAULT '';"
+	 "CREATE INDEX vms_spread_group ON vms (spread_group);"},
 };
 
 const int store_migrations_count = sizeof(store_migrations) / sizeof(store_migrations[0]);

@@ -94,6 +94,9 @@ int store_vm_delete(struct store *st, const char *id, struct err *e);
  * every host), excluding exclude_id (may be NULL). */
 int store_vm_usage(struct store *st, const char *host, const char *exclude_id, int *vcpus, int *memory_mib,
 		   struct err *e);
+/* members[i]: how many VMs of spread group group are on host hs[i]. */
+int store_spread_members(struct store *st, const char *group, const struct host *hs, int n, int *members,
+			 struct err *e);
 /* The VMs on host, as store_vm_list. */
 int store_vm_list_on(struct store *st, const char *host, struct vm **out, int *n, struct err *e);
 /* Whether ip is held by a NIC on the network, or is a load balancer's address on it. */
