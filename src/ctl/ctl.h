@@ -34,6 +34,10 @@ struct ctl_options {
 	const char *host_name;     /* NULL: config host_name, else the machine's hostname */
 	const char *advertise;     /* NULL: config advertise */
 	const char *version;       /* nubod's, recorded in the host's row; NULL: none */
+	/* nubod's TCP listeners (--listen HOST:PORT with TLS, --listen-http on
+	 * loopback), NULL for none: other hosts fetch this one's image files
+	 * from the first, at https://ADVERTISE:PORT, or else from the second */
+	const char *listen, *listen_http;
 	const struct host_ops *host;   /* how the host is reached (host/hostops.h); NULL: hostops_real */
 	struct config config;      /* moved into the ctl; do not free */
 };
@@ -346,3 +350,12 @@ int ctl_image_upload_begin(struct ctl *c, const struct image_import *r, int64_t 
 int ctl_image_upload_write(struct image_upload *u, const void *data, size_t n, struct err *e);
 int ctl_image_upload_end(struct image_upload *u, struct image *img, struct operation *op, struct err *e);
 void ctl_image_upload_abort(struct image_upload *u, const char *why);
+
+/* Images between hosts (ctl/peer.c). Whether presented is the cluster's
+ * secret (constant time). */
+bool ctl_peer_authorized(struct ctl *c, const char *presented);
+/* Opens FILE of an image this host holds, for another host's fetch: *fd
+ * (the caller closes it) and *size. ERR_NOT_FOUND for an image, a file or
+ * a copy this host does not have. */
+int ctl_peer_image_open(struct ctl *c, const char *image_id, const char *file, int *fd, int64_t *size,
+			struct err *e);

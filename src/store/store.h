@@ -368,3 +368,12 @@ int store_host_remove(struct store *st, const char *ref, int64_t alive_after_ms,
 /* Small settings that belong to this store (e.g. the host-object prefix). */
 int store_meta_get(struct store *st, const char *key, char **value, struct err *e); /* *value NULL if unset */
 int store_meta_set(struct store *st, const char *key, const char *value, struct err *e);
+/* The value of key, set to value first if it had none (two hosts racing
+ * both read the one that won). Caller frees *out. */
+int store_meta_init(struct store *st, const char *key, const char *value, char **out, struct err *e);
+
+/* Image copies (store/copies.c): the hosts holding an image's whole files. */
+int store_image_copy_set(struct store *st, const char *image_id, const char *host, bool have, struct err *e);
+/* The hosts holding image_id, by name, NULL-terminated; free with store_strv_free. */
+int store_image_copies(struct store *st, const char *image_id, char ***hosts, int *n, struct err *e);
+void store_strv_free(char **v);
