@@ -79,15 +79,20 @@ h1_start
 ok $? "h1 starts again"
 
 # --- a VM on h2 fetches the image ---------------------------------------------------
-ssh-keygen -q -t ed25519 -N "" -C e2e -f "$T_DIR/id" || exit 1
-out=$(h2 vm create far --type nano --host h2 --ssh-key "$T_DIR/id.pub" --wait 2>&1)
+out=$(h2 vm create far --type nano --host h2 --wait 2>&1)
 ok $? "a VM pinned to h2 boots (h2 fetched tiny from h1)" "$out"
 grep -q "image tiny: fetched from host h1, its checksums match" "$H2_LOG"
 ok $? "h2's log says it fetched tiny from h1 and checked it"
 is "$(sha256sum "$H2_STATE/images/$IMG/disk.qcow2" | cut -d' ' -f1)" "$SUM" "h2's copy is h1's, byte for byte"
 is "$(t_sql "SELECT string_agg(host, ',' ORDER BY host) FROM image_copies WHERE image_id = '$IMG'")" h1,h2 \
 	"the store names both hosts as holding tiny"
-is "$(h2 vm ssh far -- echo hello 2>>"$T_DIR/ssh.err")" hello "the VM answers over SSH"
+# Its console says the guest came up. (Not over SSH: both nubods of this
+# machine put the default network's one bridge name on it, and h1's ruleset
+# stands between this shell and h2's VMs; tests/cluster gives each host its
+# own network namespace.)
+FAR=$(h2 vm show far --json | jq -r .id)
+wait_for 30 grep -q "nubo-tiny: ssh ready" "$H2_STATE/vms/$FAR/console.log"
+ok $? "the guest booted from the fetched image (its console says ssh ready)"
 h2 vm delete far --wait >/dev/null 2>&1
 
 # --- a fetch cut off goes on; a wrong file is fetched again --------------------------
