@@ -1,6 +1,8 @@
 /*
  * peer: the files one host gives another (ctl/peer.c), outside the API's
- * tokens: GET /v1/peer/images/ID/FILE with the cluster's secret in the
+ * tokens: GET /v1/peer/images/ID/FILE (an image's files) and
+ * /v1/peer/vms/ID/FILE (a stopped VM's disk on its way to another host,
+ * ctl/moves.c) with the cluster's secret in the
  * header X-Nubo-Peer, on every listener. A Range of "bytes=N-" gets the
  * rest of the file from N (206), so a fetch cut off goes on where it was.
  */
@@ -67,18 +69,19 @@ int api_peer_answer(struct ctl *ctl, void *mhd_conn, const char *method, const c
 	if (strcmp(method, "GET") != 0)
 		return answer_text(conn, 405, "peer files are read with GET\n");
 	const char *p = target + strlen(PEER_PREFIX);
-	if (!str_starts_with(p, "images/"))
+	bool vm = str_starts_with(p, "vms/");
+	if (!vm && !str_starts_with(p, "images/"))
 		return answer_text(conn, 404, "no such peer path\n");
-	p += strlen("images/");
+	p += strlen(vm ? "vms/" : "images/");
 	size_t id_len = strcspn(p, "/");
 	const char *file = p + id_len + (p[id_len] == '/');
 	if (p[id_len] != '/' || !segment_ok(p, id_len) || !segment_ok(file, strlen(file)))
-		return answer_text(conn, 404, "no such peer path: /v1/peer/images/ID/FILE\n");
+		return answer_text(conn, 404, "no such peer path: /v1/peer/images/ID/FILE or /v1/peer/vms/ID/FILE\n");
 	autofree char *id = xstrndup(p, id_len);
 	int fd = -1;
 	int64_t size = 0;
 	struct err e = {0};
-	if (ctl_peer_image_open(ctl, id, file, &fd, &size, &e) < 0) {
+	if ((vm ? ctl_peer_vm_open : ctl_peer_image_open)(ctl, id, file, &fd, &size, &e) < 0) {
 		log_info("%s %s → 404: %s", method, target, e.msg);
 		autofree char *msg = xasprintf("%s\n", e.msg);
 		return answer_text(conn, 404, msg);

@@ -401,6 +401,22 @@ static void resize_vm(const struct api_req *req, struct api_resp *resp)
 	json_decref(b.json);
 }
 
+static void move_vm(const struct api_req *req, struct api_resp *resp)
+{
+	json_t *body = NULL;
+	const char *to = NULL;
+	struct vm vm;
+	struct operation op;
+	struct err e = {0};
+	if (!api_body_one_string(req, resp, "to", "the host to move the VM to", &body, &to))
+		return;
+	if (ctl_vm_move(req->ctl, req->args[0], to, &vm, &op, &e) < 0)
+		api_error(resp, &e);
+	else
+		answer_vm_op(resp, 202, &vm, &op);
+	json_decref(body);
+}
+
 static void console_vm(const struct api_req *req, struct api_resp *resp)
 {
 	struct err e = {0};
@@ -425,6 +441,7 @@ const struct api_route api_vm_routes[] = {
 	{"POST", "/v1/vms/{}/reboot", reboot_vm},
 	{"POST", "/v1/vms/{}/restore", restore_vm},
 	{"POST", "/v1/vms/{}/resize", resize_vm},
+	{"POST", "/v1/vms/{}/move", move_vm},
 	{"GET", "/v1/vms/{}/console", console_vm},
 	{NULL, NULL, NULL},
 };

@@ -51,6 +51,12 @@ static const struct arg_flag restore_flags[] = {
 	{NULL, 0, 0, NULL, NULL},
 };
 
+static const struct arg_flag move_flags[] = {
+	{"to", 0, ARG_VALUE, "H", "the host to move it to (see 'nubo host list')"},
+	{"wait", 0, ARG_BOOL, NULL, "follow the move to its end, with the bytes copied"},
+	{NULL, 0, 0, NULL, NULL},
+};
+
 static const struct arg_flag resize_flags[] = {
 	{"type", 0, ARG_VALUE, "T", "the new machine type (vCPUs and memory)"},
 	{"disk-size", 0, ARG_VALUE, "SIZE", "grow the root disk to SIZE, e.g. 40G (never shrinks)"},
@@ -482,6 +488,19 @@ static int vm_resize(struct cli_ctx *ctx, const struct args *a)
 	return rc;
 }
 
+static int vm_move(struct cli_ctx *ctx, const struct args *a)
+{
+	static const struct vm_action act = {"POST", "/move", "Moving", "Moved", false};
+	if (!args_value(a, "to")) {
+		fprintf(ctx->err, "nubo: vm move needs --to HOST\n");
+		return CLI_EXIT_USAGE;
+	}
+	json_t *body = json_pack("{s:s}", "to", args_value(a, "to"));
+	int rc = run_action(ctx, a, &act, body);
+	json_decref(body);
+	return rc;
+}
+
 static int vm_reboot(struct cli_ctx *ctx, const struct args *a)
 {
 	static const struct vm_action act = {"POST", "/reboot", "Rebooting", "Rebooted", true};
@@ -785,6 +804,11 @@ static const struct cli_verb vm_verbs[] = {
 	 "stopped: add --restart to stop, resize and start it, keeping its address and\n"
 	 "disks. A stopped VM takes the new size at its next start. See docs/resize.md.\n",
 	 resize_flags, 1, 1, false, vm_resize},
+	{"move", "NAME --to HOST [--wait]", "Move a stopped VM to another host of the cloud",
+	 "Its root disk is copied to HOST (checked by its SHA-256); its id, name, MAC, IP\n"
+	 "and firewalls stay. A VM with volumes or snapshots is refused: their files stay\n"
+	 "on their host. Start it afterwards. See docs/cluster.md.\n",
+	 move_flags, 1, 1, false, vm_move},
 	{"delete", "NAME [--wait]", "Delete a VM and its disk", NULL, cli_wait_flags, 1, 1, false, vm_delete},
 	{"stats", "NAME [--since D|TIME] [--step D] [--json]", "Show a VM's CPU, memory, network and disk, now and as sparklines",
 	 "nubod samples each running VM every 10 s and keeps 24 h of those, then 30 days\n"

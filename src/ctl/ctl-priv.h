@@ -89,6 +89,8 @@ struct ctl {
 	int n_builds;
 	struct ctl_peer *peer;   /* the cluster's secret and failed fetches (peer.c) */
 	char peer_url[128];      /* where other hosts fetch this one's files; "" if nowhere */
+	int64_t moves_pass_at;   /* moves.c, reconciler thread only */
+	_Atomic int64_t moves_retry_at;   /* moves.c: no copy starts before (mono ms) */
 };
 
 /* Paths under the state directory; caller frees. */
@@ -313,6 +315,13 @@ int peer_image_files(const char *dir, char **out, struct err *e);
  * a host that has them and returns 1 with e saying what is awaited (op_id,
  * if any, gets the bytes as progress). A VM waits in pending meanwhile. */
 int peer_image_local(struct ctl *c, const struct image *img, const char *op_id, struct err *e);
+/* The cluster's secret, for a fetch's X-Nubo-Peer header. */
+const char *ctl_peer_secret(struct ctl *c);
+
+/* moves.c: a stopped VM's disk copied to another host (nubo vm move). */
+bool moves_reconcile(struct ctl *c);
+/* vms.c: marks the VM's previous operation failed when next takes over. */
+void ctl_vm_supersede(struct ctl *c, const struct vm *vm, const struct operation *next);
 
 /* usage.c: the prices and a first run of every meter (init); the "seen"
  * mark of running VMs after the instance reconciler's passes (reconcile). */

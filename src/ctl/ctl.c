@@ -128,6 +128,7 @@ static const struct reconciler reconcilers[] = {
 	{"metadata", NULL, metadata_resume, NULL, metadata_free},
 	{"images", NULL, images_resume, NULL, NULL},
 	{"peer", peer_init, NULL, peer_reconcile, peer_free},   /* images between hosts */
+	{"moves", NULL, NULL, moves_reconcile, NULL},            /* stopped VMs to other hosts */
 	{"volumes", NULL, volumes_resume, volumes_reconcile, NULL},
 	{"snapshots", NULL, NULL, snapshots_reconcile, NULL},
 	{"networks", networks_init, NULL, networks_reconcile, NULL},

@@ -359,3 +359,10 @@ bool ctl_peer_authorized(struct ctl *c, const char *presented);
  * a copy this host does not have. */
 int ctl_peer_image_open(struct ctl *c, const char *image_id, const char *file, int *fd, int64_t *size,
 			struct err *e);
+/* The same for the disk of a stopped VM moving away from this host (ctl/moves.c). */
+int ctl_peer_vm_open(struct ctl *c, const char *vm_id, const char *file, int *fd, int64_t *size, struct err *e);
+/* Moves a stopped VM to host to (ctl/moves.c): records the move and its
+ * operation; the hosts copy the disk. Refused (409) for a VM that is not
+ * stopped, has volumes or snapshots, or is on or going to a host that is
+ * not up; 422 for an unknown host. */
+int ctl_vm_move(struct ctl *c, const char *ref, const char *to, struct vm *vm, struct operation *op, struct err *e);

@@ -91,6 +91,11 @@ void peer_free(struct ctl *c)
 	c->peer = NULL;
 }
 
+const char *ctl_peer_secret(struct ctl *c)
+{
+	return c->peer ? c->peer->secret : "";
+}
+
 bool ctl_peer_authorized(struct ctl *c, const char *presented)
 {
 	if (!c->peer || !presented || !secret_well_formed(presented))

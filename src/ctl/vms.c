@@ -226,7 +226,7 @@ fail:
 }
 
 /* Marks the VM's previous operation failed when a new one takes over. */
-static void supersede(struct ctl *c, const struct vm *vm, const struct operation *next)
+void ctl_vm_supersede(struct ctl *c, const struct vm *vm, const struct operation *next)
 {
 	if (!vm->op_id[0])
 		return;
@@ -238,6 +238,9 @@ static void supersede(struct ctl *c, const struct vm *vm, const struct operation
 static int act_locked(struct ctl *c, struct vm *vm, enum vm_action a, bool force, struct operation *op,
 		      bool *accepted, struct err *e)
 {
+	if (vm->move_to[0] && a == VM_ACTION_START)
+		return err_set(e, ERR_CONFLICT, "VM %s is moving to host %s; start it when the move has ended (nubo "
+						"operation wait %s)", vm->name, vm->move_to, vm->op_id);
 	enum vm_verdict v = vm_action_verdict(vm->state, vm->power, a);
 	if (v == VM_REFUSE)
 		return err_set(e, ERR_CONFLICT, "cannot %s VM %s while it is %s%s", vm_action_name(a), vm->name,
@@ -282,7 +285,7 @@ static int act_locked(struct ctl *c, struct vm *vm, enum vm_action a, bool force
 			return -1;
 		break;
 	}
-	supersede(c, vm, op);
+	ctl_vm_supersede(c, vm, op);
 	snprintf(vm->op_id, sizeof(vm->op_id), "%s", op->id);
 	vm->generation++;   /* a reconciler holding the old spec must not write it back */
 	if (store_op_insert(c->st, op, e) < 0 || store_vm_update(c->st, vm, e) < 0)
@@ -357,7 +360,7 @@ static int restore_locked(struct ctl *c, const char *vm_ref, const char *snap_re
 	if (strcmp(sn.state, "ready") != 0)
 		return err_set(e, ERR_CONFLICT, "snapshot %s is %s, not ready", sn.name, sn.state);
 	operation_init(op, "restore", vm->id, vm->name);
-	supersede(c, vm, op);
+	ctl_vm_supersede(c, vm, op);
 	snprintf(vm->op_id, sizeof(vm->op_id), "%s", op->id);
 	snprintf(vm->restore_from, sizeof(vm->restore_from), "%s", sn.id);
 	vm->generation++;

@@ -199,6 +199,8 @@
 #define MOVES_25(TXT)                                                                                     \
 	"ALTER TABLE vms ADD COLUMN spread_group " TXT " NOT NULL DEFAULT '';"                                  \
 	"CREATE INDEX vms_spread_group ON vms (spread_group);"                                                \
+	"ALTER TABLE vms ADD COLUMN move_to " TXT " NOT NULL DEFAULT '';"                                       \
+	"ALTER TABLE vms ADD COLUMN move_files " TXT ";"                                                        \
 	"ALTER TABLE hosts ADD COLUMN peer_url " TXT " NOT NULL DEFAULT '';"                                    \
 	"ALTER TABLE images ADD COLUMN files " TXT ";"                                                          \
 	"CREATE TABLE image_copies (image_id " TXT " NOT NULL, host " TXT " NOT NULL,"                           \

@@ -71,6 +71,8 @@ static const struct col vm_cols[] = {
 	COL_EV(struct vm, host, COL_TEXT, EV_SHOW),
 	COL_EV(struct vm, host_down, COL_TEXT, EV_QUIET),   /* written with the host's own event */
 	COL(struct vm, spread_group, COL_TEXT),
+	COL_EV(struct vm, move_to, COL_TEXT, EV_SHOW),
+	COL_EV(struct vm, move_files, COL_STR, EV_QUIET),
 };
 static const struct table vm_table = {"vms", "VM", sizeof(struct vm), vm_cols, sizeof(vm_cols) / sizeof(vm_cols[0]),
 				      "vm", NULL, NULL};
