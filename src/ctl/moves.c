@@ -346,7 +346,7 @@ static void start_fetch(struct ctl *c, const struct vm *vm)
 }
 
 /* This host's folders of VMs that are not its own: one moved away (once
- * the row names its new host), or a copy for a move whose VM was deleted. */
+ * the row names its new host), or the copy of a VM since deleted. */
 static void sweep(struct ctl *c, const struct vm *vms, int n)
 {
 	autofree char *root = xasprintf("%s/vms", c->state_dir);
@@ -363,7 +363,9 @@ static void sweep(struct ctl *c, const struct vm *vms, int n)
 		for (int i = 0; i < n && !vm; i++)
 			if (strcmp(vms[i].id, id) == 0)
 				vm = &vms[i];
-		bool gone = moving_copy ? !vm || strcmp(vm->move_to, c->host_name) != 0
+		/* A copy whose VM still exists is kept: a move here may come
+		 * (again), and the checksum tells a stale part from a good one. */
+		bool gone = moving_copy ? !vm
 					: vm && vm->host[0] && strcmp(vm->host, c->host_name) != 0 &&
 						  strcmp(vm->move_to, c->host_name) != 0;
 		if (!gone || ctl_builds_has(c, id))
@@ -374,7 +376,7 @@ static void sweep(struct ctl *c, const struct vm *vms, int n)
 			log_warn("vm %s: removing files of a VM that is not this host's: %s", id, e.msg);
 		else
 			log_info("vm %s: its files here are removed (%s)", vm ? vm->name : id,
-				 moving_copy ? "a move that will not end here" : "it is on another host now");
+				 moving_copy ? "the copy of a deleted VM" : "it is on another host now");
 	}
 	if (d)
 		closedir(d);

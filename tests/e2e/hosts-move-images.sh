@@ -1,13 +1,14 @@
 #!/usr/bin/env bash
-# e2e: images between hosts (docs/cluster.md). Two real nubods, h1 and h2, on
+# e2e: images and VM moves between hosts (docs/cluster.md). Two real nubods, h1 and h2, on
 # one machine and one private PostgreSQL database, each with its own state
 # directory and --listen-http on loopback (where the other fetches its
 # files). tiny is built on h1 only; a VM pinned to h2 makes h2 fetch it from
 # h1's nubod with the cluster's secret, check its SHA-256 and boot it. The
 # peer route refuses a request without the secret; a fetch cut off goes on
 # with a Range, a wrong file is fetched again; while the only host holding
-# the image is down, no VM of it is admitted; nubo image delete through h1
-# removes h2's copy too.
+# the image is down, no VM of it is admitted; nubo vm move copies a stopped
+# VM's disk from h2 to h1 (going on after a cut-off), where it reads as it
+# did and keeps its address; nubo image delete through h1 removes h2's copy too.
 set -u
 export NUBO_TEST_DATABASE=postgres
 . "$(dirname "$0")/../lib.sh"
@@ -20,8 +21,8 @@ free_port() {
 	done
 	return 1
 }
-printf '{"host_down_after_s": 3}\n' >"$T_DIR/nubod.json"
 P1=$(free_port) P2=$(free_port)
+printf '{"host_down_after_s": 3}\n' >"$T_DIR/nubod.json"
 H2_STATE=$T_DIR/h2-state H2_SOCK=$T_DIR/h2.sock H2_LOG=$T_DIR/h2.log H2_PID=
 h2_start() {
 	"$NUBOD" --state-dir "$H2_STATE" --socket "$H2_SOCK" "${T_DB_FLAGS[@]}" --config "$T_DIR/nubod.json" \
@@ -121,7 +122,33 @@ ok $? "a VM on h2 boots after a fetch whose file was wrong" "$out"
 grep -q "not $SUM as the store records: removed, the next try starts over" "$H2_LOG"
 ok $? "h2 found the wrong checksum and started over"
 is "$(sha256sum "$H2_STATE/images/$IMG/disk.qcow2" | cut -d' ' -f1)" "$SUM" "the copy fetched again is whole"
-h2 vm delete third --wait >/dev/null 2>&1
+
+# --- nubo vm move: the disk goes to h1, cut off once on the way --------------------
+h2 vm stop third --wait >/dev/null 2>&1
+ok $? "third is stopped on h2"
+TID=$(h2 vm show third --json | jq -r .id)
+before=$(h2 vm show third --json | jq -c '{id, ip, mac}')
+cp "$H2_STATE/vms/$TID/root.qcow2" "$T_DIR/third-root.qcow2"   # its data as it was, on h2's image
+# h1 holds half of the disk, as a kill of either nubod mid-copy leaves it
+root_size=$(stat -c %s "$H2_STATE/vms/$TID/root.qcow2")
+mkdir -p "$T_STATE/vms/$TID.move"
+head -c $((root_size / 2)) "$H2_STATE/vms/$TID/root.qcow2" >"$T_STATE/vms/$TID.move/root.qcow2.part"
+out=$("$NUBO" vm move third --to h1 --wait 2>&1)
+ok $? "nubo vm move third --to h1 --wait" "$out"
+is "$(h2 vm show third --json | jq -r '.host + "/" + .state')" h1/stopped "third is on h1, stopped"
+is "$(h2 vm show third --json | jq -c '{id, ip, mac}')" "$before" "its id, IP and MAC are the same"
+grep -q "GET /v1/peer/vms/$TID/root.qcow2 → 206 ($((root_size - root_size / 2)) bytes from $((root_size / 2)))" "$H2_LOG"
+ok $? "h1 asked h2 for the rest of the disk only (206)"
+out=$(qemu-img compare -f qcow2 -F qcow2 "$T_DIR/third-root.qcow2" "$T_STATE/vms/$TID/root.qcow2" 2>&1)
+ok $? "the disk on h1 reads as it did on h2 (qemu-img compare)" "$out"
+like "$(qemu-img info --output=json "$T_STATE/vms/$TID/root.qcow2" | jq -r '.["backing-filename"]')" \
+	"^$T_STATE/images/$IMG/disk.qcow2\$" "it is an overlay on h1's own copy of the image"
+wait_for 10 sh -c "[ ! -e '$H2_STATE/vms/$TID' ]"
+ok $? "h2 removes its files of the VM once it is h1's"
+# (Not started on h1 here: on one machine h2's dnsmasq already serves the
+# default network's one bridge. tests/cluster gives each host its own
+# network namespace.)
+"$NUBO" vm delete third --wait >/dev/null 2>&1
 
 # --- delete on every host ------------------------------------------------------------
 out=$("$NUBO" image delete tiny 2>&1)
