@@ -366,3 +366,7 @@ int ctl_peer_vm_open(struct ctl *c, const char *vm_id, const char *file, int *fd
  * stopped, has volumes or snapshots, or is on or going to a host that is
  * not up; 422 for an unknown host. */
 int ctl_vm_move(struct ctl *c, const char *ref, const char *to, struct vm *vm, struct operation *op, struct err *e);
+/* Drains the host and asks a move of each of its VMs to where placement
+ * puts it: *out is the host (as ctl_host_drain) with "moves" [{vm, to,
+ * operation}] and "not_moved" [{vm, why}]. */
+int ctl_host_drain_move(struct ctl *c, const char *ref, json_t **out, struct err *e);

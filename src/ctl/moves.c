@@ -167,6 +167,62 @@ int ctl_peer_vm_open(struct ctl *c, const char *vm_id, const char *file, int *fd
 	return rc;
 }
 
+/* Where placement would put vm now (its own host is draining, so not
+ * there): the admission transaction's choice, read only. */
+static int pick_target(struct ctl *c, const struct vm *vm, char to[NAME_MAX_LEN + 1], struct err *e)
+{
+	struct vm probe = *vm;
+	probe.host[0] = '\0';
+	if (store_tx_begin(c->st, e) < 0)
+		return -1;
+	int rc = sched_place(c, &probe, NULL, e);
+	store_tx_end(c->st, false, NULL);
+	if (rc == 0)
+		snprintf(to, NAME_MAX_LEN + 1, "%s", probe.host);
+	return rc;
+}
+
+int ctl_host_drain_move(struct ctl *c, const char *ref, json_t **out, struct err *e)
+{
+	if (ctl_host_drain(c, ref, true, out, e) < 0)
+		return -1;
+	const char *name = json_string_value(json_object_get(*out, "name"));
+	struct vm *vms = NULL;
+	int n = 0;
+	if (store_vm_list_on(c->st, name ? name : ref, &vms, &n, e) < 0) {
+		json_decref(*out);
+		*out = NULL;
+		return -1;
+	}
+	json_t *moved = json_array(), *kept = json_array();
+	for (int i = 0; i < n; i++) {
+		struct vm *vm = &vms[i], after;
+		struct operation op;
+		struct err me = {0};
+		char to[NAME_MAX_LEN + 1] = "";
+		if (vm->move_to[0]) {
+			json_array_append_new(moved, json_pack("{s:s, s:s, s:s}", "vm", vm->name, "to", vm->move_to,
+							       "operation", vm->op_id));
+			continue;
+		}
+		if (vm->state != VM_STOPPED || vm->power != POWER_STOPPED) {
+			err_set(&me, ERR_CONFLICT, "it is %s: a VM moves only while stopped (nubo vm stop %s, then nubo "
+						   "host drain %s --move again)", vm_state_name(vm->state), vm->name, name);
+		} else if (pick_target(c, vm, to, &me) == 0 && ctl_vm_move(c, vm->id, to, &after, &op, &me) == 0) {
+			json_array_append_new(moved, json_pack("{s:s, s:s, s:s}", "vm", vm->name, "to", to, "operation",
+							       op.id));
+			vm_free_fields(&after);
+			operation_free_fields(&op);
+			continue;
+		}
+		json_array_append_new(kept, json_pack("{s:s, s:s}", "vm", vm->name, "why", me.msg));
+	}
+	vm_list_free(vms, n);
+	json_object_set_new(*out, "moves", moved);
+	json_object_set_new(*out, "not_moved", kept);
+	return 0;
+}
+
 /* --- the reconciler ----------------------------------------------------------- */
 
 /* The old host: what the new one must fetch, with checksums. */

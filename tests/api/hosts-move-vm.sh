@@ -3,7 +3,8 @@
 # one PostgreSQL database: a stopped VM moves to another host keeping its
 # id, name, IP and MAC, and starts there (launched by that host's nubod);
 # what cannot move is refused with a sentence (a running VM, an unknown,
-# draining or same host, volumes attached), and nothing changes then.
+# draining or same host, volumes attached), and nothing changes then;
+# nubo host drain --move moves the stopped VMs and names the running one.
 set -u
 export NUBO_TEST_DATABASE=postgres
 . "$(dirname "$0")/../lib.sh"
@@ -74,4 +75,22 @@ is "$(vm_json m1 | jq -r .host)" h3 "m1 is on h3"
 out=$("$NUBO" vm move m1 2>&1)
 is "$?" 2 "nubo vm move without --to is a usage error (exit 2)"
 like "$out" 'needs --to HOST' "it says what is missing"
+
+# --- host drain --move -------------------------------------------------------------
+is "$(create h1 m2 '"host":"h3"')" 202 "m2 is created on h3"
+is "$(create h1 m3 '"host":"h3"')" 202 "m3 is created on h3"
+wait_for 10 sh -c "[ \"\$(curl -s --unix-socket '$T_SOCK' http://nubo/v1/vms/m2 | jq -r .state)\" = running ]"
+"$NUBO" vm stop m2 --wait >/dev/null 2>&1
+wait_for 10 sh -c "[ \"\$(curl -s --unix-socket '$T_SOCK' http://nubo/v1/vms/m3 | jq -r .state)\" = running ]"
+out=$("$NUBO" host drain h3 --move 2>&1)
+ok $? "nubo host drain h3 --move" "$out"
+like "$out" 'Moving m1 to h[12] \(operation op-' "it moves the stopped m1"
+like "$out" 'Moving m2 to h[12] \(operation op-' "and the stopped m2"
+like "$out" 'Not moving m3: it is running: a VM moves only while stopped' "and says why m3 stays"
+wait_for 15 sh -c "[ \"\$(curl -s --unix-socket '$T_SOCK' http://nubo/v1/vms | jq -r '[.vms[] | select(.host == \"h3\")] | map(.name) | join(\",\")')\" = m3 ]"
+ok $? "only m3 is left on h3" "$(body_of "$(hapi h1 GET /v1/vms)" | jq -c '[.vms[] | {name, host, move_to}]')"
+is "$(host_state h3)" draining "h3 is draining"
+r=$(hapi h1 POST /v1/hosts/h3/drain '{"move":"yes"}')
+is "$(status_of "$r")" 400 "move must be a boolean (400)"
+hapi h1 POST /v1/hosts/h3/undrain >/dev/null
 delete_all
