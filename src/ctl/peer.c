@@ -387,13 +387,45 @@ int peer_image_local(struct ctl *c, const struct image *img, const char *op_id, 
 
 /* --- the reconciler ------------------------------------------------------- */
 
+/* A copy this host has whole but the store does not name (its files put
+ * there by hand, as from a backup): recorded once every file's checksum
+ * matches the store's. */
+static void record_found(struct ctl *c, const struct image *img, const char *dir)
+{
+	char **holders = NULL;
+	int n = 0;
+	bool known = false;
+	if (store_image_copies(c->st, img->id, &holders, &n, NULL) < 0)
+		return;
+	for (int i = 0; i < n && !known; i++)
+		known = strcmp(holders[i], c->host_name) == 0;
+	store_strv_free(holders);
+	if (known)
+		return;
+	autofree char *have = NULL;
+	struct err e = {0};
+	json_t *want = json_loads(img->files, 0, NULL), *got = NULL;
+	if (peer_image_files(dir, &have, &e) == 0 && (got = json_loads(have, 0, NULL)) && json_equal(want, got) &&
+	    store_image_copy_set(c->st, img->id, c->host_name, true, &e) == 0)
+		log_info("image %s: a whole copy is here; recorded", img->name);
+	json_decref(want);
+	json_decref(got);
+}
+
 /* Records the files of images this host made before their files were
- * recorded (made by an older nubod), and itself as holding them. */
+ * recorded (made by an older nubod), and itself as holding them; and copies
+ * found whole here. */
 static void record_own(struct ctl *c, struct image *img)
 {
 	autofree char *dir = ctl_image_dir(c, img->id);
 	struct err e = {0};
-	if (img->files || strcmp(img->state, "ready") != 0 || strcmp(img->host, c->host_name) != 0 || !fs_exists(dir))
+	if (strcmp(img->state, "ready") != 0 || !fs_exists(dir))
+		return;
+	if (img->files && strcmp(img->host, c->host_name) != 0) {
+		record_found(c, img, dir);
+		return;
+	}
+	if (img->files || strcmp(img->host, c->host_name) != 0)
 		return;
 	if (peer_image_files(dir, &img->files, &e) < 0 || store_image_update(c->st, img, &e) < 0 ||
 	    store_image_copy_set(c->st, img->id, c->host_name, true, &e) < 0)

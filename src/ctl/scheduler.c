@@ -49,9 +49,9 @@ static int own_host(struct ctl *c, struct host *h, const char *exclude_id, struc
 }
 
 /* Narrows placement to the hosts that hold the VM's image or can fetch it
- * (ctl/peer.c): every host while a host holding it is up and serves files
- * (or the image has no files to fetch), else only its holders. A host that
- * is down serves nothing. */
+ * (ctl/peer.c): every host while a host holding it is up (or the image has
+ * no files to fetch), else only its holders. A host that is down serves
+ * nothing; one without a peer URL leaves the VM waiting with that reason. */
 static int image_hosts(struct ctl *c, const struct vm *vm, const char *pin, const struct host *hs, int n,
 		       struct placement_host *ph, int64_t now, int64_t down_after, struct err *e)
 {
@@ -66,7 +66,7 @@ static int image_hosts(struct ctl *c, const struct vm *vm, const char *pin, cons
 		goto out;   /* nothing to fetch, or an image of before copies were recorded: as before */
 	for (int i = 0; i < n; i++)
 		for (int j = 0; j < n_holders; j++)
-			if (strcmp(hs[i].name, holders[j]) == 0 && hs[i].peer_url[0] &&
+			if (strcmp(hs[i].name, holders[j]) == 0 &&
 			    strcmp(host_state_at(&hs[i], now, down_after), "down") != 0)
 				fetchable = true;
 	if (fetchable)
@@ -84,9 +84,8 @@ static int image_hosts(struct ctl *c, const struct vm *vm, const char *pin, cons
 			sbuf_addf(&names, "%s%s", j ? ", " : "", holders[j]);
 		autofree char *list = sbuf_take(&names);
 		rc = err_set(e, ERR_CONFLICT,
-			     "image %s is only on host %s, which can give it to no other host now (it is down, or "
-			     "serves no files: that needs --listen or --listen-http); start that host's nubod, or "
-			     "build or import the image again",
+			     "image %s is only on host %s, which is down: no other host can fetch it until "
+			     "that host's nubod is back (or build or import the image again)",
 			     img.name, list);
 	}
 out:
