@@ -469,6 +469,8 @@ static void start_vm(struct ctl *c, struct vm *vm, bool rebooting)
 		fetching = peer_image_local(c, &img, vm->op_id, &e);
 		image_free_fields(&img);
 	}
+	if (!fetching)
+		e = (struct err){0};   /* an image gone is start_steps' to report */
 	if (fetching) {
 		if (!vm->reason || strcmp(vm->reason, e.msg) != 0) {
 			set_state(vm, VM_PENDING, e.msg);
