@@ -245,7 +245,7 @@ static void record_files(struct ctl *c, struct vm *vm)
 	}
 	if (rc == 0) {
 		vm->move_files = json_dumps(files, JSON_COMPACT);
-		rc = store_vm_update(c->st, vm, &e);
+		rc = store_vm_move_files_set(c->st, vm->id, vm->move_to, vm->move_files, &e);
 	}
 	json_decref(files);
 	if (rc < 0)
@@ -336,6 +336,7 @@ static int fetch_disk(struct ctl *c, struct vm *vm, struct err *e)
 static int move_done(struct ctl *c, const char *vm_id, struct err *e)
 {
 	struct vm vm;
+	memset(&vm, 0, sizeof(vm));
 	if (store_tx_begin(c->st, e) < 0)
 		return -1;
 	int rc = store_vm_get(c->st, vm_id, &vm, e);
@@ -350,8 +351,7 @@ static int move_done(struct ctl *c, const char *vm_id, struct err *e)
 	}
 	if (store_tx_end(c->st, rc == 0, rc == 0 ? e : NULL) < 0)
 		rc = -1;
-	if (rc == 0 || vm.id[0])
-		vm_free_fields(&vm);
+	vm_free_fields(&vm);
 	return rc;
 }
 

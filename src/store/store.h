@@ -94,6 +94,9 @@ int store_vm_delete(struct store *st, const char *id, struct err *e);
  * every host), excluding exclude_id (may be NULL). */
 int store_vm_usage(struct store *st, const char *host, const char *exclude_id, int *vcpus, int *memory_mib,
 		   struct err *e);
+/* Records the files of a VM's move to move_to (ctl/moves.c), if that move
+ * is still the VM's; nothing else of the row is touched. */
+int store_vm_move_files_set(struct store *st, const char *id, const char *move_to, const char *files, struct err *e);
 /* members[i]: how many VMs of spread group group are on host hs[i]. */
 int store_spread_members(struct store *st, const char *group, const struct host *hs, int n, int *members,
 			 struct err *e);

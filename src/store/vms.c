@@ -565,6 +565,22 @@ int store_vm_usage(struct store *st, const char *host, const char *exclude_id, i
 	RUN(st, CX_READ, e, vm_usage(cx, host, exclude_id, vcpus, memory_mib, e));
 }
 
+static int move_files_set(struct cx *cx, const char *id, const char *move_to, const char *files, struct err *e)
+{
+	struct q *q = q_prep(cx, "UPDATE vms SET move_files = ?3 WHERE id = ?1 AND move_to = ?2", e);
+	if (!q)
+		return -1;
+	q_text(q, 1, id);
+	q_text(q, 2, move_to);
+	q_text(q, 3, files);
+	return q_done(q, "VM", e);
+}
+
+int store_vm_move_files_set(struct store *st, const char *id, const char *move_to, const char *files, struct err *e)
+{
+	RUN(st, CX_WRITE, e, move_files_set(cx, id, move_to, files, e));
+}
+
 static int spread_members(struct cx *cx, const char *group, const struct host *hs, int n, int *members,
 			  struct err *e)
 {
