@@ -203,3 +203,7 @@ int api_console_stop(int wait_ms);
  * from dir: GET and HEAD only; a path without a file of its own gets
  * index.html (the console's pages are addresses its script reads). */
 int api_webui_answer(void *mhd_conn, const char *method, const char *target, const char *dir);
+/* peer.c: files for the other hosts of the cloud (/v1/peer/...), with the
+ * cluster's secret instead of a token. */
+bool api_peer_target(const char *target);
+int api_peer_answer(struct ctl *ctl, void *mhd_conn, const char *method, const char *target);

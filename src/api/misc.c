@@ -123,11 +123,23 @@ static void show_host(const struct api_req *req, struct api_resp *resp)
 	answer_host(resp, rc, j, &e);
 }
 
+/* Optional body {"move": true}: move its stopped VMs away too (ctl/moves.c). */
 static void drain_host(const struct api_req *req, struct api_resp *resp)
 {
+	static const char *const fields[] = {"move", NULL};
 	struct err e = {0};
 	json_t *j = NULL;
-	int rc = ctl_host_drain(req->ctl, req->args[0], true, &j, &e);
+	bool move = false;
+	json_t *body = api_body_object(req, resp, true);
+	if (!body)
+		return;
+	if (!api_check_fields(body, fields, resp) || !api_opt_bool(body, "move", false, &move, resp)) {
+		json_decref(body);
+		return;
+	}
+	json_decref(body);
+	int rc = move ? ctl_host_drain_move(req->ctl, req->args[0], &j, &e)
+		      : ctl_host_drain(req->ctl, req->args[0], true, &j, &e);
 	answer_host(resp, rc, j, &e);
 }
 

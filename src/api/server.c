@@ -107,6 +107,7 @@ enum door {
 	DOOR_LOGIN,     /* POST /v1/session: its body carries the token */
 	DOOR_CONSOLE,   /* a console WebSocket: its ticket is the credential */
 	DOOR_FILES,     /* the web console's files: public */
+	DOOR_PEER,      /* /v1/peer/...: another host's fetch, with the cluster's secret (api/peer.c) */
 };
 
 static enum door door_of(const char *method, const char *target)
@@ -120,6 +121,8 @@ static enum door door_of(const char *method, const char *target)
 		return DOOR_LOGIN;
 	if (api_console_ws_target(method, target))
 		return DOOR_CONSOLE;
+	if (api_peer_target(target))
+		return DOOR_PEER;
 	return DOOR_API;
 }
 
@@ -412,6 +415,8 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *connection, 
 		log_debug("%s %s (web console file)", method, url);
 		return ret;
 	}
+	if (c->door == DOOR_PEER)
+		return (enum MHD_Result)api_peer_answer(l->srv->ctl, connection, method, c->target);
 	if (c->door == DOOR_CONSOLE) {
 		log_info("%s %s (console WebSocket)", method, url);   /* url has no query: the ticket stays out of the log */
 		return (enum MHD_Result)api_console_ws_answer(l->srv->ctl, connection, c->target, &c->ws);

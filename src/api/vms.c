@@ -242,7 +242,7 @@ bool api_vm_create_parse(const struct api_req *req, struct api_resp *resp, struc
 {
 	static const char *const fields[] = {"name",	  "type",      "image",	    "ssh_keys",	     "ssh_key_file",
 					     "user_data", "disk_size", "ephemeral", "from_snapshot", "nics",
-					     "firewalls", "seed",      "max_type", "host", NULL};
+					     "firewalls", "seed",      "max_type", "host", "spread_group", NULL};
 	memset(out, 0, sizeof(*out));
 	json_t *body = api_body_object(req, resp, false);
 	if (!body)
@@ -254,6 +254,7 @@ bool api_vm_create_parse(const struct api_req *req, struct api_resp *resp, struc
 	    !api_opt_string(body, "type", &r->type, resp) || !api_opt_string(body, "image", &r->image, resp) ||
 	    !api_opt_string(body, "max_type", &r->max_type, resp) ||
 	    !api_opt_string(body, "host", &r->host, resp) ||
+	    !api_opt_string(body, "spread_group", &r->spread_group, resp) ||
 	    !api_opt_string(body, "ssh_key_file", &r->ssh_key_file, resp) ||
 	    !api_opt_string(body, "user_data", &r->user_data, resp) ||
 	    !api_opt_string(body, "disk_size", &r->disk_size, resp) ||
@@ -422,6 +423,22 @@ static void resize_vm(const struct api_req *req, struct api_resp *resp)
 	json_decref(b.json);
 }
 
+static void move_vm(const struct api_req *req, struct api_resp *resp)
+{
+	json_t *body = NULL;
+	const char *to = NULL;
+	struct vm vm;
+	struct operation op;
+	struct err e = {0};
+	if (!api_body_one_string(req, resp, "to", "the host to move the VM to", &body, &to))
+		return;
+	if (ctl_vm_move(req->ctl, req->args[0], to, &vm, &op, &e) < 0)
+		api_error(resp, &e);
+	else
+		answer_vm_op(resp, 202, &vm, &op);
+	json_decref(body);
+}
+
 static void console_vm(const struct api_req *req, struct api_resp *resp)
 {
 	struct err e = {0};
@@ -446,6 +463,7 @@ const struct api_route api_vm_routes[] = {
 	{"POST", "/v1/vms/{}/reboot", reboot_vm},
 	{"POST", "/v1/vms/{}/restore", restore_vm},
 	{"POST", "/v1/vms/{}/resize", resize_vm},
+	{"POST", "/v1/vms/{}/move", move_vm},
 	{"GET", "/v1/vms/{}/console", console_vm},
 	{NULL, NULL, NULL},
 };

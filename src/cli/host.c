@@ -85,12 +85,24 @@ static int host_show(struct cli_ctx *ctx, const struct args *a)
 static int host_set_drain(struct cli_ctx *ctx, const struct args *a, bool drain)
 {
 	autofree char *path = client_path(drain ? "/v1/hosts/%s/drain" : "/v1/hosts/%s/undrain", a->pos[0]);
-	json_t *h = cli_send(ctx, "POST", path, NULL);
+	bool move = drain && args_has(a, "move");
+	json_t *body = move ? json_pack("{s:b}", "move", 1) : NULL;
+	json_t *h = cli_send(ctx, "POST", path, body);
+	json_decref(body);
 	if (!h)
 		return CLI_EXIT_FAILED;
-	if (args_has(a, "json"))
+	size_t i;
+	json_t *m;
+	if (args_has(a, "json")) {
 		cli_print_json(ctx, h);
-	else if (drain)
+	} else if (move) {
+		fprintf(ctx->out, "Host %s is draining: it takes no new VMs\n", a->pos[0]);
+		json_array_foreach(json_object_get(h, "moves"), i, m)
+			fprintf(ctx->out, "Moving %s to %s (operation %s)\n", cli_jstr(m, "vm"), cli_jstr(m, "to"),
+				cli_jstr(m, "operation"));
+		json_array_foreach(json_object_get(h, "not_moved"), i, m)
+			fprintf(ctx->out, "Not moving %s: %s\n", cli_jstr(m, "vm"), cli_jstr(m, "why"));
+	} else if (drain)
 		fprintf(ctx->out, "Host %s is draining: it takes no new VMs; its %lld VM(s) keep running there\n",
 			a->pos[0], (long long)cli_jint(h, "vms", 0));
 	else
@@ -98,6 +110,12 @@ static int host_set_drain(struct cli_ctx *ctx, const struct args *a, bool drain)
 	json_decref(h);
 	return CLI_EXIT_OK;
 }
+
+static const struct arg_flag drain_flags[] = {
+	{"move", 0, ARG_BOOL, NULL, "also move its stopped VMs to other hosts"},
+	{"json", 0, ARG_BOOL, NULL, "print the API's JSON"},
+	{NULL, 0, 0, NULL, NULL},
+};
 
 static int host_drain(struct cli_ctx *ctx, const struct args *a)
 {
@@ -125,8 +143,11 @@ static const struct cli_verb host_verbs[] = {
 	 NULL, cli_json_flags, 0, 0, false, host_list},
 	{"show", "[NAME] [--json]", "Show a host's capacity: vCPUs and memory, used and free",
 	 "Without NAME: the host whose API answers.\n", cli_json_flags, 0, 1, false, host_show},
-	{"drain", "NAME [--json]", "Stop placing new VMs on a host; its VMs keep running there",
-	 "Moving its VMs away (--move) is not done yet.\n", cli_json_flags, 1, 1, false, host_drain},
+	{"drain", "NAME [--move] [--json]", "Stop placing new VMs on a host; its VMs keep running there",
+	 "With --move, each of its stopped VMs is moved to where placement puts it\n"
+	 "(as nubo vm move); those that cannot move are named with the reason (a\n"
+	 "running VM: stop it first). Follow the moves with nubo operation wait.\n",
+	 drain_flags, 1, 1, false, host_drain},
 	{"undrain", "NAME [--json]", "Let a drained host take new VMs again", NULL, cli_json_flags, 1, 1, false,
 	 host_undrain},
 	{"remove", "NAME", "Forget a host whose nubod is stopped for good",

@@ -40,6 +40,7 @@ static const struct arg_flag create_flags[] = {
 	{"firewall", 0, ARG_VALUE, "F[,F…]", "firewalls (security groups) to join; repeatable (default: default)"},
 	{"no-seed", 0, ARG_BOOL, NULL, "no NoCloud seed disk: the guest reads the metadata service at 169.254.169.254"},
 	{"host", 0, ARG_VALUE, "H", "run it on host H (default: the scheduler places it; see 'nubo host list')"},
+	{"spread-group", 0, ARG_VALUE, "G", "keep it on another host than the other VMs of group G while hosts allow"},
 	{"wait", 0, ARG_BOOL, NULL, "follow the boot to its end, printing each phase"},
 	{NULL, 0, 0, NULL, NULL},
 };
@@ -47,6 +48,12 @@ static const struct arg_flag create_flags[] = {
 static const struct arg_flag restore_flags[] = {
 	{"snapshot", 0, ARG_VALUE, "SNAPSHOT", "the snapshot of this VM to roll its disk back to"},
 	{"wait", 0, ARG_BOOL, NULL, "follow the action to its end"},
+	{NULL, 0, 0, NULL, NULL},
+};
+
+static const struct arg_flag move_flags[] = {
+	{"to", 0, ARG_VALUE, "H", "the host to move it to (see 'nubo host list')"},
+	{"wait", 0, ARG_BOOL, NULL, "follow the move to its end, with the bytes copied"},
 	{NULL, 0, 0, NULL, NULL},
 };
 
@@ -191,6 +198,8 @@ static json_t *create_body(struct cli_ctx *ctx, const struct args *a, int *rc)
 		json_object_set_new(body, "max_type", json_string(args_value(a, "max-type")));
 	if (args_value(a, "host"))
 		json_object_set_new(body, "host", json_string(args_value(a, "host")));
+	if (args_value(a, "spread-group"))
+		json_object_set_new(body, "spread_group", json_string(args_value(a, "spread-group")));
 	if (args_value(a, "image"))
 		json_object_set_new(body, "image", json_string(args_value(a, "image")));
 	if (args_value(a, "disk-size"))
@@ -336,6 +345,8 @@ static void print_vm(struct cli_ctx *ctx, const json_t *vm)
 			(long long)cli_jint(vm, "max_vcpus", 0));
 	fprintf(ctx->out, "%-12s%s\n", "Image:", cli_or_dash(cli_jstr(vm, "image")));
 	fprintf(ctx->out, "%-12s%s\n", "Host:", cli_or_dash(cli_jstr(vm, "host")));
+	if (cli_jstr(vm, "spread_group"))
+		fprintf(ctx->out, "%-12s%s\n", "Spread:", cli_jstr(vm, "spread_group"));
 	fprintf(ctx->out, "%-12s%s\n", "IP:", cli_or_dash(cli_jstr(vm, "ip")));
 	size_t i;
 	const json_t *nic;
@@ -472,6 +483,19 @@ static int vm_resize(struct cli_ctx *ctx, const struct args *a)
 		json_object_set_new(body, "disk_size", json_string(args_value(a, "disk-size")));
 	if (args_has(a, "restart"))
 		json_object_set_new(body, "restart", json_true());
+	int rc = run_action(ctx, a, &act, body);
+	json_decref(body);
+	return rc;
+}
+
+static int vm_move(struct cli_ctx *ctx, const struct args *a)
+{
+	static const struct vm_action act = {"POST", "/move", "Moving", "Moved", false};
+	if (!args_value(a, "to")) {
+		fprintf(ctx->err, "nubo: vm move needs --to HOST\n");
+		return CLI_EXIT_USAGE;
+	}
+	json_t *body = json_pack("{s:s}", "to", args_value(a, "to"));
 	int rc = run_action(ctx, a, &act, body);
 	json_decref(body);
 	return rc;
@@ -754,7 +778,7 @@ static int vm_console(struct cli_ctx *ctx, const struct args *a)
 }
 
 static const struct cli_verb vm_verbs[] = {
-	{"create", "NAME [--type T] [--max-type T] [--image I] [--ssh-key FILE.pub] [--user-data FILE] [--disk-size SIZE] [--ephemeral SIZE] [--from-snapshot S] [--network N [--ip A]]... [--firewall F,...] [--no-seed] [--host H] [--wait]",
+	{"create", "NAME [--type T] [--max-type T] [--image I] [--ssh-key FILE.pub] [--user-data FILE] [--disk-size SIZE] [--ephemeral SIZE] [--from-snapshot S] [--network N [--ip A]]... [--firewall F,...] [--no-seed] [--host H] [--spread-group G] [--wait]",
 	 "Create a VM and boot it",
 	 "Without --ssh-key, nubo uses its own key pair, made on first use in\n"
 	 "$XDG_CONFIG_HOME/nubo/id_ed25519 (default ~/.config/nubo/). The key file is\n"
@@ -780,6 +804,11 @@ static const struct cli_verb vm_verbs[] = {
 	 "stopped: add --restart to stop, resize and start it, keeping its address and\n"
 	 "disks. A stopped VM takes the new size at its next start. See docs/resize.md.\n",
 	 resize_flags, 1, 1, false, vm_resize},
+	{"move", "NAME --to HOST [--wait]", "Move a stopped VM to another host of the cloud",
+	 "Its root disk is copied to HOST (checked by its SHA-256); its id, name, MAC, IP\n"
+	 "and firewalls stay. A VM with volumes or snapshots is refused: their files stay\n"
+	 "on their host. Start it afterwards. See docs/cluster.md.\n",
+	 move_flags, 1, 1, false, vm_move},
 	{"delete", "NAME [--wait]", "Delete a VM and its disk", NULL, cli_wait_flags, 1, 1, false, vm_delete},
 	{"stats", "NAME [--since D|TIME] [--step D] [--json]", "Show a VM's CPU, memory, network and disk, now and as sparklines",
 	 "nubod samples each running VM every 10 s and keeps 24 h of those, then 30 days\n"

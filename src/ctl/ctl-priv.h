@@ -83,10 +83,14 @@ struct ctl {
 	pthread_mutex_t op_listener_mu;
 	void (*op_listener)(void *arg, const char *op_id);
 	void *op_listener_arg;
-	/* image builds running on their own threads, by image id */
+	/* image builds and fetches running on their own threads, by image id */
 	pthread_mutex_t builds_mu;
 	char **builds;
 	int n_builds;
+	struct ctl_peer *peer;   /* the cluster's secret and failed fetches (peer.c) */
+	char peer_url[128];      /* where other hosts fetch this one's files; "" if nowhere */
+	int64_t moves_pass_at;   /* moves.c, reconciler thread only */
+	_Atomic int64_t moves_retry_at;   /* moves.c: no copy starts before (mono ms) */
 };
 
 /* Paths under the state directory; caller frees. */
@@ -292,6 +296,32 @@ void resize_live_done(struct ctl *c, struct vm *vm);
 
 /* images.c */
 void images_resume(struct ctl *c);
+/* Builds and fetches in flight, by image id (ctl_close waits for them). */
+void ctl_builds_track(struct ctl *c, const char *id, bool add);
+bool ctl_builds_has(struct ctl *c, const char *id);
+/* An image's files are root's and readable by QEMU's group alone. */
+int ctl_image_seal(struct ctl *c, const char *dir, struct err *e);
+
+/* peer.c: images between hosts. init reads (or makes) the cluster's
+ * secret; reconcile records this host's images' files for the others and
+ * removes files of deleted images. */
+int peer_init(struct ctl *c, struct err *e);
+bool peer_reconcile(struct ctl *c);
+void peer_free(struct ctl *c);
+/* The JSON record of the files in an image folder (names, sizes, SHA-256),
+ * for images.files; caller frees *out. */
+int peer_image_files(const char *dir, char **out, struct err *e);
+/* 0 when this host has img's files; else starts (or follows) a fetch from
+ * a host that has them and returns 1 with e saying what is awaited (op_id,
+ * if any, gets the bytes as progress). A VM waits in pending meanwhile. */
+int peer_image_local(struct ctl *c, const struct image *img, const char *op_id, struct err *e);
+/* The cluster's secret, for a fetch's X-Nubo-Peer header. */
+const char *ctl_peer_secret(struct ctl *c);
+
+/* moves.c: a stopped VM's disk copied to another host (nubo vm move). */
+bool moves_reconcile(struct ctl *c);
+/* vms.c: marks the VM's previous operation failed when next takes over. */
+void ctl_vm_supersede(struct ctl *c, const struct vm *vm, const struct operation *next);
 
 /* usage.c: the prices and a first run of every meter (init); the "seen"
  * mark of running VMs after the instance reconciler's passes (reconcile). */

@@ -127,6 +127,8 @@ static const struct reconciler reconcilers[] = {
 	{"usage", usage_init, NULL, usage_reconcile, NULL},   /* after instances: marks what its pass saw */
 	{"metadata", NULL, metadata_resume, NULL, metadata_free},
 	{"images", NULL, images_resume, NULL, NULL},
+	{"peer", peer_init, NULL, peer_reconcile, peer_free},   /* images between hosts */
+	{"moves", NULL, NULL, moves_reconcile, NULL},            /* stopped VMs to other hosts */
 	{"volumes", NULL, volumes_resume, volumes_reconcile, NULL},
 	{"snapshots", NULL, NULL, snapshots_reconcile, NULL},
 	{"networks", networks_init, NULL, networks_reconcile, NULL},
@@ -139,6 +141,18 @@ static const struct reconciler reconcilers[] = {
 #define N_RECONCILERS (sizeof(reconcilers) / sizeof(reconcilers[0]))
 _Static_assert(N_RECONCILERS <= CTL_RECONCILERS_MAX, "CTL_RECONCILERS_MAX is too small for the table");
 
+/* Where other hosts reach this nubod's files (ctl/peer.c): its TLS
+ * listener at the advertised address, or else its loopback HTTP listener
+ * (hosts on one machine, as in tests). */
+static void peer_url_of(struct ctl *c, const struct ctl_options *o)
+{
+	const char *port = o->listen ? strrchr(o->listen, ':') : NULL;
+	if (port && c->advertise[0])
+		snprintf(c->peer_url, sizeof(c->peer_url), "https://%s%s", c->advertise, port);
+	else if (o->listen_http)
+		snprintf(c->peer_url, sizeof(c->peer_url), "http://%s", o->listen_http);
+}
+
 int ctl_open(struct store *st, struct ctl_options *o, struct ctl **out, struct err *e)
 {
 	struct ctl *c = xcalloc(1, sizeof(*c));
@@ -150,6 +164,7 @@ int ctl_open(struct store *st, struct ctl_options *o, struct ctl **out, struct e
 	snprintf(c->host_name, sizeof(c->host_name), "%s", o->host_name ? o->host_name : c->cfg.host_name);
 	snprintf(c->advertise, sizeof(c->advertise), "%s", o->advertise ? o->advertise : c->cfg.advertise);
 	snprintf(c->version, sizeof(c->version), "%s", o->version ? o->version : "");
+	peer_url_of(c, o);
 	pthread_mutex_init(&c->mu, NULL);
 	pthread_cond_init(&c->cv, NULL);
 	pthread_cond_init(&c->rules_cv, NULL);

@@ -34,6 +34,10 @@ struct ctl_options {
 	const char *host_name;     /* NULL: config host_name, else the machine's hostname */
 	const char *advertise;     /* NULL: config advertise */
 	const char *version;       /* nubod's, recorded in the host's row; NULL: none */
+	/* nubod's TCP listeners (--listen HOST:PORT with TLS, --listen-http on
+	 * loopback), NULL for none: other hosts fetch this one's image files
+	 * from the first, at https://ADVERTISE:PORT, or else from the second */
+	const char *listen, *listen_http;
 	const struct host_ops *host;   /* how the host is reached (host/hostops.h); NULL: hostops_real */
 	struct config config;      /* moved into the ctl; do not free */
 };
@@ -246,6 +250,7 @@ struct vm_request {
 	const char *ephemeral;     /* "2G": an instance-store disk empty at every start; NULL: none */
 	const char *from_snapshot; /* boot from this snapshot's disk (and its VM's image) */
 	const char *host;          /* pin to this host; NULL: placement chooses */
+	const char *spread_group;  /* keep apart from the group's other VMs while hosts allow; NULL: none */
 	bool no_seed;              /* no NoCloud seed: the guest must read the metadata service */
 };
 
@@ -345,3 +350,23 @@ int ctl_image_upload_begin(struct ctl *c, const struct image_import *r, int64_t 
 int ctl_image_upload_write(struct image_upload *u, const void *data, size_t n, struct err *e);
 int ctl_image_upload_end(struct image_upload *u, struct image *img, struct operation *op, struct err *e);
 void ctl_image_upload_abort(struct image_upload *u, const char *why);
+
+/* Images between hosts (ctl/peer.c). Whether presented is the cluster's
+ * secret (constant time). */
+bool ctl_peer_authorized(struct ctl *c, const char *presented);
+/* Opens FILE of an image this host holds, for another host's fetch: *fd
+ * (the caller closes it) and *size. ERR_NOT_FOUND for an image, a file or
+ * a copy this host does not have. */
+int ctl_peer_image_open(struct ctl *c, const char *image_id, const char *file, int *fd, int64_t *size,
+			struct err *e);
+/* The same for the disk of a stopped VM moving away from this host (ctl/moves.c). */
+int ctl_peer_vm_open(struct ctl *c, const char *vm_id, const char *file, int *fd, int64_t *size, struct err *e);
+/* Moves a stopped VM to host to (ctl/moves.c): records the move and its
+ * operation; the hosts copy the disk. Refused (409) for a VM that is not
+ * stopped, has volumes or snapshots, or is on or going to a host that is
+ * not up; 422 for an unknown host. */
+int ctl_vm_move(struct ctl *c, const char *ref, const char *to, struct vm *vm, struct operation *op, struct err *e);
+/* Drains the host and asks a move of each of its VMs to where placement
+ * puts it: *out is the host (as ctl_host_drain) with "moves" [{vm, to,
+ * operation}] and "not_moved" [{vm, why}]. */
+int ctl_host_drain_move(struct ctl *c, const char *ref, json_t **out, struct err *e);

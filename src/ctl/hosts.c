@@ -107,6 +107,7 @@ static void fill_row(struct ctl *c, struct host *h)
 	h->heartbeat = h->started_at = h->created_at = time_now_ms();
 	snprintf(h->prefix, sizeof(h->prefix), "%s", c->prefix);
 	snprintf(h->version, sizeof(h->version), "%s", c->version);
+	snprintf(h->peer_url, sizeof(h->peer_url), "%s", c->peer_url);
 }
 
 static int register_host(struct ctl *c, struct err *e)

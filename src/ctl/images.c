@@ -86,7 +86,7 @@ static char *recipe_names(struct ctl *c)
 	return sbuf_take(&b);
 }
 
-static void builds_track(struct ctl *c, const char *id, bool add)
+void ctl_builds_track(struct ctl *c, const char *id, bool add)
 {
 	pthread_mutex_lock(&c->builds_mu);
 	if (add) {
@@ -104,7 +104,7 @@ static void builds_track(struct ctl *c, const char *id, bool add)
 	pthread_mutex_unlock(&c->builds_mu);
 }
 
-static bool builds_has(struct ctl *c, const char *id)
+bool ctl_builds_has(struct ctl *c, const char *id)
 {
 	pthread_mutex_lock(&c->builds_mu);
 	bool found = false;
@@ -147,7 +147,7 @@ static int read_manifest(const char *dir, struct image *img, struct err *e)
 
 /* An image's files are root's and readable by QEMU's group alone (0640, in
  * a 0750 folder), whatever mode the recipe or the import left. */
-static int seal_image_files(struct ctl *c, const char *dir, struct err *e)
+int ctl_image_seal(struct ctl *c, const char *dir, struct err *e)
 {
 	static const char *const files[] = {"disk.qcow2", "vmlinuz", "initrd.img", NULL};
 	struct qemu_user u;
@@ -166,11 +166,19 @@ static void finish_image(struct ctl *c, struct image *img, const char *dir, int 
 			 int64_t t0)
 {
 	if (rc == 0)
-		rc = seal_image_files(c, dir, e);
+		rc = ctl_image_seal(c, dir, e);
+	/* what other hosts fetch and check (peer.c) */
+	if (rc == 0) {
+		free(img->files);
+		img->files = NULL;
+		rc = peer_image_files(dir, &img->files, e);
+	}
 	if (rc == 0) {
 		snprintf(img->state, sizeof(img->state), "ready");
 		rc = store_image_update(c->st, img, e);
 	}
+	if (rc == 0)
+		rc = store_image_copy_set(c->st, img->id, c->host_name, true, e);
 	if (rc == 0) {
 		ctl_op_phase(c, img->op_id, "ready");
 		ctl_op_finish(c, img->op_id, true, NULL);
@@ -479,7 +487,7 @@ static void *build_thread(void *arg)
 			build_image(job->c, &img);
 		image_free_fields(&img);
 	}
-	builds_track(job->c, job->image_id, false);
+	ctl_builds_track(job->c, job->image_id, false);
 	import_fds_close(&job->fds);
 	free(job);
 	return NULL;
@@ -495,7 +503,7 @@ static int start_build(struct ctl *c, const char *image_id, struct import_fds *f
 	job->fds = fds ? *fds : IMPORT_FDS_NONE;
 	if (fds)
 		*fds = IMPORT_FDS_NONE;
-	builds_track(c, image_id, true);
+	ctl_builds_track(c, image_id, true);
 	pthread_t t;
 	pthread_attr_t attr;
 	pthread_attr_init(&attr);
@@ -503,7 +511,7 @@ static int start_build(struct ctl *c, const char *image_id, struct import_fds *f
 	int rc = pthread_create(&t, &attr, build_thread, job);
 	pthread_attr_destroy(&attr);
 	if (rc != 0) {
-		builds_track(c, image_id, false);
+		ctl_builds_track(c, image_id, false);
 		import_fds_close(&job->fds);
 		free(job);
 		return err_set(e, ERR_INTERNAL, "cannot start a build thread");
@@ -958,7 +966,7 @@ void images_resume(struct ctl *c)
 		}
 		bool unfinished = strcmp(imgs[i].state, "building") == 0 || strcmp(imgs[i].state, "importing") == 0;
 		/* another host's build is that host's to resume */
-		if (!unfinished || builds_has(c, imgs[i].id) || strcmp(imgs[i].host, c->host_name) != 0)
+		if (!unfinished || ctl_builds_has(c, imgs[i].id) || strcmp(imgs[i].host, c->host_name) != 0)
 			continue;
 		log_info("image %s: resuming a build cut off by a restart", imgs[i].name);
 		struct err e = {0};

@@ -475,7 +475,22 @@ static void start_vm(struct ctl *c, struct vm *vm, bool rebooting)
 		paths_free(&p);
 		return;
 	}
-	if (vm->started_at && !c->host->disk_exists(p.root)) {
+	/* An image built on another host: its files are fetched first, the VM
+	 * waiting in pending with what it waits for as its reason. */
+	struct image img;
+	int fetching = 0;
+	if (store_image_get(c->st, vm->image_id, &img, &e) == 0) {
+		fetching = peer_image_local(c, &img, vm->op_id, &e);
+		image_free_fields(&img);
+	}
+	if (!fetching)
+		e = (struct err){0};   /* an image gone is start_steps' to report */
+	if (fetching) {
+		if (!vm->reason || strcmp(vm->reason, e.msg) != 0) {
+			set_state(vm, VM_PENDING, e.msg);
+			save(c, vm);
+		}
+	} else if (vm->started_at && !c->host->disk_exists(p.root)) {
 		/* Never an empty disk in place of one that existed. */
 		err_set(&e, ERR_INTERNAL, "the VM's disk %s is missing; nubo does not replace it with an empty one",
 			p.root);

@@ -48,6 +48,52 @@ static int own_host(struct ctl *c, struct host *h, const char *exclude_id, struc
 	return store_vm_usage(c->st, c->host_name, exclude_id, &h->vcpus_used, &h->memory_mib_used, e);
 }
 
+/* Narrows placement to the hosts that hold the VM's image or can fetch it
+ * (ctl/peer.c): every host while a host holding it is up (or the image has
+ * no files to fetch), else only its holders. A host that is down serves
+ * nothing; one without a peer URL leaves the VM waiting with that reason. */
+static int image_hosts(struct ctl *c, const struct vm *vm, const char *pin, const struct host *hs, int n,
+		       struct placement_host *ph, int64_t now, int64_t down_after, struct err *e)
+{
+	struct image img;
+	char **holders = NULL;
+	int n_holders = 0, rc = 0;
+	bool fetchable = false, any = false;
+	if (!vm->image_id[0] || store_image_get(c->st, vm->image_id, &img, NULL) < 0)
+		return 0;
+	if (!img.files || strcmp(img.files, "[]") == 0 ||
+	    store_image_copies(c->st, img.id, &holders, &n_holders, e) < 0 || n_holders == 0)
+		goto out;   /* nothing to fetch, or an image of before copies were recorded: as before */
+	for (int i = 0; i < n; i++)
+		for (int j = 0; j < n_holders; j++)
+			if (strcmp(hs[i].name, holders[j]) == 0 &&
+			    strcmp(host_state_at(&hs[i], now, down_after), "down") != 0)
+				fetchable = true;
+	if (fetchable)
+		goto out;
+	for (int i = 0; i < n; i++) {
+		bool holder = false;
+		for (int j = 0; j < n_holders; j++)
+			holder = holder || strcmp(hs[i].name, holders[j]) == 0;
+		ph[i].usable = ph[i].usable && holder;
+		any = any || (ph[i].usable && (!pin || strcmp(pin, hs[i].name) == 0));
+	}
+	if (!any) {
+		struct sbuf names = {0};
+		for (int j = 0; j < n_holders; j++)
+			sbuf_addf(&names, "%s%s", j ? ", " : "", holders[j]);
+		autofree char *list = sbuf_take(&names);
+		rc = err_set(e, ERR_CONFLICT,
+			     "image %s is only on host %s, which is down: no other host can fetch it until "
+			     "that host's nubod is back (or build or import the image again)",
+			     img.name, list);
+	}
+out:
+	store_strv_free(holders);
+	image_free_fields(&img);
+	return rc;
+}
+
 /* Called in the admission transaction: on PostgreSQL every write
  * transaction holds the cluster's write lock (driver_pg.c), so what is read
  * here is what the next writer on any host reads after the VM is in: two
@@ -56,6 +102,7 @@ int sched_place(struct ctl *c, struct vm *vm, const char *pin, struct err *e)
 {
 	struct host *hs = NULL;
 	int n = 0, rc = -1;
+	int *members = NULL;
 	if (store_host_list(c->st, &hs, &n, e) < 0)
 		return -1;
 	int64_t now = time_now_ms(), down_after = (int64_t)c->cfg.host_down_after_s * 1000;
@@ -65,8 +112,11 @@ int sched_place(struct ctl *c, struct vm *vm, const char *pin, struct err *e)
 						hs[i].memory_mib_used,
 						strcmp(host_state_at(&hs[i], now, down_after), "up") == 0};
 	}
-	struct placement_pool *pool = placement_pool_new(ph, n);
+	struct placement_pool *pool = NULL;
 	int pick = -1;
+	if (image_hosts(c, vm, pin, hs, n, ph, now, down_after, e) < 0)
+		goto out;
+	pool = placement_pool_new(ph, n);
 	if (pin) {
 		for (int i = 0; i < n; i++)
 			if (strcmp(hs[i].name, pin) == 0)
@@ -94,7 +144,14 @@ int sched_place(struct ctl *c, struct vm *vm, const char *pin, struct err *e)
 			goto out;
 		}
 	} else {
-		pick = placement_pool_pick(pool, vm->vcpus, vm->memory_mib, c->cfg.placement);
+		if (vm->spread_group[0]) {
+			members = xcalloc((size_t)n + 1, sizeof(*members));
+			if (store_spread_members(c->st, vm->spread_group, hs, n, members, e) < 0)
+				goto out;
+			pick = placement_pool_pick_spread(pool, members, vm->vcpus, vm->memory_mib, c->cfg.placement);
+		} else {
+			pick = placement_pool_pick(pool, vm->vcpus, vm->memory_mib, c->cfg.placement);
+		}
 		if (pick < 0 && n == 1) {
 			no_room(vm, &hs[0], e);
 			goto out;
@@ -123,6 +180,7 @@ int sched_place(struct ctl *c, struct vm *vm, const char *pin, struct err *e)
 	rc = 0;
 out:
 	placement_pool_free(pool);
+	free(members);
 	free(ph);
 	free(hs);
 	return rc;

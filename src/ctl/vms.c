@@ -41,6 +41,8 @@ static int check_request(struct ctl *c, const struct vm_request *r, const struct
 			       "ceiling must hold the VM",
 			       (*max_type)->name, (*max_type)->vcpus, (*max_type)->memory_mib, (*type)->name,
 			       (*type)->vcpus, (*type)->memory_mib);
+	if (r->spread_group && vm_name_validate(r->spread_group, "spread_group", e) < 0)
+		return -1;
 	const char *image_name = r->image ? r->image : "tiny";
 	struct snapshot sn;
 	if (r->from_snapshot) {
@@ -196,6 +198,7 @@ int ctl_vm_create(struct ctl *c, const struct vm_request *r, struct vm *vm, stru
 	vm->ssh_key_file = xstrdup(r->ssh_key_file);
 	vm->user_data = xstrdup(r->user_data);
 	vm->no_seed = r->no_seed;
+	snprintf(vm->spread_group, sizeof(vm->spread_group), "%s", r->spread_group ? r->spread_group : "");
 	vm->power = POWER_RUNNING;
 	vm->state = VM_PENDING;
 	vm->created_at = vm->state_since = time_now_ms();
@@ -223,7 +226,7 @@ fail:
 }
 
 /* Marks the VM's previous operation failed when a new one takes over. */
-static void supersede(struct ctl *c, const struct vm *vm, const struct operation *next)
+void ctl_vm_supersede(struct ctl *c, const struct vm *vm, const struct operation *next)
 {
 	if (!vm->op_id[0])
 		return;
@@ -235,6 +238,9 @@ static void supersede(struct ctl *c, const struct vm *vm, const struct operation
 static int act_locked(struct ctl *c, struct vm *vm, enum vm_action a, bool force, struct operation *op,
 		      bool *accepted, struct err *e)
 {
+	if (vm->move_to[0] && a == VM_ACTION_START)
+		return err_set(e, ERR_CONFLICT, "VM %s is moving to host %s; start it when the move has ended (nubo "
+						"operation wait %s)", vm->name, vm->move_to, vm->op_id);
 	enum vm_verdict v = vm_action_verdict(vm->state, vm->power, a);
 	if (v == VM_REFUSE)
 		return err_set(e, ERR_CONFLICT, "cannot %s VM %s while it is %s%s", vm_action_name(a), vm->name,
@@ -279,7 +285,7 @@ static int act_locked(struct ctl *c, struct vm *vm, enum vm_action a, bool force
 			return -1;
 		break;
 	}
-	supersede(c, vm, op);
+	ctl_vm_supersede(c, vm, op);
 	snprintf(vm->op_id, sizeof(vm->op_id), "%s", op->id);
 	vm->generation++;   /* a reconciler holding the old spec must not write it back */
 	if (store_op_insert(c->st, op, e) < 0 || store_vm_update(c->st, vm, e) < 0)
@@ -354,7 +360,7 @@ static int restore_locked(struct ctl *c, const char *vm_ref, const char *snap_re
 	if (strcmp(sn.state, "ready") != 0)
 		return err_set(e, ERR_CONFLICT, "snapshot %s is %s, not ready", sn.name, sn.state);
 	operation_init(op, "restore", vm->id, vm->name);
-	supersede(c, vm, op);
+	ctl_vm_supersede(c, vm, op);
 	snprintf(vm->op_id, sizeof(vm->op_id), "%s", op->id);
 	snprintf(vm->restore_from, sizeof(vm->restore_from), "%s", sn.id);
 	vm->generation++;

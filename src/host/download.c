@@ -7,6 +7,9 @@
 
 #include <curl/curl.h>
 #include <errno.h>
+#include <fcntl.h>
+#include <gnutls/crypto.h>
+#include <sys/stat.h>
 #include <stdio.h>
 #include <string.h>
 #include <unistd.h>
@@ -92,5 +95,139 @@ int download_file(const char *url, const char *dest, download_progress_fn progre
 		unlink(part);
 		return err_set(e, ERR_INTERNAL, "cannot rename %s: %s", part, strerror(saved));
 	}
+	return 0;
+}
+
+int download_sha256(const char *path, char out[65], struct err *e)
+{
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return err_set(e, ERR_INTERNAL, "cannot read %s: %s", path, strerror(errno));
+	gnutls_hash_hd_t h;
+	if (gnutls_hash_init(&h, GNUTLS_DIG_SHA256) < 0) {
+		close(fd);
+		return err_set(e, ERR_INTERNAL, "cannot start a SHA-256 (gnutls)");
+	}
+	static __thread unsigned char buf[1 << 16];
+	ssize_t n;
+	while ((n = read(fd, buf, sizeof(buf))) > 0)
+		gnutls_hash(h, buf, (size_t)n);
+	int saved = errno;
+	close(fd);
+	unsigned char d[32];
+	gnutls_hash_deinit(h, d);
+	if (n < 0)
+		return err_set(e, ERR_INTERNAL, "cannot read %s: %s", path, strerror(saved));
+	for (int i = 0; i < 32; i++)
+		snprintf(out + 2 * i, 3, "%02x", d[i]);
+	return 0;
+}
+
+struct resume {
+	CURL *h;
+	FILE *f;
+	long long from;      /* bytes of dest.part asked to be skipped */
+	bool started;        /* the status is known and f is positioned */
+	bool failed;
+};
+
+/* Where the body goes, decided at its first bytes (the headers are in by
+ * then): after what dest.part holds for a 206, from the start for anything
+ * else (a 200: the server sent all of it). */
+static int resume_position(struct resume *r)
+{
+	long code = 0;
+	curl_easy_getinfo(r->h, CURLINFO_RESPONSE_CODE, &code);
+	if (code == 206)
+		return fseeko(r->f, r->from, SEEK_SET);
+	r->from = 0;
+	if (fflush(r->f) != 0 || ftruncate(fileno(r->f), 0) != 0)
+		return -1;
+	return fseeko(r->f, 0, SEEK_SET);
+}
+
+static size_t on_resume_body(char *data, size_t size, size_t n, void *arg)
+{
+	struct resume *r = arg;
+	if (!r->started) {
+		r->started = true;
+		if (resume_position(r) < 0) {
+			r->failed = true;
+			return 0;
+		}
+	}
+	if (fwrite(data, size, n, r->f) != n) {
+		r->failed = true;
+		return 0;
+	}
+	return size * n;
+}
+
+int download_resume(const char *url, const char *header, const char *dest, const char *sha256,
+		    download_progress_fn progress, void *arg, struct err *e)
+{
+	autofree char *part = xasprintf("%s.part", dest);
+	FILE *f = fopen(part, "ab+");
+	if (!f)
+		return err_set(e, ERR_INTERNAL, "cannot write %s: %s", part, strerror(errno));
+	struct stat st;
+	long long from = fstat(fileno(f), &st) == 0 ? (long long)st.st_size : 0;
+	fclose(f);
+	f = fopen(part, "rb+");
+	if (!f)
+		return err_set(e, ERR_INTERNAL, "cannot write %s: %s", part, strerror(errno));
+	CURL *h = curl_easy_init();
+	if (!h) {
+		fclose(f);
+		return err_set(e, ERR_INTERNAL, "cannot start a download (libcurl)");
+	}
+	char why[CURL_ERROR_SIZE] = "", range[32];
+	struct resume r = {.h = h, .f = f, .from = from};
+	struct xfer x = {.fn = progress, .arg = arg};
+	struct curl_slist *hdrs = header ? curl_slist_append(NULL, header) : NULL;
+	snprintf(range, sizeof(range), "%lld-", from);
+	curl_easy_setopt(h, CURLOPT_URL, url);
+	curl_easy_setopt(h, CURLOPT_HTTPHEADER, hdrs);
+	if (from > 0)
+		curl_easy_setopt(h, CURLOPT_RANGE, range);
+	curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, on_resume_body);
+	curl_easy_setopt(h, CURLOPT_WRITEDATA, &r);
+	curl_easy_setopt(h, CURLOPT_FAILONERROR, 1L);
+	curl_easy_setopt(h, CURLOPT_PROTOCOLS_STR, "http,https");
+	curl_easy_setopt(h, CURLOPT_CONNECTTIMEOUT, 30L);
+	curl_easy_setopt(h, CURLOPT_LOW_SPEED_LIMIT, 1L);
+	curl_easy_setopt(h, CURLOPT_LOW_SPEED_TIME, 60L);
+	curl_easy_setopt(h, CURLOPT_NOPROGRESS, 0L);
+	curl_easy_setopt(h, CURLOPT_XFERINFOFUNCTION, on_progress);
+	curl_easy_setopt(h, CURLOPT_XFERINFODATA, &x);
+	curl_easy_setopt(h, CURLOPT_ERRORBUFFER, why);
+	curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
+	CURLcode rc = curl_easy_perform(h);
+	long code = 0;
+	curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &code);
+	if (rc == CURLE_HTTP_RETURNED_ERROR && code == 416 && from > 0)
+		rc = CURLE_OK;   /* nothing after what dest.part holds: the checksum says whether it is whole */
+	else if (rc == CURLE_OK && !r.started && resume_position(&r) < 0)
+		r.failed = true;   /* an empty body: the status still says where the file stands */
+	if (r.failed && rc == CURLE_OK)
+		rc = CURLE_WRITE_ERROR;
+	curl_easy_cleanup(h);
+	curl_slist_free_all(hdrs);
+	int closed = fclose(f);
+	if (rc != CURLE_OK)
+		return err_set(e, ERR_UNAVAILABLE, "cannot fetch %s: %s (%s is kept; the next try goes on from it)", url,
+			       r.failed ? "cannot write the file" : why[0] ? why : curl_easy_strerror(rc), part);
+	if (closed != 0)
+		return err_set(e, ERR_INTERNAL, "cannot write %s: %s", part, strerror(errno));
+	char got[65];
+	if (download_sha256(part, got, e) < 0)
+		return -1;
+	if (strcmp(got, sha256) != 0) {
+		unlink(part);
+		return err_set(e, ERR_INTERNAL, "%s has SHA-256 %s, not %s as the store records: removed, the next try "
+				       "starts over", url, got, sha256);
+	}
+	if (rename(part, dest) < 0)
+		return err_set(e, ERR_INTERNAL, "cannot rename %s: %s", part, strerror(errno));
 	return 0;
 }

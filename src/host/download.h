@@ -13,3 +13,17 @@ typedef void (*download_progress_fn)(void *arg, uint64_t done, uint64_t total);
  * Content-Length, a stall of 60 s or a full disk is an error naming the URL
  * and the cause, and leaves no file. */
 int download_file(const char *url, const char *dest, download_progress_fn progress, void *arg, struct err *e);
+
+/* Downloads url to dest from another host's nubod, sending header (e.g.
+ * "X-Nubo-Peer: SECRET") and, when dest.part is already there from a
+ * transfer cut off (by a failure or a kill), asking only for the rest
+ * (Range). dest.part is kept on failure, for the next try to go on from;
+ * a server that answers the whole file (200) starts it over. Only a whole
+ * body whose SHA-256 is sha256 (lowercase hex) is renamed to dest; a
+ * mismatch removes dest.part, so the next try starts from nothing. Runs
+ * in dry-run too: it only moves bytes between nubods' state directories. */
+int download_resume(const char *url, const char *header, const char *dest, const char *sha256,
+		    download_progress_fn progress, void *arg, struct err *e);
+/* Lowercase hex SHA-256 of a file, read here (not through a command, so in
+ * dry-run too); out has 65 bytes. */
+int download_sha256(const char *path, char out[65], struct err *e);

@@ -14,6 +14,7 @@ void image_free_fields(struct image *img)
 	free(img->error);
 	free(img->source);
 	free(img->kernel_source);
+	free(img->files);
 	free(img->initrd_source);
 	img->cmdline = img->os = img->error = img->source = img->kernel_source = img->initrd_source = NULL;
 }

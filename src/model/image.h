@@ -29,6 +29,10 @@ struct image {
 	int64_t created_at;
 	char op_id[ID_MAX];
 	char host[NAME_MAX_LEN + 1];   /* where it was built or imported: that host resumes a build cut off */
+	/* Its files, for other hosts to fetch and check (ctl/peer.c): a JSON
+	 * array of {"name", "size", "sha256"}, written by the host that made it
+	 * once it is ready; NULL before. */
+	char *files;
 };
 
 void image_free_fields(struct image *img);

@@ -161,6 +161,30 @@ int placement_pool_pick(const struct placement_pool *p, int vcpus, int memory_mi
 	return best;
 }
 
+int placement_pool_pick_spread(const struct placement_pool *p, const int *members, int vcpus, int memory_mib,
+			       enum placement_policy policy)
+{
+	/* The fewest members among the hosts that fit; a group is small, so a
+	 * second pool over just those hosts costs little beside the admission
+	 * transaction around it. */
+	int fewest = INT_MAX;
+	for (int i = 0; i < p->n; i++)
+		if (placement_pool_fits(p, i, vcpus, memory_mib) && members[i] < fewest)
+			fewest = members[i];
+	if (fewest == INT_MAX)
+		return -1;
+	struct placement_host *h = xcalloc((size_t)p->n, sizeof(*h));
+	for (int i = 0; i < p->n; i++) {
+		h[i] = p->h[i];
+		h[i].usable = h[i].usable && members[i] == fewest;
+	}
+	struct placement_pool *narrow = placement_pool_new(h, p->n);
+	int pick = placement_pool_pick(narrow, vcpus, memory_mib, policy);
+	placement_pool_free(narrow);
+	free(h);
+	return pick;
+}
+
 void placement_pool_take(struct placement_pool *p, int i, int vcpus, int memory_mib)
 {
 	if (i < 0 || i >= p->n)

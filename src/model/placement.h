@@ -15,6 +15,11 @@
  *                     min(free vCPUs / allocatable, free memory / allocatable);
  *                     ties go to the first by name, so equal hosts fill in turn
  *   pack              the first host (by name) that fits: fill one, then the next
+ *
+ * A spread group (nubo vm create --spread-group G) narrows the choice
+ * first: among the hosts that fit, those holding the fewest VMs of G, then
+ * the policy above among them. So G's VMs go to different hosts while
+ * there are hosts without one, and doubling up evenly after that.
  */
 #pragma once
 
@@ -43,5 +48,9 @@ void placement_pool_free(struct placement_pool *p);
 int placement_pool_pick(const struct placement_pool *p, int vcpus, int memory_mib, enum placement_policy policy);
 /* Records that host i holds vcpus and memory_mib more. */
 void placement_pool_take(struct placement_pool *p, int i, int vcpus, int memory_mib);
+/* Like placement_pool_pick, among the fitting hosts that hold the fewest
+ * members of a spread group: members[i] is how many host i holds. */
+int placement_pool_pick_spread(const struct placement_pool *p, const int *members, int vcpus, int memory_mib,
+			       enum placement_policy policy);
 /* Whether host i is usable and has room for the VM. */
 bool placement_pool_fits(const struct placement_pool *p, int i, int vcpus, int memory_mib);

@@ -28,7 +28,8 @@ void vm_free_fields(struct vm *vm)
 	free(vm->ssh_key_file);
 	free(vm->user_data);
 	free(vm->reason);
-	vm->ssh_keys = vm->ssh_key_file = vm->user_data = vm->reason = NULL;
+	free(vm->move_files);
+	vm->ssh_keys = vm->ssh_key_file = vm->user_data = vm->reason = vm->move_files = NULL;
 }
 
 void vm_list_free(struct vm *vms, int n)
@@ -185,6 +186,8 @@ json_t *vm_to_json(const struct vm *vm)
 		json_object_set_new(o, "reason", str_or_null(vm->reason));
 	}
 	json_object_set_new(o, "host", str_or_null(vm->host));
+	json_object_set_new(o, "spread_group", str_or_null(vm->spread_group));
+	json_object_set_new(o, "move_to", str_or_null(vm->move_to));
 	json_object_set_new(o, "power", json_string(vm_power_name(vm->power)));
 	json_object_set_new(o, "type", json_string(vm->type));
 	json_object_set_new(o, "vcpus", json_integer(vm->vcpus));

@@ -116,6 +116,13 @@ struct vm {
 	uint64_t live_disk_bytes; /* root.qcow2's size as nubo made or last grew it; < disk_size_bytes: grow it */
 	/* The host it runs on (placement, or --host); only that host's nubod acts on it. */
 	char host[NAME_MAX_LEN + 1];
+	/* Its spread group (--spread-group), or "": VMs of one group go to
+	 * different hosts while there are hosts without one (model/placement.h). */
+	char spread_group[NAME_MAX_LEN + 1];
+	/* A move to another host under way (ctl/moves.c): the host, and the
+	 * disk's files with their SHA-256 once its host recorded them. */
+	char move_to[NAME_MAX_LEN + 1];
+	char *move_files;
 	/* Why its state is unknown: its host stopped beating (store/hosts.c).
 	 * "" while the host is up. The state above stays what was last seen. */
 	char host_down[192];

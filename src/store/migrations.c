@@ -191,6 +191,21 @@
 	"ALTER TABLE snapshots ADD COLUMN host " TXT " NOT NULL DEFAULT '';"                                     \
 	"CREATE INDEX vms_host ON vms (host);"
 
+/* Many hosts, part two: spread groups (VMs of one group go to different
+ * hosts while they can, model/placement.h); the URL other hosts fetch a
+ * host's files at; which hosts hold a whole copy of an image, and the
+ * image's files with their checksums, for the others to fetch and check
+ * (ctl/peer.c). */
+#define MOVES_25(TXT)                                                                                     \
+	"ALTER TABLE vms ADD COLUMN spread_group " TXT " NOT NULL DEFAULT '';"                                  \
+	"CREATE INDEX vms_spread_group ON vms (spread_group);"                                                \
+	"ALTER TABLE vms ADD COLUMN move_to " TXT " NOT NULL DEFAULT '';"                                       \
+	"ALTER TABLE vms ADD COLUMN move_files " TXT ";"                                                        \
+	"ALTER TABLE hosts ADD COLUMN peer_url " TXT " NOT NULL DEFAULT '';"                                    \
+	"ALTER TABLE images ADD COLUMN files " TXT ";"                                                          \
+	"CREATE TABLE image_copies (image_id " TXT " NOT NULL, host " TXT " NOT NULL,"                           \
+	"  PRIMARY KEY (image_id, host));"
+
 /* Metrics: columns named as model/metrics.c's metric_defs say. */
 #define METRICS_22(TXT)                                                                                   \
 	"CREATE TABLE vm_metrics ("                                                                           \
@@ -366,6 +381,8 @@ const struct migration store_migrations[] = {
 	{24, NULL,
 	 "ALTER TABLE networks ADD COLUMN vni INTEGER NOT NULL DEFAULT 0;"
 	 "CREATE UNIQUE INDEX networks_vni ON networks (vni) WHERE vni > 0;"},
+	/* Spread groups, peer URLs, image copies (MOVES_25 above). */
+	{25, MOVES_25(T), MOVES_25("TEXT")},
 };
 
 const int store_migrations_count = sizeof(store_migrations) / sizeof(store_migrations[0]);

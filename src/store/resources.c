@@ -87,6 +87,7 @@ static const struct col img_cols[] = {
 	COL(struct image, kernel_source, COL_STR),
 	COL(struct image, initrd_source, COL_STR),
 	COL(struct image, host, COL_TEXT),
+	COL(struct image, files, COL_STR),
 };
 static const struct table img_table = {"images", "image", sizeof(struct image), img_cols, N_COLS(img_cols), "image",
 				       NULL, NULL};
@@ -111,9 +112,17 @@ int store_image_list(struct store *st, struct image **out, int *n, struct err *e
 	RUN(st, CX_READ, e, table_list(cx, &img_table, "name", (void **)out, n, e));
 }
 
+static int image_delete(struct cx *cx, const char *id, struct err *e)
+{
+	/* its copies' rows with it: each host then removes its own files */
+	if (cx_exec_id(cx, "DELETE FROM image_copies WHERE image_id = ?1", id, e) < 0)
+		return -1;
+	return table_delete(cx, &img_table, id, e);
+}
+
 int store_image_delete(struct store *st, const char *id, struct err *e)
 {
-	RUN(st, CX_WRITE, e, table_delete(cx, &img_table, id, e));
+	RUN(st, CX_WRITE, e, image_delete(cx, id, e));
 }
 
 /* --- volumes ------------------------------------------------------------ */

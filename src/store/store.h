@@ -94,6 +94,12 @@ int store_vm_delete(struct store *st, const char *id, struct err *e);
  * every host), excluding exclude_id (may be NULL). */
 int store_vm_usage(struct store *st, const char *host, const char *exclude_id, int *vcpus, int *memory_mib,
 		   struct err *e);
+/* Records the files of a VM's move to move_to (ctl/moves.c), if that move
+ * is still the VM's; nothing else of the row is touched. */
+int store_vm_move_files_set(struct store *st, const char *id, const char *move_to, const char *files, struct err *e);
+/* members[i]: how many VMs of spread group group are on host hs[i]. */
+int store_spread_members(struct store *st, const char *group, const struct host *hs, int n, int *members,
+			 struct err *e);
 /* The VMs on host, as store_vm_list. */
 int store_vm_list_on(struct store *st, const char *host, struct vm **out, int *n, struct err *e);
 /* The NICs on network_id of host's VMs that are not deleted, for its DHCP
@@ -374,3 +380,12 @@ int store_host_remove(struct store *st, const char *ref, int64_t alive_after_ms,
 /* Small settings that belong to this store (e.g. the host-object prefix). */
 int store_meta_get(struct store *st, const char *key, char **value, struct err *e); /* *value NULL if unset */
 int store_meta_set(struct store *st, const char *key, const char *value, struct err *e);
+/* The value of key, set to value first if it had none (two hosts racing
+ * both read the one that won). Caller frees *out. */
+int store_meta_init(struct store *st, const char *key, const char *value, char **out, struct err *e);
+
+/* Image copies (store/copies.c): the hosts holding an image's whole files. */
+int store_image_copy_set(struct store *st, const char *image_id, const char *host, bool have, struct err *e);
+/* The hosts holding image_id, by name, NULL-terminated; free with store_strv_free. */
+int store_image_copies(struct store *st, const char *image_id, char ***hosts, int *n, struct err *e);
+void store_strv_free(char **v);

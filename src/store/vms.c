@@ -70,6 +70,9 @@ static const struct col vm_cols[] = {
 	COL_EV(struct vm, live_disk_bytes, COL_U64, EV_QUIET),
 	COL_EV(struct vm, host, COL_TEXT, EV_SHOW),
 	COL_EV(struct vm, host_down, COL_TEXT, EV_QUIET),   /* written with the host's own event */
+	COL(struct vm, spread_group, COL_TEXT),
+	COL_EV(struct vm, move_to, COL_TEXT, EV_SHOW),
+	COL_EV(struct vm, move_files, COL_STR, EV_QUIET),
 };
 static const struct table vm_table = {"vms", "VM", sizeof(struct vm), vm_cols, sizeof(vm_cols) / sizeof(vm_cols[0]),
 				      "vm", NULL, NULL};
@@ -598,6 +601,46 @@ int store_vm_usage(struct store *st, const char *host, const char *exclude_id, i
 		   struct err *e)
 {
 	RUN(st, CX_READ, e, vm_usage(cx, host, exclude_id, vcpus, memory_mib, e));
+}
+
+static int move_files_set(struct cx *cx, const char *id, const char *move_to, const char *files, struct err *e)
+{
+	struct q *q = q_prep(cx, "UPDATE vms SET move_files = ?3 WHERE id = ?1 AND move_to = ?2", e);
+	if (!q)
+		return -1;
+	q_text(q, 1, id);
+	q_text(q, 2, move_to);
+	q_text(q, 3, files);
+	return q_done(q, "VM", e);
+}
+
+int store_vm_move_files_set(struct store *st, const char *id, const char *move_to, const char *files, struct err *e)
+{
+	RUN(st, CX_WRITE, e, move_files_set(cx, id, move_to, files, e));
+}
+
+static int spread_members(struct cx *cx, const char *group, const struct host *hs, int n, int *members,
+			  struct err *e)
+{
+	memset(members, 0, sizeof(*members) * (size_t)(n > 0 ? n : 0));
+	struct q *q = q_prep(cx, "SELECT host, COUNT(*) FROM vms WHERE spread_group = ?1 GROUP BY host", e);
+	if (!q)
+		return -1;
+	q_text(q, 1, group);
+	int rc;
+	while ((rc = q_step(q)) == DB_ROW)
+		for (int i = 0; i < n; i++)
+			if (strcmp(hs[i].name, q_col(q, 0) ? q_col(q, 0) : "") == 0)
+				members[i] = (int)q_col_int(q, 1);
+	rc = rc == DB_DONE ? 0 : cx_fail(cx, e, "counting the VMs of a spread group");
+	q_free(q);
+	return rc;
+}
+
+int store_spread_members(struct store *st, const char *group, const struct host *hs, int n, int *members,
+			 struct err *e)
+{
+	RUN(st, CX_READ, e, spread_members(cx, group, hs, n, members, e));
 }
 
 static int taken(struct cx *cx, const char *sql, const char *a, const char *b, bool *out, struct err *e)

@@ -238,6 +238,8 @@ done_op "$r"
 rec POST /v1/vms/oa1/stop >/dev/null
 rec POST /v1/vms/oa1/resize '{"type":"micro"}' >/dev/null
 rec POST /v1/vms/oa1/resize '{}' >/dev/null
+rec POST /v1/vms/oa1/move '{"to":"nope"}' >/dev/null
+rec POST /v1/vms/oa1/move '{}' >/dev/null
 
 r=$(rec POST /v1/volumes '{"name":"oa-data","size":"1G"}')
 done_op "$r"
@@ -357,6 +359,7 @@ rec GET /v1/hosts >/dev/null
 rec GET "/v1/hosts/$host" >/dev/null
 rec GET /v1/hosts/nope >/dev/null
 rec POST "/v1/hosts/$host/drain" >/dev/null
+rec POST "/v1/hosts/$host/drain" '{"move":true}' >/dev/null   # one host: nowhere to move to
 rec POST "/v1/hosts/$host/undrain" >/dev/null
 rec DELETE "/v1/hosts/$host" >/dev/null   # it beats and holds VMs: 409
 

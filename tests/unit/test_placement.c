@@ -171,6 +171,31 @@ static void test_matches_a_scan(void **state)
 	}
 }
 
+/* A spread group: hosts without a member first (by the policy among them),
+ * then the ones with fewest; a host that cannot fit never counts. */
+static void test_spread_group(void **state)
+{
+	(void)state;
+	struct placement_host hs[4] = {H(8, 8192), H(8, 8192), H(2, 1024), H(8, 8192)};
+	hs[3].usable = false;
+	int members[4] = {1, 0, 0, 0};
+	struct placement_pool *p = placement_pool_new(hs, 4);
+	/* h0 has the most room but holds a member: h1 (more room than h2) */
+	assert_int_equal(placement_pool_pick_spread(p, members, 1, 256, PLACEMENT_SPREAD), 1);
+	/* pack: the first member-free host by name */
+	assert_int_equal(placement_pool_pick_spread(p, members, 1, 256, PLACEMENT_PACK), 1);
+	members[1] = 1;
+	assert_int_equal(placement_pool_pick_spread(p, members, 1, 256, PLACEMENT_SPREAD), 2);
+	/* h2 cannot hold 4 vCPUs: among h0 and h1 (one member each), spread */
+	assert_int_equal(placement_pool_pick_spread(p, members, 4, 256, PLACEMENT_SPREAD), 0);
+	/* the unusable h3 never counts, even with no member */
+	members[2] = 2;
+	assert_int_equal(placement_pool_pick_spread(p, members, 1, 256, PLACEMENT_PACK), 0);
+	/* nothing fits */
+	assert_int_equal(placement_pool_pick_spread(p, members, 9, 256, PLACEMENT_SPREAD), -1);
+	placement_pool_free(p);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -181,6 +206,7 @@ int main(void)
 		cmocka_unit_test(test_split_maxima),
 		cmocka_unit_test(test_unusable_hosts),
 		cmocka_unit_test(test_matches_a_scan),
+		cmocka_unit_test(test_spread_group),
 	};
 	return cmocka_run_group_tests_name("placement", tests, NULL, NULL);
 }
