@@ -135,6 +135,8 @@ ok $? "a volume is made from the snapshot" "$out"
 is "$(on big 'mkdir -p /mnt/e && mount /dev/vdc /mnt/e && cat /mnt/e/f && umount /mnt/e')" precious "it holds the data as it was at the snapshot"
 out=$("$NUBO" volume detach data2 --wait 2>&1) && out=$("$NUBO" volume delete data2 --wait 2>&1)
 ok $? "the volume made from the snapshot is detached and deleted" "$out"
+"$NUBO" volume show data2 >/dev/null 2>&1
+is "$?" 1 "and is gone"
 out=$("$NUBO" snapshot delete datasnap --wait 2>&1)
 ok $? "the volume snapshot is deleted" "$out"
 "$NUBO" snapshot show datasnap >/dev/null 2>&1
@@ -200,6 +202,8 @@ out=$("$NUBO" volume delete data --wait 2>&1)
 ok $? "the volume is deleted" "$out"
 [ ! -e "$T_STATE/volumes/$vol_id.qcow2" ]
 ok $? "its file is gone"
+"$NUBO" volume show data >/dev/null 2>&1
+is "$?" 1 "and so is its record"
 out=$("$NUBO" image delete qa 2>&1)
 ok $? "an unused image can be deleted" "$out"
 "$NUBO" image show qa >/dev/null 2>&1
