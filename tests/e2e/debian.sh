@@ -30,11 +30,18 @@ deb2=$!
 wait $deb1
 ok $? "a debian-12 VM boots to SSH" "$(cat "$T_DIR/deb1.out")"
 on() { "$NUBO" vm ssh deb1 -- "$@" 2>>"$T_DIR/ssh.err"; }
-is "$(on hostname)" deb1 "cloud-init set the hostname from the seed"
-is "$(on whoami)" debian "the seed's SSH key logs in as debian"
+# ans VM CMD...: CMD's output in VM, tried up to three times while it is
+# empty (on a loaded host a first connect after boot can time out during
+# the banner exchange). For checks that expect an answer.
+ans() { local vm=$1 out i; shift; for i in 1 2 3; do out=$("$NUBO" vm ssh "$vm" -- "$@" 2>>"$T_DIR/ssh.err"); [ -n "$out" ] && break; sleep 2; done; printf '%s' "$out"; }
+is "$(ans deb1 hostname)" deb1 "cloud-init set the hostname from the seed"
+is "$(ans deb1 whoami)" debian "the seed's SSH key logs in as debian"
+# findfs is in /sbin, on root's path only: run through sudo, it exits 1
+# when no filesystem has the label (127 would be findfs not found, 255 ssh).
+is "$(ans deb1 'sudo -n findfs LABEL=cidata >/dev/null; echo $?')" 0 "the seeded VM has its cidata disk (the check of deb2 below can tell)"
 on sudo -n true
 ok $? "debian has passwordless sudo"
-size_kib=$(on df -k / | awk 'NR==2 {print $2}')
+size_kib=$(ans deb1 df -k / | awk 'NR==2 {print $2}')
 [ -n "$size_kib" ] && [ "$size_kib" -gt 3800000 ]
 ok $? "the root filesystem grew to --disk-size 4G (${size_kib:-?} KiB)"
 wait_for 120 sh -c "\"$NUBO\" vm ssh deb1 -- cat /var/tmp/user-data-ran 2>/dev/null | grep -q ran"
@@ -47,36 +54,30 @@ ok $? "the user-data script ran"
 wait $deb2
 ok $? "a debian-12 VM without a seed boots to SSH" "$(cat "$T_DIR/deb2.out")"
 id2=$("$NUBO" vm show deb2 --json | jq -r .id)
-on2() { "$NUBO" vm ssh deb2 -- "$@" 2>>"$T_DIR/ssh.err"; }
-# ans2 CMD...: CMD's output in deb2, tried up to three times while it is empty
-# (on a loaded host a first connect after boot can time out). For checks
-# that expect an answer.
-ans2() { local out i; for i in 1 2 3; do out=$(on2 "$@"); [ -n "$out" ] && break; sleep 2; done; printf '%s' "$out"; }
-is "$(ans2 whoami)" debian "the key from the metadata service logs in as debian"
-is "$(ans2 hostname)" deb2 "cloud-init set the hostname from the service's meta-data"
-on2 'findfs LABEL=cidata' >/dev/null 2>&1
-ok $((! $?)) "the guest has no cidata disk"
-like "$(ans2 sudo -n cat /sys/class/dmi/id/product_serial)" '^ds=nocloud-net;s=http://169\.254\.169\.254/nocloud/[0-9a-f]{32}/$' \
+is "$(ans deb2 whoami)" debian "the key from the metadata service logs in as debian"
+is "$(ans deb2 hostname)" deb2 "cloud-init set the hostname from the service's meta-data"
+is "$(ans deb2 'sudo -n findfs LABEL=cidata >/dev/null 2>&1; echo $?')" 1 "the guest has no cidata disk"
+like "$(ans deb2 sudo -n cat /sys/class/dmi/id/product_serial)" '^ds=nocloud-net;s=http://169\.254\.169\.254/nocloud/[0-9a-f]{32}/$' \
 	"the SMBIOS serial points cloud-init at the metadata service"
-is "$(ans2 sudo -n cat /sys/class/dmi/id/product_uuid)" "6e75626f-0000-8000-8000-${id2#vm-}" "the machine UUID carries the VM's id"
-is "$(ans2 cat /var/lib/cloud/data/instance-id)" "$id2" "cloud-init's instance-id is the VM's id"
+is "$(ans deb2 sudo -n cat /sys/class/dmi/id/product_uuid)" "6e75626f-0000-8000-8000-${id2#vm-}" "the machine UUID carries the VM's id"
+is "$(ans deb2 cat /var/lib/cloud/data/instance-id)" "$id2" "cloud-init's instance-id is the VM's id"
 wait_for 300 sh -c "\"$NUBO\" vm ssh deb2 -- cat /var/tmp/user-data-ran 2>/dev/null | grep -q ran-from-nocloud"
 ok $? "the user-data script from the service ran"
 # status.json exists from cloud-init's first stage on (result.json only
 # once its last stage is over): which source, and where from.
-like "$(ans2 cat /run/cloud-init/status.json)" '"datasource": "DataSourceNoCloudNet \[seed=dmi,http://169\.254\.169\.254/nocloud/' \
+like "$(ans deb2 cat /run/cloud-init/status.json)" '"datasource": "DataSourceNoCloudNet \[seed=dmi,http://169\.254\.169\.254/nocloud/' \
 	"cloud-init used its NoCloud (net) source, found through the SMBIOS serial"
 # The KEY guards the tree: a plain GET (what an SSRF could make) without it finds nothing.
 get_status() { # URL, fetched in the guest by an unprivileged user: the HTTP status
-	ans2 "python3 -c 'import sys, urllib.request as u, urllib.error as x
+	ans deb2 "python3 -c 'import sys, urllib.request as u, urllib.error as x
 try: print(u.urlopen(sys.argv[1], timeout=10).status)
 except x.HTTPError as e: print(e.code)' $1"
 }
 is "$(get_status http://169.254.169.254/nocloud/00000000000000000000000000000000/user-data)" 404 "another KEY gets 404"
-key=$(ans2 sudo -n cat /sys/class/dmi/id/product_serial | sed 's|.*/nocloud/||; s|/$||')
+key=$(ans deb2 sudo -n cat /sys/class/dmi/id/product_serial | sed 's|.*/nocloud/||; s|/$||')
 is "$(get_status "http://169.254.169.254/nocloud/$key/user-data")" 200 "the VM's own KEY gets 200 (the check above can tell)"
-on2 cat /sys/class/dmi/id/product_serial >/dev/null 2>&1
-ok $((! $?)) "an unprivileged user in the guest cannot read the serial (only root can)"
+is "$(ans deb2 'cat /sys/class/dmi/id/product_serial >/dev/null 2>&1; echo $?')" 1 \
+	"an unprivileged user in the guest cannot read the serial (only root can)"
 # deb1 powers off while deb2 reboots.
 timeout 1000 "$NUBO" vm reboot deb2 --wait >"$T_DIR/reboot.out" 2>&1 &
 reboot=$!
@@ -90,7 +91,7 @@ ok $? "the VM is deleted" "$out"
 is "$?" 1 "and is gone"
 wait $reboot
 ok $? "deb2 reboots to SSH" "$(cat "$T_DIR/reboot.out")"
-is "$(ans2 cat /var/lib/cloud/data/instance-id)" "$id2" "after the reboot it is the same instance"
+is "$(ans deb2 cat /var/lib/cloud/data/instance-id)" "$id2" "after the reboot it is the same instance"
 out=$("$NUBO" vm delete deb2 --wait 2>&1)
 ok $? "deb2 is deleted" "$out"
 "$NUBO" vm show deb2 >/dev/null 2>&1
