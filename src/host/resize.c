@@ -351,7 +351,7 @@ static int memory_add(struct qmp *q, const struct resize_mem_move *m, struct err
 	return rc;
 }
 
-static int memory_remove(struct qmp *q, const char *id, int have_mib, struct err *e)
+static int memory_remove(struct qmp *q, const char *id, struct err *e)
 {
 	json_t *args = json_pack("{s:s}", "id", id);
 	int rc = qmp_execute(q, "device_del", args, NULL, e);
@@ -389,12 +389,12 @@ static int memory_remove(struct qmp *q, const char *id, int have_mib, struct err
 		return 0;
 	if (status >= 0)
 		return err_set(e, ERR_CONFLICT,
-			       "the guest refused to give back memory DIMM %s (ACPI status 0x%02x: %s); it keeps %d MiB",
-			       id, status, ost_reason(status), have_mib);
+			       "the guest refused to give back memory DIMM %s (ACPI status 0x%02x: %s)", id, status,
+			       ost_reason(status));
 	return err_set(e, ERR_CONFLICT,
 		       "the guest did not give back memory DIMM %s within %d s (its kernel may lack memory hot-remove, or "
-		       "could not move the pages out); it keeps %d MiB",
-		       id, RESIZE_DIMM_WAIT_MS / 1000, have_mib);
+		       "could not move the pages out)",
+		       id, RESIZE_DIMM_WAIT_MS / 1000);
 }
 
 static int memory_move(struct qmp *q, const struct resize_mem_move *m, int want_mib, int have_mib, struct err *e)
@@ -411,7 +411,7 @@ static int memory_move(struct qmp *q, const struct resize_mem_move *m, int want_
 	if (m->add_id[0])
 		return memory_add(q, m, e);
 	if (m->del_dimm[0])
-		return memory_remove(q, m->del_dimm, have_mib, e);
+		return memory_remove(q, m->del_dimm, e);
 	return 0;
 }
 
