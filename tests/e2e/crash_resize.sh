@@ -72,6 +72,8 @@ done
 
 memtotal() { on free -m | awk '/^Mem:/ {print $2}'; }
 m0=$(memtotal)
+like "$m0" '^[0-9]+$' "free -m shows the guest's memory (${m0:-?} MiB)"
+m0=${m0:-999999}   # unknown: the checks below must fail, not pass against 0
 memtotal_near() { local m; m=$(memtotal); [ -n "$m" ] && [ "$m" -ge $(($1 - 16)) ] && [ "$m" -le $(($1 + 16)) ]; }
 for case in resize.memory-limit-raised:1:v5m:512:256 resize.memory-moved:1:v5g:768:512 \
 	resize.memory-moved:1:v5m:512:768; do
