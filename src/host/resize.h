@@ -65,7 +65,8 @@ struct resize_mem_move {
  * all borrowed. Pure, for tests. *have_mib is what the guest has now.
  * A backend without a DIMM goes first; then a DIMM of the difference is
  * added, or a DIMM removed: one of exactly that size if there is one, else
- * the newest (a later pass adds back what it took too much). */
+ * the one in the highest slot (a later pass adds back what it took too
+ * much). DIMMs nubo did not name dimmK are counted, never removed. */
 void resize_memory_pick(json_t *devices, json_t *objects, int base_mib, int want_mib, int *have_mib,
 			struct resize_mem_move *m);
 
