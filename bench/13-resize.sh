@@ -36,8 +36,10 @@ cleanup() {
 	local p
 	trap - EXIT INT TERM
 	for p in $WATCH "${PIDS[@]}"; do kill "$p" 2>/dev/null; done
-	wait 2>/dev/null
+	wait "${PIDS[@]}" 2>/dev/null   # nubod gone before --destroy takes its state
+	# --destroy stops the VM, which also ends a watcher's SSH session
 	"$NUBOD" --state-dir "$W/state" --socket "$NUBO_SOCKET" --destroy >>"$W/nubod.log" 2>&1
+	wait 2>/dev/null
 	[ -n "${BENCH_KEEP:-}" ] && say "kept $W" || rm -rf "$W"
 }
 trap cleanup EXIT
@@ -64,15 +66,19 @@ on() { "$NUBO" vm ssh b13 -- "$@" 2>>"$W/ssh.err"; }
 resize() { "$NUBO" vm resize b13 "$@" >>"$W/resize.log" 2>&1 || die "nubo vm resize b13 $* failed: $(tail -3 "$W/resize.log")"; }
 
 # The guest's view, "MS NPROC MEMTOTAL_MIB" per line, stamped on arrival.
+# The loop in the guest ends when /run/b13-stop appears, and the SSH
+# session with it (killing the host's end would leave ssh writing into a
+# closed pipe only when the next line comes).
 watch_start() {
 	: >"$W/watch.log"
-	on 'while :; do echo "$(nproc) $(awk "/MemTotal/ {print int(\$2 / 1024)}" /proc/meminfo)"; sleep 0.1; done' |
+	on 'rm -f /run/b13-stop; while [ ! -e /run/b13-stop ]; do
+		echo "$(nproc) $(awk "/MemTotal/ {print int(\$2 / 1024)}" /proc/meminfo)"; sleep 0.1; done' |
 		while read -r n m; do echo "$(now_ms) $n $m"; done >>"$W/watch.log" &
 	WATCH=$!
 	for _ in $(seq 1 300); do [ -s "$W/watch.log" ] && return; sleep 0.1; done
 	die "no answer from the watcher in b13"
 }
-watch_stop() { kill "$WATCH" 2>/dev/null; wait "$WATCH" 2>/dev/null; WATCH=; }
+watch_stop() { on touch /run/b13-stop; wait "$WATCH" 2>/dev/null; WATCH=; }
 # until_seen T0 AWK_TEST: ms from T0 to the first line after T0 that passes
 # the test (fields: $2 nproc, $3 MemTotal), for up to 120 s; or "timeout".
 until_seen() {
@@ -85,11 +91,12 @@ until_seen() {
 	done
 }
 
-watch_start
-m0=$(tail -n 1 "$W/watch.log" | cut -d' ' -f3)
+m0=$(on "awk '/MemTotal/ {print int(\$2 / 1024)}' /proc/meminfo")
+[ -n "$m0" ] || die "cannot read MemTotal in b13"
 say "b13 boots with $m0 MiB in MemTotal"
 echo $'run\tcpu_live_ms\tmem_live_ms\tmem_unplug_ms\trestart_ms' >"$W/runs.tsv"
 for i in $(seq 1 "$N"); do
+	watch_start
 	t0=$(now_ms); resize --type r2; cpu=$(until_seen "$t0" '$2 == 2')
 	t0=$(now_ms); resize --type r2m; mem=$(until_seen "$t0" "\$3 >= $m0 + 200")
 	t0=$(now_ms); resize --type r2; del=$(until_seen "$t0" "\$3 <= $m0 + 16")
@@ -104,7 +111,6 @@ for i in $(seq 1 "$N"); do
 		sleep 0.1
 	done
 	resize --type r1 --restart --wait
-	watch_start
 	printf '%s\t%s\t%s\t%s\t%s\n' "$i" "$cpu" "$mem" "$del" "$rst" >>"$W/runs.tsv"
 	say "run $i/$N: cpu live $cpu ms, memory live $mem ms, memory unplug $del ms, restart $rst ms"
 done
