@@ -51,6 +51,7 @@ static int seed_vms(struct store *st, int count, const char *prefix)
 		 * reconciler carries out (a write per VM) during the measurement. */
 		vm.live_vcpus = vm.vcpus;
 		vm.memory_mib = 1024;
+		vm.live_memory_mib = vm.memory_mib;
 		snprintf(vm.image, sizeof(vm.image), "tiny");
 		snprintf(vm.image_id, sizeof(vm.image_id), "img-000000000000");
 		struct vm_nic *nic = &vm.nics[vm.n_nics++];

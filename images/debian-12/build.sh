@@ -76,7 +76,11 @@ INITRD_MODULES="virtio_pci virtio_blk virtio_net"
 #   tsc=reliable no_timer_check  trust the TSC, skip the clocksource watchdog
 #                          and the timer IRQ check (both slow under emulation)
 #   cryptomgr.notests      skip the crypto self-tests run at every boot
-CMDLINE="console=ttyS0 root=/dev/vda ro net.ifnames=0 8250.nr_uarts=1 i8042.noaux i8042.nokbd tsc=reliable no_timer_check cryptomgr.notests"
+#   memhp_default_state=online_movable  a DIMM hot-plugged by a live memory
+#                          resize comes online at once, in the movable zone
+#                          so that it can be unplugged again (hotplug.rules
+#                          does it too, for a kernel that ignores this)
+CMDLINE="console=ttyS0 root=/dev/vda ro net.ifnames=0 8250.nr_uarts=1 i8042.noaux i8042.nokbd tsc=reliable no_timer_check cryptomgr.notests memhp_default_state=online_movable"
 
 # Host commands (and files) and the packages that provide them. debootstrap
 # checks the archive's signature with gpgv against Debian's keyring.
@@ -244,6 +248,7 @@ zstd -q -d -c "$BASE_TAR" | tar -C "$R" --numeric-owner --xattrs --xattrs-includ
 
 install -m 0644 "$HERE/cloud.cfg" "$R/etc/cloud/cloud.cfg.d/90_nubo.cfg"
 install -m 0644 "$HERE/dhcp-fallback.network" "$R/etc/systemd/network/99-nubo-dhcp.network"
+install -m 0644 "$HERE/hotplug.rules" "$R/etc/udev/rules.d/80-nubo-hotplug.rules"
 
 # sshd: keys only, no root. In the main file, where cloud-init's
 # ssh_pwauth edits it (a sshd_config.d file would override user-data).

@@ -37,8 +37,11 @@ DISK_SIZE=1G
 #                          measured under TCG, printing them costs ~0.07 s
 #   tsc=reliable no_timer_check  trust the TSC, skip the clocksource watchdog
 #                          and the timer IRQ check (both slow under emulation)
+#   memhp_default_state=online_movable  a hot-plugged DIMM (`nubo vm resize
+#                          --memory` on a running VM) comes online by itself,
+#                          in the movable zone so that it can be unplugged
 # (kernel.config settles the rest: one serial port, no PS/2, no crypto tests.)
-CMDLINE="console=ttyS0 root=/dev/vda rw tsc=reliable no_timer_check"
+CMDLINE="console=ttyS0 root=/dev/vda rw tsc=reliable no_timer_check memhp_default_state=online_movable"
 
 # Host commands and the packages that provide them.
 declare -A PKG_OF=(

@@ -340,9 +340,12 @@ static void print_vm(struct cli_ctx *ctx, const json_t *vm)
 		fprintf(ctx->out, "%-12s%s\n", "Reason:", cli_jstr(vm, "reason"));
 	fprintf(ctx->out, "%-12s%s (%lld vCPU%s, %s)\n", "Type:", cli_or_dash(cli_jstr(vm, "type")), (long long)vcpus,
 		vcpus == 1 ? "" : "s", mem);
-	if (cli_jstr(vm, "max_type") && cli_jint(vm, "max_vcpus", 0) > vcpus)
-		fprintf(ctx->out, "%-12slive up to %s (%lld vCPUs)\n", "Resize:", cli_jstr(vm, "max_type"),
-			(long long)cli_jint(vm, "max_vcpus", 0));
+	int64_t max_vcpus = cli_jint(vm, "max_vcpus", 0), max_mib = cli_jint(vm, "max_memory_mib", 0);
+	if (cli_jstr(vm, "max_type") && (max_vcpus > vcpus || max_mib > cli_jint(vm, "memory_mib", 0))) {
+		autofree char *max_mem = fmt_mib(max_mib);
+		fprintf(ctx->out, "%-12slive up to %s (%lld vCPU%s, %s)\n", "Resize:", cli_jstr(vm, "max_type"),
+			(long long)max_vcpus, max_vcpus == 1 ? "" : "s", max_mem);
+	}
 	fprintf(ctx->out, "%-12s%s\n", "Image:", cli_or_dash(cli_jstr(vm, "image")));
 	fprintf(ctx->out, "%-12s%s\n", "Host:", cli_or_dash(cli_jstr(vm, "host")));
 	if (cli_jstr(vm, "spread_group"))

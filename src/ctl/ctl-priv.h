@@ -271,8 +271,8 @@ void snapshots_restore_vm(struct ctl *c, struct vm *vm);
 bool snapshots_vm_busy(struct ctl *c, const char *vm_id);
 
 /* instances.c: sets the VM's cgroup limits (CPU quota for vcpus, memory for
- * its type); the group may exist already. */
-int instances_cgroup_limit(struct ctl *c, const struct vm *vm, int vcpus, struct err *e);
+ * memory_mib of guest memory); the group may exist already. */
+int instances_cgroup_limit(struct ctl *c, const struct vm *vm, int vcpus, int memory_mib, struct err *e);
 
 /* resize.c */
 enum resize_mode {

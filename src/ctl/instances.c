@@ -242,18 +242,19 @@ static int grant_files(const struct qemu_user *u, const struct vm *vm, const str
 
 /* The VM's cgroup, made and limited before QEMU exists; *plan's procs are
  * what QEMU joins. Mode none: no group, no error. */
-static int make_cgroup(struct ctl *c, const struct vm *vm, int vcpus, struct cgroup_plan *plan, struct err *e)
+static int make_cgroup(struct ctl *c, const struct vm *vm, int vcpus, int memory_mib, struct cgroup_plan *plan,
+		       struct err *e)
 {
-	int64_t mib = (int64_t)vm->memory_mib + qemu_memory_overhead_mib(c->accel);
+	int64_t mib = (int64_t)memory_mib + qemu_memory_overhead_mib(c->accel);
 	if (cgroup_plan_build(&c->cgroups, c->prefix, vm->id, vcpus, mib * 1024 * 1024, plan) < 0)
 		return 0;
 	return cgroup_apply(plan, e);
 }
 
-int instances_cgroup_limit(struct ctl *c, const struct vm *vm, int vcpus, struct err *e)
+int instances_cgroup_limit(struct ctl *c, const struct vm *vm, int vcpus, int memory_mib, struct err *e)
 {
 	struct cgroup_plan plan = {0};
-	int rc = make_cgroup(c, vm, vcpus, &plan, e);
+	int rc = make_cgroup(c, vm, vcpus, memory_mib, &plan, e);
 	cgroup_plan_free(&plan);
 	return rc;
 }
@@ -363,7 +364,7 @@ static int start_steps(struct ctl *c, struct vm *vm, const struct vm_paths *p, b
 	}
 	if (rc == 0) {
 		*step = "cgroup";
-		rc = make_cgroup(c, vm, vm->vcpus, &cg, e);
+		rc = make_cgroup(c, vm, vm->vcpus, vm->memory_mib, &cg, e);
 	}
 	/* Without a seed disk, the SMBIOS serial is how a stock cloud-init
 	 * (ds-identify) recognises its platform and finds the metadata
@@ -382,6 +383,7 @@ static int start_steps(struct ctl *c, struct vm *vm, const struct vm_paths *p, b
 			.vcpus = vm->vcpus,
 			.memory_mib = vm->memory_mib,
 			.max_vcpus = vm->max_vcpus,
+			.max_memory_mib = vm->max_memory_mib,
 			.kernel = direct ? kernel : NULL,
 			.initrd = direct ? initrd : NULL,
 			.cmdline = direct ? img.cmdline : NULL,
@@ -445,6 +447,7 @@ static void launched_step(struct ctl *c, struct vm *vm)
 		snprintf(vm->accel, sizeof(vm->accel), "%s", accel_name(c->accel));
 		vm->started_at = time_now_ms();
 		vm->live_vcpus = vm->vcpus;   /* QEMU booted with the spec's vCPUs */
+		vm->live_memory_mib = vm->memory_mib;   /* and memory */
 		vm->deadline = time_mono_ms() + (int64_t)c->cfg.ssh_wait_s * 1000;
 		set_state(vm, VM_RUNNING, NULL);
 		phase(c, vm, "boot", true);

@@ -7,20 +7,23 @@
  *
  *   VM stopped              → the spec is all: the next start boots the new size
  *   running, fits live      → resize_live_step (this reconciler's part) plugs
- *                             vCPUs and grows the disk while the guest runs
+ *                             memory DIMMs and vCPUs in or out and grows the
+ *                             disk while the guest runs
  *   running, --restart      → the reboot path: stop, start with the new spec
  *   running, no --restart   → 409 saying why it cannot be live
  *
- * Live is possible when the memory stays the same (tiny's kernel has no
- * memory hot-plug yet, so memory only changes offline) and the vCPUs stay
- * within the ceiling fixed at create (QEMU's maxcpus); under TCG vCPUs are
- * only ever added live, never removed (see resize_plan and host/qemu.c). An offline resize
- * raises the ceilings to the new type if it is larger.
+ * Live is possible when the vCPUs and memory stay within the ceilings fixed
+ * at create (QEMU's maxcpus and maxmem) and memory moves by whole 128 MiB
+ * blocks; under TCG vCPUs are only ever added live, never removed (see
+ * resize_plan and host/qemu.c). An offline resize raises the ceilings to
+ * the new type if it is larger. A guest that refuses to give memory back
+ * (pages it cannot move) undoes the resize's type change and fails the
+ * operation with its reason.
  *
  * Crash safety: the spec is written first; the live step reads what QEMU has
- * before every move (resize.h in host/) and records live_vcpus and
- * live_disk_bytes only once QEMU matches, so a nubod killed between moves
- * resumes from what QEMU really has.
+ * before every move (resize.h in host/) and records live_memory_mib,
+ * live_vcpus and live_disk_bytes only once QEMU matches, so a nubod killed
+ * between moves resumes from what QEMU really has.
  */
 #include "ctl/ctl-priv.h"
 
@@ -84,12 +87,18 @@ int resize_plan(const struct vm *vm, const struct machine_type *t, bool can_unpl
 		return 0;
 	}
 	const char *why = NULL;
-	char text[256];
-	if (t && t->memory_mib != vm->memory_mib) {
+	char text[320];
+	int max_memory = vm->max_memory_mib > vm->memory_mib ? vm->max_memory_mib : vm->memory_mib;
+	if (t && t->memory_mib > max_memory) {
 		snprintf(text, sizeof(text),
-			 "type %s has %d MiB of memory and the VM has %d MiB; memory changes only while the VM is "
-			 "stopped (its kernel has no memory hot-plug)",
-			 t->name, t->memory_mib, vm->memory_mib);
+			 "type %s has %d MiB of memory, above the VM's ceiling of %d MiB fixed at create (max_type %s)",
+			 t->name, t->memory_mib, max_memory, vm->max_type);
+		why = text;
+	} else if (t && (t->memory_mib - vm->memory_mib) % RESIZE_MEM_BLOCK_MIB != 0) {
+		snprintf(text, sizeof(text),
+			 "type %s has %d MiB of memory and the VM has %d MiB; running, memory moves in whole blocks of "
+			 "%d MiB (the guest kernel's unit)",
+			 t->name, t->memory_mib, vm->memory_mib, RESIZE_MEM_BLOCK_MIB);
 		why = text;
 	} else if (t && t->vcpus > vm->max_vcpus) {
 		snprintf(text, sizeof(text),
@@ -225,50 +234,122 @@ int ctl_vm_resize(struct ctl *c, const char *ref, const struct vm_resize_request
 
 /* --- the reconciler's part ------------------------------------------------- */
 
-bool resize_live_step(struct ctl *c, struct vm *vm, const char *qmp_sock)
+/* The guest would not give memory back: the resize's type change is undone
+ * (to the type that has what the VM runs with, if the catalog still has
+ * one; else only the memory), and its operation fails with the reason. */
+static void memory_refused(struct ctl *c, struct vm *vm, int have_mib, const char *why)
+{
+	int vcpus = vm->live_vcpus > 0 ? vm->live_vcpus : vm->vcpus;
+	const struct machine_type *old = NULL;
+	for (int i = 0; i < c->cfg.types.n && !old; i++)
+		if (c->cfg.types.types[i].vcpus == vcpus && c->cfg.types.types[i].memory_mib == have_mib)
+			old = &c->cfg.types.types[i];
+	autofree char *text = xasprintf("%s; the VM stays at %s (%d MiB): resize it with --restart to have %d MiB", why,
+					old ? old->name : vm->type, have_mib, vm->memory_mib);
+	log_warn("vm %s: live memory resize refused: %s", vm->name, text);
+	if (old) {
+		snprintf(vm->type, sizeof(vm->type), "%s", old->name);
+		vm->vcpus = old->vcpus;
+	}
+	vm->memory_mib = have_mib;
+	vm->live_memory_mib = have_mib;
+	struct err e = {0};
+	if (instances_cgroup_limit(c, vm, vcpus, have_mib, &e) < 0)
+		log_warn("vm %s: %s", vm->name, e.msg);
+	ctl_op_finish(c, vm->op_id, false, text);
+}
+
+/* One move of memory toward the spec: DIMMs in or out. The cgroup's memory
+ * limit covers the larger size while memory moves. */
+static bool memory_step(struct ctl *c, struct vm *vm, const char *qmp_sock)
 {
 	struct err e = {0};
-	if (vm->live_vcpus != vm->vcpus) {
-		int have = 0;
-		/* The CPU quota covers the larger count while vCPUs move: a
-		 * vCPU added is never throttled to the old share. */
-		int most = vm->vcpus > vm->live_vcpus ? vm->vcpus : vm->live_vcpus;
-		if (instances_cgroup_limit(c, vm, most, &e) < 0) {
-			log_warn("vm %s: %s; trying again", vm->name, e.msg);
-			return false;
-		}
-		crashpoint("resize.cpu-quota-raised");
-		if (resize_vcpus_step(qmp_sock, vm->vcpus, &have, &e) < 0) {
-			/* QEMU busy or slow (TCG on a loaded host): the VM keeps
-			 * what it has and the next pass tries again. The API
-			 * admits only sizes within the ceiling, so this is not
-			 * a request that can never succeed. */
-			log_warn("vm %s: live resize to %d vCPUs: %s; trying again", vm->name, vm->vcpus, e.msg);
-			return false;
-		}
-		crashpoint("resize.cpu-moved");
-		if (have != vm->vcpus)
-			return false;   /* a move was made or is under way: look again next pass */
-		if (instances_cgroup_limit(c, vm, vm->vcpus, &e) < 0) {
-			log_warn("vm %s: %s; trying again", vm->name, e.msg);
-			return false;
-		}
-		vm->live_vcpus = vm->vcpus;
-		ctl_op_phase(c, vm->op_id, "cpus");
-		log_info("vm %s: runs with %d vCPU", vm->name, vm->vcpus);
-		return true;
+	int vcpus = vm->live_vcpus > 0 ? vm->live_vcpus : vm->vcpus;
+	int most = vm->memory_mib > vm->live_memory_mib ? vm->memory_mib : vm->live_memory_mib;
+	if (instances_cgroup_limit(c, vm, vcpus, most, &e) < 0) {
+		log_warn("vm %s: %s; trying again", vm->name, e.msg);
+		return false;
 	}
-	if (vm->disk_size_bytes > vm->live_disk_bytes) {
-		if (resize_disk_live(qmp_sock, "root", vm->disk_size_bytes, &e) < 0) {
-			log_warn("vm %s: %s; trying again", vm->name, e.msg);
-			return false;
+	crashpoint("resize.memory-limit-raised");
+	int have = 0;
+	if (resize_memory_step(qmp_sock, vm->memory_mib, &have, &e) < 0) {
+		if (e.kind == ERR_CONFLICT && have > 0) {
+			memory_refused(c, vm, have, e.msg);
+			return true;
 		}
-		crashpoint("resize.disk-grown");
-		vm->live_disk_bytes = vm->disk_size_bytes;
-		ctl_op_phase(c, vm->op_id, "disk");
-		log_info("vm %s: root disk grown to %" PRIu64 " bytes", vm->name, vm->disk_size_bytes);
-		return true;
+		log_warn("vm %s: live resize to %d MiB: %s; trying again", vm->name, vm->memory_mib, e.msg);
+		return false;
 	}
+	crashpoint("resize.memory-moved");
+	if (have != vm->memory_mib)
+		return false;   /* a move was made: look again next pass */
+	if (instances_cgroup_limit(c, vm, vcpus, vm->memory_mib, &e) < 0) {
+		log_warn("vm %s: %s; trying again", vm->name, e.msg);
+		return false;
+	}
+	vm->live_memory_mib = vm->memory_mib;
+	ctl_op_phase(c, vm->op_id, "memory");
+	log_info("vm %s: runs with %d MiB", vm->name, vm->memory_mib);
+	return true;
+}
+
+/* One move of vCPUs toward the spec. The CPU quota covers the larger count
+ * while vCPUs move: a vCPU added is never throttled to the old share. */
+static bool cpu_step(struct ctl *c, struct vm *vm, const char *qmp_sock)
+{
+	struct err e = {0};
+	int have = 0;
+	int most = vm->vcpus > vm->live_vcpus ? vm->vcpus : vm->live_vcpus;
+	if (instances_cgroup_limit(c, vm, most, vm->memory_mib, &e) < 0) {
+		log_warn("vm %s: %s; trying again", vm->name, e.msg);
+		return false;
+	}
+	crashpoint("resize.cpu-quota-raised");
+	if (resize_vcpus_step(qmp_sock, vm->vcpus, &have, &e) < 0) {
+		/* QEMU busy or slow (TCG on a loaded host): the VM keeps
+		 * what it has and the next pass tries again. The API
+		 * admits only sizes within the ceiling, so this is not
+		 * a request that can never succeed. */
+		log_warn("vm %s: live resize to %d vCPUs: %s; trying again", vm->name, vm->vcpus, e.msg);
+		return false;
+	}
+	crashpoint("resize.cpu-moved");
+	if (have != vm->vcpus)
+		return false;   /* a move was made or is under way: look again next pass */
+	if (instances_cgroup_limit(c, vm, vm->vcpus, vm->memory_mib, &e) < 0) {
+		log_warn("vm %s: %s; trying again", vm->name, e.msg);
+		return false;
+	}
+	vm->live_vcpus = vm->vcpus;
+	ctl_op_phase(c, vm->op_id, "cpus");
+	log_info("vm %s: runs with %d vCPU", vm->name, vm->vcpus);
+	return true;
+}
+
+static bool disk_step(struct ctl *c, struct vm *vm, const char *qmp_sock)
+{
+	struct err e = {0};
+	if (resize_disk_live(qmp_sock, "root", vm->disk_size_bytes, &e) < 0) {
+		log_warn("vm %s: %s; trying again", vm->name, e.msg);
+		return false;
+	}
+	crashpoint("resize.disk-grown");
+	vm->live_disk_bytes = vm->disk_size_bytes;
+	ctl_op_phase(c, vm->op_id, "disk");
+	log_info("vm %s: root disk grown to %" PRIu64 " bytes", vm->name, vm->disk_size_bytes);
+	return true;
+}
+
+/* Memory first: if the guest refuses to give it back, nothing else of the
+ * resize has happened yet and the type change is undone whole. */
+bool resize_live_step(struct ctl *c, struct vm *vm, const char *qmp_sock)
+{
+	if (vm->live_memory_mib != vm->memory_mib)
+		return memory_step(c, vm, qmp_sock);
+	if (vm->live_vcpus != vm->vcpus)
+		return cpu_step(c, vm, qmp_sock);
+	if (vm->disk_size_bytes > vm->live_disk_bytes)
+		return disk_step(c, vm, qmp_sock);
 	return false;
 }
 

@@ -13,6 +13,7 @@
 
 #include "host/proc.h"
 #include "host/qmp.h"
+#include "host/resize.h"
 #include "util/runner.h"
 #include "util/str.h"
 #include "util/timeutil.h"
@@ -144,7 +145,10 @@ char **qemu_argv_build(const struct qemu_config *c)
 	else
 		argf(&a, "%d", vcpus);
 	arg(&a, "-m");
-	argf(&a, "%d", c->memory_mib);
+	if (c->max_memory_mib > c->memory_mib)
+		argf(&a, "%d,slots=%d,maxmem=%dM", c->memory_mib, RESIZE_DIMM_SLOTS, c->max_memory_mib);
+	else
+		argf(&a, "%d", c->memory_mib);
 	/* Nothing QEMU would add on its own: every device is listed below. */
 	arg(&a, "-nodefaults");
 	arg(&a, "-no-user-config");

@@ -42,6 +42,7 @@ struct qemu_config {
 	enum accel accel;
 	int vcpus, memory_mib;
 	int max_vcpus;                 /* > vcpus: room for vCPUs hot-added later (-smp N,maxcpus=M) */
+	int max_memory_mib;            /* > memory_mib: room for DIMMs hot-plugged later (-m N,slots=S,maxmem=M) */
 	const char *kernel, *initrd, *cmdline;  /* direct boot; kernel NULL = firmware boot from the disk;
 						 * initrd NULL: the kernel mounts its root itself */
 	const char *firmware;          /* -bios: the ROM QEMU runs first; NULL: QEMU's own (SeaBIOS) */

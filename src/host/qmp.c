@@ -86,8 +86,10 @@ static int qmp_read(struct qmp *q, bool skip_events, json_t **out, struct err *e
 		if (q->in.len > QMP_LINE_MAX)
 			return err_set(e, ERR_INTERNAL, "QMP %s sent a line longer than %u bytes", q->path, QMP_LINE_MAX);
 		int64_t left = deadline - time_mono_ms();
-		if (left <= 0)
-			return err_set(e, ERR_INTERNAL, "QMP %s did not answer within %d ms", q->path, q->timeout_ms);
+		if (left <= 0) {
+			err_set(e, ERR_INTERNAL, "QMP %s did not answer within %d ms", q->path, q->timeout_ms);
+			return -ETIMEDOUT;
+		}
 		struct pollfd p = {q->fd, POLLIN, 0};
 		int n = poll(&p, 1, (int)left);
 		if (n < 0 && errno == EINTR)
@@ -166,6 +168,21 @@ int qmp_execute(struct qmp *q, const char *cmd, json_t *args, json_t **ret, stru
 		*ret = json_incref(json_object_get(reply, "return"));
 	}
 	json_decref(reply);
+	return rc;
+}
+
+int qmp_next_event(struct qmp *q, int timeout_ms, json_t **ev, struct err *e)
+{
+	*ev = NULL;
+	int saved = q->timeout_ms;
+	q->timeout_ms = timeout_ms > 0 ? timeout_ms : 1;
+	int rc = qmp_read(q, false, ev, e);
+	q->timeout_ms = saved;
+	if (rc == 0 && !json_object_get(*ev, "event")) {
+		json_decref(*ev);
+		*ev = NULL;
+		return err_set(e, ERR_INTERNAL, "QMP %s sent a reply where only an event could come", q->path);
+	}
 	return rc;
 }
 

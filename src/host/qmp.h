@@ -34,6 +34,11 @@ int qmp_open(const char *sock_path, int timeout_ms, struct qmp **out, struct err
  * QEMU closed (it exited) fails with -ECONNRESET. */
 int qmp_execute(struct qmp *q, const char *cmd, json_t *args, json_t **ret, struct err *e);
 
+/* Waits up to timeout_ms for q's next event ({"event": ...}, a new
+ * reference in *ev); run no command meanwhile. Nothing by then fails with
+ * -ETIMEDOUT (e says so). */
+int qmp_next_event(struct qmp *q, int timeout_ms, json_t **ev, struct err *e);
+
 void qmp_close(struct qmp *q);   /* NULL safe */
 
 /* Runs cmd on a fresh connection (QMP_DISK_TIMEOUT_MS), so nothing is held

@@ -150,7 +150,8 @@ bool vm_holds_capacity(const struct vm *vm)
 bool vm_resize_due(const struct vm *vm)
 {
 	return vm->state == VM_RUNNING && vm->power == POWER_RUNNING && !vm->reboot &&
-	       (vm->live_vcpus != vm->vcpus || vm->disk_size_bytes > vm->live_disk_bytes);
+	       (vm->live_vcpus != vm->vcpus || vm->live_memory_mib != vm->memory_mib ||
+		vm->disk_size_bytes > vm->live_disk_bytes);
 }
 
 const char *vm_ip(const struct vm *vm)
@@ -197,6 +198,8 @@ json_t *vm_to_json(const struct vm *vm)
 	json_object_set_new(o, "max_memory_mib", json_integer(vm->max_memory_mib ? vm->max_memory_mib : vm->memory_mib));
 	/* What the running QEMU has, when it differs from the spec: a live resize under way. */
 	json_object_set_new(o, "live_vcpus", vm->state == VM_RUNNING && vm->live_vcpus ? json_integer(vm->live_vcpus) : json_null());
+	json_object_set_new(o, "live_memory_mib",
+			    vm->state == VM_RUNNING && vm->live_memory_mib ? json_integer(vm->live_memory_mib) : json_null());
 	json_object_set_new(o, "image", json_string(vm->image));
 	json_object_set_new(o, "ssh_user", json_string(vm->ssh_user[0] ? vm->ssh_user : "root"));
 	json_object_set_new(o, "disk_size_bytes", vm->disk_size_bytes ? json_integer((json_int_t)vm->disk_size_bytes) : json_null());

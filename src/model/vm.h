@@ -113,6 +113,7 @@ struct vm {
 	struct phases boot;    /* phases of the last start */
 	char op_id[ID_MAX];    /* the operation in progress or last finished */
 	int live_vcpus;        /* vCPUs the running QEMU was last seen with; != vcpus: a live resize is due */
+	int live_memory_mib;   /* memory (boot + DIMMs) the running QEMU was last seen with; likewise */
 	uint64_t live_disk_bytes; /* root.qcow2's size as nubo made or last grew it; < disk_size_bytes: grow it */
 	/* The host it runs on (placement, or --host); only that host's nubod acts on it. */
 	char host[NAME_MAX_LEN + 1];
@@ -142,7 +143,7 @@ enum vm_verdict vm_action_verdict(enum vm_state state, enum vm_power power, enum
 const char *vm_action_name(enum vm_action a);
 /* Whether a VM in this state holds host CPU and memory. */
 bool vm_holds_capacity(const struct vm *vm);
-/* Whether the running VM's QEMU differs from its spec (vCPUs or root disk). */
+/* Whether the running VM's QEMU differs from its spec (vCPUs, memory or root disk). */
 bool vm_resize_due(const struct vm *vm);
 
 /* The primary NIC's address ("" before one is given). */

@@ -376,6 +376,13 @@ const struct migration store_migrations[] = {
 	 * pruned by age; NULL is a figure that could not be read. And the idle
 	 * stop policies set per VM. */
 	{22, METRICS_22(T), METRICS_22("TEXT")},
+	/* Live memory resize: the memory (boot and hot-plugged DIMMs) a
+	 * running QEMU was last seen with, as live_vcpus is for vCPUs. */
+	{23,
+	 "ALTER TABLE vms ADD COLUMN live_memory_mib INTEGER NOT NULL DEFAULT 0;"
+	 "UPDATE vms SET live_memory_mib = memory_mib;",
+	 "ALTER TABLE vms ADD COLUMN live_memory_mib INTEGER NOT NULL DEFAULT 0;"
+	 "UPDATE vms SET live_memory_mib = memory_mib;"},
 	/* A network's VXLAN segment id across hosts, given the first time a
 	 * host of a cluster brings the network up (store_network_vni_ensure). */
 	{24, NULL,

@@ -67,6 +67,7 @@ static const struct col vm_cols[] = {
 	COL(struct vm, max_vcpus, COL_INT),
 	COL(struct vm, max_memory_mib, COL_INT),
 	COL_EV(struct vm, live_vcpus, COL_INT, EV_QUIET),
+	COL_EV(struct vm, live_memory_mib, COL_INT, EV_QUIET),
 	COL_EV(struct vm, live_disk_bytes, COL_U64, EV_QUIET),
 	COL_EV(struct vm, host, COL_TEXT, EV_SHOW),
 	COL_EV(struct vm, host_down, COL_TEXT, EV_QUIET),   /* written with the host's own event */
@@ -491,7 +492,7 @@ static int save_status_rows(struct cx *cx, const struct vm *vm, bool *spec_saved
 	struct q *q = q_prep(cx,
 			     "UPDATE vms SET state = ?2, reason = ?3, pid = ?4, accel = ?5, started_at = ?6, "
 			     "state_since = ?7, deadline = ?8, boot_phases = ?9, base_snapshot = ?10, "
-			     "live_vcpus = ?11, live_disk_bytes = ?12 WHERE id = ?1",
+			     "live_vcpus = ?11, live_disk_bytes = ?12, live_memory_mib = ?13 WHERE id = ?1",
 			     e);
 	if (!q)
 		return -1;
@@ -507,11 +508,12 @@ static int save_status_rows(struct cx *cx, const struct vm *vm, bool *spec_saved
 	q_text(q, 10, vm->base_snapshot);
 	q_int(q, 11, vm->live_vcpus);
 	q_int(q, 12, (int64_t)vm->live_disk_bytes);
+	q_int(q, 13, vm->live_memory_mib);
 	if (q_done(q, "saving a VM's status", e) < 0)
 		return -1;
 	q = q_prep(cx,
-		   "UPDATE vms SET power = ?2, reboot = ?3, force_stop = ?4, restore_from = ?6 "
-		   "WHERE id = ?1 AND generation = ?5",
+		   "UPDATE vms SET power = ?2, reboot = ?3, force_stop = ?4, restore_from = ?6, type = ?7, vcpus = ?8, "
+		   "memory_mib = ?9 WHERE id = ?1 AND generation = ?5",
 		   e);
 	if (!q)
 		return -1;
@@ -521,6 +523,11 @@ static int save_status_rows(struct cx *cx, const struct vm *vm, bool *spec_saved
 	q_int(q, 4, vm->force_stop);
 	q_int(q, 5, vm->generation);
 	q_text(q, 6, vm->restore_from);
+	/* The type only changes here when a guest refused a live memory
+	 * resize (ctl/resize.c undoes it); otherwise it is the spec read. */
+	q_text(q, 7, vm->type);
+	q_int(q, 8, vm->vcpus);
+	q_int(q, 9, vm->memory_mib);
 	if (q_step(q) != DB_DONE) {
 		int rc = cx_fail(cx, e, "saving a VM's status");
 		q_free(q);

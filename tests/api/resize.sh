@@ -1,15 +1,19 @@
 #!/usr/bin/env bash
 # API tests of `vm resize`: a real nubod and store, the host layer in dry-run.
-# Ceilings at create and QEMU's -smp, every bad input with its field and
-# value, the 409s (above the ceiling, memory while running, capacity), and
-# the phases of a live, a restarting and an offline resize.
+# Ceilings at create and QEMU's -smp and -m, every bad input with its field
+# and value, the 409s (above the ceiling, memory not in whole blocks,
+# capacity), and the phases of a live, a restarting and an offline resize.
 set -u
 . "$(dirname "$0")/../lib.sh"
 T_DESTROY_FLAGS=--dry-run
 
-# Types of equal memory, so vCPUs alone change (live), and one no host holds.
+# Types of equal memory, so vCPUs alone change (live), types of one vCPU and
+# other memory, and one no host holds.
 cat >"$T_DIR/nubod.json" <<'JSON'
 {"types": [
+  {"name": "m512", "vcpus": 1, "memory_mib": 512},
+  {"name": "m300", "vcpus": 1, "memory_mib": 300},
+  {"name": "w", "vcpus": 2, "memory_mib": 1024},
   {"name": "c1", "vcpus": 1, "memory_mib": 256},
   {"name": "c2", "vcpus": 2, "memory_mib": 256},
   {"name": "c4", "vcpus": 4, "memory_mib": 256},
@@ -107,15 +111,52 @@ op=$(body_of "$r" | jq -r .operation.id)
 op_done "$op"
 is "$(vm_field web1 '"\(.vcpus) \(.live_vcpus) \(.state)"')" "1 1 running" "web1 runs with 1 vCPU again"
 
+# --- live memory resize -----------------------------------------------------------
+r=$(api POST /v1/vms '{"name":"mem1","type":"c1","max_type":"w"}')
+op_done "$(body_of "$r" | jq -r .operation.id)"
+ok $? "mem1 boots with a ceiling of 1024 MiB"
+like "$(qemu_argv mem1)" ' -smp 1,maxcpus=2 -m 256,slots=16,maxmem=1024M ' "QEMU boots with DIMM slots up to the ceiling"
+lines=$(wc -l <"$DRY_LOG")
+r=$(api POST /v1/vms/mem1/resize '{"type":"m512"}')
+is "$(status_of "$r")" 202 "more memory within the ceiling is live"
+op=$(body_of "$r" | jq -r .operation.id)
+op_done "$op"
+ok $? "the live memory resize succeeds"
+is "$(phases "$op")" "scheduled,memory" "it reports scheduled, memory"
+is "$(vm_field mem1 '"\(.type) \(.memory_mib) \(.live_memory_mib) \(.vcpus)"')" "m512 512 512 1" "mem1 runs with 512 MiB"
+like "$(tail -n +$((lines + 1)) "$DRY_LOG")" "qmp .*/qmp.sock memory 512" "the reconciler asked QEMU for 512 MiB"
+ok "$(tail -n +$((lines + 1)) "$DRY_LOG" | grep -c '^qemu-system')" "and started no new QEMU"
+r=$(api POST /v1/vms/mem1/resize '{"type":"c1"}')
+is "$(status_of "$r")" 202 "less memory is live too"
+op=$(body_of "$r" | jq -r .operation.id)
+op_done "$op"
+is "$(phases "$op")" "scheduled,memory" "it reports scheduled, memory"
+is "$(vm_field mem1 '"\(.type) \(.memory_mib) \(.live_memory_mib)"')" "c1 256 256" "mem1 runs with 256 MiB again"
+r=$(api POST /v1/vms/mem1/resize '{"type":"w"}')
+is "$(status_of "$r")" 202 "memory and a vCPU together within the ceiling are live"
+op=$(body_of "$r" | jq -r .operation.id)
+op_done "$op"
+is "$(phases "$op")" "scheduled,memory,cpus" "memory moves first, then the vCPU"
+is "$(vm_field mem1 '"\(.memory_mib) \(.live_memory_mib) \(.live_vcpus)"')" "1024 1024 2" "mem1 runs with 1024 MiB and 2 vCPUs"
+r=$(api POST /v1/vms/mem1/resize '{"type":"m300"}')
+is "$(status_of "$r")" 409 "memory that is not a whole number of 128 MiB blocks away is 409"
+like "$(msg "$r")" 'type m300 has 300 MiB of memory and the VM has 1024 MiB; running, memory moves in whole blocks of 128 MiB.*--restart' \
+	"the error says why and what to do"
+r=$(api POST /v1/vms/mem1/resize '{"type":"huge"}')
+is "$(status_of "$r")" 409 "memory above the ceiling is 409"
+like "$(msg "$r")" 'type huge has 1048576 MiB of memory, above the VM.s ceiling of 1024 MiB' "with the numbers"
+r=$(api DELETE /v1/vms/mem1)
+op_done "$(body_of "$r" | jq -r .operation.id)"
+
 # --- 409s -------------------------------------------------------------------------
 r=$(api POST /v1/vms/web1/resize '{"type":"c8"}')
 is "$(status_of "$r")" 409 "more vCPUs than the ceiling while running is 409"
 like "$(msg "$r")" 'type c8 has 8 vCPUs, above the VM.s ceiling of 4 fixed at create \(max_type c4\).*--restart' \
 	"the error gives the numbers and the way out"
 r=$(api POST /v1/vms/web1/resize '{"type":"small"}')
-is "$(status_of "$r")" 409 "a memory change while running is 409"
-like "$(msg "$r")" 'type small has 1024 MiB of memory and the VM has 256 MiB; memory changes only while the VM is stopped.*--restart' \
-	"the error says memory is offline only"
+is "$(status_of "$r")" 409 "more memory than the ceiling while running is 409"
+like "$(msg "$r")" 'type small has 1024 MiB of memory, above the VM.s ceiling of 256 MiB fixed at create \(max_type c4\).*--restart' \
+	"the error gives the numbers and the way out"
 r=$(api POST /v1/vms/web1/resize '{"type":"huge","restart":true}')
 is "$(status_of "$r")" 409 "a resize the host cannot hold is 409"
 like "$(msg "$r")" 'insufficient capacity: VM web1 \(type huge\) needs 1 vCPU and 1048576 MiB' "the error says what is missing"

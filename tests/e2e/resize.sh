@@ -1,27 +1,29 @@
 #!/usr/bin/env bash
 # e2e: `nubo vm resize` under real QEMU and the tiny image.
 #
-#   create c1 with ceiling c2 → resize to c2: nproc 1 → 2, same boot
+#   create c1 with ceiling c2m → resize to c2: nproc 1 → 2, same boot
 #   → back to c1: nproc 1, same boot under KVM; under TCG refused live
 #   (QEMU 7.2 cannot unplug a vCPU there), done with --restart, and grown
-#   live again → grow the root disk live: the guest's
-#   disk and df grow, same boot → --restart to micro: new memory, same id,
-#   IP, MAC and data.
+#   live again → to c2m: free -m grows by a hot-plugged DIMM, same boot →
+#   back to c2: the DIMM is unplugged and free -m shrinks → grow the root
+#   disk live: the guest's disk and df grow, same boot → --restart to
+#   micro: new memory, same id, IP, MAC and data.
 set -u
 . "$(dirname "$0")/../lib.sh"
 
-# c1 and c2 differ in vCPUs only: memory changes need a restart (tiny's
-# kernel has no memory hot-plug).
+# c1 and c2 differ in vCPUs only, c2 and c2m in memory only.
 cat >"$T_DIR/nubod.json" <<'JSON'
 {"types": [
   {"name": "c1", "vcpus": 1, "memory_mib": 256},
-  {"name": "c2", "vcpus": 2, "memory_mib": 256}
+  {"name": "c2", "vcpus": 2, "memory_mib": 256},
+  {"name": "c2m", "vcpus": 2, "memory_mib": 512}
 ]}
 JSON
 nubod_start --config "$T_DIR/nubod.json" || { ok 1 "nubod starts"; exit 1; }
 ok 0 "nubod starts"
 ssh-keygen -q -t ed25519 -N "" -C e2e -f "$T_DIR/id" || exit 1
 show() { "$NUBO" vm show "$1" --json | jq -r ".$2"; }
+showj() { "$NUBO" vm show "$1" --json | jq -r "$2"; }
 on_vm() { "$NUBO" vm ssh web1 -- "$@" 2>>"$T_DIR/ssh.err"; }
 # until_vm SECONDS EXPECTED CMD: waits until CMD's output in the VM is EXPECTED
 # (the guest needs a moment to online a CPU; this is a wait, not a timing check).
@@ -32,13 +34,14 @@ until_vm() {
 
 out=$("$NUBO" image build tiny --wait 2>&1)
 ok $? "nubo image build tiny --wait" "$out"
-out=$("$NUBO" vm create web1 --type c1 --max-type c2 --ssh-key "$T_DIR/id.pub" --wait 2>&1)
-ok $? "nubo vm create web1 --type c1 --max-type c2 --wait" "$out"
+out=$("$NUBO" vm create web1 --type c1 --max-type c2m --ssh-key "$T_DIR/id.pub" --wait 2>&1)
+ok $? "nubo vm create web1 --type c1 --max-type c2m --wait" "$out"
 is "$(on_vm nproc)" 1 "nproc is 1 in a c1 VM"
 pid=$(show web1 pid)
 boot0=$(on_vm cat /proc/sys/kernel/random/boot_id)
 like "$boot0" '^[0-9a-f-]{36}$' "the guest has a boot id"
 like "$(tr '\0' ' ' </proc/"$pid"/cmdline)" ' -smp 1,maxcpus=2 ' "QEMU runs with room for a second vCPU"
+like "$(tr '\0' ' ' </proc/"$pid"/cmdline)" ' -m 256,slots=16,maxmem=512M ' "and for 256 MiB more memory"
 # The VM's CPU quota (cgroup v1 or v2), in microseconds per period.
 quota() {
 	local g
@@ -86,9 +89,32 @@ else
 	is "$(on_vm cat /proc/sys/kernel/random/boot_id)" "$boot0" "without a reboot"
 fi
 
+# --- memory: a DIMM plugged in and out ----------------------------------------
+memtotal() { "$NUBO" vm ssh web1 -- free -m 2>/dev/null | awk '/^Mem:/ {print $2}'; }
+m0=$(memtotal)
+like "$m0" '^[0-9]+$' "free -m shows the guest's memory ($m0 MiB)"
+m0=${m0:-999999}   # unknown: the checks below must fail, not pass against 0
+out=$("$NUBO" vm resize web1 --type c2m --wait 2>&1)
+ok $? "nubo vm resize web1 --type c2m --wait" "$out"
+wait_for 60 sh -c "[ \"\$(\"$NUBO\" vm ssh web1 -- free -m 2>/dev/null | awk '/^Mem:/ {print \$2}')\" -ge $((m0 + 200)) ]"
+m1=$(memtotal)
+[ "${m1:-0}" -ge $((m0 + 200)) ]
+ok $? "free -m grew by the DIMM's 256 MiB ($m0 → $m1 MiB)"
+is "$(on_vm cat /proc/sys/kernel/random/boot_id)" "$boot0" "without a reboot"
+is "$(show web1 pid)" "$pid" "in the same QEMU"
+is "$(showj web1 '"\(.memory_mib) \(.live_memory_mib)"')" "512 512" "the VM shows 512 MiB"
+out=$("$NUBO" vm resize web1 --type c2 --wait 2>&1)
+ok $? "nubo vm resize web1 --type c2 --wait (the DIMM unplugged)" "$out"
+wait_for 60 sh -c "[ \"\$(\"$NUBO\" vm ssh web1 -- free -m 2>/dev/null | awk '/^Mem:/ {print \$2}')\" -le $((m0 + 16)) ]"
+m2=$(memtotal)
+[ "${m2:-99999}" -le $((m0 + 16)) ] && [ "${m2:-0}" -ge $((m0 - 16)) ]
+ok $? "free -m is back to the boot memory ($m1 → $m2 MiB)"
+is "$(on_vm cat /proc/sys/kernel/random/boot_id)" "$boot0" "still without a reboot"
+is "$(showj web1 '"\(.type) \(.memory_mib) \(.live_memory_mib)"')" "c2 256 256" "the VM shows c2, 256 MiB"
+
 out=$("$NUBO" vm resize web1 --type small 2>&1)
-is "$?" 1 "a memory change on a running VM fails without --restart"
-like "$out" 'memory changes only while the VM is stopped.*--restart' "and says why and what to do"
+is "$?" 1 "more memory than the ceiling on a running VM fails without --restart"
+like "$out" 'above the VM.s ceiling of 512 MiB.*--restart' "and says why and what to do"
 
 # --- the root disk grows live ------------------------------------------------
 df0=$(on_vm df -k / | awk 'NR==2 {print $2}')

@@ -121,6 +121,13 @@ static void test_kvm_ceiling_not_above_vcpus(void **state)
 	c.max_vcpus = 8;
 	assert_argv(&c, "qemu-system-x86_64 -name vm-0123456789ab -uuid 6e75626f-0000-8000-8000-0123456789ab -machine q35,accel=kvm -cpu host -smp 2,maxcpus=8 -m 512"
 			COMMON_HEAD DISKS_AND_TAIL);
+	/* Room for memory: DIMM slots up to the ceiling; none without it. */
+	c.max_memory_mib = 2048;
+	assert_argv(&c, "qemu-system-x86_64 -name vm-0123456789ab -uuid 6e75626f-0000-8000-8000-0123456789ab -machine q35,accel=kvm -cpu host -smp 2,maxcpus=8 -m 512,slots=16,maxmem=2048M"
+			COMMON_HEAD DISKS_AND_TAIL);
+	c.max_memory_mib = 512;
+	assert_argv(&c, "qemu-system-x86_64 -name vm-0123456789ab -uuid 6e75626f-0000-8000-8000-0123456789ab -machine q35,accel=kvm -cpu host -smp 2,maxcpus=8 -m 512"
+			COMMON_HEAD DISKS_AND_TAIL);
 }
 
 static void test_kvm(void **state)

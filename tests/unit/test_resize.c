@@ -1,6 +1,7 @@
 /* Unit tests for resize: which vCPU move follows from QEMU's answer to
- * query-hotpluggable-cpus, whether a type change can be live, and the disk
- * size rules. No QEMU, no store. */
+ * query-hotpluggable-cpus, which memory move from query-memory-devices and
+ * qom-list /objects, whether a type change can be live, and the disk size
+ * rules. No QEMU, no store. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -100,6 +101,67 @@ static void test_remove_takes_hot_added_only(void **state)
 	json_decref(s);
 }
 
+/* query-memory-devices with DIMMs dimm0 (256 MiB) and dimm1 (512 MiB) on
+ * 512 MiB of boot memory, and qom-list /objects with their backends. */
+static const char DIMMS[] =
+	"[{\"type\":\"dimm\",\"data\":{\"id\":\"dimm0\",\"size\":268435456,\"memdev\":\"/objects/mem-dimm0\","
+	"  \"slot\":0,\"hotplugged\":true}},"
+	" {\"type\":\"dimm\",\"data\":{\"id\":\"dimm1\",\"size\":536870912,\"memdev\":\"/objects/mem-dimm1\","
+	"  \"slot\":1,\"hotplugged\":true}}]";
+static const char OBJECTS[] =
+	"[{\"name\":\"mem-dimm0\",\"type\":\"child<memory-backend-ram>\"},"
+	" {\"name\":\"mem-dimm1\",\"type\":\"child<memory-backend-ram>\"},"
+	" {\"name\":\"pc.ram\",\"type\":\"child<memory-backend-ram>\"}]";
+
+static void test_memory_pick(void **state)
+{
+	(void)state;
+	json_t *dev = json_loads(DIMMS, 0, NULL), *obj = json_loads(OBJECTS, 0, NULL);
+	json_t *none = json_array();
+	assert_non_null(dev);
+	assert_non_null(obj);
+	struct resize_mem_move m;
+	int have = 0;
+	/* Re-learnt from QEMU: 512 + 256 + 512. */
+	resize_memory_pick(dev, obj, 512, 1280, &have, &m);
+	assert_int_equal(have, 1280);
+	assert_string_equal(m.add_id, "");
+	assert_string_equal(m.del_dimm, "");
+	assert_string_equal(m.del_object, "");
+	assert_null(m.stuck);
+	/* Grow: one DIMM of the difference, in the lowest free slot. */
+	resize_memory_pick(dev, obj, 512, 2048, &have, &m);
+	assert_string_equal(m.add_id, "dimm2");
+	assert_int_equal(m.add_mib, 768);
+	resize_memory_pick(none, none, 512, 768, &have, &m);
+	assert_int_equal(have, 512);
+	assert_string_equal(m.add_id, "dimm0");
+	assert_int_equal(m.add_mib, 256);
+	/* Shrink: the DIMM of exactly the difference, else the newest. */
+	resize_memory_pick(dev, obj, 512, 1024, &have, &m);
+	assert_string_equal(m.del_dimm, "dimm0");
+	assert_string_equal(m.add_id, "");
+	resize_memory_pick(dev, obj, 512, 640, &have, &m);
+	assert_string_equal(m.del_dimm, "dimm1");
+	/* Never below the boot memory. */
+	resize_memory_pick(none, none, 512, 256, &have, &m);
+	assert_non_null(m.stuck);
+	assert_string_equal(m.del_dimm, "");
+	/* A backend left without its DIMM (cut off between object-add and
+	 * device_add, or after the unplug) goes first. */
+	json_t *one = json_loads("[{\"type\":\"dimm\",\"data\":{\"id\":\"dimm1\",\"size\":536870912,"
+				 "\"memdev\":\"/objects/mem-dimm1\"}}]",
+				 0, NULL);
+	resize_memory_pick(one, obj, 512, 1024, &have, &m);
+	assert_int_equal(have, 1024);
+	assert_string_equal(m.del_object, "mem-dimm0");
+	assert_string_equal(m.add_id, "");
+	json_decref(one);
+	json_decref(none);
+	json_decref(dev);
+	json_decref(obj);
+}
+
 static struct vm running_vm(void)
 {
 	struct vm vm;
@@ -133,10 +195,23 @@ static void test_plan_live_within_ceiling_same_memory(void **state)
 				   "resize it and start it again, keeping its address and disks");
 	assert_int_equal(resize_plan(&vm, &c4, false, true, &mode, &e), 0);
 	assert_int_equal(mode, RESIZE_RESTART);
-	/* Memory: never live. */
+	/* Memory: live up to the ceiling, in whole 128 MiB blocks. */
 	memset(&e, 0, sizeof(e));
 	assert_true(resize_plan(&vm, &big, true, false, &mode, &e) < 0);
-	assert_non_null(strstr(e.msg, "memory changes only while the VM is stopped"));
+	assert_string_equal(e.msg, "cannot resize VM web1 while it runs: type big has 1024 MiB of memory, above the "
+				   "VM's ceiling of 512 MiB fixed at create (max_type c2). Add --restart (\"restart\": "
+				   "true) to stop it, resize it and start it again, keeping its address and disks");
+	vm.max_memory_mib = 2048;
+	assert_int_equal(resize_plan(&vm, &big, false, false, &mode, &e), 0);
+	assert_int_equal(mode, RESIZE_LIVE);
+	struct machine_type odd = {"odd", 1, 600, 0}, less = {"less", 1, 256, 0};
+	assert_int_equal(resize_plan(&vm, &less, false, false, &mode, &e), 0);   /* down, too */
+	assert_int_equal(mode, RESIZE_LIVE);
+	memset(&e, 0, sizeof(e));
+	assert_true(resize_plan(&vm, &odd, false, false, &mode, &e) < 0);
+	assert_non_null(strstr(e.msg, "type odd has 600 MiB of memory and the VM has 512 MiB; running, memory moves in "
+				      "whole blocks of 128 MiB"));
+	vm.max_memory_mib = 512;
 	/* Fewer vCPUs: live only where QEMU can unplug them (KVM). */
 	struct machine_type c1 = {"c1", 1, 512, 0};
 	vm.vcpus = 2;
@@ -180,6 +255,7 @@ int main(void)
 		cmocka_unit_test(test_add_takes_lowest_free_slot),
 		cmocka_unit_test(test_nothing_when_qemu_already_has_it),
 		cmocka_unit_test(test_remove_takes_hot_added_only),
+		cmocka_unit_test(test_memory_pick),
 		cmocka_unit_test(test_plan_live_within_ceiling_same_memory),
 		cmocka_unit_test(test_disk_grows_never_shrinks),
 	};
