@@ -64,6 +64,8 @@ struct ctl_peer {
 		int64_t at;          /* mono ms */
 		char why[512];
 	} fails[FAILS_MAX];    /* the last failed fetch of each image, under mu */
+	char **foreign;        /* folders in images/ this store never deleted: left alone, said once */
+	int n_foreign;
 };
 
 int peer_init(struct ctl *c, struct err *e)
@@ -86,6 +88,9 @@ void peer_free(struct ctl *c)
 	if (!c->peer)
 		return;
 	explicit_bzero(c->peer->secret, sizeof(c->peer->secret));
+	for (int i = 0; i < c->peer->n_foreign; i++)
+		free(c->peer->foreign[i]);
+	free(c->peer->foreign);
 	pthread_mutex_destroy(&c->peer->mu);
 	free(c->peer);
 	c->peer = NULL;
@@ -432,9 +437,34 @@ static void record_own(struct ctl *c, struct image *img)
 		log_warn("image %s: recording its files for other hosts: %s", img->name, e.msg);
 }
 
+/* Whether the folder of images/ named name may go: the event log says its
+ * image was deleted. A folder this store never knew (another store's, a
+ * copy put there by hand, one older than the log's retention) is kept, and
+ * said once. */
+static bool sweepable(struct ctl *c, const char *id, const char *name)
+{
+	struct ctl_peer *p = c->peer;
+	for (int i = 0; i < p->n_foreign; i++)
+		if (strcmp(p->foreign[i], name) == 0)
+			return false;
+	bool deleted = false;
+	struct err e = {0};
+	if (store_event_seen(c->st, "image", id, "deleted", &deleted, &e) < 0) {
+		log_warn("image %s: cannot read the event log: %s", id, e.msg);
+		return false;
+	}
+	if (deleted)
+		return true;
+	log_warn("images/%s has no image in the store and none was deleted: left alone (remove it by hand if unwanted)",
+		 name);
+	p->foreign = xrealloc(p->foreign, sizeof(*p->foreign) * (size_t)(p->n_foreign + 1));
+	p->foreign[p->n_foreign++] = xstrdup(name);
+	return false;
+}
+
 /* Removes this host's files of images whose row is gone. A row is written
  * before its folder (a build, an import, a fetch), so a folder without one
- * is an image deleted through some host's API. */
+ * is an image deleted through some host's API, if the event log says so. */
 static void sweep(struct ctl *c, const struct image *imgs, int n)
 {
 	autofree char *root = xasprintf("%s/images", c->state_dir);
@@ -448,7 +478,7 @@ static void sweep(struct ctl *c, const struct image *imgs, int n)
 		bool known = ctl_builds_has(c, id);
 		for (int i = 0; i < n && !known; i++)
 			known = strcmp(imgs[i].id, id) == 0;
-		if (known || !str_starts_with(id, "img-"))
+		if (known || !str_starts_with(id, "img-") || !sweepable(c, id, de->d_name))
 			continue;
 		autofree char *path = xasprintf("%s/%s", root, de->d_name);
 		struct err e = {0};

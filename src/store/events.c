@@ -200,6 +200,21 @@ static int head_seq(struct cx *cx, int64_t *seq, struct err *e)
 	return rc;
 }
 
+static int ev_seen(struct cx *cx, const char *kind, const char *id, const char *what, bool *seen, struct err *e)
+{
+	int n = 0;
+	if (cx_count(cx, "SELECT COUNT(*) FROM events WHERE kind = ?1 AND resource_id = ?2 AND what = ?3", kind, id,
+		     what, &n, e) < 0)
+		return -1;
+	*seen = n > 0;
+	return 0;
+}
+
+int store_event_seen(struct store *st, const char *kind, const char *id, const char *what, bool *seen, struct err *e)
+{
+	RUN(st, CX_READ, e, ev_seen(cx, kind, id, what, seen, e));
+}
+
 int store_events_last_seq(struct store *st, int64_t *seq, struct err *e)
 {
 	RUN(st, CX_READ, e, head_seq(cx, seq, e));

@@ -202,6 +202,9 @@ struct event_query {
  * that was not read). Free *out with event_list_free. */
 int store_events_list(struct store *st, const struct event_query *q, struct event **out, int *n, int64_t *last_seq,
 		      struct err *e);
+/* Whether the log (as far back as it is kept) says resource id of kind
+ * had what happen to it ("deleted"). */
+int store_event_seen(struct store *st, const char *kind, const char *id, const char *what, bool *seen, struct err *e);
 /* The newest event's number (0: none). */
 int store_events_last_seq(struct store *st, int64_t *seq, struct err *e);
 /* Deletes events older than before_ms; *n (may be NULL) says how many. */

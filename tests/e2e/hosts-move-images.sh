@@ -151,6 +151,9 @@ ok $? "h2 removes its files of the VM once it is h1's"
 "$NUBO" vm delete third --wait >/dev/null 2>&1
 
 # --- delete on every host ------------------------------------------------------------
+# A folder in images/ the store never knew (another store's, or put there by
+# hand) is not an image this cloud deleted: the sweep keeps it.
+mkdir -p "$H2_STATE/images/img-f0reign0" && echo keep >"$H2_STATE/images/img-f0reign0/disk.qcow2"
 out=$("$NUBO" image delete tiny 2>&1)
 ok $? "nubo image delete tiny through h1" "$out"
 [ ! -e "$T_STATE/images/$IMG" ]
@@ -158,3 +161,7 @@ ok $? "h1's files are gone"
 wait_for 10 sh -c "[ ! -e '$H2_STATE/images/$IMG' ]"
 ok $? "h2's reconciler removes its own copy"
 is "$(t_sql "SELECT count(*) FROM image_copies WHERE image_id = '$IMG'")" 0 "no copy is recorded any more"
+[ -s "$H2_STATE/images/img-f0reign0/disk.qcow2" ]
+ok $? "a folder of images/ no image of the store was deleted from is kept"
+grep -q "images/img-f0reign0 has no image in the store and none was deleted: left alone" "$H2_LOG"
+ok $? "and h2 says so in its log"
