@@ -226,6 +226,7 @@ int stack_live_group(struct ctl *c, const char *name, struct stack_live *l, stru
 	snprintf(l->id, sizeof(l->id), "%s", g.id);
 	snprintf(l->type, sizeof(l->type), "%s", g.type);
 	l->count = g.desired;
+	l->disk_bytes = stack_image_bytes(c, g.image);
 	l->going = g.deleted;
 	group_free_fields(&g);
 	return 0;

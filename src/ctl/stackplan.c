@@ -70,9 +70,12 @@ static int live_vm(struct ctl *c, const char *name, struct stack_live *l, struct
 			    "firewalls", fws, "ssh_keys", keys, "forwards", fwd);
 	if (vm.user_data && *vm.user_data)
 		json_object_set_new(l->spec, "user_data", json_string(vm.user_data));
-	if (vm.disk_size_bytes) {
+	/* the disk's size even when the image gave it: a file's disk_size compares
+	 * with it (and only a larger one is a resize); a file without one never does */
+	l->disk_bytes = vm.disk_size_bytes ? vm.disk_size_bytes : stack_image_bytes(c, vm.image);
+	if (l->disk_bytes) {
 		char d[32];
-		size_format(vm.disk_size_bytes, d);
+		size_format(l->disk_bytes, d);
 		json_object_set_new(l->spec, "disk_size", json_string(d));
 	}
 	snprintf(l->id, sizeof(l->id), "%s", vm.id);
@@ -119,6 +122,7 @@ static int live_volume(struct ctl *c, const char *name, struct stack_live *l, st
 		}
 	}
 	snprintf(l->id, sizeof(l->id), "%s", v.id);
+	l->disk_bytes = v.size_bytes;
 	l->going = v.deleted;
 	return 0;
 }
@@ -159,13 +163,25 @@ int stack_live_get(struct ctl *c, enum stack_kind k, const char *name, struct st
 
 /* --- comparing specs ----------------------------------------------------------------- */
 
-/* Whether a field, when it differs, can be changed in place. */
-static bool in_place(enum stack_kind k, const char *field)
+/* Whether a root disk of size want (text) is larger than one of size have
+ * (NULL: an image whose size nubod does not know; the resize checks). */
+static bool grows(const json_t *want, const json_t *have)
+{
+	uint64_t w = 0, h = 0;
+	return json_string_value(want) && size_parse(json_string_value(want), "disk_size", &w, NULL) == 0 &&
+	       (!have || (size_parse(json_string_value(have), "disk_size", &h, NULL) == 0 && w > h));
+}
+
+/* Whether a field, when it differs (from have to want), can be changed in
+ * place: a VM's type and a larger root disk through a resize. */
+static bool in_place(enum stack_kind k, const char *field, const json_t *want, const json_t *have)
 {
 	switch (k) {
 	case STACK_FIREWALL: return strcmp(field, "rules") == 0;
 	case STACK_VOLUME: return strcmp(field, "vm") == 0;
-	case STACK_VM: return strcmp(field, "firewalls") == 0 || strcmp(field, "forwards") == 0;
+	case STACK_VM:
+		return strcmp(field, "firewalls") == 0 || strcmp(field, "forwards") == 0 || strcmp(field, "type") == 0 ||
+		       (strcmp(field, "disk_size") == 0 && grows(want, have));
 	case STACK_LB: return strcmp(field, "targets") == 0;
 	case STACK_GROUP: {
 		static const char *const fields[] = {"min", "max", "desired", "target_cpu", "image", "type", NULL};
@@ -268,7 +284,7 @@ int stack_diff(enum stack_kind k, const json_t *want, const json_t *have, json_t
 		n++;
 		json_t *old = strcmp(f, "networks") == 0 ? nics_shown(h, w) : json_incref((json_t *)h);
 		json_t *new = strcmp(f, "networks") == 0 ? nics_shown(w, w) : json_incref((json_t *)w);
-		bool fix = in_place(k, f);
+		bool fix = in_place(k, f, w, h);
 		json_array_append_new(fields, json_pack("{s:s, s:o, s:o, s:b}", "field", f, "old", old ? old : json_null(),
 							"new", new ? new : json_null(), "forces_replace", !fix));
 		if (!fix)
@@ -541,10 +557,34 @@ static int plan_resource(struct ctl *c, struct stack_plan *p, int res, const str
 	return 0;
 }
 
-static double type_price(struct ctl *c, const char *type)
+uint64_t stack_image_bytes(struct ctl *c, const char *name)
+{
+	struct image img;
+	if (!name || store_image_get(c->st, name, &img, NULL) < 0)
+		return 0;
+	uint64_t bytes = img.virtual_size_bytes > 0 ? (uint64_t)img.virtual_size_bytes : 0;
+	image_free_fields(&img);
+	return bytes;
+}
+
+/* What count VMs of type with a disk of disk_bytes each (or a volume of
+ * that size) cost an hour: their type's price and their storage's. */
+static double hourly(struct ctl *c, enum stack_kind k, const char *type, uint64_t disk_bytes, int count)
 {
 	const struct machine_type *t = type ? catalog_find(&c->cfg.types, type) : NULL;
-	return t ? t->price_per_hour : 0;
+	double gib = (double)disk_bytes / (1024.0 * 1024 * 1024);
+	double storage = gib * c->cfg.prices.gib_hour[k == STACK_VOLUME ? USAGE_VOLUME : USAGE_DISK];
+	return count * ((t ? t->price_per_hour : 0) + storage);
+}
+
+/* The disk a VM or group's VMs will have after apply, or a volume's size. */
+static uint64_t want_disk(struct ctl *c, const struct stack_change *ch)
+{
+	const char *size = json_string_value(json_object_get(ch->want, ch->kind == STACK_VOLUME ? "size" : "disk_size"));
+	uint64_t bytes = 0;
+	if (size && size_parse(size, "size", &bytes, NULL) == 0)
+		return bytes;
+	return ch->kind == STACK_VOLUME ? 0 : stack_image_bytes(c, json_string_value(json_object_get(ch->want, "image")));
 }
 
 /* The VMs a group will have after apply: what the file says, else what it
@@ -600,16 +640,17 @@ int stackplan_make(struct ctl *c, const char *name, const json_t *doc, struct st
 	}
 	for (int i = 0; i < p->n; i++) {
 		struct stack_change *ch = &p->ch[i];
-		if (ch->kind != STACK_VM && ch->kind != STACK_GROUP)
+		if (ch->kind != STACK_VM && ch->kind != STACK_GROUP && ch->kind != STACK_VOLUME)
 			continue;
 		/* a group costs its desired count of VMs */
 		int before = ch->kind == STACK_GROUP ? ch->live.count : 1, after = 1;
 		if (ch->kind == STACK_GROUP && ch->action != STACK_DELETE)
 			after = group_count(ch);
 		if (ch->live.exists && !ch->live.going)
-			p->hourly_before += before * type_price(c, ch->live.type);
+			p->hourly_before += hourly(c, ch->kind, ch->live.type, ch->live.disk_bytes, before);
 		if (ch->action != STACK_DELETE)
-			p->hourly_after += after * type_price(c, json_string_value(json_object_get(ch->want, "type")));
+			p->hourly_after += hourly(c, ch->kind, json_string_value(json_object_get(ch->want, "type")),
+						  want_disk(c, ch), after);
 	}
 	rc = 0;
 out:

@@ -7,6 +7,7 @@
 
 #include <jansson.h>
 #include <stdbool.h>
+#include <stdint.h>
 
 #include "ctl/ctl-priv.h"
 #include "model/stack.h"
@@ -23,7 +24,10 @@ struct stack_live {
 	char ip[16];              /* VM: the primary address */
 	char type[NAME_MAX_LEN + 1];   /* VM, group: its machine type, for the cost */
 	int count;                /* group: its desired count of VMs, for the cost */
+	uint64_t disk_bytes;      /* VM and each VM of a group: its root disk; volume: its size */
 };
+/* An image's virtual size (a root disk's size unless the file says), 0 if there is none. */
+uint64_t stack_image_bytes(struct ctl *c, const char *name);
 /* l->exists false when there is none; errors only when the store fails. */
 int stack_live_get(struct ctl *c, enum stack_kind k, const char *name, struct stack_live *l, struct err *e);
 

@@ -370,7 +370,32 @@ static int update_rules(struct ctl *c, const struct stack_change *ch, struct err
 	return rc;
 }
 
-static int update_vm(struct ctl *c, const struct stack_change *ch, struct err *e)
+/* A new type or a larger root disk: a resize, live where it can be, else
+ * with a restart (the VM keeps its id, addresses and disks). */
+static int resize_vm(struct ctl *c, const struct stack_change *ch, struct move *m, struct err *e)
+{
+	const json_t *wt = json_object_get(ch->want, "type"), *wd = json_object_get(ch->want, "disk_size");
+	struct vm_resize_request r = {.restart = true};
+	if (!json_equal(wt, json_object_get(ch->live.spec, "type")))
+		r.type = json_string_value(wt);
+	if (wd && !json_equal(wd, json_object_get(ch->live.spec, "disk_size")))
+		r.disk_size = json_string_value(wd);
+	if (!r.type && !r.disk_size)
+		return 0;
+	struct vm vm;
+	struct operation op;
+	bool accepted;
+	if (ctl_vm_resize(c, ch->name, &r, &vm, &op, &accepted, e) < 0)
+		return -1;
+	op_json(m, &op);
+	snprintf(m->did, sizeof(m->did), "resizing%s%s%s%s", r.type ? " to " : "", r.type ? r.type : "",
+		 r.disk_size ? ", disk " : "", r.disk_size ? r.disk_size : "");
+	vm_free_fields(&vm);
+	operation_free_fields(&op);
+	return 0;
+}
+
+static int update_vm(struct ctl *c, const struct stack_change *ch, struct move *m, struct err *e)
 {
 	const json_t *wf = json_object_get(ch->want, "firewalls");
 	if (!json_equal(wf, json_object_get(ch->live.spec, "firewalls"))) {
@@ -409,7 +434,7 @@ static int update_vm(struct ctl *c, const struct stack_change *ch, struct err *e
 		if (!present && ctl_vm_expose(c, ch->name, json_string_value(w), &f, e) < 0)
 			return -1;
 	}
-	return 0;
+	return resize_vm(c, ch, m, e);
 }
 
 /* A volume moves between VMs in two operations: detach, then attach. */
@@ -461,7 +486,7 @@ static int move_create(struct ctl *c, const char *stack, struct stack_change *ch
 	if (n > 0) {
 		switch (ch->kind) {
 		case STACK_FIREWALL: rc = update_rules(c, ch, e); break;
-		case STACK_VM: rc = update_vm(c, ch, e); break;
+		case STACK_VM: rc = update_vm(c, ch, m, e); break;
 		case STACK_VOLUME: rc = update_volume(c, ch, m, e); break;
 		case STACK_LB: rc = stack_lb_update(c, ch, e); break;
 		case STACK_GROUP: rc = stack_group_update(c, ch, e); break;

@@ -11,7 +11,9 @@ set -u
 T_DESTROY_FLAGS=--dry-run
 EXAMPLES=$(cd "$(dirname "$0")/../../examples" && pwd)
 
-nubod_start --dry-run || { ok 1 "nubod starts"; exit 1; }
+# storage prices of this run's own, so the plan's cost of disks can be checked
+echo '{"prices": {"disk_gib_hour": 0.001, "volume_gib_hour": 0.002}}' >"$T_DIR/conf.json"
+nubod_start --dry-run --config "$T_DIR/conf.json" || { ok 1 "nubod starts"; exit 1; }
 ok 0 "nubod starts in dry-run"
 r=$(api POST /v1/images '{"name":"tiny","recipe":"tiny"}')
 op=$(body_of "$r" | jq -r .operation.id)
@@ -77,13 +79,22 @@ is "$(jq -r '.steps as $s | [$s[] | select(.resource == "lb/lbs-lb" or .resource
 is "$(jq -c '.changes[] | select(.resource == "lb/lbs-lb") | .spec' <<<"$j")" \
 	'{"network":"lbs-net","listen":["80"],"targets":["lbs-web1","lbs-web2"],"check":"http:/healthz","interval":"5s","timeout":"2s","rise":2,"fall":3,"algorithm":"round-robin"}' \
 	"the balancer's spec has nubod's defaults filled in"
-# the group costs its desired count of VMs: one more is one more nano's price
+# the group costs its desired count of VMs, each a nano with a root disk of tiny's size
 h2=$(jq .cost.hourly_change <<<"$j")
 write_stack 80 "lbs-web1, lbs-web2" "    desired: 3"
 h3=$(plan --json | jq .cost.hourly_change)
 nano=$(body_of "$(api GET /v1/types)" | jq '.types[] | select(.name == "nano") | .price_per_hour')
-is "$(jq -n "($h3 - $h2 - $nano) | fabs < 0.000001")" true "a group's cost counts its desired VMs ($h2 → $h3 per hour, nano $nano)"
-is "$(jq -n "($h2 - 4 * $nano) | fabs < 0.000001")" true "two VMs and a group of min 2 cost four nanos an hour"
+disk=$(body_of "$(api GET /v1/images/tiny)" | jq '.virtual_size_bytes / 1073741824 * 0.001')
+vm=$(jq -n "$nano + $disk")
+is "$(jq -n "($h3 - $h2 - $vm) | fabs < 0.000001")" true "a group's cost counts its desired VMs ($h2 → $h3 per hour, a VM $vm)"
+is "$(jq -n "($h2 - 4 * $vm) | fabs < 0.000001")" true "two VMs and a group of min 2 cost four VMs an hour, machine and disk"
+cat >"$T_DIR/vol.yaml" <<'YAML'
+stack: vol
+volumes: {vol-data: {size: 2G}}
+vms: {vol-vm: {type: nano, disk_size: 3G}}
+YAML
+is "$("$NUBO" plan -f "$T_DIR/vol.yaml" --json | jq "(.cost.hourly_change - (2 * 0.002 + 3 * 0.001 + $nano)) | fabs < 0.000001")" true \
+	"a volume costs its size at the volume price, a VM's disk_size at the disk price"
 
 write_stack 80 "lbs-web1, lbs-web2" ""
 out=$("$NUBO" apply -f "$F" --yes 2>&1); rc=$?
@@ -179,8 +190,8 @@ out=$(plan)
 like "$out" '- +group/lbs-app +delete' "a group dropped from the file is deleted"
 like "$out" '- +lb/lbs-lb +delete' "and so is a balancer"
 is "$(plan --json | jq -r '[.steps[] | select(.phase == "delete") | .resource] | join(" ")')" \
-	"group/lbs-app lb/lbs-lb vm/lbs-web1x vm/lbs-web1" \
-	"the group goes first, then the balancer, then the VMs" 
+	"group/lbs-app lb/lbs-lb vm/lbs-web1x" \
+	"the group goes first, then the balancer, then the VM"
 "$NUBO" apply -f "$F" --yes >/dev/null 2>&1
 is "$(status_of "$(api GET /v1/lbs/lbs-lb)") $(status_of "$(api GET /v1/groups/lbs-app)")" "404 404" "apply deleted both"
 is "$(group_vms)" "" "and the group's VMs"
