@@ -673,12 +673,13 @@ static char *res_name(enum stack_kind k, const char *name)
 	return xasprintf("%s/%s", stack_kind_name(k), name);
 }
 
-/* ref of kind k, with any ":PORT" left out, as a resource of the graph. */
+/* ref of kind k, with any ":PORT" (or a target's " (VM gone)") left out, as
+ * a resource of the graph. */
 static void ref_named(struct stackgraph *g, int i, enum stack_kind k, const char *ref)
 {
 	if (!ref)
 		return;
-	autofree char *name = xstrndup(ref, strcspn(ref, ":"));
+	autofree char *name = xstrndup(ref, strcspn(ref, ": "));
 	autofree char *r = res_name(k, name);
 	stackgraph_ref(g, i, r);
 }

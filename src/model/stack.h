@@ -1,7 +1,8 @@
 /*
- * stack: a whole setup (networks, firewalls, volumes, VMs) declared in one
- * document, as nubo reads it: the schema, its checks and the order in which
- * its resources depend on each other. No I/O.
+ * stack: a whole setup (networks, firewalls, volumes, VMs, load balancers,
+ * auto-scaling groups) declared in one document, as nubo reads it: the
+ * schema, its checks and the order in which its resources depend on each
+ * other. No I/O.
  *
  * The one idea: a stack document is JSON (the CLI turns the user's YAML into
  * it, nubod reads it), and every error names the field by its path in the
