@@ -205,7 +205,7 @@ static void print_plan(struct cli_ctx *ctx, const json_t *plan)
 		(long long)cli_jint(s, "create", 0), (long long)cli_jint(s, "update", 0),
 		(long long)cli_jint(s, "replace", 0), (long long)cli_jint(s, "delete", 0));
 	double dh = cli_jreal(cost, "hourly_change", 0), dm = cli_jreal(cost, "monthly_change", 0);
-	fprintf(ctx->out, "Cost: %s%.4f per hour, %s%.2f per month (machine types; %.4f per hour after apply)\n",
+	fprintf(ctx->out, "Cost: %s%.4f per hour, %s%.2f per month (machine types and disks; %.4f per hour after apply)\n",
 		dh >= 0 ? "+" : "-", dh >= 0 ? dh : -dh, dm >= 0 ? "+" : "-", dm >= 0 ? dm : -dm,
 		cli_jreal(cost, "hourly_after", 0));
 }

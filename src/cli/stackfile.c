@@ -200,24 +200,24 @@ static const struct stackfile_pos *find_pos(const struct stackfile *sf, const ch
 	return NULL;
 }
 
-/* vms.*.user_data_file: read beside the stack file, sent as user_data. */
-static int read_user_data_files(struct stackfile *sf, const char *dir, struct err *e)
+/* SECTION.*.user_data_file: read beside the stack file, sent as user_data. */
+static int read_user_data_files(struct stackfile *sf, const char *section, const char *dir, struct err *e)
 {
-	json_t *vms = json_object_get(sf->doc, "vms");
+	json_t *sec = json_object_get(sf->doc, section);
 	const char *name;
-	json_t *vm;
-	json_object_foreach(vms, name, vm) {
-		json_t *f = json_object_get(vm, "user_data_file");
+	json_t *res;
+	json_object_foreach(sec, name, res) {
+		json_t *f = json_object_get(res, "user_data_file");
 		if (!f)
 			continue;
-		autofree char *path = xasprintf("vms.%s.user_data_file", name);
+		autofree char *path = xasprintf("%s.%s.user_data_file", section, name);
 		char where[1100];
 		const char *file = json_string_value(f);
 		const char *problem = NULL;
 		autofree char *msg = NULL;
 		if (!file)
 			problem = "must be a file name";
-		else if (json_object_get(vm, "user_data"))
+		else if (json_object_get(res, "user_data"))
 			problem = "give user_data or user_data_file, not both";
 		else if (!dir)
 			problem = "files are not read here";
@@ -230,15 +230,15 @@ static int read_user_data_files(struct stackfile *sf, const char *dir, struct er
 				msg = xasprintf("%s", fe.msg);
 				problem = msg;
 			} else {
-				json_object_set_new(vm, "user_data", json_stringn(text, len));
+				json_object_set_new(res, "user_data", json_stringn(text, len));
 				free(text);
 				const struct stackfile_pos *p = find_pos(sf, path);
 				if (p) {   /* errors about the user data point at the file's name */
-					autofree char *up = xasprintf("vms.%s.user_data", name);
+					autofree char *up = xasprintf("%s.%s.user_data", section, name);
 					yaml_mark_t m = {0, (size_t)p->line - 1, (size_t)p->col - 1};
 					add_pos(sf, up, &m);
 				}
-				json_object_del(vm, "user_data_file");
+				json_object_del(res, "user_data_file");
 				continue;
 			}
 		}
@@ -261,7 +261,9 @@ int stackfile_parse(const char *name, const char *text, size_t len, const char *
 	int rc = document(&c);
 	yaml_parser_delete(&c.p);
 	if (rc == 0 && json_is_object(out->doc))
-		rc = read_user_data_files(out, dir, e);
+		rc = read_user_data_files(out, "vms", dir, e);
+	if (rc == 0 && json_is_object(out->doc))
+		rc = read_user_data_files(out, "groups", dir, e);
 	return rc;
 }
 

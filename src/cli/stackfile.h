@@ -7,8 +7,8 @@
  * YAML's plain scalars become JSON the way a reader expects: true/false,
  * null/~/nothing, integers; everything else, and every quoted scalar, is a
  * string. Anchors, aliases, tags and several documents are refused: a stack
- * file is a plain tree. A VM's user_data_file is read here, relative to the
- * stack file, and sent as user_data.
+ * file is a plain tree. A VM's or a group's user_data_file is read here,
+ * relative to the stack file, and sent as user_data.
  */
 #pragma once
 

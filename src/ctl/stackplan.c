@@ -70,9 +70,12 @@ static int live_vm(struct ctl *c, const char *name, struct stack_live *l, struct
 			    "firewalls", fws, "ssh_keys", keys, "forwards", fwd);
 	if (vm.user_data && *vm.user_data)
 		json_object_set_new(l->spec, "user_data", json_string(vm.user_data));
-	if (vm.disk_size_bytes) {
+	/* the disk's size even when the image gave it: a file's disk_size compares
+	 * with it (and only a larger one is a resize); a file without one never does */
+	l->disk_bytes = vm.disk_size_bytes ? vm.disk_size_bytes : stack_image_bytes(c, vm.image);
+	if (l->disk_bytes) {
 		char d[32];
-		size_format(vm.disk_size_bytes, d);
+		size_format(l->disk_bytes, d);
 		json_object_set_new(l->spec, "disk_size", json_string(d));
 	}
 	snprintf(l->id, sizeof(l->id), "%s", vm.id);
@@ -119,6 +122,7 @@ static int live_volume(struct ctl *c, const char *name, struct stack_live *l, st
 		}
 	}
 	snprintf(l->id, sizeof(l->id), "%s", v.id);
+	l->disk_bytes = v.size_bytes;
 	l->going = v.deleted;
 	return 0;
 }
@@ -144,6 +148,8 @@ int stack_live_get(struct ctl *c, enum stack_kind k, const char *name, struct st
 	case STACK_FIREWALL: rc = live_firewall(c, name, l, &ge); break;
 	case STACK_VOLUME: rc = live_volume(c, name, l, &ge); break;
 	case STACK_NETWORK: rc = live_network(c, name, l, &ge); break;
+	case STACK_LB: rc = stack_live_lb(c, name, l, &ge); break;
+	case STACK_GROUP: rc = stack_live_group(c, name, l, &ge); break;
 	default: break;
 	}
 	if (rc == 0) {
@@ -157,13 +163,33 @@ int stack_live_get(struct ctl *c, enum stack_kind k, const char *name, struct st
 
 /* --- comparing specs ----------------------------------------------------------------- */
 
-/* Whether a field, when it differs, can be changed in place. */
-static bool in_place(enum stack_kind k, const char *field)
+/* Whether a root disk of size want (text) is larger than one of size have
+ * (NULL: an image whose size nubod does not know; the resize checks). */
+static bool grows(const json_t *want, const json_t *have)
+{
+	uint64_t w = 0, h = 0;
+	return json_string_value(want) && size_parse(json_string_value(want), "disk_size", &w, NULL) == 0 &&
+	       (!have || (size_parse(json_string_value(have), "disk_size", &h, NULL) == 0 && w > h));
+}
+
+/* Whether a field, when it differs (from have to want), can be changed in
+ * place: a VM's type and a larger root disk through a resize. */
+static bool in_place(enum stack_kind k, const char *field, const json_t *want, const json_t *have)
 {
 	switch (k) {
 	case STACK_FIREWALL: return strcmp(field, "rules") == 0;
 	case STACK_VOLUME: return strcmp(field, "vm") == 0;
-	case STACK_VM: return strcmp(field, "firewalls") == 0 || strcmp(field, "forwards") == 0;
+	case STACK_VM:
+		return strcmp(field, "firewalls") == 0 || strcmp(field, "forwards") == 0 || strcmp(field, "type") == 0 ||
+		       (strcmp(field, "disk_size") == 0 && grows(want, have));
+	case STACK_LB: return strcmp(field, "targets") == 0;
+	case STACK_GROUP: {
+		static const char *const fields[] = {"min", "max", "desired", "target_cpu", "image", "type", NULL};
+		for (int i = 0; fields[i]; i++)
+			if (strcmp(field, fields[i]) == 0)
+				return true;
+		return false;
+	}
 	default: return false;
 	}
 }
@@ -223,8 +249,17 @@ int stack_diff(enum stack_kind k, const json_t *want, const json_t *have, json_t
 	static const char *const fw_fields[] = {"rules", NULL};
 	static const char *const vol_fields[] = {"size", "vm", NULL};
 	static const char *const net_fields[] = {"cidr", "nat", NULL};
-	const char *const *list = k == STACK_VM ? vm_fields : k == STACK_FIREWALL ? fw_fields
-			       : k == STACK_VOLUME ? vol_fields : net_fields;
+	static const char *const lb_fields[] = {"network", "listen", "check", "interval", "timeout", "rise",
+						"fall", "algorithm", "targets", NULL};
+	static const char *const group_fields[] = {"network", "firewalls", "ssh_keys", "user_data", "lb",
+						   "grace", "warmup", "cooldown", "drain", "image", "type",
+						   "min", "max", "desired", "target_cpu", NULL};
+	static const char *const *const lists[STACK_KINDS] = {
+		[STACK_NETWORK] = net_fields, [STACK_FIREWALL] = fw_fields, [STACK_VOLUME] = vol_fields,
+		[STACK_VM] = vm_fields,	      [STACK_LB] = lb_fields,	    [STACK_GROUP] = group_fields};
+	const char *const *list = lists[k];
+	/* a group's desired count is the group's to move while it tracks a CPU target */
+	bool tracking = k == STACK_GROUP && json_integer_value(json_object_get(want, "target_cpu")) > 0;
 	int n = 0;
 	*replace = false;
 	for (int i = 0; list[i]; i++) {
@@ -235,8 +270,11 @@ int stack_diff(enum stack_kind k, const json_t *want, const json_t *have, json_t
 			same = nics_match(w, h);
 		else if (strcmp(f, "disk_size") == 0)
 			same = !w || json_equal(w, h);   /* left out: the image's size, nubod's choice */
-		else if (strcmp(f, "rules") == 0 || strcmp(f, "forwards") == 0)
+		else if (strcmp(f, "rules") == 0 || strcmp(f, "forwards") == 0 || strcmp(f, "listen") == 0 ||
+			 strcmp(f, "targets") == 0)
 			same = same_set(w, h);
+		else if (strcmp(f, "desired") == 0)
+			same = !w || tracking || json_equal(w, h);   /* left out: the group's own count */
 		else if (!w || !h)
 			same = !w && !h;
 		else
@@ -246,7 +284,7 @@ int stack_diff(enum stack_kind k, const json_t *want, const json_t *have, json_t
 		n++;
 		json_t *old = strcmp(f, "networks") == 0 ? nics_shown(h, w) : json_incref((json_t *)h);
 		json_t *new = strcmp(f, "networks") == 0 ? nics_shown(w, w) : json_incref((json_t *)w);
-		bool fix = in_place(k, f);
+		bool fix = in_place(k, f, w, h);
 		json_array_append_new(fields, json_pack("{s:s, s:o, s:o, s:b}", "field", f, "old", old ? old : json_null(),
 							"new", new ? new : json_null(), "forces_replace", !fix));
 		if (!fix)
@@ -323,8 +361,60 @@ static int check_outside(struct ctl *c, const struct stack *s, enum stack_kind k
 	return 0;
 }
 
+/* A VM's or a group's machine type and image. */
+static int check_template(struct ctl *c, const struct stack_res *r, struct err *e)
+{
+	const char *type = json_string_value(json_object_get(r->spec, "type"));
+	if (!catalog_find(&c->cfg.types, type)) {
+		autofree char *names = catalog_names(&c->cfg.types);
+		return err_set(e, ERR_UNPROCESSABLE, "%s.type: unknown machine type \"%s\"; types: %s", r->path, type,
+			       names);
+	}
+	const char *image = json_string_value(json_object_get(r->spec, "image"));
+	struct image img;
+	struct err ie = {0};
+	if (store_image_get(c->st, image, &img, &ie) < 0) {
+		if (ie.kind != ERR_NOT_FOUND)
+			return err_set(e, ie.kind, "%s", ie.msg);
+		return err_set(e, ERR_UNPROCESSABLE, "%s.image: image \"%s\" does not exist (nubo image list shows the images)",
+			       r->path, image);
+	}
+	image_free_fields(&img);
+	return 0;
+}
+
+/* A balancer's network and targets, a group's network, firewalls and balancer. */
+static int check_lb_group(struct ctl *c, const struct stack *s, const struct stack_res *r, struct err *e)
+{
+	size_t k;
+	json_t *v;
+	autofree char *np = xasprintf("%s.network", r->path);
+	if (check_outside(c, s, STACK_NETWORK, json_string_value(json_object_get(r->spec, "network")), np, e) < 0)
+		return -1;
+	if (r->kind == STACK_LB) {
+		json_array_foreach(json_object_get(r->spec, "targets"), k, v) {
+			autofree char *p = xasprintf("%s.targets[%zu]", r->path, k);
+			autofree char *vm = xstrndup(json_string_value(v), strcspn(json_string_value(v), ":"));
+			if (check_outside(c, s, STACK_VM, vm, p, e) < 0)
+				return -1;
+		}
+		return 0;
+	}
+	if (check_template(c, r, e) < 0)
+		return -1;
+	json_array_foreach(json_object_get(r->spec, "firewalls"), k, v) {
+		autofree char *p = xasprintf("%s.firewalls[%zu]", r->path, k);
+		if (check_outside(c, s, STACK_FIREWALL, json_string_value(v), p, e) < 0)
+			return -1;
+	}
+	const char *lb = json_string_value(json_object_get(r->spec, "lb"));
+	autofree char *lb_name = lb ? xstrndup(lb, strcspn(lb, ":")) : NULL;
+	autofree char *lp = xasprintf("%s.lb", r->path);
+	return lb ? check_outside(c, s, STACK_LB, lb_name, lp, e) : 0;
+}
+
 /* What the file asks for that only nubod can check: machine types, images,
- * and the networks and firewalls it names outside the stack. */
+ * and the networks, firewalls, VMs and balancers it names outside the stack. */
 static int check_refs(struct ctl *c, const struct stack *s, struct err *e)
 {
 	for (int i = 0; i < s->n; i++) {
@@ -339,24 +429,12 @@ static int check_refs(struct ctl *c, const struct stack *s, struct err *e)
 					return -1;
 			}
 		}
+		if ((r->kind == STACK_LB || r->kind == STACK_GROUP) && check_lb_group(c, s, r, e) < 0)
+			return -1;
 		if (r->kind != STACK_VM)
 			continue;
-		const char *type = json_string_value(json_object_get(r->spec, "type"));
-		if (!catalog_find(&c->cfg.types, type)) {
-			autofree char *names = catalog_names(&c->cfg.types);
-			return err_set(e, ERR_UNPROCESSABLE, "%s.type: unknown machine type \"%s\"; types: %s", r->path, type,
-				       names);
-		}
-		const char *image = json_string_value(json_object_get(r->spec, "image"));
-		struct image img;
-		struct err ie = {0};
-		if (store_image_get(c->st, image, &img, &ie) < 0) {
-			if (ie.kind != ERR_NOT_FOUND)
-				return err_set(e, ie.kind, "%s", ie.msg);
-			return err_set(e, ERR_UNPROCESSABLE, "%s.image: image \"%s\" does not exist (nubo image list shows the images)",
-				       r->path, image);
-		}
-		image_free_fields(&img);
+		if (check_template(c, r, e) < 0)
+			return -1;
 		json_array_foreach(json_object_get(r->spec, "networks"), k, v) {
 			autofree char *p = xasprintf("%s.networks[%zu]", r->path, k);
 			if (check_outside(c, s, STACK_NETWORK, json_string_value(json_object_get(v, "network")), p, e) < 0)
@@ -371,18 +449,54 @@ static int check_refs(struct ctl *c, const struct stack *s, struct err *e)
 	return 0;
 }
 
-/* A VM on a network that is replaced goes with it. */
-static bool on_replaced_network(const struct stack_plan *p, const json_t *want)
+/* Whether the resource kind/name (before ":PORT") is replaced by this plan. */
+static bool replaced(const struct stack_plan *p, enum stack_kind k, const char *ref)
+{
+	size_t len = ref ? strcspn(ref, ":") : 0;
+	for (int i = 0; ref && i < p->n; i++)
+		if (p->ch[i].kind == k && strlen(p->ch[i].name) == len && strncmp(p->ch[i].name, ref, len) == 0)
+			return p->ch[i].action == STACK_REPLACE;
+	return false;
+}
+
+/* What a replaced resource takes along, as the field that says so (NULL:
+ * nothing): a VM, balancer or group on a network that is replaced goes with
+ * it, and so does a group whose balancer is; a balancer whose target VM is
+ * made again changes its targets in place (*in_place). */
+static const char *forced_by(const struct stack_plan *p, const struct stack_change *ch, bool *in_place)
 {
 	size_t k;
 	json_t *v;
-	json_array_foreach(json_object_get(want, "networks"), k, v) {
-		const char *net = json_string_value(json_object_get(v, "network"));
-		for (int i = 0; i < p->n; i++)
-			if (p->ch[i].kind == STACK_NETWORK && strcmp(p->ch[i].name, net) == 0 &&
-			    p->ch[i].action == STACK_REPLACE)
-				return true;
+	*in_place = false;
+	switch (ch->kind) {
+	case STACK_VM:
+		json_array_foreach(json_object_get(ch->want, "networks"), k, v)
+			if (replaced(p, STACK_NETWORK, json_string_value(json_object_get(v, "network"))))
+				return "networks";
+		return NULL;
+	case STACK_LB:
+		if (replaced(p, STACK_NETWORK, json_string_value(json_object_get(ch->want, "network"))))
+			return "network";
+		*in_place = true;
+		json_array_foreach(json_object_get(ch->want, "targets"), k, v)
+			if (replaced(p, STACK_VM, json_string_value(v)))
+				return "targets";
+		return NULL;
+	case STACK_GROUP:
+		if (replaced(p, STACK_NETWORK, json_string_value(json_object_get(ch->want, "network"))))
+			return "network";
+		return replaced(p, STACK_LB, json_string_value(json_object_get(ch->want, "lb"))) ? "lb" : NULL;
+	default: return NULL;
 	}
+}
+
+static bool has_field(const json_t *fields, const char *f)
+{
+	size_t k;
+	json_t *v;
+	json_array_foreach(fields, k, v)
+		if (strcmp(json_string_value(json_object_get(v, "field")), f) == 0)
+			return true;
 	return false;
 }
 
@@ -404,7 +518,7 @@ static int plan_resource(struct ctl *c, struct stack_plan *p, int res, const str
 			       stack_kind_name(r->kind), r->name);
 	ch->owned = o != NULL;
 	ch->want = json_deep_copy(r->spec);
-	if (r->kind == STACK_VM && json_object_get(ch->want, "user_data")) {
+	if ((r->kind == STACK_VM || r->kind == STACK_GROUP) && json_object_get(ch->want, "user_data")) {
 		bool unknown;
 		char *ud = stack_interpolate(json_string_value(json_object_get(ch->want, "user_data")), ip_of, p, &unknown);
 		json_object_set_new(ch->want, "user_data", json_string(ud));
@@ -431,20 +545,60 @@ static int plan_resource(struct ctl *c, struct stack_plan *p, int res, const str
 	}
 	bool replace = false;
 	int n = stack_diff(r->kind, ch->want, ch->live.spec, ch->fields, &replace);
-	if (r->kind == STACK_VM && on_replaced_network(p, ch->want)) {
-		replace = true;
-		json_array_append_new(ch->fields, json_pack("{s:s, s:s, s:s, s:b}", "field", "networks", "old", "(replaced)",
-							    "new", "(replaced)", "forces_replace", true));
+	bool fix;
+	const char *forced = forced_by(p, ch, &fix);
+	if (forced && !has_field(ch->fields, forced)) {
+		replace = replace || !fix;
+		json_array_append_new(ch->fields, json_pack("{s:s, s:s, s:s, s:b}", "field", forced, "old", "(replaced)",
+							    "new", "(replaced)", "forces_replace", !fix));
 		n++;
 	}
 	ch->action = n == 0 && !ch->live.going ? STACK_NONE : replace || ch->live.going ? STACK_REPLACE : STACK_UPDATE;
 	return 0;
 }
 
-static double type_price(struct ctl *c, const char *type)
+uint64_t stack_image_bytes(struct ctl *c, const char *name)
+{
+	struct image img;
+	if (!name || store_image_get(c->st, name, &img, NULL) < 0)
+		return 0;
+	uint64_t bytes = img.virtual_size_bytes > 0 ? (uint64_t)img.virtual_size_bytes : 0;
+	image_free_fields(&img);
+	return bytes;
+}
+
+/* What count VMs of type with a disk of disk_bytes each (or a volume of
+ * that size) cost an hour: their type's price and their storage's. */
+static double hourly(struct ctl *c, enum stack_kind k, const char *type, uint64_t disk_bytes, int count)
 {
 	const struct machine_type *t = type ? catalog_find(&c->cfg.types, type) : NULL;
-	return t ? t->price_per_hour : 0;
+	double gib = (double)disk_bytes / (1024.0 * 1024 * 1024);
+	double storage = gib * c->cfg.prices.gib_hour[k == STACK_VOLUME ? USAGE_VOLUME : USAGE_DISK];
+	return count * ((t ? t->price_per_hour : 0) + storage);
+}
+
+/* The disk a VM or group's VMs will have after apply, or a volume's size. */
+static uint64_t want_disk(struct ctl *c, const struct stack_change *ch)
+{
+	const char *size = json_string_value(json_object_get(ch->want, ch->kind == STACK_VOLUME ? "size" : "disk_size"));
+	uint64_t bytes = 0;
+	if (size && size_parse(size, "size", &bytes, NULL) == 0)
+		return bytes;
+	return ch->kind == STACK_VOLUME ? 0 : stack_image_bytes(c, json_string_value(json_object_get(ch->want, "image")));
+}
+
+/* The VMs a group will have after apply: what the file says, else what it
+ * has (a new group starts at min), kept within the file's min and max. */
+static int group_count(const struct stack_change *ch)
+{
+	const json_t *w = ch->want;
+	int min = (int)json_integer_value(json_object_get(w, "min")), max = (int)json_integer_value(json_object_get(w, "max"));
+	const json_t *d = json_object_get(w, "desired");
+	bool tracking = json_integer_value(json_object_get(w, "target_cpu")) > 0;
+	int n = ch->live.exists && !ch->live.going && ch->action != STACK_REPLACE ? ch->live.count : min;
+	if (d && !(tracking && ch->live.exists && ch->action != STACK_REPLACE))
+		n = (int)json_integer_value(d);
+	return n < min ? min : n > max ? max : n;
 }
 
 int stackplan_make(struct ctl *c, const char *name, const json_t *doc, struct stack_plan *p, struct err *e)
@@ -486,12 +640,17 @@ int stackplan_make(struct ctl *c, const char *name, const json_t *doc, struct st
 	}
 	for (int i = 0; i < p->n; i++) {
 		struct stack_change *ch = &p->ch[i];
-		if (ch->kind != STACK_VM)
+		if (ch->kind != STACK_VM && ch->kind != STACK_GROUP && ch->kind != STACK_VOLUME)
 			continue;
+		/* a group costs its desired count of VMs */
+		int before = ch->kind == STACK_GROUP ? ch->live.count : 1, after = 1;
+		if (ch->kind == STACK_GROUP && ch->action != STACK_DELETE)
+			after = group_count(ch);
 		if (ch->live.exists && !ch->live.going)
-			p->hourly_before += type_price(c, ch->live.type);
+			p->hourly_before += hourly(c, ch->kind, ch->live.type, ch->live.disk_bytes, before);
 		if (ch->action != STACK_DELETE)
-			p->hourly_after += type_price(c, json_string_value(json_object_get(ch->want, "type")));
+			p->hourly_after += hourly(c, ch->kind, json_string_value(json_object_get(ch->want, "type")),
+						  want_disk(c, ch), after);
 	}
 	rc = 0;
 out:
@@ -514,8 +673,20 @@ static char *res_name(enum stack_kind k, const char *name)
 	return xasprintf("%s/%s", stack_kind_name(k), name);
 }
 
+/* ref of kind k, with any ":PORT" (or a target's " (VM gone)") left out, as
+ * a resource of the graph. */
+static void ref_named(struct stackgraph *g, int i, enum stack_kind k, const char *ref)
+{
+	if (!ref)
+		return;
+	autofree char *name = xstrndup(ref, strcspn(ref, ": "));
+	autofree char *r = res_name(k, name);
+	stackgraph_ref(g, i, r);
+}
+
 /* The resources a spec of kind k names: a VM its networks and firewalls, a
- * volume its VM, a firewall those its rules admit from. */
+ * volume its VM, a firewall those its rules admit from, a balancer its
+ * network and target VMs, a group its network, firewalls and balancer. */
 static void add_refs(struct stackgraph *g, int i, enum stack_kind k, const char *self, const json_t *spec)
 {
 	size_t n;
@@ -544,6 +715,15 @@ static void add_refs(struct stackgraph *g, int i, enum stack_kind k, const char 
 			stackgraph_ref(g, i, r);
 		}
 		break;
+	case STACK_LB:
+	case STACK_GROUP:
+		ref_named(g, i, STACK_NETWORK, json_string_value(json_object_get(spec, "network")));
+		ref_named(g, i, STACK_LB, json_string_value(json_object_get(spec, "lb")));
+		json_array_foreach(json_object_get(spec, "targets"), n, v)
+			ref_named(g, i, STACK_VM, json_string_value(v));
+		json_array_foreach(json_object_get(spec, "firewalls"), n, v)
+			ref_named(g, i, STACK_FIREWALL, json_string_value(v));
+		break;
 	default: break;
 	}
 }
@@ -568,7 +748,8 @@ static void add_step(struct stackgraph *g, const struct stack_plan *p, const str
 
 /* The steps apply runs, each with the earlier steps it waits for
  * (model/stackgraph.h). Laid out in an order safe to run one at a time:
- * first what must go before anything is made (VMs the file dropped, which
+ * first what must go before anything is made (groups and balancers the file
+ * dropped, which stand in front of VMs; VMs the file dropped, which
  * may sit on a network being replaced; replaced resources in reverse
  * dependency order, so a VM goes before the network it sits on; volumes the
  * file dropped, once their VMs let go of them); then every create and
@@ -577,9 +758,11 @@ static void add_step(struct stackgraph *g, const struct stack_plan *p, const str
 static json_t *steps_json(const struct stack_plan *p)
 {
 	struct stackgraph g = {0};
-	for (int i = 0; i < p->n; i++)
-		if (p->ch[i].res < 0 && p->ch[i].kind == STACK_VM)
-			add_step(&g, p, &p->ch[i], true);
+	static const enum stack_kind early[] = {STACK_GROUP, STACK_LB, STACK_VM};
+	for (int k = 0; k < 3; k++)
+		for (int i = 0; i < p->n; i++)
+			if (p->ch[i].res < 0 && p->ch[i].kind == early[k])
+				add_step(&g, p, &p->ch[i], true);
 	for (int i = p->n - 1; i >= 0; i--)
 		if (p->ch[i].res >= 0 && p->ch[i].action == STACK_REPLACE && p->ch[i].kind != STACK_FIREWALL)
 			add_step(&g, p, &p->ch[i], true);

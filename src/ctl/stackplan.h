@@ -7,6 +7,7 @@
 
 #include <jansson.h>
 #include <stdbool.h>
+#include <stdint.h>
 
 #include "ctl/ctl-priv.h"
 #include "model/stack.h"
@@ -21,8 +22,12 @@ struct stack_live {
 	json_t *spec;             /* normalized like the document's (model/stack.h); owned */
 	char id[ID_MAX];
 	char ip[16];              /* VM: the primary address */
-	char type[NAME_MAX_LEN + 1];   /* VM: its machine type, for the cost */
+	char type[NAME_MAX_LEN + 1];   /* VM, group: its machine type, for the cost */
+	int count;                /* group: its desired count of VMs, for the cost */
+	uint64_t disk_bytes;      /* VM and each VM of a group: its root disk; volume: its size */
 };
+/* An image's virtual size (a root disk's size unless the file says), 0 if there is none. */
+uint64_t stack_image_bytes(struct ctl *c, const char *name);
 /* l->exists false when there is none; errors only when the store fails. */
 int stack_live_get(struct ctl *c, enum stack_kind k, const char *name, struct stack_live *l, struct err *e);
 
@@ -61,3 +66,15 @@ void stackplan_free(struct stack_plan *p);
 struct stack_change *stackplan_find(struct stack_plan *p, enum stack_kind k, const char *name);
 /* {stack, serial, changes, drift, steps, summary, cost, changed}; caller decrefs. */
 json_t *stackplan_to_json(const struct stack_plan *p);
+
+/* stacklb.c: balancers and groups. Live specs as stack_live_get gives them
+ * (errors as the store's: ERR_NOT_FOUND when there is none); a create makes
+ * one from ch->want and gives its id; an update makes the in-place changes
+ * stack_diff found (a balancer's targets; a group's sizes, target tracking,
+ * image and type). */
+int stack_live_lb(struct ctl *c, const char *name, struct stack_live *l, struct err *e);
+int stack_live_group(struct ctl *c, const char *name, struct stack_live *l, struct err *e);
+int stack_lb_create(struct ctl *c, const struct stack_change *ch, char id[ID_MAX], struct err *e);
+int stack_group_create(struct ctl *c, const struct stack_change *ch, char id[ID_MAX], struct err *e);
+int stack_lb_update(struct ctl *c, const struct stack_change *ch, struct err *e);
+int stack_group_update(struct ctl *c, const struct stack_change *ch, struct err *e);

@@ -216,6 +216,14 @@ static int delete_live(struct ctl *c, const struct stack_change *ch, struct move
 		break;
 	}
 	case STACK_FIREWALL: rc = ctl_firewall_delete(c, ch->name, e); break;
+	case STACK_LB: rc = ctl_lb_delete(c, ch->name, e); break;
+	case STACK_GROUP: {   /* its VMs go first, then the group: the step waits for that */
+		struct scaling_group g;
+		rc = ctl_group_delete(c, ch->name, &g, e);
+		if (rc == 0)
+			group_free_fields(&g);
+		break;
+	}
 	default: break;
 	}
 	if (rc == 0)
@@ -315,6 +323,16 @@ static int create_live(struct ctl *c, const struct stack_change *ch, struct move
 		}
 		return 0;
 	}
+	case STACK_LB:
+		if (stack_lb_create(c, ch, id, e) < 0)
+			return -1;
+		snprintf(m->did, sizeof(m->did), "created");
+		return 0;
+	case STACK_GROUP:
+		if (stack_group_create(c, ch, id, e) < 0)
+			return -1;
+		snprintf(m->did, sizeof(m->did), "created, its VMs on the way");
+		return 0;
 	default: return err_set(e, ERR_INTERNAL, "unknown kind");
 	}
 }
@@ -352,7 +370,32 @@ static int update_rules(struct ctl *c, const struct stack_change *ch, struct err
 	return rc;
 }
 
-static int update_vm(struct ctl *c, const struct stack_change *ch, struct err *e)
+/* A new type or a larger root disk: a resize, live where it can be, else
+ * with a restart (the VM keeps its id, addresses and disks). */
+static int resize_vm(struct ctl *c, const struct stack_change *ch, struct move *m, struct err *e)
+{
+	const json_t *wt = json_object_get(ch->want, "type"), *wd = json_object_get(ch->want, "disk_size");
+	struct vm_resize_request r = {.restart = true};
+	if (!json_equal(wt, json_object_get(ch->live.spec, "type")))
+		r.type = json_string_value(wt);
+	if (wd && !json_equal(wd, json_object_get(ch->live.spec, "disk_size")))
+		r.disk_size = json_string_value(wd);
+	if (!r.type && !r.disk_size)
+		return 0;
+	struct vm vm;
+	struct operation op;
+	bool accepted;
+	if (ctl_vm_resize(c, ch->name, &r, &vm, &op, &accepted, e) < 0)
+		return -1;
+	op_json(m, &op);
+	snprintf(m->did, sizeof(m->did), "resizing%s%s%s%s", r.type ? " to " : "", r.type ? r.type : "",
+		 r.disk_size ? ", disk " : "", r.disk_size ? r.disk_size : "");
+	vm_free_fields(&vm);
+	operation_free_fields(&op);
+	return 0;
+}
+
+static int update_vm(struct ctl *c, const struct stack_change *ch, struct move *m, struct err *e)
 {
 	const json_t *wf = json_object_get(ch->want, "firewalls");
 	if (!json_equal(wf, json_object_get(ch->live.spec, "firewalls"))) {
@@ -391,7 +434,7 @@ static int update_vm(struct ctl *c, const struct stack_change *ch, struct err *e
 		if (!present && ctl_vm_expose(c, ch->name, json_string_value(w), &f, e) < 0)
 			return -1;
 	}
-	return 0;
+	return resize_vm(c, ch, m, e);
 }
 
 /* A volume moves between VMs in two operations: detach, then attach. */
@@ -443,8 +486,10 @@ static int move_create(struct ctl *c, const char *stack, struct stack_change *ch
 	if (n > 0) {
 		switch (ch->kind) {
 		case STACK_FIREWALL: rc = update_rules(c, ch, e); break;
-		case STACK_VM: rc = update_vm(c, ch, e); break;
+		case STACK_VM: rc = update_vm(c, ch, m, e); break;
 		case STACK_VOLUME: rc = update_volume(c, ch, m, e); break;
+		case STACK_LB: rc = stack_lb_update(c, ch, e); break;
+		case STACK_GROUP: rc = stack_group_update(c, ch, e); break;
 		default: break;
 		}
 		if (rc == 0 && !m->did[0])
@@ -485,7 +530,7 @@ int ctl_stack_step(struct ctl *c, const char *name, const char *lease, const jso
 		return err_set(e, ERR_INVALID, "resource \"%s\" must be KIND/NAME, e.g. vm/web", resource ? resource : "");
 	snprintf(kind_name, sizeof(kind_name), "%.*s", (int)(slash - resource), resource);
 	if (!stack_kind_parse(kind_name, &kind))
-		return err_set(e, ERR_INVALID, "resource \"%s\": kinds are network, firewall, volume and vm", resource);
+		return err_set(e, ERR_INVALID, "resource \"%s\": kinds are network, firewall, volume, vm, lb and group", resource);
 	if (!create && (!phase || strcmp(phase, "delete") != 0))
 		return err_set(e, ERR_INVALID, "phase \"%s\" must be create or delete", phase ? phase : "");
 	if (lease_check(c, name, lease, false, e) < 0)
@@ -533,7 +578,7 @@ int ctl_stack_adopt(struct ctl *c, const char *name, const char *resource, struc
 		return err_set(e, ERR_INVALID, "resource \"%s\" must be KIND/NAME, e.g. vm/web", resource ? resource : "");
 	snprintf(kind_name, sizeof(kind_name), "%.*s", (int)(slash - resource), resource);
 	if (!stack_kind_parse(kind_name, &kind))
-		return err_set(e, ERR_INVALID, "resource \"%s\": kinds are network, firewall, volume and vm", resource);
+		return err_set(e, ERR_INVALID, "resource \"%s\": kinds are network, firewall, volume, vm, lb and group", resource);
 	if (store_tx_begin(c->st, e) < 0)
 		return -1;
 	struct stack_live l;

@@ -1,5 +1,6 @@
 /* stack: the stack document's schema, checks, normalized specs and order (see stack.h). */
 #include "model/stack.h"
+#include "model/stack-priv.h"
 
 #include <arpa/inet.h>
 #include <stdarg.h>
@@ -16,8 +17,8 @@
 #include "model/volume.h"
 #include "util/str.h"
 
-static const char *const kind_names[STACK_KINDS] = {"network", "firewall", "volume", "vm"};
-static const char *const kind_sections[STACK_KINDS] = {"networks", "firewalls", "volumes", "vms"};
+static const char *const kind_names[STACK_KINDS] = {"network", "firewall", "volume", "vm", "lb", "group"};
+static const char *const kind_sections[STACK_KINDS] = {"networks", "firewalls", "volumes", "vms", "lbs", "groups"};
 
 const char *stack_kind_name(enum stack_kind k)
 {
@@ -40,7 +41,7 @@ bool stack_kind_parse(const char *s, enum stack_kind *out)
 }
 
 /* "PATH: message"; returns -1. */
-static int __attribute__((format(printf, 3, 4))) fail(struct err *e, const char *path, const char *fmt, ...)
+int __attribute__((format(printf, 3, 4))) stack_fail(struct err *e, const char *path, const char *fmt, ...)
 {
 	char msg[900];
 	va_list ap;
@@ -50,7 +51,7 @@ static int __attribute__((format(printf, 3, 4))) fail(struct err *e, const char 
 	return err_set(e, ERR_INVALID, "%s: %s", path, msg);
 }
 
-static const char *json_kind(const json_t *j)
+const char *stack_json_kind(const json_t *j)
 {
 	switch (json_typeof(j)) {
 	case JSON_OBJECT: return "a mapping";
@@ -65,7 +66,7 @@ static const char *json_kind(const json_t *j)
 }
 
 /* Refuses keys of obj that are not in fields, naming them all in the message. */
-static int check_fields(const json_t *obj, const char *path, const char *what, const char *const fields[],
+int stack_check_fields(const json_t *obj, const char *path, const char *what, const char *const fields[],
 			struct err *e)
 {
 	const char *key;
@@ -81,40 +82,40 @@ static int check_fields(const json_t *obj, const char *path, const char *what, c
 			sbuf_addf(&b, "%s%s", i ? ", " : "", fields[i]);
 		autofree char *list = sbuf_take(&b);
 		autofree char *p = path[0] ? xasprintf("%s.%s", path, key) : xstrdup(key);
-		return fail(e, p, "unknown field \"%s\"; %s has: %s", key, what, list);
+		return stack_fail(e, p, "unknown field \"%s\"; %s has: %s", key, what, list);
 	}
 	return 0;
 }
 
-static int want(const json_t *j, json_type t, const char *path, const char *what, struct err *e)
+int stack_want(const json_t *j, json_type t, const char *path, const char *what, struct err *e)
 {
 	if (j && json_typeof(j) == t)
 		return 0;
-	return fail(e, path, "must be %s, not %s", what, j ? json_kind(j) : "missing");
+	return stack_fail(e, path, "must be %s, not %s", what, j ? stack_json_kind(j) : "missing");
 }
 
 /* A string field; a number is read as its decimal text (YAML's port: 80).
  * Absent or null: *out NULL, unless required. */
-static int get_text(const json_t *obj, const char *key, const char *path, bool required, char buf[32],
+int stack_get_text(const json_t *obj, const char *key, const char *path, bool required, char buf[32],
 		    const char **out, struct err *e)
 {
 	autofree char *p = xasprintf("%s.%s", path, key);
 	const json_t *v = json_object_get(obj, key);
 	*out = NULL;
 	if (!v || json_is_null(v))
-		return required ? fail(e, p, "is required") : 0;
+		return required ? stack_fail(e, p, "is required") : 0;
 	if (json_is_integer(v)) {
 		snprintf(buf, 32, "%lld", (long long)json_integer_value(v));
 		*out = buf;
 		return 0;
 	}
 	if (!json_is_string(v))
-		return fail(e, p, "must be a string, not %s", json_kind(v));
+		return stack_fail(e, p, "must be a string, not %s", stack_json_kind(v));
 	*out = json_string_value(v);
 	return 0;
 }
 
-static int check_name(const char *name, const char *path, struct err *e)
+int stack_check_name(const char *name, const char *path, struct err *e)
 {
 	if (vm_name_validate(name, "name", e) < 0) {
 		err_prefix(e, "%s", path);
@@ -132,16 +133,16 @@ int stack_refs(const char *text, const char *field, char names[][NAME_MAX_LEN + 
 	for (const char *p = text ? strstr(text, "${") : NULL; p; p = strstr(p, "${")) {
 		const char *end = strchr(p, '}');
 		if (!end)
-			return fail(e, field, "\"${\" is not closed by \"}\"; references are written ${vm.NAME.ip}");
+			return stack_fail(e, field, "\"${\" is not closed by \"}\"; references are written ${vm.NAME.ip}");
 		size_t len = (size_t)(end - p - 2);
 		char ref[160];
 		if (len >= sizeof(ref))
-			return fail(e, field, "a reference of %zu characters is too long", len);
+			return stack_fail(e, field, "a reference of %zu characters is too long", len);
 		memcpy(ref, p + 2, len);
 		ref[len] = '\0';
 		size_t nl = len > 6 ? len - 6 : 0;
 		if (!str_starts_with(ref, "vm.") || !str_ends_with(ref, ".ip") || nl == 0 || nl > NAME_MAX_LEN)
-			return fail(e, field, "unknown reference ${%s}; references are written ${vm.NAME.ip}", ref);
+			return stack_fail(e, field, "unknown reference ${%s}; references are written ${vm.NAME.ip}", ref);
 		if (*n < max)
 			snprintf(names[*n], NAME_MAX_LEN + 1, "%.*s", (int)nl, ref + 3);
 		(*n)++;
@@ -185,8 +186,8 @@ static int parse_network(const json_t *j, const char *path, json_t **spec, struc
 	static const char *const fields[] = {"cidr", "nat", NULL};
 	char buf[32];
 	const char *cidr;
-	if (want(j, JSON_OBJECT, path, "a mapping with cidr and nat", e) < 0 ||
-	    check_fields(j, path, "a network", fields, e) < 0 || get_text(j, "cidr", path, true, buf, &cidr, e) < 0)
+	if (stack_want(j, JSON_OBJECT, path, "a mapping with cidr and nat", e) < 0 ||
+	    stack_check_fields(j, path, "a network", fields, e) < 0 || stack_get_text(j, "cidr", path, true, buf, &cidr, e) < 0)
 		return -1;
 	struct cidr c;
 	autofree char *cp = xasprintf("%s.cidr", path);
@@ -195,7 +196,7 @@ static int parse_network(const json_t *j, const char *path, json_t **spec, struc
 	const json_t *nat = json_object_get(j, "nat");
 	autofree char *np = xasprintf("%s.nat", path);
 	if (nat && !json_is_null(nat) && !json_is_boolean(nat))
-		return fail(e, np, "must be true or false, not %s", json_kind(nat));
+		return stack_fail(e, np, "must be true or false, not %s", stack_json_kind(nat));
 	char norm[20];
 	cidr4_format(&c, norm);
 	*spec = json_pack("{s:s, s:b}", "cidr", norm, "nat", !nat || json_is_null(nat) || json_is_true(nat));
@@ -219,10 +220,10 @@ static int parse_rule(const json_t *j, const char *path, json_t **out, struct er
 	static const char *const fields[] = {"proto", "port", "from", "from_firewall", NULL};
 	char b1[32], b2[32], b3[32], b4[32];
 	const char *proto, *port, *from, *from_fw;
-	if (want(j, JSON_OBJECT, path, "a mapping such as {proto: tcp, port: 80, from: 0.0.0.0/0}", e) < 0 ||
-	    check_fields(j, path, "a rule", fields, e) < 0 || get_text(j, "proto", path, false, b1, &proto, e) < 0 ||
-	    get_text(j, "port", path, false, b2, &port, e) < 0 || get_text(j, "from", path, false, b3, &from, e) < 0 ||
-	    get_text(j, "from_firewall", path, false, b4, &from_fw, e) < 0)
+	if (stack_want(j, JSON_OBJECT, path, "a mapping such as {proto: tcp, port: 80, from: 0.0.0.0/0}", e) < 0 ||
+	    stack_check_fields(j, path, "a rule", fields, e) < 0 || stack_get_text(j, "proto", path, false, b1, &proto, e) < 0 ||
+	    stack_get_text(j, "port", path, false, b2, &port, e) < 0 || stack_get_text(j, "from", path, false, b3, &from, e) < 0 ||
+	    stack_get_text(j, "from_firewall", path, false, b4, &from_fw, e) < 0)
 		return -1;
 	if (!proto)
 		proto = port ? "tcp" : "all";
@@ -233,7 +234,7 @@ static int parse_rule(const json_t *j, const char *path, json_t **out, struct er
 	}
 	if (from_fw) {
 		autofree char *fp = xasprintf("%s.from_firewall", path);
-		if (check_name(from_fw, fp, e) < 0)
+		if (stack_check_name(from_fw, fp, e) < 0)
 			return -1;
 	}
 	char ports[16] = "";
@@ -252,14 +253,14 @@ static int parse_firewall(const json_t *j, const char *path, json_t **spec, stru
 		*spec = json_pack("{s:[]}", "rules");
 		return 0;
 	}
-	if (want(j, JSON_OBJECT, path, "a mapping with rules", e) < 0 || check_fields(j, path, "a firewall", fields, e) < 0)
+	if (stack_want(j, JSON_OBJECT, path, "a mapping with rules", e) < 0 || stack_check_fields(j, path, "a firewall", fields, e) < 0)
 		return -1;
 	const json_t *rules = json_object_get(j, "rules");
 	autofree char *rp = xasprintf("%s.rules", path);
-	if (rules && !json_is_null(rules) && want(rules, JSON_ARRAY, rp, "a list of rules", e) < 0)
+	if (rules && !json_is_null(rules) && stack_want(rules, JSON_ARRAY, rp, "a list of rules", e) < 0)
 		return -1;
 	if (json_array_size(rules) > FIREWALL_RULES_MAX)
-		return fail(e, rp, "has %zu rules; a firewall has at most %d", json_array_size(rules), FIREWALL_RULES_MAX);
+		return stack_fail(e, rp, "has %zu rules; a firewall has at most %d", json_array_size(rules), FIREWALL_RULES_MAX);
 	json_t *arr = json_array();
 	size_t i;
 	const json_t *r;
@@ -274,7 +275,7 @@ static int parse_firewall(const json_t *j, const char *path, json_t **spec, stru
 			if (json_equal(json_array_get(arr, k), rule)) {
 				json_decref(rule);
 				json_decref(arr);
-				return fail(e, p, "is the same rule as %s[%zu]", rp, k);
+				return stack_fail(e, p, "is the same rule as %s[%zu]", rp, k);
 			}
 		json_array_append_new(arr, rule);
 	}
@@ -287,8 +288,8 @@ static int parse_volume(const json_t *j, const char *path, json_t **spec, struct
 	static const char *const fields[] = {"size", NULL};
 	char buf[32];
 	const char *size;
-	if (want(j, JSON_OBJECT, path, "a mapping with size", e) < 0 || check_fields(j, path, "a volume", fields, e) < 0 ||
-	    get_text(j, "size", path, true, buf, &size, e) < 0)
+	if (stack_want(j, JSON_OBJECT, path, "a mapping with size", e) < 0 || stack_check_fields(j, path, "a volume", fields, e) < 0 ||
+	    stack_get_text(j, "size", path, true, buf, &size, e) < 0)
 		return -1;
 	uint64_t bytes;
 	autofree char *sp = xasprintf("%s.size", path);
@@ -301,7 +302,7 @@ static int parse_volume(const json_t *j, const char *path, json_t **spec, struct
 }
 
 /* A list of names (firewalls, volumes, ssh keys): each a string. */
-static int string_list(const json_t *j, const char *key, const char *path, bool names, json_t **out, struct err *e)
+int stack_string_list(const json_t *j, const char *key, const char *path, bool names, json_t **out, struct err *e)
 {
 	const json_t *v = json_object_get(j, key);
 	autofree char *p = xasprintf("%s.%s", path, key);
@@ -310,21 +311,21 @@ static int string_list(const json_t *j, const char *key, const char *path, bool 
 		return 0;
 	if (json_is_string(v) && names) {   /* firewalls: web */
 		json_array_append(*out, (json_t *)v);
-		return check_name(json_string_value(v), p, e);
+		return stack_check_name(json_string_value(v), p, e);
 	}
-	if (want(v, JSON_ARRAY, p, "a list", e) < 0)
+	if (stack_want(v, JSON_ARRAY, p, "a list", e) < 0)
 		return -1;
 	size_t i;
 	const json_t *s;
 	json_array_foreach((json_t *)v, i, s) {
 		autofree char *ip = xasprintf("%s[%zu]", p, i);
 		if (!json_is_string(s))
-			return fail(e, ip, "must be a string, not %s", json_kind(s));
-		if (names && check_name(json_string_value(s), ip, e) < 0)
+			return stack_fail(e, ip, "must be a string, not %s", stack_json_kind(s));
+		if (names && stack_check_name(json_string_value(s), ip, e) < 0)
 			return -1;
 		for (size_t k = 0; names && k < i; k++)
 			if (json_equal(json_array_get(v, k), s))
-				return fail(e, ip, "\"%s\" is listed twice", json_string_value(s));
+				return stack_fail(e, ip, "\"%s\" is listed twice", json_string_value(s));
 		json_array_append(*out, (json_t *)s);
 	}
 	return 0;
@@ -340,10 +341,10 @@ static int parse_nics(const json_t *j, const char *path, json_t **out, struct er
 		json_array_append_new(*out, json_pack("{s:s}", "network", "default"));
 		return 0;
 	}
-	if (want(v, JSON_ARRAY, p, "a list of networks", e) < 0)
+	if (stack_want(v, JSON_ARRAY, p, "a list of networks", e) < 0)
 		return -1;
 	if (json_array_size(v) == 0 || json_array_size(v) > VM_NICS_MAX)
-		return fail(e, p, "has %zu networks; a VM has 1 to %d", json_array_size(v), VM_NICS_MAX);
+		return stack_fail(e, p, "has %zu networks; a VM has 1 to %d", json_array_size(v), VM_NICS_MAX);
 	size_t i;
 	const json_t *n;
 	json_array_foreach((json_t *)v, i, n) {
@@ -353,24 +354,24 @@ static int parse_nics(const json_t *j, const char *path, json_t **out, struct er
 		if (json_is_string(n)) {
 			net = json_string_value(n);
 		} else if (json_is_object(n)) {
-			if (check_fields(n, np, "a NIC", fields, e) < 0 || get_text(n, "network", np, true, b1, &net, e) < 0 ||
-			    get_text(n, "ip", np, false, b2, &ip, e) < 0)
+			if (stack_check_fields(n, np, "a NIC", fields, e) < 0 || stack_get_text(n, "network", np, true, b1, &net, e) < 0 ||
+			    stack_get_text(n, "ip", np, false, b2, &ip, e) < 0)
 				return -1;
 		} else {
-			return fail(e, np, "must be a network name or {network: NAME, ip: ADDRESS}, not %s", json_kind(n));
+			return stack_fail(e, np, "must be a network name or {network: NAME, ip: ADDRESS}, not %s", stack_json_kind(n));
 		}
 		autofree char *netp = json_is_object(n) ? xasprintf("%s.network", np) : xstrdup(np);
-		if (check_name(net, netp, e) < 0)
+		if (stack_check_name(net, netp, e) < 0)
 			return -1;
 		if (ip) {
 			struct in_addr a;
 			autofree char *ipp = xasprintf("%s.ip", np);
 			if (inet_pton(AF_INET, ip, &a) != 1)
-				return fail(e, ipp, "\"%s\" is not an IPv4 address", ip);
+				return stack_fail(e, ipp, "\"%s\" is not an IPv4 address", ip);
 		}
 		for (size_t k = 0; k < json_array_size(*out); k++)
 			if (strcmp(json_string_value(json_object_get(json_array_get(*out, k), "network")), net) == 0)
-				return fail(e, np, "network \"%s\" is listed twice; a VM has one NIC per network", net);
+				return stack_fail(e, np, "network \"%s\" is listed twice; a VM has one NIC per network", net);
 		json_t *nic = json_pack("{s:s}", "network", net);
 		if (ip)
 			json_object_set_new(nic, "ip", json_string(ip));
@@ -408,31 +409,31 @@ static int parse_vm(const json_t *j, const char *path, json_t **spec, json_t **v
 	autofree char *dp = xasprintf("%s.disk_size", path);
 	uint64_t bytes = 0;
 	int rc = -1;
-	if (want(obj, JSON_OBJECT, path, "a mapping of the VM's fields", e) < 0 ||
-	    check_fields(obj, path, "a VM", fields, e) < 0 || get_text(obj, "type", path, false, b1, &type, e) < 0 ||
-	    get_text(obj, "image", path, false, b2, &image, e) < 0 ||
-	    get_text(obj, "user_data", path, false, b3, &user_data, e) < 0 ||
-	    get_text(obj, "disk_size", path, false, b4, &disk, e) < 0 || parse_nics(obj, path, &nics, e) < 0 ||
-	    string_list(obj, "firewalls", path, true, &fws, e) < 0 || string_list(obj, "ssh_keys", path, false, &keys, e) < 0 ||
-	    string_list(obj, "forwards", path, false, &fwd, e) < 0 || string_list(obj, "volumes", path, true, &vols, e) < 0 ||
+	if (stack_want(obj, JSON_OBJECT, path, "a mapping of the VM's fields", e) < 0 ||
+	    stack_check_fields(obj, path, "a VM", fields, e) < 0 || stack_get_text(obj, "type", path, false, b1, &type, e) < 0 ||
+	    stack_get_text(obj, "image", path, false, b2, &image, e) < 0 ||
+	    stack_get_text(obj, "user_data", path, false, b3, &user_data, e) < 0 ||
+	    stack_get_text(obj, "disk_size", path, false, b4, &disk, e) < 0 || parse_nics(obj, path, &nics, e) < 0 ||
+	    stack_string_list(obj, "firewalls", path, true, &fws, e) < 0 || stack_string_list(obj, "ssh_keys", path, false, &keys, e) < 0 ||
+	    stack_string_list(obj, "forwards", path, false, &fwd, e) < 0 || stack_string_list(obj, "volumes", path, true, &vols, e) < 0 ||
 	    parse_forwards(fwd, path, &fwd_norm, e) < 0)
 		goto out;
 	if (json_array_size(fws) == 0)
 		json_array_append_new(fws, json_string("default"));
 	if (json_array_size(fws) > VM_FIREWALLS_MAX) {
-		rc = fail(e, path, "firewalls has %zu entries; a VM has at most %d", json_array_size(fws), VM_FIREWALLS_MAX);
+		rc = stack_fail(e, path, "firewalls has %zu entries; a VM has at most %d", json_array_size(fws), VM_FIREWALLS_MAX);
 		goto out;
 	}
 	if (json_array_size(keys) > VM_SSH_KEYS_MAX) {
-		rc = fail(e, path, "ssh_keys has %zu keys; the limit is %d", json_array_size(keys), VM_SSH_KEYS_MAX);
+		rc = stack_fail(e, path, "ssh_keys has %zu keys; the limit is %d", json_array_size(keys), VM_SSH_KEYS_MAX);
 		goto out;
 	}
 	if (json_array_size(vols) > VOLUME_SLOTS) {
-		rc = fail(e, path, "volumes has %zu entries; a VM has %d slots", json_array_size(vols), VOLUME_SLOTS);
+		rc = stack_fail(e, path, "volumes has %zu entries; a VM has %d slots", json_array_size(vols), VOLUME_SLOTS);
 		goto out;
 	}
 	if (user_data && strlen(user_data) > VM_USER_DATA_MAX) {
-		rc = fail(e, up, "is %zu bytes; the limit is %d", strlen(user_data), VM_USER_DATA_MAX);
+		rc = stack_fail(e, up, "is %zu bytes; the limit is %d", strlen(user_data), VM_USER_DATA_MAX);
 		goto out;
 	}
 	if (disk) {
@@ -481,7 +482,7 @@ const struct stack_res *stack_find(const struct stack *s, enum stack_kind kind, 
 	return NULL;
 }
 
-static int find_index(const struct stack_res *res, int n, enum stack_kind kind, const char *name)
+int stack_find_index(const struct stack_res *res, int n, enum stack_kind kind, const char *name)
 {
 	for (int i = 0; i < n; i++)
 		if (res[i].kind == kind && strcmp(res[i].name, name) == 0)
@@ -489,13 +490,32 @@ static int find_index(const struct stack_res *res, int n, enum stack_kind kind, 
 	return -1;
 }
 
-static void add_dep(struct stack_res *r, int dep)
+void stack_add_dep(struct stack_res *r, int dep)
 {
 	for (int i = 0; i < r->n_deps; i++)
 		if (r->deps[i] == dep)
 			return;
 	r->deps = xrealloc(r->deps, sizeof(int) * (size_t)(r->n_deps + 1));
 	r->deps[r->n_deps++] = dep;
+}
+
+int stack_user_data_deps(struct stack_res *res, int n, int i, struct err *e)
+{
+	struct stack_res *r = &res[i];
+	char names[16][NAME_MAX_LEN + 1];
+	int nref = 0;
+	autofree char *up = xasprintf("%s.user_data", r->path);
+	if (stack_refs(json_string_value(json_object_get(r->spec, "user_data")), up, names, 16, &nref, e) < 0)
+		return -1;
+	if (nref > 16)
+		return stack_fail(e, up, "has %d references; at most 16 are allowed", nref);
+	for (int j = 0; j < nref; j++) {
+		int d = stack_find_index(res, n, STACK_VM, names[j]);
+		if (d < 0)
+			return stack_fail(e, up, "${vm.%s.ip}: there is no VM %s in this stack", names[j], names[j]);
+		stack_add_dep(r, d);
+	}
+	return 0;
 }
 
 /* What each resource needs first. References to names outside the stack are
@@ -509,45 +529,38 @@ static int link_deps(struct stack_res *res, int n, struct err *e)
 		json_t *v;
 		if (r->kind == STACK_VOLUME) {
 			const char *vm = json_string_value(json_object_get(r->spec, "vm"));
-			int d = vm ? find_index(res, n, STACK_VM, vm) : -1;
+			int d = vm ? stack_find_index(res, n, STACK_VM, vm) : -1;
 			if (d >= 0)
-				add_dep(r, d);
+				stack_add_dep(r, d);
 		}
 		if (r->kind == STACK_FIREWALL) {
 			/* a rule's from_firewall must exist when the rule is added; a
 			 * firewall admitting its own members needs nothing first */
 			json_array_foreach(json_object_get(r->spec, "rules"), k, v) {
 				const char *src = json_string_value(json_object_get(v, "from_firewall"));
-				int d = src ? find_index(res, n, STACK_FIREWALL, src) : -1;
+				int d = src ? stack_find_index(res, n, STACK_FIREWALL, src) : -1;
 				if (d >= 0 && d != i)
-					add_dep(r, d);
+					stack_add_dep(r, d);
 			}
 		}
+		if (r->kind == STACK_LB && stack_lb_link(res, n, i, e) < 0)
+			return -1;
+		if (r->kind == STACK_GROUP && stack_group_link(res, n, i, e) < 0)
+			return -1;
 		if (r->kind != STACK_VM)
 			continue;
 		json_array_foreach(json_object_get(r->spec, "networks"), k, v) {
-			int d = find_index(res, n, STACK_NETWORK, json_string_value(json_object_get(v, "network")));
+			int d = stack_find_index(res, n, STACK_NETWORK, json_string_value(json_object_get(v, "network")));
 			if (d >= 0)
-				add_dep(r, d);
+				stack_add_dep(r, d);
 		}
 		json_array_foreach(json_object_get(r->spec, "firewalls"), k, v) {
-			int d = find_index(res, n, STACK_FIREWALL, json_string_value(v));
+			int d = stack_find_index(res, n, STACK_FIREWALL, json_string_value(v));
 			if (d >= 0)
-				add_dep(r, d);
+				stack_add_dep(r, d);
 		}
-		char names[16][NAME_MAX_LEN + 1];
-		int nref = 0;
-		autofree char *up = xasprintf("%s.user_data", r->path);
-		if (stack_refs(json_string_value(json_object_get(r->spec, "user_data")), up, names, 16, &nref, e) < 0)
+		if (stack_user_data_deps(res, n, i, e) < 0)
 			return -1;
-		if (nref > 16)
-			return fail(e, up, "has %d references; at most 16 are allowed", nref);
-		for (int j = 0; j < nref; j++) {
-			int d = find_index(res, n, STACK_VM, names[j]);
-			if (d < 0)
-				return fail(e, up, "${vm.%s.ip}: there is no VM %s in this stack", names[j], names[j]);
-			add_dep(r, d);
-		}
 	}
 	return 0;
 }
@@ -571,7 +584,7 @@ static int visit(struct stack_res *res, int i, int *mark, int *stack_of, int dep
 		autofree char *cycle = sbuf_take(&b);
 		bool fw = res[i].kind == STACK_FIREWALL;   /* a cycle is of firewalls (rules) or of VMs (user data) */
 		autofree char *p = xasprintf("%s.%s", res[i].path, fw ? "rules" : "user_data");
-		return fail(e, p, "reference cycle: %s; %s", cycle,
+		return stack_fail(e, p, "reference cycle: %s; %s", cycle,
 			    fw ? "a rule's from_firewall must exist before the rule, so firewalls cannot admit from each other "
 				 "in a circle"
 			       : "a VM cannot wait for one that waits for it");
@@ -631,12 +644,12 @@ static int attach_volumes(struct stack *s, const char *vm, const char *vm_path, 
 	json_array_foreach((json_t *)vols, i, v) {
 		autofree char *p = xasprintf("%s.volumes[%zu]", vm_path, i);
 		const char *name = json_string_value(v);
-		int d = find_index(s->res, s->n, STACK_VOLUME, name);
+		int d = stack_find_index(s->res, s->n, STACK_VOLUME, name);
 		if (d < 0)
-			return fail(e, p, "there is no volume %s in this stack; declare it under volumes:", name);
+			return stack_fail(e, p, "there is no volume %s in this stack; declare it under volumes:", name);
 		const char *other = json_string_value(json_object_get(s->res[d].spec, "vm"));
 		if (other)
-			return fail(e, p, "volume %s is already on VM %s; a volume is on one VM at a time", name, other);
+			return stack_fail(e, p, "volume %s is already on VM %s; a volume is on one VM at a time", name, other);
 		json_object_set_new(s->res[d].spec, "vm", json_string(vm));
 	}
 	return 0;
@@ -644,28 +657,29 @@ static int attach_volumes(struct stack *s, const char *vm, const char *vm_path, 
 
 int stack_parse(const json_t *doc, struct stack *out, struct err *e)
 {
-	static const char *const fields[] = {"stack", "networks", "firewalls", "volumes", "vms", NULL};
+	static const char *const fields[] = {"stack", "networks", "firewalls", "volumes", "vms", "lbs", "groups", NULL};
 	memset(out, 0, sizeof(*out));
 	if (!json_is_object(doc))
-		return fail(e, "stack", "the file must be a mapping with stack: NAME and networks, firewalls, volumes, vms");
-	if (check_fields(doc, "", "a stack file", fields, e) < 0)
+		return stack_fail(e, "stack", "the file must be a mapping with stack: NAME and networks, firewalls, volumes, vms, lbs, groups");
+	if (stack_check_fields(doc, "", "a stack file", fields, e) < 0)
 		return -1;
 	char buf[32];
 	const char *name;
 	const json_t *sv = json_object_get(doc, "stack");
 	if (!sv)
-		return fail(e, "stack", "is required: the stack's name, e.g. stack: shop");
+		return stack_fail(e, "stack", "is required: the stack's name, e.g. stack: shop");
 	if (!json_is_string(sv))
-		return fail(e, "stack", "must be a name, not %s", json_kind(sv));
+		return stack_fail(e, "stack", "must be a name, not %s", stack_json_kind(sv));
 	name = json_string_value(sv);
 	(void)buf;
-	if (check_name(name, "stack", e) < 0)
+	if (stack_check_name(name, "stack", e) < 0)
 		return -1;
 	snprintf(out->name, sizeof(out->name), "%s", name);
 	json_t *vm_volumes = json_object();
 	int rc = 0;
 	/* volumes before VMs, so that a VM's volumes list finds them */
-	static const enum stack_kind parse_order[] = {STACK_NETWORK, STACK_FIREWALL, STACK_VOLUME, STACK_VM};
+	static const enum stack_kind parse_order[] = {STACK_NETWORK, STACK_FIREWALL, STACK_VOLUME, STACK_VM, STACK_LB,
+						     STACK_GROUP};
 	for (int k = 0; rc == 0 && k < STACK_KINDS; k++) {
 		enum stack_kind kind = parse_order[k];
 		const char *section = stack_kind_section(kind);
@@ -673,7 +687,7 @@ int stack_parse(const json_t *doc, struct stack *out, struct err *e)
 		if (!sec || json_is_null(sec))
 			continue;
 		if (!json_is_object(sec)) {
-			rc = fail(e, section, "must be a mapping of names to %ss, not %s", stack_kind_name(kind), json_kind(sec));
+			rc = stack_fail(e, section, "must be a mapping of names to %ss, not %s", stack_kind_name(kind), stack_json_kind(sec));
 			break;
 		}
 		const char *key;
@@ -682,10 +696,10 @@ int stack_parse(const json_t *doc, struct stack *out, struct err *e)
 			autofree char *path = xasprintf("%s.%s", section, key);
 			json_t *spec = NULL, *vols = NULL;
 			if (strlen(path) >= STACK_PATH_MAX) {
-				rc = fail(e, section, "name \"%.40s…\" is too long", key);
+				rc = stack_fail(e, section, "name \"%.40s…\" is too long", key);
 				break;
 			}
-			if (check_name(key, path, e) < 0) {
+			if (stack_check_name(key, path, e) < 0) {
 				rc = -1;
 				break;
 			}
@@ -693,6 +707,8 @@ int stack_parse(const json_t *doc, struct stack *out, struct err *e)
 			case STACK_NETWORK: rc = parse_network(v, path, &spec, e); break;
 			case STACK_FIREWALL: rc = parse_firewall(v, path, &spec, e); break;
 			case STACK_VOLUME: rc = parse_volume(v, path, &spec, e); break;
+			case STACK_LB: rc = stack_lb_parse(v, path, &spec, e); break;
+			case STACK_GROUP: rc = stack_group_parse(v, path, &spec, e); break;
 			case STACK_VM:
 				rc = parse_vm(v, path, &spec, &vols, e);
 				if (rc == 0)

@@ -1,7 +1,8 @@
 /*
- * stack: a whole setup (networks, firewalls, volumes, VMs) declared in one
- * document, as nubo reads it: the schema, its checks and the order in which
- * its resources depend on each other. No I/O.
+ * stack: a whole setup (networks, firewalls, volumes, VMs, load balancers,
+ * auto-scaling groups) declared in one document, as nubo reads it: the
+ * schema, its checks and the order in which its resources depend on each
+ * other. No I/O.
  *
  * The one idea: a stack document is JSON (the CLI turns the user's YAML into
  * it, nubod reads it), and every error names the field by its path in the
@@ -20,9 +21,17 @@
  *   volume    {"size": "10G", "vm": "db"}            (vm absent: not attached)
  *   vm        {"type", "image", "networks": [{"network", "ip"?}], "firewalls": [],
  *              "ssh_keys": [], "user_data"?, "disk_size"?, "forwards": ["8080:80/tcp"]}
+ *   lb        {"network", "listen": ["80", "443:8443"], "targets": ["web1", "web2:8080"],
+ *              "check": "tcp" | "http:/PATH", "interval": "5s", "timeout": "2s", "rise", "fall",
+ *              "algorithm": "round-robin" | "source-hash"}
+ *   group     {"image", "type", "network", "firewalls": [], "ssh_keys": [], "user_data"?,
+ *              "min", "max", "desired"?, "target_cpu", "lb"?: "web" | "web:8080",
+ *              "grace", "warmup", "cooldown", "drain": "1m"}
  *
  * A field the file leaves out that nubod computes (a VM's address, its disk
- * size) is absent from the spec, and never compared.
+ * size, a group's desired count) is absent from the spec, and never compared.
+ * Durations are written in the largest unit that holds them whole
+ * (time_duration_format), listeners as stack_listener_format says.
  */
 #pragma once
 
@@ -32,9 +41,9 @@
 #include "model/machine_type.h"
 #include "util/err.h"
 
-enum stack_kind { STACK_NETWORK, STACK_FIREWALL, STACK_VOLUME, STACK_VM, STACK_KINDS };
+enum stack_kind { STACK_NETWORK, STACK_FIREWALL, STACK_VOLUME, STACK_VM, STACK_LB, STACK_GROUP, STACK_KINDS };
 
-/* "network", "firewall", "volume", "vm"; and back (false if unknown). */
+/* "network", "firewall", "volume", "vm", "lb", "group"; and back (false if unknown). */
 const char *stack_kind_name(enum stack_kind k);
 bool stack_kind_parse(const char *s, enum stack_kind *out);
 /* The section of the document a kind sits in: "networks", "firewalls", … */
@@ -75,6 +84,10 @@ int stack_refs(const char *text, const char *field, char names[][NAME_MAX_LEN + 
  * leaves the reference as it was and sets *unknown. Caller frees. */
 char *stack_interpolate(const char *text, const char *(*ip_of)(void *arg, const char *vm), void *arg,
 			bool *unknown);
+
+/* A balancer's listener in its canonical spelling: "80" when the target
+ * port is the same, else "443:8443". */
+void stack_listener_format(unsigned port, unsigned target_port, char out[16]);
 
 /* A firewall rule in its canonical spelling ({"proto","port"?,"from"|"from_firewall"}),
  * from the parts of a stored rule. Caller decrefs. */

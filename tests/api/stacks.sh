@@ -80,6 +80,24 @@ like "$out" 'rules: .*"port":"80".* → .*"port":"443"' "showing old and new"
 "$NUBO" apply -f "$F" --yes >/dev/null 2>&1
 is "$(body_of "$(api GET /v1/firewalls/shop-web)" | jq -r '[.rules[].port] | join(",")')" "443" "apply changed the rule in place"
 
+# a new type and a larger disk: a resize, in place (the VM keeps its id)
+db_id=$(body_of "$(api GET /v1/vms/shop-db)" | jq -r .id)
+sed -i 's/shop-db: {type: small,/shop-db: {type: medium, disk_size: 4G,/' "$F"
+out=$(plan)
+like "$out" '~ +vm/shop-db +update in place' "a new type and a larger root disk change a VM in place"
+like "$out" 'type: "?small"? → "?medium"?' "showing the type's old and new"
+like "$out" 'disk_size: (null|"[0-9]+[KMG]") → "4G"$' "and the disk's (null: the image's, whose size a dry-run nubod does not know)"
+out=$("$NUBO" apply -f "$F" --yes 2>&1); rc=$?
+is "$rc" 0 "apply resizes it" "$out"
+like "$out" 'vm/shop-db: resizing to medium, disk 4G' "and says so"
+is "$(body_of "$(api GET /v1/vms/shop-db)" | jq -r '"\(.id) \(.type)"')" "$db_id medium" "the same VM, now medium"
+plan >/dev/null; is $? 0 "then no changes"
+sed -i 's/disk_size: 4G,/disk_size: 2G,/' "$F"
+like "$(plan)" '-/\+ +vm/shop-db +replace \(forced by disk_size\)' "a smaller root disk cannot be made in place: it replaces"
+write_shop 443 10.233.0.10
+like "$(plan)" '~ +vm/shop-db +update in place' "leaving disk_size out again compares nothing; the type goes back in place"
+"$NUBO" apply -f "$F" --yes >/dev/null 2>&1
+
 write_shop 443 10.233.0.20
 out=$(plan)
 like "$out" '-/\+ +vm/shop-db +replace \(forced by networks\)' "a new fixed address replaces the VM and says why"

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # e2e: the examples/ web-tier stack on real VMs. apply makes it and the app
-# answers (with the database's address its user data was given); a VM
+# answers (with the database's address its user data was given), on each VM
+# and through the stack's balancer, over the web VMs and the group's; a VM
 # deleted behind the stack's back shows in plan as drift and apply repairs
 # it; destroy leaves nothing of the stack.
 set -u
@@ -30,6 +31,12 @@ out=$(serves webtier-web2)
 like "$out" "^ok db=10\.$n\.0\.10 " "so does web2"
 out=$(curl -sf -m 5 "http://127.0.0.1:$port/")
 like "$out" "^ok db=" "the host's port $port forwards to web1"
+# the balancer: its address on the private network spreads over both web VMs and the group's
+vip=$("$NUBO" lb show webtier-lb --json | jq -r .vip)
+hosts() { for _ in 1 2 3 4 5 6 7 8 9; do curl -sf -m 2 "http://$vip/" | sed -n 's/.*host=//p'; done | sort -u | tr '\n' ' '; }
+wait_for 240 bash -c "$(declare -f hosts); vip=$vip; hosts | grep -q webtier-app-"
+ok $? "the group's VM answers through the balancer at $vip" "$(hosts)"
+like "$(hosts)" 'webtier-app-[0-9a-f]+ webtier-web1 webtier-web2' "and so do both web VMs: it spreads over the three"
 "$NUBO" plan -f "$F" >/dev/null 2>&1
 is $? 0 "a plan right after apply has no changes"
 

@@ -125,6 +125,53 @@ static void test_cycle_and_interpolate(void **state)
 	free(s);
 }
 
+/* Balancers and groups: specs with nubod's defaults, the order (a balancer
+ * after its network and target VMs, a group after its balancer), and the
+ * checks only the whole document can make. */
+static void test_lbs_and_groups(void **state)
+{
+	(void)state;
+	char msg[1024];
+	struct stack st;
+	const char *text = "stack: s\n"
+			   "groups:\n  g: {min: 1, max: 3, network: n, lb: \"l:8080\", user_data: \"${vm.a.ip}\"}\n"
+			   "lbs:\n  l: {network: n, listen: [80, \"443:8443\"], targets: [a, \"b:81\"], interval: 5000ms}\n"
+			   "vms:\n  b: {networks: [n]}\n  a: {networks: [default, n]}\n"
+			   "networks:\n  n: {cidr: 10.1.0.0/24}\n";
+	assert_int_equal(check(text, msg, &st), 0);
+	const char *order[] = {"n", "b", "a", "l", "g"};
+	assert_int_equal(st.n, 5);
+	for (int i = 0; i < 5; i++)
+		assert_string_equal(st.res[i].name, order[i]);
+	char *lb = json_dumps(st.res[3].spec, JSON_COMPACT);
+	assert_string_equal(lb, "{\"network\":\"n\",\"listen\":[\"80\",\"443:8443\"],\"targets\":[\"a\",\"b:81\"],"
+				"\"check\":\"tcp\",\"interval\":\"5s\",\"timeout\":\"2s\",\"rise\":2,\"fall\":3,"
+				"\"algorithm\":\"round-robin\"}");
+	free(lb);
+	char *g = json_dumps(st.res[4].spec, JSON_COMPACT | JSON_SORT_KEYS);
+	assert_string_equal(g, "{\"cooldown\":\"2m\",\"drain\":\"10s\",\"firewalls\":[\"default\"],\"grace\":\"1m\","
+			       "\"image\":\"tiny\",\"lb\":\"l:8080\",\"max\":3,\"min\":1,\"network\":\"n\",\"ssh_keys\":[],"
+			       "\"target_cpu\":0,\"type\":\"small\",\"user_data\":\"${vm.a.ip}\",\"warmup\":\"1m\"}");
+	free(g);
+	assert_int_equal(st.res[4].n_deps, 3);   /* n, l, a */
+	stack_free(&st);
+
+	assert_int_equal(check("stack: s\nlbs:\n  l: {listen: 80, targets: [a]}\nvms:\n  a: {networks: [n]}\n"
+			       "networks:\n  n: {cidr: 10.1.0.0/24}\n",
+			       msg, NULL),
+			 -1);
+	assert_string_equal(msg, "s.yaml:3:29: lbs.l.targets[0]: VM a has no NIC on network default, where the balancer is; "
+				 "add default to its networks or put the balancer on one of its networks");
+	assert_int_equal(check("stack: s\nlbs:\n  l: {listen: 80, interval: 1s, timeout: 1s}\n", msg, NULL), -1);
+	assert_string_equal(msg, "s.yaml:3:42: lbs.l.timeout: timeout 1000 ms is not shorter than interval 1000 ms: a check "
+				 "must end before the next");
+	assert_int_equal(check("stack: s\ngroups:\n  g: {min: 1, max: 2, desired: 3}\n", msg, NULL), -1);
+	assert_string_equal(msg, "s.yaml:3:6: groups.g: desired 3 is outside min 1 and max 2");
+	assert_int_equal(check("stack: s\ngroups:\n  g: {min: 1, max: 2, lb: \"l:x\"}\n", msg, NULL), -1);
+	assert_string_equal(msg, "s.yaml:3:27: groups.g.lb \"l:x\" is not LB or LB:PORT: groups.g.lb \"x\" is not a port; give a "
+				 "decimal number between 1 and 65535");
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -132,6 +179,7 @@ int main(void)
 		cmocka_unit_test(test_refusals),
 		cmocka_unit_test(test_order_and_specs),
 		cmocka_unit_test(test_cycle_and_interpolate),
+		cmocka_unit_test(test_lbs_and_groups),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
