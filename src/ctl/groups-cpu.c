@@ -55,7 +55,7 @@ static bool sample_read(struct ctl *c, struct cpu_sample *s, const struct vm *vm
 	int64_t epoch = 0;
 	struct err e = {0};
 	autofree char *dry = xasprintf("%s/dry-run-cpu", c->state_dir);
-	if (cgroup_cpu_usec(&c->cgroups, c->prefix, vm->id, dry, &usec, &epoch, &e) < 0) {
+	if (c->host->vm_cpu_usec(&c->cgroups, c->prefix, vm->id, dry, &usec, &epoch, &e) < 0) {
 		s->have = false;
 		s->at = 0;
 		return false;

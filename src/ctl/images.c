@@ -151,11 +151,11 @@ int ctl_image_seal(struct ctl *c, const char *dir, struct err *e)
 {
 	static const char *const files[] = {"disk.qcow2", "vmlinuz", "initrd.img", NULL};
 	struct qemu_user u;
-	if (ctl_qemu_user(c, &u, e) < 0 || qemu_file_owner(dir, 0, u.gid, 0750, e) < 0)
+	if (ctl_qemu_user(c, &u, e) < 0 || c->host->file_owner(dir, 0, u.gid, 0750, e) < 0)
 		return -1;
 	for (int i = 0; files[i]; i++) {
 		autofree char *f = xasprintf("%s/%s", dir, files[i]);
-		if (fs_exists(f) && qemu_file_owner(f, 0, u.gid, 0640, e) < 0)
+		if (fs_exists(f) && c->host->file_owner(f, 0, u.gid, 0640, e) < 0)
 			return -1;
 	}
 	return 0;
@@ -361,7 +361,7 @@ static int import_steps(struct ctl *c, struct image *img, const char *dir, const
 		src = fs_exists(upload) || !fs_exists(disk) ? upload : disk;
 	} else if (is_url(img->source)) {
 		struct progress_ctx pc = {c, img->op_id};
-		if (download_file(img->source, download, on_download_progress, &pc, e) < 0)
+		if (c->host->download(img->source, download, on_download_progress, &pc, e) < 0)
 			return -1;
 		ctl_op_phase(c, img->op_id, "download");
 		src = download;

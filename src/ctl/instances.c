@@ -225,18 +225,18 @@ static void release_cgroup(struct ctl *c, const struct vm *vm)
 /* QEMU drops to its user before the guest runs and then reopens some of its
  * files (a disk reopened read-only under a snapshot), so they are handed to
  * that user: the directory readable by its group, disks writable by it. */
-static int grant_files(const struct qemu_user *u, const struct vm *vm, const struct vm_paths *p,
+static int grant_files(struct ctl *c, const struct qemu_user *u, const struct vm *vm, const struct vm_paths *p,
 		       char **vol_paths, int n_vols, struct err *e)
 {
-	int rc = qemu_file_owner(p->dir, 0, u->gid, 0750, e);
+	int rc = c->host->file_owner(p->dir, 0, u->gid, 0750, e);
 	if (rc == 0)
-		rc = qemu_file_owner(p->root, u->uid, u->gid, 0600, e);
+		rc = c->host->file_owner(p->root, u->uid, u->gid, 0600, e);
 	if (rc == 0 && !vm->no_seed)
-		rc = qemu_file_owner(p->seed, 0, u->gid, 0640, e);
+		rc = c->host->file_owner(p->seed, 0, u->gid, 0640, e);
 	if (rc == 0 && vm->ephemeral_bytes)
-		rc = qemu_file_owner(p->ephemeral, u->uid, u->gid, 0600, e);
+		rc = c->host->file_owner(p->ephemeral, u->uid, u->gid, 0600, e);
 	for (int i = 0; rc == 0 && i < n_vols; i++)
-		rc = qemu_file_owner(vol_paths[i], u->uid, u->gid, 0600, e);
+		rc = c->host->file_owner(vol_paths[i], u->uid, u->gid, 0600, e);
 	return rc;
 }
 
@@ -360,7 +360,7 @@ static int start_steps(struct ctl *c, struct vm *vm, const struct vm_paths *p, b
 		*step = "QEMU user";
 		rc = ctl_qemu_user(c, &user, e);
 		if (rc == 0)
-			rc = grant_files(&user, vm, p, vol_paths, n_vols, e);
+			rc = grant_files(c, &user, vm, p, vol_paths, n_vols, e);
 	}
 	if (rc == 0) {
 		*step = "cgroup";
@@ -621,7 +621,7 @@ static void running_step(struct ctl *c, struct vm *vm)
 	if (!phases_has(&vm->boot, "ssh-ready") && vm->deadline) {
 		/* The prober (its own thread) watches the guest's port 22 from
 		 * the first look on and kicks the reconciler when sshd greets. */
-		if (prober_check(c->prober, vm->id, vm_ip(vm), 22, "SSH-") == PROBE_READY) {
+		if (c->host->ssh_check(c->prober, vm->id, vm_ip(vm), 22, "SSH-") == PROBE_READY) {
 			prober_drop(c->prober, vm->id);
 			phase(c, vm, "ssh-ready", true);
 			vm->deadline = 0;

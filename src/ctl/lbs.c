@@ -400,7 +400,7 @@ static void check_due(struct ctl *c, struct ctl_lbs *l, struct pass *p, int64_t 
 			which[n] = i;
 			owner[n++] = &lbs[b];
 		}
-	health_run(checks, n);
+	c->host->health_run(checks, n);
 	for (int k = 0; k < n; k++) {
 		struct lb_target *t = &ts[which[k]];
 		struct lb_track *tr = track_get(l, t->id, now);

@@ -192,7 +192,7 @@ int metadata_ensure(struct ctl *c, const struct network *net, const char *gatewa
 	for (int i = 0; i < md->n_listeners; i++)
 		if (strcmp(metadata_listener_network(md->listeners[i]), net->id) == 0)
 			goto out;   /* already listening */
-	rc = metadata_listen(net->id, net->bridge, gateway, c->cfg.metadata_port, handle, c, &l, e);
+	rc = c->host->metadata_listen(net->id, net->bridge, gateway, c->cfg.metadata_port, handle, c, &l, e);
 	if (rc == 0) {
 		md->listeners = xrealloc(md->listeners, sizeof(*md->listeners) * (size_t)(md->n_listeners + 1));
 		md->listeners[md->n_listeners++] = l;

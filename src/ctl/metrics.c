@@ -109,19 +109,17 @@ static void read_raw(struct ctl *c, const struct vm *vm, struct metric_raw *r)
 	struct err e = {0};
 	uint64_t usec = 0;
 	autofree char *dry = xasprintf("%s/dry-run-cpu", c->state_dir);
-	if (cgroup_cpu_usec(&c->cgroups, c->prefix, vm->id, dry, &usec, &r->cpu_epoch, &e) == 0)
+	if (c->host->vm_cpu_usec(&c->cgroups, c->prefix, vm->id, dry, &usec, &r->cpu_epoch, &e) == 0)
 		r->v[METRIC_CPU] = (int64_t)usec;
 	int64_t mem = 0;
-	if (cgroup_memory_bytes(&c->cgroups, c->prefix, vm->id, &mem, &e) == 0)
+	if (c->host->vm_memory_bytes(&c->cgroups, c->prefix, vm->id, &mem, &e) == 0)
 		r->v[METRIC_MEM] = mem;
-	if (runner_dry_run())
-		return;   /* no taps and no QEMU to ask */
 	struct vmstat_net net = {0};
 	int rc = vm->n_nics > 0 ? 0 : -1;
 	for (int i = 0; rc == 0 && i < vm->n_nics; i++) {
 		char tap[16];
 		ctl_tap_name(c, vm->id, i, tap);
-		rc = vmstat_tap_add("/sys/class/net", tap, &net, &e);
+		rc = c->host->tap_stats(tap, &net, &e);
 	}
 	if (rc == 0) {
 		r->v[METRIC_NET_RX] = net.rx_bytes;
@@ -132,7 +130,7 @@ static void read_raw(struct ctl *c, const struct vm *vm, struct metric_raw *r)
 	struct vmstat_disk d;
 	autofree char *dir = ctl_vm_dir(c, vm->id);
 	autofree char *qmp = xasprintf("%s/qmp.sock", dir);
-	if (vmstat_disk_read(qmp, DISK_READ_TIMEOUT_MS, &d, &e) == 0) {
+	if (c->host->disk_stats(qmp, DISK_READ_TIMEOUT_MS, &d, &e) == 0) {
 		r->v[METRIC_DISK_READ] = d.read_bytes;
 		r->v[METRIC_DISK_WRITE] = d.write_bytes;
 		r->v[METRIC_DISK_READ_OPS] = d.read_ops;

@@ -298,7 +298,7 @@ static void create_step(struct ctl *c, struct snapshot *sn)
 	 * readable by QEMU's group alone (the running QEMU holds it open).
 	 * The snapshot is taken either way: a failure here is only logged. */
 	struct err owner_err = {0};
-	if (rc == 0 && qemu_file_owner(layer, 0, user.gid, 0640, &owner_err) < 0)
+	if (rc == 0 && c->host->file_owner(layer, 0, user.gid, 0640, &owner_err) < 0)
 		log_warn("snapshot %s of VM %s: %s", sn->name, vm.name, owner_err.msg);
 	if (rc == 0)
 		rc = commit_taken(c, sn, &vm, &e);

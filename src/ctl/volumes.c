@@ -515,7 +515,7 @@ static void plug_step(struct ctl *c, struct volume *v, struct volume *all, int n
 		}
 		struct qemu_user user;
 		/* QEMU opens the volume after it dropped to its user. */
-		if (!node && (ctl_qemu_user(c, &user, &e) < 0 || qemu_file_owner(path, user.uid, user.gid, 0600, &e) < 0 ||
+		if (!node && (ctl_qemu_user(c, &user, &e) < 0 || c->host->file_owner(path, user.uid, user.gid, 0600, &e) < 0 ||
 			      hotplug_node_add(qmp, v->id, path, &e) < 0)) {
 			plug_failed(c, v, &vm, qmp, false, e.msg);
 			goto out;
@@ -709,7 +709,7 @@ static bool reconcile_volume(struct ctl *c, struct volume *v, struct volume *all
 		int rc = snap ? disk_flatten(snap, path, &e) : runner_run(argv, NULL, NULL, &e);
 		/* Guest data: root's alone until a QEMU is given it (plug_step, start). */
 		if (rc == 0)
-			rc = qemu_file_owner(path, 0, 0, 0600, &e);
+			rc = c->host->file_owner(path, 0, 0, 0600, &e);
 		if (rc < 0) {
 			ctl_op_finish(c, v->op_id, false, e.msg);
 			store_volume_delete(c->st, v->id, NULL);

@@ -227,7 +227,8 @@ int cgroup_parent_remove(const struct cgroup_host *h, const char *prefix, struct
 }
 
 /* dry-run: a percent of one CPU, written by a test, since the file's mtime. */
-static int dry_cpu_usec(const char *dry_dir, const char *vm_id, uint64_t *usec, int64_t *epoch_ms, struct err *e)
+int cgroup_cpu_usec_from_file(const char *dry_dir, const char *vm_id, uint64_t *usec, int64_t *epoch_ms,
+			      struct err *e)
 {
 	*usec = 0;
 	if (!dry_dir)
@@ -282,13 +283,11 @@ static int procs_cpu_usec(const char *procs_file, uint64_t *usec, struct err *e)
 	return 0;
 }
 
-int cgroup_cpu_usec(const struct cgroup_host *h, const char *prefix, const char *vm_id, const char *dry_dir,
-		    uint64_t *usec, int64_t *epoch_ms, struct err *e)
+int cgroup_cpu_usec(const struct cgroup_host *h, const char *prefix, const char *vm_id, uint64_t *usec,
+		    int64_t *epoch_ms, struct err *e)
 {
 	*usec = 0;
 	*epoch_ms = 0;
-	if (runner_dry_run())
-		return dry_cpu_usec(dry_dir, vm_id, usec, epoch_ms, e);
 	char *parents[2] = {NULL, NULL};
 	int n = parent_dirs(h, prefix, parents), rc = 0;
 	if (n == 0)
@@ -324,7 +323,7 @@ int cgroup_memory_bytes(const struct cgroup_host *h, const char *prefix, const c
 {
 	*bytes = 0;
 	char *parents[2] = {NULL, NULL};
-	int n = runner_dry_run() ? 0 : parent_dirs(h, prefix, parents);
+	int n = parent_dirs(h, prefix, parents);
 	if (n == 0)
 		return err_set(e, ERR_UNAVAILABLE, "no cgroups on this host: VM memory cannot be measured");
 	autofree char *file = h->mode == CGROUP_V2 ? xasprintf("%s/%s/memory.current", parents[0], vm_id)

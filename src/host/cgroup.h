@@ -91,19 +91,21 @@ int cgroup_parent_remove(const struct cgroup_host *h, const char *prefix, struct
  * caller takes differences; a smaller value than before means a new QEMU.
  * *epoch_ms: when the counter started at 0 where that is known (else 0); a
  * new epoch is a new counter too. ERR_UNAVAILABLE in mode none, or when the
- * group is gone.
- *
- * Test hook, dry-run only (no QEMU, no group): the file dry_dir/<vm_id>, or
+ * group is gone. */
+int cgroup_cpu_usec(const struct cgroup_host *h, const char *prefix, const char *vm_id, uint64_t *usec,
+		    int64_t *epoch_ms, struct err *e);
+/* What the recording host (hostops.h) answers for cgroup_cpu_usec, a test
+ * hook (no QEMU, no group): the file dry_dir/<vm_id>, or
  * else dry_dir/all, holds a number, the percent of one CPU the VM burns
  * ("90", "12.5"); the counter is that share of the time since the file was
  * last written, and its epoch the file's mtime, so writing a new value
  * starts a new counter, as a new QEMU would. No file: ERR_UNAVAILABLE (no
  * reading). */
-int cgroup_cpu_usec(const struct cgroup_host *h, const char *prefix, const char *vm_id, const char *dry_dir,
-		    uint64_t *usec, int64_t *epoch_ms, struct err *e);
+int cgroup_cpu_usec_from_file(const char *dry_dir, const char *vm_id, uint64_t *usec, int64_t *epoch_ms,
+			      struct err *e);
 
 /* The memory (bytes) vm_id's group holds now: memory.current (v2) or
- * memory.usage_in_bytes (v1). ERR_UNAVAILABLE in mode none, in dry-run, or
- * when the group is gone. */
+ * memory.usage_in_bytes (v1). ERR_UNAVAILABLE in mode none or when the
+ * group is gone. */
 int cgroup_memory_bytes(const struct cgroup_host *h, const char *prefix, const char *vm_id, int64_t *bytes,
 			struct err *e);

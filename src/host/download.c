@@ -39,10 +39,6 @@ static int on_progress(void *p, curl_off_t total, curl_off_t done, curl_off_t ut
 
 int download_file(const char *url, const char *dest, download_progress_fn progress, void *arg, struct err *e)
 {
-	if (runner_dry_run()) {
-		runner_capture_note("download %s %s", url, dest);
-		return 0;
-	}
 	autofree char *part = xasprintf("%s.part", dest);
 	FILE *f = fopen(part, "wb");
 	if (!f)

@@ -21,8 +21,7 @@ struct health_check {
 	char reason[96];         /* "connected", "HTTP 200", "connection refused", "no answer within 2000 ms" */
 };
 
-/* Runs every check and fills ok and reason. In dry-run nothing is dialled
- * and every check passes ("dry-run"). */
+/* Runs every check and fills ok and reason. */
 void health_run(struct health_check *checks, int n);
 
 /* The status code of an HTTP response that begins with buf ("HTTP/1.1 200

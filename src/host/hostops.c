@@ -2,12 +2,25 @@
 #include "host/hostops.h"
 
 #include "host/bridge.h"
+#include "host/cgroup.h"
 #include "host/disk.h"
 #include "host/nft.h"
 #include "host/overlay.h"
 #include "host/qmp.h"
 #include "host/serial.h"
 #include "util/fs.h"
+
+static int real_vm_cpu_usec(const struct cgroup_host *h, const char *prefix, const char *vm_id, const char *hook_dir,
+			    uint64_t *usec, int64_t *epoch_ms, struct err *e)
+{
+	(void)hook_dir;
+	return cgroup_cpu_usec(h, prefix, vm_id, usec, epoch_ms, e);
+}
+
+static int real_tap_stats(const char *tap, struct vmstat_net *n, struct err *e)
+{
+	return vmstat_tap_add("/sys/class/net", tap, n, e);
+}
 
 const struct host_ops hostops_real = {
 	.name = "real",
@@ -22,6 +35,8 @@ const struct host_ops hostops_real = {
 	.qemu_status = qmp_query_status,
 	.qemu_user = qemu_user_lookup,
 	.qemu_volumes = hotplug_view_read,
+	.file_owner = qemu_file_owner,
+	.ssh_check = prober_check,
 	.disk_exists = fs_exists,
 	.disk_overlay = disk_overlay_create_sized,
 	.disk_empty = disk_create_empty,
@@ -43,4 +58,11 @@ const struct host_ops hostops_real = {
 	.nft_apply = nft_apply,
 	.nft_table_delete = nft_table_delete,
 	.cgroup_probe = cgroup_probe,
+	.vm_cpu_usec = real_vm_cpu_usec,
+	.vm_memory_bytes = cgroup_memory_bytes,
+	.tap_stats = real_tap_stats,
+	.disk_stats = vmstat_disk_read,
+	.metadata_listen = metadata_listen,
+	.health_run = health_run,
+	.download = download_file,
 };

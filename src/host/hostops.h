@@ -28,9 +28,14 @@
 
 #include "host/cgroup.h"
 #include "host/dnsmasq.h"
+#include "host/download.h"
+#include "host/health.h"
 #include "host/hotplug.h"
+#include "host/metadata.h"
 #include "host/overlay.h"
+#include "host/probe.h"
 #include "host/qemu.h"
+#include "host/vmstat.h"
 #include "model/port.h"
 #include "util/err.h"
 
@@ -51,6 +56,10 @@ struct host_ops {
 	/* What a QEMU has of the volumes (host/hotplug.h); 1: there is no QEMU
 	 * to ask (recording), the caller takes the store's word. */
 	int (*qemu_volumes)(const char *qmp_socket, struct hotplug_view *view, struct err *e);
+	/* chown + chmod of a file QEMU reaches after it dropped privileges */
+	int (*file_owner)(const char *path, uid_t uid, gid_t gid, mode_t mode, struct err *e);
+	/* whether the guest's SSH greeted (host/probe.h) */
+	enum probe_state (*ssh_check)(struct prober *pr, const char *key, const char *ip, int port, const char *prefix);
 
 	/* disks (host/disk.h) */
 	bool (*disk_exists)(const char *path);
@@ -87,8 +96,24 @@ struct host_ops {
 	int (*nft_apply)(const char *ruleset, struct err *e);
 	int (*nft_table_delete)(const char *table, struct err *e);
 
-	/* cgroups (host/cgroup.h) */
+	/* cgroups (host/cgroup.h) and the counters of a VM (host/vmstat.h);
+	 * hook_dir: where the recording host reads a CPU share a test wrote
+	 * (cgroup_cpu_usec_from_file), unused by the real one */
 	void (*cgroup_probe)(const char *root, struct cgroup_host *h, char *why, size_t n);
+	int (*vm_cpu_usec)(const struct cgroup_host *h, const char *prefix, const char *vm_id, const char *hook_dir,
+			   uint64_t *usec, int64_t *epoch_ms, struct err *e);
+	int (*vm_memory_bytes)(const struct cgroup_host *h, const char *prefix, const char *vm_id, int64_t *bytes,
+			       struct err *e);
+	int (*tap_stats)(const char *tap, struct vmstat_net *n, struct err *e);
+	int (*disk_stats)(const char *qmp_socket, int timeout_ms, struct vmstat_disk *d, struct err *e);
+
+	/* the metadata service's listener on a network's gateway (host/metadata.h) */
+	int (*metadata_listen)(const char *network, const char *bridge, const char *ip, int port,
+			       metadata_handler_fn *fn, void *ctx, struct metadata_listener **out, struct err *e);
+	/* load-balancer health checks (host/health.h) */
+	void (*health_run)(struct health_check *checks, int n);
+	/* an image's file from a URL (host/download.h) */
+	int (*download)(const char *url, const char *dest, download_progress_fn progress, void *arg, struct err *e);
 };
 
 extern const struct host_ops hostops_real;

@@ -160,8 +160,8 @@ static int listen_inet(const char *ip, int port, struct err *e)
 	return fd;
 }
 
-int metadata_listen(const char *network, const char *bridge, const char *ip, int port, metadata_handler_fn *fn,
-		    void *ctx, struct metadata_listener **out, struct err *e)
+struct metadata_listener *metadata_listener_new(const char *network, const char *bridge, const char *ip, int port,
+						metadata_handler_fn *fn, void *ctx)
 {
 	struct metadata_listener *l = xcalloc(1, sizeof(*l));
 	l->network = xstrdup(network);
@@ -171,11 +171,13 @@ int metadata_listen(const char *network, const char *bridge, const char *ip, int
 	l->fn = fn;
 	l->ctx = ctx;
 	l->fd = -1;
-	if (runner_dry_run()) {
-		runner_capture_note("metadata listen %s:%d %s", ip, port, bridge);
-		*out = l;
-		return 0;
-	}
+	return l;
+}
+
+int metadata_listen(const char *network, const char *bridge, const char *ip, int port, metadata_handler_fn *fn,
+		    void *ctx, struct metadata_listener **out, struct err *e)
+{
+	struct metadata_listener *l = metadata_listener_new(network, bridge, ip, port, fn, ctx);
 	l->fd = listen_inet(ip, port, e);
 	if (l->fd < 0) {
 		listener_free(l);

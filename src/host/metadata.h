@@ -46,9 +46,12 @@ typedef void metadata_handler_fn(void *ctx, const struct metadata_request *req, 
 
 struct metadata_listener;
 
+/* A listener for network that binds nothing and answers nobody: what the
+ * recording host (hostops.h) hands out; metadata_stop frees it. */
+struct metadata_listener *metadata_listener_new(const char *network, const char *bridge, const char *ip, int port,
+						metadata_handler_fn *fn, void *ctx);
 /* Listens on ip:port for network (whose bridge is bridge) and answers with
- * fn(ctx, …). Dry-run: binds nothing, notes "metadata listen IP:PORT BRIDGE"
- * in the capture. Fails with a message naming the address and the port
+ * fn(ctx, …). Fails with a message naming the address and the port
  * (taken, or the address not on this host). */
 int metadata_listen(const char *network, const char *bridge, const char *ip, int port, metadata_handler_fn *fn,
 		    void *ctx, struct metadata_listener **out, struct err *e);

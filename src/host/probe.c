@@ -358,8 +358,6 @@ static struct probe_target *target_find(struct prober *pr, const char *key)
 
 enum probe_state prober_check(struct prober *pr, const char *key, const char *ip, int port, const char *prefix)
 {
-	if (runner_dry_run())
-		return PROBE_READY;
 	if (!pr)
 		return PROBE_WAITING;
 	pthread_mutex_lock(&pr->mu);

@@ -36,7 +36,7 @@ void prober_stop(struct prober *pr);
  * Whether the service of key (a VM id) at ip:port greeted with prefix. The
  * first call for a key starts watching it; later calls only look (a new ip
  * or port starts over). A target stays ready until it is dropped.
- * In dry-run: PROBE_READY at once, watching nothing. pr NULL: PROBE_WAITING.
+ * pr NULL: PROBE_WAITING.
  */
 enum probe_state prober_check(struct prober *pr, const char *key, const char *ip, int port, const char *prefix);
 /* Stops watching key and closes its sockets before returning; unknown keys and NULL pr are fine. */

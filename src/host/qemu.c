@@ -264,15 +264,11 @@ void qemu_argv_free(char **argv)
 
 bool qemu_alive(int pid, const char *vm_id)
 {
-	if (runner_dry_run())
-		return true;
 	return proc_has_args(pid, "-name", vm_id);
 }
 
 int qemu_pid_from_file(const char *pidfile, const char *vm_id)
 {
-	if (runner_dry_run())
-		return 0;
 	int pid = proc_pidfile_read(pidfile);
 	return pid && proc_has_args(pid, "-name", vm_id) ? pid : 0;
 }
@@ -304,8 +300,6 @@ int qemu_user_lookup(const char *name, struct qemu_user *u, struct err *e)
 
 int qemu_file_owner(const char *path, uid_t uid, gid_t gid, mode_t mode, struct err *e)
 {
-	if (runner_dry_run())
-		return 0;
 	if (chown(path, uid, gid) < 0 || chmod(path, mode) < 0)
 		return err_set(e, ERR_INTERNAL, "cannot hand %s to uid %u: %s", path, (unsigned)uid, strerror(errno));
 	return 0;
@@ -340,8 +334,6 @@ static void last_line(const char *path, char *out, size_t n)
 /* Waits until QEMU answers on QMP (its set-up is done) or exits. */
 int qemu_ready(int pid, const char *vm_id, const char *qmp_socket, const char *stderr_log, struct err *e)
 {
-	if (runner_dry_run())
-		return 1;
 	if (!proc_has_args(pid, "-name", vm_id)) {
 		char why[512];
 		last_line(stderr_log, why, sizeof(why));
@@ -359,47 +351,51 @@ int qemu_ready(int pid, const char *vm_id, const char *qmp_socket, const char *s
 	return 1;
 }
 
-int qemu_launch(const struct qemu_config *c, int *pid, struct err *e)
+static int vm_id_check(const struct qemu_config *c, struct err *e)
 {
-	*pid = 0;
 	if (!c->vm_id || !*c->vm_id || strchr(c->vm_id, ','))
 		return err_set(e, ERR_INTERNAL, "cannot start QEMU: vm id \"%s\" is empty or holds a comma",
 			       c->vm_id ? c->vm_id : "");
-	if (!c->pidfile && !runner_dry_run())
-		return err_set(e, ERR_INTERNAL, "cannot start QEMU for %s: no pid file given", c->vm_id);
+	return 0;
+}
+
+int qemu_spawn(const struct qemu_config *c, int *pid, struct err *e)
+{
+	*pid = 0;
+	if (vm_id_check(c, e) < 0)
+		return -1;
+	char **argv = qemu_argv_build(c);
+	struct run_opts o = {.join_files = c->cgroup_procs, .output_file = c->stderr_log};
+	int rc = runner_spawn((const char *const *)argv, &o, pid, e);
+	qemu_argv_free(argv);
+	if (rc < 0)
+		err_prefix(e, "cannot start QEMU for %s", c->vm_id);
+	return rc;
+}
+
+int qemu_launch(const struct qemu_config *c, int *pid, struct err *e)
+{
+	*pid = 0;
+	if (vm_id_check(c, e) < 0)
+		return -1;
+	if (!c->pidfile || !c->qmp_socket)
+		return err_set(e, ERR_INTERNAL, "cannot start QEMU for %s: no %s given", c->vm_id,
+			       !c->pidfile ? "pid file" : "QMP socket");
 	int running = qemu_pid_from_file(c->pidfile, c->vm_id);
 	if (running) {
 		*pid = running;
 		return 0;
 	}
-	if (!runner_dry_run() && !c->qmp_socket)
-		return err_set(e, ERR_INTERNAL, "cannot start QEMU for %s: no QMP socket given", c->vm_id);
-	char **argv = qemu_argv_build(c);
-	struct run_opts o = {.join_files = c->cgroup_procs, .output_file = c->stderr_log};
-	int p = 0;
-	int rc = runner_spawn((const char *const *)argv, &o, &p, e);
-	qemu_argv_free(argv);
-	if (rc < 0) {
-		err_prefix(e, "cannot start QEMU for %s", c->vm_id);
-		return rc;
-	}
-	*pid = p;
-	return 0;
+	return qemu_spawn(c, pid, e);
 }
 
 bool qemu_wait_exit(int pid, const char *vm_id, int timeout_ms)
 {
-	if (runner_dry_run())
-		return true;
 	return proc_wait_gone(pid, "-name", vm_id, timeout_ms);
 }
 
 int qemu_kill(int pid, const char *vm_id, int timeout_ms, struct err *e)
 {
-	if (runner_dry_run()) {
-		runner_capture_note("kill qemu %s", vm_id);
-		return 0;
-	}
 	autofree char *what = xasprintf("QEMU of %s", vm_id);
 	return proc_terminate(pid, "-name", vm_id, timeout_ms, what, e);
 }

@@ -83,7 +83,7 @@ struct qemu_user {
 int qemu_user_lookup(const char *name, struct qemu_user *u, struct err *e);
 
 /* chown + chmod of path, for files and directories QEMU reaches after it
- * dropped privileges. Does nothing in dry-run. */
+ * dropped privileges. */
 int qemu_file_owner(const char *path, uid_t uid, gid_t gid, mode_t mode, struct err *e);
 
 /* The guest's machine UUID for a VM id "vm-" + 12 hex digits: the id in
@@ -104,30 +104,32 @@ void qemu_argv_free(char **argv);   /* NULL safe */
 /* Starts QEMU detached (its own session, outliving nubod) and returns without
  * waiting for it to set up: qemu_ready says when it has. If a QEMU for
  * c->vm_id already runs from c->pidfile, nothing is started and *pid is that
- * process (idempotent). In dry-run the command line is captured and *pid = 0. */
+ * process (idempotent). */
 int qemu_launch(const struct qemu_config *c, int *pid, struct err *e);
+/* Only the spawn of qemu_launch: no pid file is read. Under the runner's
+ * dry-run (the recording host) the command line is captured and *pid = 0. */
+int qemu_spawn(const struct qemu_config *c, int *pid, struct err *e);
 
 /* How long qemu_ready waits for a listening QMP socket's greeting. */
 #define QEMU_READY_POLL_MS 20
 
 /* Whether a launched QEMU has set up its VM: 1 once it answers on QMP, 0 not
  * yet (ask again later; waits at most QEMU_READY_POLL_MS), or a negative code
- * when it has exited, e quoting the last line of its stderr_log. Dry-run: 1. */
+ * when it has exited, e quoting the last line of its stderr_log. */
 int qemu_ready(int pid, const char *vm_id, const char *qmp_socket, const char *stderr_log, struct err *e);
 
 /* True when pid is alive and its /proc/<pid>/cmdline carries "-name" vm_id
- * (guards against pid reuse). In dry-run always true. */
+ * (guards against pid reuse). */
 bool qemu_alive(int pid, const char *vm_id);
 
 /* The pid of the running QEMU for vm_id named in pidfile (adoption after a
- * nubod restart); 0 if none. In dry-run always 0 (there is no pid file). */
+ * nubod restart); 0 if none. */
 int qemu_pid_from_file(const char *pidfile, const char *vm_id);
 
 /* Waits up to timeout_ms for the QEMU of vm_id to exit (after qmp_quit or a
- * guest power-off without -no-shutdown); true if it did. Dry-run: true. */
+ * guest power-off without -no-shutdown); true if it did. */
 bool qemu_wait_exit(int pid, const char *vm_id, int timeout_ms);
 
 /* Last resort when QMP does not answer: SIGTERM (QEMU exits even with
- * -no-shutdown), then SIGKILL after timeout_ms. Already gone is success.
- * Dry-run: captured as "kill qemu VMID". */
+ * -no-shutdown), then SIGKILL after timeout_ms. Already gone is success. */
 int qemu_kill(int pid, const char *vm_id, int timeout_ms, struct err *e);

@@ -262,11 +262,6 @@ int qmp_status_of(const char *sock, json_t *ret, char *status, size_t n, struct 
 
 int qmp_query_status(const char *sock, char *status, size_t n, struct err *e)
 {
-	if (runner_dry_run()) {
-		runner_capture_note("qmp %s query-status", sock);
-		snprintf(status, n, "running");
-		return 0;
-	}
 	json_t *ret = NULL;
 	int rc = qmp_once(sock, "query-status", &ret, e);
 	if (rc < 0)
@@ -278,10 +273,6 @@ int qmp_query_status(const char *sock, char *status, size_t n, struct err *e)
 
 static int qmp_simple(const char *sock, const char *cmd, struct err *e)
 {
-	if (runner_dry_run()) {
-		runner_capture_note("qmp %s %s", sock, cmd);
-		return 0;
-	}
 	return qmp_once(sock, cmd, NULL, e);
 }
 
@@ -302,10 +293,6 @@ int qmp_cont(const char *sock, struct err *e)
 
 int qmp_quit(const char *sock, struct err *e)
 {
-	if (runner_dry_run()) {
-		runner_capture_note("qmp %s quit", sock);
-		return 0;
-	}
 	struct qmp *q;
 	int rc = qmp_open(sock, 5000, &q, e);
 	if (rc < 0)

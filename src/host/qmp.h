@@ -46,9 +46,8 @@ void qmp_close(struct qmp *q);   /* NULL safe */
  * *ret as qmp_execute. Dry-run: records "qmp SOCK CMD ARGS" and succeeds. */
 int qmp_run_once(const char *sock, const char *cmd, json_t *args, json_t **ret, struct err *e);
 
-/* One-shot helpers: open, run one command, close (5 s timeout). In dry-run
- * they record "qmp SOCK COMMAND" in the runner capture and succeed; the status
- * is then "running". */
+/* One-shot helpers: open, run one command, close (5 s timeout). The
+ * recording host (hostops.h) answers them without a QEMU. */
 int qmp_query_status(const char *sock, char *status, size_t n, struct err *e); /* "running", "shutdown", "paused", ... */
 int qmp_system_powerdown(const char *sock, struct err *e);  /* ACPI power button: asks the guest */
 int qmp_quit(const char *sock, struct err *e);              /* QEMU exits at once */

@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include "host/cgroup.h"
+#include "host/hostops.h"
 #include "model/group.h"
 #include "util/fs.h"
 #include "util/runner.h"
@@ -86,7 +87,7 @@ static void test_parsers(void **state)
 	assert_non_null(strstr(e.msg, "at most 57"));
 }
 
-static void test_dry_run_cpu(void **state)
+static void test_recorded_cpu(void **state)
 {
 	(void)state;
 	char dir[] = "/tmp/nubo-test-group-XXXXXX";
@@ -96,20 +97,20 @@ static void test_dry_run_cpu(void **state)
 	uint64_t usec = 0;
 	int64_t epoch = 0;
 	struct err e = {0};
-	assert_true(cgroup_cpu_usec(&h, "ab12", "vm-000000000001", dir, &usec, &epoch, &e) < 0);
+	assert_true(hostops_recording.vm_cpu_usec(&h, "ab12", "vm-000000000001", dir, &usec, &epoch, &e) < 0);
 	assert_int_equal(e.kind, ERR_UNAVAILABLE);   /* no file: no reading */
 	autofree char *all = xasprintf("%s/all", dir);
 	struct err we = {0};
 	assert_int_equal(fs_write_atomic(all, "50\n", 3, 0644, &we), 0);
 	int64_t t0 = time_now_ms();
 	time_sleep_ms(300);
-	assert_int_equal(cgroup_cpu_usec(&h, "ab12", "vm-000000000001", dir, &usec, &epoch, &e), 0);
+	assert_int_equal(hostops_recording.vm_cpu_usec(&h, "ab12", "vm-000000000001", dir, &usec, &epoch, &e), 0);
 	/* half a CPU for ~300 ms: ~150,000 µs */
 	assert_true(usec >= 140000 && usec <= 200000);
 	assert_true(epoch >= t0 - 1000 && epoch <= t0 + 10);
 	autofree char *mine = xasprintf("%s/vm-000000000001", dir);
 	assert_int_equal(fs_write_atomic(mine, "x", 1, 0644, &we), 0);
-	assert_true(cgroup_cpu_usec(&h, "ab12", "vm-000000000001", dir, &usec, &epoch, &e) < 0);
+	assert_true(hostops_recording.vm_cpu_usec(&h, "ab12", "vm-000000000001", dir, &usec, &epoch, &e) < 0);
 	assert_int_equal(e.kind, ERR_INVALID);   /* its own file wins, and must hold a number */
 	unlink(mine);
 	unlink(all);
@@ -121,7 +122,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_scale_out_count), cmocka_unit_test(test_scale_in_fits), cmocka_unit_test(test_rank),
-		cmocka_unit_test(test_parsers),		cmocka_unit_test(test_dry_run_cpu),
+		cmocka_unit_test(test_parsers),		cmocka_unit_test(test_recorded_cpu),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -19,6 +19,7 @@
 #include <poll.h>
 #include <pthread.h>
 
+#include "host/hostops.h"
 #include "host/bridge-priv.h"
 #include "host/bridge.h"
 #include "host/disk.h"
@@ -423,7 +424,8 @@ static void test_metadata_dry_run(void **state)
 	(void)state;
 	struct metadata_listener *l = NULL;
 	struct err e = {0};
-	assert_int_equal(metadata_listen("default", "nbbr1", "10.77.3.1", 8775, no_handler, NULL, &l, &e), 0);
+	assert_int_equal(hostops_recording.metadata_listen("default", "nbbr1", "10.77.3.1", 8775, no_handler, NULL, &l, &e),
+			 0);
 	assert_string_equal(metadata_listener_network(l), "default");
 	metadata_stop(l);
 	metadata_stop(NULL);
