@@ -380,7 +380,7 @@ static int import_steps(struct ctl *c, struct image *img, const char *dir, const
 		ctl_op_phase(c, img->op_id, "verify");
 	}
 	struct disk_info info;
-	int rc = disk_import(src, disk, &info, e);
+	int rc = c->host->disk_import(src, disk, &info, e);
 	if (rc < 0)
 		name_host_file(e, host_file, img->source);
 	unlink(download);
@@ -426,7 +426,7 @@ static int capture_steps(struct ctl *c, struct image *img, const char *dir, stru
 	if (rc == 0 && running)
 		rc = ctl_qemu_user(c, &user, e);
 	if (rc == 0)
-		rc = running ? disk_backup_running(qmp, img->id, disk, &user, e) : disk_flatten(root, disk, e);
+		rc = running ? c->host->disk_backup(qmp, "root", img->id, disk, &user, e) : c->host->disk_flatten(root, disk, e);
 	if (rc == 0)
 		crashpoint("image.disk-copied");
 	ctl_op_phase(c, img->op_id, "copy");
@@ -448,7 +448,7 @@ static int capture_steps(struct ctl *c, struct image *img, const char *dir, stru
 		img->os = xasprintf("%s, from VM %s", src.os ? src.os : src.name, vm.name);
 		struct disk_info info;
 		struct stat st;
-		if (!runner_dry_run() && disk_info(disk, &info, e) == 0)
+		if (c->host->disk_info(disk, &info, NULL) == 0)   /* the recording host made none: size unknown */
 			img->virtual_size_bytes = (int64_t)info.virtual_size;
 		img->size_bytes = stat(disk, &st) == 0 ? (int64_t)st.st_blocks * 512 : 0;
 	}

@@ -337,7 +337,7 @@ static int start_steps(struct ctl *c, struct vm *vm, const struct vm_paths *p, b
 		rc = c->host->disk_overlay(base, p->root, vm->disk_size_bytes, e);
 	/* Grown while stopped (vm resize --disk-size): the file follows now. */
 	if (rc == 0 && vm->disk_size_bytes > vm->live_disk_bytes) {
-		rc = resize_disk_file(p->root, vm->disk_size_bytes, e);
+		rc = c->host->disk_grow(p->root, vm->disk_size_bytes, e);
 		if (rc == 0)
 			vm->live_disk_bytes = vm->disk_size_bytes;
 	}

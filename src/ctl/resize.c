@@ -272,7 +272,7 @@ static bool memory_step(struct ctl *c, struct vm *vm, const char *qmp_sock)
 	}
 	crashpoint("resize.memory-limit-raised");
 	int have = 0;
-	if (resize_memory_step(qmp_sock, vm->memory_mib, &have, &e) < 0) {
+	if (c->host->qemu_memory_step(qmp_sock, vm->memory_mib, &have, &e) < 0) {
 		if (e.kind == ERR_CONFLICT && have > 0) {
 			memory_refused(c, vm, have, e.msg);
 			return true;
@@ -305,7 +305,7 @@ static bool cpu_step(struct ctl *c, struct vm *vm, const char *qmp_sock)
 		return false;
 	}
 	crashpoint("resize.cpu-quota-raised");
-	if (resize_vcpus_step(qmp_sock, vm->vcpus, &have, &e) < 0) {
+	if (c->host->qemu_vcpus_step(qmp_sock, vm->vcpus, &have, &e) < 0) {
 		/* QEMU busy or slow (TCG on a loaded host): the VM keeps
 		 * what it has and the next pass tries again. The API
 		 * admits only sizes within the ceiling, so this is not
@@ -329,7 +329,7 @@ static bool cpu_step(struct ctl *c, struct vm *vm, const char *qmp_sock)
 static bool disk_step(struct ctl *c, struct vm *vm, const char *qmp_sock)
 {
 	struct err e = {0};
-	if (resize_disk_live(qmp_sock, "root", vm->disk_size_bytes, &e) < 0) {
+	if (c->host->qemu_disk_grow(qmp_sock, "root", vm->disk_size_bytes, &e) < 0) {
 		log_warn("vm %s: %s; trying again", vm->name, e.msg);
 		return false;
 	}

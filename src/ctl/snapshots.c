@@ -219,7 +219,7 @@ static void volume_snapshot_step(struct ctl *c, struct snapshot *sn)
 	if (rc == 0 && live)
 		rc = ctl_qemu_user(c, &user, &e);
 	if (rc == 0)
-		rc = live ? disk_backup_node(qmp, v.id, sn->id, layer, &user, &e) : disk_flatten(file, layer, &e);
+		rc = live ? c->host->disk_backup(qmp, v.id, sn->id, layer, &user, &e) : c->host->disk_flatten(file, layer, &e);
 	if (rc < 0) {
 		fs_rm_rf(layer_dir, NULL);
 		store_snapshot_delete(c->st, sn->id, NULL);

@@ -703,10 +703,8 @@ static bool reconcile_volume(struct ctl *c, struct volume *v, struct volume *all
 	struct err e = {0};
 	autofree char *path = ctl_volume_path(c, v->id);
 	if (strcmp(v->state, "creating") == 0) {
-		autofree char *size = xasprintf("%llu", (unsigned long long)v->size_bytes);
 		autofree char *snap = v->from_snapshot[0] ? ctl_snapshot_path(c, v->from_snapshot) : NULL;
-		const char *argv[] = {"qemu-img", "create", "-q", "-f", "qcow2", path, size, NULL};
-		int rc = snap ? disk_flatten(snap, path, &e) : runner_run(argv, NULL, NULL, &e);
+		int rc = snap ? c->host->disk_flatten(snap, path, &e) : c->host->disk_empty(path, v->size_bytes, &e);
 		/* Guest data: root's alone until a QEMU is given it (plug_step, start). */
 		if (rc == 0)
 			rc = c->host->file_owner(path, 0, 0, 0600, &e);

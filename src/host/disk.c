@@ -17,32 +17,34 @@
 #include "util/runner.h"
 #include "util/str.h"
 
-int disk_overlay_create_sized(const char *base, const char *path, uint64_t size_bytes, struct err *e)
+/* Renames tmp into place when rc is 0; removes it on any failure. */
+static int into_place(const char *tmp, const char *dst, int rc, struct err *e)
 {
-	if (!runner_dry_run() && fs_exists(path))
-		return 0;
-	autofree char *tmp = xasprintf("%s.tmp", path);
+	if (rc == 0 && rename(tmp, dst) < 0)
+		rc = err_set(e, ERR_INTERNAL, "cannot rename %s to %s: %s", tmp, dst, strerror(errno));
+	if (rc < 0)
+		unlink(tmp);
+	return rc;
+}
+
+int disk_overlay_write(const char *base, const char *tmp, uint64_t size_bytes, struct err *e)
+{
 	autofree char *size = size_bytes ? xasprintf("%" PRIu64, size_bytes) : NULL;
 	/* When size is NULL it ends argv early: qemu-img takes the base's size. */
 	const char *argv[] = {"qemu-img", "create", "-f", "qcow2", "-F", "qcow2", "-b", base, tmp, size, NULL};
-	bool real = !runner_dry_run();
-	if (real)
-		unlink(tmp);   /* a leftover from a crash during an earlier attempt */
-	int rc = runner_run(argv, NULL, NULL, e);
-	if (rc < 0) {
-		if (real)
-			unlink(tmp);
-		err_prefix(e, "cannot create disk %s on %s", path, base);
-		return rc;
-	}
-	if (!real)
+	return runner_run(argv, NULL, NULL, e);
+}
+
+int disk_overlay_create_sized(const char *base, const char *path, uint64_t size_bytes, struct err *e)
+{
+	if (fs_exists(path))
 		return 0;
-	if (rename(tmp, path) < 0) {
-		int saved = errno;
-		unlink(tmp);
-		return err_set(e, ERR_INTERNAL, "cannot create disk %s: rename from %s: %s", path, tmp, strerror(saved));
-	}
-	return 0;
+	autofree char *tmp = xasprintf("%s.tmp", path);
+	unlink(tmp);   /* a leftover from a crash during an earlier attempt */
+	int rc = into_place(tmp, path, disk_overlay_write(base, tmp, size_bytes, e), e);
+	if (rc < 0)
+		err_prefix(e, "cannot create disk %s on %s", path, base);
+	return rc;
 }
 
 int disk_overlay_create(const char *base, const char *path, struct err *e)
@@ -95,7 +97,7 @@ int disk_sha256(const char *path, char out[65], struct err *e)
 	return rc;
 }
 
-int disk_import(const char *src, const char *dst, struct disk_info *info, struct err *e)
+int disk_import_write(const char *src, const char *tmp, struct disk_info *info, struct err *e)
 {
 	if (disk_info(src, info, e) < 0)
 		return -1;
@@ -107,40 +109,42 @@ int disk_import(const char *src, const char *dst, struct disk_info *info, struct
 			       "%s is a qcow2 overlay on another file; import a standalone image "
 			       "(qemu-img convert -O qcow2 makes one)",
 			       src);
-	autofree char *tmp = xasprintf("%s.tmp", dst);
 	/* -n would reuse a target; a fresh one is what we want. No compression: compressed clusters are slow to read. */
 	const char *convert[] = {"qemu-img", "convert", "-f", info->format, "-O", "qcow2", src, tmp, NULL};
 	const char *check[] = {"qemu-img", "check", "-q", tmp, NULL};
 	struct run_opts opts = {.timeout_ms = 60 * 60 * 1000};
-	unlink(tmp);
 	if (runner_run(convert, &opts, NULL, e) < 0 || runner_run(check, &opts, NULL, e) < 0) {
-		unlink(tmp);
 		err_prefix(e, "importing %s", src);
 		return -1;
 	}
-	if (runner_dry_run())
-		return 0;
-	if (rename(tmp, dst) < 0) {
-		int saved = errno;
-		unlink(tmp);
-		return err_set(e, ERR_INTERNAL, "cannot rename %s to %s: %s", tmp, dst, strerror(saved));
+	return 0;
+}
+
+int disk_import(const char *src, const char *dst, struct disk_info *info, struct err *e)
+{
+	autofree char *tmp = xasprintf("%s.tmp", dst);
+	unlink(tmp);
+	return into_place(tmp, dst, disk_import_write(src, tmp, info, e), e);
+}
+
+int disk_empty_write(const char *path, uint64_t size_bytes, struct err *e)
+{
+	autofree char *size = xasprintf("%" PRIu64, size_bytes);
+	const char *argv[] = {"qemu-img", "create", "-q", "-f", "qcow2", path, size, NULL};
+	if (runner_run(argv, NULL, NULL, e) < 0) {
+		err_prefix(e, "cannot create disk %s", path);
+		return -1;
 	}
 	return 0;
 }
 
 int disk_create_empty(const char *path, uint64_t size_bytes, struct err *e)
 {
-	autofree char *size = xasprintf("%" PRIu64, size_bytes);
-	const char *argv[] = {"qemu-img", "create", "-q", "-f", "qcow2", path, size, NULL};
-	if (!runner_dry_run())
+	unlink(path);
+	int rc = disk_empty_write(path, size_bytes, e);
+	if (rc < 0)
 		unlink(path);
-	if (runner_run(argv, NULL, NULL, e) < 0) {
-		if (!runner_dry_run())
-			unlink(path);
-		err_prefix(e, "cannot create disk %s", path);
-		return -1;
-	}
-	return 0;
+	return rc;
 }
 
 /* Checks dst.tmp and renames it into place; removes it on any failure. */
@@ -150,21 +154,23 @@ static int finish_copy(const char *tmp, const char *dst, int rc, struct err *e)
 	struct run_opts opts = {.timeout_ms = 60 * 60 * 1000};
 	if (rc == 0)
 		rc = runner_run(check, &opts, NULL, e);
-	if (rc == 0 && !runner_dry_run() && rename(tmp, dst) < 0)
-		rc = err_set(e, ERR_INTERNAL, "cannot rename %s to %s: %s", tmp, dst, strerror(errno));
-	if (rc < 0 && !runner_dry_run())
-		unlink(tmp);
-	return rc;
+	return into_place(tmp, dst, rc, e);
+}
+
+int disk_flatten_write(const char *src, const char *tmp, struct err *e)
+{
+	const char *convert[] = {"qemu-img", "convert", "-O", "qcow2", src, tmp, NULL};
+	const char *check[] = {"qemu-img", "check", "-q", tmp, NULL};
+	struct run_opts opts = {.timeout_ms = 60 * 60 * 1000};
+	int rc = runner_run(convert, &opts, NULL, e);
+	return rc < 0 ? rc : runner_run(check, &opts, NULL, e);
 }
 
 int disk_flatten(const char *src, const char *dst, struct err *e)
 {
 	autofree char *tmp = xasprintf("%s.tmp", dst);
-	const char *convert[] = {"qemu-img", "convert", "-O", "qcow2", src, tmp, NULL};
-	struct run_opts opts = {.timeout_ms = 60 * 60 * 1000};
-	if (!runner_dry_run())
-		unlink(tmp);
-	return finish_copy(tmp, dst, runner_run(convert, &opts, NULL, e), e);
+	unlink(tmp);
+	return into_place(tmp, dst, disk_flatten_write(src, tmp, e), e);
 }
 
 /* Waits for a block job to conclude; returns its error, if any, in e. */
@@ -271,10 +277,6 @@ int disk_backup_node(const char *qmp_sock, const char *node, const char *job_id,
 		     const struct qemu_user *u, struct err *e)
 {
 	autofree char *tmp = xasprintf("%s.tmp", dst);
-	if (runner_dry_run()) {
-		runner_capture_note("qmp %s drive-backup %s %s", qmp_sock, node, tmp);
-		return 0;
-	}
 	struct qmp *q = NULL;
 	uint64_t size = 0;
 	int rc = qmp_open(qmp_sock, QMP_DISK_TIMEOUT_MS, &q, e);

@@ -60,5 +60,14 @@ int disk_backup_node(const char *qmp_sock, const char *node, const char *job_id,
 /* The same for a stopped VM's disk file (qemu-img convert flattens its chain). */
 int disk_flatten(const char *src, const char *dst, struct err *e);
 
+/* The commands alone of disk_overlay_create_sized, disk_create_empty,
+ * disk_import and disk_flatten, written straight to tmp (path for an empty
+ * disk), with no file removed or renamed: what the recording host
+ * (hostops.h) runs under the runner's dry-run capture. */
+int disk_overlay_write(const char *base, const char *tmp, uint64_t size_bytes, struct err *e);
+int disk_empty_write(const char *path, uint64_t size_bytes, struct err *e);
+int disk_import_write(const char *src, const char *tmp, struct disk_info *info, struct err *e);
+int disk_flatten_write(const char *src, const char *tmp, struct err *e);
+
 /* Lowercase hex SHA-256 of a file, through sha256sum; out has 65 bytes. */
 int disk_sha256(const char *path, char out[65], struct err *e);

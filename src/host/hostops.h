@@ -27,6 +27,7 @@
 #include <stdint.h>
 
 #include "host/cgroup.h"
+#include "host/disk.h"
 #include "host/dnsmasq.h"
 #include "host/download.h"
 #include "host/health.h"
@@ -35,6 +36,7 @@
 #include "host/overlay.h"
 #include "host/probe.h"
 #include "host/qemu.h"
+#include "host/resize.h"
 #include "host/vmstat.h"
 #include "model/port.h"
 #include "util/err.h"
@@ -56,6 +58,11 @@ struct host_ops {
 	/* What a QEMU has of the volumes (host/hotplug.h); 1: there is no QEMU
 	 * to ask (recording), the caller takes the store's word. */
 	int (*qemu_volumes)(const char *qmp_socket, struct hotplug_view *view, struct err *e);
+	/* vCPU and disk resizes (host/resize.h) */
+	int (*qemu_vcpus_step)(const char *qmp_socket, int want, int *have, struct err *e);
+	int (*qemu_memory_step)(const char *qmp_socket, int want_mib, int *have_mib, struct err *e);
+	int (*qemu_disk_grow)(const char *qmp_socket, const char *device, uint64_t bytes, struct err *e);
+	int (*disk_grow)(const char *path, uint64_t bytes, struct err *e);
 	/* chown + chmod of a file QEMU reaches after it dropped privileges */
 	int (*file_owner)(const char *path, uid_t uid, gid_t gid, mode_t mode, struct err *e);
 	/* whether the guest's SSH greeted (host/probe.h) */
@@ -65,6 +72,12 @@ struct host_ops {
 	bool (*disk_exists)(const char *path);
 	int (*disk_overlay)(const char *base, const char *path, uint64_t size_bytes, struct err *e);
 	int (*disk_empty)(const char *path, uint64_t size_bytes, struct err *e);
+	int (*disk_info)(const char *path, struct disk_info *out, struct err *e);   /* a read: both run it */
+	int (*disk_import)(const char *src, const char *dst, struct disk_info *info, struct err *e);
+	int (*disk_flatten)(const char *src, const char *dst, struct err *e);
+	/* a running VM's drive or node copied out through QMP (drive-backup) */
+	int (*disk_backup)(const char *qmp_socket, const char *node, const char *job_id, const char *dst,
+			   const struct qemu_user *u, struct err *e);
 
 	/* links (host/bridge.h) */
 	bool (*link_exists)(const char *name);

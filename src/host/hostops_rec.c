@@ -255,6 +255,33 @@ static int rec_qemu_volumes(const char *qmp_socket, struct hotplug_view *view, s
 	return 1;
 }
 
+/* The guest takes every vCPU at once. */
+static int rec_qemu_vcpus_step(const char *qmp_socket, int want, int *have, struct err *e)
+{
+	runner_capture_note("qmp %s vcpus %d", qmp_socket, want);
+	*have = want;
+	return 0;
+}
+
+/* The guest takes the memory at once. */
+static int rec_qemu_memory_step(const char *qmp_socket, int want_mib, int *have_mib, struct err *e)
+{
+	runner_capture_note("qmp %s memory %d", qmp_socket, want_mib);
+	*have_mib = want_mib;
+	return 0;
+}
+
+/* No size to ask: the grow is captured. */
+static int rec_qemu_disk_grow(const char *qmp_socket, const char *device, uint64_t bytes, struct err *e)
+{
+	return resize_disk_live_grow(qmp_socket, device, bytes, e);
+}
+
+static int rec_disk_grow(const char *path, uint64_t bytes, struct err *e)
+{
+	return resize_disk_file_grow(path, bytes, e);
+}
+
 /* Nothing is handed over: the files belong to whoever runs the test. */
 static int rec_file_owner(const char *path, uid_t uid, gid_t gid, mode_t mode, struct err *e)
 {
@@ -294,16 +321,42 @@ static bool rec_exists(const char *path)
 	return true;
 }
 
+/* The disks' commands are captured as they would run, into PATH.tmp, and
+ * no file is made, renamed or removed. */
 static int rec_disk_overlay(const char *base, const char *path, uint64_t size_bytes, struct err *e)
 {
 	rec_line("disk overlay %s", path);
-	return disk_overlay_create_sized(base, path, size_bytes, e);
+	autofree char *tmp = xasprintf("%s.tmp", path);
+	return disk_overlay_write(base, tmp, size_bytes, e);
 }
 
 static int rec_disk_empty(const char *path, uint64_t size_bytes, struct err *e)
 {
 	rec_line("disk empty %s", path);
-	return disk_create_empty(path, size_bytes, e);
+	return disk_empty_write(path, size_bytes, e);
+}
+
+/* qemu-img info of src still runs (it reads). */
+static int rec_disk_import(const char *src, const char *dst, struct disk_info *info, struct err *e)
+{
+	rec_line("disk import %s", dst);
+	autofree char *tmp = xasprintf("%s.tmp", dst);
+	return disk_import_write(src, tmp, info, e);
+}
+
+static int rec_disk_flatten(const char *src, const char *dst, struct err *e)
+{
+	rec_line("disk flatten %s", dst);
+	autofree char *tmp = xasprintf("%s.tmp", dst);
+	return disk_flatten_write(src, tmp, e);
+}
+
+static int rec_disk_backup(const char *qmp_socket, const char *node, const char *job_id, const char *dst,
+			   const struct qemu_user *u, struct err *e)
+{
+	rec_line("disk backup %s %s", node, dst);
+	runner_capture_note("qmp %s drive-backup %s %s.tmp", qmp_socket, node, dst);
+	return 0;
 }
 
 static int rec_bridge_ensure(const char *name, const char *gw_cidr, struct err *e)
@@ -466,11 +519,19 @@ const struct host_ops hostops_recording = {
 	.qemu_status = rec_qemu_status,
 	.qemu_user = rec_qemu_user,
 	.qemu_volumes = rec_qemu_volumes,
+	.qemu_vcpus_step = rec_qemu_vcpus_step,
+	.qemu_memory_step = rec_qemu_memory_step,
+	.qemu_disk_grow = rec_qemu_disk_grow,
+	.disk_grow = rec_disk_grow,
 	.file_owner = rec_file_owner,
 	.ssh_check = rec_ssh_check,
 	.disk_exists = rec_exists,
 	.disk_overlay = rec_disk_overlay,
 	.disk_empty = rec_disk_empty,
+	.disk_info = disk_info,   /* qemu-img info reads; the runner runs it even in dry-run */
+	.disk_import = rec_disk_import,
+	.disk_flatten = rec_disk_flatten,
+	.disk_backup = rec_disk_backup,
 	.link_exists = rec_exists,
 	.bridge_ensure = rec_bridge_ensure,
 	.bridge_remove = rec_bridge_remove,

@@ -76,11 +76,6 @@ void resize_vcpu_pick(json_t *slots, int want, int *plugged, json_t **add, char 
 int resize_vcpus_step(const char *qmp_sock, int want, int *have, struct err *e)
 {
 	*have = 0;
-	if (runner_dry_run()) {
-		runner_capture_note("qmp %s vcpus %d", qmp_sock, want);
-		*have = want;
-		return 0;
-	}
 	json_t *slots = NULL, *add = NULL;
 	if (qmp_run_once(qmp_sock, "query-hotpluggable-cpus", NULL, &slots, e) < 0)
 		return -1;
@@ -116,17 +111,8 @@ static int live_disk_size(const char *qmp_sock, const char *device, uint64_t *by
 	return 0;
 }
 
-int resize_disk_live(const char *qmp_sock, const char *device, uint64_t bytes, struct err *e)
+int resize_disk_live_grow(const char *qmp_sock, const char *device, uint64_t bytes, struct err *e)
 {
-	if (!runner_dry_run()) {
-		uint64_t now = 0;
-		if (live_disk_size(qmp_sock, device, &now, e) < 0)
-			return -1;
-		if (now == 0)
-			return err_set(e, ERR_INTERNAL, "QEMU has no block device \"%s\" to grow", device);
-		if (now >= bytes)
-			return 0;   /* done already (or bigger: never shrink) */
-	}
 	json_t *args = json_pack("{s:s, s:I}", "device", device, "size", (json_int_t)bytes);
 	if (qmp_run_once(qmp_sock, "block_resize", args, NULL, e) < 0) {
 		err_prefix(e, "growing disk %s to %" PRIu64 " bytes", device, bytes);
@@ -135,15 +121,20 @@ int resize_disk_live(const char *qmp_sock, const char *device, uint64_t bytes, s
 	return 0;
 }
 
-int resize_disk_file(const char *path, uint64_t bytes, struct err *e)
+int resize_disk_live(const char *qmp_sock, const char *device, uint64_t bytes, struct err *e)
 {
-	if (!runner_dry_run()) {
-		struct disk_info info;
-		if (disk_info(path, &info, e) < 0)
-			return -1;
-		if (info.virtual_size >= bytes)
-			return 0;
-	}
+	uint64_t now = 0;
+	if (live_disk_size(qmp_sock, device, &now, e) < 0)
+		return -1;
+	if (now == 0)
+		return err_set(e, ERR_INTERNAL, "QEMU has no block device \"%s\" to grow", device);
+	if (now >= bytes)
+		return 0;   /* done already (or bigger: never shrink) */
+	return resize_disk_live_grow(qmp_sock, device, bytes, e);
+}
+
+int resize_disk_file_grow(const char *path, uint64_t bytes, struct err *e)
+{
 	autofree char *size = xasprintf("%" PRIu64, bytes);
 	/* qemu-img resize changes the header in one write: cut off before it
 	 * the file keeps its old size, and the next start grows it. */
@@ -418,11 +409,6 @@ static int memory_move(struct qmp *q, const struct resize_mem_move *m, int want_
 int resize_memory_step(const char *qmp_sock, int want_mib, int *have_mib, struct err *e)
 {
 	*have_mib = 0;
-	if (runner_dry_run()) {
-		runner_capture_note("qmp %s memory %d", qmp_sock, want_mib);
-		*have_mib = want_mib;
-		return 0;
-	}
 	struct qmp *q = NULL;
 	if (qmp_open(qmp_sock, QMP_DISK_TIMEOUT_MS, &q, e) < 0)
 		return -1;
@@ -438,4 +424,14 @@ int resize_memory_step(const char *qmp_sock, int want_mib, int *have_mib, struct
 	json_decref(objects);
 	qmp_close(q);
 	return rc;
+}
+
+int resize_disk_file(const char *path, uint64_t bytes, struct err *e)
+{
+	struct disk_info info;
+	if (disk_info(path, &info, e) < 0)
+		return -1;
+	if (info.virtual_size >= bytes)
+		return 0;
+	return resize_disk_file_grow(path, bytes, e);
 }

@@ -39,8 +39,7 @@ void resize_vcpu_pick(json_t *slots, int want, int *plugged, json_t **add, char 
 
 /* Reads the VM's vCPUs and makes at most one move toward want; *have is the
  * count before the move. A removal completes when the guest lets go: call
- * again until *have == want. Dry-run: records "qmp SOCK vcpus WANT" and
- * *have = want. */
+ * again until *have == want. */
 int resize_vcpus_step(const char *qmp_sock, int want, int *have, struct err *e);
 
 /* Guest memory moves in whole DIMMs of this many MiB: Linux on x86-64 adds
@@ -80,9 +79,13 @@ void resize_memory_pick(json_t *devices, json_t *objects, int base_mib, int want
 int resize_memory_step(const char *qmp_sock, int want_mib, int *have_mib, struct err *e);
 
 /* Grows block device `device` of a running QEMU to bytes (block_resize) if
- * it is smaller; never shrinks. Dry-run: records the command. */
+ * it is smaller; never shrinks. */
 int resize_disk_live(const char *qmp_sock, const char *device, uint64_t bytes, struct err *e);
 
 /* Grows the qcow2 file of a stopped VM to bytes if it is smaller
- * (qemu-img resize); never shrinks. Dry-run: records the command. */
+ * (qemu-img resize); never shrinks. */
 int resize_disk_file(const char *path, uint64_t bytes, struct err *e);
+/* The grow alone of each, without asking the size first: what the
+ * recording host (hostops.h) runs under the runner's dry-run capture. */
+int resize_disk_live_grow(const char *qmp_sock, const char *device, uint64_t bytes, struct err *e);
+int resize_disk_file_grow(const char *path, uint64_t bytes, struct err *e);

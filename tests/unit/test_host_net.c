@@ -662,9 +662,9 @@ static void test_disk_overlay_dry_run(void **state)
 {
 	(void)state;
 	struct err e = {0};
-	assert_int_equal(disk_overlay_create("/s/images/img-1/disk.qcow2", "/s/vms/vm-1/root.qcow2", &e), 0);
-	assert_int_equal(disk_overlay_create_sized("/s/images/img-1/disk.qcow2", "/s/vms/vm-2/root.qcow2",
-						   10737418240ull, &e), 0);
+	assert_int_equal(hostops_recording.disk_overlay("/s/images/img-1/disk.qcow2", "/s/vms/vm-1/root.qcow2", 0, &e), 0);
+	assert_int_equal(hostops_recording.disk_overlay("/s/images/img-1/disk.qcow2", "/s/vms/vm-2/root.qcow2",
+							10737418240ull, &e), 0);
 	assert_capture("qemu-img create -f qcow2 -F qcow2 -b /s/images/img-1/disk.qcow2 /s/vms/vm-1/root.qcow2.tmp\n"
 		       "qemu-img create -f qcow2 -F qcow2 -b /s/images/img-1/disk.qcow2 /s/vms/vm-2/root.qcow2.tmp "
 		       "10737418240\n");
