@@ -222,7 +222,7 @@ int network_ensure_host(struct ctl *c, const char *ref, struct err *e)
 		dc.mtu = OVERLAY_MTU;
 	gw_cidr = xasprintf("%s/%d", gw, cidr.prefix);
 	if (fs_mkdir_p(dir, 0755, e) < 0 || network_rules_apply(c, e) < 0 ||
-	    c->host->bridge_ensure(net.bridge, gw_cidr, e) < 0 || ip_forward_enable(e) < 0 ||
+	    c->host->bridge_ensure(net.bridge, gw_cidr, e) < 0 || c->host->ip_forward(e) < 0 ||
 	    metadata_ensure(c, &net, gw, e) < 0 || c->host->dnsmasq_ensure(&dc, e) < 0 ||
 	    network_sync_reservations(c, net.id, e) < 0) {
 		err_prefix(e, "network %s", net.name);

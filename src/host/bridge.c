@@ -23,7 +23,7 @@ bool link_name_valid(const char *name)
 	return strspn(name, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_.-") == n;
 }
 
-static bool sys_net_has(const char *name, const char *entry)
+static int sys_net_has(const char *name, const char *entry)
 {
 	autofree char *p = xasprintf("/sys/class/net/%s%s%s", name, entry ? "/" : "", entry ? entry : "");
 	return fs_exists(p);
@@ -31,9 +31,7 @@ static bool sys_net_has(const char *name, const char *entry)
 
 bool link_exists(const char *name)
 {
-	if (runner_dry_run() || !link_name_valid(name))
-		return false;
-	return sys_net_has(name, NULL);
+	return link_name_valid(name) && sys_net_has(name, NULL);
 }
 
 static int ip_run(const char *const argv[], struct err *e)
@@ -43,25 +41,21 @@ static int ip_run(const char *const argv[], struct err *e)
 
 /* Runs add unless the link exists. Another nubod step may have created it
  * meanwhile: fine if it is there now. */
-static int link_create(const char *const add[], const char *name, struct err *e)
+static int link_create(const struct bridge_kernel *k, const char *const add[], const char *name, struct err *e)
 {
-	if (link_exists(name))
+	if (k->has(name, NULL) == 1)
 		return 0;
 	int rc = ip_run(add, e);
-	if (rc < 0 && link_exists(name)) {
+	if (rc < 0 && k->has(name, NULL) == 1) {
 		err_clear(e);
 		rc = 0;
 	}
 	return rc;
 }
 
-/* Writes a /proc/sys setting unless it already has that value (dry-run: captured). */
+/* Writes a /proc/sys setting unless it already has that value. */
 static int sysctl_write(const char *path, const char *value, struct err *e)
 {
-	if (runner_dry_run()) {
-		runner_capture_note("write %s %s", path, value);
-		return 0;
-	}
 	autofree char *cur = NULL;
 	if (fs_read_file(path, 64, &cur, NULL, NULL) == 0 && strncmp(cur, value, strlen(value)) == 0 &&
 	    cur[strlen(value)] == '\n')
@@ -76,10 +70,13 @@ static int sysctl_write(const char *path, const char *value, struct err *e)
 	return 0;
 }
 
-static int conf_set(const char *dev, const char *key, const char *value, struct err *e)
+const struct bridge_kernel bridge_kernel_real = {.has = sys_net_has, .sysctl_write = sysctl_write};
+
+static int conf_set(const struct bridge_kernel *k, const char *dev, const char *key, const char *value,
+		    struct err *e)
 {
 	autofree char *path = xasprintf("/proc/sys/net/ipv4/conf/%s/%s", dev, key);
-	return sysctl_write(path, value, e);
+	return k->sysctl_write(path, value, e);
 }
 
 /*
@@ -92,15 +89,15 @@ static int conf_set(const char *dev, const char *key, const char *value, struct 
  * port forward used as localhost:PORT on the host reach a VM (nft.c drops
  * anything from VMs to the host's loopback addresses).
  */
-static int bridge_routing_setup(const char *name, struct err *e)
+static int bridge_routing_setup(const struct bridge_kernel *k, const char *name, struct err *e)
 {
-	if (conf_set(name, "proxy_arp_pvlan", "1", e) < 0 || conf_set(name, "send_redirects", "0", e) < 0 ||
-	    conf_set(name, "route_localnet", "1", e) < 0)
+	if (conf_set(k, name, "proxy_arp_pvlan", "1", e) < 0 || conf_set(k, name, "send_redirects", "0", e) < 0 ||
+	    conf_set(k, name, "route_localnet", "1", e) < 0)
 		return -1;
 	return 0;
 }
 
-int bridge_ensure(const char *name, const char *gw_cidr, struct err *e)
+int bridge_ensure_on(const struct bridge_kernel *k, const char *name, const char *gw_cidr, struct err *e)
 {
 	if (!link_name_valid(name))
 		return err_set(e, ERR_INTERNAL, "bridge name \"%s\" is not a valid interface name (1-15 of [A-Za-z0-9_.-])", name);
@@ -112,13 +109,13 @@ int bridge_ensure(const char *name, const char *gw_cidr, struct err *e)
 	/* replace, not add: idempotent when the address is already there. */
 	const char *address[] = {"ip", "addr", "replace", gw_cidr, "dev", name, NULL};
 	const char *up[] = {"ip", "link", "set", "dev", name, "up", NULL};
-	int rc = link_create(add, name, e);
-	if (rc == 0 && !runner_dry_run() && !sys_net_has(name, "bridge"))
+	int rc = link_create(k, add, name, e);
+	if (rc == 0 && k->has(name, "bridge") == 0)
 		return err_set(e, ERR_INTERNAL, "cannot use %s as a bridge: an interface of another kind has that name", name);
 	if (rc == 0)
 		rc = ip_run(address, e);
 	if (rc == 0)
-		rc = bridge_routing_setup(name, e);
+		rc = bridge_routing_setup(k, name, e);
 	if (rc == 0)
 		rc = ip_run(up, e);
 	if (rc < 0)
@@ -127,27 +124,27 @@ int bridge_ensure(const char *name, const char *gw_cidr, struct err *e)
 }
 
 /* ip link del, where a link that is (or became) missing is success. */
-static int link_remove(const char *kind, const char *name, struct err *e)
+static int link_remove(const struct bridge_kernel *k, const char *kind, const char *name, struct err *e)
 {
 	if (!link_name_valid(name))
 		return err_set(e, ERR_INTERNAL, "%s name \"%s\" is not a valid interface name", kind, name);
-	if (!runner_dry_run() && !link_exists(name))
+	if (k->has(name, NULL) == 0)
 		return 0;
 	const char *del[] = {"ip", "link", "del", "dev", name, NULL};
 	int rc = ip_run(del, e);
-	if (rc < 0 && !runner_dry_run() && !link_exists(name))
+	if (rc < 0 && k->has(name, NULL) == 0)
 		rc = 0;
 	if (rc < 0)
 		err_prefix(e, "cannot remove %s %s", kind, name);
 	return rc;
 }
 
-int bridge_remove(const char *name, struct err *e)
+int bridge_remove_on(const struct bridge_kernel *k, const char *name, struct err *e)
 {
-	return link_remove("bridge", name, e);
+	return link_remove(k, "bridge", name, e);
 }
 
-int tap_ensure(const char *name, const char *bridge, struct err *e)
+int tap_ensure_on(const struct bridge_kernel *k, const char *name, const char *bridge, struct err *e)
 {
 	if (!link_name_valid(name) || !link_name_valid(bridge))
 		return err_set(e, ERR_INTERNAL, "tap \"%s\" on bridge \"%s\": not valid interface names", name, bridge);
@@ -156,8 +153,8 @@ int tap_ensure(const char *name, const char *bridge, struct err *e)
 	/* Not an isolated port (nft.h: br_netfilter bridges a hairpin DNAT
 	 * between taps); "off" also frees a tap an earlier nubo isolated. */
 	const char *isolate[] = {"ip", "link", "set", "dev", name, "type", "bridge_slave", "isolated", "off", NULL};
-	int rc = link_create(add, name, e);
-	if (rc == 0 && !runner_dry_run() && !sys_net_has(name, "tun_flags"))
+	int rc = link_create(k, add, name, e);
+	if (rc == 0 && k->has(name, "tun_flags") == 0)
 		return err_set(e, ERR_INTERNAL, "cannot use %s as a tap: an interface of another kind has that name", name);
 	if (rc == 0)
 		rc = ip_run(attach, e);
@@ -168,9 +165,9 @@ int tap_ensure(const char *name, const char *bridge, struct err *e)
 	return rc;
 }
 
-int tap_remove(const char *name, struct err *e)
+int tap_remove_on(const struct bridge_kernel *k, const char *name, struct err *e)
 {
-	return link_remove("tap", name, e);
+	return link_remove(k, "tap", name, e);
 }
 
 static bool neigh_args_valid(const char *bridge, const char *ip, const char *mac)
@@ -193,12 +190,12 @@ int neigh_set(const char *bridge, const char *ip, const char *mac, struct err *e
 	return rc;
 }
 
-int neigh_remove(const char *bridge, const char *ip, struct err *e)
+int neigh_remove_on(const struct bridge_kernel *k, const char *bridge, const char *ip, struct err *e)
 {
 	if (!neigh_args_valid(bridge, ip, NULL))
 		return err_set(e, ERR_INTERNAL, "neighbour %s on %s: not a valid address or bridge", ip ? ip : "?",
 			       bridge ? bridge : "?");
-	if (!runner_dry_run() && !link_exists(bridge))
+	if (k->has(bridge, NULL) == 0)
 		return 0;   /* the bridge took its neighbours with it */
 	const char *argv[] = {"ip", "neigh", "del", ip, "dev", bridge, NULL};
 	struct run_result r;
@@ -210,9 +207,39 @@ int neigh_remove(const char *bridge, const char *ip, struct err *e)
 	return rc;
 }
 
+int ip_forward_enable_on(const struct bridge_kernel *k, struct err *e)
+{
+	return k->sysctl_write(IP_FORWARD, "1", e);
+}
+
+int bridge_ensure(const char *name, const char *gw_cidr, struct err *e)
+{
+	return bridge_ensure_on(&bridge_kernel_real, name, gw_cidr, e);
+}
+
+int bridge_remove(const char *name, struct err *e)
+{
+	return bridge_remove_on(&bridge_kernel_real, name, e);
+}
+
+int tap_ensure(const char *name, const char *bridge, struct err *e)
+{
+	return tap_ensure_on(&bridge_kernel_real, name, bridge, e);
+}
+
+int tap_remove(const char *name, struct err *e)
+{
+	return tap_remove_on(&bridge_kernel_real, name, e);
+}
+
+int neigh_remove(const char *bridge, const char *ip, struct err *e)
+{
+	return neigh_remove_on(&bridge_kernel_real, bridge, ip, e);
+}
+
 int ip_forward_enable(struct err *e)
 {
-	return sysctl_write(IP_FORWARD, "1", e);
+	return ip_forward_enable_on(&bridge_kernel_real, e);
 }
 
 int cidr_parse(const char *s, uint32_t *addr, int *len)

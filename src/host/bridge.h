@@ -22,7 +22,7 @@ bool link_name_valid(const char *name);
 /* Creates the bridge if missing, gives it gw_cidr ("10.77.3.1/24") and sets it
  * up. Fails if name exists but is not a bridge. */
 int bridge_ensure(const char *name, const char *gw_cidr, struct err *e);
-/* Missing is success. In dry-run the `ip link del` is always captured. */
+/* Missing is success. */
 int bridge_remove(const char *name, struct err *e);
 
 /* Creates a persistent tap if missing (ip tuntap add mode tap), enslaves it
@@ -37,12 +37,29 @@ int tap_remove(const char *name, struct err *e);      /* as bridge_remove */
 int neigh_set(const char *bridge, const char *ip, const char *mac, struct err *e);
 int neigh_remove(const char *bridge, const char *ip, struct err *e);
 
-/* /sys/class/net/NAME exists; in dry-run always false. */
+/* /sys/class/net/NAME exists. */
 bool link_exists(const char *name);
 
-/* /proc/sys/net/ipv4/ip_forward = 1, needed for NAT. Dry-run: captured as
- * "write /proc/sys/net/ipv4/ip_forward 1". */
+/* /proc/sys/net/ipv4/ip_forward = 1, needed for NAT. */
 int ip_forward_enable(struct err *e);
+
+/* What the functions above ask of the kernel besides `ip`: whether
+ * /sys/class/net/NAME (entry NULL) or NAME/ENTRY exists, 1 or 0, or -1 when
+ * it is not looked at; and a /proc/sys write. bridge_kernel_real looks and
+ * writes (the functions above use it). The recording host (hostops.h)
+ * passes one that never looks, so that every `ip` command is issued to the
+ * runner's capture, and that notes its writes. */
+struct bridge_kernel {
+	int (*has)(const char *name, const char *entry);
+	int (*sysctl_write)(const char *path, const char *value, struct err *e);
+};
+extern const struct bridge_kernel bridge_kernel_real;
+int bridge_ensure_on(const struct bridge_kernel *k, const char *name, const char *gw_cidr, struct err *e);
+int bridge_remove_on(const struct bridge_kernel *k, const char *name, struct err *e);
+int tap_ensure_on(const struct bridge_kernel *k, const char *name, const char *bridge, struct err *e);
+int tap_remove_on(const struct bridge_kernel *k, const char *name, struct err *e);
+int neigh_remove_on(const struct bridge_kernel *k, const char *bridge, const char *ip, struct err *e);
+int ip_forward_enable_on(const struct bridge_kernel *k, struct err *e);
 
 /* *in_use = whether cidr ("10.77.3.0/24") overlaps any IPv4 route (all
  * tables, the default route aside) or address on the host. Runs

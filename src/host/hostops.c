@@ -51,6 +51,7 @@ const struct host_ops hostops_real = {
 	.link_exists = link_exists,
 	.bridge_ensure = bridge_ensure,
 	.bridge_remove = bridge_remove,
+	.ip_forward = ip_forward_enable,
 	.tap_ensure = tap_ensure,
 	.tap_remove = tap_remove,
 	.neigh_set = neigh_set,

@@ -83,6 +83,7 @@ struct host_ops {
 	bool (*link_exists)(const char *name);
 	int (*bridge_ensure)(const char *name, const char *gw_cidr, struct err *e);
 	int (*bridge_remove)(const char *name, struct err *e);
+	int (*ip_forward)(struct err *e);   /* NAT needs it */
 	int (*tap_ensure)(const char *name, const char *bridge, struct err *e);
 	int (*tap_remove)(const char *name, struct err *e);
 	int (*neigh_set)(const char *bridge, const char *ip, const char *mac, struct err *e);

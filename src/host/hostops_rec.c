@@ -359,28 +359,51 @@ static int rec_disk_backup(const char *qmp_socket, const char *node, const char 
 	return 0;
 }
 
+/* The kernel as the recording host sees it: nothing is looked at, so
+ * every `ip` command is issued (and captured); /proc/sys writes are noted. */
+static int unseen_has(const char *name, const char *entry)
+{
+	(void)name;
+	(void)entry;
+	return -1;
+}
+
+static int noted_sysctl_write(const char *path, const char *value, struct err *e)
+{
+	(void)e;
+	runner_capture_note("write %s %s", path, value);
+	return 0;
+}
+
+static const struct bridge_kernel unseen_kernel = {.has = unseen_has, .sysctl_write = noted_sysctl_write};
+
 static int rec_bridge_ensure(const char *name, const char *gw_cidr, struct err *e)
 {
 	rec_line("bridge ensure %s %s", name, gw_cidr);
-	return bridge_ensure(name, gw_cidr, e);
+	return bridge_ensure_on(&unseen_kernel, name, gw_cidr, e);
 }
 
 static int rec_bridge_remove(const char *name, struct err *e)
 {
 	rec_line("bridge remove %s", name);
-	return bridge_remove(name, e);
+	return bridge_remove_on(&unseen_kernel, name, e);
+}
+
+static int rec_ip_forward(struct err *e)
+{
+	return ip_forward_enable_on(&unseen_kernel, e);
 }
 
 static int rec_tap_ensure(const char *name, const char *bridge, struct err *e)
 {
 	rec_line("tap ensure %s %s", name, bridge);
-	return tap_ensure(name, bridge, e);
+	return tap_ensure_on(&unseen_kernel, name, bridge, e);
 }
 
 static int rec_tap_remove(const char *name, struct err *e)
 {
 	rec_line("tap remove %s", name);
-	return tap_remove(name, e);
+	return tap_remove_on(&unseen_kernel, name, e);
 }
 
 static int rec_neigh_set(const char *bridge, const char *ip, const char *mac, struct err *e)
@@ -392,7 +415,7 @@ static int rec_neigh_set(const char *bridge, const char *ip, const char *mac, st
 static int rec_neigh_remove(const char *bridge, const char *ip, struct err *e)
 {
 	rec_line("neigh remove %s %s", bridge, ip);
-	return neigh_remove(bridge, ip, e);
+	return neigh_remove_on(&unseen_kernel, bridge, ip, e);
 }
 
 static int rec_overlay_ensure(const struct overlay *o, struct err *e)
@@ -535,6 +558,7 @@ const struct host_ops hostops_recording = {
 	.link_exists = rec_exists,
 	.bridge_ensure = rec_bridge_ensure,
 	.bridge_remove = rec_bridge_remove,
+	.ip_forward = rec_ip_forward,
 	.tap_ensure = rec_tap_ensure,
 	.tap_remove = rec_tap_remove,
 	.neigh_set = rec_neigh_set,
