@@ -255,7 +255,7 @@ int network_sync_reservations(struct ctl *c, const char *ref, struct err *e)
 	autofree char *dir = ctl_network_dir(c, net.id);
 	int rc = fs_mkdir_p(dir, 0755, e);
 	if (rc == 0)
-		rc = dnsmasq_hosts_write(dir, hosts, n, e);
+		rc = c->host->dnsmasq_hosts(dir, hosts, n, e);
 	free(hosts);
 	free(rs);
 	return rc;
@@ -271,7 +271,7 @@ int network_release_vm(struct ctl *c, const struct vm *vm, struct err *e)
 			return -1;
 		if (!c->host->link_exists(net.bridge))
 			continue;   /* no bridge, no dnsmasq, no lease */
-		if (dnsmasq_release_lease(net.bridge, nic->ip, nic->mac, e) < 0)
+		if (c->host->dnsmasq_release(net.bridge, nic->ip, nic->mac, e) < 0)
 			return -1;
 	}
 	return 0;

@@ -154,19 +154,23 @@ static int write_if_changed(const char *path, const char *text, bool *changed, s
 	return fs_write_atomic(path, text, strlen(text), 0644, e);
 }
 
-static int start(const struct paths *p, const char *dir, struct err *e)
+/* dnsmasq forks into the background itself; its parent exits only after
+ * the child has bound its sockets, with a failing status if it could not
+ * (address in use, bad option). */
+static int launch(const struct paths *p, const char *dir, struct err *e)
 {
 	const char *argv[] = {"dnsmasq", p->conf_arg, NULL};
-	/* dnsmasq forks into the background itself; its parent exits only
-	 * after the child has bound its sockets, with a failing status if it
-	 * could not (address in use, bad option). */
 	int rc = runner_run(argv, &(struct run_opts){.timeout_ms = 30000}, NULL, e);
-	if (rc < 0) {
+	if (rc < 0)
 		err_prefix(e, "cannot start dnsmasq for %s", dir);
+	return rc;
+}
+
+static int start(const struct paths *p, const char *dir, struct err *e)
+{
+	int rc = launch(p, dir, e);
+	if (rc < 0)
 		return rc;
-	}
-	if (runner_dry_run())
-		return 0;
 	int64_t deadline = time_mono_ms() + 5000;
 	while (!running_pid(p)) {
 		if (time_mono_ms() >= deadline)
@@ -219,38 +223,51 @@ static int check_reachable_after_drop(const char *dir, struct err *e)
 	}
 }
 
-int dnsmasq_ensure(const struct dnsmasq_config *c, struct err *e)
+int dnsmasq_files_write(const struct dnsmasq_config *c, bool *changed, struct err *e)
 {
+	*changed = false;
 	autofree char *conf = dnsmasq_conf_render(c);
 	if (!conf)
 		return err_set(e, ERR_INTERNAL, "cannot configure dnsmasq in %s: bridge \"%s\" or an address is malformed",
 			       c->dir ? c->dir : "", c->bridge ? c->bridge : "");
 	struct paths p;
 	paths_init(&p, c->dir);
-	bool changed = false, running = false;
 	int rc = fs_mkdir_p(c->dir, 0755, e);
-	if (rc < 0)
-		goto out;
 	/* Explicit: mkdir's mode is cut by the umask. */
-	if (chmod(c->dir, 0755) < 0) {
+	if (rc == 0 && chmod(c->dir, 0755) < 0)
 		rc = err_set(e, ERR_INTERNAL, "cannot make %s readable for dnsmasq: %s", c->dir, strerror(errno));
-		goto out;
-	}
-	if (!runner_dry_run() && (rc = check_reachable_after_drop(c->dir, e)) < 0)
-		goto out;
-	if (!fs_exists(p.hosts) && (rc = fs_write_atomic(p.hosts, "", 0, 0644, e)) < 0)
-		goto out;
-	if ((rc = write_if_changed(p.conf, conf, &changed, e)) < 0)
-		goto out;
-	/* Dry-run has no process to look at: an unchanged configuration is
-	 * taken to be running, so repeated ensures capture one start. */
-	running = runner_dry_run() ? !changed : running_pid(&p) != 0;
-	if (running && !changed)
-		goto out;
-	if (running && (rc = stop(&p, c->dir, e)) < 0)
-		goto out;
-	rc = start(&p, c->dir, e);
-out:
+	if (rc == 0 && !fs_exists(p.hosts))
+		rc = fs_write_atomic(p.hosts, "", 0, 0644, e);
+	if (rc == 0)
+		rc = write_if_changed(p.conf, conf, changed, e);
+	paths_free(&p);
+	return rc;
+}
+
+int dnsmasq_launch(const char *dir, struct err *e)
+{
+	struct paths p;
+	paths_init(&p, dir);
+	int rc = launch(&p, dir, e);
+	paths_free(&p);
+	return rc;
+}
+
+int dnsmasq_ensure(const struct dnsmasq_config *c, struct err *e)
+{
+	bool changed = false;
+	int rc = dnsmasq_files_write(c, &changed, e);
+	if (rc < 0)
+		return rc;
+	if ((rc = check_reachable_after_drop(c->dir, e)) < 0)
+		return rc;
+	struct paths p;
+	paths_init(&p, c->dir);
+	bool running = running_pid(&p) != 0;
+	if (running && changed)
+		rc = stop(&p, c->dir, e);
+	if (rc == 0 && (!running || changed))
+		rc = start(&p, c->dir, e);
 	paths_free(&p);
 	return rc;
 }
@@ -259,10 +276,6 @@ out:
  * reads the file when it starts. */
 static int reload(const struct paths *p, const char *dir, struct err *e)
 {
-	if (runner_dry_run()) {
-		runner_capture_note("reload dnsmasq %s", dir);
-		return 0;
-	}
 	int pid = running_pid(p);
 	if (pid && kill(pid, SIGHUP) < 0 && errno != ESRCH)
 		return err_set(e, ERR_INTERNAL, "cannot signal dnsmasq of %s (pid %d) to reload: %s", dir, pid,
@@ -270,8 +283,9 @@ static int reload(const struct paths *p, const char *dir, struct err *e)
 	return 0;
 }
 
-int dnsmasq_hosts_write(const char *dir, const struct dhcp_host *h, int n, struct err *e)
+int dnsmasq_hosts_file_write(const char *dir, const struct dhcp_host *h, int n, bool *changed, struct err *e)
 {
+	*changed = false;
 	int bad = hosts_first_invalid(h, n);
 	if (bad >= 0)
 		return err_set(e, ERR_INTERNAL, "cannot write DHCP reservations in %s: entry %d (mac \"%s\", ip \"%s\") is malformed",
@@ -279,22 +293,28 @@ int dnsmasq_hosts_write(const char *dir, const struct dhcp_host *h, int n, struc
 	struct paths p;
 	paths_init(&p, dir);
 	autofree char *text = dnsmasq_hosts_render(h, n);
-	bool changed = false;
 	int rc = fs_mkdir_p(dir, 0755, e);
 	if (rc == 0)
-		rc = write_if_changed(p.hosts, text, &changed, e);
-	if (rc == 0 && changed)
-		rc = reload(&p, dir, e);
+		rc = write_if_changed(p.hosts, text, changed, e);
+	paths_free(&p);
+	return rc;
+}
+
+int dnsmasq_hosts_write(const char *dir, const struct dhcp_host *h, int n, struct err *e)
+{
+	bool changed = false;
+	int rc = dnsmasq_hosts_file_write(dir, h, n, &changed, e);
+	if (rc < 0 || !changed)
+		return rc;
+	struct paths p;
+	paths_init(&p, dir);
+	rc = reload(&p, dir, e);
 	paths_free(&p);
 	return rc;
 }
 
 int dnsmasq_stop(const char *dir, struct err *e)
 {
-	if (runner_dry_run()) {
-		runner_capture_note("stop dnsmasq %s", dir);
-		return 0;
-	}
 	struct paths p;
 	paths_init(&p, dir);
 	int rc = stop(&p, dir, e);

@@ -41,20 +41,24 @@ char *dnsmasq_hosts_render(const struct dhcp_host *h, int n);
 
 /* Writes the configuration (and an empty hosts file if there is none) and
  * starts `dnsmasq --conf-file=DIR/dnsmasq.conf` unless it already runs with
- * this configuration; a changed configuration restarts it. In dry-run the
- * files are written and the start is captured when the configuration is new
- * or changed. */
+ * this configuration; a changed configuration restarts it. */
 int dnsmasq_ensure(const struct dnsmasq_config *c, struct err *e);
+/* The parts of dnsmasq_ensure the recording host (hostops.h) runs: the
+ * files alone (*changed: the configuration is new or changed), and the
+ * `dnsmasq` command alone, with no process looked at or waited for. */
+int dnsmasq_files_write(const struct dnsmasq_config *c, bool *changed, struct err *e);
+int dnsmasq_launch(const char *dir, struct err *e);
 
 /* Rewrites the hosts file atomically and, if it changed and dnsmasq runs,
- * sends SIGHUP (dry-run: captured as "reload dnsmasq DIR"). */
+ * sends SIGHUP. */
 int dnsmasq_hosts_write(const char *dir, const struct dhcp_host *h, int n, struct err *e);
+/* Its file alone (*changed: it changed), for the recording host. */
+int dnsmasq_hosts_file_write(const char *dir, const struct dhcp_host *h, int n, bool *changed, struct err *e);
 
 /* Ends the lease of ip held by mac (dhcp_release sends dnsmasq a DHCPRELEASE),
  * so the address can go to another VM at once: dnsmasq will not hand out an
  * address that is still leased to another MAC, reservation or not. */
 int dnsmasq_release_lease(const char *bridge, const char *ip, const char *mac, struct err *e);
 
-/* SIGTERM, wait (SIGKILL after 5 s). Not running is success. Dry-run:
- * captured as "stop dnsmasq DIR". */
+/* SIGTERM, wait (SIGKILL after 5 s). Not running is success. */
 int dnsmasq_stop(const char *dir, struct err *e);

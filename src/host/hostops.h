@@ -105,6 +105,8 @@ struct host_ops {
 	/* DHCP and DNS (host/dnsmasq.h) */
 	int (*dnsmasq_ensure)(const struct dnsmasq_config *c, struct err *e);
 	int (*dnsmasq_stop)(const char *dir, struct err *e);
+	int (*dnsmasq_hosts)(const char *dir, const struct dhcp_host *h, int n, struct err *e);
+	int (*dnsmasq_release)(const char *bridge, const char *ip, const char *mac, struct err *e);
 
 	/* the ruleset (host/nft.h) */
 	int (*nft_apply)(const char *ruleset, struct err *e);

@@ -435,16 +435,32 @@ static int rec_overlay_remove(const char *vxlan, struct err *e)
 	return overlay_remove(vxlan, e);
 }
 
+/* The files are written; with no process to look at, an unchanged
+ * configuration is taken to be running, so repeated ensures capture one
+ * start. */
 static int rec_dnsmasq_ensure(const struct dnsmasq_config *c, struct err *e)
 {
 	rec_line("dnsmasq ensure %s", c->bridge);
-	return dnsmasq_ensure(c, e);
+	bool changed = false;
+	int rc = dnsmasq_files_write(c, &changed, e);
+	return rc < 0 || !changed ? rc : dnsmasq_launch(c->dir, e);
+}
+
+static int rec_dnsmasq_hosts(const char *dir, const struct dhcp_host *h, int n, struct err *e)
+{
+	bool changed = false;
+	int rc = dnsmasq_hosts_file_write(dir, h, n, &changed, e);
+	if (rc == 0 && changed)
+		runner_capture_note("reload dnsmasq %s", dir);
+	return rc;
 }
 
 static int rec_dnsmasq_stop(const char *dir, struct err *e)
 {
+	(void)e;
 	rec_line("dnsmasq stop %s", dir);
-	return dnsmasq_stop(dir, e);
+	runner_capture_note("stop dnsmasq %s", dir);
+	return 0;
 }
 
 /* The whole ruleset follows the line, so that a test can look for a rule
@@ -572,6 +588,8 @@ const struct host_ops hostops_recording = {
 	.console_tail = serial_log_tail,   /* a file nubod reads; in dry-run none is written: "" */
 	.dnsmasq_ensure = rec_dnsmasq_ensure,
 	.dnsmasq_stop = rec_dnsmasq_stop,
+	.dnsmasq_hosts = rec_dnsmasq_hosts,
+	.dnsmasq_release = dnsmasq_release_lease,   /* dhcp_release: the runner captures it */
 	.nft_apply = rec_nft_apply,
 	.nft_table_delete = rec_nft_table_delete,
 	.cgroup_probe = rec_cgroup_probe,

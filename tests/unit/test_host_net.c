@@ -132,7 +132,8 @@ static void test_dnsmasq_dry_run(void **state)
 	struct dnsmasq_config c = dcfg;
 	c.dir = dir;
 	struct err e = {0};
-	assert_int_equal(dnsmasq_ensure(&c, &e), 0);
+	const struct host_ops *hops = &hostops_recording;
+	assert_int_equal(hops->dnsmasq_ensure(&c, &e), 0);
 	autofree char *conf_path = xasprintf("%s/dnsmasq.conf", dir);
 	autofree char *hosts_path = xasprintf("%s/hosts", dir);
 	autofree char *want_conf = dnsmasq_conf_render(&c);
@@ -141,14 +142,14 @@ static void test_dnsmasq_dry_run(void **state)
 	autofree char *hosts = read_text(hosts_path);
 	assert_string_equal(hosts, "");
 	/* Unchanged configuration: nothing more to do. */
-	assert_int_equal(dnsmasq_ensure(&c, &e), 0);
+	assert_int_equal(hops->dnsmasq_ensure(&c, &e), 0);
 	const struct dhcp_host h[] = {{"52:54:00:12:34:56", "10.77.3.10", "web1", false}};
-	assert_int_equal(dnsmasq_hosts_write(dir, h, 1, &e), 0);
-	assert_int_equal(dnsmasq_hosts_write(dir, h, 1, &e), 0);   /* unchanged: no reload */
+	assert_int_equal(hops->dnsmasq_hosts(dir, h, 1, &e), 0);
+	assert_int_equal(hops->dnsmasq_hosts(dir, h, 1, &e), 0);   /* unchanged: no reload */
 	/* A changed network restarts dnsmasq. */
 	c.range_end = "10.77.3.100";
-	assert_int_equal(dnsmasq_ensure(&c, &e), 0);
-	assert_int_equal(dnsmasq_stop(dir, &e), 0);
+	assert_int_equal(hops->dnsmasq_ensure(&c, &e), 0);
+	assert_int_equal(hops->dnsmasq_stop(dir, &e), 0);
 	autofree char *want = xasprintf("dnsmasq --conf-file=%s/dnsmasq.conf\n"
 					"reload dnsmasq %s\n"
 					"dnsmasq --conf-file=%s/dnsmasq.conf\n"
@@ -159,7 +160,7 @@ static void test_dnsmasq_dry_run(void **state)
 	assert_string_equal(hosts2, "52:54:00:12:34:56,10.77.3.10,web1\n");
 
 	const struct dhcp_host bad[] = {{"nope", "10.77.3.10", "web1", false}};
-	assert_true(dnsmasq_hosts_write(dir, bad, 1, &e) < 0);
+	assert_true(hops->dnsmasq_hosts(dir, bad, 1, &e) < 0);
 	assert_non_null(strstr(e.msg, "mac \"nope\""));
 	assert_int_equal(fs_rm_rf(dir, &e), 0);
 }
