@@ -301,7 +301,7 @@ static int build_seed(struct ctl *c, const struct vm *vm, const struct vm_paths 
 			 .user_data = vm->user_data, .macs = macs, .n_macs = vm->n_nics,
 			 .ipv4 = ipv4[0] ? ipv4 : NULL, .gateway = gateway[0] ? gateway : NULL,
 			 .mtu = overlay_on(c) ? OVERLAY_MTU : 0};
-	return seed_iso_build(&s, p->dir, p->seed, e);
+	return c->host->seed_build(&s, p->dir, p->seed, e);
 }
 
 /* The steps of a start; each is idempotent, so a start cut off by a crash is

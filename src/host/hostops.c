@@ -48,6 +48,7 @@ const struct host_ops hostops_real = {
 	.disk_import = disk_import,
 	.disk_flatten = disk_flatten,
 	.disk_backup = disk_backup_node,
+	.seed_build = seed_iso_build,
 	.link_exists = link_exists,
 	.bridge_ensure = bridge_ensure,
 	.bridge_remove = bridge_remove,

@@ -37,6 +37,7 @@
 #include "host/probe.h"
 #include "host/qemu.h"
 #include "host/resize.h"
+#include "host/seed.h"
 #include "host/vmstat.h"
 #include "model/port.h"
 #include "util/err.h"
@@ -78,6 +79,9 @@ struct host_ops {
 	/* a running VM's drive or node copied out through QMP (drive-backup) */
 	int (*disk_backup)(const char *qmp_socket, const char *node, const char *job_id, const char *dst,
 			   const struct qemu_user *u, struct err *e);
+
+	/* the guest's cidata seed (host/seed.h) */
+	int (*seed_build)(const struct nocloud *s, const char *work_dir, const char *iso_path, struct err *e);
 
 	/* links (host/bridge.h) */
 	bool (*link_exists)(const char *name);

@@ -377,6 +377,13 @@ static int noted_sysctl_write(const char *path, const char *value, struct err *e
 
 static const struct bridge_kernel unseen_kernel = {.has = unseen_has, .sysctl_write = noted_sysctl_write};
 
+/* The seed's files are written; genisoimage is captured. */
+static int rec_seed_build(const struct nocloud *s, const char *work_dir, const char *iso_path, struct err *e)
+{
+	autofree char *tmp = xasprintf("%s.tmp", iso_path);
+	return seed_iso_write(s, work_dir, iso_path, tmp, e);
+}
+
 static int rec_bridge_ensure(const char *name, const char *gw_cidr, struct err *e)
 {
 	rec_line("bridge ensure %s %s", name, gw_cidr);
@@ -571,6 +578,7 @@ const struct host_ops hostops_recording = {
 	.disk_import = rec_disk_import,
 	.disk_flatten = rec_disk_flatten,
 	.disk_backup = rec_disk_backup,
+	.seed_build = rec_seed_build,
 	.link_exists = rec_exists,
 	.bridge_ensure = rec_bridge_ensure,
 	.bridge_remove = rec_bridge_remove,

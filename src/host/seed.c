@@ -12,7 +12,8 @@
 #include "util/runner.h"
 #include "util/str.h"
 
-int seed_iso_build(const struct nocloud *s, const char *work_dir, const char *iso_path, struct err *e)
+int seed_iso_write(const struct nocloud *s, const char *work_dir, const char *iso_path, const char *tmp,
+		   struct err *e)
 {
 	int rc = fs_mkdir_p(work_dir, 0700, e);
 	if (rc < 0)
@@ -33,18 +34,23 @@ int seed_iso_build(const struct nocloud *s, const char *work_dir, const char *is
 		err_prefix(e, "cannot build seed %s", iso_path);
 		return rc;
 	}
-	autofree char *tmp = xasprintf("%s.tmp", iso_path);
 	const char *argv[] = {"genisoimage", "-quiet", "-output", tmp, "-volid", "cidata", "-joliet", "-rock",
 			      user_path, meta_path, net ? net_path : NULL, NULL};
-	bool real = !runner_dry_run();
 	rc = runner_run(argv, NULL, NULL, e);
-	if (rc < 0) {
-		if (real)
-			unlink(tmp);
+	if (rc < 0)
 		err_prefix(e, "cannot build seed %s", iso_path);
+	return rc;
+}
+
+int seed_iso_build(const struct nocloud *s, const char *work_dir, const char *iso_path, struct err *e)
+{
+	autofree char *tmp = xasprintf("%s.tmp", iso_path);
+	int rc = seed_iso_write(s, work_dir, iso_path, tmp, e);
+	if (rc < 0) {
+		unlink(tmp);
 		return rc;
 	}
-	if (real && rename(tmp, iso_path) < 0) {
+	if (rename(tmp, iso_path) < 0) {
 		int saved = errno;
 		unlink(tmp);
 		return err_set(e, ERR_INTERNAL, "cannot build seed %s: rename from %s: %s", iso_path, tmp,

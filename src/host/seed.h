@@ -14,5 +14,9 @@
 /* Writes meta-data and user-data (and network-config, if any) into work_dir (created if missing) and runs
  * genisoimage -output ISO.tmp -volid cidata -joliet -rock ..., then renames
  * ISO.tmp to iso_path, so iso_path is either the old or the complete new
- * seed. In dry-run the files are written and the command is captured. */
+ * seed. */
 int seed_iso_build(const struct nocloud *s, const char *work_dir, const char *iso_path, struct err *e);
+/* The same up to genisoimage, which writes tmp; nothing is renamed or
+ * removed: what the recording host (hostops.h) runs. */
+int seed_iso_write(const struct nocloud *s, const char *work_dir, const char *iso_path, const char *tmp,
+		   struct err *e);

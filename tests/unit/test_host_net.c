@@ -601,7 +601,7 @@ static void test_seed_iso_dry_run(void **state)
 	struct nocloud s = {.instance_id = "vm-1", .hostname = "h", .ssh_keys = keys, .n_keys = 1,
 			 .user_data = "#!/bin/sh\necho hi\n"};
 	struct err e = {0};
-	assert_int_equal(seed_iso_build(&s, work, iso, &e), 0);
+	assert_int_equal(hostops_recording.seed_build(&s, work, iso, &e), 0);
 	autofree char *want = xasprintf("genisoimage -quiet -output %s.tmp -volid cidata -joliet -rock "
 					"%s/user-data %s/meta-data\n", iso, work, work);
 	assert_capture(want);
