@@ -292,8 +292,8 @@ static void create_step(struct ctl *c, struct snapshot *sn)
 	if (rc == 0)
 		rc = ctl_qemu_user(c, &user, &e);
 	if (rc == 0)
-		rc = up ? layer_freeze_running(qmp, root, layer, sn->id, node, &user, &e)
-			: layer_freeze_stopped(root, layer, sn->id, &e);
+		rc = up ? c->host->layer_freeze_running(qmp, root, layer, sn->id, node, &user, &e)
+			: c->host->layer_freeze_stopped(root, layer, sn->id, &e);
 	/* A frozen layer is a read-only base from now on, like an image's: root's,
 	 * readable by QEMU's group alone (the running QEMU holds it open).
 	 * The snapshot is taken either way: a failure here is only logged. */
@@ -369,7 +369,7 @@ static int merge_away(struct ctl *c, const struct snapshot *sn, struct snapshot 
 		if (strcmp(all[i].parent, sn->id) != 0)
 			continue;
 		autofree char *file = ctl_snapshot_path(c, all[i].id);
-		if (layer_rebase(file, below, e) < 0)
+		if (c->host->layer_rebase(file, below, e) < 0)
 			return -1;
 		crashpoint("merge.layer-rebased");
 		snprintf(all[i].parent, sizeof(all[i].parent), "%s", sn->parent);
@@ -380,7 +380,7 @@ static int merge_away(struct ctl *c, const struct snapshot *sn, struct snapshot 
 			continue;
 		autofree char *dir = ctl_vm_dir(c, vms[i].id);
 		autofree char *root = xasprintf("%s/root.qcow2", dir);
-		if (c->host->disk_exists(root) && layer_rebase(root, below, e) < 0)
+		if (c->host->disk_exists(root) && c->host->layer_rebase(root, below, e) < 0)
 			return -1;
 		crashpoint("merge.disk-rebased");
 		snprintf(vms[i].base_snapshot, sizeof(vms[i].base_snapshot), "%s", sn->parent);
@@ -449,7 +449,7 @@ void snapshots_restore_vm(struct ctl *c, struct vm *vm)
 	autofree char *dir = ctl_vm_dir(c, vm->id);
 	autofree char *root = xasprintf("%s/root.qcow2", dir);
 	autofree char *layer = ctl_snapshot_path(c, vm->restore_from);
-	bool ok = layer_overlay_new(root, layer, &e) == 0;
+	bool ok = c->host->layer_overlay_new(root, layer, &e) == 0;
 	if (ok) {
 		crashpoint("restore.top-made");   /* a retry makes the same empty top again */
 		log_info("vm %s: disk restored to snapshot %s", vm->name, vm->restore_from);

@@ -32,6 +32,7 @@
 #include "host/download.h"
 #include "host/health.h"
 #include "host/hotplug.h"
+#include "host/layers.h"
 #include "host/metadata.h"
 #include "host/overlay.h"
 #include "host/probe.h"
@@ -82,6 +83,13 @@ struct host_ops {
 
 	/* the guest's cidata seed (host/seed.h) */
 	int (*seed_build)(const struct nocloud *s, const char *work_dir, const char *iso_path, struct err *e);
+
+	/* snapshot layers of a root disk (host/layers.h) */
+	int (*layer_freeze_stopped)(const char *root, const char *layer, const char *snap_id, struct err *e);
+	int (*layer_freeze_running)(const char *qmp_socket, const char *root, const char *layer, const char *snap_id,
+				    const char *node_name, const struct qemu_user *u, struct err *e);
+	int (*layer_overlay_new)(const char *root, const char *layer, struct err *e);
+	int (*layer_rebase)(const char *file, const char *new_backing, struct err *e);
 
 	/* links (host/bridge.h) */
 	bool (*link_exists)(const char *name);

@@ -384,6 +384,32 @@ static int rec_seed_build(const struct nocloud *s, const char *work_dir, const c
 	return seed_iso_write(s, work_dir, iso_path, tmp, e);
 }
 
+/* A freeze of a stopped VM captures the new top's creation; of a running
+ * one, the QMP switch it would make. */
+static int rec_layer_freeze_stopped(const char *root, const char *layer, const char *snap_id, struct err *e)
+{
+	autofree char *next = layer_next_path(root, snap_id);
+	autofree char *tmp = xasprintf("%s.tmp", next);
+	return layer_top_write(layer, tmp, 0, e);
+}
+
+static int rec_layer_freeze_running(const char *qmp_socket, const char *root, const char *layer, const char *snap_id,
+				    const char *node_name, const struct qemu_user *u, struct err *e)
+{
+	(void)node_name;
+	(void)u;
+	(void)e;
+	autofree char *next = layer_next_path(root, snap_id);
+	runner_capture_note("qmp %s blockdev-snapshot root -> %s (%s)", qmp_socket, next, layer);
+	return 0;
+}
+
+static int rec_layer_overlay_new(const char *root, const char *layer, struct err *e)
+{
+	autofree char *fresh = xasprintf("%s.new", root);
+	return layer_top_write(layer, fresh, 0, e);
+}
+
 static int rec_bridge_ensure(const char *name, const char *gw_cidr, struct err *e)
 {
 	rec_line("bridge ensure %s %s", name, gw_cidr);
@@ -579,6 +605,10 @@ const struct host_ops hostops_recording = {
 	.disk_flatten = rec_disk_flatten,
 	.disk_backup = rec_disk_backup,
 	.seed_build = rec_seed_build,
+	.layer_freeze_stopped = rec_layer_freeze_stopped,
+	.layer_freeze_running = rec_layer_freeze_running,
+	.layer_overlay_new = rec_layer_overlay_new,
+	.layer_rebase = layer_rebase,   /* qemu-img rebase: the runner captures it */
 	.link_exists = rec_exists,
 	.bridge_ensure = rec_bridge_ensure,
 	.bridge_remove = rec_bridge_remove,

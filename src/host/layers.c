@@ -18,7 +18,7 @@
 
 static int rename_or_err(const char *from, const char *to, struct err *e)
 {
-	if (runner_dry_run() || rename(from, to) == 0)
+	if (rename(from, to) == 0)
 		return 0;
 	return err_set(e, ERR_INTERNAL, "cannot rename %s to %s: %s", from, to, strerror(errno));
 }
@@ -33,20 +33,24 @@ char *layer_next_path(const char *root, const char *snap_id)
 /* Makes N, an empty top on layer, under a temporary name first. size: N's
  * virtual size, needed when layer does not exist yet (-u); 0 to read it from
  * layer. */
+int layer_top_write(const char *layer, const char *path, uint64_t size, struct err *e)
+{
+	autofree char *size_text = xasprintf("%" PRIu64, size);
+	const char *from_layer[] = {"qemu-img", "create", "-q", "-f", "qcow2", "-F", "qcow2", "-b", layer, path, NULL};
+	/* -u: layer's path does not exist yet, so the size is given. */
+	const char *ahead[] = {"qemu-img", "create", "-q", "-f", "qcow2", "-u", "-F", "qcow2", "-b", layer, path,
+			       size_text, NULL};
+	return runner_run(size ? ahead : from_layer, NULL, NULL, e);
+}
+
 static int make_next(const char *next, const char *layer, uint64_t size, struct err *e)
 {
 	autofree char *tmp = xasprintf("%s.tmp", next);
-	autofree char *size_text = xasprintf("%" PRIu64, size);
-	const char *from_layer[] = {"qemu-img", "create", "-q", "-f", "qcow2", "-F", "qcow2", "-b", layer, tmp, NULL};
-	/* -u: layer's path does not exist yet, so the size is given. */
-	const char *ahead[] = {"qemu-img", "create", "-q", "-f", "qcow2", "-u", "-F", "qcow2", "-b", layer, tmp,
-			       size_text, NULL};
-	if (!runner_dry_run())
-		unlink(tmp);
-	int rc = runner_run(size ? ahead : from_layer, NULL, NULL, e);
+	unlink(tmp);
+	int rc = layer_top_write(layer, tmp, size, e);
 	if (rc == 0)
 		rc = rename_or_err(tmp, next, e);
-	if (rc < 0 && !runner_dry_run())
+	if (rc < 0)
 		unlink(tmp);
 	return rc;
 }
@@ -68,8 +72,6 @@ static int finish_freeze(const char *root, const char *layer, const char *next, 
 int layer_freeze_stopped(const char *root, const char *layer, const char *snap_id, struct err *e)
 {
 	autofree char *next = layer_next_path(root, snap_id);
-	if (runner_dry_run())
-		return make_next(next, layer, 0, e);
 	if (!fs_exists(layer)) {
 		/* A..C with no QEMU. An N left by a running VM's cut-off call
 		 * is kept and put on top, never dropped: if its QEMU had
@@ -179,10 +181,6 @@ int layer_freeze_running(const char *qmp_sock, const char *root, const char *lay
 			 const char *node_name, const struct qemu_user *u, struct err *e)
 {
 	autofree char *next = layer_next_path(root, snap_id);
-	if (runner_dry_run()) {
-		runner_capture_note("qmp %s blockdev-snapshot root -> %s (%s)", qmp_sock, next, layer);
-		return 0;
-	}
 	if (!fs_exists(layer)) {
 		struct qmp *q = NULL;
 		int rc = qmp_open(qmp_sock, QMP_DISK_TIMEOUT_MS, &q, e);
@@ -204,10 +202,8 @@ int layer_freeze_running(const char *qmp_sock, const char *root, const char *lay
 int layer_overlay_new(const char *root, const char *layer, struct err *e)
 {
 	autofree char *fresh = xasprintf("%s.new", root);
-	const char *argv[] = {"qemu-img", "create", "-q", "-f", "qcow2", "-F", "qcow2", "-b", layer, fresh, NULL};
-	if (!runner_dry_run())
-		unlink(fresh);
-	if (runner_run(argv, NULL, NULL, e) < 0) {
+	unlink(fresh);
+	if (layer_top_write(layer, fresh, 0, e) < 0) {
 		unlink(fresh);
 		return -1;
 	}

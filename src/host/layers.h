@@ -36,6 +36,8 @@
  */
 #pragma once
 
+#include <stdint.h>
+
 #include "util/err.h"
 
 struct qemu_user;
@@ -59,3 +61,7 @@ int layer_overlay_new(const char *root, const char *layer, struct err *e);
  * to what it read through its backing were copied; the header changes last),
  * so it may simply be run again. */
 int layer_rebase(const char *file, const char *new_backing, struct err *e);
+/* qemu-img create of an empty top on layer straight at path (size 0: the
+ * layer's): the command of the functions above, with nothing looked at,
+ * renamed or removed, which the recording host (hostops.h) runs. */
+int layer_top_write(const char *layer, const char *path, uint64_t size, struct err *e);
