@@ -435,7 +435,7 @@ static void unplug_step(struct ctl *c, struct volume *v, struct volume *all, int
 	if (it && it->device) {
 		if (v->unplugging) {
 			unplug_wait(c, v, &vm, NULL);
-		} else if (hotplug_device_del(qmp, v->id, &e) < 0) {
+		} else if (hotplug_device_del(c->host->qemu_command, qmp, v->id, &e) < 0) {
 			unplug_wait(c, v, &vm, e.msg);
 		} else {
 			crashpoint("volume.detach.unplug-requested");
@@ -447,7 +447,7 @@ static void unplug_step(struct ctl *c, struct volume *v, struct volume *all, int
 	}
 	crashpoint("volume.detach.device-gone");
 	if (it && it->node) {
-		if (hotplug_node_del(qmp, v->id, &e) < 0) {
+		if (hotplug_node_del(c->host->qemu_command, qmp, v->id, &e) < 0) {
 			unplug_wait(c, v, &vm, e.msg);
 			goto out;
 		}
@@ -470,7 +470,7 @@ static void plug_failed(struct ctl *c, struct volume *v, const struct vm *vm, co
 			const char *problem)
 {
 	struct err e = {0};
-	if (node && hotplug_node_del(qmp, v->id, &e) < 0)
+	if (node && hotplug_node_del(c->host->qemu_command, qmp, v->id, &e) < 0)
 		log_warn("volume %s: %s", v->name, e.msg);
 	autofree char *why = xasprintf("volume %s was not attached to VM %s: %s", v->name, vm->name, problem);
 	give_up(c, v, "", why);
@@ -516,13 +516,13 @@ static void plug_step(struct ctl *c, struct volume *v, struct volume *all, int n
 		struct qemu_user user;
 		/* QEMU opens the volume after it dropped to its user. */
 		if (!node && (ctl_qemu_user(c, &user, &e) < 0 || c->host->file_owner(path, user.uid, user.gid, 0600, &e) < 0 ||
-			      hotplug_node_add(qmp, v->id, path, &e) < 0)) {
+			      hotplug_node_add(c->host->qemu_command, qmp, v->id, path, &e) < 0)) {
 			plug_failed(c, v, &vm, qmp, false, e.msg);
 			goto out;
 		}
 		if (!node)
 			crashpoint("volume.attach.node-added");
-		if (hotplug_device_add(qmp, v->id, slot, &e) < 0) {
+		if (hotplug_device_add(c->host->qemu_command, qmp, v->id, slot, &e) < 0) {
 			plug_failed(c, v, &vm, qmp, true, e.msg);
 			goto out;
 		}
@@ -593,7 +593,7 @@ static bool delete_allowed(struct ctl *c, struct volume *v, struct volume *all, 
 			save_volume(c, v);
 			give_up(c, v, vms[i].id, why);
 			allowed = false;
-		} else if (it && it->node && hotplug_node_del(qmp, v->id, &e) < 0) {
+		} else if (it && it->node && hotplug_node_del(c->host->qemu_command, qmp, v->id, &e) < 0) {
 			autofree char *why = xasprintf("volume %s was not deleted: VM %s holds it open: %s", v->name,
 						       vms[i].name, e.msg);
 			give_up(c, v, "", why);
@@ -649,7 +649,7 @@ void volumes_resume(struct ctl *c)
 				if (!wanted) {
 					log_warn("volume %s: VM %s holds it open with no device and nobody wants it "
 						 "there (nubod was cut off); closing it", v->name, vm->name);
-					if (hotplug_node_del(qmp, v->id, &e) < 0)
+					if (hotplug_node_del(c->host->qemu_command, qmp, v->id, &e) < 0)
 						log_warn("volume %s: %s", v->name, e.msg);
 					continue;
 				}

@@ -33,6 +33,7 @@ const struct host_ops hostops_real = {
 	.qemu_kill = qemu_kill,
 	.qemu_powerdown = qmp_system_powerdown,
 	.qemu_status = qmp_query_status,
+	.qemu_command = qmp_run_once,
 	.qemu_user = qemu_user_lookup,
 	.qemu_volumes = hotplug_view_read,
 	.qemu_vcpus_step = resize_vcpus_step,

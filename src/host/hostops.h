@@ -56,6 +56,8 @@ struct host_ops {
 	int (*qemu_kill)(int pid, const char *vm_id, int timeout_ms, struct err *e);
 	int (*qemu_powerdown)(const char *qmp_socket, struct err *e);
 	int (*qemu_status)(const char *qmp_socket, char *status, size_t n, struct err *e);
+	/* one QMP command that changes the QEMU (host/qmp.h: qmp_once_fn) */
+	qmp_once_fn *qemu_command;
 	int (*qemu_user)(const char *name, struct qemu_user *u, struct err *e);
 	/* What a QEMU has of the volumes (host/hotplug.h); 1: there is no QEMU
 	 * to ask (recording), the caller takes the store's word. */

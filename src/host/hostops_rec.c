@@ -271,10 +271,23 @@ static int rec_qemu_memory_step(const char *qmp_socket, int want_mib, int *have_
 	return 0;
 }
 
+/* Noted as "qmp SOCK CMD ARGS", in order with the commands; no answer. */
+static int rec_qemu_command(const char *sock, const char *cmd, json_t *args, json_t **ret, struct err *e)
+{
+	(void)e;
+	char *text = args ? json_dumps(args, JSON_COMPACT | JSON_SORT_KEYS) : NULL;
+	runner_capture_note("qmp %s %s %s", sock, cmd, text ? text : "");
+	free(text);
+	json_decref(args);
+	if (ret)
+		*ret = NULL;
+	return 0;
+}
+
 /* No size to ask: the grow is captured. */
 static int rec_qemu_disk_grow(const char *qmp_socket, const char *device, uint64_t bytes, struct err *e)
 {
-	return resize_disk_live_grow(qmp_socket, device, bytes, e);
+	return resize_disk_live_grow(rec_qemu_command, qmp_socket, device, bytes, e);
 }
 
 static int rec_disk_grow(const char *path, uint64_t bytes, struct err *e)
@@ -589,6 +602,7 @@ const struct host_ops hostops_recording = {
 	.qemu_kill = rec_qemu_kill,
 	.qemu_powerdown = rec_qemu_powerdown,
 	.qemu_status = rec_qemu_status,
+	.qemu_command = rec_qemu_command,
 	.qemu_user = rec_qemu_user,
 	.qemu_volumes = rec_qemu_volumes,
 	.qemu_vcpus_step = rec_qemu_vcpus_step,

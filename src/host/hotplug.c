@@ -104,37 +104,37 @@ void hotplug_view_free(struct hotplug_view *v)
 	*v = (struct hotplug_view){0};
 }
 
-int hotplug_node_add(const char *qmp_sock, const char *vol_id, const char *path, struct err *e)
+int hotplug_node_add(qmp_once_fn *send, const char *qmp_sock, const char *vol_id, const char *path, struct err *e)
 {
 	json_t *node = json_pack("{s:s, s:s, s:{s:s, s:s}}", "driver", "qcow2", "node-name", vol_id, "file", "driver",
 				 "file", "filename", path);
-	if (qmp_run_once(qmp_sock, "blockdev-add", node, NULL, e) < 0) {
+	if (send(qmp_sock, "blockdev-add", node, NULL, e) < 0) {
 		err_prefix(e, "opening volume %s in QEMU", vol_id);
 		return -1;
 	}
 	return 0;
 }
 
-int hotplug_device_add(const char *qmp_sock, const char *vol_id, int slot, struct err *e)
+int hotplug_device_add(qmp_once_fn *send, const char *qmp_sock, const char *vol_id, int slot, struct err *e)
 {
 	char dev[64], bus[16];
 	snprintf(dev, sizeof(dev), DEV_PREFIX "%s", vol_id);
 	snprintf(bus, sizeof(bus), "hp%d", slot);
 	json_t *device = json_pack("{s:s, s:s, s:s, s:s, s:s}", "driver", "virtio-blk-pci", "id", dev, "drive",
 				   vol_id, "bus", bus, "serial", vol_id);
-	if (qmp_run_once(qmp_sock, "device_add", device, NULL, e) < 0) {
+	if (send(qmp_sock, "device_add", device, NULL, e) < 0) {
 		err_prefix(e, "plugging volume %s into slot hp%d", vol_id, slot);
 		return -1;
 	}
 	return 0;
 }
 
-int hotplug_device_del(const char *qmp_sock, const char *vol_id, struct err *e)
+int hotplug_device_del(qmp_once_fn *send, const char *qmp_sock, const char *vol_id, struct err *e)
 {
 	char dev[64];
 	snprintf(dev, sizeof(dev), DEV_PREFIX "%s", vol_id);
 	struct err e2 = {0};
-	if (qmp_run_once(qmp_sock, "device_del", json_pack("{s:s}", "id", dev), NULL, &e2) == 0)
+	if (send(qmp_sock, "device_del", json_pack("{s:s}", "id", dev), NULL, &e2) == 0)
 		return 0;
 	/* QEMU refuses a second request while the guest has not answered the
 	 * first (a nubod killed after device_del asks again): that one stands. */
@@ -146,9 +146,9 @@ int hotplug_device_del(const char *qmp_sock, const char *vol_id, struct err *e)
 	return -1;
 }
 
-int hotplug_node_del(const char *qmp_sock, const char *vol_id, struct err *e)
+int hotplug_node_del(qmp_once_fn *send, const char *qmp_sock, const char *vol_id, struct err *e)
 {
-	if (qmp_run_once(qmp_sock, "blockdev-del", json_pack("{s:s}", "node-name", vol_id), NULL, e) < 0) {
+	if (send(qmp_sock, "blockdev-del", json_pack("{s:s}", "node-name", vol_id), NULL, e) < 0) {
 		err_prefix(e, "closing volume %s in QEMU", vol_id);
 		return -1;
 	}

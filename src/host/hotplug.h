@@ -10,13 +10,14 @@
  * Each move is its own function so the caller can record progress between
  * them, and hotplug_view_read() says what QEMU really has, so a caller cut
  * off between two moves (nubod killed) carries on from QEMU's state instead
- * of replaying blindly. In dry-run nothing is asked: the view is empty and
- * each move is recorded in the runner capture as "qmp SOCK COMMAND ARGS".
+ * of replaying blindly. Each move sends its command through send
+ * (qmp_run_once, or the recording host's, which notes it).
  */
 #pragma once
 
 #include <stdbool.h>
 
+#include "host/qmp.h"
 #include "util/err.h"
 
 /* What one QEMU has of one volume. */
@@ -44,11 +45,11 @@ bool hotplug_view_slot_used(const struct hotplug_view *v, int slot);
 void hotplug_view_free(struct hotplug_view *v);   /* NULL safe */
 
 /* blockdev-add of the volume's qcow2 as node vol_id: QEMU opens the file. */
-int hotplug_node_add(const char *qmp_sock, const char *vol_id, const char *path, struct err *e);
+int hotplug_node_add(qmp_once_fn *send, const char *qmp_sock, const char *vol_id, const char *path, struct err *e);
 /* device_add of dev-<vol_id> on hp<slot>, backed by the node: the guest sees it. */
-int hotplug_device_add(const char *qmp_sock, const char *vol_id, int slot, struct err *e);
+int hotplug_device_add(qmp_once_fn *send, const char *qmp_sock, const char *vol_id, int slot, struct err *e);
 /* device_del: asks the guest to release the device. A request already
  * pending in QEMU counts as made. */
-int hotplug_device_del(const char *qmp_sock, const char *vol_id, struct err *e);
+int hotplug_device_del(qmp_once_fn *send, const char *qmp_sock, const char *vol_id, struct err *e);
 /* blockdev-del of the node, once no device uses it: QEMU closes the file. */
-int hotplug_node_del(const char *qmp_sock, const char *vol_id, struct err *e);
+int hotplug_node_del(qmp_once_fn *send, const char *qmp_sock, const char *vol_id, struct err *e);

@@ -43,8 +43,12 @@ void qmp_close(struct qmp *q);   /* NULL safe */
 
 /* Runs cmd on a fresh connection (QMP_DISK_TIMEOUT_MS), so nothing is held
  * between a reconciler's passes; takes args (decref'd whatever happens);
- * *ret as qmp_execute. Dry-run: records "qmp SOCK CMD ARGS" and succeeds. */
+ * *ret as qmp_execute. */
 int qmp_run_once(const char *sock, const char *cmd, json_t *args, json_t **ret, struct err *e);
+/* The shape of qmp_run_once: the functions of host/ that send one QMP
+ * command to change a QEMU take it as a parameter, so that the recording
+ * host (hostops.h) can pass its own, which only notes the command. */
+typedef int qmp_once_fn(const char *sock, const char *cmd, json_t *args, json_t **ret, struct err *e);
 
 /* One-shot helpers: open, run one command, close (5 s timeout). The
  * recording host (hostops.h) answers them without a QEMU. */

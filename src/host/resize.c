@@ -111,10 +111,11 @@ static int live_disk_size(const char *qmp_sock, const char *device, uint64_t *by
 	return 0;
 }
 
-int resize_disk_live_grow(const char *qmp_sock, const char *device, uint64_t bytes, struct err *e)
+int resize_disk_live_grow(qmp_once_fn *send, const char *qmp_sock, const char *device, uint64_t bytes,
+			  struct err *e)
 {
 	json_t *args = json_pack("{s:s, s:I}", "device", device, "size", (json_int_t)bytes);
-	if (qmp_run_once(qmp_sock, "block_resize", args, NULL, e) < 0) {
+	if (send(qmp_sock, "block_resize", args, NULL, e) < 0) {
 		err_prefix(e, "growing disk %s to %" PRIu64 " bytes", device, bytes);
 		return -1;
 	}
@@ -130,7 +131,7 @@ int resize_disk_live(const char *qmp_sock, const char *device, uint64_t bytes, s
 		return err_set(e, ERR_INTERNAL, "QEMU has no block device \"%s\" to grow", device);
 	if (now >= bytes)
 		return 0;   /* done already (or bigger: never shrink) */
-	return resize_disk_live_grow(qmp_sock, device, bytes, e);
+	return resize_disk_live_grow(qmp_run_once, qmp_sock, device, bytes, e);
 }
 
 int resize_disk_file_grow(const char *path, uint64_t bytes, struct err *e)

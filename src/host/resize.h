@@ -28,6 +28,7 @@
 #include <jansson.h>
 #include <stdint.h>
 
+#include "host/qmp.h"
 #include "util/err.h"
 
 /* One move chosen from query-hotpluggable-cpus' answer (borrowed) toward
@@ -87,5 +88,6 @@ int resize_disk_live(const char *qmp_sock, const char *device, uint64_t bytes, s
 int resize_disk_file(const char *path, uint64_t bytes, struct err *e);
 /* The grow alone of each, without asking the size first: what the
  * recording host (hostops.h) runs under the runner's dry-run capture. */
-int resize_disk_live_grow(const char *qmp_sock, const char *device, uint64_t bytes, struct err *e);
+int resize_disk_live_grow(qmp_once_fn *send, const char *qmp_sock, const char *device, uint64_t bytes,
+			  struct err *e);
 int resize_disk_file_grow(const char *path, uint64_t bytes, struct err *e);
