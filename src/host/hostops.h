@@ -7,18 +7,27 @@
  * driver table. The reconcilers never ask "am I in dry-run?": the table they
  * were given answers. Two tables:
  *
- *   hostops_real       does it: the functions of host/ as they are.
+ *   hostops_real       does it: the functions of host/ as they are. None
+ *                      of them asks whether nubod is in dry-run.
  *   hostops_recording  nubod --dry-run and the unit tests of reconcilers:
  *                      each effect is recorded as one line ("qemu launch
- *                      VM", "tap ensure TAP BRIDGE") and then made through
- *                      the runner's dry-run capture, so dry-run.log keeps
- *                      the command lines; each question is answered from
- *                      what was recorded (a launched QEMU is alive until it
- *                      is quit or a test says it died; a powered-down guest
- *                      reports "shutdown").
+ *                      VM", "tap ensure TAP BRIDGE"); its commands are
+ *                      handed to the runner, whose dry-run captures them,
+ *                      so dry-run.log keeps the command lines, and what is
+ *                      not a command (a QMP command, a signal, a /proc
+ *                      write) is noted there in order with them. Where a
+ *                      step of host/ mixes a command with work on files or
+ *                      processes, host/ offers the command alone (the
+ *                      *_write and *_grow halves, dnsmasq_launch, the
+ *                      bridge_kernel and qmp_once_fn parameters) for this
+ *                      table to use. Each question is answered from what
+ *                      was recorded (a launched QEMU is alive until it is
+ *                      quit or a test says it died; a powered-down guest
+ *                      reports "shutdown"); questions that only read the
+ *                      machine (subnets, ports, qemu-img info) are asked.
  *
  * The recording table needs the runner in dry-run (runner_set_dry_run):
- * effects it passes on would otherwise run.
+ * the commands it hands on would otherwise run.
  */
 #pragma once
 

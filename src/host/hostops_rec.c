@@ -1,14 +1,15 @@
 /*
  * hostops_rec: the recording table (see hostops.h). A small model of a host
  * stands behind it: the QEMUs launched, by VM id, each alive until quit,
- * killed or told to die, and off once its guest powered down. Effects pass on
- * to host/ under the runner's dry-run, which captures their command lines.
+ * killed or told to die, and off once its guest powered down. Commands pass
+ * on to host/'s command-only halves under the runner's dry-run, which
+ * captures their command lines; everything else is answered or noted here.
  *
  * A recorded QEMU has no process: like the dry-run runner's, its pid is 0,
  * which a caller stores as -1 ("launched"), and qemu_pid_from_file answers -1
- * for it. Inside host/ the runner's own dry-run stays what it is, the one
- * place that captures commands instead of running them (libvirt's
- * virCommandSetDryRun); this table is what decides to pass effects on to it.
+ * for it. The runner's own dry-run stays what it is, the one place that
+ * captures commands instead of running them (libvirt's virCommandSetDryRun);
+ * this table is the one place that decides what reaches it.
  */
 #include "host/hostops.h"
 
