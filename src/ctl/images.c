@@ -249,21 +249,22 @@ static void build_image(struct ctl *c, struct image *img)
 	struct run_opts opts = {.timeout_ms = BUILD_TIMEOUT_MS, .on_line = on_recipe_line, .line_arg = &steps};
 	struct run_result r = {0};
 	int rc = fs_rm_rf(dir, &e);
-	if (rc == 0)
-		rc = runner_run(argv, &opts, &r, &e);
+	bool made = false;
+	if (rc == 0 && (rc = c->host->recipe_run(argv, &opts, &r, &e)) >= 0) {
+		made = rc == 0;
+		rc = 0;
+	}
 	if (rc == 0 && steps.current[0])
 		ctl_op_phase(c, img->op_id, steps.current);   /* the last step has completed too */
 	if (rc < 0 && r.errout && *r.errout)
 		log_error("image %s: build output:\n%s", img->name, r.errout);
 	run_result_free(&r);
 	ctl_op_phase(c, img->op_id, "build");
-	if (rc == 0) {
-		if (runner_dry_run()) {
-			snprintf(img->boot, sizeof(img->boot), "direct");
-			snprintf(img->user, sizeof(img->user), "root");
-		} else {
-			rc = read_manifest(dir, img, &e);
-		}
+	if (rc == 0 && made) {
+		rc = read_manifest(dir, img, &e);
+	} else if (rc == 0) {   /* nothing made: what a recipe says when its manifest is silent */
+		snprintf(img->boot, sizeof(img->boot), "direct");
+		snprintf(img->user, sizeof(img->user), "root");
 	}
 	finish_image(c, img, dir, rc, &e, "building", t0);
 	free(dir);
@@ -361,8 +362,9 @@ static int import_steps(struct ctl *c, struct image *img, const char *dir, const
 		src = fs_exists(upload) || !fs_exists(disk) ? upload : disk;
 	} else if (is_url(img->source)) {
 		struct progress_ctx pc = {c, img->op_id};
-		if (c->host->download(img->source, download, on_download_progress, &pc, e) < 0)
-			return -1;
+		int got = c->host->download(img->source, download, on_download_progress, &pc, e);
+		if (got != 0)
+			return got < 0 ? -1 : 0;   /* 1: nothing came, nothing to check or convert */
 		ctl_op_phase(c, img->op_id, "download");
 		src = download;
 	} else {
@@ -467,8 +469,8 @@ static void import_image(struct ctl *c, struct image *img, const struct import_f
 	int rc = is_upload(img) ? 0 : fs_rm_rf(dir, &e);
 	if (rc == 0 && str_starts_with(img->source, FROM_VM))
 		rc = capture_steps(c, img, dir, &e);
-	else if (rc == 0 && (!runner_dry_run() || !is_url(img->source)))
-		rc = import_steps(c, img, dir, fds, &e);   /* dry-run: no download; sha256sum and qemu-img info still read */
+	else if (rc == 0)
+		rc = import_steps(c, img, dir, fds, &e);
 	finish_image(c, img, dir, rc, &e, "making", t0);
 	free(dir);
 }

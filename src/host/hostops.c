@@ -17,6 +17,12 @@ static int real_vm_cpu_usec(const struct cgroup_host *h, const char *prefix, con
 	return cgroup_cpu_usec(h, prefix, vm_id, usec, epoch_ms, e);
 }
 
+static int real_recipe_run(const char *const argv[], const struct run_opts *opts, struct run_result *r,
+			   struct err *e)
+{
+	return runner_run(argv, opts, r, e);
+}
+
 static int real_tap_stats(const char *tap, struct vmstat_net *n, struct err *e)
 {
 	return vmstat_tap_add("/sys/class/net", tap, n, e);
@@ -82,4 +88,5 @@ const struct host_ops hostops_real = {
 	.metadata_listen = metadata_listen,
 	.health_run = health_run,
 	.download = download_file,
+	.recipe_run = real_recipe_run,
 };

@@ -51,6 +51,7 @@
 #include "host/vmstat.h"
 #include "model/port.h"
 #include "util/err.h"
+#include "util/runner.h"
 
 struct host_ops {
 	const char *name;
@@ -151,8 +152,13 @@ struct host_ops {
 			       metadata_handler_fn *fn, void *ctx, struct metadata_listener **out, struct err *e);
 	/* load-balancer health checks (host/health.h) */
 	void (*health_run)(struct health_check *checks, int n);
-	/* an image's file from a URL (host/download.h) */
+	/* Images. An image's file from a URL (host/download.h), and an image
+	 * recipe run as argv (a command whose output is the image's folder).
+	 * Both return 0 once the files are there, or 1 when nothing was made
+	 * (the recording host: the download is noted, the recipe's command
+	 * captured), so there is nothing to check, convert or read. */
 	int (*download)(const char *url, const char *dest, download_progress_fn progress, void *arg, struct err *e);
+	int (*recipe_run)(const char *const argv[], const struct run_opts *opts, struct run_result *r, struct err *e);
 };
 
 extern const struct host_ops hostops_real;

@@ -589,7 +589,14 @@ static int rec_download(const char *url, const char *dest, download_progress_fn 
 	(void)arg;
 	(void)e;
 	runner_capture_note("download %s %s", url, dest);
-	return 0;
+	return 1;
+}
+
+static int rec_recipe_run(const char *const argv[], const struct run_opts *opts, struct run_result *r,
+			  struct err *e)
+{
+	int rc = runner_run(argv, opts, r, e);   /* captured */
+	return rc < 0 ? rc : 1;
 }
 
 const struct host_ops hostops_recording = {
@@ -653,4 +660,5 @@ const struct host_ops hostops_recording = {
 	.metadata_listen = rec_metadata_listen,
 	.health_run = rec_health_run,
 	.download = rec_download,
+	.recipe_run = rec_recipe_run,
 };
