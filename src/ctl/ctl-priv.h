@@ -50,6 +50,10 @@ struct ctl {
 	pthread_mutex_t mu;
 	pthread_cond_t cv;
 	bool kicked, quit;
+	/* questions of API threads for the host, answered by the reconciler
+	 * thread (ask.c; under mu) */
+	struct ctl_question *questions;
+	pthread_cond_t answered_cv;
 
 	/* The nftables ruleset: bumped by every change it depends on, and the
 	 * generation last applied (under mu). */
@@ -327,3 +331,11 @@ void ctl_vm_supersede(struct ctl *c, const struct vm *vm, const struct operation
  * mark of running VMs after the instance reconciler's passes (reconcile). */
 int usage_init(struct ctl *c, struct err *e);
 bool usage_reconcile(struct ctl *c);
+
+/* ask.c: fn(c, arg, e) run on the reconciler thread while the caller (an
+ * API thread) waits for its return value; see ask.c. */
+typedef int ctl_ask_fn(struct ctl *c, void *arg, struct err *e);
+int ctl_ask(struct ctl *c, ctl_ask_fn *fn, void *arg, struct err *e);
+/* The reconciler thread: answers every queued question; at quit, refuses them. */
+void ctl_questions_answer(struct ctl *c);
+void ctl_questions_refuse(struct ctl *c);

@@ -168,6 +168,7 @@ int ctl_open(struct store *st, struct ctl_options *o, struct ctl **out, struct e
 	pthread_mutex_init(&c->mu, NULL);
 	pthread_cond_init(&c->cv, NULL);
 	pthread_cond_init(&c->rules_cv, NULL);
+	pthread_cond_init(&c->answered_cv, NULL);
 	pthread_mutex_init(&c->builds_mu, NULL);
 	pthread_mutex_init(&c->op_listener_mu, NULL);
 	c->rules_gen = 1;   /* apply the ruleset at the first tick: it may be gone (a host reboot) */
@@ -247,6 +248,7 @@ static void *loop(void *arg)
 		pthread_mutex_unlock(&c->mu);
 		bool busy = false;
 		for (size_t i = 0; i < N_RECONCILERS; i++) {
+			ctl_questions_answer(c);   /* an API request waits for each */
 			if (!reconcilers[i].reconcile)
 				continue;
 			int64_t t0 = mono_us();
@@ -265,6 +267,7 @@ static void *loop(void *arg)
 		pthread_cond_timedwait(&c->cv, &c->mu, &ts);
 	}
 	pthread_mutex_unlock(&c->mu);
+	ctl_questions_refuse(c);
 	return NULL;
 }
 

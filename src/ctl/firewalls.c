@@ -191,6 +191,19 @@ int ctl_vm_set_firewalls(struct ctl *c, const char *vm_ref, const char *const *r
 	return 0;
 }
 
+struct port_question {
+	enum proto proto;
+	uint16_t port;
+	bool busy;
+};
+
+/* On the reconciler thread (ctl_ask): whether a program on the host listens there. */
+static int ask_port(struct ctl *c, void *arg, struct err *e)
+{
+	struct port_question *q = arg;
+	return c->host->port_in_use(q->proto, q->port, &q->busy, e);
+}
+
 int ctl_vm_expose(struct ctl *c, const char *vm_ref, const char *map, struct forward *f, struct err *e)
 {
 	struct port_map pm;
@@ -208,10 +221,10 @@ int ctl_vm_expose(struct ctl *c, const char *vm_ref, const char *map, struct for
 	f->host_port = pm.host;
 	f->guest_port = pm.guest;
 	f->created_at = time_now_ms();
-	bool busy = false;
-	if (c->host->port_in_use(pm.proto, pm.host, &busy, e) < 0)
+	struct port_question q = {.proto = pm.proto, .port = pm.host};
+	if (ctl_ask(c, ask_port, &q, e) < 0)
 		return -1;
-	if (busy)
+	if (q.busy)
 		return err_set(e, ERR_CONFLICT, "ports \"%s\": host port %u/%s is in use by a program on the host", map,
 			       pm.host, proto_name(pm.proto));
 	if (store_forward_insert(c->st, f, e) < 0)

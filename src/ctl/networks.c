@@ -107,6 +107,19 @@ int networks_overlap(struct ctl *c, const struct cidr *want, bool *overlaps, cha
 
 /* --- what the API asks for ------------------------------------------------ */
 
+struct subnet_question {
+	const char *cidr;
+	bool in_use;
+	char what[160];
+};
+
+/* On the reconciler thread (ctl_ask): the host's routes and addresses. */
+static int ask_subnet(struct ctl *c, void *arg, struct err *e)
+{
+	struct subnet_question *q = arg;
+	return c->host->subnet_conflict(q->cidr, NULL, &q->in_use, q->what, sizeof(q->what), e);
+}
+
 int ctl_network_create(struct ctl *c, const char *name, const char *cidr_text, bool nat, struct network *net,
 		       struct err *e)
 {
@@ -125,13 +138,13 @@ int ctl_network_create(struct ctl *c, const char *name, const char *cidr_text, b
 	net->nat = nat;
 	net->created_at = time_now_ms();
 
-	char what[160] = "";
-	bool in_use = false;
-	if (c->host->subnet_conflict(net->cidr, NULL, &in_use, what, sizeof(what), e) < 0)
+	struct subnet_question q = {.cidr = net->cidr};
+	if (ctl_ask(c, ask_subnet, &q, e) < 0)
 		return -1;
-	if (in_use)
+	if (q.in_use)
 		return err_set(e, ERR_CONFLICT, "cidr \"%s\" overlaps a subnet the host already uses (%s)", cidr_text,
-			       what);
+			       q.what);
+	bool in_use = false;
 	char other[NAME_MAX_LEN + 1];
 	bool ok = store_tx_begin(c->st, e) == 0;
 	if (!ok)

@@ -325,6 +325,19 @@ int ctl_vm_act(struct ctl *c, const char *ref, enum vm_action a, bool force, str
 
 #define CONSOLE_TAIL (256 * 1024)
 
+struct console_question {
+	const char *path;
+	char **text;
+	size_t *len;
+};
+
+/* On the reconciler thread (ctl_ask): the log is a file on this host. */
+static int ask_console(struct ctl *c, void *arg, struct err *e)
+{
+	struct console_question *q = arg;
+	return c->host->console_tail(q->path, CONSOLE_TAIL, q->text, q->len, e);
+}
+
 int ctl_vm_console(struct ctl *c, const char *ref, char **text, size_t *len, struct err *e)
 {
 	struct vm vm;
@@ -339,7 +352,8 @@ int ctl_vm_console(struct ctl *c, const char *ref, char **text, size_t *len, str
 	autofree char *dir = ctl_vm_dir(c, vm.id);
 	autofree char *path = xasprintf("%s/console.log", dir);
 	vm_free_fields(&vm);
-	return c->host->console_tail(path, CONSOLE_TAIL, text, len, e);
+	struct console_question q = {.path = path, .text = text, .len = len};
+	return ctl_ask(c, ask_console, &q, e);
 }
 
 static int restore_locked(struct ctl *c, const char *vm_ref, const char *snap_ref, struct vm *vm,
