@@ -4,6 +4,7 @@
  * recorded operations. No root, no QEMU, no network: VM start, stop, a guest
  * that powers itself off, a QEMU that dies, adoption after a restart, delete;
  * a network up and down; a firewall rule change. */
+#include <pthread.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -405,6 +406,69 @@ static void test_rule_change(void **state)
 	vm_free_fields(&vm);
 }
 
+/* A host whose subnet and port checks say where they were asked: "busy", on
+ * the thread that asked. */
+static pthread_t asked_on;
+static int asked;
+
+static int busy_subnet(const char *cidr, const char *except_dev, bool *in_use, char *what, size_t what_len,
+		       struct err *e)
+{
+	asked_on = pthread_self();
+	asked++;
+	*in_use = true;
+	snprintf(what, what_len, "route %s on a test's link", cidr);
+	return 0;
+}
+
+static int busy_port(enum proto proto, uint16_t port, bool *in_use, struct err *e)
+{
+	asked_on = pthread_self();
+	asked++;
+	*in_use = true;
+	return 0;
+}
+
+/* An API thread never reaches the host: once the reconciler thread runs, a
+ * new network's subnet check and a forward's port check are answered on it,
+ * and their answers still reach the caller (409). Before it runs, the
+ * caller's thread answers. */
+static void test_api_checks_on_reconciler_thread(void **state)
+{
+	struct fixture *f = *state;
+	struct host_ops busy = hostops_recording;
+	busy.subnet_conflict = busy_subnet;
+	busy.port_in_use = busy_port;
+	f->c->host = &busy;
+	struct network net;
+	struct err e = {0};
+	asked = 0;
+	assert_true(ctl_network_create(f->c, "clash", "10.231.9.0/24", false, &net, &e) < 0);
+	assert_int_equal(e.kind, ERR_CONFLICT);
+	assert_int_equal(asked, 1);
+	assert_true(pthread_equal(asked_on, pthread_self()));   /* no reconciler thread yet */
+
+	struct vm vm;
+	create_running(f, "fw1", &vm);
+	assert_int_equal(ctl_start(f->c, &e), 0);
+	memset(&e, 0, sizeof(e));
+	assert_true(ctl_network_create(f->c, "clash", "10.231.9.0/24", false, &net, &e) < 0);
+	assert_int_equal(e.kind, ERR_CONFLICT);
+	assert_non_null(strstr(e.msg, "route 10.231.9.0/24 on a test's link"));
+	assert_int_equal(asked, 2);
+	assert_false(pthread_equal(asked_on, pthread_self()));
+	struct forward fw;
+	memset(&e, 0, sizeof(e));
+	assert_true(ctl_vm_expose(f->c, "fw1", "18080:80", &fw, &e) < 0);
+	assert_int_equal(e.kind, ERR_CONFLICT);
+	assert_non_null(strstr(e.msg, "18080/tcp is in use"));
+	assert_int_equal(asked, 3);
+	assert_false(pthread_equal(asked_on, pthread_self()));
+	ctl_close(f->c);   /* before busy goes out of scope */
+	f->c = NULL;
+	vm_free_fields(&vm);
+}
+
 int main(void)
 {
 	log_set_level(LOG_ERROR);
@@ -417,6 +481,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_vm_delete, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_network_up_down, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_rule_change, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_api_checks_on_reconciler_thread, setup, teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
