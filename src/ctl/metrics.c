@@ -28,7 +28,6 @@
 
 #include "host/vmstat.h"
 #include "util/log.h"
-#include "util/runner.h"
 #include "util/str.h"
 #include "util/timeutil.h"
 

@@ -14,7 +14,6 @@
 #include <unistd.h>
 
 #include "util/fs.h"
-#include "util/runner.h"
 #include "util/str.h"
 #include "util/timeutil.h"
 

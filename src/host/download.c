@@ -14,7 +14,6 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "util/runner.h"
 #include "util/str.h"
 #include "util/timeutil.h"
 

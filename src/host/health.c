@@ -21,7 +21,6 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
-#include "util/runner.h"
 #include "util/timeutil.h"
 
 enum phase { CONNECTING, SENDING, READING, DONE };

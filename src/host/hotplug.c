@@ -7,7 +7,6 @@
 #include <string.h>
 
 #include "host/qmp.h"
-#include "util/runner.h"
 #include "util/str.h"
 
 #define DEV_PREFIX "dev-"

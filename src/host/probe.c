@@ -34,7 +34,6 @@
 #include <unistd.h>
 
 #include "util/log.h"
-#include "util/runner.h"
 #include "util/str.h"
 #include "util/timeutil.h"
 

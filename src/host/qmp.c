@@ -13,7 +13,6 @@
 #include <sys/un.h>
 #include <unistd.h>
 
-#include "util/runner.h"
 #include "util/str.h"
 #include "util/timeutil.h"
 
