@@ -170,7 +170,6 @@ static bool rec_qemu_alive(int pid, const char *vm_id)
 
 static int rec_qemu_ready(int pid, const char *vm_id, const char *qmp_socket, const char *stderr_log, struct err *e)
 {
-	(void)stderr_log;
 	if (rec_qemu_alive(pid, vm_id))
 		return 1;
 	return err_set(e, ERR_INTERNAL, "QEMU for %s exited before it answered on %s (recorded)", vm_id, qmp_socket);
@@ -178,7 +177,6 @@ static int rec_qemu_ready(int pid, const char *vm_id, const char *qmp_socket, co
 
 static int rec_qemu_pid_from_file(const char *pidfile, const char *vm_id)
 {
-	(void)pidfile;
 	pthread_mutex_lock(&rec_mu);
 	struct rec_qemu *q = find_by_vm(vm_id);
 	int pid = q && q->alive ? -1 : 0;
@@ -188,7 +186,6 @@ static int rec_qemu_pid_from_file(const char *pidfile, const char *vm_id)
 
 static int rec_qemu_quit(const char *qmp_socket, struct err *e)
 {
-	(void)e;
 	pthread_mutex_lock(&rec_mu);
 	struct rec_qemu *q = find_by_socket(qmp_socket);
 	char *vm_id = xstrdup(q ? q->vm_id : qmp_socket);
@@ -203,7 +200,6 @@ static int rec_qemu_quit(const char *qmp_socket, struct err *e)
 
 static bool rec_qemu_wait_exit(int pid, const char *vm_id, int timeout_ms)
 {
-	(void)timeout_ms;
 	return !rec_qemu_alive(pid, vm_id);
 }
 
@@ -213,9 +209,6 @@ static int rec_qemu_kill(int pid, const char *vm_id, int timeout_ms, struct err 
 	pthread_mutex_lock(&rec_mu);
 	entry_locked(vm_id, NULL)->alive = false;
 	pthread_mutex_unlock(&rec_mu);
-	(void)pid;
-	(void)timeout_ms;
-	(void)e;
 	runner_capture_note("kill qemu %s", vm_id);
 	return 0;
 }
@@ -229,7 +222,6 @@ static int rec_qemu_powerdown(const char *qmp_socket, struct err *e)
 	pthread_mutex_unlock(&rec_mu);
 	rec_line("qemu powerdown %s", vm_id);
 	free(vm_id);
-	(void)e;
 	runner_capture_note("qmp %s system_powerdown", qmp_socket);
 	return 0;
 }
@@ -250,8 +242,6 @@ static int rec_qemu_status(const char *qmp_socket, char *status, size_t n, struc
 
 static int rec_qemu_volumes(const char *qmp_socket, struct hotplug_view *view, struct err *e)
 {
-	(void)qmp_socket;
-	(void)e;
 	*view = (struct hotplug_view){0};
 	return 1;
 }
@@ -275,7 +265,6 @@ static int rec_qemu_memory_step(const char *qmp_socket, int want_mib, int *have_
 /* Noted as "qmp SOCK CMD ARGS", in order with the commands; no answer. */
 static int rec_qemu_command(const char *sock, const char *cmd, json_t *args, json_t **ret, struct err *e)
 {
-	(void)e;
 	char *text = args ? json_dumps(args, JSON_COMPACT | JSON_SORT_KEYS) : NULL;
 	runner_capture_note("qmp %s %s %s", sock, cmd, text ? text : "");
 	free(text);
@@ -299,11 +288,6 @@ static int rec_disk_grow(const char *path, uint64_t bytes, struct err *e)
 /* Nothing is handed over: the files belong to whoever runs the test. */
 static int rec_file_owner(const char *path, uid_t uid, gid_t gid, mode_t mode, struct err *e)
 {
-	(void)path;
-	(void)uid;
-	(void)gid;
-	(void)mode;
-	(void)e;
 	return 0;
 }
 
@@ -311,17 +295,11 @@ static int rec_file_owner(const char *path, uid_t uid, gid_t gid, mode_t mode, s
 static enum probe_state rec_ssh_check(struct prober *pr, const char *key, const char *ip, int port,
 				      const char *prefix)
 {
-	(void)pr;
-	(void)key;
-	(void)ip;
-	(void)port;
-	(void)prefix;
 	return PROBE_READY;
 }
 
 static int rec_qemu_user(const char *name, struct qemu_user *u, struct err *e)
 {
-	(void)e;
 	memset(u, 0, sizeof(*u));
 	snprintf(u->name, sizeof(u->name), "%s", name);
 	return 0;
@@ -331,7 +309,6 @@ static int rec_qemu_user(const char *name, struct qemu_user *u, struct err *e)
 
 static bool rec_exists(const char *path)
 {
-	(void)path;
 	return true;
 }
 
@@ -377,14 +354,11 @@ static int rec_disk_backup(const char *qmp_socket, const char *node, const char 
  * every `ip` command is issued (and captured); /proc/sys writes are noted. */
 static int unseen_has(const char *name, const char *entry)
 {
-	(void)name;
-	(void)entry;
 	return -1;
 }
 
 static int noted_sysctl_write(const char *path, const char *value, struct err *e)
 {
-	(void)e;
 	runner_capture_note("write %s %s", path, value);
 	return 0;
 }
@@ -410,9 +384,6 @@ static int rec_layer_freeze_stopped(const char *root, const char *layer, const c
 static int rec_layer_freeze_running(const char *qmp_socket, const char *root, const char *layer, const char *snap_id,
 				    const char *node_name, const struct qemu_user *u, struct err *e)
 {
-	(void)node_name;
-	(void)u;
-	(void)e;
 	autofree char *next = layer_next_path(root, snap_id);
 	runner_capture_note("qmp %s blockdev-snapshot root -> %s (%s)", qmp_socket, next, layer);
 	return 0;
@@ -504,7 +475,6 @@ static int rec_dnsmasq_hosts(const char *dir, const struct dhcp_host *h, int n, 
 
 static int rec_dnsmasq_stop(const char *dir, struct err *e)
 {
-	(void)e;
 	rec_line("dnsmasq stop %s", dir);
 	runner_capture_note("stop dnsmasq %s", dir);
 	return 0;
@@ -535,8 +505,6 @@ static void rec_cgroup_probe(const char *root, struct cgroup_host *h, char *why,
 static int rec_vm_cpu_usec(const struct cgroup_host *h, const char *prefix, const char *vm_id, const char *hook_dir,
 			   uint64_t *usec, int64_t *epoch_ms, struct err *e)
 {
-	(void)h;
-	(void)prefix;
 	*epoch_ms = 0;
 	return cgroup_cpu_usec_from_file(hook_dir, vm_id, usec, epoch_ms, e);
 }
@@ -544,8 +512,6 @@ static int rec_vm_cpu_usec(const struct cgroup_host *h, const char *prefix, cons
 static int rec_vm_memory_bytes(const struct cgroup_host *h, const char *prefix, const char *vm_id, int64_t *bytes,
 			       struct err *e)
 {
-	(void)h;
-	(void)prefix;
 	*bytes = 0;
 	return err_set(e, ERR_UNAVAILABLE, "recording host: no memory of VM %s to measure", vm_id);
 }
@@ -553,14 +519,11 @@ static int rec_vm_memory_bytes(const struct cgroup_host *h, const char *prefix, 
 /* No taps and no QEMU to ask. */
 static int rec_tap_stats(const char *tap, struct vmstat_net *n, struct err *e)
 {
-	(void)n;
 	return err_set(e, ERR_UNAVAILABLE, "recording host: no tap %s to read", tap);
 }
 
 static int rec_disk_stats(const char *qmp_socket, int timeout_ms, struct vmstat_disk *d, struct err *e)
 {
-	(void)timeout_ms;
-	(void)d;
 	return err_set(e, ERR_UNAVAILABLE, "recording host: no QEMU at %s to ask", qmp_socket);
 }
 
@@ -568,7 +531,6 @@ static int rec_disk_stats(const char *qmp_socket, int timeout_ms, struct vmstat_
 static int rec_metadata_listen(const char *network, const char *bridge, const char *ip, int port,
 			       metadata_handler_fn *fn, void *ctx, struct metadata_listener **out, struct err *e)
 {
-	(void)e;
 	runner_capture_note("metadata listen %s:%d %s", ip, port, bridge);
 	*out = metadata_listener_new(network, bridge, ip, port, fn, ctx);
 	return 0;
@@ -585,9 +547,6 @@ static void rec_health_run(struct health_check *checks, int n)
 
 static int rec_download(const char *url, const char *dest, download_progress_fn progress, void *arg, struct err *e)
 {
-	(void)progress;
-	(void)arg;
-	(void)e;
 	runner_capture_note("download %s %s", url, dest);
 	return 1;
 }
