@@ -28,7 +28,7 @@
 #   NUBO_SUITES="unit api"   run a subset (what is left out is not a failure)
 #   NUBO_UNIT_DIR, NUBO_API_DIR, NUBO_E2E_DIR   where the unit programs and the
 #                            api and e2e scripts are (tests/self points them at fakes)
-#   NUBO_E2E_PG="lifecycle.sh burst.sh"   e2e scripts the e2e suite runs again on
+#   NUBO_E2E_PG="lifecycle.sh burst.sh network.sh storage.sh"   e2e scripts the e2e suite runs again on
 #                            PostgreSQL, each on a private cluster ("": none)
 #   NUBO_JOBS=N              programs of the unit, api, api-pg and asan suites
 #                            run N at a time (default: one per core)
@@ -54,7 +54,7 @@ suites=${NUBO_SUITES:-$all_suites}
 unit_dir=${NUBO_UNIT_DIR:-$build/tests/unit}
 api_dir=${NUBO_API_DIR:-tests/api}
 e2e_dir=${NUBO_E2E_DIR:-tests/e2e}
-e2e_pg=${NUBO_E2E_PG-lifecycle.sh burst.sh}   # e2e scripts run again on PostgreSQL
+e2e_pg=${NUBO_E2E_PG-lifecycle.sh burst.sh network.sh storage.sh}   # e2e scripts run again on PostgreSQL
 prog_limit=${NUBO_PROG_LIMIT:-900}
 jobs=${NUBO_JOBS:-$(nproc)}
 results=$(mktemp -d /tmp/nubo-test.XXXXXX)
@@ -254,7 +254,8 @@ suite_e2e() {
 	[ $found = 1 ] || suite_cannot_run "no scripts in $e2e_dir"
 	# Some again on PostgreSQL, each on a private cluster of its own that
 	# tests/lib.sh starts and removes: a VM's whole life with a kill -9 of
-	# nubod, and a kill -9 in a burst of creates and deletes.
+	# nubod, a kill -9 in a burst of creates and deletes, networks and
+	# firewalls between real VMs, and disks, imports and volumes.
 	for t in $e2e_pg; do
 		[ -f "$e2e_dir/$t" ] || continue
 		run_prog "$e2e_dir/$t (PostgreSQL)" env NUBO_TEST_DATABASE=postgres NUBO_BIN="$build/src/cmd" \
