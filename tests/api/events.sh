@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # API tests of the event log (GET /v1/events), on whichever engine the run
 # uses (tests/pg.sh for PostgreSQL): a VM's life in dry-run as events in
-# order, each with a higher number; filters and paging; the 400s; a
+# order, each with a higher number; `nubo events --follow` in a terminal
+# (script) printing a VM's create, phases and delete as they happen;
+# filters and paging; the 400s; a
 # long-poll answered by a change and one whose wait runs out; pruning; and,
 # on PostgreSQL, a change made through a second nubod on the same database
 # waking the first one's long-poll and its firewall reconciler.
@@ -132,6 +134,24 @@ if [ ${#T_DB_FLAGS[@]} -gt 0 ]; then
 else
 	echo "# skipped the second nubod: SQLite is one nubod's store"
 fi
+
+# --- nubo events --follow, in a terminal, as the changes happen ---
+act POST /v1/vms '{"name":"web2","type":"nano"}'; ok $? "web2 is created"
+script -qfec "$NUBO events --follow --name web2" /dev/null >"$T_DIR/follow" 2>&1 &
+follower=$!
+wait_for 10 grep -q "web2: created" "$T_DIR/follow"
+ok $? "nubo events --follow prints web2's creation first"
+act POST /v1/vms/web2/stop; ok $? "web2 stops"
+act DELETE /v1/vms/web2; ok $? "web2 is deleted"
+wait_for 10 grep -q "vm  *web2: deleted" "$T_DIR/follow"
+ok $? "the follower prints web2's deletion as it happens"
+kill -0 $follower 2>/dev/null
+ok $? "and goes on following"
+kill $follower 2>/dev/null
+wait $follower 2>/dev/null
+lines=$(tr -d '\r' <"$T_DIR/follow" | sed -n 's/^ *[0-9][0-9]*  [0-9T:.Z-]*  *\([a-z]*\) *web2: \(.*\)$/\1 \2/p' | sed 's/, updated: .*//' | paste -sd'|')
+like "$lines" '^vm created\|.*operation phase: boot\|.*vm state: pending→running\|.*vm state: running→stopping\|.*vm state: stopping→stopped\|.*vm deleted' \
+	"in a terminal it shows the create, each phase and the delete, in order"
 
 nubod_stop
 ok $? "nubod exits cleanly on SIGTERM"
