@@ -10,7 +10,8 @@
  * answered "unavailable" (the reconciler is stuck on a long step); one it
  * has taken is waited for, since its arg lives on the asker's stack.
  * Without a reconciler thread (before ctl_start, in unit tests) the asking
- * thread answers: nothing else touches the host then.
+ * thread answers: nothing else touches the host then; so does the
+ * reconciler thread when it asks itself.
  */
 #include "ctl/ctl-priv.h"
 
@@ -42,7 +43,7 @@ int ctl_ask(struct ctl *c, ctl_ask_fn *fn, void *arg, struct err *e)
 {
 	struct ctl_question q = {.fn = fn, .arg = arg};
 	pthread_mutex_lock(&c->mu);
-	if (!c->running) {
+	if (!c->running || pthread_equal(pthread_self(), c->thread)) {   /* no other thread, or asked by it */
 		pthread_mutex_unlock(&c->mu);
 		return fn(c, arg, e);
 	}
