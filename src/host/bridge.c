@@ -70,7 +70,17 @@ static int sysctl_write(const char *path, const char *value, struct err *e)
 	return 0;
 }
 
-const struct bridge_kernel bridge_kernel_real = {.has = sys_net_has, .sysctl_write = sysctl_write};
+void link_mac_read(const char *name, char out[18])
+{
+	out[0] = '\0';
+	autofree char *path = xasprintf("/sys/class/net/%s/address", name);
+	autofree char *text = NULL;
+	if (fs_read_file(path, 64, &text, NULL, NULL) == 0)
+		snprintf(out, 18, "%.17s", text);
+}
+
+const struct bridge_kernel bridge_kernel_real = {.has = sys_net_has, .sysctl_write = sysctl_write,
+						  .mac = link_mac_read};
 
 static int conf_set(const struct bridge_kernel *k, const char *dev, const char *key, const char *value,
 		    struct err *e)

@@ -45,14 +45,17 @@ int ip_forward_enable(struct err *e);
 
 /* What the functions above ask of the kernel besides `ip`: whether
  * /sys/class/net/NAME (entry NULL) or NAME/ENTRY exists, 1 or 0, or -1 when
- * it is not looked at; and a /proc/sys write. bridge_kernel_real looks and
+ * it is not looked at; a link's MAC; and a /proc/sys write. bridge_kernel_real looks and
  * writes (the functions above use it). The recording host (hostops.h)
  * passes one that never looks, so that every `ip` command is issued to the
  * runner's capture, and that notes its writes. */
 struct bridge_kernel {
 	int (*has)(const char *name, const char *entry);
 	int (*sysctl_write)(const char *path, const char *value, struct err *e);
+	void (*mac)(const char *name, char out[18]);   /* the link's MAC, lower case; "" if unknown */
 };
+/* /sys/class/net/NAME/address; "" if unreadable. */
+void link_mac_read(const char *name, char out[18]);
 extern const struct bridge_kernel bridge_kernel_real;
 int bridge_ensure_on(const struct bridge_kernel *k, const char *name, const char *gw_cidr, struct err *e);
 int bridge_remove_on(const struct bridge_kernel *k, const char *name, struct err *e);

@@ -363,7 +363,13 @@ static int noted_sysctl_write(const char *path, const char *value, struct err *e
 	return 0;
 }
 
-static const struct bridge_kernel unseen_kernel = {.has = unseen_has, .sysctl_write = noted_sysctl_write};
+static void unseen_mac(const char *name, char out[18])
+{
+	out[0] = '\0';
+}
+
+static const struct bridge_kernel unseen_kernel = {.has = unseen_has, .sysctl_write = noted_sysctl_write,
+						   .mac = unseen_mac};
 
 /* The seed's files are written; genisoimage is captured. */
 static int rec_seed_build(const struct nocloud *s, const char *work_dir, const char *iso_path, struct err *e)
@@ -444,13 +450,13 @@ static int rec_overlay_ensure(const struct overlay *o, struct err *e)
 		rec_line("overlay peer %s %s %s", o->vxlan, o->peers[i].mac, o->peers[i].addr);
 	for (int i = 0; i < o->n_routes; i++)
 		rec_line("overlay route %s %s %s", o->bridge, o->routes[i].ip, o->routes[i].mac);
-	return overlay_ensure(o, e);
+	return overlay_ensure_on(&unseen_kernel, o, e);
 }
 
 static int rec_overlay_remove(const char *vxlan, struct err *e)
 {
 	rec_line("overlay remove %s", vxlan);
-	return overlay_remove(vxlan, e);
+	return overlay_remove_on(&unseen_kernel, vxlan, e);
 }
 
 /* The files are written; with no process to look at, an unchanged

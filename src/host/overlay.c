@@ -183,34 +183,22 @@ static int run(const char *const argv[], const char *input, struct run_result *r
 	return runner_run(argv, &o, r, e);
 }
 
-/* The link's MAC from sysfs, lower case; "" if unknown (dry-run). */
-static void link_mac(const char *name, char out[18])
-{
-	out[0] = '\0';
-	if (runner_dry_run())
-		return;
-	autofree char *path = xasprintf("/sys/class/net/%s/address", name);
-	autofree char *text = NULL;
-	if (fs_read_file(path, 64, &text, NULL, NULL) == 0)
-		snprintf(out, 18, "%.17s", text);
-}
-
-static int device_ensure(const struct overlay *o, struct err *e)
+static int device_ensure(const struct bridge_kernel *k, const struct overlay *o, struct err *e)
 {
 	char vni[16], port[8], mtu[8], have[18];
 	snprintf(vni, sizeof(vni), "%d", o->vni);
 	snprintf(port, sizeof(port), "%d", o->port);
 	snprintf(mtu, sizeof(mtu), "%d", OVERLAY_MTU);
-	link_mac(o->bridge, have);
+	k->mac(o->bridge, have);
 	if (strcasecmp(have, o->bridge_mac) != 0) {
 		const char *argv[] = {"ip", "link", "set", "dev", o->bridge, "address", o->bridge_mac, NULL};
 		if (run(argv, NULL, NULL, e) < 0)
 			return -1;
 	}
-	if (!link_exists(o->vxlan)) {
+	if (k->has(o->vxlan, NULL) != 1) {
 		const char *add[] = {"ip", "link", "add", o->vxlan, "mtu", mtu, "type", "vxlan", "id", vni,
 				     "local", o->local, "dstport", port, "nolearning", NULL};
-		if (run(add, NULL, NULL, e) < 0 && !link_exists(o->vxlan))
+		if (run(add, NULL, NULL, e) < 0 && k->has(o->vxlan, NULL) != 1)
 			return -1;
 		err_clear(e);
 	}
@@ -222,7 +210,7 @@ static int device_ensure(const struct overlay *o, struct err *e)
 	return 0;
 }
 
-int overlay_ensure(const struct overlay *o, struct err *e)
+int overlay_ensure_on(const struct bridge_kernel *k, const struct overlay *o, struct err *e)
 {
 	if (!input_valid(o))
 		return err_set(e, ERR_INTERNAL, "network segment on %s: a name, address, MAC, VNI or port is not valid",
@@ -233,7 +221,7 @@ int overlay_ensure(const struct overlay *o, struct err *e)
 	const char *neigh_show[] = {"ip", "-j", "neigh", "show", "dev", o->bridge, NULL};
 	const char *fdb_apply[] = {"bridge", "-force", "-batch", "-", NULL};
 	const char *neigh_apply[] = {"ip", "-force", "-batch", "-", NULL};
-	int rc = device_ensure(o, e);
+	int rc = device_ensure(k, o, e);
 	if (rc == 0)
 		rc = run(fdb_show, NULL, &fdb, e);
 	if (rc == 0)
@@ -251,17 +239,27 @@ int overlay_ensure(const struct overlay *o, struct err *e)
 	return rc;
 }
 
-int overlay_remove(const char *vxlan, struct err *e)
+int overlay_remove_on(const struct bridge_kernel *k, const char *vxlan, struct err *e)
 {
 	if (!link_name_valid(vxlan))
 		return err_set(e, ERR_INTERNAL, "vxlan name \"%s\" is not a valid interface name", vxlan);
-	if (!runner_dry_run() && !link_exists(vxlan))
+	if (k->has(vxlan, NULL) == 0)
 		return 0;
 	const char *del[] = {"ip", "link", "del", "dev", vxlan, NULL};
 	int rc = run(del, NULL, NULL, e);
-	if (rc < 0 && !runner_dry_run() && !link_exists(vxlan))
+	if (rc < 0 && k->has(vxlan, NULL) == 0)
 		rc = 0;
 	if (rc < 0)
 		err_prefix(e, "cannot remove the network segment %s", vxlan);
 	return rc;
+}
+
+int overlay_ensure(const struct overlay *o, struct err *e)
+{
+	return overlay_ensure_on(&bridge_kernel_real, o, e);
+}
+
+int overlay_remove(const char *vxlan, struct err *e)
+{
+	return overlay_remove_on(&bridge_kernel_real, vxlan, e);
 }

@@ -71,6 +71,11 @@ int overlay_ensure(const struct overlay *o, struct err *e);
 
 /* Removes the vxlan device (with its entries); missing is success. */
 int overlay_remove(const char *vxlan, struct err *e);
+/* The same on a given view of the kernel (host/bridge.h: bridge_kernel),
+ * for the recording host. */
+struct bridge_kernel;
+int overlay_ensure_on(const struct bridge_kernel *k, const struct overlay *o, struct err *e);
+int overlay_remove_on(const struct bridge_kernel *k, const char *vxlan, struct err *e);
 
 /* The commands overlay_ensure gives `bridge -batch -` and `ip -batch -`,
  * from what `bridge -j fdb show dev VX` and `ip -j neigh show dev BR` print

@@ -12,6 +12,7 @@
 #include <string.h>
 
 #include "host/dnsmasq.h"
+#include "host/hostops.h"
 #include "host/nft.h"
 #include "host/overlay.h"
 #include "model/nocloud.h"
@@ -135,8 +136,8 @@ static void test_ensure_dry_run(void **state)
 	o.n_routes = 1;
 	o.n_peers = 1;
 	struct err e = {0};
-	assert_int_equal(overlay_ensure(&o, &e), 0);
-	assert_int_equal(overlay_remove("nxaaaa1234", &e), 0);
+	assert_int_equal(hostops_recording.overlay_ensure(&o, &e), 0);
+	assert_int_equal(hostops_recording.overlay_remove("nxaaaa1234", &e), 0);
 	char *got = runner_take_capture();
 	assert_string_equal(got, "ip link set dev nbaaaa1234 address 0a:aa:aa:12:34:56\n"
 				 "ip link add nxaaaa1234 mtu 1450 type vxlan id 7 local 192.0.2.11 dstport 4789 nolearning\n"
