@@ -109,6 +109,21 @@ static void save(struct ctl *c, struct vm *vm)
 		log_debug("vm %s: its spec changed during reconciliation; looking again", vm->name);
 }
 
+/* Saves the VM and ends its operation in one transaction: a client that
+ * sees the operation end (stop --wait) reads the VM as it ended, and a
+ * crash between the two writes cannot leave one without the other. */
+static void save_finishing(struct ctl *c, struct vm *vm, bool ok, const char *error)
+{
+	struct err e = {0};
+	bool tx = store_tx_begin(c->st, &e) == 0;
+	if (!tx)
+		log_warn("vm %s: %s; saving it and ending its operation apart", vm->name, e.msg);
+	save(c, vm);
+	ctl_op_finish(c, vm->op_id, ok, error);
+	if (tx && store_tx_end(c->st, true, &e) < 0)
+		log_error("vm %s: cannot save its state and end its operation: %s", vm->name, e.msg);
+}
+
 /* Marks a phase on the operation and, for starts, on the VM's boot timings. */
 static void phase(struct ctl *c, struct vm *vm, const char *name, bool boot)
 {
@@ -532,9 +547,8 @@ static void finish_stop(struct ctl *c, struct vm *vm, const char *reason)
 	}
 	if (vm->power == POWER_RUNNING)
 		vm->power = POWER_STOPPED;  /* the guest powered itself off */
-	ctl_op_finish(c, vm->op_id, true, NULL);
+	save_finishing(c, vm, true, NULL);
 	log_info("vm %s: stopped%s%s", vm->name, reason ? ": " : "", reason ? reason : "");
-	save(c, vm);
 }
 
 static void stop_step(struct ctl *c, struct vm *vm)
@@ -625,16 +639,14 @@ static void running_step(struct ctl *c, struct vm *vm)
 			prober_drop(c->prober, vm->id);
 			phase(c, vm, "ssh-ready", true);
 			vm->deadline = 0;
-			ctl_op_finish(c, vm->op_id, true, NULL);
-			save(c, vm);
+			save_finishing(c, vm, true, NULL);
 		} else if (time_mono_ms() >= vm->deadline) {
 			prober_drop(c->prober, vm->id);
 			char why[256];
 			snprintf(why, sizeof(why), "SSH on %s did not answer within %d s; see `nubo vm console %s`",
 				 vm_ip(vm), c->cfg.ssh_wait_s, vm->name);
 			vm->deadline = 0;
-			ctl_op_finish(c, vm->op_id, false, why);
-			save(c, vm);
+			save_finishing(c, vm, false, why);
 		}
 	}
 out:
