@@ -58,24 +58,6 @@ crash_restart() {
 	nubod_start "$@"
 }
 
-# events_last_seq: the newest event's number (the log is read in pages).
-events_last_seq() {
-	local seq=0 next
-	while next=$(body_of "$(api GET "/v1/events?after=$seq&limit=1000")" | jq -r '.last_seq // empty') &&
-		[ -n "$next" ] && [ "$next" != "$seq" ]; do
-		seq=$next
-	done
-	printf '%s' "$seq"
-}
-
-# crash_created_op SEQ: the operation created after event SEQ. A quick step
-# can die before the answer is sent (curl: 000): the request was recorded
-# all the same, and its operation is in the event log.
-crash_created_op() {
-	body_of "$(api GET "/v1/events?after=$1&kind=operation")" |
-		jq -r '[.events[] | select(.what | startswith("created"))] | first | .id // empty'
-}
-
 # crash_at STEP WHAT REQUEST...: arms STEP, sends the request (api METHOD
 # PATH [BODY]), waits for nubod to die there, starts it again and waits for
 # the request's operation to end. Its id is left in $op and added to ops.
