@@ -79,3 +79,29 @@ crash_at() {
 	wait_for 180 op_ended "$op"
 	ok $? "$what, killed at $step: the operation ends after the restart" "$(op_state "$op")"
 }
+
+# qcow2_leak FILE: adds to FILE one cluster its refcounts count but nothing
+# references, as a qemu-img killed midway through a write leaves (qemu-img
+# check then says "Leaked cluster"; what the file reads is unchanged).
+qcow2_leak() {
+	python3 - "$1" <<'PY'
+import struct, sys
+with open(sys.argv[1], "r+b") as f:
+    h = f.read(104)
+    bits = struct.unpack(">I", h[20:24])[0]
+    table = struct.unpack(">Q", h[48:56])[0]
+    order = struct.unpack(">I", h[96:100])[0] if struct.unpack(">I", h[4:8])[0] >= 3 else 4
+    assert order == 4, "16-bit refcounts expected"
+    size = 1 << bits
+    f.seek(0, 2)
+    k = (f.tell() + size - 1) // size            # the cluster after the file's end
+    per_block = size * 8 // 16
+    f.seek(table + 8 * (k // per_block))
+    block = struct.unpack(">Q", f.read(8))[0]
+    assert block, "no refcount block for the new cluster"
+    f.seek(k * size)
+    f.write(b"\0" * size)
+    f.seek(block + 2 * (k % per_block))
+    f.write(struct.pack(">H", 1))
+PY
+}
