@@ -58,24 +58,6 @@ crash_restart() {
 	nubod_start "$@"
 }
 
-# events_last_seq: the newest event's number (the log is read in pages).
-events_last_seq() {
-	local seq=0 next
-	while next=$(body_of "$(api GET "/v1/events?after=$seq&limit=1000")" | jq -r '.last_seq // empty') &&
-		[ -n "$next" ] && [ "$next" != "$seq" ]; do
-		seq=$next
-	done
-	printf '%s' "$seq"
-}
-
-# crash_created_op SEQ: the operation created after event SEQ. A quick step
-# can die before the answer is sent (curl: 000): the request was recorded
-# all the same, and its operation is in the event log.
-crash_created_op() {
-	body_of "$(api GET "/v1/events?after=$1&kind=operation")" |
-		jq -r '[.events[] | select(.what | startswith("created"))] | first | .id // empty'
-}
-
 # crash_at STEP WHAT REQUEST...: arms STEP, sends the request (api METHOD
 # PATH [BODY]), waits for nubod to die there, starts it again and waits for
 # the request's operation to end. Its id is left in $op and added to ops.
@@ -96,4 +78,30 @@ crash_at() {
 	ops+=("$op")
 	wait_for 180 op_ended "$op"
 	ok $? "$what, killed at $step: the operation ends after the restart" "$(op_state "$op")"
+}
+
+# qcow2_leak FILE: adds to FILE one cluster its refcounts count but nothing
+# references, as a qemu-img killed midway through a write leaves (qemu-img
+# check then says "Leaked cluster"; what the file reads is unchanged).
+qcow2_leak() {
+	python3 - "$1" <<'PY'
+import struct, sys
+with open(sys.argv[1], "r+b") as f:
+    h = f.read(104)
+    bits = struct.unpack(">I", h[20:24])[0]
+    table = struct.unpack(">Q", h[48:56])[0]
+    order = struct.unpack(">I", h[96:100])[0] if struct.unpack(">I", h[4:8])[0] >= 3 else 4
+    assert order == 4, "16-bit refcounts expected"
+    size = 1 << bits
+    f.seek(0, 2)
+    k = (f.tell() + size - 1) // size            # the cluster after the file's end
+    per_block = size * 8 // 16
+    f.seek(table + 8 * (k // per_block))
+    block = struct.unpack(">Q", f.read(8))[0]
+    assert block, "no refcount block for the new cluster"
+    f.seek(k * size)
+    f.write(b"\0" * size)
+    f.seek(block + 2 * (k % per_block))
+    f.write(struct.pack(">H", 1))
+PY
 }

@@ -146,6 +146,45 @@ chains_ok() {
 }
 body_of() { printf '%s' "${1#* }"; }
 
+# events_last_seq: the newest event's number (the log is read in pages).
+events_last_seq() {
+	local seq=0 next
+	while next=$(body_of "$(api GET "/v1/events?after=$seq&limit=1000")" | jq -r '.last_seq // empty') &&
+		[ -n "$next" ] && [ "$next" != "$seq" ]; do
+		seq=$next
+	done
+	printf '%s' "$seq"
+}
+
+# crash_created_op SEQ: the operation created after event SEQ. A nubod
+# killed right after a request can die before its answer is sent (curl:
+# 000): the request was recorded all the same, and its operation is in the
+# event log.
+crash_created_op() {
+	body_of "$(api GET "/v1/events?after=$1&kind=operation")" |
+		jq -r '[.events[] | select(.what | startswith("created"))] | first | .id // empty'
+}
+
+# vm_qmp VM_ID COMMAND...: sends QMP commands (one JSON each) to that VM's
+# QEMU, as nubod would; prints QEMU's answers, one JSON a line.
+vm_qmp() {
+	local id=$1; shift
+	printf '%s\n' '{"execute":"qmp_capabilities"}' "$@" | socat -t 5 - "UNIX-CONNECT:$T_STATE/vms/$id/qmp.sock"
+}
+
+# qemu_volume VM_ID VOLUME_ID: what that VM's QEMU has of the volume, asked
+# over QMP: "node device" (plugged in), "node" or "device" (half of it),
+# "none", or "unknown" when QEMU did not answer.
+qemu_volume() {
+	vm_qmp "$1" '{"execute":"query-named-block-nodes"}' \
+		'{"execute":"qom-list","arguments":{"path":"/machine/peripheral"}}' 2>/dev/null |
+		jq -rs --arg v "$2" '[.[] | select(has("return")) | .return] |
+			if length < 3 then "unknown" else
+			[(if any(.[1][]; .["node-name"] == $v) then "node" else empty end),
+			 (if any(.[2][]; .name == "dev-" + $v) then "device" else empty end)] |
+			if length == 0 then "none" else join(" ") end end' || printf unknown
+}
+
 # wait_for SECONDS COMMAND...: polls until COMMAND succeeds
 wait_for() {
 	local limit=$1; shift

@@ -59,7 +59,9 @@ int layer_overlay_new(const char *root, const char *layer, struct err *e);
  * dropped is merged into file). Fails while a running QEMU holds file. A
  * rebase cut off midway leaves file reading as before (only clusters equal
  * to what it read through its backing were copied; the header changes last),
- * so it may simply be run again. */
+ * so it may simply be run again; it may also leave clusters allocated but
+ * unreferenced (leaks), which every rebase frees once done (qemu-img check
+ * -r leaks). */
 int layer_rebase(const char *file, const char *new_backing, struct err *e);
 /* qemu-img create of an empty top on layer straight at path (size 0: the
  * layer's): the command of the functions above, with nothing looked at,

@@ -112,8 +112,7 @@ ok $? "with its file back, the attach works" "$out"
 # --- a volume some QEMU has plugged in is never deleted ------------------------------
 # Plugged into c1 by hand over QMP, behind the store's back (as a nubod cut
 # off right after device_add would leave it, had it not been restarted).
-qmp() { printf '%s\n' '{"execute":"qmp_capabilities"}' "$@" | socat -t 5 - "UNIX-CONNECT:$T_STATE/vms/$vm_id/qmp.sock"; }
-qmp "{\"execute\":\"blockdev-add\",\"arguments\":{\"driver\":\"qcow2\",\"node-name\":\"$vol\",\"file\":{\"driver\":\"file\",\"filename\":\"$vol_file\"}}}" \
+vm_qmp "$vm_id" "{\"execute\":\"blockdev-add\",\"arguments\":{\"driver\":\"qcow2\",\"node-name\":\"$vol\",\"file\":{\"driver\":\"file\",\"filename\":\"$vol_file\"}}}" \
 	"{\"execute\":\"device_add\",\"arguments\":{\"driver\":\"virtio-blk-pci\",\"id\":\"dev-$vol\",\"drive\":\"$vol\",\"bus\":\"hp3\",\"serial\":\"$vol\"}}" \
 	>"$T_DIR/qmp.out"
 wait_for 60 agree_is "guest has it, store: available -"
