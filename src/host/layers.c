@@ -210,9 +210,16 @@ int layer_overlay_new(const char *root, const char *layer, struct err *e)
 	return rename_or_err(fresh, root, e);
 }
 
+/* Writethrough (-t): every cluster the rebase copies into file is
+ * referenced on disk before the next, and so before the header names the
+ * new backing file. With qemu-img's default writeback cache the tables
+ * that reference the copied clusters may still be in its memory when the
+ * header is written, and a kill then (nubod's children die with it) leaves
+ * file on the new backing without the data it took from the old one. */
 int layer_rebase(const char *file, const char *new_backing, struct err *e)
 {
-	const char *argv[] = {"qemu-img", "rebase", "-q", "-f", "qcow2", "-F", "qcow2", "-b", new_backing, file, NULL};
+	const char *argv[] = {"qemu-img", "rebase", "-q", "-t", "writethrough", "-f", "qcow2",
+			      "-F", "qcow2", "-b", new_backing, file, NULL};
 	struct run_opts opts = {.timeout_ms = 60 * 60 * 1000};
 	if (runner_run(argv, &opts, NULL, e) < 0)
 		return -1;
