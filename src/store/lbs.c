@@ -122,15 +122,14 @@ int store_lb_update(struct store *st, const struct lb *lb, struct err *e)
 	RUN(st, CX_WRITE, e, table_update(cx, &lb_table, lb, e));
 }
 
-static int lb_delete(struct cx *cx, const char *id, struct err *e)
+/* Deletes the targets whose column col ("lb_id" or "vm_id") is id one by
+ * one, so each removal is in the balancer's events too. */
+static int targets_delete(struct cx *cx, const char *col, const char *id, struct err *e)
 {
-	if (cx_exec_id(cx, "DELETE FROM lb_listeners WHERE lb_id = ?1", id, e) < 0)
-		return -1;
-	/* one by one, so each target's removal is in the log too */
 	struct lb_target *ts = NULL;
 	int n = 0;
 	autofree char *cols = table_cols(&target_table, "");
-	autofree char *sql = xasprintf("SELECT %s FROM lb_targets WHERE lb_id = ?1", cols);
+	autofree char *sql = xasprintf("SELECT %s FROM lb_targets WHERE %s = ?1", cols, col);
 	struct q *q = q_prep(cx, sql, e);
 	if (!q)
 		return -1;
@@ -140,7 +139,20 @@ static int lb_delete(struct cx *cx, const char *id, struct err *e)
 	for (int i = 0; rc == 0 && i < n; i++)
 		rc = table_delete(cx, &target_table, ts[i].id, e);
 	free(ts);
-	return rc < 0 ? -1 : table_delete(cx, &lb_table, id, e);
+	return rc;
+}
+
+int lb_targets_drop_vm(struct cx *cx, const char *vm_id, struct err *e)
+{
+	return targets_delete(cx, "vm_id", vm_id, e);
+}
+
+static int lb_delete(struct cx *cx, const char *id, struct err *e)
+{
+	if (cx_exec_id(cx, "DELETE FROM lb_listeners WHERE lb_id = ?1", id, e) < 0 ||
+	    targets_delete(cx, "lb_id", id, e) < 0)
+		return -1;
+	return table_delete(cx, &lb_table, id, e);
 }
 
 int store_lb_delete(struct store *st, const char *id, struct err *e)

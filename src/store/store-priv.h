@@ -247,5 +247,9 @@ int meter_image(struct cx *cx, const char *id, struct err *e);
 typedef int (*meter_fn)(struct cx *cx, const char *id, struct err *e);
 meter_fn table_meter(const struct table *t);
 
+/* lbs.c: a deleted VM's targets leave their balancers (one event each, on
+ * the balancer), in the transaction that deletes the VM. */
+int lb_targets_drop_vm(struct cx *cx, const char *vm_id, struct err *e);
+
 /* migrations.c: brings the schema to the newest version. */
 int migrations_run(struct cx *cx, struct err *e);

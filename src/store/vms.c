@@ -567,6 +567,8 @@ static int vm_delete(struct cx *cx, const char *id, struct err *e)
 	for (size_t i = 0; i < sizeof(sql) / sizeof(sql[0]); i++)
 		if (cx_exec_id(cx, sql[i], id, e) < 0)
 			return -1;
+	if (lb_targets_drop_vm(cx, id, e) < 0)
+		return -1;
 	return table_delete(cx, &vm_table, id, e);   /* its "deleted" stands for its NICs and forwards too */
 }
 
