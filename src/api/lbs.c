@@ -15,6 +15,7 @@ static json_t *lb_json(const struct api_req *req, const struct lb *lb)
 		n_ls = 0;
 	if (store_lb_target_list(st, lb->id, &ts, &n_ts, NULL) < 0)
 		n_ts = 0;
+	ctl_lb_connections(req->ctl, ts, n_ts);
 	json_t *j = lb_to_json(lb, ls, n_ls, ts, n_ts);
 	free(ts);
 	free(ls);

@@ -88,8 +88,8 @@ static void print_lb(struct cli_ctx *ctx, const json_t *lb)
 		return;
 	}
 	fprintf(ctx->out, "Targets:\n");
-	static const char *const headers[] = {"VM", "PORT", "HEALTH", "SINCE", "LAST CHECK"};
-	struct table *t = table_new(5, headers);
+	static const char *const headers[] = {"VM", "PORT", "HEALTH", "CONNS", "SINCE", "LAST CHECK"};
+	struct table *t = table_new(6, headers);
 	size_t i;
 	const json_t *tg;
 	json_array_foreach(targets, i, tg) {
@@ -99,7 +99,8 @@ static void print_lb(struct cli_ctx *ctx, const json_t *lb)
 		autofree char *ago = since && *since ? fmt_age_since(since, ctx->now_ms) : xstrdup("-");
 		autofree char *when = since && *since ? xasprintf("%s ago", ago) : xstrdup("-");
 		const char *reason = cli_jstr(tg, "reason");
-		const char *row[] = {cli_jstr(tg, "vm"), port, cli_jstr(tg, "health"), when,
+		autofree char *conns = xasprintf("%lld", (long long)cli_jint(tg, "connections", 0));
+		const char *row[] = {cli_jstr(tg, "vm"), port, cli_jstr(tg, "health"), conns, when,
 				     reason && *reason ? reason : "-"};
 		table_add_row(t, row);
 	}

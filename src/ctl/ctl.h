@@ -111,6 +111,9 @@ int ctl_lb_delete(struct ctl *c, const char *ref, struct err *e);
 int ctl_lb_target_add(struct ctl *c, const char *ref, const char *target, struct lb_target *out, struct err *e);
 /* not a target: 404. */
 int ctl_lb_target_remove(struct ctl *c, const char *ref, const char *target, struct err *e);
+/* Fills each target's connections with the checker's last count (0 before
+ * the first, and in dry-run). */
+void ctl_lb_connections(struct ctl *c, struct lb_target *ts, int n);
 
 /* Auto-scaling groups (ctl/groups-api.c). The calls write the spec; the groups'
  * reconciler makes, joins, drains and deletes the VMs. */

@@ -32,11 +32,19 @@ struct lb_track {
 	bool seen;             /* still a target at the last look */
 };
 
+struct lb_count {
+	char target_id[ID_MAX];
+	int n;
+};
+
 struct ctl_lbs {
 	pthread_t thread;
 	pthread_mutex_t mu;
 	pthread_cond_t cv;
 	bool quit, started;
+	struct lb_count *counts;  /* under mu: the last pass's connection counts */
+	int n_counts;
+	int64_t counted_at;       /* checker thread only: monotonic ms */
 	struct lb_track *track;   /* checker thread only */
 	int n_track;
 };
@@ -442,6 +450,44 @@ static void check_due(struct ctl *c, struct ctl_lbs *l, struct pass *p, int64_t 
 	*next_out = next;
 }
 
+/* Each target's open connections through its balancer's VIP, counted on
+ * this thread (a read of the whole conntrack table) and handed to the API
+ * under mu. */
+static void count_connections(struct ctl *c, struct ctl_lbs *l, const struct pass *p)
+{
+	autofree char *table = c->host->conntrack_read();
+	struct lb_count *counts = xcalloc((size_t)p->n_ts + 1, sizeof(*counts));
+	for (int i = 0; i < p->n_ts; i++) {
+		const struct lb_target *t = &p->ts[i];
+		snprintf(counts[i].target_id, sizeof(counts[i].target_id), "%s", t->id);
+		const struct lb *lb = NULL;
+		for (int b = 0; b < p->n_lbs && !lb; b++)
+			if (strcmp(p->lbs[b].id, t->lb_id) == 0)
+				lb = &p->lbs[b];
+		bool running;
+		const char *ip = lb ? target_ip(p->vms, p->n_vms, t, lb->network_id, &running) : NULL;
+		counts[i].n = table && ip ? lb_conntrack_count(table, lb->vip, ip) : 0;
+	}
+	pthread_mutex_lock(&l->mu);
+	free(l->counts);
+	l->counts = counts;
+	l->n_counts = p->n_ts;
+	pthread_mutex_unlock(&l->mu);
+}
+
+void ctl_lb_connections(struct ctl *c, struct lb_target *ts, int n)
+{
+	struct ctl_lbs *l = c->lbs;
+	if (!l)
+		return;
+	pthread_mutex_lock(&l->mu);
+	for (int i = 0; i < n; i++)
+		for (int k = 0; k < l->n_counts; k++)
+			if (strcmp(l->counts[k].target_id, ts[i].id) == 0)
+				ts[i].connections = l->counts[k].n;
+	pthread_mutex_unlock(&l->mu);
+}
+
 /* One pass; returns when the next check is due (monotonic ms). */
 static int64_t check_pass(struct ctl *c, struct ctl_lbs *l)
 {
@@ -455,8 +501,13 @@ static int64_t check_pass(struct ctl *c, struct ctl_lbs *l)
 	    store_lb_target_list(c->st, NULL, &p.ts, &p.n_ts, &e) < 0 ||
 	    (p.n_ts > 0 && store_vm_list(c->st, &p.vms, &p.n_vms, &e) < 0))
 		log_warn("lb: health checks wait for the store: %s", e.msg);
-	else
+	else {
 		check_due(c, l, &p, now, &next);
+		if (now - l->counted_at >= LB_IDLE_MS) {   /* a read of the whole table: once a second at most */
+			count_connections(c, l, &p);
+			l->counted_at = now;
+		}
+	}
 	vm_list_free(p.vms, p.n_vms);
 	free(p.ts);
 	free(p.ls);
@@ -514,6 +565,7 @@ void lbs_free(struct ctl *c)
 	pthread_cond_destroy(&l->cv);
 	pthread_mutex_destroy(&l->mu);
 	free(l->track);
+	free(l->counts);
 	free(l);
 	c->lbs = NULL;
 }

@@ -21,6 +21,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "util/fs.h"
 #include "util/timeutil.h"
 
 enum phase { CONNECTING, SENDING, READING, DONE };
@@ -130,6 +131,16 @@ static void advance(struct health_check *c, struct state *s, short revents)
 		}
 	}
 	(void)revents;
+}
+
+char *health_conntrack(void)
+{
+	char *text = NULL;
+	size_t len = 0;
+	struct err e = {0};
+	if (fs_read_file("/proc/net/nf_conntrack", 64u << 20, &text, &len, &e) < 0)
+		return NULL;
+	return text;
 }
 
 void health_run(struct health_check *checks, int n)

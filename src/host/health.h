@@ -24,6 +24,10 @@ struct health_check {
 /* Runs every check and fills ok and reason. */
 void health_run(struct health_check *checks, int n);
 
+/* The host's connection tracking table (/proc/net/nf_conntrack), or NULL
+ * where the kernel has none. Caller frees. */
+char *health_conntrack(void);
+
 /* The status code of an HTTP response that begins with buf ("HTTP/1.1 200
  * OK\r\n…"), 0 while the status line is incomplete, -1 if it is not HTTP. */
 int health_http_status(const char *buf, size_t len);

@@ -152,6 +152,8 @@ struct host_ops {
 			       metadata_handler_fn *fn, void *ctx, struct metadata_listener **out, struct err *e);
 	/* load-balancer health checks (host/health.h) */
 	void (*health_run)(struct health_check *checks, int n);
+	/* the conntrack table's text, or NULL (host/health.h); caller frees */
+	char *(*conntrack_read)(void);
 	/* Images. An image's file from a URL (host/download.h), and an image
 	 * recipe run as argv (a command whose output is the image's folder).
 	 * Both return 0 once the files are there, or 1 when nothing was made

@@ -551,6 +551,12 @@ static void rec_health_run(struct health_check *checks, int n)
 	}
 }
 
+/* No connections: a dry-run host's conntrack is not the VMs'. */
+static char *rec_conntrack_read(void)
+{
+	return NULL;
+}
+
 static int rec_download(const char *url, const char *dest, download_progress_fn progress, void *arg, struct err *e)
 {
 	runner_capture_note("download %s %s", url, dest);
@@ -624,6 +630,7 @@ const struct host_ops hostops_recording = {
 	.disk_stats = rec_disk_stats,
 	.metadata_listen = rec_metadata_listen,
 	.health_run = rec_health_run,
+	.conntrack_read = rec_conntrack_read,
 	.download = rec_download,
 	.recipe_run = rec_recipe_run,
 };

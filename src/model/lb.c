@@ -166,6 +166,41 @@ void lb_rotation(const struct lb_target *t, int n, bool *in_rotation, bool *fail
 		in_rotation[i] = true;
 }
 
+/* The value of the n-th (0-based) "key=" field of line, or "". */
+static void ct_field(const char *line, const char *end, const char *key, int n, char *out, size_t sz)
+{
+	size_t kl = strlen(key);
+	out[0] = 0;
+	for (const char *p = line; p < end; p++) {
+		if ((p == line || p[-1] == ' ') && (size_t)(end - p) > kl && strncmp(p, key, kl) == 0 && n-- == 0) {
+			size_t l = strcspn(p + kl, " \n");
+			if (l >= sz)
+				return;
+			memcpy(out, p + kl, l);
+			out[l] = 0;
+			return;
+		}
+	}
+}
+
+int lb_conntrack_count(const char *table, const char *vip, const char *ip)
+{
+	int n = 0;
+	for (const char *line = table; line && *line;) {
+		const char *end = strchr(line, '\n');
+		if (!end)
+			end = line + strlen(line);
+		char dst[64], src[64];
+		ct_field(line, end, "dst=", 0, dst, sizeof(dst));
+		ct_field(line, end, "src=", 1, src, sizeof(src));
+		bool closing = memmem(line, (size_t)(end - line), " TIME_WAIT ", 11) || memmem(line, (size_t)(end - line), " CLOSE ", 7);
+		if (memmem(line, (size_t)(end - line), " tcp ", 5) && !closing && strcmp(dst, vip) == 0 && strcmp(src, ip) == 0)
+			n++;
+		line = *end ? end + 1 : end;
+	}
+	return n;
+}
+
 json_t *lb_to_json(const struct lb *lb, const struct lb_listener *ls, int n_ls, const struct lb_target *ts, int n_ts)
 {
 	json_t *listeners = json_array(), *targets = json_array();
@@ -181,6 +216,7 @@ json_t *lb_to_json(const struct lb *lb, const struct lb_listener *ls, int n_ls, 
 				      "reason", ts[i].reason);
 		if (ts[i].port)
 			json_object_set_new(t, "port", json_integer(ts[i].port));
+		json_object_set_new(t, "connections", json_integer(ts[i].connections));
 		json_array_append_new(targets, t);
 	}
 	char created[32];

@@ -65,6 +65,7 @@ struct lb_target {
 	int64_t health_since;   /* ms, wall clock; 0: never checked */
 	char reason[LB_REASON_MAX];   /* the last check's outcome, "connection refused" */
 	int64_t created_at;
+	int connections;        /* open through this host now, from conntrack (not stored) */
 };
 
 struct lb {
@@ -113,5 +114,11 @@ enum lb_health lb_health_step(enum lb_health now, struct lb_streak *s, bool ok, 
 /* The targets that take new connections: the healthy ones, or all of them
  * when none is (*fail_open set). in_rotation[i] for each of the n. */
 void lb_rotation(const struct lb_target *t, int n, bool *in_rotation, bool *fail_open);
+
+/* The open TCP connections in table (the text of /proc/net/nf_conntrack)
+ * sent to vip and given to the target at ip: an entry whose original
+ * destination is vip and whose reply comes from ip, save those closing
+ * (TIME_WAIT, CLOSE). */
+int lb_conntrack_count(const char *table, const char *vip, const char *ip);
 
 json_t *lb_to_json(const struct lb *lb, const struct lb_listener *ls, int n_ls, const struct lb_target *ts, int n_ts);

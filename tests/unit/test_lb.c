@@ -288,6 +288,36 @@ static void test_checker_on_loopback(void **state)
 	close(silent.fd);
 }
 
+/* Lines as /proc/net/nf_conntrack writes them: a client's connection to
+ * the VIP 10.9.0.5, DNATed to a target, answers from the target. */
+static void test_conntrack_count(void **state)
+{
+	(void)state;
+	const char *table =
+		"ipv4     2 tcp      6 431999 ESTABLISHED src=10.9.0.9 dst=10.9.0.5 sport=40000 dport=80 src=10.9.0.2 "
+		"dst=10.9.0.9 sport=80 dport=40000 [ASSURED] mark=0 zone=0 use=2\n"
+		"ipv4     2 tcp      6 431990 ESTABLISHED src=10.9.0.9 dst=10.9.0.5 sport=40001 dport=443 src=10.9.0.2 "
+		"dst=10.9.0.9 sport=8443 dport=40001 [ASSURED] mark=0 zone=0 use=2\n"
+		"ipv4     2 tcp      6 100 TIME_WAIT src=10.9.0.9 dst=10.9.0.5 sport=40002 dport=80 src=10.9.0.2 "
+		"dst=10.9.0.9 sport=80 dport=40002 [ASSURED] mark=0 zone=0 use=2\n"
+		"ipv4     2 tcp      6 431999 ESTABLISHED src=10.9.0.9 dst=10.9.0.5 sport=40003 dport=80 src=10.9.0.3 "
+		"dst=10.9.0.9 sport=80 dport=40003 [ASSURED] mark=0 zone=0 use=2\n"
+		/* to the target straight, not through the balancer */
+		"ipv4     2 tcp      6 431999 ESTABLISHED src=10.9.0.9 dst=10.9.0.2 sport=40004 dport=80 src=10.9.0.2 "
+		"dst=10.9.0.9 sport=80 dport=40004 [ASSURED] mark=0 zone=0 use=2\n"
+		"ipv4     2 udp      17 29 src=10.9.0.9 dst=10.9.0.5 sport=5353 dport=80 src=10.9.0.2 dst=10.9.0.9 "
+		"sport=80 dport=5353 mark=0 zone=0 use=2\n"
+		/* 10.9.0.22 starts like 10.9.0.2 */
+		"ipv4     2 tcp      6 431999 ESTABLISHED src=10.9.0.9 dst=10.9.0.5 sport=40005 dport=80 src=10.9.0.22 "
+		"dst=10.9.0.9 sport=80 dport=40005 [ASSURED] mark=0 zone=0 use=2";
+	assert_int_equal(lb_conntrack_count(table, "10.9.0.5", "10.9.0.2"), 2);
+	assert_int_equal(lb_conntrack_count(table, "10.9.0.5", "10.9.0.3"), 1);
+	assert_int_equal(lb_conntrack_count(table, "10.9.0.5", "10.9.0.22"), 1);
+	assert_int_equal(lb_conntrack_count(table, "10.9.0.5", "10.9.0.4"), 0);
+	assert_int_equal(lb_conntrack_count(table, "10.9.0.6", "10.9.0.2"), 0);
+	assert_int_equal(lb_conntrack_count("", "10.9.0.5", "10.9.0.2"), 0);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -298,6 +328,7 @@ int main(void)
 		cmocka_unit_test(test_health_state_machine),
 		cmocka_unit_test(test_parsers),
 		cmocka_unit_test(test_checker_on_loopback),
+		cmocka_unit_test(test_conntrack_count),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
