@@ -68,7 +68,8 @@ ok $? "firewall web allows tcp 80 from the network ($CIDR)"
 all_healthy() { "$NUBO" lb show web --json | jq -e '[.targets[].health] == ["healthy","healthy","healthy"]' >/dev/null; }
 wait_for 60 all_healthy
 ok $? "then all three targets become healthy"
-like "$("$NUBO" lb show web)" 'web1 +- +healthy +[0-9]+[smh]? ago +HTTP 200' "nubo lb show gives health, since when and the last check"
+like "$("$NUBO" lb show web)" 'web1 +- +healthy +[0-9]+ +[0-9]+[smh]? ago +HTTP 200' \
+	"nubo lb show gives health, connections, since when and the last check"
 
 # --- spread -----------------------------------------------------------------------------
 spread() { # spread N: the names that answered N requests, counted; "none=K" for K failed
@@ -84,6 +85,17 @@ for vm in web1 web2 web3; do
 	[ "${n:-0}" -ge 80 ] && [ "${n:-0}" -le 120 ]
 	ok $? "$vm answered ${n:-0} of 300 (within 100 ± 20 %)"
 done
+
+# --- connections: six held open through the VIP are counted from conntrack ------------------
+python3 -c 'import socket, sys, time
+s = [socket.create_connection((sys.argv[1], 80), timeout=3) for _ in range(6)]
+time.sleep(8)' "$VIP" &
+holder=$!
+t_on_exit "kill $holder 2>/dev/null"
+held() { "$NUBO" lb show web --json | jq -e '[.targets[].connections] | add >= 6' >/dev/null; }
+wait_for 6 held
+ok $? "six connections held open through the VIP are counted ($("$NUBO" lb show web --json | jq -c '[.targets[].connections]'))"
+wait "$holder"
 
 # --- a target's server stops, then comes back -------------------------------------------------
 httpd_stop web2
