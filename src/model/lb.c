@@ -193,8 +193,9 @@ int lb_conntrack_count(const char *table, const char *vip, const char *ip)
 		char dst[64], src[64];
 		ct_field(line, end, "dst=", 0, dst, sizeof(dst));
 		ct_field(line, end, "src=", 1, src, sizeof(src));
-		bool closing = memmem(line, (size_t)(end - line), " TIME_WAIT ", 11) || memmem(line, (size_t)(end - line), " CLOSE ", 7);
-		if (memmem(line, (size_t)(end - line), " tcp ", 5) && !closing && strcmp(dst, vip) == 0 && strcmp(src, ip) == 0)
+		size_t len = (size_t)(end - line);
+		bool closing = memmem(line, len, " TIME_WAIT ", 11) || memmem(line, len, " CLOSE ", 7);
+		if (memmem(line, len, " tcp ", 5) && !closing && strcmp(dst, vip) == 0 && strcmp(src, ip) == 0)
 			n++;
 		line = *end ? end + 1 : end;
 	}
