@@ -96,6 +96,27 @@ grep -q "adopted running QEMU pid $pid" "$T_LOG"
 ok $? "nubod logs the adoption"
 like "$(ip -d link show dev "$tap")" 'isolated off' "the adoption freed the isolated tap"
 
+# PostgreSQL stopped under a running VM (only on that engine; the script's
+# own private cluster): the VM runs on, the API says 503, and nubod takes
+# up again once the server is back.
+if [ ${#T_DB_FLAGS[@]} -gt 0 ]; then
+	source "$(dirname "$0")/../pg.sh"
+	pg_server_stop
+	ok $? "the PostgreSQL server stops under a running VM"
+	sleep 3   # a few reconciler passes without the database
+	is "$(status_of "$(api GET /v1/vms/web1)")" 503 "the API answers 503 while it is down"
+	kill -0 "$pid" 2>/dev/null
+	ok $? "web1's QEMU runs on without the database"
+	# (nubo vm ssh asks the API for the address and host key: the banner is read by hand)
+	is "$(timeout 10 bash -c "exec 3<>/dev/tcp/$ip1/22 && head -c 4 <&3" 2>/dev/null)" SSH- "and web1's sshd answers"
+	pg_server_start
+	ok $? "the PostgreSQL server starts again"
+	wait_for 20 sh -c "[ \"\$(curl -s -o /dev/null -w '%{http_code}' --unix-socket $T_SOCK http://nubo/v1/vms/web1)\" = 200 ]"
+	ok $? "nubod reconnects: the API answers 200 again"
+	is "$(show web1 state)" running "web1 is still running"
+	is "$(show web1 pid)" "$pid" "in the same QEMU"
+fi
+
 # One nubod per state directory: a second nubod, or a --destroy, beside the
 # live one is refused at once and touches nothing. (timeout only keeps a
 # broken lock from hanging the script: an unrefused nubod would serve on.)
