@@ -3,6 +3,10 @@
 # PostgreSQL): admission under a burst of concurrent creates, and, on
 # PostgreSQL, a database that goes away while nubod runs and comes back.
 set -u
+# The outage below stops the server: on PostgreSQL this script takes a
+# private cluster of its own (tests/lib.sh starts one when none is given),
+# never the one the suite's other scripts use at the same moment.
+unset NUBO_TEST_PG_DIR NUBO_TEST_PG_PORT
 . "$(dirname "$0")/../lib.sh"
 T_DESTROY_FLAGS=--dry-run
 
