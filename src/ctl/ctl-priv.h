@@ -319,8 +319,15 @@ int peer_image_files(const char *dir, char **out, struct err *e);
  * a host that has them and returns 1 with e saying what is awaited (op_id,
  * if any, gets the bytes as progress). A VM waits in pending meanwhile. */
 int peer_image_local(struct ctl *c, const struct image *img, const char *op_id, struct err *e);
-/* The cluster's secret, for a fetch's X-Nubo-Peer header. */
-const char *ctl_peer_secret(struct ctl *c);
+/* Fetches every file of files (a JSON array of {name, size, sha256}) from
+ * another host's nubod, base_url/NAME, into tmp/NAME: each resumed after a
+ * cut-off and checked against its sum, a file already there (renamed in
+ * place before a kill) left as it is; op_id (if any) gets the bytes of all
+ * as progress. after (if any) runs on each file once it is whole. what
+ * names the record in an error ("image web's files"). */
+int peer_fetch_files(struct ctl *c, json_t *files, const char *base_url, const char *tmp, const char *op_id,
+		     const char *what, int (*after)(const char *name, const char *path, void *arg, struct err *e),
+		     void *arg, struct err *e);
 
 /* moves.c: a stopped VM's disk copied to another host (nubo vm move). */
 bool moves_reconcile(struct ctl *c);

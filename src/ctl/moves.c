@@ -259,17 +259,14 @@ struct move_job {
 	char vm_id[ID_MAX];
 };
 
-struct move_progress {
-	struct ctl *c;
-	const char *op_id;
-	int64_t before, total;
-};
-
-static void on_move_progress(void *arg, uint64_t done, uint64_t total)
+/* The overlay names its base by path: this host's copy of the image. */
+static int point_at_image(const char *name, const char *path, void *img_dir, struct err *e)
 {
-	(void)total;
-	struct move_progress *p = arg;
-	ctl_op_progress(p->c, p->op_id, p->before + (int64_t)done, p->total);
+	if (strcmp(name, "root.qcow2") != 0)
+		return 0;
+	autofree char *base = xasprintf("%s/disk.qcow2", (const char *)img_dir);
+	const char *argv[] = {"qemu-img", "rebase", "-u", "-F", "qcow2", "-b", base, path, NULL};
+	return runner_run(argv, NULL, NULL, e);
 }
 
 /* The new host: the files into vms/ID.move, checked, pointed at this host's
@@ -297,36 +294,10 @@ static int fetch_disk(struct ctl *c, struct vm *vm, struct err *e)
 		return err_set(e, ERR_UNAVAILABLE, "host %s serves no files to other hosts (it needs --listen or "
 						    "--listen-http)", from.name);
 	}
-	struct move_progress mp = {.c = c, .op_id = vm->op_id};
-	size_t i;
-	json_t *f;
-	json_array_foreach(files, i, f)
-		mp.total += json_integer_value(json_object_get(f, "size"));
-	rc = fs_mkdir_p(tmp, 0750, e);
-	autofree char *header = xasprintf("X-Nubo-Peer: %s", ctl_peer_secret(c));
-	json_array_foreach(files, i, f) {
-		if (rc < 0)
-			break;
-		const char *name = json_string_value(json_object_get(f, "name"));
-		const char *sum = json_string_value(json_object_get(f, "sha256"));
-		if (!name || !sum || strchr(name, '/')) {
-			rc = err_set(e, ERR_INTERNAL, "VM %s's record of its moving disk is malformed", vm->name);
-			break;
-		}
-		autofree char *dest = xasprintf("%s/%s", tmp, name);
-		autofree char *url = xasprintf("%s/v1/peer/vms/%s/%s", from.peer_url, vm->id, name);
-		if (!fs_exists(dest))
-			rc = download_resume(url, header, dest, sum, on_move_progress, &mp, e);
-		/* the overlay names its base by path: this host's copy of the image */
-		if (rc == 0 && strcmp(name, "root.qcow2") == 0) {
-			autofree char *base = xasprintf("%s/disk.qcow2", img_dir);
-			const char *argv[] = {"qemu-img", "rebase", "-u", "-F", "qcow2", "-b", base, dest, NULL};
-			rc = runner_run(argv, NULL, NULL, e);
-		}
-		mp.before += json_integer_value(json_object_get(f, "size"));
-	}
+	autofree char *base = xasprintf("%s/v1/peer/vms/%s", from.peer_url, vm->id);
+	autofree char *what = xasprintf("VM %s's moving disk", vm->name);
+	rc = peer_fetch_files(c, files, base, tmp, vm->op_id, what, point_at_image, img_dir, e);
 	json_decref(files);
-	explicit_bzero(header, strlen(header));
 	if (rc == 0 && rename(tmp, dir) < 0)
 		rc = err_set(e, ERR_INTERNAL, "cannot rename %s to %s: %s", tmp, dir, strerror(errno));
 	return rc;

@@ -96,11 +96,6 @@ void peer_free(struct ctl *c)
 	c->peer = NULL;
 }
 
-const char *ctl_peer_secret(struct ctl *c)
-{
-	return c->peer ? c->peer->secret : "";
-}
-
 bool ctl_peer_authorized(struct ctl *c, const char *presented)
 {
 	if (!c->peer || !presented || !secret_well_formed(presented))
@@ -264,8 +259,42 @@ static void on_fetch_progress(void *arg, uint64_t done, uint64_t total)
 {
 	(void)total;
 	struct fetch_progress *p = arg;
-	if (p->op_id[0])
+	if (p->op_id && p->op_id[0])
 		ctl_op_progress(p->c, p->op_id, p->before + (int64_t)done, p->total);
+}
+
+int peer_fetch_files(struct ctl *c, json_t *files, const char *base_url, const char *tmp, const char *op_id,
+		     const char *what, int (*after)(const char *name, const char *path, void *arg, struct err *e),
+		     void *arg, struct err *e)
+{
+	struct fetch_progress fp = {.c = c, .op_id = op_id};
+	size_t i;
+	json_t *f;
+	json_array_foreach(files, i, f)
+		fp.total += json_integer_value(json_object_get(f, "size"));
+	int rc = fs_mkdir_p(tmp, 0750, e);
+	if (rc == 0 && fp.total)
+		log_info("%s: fetching %lld bytes from %s", what, (long long)fp.total, base_url);
+	autofree char *header = xasprintf("X-Nubo-Peer: %s", c->peer->secret);
+	json_array_foreach(files, i, f) {
+		if (rc < 0)
+			break;
+		const char *name = json_string_value(json_object_get(f, "name"));
+		const char *sum = json_string_value(json_object_get(f, "sha256"));
+		if (!name || !sum || strchr(name, '/')) {
+			rc = err_set(e, ERR_INTERNAL, "the record of %s is malformed", what);
+			break;
+		}
+		autofree char *dest = xasprintf("%s/%s", tmp, name);
+		autofree char *url = xasprintf("%s/%s", base_url, name);
+		if (!fs_exists(dest))   /* a file renamed in place before a kill is whole and checked */
+			rc = download_resume(url, header, dest, sum, on_fetch_progress, &fp, e);
+		if (rc == 0 && after)
+			rc = after(name, dest, arg, e);
+		fp.before += json_integer_value(json_object_get(f, "size"));
+	}
+	explicit_bzero(header, strlen(header));
+	return rc;
 }
 
 static int fetch_files(struct ctl *c, const struct image *img, const char *op_id, struct err *e)
@@ -286,34 +315,12 @@ static int fetch_files(struct ctl *c, const struct image *img, const char *op_id
 	int rc = json_array_size(files) ? pick_source(c, img, &src, e) : 0;
 	if (rc == 0 && !json_array_size(files))
 		snprintf(src.name, sizeof(src.name), "(none: the image has no files)");
-	if (rc == 0)
-		rc = fs_mkdir_p(tmp, 0750, e);
-	struct fetch_progress fp = {.c = c, .op_id = op_id};
-	size_t i;
-	json_t *f;
-	json_array_foreach(files, i, f)
-		fp.total += json_integer_value(json_object_get(f, "size"));
-	if (rc == 0)
-		log_info("image %s: fetching %lld bytes from host %s (%s)", img->name, (long long)fp.total, src.name,
-			 src.peer_url);
-	autofree char *header = xasprintf("X-Nubo-Peer: %s", c->peer->secret);
-	json_array_foreach(files, i, f) {
-		if (rc < 0)
-			break;
-		const char *name = json_string_value(json_object_get(f, "name"));
-		const char *sum = json_string_value(json_object_get(f, "sha256"));
-		if (!name || !sum || strchr(name, '/')) {
-			rc = err_set(e, ERR_INTERNAL, "image %s's record of its files is malformed", img->name);
-			break;
-		}
-		autofree char *dest = xasprintf("%s/%s", tmp, name);
-		autofree char *url = xasprintf("%s/v1/peer/images/%s/%s", src.peer_url, img->id, name);
-		if (!fs_exists(dest))   /* a file renamed in place before a kill is whole and checked */
-			rc = download_resume(url, header, dest, sum, on_fetch_progress, &fp, e);
-		fp.before += json_integer_value(json_object_get(f, "size"));
+	if (rc == 0) {
+		autofree char *base = xasprintf("%s/v1/peer/images/%s", src.peer_url, img->id);
+		autofree char *what = xasprintf("image %s's files", img->name);
+		rc = peer_fetch_files(c, files, base, tmp, op_id, what, NULL, NULL, e);
 	}
 	json_decref(files);
-	explicit_bzero(header, strlen(header));
 	if (rc == 0 && rename(tmp, dir) < 0)
 		rc = err_set(e, ERR_INTERNAL, "cannot rename %s to %s: %s", tmp, dir, strerror(errno));
 	if (rc == 0)

@@ -36,6 +36,23 @@ static int on_progress(void *p, curl_off_t total, curl_off_t done, curl_off_t ut
 	return 0;
 }
 
+/* What every download asks of libcurl: HTTP(S) only, an error status is a
+ * failure, a stalled transfer (under a byte a second for a minute) gives
+ * up, progress through x, the reason in why (CURL_ERROR_SIZE). */
+static void easy_common(CURL *h, struct xfer *x, char *why)
+{
+	curl_easy_setopt(h, CURLOPT_FAILONERROR, 1L);
+	curl_easy_setopt(h, CURLOPT_PROTOCOLS_STR, "http,https");
+	curl_easy_setopt(h, CURLOPT_CONNECTTIMEOUT, 30L);
+	curl_easy_setopt(h, CURLOPT_LOW_SPEED_LIMIT, 1L);
+	curl_easy_setopt(h, CURLOPT_LOW_SPEED_TIME, 60L);
+	curl_easy_setopt(h, CURLOPT_NOPROGRESS, 0L);
+	curl_easy_setopt(h, CURLOPT_XFERINFOFUNCTION, on_progress);
+	curl_easy_setopt(h, CURLOPT_XFERINFODATA, x);
+	curl_easy_setopt(h, CURLOPT_ERRORBUFFER, why);
+	curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
+}
+
 int download_file(const char *url, const char *dest, download_progress_fn progress, void *arg, struct err *e)
 {
 	autofree char *part = xasprintf("%s.part", dest);
@@ -52,19 +69,10 @@ int download_file(const char *url, const char *dest, download_progress_fn progre
 	struct xfer x = {.fn = progress, .arg = arg};
 	curl_easy_setopt(h, CURLOPT_URL, url);
 	curl_easy_setopt(h, CURLOPT_WRITEDATA, f);
-	curl_easy_setopt(h, CURLOPT_FAILONERROR, 1L);
 	curl_easy_setopt(h, CURLOPT_FOLLOWLOCATION, 1L);
 	curl_easy_setopt(h, CURLOPT_MAXREDIRS, 5L);
-	curl_easy_setopt(h, CURLOPT_PROTOCOLS_STR, "http,https");
 	curl_easy_setopt(h, CURLOPT_REDIR_PROTOCOLS_STR, "http,https");
-	curl_easy_setopt(h, CURLOPT_CONNECTTIMEOUT, 30L);
-	curl_easy_setopt(h, CURLOPT_LOW_SPEED_LIMIT, 1L);
-	curl_easy_setopt(h, CURLOPT_LOW_SPEED_TIME, 60L);
-	curl_easy_setopt(h, CURLOPT_NOPROGRESS, 0L);
-	curl_easy_setopt(h, CURLOPT_XFERINFOFUNCTION, on_progress);
-	curl_easy_setopt(h, CURLOPT_XFERINFODATA, &x);
-	curl_easy_setopt(h, CURLOPT_ERRORBUFFER, why);
-	curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
+	easy_common(h, &x, why);
 	CURLcode rc = curl_easy_perform(h);
 	curl_off_t total = 0;
 	curl_easy_getinfo(h, CURLINFO_SIZE_DOWNLOAD_T, &total);
@@ -187,16 +195,7 @@ int download_resume(const char *url, const char *header, const char *dest, const
 		curl_easy_setopt(h, CURLOPT_RANGE, range);
 	curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, on_resume_body);
 	curl_easy_setopt(h, CURLOPT_WRITEDATA, &r);
-	curl_easy_setopt(h, CURLOPT_FAILONERROR, 1L);
-	curl_easy_setopt(h, CURLOPT_PROTOCOLS_STR, "http,https");
-	curl_easy_setopt(h, CURLOPT_CONNECTTIMEOUT, 30L);
-	curl_easy_setopt(h, CURLOPT_LOW_SPEED_LIMIT, 1L);
-	curl_easy_setopt(h, CURLOPT_LOW_SPEED_TIME, 60L);
-	curl_easy_setopt(h, CURLOPT_NOPROGRESS, 0L);
-	curl_easy_setopt(h, CURLOPT_XFERINFOFUNCTION, on_progress);
-	curl_easy_setopt(h, CURLOPT_XFERINFODATA, &x);
-	curl_easy_setopt(h, CURLOPT_ERRORBUFFER, why);
-	curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
+	easy_common(h, &x, why);
 	CURLcode rc = curl_easy_perform(h);
 	long code = 0;
 	curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &code);
