@@ -31,6 +31,7 @@
 #include <unistd.h>
 
 #include "api/api-priv.h"
+#include "util/thread.h"
 #include "util/websocket.h"
 #include "util/log.h"
 #include "util/str.h"
@@ -403,10 +404,6 @@ static void on_upgrade(void *cls, struct MHD_Connection *connection, void *req_c
 		ws->extra_len = extra_in_size;
 	}
 	pthread_mutex_unlock(&ws->lock);
-	pthread_t t;
-	pthread_attr_t attr;
-	pthread_attr_init(&attr);
-	pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
 	pthread_mutex_lock(&viewers_lock);
 	bool closing = viewers_closing;
 	ws->refs++;   /* the viewer thread's, whether or not it starts */
@@ -418,7 +415,7 @@ static void on_upgrade(void *cls, struct MHD_Connection *connection, void *req_c
 	/* Logged before the thread starts: from then on the thread owns ws. */
 	if (!closing)
 		log_info("console %s: a viewer joined", ws->vm_id);
-	if (closing || pthread_create(&t, &attr, viewer_main, ws) != 0) {
+	if (closing || thread_start_detached(viewer_main, ws) != 0) {
 		if (!closing) {
 			viewer_remove(ws);
 			log_error("console %s: cannot start a viewer's thread", ws->vm_id);
@@ -428,7 +425,6 @@ static void on_upgrade(void *cls, struct MHD_Connection *connection, void *req_c
 		MHD_upgrade_action(urh, MHD_UPGRADE_ACTION_CLOSE);
 		ws_unref(ws);
 	}
-	pthread_attr_destroy(&attr);
 }
 
 bool api_console_ws_target(const char *method, const char *target)

@@ -37,6 +37,7 @@
 #include "util/log.h"
 #include "util/runner.h"
 #include "util/str.h"
+#include "util/thread.h"
 #include "util/timeutil.h"
 
 #define BUILD_TIMEOUT_MS (30 * 60 * 1000)
@@ -506,13 +507,7 @@ static int start_build(struct ctl *c, const char *image_id, struct import_fds *f
 	if (fds)
 		*fds = IMPORT_FDS_NONE;
 	ctl_builds_track(c, image_id, true);
-	pthread_t t;
-	pthread_attr_t attr;
-	pthread_attr_init(&attr);
-	pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
-	int rc = pthread_create(&t, &attr, build_thread, job);
-	pthread_attr_destroy(&attr);
-	if (rc != 0) {
+	if (thread_start_detached(build_thread, job) != 0) {
 		ctl_builds_track(c, image_id, false);
 		import_fds_close(&job->fds);
 		free(job);

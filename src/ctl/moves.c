@@ -38,6 +38,7 @@
 #include "util/log.h"
 #include "util/runner.h"
 #include "util/str.h"
+#include "util/thread.h"
 #include "util/timeutil.h"
 
 /* How often the reconciler looks for moves (and leftovers) by itself. */
@@ -361,15 +362,10 @@ static void start_fetch(struct ctl *c, const struct vm *vm)
 	job->c = c;
 	snprintf(job->vm_id, sizeof(job->vm_id), "%s", vm->id);
 	ctl_builds_track(c, vm->id, true);
-	pthread_t t;
-	pthread_attr_t attr;
-	pthread_attr_init(&attr);
-	pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
-	if (pthread_create(&t, &attr, move_thread, job) != 0) {
+	if (thread_start_detached(move_thread, job) != 0) {
 		ctl_builds_track(c, vm->id, false);
 		free(job);
 	}
-	pthread_attr_destroy(&attr);
 }
 
 /* This host's folders of VMs that are not its own: one moved away (once

@@ -43,6 +43,7 @@
 #include "util/log.h"
 #include "util/secret.h"
 #include "util/str.h"
+#include "util/thread.h"
 #include "util/timeutil.h"
 
 #define PEER_SECRET_KEY "peer_secret"
@@ -383,13 +384,7 @@ int peer_image_local(struct ctl *c, const struct image *img, const char *op_id, 
 	snprintf(job->image_id, sizeof(job->image_id), "%s", img->id);
 	snprintf(job->op_id, sizeof(job->op_id), "%s", op_id ? op_id : "");
 	ctl_builds_track(c, img->id, true);
-	pthread_t t;
-	pthread_attr_t attr;
-	pthread_attr_init(&attr);
-	pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
-	int rc = pthread_create(&t, &attr, fetch_thread, job);
-	pthread_attr_destroy(&attr);
-	if (rc != 0) {
+	if (thread_start_detached(fetch_thread, job) != 0) {
 		ctl_builds_track(c, img->id, false);
 		free(job);
 		return err_set(e, ERR_INTERNAL, "cannot start a thread to fetch image %s", img->name);
