@@ -45,7 +45,8 @@ static int spans_by_vm(const struct api_req *req, const char *const *ids, int n,
 	*at = NULL;
 	if (store_usage_spans(ctl_store(req->ctl), 0, INT64_MAX, ids, n, spans, &n_spans, e) < 0)
 		return -1;
-	qsort(*spans, (size_t)n_spans, sizeof(**spans), cmp_span_resource);
+	if (n_spans > 1)   /* qsort's base may not be NULL, even for no elements */
+		qsort(*spans, (size_t)n_spans, sizeof(**spans), cmp_span_resource);
 	*at = xcalloc((size_t)n + 1, sizeof(**at));
 	for (int i = 0; i < n; i++) {   /* each id's first span, by binary search */
 		int lo = 0, hi = n_spans;

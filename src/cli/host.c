@@ -87,8 +87,7 @@ static int host_set_drain(struct cli_ctx *ctx, const struct args *a, bool drain)
 	autofree char *path = client_path(drain ? "/v1/hosts/%s/drain" : "/v1/hosts/%s/undrain", a->pos[0]);
 	bool move = drain && args_has(a, "move");
 	json_t *body = move ? json_pack("{s:b}", "move", 1) : NULL;
-	json_t *h = cli_send(ctx, "POST", path, body);
-	json_decref(body);
+	json_t *h = cli_send(ctx, "POST", path, body);   /* takes body */
 	if (!h)
 		return CLI_EXIT_FAILED;
 	size_t i;

@@ -368,7 +368,8 @@ static int vms_unaligned(struct cx *cx, char ***out, int *n_out, struct err *e)
 	int n_open = 0;
 	if (!q || q_all(q, sizeof(*open), span_fill, (void **)&open, &n_open, e) < 0)
 		return -1;
-	qsort(open, (size_t)n_open, sizeof(*open), cmp_span_resource);
+	if (n_open)   /* qsort's base may not be NULL, even for no elements */
+		qsort(open, (size_t)n_open, sizeof(*open), cmp_span_resource);
 	bool *claimed = xcalloc((size_t)n_open + 1, sizeof(*claimed));
 	q = q_prep(cx,
 		   "SELECT v.name, v.type, v.image, v.state, v.disk_size_bytes, COALESCE(i.virtual_size_bytes, 0), v.power, "

@@ -69,12 +69,20 @@ export function form({id, title, fields, submit, label = 'Create', note}) {
     ev.preventDefault();
     boxes.forEach((b) => clear(b));
     clear(formError);
+    const v = values(el, fields);
+    // While the request is out the form takes no input: no second submit,
+    // and nothing typed meanwhile for the reset below to wipe (the new row
+    // may show through the event stream before the answer arrives).
+    const controls = [...el.elements].filter((c) => !c.disabled);
+    controls.forEach((c) => { c.disabled = true; });
     try {
-      await submit(values(el, fields));
+      await submit(v);
       el.reset();
     } catch (e) {
       const f = fieldOf(e.message || '', fields);
       (f ? boxes.get(f.name) : formError).append(errorBox(e));
+    } finally {
+      controls.forEach((c) => { c.disabled = false; });
     }
   });
   return el;
