@@ -209,16 +209,31 @@ int sched_pick_ip(struct ctl *c, const struct network *net, char ip[16], struct 
 	struct cidr cidr;
 	if (cidr4_parse(net->cidr, "network cidr", &cidr, e) < 0)
 		return -1;
-	/* .1 is the gateway on the host's bridge. */
-	for (uint32_t i = 2; i <= cidr4_host_count(&cidr); i++) {
-		bool taken = false;
-		cidr4_host(&cidr, i, ip);
-		if (store_ip_taken(c->st, net->id, ip, &taken, e) < 0)
-			return -1;
-		if (!taken)
-			return 0;
+	struct ip_text *held = NULL;
+	int n = 0;
+	if (store_ips_taken(c->st, net->id, &held, &n, e) < 0)
+		return -1;
+	/* The lowest free host index from 2 up (.1 is the gateway on the host's
+	 * bridge). Among indexes 2 .. n+2 one is free, so a bitmap of those is
+	 * enough however large the network. */
+	uint32_t last = cidr4_host_count(&cidr);
+	if (last > (uint32_t)n + 2)
+		last = (uint32_t)n + 2;
+	bool *used = xcalloc((size_t)last + 1, sizeof(bool));
+	for (int i = 0; i < n; i++) {
+		uint32_t k = cidr4_index_of(&cidr, held[i].ip);
+		if (k && k <= last)
+			used[k] = true;
 	}
-	return err_set(e, ERR_CAPACITY, "network %s (%s) has no free IP address left", net->name, net->cidr);
+	free(held);
+	uint32_t k = 2;
+	while (k <= last && used[k])
+		k++;
+	free(used);
+	if (k > last)
+		return err_set(e, ERR_CAPACITY, "network %s (%s) has no free IP address left", net->name, net->cidr);
+	cidr4_host(&cidr, k, ip);
+	return 0;
 }
 
 int sched_claim_ip(struct ctl *c, const struct network *net, const char *want, const char *field, char ip[16],

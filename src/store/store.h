@@ -113,6 +113,12 @@ int store_vm_reservations(struct store *st, const char *network_id, const char *
 			  int *n, struct err *e);
 /* Whether ip is held by a NIC on the network, or is a load balancer's address on it. */
 int store_ip_taken(struct store *st, const char *network_id, const char *ip, bool *taken, struct err *e);
+/* Every address held on the network (its NICs' and its balancers'), in one
+ * query: admission picks a free one from them without a query per address. */
+struct ip_text {
+	char ip[16];
+};
+int store_ips_taken(struct store *st, const char *network_id, struct ip_text **out, int *n, struct err *e);
 int store_mac_taken(struct store *st, const char *mac, bool *taken, struct err *e);
 /* Replaces the VM's firewall memberships (in this order). */
 int store_vm_set_firewalls(struct store *st, const char *vm_id, const struct vm_firewall *fws, int n,

@@ -669,6 +669,28 @@ int store_ip_taken(struct store *st, const char *network_id, const char *ip, boo
 		  network_id, ip, is_taken, e));
 }
 
+static void ip_fill(struct q *q, void *out)
+{
+	q_col_copy(q, 0, ((struct ip_text *)out)->ip, sizeof(((struct ip_text *)out)->ip));
+}
+
+static int ips_taken(struct cx *cx, const char *network_id, struct ip_text **out, int *n, struct err *e)
+{
+	struct q *q = q_prep(cx,
+			     "SELECT ip FROM nics WHERE network_id = ?1"
+			     " UNION ALL SELECT vip FROM load_balancers WHERE network_id = ?1",
+			     e);
+	if (!q)
+		return -1;
+	q_text(q, 1, network_id);
+	return q_all(q, sizeof(struct ip_text), ip_fill, (void **)out, n, e);
+}
+
+int store_ips_taken(struct store *st, const char *network_id, struct ip_text **out, int *n, struct err *e)
+{
+	RUN(st, CX_READ, e, ips_taken(cx, network_id, out, n, e));
+}
+
 int store_mac_taken(struct store *st, const char *mac, bool *is_taken, struct err *e)
 {
 	RUN(st, CX_READ, e, taken(cx, "SELECT COUNT(*) FROM nics WHERE mac = ?1", mac, NULL, is_taken, e));

@@ -202,8 +202,15 @@ printf '%s' "$rs" | grep -q "dport $P1 dnat"
 ok $((! $?)) "and no longer forwards port $P1"
 is "$(status_of "$(api DELETE /v1/vms/www1/forwards/$P1)")" 404 "a second unexpose is 404"
 
+# --- the next free address: the lowest one no NIC or balancer holds -------------------------
+# backend holds .2 (app1) and .10 (db1); gap1 takes .3 by hand, so gap2 gets .4.
+is "$(status_of "$(api POST /v1/vms '{"name":"gap1","nics":[{"network":"backend","ip":"10.231.0.3"}]}')")" 202 \
+	"a VM takes 10.231.0.3 by hand"
+is "$(body_of "$(api POST /v1/vms '{"name":"gap2","nics":[{"network":"backend"}]}')" | jq -r '.vm.nics[0].ip')" \
+	"10.231.0.4" "the next VM gets the lowest address left free (.4, past .2 and .3)"
+
 # --- delete ------------------------------------------------------------------------------
-for vm in db1 app1 www1; do api DELETE /v1/vms/$vm >/dev/null; done
+for vm in db1 app1 www1 gap1 gap2; do api DELETE /v1/vms/$vm >/dev/null; done
 wait_for 10 sh -c "curl -s --unix-socket $T_SOCK http://nubo/v1/vms | jq -e '.vms | length == 0' >/dev/null"
 ok $? "the VMs are deleted"
 backend_br=$(body_of "$(api GET /v1/networks/backend)" | jq -r .bridge)
