@@ -20,11 +20,12 @@
 
 /* The VMs as the instance reconciler last read them (instances.c). */
 struct vm_cache {
-	struct vm *vms;
+	struct vm *vms;         /* by id */
+	int64_t *revs;          /* each VM's revision when it was read */
 	int n;
 	bool valid, busy;       /* busy: some VM was between states */
 	int64_t changes;        /* store_change_count() before that read */
-	int64_t loaded_at;      /* ms, monotonic */
+	int64_t loaded_at;      /* ms, monotonic: the last whole read */
 	int64_t status_at;      /* ms, monotonic: running QEMUs last asked for their run state */
 	bool status_due;        /* this pass asks them again */
 	int64_t passed_at;      /* ms, monotonic: the last pass that looked at every VM */

@@ -185,6 +185,7 @@ int instances_start(struct ctl *c, struct err *e)
 void instances_free(struct ctl *c)
 {
 	vm_list_free(c->vm_cache.vms, c->vm_cache.n);
+	free(c->vm_cache.revs);
 	c->vm_cache = (struct vm_cache){0};
 	prober_stop(c->prober);
 	c->prober = NULL;
@@ -729,32 +730,161 @@ static void reconcile_one(struct ctl *c, struct vm *vm)
 
 /*
  * Reading every VM row twice a second costs a core's fifth at 10,000 VMs,
- * so the VMs are read again only when the store changed (anything written,
- * by the API or by this loop), while one is between states, or every
- * RELOAD_MS as a safety net. Otherwise the copies from the last read, which
- * reconcile_one keeps up to date as it saves them, are checked again: a
- * steady VM only needs its QEMU looked at.
+ * so the VMs are looked at again only when the store changed (anything
+ * written, by the API or by this loop) or while one is between states; and
+ * then only the ids and revisions are read, and whole rows only for the VMs
+ * whose revision moved (the store's triggers move it with anything in the
+ * row, its NICs or its firewalls) or that are between states. Every
+ * RELOAD_MS every row is read again, as a safety net. In between, the
+ * copies from the last read, which reconcile_one keeps up to date as it
+ * saves them, are checked again: a steady VM only needs its QEMU looked at.
  */
 #define RELOAD_MS 10000
 #define STATUS_EVERY_MS 1000
+#define REREAD_CHUNK 256   /* ids per query: well under the engines' parameter limits */
+
+static int cmp_vm_by_id(const void *a, const void *b)
+{
+	return strcmp(((const struct vm *)a)->id, ((const struct vm *)b)->id);
+}
+
+static int cmp_rev_by_id(const void *a, const void *b)
+{
+	return strcmp(((const struct vm_rev *)a)->id, ((const struct vm_rev *)b)->id);
+}
+
+static void cache_clear(struct vm_cache *vc)
+{
+	vm_list_free(vc->vms, vc->n);
+	free(vc->revs);
+	vc->vms = NULL;
+	vc->revs = NULL;
+	vc->n = 0;
+	vc->valid = false;
+}
+
+/* Every row again (revisions first, so that a VM written in between is
+ * read once more at the next look, never kept stale). */
+static int cache_load(struct ctl *c, struct vm_cache *vc, struct err *e)
+{
+	struct vm_rev *revs = NULL;
+	int nr = 0;
+	cache_clear(vc);
+	if (store_vm_revs_on(c->st, c->host_name, &revs, &nr, e) < 0)
+		return -1;
+	if (store_vm_list_on(c->st, c->host_name, &vc->vms, &vc->n, e) < 0) {
+		free(revs);
+		return -1;
+	}
+	if (nr > 1)
+		qsort(revs, (size_t)nr, sizeof(*revs), cmp_rev_by_id);
+	if (vc->n > 1)
+		qsort(vc->vms, (size_t)vc->n, sizeof(*vc->vms), cmp_vm_by_id);
+	vc->revs = xcalloc((size_t)vc->n + 1, sizeof(*vc->revs));
+	for (int i = 0; i < vc->n; i++) {
+		struct vm_rev key = {0}, *r;
+		snprintf(key.id, sizeof(key.id), "%s", vc->vms[i].id);
+		r = nr ? bsearch(&key, revs, (size_t)nr, sizeof(*revs), cmp_rev_by_id) : NULL;
+		vc->revs[i] = r ? r->rev : -1;   /* -1: new since the revisions: read again next time */
+	}
+	free(revs);
+	vc->valid = true;
+	return 0;
+}
+
+/* Only the VMs whose revision moved or that are between states, the new
+ * ones, and none that left. */
+static int cache_refresh(struct ctl *c, struct vm_cache *vc, struct err *e)
+{
+	struct vm_rev *revs = NULL;
+	struct vm *fresh = NULL, *vms = NULL;
+	int64_t *vrevs = NULL;
+	bool *taken = NULL;
+	int nr = 0, n_stale = 0, n_fresh = 0, n = 0, rc = -1;
+	if (store_vm_revs_on(c->st, c->host_name, &revs, &nr, e) < 0)
+		return -1;
+	if (nr > 1)
+		qsort(revs, (size_t)nr, sizeof(*revs), cmp_rev_by_id);
+	/* keep[i]: the index in the cache of revs[i]'s VM if it did not move, else -1 */
+	int *keep = xcalloc((size_t)nr + 1, sizeof(int));
+	const char **stale = xcalloc((size_t)nr + 1, sizeof(char *));
+	for (int i = 0, j = 0; i < nr; i++) {
+		while (j < vc->n && strcmp(vc->vms[j].id, revs[i].id) < 0)
+			j++;
+		/* A VM between states is read again whatever its revision: if
+		 * this loop's last save of it failed, the store still has what
+		 * it had, and the next step must start from that. */
+		bool same = j < vc->n && strcmp(vc->vms[j].id, revs[i].id) == 0 && vc->revs[j] == revs[i].rev &&
+			    !in_flight(&vc->vms[j]);
+		keep[i] = same ? j : -1;
+		if (!same)
+			stale[n_stale++] = revs[i].id;
+	}
+	for (int k = 0; k < n_stale; k += REREAD_CHUNK) {
+		struct vm *part = NULL;
+		int n_part = 0;
+		int take = n_stale - k < REREAD_CHUNK ? n_stale - k : REREAD_CHUNK;
+		if (store_vm_get_many(c->st, stale + k, take, &part, &n_part, e) < 0)
+			goto out;
+		fresh = xrealloc(fresh, sizeof(*fresh) * (size_t)(n_fresh + n_part + 1));
+		memcpy(fresh + n_fresh, part, sizeof(*part) * (size_t)n_part);
+		n_fresh += n_part;
+		free(part);   /* the structs moved into fresh, their fields with them */
+	}
+	if (n_fresh > 1)
+		qsort(fresh, (size_t)n_fresh, sizeof(*fresh), cmp_vm_by_id);
+	vms = xcalloc((size_t)nr + 1, sizeof(*vms));
+	vrevs = xcalloc((size_t)nr + 1, sizeof(*vrevs));
+	taken = xcalloc((size_t)vc->n + 1, sizeof(bool));
+	for (int i = 0, f = 0; i < nr; i++) {
+		if (keep[i] >= 0) {
+			vms[n] = vc->vms[keep[i]];
+			taken[keep[i]] = true;
+		} else {
+			while (f < n_fresh && strcmp(fresh[f].id, revs[i].id) < 0)
+				vm_free_fields(&fresh[f++]);   /* cannot happen: fresh ⊆ stale, both by id */
+			if (f >= n_fresh || strcmp(fresh[f].id, revs[i].id) != 0)
+				continue;   /* gone between the two reads */
+			vms[n] = fresh[f++];
+		}
+		vrevs[n++] = revs[i].rev;
+	}
+	for (int j = 0; j < vc->n; j++)   /* the VMs that left this host or the store */
+		if (!taken[j])
+			vm_free_fields(&vc->vms[j]);
+	free(taken);
+	free(vc->vms);
+	free(vc->revs);
+	vc->vms = vms;
+	vc->revs = vrevs;
+	vc->n = n;
+	free(fresh);
+	fresh = NULL;
+	n_fresh = 0;
+	rc = 0;
+out:
+	vm_list_free(fresh, n_fresh);   /* what a failed read left */
+	free(stale);
+	free(keep);
+	free(revs);
+	return rc;
+}
 
 bool instances_reconcile(struct ctl *c)
 {
 	struct vm_cache *vc = &c->vm_cache;
 	int64_t changes = store_change_count(c->st), now = time_mono_ms();
-	if (!vc->valid || vc->busy || changes != vc->changes || now - vc->loaded_at >= RELOAD_MS) {
+	bool whole = !vc->valid || now - vc->loaded_at >= RELOAD_MS;
+	if (whole || vc->busy || changes != vc->changes) {
 		struct err e = {0};
-		vm_list_free(vc->vms, vc->n);
-		vc->vms = NULL;
-		vc->n = 0;
-		vc->valid = false;
-		if (store_vm_list_on(c->st, c->host_name, &vc->vms, &vc->n, &e) < 0) {
+		if ((whole ? cache_load(c, vc, &e) : cache_refresh(c, vc, &e)) < 0) {
 			log_error("reconcile: %s", e.msg);
+			cache_clear(vc);
 			return false;
 		}
-		vc->valid = true;
 		vc->changes = changes;
-		vc->loaded_at = now;
+		if (whole)
+			vc->loaded_at = now;
 	}
 	vc->status_due = now - vc->status_at >= STATUS_EVERY_MS;
 	if (vc->status_due)

@@ -79,6 +79,9 @@ struct vm_rev {
 };
 int store_vm_page_revs(struct store *st, const char *after, int limit, struct vm_rev **out, int *n, bool *more,
 		       struct err *e);
+/* The ids and revisions of host's VMs, in no order (name left empty): what
+ * the reconciler compares with its copies to read again only what changed. */
+int store_vm_revs_on(struct store *st, const char *host, struct vm_rev **out, int *n, struct err *e);
 /* The VM whose NIC on network_id has ip (one query, however many VMs). */
 int store_vm_by_nic(struct store *st, const char *network_id, const char *ip, struct vm *out, struct err *e);
 /* The VMs with these ids that exist, in id order, with NICs and firewalls. */

@@ -420,6 +420,30 @@ int store_vm_page_revs(struct store *st, const char *after, int limit, struct vm
 	RUN(st, CX_READ, e, page_revs(cx, after, limit, out, n, more, e));
 }
 
+static void id_rev_fill(struct q *q, void *out)
+{
+	struct vm_rev *r = out;
+	q_col_copy(q, 0, r->id, sizeof(r->id));
+	r->name[0] = '\0';
+	r->rev = q_col_int(q, 1);
+}
+
+static int revs_on(struct cx *cx, const char *host, struct vm_rev **out, int *n, struct err *e)
+{
+	struct q *q = q_prep(cx, "SELECT id, rev FROM vms WHERE host = ?1", e);
+	if (!q)
+		return -1;
+	q_text(q, 1, host);
+	return q_all(q, sizeof(struct vm_rev), id_rev_fill, (void **)out, n, e);
+}
+
+int store_vm_revs_on(struct store *st, const char *host, struct vm_rev **out, int *n, struct err *e)
+{
+	*out = NULL;
+	*n = 0;
+	RUN(st, CX_READ, e, revs_on(cx, host, out, n, e));
+}
+
 static int by_nic(struct cx *cx, const char *network_id, const char *ip, struct vm *out, struct err *e)
 {
 	struct q *q = q_prep(cx, "SELECT vm_id FROM nics WHERE network_id = ?1 AND ip = ?2", e);
