@@ -247,7 +247,9 @@ static const struct {
 	const char *what;
 } ost_reasons[] = {
 	{0x01, "a failure it did not name"},
-	{0x80, "it does not support ejecting it"},
+	/* Linux answers so too when its memory hot-remove is turned off
+	 * (/sys/firmware/acpi/hotplug/memory/enabled is 0). */
+	{0x80, "it does not eject memory: not supported, or turned off in the guest"},
 	{0x81, "the memory is in use"},
 	{0x82, "the memory is busy (pages it could not move out)"},
 	{0x83, "something it depends on is busy"},

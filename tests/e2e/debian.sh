@@ -4,7 +4,8 @@
 # which must apply nubo's seed: hostname, SSH key for the image's user, the
 # root filesystem grown to --disk-size, and the user-data script; a live
 # resize (a vCPU and a memory DIMM hot-plugged, onlined by the image's udev
-# rules, and the DIMM unplugged again); then the
+# rules, and the DIMM unplugged again; the root disk grown, and its file
+# system with it, by another rule); then the
 # same without a seed disk (--no-seed), from the metadata service's NoCloud
 # tree that the VM's SMBIOS serial names.
 set -u
@@ -96,6 +97,17 @@ else
 	is "$?" 1 "under TCG, removing the vCPU live is refused"
 	like "$out" 'vCPUs can be added live but not removed.*--restart' "with the reason and the way out"
 fi
+# The root disk grows live: udev's rule runs resize2fs on the kernel's
+# RESIZE=1 change event, and df follows without a reboot.
+df0=$(ans1 df -k / | awk 'NR==2 {print $2}')
+like "$df0" '^[0-9]+$' "df shows deb1's root file system (${df0:-?} KiB)"
+df0=${df0:-999999999}   # unknown: the check below must fail, not pass against 0
+out=$("$NUBO" vm resize deb1 --disk-size 6G --wait 2>&1)
+ok $? "nubo vm resize deb1 --disk-size 6G --wait" "$out"
+wait_for 120 sh -c "[ \"\$(\"$NUBO\" vm ssh deb1 -- df -k / 2>/dev/null | awk 'NR==2 {print \$2}')\" -gt $((df0 + 1500000)) ]"
+df1=$(ans1 df -k / | awk 'NR==2 {print $2}')
+[ "${df1:-0}" -gt $((df0 + 1500000)) ]
+ok $? "its file system grew live with the disk ($df0 → $df1 KiB)"
 is "$(ans1 cat /proc/sys/kernel/random/boot_id)" "$boot1" "deb1 resized without a reboot"
 
 # A stock image without a seed disk (issue 20): cloud-init's own ds-identify

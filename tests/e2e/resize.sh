@@ -5,9 +5,12 @@
 #   → back to c1: nproc 1, same boot under KVM; under TCG refused live
 #   (QEMU 7.2 cannot unplug a vCPU there), done with --restart, and grown
 #   live again → to c2m: free -m grows by a hot-plugged DIMM, same boot →
+#   back to c2 while the guest refuses to eject memory: the operation fails
+#   with its reason, the VM keeps running with the DIMM and shows c2m →
 #   back to c2: the DIMM is unplugged and free -m shrinks → grow the root
 #   disk live: the guest's disk and df grow, same boot → --restart to
-#   micro: new memory, same id, IP, MAC and data.
+#   micro: new memory, same id, IP, MAC and data → stopped, resized to
+#   small, started: the same again.
 set -u
 . "$(dirname "$0")/../lib.sh"
 
@@ -103,6 +106,27 @@ ok $? "free -m grew by the DIMM's 256 MiB ($m0 → $m1 MiB)"
 is "$(on_vm cat /proc/sys/kernel/random/boot_id)" "$boot0" "without a reboot"
 is "$(show web1 pid)" "$pid" "in the same QEMU"
 is "$(showj web1 '"\(.memory_mib) \(.live_memory_mib)"')" "512 512" "the VM shows 512 MiB"
+
+# The guest refuses to give the DIMM back: Linux answers an eject request
+# with ACPI _OST status 0x80 while its memory hot-remove is turned off. The
+# resize fails with the guest's reason; the VM runs on, whole, with the
+# memory it has, and says so.
+on_vm 'echo 0 > /sys/firmware/acpi/hotplug/memory/enabled'
+is "$(on_vm cat /sys/firmware/acpi/hotplug/memory/enabled)" 0 "the guest turns its memory hot-remove off"
+out=$("$NUBO" vm resize web1 --type c2 --wait 2>&1)
+is "$?" 1 "a shrink the guest refuses fails"
+like "$out" 'guest refused to give back memory DIMM dimm0 \(ACPI status 0x80: it does not eject memory' \
+	"with the guest's reason ($out)"
+like "$out" 'the VM stays at c2m \(512 MiB\).*--restart' "and what the VM keeps, and the way out"
+is "$(show web1 state) $(show web1 pid)" "running $pid" "the VM runs on in the same QEMU"
+is "$(on_vm cat /proc/sys/kernel/random/boot_id)" "$boot0" "without a reboot"
+m=$(memtotal)
+[ "${m:-0}" -ge $((m0 + 200)) ]
+ok $? "the guest keeps the DIMM's memory ($m MiB)"
+is "$(showj web1 '"\(.type) \(.vcpus) \(.memory_mib) \(.live_memory_mib)"')" "c2m 2 512 512" \
+	"the VM shows what the guest has: c2m, 512 MiB"
+on_vm 'echo 1 > /sys/firmware/acpi/hotplug/memory/enabled'
+is "$(on_vm cat /sys/firmware/acpi/hotplug/memory/enabled)" 1 "the guest turns its memory hot-remove on again"
 out=$("$NUBO" vm resize web1 --type c2 --wait 2>&1)
 ok $? "nubo vm resize web1 --type c2 --wait (the DIMM unplugged)" "$out"
 wait_for 60 sh -c "[ \"\$(\"$NUBO\" vm ssh web1 -- free -m 2>/dev/null | awk '/^Mem:/ {print \$2}')\" -le $((m0 + 16)) ]"
@@ -147,6 +171,21 @@ mem=$(on_vm cat /proc/meminfo | awk '/MemTotal/ {print $2}')
 [ "${mem:-0}" -gt 300000 ]
 ok $? "the guest has the new memory ($mem KiB)"
 is "$(on_vm cat /sys/class/block/vda/size)" 4194304 "and keeps its grown disk"
+
+# --- offline: a stopped VM takes the new type at its next start --------------
+out=$("$NUBO" vm stop web1 --wait 2>&1)
+ok $? "nubo vm stop web1 --wait" "$out"
+out=$("$NUBO" vm resize web1 --type small --wait 2>&1)
+ok $? "nubo vm resize web1 --type small --wait (stopped: done at once)" "$out"
+is "$(showj web1 '"\(.state) \(.type) \(.memory_mib) \(.max_memory_mib)"')" "stopped small 1024 1024" \
+	"it stays stopped, with the new type and a ceiling raised to it"
+out=$("$NUBO" vm start web1 --wait 2>&1)
+ok $? "nubo vm start web1 --wait" "$out"
+is "$(show web1 id) $(show web1 ip) $(show web1 mac)" "$id $ip $mac" "it starts with the same id, IP and MAC"
+is "$(on_vm cat /root/persist)" kept "and its data"
+mem2=$(on_vm cat /proc/meminfo | awk '/MemTotal/ {print $2}')
+[ "${mem2:-0}" -gt 800000 ]
+ok $? "and the new type's memory ($mem2 KiB)"
 
 out=$("$NUBO" vm delete web1 --wait 2>&1)
 ok $? "nubo vm delete web1" "$out"
