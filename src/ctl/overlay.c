@@ -166,7 +166,7 @@ static int sync_all(struct ctl *c, const char *only, bool force, struct err *e)
 	struct vm *vms = NULL;
 	int n_nets = 0, n_hs = 0, n_vms = 0, rc = -1;
 	if (ctl_network_list(c, &nets, &n_nets, e) == 0 && store_host_list(c->st, &hs, &n_hs, e) == 0 &&
-	    store_vm_list(c->st, &vms, &n_vms, e) == 0)
+	    store_vm_list_brief(c->st, &vms, &n_vms, e) == 0)
 		rc = segments_apply(c, nets, n_nets, hs, n_hs, vms, n_vms, only, force, e);
 	vm_list_free(vms, n_vms);
 	free(hs);

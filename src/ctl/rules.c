@@ -314,7 +314,7 @@ static void load_lbs(struct ruleset_data *d)
 
 static int load(struct ctl *c, struct ruleset_data *d, struct err *e)
 {
-	if (ctl_network_list(c, &d->nets, &d->n_nets, e) < 0 || store_vm_list(c->st, &d->vms, &d->n_vms, e) < 0 ||
+	if (ctl_network_list(c, &d->nets, &d->n_nets, e) < 0 || store_vm_list_brief(c->st, &d->vms, &d->n_vms, e) < 0 ||
 	    store_fw_rule_list(c->st, NULL, &d->rules, &d->n_rules, e) < 0 ||
 	    store_forward_list(c->st, NULL, &d->fwds, &d->n_fwds, e) < 0 ||
 	    store_lb_list(c->st, &d->lbs, &d->n_lbs, e) < 0 ||

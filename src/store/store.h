@@ -64,7 +64,11 @@ int64_t store_change_count(struct store *st);
 /* VMs */
 int store_vm_insert(struct store *st, const struct vm *vm, struct err *e);   /* name taken: ERR_CONFLICT */
 int store_vm_get(struct store *st, const char *ref, struct vm *out, struct err *e); /* ERR_NOT_FOUND */
-int store_vm_list(struct store *st, struct vm **out, int *n, struct err *e);  /* ordered by name */
+int store_vm_list(struct store *st, struct vm **out, int *n, struct err *e);
+/* Every VM with its NICs and firewalls, but of its row only id, name, power,
+ * state and host (the rest left zero): for the firewall rules and the
+ * segments between hosts, which read every VM at each change. */
+int store_vm_list_brief(struct store *st, struct vm **out, int *n, struct err *e);  /* ordered by name */
 /* At most limit VMs whose names sort after after (NULL: from the start), by
  * name; *more says whether others follow. The cost follows limit, not the
  * number of VMs. */

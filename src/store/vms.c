@@ -78,6 +78,18 @@ static const struct col vm_cols[] = {
 static const struct table vm_table = {"vms", "VM", sizeof(struct vm), vm_cols, sizeof(vm_cols) / sizeof(vm_cols[0]),
 				      "vm", NULL, NULL};
 
+/* What the firewall rules and the segments between hosts need of every VM:
+ * the rest of a row (keys, user-data, boot phases) is most of its reading. */
+static const struct col vm_brief_cols[] = {
+	COL(struct vm, id, COL_TEXT),
+	COL(struct vm, name, COL_TEXT),
+	COL_FN("power", struct vm, power, power_text, power_from, EV_SHOW),
+	COL_FN("state", struct vm, state, state_text, state_from, EV_SHOW),
+	COL_EV(struct vm, host, COL_TEXT, EV_SHOW),
+};
+static const struct table vm_brief_table = {"vms", "VM", sizeof(struct vm), vm_brief_cols,
+					    sizeof(vm_brief_cols) / sizeof(vm_brief_cols[0]), "vm", NULL, NULL};
+
 static int nics_insert(struct cx *cx, const struct vm *vm, struct err *e)
 {
 	for (int i = 0; i < vm->n_nics; i++) {
@@ -298,6 +310,18 @@ static int vm_list(struct cx *cx, struct vm **out, int *n, struct err *e)
 int store_vm_list(struct store *st, struct vm **out, int *n, struct err *e)
 {
 	RUN(st, CX_READ, e, vm_list(cx, out, n, e));
+}
+
+static int vm_list_brief(struct cx *cx, struct vm **out, int *n, struct err *e)
+{
+	if (table_list(cx, &vm_brief_table, "id", (void **)out, n, e) < 0)
+		return -1;
+	return vms_finish(cx, out, n, true, e);
+}
+
+int store_vm_list_brief(struct store *st, struct vm **out, int *n, struct err *e)
+{
+	RUN(st, CX_READ, e, vm_list_brief(cx, out, n, e));
 }
 
 static int vm_list_on(struct cx *cx, const char *host, struct vm **out, int *n, struct err *e)
