@@ -7,7 +7,8 @@
 #   the page's output, its cost figures included;
 # - `nubo apply -f shop.yaml --yes`: the page's count of steps, and each
 #   resource's progress lines as the page shows them (times and addresses
-#   aside: they differ between runs);
+#   aside: they differ between runs); and so for the page's apply with a
+#   step that fails, with its closing summary word for word;
 # - each error the page shows is what nubo says, file:line:col included, for
 #   the shop.yaml changed as the error's field says;
 # - every field a stack file takes (each section's "unknown field" error
@@ -34,14 +35,27 @@ for img in tiny debian-12; do
 		"image $img is there, of its recipe's size ($size)"
 done
 
-# block_after LINE: the lines of the fenced block after the first line LINE
-# (the opening fence, or a "$ CMD" inside a block), up to the next "$ " or fence.
+# block_after LINE [N]: the lines of a fenced block after the Nth (default
+# first) line LINE (an opening fence, or a "$ CMD" inside a block), up to
+# the next "$ " or fence.
 block_after() {
-	awk -v want="$1" '
-		/^```/ { if (grab) exit; inblk = !inblk; if (inblk && $0 == want) grab = 1; next }
+	awk -v want="$1" -v nth="${2:-1}" '
+		/^```/ { if (grab) exit; inblk = !inblk; if (inblk && $0 == want && ++seen == nth) grab = 1; next }
 		inblk && grab && /^\$ / { exit }
 		inblk && grab { print; next }
-		inblk && $0 == want { grab = 1 }' "$DOC"
+		inblk && $0 == want && ++seen == nth { grab = 1 }' "$DOC"
+}
+# mask: times and addresses differ between runs
+mask() { sed -E 's/[0-9]+\.[0-9]+s/Ts/g; s/[0-9]+(\.[0-9]+){3}/IP/g'; }
+# same_progress WANT GOT WHAT: for each resource of the page's progress
+# lines (WANT), those lines are the first of the run's (GOT) for it
+same_progress() {
+	local res w g
+	for res in $(grep -oE '^  [+=!-] [a-z]+/[a-z0-9-]+:' <<<"$1" | awk '{print $2}' | tr -d : | sort -u); do
+		w=$(grep -E "^  .? ?$res: " <<<"$1" | mask)
+		g=$(grep -E "^  .? ?$res: " <<<"$2" | mask | head -n "$(wc -l <<<"$w")")
+		is "$g" "$w" "docs/stacks.md: $3: the progress lines of $res are the page's"
+	done
 }
 
 # --- the example and its plan ------------------------------------------------------------
@@ -65,14 +79,28 @@ ok $? "apply -f shop.yaml --yes succeeds" "$got"
 is "$(grep -E '^[0-9]+ steps?, up to' <<<"$got")" "$(grep -E '^[0-9]+ steps?, up to' <<<"$want")" \
 	"docs/stacks.md: apply's count of steps is the page's"
 is "$(tail -1 <<<"$got")" "$(tail -1 <<<"$want")" "and its last line"
-# mask: times and addresses differ between runs
-mask() { sed -E 's/[0-9]+\.[0-9]+s/Ts/g; s/[0-9]+(\.[0-9]+){3}/IP/g'; }
-for res in $(grep -oE '^  [+=!-] [a-z]+/[a-z0-9-]+:' <<<"$want" | awk '{print $2}' | tr -d : | sort -u); do
-	# the page's lines of res, and as many of the run's, in order
-	w=$(grep -E "^  .? ?$res: " <<<"$want" | mask)
-	g=$(grep -E "^  .? ?$res: " <<<"$got" | mask | head -n "$(wc -l <<<"$w")")
-	is "$g" "$w" "docs/stacks.md: apply's progress lines of $res are the page's"
-done
+same_progress "$want" "$got" "apply"
+"$NUBO" destroy --stack shop --yes >/dev/null 2>&1
+ok $? "the stack is destroyed"
+
+# --- a step that fails ----------------------------------------------------------------------
+# as the page tells it: shop's network applied before, and a VM outside the
+# stack, cache, holding the address the file fixes for db
+printf 'stack: shop\nnetworks:\n  backend: {cidr: 10.30.0.0/24, nat: false}\n' >"$T_DIR/net.yaml"
+"$NUBO" apply -f "$T_DIR/net.yaml" --yes >/dev/null 2>&1
+ok $? "shop's network is applied"
+r=$(api POST /v1/vms '{"name":"cache","type":"nano","nics":[{"network":"backend","ip":"10.30.0.10"}]}')
+is "$(status_of "$r")" 202 "a VM cache outside the stack takes 10.30.0.10 on it"
+want=$(block_after '$ nubo apply -f shop.yaml --yes' 2)
+got=$(cd "$T_DIR" && "$NUBO" apply -f shop.yaml --yes 2>&1)
+is "$?" 1 "apply exits 1"
+is "$(grep -E '^[0-9]+ steps?, up to' <<<"$got")" "$(grep -E '^[0-9]+ steps?, up to' <<<"$want")" \
+	"docs/stacks.md: the failed apply's count of steps is the page's"
+same_progress "$want" "$got" "a failed apply"
+is "$(sed -n '/^nubo: apply stopped/,$p' <<<"$got")" "$(sed -n '/^nubo: apply stopped/,$p' <<<"$want")" \
+	"docs/stacks.md: what the failed apply says at its end is the page's"
+api DELETE /v1/vms/cache >/dev/null
+wait_for 10 sh -c "! curl -sf --unix-socket $T_SOCK http://nubo/v1/vms/cache >/dev/null"
 "$NUBO" destroy --stack shop --yes >/dev/null 2>&1
 ok $? "the stack is destroyed"
 
