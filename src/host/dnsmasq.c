@@ -13,6 +13,7 @@
 #include "host/bridge.h"
 #include "host/proc.h"
 #include "util/fs.h"
+#include "util/log.h"
 #include "util/runner.h"
 #include "util/str.h"
 #include "util/timeutil.h"
@@ -272,11 +273,19 @@ int dnsmasq_ensure(const struct dnsmasq_config *c, struct err *e)
 	return rc;
 }
 
-/* SIGHUP makes dnsmasq re-read the hosts file. Not running is fine: it
- * reads the file when it starts. */
+/* SIGHUP makes dnsmasq re-read the hosts file. One that is not running
+ * reads the file when it starts: it is started again if the network was
+ * set up here (its configuration is written), since a dnsmasq that died
+ * would give no VM of the network an address until nubod restarts
+ * (dnsmasq 2.90 can crash right after a DHCPRELEASE, as a VM's delete
+ * sends). */
 static int reload(const struct paths *p, const char *dir, struct err *e)
 {
 	int pid = running_pid(p);
+	if (!pid && fs_exists(p->conf)) {
+		log_warn("dnsmasq of %s was not running; starting it again", dir);
+		return start(p, dir, e);
+	}
 	if (pid && kill(pid, SIGHUP) < 0 && errno != ESRCH)
 		return err_set(e, ERR_INTERNAL, "cannot signal dnsmasq of %s (pid %d) to reload: %s", dir, pid,
 			       strerror(errno));
