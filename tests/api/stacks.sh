@@ -310,6 +310,14 @@ is "$rc" 0 "apply moves it" "$out"
 like "$out" 'volume/flds-data: detaching from flds-a' "detaching it"
 like "$out" 'volume/flds-data: attaching to flds-b' "then attaching it"
 is "$(body_of "$(api GET /v1/volumes/flds-data)" | jq -r .vm)" "flds-b" "it is on flds-b"
+# a VM's firewalls change in place
+b_id=$(body_of "$(api GET /v1/vms/flds-b)" | jq -r .id)
+sed -i -e 's/^  flds-b: {type: nano/  flds-b: {type: nano, firewalls: [flds-fw]/' -e 's/^vms:$/firewalls: {flds-fw: {}}\nvms:/' "$Q"
+out=$(fplan)
+like "$out" '~ +vm/flds-b +update in place' "new firewalls change a VM in place"
+like "$out" 'firewalls: \["default"\] → \["flds-fw"\]' "showing old and new"
+"$NUBO" apply -f "$Q" --yes >/dev/null 2>&1
+is "$(body_of "$(api GET /v1/vms/flds-b)" | jq -r '"\(.id) \(.firewalls | join(","))"')" "$b_id flds-fw" "apply set them on the same VM"
 write_flds "$fp2:80" tiny flds-b 2G
 like "$(fplan)" '-/\+ +volume/flds-data +replace \(forced by size\)' "a new size replaces a volume"
 write_flds "$fp2:80" flds-img flds-b 1G
