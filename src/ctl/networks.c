@@ -274,17 +274,22 @@ int network_sync_reservations(struct ctl *c, const char *ref, struct err *e)
 	return rc;
 }
 
+/* The lease ends first, while dnsmasq still holds the VM's reservation:
+ * dnsmasq 2.90 keeps pointers from a lease into the reservation it was
+ * given from, and a DHCPRELEASE for a lease whose reservation a reload has
+ * dropped makes it crash (and a network without dnsmasq gives no new VM an
+ * address). */
 int network_release_vm(struct ctl *c, const struct vm *vm, struct err *e)
 {
 	for (int i = 0; i < vm->n_nics; i++) {
 		const struct vm_nic *nic = &vm->nics[i];
 		struct network net;
-		if (ctl_network_get(c, nic->network_id, &net, e) < 0 ||
-		    network_sync_reservations(c, net.id, e) < 0)
+		if (ctl_network_get(c, nic->network_id, &net, e) < 0)
 			return -1;
-		if (!c->host->link_exists(net.bridge))
-			continue;   /* no bridge, no dnsmasq, no lease */
-		if (c->host->dnsmasq_release(net.bridge, nic->ip, nic->mac, e) < 0)
+		if (c->host->link_exists(net.bridge) &&   /* no bridge, no dnsmasq, no lease */
+		    c->host->dnsmasq_release(net.bridge, nic->ip, nic->mac, e) < 0)
+			return -1;
+		if (network_sync_reservations(c, net.id, e) < 0)
 			return -1;
 	}
 	return 0;

@@ -7,12 +7,14 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
 #include "host/bridge.h"
 #include "host/proc.h"
 #include "util/fs.h"
+#include "util/log.h"
 #include "util/runner.h"
 #include "util/str.h"
 #include "util/timeutil.h"
@@ -272,11 +274,78 @@ int dnsmasq_ensure(const struct dnsmasq_config *c, struct err *e)
 	return rc;
 }
 
-/* SIGHUP makes dnsmasq re-read the hosts file. Not running is fine: it
- * reads the file when it starts. */
+/* Whether the hosts file text has a reservation of ip for mac. */
+static bool reserved(const char *hosts, const char *mac, const char *ip)
+{
+	for (const char *line = hosts; line && *line; line = strchr(line, '\n') ? strchr(line, '\n') + 1 : NULL) {
+		size_t len = strcspn(line, "\n");
+		autofree char *l = xstrndup(line, len);
+		char *save = NULL, *f = strtok_r(l, ",", &save);
+		if (!f || strcasecmp(f, mac) != 0)
+			continue;
+		while ((f = strtok_r(NULL, ",", &save)) && strncmp(f, "set:", 4) == 0)
+			;
+		if (f && strcmp(f, ip) == 0)
+			return true;
+	}
+	return false;
+}
+
+/* Drops from the lease file of a dnsmasq that is not running every lease
+ * that no reservation stands for: nubo's dnsmasq leases reserved addresses
+ * only, so such a lease is a deleted VM's that dnsmasq did not get to end,
+ * and it would keep the address from the VM reserved it now ("not using
+ * configured address ... because it is leased to ...": that VM would get
+ * none, or one of the range). Lines that are not IPv4 leases stay. */
+static int leases_prune(const struct paths *p, struct err *e)
+{
+	autofree char *hosts = NULL, *leases = NULL;
+	if (fs_read_file(p->leases, 16u << 20, &leases, NULL, NULL) < 0)
+		return 0;   /* no leases yet */
+	if (fs_read_file(p->hosts, 16u << 20, &hosts, NULL, e) < 0)
+		return -1;
+	struct sbuf keep = {0};
+	bool dropped = false;
+	for (const char *line = leases; *line;) {
+		size_t len = strcspn(line, "\n");
+		autofree char *l = xstrndup(line, len);
+		char mac[32], ip[64];
+		long long expiry;
+		if (sscanf(l, "%lld %31s %63s", &expiry, mac, ip) == 3 && mac_valid(mac) && ipv4_valid(ip) &&
+		    !reserved(hosts, mac, ip))
+			dropped = true;
+		else if (len)
+			sbuf_addf(&keep, "%s\n", l);
+		line += len + (line[len] == '\n');
+	}
+	autofree char *text = sbuf_take(&keep);
+	return dropped ? fs_write_atomic(p->leases, text, strlen(text), 0644, e) : 0;
+}
+
+int dnsmasq_leases_prune(const char *dir, struct err *e)
+{
+	struct paths p;
+	paths_init(&p, dir);
+	int rc = leases_prune(&p, e);
+	paths_free(&p);
+	return rc;
+}
+
+/* SIGHUP makes dnsmasq re-read the hosts file. One that is not running
+ * reads the file when it starts: it is started again if the network was
+ * set up here (its configuration is written), since a dnsmasq that died
+ * would give no VM of the network an address until nubod restarts
+ * (dnsmasq 2.90 can crash right after a DHCPRELEASE, as a VM's delete
+ * sends, before it has written the lease file without the lease). */
 static int reload(const struct paths *p, const char *dir, struct err *e)
 {
 	int pid = running_pid(p);
+	if (!pid && fs_exists(p->conf)) {
+		log_warn("dnsmasq of %s was not running; starting it again", dir);
+		if (leases_prune(p, e) < 0)
+			return -1;
+		return start(p, dir, e);
+	}
 	if (pid && kill(pid, SIGHUP) < 0 && errno != ESRCH)
 		return err_set(e, ERR_INTERNAL, "cannot signal dnsmasq of %s (pid %d) to reload: %s", dir, pid,
 			       strerror(errno));

@@ -55,6 +55,11 @@ int dnsmasq_hosts_write(const char *dir, const struct dhcp_host *h, int n, struc
 /* Its file alone (*changed: it changed), for the recording host. */
 int dnsmasq_hosts_file_write(const char *dir, const struct dhcp_host *h, int n, bool *changed, struct err *e);
 
+/* Drops from dir's lease file every IPv4 lease that no reservation of its
+ * hosts file stands for (a deleted VM's); for a dnsmasq that is not
+ * running, which reads the file when it starts. */
+int dnsmasq_leases_prune(const char *dir, struct err *e);
+
 /* Ends the lease of ip held by mac (dhcp_release sends dnsmasq a DHCPRELEASE),
  * so the address can go to another VM at once: dnsmasq will not hand out an
  * address that is still leased to another MAC, reservation or not. */

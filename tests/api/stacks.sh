@@ -264,6 +264,92 @@ like "$out" '5 steps, up to 1 at once' "and runs one step at a time"
 is "$(max_overlap "$s2" delete)" 1 "so no two VM deletes overlapped"
 api DELETE /v1/networks/par-x >/dev/null
 
+# --- the rest of a VM's fields, volumes; list and show; asking ----------------------------
+# ssh_keys, forwards, image and volumes, each: no change once applied, and
+# the change the page's reference says (in place or a replace)
+r=$(api POST /v1/images '{"name":"flds-img","recipe":"tiny"}')
+op=$(body_of "$r" | jq -r .operation.id)
+wait_for 10 sh -c "curl -s --unix-socket $T_SOCK http://nubo/v1/operations/$op | jq -e '.state==\"succeeded\"' >/dev/null"
+ssh-keygen -q -t ed25519 -N "" -C flds -f "$T_DIR/flds_key" || exit 1
+KEY=$(cat "$T_DIR/flds_key.pub")
+fp1=$((RANDOM % 10000 + 40000)) fp2=$((RANDOM % 10000 + 50000))
+Q=$T_DIR/flds.yaml
+# write_flds FORWARD IMAGE VOLUME_VM VOLUME_SIZE
+write_flds() {
+	cat >"$Q" <<YAML
+stack: flds
+volumes:
+  flds-data: {size: $4}
+vms:
+  flds-a: {type: nano, image: $2, ssh_keys: ["$KEY"], forwards: ["$1"]$([ "$3" = flds-a ] && echo ', volumes: [flds-data]')}
+  flds-b: {type: nano$([ "$3" = flds-b ] && echo ', volumes: [flds-data]')}
+YAML
+}
+fplan() { "$NUBO" plan -f "$Q" "$@" 2>&1; }
+write_flds "$fp1:80" tiny flds-a 1G
+out=$("$NUBO" apply -f "$Q" --yes 2>&1); rc=$?
+is "$rc" 0 "a stack with ssh_keys, forwards and a volume applies" "$out"
+a_id=$(body_of "$(api GET /v1/vms/flds-a)" | jq -r .id)
+# fwds VM: its forwards as HOST:GUEST
+fwds() { body_of "$(api GET "/v1/vms/$1/forwards")" | jq -r '[.forwards[] | "\(.host_port):\(.guest_port)"] | join(",")'; }
+is "$(t_sql "SELECT ssh_keys FROM vms WHERE name = 'flds-a'") $(fwds flds-a)" "$KEY $fp1:80" "the VM has its key and its forward"
+is "$(body_of "$(api GET /v1/volumes/flds-data)" | jq -r .vm)" "flds-a" "and the volume is attached to it"
+fplan >/dev/null; is $? 0 "then no changes: a key and a forward as nubod keeps them are as the file wrote them"
+write_flds "$fp2:80" tiny flds-a 1G
+out=$(fplan)
+like "$out" '~ +vm/flds-a +update in place' "a new forward changes the VM in place"
+like "$out" "forwards: \\[\"$fp1:80/tcp\"\\] → \\[\"$fp2:80/tcp\"\\]" "showing old and new"
+"$NUBO" apply -f "$Q" --yes >/dev/null 2>&1
+is "$(body_of "$(api GET /v1/vms/flds-a)" | jq -r .id) $(fwds flds-a)" "$a_id $fp2:80" "apply moved the forward on the same VM"
+write_flds "$fp2:80" tiny flds-b 1G
+out=$(fplan)
+like "$out" '~ +volume/flds-data +update in place' "a volume moved to another VM changes in place"
+like "$out" 'vm: "flds-a" → "flds-b"' "showing from which VM to which"
+out=$("$NUBO" apply -f "$Q" --yes 2>&1); rc=$?
+is "$rc" 0 "apply moves it" "$out"
+like "$out" 'volume/flds-data: detaching from flds-a' "detaching it"
+like "$out" 'volume/flds-data: attaching to flds-b' "then attaching it"
+is "$(body_of "$(api GET /v1/volumes/flds-data)" | jq -r .vm)" "flds-b" "it is on flds-b"
+# a VM's firewalls change in place
+b_id=$(body_of "$(api GET /v1/vms/flds-b)" | jq -r .id)
+sed -i -e 's/^  flds-b: {type: nano/  flds-b: {type: nano, firewalls: [flds-fw]/' -e 's/^vms:$/firewalls: {flds-fw: {}}\nvms:/' "$Q"
+out=$(fplan)
+like "$out" '~ +vm/flds-b +update in place' "new firewalls change a VM in place"
+like "$out" 'firewalls: \["default"\] → \["flds-fw"\]' "showing old and new"
+"$NUBO" apply -f "$Q" --yes >/dev/null 2>&1
+is "$(body_of "$(api GET /v1/vms/flds-b)" | jq -r '"\(.id) \(.firewalls | join(","))"')" "$b_id flds-fw" "apply set them on the same VM"
+write_flds "$fp2:80" tiny flds-b 2G
+like "$(fplan)" '-/\+ +volume/flds-data +replace \(forced by size\)' "a new size replaces a volume"
+write_flds "$fp2:80" flds-img flds-b 1G
+out=$(fplan)
+like "$out" '-/\+ +vm/flds-a +replace \(forced by image\)' "a new image replaces a VM, and says why"
+out=$("$NUBO" apply -f "$Q" --yes 2>&1); rc=$?
+is "$rc" 0 "apply replaces it" "$out"
+is "$(body_of "$(api GET /v1/vms/flds-a)" | jq -r '"\(.id != "'"$a_id"'") \(.image)"') $(t_sql "SELECT ssh_keys FROM vms WHERE name = 'flds-a'") $(fwds flds-a)" \
+	"true flds-img $KEY $fp2:80" "a new VM, of the new image, with the key and the forward"
+fplan >/dev/null; is $? 0 "then no changes"
+
+# stack list and stack show, as a person reads them
+out=$("$NUBO" stack list 2>&1)
+like "$out" '^NAME +RESOURCES +SERIAL +APPLIED +LOCKED' "nubo stack list has a header"
+like "$out" '^flds +3 +[0-9]+ +.+ +no' "and a row per stack: what it owns, and that no apply holds it"
+out=$("$NUBO" stack show flds 2>&1)
+like "$out" '^Stack: +flds' "nubo stack show names the stack"
+like "$out" '^vm +flds-a +vm-[0-9a-f]+ +ready +present' "and lists what it owns, with its id and state"
+is "$(grep -cE '^(network|firewall|volume|vm|lb|group) ' <<<"$out")" 3 "every resource it owns, and nothing else"
+
+# apply asks on a terminal: no applies nothing, yes applies
+write_flds "$fp1:80" flds-img flds-b 1G
+out=$(echo n | script -qec "$NUBO apply -f $Q" /dev/null 2>&1)
+like "$out" 'Apply these changes to stack flds\? \[y/N\]' "apply asks on a terminal"
+like "$out" 'Nothing was changed' "and answered no, changes nothing"
+fplan >/dev/null; is $? 2 "the change is still to make"
+out=$(echo y | script -qec "$NUBO apply -f $Q" /dev/null 2>&1)
+like "$out" 'Apply complete' "answered yes, it applies"
+fplan >/dev/null; is $? 0 "and the stack is as the file says"
+"$NUBO" destroy -f "$Q" --yes >/dev/null 2>&1
+is "$(status_of "$(api GET /v1/stacks/flds)")" 404 "destroyed"
+
 # --- bad input: every class names file:line:col and changes nothing ------------------------
 bad() { # bad DESCRIPTION REGEX <<<YAML
 	cat >"$T_DIR/bad.yaml"
@@ -311,6 +397,30 @@ YAML
 is "$(body_of "$(api GET /v1/stacks)" | jq '.stacks | length')" 0 "files with errors made no stack"
 
 # --- examples/ -------------------------------------------------------------------------
+# web_tier_repair FILE: a web VM of the web tier deleted behind the stack's
+# back leaves the balancer with it; apply makes the VM again and the
+# balancer's target follows the new VM
+web_tier_repair() {
+	local old_id new_id out rc
+	lb_vm() { body_of "$(api GET /v1/lbs/webtier-lb)" | jq -r '[.targets[] | select(.vm == "webtier-web2") | .vm_id] | join(",")'; }
+	old_id=$(body_of "$(api GET /v1/vms/webtier-web2)" | jq -r .id)
+	is "$(lb_vm)" "$old_id" "examples/web-tier.yaml: the balancer's target webtier-web2 is VM $old_id"
+	"$NUBO" vm delete webtier-web2 --wait >/dev/null 2>&1
+	is "$(lb_vm)" "" "deleting webtier-web2 behind the stack's back takes it out of the balancer"
+	out=$("$NUBO" plan -f "$1" 2>&1); rc=$?
+	is "$rc" 2 "plan has changes"
+	like "$out" '\+ +vm/webtier-web2 +create' "plan makes the VM again"
+	like "$out" '~ +lb/webtier-lb +update in place' "and puts it back behind the balancer in place"
+	is "$("$NUBO" plan -f "$1" --json | jq -r '.steps as $s | .steps[] | select(.resource == "lb/webtier-lb") |
+		[.after[] | $s[.].resource] | join(",")')" "vm/webtier-web2" "once the new VM is made"
+	out=$("$NUBO" apply -f "$1" --yes 2>&1); rc=$?
+	is "$rc" 0 "apply repairs it" "$out"
+	new_id=$(body_of "$(api GET /v1/vms/webtier-web2)" | jq -r .id)
+	ok $([ "$new_id" != "$old_id" ]; echo $?) "webtier-web2 is a new VM ($old_id → $new_id)"
+	is "$(lb_vm)" "$new_id" "and the balancer's target webtier-web2 is the new VM"
+	"$NUBO" plan -f "$1" >/dev/null 2>&1
+	is $? 0 "then plan has no changes"
+}
 for ex in "$EXAMPLES"/*.yaml; do
 	name=$(basename "$ex")
 	out=$("$NUBO" apply -f "$ex" --yes 2>&1); rc=$?
@@ -319,6 +429,7 @@ for ex in "$EXAMPLES"/*.yaml; do
 		'DB=10\.77\.0\.10' "examples/$name: the web VMs' user data has the database's fixed address"
 	"$NUBO" plan -f "$ex" >/dev/null 2>&1
 	is $? 0 "examples/$name: a second plan has no changes"
+	[ "$name" = web-tier.yaml ] && web_tier_repair "$ex"
 	out=$("$NUBO" destroy -f "$ex" --yes 2>&1); rc=$?
 	is "$rc" 0 "examples/$name destroys" "$out"
 done

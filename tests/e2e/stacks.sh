@@ -3,7 +3,8 @@
 # answers (with the database's address its user data was given), on each VM
 # and through the stack's balancer, over the web VMs and the group's; a VM
 # deleted behind the stack's back shows in plan as drift and apply repairs
-# it; destroy leaves nothing of the stack.
+# it, with the balancer's target following the new VM and traffic through
+# the balancer reaching it; destroy leaves nothing of the stack.
 set -u
 . "$(dirname "$0")/../lib.sh"
 EXAMPLES=$(cd "$(dirname "$0")/../../examples" && pwd)
@@ -40,15 +41,31 @@ like "$(hosts)" 'webtier-app-[0-9a-f]+ webtier-web1 webtier-web2' "and so do bot
 "$NUBO" plan -f "$F" >/dev/null 2>&1
 is $? 0 "a plan right after apply has no changes"
 
+# web2 deleted behind the stack's back: the balancer loses its target with
+# it; apply makes a new web2 and points the balancer's target at it
+old_id=$("$NUBO" vm show webtier-web2 --json | jq -r .id)
+# lb_target VM: the id of the VM the balancer's target VM stands for ("" if none)
+lb_target() { "$NUBO" lb show webtier-lb --json | jq -r --arg vm "$1" '[.targets[] | select(.vm == $vm) | .vm_id] | join(",")'; }
+is "$(lb_target webtier-web2)" "$old_id" "the balancer's target webtier-web2 is the VM $old_id"
 "$NUBO" vm delete webtier-web2 --wait >/dev/null 2>&1
+is "$(lb_target webtier-web2)" "" "deleting the VM took it out of the balancer"
 out=$("$NUBO" plan -f "$F" 2>&1); rc=$?
 is "$rc" 2 "after a VM is deleted behind the stack's back, plan has changes"
 like "$out" '! vm/webtier-web2: deleted outside the stack' "plan shows it as drift"
 like "$out" '\+ +vm/webtier-web2 +create' "and apply will make it again"
+like "$out" '~ +lb/webtier-lb +update in place' "and put it back behind the balancer, in place"
+like "$out" 'targets: \["webtier-web1"\] → \["webtier-web1","webtier-web2"\]' "showing the balancer's targets, old and new"
 out=$("$NUBO" apply -f "$F" --yes 2>&1); rc=$?
 is "$rc" 0 "apply repairs it" "$out"
+new_id=$("$NUBO" vm show webtier-web2 --json | jq -r .id)
+ok $([ -n "$new_id" ] && [ "$new_id" != "$old_id" ]; echo $?) "webtier-web2 is a new VM ($old_id → $new_id)"
+is "$(lb_target webtier-web2)" "$new_id" "the balancer's target webtier-web2 is the new VM"
 out=$(serves webtier-web2)
 like "$out" "^ok db=10\.$n\.0\.10 " "the new web2 answers"
+wait_for 240 bash -c "$(declare -f hosts); vip=$vip; hosts | grep -q webtier-web2"
+ok $? "traffic through the balancer at $vip reaches the new web2" "$(hosts)"
+"$NUBO" plan -f "$F" >/dev/null 2>&1
+is $? 0 "after the repair, plan has no changes"
 
 out=$("$NUBO" destroy -f "$F" --yes 2>&1); rc=$?
 is "$rc" 0 "destroy" "$out"

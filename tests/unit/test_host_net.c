@@ -125,6 +125,30 @@ static void test_dnsmasq_hosts_text(void **state)
 	assert_null(dnsmasq_hosts_render(bad_ip, 1));
 }
 
+/* A lease no reservation stands for (a deleted VM's that dnsmasq did not
+ * end) goes before dnsmasq starts again; the rest stay as they are. */
+static void test_dnsmasq_leases_prune(void **state)
+{
+	(void)state;
+	autofree char *dir = temp_dir();
+	autofree char *hosts = xasprintf("%s/hosts", dir);
+	autofree char *leases = xasprintf("%s/leases", dir);
+	struct err e = {0};
+	assert_int_equal(dnsmasq_leases_prune(dir, &e), 0);   /* no lease file yet */
+	const char *reservations = "52:54:00:00:00:02,set:secondary,10.9.0.3,web2\n52:54:00:00:00:01,10.9.0.2,web1\n";
+	assert_int_equal(fs_write_atomic(hosts, reservations, strlen(reservations), 0644, &e), 0);
+	const char *text = "1796286158 52:54:00:00:00:0a 10.9.0.3 * 01:52:54:00:00:00:0a\n"
+			   "1796286159 52:54:00:00:00:01 10.9.0.2 web1 01:52:54:00:00:00:01\n"
+			   "1796286160 52:54:00:00:00:02 10.9.0.9 web2 *\n"
+			   "duid 00:01:00:01:aa:bb\n";
+	assert_int_equal(fs_write_atomic(leases, text, strlen(text), 0644, &e), 0);
+	assert_int_equal(dnsmasq_leases_prune(dir, &e), 0);
+	autofree char *left = read_text(leases);
+	assert_string_equal(left, "1796286159 52:54:00:00:00:01 10.9.0.2 web1 01:52:54:00:00:00:01\n"
+				  "duid 00:01:00:01:aa:bb\n");
+	assert_int_equal(fs_rm_rf(dir, &e), 0);
+}
+
 static void test_dnsmasq_dry_run(void **state)
 {
 	(void)state;
@@ -735,6 +759,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_dnsmasq_conf_text),
 		cmocka_unit_test(test_dnsmasq_hosts_text),
+		cmocka_unit_test(test_dnsmasq_leases_prune),
 		cmocka_unit_test_setup_teardown(test_dnsmasq_dry_run, dry_setup, dry_teardown),
 		cmocka_unit_test(test_nft_ruleset_text),
 		cmocka_unit_test(test_nft_probe_mark),
