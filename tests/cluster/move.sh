@@ -31,7 +31,7 @@ n=$((RANDOM % 200 + 20))
 out=$(cnubo h1 network create mv --cidr "10.$n.7.0/24" 2>&1)
 ok $? "network mv is created" "$out"
 
-vm_id() { cl_vm_field "$1" '{id, mac, ip, network: .nics[0].network}' | jq -c .; }
+vm_id() { body_of "$(capi h1 GET "/v1/vms/$1")" | jq -c '{id, mac, ip, network}'; }
 # Data on the root disk and on /dev/vdc (the volume, if any), read back as
 # one line: "root:WORD vol:WORD".
 WRITE() { echo "echo $1 >/root/moved && sync && cat /root/moved"; }
@@ -48,7 +48,7 @@ out=$(cnubo h1 volume create mdata --size 64M --wait 2>&1) && out=$(cnubo h1 vol
 ok $? "volume mdata is made on h1 and attached to m1" "$out"
 WORD=moved-$CL_TAG-$RANDOM
 is "$(cl_answer m1 "$(WRITE $WORD)")" "$WORD" "m1 writes a file on its disk"
-is "$(cl_answer m1 "mke2fs -q /dev/vdc && mkdir -p /mnt/v && mount /dev/vdc /mnt/v && echo $WORD >/mnt/v/moved && umount /mnt/v && echo written")" \
+is "$(cl_answer m1 "mke2fs -q /dev/vdc >/dev/null 2>&1 && mkdir -p /mnt/v && mount /dev/vdc /mnt/v && echo $WORD >/mnt/v/moved && umount /mnt/v && echo written")" \
 	written "and one on its volume"
 out=$(cnubo h1 vm stop m1 --wait 2>&1)
 ok $? "m1 is stopped" "$out"
