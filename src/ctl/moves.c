@@ -20,8 +20,8 @@
  *                at its own copy of the image, renames it to vms/ID
  *   H            (reconciler thread) in one write: host = H for the VM and
  *                its volumes, move_to = ""; then renames each volume's copy
- *                from vms/ID/ to volumes/ (again at every pass and start,
- *                after a kill in between, before anything can start the VM)
+ *                from vms/ID/ to volumes/ (again at the next start, after
+ *                a kill in between, before anything can start the VM)
  *   old host     removes its vms/ID and its volumes' files, now another
  *                host's
  *
@@ -43,6 +43,7 @@
 #include <unistd.h>
 
 #include "host/download.h"
+#include "util/crashpoint.h"
 #include "util/fs.h"
 #include "util/log.h"
 #include "util/runner.h"
@@ -438,6 +439,8 @@ static int fetch_disk(struct ctl *c, struct vm *vm, struct err *e)
 	json_decref(files);
 	if (rc == 0 && rename(tmp, dir) < 0)
 		rc = err_set(e, ERR_INTERNAL, "cannot rename %s to %s: %s", tmp, dir, strerror(errno));
+	if (rc == 0)
+		crashpoint("move.copied");
 	return rc;
 }
 
@@ -480,8 +483,10 @@ static int move_done(struct ctl *c, const char *vm_id, struct err *e)
 /* The copies of a VM's volumes came in its folder (vms/ID/VOLUME_ID.qcow2,
  * renamed with it); once the store names this host as the volumes' (the
  * switch), each goes to volumes/, root's alone as a made volume is. Run
- * after the switch, and at every pass and start (a kill in between), on the
- * reconciler thread: before anything starts the VM or deletes its folder. */
+ * right after the switch, and at start (a kill in between), on the
+ * reconciler thread: before anything can start the VM or delete its
+ * folder. A rename that fails (it stays in one file system) is logged and
+ * tried again at the next start. */
 static void place_volumes(struct ctl *c, const struct vm *vm)
 {
 	autofree char *dir = ctl_vm_dir(c, vm->id);
@@ -540,6 +545,7 @@ static void finish(struct ctl *c, struct vm *vm)
 		return;
 	}
 	log_info("vm %s: moved here from host %s", vm->name, vm->host);
+	crashpoint("move.switched");
 	snprintf(vm->host, sizeof(vm->host), "%s", c->host_name);
 	place_volumes(c, vm);
 	ctl_op_phase(c, vm->op_id, "moved");
