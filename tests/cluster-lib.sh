@@ -42,6 +42,12 @@ declare -A CL_NS CL_ADDR CL_STATE CL_SOCK CL_LOG CL_PID CL_VETH CL_CONF
 # CL_CONFIG: extra settings for every host's nubod.json, set before
 # cl_setup (e.g. CL_CONFIG='"cpu_overcommit": 1'); host_down_after_s is 6.
 CL_CONFIG=${CL_CONFIG:-}
+# CL_TLS=1: each nubod also serves its API over TLS on its underlay address
+# (--listen ADDR:CL_TLS_PORT, a self-signed certificate of its own), where
+# the other hosts fetch its files (images, moving VMs) as on separate
+# servers: they trust it by its key's pin in the store.
+CL_TLS=${CL_TLS:-}
+CL_TLS_PORT=8443
 
 cl_pick_net() {
 	local x try
@@ -76,7 +82,17 @@ cl_setup() {
 			ip -n "${CL_NS[$h]}" link set eth0 up && ip -n "${CL_NS[$h]}" link set lo up &&
 			ip -n "${CL_NS[$h]}" route add default via "$CL_NET.1" || return 1
 		printf '{"host_down_after_s": 6%s}\n' "${CL_CONFIG:+, $CL_CONFIG}" >"${CL_CONF[$h]}"
+		if [ -n "$CL_TLS" ]; then
+			openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -days 2 -subj "/CN=$h" \
+				-keyout "$T_DIR/$h.key" -out "$T_DIR/$h.crt" >/dev/null 2>&1 && chmod 600 "$T_DIR/$h.key" || return 1
+		fi
 	done
+}
+
+# cl_pin H: the public-key pin of H's certificate, computed here (openssl).
+cl_pin() {
+	printf 'sha256//%s' "$(openssl x509 -in "$T_DIR/$1.crt" -pubkey -noout | openssl pkey -pubin -outform der |
+		openssl dgst -sha256 -binary | base64)"
 }
 
 cin() { local h=$1; shift; ip netns exec "${CL_NS[$h]}" "$@"; }
@@ -84,8 +100,10 @@ cin() { local h=$1; shift; ip netns exec "${CL_NS[$h]}" "$@"; }
 # cl_start H [FLAGS…]: starts H's nubod in its namespace and waits for its API.
 cl_start() {
 	local h=$1; shift
+	local tls=()
+	[ -n "$CL_TLS" ] && tls=(--listen "${CL_ADDR[$h]}:$CL_TLS_PORT" --tls-cert "$T_DIR/$h.crt" --tls-key "$T_DIR/$h.key")
 	ip netns exec "${CL_NS[$h]}" "$NUBOD" --state-dir "${CL_STATE[$h]}" --socket "${CL_SOCK[$h]}" "${T_DB_FLAGS[@]}" \
-		--config "${CL_CONF[$h]}" --host-name "$h" --advertise "${CL_ADDR[$h]}" "$@" >>"${CL_LOG[$h]}" 2>&1 &
+		--config "${CL_CONF[$h]}" --host-name "$h" --advertise "${CL_ADDR[$h]}" "${tls[@]}" "$@" >>"${CL_LOG[$h]}" 2>&1 &
 	CL_PID[$h]=$!
 	local i
 	for i in $(seq 1 300); do

@@ -274,7 +274,7 @@ int main(int argc, char **argv)
 	}
 	struct ctl_options co = {.state_dir = state_dir, .recipes_dir = recipes, .accel = accel,
 				 .host_name = host_name, .advertise = advertise, .version = NUBO_VERSION,
-				 .listen = listen_addr, .listen_http = listen_http,
+				 .listen = listen_addr, .listen_http = listen_http, .tls_cert = tls_cert,
 				 /* the one place dry-run picks the host: recorded, not touched */
 				 .host = runner_dry_run() ? &hostops_recording : &hostops_real};
 	config_init_default(&co.config);

@@ -94,6 +94,7 @@ struct ctl {
 	int n_builds;
 	struct ctl_peer *peer;   /* the cluster's secret and failed fetches (peer.c) */
 	char peer_url[128];      /* where other hosts fetch this one's files; "" if nowhere */
+	char peer_pin[64];       /* the public-key pin of peer_url's certificate; "" for none */
 	int64_t moves_pass_at;   /* moves.c, reconciler thread only */
 	_Atomic int64_t moves_retry_at;   /* moves.c: no copy starts before (mono ms) */
 };
@@ -321,17 +322,25 @@ int peer_image_files(const char *dir, char **out, struct err *e);
  * if any, gets the bytes as progress). A VM waits in pending meanwhile. */
 int peer_image_local(struct ctl *c, const struct image *img, const char *op_id, struct err *e);
 /* Fetches every file of files (a JSON array of {name, size, sha256}) from
- * another host's nubod, base_url/NAME, into tmp/NAME: each resumed after a
+ * another host's nubod, base_url/NAME (the host src's peer URL, trusted by
+ * its peer_pin), into tmp/NAME: each resumed after a
  * cut-off and checked against its sum, a file already there (renamed in
  * place before a kill) left as it is; op_id (if any) gets the bytes of all
  * as progress. after (if any) runs on each file once it is whole. what
  * names the record in an error ("image web's files"). */
-int peer_fetch_files(struct ctl *c, json_t *files, const char *base_url, const char *tmp, const char *op_id,
+int peer_fetch_files(struct ctl *c, json_t *files, const struct host *src, const char *base_url, const char *tmp,
+		     const char *op_id,
 		     const char *what, int (*after)(const char *name, const char *path, void *arg, struct err *e),
 		     void *arg, struct err *e);
 
 /* moves.c: a stopped VM's disk copied to another host (nubo vm move). */
 bool moves_reconcile(struct ctl *c);
+/* At start, before any pass: puts in place the volumes of VMs moved here
+ * whose files a kill left in the VM's folder. */
+void moves_resume(struct ctl *c);
+/* 0, or a 409 in e when the VM vm_id is moving to another host: what
+ * (e.g. "an attach") would change its disks or volumes under the copy. */
+int ctl_vm_moving_refusal(struct ctl *c, const char *vm_id, const char *what, struct err *e);
 /* vms.c: marks the VM's previous operation failed when next takes over. */
 void ctl_vm_supersede(struct ctl *c, const struct vm *vm, const struct operation *next);
 

@@ -14,6 +14,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "host/download.h"
 #include "host/qemu.h"
 #include "util/fs.h"
 #include "util/log.h"
@@ -128,7 +129,7 @@ static const struct reconciler reconcilers[] = {
 	{"metadata", NULL, metadata_resume, NULL, metadata_free},
 	{"images", NULL, images_resume, NULL, NULL},
 	{"peer", peer_init, NULL, peer_reconcile, peer_free},   /* images between hosts */
-	{"moves", NULL, NULL, moves_reconcile, NULL},            /* stopped VMs to other hosts */
+	{"moves", NULL, moves_resume, moves_reconcile, NULL},    /* stopped VMs to other hosts */
 	{"volumes", NULL, volumes_resume, volumes_reconcile, NULL},
 	{"snapshots", NULL, NULL, snapshots_reconcile, NULL},
 	{"networks", networks_init, NULL, networks_reconcile, NULL},
@@ -142,15 +143,22 @@ static const struct reconciler reconcilers[] = {
 _Static_assert(N_RECONCILERS <= CTL_RECONCILERS_MAX, "CTL_RECONCILERS_MAX is too small for the table");
 
 /* Where other hosts reach this nubod's files (ctl/peer.c): its TLS
- * listener at the advertised address, or else its loopback HTTP listener
- * (hosts on one machine, as in tests). */
-static void peer_url_of(struct ctl *c, const struct ctl_options *o)
+ * listener at the advertised address (the underlay other hosts reach it
+ * on), or else its loopback HTTP listener (hosts on one machine). Other
+ * hosts trust the TLS listener by its key's pin, which this host writes in
+ * its row: the certificate need not name the address nor be signed by a CA
+ * they know, and the store, which every host trusts already, vouches. */
+static int peer_url_of(struct ctl *c, const struct ctl_options *o, struct err *e)
 {
 	const char *port = o->listen ? strrchr(o->listen, ':') : NULL;
-	if (port && c->advertise[0])
+	if (port && c->advertise[0]) {
 		snprintf(c->peer_url, sizeof(c->peer_url), "https://%s%s", c->advertise, port);
-	else if (o->listen_http)
+		if (o->tls_cert && download_pin_of(o->tls_cert, c->peer_pin, e) < 0)
+			return -1;
+	} else if (o->listen_http) {
 		snprintf(c->peer_url, sizeof(c->peer_url), "http://%s", o->listen_http);
+	}
+	return 0;
 }
 
 int ctl_open(struct store *st, struct ctl_options *o, struct ctl **out, struct err *e)
@@ -164,7 +172,6 @@ int ctl_open(struct store *st, struct ctl_options *o, struct ctl **out, struct e
 	snprintf(c->host_name, sizeof(c->host_name), "%s", o->host_name ? o->host_name : c->cfg.host_name);
 	snprintf(c->advertise, sizeof(c->advertise), "%s", o->advertise ? o->advertise : c->cfg.advertise);
 	snprintf(c->version, sizeof(c->version), "%s", o->version ? o->version : "");
-	peer_url_of(c, o);
 	pthread_mutex_init(&c->mu, NULL);
 	pthread_cond_init(&c->cv, NULL);
 	pthread_cond_init(&c->rules_cv, NULL);
@@ -185,7 +192,7 @@ int ctl_open(struct store *st, struct ctl_options *o, struct ctl **out, struct e
 		if (fs_mkdir_p(d, 0755, e) < 0)
 			goto fail;
 	}
-	if (guard_state_dirs(c, e) < 0)
+	if (guard_state_dirs(c, e) < 0 || peer_url_of(c, o, e) < 0)
 		goto fail;
 	/* The host's row gives the prefix of its host objects. */
 	if (resolve_accel(c, o->accel, e) < 0 || hosts_init(c, e) < 0)

@@ -38,6 +38,7 @@ struct ctl_options {
 	 * loopback), NULL for none: other hosts fetch this one's image files
 	 * from the first, at https://ADVERTISE:PORT, or else from the second */
 	const char *listen, *listen_http;
+	const char *tls_cert;      /* --listen's certificate: its key's pin goes in the host's row */
 	const struct host_ops *host;   /* how the host is reached (host/hostops.h); NULL: hostops_real */
 	struct config config;      /* moved into the ctl; do not free */
 };

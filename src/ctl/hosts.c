@@ -108,6 +108,7 @@ static void fill_row(struct ctl *c, struct host *h)
 	snprintf(h->prefix, sizeof(h->prefix), "%s", c->prefix);
 	snprintf(h->version, sizeof(h->version), "%s", c->version);
 	snprintf(h->peer_url, sizeof(h->peer_url), "%s", c->peer_url);
+	snprintf(h->peer_pin, sizeof(h->peer_pin), "%s", c->peer_pin);
 }
 
 static int register_host(struct ctl *c, struct err *e)

@@ -2,24 +2,33 @@
  * moves: a stopped VM moved to another host (nubo vm move VM --to H). Its
  * id, name, MAC, IP and firewalls are rows and stay as they are; what moves
  * is its root disk (root.qcow2, an overlay on the image, which the new host
- * holds or fetches as for any VM, ctl/peer.c). The seed is rebuilt from the
- * spec at the first start there, as it is whenever it is missing. A VM with
- * volumes or snapshots is refused: their files are their host's.
+ * holds or fetches as for any VM, ctl/peer.c) and the file of each volume
+ * attached to it (volumes/VOLUME_ID.qcow2, a standalone qcow2). The seed is
+ * rebuilt from the spec at the first start there, as it is whenever it is
+ * missing. A VM with snapshots, or with a volume that has some, is refused:
+ * a snapshot's layer is a link in a disk chain on its host.
  *
  * The host the VM is on stays its one owner until the very end; the copy
  * is made beside, and the switch is one write:
  *
- *   API          move_to = H, op "move" (only a stopped VM; start refused meanwhile)
- *   old host     records root.qcow2's size and SHA-256 (move_files)
- *   H            fetches it into vms/ID.move/ (Range after a cut-off, checked),
- *                points it at its own copy of the image, renames vms/ID.move
- *                to vms/ID, then in one write: host = H, move_to = ""
- *   old host     removes its vms/ID once the VM is another host's
+ *   API          move_to = H, op "move" (only a stopped VM; a start, an
+ *                attach, a detach or a snapshot of it is refused meanwhile)
+ *   old host     records the size and SHA-256 of root.qcow2 and of each
+ *                attached volume's file (move_files)
+ *   H            marks vms/ID.move/ as this move's copy, fetches the files
+ *                into it (Range after a cut-off, checked), points the disk
+ *                at its own copy of the image, renames it to vms/ID
+ *   H            (reconciler thread) in one write: host = H for the VM and
+ *                its volumes, move_to = ""; then renames each volume's copy
+ *                from vms/ID/ to volumes/ (again at the next start, after
+ *                a kill in between, before anything can start the VM)
+ *   old host     removes its vms/ID and its volumes' files, now another
+ *                host's
  *
- * A kill of either nubod at any point leaves the VM on exactly one host
- * (the row's) with whole disks there: until the switch the old host's files
- * are the VM's and H's are a copy in progress; after it, H's are whole and
- * the old host's are left over, removed at its next pass.
+ * A kill of either nubod at any point leaves the VM and its volumes on
+ * exactly one host (the rows') with whole files there: until the switch the
+ * old host's files are theirs and H's are a copy in progress; after it, H's
+ * are whole and the old host's are left over, removed at its next pass.
  */
 #include "ctl/ctl-priv.h"
 
@@ -34,6 +43,7 @@
 #include <unistd.h>
 
 #include "host/download.h"
+#include "util/crashpoint.h"
 #include "util/fs.h"
 #include "util/log.h"
 #include "util/runner.h"
@@ -48,6 +58,86 @@
 
 /* The disks of a VM that move (the seed is rebuilt from the spec). */
 static const char *const vm_files[] = {"root.qcow2", NULL};
+
+static bool attached_to(const struct volume *v, const char *vm_id)
+{
+	return strcmp(v->attached_vm, vm_id) == 0 || strcmp(v->attach_to, vm_id) == 0;
+}
+
+/* The names of the snapshots of the VM vm_id or of the volume vol_id, as
+ * "a, b" (caller frees), or NULL when there are none. */
+static char *snapshots_of(const struct snapshot *snaps, int n, const char *vm_id, const char *vol_id)
+{
+	struct sbuf b = {0};
+	for (int i = 0; i < n; i++)
+		if ((vm_id && strcmp(snaps[i].vm_id, vm_id) == 0) || (vol_id && strcmp(snaps[i].volume_id, vol_id) == 0))
+			sbuf_addf(&b, "%s%s", b.len ? ", " : "", snaps[i].name);
+	if (!b.len) {
+		free(sbuf_take(&b));
+		return NULL;
+	}
+	return sbuf_take(&b);
+}
+
+/* What keeps vm (or its volumes) from moving, in e: a volume attaching,
+ * detaching or not yet made, and snapshots. A snapshot's layer is a link
+ * in its VM's disk chain on its host (or, for a volume's, a copy there);
+ * they stay where they are, so a VM with any is refused, with their names. */
+static int volumes_movable(struct ctl *c, const struct vm *vm, struct err *e)
+{
+	struct volume *vols = NULL;
+	struct snapshot *snaps = NULL;
+	int n_vols = 0, n_snaps = 0, rc = 0;
+	if (store_volume_list(c->st, &vols, &n_vols, e) < 0)
+		return -1;
+	if (store_snapshot_list(c->st, &snaps, &n_snaps, e) < 0) {
+		volume_list_free(vols, n_vols);
+		return -1;
+	}
+	autofree char *taken = snapshots_of(snaps, n_snaps, vm->id, NULL);
+	if (taken)
+		rc = err_set(e, ERR_CONFLICT, "VM %s has snapshots (%s); snapshot layers live on their host and are "
+					      "not moved: delete them first (nubo snapshot delete NAME), or keep the VM "
+					      "where it is", vm->name, taken);
+	else if (vm->base_snapshot[0])
+		rc = err_set(e, ERR_CONFLICT, "VM %s starts from a snapshot's layer, which lives on its host and is not "
+					      "moved: keep the VM where it is", vm->name);
+	for (int i = 0; i < n_vols && rc == 0; i++) {
+		const struct volume *v = &vols[i];
+		if (!attached_to(v, vm->id))
+			continue;
+		autofree char *vsnaps = snapshots_of(snaps, n_snaps, NULL, v->id);
+		if (strcmp(v->attach_to, v->attached_vm) != 0 || v->unplugging || v->deleted ||
+		    strcmp(v->state, "creating") == 0)
+			rc = err_set(e, ERR_CONFLICT, "volume %s of VM %s is %s; move the VM once that is done", v->name,
+				     vm->name, strcmp(v->state, "creating") == 0 ? "still being made"
+					       : v->unplugging || !v->attach_to[0] ? "being detached"
+										     : "being attached");
+		else if (vsnaps)
+			rc = err_set(e, ERR_CONFLICT, "volume %s of VM %s has snapshots (%s); a volume's snapshots live on "
+						      "its host and are not moved: delete them first (nubo snapshot "
+						      "delete NAME), or detach the volume", v->name, vm->name, vsnaps);
+		else if (strcmp(v->host, vm->host) != 0)
+			rc = err_set(e, ERR_CONFLICT, "volume %s of VM %s is on host %s, not on the VM's host %s", v->name,
+				     vm->name, v->host, vm->host);
+	}
+	free(snaps);
+	volume_list_free(vols, n_vols);
+	return rc;
+}
+
+int ctl_vm_moving_refusal(struct ctl *c, const char *vm_id, const char *what, struct err *e)
+{
+	struct vm vm;
+	if (!vm_id || !vm_id[0] || store_vm_get(c->st, vm_id, &vm, NULL) < 0)
+		return 0;
+	int rc = vm.move_to[0] ? err_set(e, ERR_CONFLICT, "VM %s is moving to host %s: %s waits until the move has "
+							  "ended (nubo operation wait %s)",
+					 vm.name, vm.move_to, what, vm.op_id)
+			       : 0;
+	vm_free_fields(&vm);
+	return rc;
+}
 
 static int move_locked(struct ctl *c, const char *ref, const char *to, struct vm *vm, struct operation *op,
 		       struct err *e)
@@ -79,28 +169,8 @@ static int move_locked(struct ctl *c, const char *ref, const char *to, struct vm
 	    strcmp(host_state_at(&from, time_now_ms(), (int64_t)c->cfg.host_down_after_s * 1000), "down") == 0)
 		return err_set(e, ERR_CONFLICT, "host %s, where VM %s's disk is, is down: nothing can be copied from it",
 			       from.name, vm->name);
-	struct volume *vols = NULL;
-	int n_vols = 0, attached = 0;
-	if (store_volume_list(c->st, &vols, &n_vols, e) < 0)
+	if (volumes_movable(c, vm, e) < 0)
 		return -1;
-	for (int i = 0; i < n_vols; i++)
-		attached += strcmp(vols[i].attached_vm, vm->id) == 0 || strcmp(vols[i].attach_to, vm->id) == 0;
-	volume_list_free(vols, n_vols);
-	if (attached)
-		return err_set(e, ERR_CONFLICT, "VM %s has %d volume(s) attached; a volume lives on its host: detach "
-						"them first (nubo volume detach NAME), or keep the VM where it is",
-			       vm->name, attached);
-	struct snapshot *snaps = NULL;
-	int n_snaps = 0, taken = 0;
-	if (store_snapshot_list(c->st, &snaps, &n_snaps, e) < 0)
-		return -1;
-	for (int i = 0; i < n_snaps; i++)
-		taken += strcmp(snaps[i].vm_id, vm->id) == 0;
-	free(snaps);
-	if (taken || vm->base_snapshot[0])
-		return err_set(e, ERR_CONFLICT, "VM %s %s; snapshot layers live on their host and are not moved: delete "
-						"them first, or keep the VM where it is",
-			       vm->name, taken ? "has snapshots" : "starts from a snapshot's layer");
 	operation_init(op, "move", vm->id, vm->name);
 	ctl_vm_supersede(c, vm, op);
 	snprintf(vm->op_id, sizeof(vm->op_id), "%s", op->id);
@@ -140,19 +210,22 @@ int ctl_peer_vm_open(struct ctl *c, const char *vm_id, const char *file, int *fd
 	if (store_vm_get(c->st, vm_id, &vm, e) < 0)
 		return -1;
 	json_t *files = vm.move_files ? json_loads(vm.move_files, 0, NULL) : NULL;
-	bool listed = false;
+	json_t *entry = NULL;
 	size_t i;
 	json_t *f;
 	json_array_foreach(files, i, f)
-		listed = listed || (json_string_value(json_object_get(f, "name")) &&
-				    strcmp(json_string_value(json_object_get(f, "name")), file) == 0);
+		if (!entry && json_string_value(json_object_get(f, "name")) &&
+		    strcmp(json_string_value(json_object_get(f, "name")), file) == 0)
+			entry = f;
+	/* A volume's file is where the volume's host keeps it; a VM's, in its folder. */
+	const char *vol_id = json_string_value(json_object_get(entry, "volume"));
+	autofree char *dir = ctl_vm_dir(c, vm.id);
+	autofree char *path = vol_id ? ctl_volume_path(c, vol_id) : xasprintf("%s/%s", dir, file);
 	json_decref(files);
 	int rc = 0;
-	if (!listed || !ctl_vm_is_mine(c, &vm)) {
+	if (!entry || !ctl_vm_is_mine(c, &vm)) {
 		rc = err_set(e, ERR_NOT_FOUND, "VM %s has no file \"%s\" moving from host %s", vm.name, file, c->host_name);
 	} else {
-		autofree char *dir = ctl_vm_dir(c, vm.id);
-		autofree char *path = xasprintf("%s/%s", dir, file);
 		struct stat st;
 		*fd = open(path, O_RDONLY | O_CLOEXEC);
 		if (*fd < 0 || fstat(*fd, &st) < 0) {
@@ -226,7 +299,25 @@ int ctl_host_drain_move(struct ctl *c, const char *ref, json_t **out, struct err
 
 /* --- the reconciler ----------------------------------------------------------- */
 
-/* The old host: what the new one must fetch, with checksums. */
+/* Adds path's entry (name, size, SHA-256, and the volume it is the file
+ * of, if any) to files; nothing if there is no such file. */
+static int record_file(json_t *files, const char *path, const char *name, const char *vol_id, struct err *e)
+{
+	struct stat st;
+	char sum[65];
+	if (stat(path, &st) < 0)
+		return 0;   /* never started (or dry-run): nothing to copy */
+	if (download_sha256(path, sum, e) < 0)
+		return -1;
+	json_t *f = json_pack("{s:s, s:I, s:s}", "name", name, "size", (json_int_t)st.st_size, "sha256", sum);
+	if (vol_id)
+		json_object_set_new(f, "volume", json_string(vol_id));
+	json_array_append_new(files, f);
+	return 0;
+}
+
+/* The old host: what the new one must fetch, with checksums: the VM's
+ * disk and the file of each volume attached to it (VOLUME_ID.qcow2). */
 static void record_files(struct ctl *c, struct vm *vm)
 {
 	autofree char *dir = ctl_vm_dir(c, vm->id);
@@ -235,15 +326,20 @@ static void record_files(struct ctl *c, struct vm *vm)
 	int rc = 0;
 	for (int i = 0; vm_files[i] && rc == 0; i++) {
 		autofree char *path = xasprintf("%s/%s", dir, vm_files[i]);
-		struct stat st;
-		char sum[65];
-		if (stat(path, &st) < 0)
-			continue;   /* never started (or dry-run): nothing to copy */
-		rc = download_sha256(path, sum, &e);
-		if (rc == 0)
-			json_array_append_new(files, json_pack("{s:s, s:I, s:s}", "name", vm_files[i], "size",
-							       (json_int_t)st.st_size, "sha256", sum));
+		rc = record_file(files, path, vm_files[i], NULL, &e);
 	}
+	struct volume *vols = NULL;
+	int n_vols = 0;
+	if (rc == 0)
+		rc = store_volume_list(c->st, &vols, &n_vols, &e);
+	for (int i = 0; i < n_vols && rc == 0; i++) {
+		if (!attached_to(&vols[i], vm->id))
+			continue;
+		autofree char *path = ctl_volume_path(c, vols[i].id);
+		autofree char *name = xasprintf("%s.qcow2", vols[i].id);
+		rc = record_file(files, path, name, vols[i].id, &e);
+	}
+	volume_list_free(vols, n_vols);
 	if (rc == 0) {
 		vm->move_files = json_dumps(files, JSON_COMPACT);
 		rc = store_vm_move_files_set(c->st, vm->id, vm->move_to, vm->move_files, &e);
@@ -270,14 +366,56 @@ static int point_at_image(const char *name, const char *path, void *img_dir, str
 	return runner_run(argv, NULL, NULL, e);
 }
 
+/* Whether the folder dir is the copy of the move op_id: its mark
+ * (MOVE_MARK, written when the copy starts) names it. A folder of the VM
+ * from an earlier stay here, or the copy of an earlier move, is not. */
+#define MOVE_MARK ".move-op"
+static bool marked(const char *dir, const char *op_id)
+{
+	autofree char *path = xasprintf("%s/" MOVE_MARK, dir);
+	char *got = NULL;
+	size_t len = 0;
+	bool same = fs_read_file(path, 64, &got, &len, NULL) == 0 && strlen(op_id) == len && memcmp(got, op_id, len) == 0;
+	free(got);
+	return same;
+}
+
+/* A copy left by another move: its whole files go (they are taken as
+ * checked), its .part files stay (the checksum at their end tells). */
+static int unmark(const char *tmp, struct err *e)
+{
+	DIR *d = opendir(tmp);
+	struct dirent *de;
+	int rc = 0;
+	while (d && (de = readdir(d)) && rc == 0) {
+		size_t len = strlen(de->d_name);
+		if (strcmp(de->d_name, ".") == 0 || strcmp(de->d_name, "..") == 0 ||
+		    (len > 5 && strcmp(de->d_name + len - 5, ".part") == 0))
+			continue;
+		autofree char *path = xasprintf("%s/%s", tmp, de->d_name);
+		rc = fs_rm_rf(path, e);
+	}
+	if (d)
+		closedir(d);
+	return rc;
+}
+
 /* The new host: the files into vms/ID.move, checked, pointed at this host's
  * image, renamed into place. Returns 1 while the image is still on its way. */
 static int fetch_disk(struct ctl *c, struct vm *vm, struct err *e)
 {
 	autofree char *dir = ctl_vm_dir(c, vm->id);
 	autofree char *tmp = xasprintf("%s.move", dir);
-	if (fs_exists(dir))
+	autofree char *mark = xasprintf("%s/" MOVE_MARK, tmp);
+	if (marked(dir, vm->op_id))
 		return 0;   /* renamed before a kill: whole and checked */
+	/* Not this VM's (it is not this host's yet): left from an earlier
+	 * stay or move, which a whole file there must not pass for. */
+	if ((fs_exists(dir) && fs_rm_rf(dir, e) < 0) || (fs_exists(tmp) && !marked(tmp, vm->op_id) && unmark(tmp, e) < 0))
+		return -1;
+	if (fs_mkdir_p(tmp, 0750, e) < 0 ||
+	    (!fs_exists(mark) && fs_write_atomic(mark, vm->op_id, strlen(vm->op_id), 0600, e) < 0))
+		return -1;
 	struct image img;
 	if (store_image_get(c->st, vm->image_id, &img, e) < 0)
 		return -1;
@@ -297,23 +435,37 @@ static int fetch_disk(struct ctl *c, struct vm *vm, struct err *e)
 	}
 	autofree char *base = xasprintf("%s/v1/peer/vms/%s", from.peer_url, vm->id);
 	autofree char *what = xasprintf("VM %s's moving disk", vm->name);
-	rc = peer_fetch_files(c, files, base, tmp, vm->op_id, what, point_at_image, img_dir, e);
+	rc = peer_fetch_files(c, files, &from, base, tmp, vm->op_id, what, point_at_image, img_dir, e);
 	json_decref(files);
 	if (rc == 0 && rename(tmp, dir) < 0)
 		rc = err_set(e, ERR_INTERNAL, "cannot rename %s to %s: %s", tmp, dir, strerror(errno));
+	if (rc == 0)
+		crashpoint("move.copied");
 	return rc;
 }
 
-/* The switch, in one write: the VM is this host's from now on. */
+/* The switch, in one write: the VM, and the volumes attached to it, are
+ * this host's from now on. */
 static int move_done(struct ctl *c, const char *vm_id, struct err *e)
 {
 	struct vm vm;
+	struct volume *vols = NULL;
+	int n_vols = 0;
 	memset(&vm, 0, sizeof(vm));
 	if (store_tx_begin(c->st, e) < 0)
 		return -1;
 	int rc = store_vm_get(c->st, vm_id, &vm, e);
 	if (rc == 0 && strcmp(vm.move_to, c->host_name) != 0)
 		rc = err_set(e, ERR_CONFLICT, "VM %s is no longer moving here", vm.name);
+	if (rc == 0 && vm.power == POWER_DELETED)   /* its old host deletes it, and its files there */
+		rc = err_set(e, ERR_CONFLICT, "VM %s is being deleted", vm.name);
+	if (rc == 0)
+		rc = store_volume_list(c->st, &vols, &n_vols, e);
+	for (int i = 0; i < n_vols && rc == 0; i++)
+		if (attached_to(&vols[i], vm.id)) {
+			snprintf(vols[i].host, sizeof(vols[i].host), "%s", c->host_name);
+			rc = store_volume_update(c->st, &vols[i], e);
+		}
 	if (rc == 0) {
 		snprintf(vm.host, sizeof(vm.host), "%s", c->host_name);
 		vm.move_to[0] = '\0';
@@ -323,8 +475,43 @@ static int move_done(struct ctl *c, const char *vm_id, struct err *e)
 	}
 	if (store_tx_end(c->st, rc == 0, rc == 0 ? e : NULL) < 0)
 		rc = -1;
+	volume_list_free(vols, n_vols);
 	vm_free_fields(&vm);
 	return rc;
+}
+
+/* The copies of a VM's volumes came in its folder (vms/ID/VOLUME_ID.qcow2,
+ * renamed with it); once the store names this host as the volumes' (the
+ * switch), each goes to volumes/, root's alone as a made volume is. Run
+ * right after the switch, and at start (a kill in between), on the
+ * reconciler thread: before anything can start the VM or delete its
+ * folder. A rename that fails (it stays in one file system) is logged and
+ * tried again at the next start. */
+static void place_volumes(struct ctl *c, const struct vm *vm)
+{
+	autofree char *dir = ctl_vm_dir(c, vm->id);
+	DIR *d = opendir(dir);
+	struct dirent *de;
+	while (d && (de = readdir(d))) {
+		size_t len = strlen(de->d_name);
+		if (!str_starts_with(de->d_name, "vol-") || len < 7 || strcmp(de->d_name + len - 6, ".qcow2") != 0)
+			continue;
+		char id[ID_MAX];
+		struct volume v;
+		struct err e = {0};
+		snprintf(id, sizeof(id), "%.*s", (int)(len - 6), de->d_name);
+		if (store_volume_get(c->st, id, &v, NULL) < 0 || strcmp(v.host, c->host_name) != 0)
+			continue;   /* not (yet) this host's: the switch has not happened */
+		autofree char *from = xasprintf("%s/%s", dir, de->d_name);
+		autofree char *to = ctl_volume_path(c, id);
+		if (c->host->file_owner(from, 0, 0, 0600, &e) < 0 || rename(from, to) < 0)
+			log_error("volume %s: cannot put its copy in place (%s to %s): %s", v.name, from, to,
+				  e.msg[0] ? e.msg : strerror(errno));
+		else
+			log_info("volume %s: moved here with VM %s", v.name, vm->name);
+	}
+	if (d)
+		closedir(d);
 }
 
 static void *move_thread(void *arg)
@@ -339,19 +526,31 @@ static void *move_thread(void *arg)
 			log_error("vm %s: moving here from host %s: %s; trying again", vm.name, vm.host, e.msg);
 			c->moves_retry_at = time_mono_ms() + MOVES_RETRY_MS;
 		}
-		if (rc == 0 && move_done(c, vm.id, &e) == 0) {
-			log_info("vm %s: moved here from host %s", vm.name, vm.host);
-			ctl_op_phase(c, vm.op_id, "moved");
-			ctl_op_finish(c, vm.op_id, true, NULL);
-			ctl_rules_changed(c);
-		} else if (rc == 0) {
-			log_error("vm %s: recording the move: %s; trying again", vm.name, e.msg);
-		}
 		vm_free_fields(&vm);
 	}
 	ctl_builds_track(c, job->vm_id, false);
+	ctl_kick(c);   /* the switch is the reconciler's (finish) */
 	free(job);
 	return NULL;
+}
+
+/* The copy is whole and in place (vms/ID): the switch, then the volumes'
+ * files to their place. On the reconciler thread, so nothing else acts on
+ * the VM or its folder in between. */
+static void finish(struct ctl *c, struct vm *vm)
+{
+	struct err e = {0};
+	if (move_done(c, vm->id, &e) < 0) {
+		log_error("vm %s: recording the move: %s; trying again", vm->name, e.msg);
+		return;
+	}
+	log_info("vm %s: moved here from host %s", vm->name, vm->host);
+	crashpoint("move.switched");
+	snprintf(vm->host, sizeof(vm->host), "%s", c->host_name);
+	place_volumes(c, vm);
+	ctl_op_phase(c, vm->op_id, "moved");
+	ctl_op_finish(c, vm->op_id, true, NULL);
+	ctl_rules_changed(c);
 }
 
 static void start_fetch(struct ctl *c, const struct vm *vm)
@@ -405,6 +604,43 @@ static void sweep(struct ctl *c, const struct vm *vms, int n)
 		closedir(d);
 }
 
+/* This host's files of volumes that moved away with their VM: a volume's
+ * file is only ever put in volumes/ by the host the store names as the
+ * volume's (made there, or placed after the switch), so one whose row now
+ * names another host is what is left of a move. */
+static void sweep_volumes(struct ctl *c)
+{
+	struct volume *vols = NULL;
+	int n = 0;
+	if (store_volume_list(c->st, &vols, &n, NULL) < 0)
+		return;
+	for (int i = 0; i < n; i++) {
+		if (!vols[i].host[0] || strcmp(vols[i].host, c->host_name) == 0)
+			continue;
+		autofree char *path = ctl_volume_path(c, vols[i].id);
+		struct err e = {0};
+		if (!fs_exists(path))
+			continue;
+		if (fs_rm_rf(path, &e) < 0)
+			log_warn("volume %s: removing its file here (it is on host %s now): %s", vols[i].name, vols[i].host,
+				 e.msg);
+		else
+			log_info("volume %s: its file here is removed (it is on host %s now)", vols[i].name, vols[i].host);
+	}
+	volume_list_free(vols, n);
+}
+
+void moves_resume(struct ctl *c)
+{
+	struct vm *vms = NULL;
+	int n = 0;
+	if (store_vm_list_on(c->st, c->host_name, &vms, &n, NULL) < 0)
+		return;
+	for (int i = 0; i < n; i++)
+		place_volumes(c, &vms[i]);
+	vm_list_free(vms, n);
+}
+
 bool moves_reconcile(struct ctl *c)
 {
 	struct vm *vms = NULL;
@@ -421,12 +657,17 @@ bool moves_reconcile(struct ctl *c)
 		if (!vm->move_to[0])
 			continue;
 		busy = true;
+		autofree char *dir = ctl_vm_dir(c, vm->id);
 		if (ctl_vm_is_mine(c, vm) && !vm->move_files)
 			record_files(c, vm);
+		else if (strcmp(vm->move_to, c->host_name) == 0 && vm->move_files && !ctl_builds_has(c, vm->id) &&
+			 marked(dir, vm->op_id))
+			finish(c, vm);
 		else if (strcmp(vm->move_to, c->host_name) == 0 && vm->move_files)
 			start_fetch(c, vm);
 	}
 	sweep(c, vms, n);
+	sweep_volumes(c);
 	vm_list_free(vms, n);
 	if (busy)
 		c->moves_pass_at = 0;   /* look again at the next tick */

@@ -11,6 +11,7 @@
  */
 #include "ctl/ctl-priv.h"
 
+#include <dirent.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -221,6 +222,10 @@ int network_ensure_host(struct ctl *c, const char *ref, struct err *e)
 	struct network net;
 	if (ctl_network_get(c, ref, &net, e) < 0)
 		return -1;
+	/* Its take-down may already have run here: bringing it up again would
+	 * leave it up once its row is gone. */
+	if (net.deleted)
+		return err_set(e, ERR_CONFLICT, "network %s is being deleted", net.name);
 	if (ready_index(c, net.id) >= 0 && c->host->link_exists(net.bridge))
 		return 0;
 	struct cidr cidr;
@@ -310,6 +315,56 @@ static int teardown(struct ctl *c, const struct network *net, struct err *e)
 	return 0;
 }
 
+/* Takes down this host's side of the network net_id, whose row is gone. */
+static void take_down_gone(struct ctl *c, const char *net_id)
+{
+	struct network gone = {0};
+	struct err e = {0};
+	snprintf(gone.id, sizeof(gone.id), "%s", net_id);
+	snprintf(gone.name, sizeof(gone.name), "%s", net_id);
+	bridge_name(c, gone.id, gone.bridge);
+	if (teardown(c, &gone, &e) < 0)
+		log_error("network %s: cannot take down this host's side of it: %s", gone.id, e.msg);
+	else
+		log_info("network %s: deleted by another host; taken down here", gone.id);
+}
+
+/*
+ * In a cluster the first host to get to a deleted network removes its row;
+ * the others take down what they have of it once the row is gone. What a
+ * host has is read from its state directory, not from memory: the folder
+ * networks/ID is made before anything of the network is brought up here
+ * (bridge, vxlan device, dnsmasq, listener) and removed last when it is
+ * taken down. Going by the list of networks brought up since this nubod
+ * started (ready_nets) alone left a network up for good when it was
+ * deleted while this host's nubod was stopped, or when anything made its
+ * folder or devices after that list had let it go.
+ */
+static void sweep_gone(struct ctl *c, const struct network *nets, int n)
+{
+	for (int k = c->n_ready_nets - 1; k >= 0; k--) {
+		bool there = false;
+		for (int i = 0; i < n && !there; i++)
+			there = strcmp(nets[i].id, c->ready_nets[k]) == 0;
+		if (!there)
+			take_down_gone(c, c->ready_nets[k]);
+	}
+	autofree char *root = xasprintf("%s/networks", c->state_dir);
+	DIR *d = opendir(root);
+	struct dirent *de;
+	while (d && (de = readdir(d))) {
+		if (!str_starts_with(de->d_name, "net-") || strlen(de->d_name) >= ID_MAX || !strchr(de->d_name, '-'))
+			continue;
+		bool there = false;
+		for (int i = 0; i < n && !there; i++)
+			there = strcmp(nets[i].id, de->d_name) == 0;
+		if (!there)
+			take_down_gone(c, de->d_name);
+	}
+	if (d)
+		closedir(d);
+}
+
 bool networks_reconcile(struct ctl *c)
 {
 	struct network *nets = NULL;
@@ -329,23 +384,7 @@ bool networks_reconcile(struct ctl *c)
 		log_info("network %s: deleted", nets[i].name);
 		ctl_rules_changed(c);
 	}
-	/* In a cluster the first host to get to a deleted network removes its
-	 * row: the others take down what they brought up of it once it is gone. */
-	for (int k = c->n_ready_nets - 1; k >= 0; k--) {
-		bool there = false;
-		for (int i = 0; i < n && !there; i++)
-			there = strcmp(nets[i].id, c->ready_nets[k]) == 0;
-		if (there)
-			continue;
-		struct network gone = {0};
-		snprintf(gone.id, sizeof(gone.id), "%s", c->ready_nets[k]);
-		snprintf(gone.name, sizeof(gone.name), "%s", c->ready_nets[k]);
-		bridge_name(c, gone.id, gone.bridge);
-		if (teardown(c, &gone, &e) < 0)
-			log_error("network %s: cannot take down this host's side of it: %s", gone.id, e.msg);
-		else
-			log_info("network %s: deleted by another host; taken down here", gone.id);
-	}
+	sweep_gone(c, nets, n);
 	free(nets);
 	return false;
 }

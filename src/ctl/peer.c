@@ -264,7 +264,8 @@ static void on_fetch_progress(void *arg, uint64_t done, uint64_t total)
 		ctl_op_progress(p->c, p->op_id, p->before + (int64_t)done, p->total);
 }
 
-int peer_fetch_files(struct ctl *c, json_t *files, const char *base_url, const char *tmp, const char *op_id,
+int peer_fetch_files(struct ctl *c, json_t *files, const struct host *src, const char *base_url, const char *tmp,
+		     const char *op_id,
 		     const char *what, int (*after)(const char *name, const char *path, void *arg, struct err *e),
 		     void *arg, struct err *e)
 {
@@ -289,7 +290,7 @@ int peer_fetch_files(struct ctl *c, json_t *files, const char *base_url, const c
 		autofree char *dest = xasprintf("%s/%s", tmp, name);
 		autofree char *url = xasprintf("%s/%s", base_url, name);
 		if (!fs_exists(dest))   /* a file renamed in place before a kill is whole and checked */
-			rc = download_resume(url, header, dest, sum, on_fetch_progress, &fp, e);
+			rc = download_resume(url, header, src->peer_pin, dest, sum, on_fetch_progress, &fp, e);
 		if (rc == 0 && after)
 			rc = after(name, dest, arg, e);
 		fp.before += json_integer_value(json_object_get(f, "size"));
@@ -319,7 +320,7 @@ static int fetch_files(struct ctl *c, const struct image *img, const char *op_id
 	if (rc == 0) {
 		autofree char *base = xasprintf("%s/v1/peer/images/%s", src.peer_url, img->id);
 		autofree char *what = xasprintf("image %s's files", img->name);
-		rc = peer_fetch_files(c, files, base, tmp, op_id, what, NULL, NULL, e);
+		rc = peer_fetch_files(c, files, &src, base, tmp, op_id, what, NULL, NULL, e);
 	}
 	json_decref(files);
 	if (rc == 0 && rename(tmp, dir) < 0)

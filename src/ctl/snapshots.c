@@ -109,7 +109,11 @@ int ctl_snapshot_create(struct ctl *c, const char *vm_ref, const char *name, str
 		snprintf(sn->op_id, sizeof(sn->op_id), "%s", op->id);
 		rc = store_tx_begin(c->st, e);
 		if (rc == 0) {
-			rc = store_snapshot_insert(c->st, sn, e) == 0 && store_op_insert(c->st, op, e) == 0 ? 0 : -1;
+			/* In the transaction: a move accepted meanwhile is seen. */
+			rc = ctl_vm_moving_refusal(c, vm.id, "a snapshot", e) == 0 &&
+					     store_snapshot_insert(c->st, sn, e) == 0 && store_op_insert(c->st, op, e) == 0
+				     ? 0
+				     : -1;
 			if (store_tx_end(c->st, rc == 0, rc == 0 ? e : NULL) < 0)
 				rc = -1;
 		}
@@ -161,7 +165,15 @@ int ctl_snapshot_create_volume(struct ctl *c, const char *vol_ref, const char *n
 	snprintf(sn->op_id, sizeof(sn->op_id), "%s", op->id);
 	int rc = store_tx_begin(c->st, e);
 	if (rc == 0) {
-		rc = store_snapshot_insert(c->st, sn, e) == 0 && store_op_insert(c->st, op, e) == 0 ? 0 : -1;
+		/* In the transaction, from the volume as it is now: a move of its
+		 * VM accepted meanwhile is seen. */
+		struct volume now;
+		rc = store_volume_get(c->st, v.id, &now, e) == 0 &&
+				     ctl_vm_moving_refusal(c, now.attach_to[0] ? now.attach_to : now.attached_vm,
+							   "a snapshot of its volume", e) == 0 &&
+				     store_snapshot_insert(c->st, sn, e) == 0 && store_op_insert(c->st, op, e) == 0
+			     ? 0
+			     : -1;
 		if (store_tx_end(c->st, rc == 0, rc == 0 ? e : NULL) < 0)
 			rc = -1;
 	}

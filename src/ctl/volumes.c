@@ -143,6 +143,8 @@ static int attach_locked(struct ctl *c, const char *ref, const char *vm_ref, str
 	int rc = 0;
 	if (vm.power == POWER_DELETED) {
 		rc = err_set(e, ERR_CONFLICT, "VM %s is being deleted", vm.name);
+	} else if (ctl_vm_moving_refusal(c, vm.id, "an attach", e) < 0) {
+		rc = -1;
 	} else if (strcmp(v->attach_to, vm.id) == 0) {
 		*accepted = false;
 		rc = ctl_op_record_done(c, "volume-attach", v->id, v->name, op, e);
@@ -152,7 +154,7 @@ static int attach_locked(struct ctl *c, const char *ref, const char *vm_ref, str
 	} else if (strcmp(v->host, vm.host) != 0) {
 		rc = err_set(e, ERR_CONFLICT,
 			     "volume %s is on host %s and VM %s on host %s; a volume attaches to VMs of its own host "
-			     "(moving volumes between hosts is not done yet)",
+			     "(a volume moves only with the VM it is attached to: nubo vm move)",
 			     v->name, v->host, vm.name, vm.host);
 	} else {
 		struct volume *all = NULL;
@@ -189,6 +191,8 @@ static int detach_locked(struct ctl *c, const char *ref, struct volume *v, struc
 		*accepted = false;
 		return ctl_op_record_done(c, "volume-detach", v->id, v->name, op, e);
 	}
+	if (ctl_vm_moving_refusal(c, v->attach_to, "a detach", e) < 0)
+		return -1;
 	*accepted = true;
 	v->attach_to[0] = '\0';
 	return record(c, v, "volume-detach", op, false, e);

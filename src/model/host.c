@@ -44,5 +44,6 @@ json_t *host_to_json(const struct host *h, int64_t now_ms, int64_t down_after_ms
 	json_object_set_new(o, "heartbeat_age_ms", json_integer(h->heartbeat ? now_ms - h->heartbeat : -1));
 	json_object_set_new(o, "version", h->version[0] ? json_string(h->version) : json_null());
 	json_object_set_new(o, "peer_url", h->peer_url[0] ? json_string(h->peer_url) : json_null());
+	json_object_set_new(o, "peer_pin", h->peer_pin[0] ? json_string(h->peer_pin) : json_null());
 	return o;
 }

@@ -40,6 +40,7 @@ struct host {
 	char prefix[8];          /* its host objects' prefix (ctl.c) */
 	char version[32];        /* its nubod's */
 	char peer_url[128];      /* where other hosts fetch its files (ctl/peer.c); "" if nowhere */
+	char peer_pin[64];       /* the public-key pin of peer_url's TLS certificate; "" for none */
 	/* Not columns: what store_host_list and store_host_get add. */
 	int vcpus_used, memory_mib_used, n_vms;
 };

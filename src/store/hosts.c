@@ -47,6 +47,7 @@ static const struct col host_cols[] = {
 	COL_EV(struct host, prefix, COL_TEXT, EV_QUIET),
 	COL(struct host, version, COL_TEXT),
 	COL(struct host, peer_url, COL_TEXT),
+	COL(struct host, peer_pin, COL_TEXT),
 };
 static const struct table host_table = {"hosts", "host", sizeof(struct host), host_cols, N_COLS(host_cols), "host",
 					NULL, NULL};

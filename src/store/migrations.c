@@ -390,6 +390,9 @@ const struct migration store_migrations[] = {
 	 "CREATE UNIQUE INDEX networks_vni ON networks (vni) WHERE vni > 0;"},
 	/* Spread groups, peer URLs, image copies (MOVES_25 above). */
 	{25, MOVES_25(T), MOVES_25("TEXT")},
+	/* The public-key pin of a host's peer URL (ctl/peer.c). */
+	{27, "ALTER TABLE hosts ADD COLUMN peer_pin " T " NOT NULL DEFAULT '';",
+	 "ALTER TABLE hosts ADD COLUMN peer_pin TEXT NOT NULL DEFAULT '';"},
 };
 
 const int store_migrations_count = sizeof(store_migrations) / sizeof(store_migrations[0]);

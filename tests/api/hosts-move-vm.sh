@@ -3,7 +3,9 @@
 # one PostgreSQL database: a stopped VM moves to another host keeping its
 # id, name, IP and MAC, and starts there (launched by that host's nubod);
 # what cannot move is refused with a sentence (a running VM, an unknown,
-# draining or same host, volumes attached), and nothing changes then;
+# draining or same host, snapshots of the VM or of its volume), and nothing
+# changes then; a VM's volumes move with it, and while a move waits an
+# attach, a detach or a snapshot of the VM or its volume is refused;
 # nubo host drain --move moves the stopped VMs and names the running one.
 set -u
 export NUBO_TEST_DATABASE=postgres
@@ -58,19 +60,62 @@ wait_for 10 grep -q "qemu-system.*$ID" "${STATE[h2]}/dry-run.log"
 ok $? "h2's nubod launched it"
 is "$(vm_json m1 | jq -r .state)" running "m1 runs on h2"
 
-# --- volumes stay on their host ----------------------------------------------------
+# --- volumes move with their VM; snapshots do not move ------------------------------
 "$NUBO" vm stop m1 --wait >/dev/null 2>&1
 is "$(status_of "$(hapi h2 POST /v1/volumes '{"name":"data","size":"1G"}')")" 202 "a volume is made on h2"
+is "$(status_of "$(hapi h2 POST /v1/volumes '{"name":"spare","size":"1G"}')")" 202 "and another, spare"
+wait_for 10 sh -c "[ \"\$(curl -s --unix-socket '$T_SOCK' http://nubo/v1/volumes/spare | jq -r .state)\" = available ]"
+is "$(status_of "$(hapi h2 POST /v1/volumes/data/attach '{"vm":"m1"}')")" 202 "data is attached to m1"
+wait_for 10 sh -c "[ \"\$(curl -s --unix-socket '$T_SOCK' http://nubo/v1/volumes/data | jq -r .state)\" = in-use ]"
+vol() { body_of "$(hapi h1 GET "/v1/volumes/$1")"; }
+is "$(status_of "$(hapi h1 POST /v1/snapshots '{"volume":"data","name":"datasnap"}')")" 202 "a snapshot of data is taken"
+wait_for 10 sh -c "[ \"\$(curl -s --unix-socket '$T_SOCK' http://nubo/v1/snapshots/datasnap | jq -r .state)\" = ready ]"
+is "$(move h1 m1 h3)" 409 "a VM whose volume has snapshots does not move (409)"
+like "$(msg h1 m1 h3)" 'volume data of VM m1 has snapshots \(datasnap\); a volume.s snapshots live on its host' \
+	"the refusal names the volume and its snapshot"
+hapi h1 DELETE /v1/snapshots/datasnap >/dev/null
+wait_for 10 sh -c "[ \"\$(curl -s --unix-socket '$T_SOCK' -o /dev/null -w '%{http_code}' http://nubo/v1/snapshots/datasnap)\" = 404 ]"
+is "$(status_of "$(hapi h1 POST /v1/snapshots '{"vm":"m1","name":"m1snap"}')")" 202 "a snapshot of m1 is taken"
+wait_for 10 sh -c "[ \"\$(curl -s --unix-socket '$T_SOCK' http://nubo/v1/snapshots/m1snap | jq -r .state)\" = ready ]"
+is "$(move h1 m1 h3)" 409 "a VM with snapshots does not move (409)"
+like "$(msg h1 m1 h3)" 'VM m1 has snapshots \(m1snap\); snapshot layers live on their host' "the refusal names the snapshot"
+hapi h1 DELETE /v1/snapshots/m1snap >/dev/null
+wait_for 10 sh -c "[ \"\$(curl -s --unix-socket '$T_SOCK' -o /dev/null -w '%{http_code}' http://nubo/v1/snapshots/m1snap)\" = 404 ]"
+is "$(vm_json m1 | jq -r '.host + "/" + (.move_to // "none")')" h2/none "nothing changed after the refusals"
+
+# While h2 (the VM's host) is stopped, the move waits there: what would
+# change m1's disks or volumes under the copy is refused meanwhile.
+hstop h2
+r=$(hapi h1 POST /v1/vms/m1/move '{"to":"h3"}')
+is "$(status_of "$r")" 202 "the move of m1, with data attached, to h3 is accepted (h2's nubod stopped a moment ago)"
+OP=$(body_of "$r" | jq -r .operation.id)
+r=$(hapi h1 POST /v1/volumes/spare/attach '{"vm":"m1"}')
+is "$(status_of "$r")" 409 "an attach to the moving VM is refused (409)"
+like "$(body_of "$r" | jq -r .error.message)" "VM m1 is moving to host h3: an attach waits until the move has ended" \
+	"the refusal says why"
+is "$(status_of "$(hapi h1 POST /v1/volumes/data/detach)")" 409 "a detach of its volume is refused (409)"
+is "$(status_of "$(hapi h1 POST /v1/snapshots '{"vm":"m1"}')")" 409 "a snapshot of it is refused (409)"
+is "$(status_of "$(hapi h1 POST /v1/snapshots '{"volume":"data"}')")" 409 "and a snapshot of its volume (409)"
+hstart h2
+ok $? "h2 starts again"
+wait_for 15 sh -c "[ \"\$(curl -s --unix-socket '$T_SOCK' 'http://nubo/v1/operations/$OP' | jq -r .state)\" = succeeded ]"
+ok $? "the move's operation succeeds" "$(body_of "$(hapi h1 GET "/v1/operations/$OP")")"
+is "$(vm_json m1 | jq -r .host)" h3 "m1 is on h3"
+is "$(vol data | jq -r '.host + "/" + .vm + "/" + .state')" h3/m1/in-use "data moved with it: on h3, attached to m1"
+is "$(vol spare | jq -r .host)" h2 "spare, not attached, stayed on h2"
+"$NUBO" vm start m1 --wait >/dev/null 2>&1
+ok $? "m1 starts on h3"
+ID=$(vm_json m1 | jq -r .id) VOL=$(vol data | jq -r .id)
+wait_for 10 sh -c "grep 'qemu-system.*$ID' '${STATE[h3]}/dry-run.log' | grep -q '$VOL'"
+ok $? "h3's nubod launched it with data's file"
+"$NUBO" vm stop m1 --wait >/dev/null 2>&1
+hapi h1 POST /v1/volumes/data/detach >/dev/null
 wait_for 10 sh -c "[ \"\$(curl -s --unix-socket '$T_SOCK' http://nubo/v1/volumes/data | jq -r .state)\" = available ]"
-is "$(status_of "$(hapi h2 POST /v1/volumes/data/attach '{"vm":"m1"}')")" 202 "it is attached to m1"
-is "$(move h1 m1 h3)" 409 "a VM with a volume attached does not move (409)"
-like "$(msg h1 m1 h3)" 'has 1 volume\(s\) attached; a volume lives on its host' "the refusal says why"
-hapi h2 POST /v1/volumes/data/detach >/dev/null
-wait_for 10 sh -c "[ \"\$(curl -s --unix-socket '$T_SOCK' http://nubo/v1/volumes/data | jq -r .state)\" = available ]"
+ok $? "data is detached"
 
 # --- the CLI ------------------------------------------------------------------------
-out=$("$NUBO" vm move m1 --to h3 --wait 2>&1)
-ok $? "nubo vm move m1 --to h3 --wait" "$out"
+out=$("$NUBO" vm move m1 --to h1 --wait 2>&1) && out=$("$NUBO" vm move m1 --to h3 --wait 2>&1)
+ok $? "nubo vm move m1 --to h1 --wait, and back to h3" "$out"
 is "$(vm_json m1 | jq -r .host)" h3 "m1 is on h3"
 out=$("$NUBO" vm move m1 2>&1)
 is "$?" 2 "nubo vm move without --to is a usage error (exit 2)"

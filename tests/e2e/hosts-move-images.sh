@@ -7,8 +7,10 @@
 # peer route refuses a request without the secret; a fetch cut off goes on
 # with a Range, a wrong file is fetched again; while the only host holding
 # the image is down, no VM of it is admitted; nubo vm move copies a stopped
-# VM's disk from h2 to h1 (going on after a cut-off), where it reads as it
-# did and keeps its address; nubo image delete through h1 removes h2's copy too.
+# VM's disk and its volume's file from h2 to h1 (going on after a cut-off),
+# where they read as they did and it keeps its address; a kill between the
+# switch and the volume's file put in place converges at the next start;
+# nubo image delete through h1 removes h2's copy too.
 set -u
 export NUBO_TEST_DATABASE=postgres
 . "$(dirname "$0")/../lib.sh"
@@ -123,22 +125,46 @@ grep -q "not $SUM as the store records: removed, the next try starts over" "$H2_
 ok $? "h2 found the wrong checksum and started over"
 is "$(sha256sum "$H2_STATE/images/$IMG/disk.qcow2" | cut -d' ' -f1)" "$SUM" "the copy fetched again is whole"
 
-# --- nubo vm move: the disk goes to h1, cut off once on the way --------------------
+# --- nubo vm move: the disk and a volume go to h1, cut off once on the way -----------
 h2 vm stop third --wait >/dev/null 2>&1
 ok $? "third is stopped on h2"
-TID=$(h2 vm show third --json | jq -r .id)
+out=$(h2 volume create tvol --size 16M --wait 2>&1) && out=$(h2 volume attach tvol --vm third --wait 2>&1)
+ok $? "volume tvol is made on h2 and attached to third" "$out"
+TID=$(h2 vm show third --json | jq -r .id) VID=$(h2 volume show tvol --json | jq -r .id)
+qemu-io -f qcow2 -c "write -P 0x5a 1M 2M" "$H2_STATE/volumes/$VID.qcow2" >/dev/null
+ok $? "2 MiB of data are written on it (qemu-io)"
 before=$(h2 vm show third --json | jq -c '{id, ip, mac}')
 cp "$H2_STATE/vms/$TID/root.qcow2" "$T_DIR/third-root.qcow2"   # its data as it was, on h2's image
-# h1 holds half of the disk, as a kill of either nubod mid-copy leaves it
-root_size=$(stat -c %s "$H2_STATE/vms/$TID/root.qcow2")
+cp "$H2_STATE/volumes/$VID.qcow2" "$T_DIR/tvol.qcow2"
+# h1 holds half of the disk and of the volume's file, as a kill of either nubod mid-copy leaves them
+root_size=$(stat -c %s "$H2_STATE/vms/$TID/root.qcow2") vol_size=$(stat -c %s "$H2_STATE/volumes/$VID.qcow2")
 mkdir -p "$T_STATE/vms/$TID.move"
 head -c $((root_size / 2)) "$H2_STATE/vms/$TID/root.qcow2" >"$T_STATE/vms/$TID.move/root.qcow2.part"
+head -c $((vol_size / 2)) "$H2_STATE/volumes/$VID.qcow2" >"$T_STATE/vms/$TID.move/$VID.qcow2.part"
 out=$("$NUBO" vm move third --to h1 --wait 2>&1)
 ok $? "nubo vm move third --to h1 --wait" "$out"
 is "$(h2 vm show third --json | jq -r '.host + "/" + .state')" h1/stopped "third is on h1, stopped"
 is "$(h2 vm show third --json | jq -c '{id, ip, mac}')" "$before" "its id, IP and MAC are the same"
+is "$(h2 volume show tvol --json | jq -r '.host + "/" + .vm')" h1/third "tvol is on h1, attached to third"
 grep -q "GET /v1/peer/vms/$TID/root.qcow2 → 206 ($((root_size - root_size / 2)) bytes from $((root_size / 2)))" "$H2_LOG"
 ok $? "h1 asked h2 for the rest of the disk only (206)"
+grep -q "GET /v1/peer/vms/$TID/$VID.qcow2 → 206 ($((vol_size - vol_size / 2)) bytes from $((vol_size / 2)))" "$H2_LOG"
+ok $? "and for the rest of the volume's file only (206)"
+cmp -s "$T_DIR/tvol.qcow2" "$T_STATE/volumes/$VID.qcow2"
+ok $? "h1's volumes/ holds the volume's file, byte for byte"
+is "$(stat -c %a "$T_STATE/volumes/$VID.qcow2")" 600 "closed to other users, as a volume made there is"
+wait_for 10 sh -c "[ ! -e '$H2_STATE/volumes/$VID.qcow2' ]"
+ok $? "h2 removes its file of the volume once it is h1's"
+# A kill of h1's nubod after the switch, before the volume's file is put in
+# place, leaves the file in the VM's folder: the next start puts it there.
+nubod_stop
+mv "$T_STATE/volumes/$VID.qcow2" "$T_STATE/vms/$TID/$VID.qcow2"
+h1_start
+ok $? "h1 starts again with the volume's file left in the VM's folder"
+[ -f "$T_STATE/volumes/$VID.qcow2" ] && [ ! -e "$T_STATE/vms/$TID/$VID.qcow2" ]
+ok $? "its start put the file in volumes/ before anything else"
+cmp -s "$T_DIR/tvol.qcow2" "$T_STATE/volumes/$VID.qcow2"
+ok $? "whole"
 out=$(qemu-img compare -f qcow2 -F qcow2 "$T_DIR/third-root.qcow2" "$T_STATE/vms/$TID/root.qcow2" 2>&1)
 ok $? "the disk on h1 reads as it did on h2 (qemu-img compare)" "$out"
 like "$(qemu-img info --output=json "$T_STATE/vms/$TID/root.qcow2" | jq -r '.["backing-filename"]')" \
@@ -149,6 +175,7 @@ ok $? "h2 removes its files of the VM once it is h1's"
 # default network's one bridge. tests/cluster gives each host its own
 # network namespace.)
 "$NUBO" vm delete third --wait >/dev/null 2>&1
+"$NUBO" volume delete tvol --wait >/dev/null 2>&1
 
 # --- delete on every host ------------------------------------------------------------
 # A folder in images/ the store never knew (another store's, or put there by
