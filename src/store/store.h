@@ -68,7 +68,9 @@ int store_vm_list(struct store *st, struct vm **out, int *n, struct err *e);
 /* Every VM with its NICs and firewalls, but of its row only id, name, power,
  * state and host (the rest left zero): for the firewall rules and the
  * segments between hosts, which read every VM at each change. */
-int store_vm_list_brief(struct store *st, struct vm **out, int *n, struct err *e);  /* ordered by name */
+int store_vm_list_brief(struct store *st, struct vm **out, int *n, struct err *e);
+/* Every VM's id, name, host and move_to only (no NICs or firewalls), by id. */
+int store_vm_list_places(struct store *st, struct vm **out, int *n, struct err *e);  /* ordered by name */
 /* At most limit VMs whose names sort after after (NULL: from the start), by
  * name; *more says whether others follow. The cost follows limit, not the
  * number of VMs. */

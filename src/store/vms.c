@@ -90,6 +90,16 @@ static const struct col vm_brief_cols[] = {
 static const struct table vm_brief_table = {"vms", "VM", sizeof(struct vm), vm_brief_cols,
 					    sizeof(vm_brief_cols) / sizeof(vm_brief_cols[0]), "vm", NULL, NULL};
 
+/* Where every VM is and is going: what the moves' pass reads each second. */
+static const struct col vm_place_cols[] = {
+	COL(struct vm, id, COL_TEXT),
+	COL(struct vm, name, COL_TEXT),
+	COL_EV(struct vm, host, COL_TEXT, EV_SHOW),
+	COL_EV(struct vm, move_to, COL_TEXT, EV_SHOW),
+};
+static const struct table vm_place_table = {"vms", "VM", sizeof(struct vm), vm_place_cols,
+					    sizeof(vm_place_cols) / sizeof(vm_place_cols[0]), "vm", NULL, NULL};
+
 static int nics_insert(struct cx *cx, const struct vm *vm, struct err *e)
 {
 	for (int i = 0; i < vm->n_nics; i++) {
@@ -322,6 +332,20 @@ static int vm_list_brief(struct cx *cx, struct vm **out, int *n, struct err *e)
 int store_vm_list_brief(struct store *st, struct vm **out, int *n, struct err *e)
 {
 	RUN(st, CX_READ, e, vm_list_brief(cx, out, n, e));
+}
+
+static int vm_list_places(struct cx *cx, struct vm **out, int *n, struct err *e)
+{
+	if (table_list(cx, &vm_place_table, "id", (void **)out, n, e) < 0)
+		return -1;
+	if (*n > 1)   /* by id in C's order, whatever the database's collation */
+		qsort(*out, (size_t)*n, sizeof(struct vm), cmp_vm_id);
+	return 0;
+}
+
+int store_vm_list_places(struct store *st, struct vm **out, int *n, struct err *e)
+{
+	RUN(st, CX_READ, e, vm_list_places(cx, out, n, e));
 }
 
 static int vm_list_on(struct cx *cx, const char *host, struct vm **out, int *n, struct err *e)
