@@ -234,6 +234,17 @@ int store_lb_target_list(struct store *st, const char *lb_id, struct lb_target *
 int store_lb_target_insert(struct store *st, const struct lb_target *t, struct err *e);
 int store_lb_target_update(struct store *st, const struct lb_target *t, struct err *e);
 int store_lb_target_delete(struct store *st, const char *id, struct err *e);
+/* A VM going away: each of its targets that is active starts draining
+ * (until now + its balancer's drain time; *started: how many did); *left:
+ * how many of its targets are draining still (0: none is left). */
+int store_lb_targets_drain_vm(struct store *st, const char *vm_id, int64_t now, int *started, int *left,
+			      struct err *e);
+/* Who holds host port port: a port forward (either protocol; looked for
+ * only with forwards), or a listener of a balancer on the host's ports
+ * other than except_lb (an id, or NULL). out gets "a port forward to VM
+ * web1 (tcp, …)" or "load balancer web", or "" when the port is free. */
+int store_host_port_owner(struct store *st, uint16_t port, const char *except_lb, bool forwards, char *out, size_t n,
+			  struct err *e);
 /* Balancers whose VIP is on the network. */
 int store_lb_count_on_network(struct store *st, const char *network_id, int *n, struct err *e);
 
