@@ -157,7 +157,7 @@ out=$($NUBO lb create hash --network front --listen 8080:80 --targets web2 --alg
 	--interval 300ms --timeout 100ms --rise 1 --fall 1 2>&1)
 ok $? "nubo lb create" "$out"
 like "$out" 'Created load balancer hash at 10\.241\.0\.5 \(port 8080:80\) on network front, 1 target' "says what it made (the VIP is free again)"
-wait_for 10 sh -c "$NUBO lb show hash | grep -Eq 'web2 +- +healthy'"
+wait_for 10 sh -c "$NUBO lb show hash | grep -Eq 'web2 +- +active +healthy'"
 ok $? "nubo lb show: the target's health"
 like "$(lb_rules)" 'ip daddr 10.241.0.5 tcp dport 8080 ct state new dnat ip to jhash ip saddr mod 1 map \{ 0 : 10.241.0.3 . 80 \}' \
 	"source-hash renders jhash"

@@ -33,8 +33,8 @@ ok $? "both are in the rotation"
 # Connection counts come from the host's conntrack on the checker's thread;
 # dry-run reads none, so every target has 0, and lb show has the column.
 is "$(body_of "$(api GET /v1/lbs/vd)" | jq -c '[.targets[].connections]')" "[0,0]" "each target has a connection count: 0 in dry-run"
-like "$("$NUBO" lb show vd 2>&1)" 'VM +PORT +HEALTH +CONNS' "lb show has a CONNS column"
-like "$("$NUBO" lb show vd 2>&1)" 'vd1 +- +[a-z]+ +0 ' "with the count"
+like "$("$NUBO" lb show vd 2>&1)" 'VM +PORT +STATE +HEALTH +CONNS' "lb show has a CONNS column"
+like "$("$NUBO" lb show vd 2>&1)" 'vd1 +- +active +[a-z]+ +0 ' "with the state and the count"
 ip1=$(body_of "$(api GET /v1/vms/vd1)" | jq -r .ip)
 ip2=$(body_of "$(api GET /v1/vms/vd2)" | jq -r .ip)
 old1=$(body_of "$(api GET /v1/vms/vd1)" | jq -r .id)
