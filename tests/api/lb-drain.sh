@@ -59,8 +59,9 @@ is "$(body_of "$r" | jq -r .drain_ms)" 3000 "drain_ms is 3000"
 is "$(body_of "$r" | jq -r '[.targets[].state] | join(",")')" "active,active,active" "its targets are active"
 VIP=$(body_of "$r" | jq -r .vip)
 in_rules() { lb_rules | grep -q "$1"; }
-wait_for 10 in_rules "ip daddr $VIP tcp dport 80 ct state new dnat ip to numgen inc mod 3 map"
-ok $? "all three are in the rotation"
+all_healthy() { [ "$(body_of "$(api GET /v1/lbs/dr)" | jq -r '[.targets[].health] | join(",")')" = healthy,healthy,healthy ]; }
+wait_for 10 all_healthy && wait_for 10 in_rules "ip daddr $VIP tcp dport 80 ct state new dnat ip to numgen inc mod 3 map"
+ok $? "all three are healthy and in the rotation"
 
 # --- a removed target drains --------------------------------------------------------------
 is "$(status_of "$(api DELETE /v1/lbs/dr/targets/d1)")" 204 "d1 is removed"
