@@ -95,7 +95,7 @@ want="		ip daddr 10.241.0.5 tcp dport 443 ct state new dnat ip to numgen inc mod
 is "$(lb_rules | sort -u)" "$want" "one rule per listener over both targets (a target's own port wins), in prerouting and output"
 is "$(lb_rules | wc -l)" 4 "each rule is in nat_prerouting and nat_output"
 is "$(last_ruleset | grep -A2 'set lb_vips' | grep -c 'elements = { 10.241.0.5 }$')" 1 "the VIP is in lb_vips"
-like "$(last_ruleset)" 'ct status dnat ct original ip daddr != @lb_vips accept' "so its connections meet the targets' firewalls"
+like "$(last_ruleset)" 'ct status dnat ct original ip daddr != @lb_vips meta l4proto tcp ct original proto-dst != @lb_host_ports accept' "so its connections meet the targets' firewalls"
 
 # --- targets --------------------------------------------------------------------
 r=$(api POST /v1/lbs/web/targets '{"target":"web3"}')
