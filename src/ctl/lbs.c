@@ -247,7 +247,7 @@ static int target_activate(struct ctl *c, struct lb_target *t, struct err *e)
 {
 	t->state = LB_ACTIVE;
 	t->drain_until = 0;
-	return store_lb_target_update(c->st, t, e);
+	return store_lb_target_set_state(c->st, t, e);
 }
 
 void lbs_kick(struct ctl *c)
@@ -270,7 +270,7 @@ static int target_drain(struct ctl *c, const struct lb *lb, struct lb_target *t,
 		return 0;
 	t->state = LB_DRAINING;
 	t->drain_until = time_now_ms() + lb->drain_ms;
-	if (store_lb_target_update(c->st, t, e) < 0)
+	if (store_lb_target_set_state(c->st, t, e) < 0)
 		return -1;
 	log_info("lb %s: target %s drains for %d ms", lb->name, t->name, lb->drain_ms);
 	return 0;
@@ -476,7 +476,8 @@ static bool target_record(struct ctl *c, const struct lb *lb, struct lb_target *
 	t->health = now_health;
 	snprintf(t->reason, sizeof(t->reason), "%s", reason);
 	struct err e = {0};
-	if (store_lb_target_update(c->st, t, &e) < 0)
+	/* over the row as it is now: a removal meanwhile stays (gone: nothing to write) */
+	if (store_lb_target_set_health(c->st, t, &e) < 0 && e.kind != ERR_NOT_FOUND)
 		log_warn("lb %s: target %s: %s", lb->name, t->name, e.msg);
 	return moved;
 }

@@ -210,6 +210,36 @@ int store_lb_target_update(struct store *st, const struct lb_target *t, struct e
 	RUN(st, CX_WRITE, e, table_update(cx, &target_table, t, e));
 }
 
+/* One half of a target's row written over the row as it is now: the
+ * checker's (health, since when, the last check's outcome) or a removal's
+ * (state, drain deadline), so that neither undoes what the other wrote
+ * meanwhile from a copy read before. */
+static int target_merge(struct cx *cx, const struct lb_target *t, bool health, struct err *e)
+{
+	struct lb_target now;
+	if (table_get(cx, &target_table, t->id, &now, e) < 0)
+		return -1;
+	if (health) {
+		now.health = t->health;
+		now.health_since = t->health_since;
+		snprintf(now.reason, sizeof(now.reason), "%s", t->reason);
+	} else {
+		now.state = t->state;
+		now.drain_until = t->drain_until;
+	}
+	return table_update(cx, &target_table, &now, e);
+}
+
+int store_lb_target_set_health(struct store *st, const struct lb_target *t, struct err *e)
+{
+	RUN(st, CX_WRITE, e, target_merge(cx, t, true, e));
+}
+
+int store_lb_target_set_state(struct store *st, const struct lb_target *t, struct err *e)
+{
+	RUN(st, CX_WRITE, e, target_merge(cx, t, false, e));
+}
+
 int store_lb_target_delete(struct store *st, const char *id, struct err *e)
 {
 	RUN(st, CX_WRITE, e, table_delete(cx, &target_table, id, e));

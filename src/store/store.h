@@ -234,6 +234,11 @@ int store_lb_target_list(struct store *st, const char *lb_id, struct lb_target *
 int store_lb_target_insert(struct store *st, const struct lb_target *t, struct err *e);
 int store_lb_target_update(struct store *st, const struct lb_target *t, struct err *e);
 int store_lb_target_delete(struct store *st, const char *id, struct err *e);
+/* A target's health (health, health_since, reason), or its state and drain
+ * deadline, written over its row as it is now: the checker and a removal
+ * never undo each other's write. Gone: ERR_NOT_FOUND. */
+int store_lb_target_set_health(struct store *st, const struct lb_target *t, struct err *e);
+int store_lb_target_set_state(struct store *st, const struct lb_target *t, struct err *e);
 /* A VM going away: each of its targets that is active starts draining
  * (until now + its balancer's drain time; *started: how many did); *left:
  * how many of its targets are draining still (0: none is left). */
