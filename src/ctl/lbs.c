@@ -282,7 +282,7 @@ int ctl_lb_set(struct ctl *c, const char *ref, const char *drain, struct lb *out
 		return -1;
 	if (drain && lb_drain_parse(drain, "drain", &out->drain_ms, e) < 0)
 		return -1;
-	if (store_lb_update(c->st, out, e) < 0)
+	if (store_lb_set_drain(c->st, out, e) < 0)
 		return -1;
 	log_info("lb %s: drain time %d ms", out->name, out->drain_ms);
 	return 0;
@@ -571,7 +571,7 @@ static void check_due(struct ctl *c, struct ctl_lbs *l, struct pass *p, int64_t 
 			lbs[b].failing_open = open;
 			if (open)
 				log_warn("lb %s: no target is healthy; failing open to all %d", lbs[b].name, m);
-			if (store_lb_update(c->st, &lbs[b], &e) < 0)
+			if (store_lb_set_failing_open(c->st, &lbs[b], &e) < 0 && e.kind != ERR_NOT_FOUND)
 				log_warn("lb %s: %s", lbs[b].name, e.msg);
 		}
 		free(in);

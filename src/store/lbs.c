@@ -137,6 +137,31 @@ int store_lb_update(struct store *st, const struct lb *lb, struct err *e)
 	RUN(st, CX_WRITE, e, table_update(cx, &lb_table, lb, e));
 }
 
+/* The checker's field (failing_open) or the user's (drain_ms) written over
+ * the row as it is now, so neither undoes the other's concurrent write. */
+static int lb_merge(struct cx *cx, const struct lb *lb, bool failing, struct lb *out, struct err *e)
+{
+	if (table_get(cx, &lb_table, lb->id, out, e) < 0)
+		return -1;
+	if (failing)
+		out->failing_open = lb->failing_open;
+	else
+		out->drain_ms = lb->drain_ms;
+	return table_update(cx, &lb_table, out, e);
+}
+
+int store_lb_set_failing_open(struct store *st, const struct lb *lb, struct err *e)
+{
+	struct lb now;
+	RUN(st, CX_WRITE, e, lb_merge(cx, lb, true, &now, e));
+}
+
+int store_lb_set_drain(struct store *st, struct lb *lb, struct err *e)
+{
+	struct lb want = *lb;
+	RUN(st, CX_WRITE, e, lb_merge(cx, &want, false, lb, e));
+}
+
 /* Deletes the targets whose column col ("lb_id" or "vm_id") is id one by
  * one, so each removal is in the balancer's events too. */
 static int targets_delete(struct cx *cx, const char *col, const char *id, struct err *e)

@@ -228,6 +228,10 @@ int store_lb_insert(struct store *st, const struct lb *lb, const struct lb_liste
 int store_lb_get(struct store *st, const char *ref, struct lb *out, struct err *e);   /* ERR_NOT_FOUND */
 int store_lb_list(struct store *st, struct lb **out, int *n, struct err *e);         /* by name */
 int store_lb_update(struct store *st, const struct lb *lb, struct err *e);
+/* failing_open, or drain_ms, written over the row as it is now (lb gets the
+ * whole row as written); neither undoes the other's concurrent write. */
+int store_lb_set_failing_open(struct store *st, const struct lb *lb, struct err *e);
+int store_lb_set_drain(struct store *st, struct lb *lb, struct err *e);
 int store_lb_delete(struct store *st, const char *id, struct err *e);
 int store_lb_listener_list(struct store *st, const char *lb_id, struct lb_listener **out, int *n, struct err *e);
 int store_lb_target_list(struct store *st, const char *lb_id, struct lb_target **out, int *n, struct err *e);
