@@ -12,7 +12,7 @@ build=(meson ninja-build pkg-config gcc libc6-dev libmicrohttpd-dev libjansson-d
 # a nodejs that carries its own npm is installed already.
 command -v node >/dev/null && command -v npm >/dev/null || build+=(nodejs npm)
 package=(debhelper dpkg-dev fakeroot)   # make deb (dpkg-buildpackage, dh)
-runtime=(qemu-system-x86 qemu-utils dnsmasq-base dnsmasq-utils nftables iproute2 genisoimage openssh-client procps)
+runtime=(qemu-system-x86 qemu-utils dnsmasq-base dnsmasq-utils nftables conntrack iproute2 genisoimage openssh-client procps)
 images=(busybox-static dropbear-bin kmod cpio e2fsprogs gzip debootstrap gpgv debian-archive-keyring zstd lz4 xz-utils binutils util-linux)
 tests=(curl jq sqlite3 socat openssl clang libclang-rt-dev   # tests/fuzz: clang, and libFuzzer and the sanitizers (libclang-rt-14-dev)
        postgresql    # the api-pg suite's private cluster (tests/pg.sh: initdb, pg_ctl in /usr/lib/postgresql/15/bin)

@@ -69,8 +69,8 @@ static bool opt_count(json_t *body, const char *key, int *out, struct api_resp *
 
 static void create_lb(const struct api_req *req, struct api_resp *resp)
 {
-	static const char *const fields[] = {"name",	 "network", "listen", "targets", "check",
-					     "interval", "timeout", "rise",   "fall",	 "algorithm", NULL};
+	static const char *const fields[] = {"name", "network", "listen",    "targets", "check",     "interval",
+					     "timeout", "rise",   "fall", "algorithm", "drain", "host_port", NULL};
 	struct ctl_lb_request r = {0};
 	const char **listen = NULL, **targets = NULL;
 	struct err e = {0};
@@ -85,7 +85,8 @@ static void create_lb(const struct api_req *req, struct api_resp *resp)
 	    !api_opt_string(body, "check", &r.check, resp) || !api_opt_string(body, "interval", &r.interval, resp) ||
 	    !api_opt_string(body, "timeout", &r.timeout, resp) ||
 	    !api_opt_string(body, "algorithm", &r.algorithm, resp) || !opt_count(body, "rise", &r.rise, resp) ||
-	    !opt_count(body, "fall", &r.fall, resp))
+	    !opt_count(body, "fall", &r.fall, resp) || !api_opt_string(body, "drain", &r.drain, resp) ||
+	    !api_opt_bool(body, "host_port", false, &r.host_port, resp))
 		goto out;
 	r.listen = listen;
 	r.targets = targets;
@@ -98,6 +99,26 @@ static void create_lb(const struct api_req *req, struct api_resp *resp)
 out:
 	free(targets);
 	free(listen);
+	json_decref(body);
+}
+
+static void set_lb(const struct api_req *req, struct api_resp *resp)
+{
+	static const char *const fields[] = {"drain", NULL};
+	const char *drain = NULL;
+	struct err e = {0};
+	struct lb lb;
+	json_t *body = api_body_object(req, resp, false);
+	if (!body)
+		return;
+	if (api_check_fields(body, fields, resp) && api_opt_string(body, "drain", &drain, resp)) {
+		if (!drain)
+			err_set(&e, ERR_INVALID, "give drain, e.g. {\"drain\": \"10s\"}: the one setting that changes");
+		if (!drain || ctl_lb_set(req->ctl, req->args[0], drain, &lb, &e) < 0)
+			api_error(resp, &e);
+		else
+			api_json(resp, 200, lb_json(req, &lb));
+	}
 	json_decref(body);
 }
 
@@ -140,6 +161,7 @@ const struct api_route api_lb_routes[] = {
 	{"GET", "/v1/lbs", list_lbs},
 	{"POST", "/v1/lbs", create_lb},
 	{"GET", "/v1/lbs/{}", get_lb},
+	{"PATCH", "/v1/lbs/{}", set_lb},
 	{"DELETE", "/v1/lbs/{}", delete_lb},
 	{"POST", "/v1/lbs/{}/targets", add_target},
 	{"DELETE", "/v1/lbs/{}/targets/{}", remove_target},

@@ -1,5 +1,5 @@
 /*
- * lb: `nubo lb create|list|show|delete` and `nubo lb target add|remove`
+ * lb: `nubo lb create|list|show|set|delete` and `nubo lb target add|remove`
  * (/v1/lbs).
  */
 #include <stdlib.h>
@@ -9,6 +9,7 @@
 #include "cli/format.h"
 #include "cli/table.h"
 #include "util/str.h"
+#include "util/timeutil.h"
 
 #define LIST_MAX 64
 
@@ -22,6 +23,14 @@ static const struct arg_flag create_flags[] = {
 	{"rise", 0, ARG_VALUE, "N", "successes in a row that bring a target in (default 2)"},
 	{"fall", 0, ARG_VALUE, "N", "failures in a row that take a target out (default 3)"},
 	{"algorithm", 0, ARG_VALUE, "A", "round-robin (default) or source-hash (a client keeps its target)"},
+	{"drain", 0, ARG_VALUE, "D", "how long a removed target keeps its open connections (default 30s; 0: cut at once)"},
+	{"host-port", 0, ARG_BOOL, NULL, "listen on the host's own addresses too, on each --listen port (like vm expose)"},
+	{"json", 0, ARG_BOOL, NULL, "print the API's JSON"},
+	{NULL, 0, 0, NULL, NULL},
+};
+
+static const struct arg_flag set_flags[] = {
+	{"drain", 0, ARG_VALUE, "D", "how long a removed target keeps its open connections (0: cut at once)"},
 	{"json", 0, ARG_BOOL, NULL, "print the API's JSON"},
 	{NULL, 0, 0, NULL, NULL},
 };
@@ -74,12 +83,18 @@ static void print_lb(struct cli_ctx *ctx, const json_t *lb)
 	fprintf(ctx->out, "ID:         %s\n", cli_or_dash(cli_jstr(lb, "id")));
 	fprintf(ctx->out, "Network:    %s\n", cli_or_dash(cli_jstr(lb, "network")));
 	fprintf(ctx->out, "Address:    %s\n", cli_or_dash(cli_jstr(lb, "vip")));
-	fprintf(ctx->out, "Listen:     %s\n", listen);
+	if (json_is_true(json_object_get(lb, "host_port")))
+		fprintf(ctx->out, "Listen:     %s (and on the host's own addresses)\n", listen);
+	else
+		fprintf(ctx->out, "Listen:     %s\n", listen);
 	fprintf(ctx->out, "Algorithm:  %s\n", cli_or_dash(cli_jstr(lb, "algorithm")));
 	fprintf(ctx->out, "Check:      %s%s%s every %lld ms, timeout %lld ms, rise %lld, fall %lld\n", check,
 		strcmp(check, "http") == 0 ? " " : "", strcmp(check, "http") == 0 ? cli_or_dash(cli_jstr(lb, "check_path")) : "",
 		(long long)cli_jint(lb, "interval_ms", 0), (long long)cli_jint(lb, "timeout_ms", 0),
 		(long long)cli_jint(lb, "rise", 0), (long long)cli_jint(lb, "fall", 0));
+	char drain[24];
+	time_duration_format(cli_jint(lb, "drain_ms", 0), drain);
+	fprintf(ctx->out, "Drain:      %s\n", cli_jint(lb, "drain_ms", 0) ? drain : "0 (connections cut at once)");
 	if (json_is_true(json_object_get(lb, "failing_open")))
 		fprintf(ctx->out, "Failing open: no target is healthy, so every target gets connections\n");
 	const json_t *targets = json_object_get(lb, "targets");
@@ -88,8 +103,8 @@ static void print_lb(struct cli_ctx *ctx, const json_t *lb)
 		return;
 	}
 	fprintf(ctx->out, "Targets:\n");
-	static const char *const headers[] = {"VM", "PORT", "HEALTH", "CONNS", "SINCE", "LAST CHECK"};
-	struct table *t = table_new(6, headers);
+	static const char *const headers[] = {"VM", "PORT", "STATE", "HEALTH", "CONNS", "SINCE", "LAST CHECK"};
+	struct table *t = table_new(7, headers);
 	size_t i;
 	const json_t *tg;
 	json_array_foreach(targets, i, tg) {
@@ -100,7 +115,14 @@ static void print_lb(struct cli_ctx *ctx, const json_t *lb)
 		autofree char *when = since && *since ? xasprintf("%s ago", ago) : xstrdup("-");
 		const char *reason = cli_jstr(tg, "reason");
 		autofree char *conns = xasprintf("%lld", (long long)cli_jint(tg, "connections", 0));
-		const char *row[] = {cli_jstr(tg, "vm"), port, cli_jstr(tg, "health"), conns, when,
+		/* draining: for how much longer (its connections are cut then) */
+		const char *until = cli_jstr(tg, "drain_until");
+		int64_t until_ms = 0;
+		autofree char *left = until && fmt_parse_rfc3339(until, &until_ms)
+					      ? fmt_age((until_ms - ctx->now_ms + 999) / 1000)
+					      : NULL;
+		autofree char *state = left ? xasprintf("draining (%s left)", left) : xstrdup(cli_or_dash(cli_jstr(tg, "state")));
+		const char *row[] = {cli_jstr(tg, "vm"), port, state, cli_jstr(tg, "health"), conns, when,
 				     reason && *reason ? reason : "-"};
 		table_add_row(t, row);
 	}
@@ -156,12 +178,14 @@ static int lb_create(struct cli_ctx *ctx, const struct args *a)
 			json_array_append_new(ts, json_string(tok));
 	}
 	json_object_set_new(body, "targets", ts);
-	static const char *const strings[] = {"network", "check", "interval", "timeout", "algorithm", NULL};
+	static const char *const strings[] = {"network", "check", "interval", "timeout", "algorithm", "drain", NULL};
 	for (int i = 0; strings[i]; i++)
 		if (args_value(a, strings[i]))
 			json_object_set_new(body, strings[i], json_string(args_value(a, strings[i])));
 	add_count(ctx, body, a, "rise");
 	add_count(ctx, body, a, "fall");
+	if (args_has(a, "host-port"))
+		json_object_set_new(body, "host_port", json_true());
 	json_t *lb = cli_send(ctx, "POST", "/v1/lbs", body);
 	if (!lb)
 		return CLI_EXIT_FAILED;
@@ -173,6 +197,29 @@ static int lb_create(struct cli_ctx *ctx, const struct args *a)
 			cli_jstr(lb, "name"), cli_jstr(lb, "vip"), l, cli_jstr(lb, "network"),
 			json_array_size(json_object_get(lb, "targets")),
 			json_array_size(json_object_get(lb, "targets")) == 1 ? "" : "s");
+	}
+	json_decref(lb);
+	return CLI_EXIT_OK;
+}
+
+static int lb_set(struct cli_ctx *ctx, const struct args *a)
+{
+	const char *drain = args_value(a, "drain");
+	if (!drain) {
+		fprintf(ctx->err, "nubo: lb set needs --drain D, e.g. --drain 10s (0: cut at once)\n");
+		return CLI_EXIT_USAGE;
+	}
+	autofree char *path = client_path("/v1/lbs/%s", a->pos[0]);
+	json_t *lb = cli_send(ctx, "PATCH", path, json_pack("{s:s}", "drain", drain));
+	if (!lb)
+		return CLI_EXIT_FAILED;
+	if (args_has(a, "json")) {
+		cli_print_json(ctx, lb);
+	} else {
+		char d[24];
+		time_duration_format(cli_jint(lb, "drain_ms", 0), d);
+		fprintf(ctx->out, "Load balancer %s: a removed target drains for %s\n", cli_jstr(lb, "name"),
+			cli_jint(lb, "drain_ms", 0) ? d : "0 s (cut at once)");
 	}
 	json_decref(lb);
 	return CLI_EXIT_OK;
@@ -208,7 +255,8 @@ static int lb_target(struct cli_ctx *ctx, const struct args *a)
 		json_t *r = cli_send(ctx, "DELETE", path, NULL);
 		if (!r)
 			return CLI_EXIT_FAILED;
-		fprintf(ctx->out, "Removed target %s from load balancer %s\n", a->pos[2], a->pos[1]);
+		fprintf(ctx->out, "Removed target %s from load balancer %s (no new connections; open ones drain)\n",
+			a->pos[2], a->pos[1]);
 		json_decref(r);
 		return CLI_EXIT_OK;
 	}
@@ -219,18 +267,26 @@ static int lb_target(struct cli_ctx *ctx, const struct args *a)
 
 static const struct cli_verb lb_verbs[] = {
 	{"create",
-	 "NAME --listen PORT[:TARGET_PORT]... [--network N] --targets VM[:PORT],... [--check tcp|http:/PATH] "
-	 "[--interval D --timeout D --rise N --fall N] [--algorithm round-robin|source-hash]",
+	 "NAME --listen PORT[:TARGET_PORT]... [--network N] [--host-port] --targets VM[:PORT],... "
+	 "[--check tcp|http:/PATH] [--interval D --timeout D --rise N --fall N] [--algorithm round-robin|source-hash] "
+	 "[--drain D]",
 	 "Create a load balancer on a virtual address of a network",
 	 "The address is taken from the network's subnet; the network's VMs and the\n"
 	 "host reach it. New connections go to healthy targets only (all of them when\n"
 	 "none is healthy). A target's firewalls still apply: allow the port from the\n"
 	 "clients (and from the network's gateway, where the checks come from).\n"
-	 "  nubo lb create web --listen 80 --targets web1,web2,web3 --check http:/\n",
+	 "With --host-port each listener's port is also a port of the host, reached\n"
+	 "from outside like a port forward. A removed target drains: no new\n"
+	 "connections, and its open ones are cut after --drain (default 30s).\n"
+	 "  nubo lb create web --listen 80 --targets web1,web2,web3 --check http:/\n"
+	 "  nubo lb create www --listen 8080:80 --host-port --targets web1,web2 --drain 10s\n",
 	 create_flags, 1, 1, false, lb_create},
 	{"list", "[--json]", "List load balancers", NULL, cli_json_flags, 0, 0, false, lb_list},
 	{"show", "NAME [--json]", "Show a load balancer and its targets' health", NULL, cli_json_flags, 1, 1, false,
 	 lb_show},
+	{"set", "NAME --drain D", "Change a load balancer's drain time",
+	 "  nubo lb set web --drain 0      # a removed target's connections are cut at once\n", set_flags, 1, 1, false,
+	 lb_set},
 	{"delete", "NAME", "Delete a load balancer", NULL, NULL, 1, 1, false, lb_delete},
 	{"target", "add|remove LB VM[:PORT]", "Add or remove a target",
 	 "  nubo lb target add web web4\n"

@@ -181,6 +181,8 @@ void lbs_free(struct ctl *c);
 int lbs_target_join(struct ctl *c, const char *lb_ref, const char *vm_name, int port, struct lb_target *out,
 		    struct err *e);
 int lbs_target_leave(struct ctl *c, const char *target_id, struct err *e);
+/* Wakes the checker, which cuts the drains that are due at once. */
+void lbs_kick(struct ctl *c);
 
 /* metrics.c: the sampler's thread starts at resume and stops at free. */
 void metrics_resume(struct ctl *c);

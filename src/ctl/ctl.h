@@ -105,12 +105,18 @@ struct ctl_lb_request {
 	int n_targets;
 	const char *check, *interval, *timeout, *algorithm;   /* NULL: defaults */
 	int rise, fall;                       /* -1: defaults */
+	const char *drain;                    /* "30s", "0"; NULL: the default (30 s) */
+	bool host_port;                       /* the listeners' ports are host ports too */
 };
 int ctl_lb_create(struct ctl *c, const struct ctl_lb_request *r, struct lb *out, struct err *e);
 int ctl_lb_delete(struct ctl *c, const char *ref, struct err *e);
 /* target: "VM" or "VM:PORT"; already there: 409. */
 int ctl_lb_target_add(struct ctl *c, const char *ref, const char *target, struct lb_target *out, struct err *e);
-/* not a target: 404. */
+/* Changes what may change after create: the drain time (drain, as
+ * lb_drain_parse reads it; NULL: unchanged). */
+int ctl_lb_set(struct ctl *c, const char *ref, const char *drain, struct lb *out, struct err *e);
+/* The target leaves the rotation and drains (the balancer's drain time);
+ * not a target, or draining already: 404. */
 int ctl_lb_target_remove(struct ctl *c, const char *ref, const char *target, struct err *e);
 /* Fills each target's connections with the checker's last count (0 before
  * the first, and in dry-run). */

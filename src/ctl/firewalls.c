@@ -227,7 +227,17 @@ int ctl_vm_expose(struct ctl *c, const char *vm_ref, const char *map, struct for
 	if (q.busy)
 		return err_set(e, ERR_CONFLICT, "ports \"%s\": host port %u/%s is in use by a program on the host", map,
 			       pm.host, proto_name(pm.proto));
-	if (store_forward_insert(c->st, f, e) < 0)
+	/* A balancer's host port is its own, whatever the protocol (the VM
+	 * chains tell a balancer's connection from a forward's by the port). */
+	char who[200];
+	if (store_tx_begin(c->st, e) < 0)
+		return -1;
+	bool ok = store_host_port_owner(c->st, pm.host, NULL, false, who, sizeof(who), e) == 0;
+	if (ok && who[0])
+		ok = err_set(e, ERR_CONFLICT, "ports \"%s\": host port %u is taken by %s; pick another port", map,
+			     pm.host, who) == 0;
+	ok = ok && store_forward_insert(c->st, f, e) == 0;
+	if (store_tx_end(c->st, ok, ok ? e : NULL) < 0 || !ok)
 		return -1;
 	log_info("vm %s: host port %u/%s forwarded to port %u", f->vm_name, f->host_port, proto_name(f->proto),
 		 f->guest_port);

@@ -663,6 +663,25 @@ static void delete_step(struct ctl *c, struct vm *vm)
 		set_state(vm, VM_SHUTTING_DOWN, NULL);
 		save(c, vm);
 	}
+	/* A running VM that is a balancer's target drains first: out of the
+	 * rotation at once, its open connections served until the drain time
+	 * is over (the checker then cuts them and deletes the target). A VM
+	 * that does not run has no connection to keep. */
+	if (vm_alive(c, vm)) {
+		int started = 0, left = 0;
+		if (store_lb_targets_drain_vm(c->st, vm->id, time_now_ms(), &started, &left, &e) < 0) {
+			log_error("vm %s: %s", vm->name, e.msg);
+			goto out;
+		}
+		if (started) {
+			log_info("vm %s: draining from %d load balancer%s before it stops", vm->name, started,
+				 started == 1 ? "" : "s");
+			ctl_rules_changed(c);
+			lbs_kick(c);
+		}
+		if (left)
+			goto out;
+	}
 	kill_qemu(c, vm, &p);
 	phase(c, vm, "stopped", false);
 	release_taps(c, vm);

@@ -10,6 +10,13 @@
  * sleeps until the next check is due. Streaks (successes or failures in a
  * row) live in memory only; a restarted nubod starts counting again from the
  * stored health, so a restart never flaps a target.
+ *
+ * Draining: a removed target (by the API, a group, or its VM's delete) is
+ * first written draining with its deadline, which takes it out of the
+ * rotation at the next apply; the checker thread, at the deadline, cuts its
+ * connections in the host's conntrack table and only then deletes the row.
+ * Both steps run again harmlessly after a crash between them, and the
+ * deadline is in the store, so a restarted nubod cuts on time.
  */
 #include "ctl/ctl-priv.h"
 
@@ -30,6 +37,7 @@ struct lb_track {
 	struct lb_streak streak;
 	int64_t next_at;       /* monotonic ms */
 	bool seen;             /* still a target at the last look */
+	bool cut;              /* draining: its connections are cut on this host */
 };
 
 struct lb_count {
@@ -41,7 +49,7 @@ struct ctl_lbs {
 	pthread_t thread;
 	pthread_mutex_t mu;
 	pthread_cond_t cv;
-	bool quit, started;
+	bool quit, started, kicked;
 	struct lb_count *counts;  /* under mu: the last pass's connection counts */
 	int n_counts;
 	int64_t counted_at;       /* checker thread only: monotonic ms */
@@ -95,6 +103,46 @@ static bool same_target(const struct lb_target *a, const struct lb_target *b)
 	return strcmp(a->vm_id, b->vm_id) == 0 && a->port == b->port;
 }
 
+struct port_question {
+	uint16_t port;
+	bool busy;
+};
+
+/* On the reconciler thread (ctl_ask): whether a program on the host listens there. */
+static int ask_port(struct ctl *c, void *arg, struct err *e)
+{
+	struct port_question *q = arg;
+	return c->host->port_in_use(PROTO_TCP, q->port, &q->busy, e);
+}
+
+/* A host port for listener i: no program of the host listens on it. */
+static int host_port_free_on_host(struct ctl *c, uint16_t port, const char *spec, int i, struct err *e)
+{
+	struct port_question q = {.port = port};
+	if (ctl_ask(c, ask_port, &q, e) < 0)
+		return -1;
+	if (q.busy)
+		return err_set(e, ERR_CONFLICT,
+			       "listen[%d] \"%s\": host port %u/tcp is in use by a program on the host; pick another port",
+			       i, spec, port);
+	return 0;
+}
+
+/* A host port for listener i: neither forwarded (nubo vm expose) nor a
+ * listener of another balancer on the host's ports. In the caller's
+ * transaction, which then writes the balancer. */
+static int host_port_not_held(struct ctl *c, uint16_t port, const char *spec, int i, const char *except_lb,
+			      struct err *e)
+{
+	char who[200];
+	if (store_host_port_owner(c->st, port, except_lb, true, who, sizeof(who), e) < 0)
+		return -1;
+	if (who[0])
+		return err_set(e, ERR_CONFLICT, "listen[%d] \"%s\": host port %u is taken by %s; pick another port", i,
+			       spec, port, who);
+	return 0;
+}
+
 static int spec_fill(struct ctl *c, const struct ctl_lb_request *r, struct lb *lb, struct err *e)
 {
 	memset(lb, 0, sizeof(*lb));
@@ -108,6 +156,9 @@ static int spec_fill(struct ctl *c, const struct ctl_lb_request *r, struct lb *l
 	    (r->interval && lb_duration_parse(r->interval, "interval", &lb->interval_ms, e) < 0) ||
 	    (r->timeout && lb_duration_parse(r->timeout, "timeout", &lb->timeout_ms, e) < 0))
 		return -1;
+	if (r->drain && lb_drain_parse(r->drain, "drain", &lb->drain_ms, e) < 0)
+		return -1;
+	lb->host_port = r->host_port;
 	if (r->rise >= 0)
 		lb->rise = r->rise;
 	if (r->fall >= 0)
@@ -158,13 +209,19 @@ int ctl_lb_create(struct ctl *c, const struct ctl_lb_request *r, struct lb *out,
 			if (same_target(&ts[k], &ts[i]))
 				rc = err_set(e, ERR_INVALID, "%s \"%s\" is given twice", field, r->targets[i]);
 	}
+	for (int i = 0; rc == 0 && out->host_port && i < r->n_listen; i++)
+		rc = host_port_free_on_host(c, ls[i].port, r->listen[i], i, e);
 	/* The VIP is admitted like a VM's address: picked and written in one
-	 * transaction, so no VM (or other balancer) can take it meanwhile. */
+	 * transaction, so no VM (or other balancer) can take it meanwhile; so
+	 * are host ports, against port forwards and other balancers. */
 	if (rc == 0 && (rc = store_tx_begin(c->st, e)) == 0) {
 		struct network net;
-		bool ok = store_network_get(c->st, out->network_id, &net, e) == 0 &&
-			  sched_pick_ip(c, &net, out->vip, e) == 0 &&
-			  store_lb_insert(c->st, out, ls, r->n_listen, ts, r->n_targets, e) == 0;
+		bool ok = true;
+		for (int i = 0; ok && out->host_port && i < r->n_listen; i++)
+			ok = host_port_not_held(c, ls[i].port, r->listen[i], i, NULL, e) == 0;
+		ok = ok && store_network_get(c->st, out->network_id, &net, e) == 0 &&
+		     sched_pick_ip(c, &net, out->vip, e) == 0 &&
+		     store_lb_insert(c->st, out, ls, r->n_listen, ts, r->n_targets, e) == 0;
 		rc = store_tx_end(c->st, ok, ok ? e : NULL) < 0 || !ok ? -1 : 0;
 	}
 	free(ts);
@@ -185,6 +242,52 @@ int ctl_lb_delete(struct ctl *c, const char *ref, struct err *e)
 	return 0;
 }
 
+/* A draining target back in service. */
+static int target_activate(struct ctl *c, struct lb_target *t, struct err *e)
+{
+	t->state = LB_ACTIVE;
+	t->drain_until = 0;
+	return store_lb_target_set_state(c->st, t, e);
+}
+
+void lbs_kick(struct ctl *c)
+{
+	struct ctl_lbs *l = c->lbs;
+	if (!l)
+		return;
+	pthread_mutex_lock(&l->mu);
+	l->kicked = true;
+	pthread_cond_signal(&l->cv);
+	pthread_mutex_unlock(&l->mu);
+}
+
+/* Takes the target out of the rotation and starts its drain: written
+ * before anything acts on it, so the ruleset drops it at the next apply
+ * and the checker cuts its connections at the deadline, across restarts. */
+static int target_drain(struct ctl *c, const struct lb *lb, struct lb_target *t, struct err *e)
+{
+	if (t->state == LB_DRAINING)
+		return 0;
+	t->state = LB_DRAINING;
+	t->drain_until = time_now_ms() + lb->drain_ms;
+	if (store_lb_target_set_state(c->st, t, e) < 0)
+		return -1;
+	log_info("lb %s: target %s drains for %d ms", lb->name, t->name, lb->drain_ms);
+	return 0;
+}
+
+int ctl_lb_set(struct ctl *c, const char *ref, const char *drain, struct lb *out, struct err *e)
+{
+	if (store_lb_get(c->st, ref, out, e) < 0)
+		return -1;
+	if (drain && lb_drain_parse(drain, "drain", &out->drain_ms, e) < 0)
+		return -1;
+	if (store_lb_set_drain(c->st, out, e) < 0)
+		return -1;
+	log_info("lb %s: drain time %d ms", out->name, out->drain_ms);
+	return 0;
+}
+
 int ctl_lb_target_add(struct ctl *c, const char *ref, const char *target, struct lb_target *out, struct err *e)
 {
 	struct lb lb;
@@ -196,11 +299,19 @@ int ctl_lb_target_add(struct ctl *c, const char *ref, const char *target, struct
 	int rc = n >= LB_TARGETS_MAX ? err_set(e, ERR_CONFLICT, "lb %s has %d targets already: the most it takes",
 					       lb.name, n)
 				     : 0;
+	int draining = -1;
 	for (int i = 0; rc == 0 && i < n; i++)
-		if (same_target(&ts[i], out))
+		if (same_target(&ts[i], out) && ts[i].state == LB_DRAINING)
+			draining = i;
+		else if (same_target(&ts[i], out))
 			rc = err_set(e, ERR_CONFLICT, "target \"%s\" is already a target of lb %s", target, lb.name);
+	if (rc == 0 && draining >= 0) {
+		/* back before its drain ended: it keeps its connections and health */
+		*out = ts[draining];
+		rc = target_activate(c, out, e);
+	}
 	free(ts);
-	if (rc < 0 || store_lb_target_insert(c->st, out, e) < 0)
+	if (rc < 0 || (draining < 0 && store_lb_target_insert(c->st, out, e) < 0))
 		return -1;
 	log_info("lb %s: target %s added", lb.name, out->name);
 	ctl_rules_changed_wait(c);
@@ -217,15 +328,17 @@ int ctl_lb_target_remove(struct ctl *c, const char *ref, const char *target, str
 		return -1;
 	int found = -1;
 	for (int i = 0; i < n && found < 0; i++)
-		if (same_target(&ts[i], &want))
+		if (same_target(&ts[i], &want) && ts[i].state == LB_ACTIVE)
 			found = i;
-	int rc = found < 0 ? err_set(e, ERR_NOT_FOUND, "target \"%s\" is not a target of lb %s", target, lb.name)
-			   : store_lb_target_delete(c->st, ts[found].id, e);
+	int rc = found < 0 ? err_set(e, ERR_NOT_FOUND, "target \"%s\" is not a target of lb %s%s", target, lb.name,
+				     n ? " (or it is draining already)" : "")
+			   : target_drain(c, &lb, &ts[found], e);
 	free(ts);
 	if (rc < 0)
 		return -1;
 	log_info("lb %s: target %s removed", lb.name, want.name);
 	ctl_rules_changed_wait(c);
+	lbs_kick(c);
 	return 0;
 }
 
@@ -253,6 +366,8 @@ int lbs_target_join(struct ctl *c, const char *lb_ref, const char *vm_name, int 
 	if (found >= 0)
 		*out = ts[found];
 	free(ts);
+	if (found >= 0 && out->state == LB_DRAINING && target_activate(c, out, e) < 0)
+		return -1;
 	if (found < 0 && n >= LB_TARGETS_MAX)
 		return err_set(e, ERR_CONFLICT, "lb %s has %d targets already: the most it takes", lb.name, n);
 	if (found < 0 && store_lb_target_insert(c->st, out, e) < 0)
@@ -265,9 +380,25 @@ int lbs_target_join(struct ctl *c, const char *lb_ref, const char *vm_name, int 
 
 int lbs_target_leave(struct ctl *c, const char *target_id, struct err *e)
 {
-	if (store_lb_target_delete(c->st, target_id, e) < 0)
+	struct lb_target *ts = NULL;
+	int n = 0, rc = -1;
+	if (store_lb_target_list(c->st, NULL, &ts, &n, e) < 0)
+		return -1;
+	for (int i = 0; i < n && rc < 0; i++) {
+		struct lb lb;
+		if (strcmp(ts[i].id, target_id) != 0)
+			continue;
+		if (store_lb_get(c->st, ts[i].lb_id, &lb, e) < 0 || target_drain(c, &lb, &ts[i], e) < 0)
+			break;
+		rc = 0;
+	}
+	if (rc < 0 && !e->msg[0])
+		err_set(e, ERR_NOT_FOUND, "load balancer target %s does not exist", target_id);
+	free(ts);
+	if (rc < 0)
 		return -1;
 	ctl_rules_changed(c);
+	lbs_kick(c);
 	return 0;
 }
 
@@ -345,7 +476,8 @@ static bool target_record(struct ctl *c, const struct lb *lb, struct lb_target *
 	t->health = now_health;
 	snprintf(t->reason, sizeof(t->reason), "%s", reason);
 	struct err e = {0};
-	if (store_lb_target_update(c->st, t, &e) < 0)
+	/* over the row as it is now: a removal meanwhile stays (gone: nothing to write) */
+	if (store_lb_target_set_health(c->st, t, &e) < 0 && e.kind != ERR_NOT_FOUND)
 		log_warn("lb %s: target %s: %s", lb->name, t->name, e.msg);
 	return moved;
 }
@@ -384,6 +516,9 @@ static void check_due(struct ctl *c, struct ctl_lbs *l, struct pass *p, int64_t 
 				continue;
 			struct lb_track *tr = track_get(l, t->id, now);
 			tr->seen = true;
+			if (t->state == LB_DRAINING)   /* out of the rotation: its health no longer matters */
+				continue;
+			tr->cut = false;
 			if (tr->next_at > now) {
 				if (tr->next_at < next)
 					next = tr->next_at;
@@ -436,7 +571,7 @@ static void check_due(struct ctl *c, struct ctl_lbs *l, struct pass *p, int64_t 
 			lbs[b].failing_open = open;
 			if (open)
 				log_warn("lb %s: no target is healthy; failing open to all %d", lbs[b].name, m);
-			if (store_lb_update(c->st, &lbs[b], &e) < 0)
+			if (store_lb_set_failing_open(c->st, &lbs[b], &e) < 0 && e.kind != ERR_NOT_FOUND)
 				log_warn("lb %s: %s", lbs[b].name, e.msg);
 		}
 		free(in);
@@ -448,6 +583,68 @@ static void check_due(struct ctl *c, struct ctl_lbs *l, struct pass *p, int64_t 
 	free(which);
 	free(checks);
 	*next_out = next;
+}
+
+/* In a cluster each host cuts the connections that came in through it, and
+ * the target's own host deletes the row this long after the deadline, once
+ * every host has had a pass to see it. */
+#define LB_CUT_GRACE_MS (3 * LB_IDLE_MS)
+
+/* Cuts the drains that are due: the connections first (on this host), then
+ * the row, so a crash in between cuts again (nothing left: success) and
+ * deletes. *next: when the next deadline is (monotonic ms), if sooner. */
+static void drains_due(struct ctl *c, struct ctl_lbs *l, const struct pass *p, int64_t now, int64_t *next)
+{
+	int64_t wall = time_now_ms();
+	int64_t grace = overlay_on(c) ? LB_CUT_GRACE_MS : 0;
+	bool gone = false;
+	for (int i = 0; i < p->n_ts; i++) {
+		const struct lb_target *t = &p->ts[i];
+		if (t->state != LB_DRAINING)
+			continue;
+		if (t->drain_until > wall) {
+			if (now + (t->drain_until - wall) < *next)
+				*next = now + (t->drain_until - wall);
+			continue;
+		}
+		const struct lb *lb = NULL;
+		for (int b = 0; b < p->n_lbs && !lb; b++)
+			if (strcmp(p->lbs[b].id, t->lb_id) == 0)
+				lb = &p->lbs[b];
+		struct lb_track *tr = track_get(l, t->id, now);
+		tr->seen = true;
+		bool running;
+		const char *ip = lb ? target_ip(p->vms, p->n_vms, t, lb->network_id, &running) : NULL;
+		if (!tr->cut && ip) {
+			uint16_t hp[LB_LISTENERS_MAX], tp[LB_LISTENERS_MAX];
+			int n_hp = 0;
+			for (int k = 0; lb->host_port && k < p->n_ls && n_hp < LB_LISTENERS_MAX; k++)
+				if (strcmp(p->ls[k].lb_id, lb->id) == 0) {
+					hp[n_hp] = p->ls[k].port;
+					tp[n_hp++] = t->port ? t->port : p->ls[k].target_port;
+				}
+			struct conntrack_cut cut = {
+				.vip = lb->vip, .ip = ip, .host_ports = hp, .target_ports = tp, .n_host_ports = n_hp};
+			struct err e = {0};
+			/* The rules took it out of the rotation when it began to drain;
+			 * a failed cut leaves its connections to end on their own. */
+			if (c->host->conntrack_cut(&cut, &e) < 0)
+				log_error("lb %s: target %s: its connections were not cut and live on until they end: %s",
+					  lb->name, t->name, e.msg);
+			else
+				log_info("lb %s: target %s drained: its connections are cut", lb->name, t->name);
+		}
+		tr->cut = true;
+		if (!target_is_mine(c, p->vms, p->n_vms, t) || wall < t->drain_until + grace)
+			continue;
+		struct err e = {0};
+		if (store_lb_target_delete(c->st, t->id, &e) < 0)
+			log_warn("lb: target %s: %s", t->name, e.msg);
+		else
+			gone = true;
+	}
+	if (gone)
+		ctl_rules_changed(c);
 }
 
 /* Each target's open connections through its balancer's VIP, counted on
@@ -503,6 +700,7 @@ static int64_t check_pass(struct ctl *c, struct ctl_lbs *l)
 		log_warn("lb: health checks wait for the store: %s", e.msg);
 	else {
 		check_due(c, l, &p, now, &next);
+		drains_due(c, l, &p, now, &next);
 		if (now - l->counted_at >= LB_IDLE_MS) {   /* a read of the whole table: once a second at most */
 			count_connections(c, l, &p);
 			l->counted_at = now;
@@ -521,11 +719,12 @@ static void *checker(void *arg)
 	struct ctl_lbs *l = c->lbs;
 	pthread_mutex_lock(&l->mu);
 	while (!l->quit) {
+		l->kicked = false;
 		pthread_mutex_unlock(&l->mu);
 		int64_t next = check_pass(c, l);
 		pthread_mutex_lock(&l->mu);
 		int64_t wait = next - time_mono_ms();
-		if (l->quit || wait <= 0)
+		if (l->quit || l->kicked || wait <= 0)
 			continue;
 		struct timespec ts;
 		clock_gettime(CLOCK_REALTIME, &ts);

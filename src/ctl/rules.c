@@ -298,7 +298,7 @@ static void load_lbs(struct ruleset_data *d)
 			if (strcmp(ls->lb_id, lb->id) != 0)
 				continue;
 			struct nft_lb *out = &d->nl[d->n_nl++];
-			*out = (struct nft_lb){.vip = lb->vip, .port = ls->port,
+			*out = (struct nft_lb){.vip = lb->vip, .port = ls->port, .host_port = lb->host_port,
 					       .source_hash = lb->algorithm == LB_SOURCE_HASH, .backends = nb};
 			for (int i = 0; i < m; i++)
 				if (in[i])

@@ -80,19 +80,23 @@ int stack_live_lb(struct ctl *c, const char *name, struct stack_live *l, struct 
 		stack_listener_format(ls[i].port, ls[i].target_port, s);
 		json_array_append_new(listen, json_string(s));
 	}
+	/* a draining target is on its way out: not the stack's any more */
 	for (int i = 0; i < n_ts; i++)
-		if (!in_list(skip, n_skip, ts[i].id)) {
+		if (!in_list(skip, n_skip, ts[i].id) && ts[i].state == LB_ACTIVE) {
 			char *s = target_text(c, &ts[i]);
 			json_array_append_new(targets, json_string(s));
 			free(s);
 		}
-	char interval[24], timeout[24];
+	char interval[24], timeout[24], drain[24];
 	time_duration_format(lb.interval_ms, interval);
 	time_duration_format(lb.timeout_ms, timeout);
+	time_duration_format(lb.drain_ms, drain);
 	autofree char *check = lb.check == LB_CHECK_HTTP ? xasprintf("http:%s", lb.check_path) : xstrdup("tcp");
 	l->spec = json_pack("{s:s, s:o, s:o, s:s, s:s, s:s, s:i, s:i, s:s}", "network", lb.network, "listen", listen,
 			    "targets", targets, "check", check, "interval", interval, "timeout", timeout, "rise", lb.rise,
 			    "fall", lb.fall, "algorithm", lb_algorithm_name(lb.algorithm));
+	json_object_set_new(l->spec, "drain", json_string(drain));
+	json_object_set_new(l->spec, "host_port", json_boolean(lb.host_port));
 	snprintf(l->id, sizeof(l->id), "%s", lb.id);
 	free(skip);
 	free(ts);
@@ -125,6 +129,8 @@ int stack_lb_create(struct ctl *c, const struct stack_change *ch, char id[ID_MAX
 				   .interval = text(w, "interval"),
 				   .timeout = text(w, "timeout"),
 				   .algorithm = text(w, "algorithm"),
+				   .drain = text(w, "drain"),
+				   .host_port = json_is_true(json_object_get(w, "host_port")),
 				   .rise = (int)json_integer_value(json_object_get(w, "rise")),
 				   .fall = (int)json_integer_value(json_object_get(w, "fall"))};
 	const char **listen = strings(json_object_get(w, "listen"), &r.n_listen);
@@ -148,8 +154,9 @@ static bool listed(const json_t *list, const char *s)
 	return false;
 }
 
-/* Targets: drop those the document no longer has (and those of a VM gone),
- * add the new ones. Group members' targets stay. */
+/* The drain time, and targets: drop those the document no longer has (and
+ * those of a VM gone: they drain), add the new ones. Group members'
+ * targets stay. */
 int stack_lb_update(struct ctl *c, const struct stack_change *ch, struct err *e)
 {
 	const json_t *want = json_object_get(ch->want, "targets");
@@ -157,11 +164,17 @@ int stack_lb_update(struct ctl *c, const struct stack_change *ch, struct err *e)
 	char (*skip)[ID_MAX] = NULL;
 	int n_ts = 0, n_skip = 0, rc = 0;
 	json_t *have = json_array();
-	if (store_lb_target_list(c->st, ch->live.id, &ts, &n_ts, e) < 0 || group_targets(c, &skip, &n_skip, e) < 0)
+	const char *drain = text(ch->want, "drain");
+	struct lb lb;
+	if (drain && !json_equal(json_object_get(ch->want, "drain"), json_object_get(ch->live.spec, "drain")) &&
+	    ctl_lb_set(c, ch->name, drain, &lb, e) < 0)
+		rc = -1;
+	if (rc == 0 &&
+	    (store_lb_target_list(c->st, ch->live.id, &ts, &n_ts, e) < 0 || group_targets(c, &skip, &n_skip, e) < 0))
 		rc = -1;
 	bool dropped = false;
 	for (int i = 0; rc == 0 && i < n_ts; i++) {
-		if (in_list(skip, n_skip, ts[i].id))
+		if (in_list(skip, n_skip, ts[i].id) || ts[i].state == LB_DRAINING)
 			continue;
 		char *s = target_text(c, &ts[i]);
 		if (listed(want, s))

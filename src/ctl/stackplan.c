@@ -182,7 +182,7 @@ static bool in_place(enum stack_kind k, const char *field, const json_t *want, c
 	case STACK_VM:
 		return strcmp(field, "firewalls") == 0 || strcmp(field, "forwards") == 0 || strcmp(field, "type") == 0 ||
 		       (strcmp(field, "disk_size") == 0 && grows(want, have));
-	case STACK_LB: return strcmp(field, "targets") == 0;
+	case STACK_LB: return strcmp(field, "targets") == 0 || strcmp(field, "drain") == 0;
 	case STACK_GROUP: {
 		static const char *const fields[] = {"min", "max", "desired", "target_cpu", "image", "type", NULL};
 		for (int i = 0; fields[i]; i++)
@@ -249,8 +249,8 @@ int stack_diff(enum stack_kind k, const json_t *want, const json_t *have, json_t
 	static const char *const fw_fields[] = {"rules", NULL};
 	static const char *const vol_fields[] = {"size", "vm", NULL};
 	static const char *const net_fields[] = {"cidr", "nat", NULL};
-	static const char *const lb_fields[] = {"network", "listen", "check", "interval", "timeout", "rise",
-						"fall", "algorithm", "targets", NULL};
+	static const char *const lb_fields[] = {"network", "listen", "host_port", "check", "interval", "timeout",
+						"rise",	   "fall",   "algorithm", "drain", "targets", NULL};
 	static const char *const group_fields[] = {"network", "firewalls", "ssh_keys", "user_data", "lb",
 						   "grace", "warmup", "cooldown", "drain", "image", "type",
 						   "min", "max", "desired", "target_cpu", NULL};

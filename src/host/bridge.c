@@ -161,8 +161,13 @@ int tap_ensure_on(const struct bridge_kernel *k, const char *name, const char *b
 	const char *add[] = {"ip", "tuntap", "add", "dev", name, "mode", "tap", NULL};
 	const char *attach[] = {"ip", "link", "set", "dev", name, "master", bridge, "up", NULL};
 	/* Not an isolated port (nft.h: br_netfilter bridges a hairpin DNAT
-	 * between taps); "off" also frees a tap an earlier nubo isolated. */
-	const char *isolate[] = {"ip", "link", "set", "dev", name, "type", "bridge_slave", "isolated", "off", NULL};
+	 * between taps); "off" also frees a tap an earlier nubo isolated. And
+	 * in hairpin mode: a VM that reaches its own balancer and is picked
+	 * gets its packet back through its own port when br_netfilter bridges
+	 * it (the bridge's forward chain still drops every unmarked frame
+	 * between taps, this one's own included). */
+	const char *isolate[] = {"ip", "link", "set", "dev", name, "type", "bridge_slave", "isolated", "off", "hairpin",
+				 "on", NULL};
 	int rc = link_create(k, add, name, e);
 	if (rc == 0 && k->has(name, "tun_flags") == 0)
 		return err_set(e, ERR_INTERNAL, "cannot use %s as a tap: an interface of another kind has that name", name);

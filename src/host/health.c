@@ -22,6 +22,7 @@
 #include <unistd.h>
 
 #include "util/fs.h"
+#include "util/runner.h"
 #include "util/timeutil.h"
 
 enum phase { CONNECTING, SENDING, READING, DONE };
@@ -193,4 +194,38 @@ out:
 	free(who);
 	free(pfd);
 	free(st);
+}
+
+/* One `conntrack -D`; its exit status is 1 when no entry matched (conntrack
+ * 1.4.7 says "0 flow entries have been deleted"), which is what a second
+ * run after a crash finds: success too. */
+static int cut_run(const char *const argv[], struct err *e)
+{
+	struct run_result r = {0};
+	int rc = runner_run(argv, &(struct run_opts){.timeout_ms = 10000}, &r, e);
+	if (rc < 0 && r.status == 1 && strstr(r.errout ? r.errout : "", " 0 flow entries")) {
+		err_clear(e);
+		rc = 0;
+	}
+	run_result_free(&r);
+	return rc;
+}
+
+int health_conntrack_cut(const struct conntrack_cut *cut, struct err *e)
+{
+	if (cut->vip) {
+		const char *argv[] = {"conntrack", "-D", "-p", "tcp", "--orig-dst", cut->vip, "--reply-src", cut->ip, NULL};
+		if (cut_run(argv, e) < 0)
+			return -1;
+	}
+	for (int i = 0; i < cut->n_host_ports; i++) {
+		char hp[8], tp[8];
+		snprintf(hp, sizeof(hp), "%u", cut->host_ports[i]);
+		snprintf(tp, sizeof(tp), "%u", cut->target_ports[i]);
+		const char *argv[] = {"conntrack",	"-D",	  "-p",		      "tcp", "--orig-port-dst", hp,
+				      "--reply-src", cut->ip, "--reply-port-src", tp,    NULL};
+		if (cut_run(argv, e) < 0)
+			return -1;
+	}
+	return 0;
 }

@@ -10,6 +10,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "util/err.h"
+
 struct health_check {
 	/* in */
 	const char *ip;          /* dotted IPv4 */
@@ -27,6 +29,23 @@ void health_run(struct health_check *checks, int n);
 /* The host's connection tracking table (/proc/net/nf_conntrack), or NULL
  * where the kernel has none. Caller frees. */
 char *health_conntrack(void);
+
+/* What a drained target's connections are known by: the reply comes from
+ * ip (the target), and the client asked for vip, or for one of the host's
+ * own addresses on a host port whose connections go to ip:target_port. */
+struct conntrack_cut {
+	const char *vip;                 /* NULL: no VIP entries to cut */
+	const char *ip;
+	const uint16_t *host_ports;      /* the balancer's host ports (with target_ports), or none */
+	const uint16_t *target_ports;
+	int n_host_ports;
+};
+
+/* Deletes the matching TCP entries from the host's conntrack table with
+ * Debian's `conntrack -D` (package conntrack): each connection's next
+ * packet finds no entry and no rule that leads to the target, so the
+ * connection ends. Nothing to delete is success. */
+int health_conntrack_cut(const struct conntrack_cut *cut, struct err *e);
 
 /* The status code of an HTTP response that begins with buf ("HTTP/1.1 200
  * OK\r\n…"), 0 while the status line is incomplete, -1 if it is not HTTP. */

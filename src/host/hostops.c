@@ -87,6 +87,7 @@ const struct host_ops hostops_real = {
 	.disk_stats = vmstat_disk_read,
 	.metadata_listen = metadata_listen,
 	.health_run = health_run,
+	.conntrack_cut = health_conntrack_cut,   /* the runner captures it in dry-run */
 	.conntrack_read = health_conntrack,
 	.download = download_file,
 	.recipe_run = real_recipe_run,

@@ -154,6 +154,8 @@ struct host_ops {
 	void (*health_run)(struct health_check *checks, int n);
 	/* the conntrack table's text, or NULL (host/health.h); caller frees */
 	char *(*conntrack_read)(void);
+	/* a drained target's connections cut (host/health.h) */
+	int (*conntrack_cut)(const struct conntrack_cut *cut, struct err *e);
 	/* Images. An image's file from a URL (host/download.h), and an image
 	 * recipe run as argv (a command whose output is the image's folder).
 	 * Both return 0 once the files are there, or 1 when nothing was made

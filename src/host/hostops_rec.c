@@ -630,6 +630,7 @@ const struct host_ops hostops_recording = {
 	.disk_stats = rec_disk_stats,
 	.metadata_listen = rec_metadata_listen,
 	.health_run = rec_health_run,
+	.conntrack_cut = health_conntrack_cut,   /* the runner captures it in dry-run */
 	.conntrack_read = rec_conntrack_read,
 	.download = rec_download,
 	.recipe_run = rec_recipe_run,

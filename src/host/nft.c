@@ -105,11 +105,37 @@ static void lb_rule(struct sbuf *b, const struct nft_lb *l)
 {
 	if (!l->n_backends)
 		return;
-	sbuf_addf(b, "\t\tip daddr %s tcp dport %u ct state new dnat ip to %s mod %d map { ", l->vip, l->port,
-		  l->source_hash ? "jhash ip saddr" : "numgen inc", l->n_backends);
-	for (int k = 0; k < l->n_backends; k++)
-		sbuf_addf(b, "%s%d : %s . %u", k ? ", " : "", k, l->backends[k].ip, l->backends[k].port);
-	sbuf_add(b, " }\n");
+	for (int host = 0; host < (l->host_port ? 2 : 1); host++) {
+		if (host)
+			sbuf_addf(b, "\t\tfib daddr type local tcp dport %u ct state new dnat ip to %s mod %d map { ",
+				  l->port, l->source_hash ? "jhash ip saddr" : "numgen inc", l->n_backends);
+		else
+			sbuf_addf(b, "\t\tip daddr %s tcp dport %u ct state new dnat ip to %s mod %d map { ", l->vip,
+				  l->port, l->source_hash ? "jhash ip saddr" : "numgen inc", l->n_backends);
+		for (int k = 0; k < l->n_backends; k++)
+			sbuf_addf(b, "%s%d : %s . %u", k ? ", " : "", k, l->backends[k].ip, l->backends[k].port);
+		sbuf_add(b, " }\n");
+	}
+}
+
+/* A target that reached its own balancer and was picked: source and
+ * destination are its one address. Masqueraded to the gateway, the reply
+ * comes back through the host, which gives it the VIP back. */
+static void lb_self_rule(struct sbuf *b, const struct nft_ruleset *rs)
+{
+	int shown = 0;
+	for (int i = 0; i < rs->n_lbs; i++)
+		for (int k = 0; k < rs->lbs[i].n_backends; k++) {
+			const char *ip = rs->lbs[i].backends[k].ip;
+			bool seen = false;
+			for (int j = 0; j <= i && !seen; j++)
+				for (int m = 0; m < rs->lbs[j].n_backends && !seen && (j < i || m < k); m++)
+					seen = strcmp(rs->lbs[j].backends[m].ip, ip) == 0;
+			if (!seen)
+				sbuf_addf(b, "%s%s . %s", shown++ ? ", " : "\t\tct status dnat ip saddr . ip daddr { ", ip, ip);
+		}
+	if (shown)
+		sbuf_addf(b, " } oifname \"%s\" masquerade\n", rs->bridge_glob);
 }
 
 static void nat_rules(struct sbuf *b, const struct nft_ruleset *rs)
@@ -137,6 +163,7 @@ static void nat_rules(struct sbuf *b, const struct nft_ruleset *rs)
 		sbuf_add(b, "\t}\n");
 	}
 	base_chain(b, "nat_postrouting", "nat", "postrouting", "srcnat");
+	lb_self_rule(b, rs);
 	for (int i = 0; i < rs->n_nets; i++) {
 		const struct nft_network *n = &rs->nets[i];
 		if (n->nat)
@@ -151,6 +178,11 @@ static void nat_rules(struct sbuf *b, const struct nft_ruleset *rs)
 	base_chain(b, "hairpin_mark", "filter", "prerouting", "dstnat + 1");
 	sbuf_addf(b, "\t\tiifname \"%s\" ct direction original ct status dnat meta mark set meta mark | 0x%08x\n",
 		  rs->bridge_glob, NFT_HAIRPIN_MARK);
+	/* and the reply of a target that reached itself (lb_self_rule): its
+	 * destination changes from the gateway back to the target, on the
+	 * bridge it came from, so br_netfilter bridges it too, back to its tap */
+	sbuf_addf(b, "\t\tiifname \"%s\" ct direction reply ct status snat ct status dnat meta mark set meta mark | 0x%08x\n",
+		  rs->bridge_glob, NFT_HAIRPIN_MARK);
 	sbuf_add(b, "\t}\n");
 }
 
@@ -164,7 +196,9 @@ static void network_chains(struct sbuf *b, const struct nft_ruleset *rs, int i)
 	sbuf_add(b, "\t\tct state invalid drop\n");
 	sbuf_addf(b, "\t\tiifname \"%s\" iifname != \"%s\" drop\n", rs->bridge_glob, n->bridge);
 	/* a port forward's connection passes; a balancer's meets the VM's firewalls */
-	sbuf_add(b, "\t\tct status dnat ct original ip daddr != @lb_vips accept\n");
+	sbuf_add(b, "\t\tct status dnat ct original ip daddr != @lb_vips meta l4proto != tcp accept\n");
+	sbuf_add(b, "\t\tct status dnat ct original ip daddr != @lb_vips meta l4proto tcp ct original proto-dst != "
+		    "@lb_host_ports accept\n");
 	bool any = false;
 	for (int v = 0; v < rs->n_vms; v++)
 		for (int k = 0; k < rs->vms[v].n_nics; k++) {
@@ -244,6 +278,17 @@ static void inet_table(struct sbuf *b, const struct nft_ruleset *rs)
 			seen = strcmp(rs->lbs[k].vip, rs->lbs[i].vip) == 0;
 		if (!seen)
 			sbuf_addf(b, "%s%s", shown++ ? ", " : "\t\telements = { ", rs->lbs[i].vip);
+	}
+	sbuf_add(b, shown ? " }\n\t}\n" : "\t}\n");
+	/* Every host port of a balancer, each once. */
+	sbuf_add(b, "\tset lb_host_ports {\n\t\ttype inet_service\n");
+	shown = 0;
+	for (int i = 0; i < rs->n_lbs; i++) {
+		bool seen = !rs->lbs[i].host_port;
+		for (int k = 0; k < i && !seen; k++)
+			seen = rs->lbs[k].host_port && rs->lbs[k].port == rs->lbs[i].port;
+		if (!seen)
+			sbuf_addf(b, "%s%u", shown++ ? ", " : "\t\telements = { ", rs->lbs[i].port);
 	}
 	sbuf_add(b, shown ? " }\n\t}\n" : "\t}\n");
 	nat_rules(b, rs);

@@ -26,7 +26,12 @@
  * Load balancers are DNAT too, in the same nat chains as port forwards, but
  * unlike a forward their traffic still meets the target's firewalls: the
  * VM chains skip a DNATed connection only when its original destination is
- * not a VIP (the set lb_vips).
+ * not a VIP (the set lb_vips) nor a balancer's host port (lb_host_ports; a
+ * host port is a forward's or a balancer's, never both). A target that
+ * reaches its own balancer and is picked gets its packet back with its own
+ * address as source, which it would not answer through the host: such a
+ * packet (source and destination one backend's address, after DNAT) is
+ * masqueraded to the network's gateway.
  *
  * VM-to-VM traffic on one network is routed through the host: the host
  * answers ARP for the subnet, and the bridge table's forward chain drops
@@ -148,6 +153,10 @@ struct nft_lb {
 	bool source_hash;       /* jhash of the client's address; else numgen round robin */
 	const struct nft_lb_backend *backends;
 	int n_backends;
+	/* the port is one of the host's too: new TCP connections to any of the
+	 * host's own addresses on it are spread the same way (like a port
+	 * forward, but still subject to the targets' firewalls) */
+	bool host_port;
 };
 
 struct nft_ruleset {

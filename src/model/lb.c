@@ -94,8 +94,19 @@ int lb_duration_parse(const char *s, const char *field, int *ms, struct err *e)
 	return 0;
 }
 
+int lb_drain_parse(const char *s, const char *field, int *ms, struct err *e)
+{
+	int64_t v = 0;
+	/* a bare 0 reads as it is meant: no drain */
+	if (!(s && strcmp(s, "0") == 0) && time_duration_parse(s, field, 0, LB_DRAIN_MAX_MS, &v, e) < 0)
+		return -1;
+	*ms = (int)v;
+	return 0;
+}
+
 void lb_defaults(struct lb *lb)
 {
+	lb->drain_ms = LB_DRAIN_DEFAULT_MS;
 	lb->algorithm = LB_ROUND_ROBIN;
 	lb->check = LB_CHECK_TCP;
 	lb->interval_ms = 5000;
@@ -129,6 +140,17 @@ const char *lb_health_name(enum lb_health h)
 	return (unsigned)h < 3 ? health_names[h] : "unknown";
 }
 
+const char *lb_target_state_name(enum lb_target_state s)
+{
+	return s == LB_DRAINING ? "draining" : "active";
+}
+
+int lb_target_state_parse(const char *s, enum lb_target_state *out)
+{
+	*out = s && strcmp(s, "draining") == 0 ? LB_DRAINING : LB_ACTIVE;
+	return s && (strcmp(s, "draining") == 0 || strcmp(s, "active") == 0) ? 0 : -1;
+}
+
 int lb_health_parse(const char *s, enum lb_health *out)
 {
 	for (int i = 0; i < 3; i++)
@@ -158,12 +180,14 @@ enum lb_health lb_health_step(enum lb_health now, struct lb_streak *s, bool ok, 
 
 void lb_rotation(const struct lb_target *t, int n, bool *in_rotation, bool *fail_open)
 {
-	int healthy = 0;
-	for (int i = 0; i < n; i++)
-		healthy += in_rotation[i] = t[i].health == LB_HEALTHY;
-	*fail_open = n > 0 && healthy == 0;
+	int healthy = 0, active = 0;
+	for (int i = 0; i < n; i++) {
+		active += t[i].state == LB_ACTIVE;
+		healthy += in_rotation[i] = t[i].state == LB_ACTIVE && t[i].health == LB_HEALTHY;
+	}
+	*fail_open = active > 0 && healthy == 0;
 	for (int i = 0; *fail_open && i < n; i++)
-		in_rotation[i] = true;
+		in_rotation[i] = t[i].state == LB_ACTIVE;
 }
 
 /* The value of the n-th (0-based) "key=" field of line, or "". */
@@ -217,6 +241,12 @@ json_t *lb_to_json(const struct lb *lb, const struct lb_listener *ls, int n_ls, 
 				      "reason", ts[i].reason);
 		if (ts[i].port)
 			json_object_set_new(t, "port", json_integer(ts[i].port));
+		json_object_set_new(t, "state", json_string(lb_target_state_name(ts[i].state)));
+		if (ts[i].state == LB_DRAINING) {
+			char until[32];
+			time_format_rfc3339(ts[i].drain_until, until);
+			json_object_set_new(t, "drain_until", json_string(until));
+		}
 		json_object_set_new(t, "connections", json_integer(ts[i].connections));
 		json_array_append_new(targets, t);
 	}
@@ -228,6 +258,8 @@ json_t *lb_to_json(const struct lb *lb, const struct lb_listener *ls, int n_ls, 
 			      "interval_ms", lb->interval_ms, "timeout_ms", lb->timeout_ms, "rise", lb->rise, "fall",
 			      lb->fall, "failing_open", lb->failing_open, "created_at", created,
 			      "listeners", listeners, "targets", targets);
+	json_object_set_new(j, "drain_ms", json_integer(lb->drain_ms));
+	json_object_set_new(j, "host_port", json_boolean(lb->host_port));
 	if (lb->check == LB_CHECK_HTTP)
 		json_object_set_new(j, "check_path", json_string(lb->check_path));
 	return j;

@@ -15,7 +15,16 @@
  *
  * Only healthy targets get new connections; when none is healthy the
  * balancer fails open to all of them (a checker wrong about every target
- * should not take the service down). Pure model: no I/O.
+ * should not take the service down).
+ *
+ * A removed target drains: it leaves the rotation at once (whatever its
+ * health, even failing open) but its row stays, state draining, until its
+ * drain deadline; then the checker cuts its connections (conntrack) and
+ * deletes it:
+ *
+ *   active ── removed ──► draining ── deadline: connections cut ──► (gone)
+ *
+ * Pure model: no I/O.
  */
 #pragma once
 
@@ -31,6 +40,8 @@
 #define LB_TARGETS_MAX 64
 #define LB_PATH_MAX 200
 #define LB_REASON_MAX 160
+#define LB_DRAIN_DEFAULT_MS 30000
+#define LB_DRAIN_MAX_MS 3600000
 
 enum lb_algorithm {
 	LB_ROUND_ROBIN,   /* numgen inc */
@@ -46,6 +57,11 @@ enum lb_health {
 	LB_UNKNOWN,
 	LB_HEALTHY,
 	LB_UNHEALTHY,
+};
+
+enum lb_target_state {
+	LB_ACTIVE,       /* in the balancer (in rotation when its health says so) */
+	LB_DRAINING,     /* removed: no new connection, open ones cut at drain_until */
 };
 
 struct lb_listener {
@@ -64,6 +80,8 @@ struct lb_target {
 	enum lb_health health;
 	int64_t health_since;   /* ms, wall clock; 0: never checked */
 	char reason[LB_REASON_MAX];   /* the last check's outcome, "connection refused" */
+	enum lb_target_state state;
+	int64_t drain_until;    /* ms, wall clock, while draining: when its connections are cut */
 	int64_t created_at;
 	int connections;        /* open through this host now, from conntrack (not stored) */
 };
@@ -79,6 +97,8 @@ struct lb {
 	char check_path[LB_PATH_MAX + 1];   /* http: "/healthz" */
 	int interval_ms, timeout_ms, rise, fall;
 	bool failing_open;      /* no target is healthy: every target is in the rotation */
+	int drain_ms;           /* how long a removed target's connections live on; 0: cut at once */
+	bool host_port;         /* each listener's port is also a port of the host's own addresses */
 	int64_t created_at;
 };
 
@@ -92,6 +112,8 @@ int lb_check_parse(const char *s, const char *field, struct lb *out, struct err 
 int lb_algorithm_parse(const char *s, const char *field, enum lb_algorithm *out, struct err *e);
 /* "500ms", "5s", "1m": 100 ms .. 1 h. */
 int lb_duration_parse(const char *s, const char *field, int *ms, struct err *e);
+/* "0", or a duration up to 1 h ("30s"): how long a removed target drains. */
+int lb_drain_parse(const char *s, const char *field, int *ms, struct err *e);
 /* Defaults (tcp, 5 s, 2 s, rise 2, fall 3, round robin), then checks the
  * whole: timeout below interval, rise and fall 1..10. */
 void lb_defaults(struct lb *lb);
@@ -99,6 +121,8 @@ int lb_validate(const struct lb *lb, struct err *e);
 
 const char *lb_algorithm_name(enum lb_algorithm a);
 const char *lb_health_name(enum lb_health h);
+const char *lb_target_state_name(enum lb_target_state s);
+int lb_target_state_parse(const char *s, enum lb_target_state *out);
 int lb_health_parse(const char *s, enum lb_health *out);
 
 /* The checker's count of one target's results in a row (not stored: a
@@ -112,7 +136,8 @@ struct lb_streak {
 enum lb_health lb_health_step(enum lb_health now, struct lb_streak *s, bool ok, int rise, int fall);
 
 /* The targets that take new connections: the healthy ones, or all of them
- * when none is (*fail_open set). in_rotation[i] for each of the n. */
+ * when none is (*fail_open set). in_rotation[i] for each of the n. A
+ * draining target is never in rotation, nor counted for failing open. */
 void lb_rotation(const struct lb_target *t, int n, bool *in_rotation, bool *fail_open);
 
 /* The open TCP connections in table (the text of /proc/net/nf_conntrack)

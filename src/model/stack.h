@@ -23,7 +23,7 @@
  *              "ssh_keys": [], "user_data"?, "disk_size"?, "forwards": ["8080:80/tcp"]}
  *   lb        {"network", "listen": ["80", "443:8443"], "targets": ["web1", "web2:8080"],
  *              "check": "tcp" | "http:/PATH", "interval": "5s", "timeout": "2s", "rise", "fall",
- *              "algorithm": "round-robin" | "source-hash"}
+ *              "algorithm": "round-robin" | "source-hash", "drain": "30s", "host_port": false}
  *   group     {"image", "type", "network", "firewalls": [], "ssh_keys": [], "user_data"?,
  *              "min", "max", "desired"?, "target_cpu", "lb"?: "web" | "web:8080",
  *              "grace", "warmup", "cooldown", "drain": "1m"}

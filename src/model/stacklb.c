@@ -100,6 +100,16 @@ static int lb_duration(const char *s, const char *field, int64_t *ms, struct err
 	return 0;
 }
 
+/* A drain time: "0", or a duration up to 1 h. */
+static int lb_drain(const char *s, const char *field, int64_t *ms, struct err *e)
+{
+	int v;
+	if (lb_drain_parse(s, field, &v, e) < 0)
+		return -1;
+	*ms = v;
+	return 0;
+}
+
 /* --- load balancers -------------------------------------------------------------- */
 
 static int lb_listeners(const json_t *j, const char *path, json_t **out, struct err *e)
@@ -171,16 +181,18 @@ fail:
 
 int stack_lb_parse(const json_t *j, const char *path, json_t **spec, struct err *e)
 {
-	static const char *const fields[] = {"network", "listen", "targets", "check", "interval",
-					     "timeout", "rise",	  "fall",    "algorithm", NULL};
-	char b1[32], b2[32], b3[32], interval[24], timeout[24];
+	static const char *const fields[] = {"network", "listen", "targets",   "check", "interval",  "timeout",
+					     "rise",	"fall",	  "algorithm", "drain", "host_port", NULL};
+	char b1[32], b2[32], b3[32], interval[24], timeout[24], drain[24];
 	const char *network, *check, *algorithm;
 	json_t *listen = NULL, *targets = NULL;
 	autofree char *chk = NULL;
 	struct lb lb = {0};
-	int64_t iv, to;
+	int64_t iv, to, dr;
 	int rc = -1;
 	lb_defaults(&lb);
+	const json_t *hp = json_object_get(j, "host_port");
+	autofree char *hpp = xasprintf("%s.host_port", path);
 	autofree char *np = xasprintf("%s.network", path);
 	autofree char *cp = xasprintf("%s.check", path);
 	autofree char *ap = xasprintf("%s.algorithm", path);
@@ -195,8 +207,13 @@ int stack_lb_parse(const json_t *j, const char *path, json_t **spec, struct err 
 	    get_duration(j, "interval", path, lb.interval_ms, lb_duration, interval, &iv, e) < 0 ||
 	    get_duration(j, "timeout", path, lb.timeout_ms, lb_duration, timeout, &to, e) < 0 ||
 	    get_int(j, "rise", path, 1, 10, false, lb.rise, &lb.rise, e) < 0 ||
-	    get_int(j, "fall", path, 1, 10, false, lb.fall, &lb.fall, e) < 0)
+	    get_int(j, "fall", path, 1, 10, false, lb.fall, &lb.fall, e) < 0 ||
+	    get_duration(j, "drain", path, lb.drain_ms, lb_drain, drain, &dr, e) < 0)
 		goto out;
+	if (hp && !json_is_null(hp) && !json_is_boolean(hp)) {
+		stack_fail(e, hpp, "must be true or false, not %s", stack_json_kind(hp));
+		goto out;
+	}
 	lb.interval_ms = (int)iv;
 	lb.timeout_ms = (int)to;
 	if (lb_validate(&lb, e) < 0) {   /* rise and fall are in range: the timeout is at fault */
@@ -207,6 +224,8 @@ int stack_lb_parse(const json_t *j, const char *path, json_t **spec, struct err 
 	*spec = json_pack("{s:s, s:O, s:O, s:s, s:s, s:s, s:i, s:i, s:s}", "network", network ? network : "default",
 			  "listen", listen, "targets", targets, "check", chk, "interval", interval, "timeout", timeout,
 			  "rise", lb.rise, "fall", lb.fall, "algorithm", lb_algorithm_name(lb.algorithm));
+	json_object_set_new(*spec, "drain", json_string(drain));
+	json_object_set_new(*spec, "host_port", json_boolean(json_is_true(hp)));
 	rc = 0;
 out:
 	json_decref(listen);

@@ -41,6 +41,16 @@ static void health_from(const char *text, void *f)
 	lb_health_parse(text, f);
 }
 
+static char *state_text(const void *f)
+{
+	return xstrdup(lb_target_state_name(*(const enum lb_target_state *)f));
+}
+
+static void state_from(const char *text, void *f)
+{
+	lb_target_state_parse(text, f);
+}
+
 static const struct col lb_cols[] = {
 	COL(struct lb, id, COL_TEXT),
 	COL(struct lb, name, COL_TEXT),
@@ -57,6 +67,8 @@ static const struct col lb_cols[] = {
 	/* "failing_open: 0→1" is the event that says no target is healthy */
 	COL_EV(struct lb, failing_open, COL_BOOL, EV_SHOW),
 	COL(struct lb, created_at, COL_I64),
+	COL_EV(struct lb, drain_ms, COL_INT, EV_SHOW),
+	COL(struct lb, host_port, COL_BOOL),
 };
 static const struct table lb_table = {"load_balancers", "load balancer", sizeof(struct lb), lb_cols,
 				      N_COLS(lb_cols), "lb", NULL, NULL};
@@ -72,6 +84,9 @@ static const struct col target_cols[] = {
 	COL_EV(struct lb_target, health_since, COL_I64, EV_QUIET),
 	COL_EV(struct lb_target, reason, COL_TEXT, EV_QUIET),
 	COL(struct lb_target, created_at, COL_I64),
+	/* "state: active→draining", then "deleted" once its connections are cut */
+	COL_FN("state", struct lb_target, state, state_text, state_from, EV_SHOW),
+	COL_EV(struct lb_target, drain_until, COL_I64, EV_QUIET),
 };
 /* A target's events are the balancer's ("lb"), named "web/web1:8080". */
 static const struct table target_table = {"lb_targets", "load balancer target", sizeof(struct lb_target),
@@ -120,6 +135,31 @@ int store_lb_list(struct store *st, struct lb **out, int *n, struct err *e)
 int store_lb_update(struct store *st, const struct lb *lb, struct err *e)
 {
 	RUN(st, CX_WRITE, e, table_update(cx, &lb_table, lb, e));
+}
+
+/* The checker's field (failing_open) or the user's (drain_ms) written over
+ * the row as it is now, so neither undoes the other's concurrent write. */
+static int lb_merge(struct cx *cx, const struct lb *lb, bool failing, struct lb *out, struct err *e)
+{
+	if (table_get(cx, &lb_table, lb->id, out, e) < 0)
+		return -1;
+	if (failing)
+		out->failing_open = lb->failing_open;
+	else
+		out->drain_ms = lb->drain_ms;
+	return table_update(cx, &lb_table, out, e);
+}
+
+int store_lb_set_failing_open(struct store *st, const struct lb *lb, struct err *e)
+{
+	struct lb now;
+	RUN(st, CX_WRITE, e, lb_merge(cx, lb, true, &now, e));
+}
+
+int store_lb_set_drain(struct store *st, struct lb *lb, struct err *e)
+{
+	struct lb want = *lb;
+	RUN(st, CX_WRITE, e, lb_merge(cx, &want, false, lb, e));
 }
 
 /* Deletes the targets whose column col ("lb_id" or "vm_id") is id one by
@@ -195,6 +235,36 @@ int store_lb_target_update(struct store *st, const struct lb_target *t, struct e
 	RUN(st, CX_WRITE, e, table_update(cx, &target_table, t, e));
 }
 
+/* One half of a target's row written over the row as it is now: the
+ * checker's (health, since when, the last check's outcome) or a removal's
+ * (state, drain deadline), so that neither undoes what the other wrote
+ * meanwhile from a copy read before. */
+static int target_merge(struct cx *cx, const struct lb_target *t, bool health, struct err *e)
+{
+	struct lb_target now;
+	if (table_get(cx, &target_table, t->id, &now, e) < 0)
+		return -1;
+	if (health) {
+		now.health = t->health;
+		now.health_since = t->health_since;
+		snprintf(now.reason, sizeof(now.reason), "%s", t->reason);
+	} else {
+		now.state = t->state;
+		now.drain_until = t->drain_until;
+	}
+	return table_update(cx, &target_table, &now, e);
+}
+
+int store_lb_target_set_health(struct store *st, const struct lb_target *t, struct err *e)
+{
+	RUN(st, CX_WRITE, e, target_merge(cx, t, true, e));
+}
+
+int store_lb_target_set_state(struct store *st, const struct lb_target *t, struct err *e)
+{
+	RUN(st, CX_WRITE, e, target_merge(cx, t, false, e));
+}
+
 int store_lb_target_delete(struct store *st, const char *id, struct err *e)
 {
 	RUN(st, CX_WRITE, e, table_delete(cx, &target_table, id, e));
@@ -204,4 +274,92 @@ int store_lb_count_on_network(struct store *st, const char *network_id, int *n, 
 {
 	RUN(st, CX_READ, e,
 	    cx_count(cx, "SELECT COUNT(*) FROM load_balancers WHERE network_id = ?1", network_id, NULL, NULL, n, e));
+}
+
+/* The first row's columns 0 and 1 of sql (?1 = port, ?2 = arg2) into c0
+ * and c1, left "" when there is none. */
+static int port_holder(struct cx *cx, const char *sql, uint16_t port, const char *arg2, char c0[64], char c1[64],
+		       struct err *e)
+{
+	c0[0] = c1[0] = 0;
+	struct q *q = q_prep(cx, sql, e);
+	if (!q)
+		return -1;
+	q_int(q, 1, port);
+	if (arg2)
+		q_text(q, 2, arg2);
+	int rc = q_step(q);
+	if (rc == DB_ROW) {
+		q_col_copy(q, 0, c0, 64);
+		q_col_copy(q, 1, c1, 64);
+	}
+	q_free(q);
+	return rc < 0 ? cx_fail(cx, e, "reading the host's ports") : 0;
+}
+
+static int host_port_owner(struct cx *cx, uint16_t port, const char *except_lb, bool forwards, char *out, size_t n,
+			   struct err *e)
+{
+	char c0[64], c1[64];
+	out[0] = 0;
+	if (forwards && port_holder(cx,
+			"SELECT v.name, f.proto FROM forwards f JOIN vms v ON v.id = f.vm_id WHERE f.host_port = ?1",
+			port, NULL, c0, c1, e) < 0)
+		return -1;
+	if (c0[0]) {
+		snprintf(out, n, "a port forward to VM %s (%s, nubo vm expose)", c0, c1);
+		return 0;
+	}
+	if (port_holder(cx,
+			"SELECT b.name, b.id FROM lb_listeners l JOIN load_balancers b ON b.id = l.lb_id"
+			" WHERE b.host_port = 1 AND l.port = ?1 AND b.id != ?2",
+			port, except_lb ? except_lb : "", c0, c1, e) < 0)
+		return -1;
+	if (c0[0])
+		snprintf(out, n, "load balancer %s", c0);
+	return 0;
+}
+
+int store_host_port_owner(struct store *st, uint16_t port, const char *except_lb, bool forwards, char *out, size_t n,
+			  struct err *e)
+{
+	RUN(st, CX_READ, e, host_port_owner(cx, port, except_lb, forwards, out, n, e));
+}
+
+/* Starts the drain of every active target of the VM that is not draining
+ * yet (each balancer's own drain time from now), and counts the ones
+ * still draining. */
+static int targets_drain_vm(struct cx *cx, const char *vm_id, int64_t now, int *started, int *left, struct err *e)
+{
+	struct lb_target *ts = NULL;
+	int n = 0;
+	*left = *started = 0;
+	autofree char *cols = table_cols(&target_table, "");
+	autofree char *sql = xasprintf("SELECT %s FROM lb_targets WHERE vm_id = ?1", cols);
+	struct q *q = q_prep(cx, sql, e);
+	if (!q)
+		return -1;
+	q_text(q, 1, vm_id);
+	q->table = &target_table;
+	int rc = q_all(q, sizeof(*ts), table_fill, (void **)&ts, &n, e);
+	for (int i = 0; rc == 0 && i < n; i++) {
+		if (ts[i].state == LB_ACTIVE) {
+			struct lb lb;
+			if ((rc = table_get(cx, &lb_table, ts[i].lb_id, &lb, e)) < 0)
+				break;
+			ts[i].state = LB_DRAINING;
+			ts[i].drain_until = now + lb.drain_ms;
+			rc = table_update(cx, &target_table, &ts[i], e);
+			(*started)++;
+		}
+		(*left)++;
+	}
+	free(ts);
+	return rc;
+}
+
+int store_lb_targets_drain_vm(struct store *st, const char *vm_id, int64_t now, int *started, int *left,
+			      struct err *e)
+{
+	RUN(st, CX_WRITE, e, targets_drain_vm(cx, vm_id, now, started, left, e));
 }

@@ -134,6 +134,12 @@
 	"CREATE UNIQUE INDEX lb_targets_vm ON lb_targets (lb_id, vm_id, port);"                                \
 	"CREATE INDEX lb_targets_vm_id ON lb_targets (vm_id);"
 
+#define LBS_26(TXT)                                                                                       \
+	"ALTER TABLE load_balancers ADD COLUMN drain_ms INTEGER NOT NULL DEFAULT 30000;"                        \
+	"ALTER TABLE load_balancers ADD COLUMN host_port INTEGER NOT NULL DEFAULT 0;"                           \
+	"ALTER TABLE lb_targets ADD COLUMN state " TXT " NOT NULL DEFAULT 'active';"                            \
+	"ALTER TABLE lb_targets ADD COLUMN drain_until BIGINT NOT NULL DEFAULT 0;"
+
 #define GROUPS_18(TXT)                                                                                    \
 	"CREATE TABLE scaling_groups ("                                                                       \
 	"  id " TXT " PRIMARY KEY, name " TXT " NOT NULL UNIQUE, image " TXT " NOT NULL, type " TXT " NOT NULL,"  \
@@ -390,6 +396,11 @@ const struct migration store_migrations[] = {
 	 "CREATE UNIQUE INDEX networks_vni ON networks (vni) WHERE vni > 0;"},
 	/* Spread groups, peer URLs, image copies (MOVES_25 above). */
 	{25, MOVES_25(T), MOVES_25("TEXT")},
+	/* Load balancers: a removed target drains (its state and deadline are
+	 * stored, so a restarted nubod still cuts its connections when due),
+	 * for the balancer's drain time; and balancers listening on the host's
+	 * own ports. */
+	{26, LBS_26(T), LBS_26("TEXT")},
 	/* The public-key pin of a host's peer URL (ctl/peer.c). */
 	{27, "ALTER TABLE hosts ADD COLUMN peer_pin " T " NOT NULL DEFAULT '';",
 	 "ALTER TABLE hosts ADD COLUMN peer_pin TEXT NOT NULL DEFAULT '';"},

@@ -243,12 +243,32 @@ int store_lb_insert(struct store *st, const struct lb *lb, const struct lb_liste
 int store_lb_get(struct store *st, const char *ref, struct lb *out, struct err *e);   /* ERR_NOT_FOUND */
 int store_lb_list(struct store *st, struct lb **out, int *n, struct err *e);         /* by name */
 int store_lb_update(struct store *st, const struct lb *lb, struct err *e);
+/* failing_open, or drain_ms, written over the row as it is now (lb gets the
+ * whole row as written); neither undoes the other's concurrent write. */
+int store_lb_set_failing_open(struct store *st, const struct lb *lb, struct err *e);
+int store_lb_set_drain(struct store *st, struct lb *lb, struct err *e);
 int store_lb_delete(struct store *st, const char *id, struct err *e);
 int store_lb_listener_list(struct store *st, const char *lb_id, struct lb_listener **out, int *n, struct err *e);
 int store_lb_target_list(struct store *st, const char *lb_id, struct lb_target **out, int *n, struct err *e);
 int store_lb_target_insert(struct store *st, const struct lb_target *t, struct err *e);
 int store_lb_target_update(struct store *st, const struct lb_target *t, struct err *e);
 int store_lb_target_delete(struct store *st, const char *id, struct err *e);
+/* A target's health (health, health_since, reason), or its state and drain
+ * deadline, written over its row as it is now: the checker and a removal
+ * never undo each other's write. Gone: ERR_NOT_FOUND. */
+int store_lb_target_set_health(struct store *st, const struct lb_target *t, struct err *e);
+int store_lb_target_set_state(struct store *st, const struct lb_target *t, struct err *e);
+/* A VM going away: each of its targets that is active starts draining
+ * (until now + its balancer's drain time; *started: how many did); *left:
+ * how many of its targets are draining still (0: none is left). */
+int store_lb_targets_drain_vm(struct store *st, const char *vm_id, int64_t now, int *started, int *left,
+			      struct err *e);
+/* Who holds host port port: a port forward (either protocol; looked for
+ * only with forwards), or a listener of a balancer on the host's ports
+ * other than except_lb (an id, or NULL). out gets "a port forward to VM
+ * web1 (tcp, …)" or "load balancer web", or "" when the port is free. */
+int store_host_port_owner(struct store *st, uint16_t port, const char *except_lb, bool forwards, char *out, size_t n,
+			  struct err *e);
 /* Balancers whose VIP is on the network. */
 int store_lb_count_on_network(struct store *st, const char *network_id, int *n, struct err *e);
 

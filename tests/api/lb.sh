@@ -95,7 +95,7 @@ want="		ip daddr 10.241.0.5 tcp dport 443 ct state new dnat ip to numgen inc mod
 is "$(lb_rules | sort -u)" "$want" "one rule per listener over both targets (a target's own port wins), in prerouting and output"
 is "$(lb_rules | wc -l)" 4 "each rule is in nat_prerouting and nat_output"
 is "$(last_ruleset | grep -A2 'set lb_vips' | grep -c 'elements = { 10.241.0.5 }$')" 1 "the VIP is in lb_vips"
-like "$(last_ruleset)" 'ct status dnat ct original ip daddr != @lb_vips accept' "so its connections meet the targets' firewalls"
+like "$(last_ruleset)" 'ct status dnat ct original ip daddr != @lb_vips meta l4proto tcp ct original proto-dst != @lb_host_ports accept' "so its connections meet the targets' firewalls"
 
 # --- targets --------------------------------------------------------------------
 r=$(api POST /v1/lbs/web/targets '{"target":"web3"}')
@@ -138,12 +138,13 @@ like "$(lb_rules)" 'dport 80 ct state new dnat ip to numgen inc mod 1 map \{ 0 :
 is "$(status_of "$(api DELETE /v1/lbs/web/targets/web9)")" 404 "removing an unknown VM is 404"
 is "$(status_of "$(api DELETE /v1/lbs/web/targets/web4)")" 404 "removing a VM that is not a target is 404"
 is "$(status_of "$(api DELETE /v1/lbs/web/targets/web1)")" 204 "a target is removed with 204"
-is "$(lb_get web | jq -r '[.targets[].vm] | join(",")')" "web2,web3" "and is gone"
+is "$(lb_get web | jq -r '[.targets[] | select(.state == "active") | .vm] | join(",")')" "web2,web3" \
+	"and is out, draining (tests/api/lb-drain.sh)"
 # web2 is a target on its own port (web2:8080)
 is "$(lb_get web | jq -r '.targets[] | select(.port) | "\(.vm):\(.port)"')" "web2:8080" "web2 is the target with a port of its own"
 is "$(status_of "$(api DELETE "/v1/lbs/web/targets/web2:8081")")" 404 "removing web2 at a port it is not a target on is 404"
 is "$(status_of "$(api DELETE "/v1/lbs/web/targets/web2:8080")")" 204 "a target is removed by NAME:PORT"
-is "$(lb_get web | jq -r '[.targets[].vm] | join(",")')" "web3" "and is gone too"
+is "$(lb_get web | jq -r '[.targets[] | select(.state == "active") | .vm] | join(",")')" "web3" "and is out too"
 is "$(status_of "$(api DELETE "/v1/lbs/web/targets/web3:80:80")")" 400 "a segment with two ports is 400"
 
 # --- source hash, CLI -------------------------------------------------------------
@@ -156,7 +157,7 @@ out=$($NUBO lb create hash --network front --listen 8080:80 --targets web2 --alg
 	--interval 300ms --timeout 100ms --rise 1 --fall 1 2>&1)
 ok $? "nubo lb create" "$out"
 like "$out" 'Created load balancer hash at 10\.241\.0\.5 \(port 8080:80\) on network front, 1 target' "says what it made (the VIP is free again)"
-wait_for 10 sh -c "$NUBO lb show hash | grep -Eq 'web2 +- +healthy'"
+wait_for 10 sh -c "$NUBO lb show hash | grep -Eq 'web2 +- +active +healthy'"
 ok $? "nubo lb show: the target's health"
 like "$(lb_rules)" 'ip daddr 10.241.0.5 tcp dport 8080 ct state new dnat ip to jhash ip saddr mod 1 map \{ 0 : 10.241.0.3 . 80 \}' \
 	"source-hash renders jhash"

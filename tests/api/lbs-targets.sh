@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # API tests: a balancer's targets. Each has a connection count (0 in
 # dry-run, see tests/unit/test_lb.c for the count). A target follows its VM's id. Deleting the VM takes the target
-# out of its balancers in the same transaction (an event on the balancer, a
-# ruleset without it); a VM made again under the same name is a new VM and
+# out of its balancers once it has drained (an event on the balancer, a
+# ruleset without it; tests/api/lb-drain.sh checks the drain); a VM made again under the same name is a new VM and
 # does not join until it is added (a stack re-adds it as its spec says).
 set -u
 . "$(dirname "$0")/../lib.sh"
@@ -25,7 +25,7 @@ for vm in vd1 vd2; do
 done
 wait_for 10 running 2
 ok $? "two VMs run (dry-run)"
-r=$(api POST /v1/lbs '{"name":"vd","network":"vdnet","listen":["80"],"targets":["vd1","vd2"]}')
+r=$(api POST /v1/lbs '{"name":"vd","network":"vdnet","listen":["80"],"targets":["vd1","vd2"],"drain":"1s"}')
 is "$(status_of "$r")" 201 "a balancer over both"
 in_rules() { lb_rules | grep -q "$1"; }
 wait_for 10 in_rules 'mod 2 map'
@@ -33,8 +33,8 @@ ok $? "both are in the rotation"
 # Connection counts come from the host's conntrack on the checker's thread;
 # dry-run reads none, so every target has 0, and lb show has the column.
 is "$(body_of "$(api GET /v1/lbs/vd)" | jq -c '[.targets[].connections]')" "[0,0]" "each target has a connection count: 0 in dry-run"
-like "$("$NUBO" lb show vd 2>&1)" 'VM +PORT +HEALTH +CONNS' "lb show has a CONNS column"
-like "$("$NUBO" lb show vd 2>&1)" 'vd1 +- +[a-z]+ +0 ' "with the count"
+like "$("$NUBO" lb show vd 2>&1)" 'VM +PORT +STATE +HEALTH +CONNS' "lb show has a CONNS column"
+like "$("$NUBO" lb show vd 2>&1)" 'vd1 +- +active +[a-z]+ +0 ' "with the state and the count"
 ip1=$(body_of "$(api GET /v1/vms/vd1)" | jq -r .ip)
 ip2=$(body_of "$(api GET /v1/vms/vd2)" | jq -r .ip)
 old1=$(body_of "$(api GET /v1/vms/vd1)" | jq -r .id)

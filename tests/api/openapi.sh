@@ -289,10 +289,12 @@ is "$(status_of "$(rec DELETE /v1/session)")" 200 "the session closes"
 REC_TO=(--unix-socket "$T_SOCK")
 REC_URL=http://nubo
 
-rec POST /v1/lbs '{"name":"oa-lb","listen":["80","443:8443"],"targets":["oa1"],"check":"http:/healthz"}' >/dev/null
+rec POST /v1/lbs '{"name":"oa-lb","listen":["80","443:8443"],"targets":["oa1"],"check":"http:/healthz","drain":"10s"}' >/dev/null
 rec POST /v1/lbs '{"name":"oa-lb2"}' >/dev/null
 rec GET /v1/lbs >/dev/null
 rec GET /v1/lbs/oa-lb >/dev/null
+rec PATCH /v1/lbs/oa-lb '{"drain":"5s"}' >/dev/null
+rec PATCH /v1/lbs/oa-lb '{"drain":"soon"}' >/dev/null
 rec POST /v1/lbs/oa-lb/targets '{"target":"oa1"}' >/dev/null
 rec DELETE /v1/lbs/oa-lb/targets/oa1 >/dev/null
 rec POST /v1/lbs/oa-lb/targets '{"target":"oa1:8080"}' >/dev/null

@@ -21,7 +21,8 @@ wait_for 10 sh -c "curl -s --unix-socket $T_SOCK http://nubo/v1/operations/$op |
 ok $? "the tiny image is built (dry-run)"
 
 F=$T_DIR/lbs.yaml
-# write_stack LISTEN TARGETS GROUP_EXTRA [EXTRA]: the stack, with what the tests vary
+# write_stack LISTEN TARGETS GROUP_EXTRA [EXTRA [LB_EXTRA]]: the stack, with what the tests vary
+# (the balancer drains for 1s unless LB_EXTRA says otherwise: a group's VM is deleted once drained)
 write_stack() {
 	cat >"$F" <<YAML
 stack: lbs
@@ -39,6 +40,7 @@ lbs:
     listen: [$1]
     targets: [$2]
     check: http:/healthz
+${5:-    drain: 1s}
 groups:
   lbs-app:
     type: nano
@@ -52,7 +54,7 @@ $3
 YAML
 }
 plan() { "$NUBO" plan -f "$F" "$@" 2>&1; }
-lb_targets() { body_of "$(api GET /v1/lbs/lbs-lb)" | jq -r '[.targets[].vm] | sort | join(" ")'; }
+lb_targets() { body_of "$(api GET /v1/lbs/lbs-lb)" | jq -r '[.targets[] | select(.state == "active") | .vm] | sort | join(" ")'; }
 group_vms() { body_of "$(api GET '/v1/vms?limit=1000')" | jq -r '[.vms[] | select(.name | startswith("lbs-app-")) | .name] | sort | join(" ")'; }
 # settled N: the group has N live, healthy members and N VMs, each a target of the balancer
 settled() {
@@ -77,7 +79,7 @@ is "$(jq -r '.steps as $s | [$s[] | select(.resource == "lb/lbs-lb" or .resource
 	"lb/lbs-lb<network/lbs-net,vm/lbs-web1,vm/lbs-web2 group/lbs-app<firewall/lbs-web,lb/lbs-lb,network/lbs-net,vm/lbs-web1" \
 	"the balancer waits for its network and target VMs; the group for its balancer, network, firewall and the VM its user data names"
 is "$(jq -c '.changes[] | select(.resource == "lb/lbs-lb") | .spec' <<<"$j")" \
-	'{"network":"lbs-net","listen":["80"],"targets":["lbs-web1","lbs-web2"],"check":"http:/healthz","interval":"5s","timeout":"2s","rise":2,"fall":3,"algorithm":"round-robin"}' \
+	'{"network":"lbs-net","listen":["80"],"targets":["lbs-web1","lbs-web2"],"check":"http:/healthz","interval":"5s","timeout":"2s","rise":2,"fall":3,"algorithm":"round-robin","drain":"1s","host_port":false}' \
 	"the balancer's spec has nubod's defaults filled in"
 # the group costs its desired count of VMs, each a nano with a root disk of tiny's size
 h2=$(jq .cost.hourly_change <<<"$j")
@@ -138,6 +140,22 @@ ok $? "which it scales in to"
 is "$(lb_targets)" "$(printf '%s\n' lbs-web1 $(group_vms) | sort | tr '\n' ' ' | sed 's/ $//')" \
 	"lbs-web2 left the balancer; the group's VMs stayed"
 plan >/dev/null; is $? 0 "then no changes"
+# the drain time changes in place; host_port replaces
+write_stack 80 "lbs-web1" "    desired: 2" "" "    drain: 0"
+out=$(plan)
+like "$out" '~ +lb/lbs-lb +update in place' "a new drain time changes the balancer in place"
+like "$out" 'drain: "1s" → "0(ms|s)"' "showing old and new"
+out=$("$NUBO" apply -f "$F" --yes 2>&1); rc=$?
+is "$rc|$(body_of "$(api GET /v1/lbs/lbs-lb)" | jq -r .drain_ms)" "0|0" "apply sets it (drain_ms 0)" "$out"
+write_stack 80 "lbs-web1" "    desired: 2" "" "    drain: 0
+    host_port: true"
+like "$(plan)" '-/\+ +lb/lbs-lb +replace \(forced by host_port\)' "host_port replaces the balancer"
+write_stack 80 "lbs-web1" "    desired: 2" "" "    drain: soon"
+out=$(plan); rc=$?
+like "$rc $out" '^1 .*lbs\.lbs-lb\.drain "soon" is not a duration' "a bad drain is refused, by its path"
+write_stack 80 "lbs-web1" "    desired: 2"
+"$NUBO" apply -f "$F" --yes >/dev/null 2>&1
+plan >/dev/null; is $? 0 "back to a drain of 1s"
 
 # --- replace ----------------------------------------------------------------------------
 write_stack 8080 "lbs-web1" "    desired: 2"

@@ -19,7 +19,7 @@ CIDR=$("$NUBO" network show default --json | jq -r .cidr)
 "$NUBO" firewall create web >/dev/null && "$NUBO" firewall rule add web --proto tcp --port 22 >/dev/null &&
 	"$NUBO" firewall rule add web --proto tcp --port 80 --from "$CIDR" >/dev/null
 ok $? "firewall web allows SSH, and HTTP from the network"
-out=$("$NUBO" lb create web --listen 80 --check http:/ --interval 1s --timeout 500ms --rise 2 --fall 2 2>&1)
+out=$("$NUBO" lb create web --listen 80 --check http:/ --interval 1s --timeout 500ms --rise 2 --fall 2 --drain 2s 2>&1)
 ok $? "nubo lb create web" "$out"
 VIP=$("$NUBO" lb show web --json | jq -r .vip)
 cat >"$T_DIR/ud.sh" <<'EOF'

@@ -11,7 +11,9 @@
 # VM's MAC and address), then nubod's last ruleset is applied with nft.
 #
 #   the client reaches both targets through the VIP, and one through the
-#   port forward on the gateway; the host reaches the VIP; the targets'
+#   port forward on the gateway, and both through a balancer's host port
+#   on the gateway (and the host on 127.0.0.1); a target reaches its own balancer and gets
+#   both targets, itself included; the host reaches the VIP; the targets'
 #   firewalls still apply to the balancer's traffic (a listener on a port
 #   they do not allow answers nothing); and the taps stay apart: a frame the
 #   client sends straight to a target's MAC is dropped.
@@ -22,6 +24,7 @@ T_DESTROY_FLAGS=--dry-run
 NS=nbhp$$   # the namespaces: ${NS}h0 (host, sysctl 0), ${NS}c0 (client) …
 NET=10.243.$(($$ % 200 + 20))
 FWD_PORT=$((20000 + $$ % 20000))
+HOST_PORT=$((FWD_PORT + 1))   # a balancer's host-port listener
 SYSCTL=net.bridge.bridge-nf-call-iptables
 ns_all() { ip netns list | awk '{print $1}' | grep "^$NS" || true; }
 t_on_exit 'for n in $(ns_all); do ip netns pids "$n" | xargs -r kill 2>/dev/null; ip netns del "$n"; done'
@@ -50,8 +53,11 @@ r=$(api POST /v1/lbs '{"name":"web","network":"hp","listen":["80","81"],"targets
 is "$(status_of "$r")" 201 "balancer web listens on 80 and 81 over web1 and web2"
 VIP=$(body_of "$r" | jq -r .vip)
 is "$(status_of "$(api POST /v1/vms/web1/forwards "{\"ports\":\"$FWD_PORT:80\"}")")" 201 "web1 forwards host port $FWD_PORT"
+r=$(api POST /v1/lbs "{\"name\":\"hport\",\"network\":\"hp\",\"listen\":[\"$HOST_PORT:80\"],\"host_port\":true,\"targets\":[\"web1\",\"web2\"],\"interval\":\"1s\",\"timeout\":\"500ms\",\"rise\":1}")
+is "$(status_of "$r")" 201 "balancer hport listens on host port $HOST_PORT over web1 and web2"
 last_ruleset() { awk '/^nft -f -$/{getline; if ($0 ~ /^<<<# Written by nubo/) {buf=""; grab=1}} grab{buf=buf $0 "\n"} /^>>>$/{if (grab) last=buf; grab=0} END{printf "%s", last}' "$T_STATE/dry-run.log" 2>/dev/null; }
-both_in() { last_ruleset | grep -q "ip daddr $VIP tcp dport 80 ct state new dnat ip to numgen inc mod 2 "; }
+both_in() { last_ruleset | grep -q "ip daddr $VIP tcp dport 80 ct state new dnat ip to numgen inc mod 2 " &&
+	last_ruleset | grep -q "fib daddr type local tcp dport $HOST_PORT ct state new dnat ip to numgen inc mod 2 "; }
 wait_for 20 both_in
 ok $? "the ruleset spreads $VIP:80 over both targets (dry-run checks pass)"
 last_ruleset | sed -e '1s/^<<<//' -e '$d' >"$T_DIR/ruleset.nft"
@@ -111,15 +117,20 @@ build() {
 in_ns() { ip netns exec "$1" timeout 4 socat -T2 - "TCP:$2:$3,connect-timeout=2" </dev/null 2>/dev/null; }
 # names V ADDR PORT [N]: the names that answered N (8) connections from the
 # client, sorted, unique
-names() { for i in $(seq 1 "${4:-8}"); do in_ns "${NS}ct$1" "$2" "$3"; done | sort -u | tr '\n' ' '; }
+names() { names_in "${NS}ct$1" "$2" "$3" "${4:-8}"; }
+names_in() { for i in $(seq 1 "${4:-8}"); do in_ns "$1" "$2" "$3"; done | sort -u | tr '\n' ' '; }
 
 for v in $VALUES; do
 	build "$v"
 	ok $? "sysctl $v: nubod's bridge, taps, neighbours and ruleset, replayed in namespace ${NS}h$v" || continue
 	is "$(ip netns exec "${NS}h$v" sysctl -n $SYSCTL 2>/dev/null || echo none)" "$v" "sysctl $v: $SYSCTL is $v in the namespace"
 	is "$(names "$v" "$VIP" 80)" "web1 web2 " "sysctl $v: the client reaches both targets through the VIP (hairpin)"
+	is "$(names_in "${NS}w1$v" "$VIP" 80)" "web1 web2 " \
+		"sysctl $v: a target reaches its own balancer, and itself through it (masqueraded to the gateway)"
 	like "$(in_ns "${NS}h$v" "$VIP" 80)" '^web[12]$' "sysctl $v: the host reaches the VIP"
 	is "$(names "$v" "$GW" "$FWD_PORT")" "web1 " "sysctl $v: the client reaches web1 through the port forward on the gateway"
+	is "$(names "$v" "$GW" "$HOST_PORT")" "web1 web2 " "sysctl $v: the client reaches both targets through the host port of balancer hport"
+	like "$(in_ns "${NS}h$v" 127.0.0.1 "$HOST_PORT")" '^web[12]$' "sysctl $v: the host reaches it on its own loopback"
 	is "$(names "$v" "$VIP" 81 2)" "" "sysctl $v: the targets' firewalls still apply (81 is not allowed: no answer)"
 	like "$(in_ns "${NS}ct$v" "$(vm_field web1 ip)" 80)" '^web1$' "sysctl $v: the client reaches web1 routed through the host"
 	ip -n "${NS}ct$v" neigh replace "$(vm_field web1 ip)" lladdr "$(vm_field web1 mac)" dev eth0 nud permanent

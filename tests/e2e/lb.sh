@@ -10,8 +10,12 @@
 #   server is restarted; a client VM on the same network reaches every
 #   target through the VIP (hairpin), with whatever
 #   net.bridge.bridge-nf-call-iptables the host has (tests/e2e/hairpin.sh
-#   covers both values in namespaces of its own). Traffic goes only to the
-#   VMs' private network.
+#   covers both values in namespaces of its own); a long-lived connection
+#   (a CGI that writes a line a second) to a target that is removed lives on
+#   through the drain time while no new connection reaches that target, and
+#   is cut after it; a balancer with a host-port listener answers on the
+#   host's own address. Traffic goes only to the VMs' private network and
+#   the host.
 set -u
 . "$(dirname "$0")/../lib.sh"
 
@@ -40,8 +44,11 @@ for vm in web1 web2 web3 client; do
 done
 # In the foreground of a process of its own, so its pid is known: run as
 # "busybox httpd" its name is busybox, which killall cannot tell apart.
+# /cgi-bin/tick answers with the VM's name once a second until the client goes.
 httpd_start() {
-	on "$1" "mkdir -p /tmp/www && echo $1 > /tmp/www/index.html &&
+	on "$1" "mkdir -p /tmp/www/cgi-bin && echo $1 > /tmp/www/index.html &&
+		printf '#!/bin/sh\necho Content-Type: text/plain\necho\nwhile echo $1; do sleep 1; done\n' >/tmp/www/cgi-bin/tick &&
+		chmod 755 /tmp/www/cgi-bin/tick &&
 		(setsid busybox httpd -f -p 80 -h /tmp/www </dev/null >/dev/null 2>&1 & echo \$! > /tmp/httpd.pid)"
 }
 httpd_stop() { on "$1" 'kill $(cat /tmp/httpd.pid)'; }
@@ -68,7 +75,7 @@ ok $? "firewall web allows tcp 80 from the network ($CIDR)"
 all_healthy() { "$NUBO" lb show web --json | jq -e '[.targets[].health] == ["healthy","healthy","healthy"]' >/dev/null; }
 wait_for 60 all_healthy
 ok $? "then all three targets become healthy"
-like "$("$NUBO" lb show web)" 'web1 +- +healthy +[0-9]+ +[0-9]+[smh]? ago +HTTP 200' \
+like "$("$NUBO" lb show web)" 'web1 +- +active +healthy +[0-9]+ +[0-9]+[smh]? ago +HTTP 200' \
 	"nubo lb show gives health, connections, since when and the last check"
 
 # --- spread -----------------------------------------------------------------------------
@@ -126,6 +133,59 @@ bnf=$(cat /proc/sys/net/bridge/bridge-nf-call-iptables 2>/dev/null || echo "off 
 # busybox wget has no timeout of its own
 out=$(for i in 1 2 3 4 5 6; do answer client "timeout 5 wget -qO- http://$VIP/"; echo; done | sort -u | tr '\n' ' ')
 is "$out" "web1 web2 web3 " "a client VM on the same network reaches every target through the VIP (bridge-nf-call-iptables $bnf)"
+
+# --- draining: a long-lived connection through the balancer ------------------------------------
+out=$("$NUBO" lb set web --drain 12s 2>&1)
+ok $? "nubo lb set web --drain 12s" "$out"
+curl -sN --max-time 120 "http://$VIP/cgi-bin/tick" >"$T_DIR/tick.out" 2>/dev/null &
+ticker=$!
+t_on_exit "kill $ticker 2>/dev/null"
+lines() { wc -l <"$T_DIR/tick.out"; }
+wait_for 20 sh -c "[ \$(wc -l <$T_DIR/tick.out) -ge 2 ]"
+ok $? "a long-lived connection through the VIP gets a line a second" "$(cat "$T_DIR/tick.out")"
+held_by=$(head -1 "$T_DIR/tick.out")
+like "$held_by" '^web[123]$' "it is held by $held_by"
+out=$("$NUBO" lb target remove web "$held_by" 2>&1)
+ok $? "nubo lb target remove web $held_by" "$out"
+removed_at=$SECONDS
+like "$("$NUBO" lb show web)" "$held_by +- +draining \([0-9]+s left\)" "nubo lb show: $held_by drains"
+n1=$(lines)
+sleep 1
+like "$(spread 30)" "^(web[123]=[0-9]+ ){2}\$" "30 new connections all answered, by the other two only"
+! spread 30 | grep -q "$held_by="
+ok $? "no new connection reaches the draining target"
+sleep 3
+n2=$(lines)
+[ "$n2" -gt "$n1" ] && [ $((SECONDS - removed_at)) -lt 12 ]
+ok $? "the open connection lives on during the drain ($n1 → $n2 lines, $((SECONDS - removed_at)) s in)"
+target_gone() { ! "$NUBO" lb show web --json | jq -e --arg vm "$held_by" '.targets[] | select(.vm == $vm)' >/dev/null; }
+wait_for 30 target_gone
+ok $? "after the drain time ($((SECONDS - removed_at)) s; drain 12 s) the target is gone"
+sleep 2
+n3=$(lines)
+sleep 4
+n4=$(lines)
+is "$n4" "$n3" "and its connection was cut: no line came in 4 s ($n3 lines in all)"
+kill "$ticker" 2>/dev/null
+"$NUBO" lb target add web "$held_by" >/dev/null
+ok $? "$held_by is added back"
+
+# --- a host-port listener ------------------------------------------------------------------------
+HOST_IP=$(hostname -I | awk '{print $1}')
+HPORT=$((30000 + $$ % 20000))
+"$NUBO" firewall rule add web --proto tcp --port 80 >/dev/null
+ok $? "firewall web allows tcp 80 from anywhere (a host port's clients are anyone)"
+out=$("$NUBO" lb create www --listen "$HPORT:80" --host-port --targets web1,web2,web3 --check http:/ --interval 1s \
+	--timeout 500ms --rise 1 2>&1)
+ok $? "nubo lb create www --listen $HPORT:80 --host-port" "$out"
+www_healthy() { "$NUBO" lb show www --json | jq -e '[.targets[].health] == ["healthy","healthy","healthy"]' >/dev/null; }
+wait_for 30 www_healthy
+ok $? "its targets become healthy"
+sleep 1
+out=$(for i in 1 2 3 4 5 6; do curl -s --max-time 3 "http://$HOST_IP:$HPORT/"; done | sort -u | tr '\n' ' ')
+is "$out" "web1 web2 web3 " "the host's own address $HOST_IP:$HPORT reaches every target"
+"$NUBO" lb delete www >/dev/null
+is "$(curl -s --max-time 3 "http://$HOST_IP:$HPORT/")" "" "and answers no more once the balancer is deleted"
 
 # --- delete -----------------------------------------------------------------------------------
 "$NUBO" lb delete web >/dev/null

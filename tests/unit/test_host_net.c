@@ -244,6 +244,9 @@ static const struct nft_ruleset t_rs = {"nubo_ab12", "nbab12*", "ntab12*", t_net
 	"\tset lb_vips {\n" \
 	"\t\ttype ipv4_addr\n" \
 	"\t}\n" \
+	"\tset lb_host_ports {\n" \
+	"\t\ttype inet_service\n" \
+	"\t}\n" \
 	"\tchain nat_prerouting {\n" \
 	"\t\ttype nat hook prerouting priority dstnat; policy accept;\n" \
 	"\t\tiifname \"nbab12aaaa\" ip daddr 169.254.169.254 tcp dport 80 dnat ip to 10.77.3.1:8775\n" \
@@ -262,6 +265,7 @@ static const struct nft_ruleset t_rs = {"nubo_ab12", "nbab12*", "ntab12*", t_net
 	"\tchain hairpin_mark {\n" \
 	"\t\ttype filter hook prerouting priority dstnat + 1; policy accept;\n" \
 	"\t\tiifname \"nbab12*\" ct direction original ct status dnat meta mark set meta mark | 0x01000000\n" \
+	"\t\tiifname \"nbab12*\" ct direction reply ct status snat ct status dnat meta mark set meta mark | 0x01000000\n" \
 	"\t}\n" \
 	"\tchain forward {\n" \
 	"\t\ttype filter hook forward priority filter; policy accept;\n" \
@@ -289,7 +293,8 @@ static const struct nft_ruleset t_rs = {"nubo_ab12", "nbab12*", "ntab12*", t_net
 	"\t\tct state established,related accept\n" \
 	"\t\tct state invalid drop\n" \
 	"\t\tiifname \"nbab12*\" iifname != \"nbab12aaaa\" drop\n" \
-	"\t\tct status dnat ct original ip daddr != @lb_vips accept\n" \
+	"\t\tct status dnat ct original ip daddr != @lb_vips meta l4proto != tcp accept\n" \
+	"\t\tct status dnat ct original ip daddr != @lb_vips meta l4proto tcp ct original proto-dst != @lb_host_ports accept\n" \
 	"\t\tip daddr vmap { 10.77.3.2 : jump vm_0123456789ab, 10.77.3.3 : jump vm_abcdef012345 }\n" \
 	"\t\tdrop\n" \
 	"\t}\n" \
@@ -310,7 +315,8 @@ static const struct nft_ruleset t_rs = {"nubo_ab12", "nbab12*", "ntab12*", t_net
 	"\t\tct state established,related accept\n" \
 	"\t\tct state invalid drop\n" \
 	"\t\tiifname \"nbab12*\" iifname != \"nbab12bbbb\" drop\n" \
-	"\t\tct status dnat ct original ip daddr != @lb_vips accept\n" \
+	"\t\tct status dnat ct original ip daddr != @lb_vips meta l4proto != tcp accept\n" \
+	"\t\tct status dnat ct original ip daddr != @lb_vips meta l4proto tcp ct original proto-dst != @lb_host_ports accept\n" \
 	"\t\tip daddr vmap { 10.20.0.10 : jump vm_0123456789ab }\n" \
 	"\t\tdrop\n" \
 	"\t}\n" \
@@ -659,7 +665,7 @@ static void test_links_dry_run(void **state)
 		       "ip link set dev nbbr1 up\n"
 		       "ip tuntap add dev nbt1 mode tap\n"
 		       "ip link set dev nbt1 master nbbr1 up\n"
-		       "ip link set dev nbt1 type bridge_slave isolated off\n"
+		       "ip link set dev nbt1 type bridge_slave isolated off hairpin on\n"
 		       "write /proc/sys/net/ipv4/ip_forward 1\n"
 		       "ip link del dev nbt1\n"
 		       "ip link del dev nbbr1\n");

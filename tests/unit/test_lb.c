@@ -52,8 +52,8 @@ static void test_nft_round_robin_and_source_hash(void **state)
 {
 	(void)state;
 	const struct nft_lb lbs[] = {
-		{"10.77.3.250", 80, false, t_three, 3},
-		{"10.77.3.250", 443, true, t_three, 2},
+		{"10.77.3.250", 80, false, t_three, 3, false},
+		{"10.77.3.250", 443, true, t_three, 2, false},
 	};
 	autofree char *text = render(lbs, 2);
 	autofree char *pre = chain_of(text, "nat_prerouting");
@@ -75,16 +75,45 @@ static void test_nft_round_robin_and_source_hash(void **state)
 				"\t\tct state established,related accept\n"
 				"\t\tct state invalid drop\n"
 				"\t\tiifname \"nbab12*\" iifname != \"nbab12aaaa\" drop\n"
-				"\t\tct status dnat ct original ip daddr != @lb_vips accept\n"
+				"\t\tct status dnat ct original ip daddr != @lb_vips meta l4proto != tcp accept\n"
+				"\t\tct status dnat ct original ip daddr != @lb_vips meta l4proto tcp ct original proto-dst != "
+				"@lb_host_ports accept\n"
 				"\t\tip daddr vmap { 10.77.3.2 : jump vm_000000000001 }\n"
 				"\t\tdrop\n"
 				"\t}\n");
 }
 
+/* A host-port listener: the host's own addresses on the port, in both nat
+ * chains, beside the VIP; its port in lb_host_ports. And a target that is
+ * given itself is masqueraded, each address once. */
+static void test_nft_host_port_and_self(void **state)
+{
+	(void)state;
+	const struct nft_lb lbs[] = {
+		{"10.77.3.250", 8080, false, t_three, 2, true},
+		{"10.77.3.251", 80, false, t_three, 3, false},
+	};
+	autofree char *text = render(lbs, 2);
+	for (int pass = 0; pass < 2; pass++) {
+		autofree char *nat = chain_of(text, pass ? "nat_output" : "nat_prerouting");
+		assert_non_null(strstr(nat, "\t\tfib daddr type local tcp dport 8080 ct state new dnat ip to numgen inc mod 2 map "
+					    "{ 0 : 10.77.3.2 . 80, 1 : 10.77.3.3 . 8080 }\n"));
+		assert_non_null(strstr(nat, "\t\tip daddr 10.77.3.250 tcp dport 8080 ct state new dnat"));
+		assert_null(strstr(nat, "fib daddr type local tcp dport 80 "));
+	}
+	assert_non_null(strstr(text, "\tset lb_host_ports {\n\t\ttype inet_service\n\t\telements = { 8080 }\n\t}\n"));
+	autofree char *post = chain_of(text, "nat_postrouting");
+	assert_non_null(strstr(post, "\t\tct status dnat ip saddr . ip daddr { 10.77.3.2 . 10.77.3.2, 10.77.3.3 . 10.77.3.3, "
+				     "10.77.3.4 . 10.77.3.4 } oifname \"nbab12*\" masquerade\n"));
+	/* its reply comes back on the bridge it left from: marked, so br_netfilter may bridge it */
+	autofree char *mark = chain_of(text, "hairpin_mark");
+	assert_non_null(strstr(mark, "iifname \"nbab12*\" ct direction reply ct status snat ct status dnat meta mark set"));
+}
+
 static void test_nft_no_backend_no_rule(void **state)
 {
 	(void)state;
-	const struct nft_lb lbs[] = {{"10.77.3.250", 80, false, NULL, 0}};
+	const struct nft_lb lbs[] = {{"10.77.3.250", 80, false, NULL, 0, false}};
 	autofree char *text = render(lbs, 1);
 	autofree char *pre = chain_of(text, "nat_prerouting");
 	assert_string_equal(pre, "\tchain nat_prerouting {\n"
@@ -98,9 +127,9 @@ static void test_nft_rejects_bad_lb(void **state)
 {
 	(void)state;
 	const struct nft_lb_backend bad_ip[] = {{"10.0.0.1; flush ruleset", 80}};
-	const struct nft_lb lbs1[] = {{"10.77.3.250", 80, false, bad_ip, 1}};
-	const struct nft_lb lbs2[] = {{"10.77.3.250 }", 80, false, t_three, 1}};
-	const struct nft_lb lbs3[] = {{"10.77.3.250", 0, false, t_three, 1}};
+	const struct nft_lb lbs1[] = {{"10.77.3.250", 80, false, bad_ip, 1, false}};
+	const struct nft_lb lbs2[] = {{"10.77.3.250 }", 80, false, t_three, 1, false}};
+	const struct nft_lb lbs3[] = {{"10.77.3.250", 0, false, t_three, 1, false}};
 	const struct nft_lb *all[] = {lbs1, lbs2, lbs3};
 	for (int i = 0; i < 3; i++) {
 		struct nft_ruleset rs = {.table = "nubo_ab12", .bridge_glob = "nbab12*", .tap_glob = "ntab12*", .lbs = all[i], .n_lbs = 1};
@@ -129,6 +158,35 @@ static void test_rotation(void **state)
 	/* no targets: nothing to fail open to */
 	lb_rotation(t, 0, in, &open);
 	assert_false(open);
+	/* a draining target is never in rotation, even failing open, and does
+	 * not count among those that could fail open */
+	t[0].health = LB_HEALTHY;
+	t[0].state = LB_DRAINING;
+	lb_rotation(t, 3, in, &open);
+	assert_true(open);
+	assert_false(in[0]);
+	assert_true(in[1] && in[2]);
+	t[1].state = t[2].state = LB_DRAINING;
+	lb_rotation(t, 3, in, &open);
+	assert_false(open);
+	assert_false(in[0] || in[1] || in[2]);
+}
+
+static void test_drain_parse(void **state)
+{
+	(void)state;
+	struct err e = {0};
+	int ms = -1;
+	assert_int_equal(lb_drain_parse("0", "drain", &ms, &e), 0);
+	assert_int_equal(ms, 0);
+	assert_int_equal(lb_drain_parse("45s", "drain", &ms, &e), 0);
+	assert_int_equal(ms, 45000);
+	assert_int_equal(lb_drain_parse("1h", "drain", &ms, &e), 0);
+	assert_int_equal(ms, 3600000);
+	assert_int_equal(lb_drain_parse("61m", "drain", &ms, &e), -1);
+	assert_non_null(strstr(e.msg, "drain \"61m\" is out of range"));
+	assert_int_equal(lb_drain_parse("00", "drain", &ms, &e), -1);
+	assert_non_null(strstr(e.msg, "drain \"00\" is not a duration"));
 }
 
 static void test_health_state_machine(void **state)
@@ -322,9 +380,11 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_nft_round_robin_and_source_hash),
+		cmocka_unit_test(test_nft_host_port_and_self),
 		cmocka_unit_test(test_nft_no_backend_no_rule),
 		cmocka_unit_test(test_nft_rejects_bad_lb),
 		cmocka_unit_test(test_rotation),
+		cmocka_unit_test(test_drain_parse),
 		cmocka_unit_test(test_health_state_machine),
 		cmocka_unit_test(test_parsers),
 		cmocka_unit_test(test_checker_on_loopback),

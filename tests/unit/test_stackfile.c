@@ -146,7 +146,7 @@ static void test_lbs_and_groups(void **state)
 	char *lb = json_dumps(st.res[3].spec, JSON_COMPACT);
 	assert_string_equal(lb, "{\"network\":\"n\",\"listen\":[\"80\",\"443:8443\"],\"targets\":[\"a\",\"b:81\"],"
 				"\"check\":\"tcp\",\"interval\":\"5s\",\"timeout\":\"2s\",\"rise\":2,\"fall\":3,"
-				"\"algorithm\":\"round-robin\"}");
+				"\"algorithm\":\"round-robin\",\"drain\":\"30s\",\"host_port\":false}");
 	free(lb);
 	char *g = json_dumps(st.res[4].spec, JSON_COMPACT | JSON_SORT_KEYS);
 	assert_string_equal(g, "{\"cooldown\":\"2m\",\"drain\":\"10s\",\"firewalls\":[\"default\"],\"grace\":\"1m\","
