@@ -310,28 +310,22 @@ static int vms_finish(struct cx *cx, struct vm **out, int *n, bool all, struct e
 	return 0;
 }
 
-static int vm_list(struct cx *cx, struct vm **out, int *n, struct err *e)
+/* Every VM, with the columns of t (vm_table or vm_brief_table), its NICs and firewalls. */
+static int vm_list(struct cx *cx, const struct table *t, struct vm **out, int *n, struct err *e)
 {
-	if (table_list(cx, &vm_table, "id", (void **)out, n, e) < 0)
+	if (table_list(cx, t, "id", (void **)out, n, e) < 0)
 		return -1;
 	return vms_finish(cx, out, n, true, e);
 }
 
 int store_vm_list(struct store *st, struct vm **out, int *n, struct err *e)
 {
-	RUN(st, CX_READ, e, vm_list(cx, out, n, e));
-}
-
-static int vm_list_brief(struct cx *cx, struct vm **out, int *n, struct err *e)
-{
-	if (table_list(cx, &vm_brief_table, "id", (void **)out, n, e) < 0)
-		return -1;
-	return vms_finish(cx, out, n, true, e);
+	RUN(st, CX_READ, e, vm_list(cx, &vm_table, out, n, e));
 }
 
 int store_vm_list_brief(struct store *st, struct vm **out, int *n, struct err *e)
 {
-	RUN(st, CX_READ, e, vm_list_brief(cx, out, n, e));
+	RUN(st, CX_READ, e, vm_list(cx, &vm_brief_table, out, n, e));
 }
 
 static int vm_list_places(struct cx *cx, struct vm **out, int *n, struct err *e)
