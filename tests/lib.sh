@@ -47,6 +47,12 @@ is() {
 
 # like ACTUAL REGEX DESCRIPTION
 like() {
+	# grep takes each line of a pattern as a pattern of its own, and an empty
+	# one matches anything: a check with a newline in its pattern could not fail.
+	case $2 in *$'\n'*)
+		ok 1 "$3" "like: the pattern has a newline; match each line with ^ and \$ instead"
+		return ;;
+	esac
 	if printf '%s' "$1" | grep -Eq -- "$2"; then ok 0 "$3"; else ok 1 "$3" "expected to match: $2"$'\n'"got: $1"; fi
 }
 

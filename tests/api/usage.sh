@@ -259,7 +259,7 @@ ok $? "web1 is deleted"
 is "$(t_sql "SELECT COUNT(*) FROM usage_spans WHERE resource_id = '$ID' AND ended_at = 0")" 0 "a deleted VM's run and disk are closed"
 ok $([ "$(t_sql "SELECT COUNT(*) FROM usage_spans WHERE resource_id = '$ID'")" -gt 0 ] && echo 0 || echo 1) \
 	"and its spans stay: what it cost is still in the bill"
-like "$("$NUBO" usage --from 2000-01-01 --to 2100-01-01)" $'\nweb1 +vm ' "nubo usage still lists the deleted VM"
+like "$("$NUBO" usage --from 2000-01-01 --to 2100-01-01)" '^web1 +vm ' "nubo usage still lists the deleted VM"
 
 # --- budgets ----------------------------------------------------------------------------------
 r=$(api GET /v1/budget)

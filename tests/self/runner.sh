@@ -92,3 +92,8 @@ is "$rc:$(last)" "1:0 passed, 1 failed" "a suite with no programs fails the run"
 
 runner NUBO_SUITES="unit nosuch"
 is "$rc" 2 "an unknown suite name is refused" "$out"
+
+# like: a pattern with a newline is grep's patterns, one per line, and its
+# empty line matches anything, so such a check must fail rather than pass.
+probe=$(like "abc" $'zzz\n' "probe")
+like "$probe" '^not ok [0-9]+ - probe' "like fails a pattern with a newline instead of matching anything" "$probe"
