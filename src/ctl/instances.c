@@ -762,11 +762,6 @@ static void reconcile_one(struct ctl *c, struct vm *vm)
 #define STATUS_EVERY_MS 1000
 #define REREAD_CHUNK 256   /* ids per query: well under the engines' parameter limits */
 
-static int cmp_vm_by_id(const void *a, const void *b)
-{
-	return strcmp(((const struct vm *)a)->id, ((const struct vm *)b)->id);
-}
-
 static int cmp_rev_by_id(const void *a, const void *b)
 {
 	return strcmp(((const struct vm_rev *)a)->id, ((const struct vm_rev *)b)->id);
@@ -798,7 +793,7 @@ static int cache_load(struct ctl *c, struct vm_cache *vc, struct err *e)
 	if (nr > 1)
 		qsort(revs, (size_t)nr, sizeof(*revs), cmp_rev_by_id);
 	if (vc->n > 1)
-		qsort(vc->vms, (size_t)vc->n, sizeof(*vc->vms), cmp_vm_by_id);
+		qsort(vc->vms, (size_t)vc->n, sizeof(*vc->vms), vm_cmp_id);
 	vc->revs = xcalloc((size_t)vc->n + 1, sizeof(*vc->revs));
 	for (int i = 0; i < vc->n; i++) {
 		struct vm_rev key = {0}, *r;
@@ -851,7 +846,7 @@ static int cache_refresh(struct ctl *c, struct vm_cache *vc, struct err *e)
 		free(part);   /* the structs moved into fresh, their fields with them */
 	}
 	if (n_fresh > 1)
-		qsort(fresh, (size_t)n_fresh, sizeof(*fresh), cmp_vm_by_id);
+		qsort(fresh, (size_t)n_fresh, sizeof(*fresh), vm_cmp_id);
 	vms = xcalloc((size_t)nr + 1, sizeof(*vms));
 	vrevs = xcalloc((size_t)nr + 1, sizeof(*vrevs));
 	taken = xcalloc((size_t)vc->n + 1, sizeof(bool));

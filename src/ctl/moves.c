@@ -567,11 +567,6 @@ static void start_fetch(struct ctl *c, const struct vm *vm)
 	}
 }
 
-static int cmp_vm_id(const void *a, const void *b)
-{
-	return strcmp(((const struct vm *)a)->id, ((const struct vm *)b)->id);
-}
-
 /* This host's folders of VMs that are not its own: one moved away (once
  * the row names its new host), or the copy of a VM since deleted. */
 static void sweep(struct ctl *c, const struct vm *vms, int n)   /* vms by id */
@@ -588,7 +583,7 @@ static void sweep(struct ctl *c, const struct vm *vms, int n)   /* vms by id */
 		bool moving_copy = de->d_name[len] == '.';
 		struct vm key = {0};
 		snprintf(key.id, sizeof(key.id), "%s", id);
-		const struct vm *vm = n ? bsearch(&key, vms, (size_t)n, sizeof(*vms), cmp_vm_id) : NULL;
+		const struct vm *vm = n ? bsearch(&key, vms, (size_t)n, sizeof(*vms), vm_cmp_id) : NULL;
 		/* A copy whose VM still exists is kept: a move here may come
 		 * (again), and the checksum tells a stale part from a good one. */
 		bool gone = moving_copy ? !vm

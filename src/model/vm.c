@@ -39,6 +39,11 @@ void vm_list_free(struct vm *vms, int n)
 	free(vms);
 }
 
+int vm_cmp_id(const void *a, const void *b)
+{
+	return strcmp(((const struct vm *)a)->id, ((const struct vm *)b)->id);
+}
+
 const char *vm_state_name(enum vm_state s)
 {
 	return (unsigned)s < sizeof(state_names) / sizeof(state_names[0]) ? state_names[s] : "unknown";

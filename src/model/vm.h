@@ -131,6 +131,8 @@ struct vm {
 
 void vm_free_fields(struct vm *vm);          /* frees heap fields; the struct stays */
 void vm_list_free(struct vm *vms, int n);
+/* qsort and bsearch order of VMs by id (strcmp). */
+int vm_cmp_id(const void *a, const void *b);
 
 const char *vm_state_name(enum vm_state s);
 int vm_state_parse(const char *s, enum vm_state *out);

@@ -289,16 +289,11 @@ static int cmp_vm_name(const void *a, const void *b)
 	return strcmp(((const struct vm *)a)->name, ((const struct vm *)b)->name);
 }
 
-static int cmp_vm_id(const void *a, const void *b)
-{
-	return strcmp(((const struct vm *)a)->id, ((const struct vm *)b)->id);
-}
-
 /* Attaches children to vms read in any order; leaves them sorted by name. */
 static int vms_finish(struct cx *cx, struct vm **out, int *n, bool all, struct err *e)
 {
 	if (*n > 1)   /* qsort of no array: undefined, UBSan says */
-		qsort(*out, (size_t)*n, sizeof(struct vm), cmp_vm_id);
+		qsort(*out, (size_t)*n, sizeof(struct vm), vm_cmp_id);
 	if (vm_attach_children(cx, *out, *n, all, e) < 0) {
 		vm_list_free(*out, *n);
 		*out = NULL;
@@ -333,7 +328,7 @@ static int vm_list_places(struct cx *cx, struct vm **out, int *n, struct err *e)
 	if (table_list(cx, &vm_place_table, "id", (void **)out, n, e) < 0)
 		return -1;
 	if (*n > 1)   /* by id in C's order, whatever the database's collation */
-		qsort(*out, (size_t)*n, sizeof(struct vm), cmp_vm_id);
+		qsort(*out, (size_t)*n, sizeof(struct vm), vm_cmp_id);
 	return 0;
 }
 
