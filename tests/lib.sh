@@ -240,7 +240,17 @@ t_cleanup() {
 	[ ${#T_BG_PIDS[@]} -gt 0 ] && kill "${T_BG_PIDS[@]}" 2>/dev/null
 	nubod_kill9
 	# --destroy stops every VM and removes taps, dnsmasq, bridge, nft table and files.
-	[ -d "$T_STATE" ] && "$NUBOD" --state-dir "$T_STATE" --socket "$T_SOCK" "${T_DB_FLAGS[@]}" --destroy ${T_DESTROY_FLAGS:-} >>"$T_LOG" 2>&1
+	# Whatever it cannot remove fails the script: a check cannot see it
+	# otherwise, and a QEMU left running slows every script after it.
+	if [ -d "$T_STATE" ] && ! "$NUBOD" --state-dir "$T_STATE" --socket "$T_SOCK" "${T_DB_FLAGS[@]}" --destroy ${T_DESTROY_FLAGS:-} >>"$T_LOG" 2>&1; then
+		ok 1 "nubod --destroy removes what the script made" "$(tail -5 "$T_LOG")"
+	fi
+	local left=
+	[ -n "$T_STATE" ] && left=$(pgrep -af -- "$T_STATE/" | cut -c1-160)
+	if [ -n "$left" ]; then
+		ok 1 "no process of this state outlives nubod --destroy" "$left"
+		pkill -9 -f -- "$T_STATE/"
+	fi
 	if { [ "$T_FAILED" -gt 0 ] || [ "${1:-0}" -ne 0 ]; } && [ -f "$T_LOG" ]; then
 		echo "# nubod log (last 40 lines):"
 		tail -40 "$T_LOG" | sed 's/^/#   /'

@@ -654,8 +654,12 @@ out:
 	paths_free(&p);
 }
 
-static void delete_step(struct ctl *c, struct vm *vm)
+/* One step of a VM's delete; true once it is gone. drain: a running VM that
+ * is a balancer's target drains first (false when the whole host is torn
+ * down: the balancers' rules go with it, so there is nothing to drain for). */
+static bool delete_step(struct ctl *c, struct vm *vm, bool drain)
 {
+	bool done = false;
 	struct vm_paths p;
 	paths_init(c, vm, &p);
 	struct err e = {0};
@@ -667,7 +671,7 @@ static void delete_step(struct ctl *c, struct vm *vm)
 	 * rotation at once, its open connections served until the drain time
 	 * is over (the checker then cuts them and deletes the target). A VM
 	 * that does not run has no connection to keep. */
-	if (vm_alive(c, vm)) {
+	if (drain && vm_alive(c, vm)) {
 		int started = 0, left = 0;
 		if (store_lb_targets_drain_vm(c->st, vm->id, time_now_ms(), &started, &left, &e) < 0) {
 			log_error("vm %s: %s", vm->name, e.msg);
@@ -701,8 +705,10 @@ static void delete_step(struct ctl *c, struct vm *vm)
 	phase(c, vm, "cleaned", false);
 	ctl_op_finish(c, vm->op_id, true, NULL);
 	log_info("vm %s (%s): deleted", vm->name, vm->id);
+	done = true;
 out:
 	paths_free(&p);
+	return done;
 }
 
 /* Whether a VM is between states, so the reconciler should look again soon. */
@@ -721,7 +727,7 @@ static void reconcile_one(struct ctl *c, struct vm *vm)
 {
 	switch (vm->power) {
 	case POWER_DELETED:
-		delete_step(c, vm);
+		delete_step(c, vm, true);
 		return;
 	case POWER_STOPPED:
 		if (vm->state == VM_STOPPED && vm->restore_from[0] && !vm_alive(c, vm)) {
@@ -966,10 +972,15 @@ int instances_destroy_all(struct ctl *c, struct err *e)
 	instances_adopt(c);
 	if (store_vm_list_on(c->st, c->host_name, &vms, &n, e) < 0)
 		return -1;
+	int left = 0;
 	for (int i = 0; i < n; i++) {
 		vms[i].power = POWER_DELETED;
-		delete_step(c, &vms[i]);
+		if (!delete_step(c, &vms[i], false))
+			left++;
 	}
 	vm_list_free(vms, n);
+	if (left)
+		return err_set(e, ERR_INTERNAL, "%d of %d VM%s could not be removed (see the log above); nothing else "
+			       "was removed, so --destroy can run again", left, n, n == 1 ? "" : "s");
 	return 0;
 }

@@ -6,7 +6,8 @@
 #   (VM adopted, same QEMU, uptime goes on) → a second nubod and a --destroy
 #   beside it are refused (the VM runs on) → kill -9 QEMU (error with a
 #   reason) → start again → guest powers itself off → delete (nothing left)
-#   → destroy (no bridge, dnsmasq or nftables table left)
+#   → destroy with a balancer's target running (no QEMU, bridge, dnsmasq or
+#   nftables table left)
 set -u
 . "$(dirname "$0")/../lib.sh"
 
@@ -188,14 +189,23 @@ ok $((! $?)) "no QEMU is left of it"
 out=$("$NUBO" vm delete bad --wait 2>&1)
 ok $? "the failed VM deletes" "$out"
 
-# Destroying the state removes the network's host objects too.
+# Destroying the state stops the VMs that still run, a balancer's target
+# too (a delete would drain it first; --destroy takes the rules down with
+# it, so it does not wait), and removes the network's host objects.
+out=$("$NUBO" vm create web2 --wait 2>&1)
+ok $? "nubo vm create web2 --wait, to be running at --destroy" "$out"
+web2_id=$(show web2 id)
+out=$("$NUBO" lb create lbd --listen 80 --targets web2 --drain 10m 2>&1)
+ok $? "a balancer over web2, with a drain of 10 minutes" "$out"
 ip -o link show type bridge | grep -q "nb$prefix"
 ok $? "nubod's bridge nb$prefix… is on the host before --destroy"
 nft list table inet "nubo_$prefix" >/dev/null
 ok $? "and its table nubo_$prefix"
 nubod_stop
 "$NUBOD" --state-dir "$T_STATE" --socket "$T_SOCK" "${T_DB_FLAGS[@]}" --destroy >>"$T_LOG" 2>&1
-ok $? "nubod --destroy succeeds"
+ok $? "nubod --destroy succeeds" "$(tail -5 "$T_LOG")"
+pgrep -f -- "-name $web2_id" >/dev/null
+ok $((! $?)) "the running balancer target's QEMU is stopped, not left to drain"
 ip -o link show type bridge | grep -q "nb$prefix"
 ok $((! $?)) "no bridge is left"
 nft list tables 2>/dev/null | grep -q "nubo_$prefix"
