@@ -81,6 +81,7 @@ struct ctl {
 	/* networks whose host objects were ensured by this nubod (by id) */
 	char **ready_nets;
 	int n_ready_nets;
+	int64_t nets_checked_at;   /* time_mono_ms of networks' last look at their dnsmasqs */
 	/* what overlay.c last wrote of the networks' segments; NULL: not yet,
 	 * or to be written again (reconciler thread) */
 	char *overlay_applied;

@@ -226,13 +226,13 @@ int network_ensure_host(struct ctl *c, const char *ref, struct err *e)
 	 * leave it up once its row is gone. */
 	if (net.deleted)
 		return err_set(e, ERR_CONFLICT, "network %s is being deleted", net.name);
-	if (ready_index(c, net.id) >= 0 && c->host->link_exists(net.bridge))
+	autofree char *dir = ctl_network_dir(c, net.id);
+	if (ready_index(c, net.id) >= 0 && c->host->link_exists(net.bridge) && c->host->dnsmasq_running(dir))
 		return 0;
 	struct cidr cidr;
 	if (cidr4_parse(net.cidr, "cidr", &cidr, e) < 0)
 		return -1;
 	char gw[16], mask[16], first[16], last[16];
-	autofree char *dir = ctl_network_dir(c, net.id);
 	autofree char *gw_cidr = NULL;
 	struct dnsmasq_config dc;
 	dnsmasq_config_of(&net, &cidr, dir, gw, mask, first, last, &dc);
@@ -365,6 +365,31 @@ static void sweep_gone(struct ctl *c, const struct network *nets, int n)
 		closedir(d);
 }
 
+/* How often the networks brought up here are looked at: a dnsmasq that
+ * died (killed, or crashed) leaves the network's VMs without DHCP renewals
+ * and new VMs without an address, and is started again within this. */
+#define NETWORKS_CHECK_MS 5000
+
+static void check_ready(struct ctl *c, const struct network *nets, int n)
+{
+	int64_t now = time_mono_ms();
+	if (now < c->nets_checked_at + NETWORKS_CHECK_MS)
+		return;
+	c->nets_checked_at = now;
+	for (int i = 0; i < n; i++) {
+		if (nets[i].deleted || ready_index(c, nets[i].id) < 0)
+			continue;
+		autofree char *dir = ctl_network_dir(c, nets[i].id);
+		if (c->host->dnsmasq_running(dir))
+			continue;
+		log_warn("network %s: its dnsmasq (DHCP and DNS on %s) is not running; starting it again", nets[i].name,
+			 nets[i].bridge);
+		struct err e = {0};
+		if (network_ensure_host(c, nets[i].id, &e) < 0)
+			log_error("%s", e.msg);
+	}
+}
+
 bool networks_reconcile(struct ctl *c)
 {
 	struct network *nets = NULL;
@@ -385,6 +410,7 @@ bool networks_reconcile(struct ctl *c)
 		ctl_rules_changed(c);
 	}
 	sweep_gone(c, nets, n);
+	check_ready(c, nets, n);
 	free(nets);
 	return false;
 }

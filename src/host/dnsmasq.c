@@ -274,6 +274,15 @@ int dnsmasq_ensure(const struct dnsmasq_config *c, struct err *e)
 	return rc;
 }
 
+bool dnsmasq_running(const char *dir)
+{
+	struct paths p;
+	paths_init(&p, dir);
+	bool running = running_pid(&p) != 0;
+	paths_free(&p);
+	return running;
+}
+
 /* Whether the hosts file text has a reservation of ip for mac. */
 static bool reserved(const char *hosts, const char *mac, const char *ip)
 {

@@ -67,3 +67,6 @@ int dnsmasq_release_lease(const char *bridge, const char *ip, const char *mac, s
 
 /* SIGTERM, wait (SIGKILL after 5 s). Not running is success. */
 int dnsmasq_stop(const char *dir, struct err *e);
+/* Whether our dnsmasq for dir runs (its pid file names a live process
+ * started with dir's dnsmasq.conf). */
+bool dnsmasq_running(const char *dir);

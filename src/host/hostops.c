@@ -78,6 +78,7 @@ const struct host_ops hostops_real = {
 	.dnsmasq_stop = dnsmasq_stop,
 	.dnsmasq_hosts = dnsmasq_hosts_write,
 	.dnsmasq_release = dnsmasq_release_lease,
+	.dnsmasq_running = dnsmasq_running,
 	.nft_apply = nft_apply,
 	.nft_table_delete = nft_table_delete,
 	.cgroup_probe = cgroup_probe,

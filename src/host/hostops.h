@@ -131,6 +131,7 @@ struct host_ops {
 	int (*dnsmasq_stop)(const char *dir, struct err *e);
 	int (*dnsmasq_hosts)(const char *dir, const struct dhcp_host *h, int n, struct err *e);
 	int (*dnsmasq_release)(const char *bridge, const char *ip, const char *mac, struct err *e);
+	bool (*dnsmasq_running)(const char *dir);
 
 	/* the ruleset (host/nft.h) */
 	int (*nft_apply)(const char *ruleset, struct err *e);

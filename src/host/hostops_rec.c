@@ -479,6 +479,14 @@ static int rec_dnsmasq_hosts(const char *dir, const struct dhcp_host *h, int n, 
 	return rc;
 }
 
+/* Nothing runs in dry-run: the dnsmasq it launched counts as running, or
+ * every look would launch it again. */
+static bool rec_dnsmasq_running(const char *dir)
+{
+	(void)dir;
+	return true;
+}
+
 static int rec_dnsmasq_stop(const char *dir, struct err *e)
 {
 	rec_line("dnsmasq stop %s", dir);
@@ -621,6 +629,7 @@ const struct host_ops hostops_recording = {
 	.dnsmasq_stop = rec_dnsmasq_stop,
 	.dnsmasq_hosts = rec_dnsmasq_hosts,
 	.dnsmasq_release = dnsmasq_release_lease,   /* dhcp_release: the runner captures it */
+	.dnsmasq_running = rec_dnsmasq_running,
 	.nft_apply = rec_nft_apply,
 	.nft_table_delete = rec_nft_table_delete,
 	.cgroup_probe = rec_cgroup_probe,

@@ -2,7 +2,7 @@
 # e2e: a VM's whole life under real QEMU (TCG here, KVM where the CPU has it),
 # with a real bridge, dnsmasq, nftables and SSH, driven through the nubo CLI.
 #
-#   create → ssh → stop/start (same IP, disk kept) → reboot → kill -9 nubod
+#   create → ssh → dnsmasq killed (started again, the VM's lease renewed) → stop/start (same IP, disk kept) → reboot → kill -9 nubod
 #   (VM adopted, same QEMU, uptime goes on) → a second nubod and a --destroy
 #   beside it are refused (the VM runs on) → kill -9 QEMU (error with a
 #   reason) → start again → guest powers itself off → delete (nothing left)
@@ -51,6 +51,18 @@ is "$?" 7 "nubo vm ssh returns the remote command's exit code"
 like "$("$NUBO" vm console web1)" 'Linux version' "the console log holds the kernel's boot messages"
 on_vm 'echo kept > /root/persist && sync'
 ok $? "a file is written in the VM"
+
+# A network's dnsmasq that dies is started again (nubod looks every 5 s),
+# still reserving web1's address: the guest gets it when it asks again.
+net_dir=$(dirname "$(pgrep -af "dnsmasq --conf-file=$T_STATE/" | head -1 | sed 's/.*--conf-file=\([^ ]*\).*/\1/')")
+dns_pid=$(cat "$net_dir/dnsmasq.pid" 2>/dev/null)
+[ -n "$dns_pid" ] && kill -9 "$dns_pid"
+ok $? "the default network's dnsmasq (pid ${dns_pid:-none}) is killed"
+wait_for 20 sh -c "p=\$(cat '$net_dir/dnsmasq.pid' 2>/dev/null) && [ \"\$p\" != '$dns_pid' ] && kill -0 \$p 2>/dev/null"
+ok $? "nubod starts it again" "$(grep dnsmasq "$T_LOG" | tail -3)"
+like "$(grep 'dnsmasq' "$T_LOG")" "network default: its dnsmasq .* is not running; starting it again" "and logs why"
+like "$(on_vm "udhcpc -i eth0 -n -q -t 5 -T 1 -s /bin/true 2>&1")" "lease of $ip1 obtained" \
+	"web1 asks for an address again and gets its own, $ip1"
 
 out=$("$NUBO" vm stop web1 --wait 2>&1)
 ok $? "nubo vm stop web1 --wait" "$out"
