@@ -445,7 +445,7 @@ static int fetch_disk(struct ctl *c, struct vm *vm, struct err *e)
 }
 
 /* The switch, in one write: the VM, and the volumes attached to it, are
- * this host's from now on. */
+ * this host's from now on, and the move's operation has succeeded. */
 static int move_done(struct ctl *c, const char *vm_id, struct err *e)
 {
 	struct vm vm;
@@ -472,6 +472,13 @@ static int move_done(struct ctl *c, const char *vm_id, struct err *e)
 		free(vm.move_files);
 		vm.move_files = NULL;
 		rc = store_vm_update(c->st, &vm, e);
+	}
+	/* The operation ends with the switch, in the same write: a nubod
+	 * killed right after it would find nothing moving any more, and
+	 * nothing else would end it. */
+	if (rc == 0) {
+		ctl_op_phase(c, vm.op_id, "moved");
+		ctl_op_finish(c, vm.op_id, true, NULL);
 	}
 	if (store_tx_end(c->st, rc == 0, rc == 0 ? e : NULL) < 0)
 		rc = -1;
@@ -548,8 +555,6 @@ static void finish(struct ctl *c, struct vm *vm)
 	crashpoint("move.switched");
 	snprintf(vm->host, sizeof(vm->host), "%s", c->host_name);
 	place_volumes(c, vm);
-	ctl_op_phase(c, vm->op_id, "moved");
-	ctl_op_finish(c, vm->op_id, true, NULL);
 	ctl_rules_changed(c);
 }
 
