@@ -280,7 +280,7 @@ static void load_lbs(struct ruleset_data *d)
 	struct nft_lb_backend *nb = d->nb;
 	for (int b = 0; b < d->n_lbs; b++) {
 		const struct lb *lb = &d->lbs[b];
-		if (net_index(d, lb->network_id) < 0)
+		if (lb->deleted || net_index(d, lb->network_id) < 0)   /* deleting: no new connection at once */
 			continue;
 		int m = 0;
 		for (int i = 0; i < d->n_lts; i++) {
