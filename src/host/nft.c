@@ -370,9 +370,12 @@ static void bridge_table(struct sbuf *b, const struct nft_ruleset *rs)
 	sbuf_addf(b, "\t\tiifname \"%s\" oifname \"%s\" meta mark & 0x%08x == 0 drop\n", rs->tap_glob, rs->tap_glob,
 		  NFT_HAIRPIN_MARK);
 	/* nor from a tap to another host: only this host's routing sends
-	 * there (host/overlay.h) */
+	 * there (host/overlay.h). The same exception: br_netfilter bridges a
+	 * client's connection DNATed to a target on another host straight to
+	 * the segment, after the inet table's forward chain saw it. */
 	if (rs->vxlan_glob)
-		sbuf_addf(b, "\t\tiifname \"%s\" oifname \"%s\" drop\n", rs->tap_glob, rs->vxlan_glob);
+		sbuf_addf(b, "\t\tiifname \"%s\" oifname \"%s\" meta mark & 0x%08x == 0 drop\n", rs->tap_glob,
+			  rs->vxlan_glob, NFT_HAIRPIN_MARK);
 	sbuf_add(b, "\t}\n");
 	sbuf_add(b, "}\n");
 }

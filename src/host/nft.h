@@ -177,7 +177,8 @@ struct nft_ruleset {
 	const struct nft_lb *lbs;
 	int n_lbs;
 	/* "nx1a2b*": every vxlan device of this nubod (host/overlay.h), no
-	 * frame from a tap reaches one; NULL: one host, none */
+	 * frame from a tap reaches one (save a DNATed one br_netfilter
+	 * bridges, marked as for hairpin); NULL: one host, none */
 	const char *vxlan_glob;
 };
 
