@@ -255,17 +255,9 @@ static int lb_delete(struct cli_ctx *ctx, const struct args *a)
 		a->pos[0]);
 	if (!args_has(a, "wait"))
 		return CLI_EXIT_OK;
-	for (;;) {
-		struct err ge = {0};
-		int code = client_json(cli_client(ctx), "GET", path, NULL, &r, NULL, &ge);
-		json_decref(r);
-		r = NULL;
-		if (code < 0 && ge.kind == ERR_NOT_FOUND)
-			break;
-		if (code < 0)
-			return cli_fail(ctx, CLI_EXIT_FAILED, &ge);
-		time_sleep_ms(250);
-	}
+	int rc = cli_wait_gone(ctx, path);
+	if (rc)
+		return rc;
 	fprintf(ctx->out, "Deleted load balancer %s\n", a->pos[0]);
 	return CLI_EXIT_OK;
 }

@@ -145,6 +145,10 @@ struct nft_forward {
 struct nft_lb_backend {
 	const char *ip;
 	uint16_t port;
+	/* on another host of a cluster: it takes only connections from the
+	 * balancer's network. One from the host itself or to a host port would
+	 * be answered from the target's host, where its client is not. */
+	bool remote;
 };
 
 struct nft_lb {

@@ -164,12 +164,13 @@ int store_lb_set_drain(struct store *st, struct lb *lb, struct err *e)
 	RUN(st, CX_WRITE, e, lb_merge(cx, &want, false, lb, e));
 }
 
-/* Deletes the targets whose column col ("lb_id" or "vm_id") is id one by
- * one, so each removal is in the balancer's events too. */
-static int targets_delete(struct cx *cx, const char *col, const char *id, struct err *e)
+/* The targets whose column col ("lb_id" or "vm_id") is id, into *out
+ * (caller frees, on failure too). */
+static int targets_where(struct cx *cx, const char *col, const char *id, struct lb_target **out, int *n,
+			 struct err *e)
 {
-	struct lb_target *ts = NULL;
-	int n = 0;
+	*out = NULL;
+	*n = 0;
 	autofree char *cols = table_cols(&target_table, "");
 	autofree char *sql = xasprintf("SELECT %s FROM lb_targets WHERE %s = ?1", cols, col);
 	struct q *q = q_prep(cx, sql, e);
@@ -177,7 +178,16 @@ static int targets_delete(struct cx *cx, const char *col, const char *id, struct
 		return -1;
 	q_text(q, 1, id);
 	q->table = &target_table;
-	int rc = q_all(q, sizeof(*ts), table_fill, (void **)&ts, &n, e);
+	return q_all(q, sizeof(**out), table_fill, (void **)out, n, e);
+}
+
+/* Deletes the targets whose column col ("lb_id" or "vm_id") is id one by
+ * one, so each removal is in the balancer's events too. */
+static int targets_delete(struct cx *cx, const char *col, const char *id, struct err *e)
+{
+	struct lb_target *ts = NULL;
+	int n = 0;
+	int rc = targets_where(cx, col, id, &ts, &n, e);
 	for (int i = 0; rc == 0 && i < n; i++)
 		rc = table_delete(cx, &target_table, ts[i].id, e);
 	free(ts);
@@ -213,14 +223,7 @@ static int lb_mark_deleted(struct cx *cx, const char *id, int64_t now, bool *gon
 	int n = 0;
 	if (table_get(cx, &lb_table, id, &lb, e) < 0)
 		return -1;
-	autofree char *cols = table_cols(&target_table, "");
-	autofree char *sql = xasprintf("SELECT %s FROM lb_targets WHERE lb_id = ?1", cols);
-	struct q *q = q_prep(cx, sql, e);
-	if (!q)
-		return -1;
-	q_text(q, 1, id);
-	q->table = &target_table;
-	int rc = q_all(q, sizeof(*ts), table_fill, (void **)&ts, &n, e);
+	int rc = targets_where(cx, "lb_id", id, &ts, &n, e);
 	*gone = rc == 0 && n == 0;
 	if (rc == 0 && *gone)
 		rc = lb_delete(cx, id, e);
@@ -387,14 +390,7 @@ static int targets_drain_vm(struct cx *cx, const char *vm_id, int64_t now, int *
 	struct lb_target *ts = NULL;
 	int n = 0;
 	*left = *started = 0;
-	autofree char *cols = table_cols(&target_table, "");
-	autofree char *sql = xasprintf("SELECT %s FROM lb_targets WHERE vm_id = ?1", cols);
-	struct q *q = q_prep(cx, sql, e);
-	if (!q)
-		return -1;
-	q_text(q, 1, vm_id);
-	q->table = &target_table;
-	int rc = q_all(q, sizeof(*ts), table_fill, (void **)&ts, &n, e);
+	int rc = targets_where(cx, "vm_id", vm_id, &ts, &n, e);
 	for (int i = 0; rc == 0 && i < n; i++) {
 		if (ts[i].state == LB_ACTIVE) {
 			struct lb lb;

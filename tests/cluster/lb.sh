@@ -10,7 +10,9 @@
 #   holding a long-lived connection from c is removed with a drain of 10s:
 #   no new connection reaches it, the open one lives on, and at the
 #   deadline it is cut on h3 (its conntrack entry gone, no more lines) →
-#   deleting the balancer cuts an open connection on h3 the same way.
+#   deleting the balancer cuts an open connection on h3 the same way →
+#   a host-port listener: each host gives its port's connections to the
+#   targets on it only (one on h3 takes none).
 #
 # Kept short (three nano VMs under TCG, 1 s checks): the API's side of
 # draining and deleting is in tests/api/lb-drain.sh and lb-delete.sh.
@@ -129,5 +131,21 @@ n1=$(lines)
 sleep 3
 is "$(lines)" "$n1" "no line came in 3 s ($n1 lines in all)"
 is "$(status_of "$(capi h3 GET /v1/lbs/web)")" 404 "and every host's API says it is gone"
+
+# --- a host port: each host sends its clients to its own targets ------------------------------------
+# (a target on another host would answer from there, where the client is not)
+HP=$((30000 + RANDOM % 20000))
+out=$(cnubo h1 firewall rule add web --proto tcp --port 80 --from "$CL_NET.0/24" 2>&1) &&
+	out=$(cnubo h1 lb create www --network lbn --listen "$HP:80" --host-port --targets t1,t2 --check http:/ \
+		--interval 1s --timeout 500ms --rise 1 2>&1)
+ok $? "lb www on host port $HP over t1 and t2 (web allows HTTP from the underlay)" "$out"
+www_healthy() { cnubo h3 lb show www --json | jq -e '[.targets[].health] == ["healthy","healthy"]' >/dev/null; }
+wait_for 30 www_healthy
+ok $? "both are healthy"
+sleep 1
+from_uplink() { for i in 1 2 3 4; do curl -s -m 3 "http://${CL_ADDR[$1]}:$HP/" || echo none; done | sort | uniq -c | awk '{print $2 "=" $1}' | paste -sd' '; }
+is "$(from_uplink h1)" "t1=4" "4 requests from the uplink to h1's address: all answered, by t1 (on h1)"
+is "$(from_uplink h2)" "t2=4" "to h2's: all by t2"
+is "$(from_uplink h3)" "none=4" "h3 has no target of it: its port takes no connection"
 
 echo "# cluster/lb.sh took $((SECONDS - start_s)) s"
