@@ -122,13 +122,19 @@ static void set_lb(const struct api_req *req, struct api_resp *resp)
 	json_decref(body);
 }
 
+/* 202 with the balancer being deleted (its connections are cut next, then
+ * it is gone), or 204 when it had no target and is gone already. */
 static void delete_lb(const struct api_req *req, struct api_resp *resp)
 {
 	struct err e = {0};
-	if (ctl_lb_delete(req->ctl, req->args[0], &e) < 0)
+	struct lb lb;
+	bool gone = false;
+	if (ctl_lb_delete(req->ctl, req->args[0], &lb, &gone, &e) < 0)
 		api_error(resp, &e);
-	else
+	else if (gone)
 		resp->status = 204;
+	else
+		api_json(resp, 202, lb_json(req, &lb));
 }
 
 static void add_target(const struct api_req *req, struct api_resp *resp)

@@ -103,6 +103,21 @@ json_t *cli_send(struct cli_ctx *ctx, const char *method, const char *path, json
 	return resp;
 }
 
+int cli_wait_gone(struct cli_ctx *ctx, const char *path)
+{
+	for (;;) {
+		json_t *r = NULL;
+		struct err e = {0};
+		int code = client_json(cli_client(ctx), "GET", path, NULL, &r, NULL, &e);
+		json_decref(r);
+		if (code < 0 && e.kind == ERR_NOT_FOUND)
+			return 0;
+		if (code < 0)
+			return cli_fail(ctx, CLI_EXIT_FAILED, &e);
+		time_sleep_ms(250);
+	}
+}
+
 int cli_act(struct cli_ctx *ctx, const struct args *a, const char *method, const char *path, json_t *body,
 	    const char *noun, const char *name, const char *doing, const char *done)
 {

@@ -67,6 +67,9 @@ extern const struct arg_flag cli_wait_flags[];   /* --wait */
  * the answer (caller decrefs; {} for 204), or NULL after printing the error.
  * Takes body. */
 json_t *cli_send(struct cli_ctx *ctx, const char *method, const char *path, json_t *body);
+/* Polls GET path until it is 404 (a delete that ends on its own): 0, or
+ * the exit status of the failure it reported. */
+int cli_wait_gone(struct cli_ctx *ctx, const char *path);
 
 /* What every action on a resource does: send it, then follow the operation
  * (with --wait) or say how to. noun is the answer's key ("volume") and names

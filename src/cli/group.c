@@ -295,17 +295,9 @@ static int group_delete(struct cli_ctx *ctx, const struct args *a)
 	json_decref(g);
 	if (!args_has(a, "wait"))
 		return CLI_EXIT_OK;
-	for (;;) {
-		json_t *r = NULL;
-		struct err e = {0};
-		int code = client_json(cli_client(ctx), "GET", path, NULL, &r, NULL, &e);
-		json_decref(r);
-		if (code < 0 && e.kind == ERR_NOT_FOUND)
-			break;
-		if (code < 0)
-			return cli_fail(ctx, CLI_EXIT_FAILED, &e);
-		time_sleep_ms(250);
-	}
+	int rc = cli_wait_gone(ctx, path);
+	if (rc)
+		return rc;
 	fprintf(ctx->out, "Deleted group %s\n", a->pos[0]);
 	return CLI_EXIT_OK;
 }

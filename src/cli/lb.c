@@ -29,6 +29,11 @@ static const struct arg_flag create_flags[] = {
 	{NULL, 0, 0, NULL, NULL},
 };
 
+static const struct arg_flag delete_flags[] = {
+	{"wait", 0, ARG_BOOL, NULL, "return once its connections are cut and it is gone"},
+	{NULL, 0, 0, NULL, NULL},
+};
+
 static const struct arg_flag set_flags[] = {
 	{"drain", 0, ARG_VALUE, "D", "how long a removed target keeps its open connections (0: cut at once)"},
 	{"json", 0, ARG_BOOL, NULL, "print the API's JSON"},
@@ -64,8 +69,10 @@ static void print_lbs(struct cli_ctx *ctx, const json_t *j)
 		json_array_foreach(json_object_get(lb, "targets"), k, tg) {
 			healthy += strcmp(cli_or_dash(cli_jstr(tg, "health")), "healthy") == 0;
 		}
-		autofree char *targets = xasprintf("%zu/%zu healthy%s", healthy, n,
-						   json_is_true(json_object_get(lb, "failing_open")) ? " (open)" : "");
+		bool going = strcmp(cli_or_dash(cli_jstr(lb, "state")), "deleting") == 0;
+		autofree char *targets = going ? xstrdup("(deleting)")
+					       : xasprintf("%zu/%zu healthy%s", healthy, n,
+							   json_is_true(json_object_get(lb, "failing_open")) ? " (open)" : "");
 		const char *row[] = {cli_jstr(lb, "name"), cli_jstr(lb, "network"), cli_jstr(lb, "vip"), listen,
 				     targets, cli_jstr(lb, "algorithm"), age};
 		table_add_row(t, row);
@@ -95,7 +102,9 @@ static void print_lb(struct cli_ctx *ctx, const json_t *lb)
 	char drain[24];
 	time_duration_format(cli_jint(lb, "drain_ms", 0), drain);
 	fprintf(ctx->out, "Drain:      %s\n", cli_jint(lb, "drain_ms", 0) ? drain : "0 (connections cut at once)");
-	if (json_is_true(json_object_get(lb, "failing_open")))
+	if (strcmp(cli_or_dash(cli_jstr(lb, "state")), "deleting") == 0)
+		fprintf(ctx->out, "Deleting:   no new connection; its open ones are being cut, then it is gone\n");
+	else if (json_is_true(json_object_get(lb, "failing_open")))
 		fprintf(ctx->out, "Failing open: no target is healthy, so every target gets connections\n");
 	const json_t *targets = json_object_get(lb, "targets");
 	if (json_array_size(targets) == 0) {
@@ -121,7 +130,9 @@ static void print_lb(struct cli_ctx *ctx, const json_t *lb)
 		autofree char *left = until && fmt_parse_rfc3339(until, &until_ms)
 					      ? fmt_age((until_ms - ctx->now_ms + 999) / 1000)
 					      : NULL;
-		autofree char *state = left ? xasprintf("draining (%s left)", left) : xstrdup(cli_or_dash(cli_jstr(tg, "state")));
+		autofree char *state = !left ? xstrdup(cli_or_dash(cli_jstr(tg, "state")))
+				       : until_ms > ctx->now_ms ? xasprintf("draining (%s left)", left)
+								: xstrdup("draining (being cut)");
 		const char *row[] = {cli_jstr(tg, "vm"), port, state, cli_jstr(tg, "health"), conns, when,
 				     reason && *reason ? reason : "-"};
 		table_add_row(t, row);
@@ -225,14 +236,29 @@ static int lb_set(struct cli_ctx *ctx, const struct args *a)
 	return CLI_EXIT_OK;
 }
 
+/* 204: it had no target and is gone; 202: its connections are cut next,
+ * then it is gone (--wait: until then). */
 static int lb_delete(struct cli_ctx *ctx, const struct args *a)
 {
 	autofree char *path = client_path("/v1/lbs/%s", a->pos[0]);
-	json_t *r = cli_send(ctx, "DELETE", path, NULL);
-	if (!r)
-		return CLI_EXIT_FAILED;
-	fprintf(ctx->out, "Deleted load balancer %s\n", a->pos[0]);
+	json_t *r = NULL;
+	long status = 0;
+	struct err e = {0};
+	if (client_json(cli_client(ctx), "DELETE", path, NULL, &r, &status, &e) < 0)
+		return cli_fail(ctx, CLI_EXIT_FAILED, &e);
 	json_decref(r);
+	if (status == 204) {
+		fprintf(ctx->out, "Deleted load balancer %s\n", a->pos[0]);
+		return CLI_EXIT_OK;
+	}
+	fprintf(ctx->out, "Deleting load balancer %s: no new connection from now; its open ones are cut, then it is gone\n",
+		a->pos[0]);
+	if (!args_has(a, "wait"))
+		return CLI_EXIT_OK;
+	int rc = cli_wait_gone(ctx, path);
+	if (rc)
+		return rc;
+	fprintf(ctx->out, "Deleted load balancer %s\n", a->pos[0]);
 	return CLI_EXIT_OK;
 }
 
@@ -287,7 +313,11 @@ static const struct cli_verb lb_verbs[] = {
 	{"set", "NAME --drain D", "Change a load balancer's drain time",
 	 "  nubo lb set web --drain 0      # a removed target's connections are cut at once\n", set_flags, 1, 1, false,
 	 lb_set},
-	{"delete", "NAME", "Delete a load balancer", NULL, NULL, 1, 1, false, lb_delete},
+	{"delete", "NAME [--wait]", "Delete a load balancer and cut the connections made through it",
+	 "It takes no new connection at once; the open ones are cut on every host\n"
+	 "(as a drain with no drain time), then it is gone and its name and address\n"
+	 "are free.\n",
+	 delete_flags, 1, 1, false, lb_delete},
 	{"target", "add|remove LB VM[:PORT]", "Add or remove a target",
 	 "  nubo lb target add web web4\n"
 	 "  nubo lb target remove web web2:8080\n",

@@ -109,7 +109,11 @@ struct ctl_lb_request {
 	bool host_port;                       /* the listeners' ports are host ports too */
 };
 int ctl_lb_create(struct ctl *c, const struct ctl_lb_request *r, struct lb *out, struct err *e);
-int ctl_lb_delete(struct ctl *c, const char *ref, struct err *e);
+/* Takes the balancer out of the rules at once and starts ending the
+ * connections made through it: out is the balancer as marked (deleted, its
+ * targets draining with a deadline of now), and each host's checker cuts
+ * them, then the rows go. *gone: it had no target and is gone already. */
+int ctl_lb_delete(struct ctl *c, const char *ref, struct lb *out, bool *gone, struct err *e);
 /* target: "VM" or "VM:PORT"; already there: 409. */
 int ctl_lb_target_add(struct ctl *c, const char *ref, const char *target, struct lb_target *out, struct err *e);
 /* Changes what may change after create: the drain time (drain, as

@@ -117,6 +117,8 @@ int ctl_group_create(struct ctl *c, const struct ctl_group_request *r, struct sc
 				err_prefix(e, "lb \"%s\"", r->lb);
 			return -1;
 		}
+		if (lb.deleted)
+			return err_set(e, ERR_CONFLICT, "lb \"%s\": load balancer %s is being deleted", r->lb, lb.name);
 		if (strcmp(lb.network_id, net.id) != 0)
 			return err_set(e, ERR_UNPROCESSABLE,
 				       "lb \"%s\" is on network %s, and the group's VMs would be on %s: give --network %s",

@@ -163,11 +163,12 @@ static const struct lb_target *find_target(const struct world *w, const char *id
 	return NULL;
 }
 
+/* A balancer being deleted takes no new target, and its health says nothing. */
 static bool lb_exists(const struct world *w, const char *name)
 {
 	for (int i = 0; i < w->n_lbs; i++)
 		if (strcmp(w->lbs[i].name, name) == 0)
-			return true;
+			return !w->lbs[i].deleted;
 	return false;
 }
 

@@ -17,6 +17,12 @@
  * connections in the host's conntrack table and only then deletes the row.
  * Both steps run again harmlessly after a crash between them, and the
  * deadline is in the store, so a restarted nubod cuts on time.
+ *
+ * Deleting a balancer reuses the drain: one transaction marks it deleted
+ * (the rules drop it) and drains every target with a deadline of now; the
+ * checkers cut them and delete their rows as above, and the balancer's row
+ * goes once it has no target left. Every step starts from what the store
+ * says, so a nubod killed between any two finishes after its restart.
  */
 #include "ctl/ctl-priv.h"
 
@@ -25,6 +31,7 @@
 #include <string.h>
 
 #include "host/health.h"
+#include "util/crashpoint.h"
 #include "util/log.h"
 #include "util/str.h"
 #include "util/timeutil.h"
@@ -217,6 +224,13 @@ int ctl_lb_create(struct ctl *c, const struct ctl_lb_request *r, struct lb *out,
 	if (rc == 0 && (rc = store_tx_begin(c->st, e)) == 0) {
 		struct network net;
 		bool ok = true;
+		struct lb going;
+		struct err ignored = {0};
+		if (store_lb_get(c->st, out->name, &going, &ignored) == 0 && going.deleted)
+			ok = err_set(e, ERR_CONFLICT,
+				     "load balancer %s is being deleted: its connections are being cut; create it again "
+				     "once it is gone (nubo lb show %s)",
+				     going.name, going.name) == 0;
 		for (int i = 0; ok && out->host_port && i < r->n_listen; i++)
 			ok = host_port_not_held(c, ls[i].port, r->listen[i], i, NULL, e) == 0;
 		ok = ok && store_network_get(c->st, out->network_id, &net, e) == 0 &&
@@ -232,13 +246,29 @@ int ctl_lb_create(struct ctl *c, const struct ctl_lb_request *r, struct lb *out,
 	return 0;
 }
 
-int ctl_lb_delete(struct ctl *c, const char *ref, struct err *e)
+int ctl_lb_delete(struct ctl *c, const char *ref, struct lb *out, bool *gone, struct err *e)
 {
-	struct lb lb;
-	if (store_lb_get(c->st, ref, &lb, e) < 0 || store_lb_delete(c->st, lb.id, e) < 0)
+	*gone = false;
+	if (store_lb_get(c->st, ref, out, e) < 0 || store_lb_mark_deleted(c->st, out->id, time_now_ms(), gone, e) < 0)
 		return -1;
-	log_info("lb %s: deleted", lb.name);
+	out->deleted = true;
+	if (*gone)
+		log_info("lb %s: deleted (it had no target)", out->name);
+	else
+		log_info("lb %s: deleting: out of the rules; its targets' connections are cut next", out->name);
+	crashpoint("lb.delete.marked");
 	ctl_rules_changed_wait(c);
+	lbs_kick(c);
+	return 0;
+}
+
+/* The balancer ref, or ERR_CONFLICT if it is being deleted. */
+static int lb_get_live(struct ctl *c, const char *ref, struct lb *out, struct err *e)
+{
+	if (store_lb_get(c->st, ref, out, e) < 0)
+		return -1;
+	if (out->deleted)
+		return err_set(e, ERR_CONFLICT, "load balancer %s is being deleted", out->name);
 	return 0;
 }
 
@@ -278,7 +308,7 @@ static int target_drain(struct ctl *c, const struct lb *lb, struct lb_target *t,
 
 int ctl_lb_set(struct ctl *c, const char *ref, const char *drain, struct lb *out, struct err *e)
 {
-	if (store_lb_get(c->st, ref, out, e) < 0)
+	if (lb_get_live(c, ref, out, e) < 0)
 		return -1;
 	if (drain && lb_drain_parse(drain, "drain", &out->drain_ms, e) < 0)
 		return -1;
@@ -293,7 +323,7 @@ int ctl_lb_target_add(struct ctl *c, const char *ref, const char *target, struct
 	struct lb lb;
 	struct lb_target *ts = NULL;
 	int n = 0;
-	if (store_lb_get(c->st, ref, &lb, e) < 0 || target_resolve(c, &lb, target, "target", out, e) < 0 ||
+	if (lb_get_live(c, ref, &lb, e) < 0 || target_resolve(c, &lb, target, "target", out, e) < 0 ||
 	    store_lb_target_list(c->st, lb.id, &ts, &n, e) < 0)
 		return -1;
 	int rc = n >= LB_TARGETS_MAX ? err_set(e, ERR_CONFLICT, "lb %s has %d targets already: the most it takes",
@@ -323,7 +353,7 @@ int ctl_lb_target_remove(struct ctl *c, const char *ref, const char *target, str
 	struct lb lb;
 	struct lb_target *ts = NULL, want;
 	int n = 0;
-	if (store_lb_get(c->st, ref, &lb, e) < 0 || target_resolve(c, &lb, target, "target", &want, e) < 0 ||
+	if (lb_get_live(c, ref, &lb, e) < 0 || target_resolve(c, &lb, target, "target", &want, e) < 0 ||
 	    store_lb_target_list(c->st, lb.id, &ts, &n, e) < 0)
 		return -1;
 	int found = -1;
@@ -355,7 +385,7 @@ int lbs_target_join(struct ctl *c, const char *lb_ref, const char *vm_name, int 
 		snprintf(spec, sizeof(spec), "%s:%d", vm_name, port);
 	else
 		snprintf(spec, sizeof(spec), "%s", vm_name);
-	if (store_lb_get(c->st, lb_ref, &lb, e) < 0 || target_resolve(c, &lb, spec, "target", out, e) < 0 ||
+	if (lb_get_live(c, lb_ref, &lb, e) < 0 || target_resolve(c, &lb, spec, "target", out, e) < 0 ||
 	    store_lb_target_list(c->st, lb.id, &ts, &n, e) < 0)
 		return -1;
 	/* there already (a join cut off before the caller recorded it): that one */
@@ -507,8 +537,6 @@ static void check_due(struct ctl *c, struct ctl_lbs *l, struct pass *p, int64_t 
 	const struct lb **owner = xcalloc((size_t)n_ts + 1, sizeof(*owner));
 	int n = 0;
 	bool moved = false;
-	for (int i = 0; i < l->n_track; i++)
-		l->track[i].seen = false;
 	for (int b = 0; b < n_lbs; b++)
 		for (int i = 0; i < n_ts; i++) {
 			struct lb_target *t = &ts[i];
@@ -550,10 +578,11 @@ static void check_due(struct ctl *c, struct ctl_lbs *l, struct pass *p, int64_t 
 		enum lb_health h = lb_health_step(t->health, &tr->streak, checks[k].ok, owner[k]->rise, owner[k]->fall);
 		moved |= target_record(c, owner[k], t, h, checks[k].reason);
 	}
-	track_prune(l);
 	/* Fail open: recorded on the balancer, so the event log says when no
 	 * target was healthy and when one came back. */
 	for (int b = 0; b < n_lbs; b++) {
+		if (lbs[b].deleted)   /* out of the rules: nothing to fail open to */
+			continue;
 		struct lb_target *mine = xcalloc((size_t)n_ts + 1, sizeof(*mine));
 		bool *in = xcalloc((size_t)n_ts + 1, sizeof(*in));
 		int m = 0;
@@ -637,11 +666,51 @@ static void drains_due(struct ctl *c, struct ctl_lbs *l, const struct pass *p, i
 		tr->cut = true;
 		if (!target_is_mine(c, p->vms, p->n_vms, t) || wall < t->drain_until + grace)
 			continue;
+		crashpoint("lb.drain.cut");
 		struct err e = {0};
 		if (store_lb_target_delete(c->st, t->id, &e) < 0)
 			log_warn("lb: target %s: %s", t->name, e.msg);
 		else
 			gone = true;
+	}
+	if (gone)
+		ctl_rules_changed(c);
+}
+
+/* The last step of a balancer's delete: once its targets are cut and gone
+ * (drains_due), its row. A target made active meanwhile (a join that read
+ * the balancer before the delete) drains too, so the delete always ends. */
+static void deletes_due(struct ctl *c, const struct pass *p)
+{
+	bool gone = false;
+	for (int b = 0; b < p->n_lbs; b++) {
+		const struct lb *lb = &p->lbs[b];
+		if (!lb->deleted)
+			continue;
+		int left = 0;
+		for (int i = 0; i < p->n_ts; i++) {
+			struct lb_target t = p->ts[i];
+			if (strcmp(t.lb_id, lb->id) != 0)
+				continue;
+			left++;
+			struct err e = {0};
+			if (t.state == LB_ACTIVE) {
+				t.state = LB_DRAINING;
+				t.drain_until = time_now_ms();
+				if (store_lb_target_set_state(c->st, &t, &e) < 0 && e.kind != ERR_NOT_FOUND)
+					log_warn("lb %s: target %s: %s", lb->name, t.name, e.msg);
+			}
+		}
+		if (left)
+			continue;
+		crashpoint("lb.delete.targets-gone");
+		struct err e = {0};
+		if (store_lb_delete(c->st, lb->id, &e) < 0) {
+			log_warn("lb %s: %s", lb->name, e.msg);
+			continue;
+		}
+		log_info("lb %s: deleted: the connections made through it are cut", lb->name);
+		gone = true;
 	}
 	if (gone)
 		ctl_rules_changed(c);
@@ -699,8 +768,15 @@ static int64_t check_pass(struct ctl *c, struct ctl_lbs *l)
 	    (p.n_ts > 0 && store_vm_list(c->st, &p.vms, &p.n_vms, &e) < 0))
 		log_warn("lb: health checks wait for the store: %s", e.msg);
 	else {
+		/* A track is kept while check_due or drains_due sees its target: a
+		 * draining target on another host's VM is only seen by the latter,
+		 * and its cut must be remembered until its row goes. */
+		for (int i = 0; i < l->n_track; i++)
+			l->track[i].seen = false;
 		check_due(c, l, &p, now, &next);
 		drains_due(c, l, &p, now, &next);
+		track_prune(l);
+		deletes_due(c, &p);
 		if (now - l->counted_at >= LB_IDLE_MS) {   /* a read of the whole table: once a second at most */
 			count_connections(c, l, &p);
 			l->counted_at = now;

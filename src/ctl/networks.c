@@ -175,10 +175,15 @@ int ctl_network_delete(struct ctl *c, const char *ref, struct network *net, stru
 	if (ok && nics > 0)
 		ok = err_set(e, ERR_CONFLICT, "network %s is in use by %d NIC%s; delete those VMs first", net->name, nics,
 			     nics == 1 ? "" : "s") == 0;
-	int lbs = 0;
+	int lbs = 0, lbs_going = 0;
 	if (ok)
-		ok = store_lb_count_on_network(c->st, net->id, &lbs, e) == 0;
-	if (ok && lbs > 0)
+		ok = store_lb_count_on_network(c->st, net->id, &lbs, &lbs_going, e) == 0;
+	if (ok && lbs > 0 && lbs == lbs_going)   /* their connections are being cut: seconds */
+		ok = err_set(e, ERR_CONFLICT,
+			     "network %s holds the address of %d load balancer%s being deleted; try again once %s gone "
+			     "(nubo lb list)",
+			     net->name, lbs, lbs == 1 ? "" : "s", lbs == 1 ? "it is" : "they are") == 0;
+	else if (ok && lbs > 0)
 		ok = err_set(e, ERR_CONFLICT, "network %s holds the address of %d load balancer%s; delete %s first (nubo lb list)",
 			     net->name, lbs, lbs == 1 ? "" : "s", lbs == 1 ? "it" : "them") == 0;
 	if (ok && !net->deleted)

@@ -254,13 +254,15 @@ static void load_forwards(struct ctl *c, struct ruleset_data *d)
 	}
 }
 
-/* The address of a live VM's NIC on the network, or NULL. */
-static const char *vm_ip_on(const struct ruleset_data *d, const char *vm_id, const char *net_id)
+/* The address of a live VM's NIC on the network, or NULL; *vm_out: the VM. */
+static const char *vm_ip_on(const struct ruleset_data *d, const char *vm_id, const char *net_id,
+			    const struct vm **vm_out)
 {
 	for (int v = 0; v < d->n_vms; v++) {
 		const struct vm *vm = &d->vms[v];
 		if (strcmp(vm->id, vm_id) != 0 || !live(vm))
 			continue;
+		*vm_out = vm;
 		for (int k = 0; k < vm->n_nics; k++)
 			if (strcmp(vm->nics[k].network_id, net_id) == 0)
 				return vm->nics[k].ip;
@@ -269,25 +271,31 @@ static const char *vm_ip_on(const struct ruleset_data *d, const char *vm_id, con
 }
 
 /* A rule per listener, over the balancer's targets in rotation (healthy,
- * or all when none is: lb_rotation). Targets whose VM is gone take no part. */
-static void load_lbs(struct ruleset_data *d)
+ * or all when none is: lb_rotation). Targets whose VM is gone take no part;
+ * a target on another host of a cluster takes no connection of this host's
+ * own, nor of its host ports (nft.h). */
+static void load_lbs(struct ctl *c, struct ruleset_data *d)
 {
 	d->nl = xcalloc((size_t)d->n_lls + 1, sizeof(*d->nl));
 	d->nb = xcalloc((size_t)d->n_lls * (size_t)d->n_lts + 1, sizeof(*d->nb));
 	struct lb_target *mine = xcalloc((size_t)d->n_lts + 1, sizeof(*mine));
 	const char **ips = xcalloc((size_t)d->n_lts + 1, sizeof(*ips));
+	bool *remote = xcalloc((size_t)d->n_lts + 1, sizeof(*remote));
 	bool *in = xcalloc((size_t)d->n_lts + 1, sizeof(*in));
 	struct nft_lb_backend *nb = d->nb;
 	for (int b = 0; b < d->n_lbs; b++) {
 		const struct lb *lb = &d->lbs[b];
-		if (net_index(d, lb->network_id) < 0)
+		if (lb->deleted || net_index(d, lb->network_id) < 0)   /* deleting: no new connection at once */
 			continue;
 		int m = 0;
 		for (int i = 0; i < d->n_lts; i++) {
-			const char *ip = strcmp(d->lts[i].lb_id, lb->id) == 0 ? vm_ip_on(d, d->lts[i].vm_id, lb->network_id)
-									     : NULL;
+			const struct vm *vm = NULL;
+			const char *ip = strcmp(d->lts[i].lb_id, lb->id) == 0
+						 ? vm_ip_on(d, d->lts[i].vm_id, lb->network_id, &vm)
+						 : NULL;
 			if (ip) {
 				ips[m] = ip;
+				remote[m] = overlay_on(c) && !ctl_vm_is_mine(c, vm);
 				mine[m++] = d->lts[i];
 			}
 		}
@@ -303,11 +311,13 @@ static void load_lbs(struct ruleset_data *d)
 			for (int i = 0; i < m; i++)
 				if (in[i])
 					nb[out->n_backends++] = (struct nft_lb_backend){
-						.ip = ips[i], .port = mine[i].port ? mine[i].port : ls->target_port};
+						.ip = ips[i], .port = mine[i].port ? mine[i].port : ls->target_port,
+						.remote = remote[i]};
 			nb += out->n_backends;
 		}
 	}
 	free(in);
+	free(remote);
 	free(ips);
 	free(mine);
 }
@@ -325,7 +335,7 @@ static int load(struct ctl *c, struct ruleset_data *d, struct err *e)
 	load_sets(d);
 	load_vms(c, d);
 	load_forwards(c, d);
-	load_lbs(d);
+	load_lbs(c, d);
 	return 0;
 }
 

@@ -98,6 +98,7 @@ int stack_live_lb(struct ctl *c, const char *name, struct stack_live *l, struct 
 	json_object_set_new(l->spec, "drain", json_string(drain));
 	json_object_set_new(l->spec, "host_port", json_boolean(lb.host_port));
 	snprintf(l->id, sizeof(l->id), "%s", lb.id);
+	l->going = lb.deleted;   /* its name is free once its connections are cut */
 	free(skip);
 	free(ts);
 	free(ls);

@@ -216,7 +216,12 @@ static int delete_live(struct ctl *c, const struct stack_change *ch, struct move
 		break;
 	}
 	case STACK_FIREWALL: rc = ctl_firewall_delete(c, ch->name, e); break;
-	case STACK_LB: rc = ctl_lb_delete(c, ch->name, e); break;
+	case STACK_LB: {   /* the step waits until its connections are cut and it is gone */
+		struct lb lb;
+		bool gone;
+		rc = ctl_lb_delete(c, ch->name, &lb, &gone, e);
+		break;
+	}
 	case STACK_GROUP: {   /* its VMs go first, then the group: the step waits for that */
 		struct scaling_group g;
 		rc = ctl_group_delete(c, ch->name, &g, e);

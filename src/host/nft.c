@@ -100,20 +100,29 @@ static void base_chain(struct sbuf *b, const char *name, const char *type, const
 
 /* New connections only: an established one keeps the target conntrack
  * gave it, whatever the rotation does since. The map's keys are what numgen
- * or jhash yields, 0..n-1; its values address and port. */
-static void lb_rule(struct sbuf *b, const struct nft_lb *l)
+ * or jhash yields, 0..n-1; its values address and port. own: the host's
+ * own connections (nat_output), which, like a host port's, go to targets
+ * on this host only. */
+static void lb_rule(struct sbuf *b, const struct nft_lb *l, bool own)
 {
-	if (!l->n_backends)
-		return;
 	for (int host = 0; host < (l->host_port ? 2 : 1); host++) {
+		bool local = own || host;
+		int n = 0;
+		for (int k = 0; k < l->n_backends; k++)
+			n += !local || !l->backends[k].remote;
+		if (!n)
+			continue;
 		if (host)
 			sbuf_addf(b, "\t\tfib daddr type local tcp dport %u ct state new dnat ip to %s mod %d map { ",
-				  l->port, l->source_hash ? "jhash ip saddr" : "numgen inc", l->n_backends);
+				  l->port, l->source_hash ? "jhash ip saddr" : "numgen inc", n);
 		else
 			sbuf_addf(b, "\t\tip daddr %s tcp dport %u ct state new dnat ip to %s mod %d map { ", l->vip,
-				  l->port, l->source_hash ? "jhash ip saddr" : "numgen inc", l->n_backends);
-		for (int k = 0; k < l->n_backends; k++)
-			sbuf_addf(b, "%s%d : %s . %u", k ? ", " : "", k, l->backends[k].ip, l->backends[k].port);
+				  l->port, l->source_hash ? "jhash ip saddr" : "numgen inc", n);
+		for (int k = 0, i = 0; k < l->n_backends; k++)
+			if (!local || !l->backends[k].remote) {
+				sbuf_addf(b, "%s%d : %s . %u", i ? ", " : "", i, l->backends[k].ip, l->backends[k].port);
+				i++;
+			}
 		sbuf_add(b, " }\n");
 	}
 }
@@ -159,7 +168,7 @@ static void nat_rules(struct sbuf *b, const struct nft_ruleset *rs)
 				  f->host_port, f->ip, f->guest_port);
 		}
 		for (int i = 0; i < rs->n_lbs; i++)
-			lb_rule(b, &rs->lbs[i]);
+			lb_rule(b, &rs->lbs[i], pass == 1);
 		sbuf_add(b, "\t}\n");
 	}
 	base_chain(b, "nat_postrouting", "nat", "postrouting", "srcnat");
@@ -370,9 +379,12 @@ static void bridge_table(struct sbuf *b, const struct nft_ruleset *rs)
 	sbuf_addf(b, "\t\tiifname \"%s\" oifname \"%s\" meta mark & 0x%08x == 0 drop\n", rs->tap_glob, rs->tap_glob,
 		  NFT_HAIRPIN_MARK);
 	/* nor from a tap to another host: only this host's routing sends
-	 * there (host/overlay.h) */
+	 * there (host/overlay.h). The same exception: br_netfilter bridges a
+	 * client's connection DNATed to a target on another host straight to
+	 * the segment, after the inet table's forward chain saw it. */
 	if (rs->vxlan_glob)
-		sbuf_addf(b, "\t\tiifname \"%s\" oifname \"%s\" drop\n", rs->tap_glob, rs->vxlan_glob);
+		sbuf_addf(b, "\t\tiifname \"%s\" oifname \"%s\" meta mark & 0x%08x == 0 drop\n", rs->tap_glob,
+			  rs->vxlan_glob, NFT_HAIRPIN_MARK);
 	sbuf_add(b, "\t}\n");
 	sbuf_add(b, "}\n");
 }

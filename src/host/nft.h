@@ -145,6 +145,10 @@ struct nft_forward {
 struct nft_lb_backend {
 	const char *ip;
 	uint16_t port;
+	/* on another host of a cluster: it takes only connections from the
+	 * balancer's network. One from the host itself or to a host port would
+	 * be answered from the target's host, where its client is not. */
+	bool remote;
 };
 
 struct nft_lb {
@@ -177,7 +181,8 @@ struct nft_ruleset {
 	const struct nft_lb *lbs;
 	int n_lbs;
 	/* "nx1a2b*": every vxlan device of this nubod (host/overlay.h), no
-	 * frame from a tap reaches one; NULL: one host, none */
+	 * frame from a tap reaches one (save a DNATed one br_netfilter
+	 * bridges, marked as for hairpin); NULL: one host, none */
 	const char *vxlan_glob;
 };
 

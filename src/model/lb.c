@@ -260,6 +260,7 @@ json_t *lb_to_json(const struct lb *lb, const struct lb_listener *ls, int n_ls, 
 			      "listeners", listeners, "targets", targets);
 	json_object_set_new(j, "drain_ms", json_integer(lb->drain_ms));
 	json_object_set_new(j, "host_port", json_boolean(lb->host_port));
+	json_object_set_new(j, "state", json_string(lb->deleted ? "deleting" : "active"));
 	if (lb->check == LB_CHECK_HTTP)
 		json_object_set_new(j, "check_path", json_string(lb->check_path));
 	return j;

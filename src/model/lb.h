@@ -24,6 +24,12 @@
  *
  *   active ── removed ──► draining ── deadline: connections cut ──► (gone)
  *
+ * A deleted balancer goes the same way: it is marked deleting (out of the
+ * rules at once), every target drains with a deadline of now, and once the
+ * last one is cut and gone the balancer's row goes too:
+ *
+ *   active ── delete ──► deleting (targets draining) ── all cut and gone ──► (gone)
+ *
  * Pure model: no I/O.
  */
 #pragma once
@@ -99,6 +105,7 @@ struct lb {
 	bool failing_open;      /* no target is healthy: every target is in the rotation */
 	int drain_ms;           /* how long a removed target's connections live on; 0: cut at once */
 	bool host_port;         /* each listener's port is also a port of the host's own addresses */
+	bool deleted;           /* being deleted: out of the rules; gone once its targets are cut */
 	int64_t created_at;
 };
 

@@ -69,6 +69,8 @@ static const struct col lb_cols[] = {
 	COL(struct lb, created_at, COL_I64),
 	COL_EV(struct lb, drain_ms, COL_INT, EV_SHOW),
 	COL(struct lb, host_port, COL_BOOL),
+	/* "deleting" when the delete begins; "deleted" once its connections are cut */
+	COL_EV(struct lb, deleted, COL_BOOL, EV_DELETING),
 };
 static const struct table lb_table = {"load_balancers", "load balancer", sizeof(struct lb), lb_cols,
 				      N_COLS(lb_cols), "lb", NULL, NULL};
@@ -162,12 +164,13 @@ int store_lb_set_drain(struct store *st, struct lb *lb, struct err *e)
 	RUN(st, CX_WRITE, e, lb_merge(cx, &want, false, lb, e));
 }
 
-/* Deletes the targets whose column col ("lb_id" or "vm_id") is id one by
- * one, so each removal is in the balancer's events too. */
-static int targets_delete(struct cx *cx, const char *col, const char *id, struct err *e)
+/* The targets whose column col ("lb_id" or "vm_id") is id, into *out
+ * (caller frees, on failure too). */
+static int targets_where(struct cx *cx, const char *col, const char *id, struct lb_target **out, int *n,
+			 struct err *e)
 {
-	struct lb_target *ts = NULL;
-	int n = 0;
+	*out = NULL;
+	*n = 0;
 	autofree char *cols = table_cols(&target_table, "");
 	autofree char *sql = xasprintf("SELECT %s FROM lb_targets WHERE %s = ?1", cols, col);
 	struct q *q = q_prep(cx, sql, e);
@@ -175,7 +178,16 @@ static int targets_delete(struct cx *cx, const char *col, const char *id, struct
 		return -1;
 	q_text(q, 1, id);
 	q->table = &target_table;
-	int rc = q_all(q, sizeof(*ts), table_fill, (void **)&ts, &n, e);
+	return q_all(q, sizeof(**out), table_fill, (void **)out, n, e);
+}
+
+/* Deletes the targets whose column col ("lb_id" or "vm_id") is id one by
+ * one, so each removal is in the balancer's events too. */
+static int targets_delete(struct cx *cx, const char *col, const char *id, struct err *e)
+{
+	struct lb_target *ts = NULL;
+	int n = 0;
+	int rc = targets_where(cx, col, id, &ts, &n, e);
 	for (int i = 0; rc == 0 && i < n; i++)
 		rc = table_delete(cx, &target_table, ts[i].id, e);
 	free(ts);
@@ -198,6 +210,41 @@ static int lb_delete(struct cx *cx, const char *id, struct err *e)
 int store_lb_delete(struct store *st, const char *id, struct err *e)
 {
 	RUN(st, CX_WRITE, e, lb_delete(cx, id, e));
+}
+
+/* The first step of a delete: the balancer marked deleted and every
+ * target draining with a deadline of now at the latest (one that drains
+ * already keeps an earlier deadline). Without targets there is nothing to
+ * cut: the rows go at once. */
+static int lb_mark_deleted(struct cx *cx, const char *id, int64_t now, bool *gone, struct err *e)
+{
+	struct lb lb;
+	struct lb_target *ts = NULL;
+	int n = 0;
+	if (table_get(cx, &lb_table, id, &lb, e) < 0)
+		return -1;
+	int rc = targets_where(cx, "lb_id", id, &ts, &n, e);
+	*gone = rc == 0 && n == 0;
+	if (rc == 0 && *gone)
+		rc = lb_delete(cx, id, e);
+	else if (rc == 0 && !lb.deleted) {
+		lb.deleted = true;
+		rc = table_update(cx, &lb_table, &lb, e);
+	}
+	for (int i = 0; rc == 0 && i < n; i++) {
+		if (ts[i].state == LB_DRAINING && ts[i].drain_until <= now)
+			continue;
+		ts[i].state = LB_DRAINING;
+		ts[i].drain_until = now;
+		rc = table_update(cx, &target_table, &ts[i], e);
+	}
+	free(ts);
+	return rc;
+}
+
+int store_lb_mark_deleted(struct store *st, const char *id, int64_t now, bool *gone, struct err *e)
+{
+	RUN(st, CX_WRITE, e, lb_mark_deleted(cx, id, now, gone, e));
 }
 
 static int by_lb(struct cx *cx, const struct table *t, const char *lb_id, const char *order, void **out, int *n,
@@ -270,10 +317,17 @@ int store_lb_target_delete(struct store *st, const char *id, struct err *e)
 	RUN(st, CX_WRITE, e, table_delete(cx, &target_table, id, e));
 }
 
-int store_lb_count_on_network(struct store *st, const char *network_id, int *n, struct err *e)
+static int count_on_network(struct cx *cx, const char *network_id, int *n, int *deleting, struct err *e)
 {
-	RUN(st, CX_READ, e,
-	    cx_count(cx, "SELECT COUNT(*) FROM load_balancers WHERE network_id = ?1", network_id, NULL, NULL, n, e));
+	if (cx_count(cx, "SELECT COUNT(*) FROM load_balancers WHERE network_id = ?1", network_id, NULL, NULL, n, e) < 0)
+		return -1;
+	return cx_count(cx, "SELECT COUNT(*) FROM load_balancers WHERE network_id = ?1 AND deleted = 1", network_id, NULL,
+			NULL, deleting, e);
+}
+
+int store_lb_count_on_network(struct store *st, const char *network_id, int *n, int *deleting, struct err *e)
+{
+	RUN(st, CX_READ, e, count_on_network(cx, network_id, n, deleting, e));
 }
 
 /* The first row's columns 0 and 1 of sql (?1 = port, ?2 = arg2) into c0
@@ -311,12 +365,14 @@ static int host_port_owner(struct cx *cx, uint16_t port, const char *except_lb, 
 		return 0;
 	}
 	if (port_holder(cx,
-			"SELECT b.name, b.id FROM lb_listeners l JOIN load_balancers b ON b.id = l.lb_id"
+			"SELECT b.name, b.deleted FROM lb_listeners l JOIN load_balancers b ON b.id = l.lb_id"
 			" WHERE b.host_port = 1 AND l.port = ?1 AND b.id != ?2",
 			port, except_lb ? except_lb : "", c0, c1, e) < 0)
 		return -1;
+	/* one being deleted holds its port until its connections are cut: seconds */
 	if (c0[0])
-		snprintf(out, n, "load balancer %s", c0);
+		snprintf(out, n, "load balancer %s%s", c0,
+			 strcmp(c1, "1") == 0 ? " (being deleted: free once it is gone)" : "");
 	return 0;
 }
 
@@ -334,14 +390,7 @@ static int targets_drain_vm(struct cx *cx, const char *vm_id, int64_t now, int *
 	struct lb_target *ts = NULL;
 	int n = 0;
 	*left = *started = 0;
-	autofree char *cols = table_cols(&target_table, "");
-	autofree char *sql = xasprintf("SELECT %s FROM lb_targets WHERE vm_id = ?1", cols);
-	struct q *q = q_prep(cx, sql, e);
-	if (!q)
-		return -1;
-	q_text(q, 1, vm_id);
-	q->table = &target_table;
-	int rc = q_all(q, sizeof(*ts), table_fill, (void **)&ts, &n, e);
+	int rc = targets_where(cx, "vm_id", vm_id, &ts, &n, e);
 	for (int i = 0; rc == 0 && i < n; i++) {
 		if (ts[i].state == LB_ACTIVE) {
 			struct lb lb;

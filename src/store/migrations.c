@@ -404,6 +404,11 @@ const struct migration store_migrations[] = {
 	/* The public-key pin of a host's peer URL (ctl/peer.c). */
 	{27, "ALTER TABLE hosts ADD COLUMN peer_pin " T " NOT NULL DEFAULT '';",
 	 "ALTER TABLE hosts ADD COLUMN peer_pin TEXT NOT NULL DEFAULT '';"},
+	/* A deleted load balancer stays, marked, until each host has cut the
+	 * connections made through it (its targets drain with a deadline of
+	 * now); a restarted nubod finishes the job from the mark. */
+	{28, "ALTER TABLE load_balancers ADD COLUMN deleted INTEGER NOT NULL DEFAULT 0;",
+	 "ALTER TABLE load_balancers ADD COLUMN deleted INTEGER NOT NULL DEFAULT 0;"},
 };
 
 const int store_migrations_count = sizeof(store_migrations) / sizeof(store_migrations[0]);

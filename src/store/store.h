@@ -248,6 +248,10 @@ int store_lb_update(struct store *st, const struct lb *lb, struct err *e);
 int store_lb_set_failing_open(struct store *st, const struct lb *lb, struct err *e);
 int store_lb_set_drain(struct store *st, struct lb *lb, struct err *e);
 int store_lb_delete(struct store *st, const char *id, struct err *e);
+/* A delete's first step, in one transaction: the balancer marked deleted,
+ * each target draining with a deadline of now (or its earlier one); *gone
+ * when it had no target, and its rows are deleted at once instead. */
+int store_lb_mark_deleted(struct store *st, const char *id, int64_t now, bool *gone, struct err *e);
 int store_lb_listener_list(struct store *st, const char *lb_id, struct lb_listener **out, int *n, struct err *e);
 int store_lb_target_list(struct store *st, const char *lb_id, struct lb_target **out, int *n, struct err *e);
 int store_lb_target_insert(struct store *st, const struct lb_target *t, struct err *e);
@@ -269,8 +273,8 @@ int store_lb_targets_drain_vm(struct store *st, const char *vm_id, int64_t now, 
  * web1 (tcp, …)" or "load balancer web", or "" when the port is free. */
 int store_host_port_owner(struct store *st, uint16_t port, const char *except_lb, bool forwards, char *out, size_t n,
 			  struct err *e);
-/* Balancers whose VIP is on the network. */
-int store_lb_count_on_network(struct store *st, const char *network_id, int *n, struct err *e);
+/* Balancers whose VIP is on the network, and how many of them are being deleted. */
+int store_lb_count_on_network(struct store *st, const char *network_id, int *n, int *deleting, struct err *e);
 
 /* Auto-scaling groups and their members (store/groups.c). Free a group's
  * fields with group_free_fields (group_list_free for lists). */

@@ -145,7 +145,7 @@ s = socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
 s.bind(("0.0.0.0", int(sys.argv[1]))); s.listen(); time.sleep(30)' "$((HP + 2))" &
 holder=$!
 t_on_exit "kill $holder 2>/dev/null"
-sleep 0.5
+wait_for 10 sh -c "ss -Hltn 'sport = :$((HP + 2))' | grep -q ."   # python's start takes long on a loaded host
 r=$(api POST /v1/lbs "{\"name\":\"hp2\",\"network\":\"dnet\",\"listen\":[\"$((HP + 2))\"],\"host_port\":true}")
 is "$(status_of "$r")" 409 "a balancer on a port a program of the host listens on is 409"
 like "$(err_of "$r")" "host port $((HP + 2))/tcp is in use by a program on the host" "naming the port"

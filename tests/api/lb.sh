@@ -148,8 +148,11 @@ is "$(lb_get web | jq -r '[.targets[] | select(.state == "active") | .vm] | join
 is "$(status_of "$(api DELETE "/v1/lbs/web/targets/web3:80:80")")" 400 "a segment with two ports is 400"
 
 # --- source hash, CLI -------------------------------------------------------------
-is "$(status_of "$(api DELETE /v1/lbs/web)")" 204 "a balancer is deleted with 204"
-is "$(lb_rules)" "" "its rules go with it"
+r=$(api DELETE /v1/lbs/web)
+is "$(status_of "$r") $(body_of "$r" | jq -r .state)" "202 deleting" "a balancer with targets is deleted with 202, deleting (tests/api/lb-delete.sh)"
+is "$(lb_rules)" "" "its rules go at once"
+wait_for 10 sh -c "[ \"\$(curl -s -o /dev/null -w '%{http_code}' --unix-socket $T_SOCK http://nubo/v1/lbs/web)\" = 404 ]"
+ok $? "it is gone once its targets' connections are cut"
 is "$(t_sql "SELECT COUNT(*) FROM lb_targets") $(t_sql "SELECT COUNT(*) FROM lb_listeners")" "0 0" "and its targets and listeners"
 is "$(status_of "$(api DELETE /v1/lbs/web)")" 404 "deleting it again is 404"
 api POST /v1/vms/web2/start >/dev/null
@@ -172,8 +175,8 @@ $NUBO lb target add hash web3 >/dev/null 2>&1
 ok $? "nubo lb target add"
 $NUBO lb target remove hash web3 >/dev/null 2>&1
 ok $? "nubo lb target remove"
-$NUBO lb delete hash >/dev/null 2>&1
-ok $? "nubo lb delete"
+$NUBO lb delete hash --wait >/dev/null 2>&1
+ok $? "nubo lb delete --wait"
 is "$(body_of "$(api GET /v1/lbs)" | jq '.lbs | length')" 0 "none is left"
 
 # A network that holds a VIP stays.

@@ -70,7 +70,10 @@ is "$(status_of "$(api DELETE /v1/vms/vd2)")" 202 "vd2 is deleted"
 gone2() { [ "$(status_of "$(api GET /v1/vms/vd2)")" = 404 ]; }
 wait_for 10 gone2
 is "$(targets)" "vd1" "its target left too"
-is "$(status_of "$(api DELETE /v1/lbs/vd)")" 204 "the balancer is deleted"
+is "$(status_of "$(api DELETE /v1/lbs/vd)")" 202 "the balancer is deleted (202: vd1's connections are cut next)"
+lb_gone() { [ "$(status_of "$(api GET /v1/lbs/vd)")" = 404 ]; }
+wait_for 10 lb_gone
+ok $? "then it is gone"
 api DELETE /v1/vms/vd1 >/dev/null
 wait_for 10 gone
 

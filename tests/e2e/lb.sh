@@ -14,8 +14,9 @@
 #   (a CGI that writes a line a second) to a target that is removed lives on
 #   through the drain time while no new connection reaches that target, and
 #   is cut after it; a balancer with a host-port listener answers on the
-#   host's own address. Traffic goes only to the VMs' private network and
-#   the host.
+#   host's own address; deleting the balancer cuts a long-lived connection
+#   made through its VIP. Traffic goes only to the VMs' private network
+#   and the host.
 set -u
 . "$(dirname "$0")/../lib.sh"
 
@@ -187,9 +188,23 @@ is "$out" "web1 web2 web3 " "the host's own address $HOST_IP:$HPORT reaches ever
 "$NUBO" lb delete www >/dev/null
 is "$(curl -s --max-time 3 "http://$HOST_IP:$HPORT/")" "" "and answers no more once the balancer is deleted"
 
-# --- delete -----------------------------------------------------------------------------------
+# --- delete: the connections made through it are cut ----------------------------------------
+curl -sN --max-time 120 "http://$VIP/cgi-bin/tick" >"$T_DIR/tick2.out" 2>/dev/null &
+ticker=$!
+t_on_exit "kill $ticker 2>/dev/null"
+wait_for 20 sh -c "[ \$(wc -l <$T_DIR/tick2.out) -ge 2 ]"
+ok $? "a long-lived connection through the VIP gets a line a second" "$(cat "$T_DIR/tick2.out")"
 "$NUBO" lb delete web >/dev/null
 ok $? "nubo lb delete web"
+lb_gone() { ! "$NUBO" lb show web >/dev/null 2>&1; }
+wait_for 30 lb_gone
+ok $? "the balancer is gone"
+sleep 2
+n1=$(wc -l <"$T_DIR/tick2.out")
+sleep 4
+n2=$(wc -l <"$T_DIR/tick2.out")
+is "$n2" "$n1" "and the connection made through it was cut: no line came in 4 s ($n1 lines in all)"
+kill "$ticker" 2>/dev/null
 is "$(get)" "" "the VIP answers no more"
 
 nubod_stop

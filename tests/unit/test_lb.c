@@ -46,7 +46,7 @@ static char *render(const struct nft_lb *lbs, int n)
 	return text;
 }
 
-static const struct nft_lb_backend t_three[] = {{"10.77.3.2", 80}, {"10.77.3.3", 8080}, {"10.77.3.4", 80}};
+static const struct nft_lb_backend t_three[] = {{"10.77.3.2", 80, false}, {"10.77.3.3", 8080, false}, {"10.77.3.4", 80, false}};
 
 static void test_nft_round_robin_and_source_hash(void **state)
 {
@@ -110,6 +110,37 @@ static void test_nft_host_port_and_self(void **state)
 	assert_non_null(strstr(mark, "iifname \"nbab12*\" ct direction reply ct status snat ct status dnat meta mark set"));
 }
 
+/* On a cluster a target on another host takes the balancer's network's
+ * connections (the VIP, in prerouting) but neither the host's own nor a
+ * host port's: its reply would leave from its own host. None on this host:
+ * no such rule. */
+static void test_nft_remote_backends(void **state)
+{
+	(void)state;
+	const struct nft_lb_backend mixed[] = {{"10.77.3.2", 80, true}, {"10.77.3.3", 80, false}, {"10.77.3.4", 80, true}};
+	const struct nft_lb_backend far[] = {{"10.77.3.2", 80, true}};
+	const struct nft_lb lbs[] = {
+		{"10.77.3.250", 8080, false, mixed, 3, true},
+		{"10.77.3.251", 80, false, far, 1, true},
+	};
+	autofree char *text = render(lbs, 2);
+	autofree char *pre = chain_of(text, "nat_prerouting");
+	assert_non_null(strstr(pre, "\t\tip daddr 10.77.3.250 tcp dport 8080 ct state new dnat ip to numgen inc mod 3 map "
+				    "{ 0 : 10.77.3.2 . 80, 1 : 10.77.3.3 . 80, 2 : 10.77.3.4 . 80 }\n"));
+	assert_non_null(strstr(pre, "\t\tfib daddr type local tcp dport 8080 ct state new dnat ip to numgen inc mod 1 map "
+				    "{ 0 : 10.77.3.3 . 80 }\n"));
+	assert_non_null(strstr(pre, "\t\tip daddr 10.77.3.251 tcp dport 80 ct state new dnat ip to numgen inc mod 1 map "
+				    "{ 0 : 10.77.3.2 . 80 }\n"));
+	assert_null(strstr(pre, "dport 80 ct state new dnat ip to numgen inc mod 0"));
+	assert_null(strstr(pre, "fib daddr type local tcp dport 80 "));
+	autofree char *out = chain_of(text, "nat_output");
+	assert_non_null(strstr(out, "\t\tip daddr 10.77.3.250 tcp dport 8080 ct state new dnat ip to numgen inc mod 1 map "
+				    "{ 0 : 10.77.3.3 . 80 }\n"));
+	assert_non_null(strstr(out, "\t\tfib daddr type local tcp dport 8080 ct state new dnat ip to numgen inc mod 1 map "
+				    "{ 0 : 10.77.3.3 . 80 }\n"));
+	assert_null(strstr(out, "10.77.3.251"));
+}
+
 static void test_nft_no_backend_no_rule(void **state)
 {
 	(void)state;
@@ -126,7 +157,7 @@ static void test_nft_no_backend_no_rule(void **state)
 static void test_nft_rejects_bad_lb(void **state)
 {
 	(void)state;
-	const struct nft_lb_backend bad_ip[] = {{"10.0.0.1; flush ruleset", 80}};
+	const struct nft_lb_backend bad_ip[] = {{"10.0.0.1; flush ruleset", 80, false}};
 	const struct nft_lb lbs1[] = {{"10.77.3.250", 80, false, bad_ip, 1, false}};
 	const struct nft_lb lbs2[] = {{"10.77.3.250 }", 80, false, t_three, 1, false}};
 	const struct nft_lb lbs3[] = {{"10.77.3.250", 0, false, t_three, 1, false}};
@@ -381,6 +412,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_nft_round_robin_and_source_hash),
 		cmocka_unit_test(test_nft_host_port_and_self),
+		cmocka_unit_test(test_nft_remote_backends),
 		cmocka_unit_test(test_nft_no_backend_no_rule),
 		cmocka_unit_test(test_nft_rejects_bad_lb),
 		cmocka_unit_test(test_rotation),

@@ -170,7 +170,7 @@ static void test_nft_cluster(void **state)
 	autofree char *text = nft_ruleset_render(&rs);
 	assert_non_null(text);
 	assert_non_null(strstr(text, "\t\tip daddr vmap { 10.77.3.2 : jump vm_0123456789ab, 10.77.3.20 : accept }\n"));
-	assert_non_null(strstr(text, "\t\tiifname \"ntab12*\" oifname \"nxab12*\" drop\n"));
+	assert_non_null(strstr(text, "\t\tiifname \"ntab12*\" oifname \"nxab12*\" meta mark & 0x01000000 == 0 drop\n"));
 	net.n_remote_ips = 0;
 	rs.vxlan_glob = NULL;
 	autofree char *one = nft_ruleset_render(&rs);
