@@ -13,16 +13,6 @@ command -v chromium >/dev/null || { ok 1 "Debian's chromium is installed (script
 [ -f "$NUBO_BIN/../../web/index.html" ] || [ -f "${NUBO_WEB_INDEX:-build/web/index.html}" ] ||
 	{ ok 1 "the web console is built (web/build.sh)"; exit 1; }
 
-# Below the kernel's ephemeral range (32768-60999), where a client's socket
-# could hold the port between this check and nubod's bind.
-free_port() {
-	local p
-	for p in $(shuf -i 20000-32000 -n 100); do
-		ss -Htan "sport = :$p" | grep -q . || { echo "$p"; return 0; }
-	done
-	return 1
-}
-
 # console_nubod_start [nubod flags]: nubod with --listen-http on a free
 # port, PORT. Another program may take the port before nubod binds it: then
 # another.

@@ -130,6 +130,17 @@ nubod_kill9() {
 }
 
 # api METHOD PATH [BODY]: prints "STATUS BODY"
+# free_port: a TCP port no socket of this host uses now, listening or not,
+# below the ephemeral range (32768 up) so that no outgoing connection takes
+# it before the caller binds it.
+free_port() {
+	local p
+	for p in $(shuf -i 20000-32000 -n 100); do
+		ss -Htan "sport = :$p" | grep -q . || { echo "$p"; return 0; }
+	done
+	return 1
+}
+
 api() {
 	local out
 	out=$(curl -s --unix-socket "$T_SOCK" -X "$1" ${3:+-d "$3"} -w '\n%{http_code}' "http://nubo$2")

@@ -19,13 +19,6 @@ chmod 600 "$TLS"/*.key
 openssl x509 -in "$TLS/cert.pem" -noout && openssl x509 -in "$TLS/other.pem" -noout
 ok $? "openssl makes self-signed certificates"
 
-free_port() {
-	local p
-	for p in $(shuf -i 20000-60000 -n 100); do
-		ss -Hltn "sport = :$p" | grep -q . || { echo "$p"; return 0; }
-	done
-	return 1
-}
 PORT=$(free_port)
 URL=https://127.0.0.1:$PORT
 

@@ -11,16 +11,6 @@ set -u
 . "$(dirname "$0")/../lib.sh"
 WS="python3 $(dirname "$0")/ws.py"
 
-# Below the kernel's ephemeral range (32768-60999), where a client's socket
-# could hold the port between this check and nubod's bind.
-free_port() {
-	local p
-	for p in $(shuf -i 20000-32000 -n 100); do
-		ss -Htan "sport = :$p" | grep -q . || { echo "$p"; return 0; }
-	done
-	return 1
-}
-
 # --- --listen-http is for loopback addresses only -------------------------------
 out=$("$NUBOD" --dry-run --state-dir "$T_DIR/s2" --socket "$T_DIR/s2.sock" --listen-http 0.0.0.0:8080 2>&1)
 is "$?" 2 "nubod --listen-http 0.0.0.0:8080 exits 2"

@@ -170,13 +170,6 @@ is "$(status_of "$(api DELETE /v1/firewalls/web)")" 204 "an unused firewall is d
 # nubod refuses a host port that a program on the host listens on, so the
 # ports are taken free, never fixed: a fixed one fails whenever something
 # else on the machine holds it.
-free_port() {
-	local p
-	for p in $(shuf -i 20000-60000 -n 100); do
-		ss -Hltn "sport = :$p" | grep -q . || { echo "$p"; return 0; }
-	done
-	return 1
-}
 P1=$(free_port) P2=$(free_port)
 while [ "$P2" = "$P1" ]; do P2=$(free_port); done
 r=$(api POST /v1/vms/www1/forwards "{\"ports\":\"$P1:80\"}")

@@ -88,13 +88,6 @@ mkdir -p "$TLS"
 openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -days 2 -subj /CN=127.0.0.1 \
 	-addext "subjectAltName=IP:127.0.0.1" -keyout "$TLS/cert.key" -out "$TLS/cert.pem" >/dev/null 2>&1
 chmod 600 "$TLS/cert.key"
-free_port() {
-	local p
-	for p in $(shuf -i 20000-60000 -n 100); do
-		ss -Hltn "sport = :$p" | grep -q . || { echo "$p"; return 0; }
-	done
-	return 1
-}
 PORT=$(free_port)
 : >"$T_DIR/qboot.rom"
 printf '{"qboot": "%s"}\n' "$T_DIR/qboot.rom" >"$T_DIR/nubod.json"

@@ -21,13 +21,6 @@ export NUBO_TEST_DATABASE=postgres
 T_DESTROY_FLAGS="--host-name h1"
 
 crash_build_ok || { ok 1 "a nubod built with -Dcrashpoints=true"; echo "1..$T_N"; exit 1; }
-free_port() {
-	local p
-	for p in $(shuf -i 20000-32000 -n 100); do
-		ss -Htan "sport = :$p" | grep -q . || { echo "$p"; return 0; }
-	done
-	return 1
-}
 P1=$(free_port) P2=$(free_port)
 printf '{"host_down_after_s": 3}\n' >"$T_DIR/nubod.json"
 H1_FLAGS=(--config "$T_DIR/nubod.json" --host-name h1 --advertise 127.0.0.1 --listen-http "127.0.0.1:$P1")

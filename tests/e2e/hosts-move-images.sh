@@ -16,13 +16,6 @@ export NUBO_TEST_DATABASE=postgres
 . "$(dirname "$0")/../lib.sh"
 T_DESTROY_FLAGS="--host-name h1"
 
-free_port() {
-	local p
-	for p in $(shuf -i 20000-32000 -n 100); do
-		ss -Htan "sport = :$p" | grep -q . || { echo "$p"; return 0; }
-	done
-	return 1
-}
 P1=$(free_port) P2=$(free_port)
 printf '{"host_down_after_s": 3}\n' >"$T_DIR/nubod.json"
 H2_STATE=$T_DIR/h2-state H2_SOCK=$T_DIR/h2.sock H2_LOG=$T_DIR/h2.log H2_PID=
