@@ -42,11 +42,20 @@ int health_http_status(const char *buf, size_t len)
 		return -1;
 	if (!nl)
 		return len < 5 && strncmp(buf, "HTTP/", len) != 0 ? -1 : 0;
+	/* The status code: three digits after the first space, then a space or
+	 * the line's end. Read within the line: buf need not end in a NUL. */
 	const char *sp = memchr(buf, ' ', (size_t)(nl - buf));
-	int code = 0;
-	if (!sp || sscanf(sp + 1, "%3d", &code) != 1 || code < 100 || code > 599)
+	if (!sp || nl - sp < 4)
 		return -1;
-	return code;
+	int code = 0;
+	for (int i = 1; i <= 3; i++) {
+		if (sp[i] < '0' || sp[i] > '9')
+			return -1;
+		code = code * 10 + (sp[i] - '0');
+	}
+	if (sp + 4 < nl && sp[4] != ' ' && sp[4] != '\r')
+		return -1;
+	return code >= 100 && code <= 599 ? code : -1;
 }
 
 static void finish(struct health_check *c, struct state *s, bool ok, const char *reason)

@@ -289,6 +289,12 @@ static void test_parsers(void **state)
 	assert_int_equal(health_http_status("HTTP/1.1 50", 11), 0);
 	assert_int_equal(health_http_status("SSH-2.0-x\r\n", 11), -1);
 	assert_int_equal(health_http_status("HTTP/1.1 abc\r\n", 14), -1);
+	assert_int_equal(health_http_status("HTTP/1.1 204\n", 13), 204);
+	assert_int_equal(health_http_status("HTTP/1.1 2000 OK\r\n", 18), -1);
+	assert_int_equal(health_http_status("HTTP/1.1 099 X\r\n", 16), -1);
+	/* the fuzzer's find: a short line, no NUL after it */
+	static const char nonul[] = {'H', 'T', 'T', 'P', '/', '1', '.', ' ', '1', ',', '\n', 'x'};
+	assert_int_equal(health_http_status(nonul, sizeof(nonul)), -1);
 }
 
 /* --- the checker against loopback servers ------------------------------------------ */
