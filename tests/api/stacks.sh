@@ -217,25 +217,30 @@ networks:
 vms:
   par-b: {type: nano, networks: [par-net]}
   par-d: {type: nano}
+  par-e: {type: nano}
   par-a: {type: nano, networks: [{network: par-x, ip: 10.236.0.10}]}
   par-c: {type: nano, user_data: "A=${vm.par-a.ip}"}
 YAML
 is "$("$NUBO" plan -f "$P" --json | jq -r '.steps as $s | [$s[] | select(.after == []) | .resource] | join(" ")')" \
-	"network/par-net vm/par-d vm/par-a" "steps that wait for nothing: the network, par-d and par-a"
+	"network/par-net vm/par-d vm/par-e vm/par-a" "steps that wait for nothing: the network, par-d, par-e and par-a"
 s0=$(last_seq)
 out=$("$NUBO" apply -f "$P" --yes 2>&1); rc=$?
 is "$rc" 1 "an apply with a step that fails exits 1"
-like "$out" '! vm/par-a: failed: .*par\.yaml:7:[0-9]+: vms\.par-a: .*10\.236\.0\.10.* already in use' "the failed step says why as it happens, pointing at the VM in the file"
+like "$out" '! vm/par-a: failed: .*par\.yaml:8:[0-9]+: vms\.par-a: .*10\.236\.0\.10.* already in use' "the failed step says why as it happens, pointing at the VM in the file"
 like "$out" 'apply stopped: 1 step failed' "the summary counts the failure"
 like "$out" 'failed: +vm/par-a: ' "and names it"
-like "$out" 'done: +network/par-net, vm/par-(b|d), vm/par-(b|d)' "the steps under way when it failed ran to their end"
+like "$out" 'done: +network/par-net, vm/par-[bde], vm/par-[bde], vm/par-[bde]' "the steps under way when it failed ran to their end"
 like "$out" 'not started: vm/par-c \(after vm/par-a\)' "the step that needs the failed one never started, and the summary says what it waits for"
 like "$out" 'run apply again to continue' "and says how to go on"
-is "$(max_overlap "$s0" create)" 2 "par-b and par-d were created at once (their operations overlap in nubod's event log)"
+# par-d and par-e wait for nothing and are asked for at once; each create
+# stays open until a reconciler pass ends it (par-b waits for the network,
+# so it may come after par-d has ended: not counted on).
+n=$(max_overlap "$s0" create)
+ok $([ "$n" -ge 2 ]; echo $?) "VMs were created at once (at most $n operations open together in nubod's event log)"
 is "$(body_of "$(api GET /v1/vms)" | jq -r '[.vms[].name | select(startswith("par-"))] | sort | join(" ")')" \
-	"par-b par-blocker par-d" "nubod has the VMs that succeeded, and neither par-a nor par-c"
+	"par-b par-blocker par-d par-e" "nubod has the VMs that succeeded, and neither par-a nor par-c"
 is "$(body_of "$(api GET /v1/stacks/par)" | jq -r '[.resources[] | select(.live == "present") | "\(.kind)/\(.name)"] | sort | join(" ")')" \
-	"network/par-net vm/par-b vm/par-d" "the stack has exactly what was made"
+	"network/par-net vm/par-b vm/par-d vm/par-e" "the stack has exactly what was made"
 is "$(body_of "$(api GET /v1/stacks/par)" | jq -r '.resources[] | select(.name == "par-a") | "\(.state) \(.live)"')" \
 	"creating missing" "and par-a only as an intent that never came about (the next apply makes it)"
 is "$(body_of "$(api GET /v1/stacks/par)" | jq -r .locked)" false "and the lease was released"
@@ -260,7 +265,7 @@ is $? 2 "--parallel 0 is refused as a usage error"
 s2=$(last_seq)
 out=$("$NUBO" destroy --stack par --yes --parallel 1 2>&1); rc=$?
 is "$rc" 0 "destroy --parallel 1 succeeds" "$out"
-like "$out" '5 steps, up to 1 at once' "and runs one step at a time"
+like "$out" '6 steps, up to 1 at once' "and runs one step at a time"
 is "$(max_overlap "$s2" delete)" 1 "so no two VM deletes overlapped"
 api DELETE /v1/networks/par-x >/dev/null
 
