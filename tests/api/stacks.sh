@@ -432,8 +432,8 @@ for ex in "$EXAMPLES"/*.yaml; do
 	is "$rc" 0 "examples/$name applies" "$out"
 	[ "$name" = web-tier.yaml ] && like "$(t_sql "SELECT user_data FROM vms WHERE name = 'webtier-web1'")" \
 		'DB=10\.77\.0\.10' "examples/$name: the web VMs' user data has the database's fixed address"
-	"$NUBO" plan -f "$ex" >/dev/null 2>&1
-	is $? 0 "examples/$name: a second plan has no changes"
+	out=$("$NUBO" plan -f "$ex" 2>&1)
+	ok $? "examples/$name: a second plan has no changes" "$out"
 	[ "$name" = web-tier.yaml ] && web_tier_repair "$ex"
 	out=$("$NUBO" destroy -f "$ex" --yes 2>&1); rc=$?
 	is "$rc" 0 "examples/$name destroys" "$out"
