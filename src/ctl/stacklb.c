@@ -30,7 +30,10 @@ static bool in_list(char (*ids)[ID_MAX], int n, const char *id)
 	return false;
 }
 
-/* The targets of a group's members, which the stack leaves alone. */
+/* The VMs of groups' members, whose targets the stack leaves alone. By VM,
+ * not by the member's recorded target: a group joins its VM to the
+ * balancer first and records the target after, and a plan read in between
+ * saw the target as the stack's, a change to undo. */
 static int group_targets(struct ctl *c, char (**ids)[ID_MAX], int *n, struct err *e)
 {
 	struct group_member *m = NULL;
@@ -41,8 +44,8 @@ static int group_targets(struct ctl *c, char (**ids)[ID_MAX], int *n, struct err
 		return -1;
 	*ids = xcalloc((size_t)nm + 1, sizeof(**ids));
 	for (int i = 0; i < nm; i++)
-		if (m[i].target_id[0])
-			snprintf((*ids)[(*n)++], ID_MAX, "%s", m[i].target_id);
+		if (m[i].vm_id[0])
+			snprintf((*ids)[(*n)++], ID_MAX, "%s", m[i].vm_id);
 	free(m);
 	return 0;
 }
@@ -82,7 +85,7 @@ int stack_live_lb(struct ctl *c, const char *name, struct stack_live *l, struct 
 	}
 	/* a draining target is on its way out: not the stack's any more */
 	for (int i = 0; i < n_ts; i++)
-		if (!in_list(skip, n_skip, ts[i].id) && ts[i].state == LB_ACTIVE) {
+		if (!in_list(skip, n_skip, ts[i].vm_id) && ts[i].state == LB_ACTIVE) {
 			char *s = target_text(c, &ts[i]);
 			json_array_append_new(targets, json_string(s));
 			free(s);
@@ -175,7 +178,7 @@ int stack_lb_update(struct ctl *c, const struct stack_change *ch, struct err *e)
 		rc = -1;
 	bool dropped = false;
 	for (int i = 0; rc == 0 && i < n_ts; i++) {
-		if (in_list(skip, n_skip, ts[i].id) || ts[i].state == LB_DRAINING)
+		if (in_list(skip, n_skip, ts[i].vm_id) || ts[i].state == LB_DRAINING)
 			continue;
 		char *s = target_text(c, &ts[i]);
 		if (listed(want, s))
