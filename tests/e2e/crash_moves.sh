@@ -18,31 +18,13 @@ set -u
 export NUBO_TEST_DATABASE=postgres
 . "$(dirname "$0")/../lib.sh"
 . "$(dirname "$0")/../crash-lib.sh"
-T_DESTROY_FLAGS="--host-name h1"
 
 crash_build_ok || { ok 1 "a nubod built with -Dcrashpoints=true"; echo "1..$T_N"; exit 1; }
-P1=$(free_port) P2=$(free_port)
-printf '{"host_down_after_s": 3}\n' >"$T_DIR/nubod.json"
-H1_FLAGS=(--config "$T_DIR/nubod.json" --host-name h1 --advertise 127.0.0.1 --listen-http "127.0.0.1:$P1")
-H2_STATE=$T_DIR/h2-state H2_SOCK=$T_DIR/h2.sock H2_LOG=$T_DIR/h2.log H2_PID=
-h2_start() {
-	"$NUBOD" --state-dir "$H2_STATE" --socket "$H2_SOCK" "${T_DB_FLAGS[@]}" --config "$T_DIR/nubod.json" \
-		--host-name h2 --advertise 127.0.0.1 --listen-http "127.0.0.1:$P2" >>"$H2_LOG" 2>&1 &
-	H2_PID=$!
-	wait_for 10 curl -sf --unix-socket "$H2_SOCK" http://nubo/v1/types -o /dev/null
-}
-h2_cleanup() {
-	[ -n "$H2_PID" ] && kill -9 "$H2_PID" 2>/dev/null && wait "$H2_PID" 2>/dev/null
-	"$NUBOD" --state-dir "$H2_STATE" --socket "$H2_SOCK" "${T_DB_FLAGS[@]}" --host-name h2 --destroy >>"$H2_LOG" 2>&1
-	[ "$T_FAILED" -gt 0 ] && { echo "# h2 log (last 20 lines):"; tail -20 "$H2_LOG" | sed 's/^/#   /'; }
-	return 0
-}
-t_on_exit h2_cleanup
-h2() { NUBO_SOCKET=$H2_SOCK "$NUBO" "$@"; }
+. "$(dirname "$0")/../hosts2-lib.sh"
 h2_api() { curl -s --unix-socket "$H2_SOCK" -X "$1" ${3:+-d "$3"} "http://nubo$2"; }
 state_dir_of() { if [ "$1" = h1 ]; then echo "$T_STATE"; else echo "$H2_STATE"; fi; }
 
-nubod_start "${H1_FLAGS[@]}" || { ok 1 "h1 starts"; echo "1..$T_N"; exit 1; }
+h1_start || { ok 1 "h1 starts"; echo "1..$T_N"; exit 1; }
 ok 0 "h1 starts (a nubod with crash points)"
 out=$("$NUBO" image build tiny --wait 2>&1)
 ok $? "nubo image build tiny --wait (on h1)" "$out"
@@ -88,7 +70,7 @@ steps=$(crash_steps move.)
 is "$(echo $steps)" "move.copied move.switched" "the move passes move.copied and move.switched on h1"
 moved_to h1 h2 "unarmed"
 nubod_stop
-nubod_start "${H1_FLAGS[@]}"
+h1_start
 
 for step in $steps; do
 	out=$(h2 vm move mv --to h2 --wait 2>&1)

@@ -14,26 +14,7 @@
 set -u
 export NUBO_TEST_DATABASE=postgres
 . "$(dirname "$0")/../lib.sh"
-T_DESTROY_FLAGS="--host-name h1"
-
-P1=$(free_port) P2=$(free_port)
-printf '{"host_down_after_s": 3}\n' >"$T_DIR/nubod.json"
-H2_STATE=$T_DIR/h2-state H2_SOCK=$T_DIR/h2.sock H2_LOG=$T_DIR/h2.log H2_PID=
-h2_start() {
-	"$NUBOD" --state-dir "$H2_STATE" --socket "$H2_SOCK" "${T_DB_FLAGS[@]}" --config "$T_DIR/nubod.json" \
-		--host-name h2 --advertise 127.0.0.1 --listen-http "127.0.0.1:$P2" >>"$H2_LOG" 2>&1 &
-	H2_PID=$!
-	wait_for 10 curl -sf --unix-socket "$H2_SOCK" http://nubo/v1/types -o /dev/null
-}
-h2_cleanup() {
-	[ -n "$H2_PID" ] && kill -9 "$H2_PID" 2>/dev/null && wait "$H2_PID" 2>/dev/null
-	"$NUBOD" --state-dir "$H2_STATE" --socket "$H2_SOCK" "${T_DB_FLAGS[@]}" --host-name h2 --destroy >>"$H2_LOG" 2>&1
-	[ "$T_FAILED" -gt 0 ] && { echo "# h2 log (last 20 lines):"; tail -20 "$H2_LOG" | sed 's/^/#   /'; }
-	return 0
-}
-t_on_exit h2_cleanup
-h1_start() { nubod_start --config "$T_DIR/nubod.json" --host-name h1 --advertise 127.0.0.1 --listen-http "127.0.0.1:$P1"; }
-h2() { NUBO_SOCKET=$H2_SOCK "$NUBO" "$@"; }
+. "$(dirname "$0")/../hosts2-lib.sh"
 
 h1_start || { ok 1 "h1 starts"; exit 1; }
 ok 0 "h1 starts with --listen-http 127.0.0.1:$P1"
